@@ -1,0 +1,3 @@
+import { appConfig } from "@hesaab/eslint-config";
+
+export default appConfig({ name: "backup-svc" });

@@ -1,0 +1,81 @@
+import { z } from "zod";
+import { Secret } from "./secret";
+import { HesaabError } from "./errors";
+
+/**
+ * Building blocks for each app's `src/env.ts`. An app composes the pieces it needs into one zod
+ * object and calls `parseEnv` once at start; everything else receives typed config.
+ */
+
+export const secretString = z
+  .string()
+  .min(1)
+  .transform((v) => new Secret(v));
+
+/** `"3:<base64 32 bytes>,2:<base64>"` → versioned 32-byte keys; the highest version encrypts. */
+export const masterKeySet = z.string().transform((raw, ctx) => {
+  const keys = new Map<number, Secret<Buffer>>();
+  for (const part of raw.split(",").map((s) => s.trim()).filter(Boolean)) {
+    const m = /^(\d+):(.+)$/.exec(part);
+    const key = m ? Buffer.from(m[2]!, "base64") : undefined;
+    if (!m || !key || key.length !== 32) {
+      ctx.addIssue({ code: "custom", message: "each entry must be <version>:<base64 of 32 bytes>, e.g. 1:$(openssl rand -base64 32)" });
+      return z.NEVER;
+    }
+    keys.set(Number(m[1]), new Secret(key));
+  }
+  if (keys.size === 0) {
+    ctx.addIssue({ code: "custom", message: "at least one key is required" });
+    return z.NEVER;
+  }
+  return keys;
+});
+
+export type MasterKeySet = Map<number, Secret<Buffer>>;
+
+const bool = z
+  .enum(["true", "false", "1", "0", "yes", "no"])
+  .transform((v) => v === "true" || v === "1" || v === "yes");
+
+function provider(prefix: "B2" | "R2") {
+  return {
+    [`${prefix}_BUCKET_NAME`]: z.string().min(1),
+    [`${prefix}_ENDPOINT_URL`]: z.string().url(),
+    [`${prefix}_ACCESS_KEY_ID`]: secretString,
+    [`${prefix}_SECRET_ACCESS_KEY`]: secretString,
+    [`${prefix}_REGION`]: z.string().default(prefix === "B2" ? "us-east-005" : "auto"),
+    [`${prefix}_FORCE_PATH_STYLE`]: bool.default(true),
+  } as const;
+}
+
+export const envPieces = {
+  platformDb: { PLATFORM_DATABASE_URL: z.string().min(1) },
+  catalogDb: { BACKUP_DATABASE_URL: z.string().min(1).optional() },
+  nats: { NATS_URL: z.string().default("nats://127.0.0.1:4222") },
+  b2: provider("B2"),
+  r2: provider("R2"),
+  backupKeys: { BACKUP_MASTER_KEYS: masterKeySet },
+  drKeys: { DR_MASTER_KEYS: masterKeySet },
+  retention: {
+    BACKUP_RETENTION_DAYS: z.coerce.number().int().positive().default(30),
+    DISASTER_BACKUP_RETENTION_DAYS: z.coerce.number().int().positive().default(90),
+    CUSTOMER_BACKUP_DAILY_LIMIT: z.coerce.number().int().positive().default(1),
+  },
+} as const;
+
+/** Parse `source` (default `process.env`) with `schema`; on failure, one readable error listing every bad variable (values never shown). */
+export function parseEnv<T extends z.ZodType>(schema: T, source: NodeJS.ProcessEnv = process.env): z.output<T> {
+  const result = schema.safeParse(source);
+  if (result.success) return result.data;
+  const lines = result.error.issues.map((i) => `  ${i.path.join(".") || "(root)"}: ${i.message}`);
+  throw new HesaabError({
+    code: "config_invalid",
+    message: `invalid configuration:\n${lines.join("\n")}`,
+    hint: "Set the variables above (see .env.example), or run `pnpm hesaab stack up` and source .stack/env for local defaults",
+  });
+}
+
+/** The catalog database URL: `BACKUP_DATABASE_URL`, defaulting to the platform database. */
+export function catalogUrl(env: { BACKUP_DATABASE_URL?: string | undefined; PLATFORM_DATABASE_URL: string }): string {
+  return env.BACKUP_DATABASE_URL ?? env.PLATFORM_DATABASE_URL;
+}

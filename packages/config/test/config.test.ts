@@ -1,0 +1,46 @@
+import { inspect } from "node:util";
+import { describe, expect, it } from "vitest";
+import { z } from "zod";
+import { envPieces, parseEnv, redactUrl, Secret } from "../src";
+
+describe("Secret", () => {
+  it("never prints its value", () => {
+    const s = new Secret("hunter2");
+    expect(String(s)).toBe("**redacted**");
+    expect(JSON.stringify({ s })).toBe('{"s":"**redacted**"}');
+    expect(inspect({ s })).not.toContain("hunter2");
+    expect(`${s}`).not.toContain("hunter2");
+    expect(s.reveal()).toBe("hunter2");
+  });
+});
+
+describe("redactUrl", () => {
+  it("hides passwords in connection strings", () => {
+    expect(redactUrl("postgres://app:s3cret@db:5432/x")).not.toContain("s3cret");
+    expect(redactUrl("postgres://app:s3cret@db:5432/x")).toContain("app:");
+    expect(redactUrl("https://h/x?token=abc")).not.toContain("abc");
+  });
+});
+
+describe("parseEnv", () => {
+  const schema = z.object({ ...envPieces.platformDb, ...envPieces.backupKeys, ...envPieces.b2 });
+  it("names every bad variable without showing values", () => {
+    let message = "";
+    try {
+      parseEnv(schema, { BACKUP_MASTER_KEYS: "1:dG9vc2hvcnQ=", B2_SECRET_ACCESS_KEY: "topsecretvalue" });
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toContain("PLATFORM_DATABASE_URL");
+    expect(message).toContain("BACKUP_MASTER_KEYS");
+    expect(message).toContain("B2_BUCKET_NAME");
+    expect(message).not.toContain("topsecretvalue");
+    expect(message).not.toContain("dG9vc2hvcnQ");
+  });
+  it("parses versioned master keys", () => {
+    const k = Buffer.alloc(32, 7).toString("base64");
+    const env = parseEnv(z.object(envPieces.backupKeys), { BACKUP_MASTER_KEYS: `2:${k},1:${k}` });
+    expect([...env.BACKUP_MASTER_KEYS.keys()]).toEqual([2, 1]);
+    expect(env.BACKUP_MASTER_KEYS.get(2)!.reveal().length).toBe(32);
+  });
+});

@@ -1,0 +1,30 @@
+#!/usr/bin/env node
+// `hesaab`: every operation of the backup system, runnable without any service (the disaster case).
+// Each area registers its commands from its own file under ./commands.
+import { Command } from "commander";
+import { isHesaabError } from "@hesaab/config";
+import { registerStack } from "./commands/stack";
+import { registerArtifact } from "./commands/artifact";
+import { registerPlatform } from "./commands/platform";
+import { registerStorage } from "./commands/storage";
+import { registerBackup } from "./commands/backup";
+import { registerRestore } from "./commands/restore";
+import { registerDr } from "./commands/dr";
+
+const program = new Command("hesaab")
+  .description("HesaabPlus backup and recovery")
+  .showHelpAfterError()
+  .configureHelp({ sortSubcommands: true });
+
+for (const register of [registerStack, registerArtifact, registerPlatform, registerStorage, registerBackup, registerRestore, registerDr]) {
+  register(program);
+}
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  if (isHesaabError(err)) {
+    process.stderr.write(`error: ${err.describe()} [${err.code}]\n`);
+  } else {
+    process.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`);
+  }
+  process.exitCode = process.exitCode && process.exitCode !== 0 ? process.exitCode : 1;
+});

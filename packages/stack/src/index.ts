@@ -1,1 +1,3 @@
-export {};
+export { ensureStack, readStackEnv, stopStack, type StackOptions, type StackStatus } from "./stack";
+export { repoRoot, stackDir } from "./paths";
+export { tcpAnswers, s3Answers, waitFor } from "./probe";

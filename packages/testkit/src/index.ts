@@ -1,1 +1,76 @@
-export {};
+import { randomBytes } from "node:crypto";
+import pg from "pg";
+import { readStackEnv } from "@hesaab/stack";
+
+export { ensureStack, readStackEnv } from "@hesaab/stack";
+
+/** The stack's environment (from .stack/env), overlaid with process.env. */
+export function testEnv(): Record<string, string> {
+  const env: Record<string, string> = { ...readStackEnv() };
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
+  return env;
+}
+
+export interface TestProvider {
+  name: "b2" | "r2";
+  endpoint: string;
+  bucket: string;
+  region: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  forcePathStyle: boolean;
+}
+
+/** Connection settings of the two local S3 endpoints standing in for B2 and R2. */
+export function testProviders(): { b2: TestProvider; r2: TestProvider } {
+  const env = testEnv();
+  const one = (name: "b2" | "r2"): TestProvider => {
+    const p = name.toUpperCase();
+    const endpoint = env[`${p}_ENDPOINT_URL`];
+    if (!endpoint) throw new Error("the local stack is not up: run `pnpm hesaab stack up` (or use @hesaab/testkit's vitest config)");
+    return {
+      name,
+      endpoint,
+      bucket: env[`${p}_BUCKET_NAME`]!,
+      region: env[`${p}_REGION`] ?? "us-east-1",
+      accessKeyId: env[`${p}_ACCESS_KEY_ID`]!,
+      secretAccessKey: env[`${p}_SECRET_ACCESS_KEY`]!,
+      forcePathStyle: true,
+    };
+  };
+  return { b2: one("b2"), r2: one("r2") };
+}
+
+export const ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres";
+
+export interface FreshDatabase {
+  name: string;
+  url: string;
+  drop(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** A new, empty database with a unique name; `drop()` (or `await using`) removes it. */
+export async function freshDatabase(prefix = "t"): Promise<FreshDatabase> {
+  const name = `${prefix}_${Date.now().toString(36)}_${randomBytes(4).toString("hex")}`.toLowerCase();
+  await adminQuery(`create database "${name}"`);
+  const drop = async () => {
+    await adminQuery(`drop database if exists "${name}" with (force)`);
+  };
+  return { name, url: `postgres://postgres@127.0.0.1:5432/${name}`, drop, [Symbol.asyncDispose]: drop };
+}
+
+export async function adminQuery(sql: string, params: unknown[] = []): Promise<pg.QueryResult> {
+  const client = new pg.Client({ connectionString: ADMIN_URL });
+  await client.connect();
+  try {
+    return await client.query(sql, params);
+  } finally {
+    await client.end();
+  }
+}
+
+/** A unique prefix for object keys, so tests sharing a bucket never see each other's objects. */
+export function uniquePrefix(label = "test"): string {
+  return `${label}-${Date.now().toString(36)}-${randomBytes(4).toString("hex")}/`;
+}

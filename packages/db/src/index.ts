@@ -1,1 +1,3 @@
-export {};
+export * from "./schema";
+export { openCatalog, migrate, MIGRATIONS_DIR, type Catalog, type CatalogDb } from "./client";
+export { writeAudit, type AuditEntry } from "./audit";

@@ -1,1 +1,5 @@
-export {};
+export * from "./ids";
+export * from "./common";
+export * from "./messages";
+export * from "./subjects";
+export * from "./parse";

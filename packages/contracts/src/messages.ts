@@ -1,0 +1,287 @@
+import { z } from "zod";
+import {
+  actor,
+  alertId,
+  backupId,
+  backupPurpose,
+  backupType,
+  errorInfo,
+  exportId,
+  isoTime,
+  providerName,
+  providerOutcome,
+  restoreId,
+  sha256Hex,
+  tenantId,
+} from "./common";
+
+/**
+ * Every message on NATS, as `{ type, id, at, data }`. The type names the message and its version
+ * (`backup.tenant.completed.v1`); a breaking change gets a new version, never an edit.
+ * Commands go to the work-queue stream (subject `cmd.<type>`), events to the event stream
+ * (subject `evt.<type>`).
+ */
+function message<T extends string, D extends z.ZodType>(type: T, data: D) {
+  return z.object({
+    type: z.literal(type),
+    id: z.string().min(1),
+    at: isoTime,
+    data,
+  });
+}
+
+// ---- commands (work queue; handlers must be idempotent: JetStream redelivers) ----
+
+export const tenantBackupRequested = message(
+  "backup.tenant.requested.v1",
+  z
+    .object({
+      tenantIds: z.array(tenantId).min(1).max(10_000).optional(),
+      all: z.boolean().optional(),
+      purpose: backupPurpose.default("on_demand"),
+      /** Dedup key: one backup per tenant per period (e.g. "2026-11-26" for the nightly run). */
+      period: z.string().min(1).max(64).optional(),
+      requestedBy: actor,
+    })
+    .refine((d) => Boolean(d.all) !== Boolean(d.tenantIds?.length), { message: "give either tenantIds or all: true" }),
+);
+
+/** One tenant's backup job, fanned out from a request; deduplicated per tenant and period. */
+export const tenantBackupJob = message(
+  "backup.tenant.job.v1",
+  z.object({
+    tenantId,
+    purpose: backupPurpose,
+    period: z.string().min(1).max(64).optional(),
+    requestedBy: actor,
+  }),
+);
+
+export const restoreRequested = message(
+  "restore.requested.v1",
+  z
+    .object({
+      operationId: restoreId,
+      tenantIds: z.array(tenantId).min(1).optional(),
+      all: z.boolean().optional(),
+      backupId: backupId.optional(),
+      at: isoTime.optional(),
+      provider: providerName.default("b2"),
+      targetDb: z.string().optional(),
+      allowDroppedColumns: z.boolean().default(false),
+      requestedBy: actor,
+    })
+    .refine((d) => Boolean(d.all) !== Boolean(d.tenantIds?.length), { message: "give either tenantIds or all: true" })
+    .refine((d) => !(d.backupId && d.at), { message: "give a backupId or a point in time, not both" }),
+);
+
+export const customerExportRequested = message(
+  "export.customer.requested.v1",
+  z.object({ exportId, tenantId, requestedBy: actor }),
+);
+
+export const disasterBackupRequested = message(
+  "dr.backup.requested.v1",
+  z.object({ purpose: backupPurpose.default("on_demand"), period: z.string().optional(), requestedBy: actor }),
+);
+
+export const verifyRequested = message(
+  "storage.verify.requested.v1",
+  z.object({ backupId: backupId.optional(), deep: z.boolean().default(false), requestedBy: actor }),
+);
+
+export const replicateRequested = message("storage.replicate.requested.v1", z.object({ backupId, reason: z.string().optional() }));
+
+// ---- events ----
+
+export const tenantBackupStarted = message(
+  "backup.tenant.started.v1",
+  z.object({ backupId, tenantId, purpose: backupPurpose, attempt: z.number().int().positive() }),
+);
+
+export const tenantBackupProgress = message(
+  "backup.tenant.progress.v1",
+  z.object({
+    backupId,
+    tenantId,
+    table: z.string().optional(),
+    tablesDone: z.number().int().nonnegative(),
+    tablesTotal: z.number().int().nonnegative(),
+    rows: z.number().int().nonnegative(),
+    bytes: z.number().int().nonnegative(),
+  }),
+);
+
+export const tenantBackupCompleted = message(
+  "backup.tenant.completed.v1",
+  z.object({
+    backupId,
+    tenantId,
+    status: z.enum(["completed", "degraded"]),
+    size: z.number().int().nonnegative(),
+    sha256: sha256Hex,
+    rows: z.number().int().nonnegative(),
+    providers: z.array(providerOutcome),
+    durationMs: z.number().nonnegative(),
+  }),
+);
+
+export const tenantBackupFailed = message(
+  "backup.tenant.failed.v1",
+  z.object({
+    tenantId,
+    backupId: backupId.optional(),
+    attempt: z.number().int().positive(),
+    /** True when no retry will follow (retries exhausted or a permanent error). */
+    final: z.boolean(),
+    error: errorInfo,
+  }),
+);
+
+export const artifactStored = message(
+  "storage.artifact.stored.v1",
+  z.object({
+    backupId,
+    backupType,
+    tenantId: tenantId.nullable(),
+    key: z.string().min(1),
+    size: z.number().int().nonnegative(),
+    sha256: sha256Hex,
+    providers: z.array(providerOutcome),
+  }),
+);
+
+export const replicaDegraded = message(
+  "storage.replica.degraded.v1",
+  z.object({ backupId, provider: providerName, reason: z.enum(["missing", "corrupt", "upload_failed"]), detail: z.string().optional() }),
+);
+
+export const replicaHealed = message(
+  "storage.replica.healed.v1",
+  z.object({ backupId, provider: providerName, copiedFrom: providerName, size: z.number().int().nonnegative() }),
+);
+
+export const verificationResult = message(
+  "storage.verification.result.v1",
+  z.object({
+    backupId,
+    provider: providerName,
+    depth: z.enum(["keyless", "deep"]),
+    ok: z.boolean(),
+    detail: z.string().optional(),
+  }),
+);
+
+export const restoreProgress = message(
+  "restore.progress.v1",
+  z.object({
+    operationId: restoreId,
+    tenantId: tenantId.optional(),
+    phase: z.enum(["verifying", "snapshotting", "restoring", "checking"]),
+    percentage: z.number().min(0).max(100),
+    bytesDone: z.number().int().nonnegative(),
+    bytesTotal: z.number().int().nonnegative(),
+    rowsDone: z.number().int().nonnegative(),
+  }),
+);
+
+const tenantOutcome = z.object({
+  tenantId,
+  ok: z.boolean(),
+  backupId: backupId.optional(),
+  rows: z.number().int().nonnegative().optional(),
+  error: errorInfo.optional(),
+});
+
+export const restoreCompleted = message(
+  "restore.completed.v1",
+  z.object({ operationId: restoreId, status: z.enum(["completed", "partial"]), providerUsed: providerName.optional(), tenants: z.array(tenantOutcome) }),
+);
+
+export const restoreFailed = message(
+  "restore.failed.v1",
+  z.object({ operationId: restoreId, error: errorInfo, tenants: z.array(tenantOutcome) }),
+);
+
+export const restoreRolledBack = message(
+  "restore.rolled_back.v1",
+  z.object({ operationId: restoreId, tenants: z.array(tenantOutcome), requestedBy: actor }),
+);
+
+export const customerExportReady = message(
+  "export.customer.ready.v1",
+  z.object({ exportId, tenantId, size: z.number().int().nonnegative(), expiresAt: isoTime }),
+);
+
+export const customerExportExpired = message("export.customer.expired.v1", z.object({ exportId, tenantId }));
+
+export const disasterBackupCompleted = message(
+  "dr.backup.completed.v1",
+  z.object({
+    backupId,
+    status: z.enum(["completed", "degraded"]),
+    size: z.number().int().nonnegative(),
+    sha256: sha256Hex,
+    gitCommit: z.string().optional(),
+    providers: z.array(providerOutcome),
+    durationMs: z.number().nonnegative(),
+  }),
+);
+
+export const disasterBackupFailed = message(
+  "dr.backup.failed.v1",
+  z.object({ backupId: backupId.optional(), attempt: z.number().int().positive(), final: z.boolean(), error: errorInfo }),
+);
+
+export const alertRaised = message(
+  "alert.raised.v1",
+  z.object({
+    alertId,
+    severity: z.enum(["info", "warning", "critical"]),
+    code: z.string().min(1),
+    message: z.string().min(1),
+    context: z.record(z.string(), z.unknown()).default({}),
+  }),
+);
+
+export const commandSchemas = [
+  tenantBackupRequested,
+  tenantBackupJob,
+  restoreRequested,
+  customerExportRequested,
+  disasterBackupRequested,
+  verifyRequested,
+  replicateRequested,
+] as const;
+
+export const eventSchemas = [
+  tenantBackupStarted,
+  tenantBackupProgress,
+  tenantBackupCompleted,
+  tenantBackupFailed,
+  artifactStored,
+  replicaDegraded,
+  replicaHealed,
+  verificationResult,
+  restoreProgress,
+  restoreCompleted,
+  restoreFailed,
+  restoreRolledBack,
+  customerExportReady,
+  customerExportExpired,
+  disasterBackupCompleted,
+  disasterBackupFailed,
+  alertRaised,
+] as const;
+
+export const command = z.discriminatedUnion("type", commandSchemas);
+export const event = z.discriminatedUnion("type", eventSchemas);
+export type Command = z.infer<typeof command>;
+export type Event = z.infer<typeof event>;
+export type Message = Command | Event;
+export type MessageType = Message["type"];
+export type MessageOf<T extends MessageType> = Extract<Message, { type: T }>;
+export type DataOf<T extends MessageType> = MessageOf<T>["data"];
+type AnySchema = (typeof commandSchemas)[number] | (typeof eventSchemas)[number];
+/** What a producer passes for a message of type T: the schema's input, so defaults may be left out. */
+export type DataInput<T extends MessageType> = z.input<Extract<AnySchema, { shape: { type: z.ZodLiteral<T> } }>>["data"];

@@ -1,0 +1,44 @@
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { ESLint } from "eslint";
+import { describe, expect, it } from "vitest";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
+
+async function lint(pkgDir: string, code: string): Promise<string[]> {
+  const eslint = new ESLint({ cwd: path.join(root, pkgDir) });
+  const [result] = await eslint.lintText(code, { filePath: path.join(root, pkgDir, "src/probe.ts") });
+  return (result?.messages ?? []).map((m) => `${m.ruleId}: ${m.message}`);
+}
+
+describe("layer rules", () => {
+  it("fail on an app-to-app import", async () => {
+    const messages = await lint("apps/backup-svc", `import { x } from "@hesaab/storage-svc";\nexport const y = x;\n`);
+    expect(messages.join("\n")).toMatch(/no app imports another app/);
+  });
+
+  it("fail on a relative import into another app", async () => {
+    const messages = await lint("apps/backup-svc", `import { x } from "../../gateway/src/router";\nexport const y = x;\n`);
+    expect(messages.join("\n")).toMatch(/no app imports another app/);
+  });
+
+  it("fail on a package importing an app", async () => {
+    const messages = await lint("packages/storage", `import { x } from "@hesaab/gateway";\nexport const y = x;\n`);
+    expect(messages.join("\n")).toMatch(/packages never import apps/);
+  });
+
+  it("let an SPA import the router type, but not a value from the gateway", async () => {
+    expect(await lint("apps/admin-web", `import type { AppRouter } from "@hesaab/gateway/router";\nexport type R = AppRouter;\n`)).toEqual([]);
+    const messages = await lint("apps/admin-web", `import { appRouter } from "@hesaab/gateway/router";\nexport const r = appRouter;\n`);
+    expect(messages.join("\n")).toMatch(/only the gateway's router type/);
+  });
+
+  it("let an app import packages", async () => {
+    expect(await lint("apps/backup-svc", `import { newId } from "@hesaab/contracts";\nexport const id = newId("bkp");\n`)).toEqual([]);
+  });
+
+  it("keep process.env inside env.ts", async () => {
+    const messages = await lint("apps/backup-svc", `export const u = process.env.X;\n`);
+    expect(messages.join("\n")).toMatch(/src\/env\.ts/);
+  });
+});

@@ -13,6 +13,7 @@ import { DrError } from "./errors";
 /** Libpq settings from a URL, passed through the environment (never on the command line, where `ps` shows them). */
 function libpqEnv(url: string): NodeJS.ProcessEnv {
   const u = new URL(url);
+  // eslint-disable-next-line no-restricted-syntax -- the child inherits PATH and locale, not configuration
   const env: NodeJS.ProcessEnv = { ...process.env, PGHOST: u.hostname, PGPORT: u.port || "5432", PGDATABASE: decodeURIComponent(u.pathname.slice(1)) };
   if (u.username) env.PGUSER = decodeURIComponent(u.username);
   if (u.password) env.PGPASSWORD = decodeURIComponent(u.password);

@@ -1,1 +1,27 @@
-export {};
+export type {
+  StorageBackend,
+  PutBody,
+  PutOptions,
+  PutResult,
+  GetOptions,
+  ByteRange,
+  ObjectInfo,
+  ListEntry,
+  ListOptions,
+  OpOptions,
+  StorageOp,
+} from "./backend";
+export { STORAGE_OPS } from "./backend";
+export { StorageError, isStorageError, isPermanent, type StorageErrorCode } from "./errors";
+export { compareKeys } from "./key-order";
+export { readAll } from "./streams";
+
+export { s3Backend, type S3BackendConfig } from "./backends/s3";
+export { fsBackend, type FsBackendConfig } from "./backends/fs";
+
+export { withRetry, type RetryOptions, type RetryInfo } from "./decorators/retry";
+export { withLimit, type LimitOptions } from "./decorators/limit";
+export { withMetrics, type MeteredBackend, type MetricsOptions, type StorageMetrics, type StorageOpEvent, type OpCounters } from "./decorators/metrics";
+export { withFaults, FaultController, type FaultyBackend, type FaultOp, type FaultCall } from "./decorators/fault";
+
+export { openBackend, providersFromEnv, type BackendConfig, type OpenBackendOptions, type OpenedBackend, type ProviderEnv, type ProviderName } from "./open";

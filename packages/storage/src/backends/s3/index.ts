@@ -1,0 +1,306 @@
+import { Transform, type Readable } from "node:stream";
+import { pipeline } from "node:stream";
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  S3Client,
+} from "@aws-sdk/client-s3";
+import { Upload } from "@aws-sdk/lib-storage";
+import type { Secret } from "@hesaab/config";
+import type { GetOptions, ListEntry, ListOptions, ObjectInfo, OpOptions, PutBody, PutOptions, PutResult, StorageBackend } from "../../backend";
+import { StorageError, abortedError } from "../../errors";
+import { destroyBody, guardLength, openBody } from "../../streams";
+import { assertValidKey, assertValidMetadata, assertValidPrefix, assertValidRange } from "../../validate";
+import { mapS3Error } from "./errors";
+
+export interface S3BackendConfig {
+  /** Provider name in errors, logs and metrics: `"b2"`, `"r2"`. */
+  name: string;
+  endpoint: string;
+  bucket: string;
+  region: string;
+  credentials: { accessKeyId: Secret; secretAccessKey: Secret };
+  /** Path-style URLs (`endpoint/bucket/key`); needed by s3rver and most non-AWS endpoints. Default true. */
+  forcePathStyle?: boolean;
+  /** Multipart part size in bytes (minimum 5 MiB). Default 8 MiB. Memory per upload ≈ partSize × (queueSize + 1). */
+  partSize?: number;
+  /** Parts uploaded at once per upload. Default 3. */
+  queueSize?: number;
+  /**
+   * Attempts per single HTTP request inside the SDK (a failed multipart *part* is re-sent from its
+   * buffer, which a whole-object retry of a stream cannot do). Default 3; use 1 to fail fast.
+   */
+  sdkMaxAttempts?: number;
+  /** Milliseconds to wait for a TCP connection. Default 10 000. */
+  connectionTimeoutMs?: number;
+  /** Milliseconds a socket may stay idle mid-request before it is dropped. Default 120 000. */
+  requestTimeoutMs?: number;
+}
+
+const MIB = 1024 * 1024;
+const BUCKET_CHECK_TTL_MS = 60_000;
+
+/**
+ * An S3-compatible bucket (Backblaze B2, Cloudflare R2, s3rver) through `@aws-sdk/client-s3`.
+ * Checksum headers are only sent when an operation requires them (B2 and R2 reject the SDK's
+ * defaults, s3rver would store aws-chunked framing): integrity is our own SHA-256, see
+ * `putEverywhere` and `verifyObject`.
+ */
+export function s3Backend(config: S3BackendConfig): StorageBackend {
+  return new S3Backend(config);
+}
+
+class S3Backend implements StorageBackend {
+  readonly name: string;
+  readonly #config: S3BackendConfig;
+  readonly #client: S3Client;
+  readonly #partSize: number;
+  readonly #queueSize: number;
+  #bucketCheckedAt = 0;
+
+  constructor(config: S3BackendConfig) {
+    this.name = config.name;
+    this.#config = config;
+    this.#partSize = Math.max(5 * MIB, config.partSize ?? 8 * MIB);
+    this.#queueSize = Math.max(1, config.queueSize ?? 3);
+    this.#client = new S3Client({
+      endpoint: config.endpoint,
+      region: config.region,
+      forcePathStyle: config.forcePathStyle ?? true,
+      credentials: { accessKeyId: config.credentials.accessKeyId.reveal(), secretAccessKey: config.credentials.secretAccessKey.reveal() },
+      requestChecksumCalculation: "WHEN_REQUIRED",
+      responseChecksumValidation: "WHEN_REQUIRED",
+      maxAttempts: Math.max(1, config.sdkMaxAttempts ?? 3),
+      requestHandler: { connectionTimeout: config.connectionTimeoutMs ?? 10_000, requestTimeout: config.requestTimeoutMs ?? 120_000 },
+    });
+  }
+
+  #error(err: unknown, op: string, key?: string): StorageError {
+    return mapS3Error(err, { provider: this.name, bucket: this.#config.bucket, endpoint: this.#config.endpoint, key, op });
+  }
+
+  async put(key: string, body: PutBody, opts: PutOptions = {}): Promise<PutResult> {
+    try {
+      assertValidKey(key, this.name);
+      assertValidMetadata(opts.metadata, this.name);
+      if (opts.signal?.aborted) throw abortedError(this.name, key);
+    } catch (err) {
+      destroyBody(body);
+      throw err;
+    }
+    const data = openBody(body);
+    let size = 0;
+    let bodyError: unknown;
+    let upstream: Readable | undefined;
+    let uploadBody: Buffer | Readable;
+    if (Buffer.isBuffer(data)) {
+      uploadBody = data;
+      size = data.length;
+    } else {
+      upstream = data;
+      const counter = new Transform({
+        transform(chunk: Buffer, _enc, cb) {
+          size += chunk.length;
+          cb(null, chunk);
+        },
+      });
+      data.once("error", (err) => {
+        bodyError ??= err;
+      });
+      // pipeline destroys the counter with the body's error, so the upload fails and aborts.
+      uploadBody = pipeline(data, counter, () => {});
+    }
+    const abort = new AbortController();
+    const onAbort = (): void => abort.abort();
+    opts.signal?.addEventListener("abort", onAbort, { once: true });
+    const upload = new Upload({
+      client: this.#client,
+      partSize: this.#partSize,
+      queueSize: this.#queueSize,
+      leavePartsOnError: false,
+      abortController: abort,
+      params: {
+        Bucket: this.#config.bucket,
+        Key: key,
+        Body: uploadBody,
+        ContentType: opts.contentType ?? "application/octet-stream",
+        ...(opts.metadata && Object.keys(opts.metadata).length > 0 ? { Metadata: opts.metadata } : {}),
+      },
+    });
+    try {
+      const result = await upload.done();
+      const etag = "ETag" in result ? result.ETag : undefined;
+      return { key, size, ...(etag ? { etag } : {}) };
+    } catch (err) {
+      if (!Buffer.isBuffer(uploadBody)) uploadBody.destroy();
+      upstream?.destroy();
+      if (opts.signal?.aborted) throw abortedError(this.name, key);
+      if (bodyError !== undefined) throw bodyError;
+      throw this.#error(err, "put", key);
+    } finally {
+      opts.signal?.removeEventListener("abort", onAbort);
+    }
+  }
+
+  async get(key: string, opts: GetOptions = {}): Promise<Readable> {
+    assertValidKey(key, this.name);
+    assertValidRange(opts.range, this.name);
+    if (opts.signal?.aborted) throw abortedError(this.name, key);
+    const range = opts.range ? `bytes=${opts.range.start}-${opts.range.end ?? ""}` : undefined;
+    let res;
+    try {
+      res = await this.#client.send(
+        new GetObjectCommand({ Bucket: this.#config.bucket, Key: key, ...(range ? { Range: range } : {}) }),
+        opts.signal ? { abortSignal: opts.signal } : {},
+      );
+    } catch (err) {
+      throw this.#error(err, "get", key);
+    }
+    const body = res.Body as Readable | undefined;
+    const length = res.ContentLength ?? 0;
+    if (!body) {
+      if (length === 0 && !opts.range) return guardLength({ source: emptyStream(), expected: 0, provider: this.name, key });
+      throw new StorageError({ code: "storage_unavailable", provider: this.name, key, message: `${this.name}: get ${key} returned no body` });
+    }
+    if (!opts.range) return guardLength({ source: body, expected: length, provider: this.name, key, signal: opts.signal });
+
+    // What the endpoint actually sent: "bytes a-b/total", or the whole object when it ignored the Range.
+    const cr = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(res.ContentRange ?? "");
+    const sentStart = cr ? Number(cr[1]) : 0;
+    const total = cr ? Number(cr[3]) : length;
+    const { start } = opts.range;
+    if (start >= total) {
+      // Some endpoints (s3rver) answer a range on an empty object with 206 instead of 416.
+      body.destroy();
+      throw new StorageError({ code: "storage_invalid_range", provider: this.name, key, message: `${this.name}: range starts past the end of ${key}`, context: { start, size: total } });
+    }
+    const wantEnd = Math.min(opts.range.end ?? total - 1, total - 1);
+    const sentEnd = sentStart + length - 1;
+    const guarded = guardLength({ source: body, expected: length, provider: this.name, key, signal: opts.signal });
+    if (sentStart === start && sentEnd === wantEnd) return guarded;
+    if (sentStart > start || sentEnd < wantEnd) {
+      guarded.destroy();
+      throw new StorageError({ code: "storage_rejected", provider: this.name, key, message: `${this.name}: the endpoint answered a byte range with the wrong bytes`, context: { start, end: wantEnd, sentStart, sentEnd } });
+    }
+    // The endpoint sent more than asked (s3rver ignores "bytes=0-0"): cut the asked bytes out here.
+    return sliceStream({ source: guarded, skip: start - sentStart, take: wantEnd - start + 1 });
+  }
+
+  async head(key: string, opts: OpOptions = {}): Promise<ObjectInfo | null> {
+    assertValidKey(key, this.name);
+    if (opts.signal?.aborted) throw abortedError(this.name, key);
+    try {
+      const res = await this.#client.send(new HeadObjectCommand({ Bucket: this.#config.bucket, Key: key }), opts.signal ? { abortSignal: opts.signal } : {});
+      return {
+        size: res.ContentLength ?? 0,
+        lastModified: res.LastModified ?? new Date(0),
+        metadata: { ...res.Metadata },
+        ...(res.ContentType ? { contentType: res.ContentType } : {}),
+        ...(res.ETag ? { etag: res.ETag } : {}),
+      };
+    } catch (err) {
+      const mapped = this.#error(err, "head", key);
+      if (mapped.code !== "storage_not_found") throw mapped;
+    }
+    // A HEAD response has no body, so "no such key" and "no such bucket" look alike: ask the bucket.
+    await this.#assertBucket(opts.signal);
+    return null;
+  }
+
+  async #assertBucket(signal?: AbortSignal): Promise<void> {
+    if (Date.now() - this.#bucketCheckedAt < BUCKET_CHECK_TTL_MS) return;
+    try {
+      await this.#client.send(new HeadBucketCommand({ Bucket: this.#config.bucket }), signal ? { abortSignal: signal } : {});
+      this.#bucketCheckedAt = Date.now();
+    } catch (err) {
+      const mapped = this.#error(err, "head", undefined);
+      if (mapped.code === "storage_not_found") {
+        throw this.#error(Object.assign(new Error("no such bucket"), { name: "NoSuchBucket" }), "head");
+      }
+      throw mapped;
+    }
+  }
+
+  async *list(prefix: string, opts: ListOptions = {}): AsyncIterable<ListEntry> {
+    assertValidPrefix(prefix, this.name);
+    const pageSize = Math.min(1000, Math.max(1, opts.pageSize ?? 1000));
+    let token: string | undefined;
+    do {
+      if (opts.signal?.aborted) throw abortedError(this.name);
+      let page;
+      try {
+        page = await this.#client.send(
+          new ListObjectsV2Command({
+            Bucket: this.#config.bucket,
+            Prefix: prefix,
+            MaxKeys: pageSize,
+            ...(token ? { ContinuationToken: token } : opts.startAfter ? { StartAfter: opts.startAfter } : {}),
+          }),
+          opts.signal ? { abortSignal: opts.signal } : {},
+        );
+      } catch (err) {
+        throw this.#error(err, "list");
+      }
+      for (const item of page.Contents ?? []) {
+        if (item.Key === undefined) continue;
+        yield { key: item.Key, size: item.Size ?? 0, lastModified: item.LastModified ?? new Date(0) };
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+  }
+
+  async delete(key: string, opts: OpOptions = {}): Promise<void> {
+    assertValidKey(key, this.name);
+    if (opts.signal?.aborted) throw abortedError(this.name, key);
+    try {
+      await this.#client.send(new DeleteObjectCommand({ Bucket: this.#config.bucket, Key: key }), opts.signal ? { abortSignal: opts.signal } : {});
+    } catch (err) {
+      const mapped = this.#error(err, "delete", key);
+      if (mapped.code !== "storage_not_found") throw mapped;
+    }
+  }
+}
+
+/** Bytes `skip` … `skip + take - 1` of `source`; the rest of `source` is discarded (destroyed once taken). */
+function sliceStream(opts: { source: Readable; skip: number; take: number }): Readable {
+  const { source } = opts;
+  let skip = opts.skip;
+  let take = opts.take;
+  const out = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      let c = chunk;
+      if (skip > 0) {
+        const n = Math.min(skip, c.length);
+        skip -= n;
+        c = c.subarray(n);
+      }
+      if (take > 0 && c.length > 0) {
+        const piece = c.subarray(0, take);
+        take -= piece.length;
+        this.push(piece);
+        if (take === 0) {
+          this.push(null);
+          source.unpipe(out);
+          source.destroy();
+        }
+      }
+      cb();
+    },
+  });
+  source.on("error", (err) => out.destroy(err));
+  out.once("end", () => out.destroy()); // the writable side never finishes (we unpiped): close explicitly
+  out.once("close", () => {
+    if (!source.destroyed) source.destroy();
+  });
+  source.pipe(out);
+  return out;
+}
+
+function emptyStream(): Readable {
+  const t = new Transform();
+  t.end();
+  return t;
+}

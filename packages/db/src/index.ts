@@ -1,3 +1,17 @@
 export * from "./schema";
 export { openCatalog, migrate, MIGRATIONS_DIR, type Catalog, type CatalogDb } from "./client";
 export { writeAudit, type AuditEntry } from "./audit";
+export {
+  insertBackupRecord,
+  getBackupRecord,
+  updateBackupRecord,
+  setProviderCopy,
+  listBackupRecords,
+  latestRestorableBackup,
+  insertAlert,
+  RESTORABLE,
+  type BackupRecord,
+  type NewBackupRecord,
+  type ListBackupsQuery,
+  type Alert,
+} from "./records";

@@ -1,0 +1,86 @@
+import { and, desc, eq, inArray, lte, sql, type SQL } from "drizzle-orm";
+import type { CatalogDb } from "./client";
+import { alerts, backupRecords, type ProviderCopy } from "./schema";
+
+/**
+ * Catalog operations on backup records. A record is written `running` before the first byte is
+ * uploaded and becomes `completed` (or `degraded`) only after every stored copy was checked, so a
+ * record is never "completed" for a partial artifact.
+ */
+
+export type BackupRecord = typeof backupRecords.$inferSelect;
+export type NewBackupRecord = typeof backupRecords.$inferInsert;
+
+/** Statuses of a backup that can be restored from. */
+export const RESTORABLE = ["completed", "degraded"] as const;
+
+export async function insertBackupRecord(db: CatalogDb, record: NewBackupRecord): Promise<BackupRecord> {
+  const [row] = await db.insert(backupRecords).values(record).returning();
+  return row!;
+}
+
+export async function getBackupRecord(db: CatalogDb, id: string): Promise<BackupRecord | undefined> {
+  const [row] = await db.select().from(backupRecords).where(eq(backupRecords.id, id));
+  return row;
+}
+
+export async function updateBackupRecord(db: CatalogDb, { id, set }: { id: string; set: Partial<NewBackupRecord> }): Promise<BackupRecord | undefined> {
+  const [row] = await db.update(backupRecords).set(set).where(eq(backupRecords.id, id)).returning();
+  return row;
+}
+
+/** Merges one provider's state into `providers` (atomic jsonb merge: concurrent updates of other providers are kept). */
+export async function setProviderCopy(db: CatalogDb, { id, provider, copy }: { id: string; provider: string; copy: Partial<ProviderCopy> }): Promise<void> {
+  await db
+    .update(backupRecords)
+    .set({
+      providers: sql`jsonb_set(${backupRecords.providers}, ${`{${provider}}`}::text[], coalesce(${backupRecords.providers} -> ${provider}, '{}'::jsonb) || ${JSON.stringify(copy)}::jsonb)`,
+    })
+    .where(eq(backupRecords.id, id));
+}
+
+export interface ListBackupsQuery {
+  tenantId?: string;
+  type?: BackupRecord["backupType"];
+  statuses?: BackupRecord["status"][];
+  limit?: number;
+}
+
+export async function listBackupRecords(db: CatalogDb, q: ListBackupsQuery = {}): Promise<BackupRecord[]> {
+  const where: SQL[] = [];
+  if (q.tenantId) where.push(eq(backupRecords.tenantId, q.tenantId));
+  if (q.type) where.push(eq(backupRecords.backupType, q.type));
+  if (q.statuses?.length) where.push(inArray(backupRecords.status, q.statuses));
+  return db
+    .select()
+    .from(backupRecords)
+    .where(where.length ? and(...where) : undefined)
+    .orderBy(desc(backupRecords.createdAt), desc(backupRecords.id))
+    .limit(q.limit ?? 100);
+}
+
+/** The newest restorable backup of a tenant (of `type`) created at or before `at` (default: now). */
+export async function latestRestorableBackup(
+  db: CatalogDb,
+  { tenantId, at, type = "tenant" }: { tenantId: string | null; at?: Date; type?: BackupRecord["backupType"] },
+): Promise<BackupRecord | undefined> {
+  const where: SQL[] = [eq(backupRecords.backupType, type), inArray(backupRecords.status, [...RESTORABLE])];
+  where.push(tenantId === null ? sql`${backupRecords.tenantId} is null` : eq(backupRecords.tenantId, tenantId));
+  if (at) where.push(lte(backupRecords.createdAt, at));
+  // Pre-restore snapshots are rollback points, not what "the backup of last night" means.
+  where.push(sql`${backupRecords.purpose} <> 'pre_restore'`);
+  const [row] = await db
+    .select()
+    .from(backupRecords)
+    .where(and(...where))
+    .orderBy(desc(backupRecords.createdAt), desc(backupRecords.id))
+    .limit(1);
+  return row;
+}
+
+export type Alert = typeof alerts.$inferSelect;
+
+export async function insertAlert(db: CatalogDb, alert: typeof alerts.$inferInsert): Promise<Alert> {
+  const [row] = await db.insert(alerts).values(alert).returning();
+  return row!;
+}

@@ -1,0 +1,51 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freshDatabase, type FreshDatabase } from "@hesaab/testkit";
+import { newId } from "@hesaab/contracts";
+import { getBackupRecord, insertBackupRecord, latestRestorableBackup, migrate, openCatalog, setProviderCopy, type Catalog } from "../src";
+
+let database: FreshDatabase;
+let catalog: Catalog;
+beforeAll(async () => {
+  database = await freshDatabase("db_records");
+  await migrate({ url: database.url });
+  catalog = openCatalog({ url: database.url });
+});
+afterAll(async () => {
+  await catalog.close();
+  await database.drop();
+});
+
+const base = { backupType: "tenant" as const, filename: "f", encryptionKeyId: "k" };
+
+describe("backup records", () => {
+  it("merge provider copies without losing concurrent updates", async () => {
+    const id = newId("bkp");
+    await insertBackupRecord(catalog.db, { ...base, id, tenantId: "t1" });
+    await Promise.all([
+      setProviderCopy(catalog.db, { id, provider: "b2", copy: { location: "k", status: "stored" } }),
+      setProviderCopy(catalog.db, { id, provider: "r2", copy: { location: "k", status: "failed" } }),
+    ]);
+    await setProviderCopy(catalog.db, { id, provider: "r2", copy: { status: "stored" } });
+    const row = await getBackupRecord(catalog.db, id);
+    expect(row!.providers).toEqual({ b2: { location: "k", status: "stored" }, r2: { location: "k", status: "stored" } });
+  });
+
+  it("find the latest restorable backup at or before a time, skipping failed ones and rollback points", async () => {
+    const t = "t2";
+    const at = (iso: string) => new Date(iso);
+    const a = newId("bkp");
+    const b = newId("bkp");
+    await insertBackupRecord(catalog.db, { ...base, id: a, tenantId: t, status: "completed", createdAt: at("2026-11-01T00:00:00Z") });
+    await insertBackupRecord(catalog.db, { ...base, id: b, tenantId: t, status: "degraded", createdAt: at("2026-11-02T00:00:00Z") });
+    await insertBackupRecord(catalog.db, { ...base, id: newId("bkp"), tenantId: t, status: "failed", createdAt: at("2026-11-03T00:00:00Z") });
+    await insertBackupRecord(catalog.db, { ...base, id: newId("bkp"), tenantId: t, status: "completed", purpose: "pre_restore", createdAt: at("2026-11-04T00:00:00Z") });
+    expect((await latestRestorableBackup(catalog.db, { tenantId: t }))!.id).toBe(b);
+    expect((await latestRestorableBackup(catalog.db, { tenantId: t, at: at("2026-11-01T12:00:00Z") }))!.id).toBe(a);
+    expect(await latestRestorableBackup(catalog.db, { tenantId: t, at: at("2026-10-01T00:00:00Z") })).toBeUndefined();
+  });
+
+  it("allow one backup per tenant per period", async () => {
+    await insertBackupRecord(catalog.db, { ...base, id: newId("bkp"), tenantId: "t3", period: "2026-11-26" });
+    await expect(insertBackupRecord(catalog.db, { ...base, id: newId("bkp"), tenantId: "t3", period: "2026-11-26" })).rejects.toThrow();
+  });
+});

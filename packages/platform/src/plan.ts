@@ -5,7 +5,7 @@
  * ids still come out the same.
  */
 import { combine, rngFor } from "./random";
-import { CHART_OF_ACCOUNTS, COMPANY_KINDS, COMPANY_NAMES, persianDigits } from "./vocabulary";
+import { AWKWARD_TEXTS, CHART_OF_ACCOUNTS, COMPANY_KINDS, COMPANY_NAMES, persianDigits } from "./vocabulary";
 
 export type TenantStatus = "active" | "suspended" | "deleted";
 
@@ -131,7 +131,8 @@ export function planPlatform(opts: PlanOptions): TenantPlan[] {
     const counts: TenantCounts = {
       users,
       accounts: CHART_OF_ACCOUNTS.length + Math.min(100, Math.floor(invoices / 1000)),
-      customers: 3 + Math.ceil(invoices / 4),
+      // at least one customer per awkward value, so every tenant's customers.notes holds all of them
+      customers: Math.max(AWKWARD_TEXTS.length, 3 + Math.ceil(invoices / 4)),
       products: Math.min(5000, 3 + Math.ceil(invoices / 8)),
       invoices,
       invoiceLines,

@@ -25,3 +25,27 @@ export { withMetrics, type MeteredBackend, type MetricsOptions, type StorageMetr
 export { withFaults, FaultController, type FaultyBackend, type FaultOp, type FaultCall } from "./decorators/fault";
 
 export { openBackend, providersFromEnv, type BackendConfig, type OpenBackendOptions, type OpenedBackend, type ProviderEnv, type ProviderName } from "./open";
+
+export * from "./replicated";
+export {
+  tenantBackupKey,
+  disasterBackupKey,
+  sidecarKey,
+  keysSidecarKey,
+  metaSidecarKey,
+  tenantPrefix,
+  parseObjectKey,
+  encodeMetaSidecar,
+  parseMetaSidecar,
+  groupArtifacts,
+  TENANTS_PREFIX,
+  DISASTER_PREFIX,
+  type BackupType,
+  type ArtifactPart,
+  type SidecarKind,
+  type ParsedKey,
+  type ManifestSummary,
+  type MetaSidecar,
+  type MetaSidecarInput,
+  type ListedArtifact,
+} from "./layout";

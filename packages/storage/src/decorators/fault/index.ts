@@ -1,4 +1,4 @@
-import { Readable, Transform, type TransformCallback } from "node:stream";
+import { Readable } from "node:stream";
 import type { GetOptions, ListEntry, ListOptions, ObjectInfo, OpOptions, PutBody, PutOptions, PutResult, StorageBackend, StorageOp } from "../../backend";
 import { StorageError, type StorageErrorCode } from "../../errors";
 import { destroyBody, sleep } from "../../streams";
@@ -29,7 +29,11 @@ interface CutRule extends RuleBase {
   afterBytes: number;
   mode: "error" | "end";
 }
-type Rule = FailRule | StallRule | CorruptRule | CutRule;
+interface BreakListRule extends RuleBase {
+  kind: "breakList";
+  afterEntries: number;
+}
+type Rule = FailRule | StallRule | CorruptRule | CutRule | BreakListRule;
 
 export interface FaultCall {
   op: StorageOp;
@@ -98,6 +102,12 @@ export class FaultController {
     return this;
   }
 
+  /** Break the next `times` listings (default: all) with a retryable `storage_unavailable` after `afterEntries` entries. */
+  breakList(opts: { afterEntries: number; times?: number }): this {
+    this.#rules.push({ kind: "breakList", op: "list", remaining: opts.times ?? Infinity, afterEntries: opts.afterEntries });
+    return this;
+  }
+
   /** Remove every rule (the call log stays). */
   clear(): this {
     return this.#remove(() => true);
@@ -135,33 +145,33 @@ export function withFaults(inner: StorageBackend, controller = new FaultControll
 
 const CUT = Symbol("fault-cut");
 
-/** Bytes pass through; one byte flipped at `corruptAt`; after `cutAfter` bytes the stream errors or ends. */
-function tamper(opts: { corruptAt?: number | undefined; cut?: CutRule | undefined; cutError: () => Error }): Transform {
-  let pos = 0;
-  let stopped = false;
-  return new Transform({
-    transform(chunk: Buffer, _enc, cb: TransformCallback) {
-      if (stopped) return cb();
-      let out = chunk;
+/**
+ * Bytes pass through; one byte flipped at `corruptAt`; after `cutAfter` bytes the stream errors or
+ * ends. A generator behind `Readable.from` with a tiny high-water mark, so the bytes before a cut
+ * reach the consumer before the error does (as on a real dropped connection).
+ */
+function tamper(source: AsyncIterable<unknown> | Iterable<unknown>, opts: { corruptAt?: number | undefined; cut?: CutRule | undefined; cutError: () => Error }): Readable {
+  async function* run(): AsyncGenerator<Buffer> {
+    let pos = 0;
+    for await (const raw of source) {
+      let out = Buffer.isBuffer(raw) ? raw : Buffer.from(raw as Uint8Array);
       const at = opts.corruptAt;
-      if (at !== undefined && at >= pos && at < pos + chunk.length) {
-        out = Buffer.from(chunk);
+      if (at !== undefined && at >= pos && at < pos + out.length) {
+        out = Buffer.from(out);
         out[at - pos] = out[at - pos]! ^ 0xff;
       }
       const cut = opts.cut;
       if (cut && pos + out.length > cut.afterBytes) {
         const keep = out.subarray(0, Math.max(0, cut.afterBytes - pos));
-        pos += out.length;
-        stopped = true;
-        if (keep.length > 0) this.push(keep);
-        if (cut.mode === "error") return cb(opts.cutError());
-        this.push(null);
-        return cb();
+        if (keep.length > 0) yield keep;
+        if (cut.mode === "error") throw opts.cutError();
+        return;
       }
       pos += out.length;
-      cb(null, out);
-    },
-  });
+      yield out;
+    }
+  }
+  return Readable.from(run(), { objectMode: false, ...(opts.cut ? { highWaterMark: 1 } : {}) });
 }
 
 class FaultBackend implements FaultyBackend {
@@ -218,12 +228,8 @@ class FaultBackend implements FaultyBackend {
     }
     const { corrupt, cut } = this.#tamperRules(call, "put");
     if (!corrupt && !cut) return this.#inner.put(key, body, opts);
-    const wrap = (source: Buffer | Readable): Readable => {
-      const t = tamper({ corruptAt: corrupt?.offset, cut, cutError: () => Object.assign(new Error("injected cut"), { [CUT]: true }) });
-      const readable = Buffer.isBuffer(source) ? Readable.from([source]) : source;
-      readable.on("error", (err) => t.destroy(err));
-      return readable.pipe(t);
-    };
+    const wrap = (source: Buffer | Readable): Readable =>
+      tamper(Buffer.isBuffer(source) ? [source] : source, { corruptAt: corrupt?.offset, cut, cutError: () => Object.assign(new Error("injected cut"), { [CUT]: true }) });
     const tampered: PutBody = typeof body === "function" ? () => wrap(body()) : wrap(body);
     try {
       return await this.#inner.put(key, tampered, opts);
@@ -246,7 +252,8 @@ class FaultBackend implements FaultyBackend {
     const stream = await this.#inner.get(key, opts);
     const { corrupt, cut } = this.#tamperRules(call, "get");
     if (!corrupt && !cut) return stream;
-    const t = tamper({
+    stream.on("error", () => {}); // surfaces through the tampered stream's iteration
+    return tamper(stream, {
       corruptAt: corrupt?.offset,
       cut,
       cutError: () =>
@@ -258,11 +265,6 @@ class FaultBackend implements FaultyBackend {
           context: { injected: true },
         }),
     });
-    stream.on("error", (err) => t.destroy(err));
-    t.once("close", () => {
-      if (!stream.destroyed) stream.destroy();
-    });
-    return stream.pipe(t);
   }
 
   async head(key: string, opts?: OpOptions): Promise<ObjectInfo | null> {
@@ -271,8 +273,17 @@ class FaultBackend implements FaultyBackend {
   }
 
   async *list(prefix: string, opts?: ListOptions): AsyncIterable<ListEntry> {
-    await this.#before("list", prefix, opts?.signal);
-    yield* this.#inner.list(prefix, opts);
+    const call = await this.#before("list", prefix, opts?.signal);
+    const broken = this.faults.take("breakList", "list");
+    if (broken) call.faults.push("breakList");
+    let n = 0;
+    for await (const entry of this.#inner.list(prefix, opts)) {
+      if (broken && n >= broken.afterEntries) {
+        throw new StorageError({ code: "storage_unavailable", provider: this.name, message: `${this.name}: injected fault: listing broke after ${n} entries`, context: { injected: true, prefix } });
+      }
+      n++;
+      yield entry;
+    }
   }
 
   async delete(key: string, opts?: OpOptions): Promise<void> {

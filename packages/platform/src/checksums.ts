@@ -1,7 +1,7 @@
 import type pg from "pg";
 import { HesaabError } from "@hesaab/config";
 import { type PgTarget, qualify, quoteIdent, withClient } from "./pg";
-import { PLATFORM_TABLE_NAMES, TENANT_COLUMN, TENANT_TABLE_NAMES, platformTable } from "./tables";
+import { type PlatformTable, PLATFORM_TABLE_NAMES, TENANT_COLUMN, TENANT_TABLE_NAMES, platformTable } from "./tables";
 
 export interface TableChecksum {
   /** Rows counted (a tenant's rows, or the whole table). */
@@ -15,7 +15,7 @@ export type ChecksumOptions = PgTarget & {
   schema?: string;
   /**
    * Only this tenant's rows: `tenants` by id, tenant tables by `tenant_id`, owned tables through the
-   * parent they reference. Global tables (currencies) are left out unless named in `tables`, and
+   * chain of parents they reference (joined up to the first one with `tenant_id`). Global tables (currencies) are left out unless named in `tables`, and
    * then checksummed whole. Without it: every row of every table.
    */
   tenantId?: string;
@@ -55,12 +55,19 @@ async function fromClause(o: { client: pg.ClientBase; schema: string; table: str
   const scope = known ? known.scope : (await hasTenantColumn(o)) ? "tenant" : undefined;
   if (scope === "global") return { sql: `${name} t`, params: [] };
   if (scope === "root") return { sql: `${name} t WHERE t.id = $1`, params: [tenantId] };
-  if (scope === "owned" && known?.via) {
-    const { column, table: parent, references } = known.via;
-    return {
-      sql: `${name} t JOIN ${qualify(schema, parent)} p ON p.${quoteIdent(references)} = t.${quoteIdent(column)} WHERE p.${TENANT_COLUMN} = $1`,
-      params: [tenantId],
-    };
+  if (scope === "owned" && known) {
+    // follow the foreign keys up to the first table with a tenant column (one hop or several)
+    const joins: string[] = [];
+    let alias = "t";
+    let current: PlatformTable | undefined = known;
+    while (current?.scope === "owned" && current.via) {
+      const { column, table: parent, references } = current.via;
+      const next = `p${joins.length}`;
+      joins.push(`JOIN ${qualify(schema, parent)} ${next} ON ${next}.${quoteIdent(references)} = ${alias}.${quoteIdent(column)}`);
+      alias = next;
+      current = platformTable(parent);
+    }
+    return { sql: `${name} t ${joins.join(" ")} WHERE ${alias}.${TENANT_COLUMN} = $1`, params: [tenantId] };
   }
   if (scope === "tenant") return { sql: `${name} t WHERE t.${TENANT_COLUMN} = $1`, params: [tenantId] };
   throw new HesaabError({

@@ -33,6 +33,7 @@ export const KIND = {
   audit: 11,
   attachment: 12,
   journalLine: 13,
+  thumbnail: 14,
 } as const;
 
 export interface TenantCounts {

@@ -406,24 +406,44 @@ function* invoiceLineTaxRows(data: TenantData): Iterable<string> {
   }
 }
 
+/** An invoice's attachment: its id and kind come first from its generator, so thumbnails can recompute them cheaply. */
+function attachmentHead(data: TenantData, i: number): { rng: Rng; id: string; pdf: boolean } {
+  const rng = rngFor(data.plan.seed, KIND.attachment, i);
+  const id = rng.uuid();
+  return { rng, id, pdf: rng.chance(0.7) };
+}
+
 function* attachmentRows(data: TenantData): Iterable<string> {
   const { plan } = data;
   for (let i = 0; i < plan.counts.invoices; i++) {
     const head = data.invoiceHead(i);
     if (!head.hasAttachment) continue;
-    const rng = rngFor(plan.seed, KIND.attachment, i);
-    const pdf = rng.chance(0.7);
+    const { rng, id, pdf } = attachmentHead(data, i);
     const body = rng.bytes(rng.int(200, 4000));
     const content = pdf ? Buffer.concat([Buffer.from("%PDF-1.7\n"), body]) : body;
     const fileName = i % 5 === 0 ? `scan "final" (${i + 1}).png` : `فاکتور-${persianDigits(String(i + 1))}.${pdf ? "pdf" : "png"}`;
     yield copyRow([
-      rng.uuid(),
+      id,
       String(data.invoiceId(i)),
       copyText(fileName),
       pdf ? "application/pdf" : "image/png",
       copyBytea(content),
       copyTimestamp(head.createdAt + HOUR),
     ]);
+  }
+}
+
+function* attachmentThumbnailRows(data: TenantData): Iterable<string> {
+  const { plan } = data;
+  for (let i = 0; i < plan.counts.invoices; i++) {
+    if (!data.invoiceHead(i).hasAttachment) continue;
+    const { id, pdf } = attachmentHead(data, i);
+    const sizes = pdf ? ([["first-page", 120, 160]] as const) : ([["64x64", 64, 64], ["256x256", 256, 256]] as const);
+    for (let k = 0; k < sizes.length; k++) {
+      const [size, width, height] = sizes[k]!;
+      const rng = rngFor(plan.seed, KIND.thumbnail, i * 4 + k);
+      yield copyRow([id, size, String(width), String(height), copyBytea(rng.bytes(rng.int(40, 300)))]);
+    }
   }
 }
 
@@ -636,6 +656,7 @@ export const TABLE_WRITERS: readonly TableWriter[] = [
   },
   { table: "invoice_line_taxes", columns: ["line_id", "tax_code", "rate", "amount"], rows: invoiceLineTaxRows },
   { table: "attachments", columns: ["id", "invoice_id", "file_name", "content_type", "content", "created_at"], rows: attachmentRows },
+  { table: "attachment_thumbnails", columns: ["attachment_id", "size", "width", "height", "image"], rows: attachmentThumbnailRows },
   {
     table: "payments",
     columns: ["id", "tenant_id", "customer_id", "invoice_id", "amount", "currency", "method", "reference", "paid_at", "gateway_response", "created_at"],

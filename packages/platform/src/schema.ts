@@ -175,6 +175,16 @@ CREATE TABLE IF NOT EXISTS ${s}.attachments (
 );
 CREATE INDEX IF NOT EXISTS attachments_invoice_id_idx ON ${s}.attachments (invoice_id);
 
+-- owned two hops away: thumbnails → attachments → invoices (tenant_id)
+CREATE TABLE IF NOT EXISTS ${s}.attachment_thumbnails (
+  attachment_id uuid NOT NULL REFERENCES ${s}.attachments (id) ON DELETE CASCADE,
+  size          text NOT NULL,
+  width         int NOT NULL,
+  height        int NOT NULL,
+  image         bytea NOT NULL,
+  PRIMARY KEY (attachment_id, size)
+);
+
 CREATE TABLE IF NOT EXISTS ${s}.payments (
   id               uuid PRIMARY KEY,
   tenant_id        uuid NOT NULL REFERENCES ${s}.tenants (id),

@@ -7,7 +7,8 @@
  *  - `root`:   the tenants table itself; a tenant's row is `id = <tenant id>`;
  *  - `tenant`: carries `tenant_id`;
  *  - `owned`:  no tenant column; a row belongs to the tenant of the parent row it references
- *              (`via`), so membership is only reachable through the foreign key.
+ *              (`via`), so membership is only reachable through the foreign key: one hop
+ *              (attachments → invoices) or two (attachment_thumbnails → attachments → invoices).
  */
 
 /** The column that marks a row as a tenant's. */
@@ -21,7 +22,7 @@ export type PlatformTableScope = "global" | "root" | "tenant" | "owned";
 export interface PlatformTable {
   name: string;
   scope: PlatformTableScope;
-  /** For `owned` tables: `<name>.<column>` references `<table>.<references>`, and that table has `tenant_id`. */
+  /** For `owned` tables: `<name>.<column>` references `<table>.<references>`; that table has `tenant_id` or is owned in turn. */
   via?: { column: string; table: string; references: string };
   /** Partitioned tables: how, and the partitions (never read them separately: the parent covers them). */
   partitioned?: { by: "range" | "hash"; partitions: string[] };
@@ -40,6 +41,7 @@ export const PLATFORM_TABLES: readonly PlatformTable[] = [
   { name: "invoice_lines", scope: "tenant", generatedColumns: ["line_total"] },
   { name: "invoice_line_taxes", scope: "owned", via: { column: "line_id", table: "invoice_lines", references: "id" } },
   { name: "attachments", scope: "owned", via: { column: "invoice_id", table: "invoices", references: "id" } },
+  { name: "attachment_thumbnails", scope: "owned", via: { column: "attachment_id", table: "attachments", references: "id" } },
   { name: "payments", scope: "tenant" },
   { name: "journal_entries", scope: "tenant" },
   {

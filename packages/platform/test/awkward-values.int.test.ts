@@ -83,6 +83,7 @@ describe("awkward values in generated data", () => {
     const audit = await client.query("SELECT tableoid::regclass::text AS part, count(*) FROM audit_events GROUP BY 1");
     expect(audit.rows.map((r) => r.part).sort()).toEqual(["audit_events_2023", "audit_events_2024", "audit_events_2025", "audit_events_default"]);
     expect(await count("SELECT count(*) AS n FROM invoice_line_taxes")).toBeGreaterThan(0);
+    expect(await count("SELECT count(*) AS n FROM attachment_thumbnails")).toBeGreaterThan(0);
     expect(await count("SELECT count(*) AS n FROM payments WHERE invoice_id IS NULL")).toBeGreaterThan(0);
   });
 });

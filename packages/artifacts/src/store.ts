@@ -1,0 +1,123 @@
+import { createGzip } from "node:zlib";
+import { PassThrough, type Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { createEncryptStream, serializeKeySidecar, type ArtifactIdentity, type KeyRing, type KeySidecar } from "@hesaab/crypto";
+import {
+  encodeMetaSidecar,
+  keysSidecarKey,
+  metaSidecarKey,
+  putEverywhere,
+  StorageError,
+  type ArtifactPart,
+  type BackupType,
+  type ManifestSummary,
+  type ProviderOutcome,
+  type StorageBackend,
+} from "@hesaab/storage";
+
+/**
+ * The write path of every artifact, spelled out once:
+ *
+ *     plaintext ─▶ gzip (optional) ─▶ BKP1 encrypt ─▶ [SHA-256 + size] ─▶ tee ─▶ every provider
+ *
+ * then, on every provider that holds the artifact, its two sidecars: `<key>.keys.json` (the wrapped
+ * data key) and `<key>.meta.json` (what, whose, when, size, checksum), so the bucket describes itself.
+ * A provider that took the artifact but not a sidecar counts as failed: without its sidecars the copy
+ * is not usable on its own, and storage-svc heals it like a missing one.
+ */
+
+export interface StoreArtifactOptions {
+  plaintext: Readable;
+  identity: ArtifactIdentity;
+  keyRing: KeyRing;
+  backends: StorageBackend[];
+  key: string;
+  /** gzip level (1-9) to compress before encrypting; `false` when the plaintext is already compressed (pg_dump -Fc). */
+  gzipLevel: number | false;
+  meta: { type: BackupType; part?: ArtifactPart; createdAt: Date; manifest?: ManifestSummary | (() => ManifestSummary) };
+  signal?: AbortSignal;
+}
+
+export interface StoredArtifact {
+  key: string;
+  size: number;
+  sha256: string;
+  contentEncoding: "gzip" | "none";
+  sidecar: KeySidecar;
+  dekId: string;
+  outcomes: ProviderOutcome[];
+  okProviders: string[];
+  failedProviders: string[];
+}
+
+export async function storeArtifact(opts: StoreArtifactOptions): Promise<StoredArtifact> {
+  const { identity, keyRing, backends, key, signal } = opts;
+  const contentEncoding = opts.gzipLevel === false ? "none" : "gzip";
+  const sealed = await keyRing.sealNewArtifact(identity);
+  const encrypt = createEncryptStream({ dek: sealed.dek, dekId: sealed.dekId, ...identity, contentEncoding });
+  const source = new PassThrough({ highWaterMark: 1 << 20 });
+  const stages: NodeJS.ReadWriteStream[] = opts.gzipLevel === false ? [encrypt] : [createGzip({ level: opts.gzipLevel, chunkSize: 1 << 16 }), encrypt];
+  // The chain runs while putEverywhere reads `source`; its failure (a database error mid-export)
+  // destroys `source`, which makes putEverywhere abort every upload: nothing partial is kept.
+  const chain = pipeline([opts.plaintext, ...stages, source], { signal }).catch((err: unknown) => {
+    source.destroy(err instanceof Error ? err : new Error(String(err)));
+    throw err;
+  });
+  let result;
+  try {
+    result = await putEverywhere({ backends, key, source, signal, contentType: "application/octet-stream" });
+  } finally {
+    await chain.catch(() => {});
+    sealed.dek.reveal().fill(0);
+  }
+  await chain;
+
+  const manifest = typeof opts.meta.manifest === "function" ? opts.meta.manifest() : (opts.meta.manifest ?? {});
+  const keysJson = Buffer.from(serializeKeySidecar(sealed.sidecar));
+  const metaJson = encodeMetaSidecar({
+    backupId: identity.backupId,
+    type: opts.meta.type,
+    part: opts.meta.part,
+    tenantId: identity.kind === "platform" ? null : identity.tenantId,
+    createdAt: opts.meta.createdAt,
+    size: result.size,
+    sha256: result.sha256,
+    contentEncoding: opts.meta.type === "disaster" && opts.meta.part !== "config" ? "pg_dump-custom" : contentEncoding,
+    manifest,
+  });
+  const outcomes = [...result.outcomes];
+  await Promise.all(
+    outcomes.map(async (outcome, i) => {
+      if (!outcome.ok) return;
+      const backend = backends.find((b) => b.name === outcome.provider)!;
+      try {
+        await backend.put(keysSidecarKey(key), keysJson, { contentType: "application/json", signal });
+        await backend.put(metaSidecarKey(key), metaJson, { contentType: "application/json", signal });
+      } catch (error) {
+        outcomes[i] = { ...outcome, ok: false, error };
+      }
+    }),
+  );
+  const okProviders = outcomes.filter((o) => o.ok).map((o) => o.provider);
+  if (okProviders.length === 0) {
+    throw new StorageError({
+      code: "storage_all_providers_failed",
+      provider: backends.map((b) => b.name).join(","),
+      key,
+      retryable: true,
+      message: `no provider holds ${key} with its sidecars`,
+      cause: outcomes.find((o) => o.error)?.error,
+    });
+  }
+  return {
+    key,
+    size: result.size,
+    sha256: result.sha256,
+    contentEncoding,
+    sidecar: sealed.sidecar,
+    dekId: sealed.sidecar.dekId,
+    outcomes,
+    okProviders,
+    failedProviders: outcomes.filter((o) => !o.ok).map((o) => o.provider),
+  };
+}

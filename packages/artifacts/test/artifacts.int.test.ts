@@ -1,0 +1,133 @@
+import { randomBytes } from "node:crypto";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { Readable } from "node:stream";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Secret } from "@hesaab/config";
+import { KeyRing, TenantKeyStore, isCryptoError } from "@hesaab/crypto";
+import { keysSidecarKey, metaSidecarKey, openBackend, parseMetaSidecar, readAll, type OpenedBackend } from "@hesaab/storage";
+import { freshDatabase, testProviders, uniquePrefix, type FreshDatabase } from "@hesaab/testkit";
+import { migrate } from "@hesaab/db";
+import { stageArtifact, storeArtifact, verifyStaged, openStaged } from "../src";
+
+let database: FreshDatabase;
+let keys: TenantKeyStore;
+let keyRing: KeyRing;
+let dir: string;
+const prefix = uniquePrefix("artifacts");
+
+function provider(name: "b2" | "r2"): OpenedBackend {
+  const p = testProviders()[name];
+  return openBackend({
+    backend: { kind: "s3", name, endpoint: p.endpoint, bucket: p.bucket, region: p.region, forcePathStyle: true, credentials: { accessKeyId: new Secret(p.accessKeyId), secretAccessKey: new Secret(p.secretAccessKey) } },
+    faults: true,
+    retry: { attempts: 2, baseDelayMs: 10 },
+  });
+}
+const b2 = provider("b2");
+const r2 = provider("r2");
+const backends = [b2.backend, r2.backend];
+
+beforeAll(async () => {
+  database = await freshDatabase("artifacts");
+  await migrate({ url: database.url });
+  keys = TenantKeyStore.connect({ url: database.url, masterKeys: new Map([[1, new Secret(randomBytes(32))]]) });
+  keyRing = new KeyRing({ tenantKeys: keys });
+  dir = await mkdtemp(path.join(os.tmpdir(), "artifacts-"));
+});
+afterAll(async () => {
+  await keys.close();
+  await database.drop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+const plaintext = Buffer.from("-- a tenant's SQL script\n" + "COPY t (a) FROM stdin;\n" + "x\tشرکت\n".repeat(50_000) + "\\.\n");
+
+async function store(tenantId: string) {
+  const backupId = `bkp_${randomBytes(8).toString("hex")}`;
+  const key = `${prefix}${backupId}.sql.gz.bkp1`;
+  const stored = await storeArtifact({
+    plaintext: Readable.from([plaintext]),
+    identity: { kind: "tenant", tenantId, backupId },
+    keyRing,
+    backends,
+    key,
+    gzipLevel: 6,
+    meta: { type: "tenant", createdAt: new Date(), manifest: { tables: 1, rows: 50_000 } },
+  });
+  return { stored, ref: { key, sha256: stored.sha256, size: stored.size, identity: { kind: "tenant" as const, tenantId, backupId }, contentEncoding: "gzip" as const } };
+}
+
+describe("artifacts", () => {
+  it("stores in both providers with self-describing sidecars, and reads back the same plaintext", async () => {
+    const { stored, ref } = await store("tenant-a");
+    expect(stored.okProviders).toEqual(["b2", "r2"]);
+    expect(stored.size).toBeLessThan(plaintext.length); // compressed before encrypted
+    for (const b of backends) {
+      const meta = parseMetaSidecar(await readAll(await b.get(metaSidecarKey(ref.key))));
+      expect(meta).toMatchObject({ backupId: ref.identity.backupId, tenantId: "tenant-a", size: stored.size, sha256: stored.sha256 });
+      expect(JSON.parse((await readAll(await b.get(keysSidecarKey(ref.key)))).toString()).dekId).toBe(stored.dekId);
+    }
+    const staged = await stageArtifact({ ref, backends, dir });
+    expect(staged.provider).toBe("b2");
+    expect(await verifyStaged({ staged, keyRing })).toBe(plaintext.length);
+    expect((await readAll(await openStaged({ staged, keyRing }))).equals(plaintext)).toBe(true);
+    await staged.remove();
+  });
+
+  it("degrades when one provider is down during the upload", async () => {
+    r2.faults!.failAlways("put");
+    try {
+      const { stored } = await store("tenant-b");
+      expect(stored.okProviders).toEqual(["b2"]);
+      expect(stored.failedProviders).toEqual(["r2"]);
+    } finally {
+      r2.faults!.clear();
+    }
+  });
+
+  it("fails, retryable, when both providers are down", async () => {
+    b2.faults!.failAlways("put");
+    r2.faults!.failAlways("put");
+    try {
+      await expect(store("tenant-c")).rejects.toMatchObject({ retryable: true });
+    } finally {
+      b2.faults!.clear();
+      r2.faults!.clear();
+    }
+  });
+
+  it("stages from R2 when B2 is down, and from R2 when B2's copy is corrupt", async () => {
+    const { ref } = await store("tenant-d");
+    b2.faults!.failAlways("get");
+    b2.faults!.failAlways("head");
+    try {
+      const staged = await stageArtifact({ ref, backends, dir });
+      expect(staged.provider).toBe("r2");
+      expect(await verifyStaged({ staged, keyRing })).toBe(plaintext.length);
+    } finally {
+      b2.faults!.clear();
+    }
+    // Plant a corrupted copy in B2 (same size, one byte flipped).
+    const good = await readAll(await b2.backend.get(ref.key));
+    good[good.length - 5]! ^= 1;
+    await b2.backend.put(ref.key, good);
+    const staged = await stageArtifact({ ref, backends, dir });
+    expect(staged.provider).toBe("r2");
+    expect(staged.failures.map((f) => f.provider)).toContain("b2");
+  });
+
+  it("refuses a tampered staged file and another tenant's artifact", async () => {
+    const { ref } = await store("tenant-e");
+    const staged = await stageArtifact({ ref, backends, dir });
+    const bytes = await readFile(staged.file);
+    bytes[bytes.length - 100]! ^= 1;
+    await writeFile(staged.file, bytes);
+    await expect(verifyStaged({ staged, keyRing })).rejects.toSatisfy((e: unknown) => isCryptoError(e));
+
+    const other = await stageArtifact({ ref, backends, dir: path.join(dir, "other") });
+    const asB = { ...other, ref: { ...other.ref, identity: { ...other.ref.identity, tenantId: "tenant-x" } } };
+    await expect(verifyStaged({ staged: asB, keyRing })).rejects.toSatisfy((e: unknown) => isCryptoError(e));
+  });
+});

@@ -89,6 +89,7 @@ export async function readWithFailover(opts: ReadWithFailoverOptions): Promise<F
           continue;
         }
       }
+      let stage: FailoverStage = "head";
       try {
         const info = await backend.head(key, signal ? { signal } : {});
         if (!info) {
@@ -104,11 +105,12 @@ export async function readWithFailover(opts: ReadWithFailoverOptions): Promise<F
           failures.push({ provider: backend.name, stage: "head", error: problemError({ backend, key, problem: "checksum_mismatch", actual: { sha256: stored } }) });
           continue;
         }
+        stage = "open";
         const stream = await backend.get(key, { ...(start > 0 ? { range: { start } } : {}), ...(signal ? { signal } : {}) });
         return { index: i, stream };
       } catch (error) {
         if (isStorageError(error, "storage_aborted")) throw error;
-        failures.push({ provider: backend.name, stage: "open", error });
+        failures.push({ provider: backend.name, stage, error });
       }
     }
     return undefined;

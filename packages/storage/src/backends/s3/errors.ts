@@ -36,6 +36,24 @@ export interface S3ErrorContext {
   op: string;
 }
 
+/**
+ * A copy of an SDK error that keeps what explains it (name, message, code, http status, cause
+ * chain) and drops the rest: SDK errors carry the raw HTTP exchange (`$response`), whose request
+ * headers include the access key id and a signature, and loggers print causes deeply.
+ */
+function sanitize(err: unknown, depth = 0): unknown {
+  if (!(err instanceof Error) || depth > 4) return err;
+  const e = err as Error & SdkErrorShape;
+  const copy = new Error(e.message, e.cause === undefined ? undefined : { cause: sanitize(e.cause, depth + 1) }) as Error & SdkErrorShape;
+  copy.name = e.name;
+  if (e.code !== undefined) copy.code = e.code;
+  if (e.$fault !== undefined) copy.$fault = e.$fault;
+  if (e.$retryable !== undefined) copy.$retryable = e.$retryable;
+  if (e.$metadata?.httpStatusCode !== undefined) copy.$metadata = { httpStatusCode: e.$metadata.httpStatusCode };
+  if (e.stack) copy.stack = e.stack;
+  return copy;
+}
+
 /** The network error code of `err` or of one of its causes (the SDK wraps socket errors). */
 function networkCode(err: unknown): string | undefined {
   for (let e = err as SdkErrorShape | undefined, depth = 0; e && depth < 5; e = e.cause as SdkErrorShape | undefined, depth++) {
@@ -49,8 +67,9 @@ function networkCode(err: unknown): string | undefined {
  * says what to do, without credentials and without the SDK's internals in the message (the original
  * error stays in `cause`).
  */
-export function mapS3Error(err: unknown, ctx: S3ErrorContext): StorageError {
-  if (isStorageError(err)) return err;
+export function mapS3Error(raw: unknown, ctx: S3ErrorContext): StorageError {
+  if (isStorageError(raw)) return raw;
+  const err = sanitize(raw);
   const e = (err ?? {}) as SdkErrorShape;
   const { provider, bucket, key, op } = ctx;
   const status = e.$metadata?.httpStatusCode;

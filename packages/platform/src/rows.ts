@@ -143,8 +143,8 @@ export class TenantData {
       const rng = rngFor(plan.seed, KIND.line, i * 8 + j);
       const productIndex = rng.chance(0.85) ? rng.int(0, plan.counts.products - 1) : null;
       const qtyMilli = rng.chance(0.7) ? rng.int(1, 20) * 1000 : rng.int(1, 20_000);
-      // prices spread over orders of magnitude, up to 5·10^10 cents
-      const priceCents = Math.round(100 * Math.pow(10, rng.float() * 8.7));
+      // prices spread over orders of magnitude (1 to ~10^9 units), integer arithmetic only
+      const priceCents = rng.int(100, 999) * 10 ** rng.int(0, 8);
       const grossCents = Math.round((qtyMilli * priceCents) / 1000);
       const discountCents = rng.chance(0.2) ? Math.round(grossCents * 0.05) : 0;
       const netCents = grossCents - discountCents;

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import pg from "pg";
 import { type FreshDatabase, freshDatabase } from "@hesaab/testkit";
 import { isHesaabError } from "@hesaab/config";
-import { type GenerateResult, generatePlatform, tableChecksums, TENANT_TABLE_NAMES } from "../src/index";
+import { createPlatformSchema, type GenerateResult, generatePlatform, tableChecksums, TENANT_TABLE_NAMES } from "../src/index";
 
 const SHAPE = { tenants: 6, scale: 0.08 };
 
@@ -98,6 +98,23 @@ describe("generatePlatform", () => {
     const before = await tableChecksums({ url: firstUrl });
     await generatePlatform({ url: firstUrl, ...SHAPE, seed: 7, reset: true });
     expect(await tableChecksums({ url: firstUrl })).toEqual(before);
+  });
+
+  it("rolls a failed group back entirely and leaves the pool usable", async () => {
+    const db = await freshDatabase("platform_test");
+    dbs.push(db);
+    const pool = new pg.Pool({ connectionString: db.url, max: 2 });
+    try {
+      // a constraint the generated data breaks, on the tables the generator would create
+      await createPlatformSchema({ pool });
+      await pool.query("ALTER TABLE invoices ADD CONSTRAINT tiny_totals CHECK (total < 1)");
+      const err = await generatePlatform({ pool, tenants: 3, scale: 0.02, seed: 1 }).catch((e: unknown) => e);
+      expect((err as { code?: string }).code).toBe("23514");
+      const { rows } = await pool.query("SELECT (SELECT count(*) FROM tenants)::int AS t, (SELECT count(*) FROM customers)::int AS c");
+      expect(rows[0]).toEqual({ t: 0, c: 0 });
+    } finally {
+      await pool.end();
+    }
   });
 
   it("reports progress up to every tenant", async () => {

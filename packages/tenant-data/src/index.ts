@@ -1,1 +1,36 @@
-export {};
+export { discoverTenantPlan, buildPlan, schemaFingerprint, DEFAULT_EXCLUDED_SCHEMAS, type DiscoverOptions } from "./discover";
+export {
+  formatPlan,
+  selectSql,
+  deleteSql,
+  aggregateSql,
+  copyFromStdinLine,
+  describeFilter,
+  type TenantPlan,
+  type PlanTable,
+  type PlanColumn,
+  type TableScope,
+  type TenantFilter,
+  type JoinHop,
+  type DeferredConstraint,
+} from "./plan";
+export { readCatalog, type Catalog, type CatalogTable, type CatalogColumn, type CatalogForeignKey } from "./catalog";
+export { exportTenant, type ExportOptions, type ExportProgress, type ExportSummary, type ExportTableSummary, type TenantExport } from "./export";
+export { loadTenantScript, type LoadOptions, type LoadMode, type LoadProgress, type LoadSummary, type LoadTableSummary } from "./load";
+export { compatibleType, mapScript, stripFields, type TableMapping } from "./drift";
+export { ScriptReader, type ScriptEvent } from "./script-reader";
+export {
+  SCRIPT_FORMAT,
+  SCRIPT_VERSION,
+  TITLE_LINE,
+  MANIFEST_PREFIX,
+  ROWS_PREFIX,
+  parseManifest,
+  parseCopyLine,
+  type ScriptManifest,
+  type ManifestTable,
+  type CopyHeader,
+} from "./script";
+export { countTenantRows } from "./counts";
+export { TenantDataError } from "./errors";
+export type { PgSource } from "./connection";

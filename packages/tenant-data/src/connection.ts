@@ -1,0 +1,33 @@
+import type pg from "pg";
+
+/** Where to run: a pool (a client is taken and given back) or a client the caller holds. */
+export type PgSource = { pool: pg.Pool; client?: undefined } | { client: pg.ClientBase; pool?: undefined };
+
+export interface Lease {
+  client: pg.ClientBase;
+  /**
+   * Give the client back. With an error, a pooled client is destroyed rather than reused (its
+   * connection may be mid-COPY or mid-transaction). A caller's client is left to the caller.
+   */
+  release(err?: Error): void;
+}
+
+export async function lease(source: PgSource): Promise<Lease> {
+  if (source.pool) {
+    const client = await source.pool.connect();
+    let released = false;
+    return {
+      client,
+      release: (err) => {
+        if (released) return;
+        released = true;
+        client.release(err ?? undefined);
+      },
+    };
+  }
+  return { client: source.client, release: () => undefined };
+}
+
+export function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}

@@ -1,0 +1,29 @@
+import { HesaabError } from "@hesaab/config";
+
+/**
+ * Every error this package raises on purpose. Codes are stable (callers and tests match on them):
+ *
+ * discovery  `plan_root_missing`, `plan_cycle`, `plan_empty`
+ * export     `invalid_tenant_id`, `invalid_backup_id`, `tenant_not_found`, `tenant_not_active`,
+ *            `export_aborted`, `export_failed`
+ * load       `restore_bad_script`, `restore_wrong_tenant`, `restore_wrong_backup`, `restore_table_missing`,
+ *            `restore_dropped_column`, `restore_type_changed`, `restore_truncated`, `restore_count_mismatch`,
+ *            `restore_target_not_empty`, `restore_aborted`, `restore_failed`
+ */
+export class TenantDataError extends HesaabError {}
+
+export function tenantDataError(opts: ConstructorParameters<typeof HesaabError>[0]): TenantDataError {
+  return new TenantDataError(opts);
+}
+
+/** The PostgreSQL error code (SQLSTATE) of a driver error, when there is one. */
+export function sqlState(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === "string" && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
+}
+
+/** Codes raised because of a transient condition (connection lost, serialization, deadlock, shutdown). */
+export function isRetryableSqlState(state: string | undefined): boolean {
+  if (!state) return false;
+  return state.startsWith("08") || state === "40001" || state === "40P01" || state.startsWith("57P") || state === "53300";
+}

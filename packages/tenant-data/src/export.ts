@@ -1,0 +1,326 @@
+/**
+ * Export: one tenant's rows as a streamed SQL script (./script), read in ONE
+ * `REPEATABLE READ READ ONLY` transaction on one connection, so every table is read from the same
+ * snapshot. Each table is one `COPY (SELECT …) TO STDOUT` whose chunks are passed through as they
+ * come, never parsed or buffered whole: memory stays at a few highWaterMarks whatever the tenant's size.
+ *
+ *  [1] discover the plan (unless given), outside the transaction;
+ *  [2] BEGIN REPEATABLE READ READ ONLY; pin the output settings (UTF8, ISO dates, UTC, hex bytea);
+ *      LOCK the tables IN ACCESS SHARE MODE (no DDL can change them under the export);
+ *  [3] check the tenant: missing → `tenant_not_found`, suspended/deleted → `tenant_not_active`
+ *      (this first query also takes the snapshot); nothing is streamed before this passed;
+ *  [4] stream head, then per table: COPY header line, COPY data, `\.`;
+ *  [5] COMMIT, then the tail with the row counts (each COPY's own count).
+ * On any failure or abort the connection is destroyed (`release(err)`): it may be mid-COPY.
+ */
+import { Readable } from "node:stream";
+import type pg from "pg";
+import { to as copyTo } from "pg-copy-streams";
+import { backupId as backupIdSchema, tenantId as tenantIdSchema } from "@hesaab/contracts";
+import { isHesaabError } from "@hesaab/config";
+import { asError } from "./connection";
+import { type DiscoverOptions, discoverTenantPlan } from "./discover";
+import { TenantDataError, isRetryableSqlState, sqlState, tenantDataError } from "./errors";
+import { type TenantPlan, copyFromStdinLine, selectSql } from "./plan";
+import { END_OF_COPY, SCRIPT_FORMAT, SCRIPT_VERSION, type ScriptManifest, scriptHead, scriptTail } from "./script";
+
+export interface ExportProgress {
+  /** The table being read. */
+  table: string;
+  tablesDone: number;
+  tablesTotal: number;
+  /** Script bytes produced so far. */
+  bytes: number;
+  /** Rows of the tables finished so far. */
+  rows: number;
+}
+
+export interface ExportTableSummary {
+  name: string;
+  rows: number;
+  /** COPY text bytes of this table. */
+  bytes: number;
+}
+
+export interface ExportSummary {
+  tenantId: string;
+  backupId: string;
+  createdAt: string;
+  schemaFingerprint: string;
+  tables: ExportTableSummary[];
+  rows: number;
+  /** Bytes of the whole script. */
+  bytes: number;
+  durationMs: number;
+}
+
+export interface TenantExport {
+  /** The plaintext SQL script (UTF-8). Read it to the end, or destroy it to abandon the export. */
+  stream: Readable;
+  manifest: ScriptManifest;
+  plan: TenantPlan;
+  /** Resolves after the last byte was produced and the transaction ended; rejects when the export failed. */
+  done: Promise<ExportSummary>;
+}
+
+export type ExportOptions = {
+  /**
+   * Where to read. With `pool` a connection is taken from it. A `client` is owned by the export from
+   * then on: released (pool client) or ended (plain client) when the export ends, destroyed when it fails.
+   */
+  pool?: pg.Pool;
+  client?: pg.PoolClient | pg.Client;
+  tenantId: string;
+  backupId: string;
+  /** The plan to follow; discovered (with `discover`) when absent. */
+  plan?: TenantPlan;
+  discover?: DiscoverOptions;
+  /** Export a suspended or deleted tenant too (e.g. the rollback point before restoring one). Default false. */
+  allowInactive?: boolean;
+  signal?: AbortSignal;
+  onProgress?: (progress: ExportProgress) => void;
+  /** Buffer size of the script stream and of each COPY stream. Default 1 MiB. */
+  highWaterMark?: number;
+};
+
+const MiB = 1024 * 1024;
+const PROGRESS_EVERY = 8 * MiB;
+const INACTIVE = new Set(["suspended", "deleted"]);
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+// Output settings that make the COPY text the same whatever the server's or role's defaults are.
+const PIN_SETTINGS = [
+  "SET LOCAL client_encoding = 'UTF8'",
+  "SET LOCAL standard_conforming_strings = on",
+  "SET LOCAL datestyle = 'ISO, YMD'",
+  "SET LOCAL intervalstyle = 'postgres'",
+  "SET LOCAL extra_float_digits = 3",
+  "SET LOCAL bytea_output = 'hex'",
+  "SET LOCAL timezone = 'UTC'",
+].join("; ");
+
+interface Connection {
+  client: pg.ClientBase;
+  release(err?: Error): void;
+}
+
+async function connect(opts: ExportOptions): Promise<Connection> {
+  if (opts.client) {
+    const client = opts.client;
+    let done = false;
+    return {
+      client,
+      release: (err) => {
+        if (done) return;
+        done = true;
+        if ("release" in client && typeof client.release === "function") client.release(err);
+        else void (client as pg.Client).end().catch(() => undefined);
+      },
+    };
+  }
+  if (!opts.pool) throw new TypeError("exportTenant needs a pool or a client");
+  const client = await opts.pool.connect();
+  let done = false;
+  return {
+    client,
+    release: (err) => {
+      if (done) return;
+      done = true;
+      client.release(err);
+    },
+  };
+}
+
+function validateIds(opts: ExportOptions): void {
+  if (!tenantIdSchema.safeParse(opts.tenantId).success) {
+    throw tenantDataError({ code: "invalid_tenant_id", message: "the tenant id is not a valid tenant id", context: { tenantId: String(opts.tenantId).slice(0, 140) } });
+  }
+  if (!backupIdSchema.safeParse(opts.backupId).success) {
+    throw tenantDataError({ code: "invalid_backup_id", message: "the backup id is not a valid backup id (bkp_…)", context: { backupId: String(opts.backupId).slice(0, 140) } });
+  }
+}
+
+function wrapFailure(err: unknown, context: Record<string, unknown>): Error {
+  if (isHesaabError(err)) return err;
+  const state = sqlState(err);
+  return new TenantDataError({
+    code: "export_failed",
+    message: `tenant export failed: ${asError(err).message}`,
+    retryable: state === undefined || isRetryableSqlState(state),
+    cause: err,
+    context: { ...context, sqlState: state },
+  });
+}
+
+/** [3] The tenant must exist and be active. Returns the snapshot's time. */
+async function checkTenant(o: { client: pg.ClientBase; plan: TenantPlan; tenantId: string; allowInactive: boolean }): Promise<Date> {
+  const { plan, tenantId } = o;
+  if (plan.root.keyType === "uuid" && !UUID.test(tenantId)) {
+    throw tenantDataError({ code: "tenant_not_found", message: `tenant ${tenantId} not found (not a uuid)`, context: { tenantId } });
+  }
+  const status = plan.root.statusColumn ? `${plan.root.statusColumn}::text` : "NULL::text";
+  const { rows } = await o.client.query<{ status: string | null; at: Date }>(
+    `SELECT ${status} AS status, transaction_timestamp() AS at FROM ${plan.root.sql} WHERE ${plan.root.keySql} = $1`,
+    [tenantId],
+  );
+  const row = rows[0];
+  if (!row) {
+    throw tenantDataError({ code: "tenant_not_found", message: `tenant ${tenantId} not found`, hint: "Check the tenant id and the database", context: { tenantId } });
+  }
+  if (row.status !== null && INACTIVE.has(row.status) && !o.allowInactive) {
+    throw tenantDataError({
+      code: "tenant_not_active",
+      message: `tenant ${tenantId} is ${row.status}`,
+      hint: "Suspended and deleted tenants are not backed up",
+      context: { tenantId, status: row.status },
+    });
+  }
+  return row.at;
+}
+
+/**
+ * Start exporting one tenant. Resolves once the snapshot is taken and the tenant checked (so a
+ * missing or inactive tenant rejects here, before any byte exists); then read `stream`.
+ */
+export async function exportTenant(opts: ExportOptions): Promise<TenantExport> {
+  const started = performance.now();
+  validateIds(opts);
+  if (opts.signal?.aborted) throw tenantDataError({ code: "export_aborted", message: "tenant export aborted before it started" });
+  const conn = await connect(opts);
+  const { client } = conn;
+  const highWaterMark = opts.highWaterMark ?? MiB;
+  let plan: TenantPlan;
+  let createdAt: Date;
+  try {
+    plan = opts.plan ?? (await discoverTenantPlan({ ...opts.discover, client }));
+    await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+    await client.query(PIN_SETTINGS);
+    await client.query(`LOCK TABLE ${plan.tables.map((t) => t.sql).join(", ")} IN ACCESS SHARE MODE`);
+    createdAt = await checkTenant({ client, plan, tenantId: opts.tenantId, allowInactive: opts.allowInactive ?? false });
+  } catch (err) {
+    const failure = wrapFailure(err, { tenantId: opts.tenantId, backupId: opts.backupId });
+    if (isHesaabError(failure) && failure.code.startsWith("tenant_")) {
+      await client.query("ROLLBACK").then(
+        () => conn.release(),
+        (e: unknown) => conn.release(asError(e)),
+      );
+    } else {
+      conn.release(asError(err));
+    }
+    throw failure;
+  }
+
+  const manifest: ScriptManifest = {
+    format: SCRIPT_FORMAT,
+    version: SCRIPT_VERSION,
+    tenantId: opts.tenantId,
+    backupId: opts.backupId,
+    createdAt: createdAt.toISOString(),
+    schemaFingerprint: plan.fingerprint,
+    tenantColumn: plan.tenantColumn,
+    tables: plan.tables.map((t) => ({ name: t.name, columns: t.columns.map((c) => c.name), types: t.columns.map((c) => c.type) })),
+    dependencies: plan.dependencies,
+  };
+  const tenantLiteral = client.escapeLiteral(opts.tenantId);
+  let current: Readable | null = null;
+  let finished = false;
+  let resolveDone!: (s: ExportSummary) => void;
+  let rejectDone!: (e: Error) => void;
+  const done = new Promise<ExportSummary>((resolve, reject) => {
+    resolveDone = resolve;
+    rejectDone = reject;
+  });
+  done.catch(() => undefined); // the caller may only watch the stream
+
+  const progress = { bytes: 0, rows: 0, reportedAt: 0, tablesDone: 0 };
+  const report = (table: string, force: boolean) => {
+    if (!opts.onProgress || (!force && progress.bytes - progress.reportedAt < PROGRESS_EVERY)) return;
+    progress.reportedAt = progress.bytes;
+    opts.onProgress({ table, tablesDone: progress.tablesDone, tablesTotal: plan.tables.length, bytes: progress.bytes, rows: progress.rows });
+  };
+
+  async function* produce(): AsyncGenerator<Buffer> {
+    const copies: { name: string; stream: { rowCount: number }; bytes: number }[] = [];
+    let failure: Error | undefined;
+    try {
+      const head = Buffer.from(scriptHead(manifest), "utf8");
+      progress.bytes += head.length;
+      yield head;
+      for (const table of plan.tables) {
+        const line = Buffer.from(`${copyFromStdinLine(table)}\n`, "utf8");
+        progress.bytes += line.length;
+        yield line;
+        const copy = client.query(copyTo(`COPY (${selectSql({ plan, table, tenant: tenantLiteral })}) TO STDOUT`, { highWaterMark }));
+        current = copy;
+        let bytes = 0;
+        for await (const chunk of copy as AsyncIterable<Buffer>) {
+          bytes += chunk.length;
+          progress.bytes += chunk.length;
+          report(table.name, false);
+          yield chunk;
+        }
+        current = null;
+        copies.push({ name: table.name, stream: copy, bytes });
+        // the previous COPY has surely completed (and counted its rows) once the next one streams
+        progress.rows = copies.slice(0, -1).reduce((n, c) => n + c.stream.rowCount, 0);
+        progress.tablesDone++;
+        const end = Buffer.from(`${END_OF_COPY}\n`, "utf8");
+        progress.bytes += end.length;
+        yield end;
+      }
+      await client.query("COMMIT");
+      // every COPY's CommandComplete has been handled before COMMIT's answer: the counts are final
+      const rows: Record<string, number> = {};
+      for (const c of copies) rows[c.name] = c.stream.rowCount;
+      const tail = Buffer.from(scriptTail(rows), "utf8");
+      progress.bytes += tail.length;
+      progress.rows = copies.reduce((n, c) => n + c.stream.rowCount, 0);
+      yield tail;
+      finished = true;
+      conn.release();
+      report("", true);
+      resolveDone({
+        tenantId: opts.tenantId,
+        backupId: opts.backupId,
+        createdAt: manifest.createdAt,
+        schemaFingerprint: plan.fingerprint,
+        tables: copies.map((c) => ({ name: c.name, rows: c.stream.rowCount, bytes: c.bytes })),
+        rows: progress.rows,
+        bytes: progress.bytes,
+        durationMs: Math.round(performance.now() - started),
+      });
+    } catch (err) {
+      failure = abortError ?? wrapFailure(err, { tenantId: opts.tenantId, backupId: opts.backupId });
+      throw failure;
+    } finally {
+      if (!finished) {
+        failure ??= abortError ?? tenantDataError({ code: "export_aborted", message: "the export stream was closed before its end", context: { tenantId: opts.tenantId } });
+        (current as Readable | null)?.destroy();
+        conn.release(failure);
+        rejectDone(failure);
+        opts.signal?.removeEventListener("abort", onAbort);
+      }
+    }
+  }
+
+  let abortError: Error | undefined;
+  const stream = Readable.from(produce(), { objectMode: false, highWaterMark });
+  const onAbort = () => {
+    abortError = tenantDataError({ code: "export_aborted", message: "tenant export aborted", context: { tenantId: opts.tenantId }, cause: opts.signal?.reason });
+    current?.destroy(abortError);
+    stream.destroy(abortError);
+  };
+  opts.signal?.addEventListener("abort", onAbort, { once: true });
+  // Readable.from ends the generator only at its next yield; a COPY waiting for the server is
+  // destroyed right away instead, so abandoning the stream never waits on the connection.
+  const destroyStream = stream._destroy.bind(stream);
+  stream._destroy = (err, cb) => {
+    if (!finished) current?.destroy();
+    destroyStream(err, cb);
+  };
+  void done.then(
+    () => opts.signal?.removeEventListener("abort", onAbort),
+    () => undefined,
+  );
+  return { stream, manifest, plan, done };
+}

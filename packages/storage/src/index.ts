@@ -49,3 +49,4 @@ export {
   type MetaSidecarInput,
   type ListedArtifact,
 } from "./layout";
+export { readMetaSidecar, checksumFromMetaSidecar } from "./sidecar-io";

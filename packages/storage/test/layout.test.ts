@@ -144,3 +144,32 @@ describe("groupArtifacts (catalog rebuild from a listing)", () => {
     }
   });
 });
+
+describe("meta sidecar in a bucket", () => {
+  it("is read back, and lets putEverywhere judge an existing copy without downloading it", async () => {
+    const { putEverywhere, readMetaSidecar, checksumFromMetaSidecar, withFaults } = await import("../src");
+    const { Readable } = await import("node:stream");
+    const { createHash } = await import("node:crypto");
+    const { backend, cleanup } = await tempFsBackend("b2");
+    try {
+      const b = withFaults(backend);
+      const key = tenantBackupKey({ tenantId: "t1", backupId: "bkp_m", createdAt });
+      const bytes = Buffer.from("ciphertext of a backup");
+      const sha = createHash("sha256").update(bytes).digest("hex");
+      await b.put(key, bytes);
+      expect(await readMetaSidecar({ backend: b, artifactKey: key })).toBeNull();
+      await b.put(metaSidecarKey(key), encodeMetaSidecar({ backupId: "bkp_m", type: "tenant", tenantId: "t1", createdAt, size: bytes.length, sha256: sha, contentEncoding: "gzip", manifest: {} }));
+      expect((await readMetaSidecar({ backend: b, artifactKey: key }))?.sha256).toBe(sha);
+
+      const callsBefore = b.faults.calls.length;
+      const r = await putEverywhere({ backends: [b], key, source: Readable.from([bytes]), existingChecksum: checksumFromMetaSidecar });
+      expect(r.outcomes[0]).toMatchObject({ ok: true, alreadyStored: true });
+      expect(b.faults.calls.slice(callsBefore).filter((c) => c.op === "get").map((c) => c.key)).toEqual([metaSidecarKey(key)]);
+
+      await b.put(metaSidecarKey(key), Buffer.from("not json"));
+      await expectStorageError(readMetaSidecar({ backend: b, artifactKey: key }), "storage_corrupt", "b2");
+    } finally {
+      await cleanup();
+    }
+  });
+});

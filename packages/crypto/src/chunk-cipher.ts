@@ -3,6 +3,20 @@
 import { createCipheriv, createDecipheriv, type KeyObject } from "node:crypto";
 import { TAG_LEN } from "./format";
 
+/**
+ * Largest slice given to one cipher update. Each update allocates its output; slices of this size
+ * come from the allocator's reusable memory, while megabyte outputs would be fresh pages every time
+ * (measured: about twice as fast on 1 MiB writes).
+ */
+const UPDATE_SLICE = 64 * 1024;
+
+function* slices(pieces: Buffer[]): Generator<Buffer> {
+  for (const piece of pieces) {
+    if (piece.length <= UPDATE_SLICE) yield piece;
+    else for (let at = 0; at < piece.length; at += UPDATE_SLICE) yield piece.subarray(at, at + UPDATE_SLICE);
+  }
+}
+
 export function chunkNonce({ index, final }: { index: number; final: boolean }): Buffer {
   const nonce = Buffer.alloc(12);
   nonce.writeUInt32BE(index, 7);
@@ -22,7 +36,7 @@ export function sealChunk(params: ChunkParams & { plaintext: Buffer[] }): Buffer
   const cipher = createCipheriv("aes-256-gcm", params.key, chunkNonce(params), { authTagLength: TAG_LEN });
   cipher.setAAD(params.aad);
   const out: Buffer[] = [];
-  for (const piece of params.plaintext) out.push(cipher.update(piece));
+  for (const piece of slices(params.plaintext)) out.push(cipher.update(piece));
   const last = cipher.final();
   if (last.length > 0) out.push(last);
   out.push(cipher.getAuthTag());
@@ -35,7 +49,7 @@ export function openChunk(params: ChunkParams & { ciphertext: Buffer[]; tag: Buf
   decipher.setAAD(params.aad);
   decipher.setAuthTag(params.tag);
   const out: Buffer[] = [];
-  for (const piece of params.ciphertext) out.push(decipher.update(piece));
+  for (const piece of slices(params.ciphertext)) out.push(decipher.update(piece));
   try {
     const last = decipher.final();
     if (last.length > 0) out.push(last);

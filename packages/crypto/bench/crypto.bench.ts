@@ -1,0 +1,140 @@
+// `pnpm bench:crypto`: BKP1 encrypt and decrypt throughput and peak memory on a 1 GiB stream
+// (1 MiB chunks, 64 KiB writes as a file or gzip stream would give), printed beside
+// `openssl speed -evp aes-256-gcm` (16384-byte column) measured in the same run.
+//
+// Each measured phase runs in its own child process so that its peak RSS (the kernel's maxrss) is
+// its own. The decrypt phase reads an artifact written beforehand to a temporary file (page cache).
+// Machines here are shared and noisy: read the ratio, and run twice before believing a change.
+import { execFileSync, fork } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { createReadStream, createWriteStream, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { Readable, Writable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { fileURLToPath } from "node:url";
+import { createDecryptStream, createEncryptStream } from "../src";
+
+const GiB = 1024 ** 3;
+const TOTAL = Number(process.env.BENCH_BYTES ?? GiB);
+const WRITE = 64 * 1024;
+const BLOCK = 1 << 20;
+const identity = { kind: "tenant" as const, tenantId: "tenant-bench", backupId: "bkp_bench" };
+const TARGET_GBPS = 1;
+
+interface PhaseResult {
+  phase: string;
+  bytes: number;
+  seconds: number;
+  cpuSeconds: number;
+  maxRssMb: number;
+  startRssMb: number;
+}
+
+function plaintextSource(): Readable {
+  const block = randomBytes(BLOCK);
+  function* pieces() {
+    for (let at = 0; at < TOTAL; at += WRITE) yield block.subarray(at % BLOCK, (at % BLOCK) + Math.min(WRITE, TOTAL - at));
+  }
+  return Readable.from(pieces());
+}
+
+function countingSink(onBytes: (n: number) => void): Writable {
+  return new Writable({
+    highWaterMark: 1 << 20,
+    write(chunk: Buffer, _enc, cb) {
+      onBytes(chunk.length);
+      cb();
+    },
+  });
+}
+
+function keys() {
+  return { dek: Buffer.from(process.env.BENCH_DEK!, "hex"), dekId: Buffer.from(process.env.BENCH_DEK_ID!, "hex") };
+}
+
+async function runPhase(phase: string, file: string): Promise<PhaseResult> {
+  const { dek, dekId } = keys();
+  const startRssMb = process.memoryUsage().rss / 1e6;
+  let bytes = 0;
+  const started = performance.now();
+  const cpu = process.cpuUsage();
+  if (phase === "encrypt") {
+    await pipeline(plaintextSource(), createEncryptStream({ dek, dekId, ...identity, contentEncoding: "none" }), countingSink(() => {}));
+    bytes = TOTAL;
+  } else {
+    await pipeline(
+      createReadStream(file, { highWaterMark: 1 << 20 }),
+      createDecryptStream({ dek, dekId, expect: identity }),
+      countingSink((n) => (bytes += n)),
+    );
+  }
+  const seconds = (performance.now() - started) / 1000;
+  const used = process.cpuUsage(cpu);
+  return { phase, bytes, seconds, cpuSeconds: (used.user + used.system) / 1e6, maxRssMb: process.resourceUsage().maxRSS / 1024, startRssMb };
+}
+
+function inChild(phase: string, file: string, env: NodeJS.ProcessEnv): Promise<PhaseResult> {
+  return new Promise((resolve, reject) => {
+    const child = fork(fileURLToPath(import.meta.url), ["--phase", phase, file], { env, stdio: ["ignore", "inherit", "inherit", "ipc"] });
+    child.once("message", (m) => resolve(m as PhaseResult));
+    child.once("exit", (code) => (code === 0 ? undefined : reject(new Error(`${phase} phase exited with ${code}`))));
+  });
+}
+
+/** AES-256-GCM throughput of `openssl speed -evp aes-256-gcm`, 16384-byte column, in GB/s (wall clock). */
+function opensslSpeed(): { gbps: number; command: string } {
+  const args = ["speed", "-elapsed", "-seconds", "2", "-evp", "aes-256-gcm"];
+  const out = execFileSync("openssl", args, { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+  const lines = out.trim().split("\n");
+  const headerIndex = lines.findIndex((l) => l.startsWith("type"));
+  const columns = lines[headerIndex]!.trim().split(/\s{2,}/);
+  const column = columns.indexOf("16384 bytes");
+  const row = lines.slice(headerIndex + 1).find((l) => /aes-256-gcm/i.test(l));
+  if (column < 0 || !row) throw new Error(`cannot parse openssl speed output:\n${out}`);
+  const values = row.trim().split(/\s+/).slice(-(columns.length - 1));
+  const kbps = Number.parseFloat(values[column - 1]!.replace(/k$/, ""));
+  return { gbps: (kbps * 1000) / 1e9, command: `openssl ${args.join(" ")}` };
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(path.join(tmpdir(), "bkp1-bench-"));
+  const file = path.join(dir, "artifact.bkp1");
+  const env = { ...process.env, BENCH_DEK: randomBytes(32).toString("hex"), BENCH_DEK_ID: randomBytes(16).toString("hex") };
+  try {
+    process.stderr.write(`preparing a ${(TOTAL / GiB).toFixed(2)} GiB artifact in ${dir}\n`);
+    process.env.BENCH_DEK = env.BENCH_DEK;
+    process.env.BENCH_DEK_ID = env.BENCH_DEK_ID;
+    const { dek, dekId } = keys();
+    await pipeline(plaintextSource(), createEncryptStream({ dek, dekId, ...identity, contentEncoding: "none" }), createWriteStream(file));
+
+    process.stderr.write("measuring encrypt, decrypt, then openssl speed\n");
+    const encrypt = await inChild("encrypt", file, env);
+    const decrypt = await inChild("decrypt", file, env);
+    if (decrypt.bytes !== TOTAL) throw new Error(`decrypted ${decrypt.bytes} bytes, expected ${TOTAL}`);
+    const openssl = opensslSpeed();
+
+    const gbps = (r: PhaseResult) => r.bytes / r.seconds / 1e9;
+    const line = (r: PhaseResult) =>
+      `  ${r.phase.padEnd(8)} ${gbps(r).toFixed(2).padStart(6)} GB/s   ${(r.bytes / r.cpuSeconds / 1e9).toFixed(2).padStart(6)} GB/s per CPU-second   ` +
+      `peak RSS ${r.maxRssMb.toFixed(0).padStart(4)} MB (start ${r.startRssMb.toFixed(0)} MB)   ${(gbps(r) / openssl.gbps).toFixed(2)}× openssl`;
+    const out = [
+      `BKP1 on ${(TOTAL / GiB).toFixed(2)} GiB, 1 MiB chunks, ${WRITE / 1024} KiB writes (node ${process.version})`,
+      line(encrypt),
+      line(decrypt),
+      `  openssl  ${openssl.gbps.toFixed(2).padStart(6)} GB/s   (${openssl.command}, 16384-byte column)`,
+      `  target ≥ ${TARGET_GBPS} GB/s: ${Math.min(gbps(encrypt), gbps(decrypt)) >= TARGET_GBPS ? "met" : "NOT met"}`,
+    ];
+    process.stdout.write(`${out.join("\n")}\n`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const phaseAt = process.argv.indexOf("--phase");
+if (phaseAt >= 0) {
+  const result = await runPhase(process.argv[phaseAt + 1]!, process.argv[phaseAt + 2]!);
+  process.send!(result, () => process.exit(0));
+} else {
+  await main();
+}

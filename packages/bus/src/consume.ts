@@ -373,6 +373,7 @@ class ConsumptionRun implements Consumption {
 
 function sleep(msDelay: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
     const t = setTimeout(done, msDelay);
     function done() {
       clearTimeout(t);

@@ -30,3 +30,21 @@ export {
 export { BusError } from "./errors";
 export { BusLayout, durableFor, type StreamKind } from "./layout";
 export { consoleLogger, silentLogger, type BusLogger } from "./log";
+export {
+  createSchedule,
+  runSchedule,
+  nextPeriod,
+  periodAt,
+  validateSchedule,
+  type PeriodQuery,
+  type RunScheduleOptions,
+  type Schedule,
+  type ScheduleClaim,
+  type ScheduleOptions,
+  type SchedulePeriod,
+  type ScheduleRelease,
+  type ScheduleRunner,
+  type TickOutcome,
+  type TickResult,
+} from "./schedule";
+export { catalogClaims, memoryClaims } from "./schedule-claims";

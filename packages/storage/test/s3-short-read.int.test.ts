@@ -42,4 +42,11 @@ describe("s3 backend: a download cut by the network", () => {
     proxy.cutAfter(8 * 1024);
     await expectStorageError(readAll(await b.get(key, { range: { start: 1000, end: 200_000 } })), "storage_short_read", "b2");
   });
+
+  it("a provider that goes silent mid-download is dropped by the idle-socket timeout as a short read", async () => {
+    const b = s3Test("b2", { endpoint: proxy.url, sdkMaxAttempts: 1, socketTimeoutMs: 300 });
+    proxy.stallAfter(32 * 1024);
+    const stream = await b.get(key);
+    await expectStorageError(readAll(stream), "storage_short_read", "b2");
+  });
 });

@@ -36,8 +36,8 @@ export interface S3BackendConfig {
   sdkMaxAttempts?: number;
   /** Milliseconds to wait for a TCP connection. Default 10 000. */
   connectionTimeoutMs?: number;
-  /** Milliseconds a socket may stay idle mid-request before it is dropped. Default 120 000. */
-  requestTimeoutMs?: number;
+  /** Milliseconds a socket may stay idle mid-request (response body included) before it is dropped. Default 120 000. */
+  socketTimeoutMs?: number;
 }
 
 const MIB = 1024 * 1024;
@@ -74,7 +74,7 @@ class S3Backend implements StorageBackend {
       requestChecksumCalculation: "WHEN_REQUIRED",
       responseChecksumValidation: "WHEN_REQUIRED",
       maxAttempts: Math.max(1, config.sdkMaxAttempts ?? 3),
-      requestHandler: { connectionTimeout: config.connectionTimeoutMs ?? 10_000, requestTimeout: config.requestTimeoutMs ?? 120_000 },
+      requestHandler: { connectionTimeout: config.connectionTimeoutMs ?? 10_000, socketTimeout: config.socketTimeoutMs ?? 120_000 },
     });
   }
 

@@ -1,0 +1,32 @@
+import type pg from "pg";
+import type { DataInput, MessageType } from "@hesaab/contracts";
+import type { KeyRing } from "@hesaab/crypto";
+import type { Catalog } from "@hesaab/db";
+import type { StorageBackend } from "@hesaab/storage";
+import type { DiscoverOptions } from "@hesaab/tenant-data";
+
+/** Publishes an event (the bus in a service; nothing, or a log, in the CLI). Must not throw for the caller's sake. */
+export type Publish = <T extends MessageType>(type: T, data: DataInput<T>) => Promise<void>;
+
+/**
+ * What tenant backups and restores need, built once by a shell (backup-svc, the CLI) from its env.
+ * The same code runs in both: the CLI is the service without the bus.
+ */
+export interface TenantBackupDeps {
+  /** The platform database (the tenants' rows). */
+  platform: pg.Pool;
+  /** The catalog (the backup system's own tables). */
+  catalog: Catalog;
+  keyRing: KeyRing;
+  /** Storage providers, preferred first (B2, then R2). */
+  backends: StorageBackend[];
+  retentionDays: number;
+  gzipLevel: number;
+  /** Discovery settings (tenant column, include/exclude). */
+  discover?: DiscoverOptions;
+  /** Where restores stage downloaded artifacts. */
+  workDir: string;
+  publish?: Publish;
+}
+
+export const noPublish: Publish = async () => {};

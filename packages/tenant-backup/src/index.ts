@@ -1,0 +1,3 @@
+export { backupTenant, activeTenants, errorText, type BackupTenantOptions, type BackupTenantResult } from "./backup";
+export { restoreTenants, rollbackRestore, artifactRef, type RestoreRequest, type RestoreReport, type RestoreProgress, type TenantRestoreOutcome } from "./restore";
+export { noPublish, type TenantBackupDeps, type Publish } from "./deps";

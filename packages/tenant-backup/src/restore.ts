@@ -1,0 +1,323 @@
+import path from "node:path";
+import { eq } from "drizzle-orm";
+import pg from "pg";
+import { openStaged, stageArtifact, verifyStaged, type ArtifactRef, type StagedArtifact } from "@hesaab/artifacts";
+import { HesaabError, isHesaabError, redactUrl } from "@hesaab/config";
+import { newId, type ProviderName } from "@hesaab/contracts";
+import {
+  getBackupRecord,
+  latestRestorableBackup,
+  restoreOperations,
+  writeAudit,
+  RESTORABLE,
+  type BackupRecord,
+} from "@hesaab/db";
+import type { StorageBackend } from "@hesaab/storage";
+import { loadTenantScript } from "@hesaab/tenant-data";
+import { backupTenant, errorText } from "./backup";
+import { noPublish, type TenantBackupDeps } from "./deps";
+
+export interface RestoreRequest {
+  operationId?: string;
+  tenantIds?: string[];
+  /** Every tenant that has a restorable backup (at or before `at`). */
+  all?: boolean;
+  backupId?: string;
+  /** The latest backup at or before this time (default: the latest). */
+  at?: Date;
+  provider: ProviderName;
+  /** Restore as a copy into this database instead of production. */
+  targetDb?: string;
+  allowDroppedColumns?: boolean;
+  requestedBy: string;
+  /** Tenants restored at once. Default 2. */
+  concurrency?: number;
+  signal?: AbortSignal;
+  onProgress?: (p: RestoreProgress) => void;
+}
+
+export interface RestoreProgress {
+  tenantId: string;
+  phase: "verifying" | "snapshotting" | "restoring" | "checking";
+  percentage: number;
+  bytesDone: number;
+  bytesTotal: number;
+  rowsDone: number;
+}
+
+export interface TenantRestoreOutcome {
+  tenantId: string;
+  ok: boolean;
+  backupId?: string;
+  providerUsed?: string;
+  /** Providers that could not serve a good copy (fallback happened). */
+  fallbackFrom?: string[];
+  rows?: number;
+  /** The pre-restore snapshot (rollback point), when production was touched. */
+  rollbackBackupId?: string | null;
+  error?: { code: string; message: string; retryable: boolean };
+}
+
+export interface RestoreReport {
+  operationId: string;
+  status: "completed" | "partial" | "failed";
+  tenants: TenantRestoreOutcome[];
+  rollbackAvailable: boolean;
+}
+
+type Target = { pool: pg.Pool; external: boolean };
+
+/**
+ * Restores one, several or all tenants. Per tenant, in this order, so that a failure at any step
+ * leaves the tenant exactly as it was:
+ *
+ *  [1] pick the backup (given, or the latest restorable one at or before `at`);
+ *  [2] stage it from the chosen provider, falling back to the other when the copy is missing or
+ *      its checksum is wrong; decrypt and decompress all of it to nowhere (authenticated);
+ *  [3] production only: take a normal, encrypted backup of the tenant's current rows (the rollback
+ *      point, `purpose = pre_restore`), recorded on the operation;
+ *  [4] one transaction: delete the tenant's rows, load the backup (mapped by column name), check
+ *      row counts against the manifest, move sequences, commit (`loadTenantScript`).
+ *
+ * Tenants run with bounded concurrency; one failing is reported and does not stop the others.
+ */
+export async function restoreTenants(deps: TenantBackupDeps, req: RestoreRequest): Promise<RestoreReport> {
+  const publish = deps.publish ?? noPublish;
+  const operationId = req.operationId ?? newId("rst");
+  const plan = await resolveBackups(deps, req);
+  const tenantIds = plan.map((p) => p.tenantId);
+  await deps.catalog.db
+    .insert(restoreOperations)
+    .values({
+      id: operationId,
+      backupRecordId: plan.length === 1 ? (plan[0]!.record?.id ?? null) : null,
+      restoreType: req.all ? "full" : tenantIds.length > 1 ? "multiple" : "individual",
+      targetTenants: tenantIds,
+      storageProvider: req.provider,
+      targetDb: req.targetDb ? redactUrl(req.targetDb) : null,
+      status: "verifying",
+      initiatedBy: req.requestedBy,
+    })
+    .onConflictDoNothing();
+  await writeAudit(deps.catalog.db, {
+    actor: req.requestedBy,
+    action: "restore.requested",
+    targetType: "restore_operation",
+    targetId: operationId,
+    details: { tenants: tenantIds, backupId: req.backupId, at: req.at?.toISOString(), provider: req.provider, targetDb: req.targetDb ? redactUrl(req.targetDb) : undefined },
+  });
+
+  const target: Target = req.targetDb ? { pool: new pg.Pool({ connectionString: req.targetDb, max: 4 }), external: true } : { pool: deps.platform, external: false };
+  target.pool.on("error", () => {});
+  const outcomes: TenantRestoreOutcome[] = [];
+  const progress = new Map<string, { done: number; total: number; rows: number }>();
+  const report = async (p: RestoreProgress) => {
+    progress.set(p.tenantId, { done: p.bytesDone, total: p.bytesTotal, rows: p.rowsDone });
+    req.onProgress?.(p);
+    const all = [...progress.values()];
+    const total = all.reduce((a, b) => a + b.total, 0);
+    const done = all.reduce((a, b) => a + b.done, 0);
+    await deps.catalog.db
+      .update(restoreOperations)
+      .set({ status: p.phase === "verifying" ? "verifying" : p.phase === "snapshotting" ? "snapshotting" : "restoring", progressPercentage: total ? Math.floor((done / total) * 100) : 0, bytesDone: done, bytesTotal: total, rowsDone: all.reduce((a, b) => a + b.rows, 0) })
+      .where(eq(restoreOperations.id, operationId))
+      .catch(() => {});
+    await publish("restore.progress.v1", { operationId, tenantId: p.tenantId, phase: p.phase, percentage: p.percentage, bytesDone: p.bytesDone, bytesTotal: p.bytesTotal, rowsDone: p.rowsDone });
+  };
+
+  try {
+    const queue = [...plan];
+    const worker = async () => {
+      for (let item = queue.shift(); item; item = queue.shift()) {
+        outcomes.push(await restoreOne(deps, { req, item, target, operationId, report }));
+      }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(req.concurrency ?? 2, plan.length)) }, worker));
+  } finally {
+    if (target.external) await target.pool.end().catch(() => {});
+  }
+
+  outcomes.sort((a, b) => tenantIds.indexOf(a.tenantId) - tenantIds.indexOf(b.tenantId));
+  const okCount = outcomes.filter((o) => o.ok).length;
+  const status = okCount === outcomes.length && okCount > 0 ? "completed" : okCount > 0 ? "partial" : "failed";
+  const rollbackData = Object.fromEntries(outcomes.filter((o) => o.ok && o.rollbackBackupId !== undefined).map((o) => [o.tenantId, { backupId: o.rollbackBackupId ?? null }]));
+  const rollbackAvailable = !req.targetDb && Object.keys(rollbackData).length > 0;
+  const providersUsed = [...new Set(outcomes.map((o) => o.providerUsed).filter(Boolean))];
+  await deps.catalog.db
+    .update(restoreOperations)
+    .set({
+      status,
+      completedAt: new Date(),
+      progressPercentage: status === "failed" ? undefined : 100,
+      providerUsed: providersUsed.join(",") || null,
+      outcomes: Object.fromEntries(outcomes.map((o) => [o.tenantId, { ...o }])),
+      rollbackAvailable,
+      rollbackData,
+      errorMessage: status === "completed" ? null : outcomes.filter((o) => !o.ok).map((o) => `${o.tenantId}: ${o.error?.message}`).join("; "),
+    })
+    .where(eq(restoreOperations.id, operationId));
+  await writeAudit(deps.catalog.db, {
+    actor: req.requestedBy,
+    action: "restore.finished",
+    targetType: "restore_operation",
+    targetId: operationId,
+    outcome: status === "completed" ? "ok" : "failed",
+    details: { status, tenants: outcomes.map((o) => ({ tenantId: o.tenantId, ok: o.ok, backupId: o.backupId, provider: o.providerUsed, error: o.error?.code })) },
+  });
+  const eventTenants = outcomes.map((o) => ({ tenantId: o.tenantId, ok: o.ok, backupId: o.backupId, rows: o.rows, error: o.error }));
+  if (status === "failed") {
+    await publish("restore.failed.v1", { operationId, error: outcomes[0]?.error ?? { code: "restore_failed", message: "nothing was restored", retryable: false }, tenants: eventTenants });
+  } else {
+    await publish("restore.completed.v1", { operationId, status, providerUsed: providersUsed.length === 1 ? (providersUsed[0] as ProviderName) : undefined, tenants: eventTenants });
+  }
+  return { operationId, status, tenants: outcomes, rollbackAvailable };
+}
+
+interface PlannedRestore {
+  tenantId: string;
+  record?: BackupRecord;
+  error?: HesaabError;
+}
+
+async function resolveBackups(deps: TenantBackupDeps, req: RestoreRequest): Promise<PlannedRestore[]> {
+  if (req.backupId) {
+    const record = await getBackupRecord(deps.catalog.db, req.backupId);
+    if (!record || record.backupType !== "tenant" || !record.tenantId) {
+      throw new HesaabError({ code: "restore_backup_not_found", message: `no tenant backup ${req.backupId} in the catalog`, hint: "List backups with `hesaab backups list`" });
+    }
+    if (req.tenantIds?.length && (req.tenantIds.length !== 1 || req.tenantIds[0] !== record.tenantId)) {
+      throw new HesaabError({ code: "restore_wrong_tenant", message: `backup ${req.backupId} belongs to tenant ${record.tenantId}, not ${req.tenantIds.join(", ")}` });
+    }
+    return [{ tenantId: record.tenantId, record }];
+  }
+  let tenantIds = req.tenantIds ?? [];
+  if (req.all) {
+    const { rows } = await deps.catalog.pool.query<{ tenant_id: string }>(
+      `select distinct tenant_id from backup.backup_records
+        where backup_type = 'tenant' and status = any($1) and purpose <> 'pre_restore' and ($2::timestamptz is null or created_at <= $2)
+        order by tenant_id`,
+      [[...RESTORABLE], req.at ?? null],
+    );
+    tenantIds = rows.map((r) => r.tenant_id);
+  }
+  if (tenantIds.length === 0) throw new HesaabError({ code: "restore_nothing", message: "no tenant to restore", hint: "Name tenants, or check that backups exist" });
+  const planned: PlannedRestore[] = [];
+  for (const tenantId of tenantIds) {
+    const record = await latestRestorableBackup(deps.catalog.db, { tenantId, at: req.at });
+    planned.push(
+      record
+        ? { tenantId, record }
+        : { tenantId, error: new HesaabError({ code: "restore_backup_not_found", message: `tenant ${tenantId} has no restorable backup${req.at ? ` at or before ${req.at.toISOString()}` : ""}` }) },
+    );
+  }
+  return planned;
+}
+
+/** The providers in the order to try: the chosen one first. */
+function orderedBackends(backends: StorageBackend[], preferred: string): StorageBackend[] {
+  return [...backends].sort((a, b) => Number(b.name === preferred) - Number(a.name === preferred));
+}
+
+export function artifactRef(record: BackupRecord): ArtifactRef {
+  const key = (record.metadata.key as string | undefined) ?? record.b2Location ?? record.r2Location;
+  if (!key || !record.tenantId) throw new HesaabError({ code: "restore_backup_incomplete", message: `backup ${record.id} has no stored location` });
+  return {
+    key,
+    sha256: record.checksum,
+    size: record.fileSize,
+    identity: { kind: "tenant", tenantId: record.tenantId, backupId: record.id },
+    contentEncoding: "gzip",
+    sidecar: (record.keySidecar ?? undefined) as ArtifactRef["sidecar"],
+  };
+}
+
+async function restoreOne(
+  deps: TenantBackupDeps,
+  { req, item, target, operationId, report }: { req: RestoreRequest; item: PlannedRestore; target: Target; operationId: string; report: (p: RestoreProgress) => Promise<void> },
+): Promise<TenantRestoreOutcome> {
+  const { tenantId } = item;
+  if (!item.record) return { tenantId, ok: false, error: describe(item.error) };
+  const record = item.record;
+  let staged: StagedArtifact | undefined;
+  const outcome: TenantRestoreOutcome = { tenantId, ok: false, backupId: record.id };
+  try {
+    // [2] verify before touching anything
+    await report({ tenantId, phase: "verifying", percentage: 0, bytesDone: 0, bytesTotal: record.fileSize, rowsDone: 0 });
+    staged = await stageArtifact({ ref: artifactRef(record), backends: orderedBackends(deps.backends, req.provider), dir: path.join(deps.workDir, operationId), signal: req.signal });
+    outcome.providerUsed = staged.provider;
+    const fallbackFrom = [...new Set(staged.failures.map((f) => f.provider))];
+    if (fallbackFrom.length) outcome.fallbackFrom = fallbackFrom;
+    const plaintextBytes = await verifyStaged({ staged, keyRing: deps.keyRing });
+
+    // [3] rollback point (production only)
+    if (!target.external) {
+      await report({ tenantId, phase: "snapshotting", percentage: 0, bytesDone: 0, bytesTotal: plaintextBytes, rowsDone: 0 });
+      outcome.rollbackBackupId = await rollbackPoint(deps, { tenantId, requestedBy: req.requestedBy, signal: req.signal });
+    }
+
+    // [4] one transaction
+    const loaded = await loadTenantScript({
+      pool: target.pool,
+      tenantId,
+      script: await openStaged({ staged, keyRing: deps.keyRing }),
+      mode: target.external ? "into-empty" : "replace",
+      discover: deps.discover,
+      allowDroppedColumns: req.allowDroppedColumns,
+      expect: { tenantId, backupId: record.id },
+      signal: req.signal,
+      onProgress: (p) => {
+        void report({ tenantId, phase: "restoring", percentage: plaintextBytes ? Math.min(99, Math.floor((p.bytes / plaintextBytes) * 100)) : 0, bytesDone: p.bytes, bytesTotal: plaintextBytes, rowsDone: p.rows });
+      },
+    });
+    await report({ tenantId, phase: "checking", percentage: 100, bytesDone: plaintextBytes, bytesTotal: plaintextBytes, rowsDone: loaded.rows });
+    return { ...outcome, ok: true, rows: loaded.rows };
+  } catch (err) {
+    return { ...outcome, ok: false, error: describe(err) };
+  } finally {
+    await staged?.remove();
+  }
+}
+
+/** A pre-restore snapshot; null when the tenant has no rows at all (nothing to roll back to but emptiness). */
+async function rollbackPoint(deps: TenantBackupDeps, { tenantId, requestedBy, signal }: { tenantId: string; requestedBy: string; signal?: AbortSignal }): Promise<string | null> {
+  try {
+    const { record } = await backupTenant(deps, { tenantId, purpose: "pre_restore", requestedBy, allowInactive: true, signal });
+    return record.id;
+  } catch (err) {
+    if (isHesaabError(err) && err.code === "tenant_not_found") return null;
+    throw err;
+  }
+}
+
+function describe(err: unknown): { code: string; message: string; retryable: boolean } {
+  if (isHesaabError(err)) return { code: err.code, message: err.message, retryable: err.retryable };
+  return { code: "restore_failed", message: errorText(err), retryable: false };
+}
+
+/**
+ * Puts back the state before a restore: each tenant's pre-restore snapshot is restored the same
+ * careful way (verified, one transaction). A tenant that had no rows before is emptied.
+ */
+export async function rollbackRestore(deps: TenantBackupDeps, { operationId, requestedBy, signal }: { operationId: string; requestedBy: string; signal?: AbortSignal }): Promise<RestoreReport> {
+  const [op] = await deps.catalog.db.select().from(restoreOperations).where(eq(restoreOperations.id, operationId));
+  if (!op) throw new HesaabError({ code: "restore_not_found", message: `no restore operation ${operationId}`, hint: "List them with `hesaab restores list`" });
+  if (!op.rollbackAvailable || !op.rollbackData) {
+    throw new HesaabError({ code: "rollback_unavailable", message: `restore ${operationId} has no rollback point${op.status === "rolled_back" ? " (it was already rolled back)" : ""}` });
+  }
+  const outcomes: TenantRestoreOutcome[] = [];
+  for (const [tenantId, data] of Object.entries(op.rollbackData as Record<string, { backupId: string | null }>)) {
+    if (data.backupId) {
+      const r = await restoreTenants(deps, { backupId: data.backupId, provider: (op.storageProvider as ProviderName) ?? "b2", requestedBy, signal, operationId: newId("rst") });
+      outcomes.push(...r.tenants.map((t) => ({ ...t, rollbackBackupId: undefined })));
+    } else {
+      outcomes.push({ tenantId, ok: false, error: { code: "rollback_empty_tenant", message: "the tenant had no rows before the restore; delete them by restoring an empty state manually", retryable: false } });
+    }
+  }
+  const ok = outcomes.every((o) => o.ok);
+  if (ok) {
+    await deps.catalog.db.update(restoreOperations).set({ status: "rolled_back", rollbackAvailable: false }).where(eq(restoreOperations.id, operationId));
+  }
+  await writeAudit(deps.catalog.db, { actor: requestedBy, action: "restore.rolled_back", targetType: "restore_operation", targetId: operationId, outcome: ok ? "ok" : "failed", details: { tenants: outcomes.map((o) => ({ tenantId: o.tenantId, ok: o.ok })) } });
+  await (deps.publish ?? noPublish)("restore.rolled_back.v1", { operationId, requestedBy, tenants: outcomes.map((o) => ({ tenantId: o.tenantId, ok: o.ok, backupId: o.backupId, rows: o.rows, error: o.error })) });
+  return { operationId, status: ok ? "completed" : "failed", tenants: outcomes, rollbackAvailable: !ok };
+}

@@ -82,7 +82,8 @@ export interface OpOptions {
  * supported (the filesystem cannot hold both).
  *
  * Errors: every method rejects only with a `StorageError` whose `provider` is this backend's `name`
- * (decorators may add their own `StorageError`s). `err.retryable` (see `isPermanent`) says whether
+ * (decorators may add their own `StorageError`s), with one exception: a `put` whose body stream
+ * failed rejects with that stream's own error (the caller's pipeline failed, not the provider). `err.retryable` (see `isPermanent`) says whether
  * calling again may succeed: network failures, timeouts, throttling and 5xx are retryable
  * (`storage_unavailable`); missing objects, bad credentials, a missing bucket, bad arguments and
  * checksum problems are permanent. An aborted signal rejects with `storage_aborted`.

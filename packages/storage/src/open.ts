@@ -1,4 +1,5 @@
-import type { Secret } from "@hesaab/config";
+import { Secret } from "@hesaab/config";
+import { StorageError } from "./errors";
 import type { StorageBackend } from "./backend";
 import { fsBackend, type FsBackendConfig } from "./backends/fs";
 import { s3Backend, type S3BackendConfig } from "./backends/s3";
@@ -91,6 +92,10 @@ export function providersFromEnv(env: ProviderEnv, tuning: Partial<Omit<S3Backen
     const accessKeyId = env[`${P}_ACCESS_KEY_ID`];
     const secretAccessKey = env[`${P}_SECRET_ACCESS_KEY`];
     if (!bucket || !endpoint || !accessKeyId || !secretAccessKey) return;
+    if (!(accessKeyId instanceof Secret) || !(secretAccessKey instanceof Secret)) {
+      // Raw strings mean the variables were not parsed with envPieces: refuse rather than pass plain secrets around.
+      throw new StorageError({ code: "storage_invalid_argument", provider: name, message: `${P}_ACCESS_KEY_ID and ${P}_SECRET_ACCESS_KEY must be parsed with envPieces.${name} (Secret values)` });
+    }
     out.push({
       kind: "s3",
       name,

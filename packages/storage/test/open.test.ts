@@ -63,4 +63,9 @@ describe("providersFromEnv", () => {
     expect(providersFromEnv(partial).map((p) => p.name)).toEqual(["b2"]);
     expect(providersFromEnv({})).toEqual([]);
   });
+
+  it("refuses credentials that were not parsed into Secrets", () => {
+    const raw = { ...env, B2_SECRET_ACCESS_KEY: "plain" } as unknown as Parameters<typeof providersFromEnv>[0];
+    expect(() => providersFromEnv(raw)).toThrow(/must be parsed with envPieces.b2/);
+  });
 });

@@ -205,6 +205,28 @@ export function replicationSuite(opts: { label: string; open: () => Promise<Repl
         expect(await r2.head(k)).toBeNull();
       });
 
+      it("a slow provider slows the source (bounded memory); an abort stops everything and stores nothing", async () => {
+        const k = key();
+        r2.faults.stall("put", { times: 1 }); // takes the call, reads nothing, until aborted
+        let pulled = 0;
+        async function* endless(): AsyncGenerator<Buffer> {
+          for (;;) {
+            pulled++;
+            yield Buffer.alloc(64 * 1024, pulled % 256);
+          }
+        }
+        const ac = new AbortController();
+        const pending = putEverywhere({ backends: [b2, r2], key: k, source: Readable.from(endless()), signal: ac.signal }).catch((e: unknown) => e);
+        for (let i = 0; i < 100; i++) await new Promise((r) => setImmediate(r));
+        await new Promise((r) => setTimeout(r, 50));
+        // ~1 MiB buffered for the stalled provider plus the source's read-ahead: then the source waits.
+        expect(pulled).toBeLessThan(48);
+        ac.abort();
+        expect(await pending).toMatchObject({ code: "storage_aborted" });
+        expect(await b2.head(k)).toBeNull();
+        expect(await r2.head(k)).toBeNull();
+      });
+
       it("overwrites when asked (a re-wrapped key sidecar)", async () => {
         const k = `${key()}.keys.json`;
         await putEverywhere({ backends: [b2, r2], key: k, source: Readable.from([Buffer.from('{"v":1}')]) });

@@ -117,8 +117,20 @@ export async function connectBus(opts: ConnectBusOptions): Promise<Bus> {
       cause: err,
     });
   }
+  let jsm: JetStreamManager;
+  try {
+    jsm = await jetstreamManager(nc);
+  } catch (err) {
+    await nc.close().catch(() => {});
+    throw new BusError({
+      code: "bus_unreachable",
+      message: `nats at ${redactUrl(opts.url)} offers no jetstream: ${describeError(err).message}`,
+      hint: "Start nats-server with JetStream enabled (-js)",
+      retryable: true,
+      cause: err,
+    });
+  }
   void watchStatus(nc, log, opts.name);
-  const jsm = await jetstreamManager(nc);
   const core: BusCore = {
     nc,
     js: jetstream(nc),

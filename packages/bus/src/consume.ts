@@ -255,7 +255,8 @@ class ConsumptionRun implements Consumption {
   }
 
   async #pullLoop(durable: string, share: number): Promise<void> {
-    const { core, stopping } = { core: this.#core, stopping: this.#stopping.signal };
+    const core = this.#core;
+    const stopping = this.#stopping.signal;
     let consumer: Consumer | undefined;
     while (!stopping.aborted) {
       const reserved = await this.#slots.reserve(share, stopping);
@@ -279,8 +280,10 @@ class ConsumptionRun implements Consumption {
         }
       } catch (err) {
         consumer = undefined;
-        if (!stopping.aborted) {
-          core.log.warn("pull failed; retrying", { stream: this.#opts.stream, durable, error: describeError(err).message });
+        const error = describeError(err).message;
+        // A pull whose idle heartbeats were late (a busy machine) just ends; pull again at once.
+        if (!stopping.aborted && !error.includes("heartbeats missed")) {
+          core.log.warn("pull failed; retrying", { stream: this.#opts.stream, durable, error });
           await sleep(1_000, stopping);
         }
       } finally {
@@ -302,61 +305,75 @@ class ConsumptionRun implements Consumption {
   }
 
   async #handle(m: JsMsg, durable: string): Promise<void> {
-    const { core } = { core: this.#core };
+    const core = this.#core;
     const { stream, maxDeliver, handler } = this.#opts;
     const seq = m.info.streamSequence;
     const attempt = m.info.deliveryCount;
     const subject = core.layout.unprefixed(m.subject);
     const base = { kind: this.#opts.kind, stream, durable, seq, wireSubject: m.subject, data: m.data, deliveries: attempt };
 
-    let message: Message;
+    // Marks the message in progress until a verdict is sent, dead-lettering included.
+    const timer = setInterval(() => m.working(), this.#opts.workingIntervalMs);
+    const settle = () => clearInterval(timer);
     try {
-      message = parseMessage(m.data);
-      if (subjectOf(message.type) !== subject) {
-        throw new MalformedMessageError([`(subject): ${subject} does not carry ${message.type}`], message.type);
-      }
-    } catch (err) {
-      const issues = err instanceof MalformedMessageError ? err.issues : [describeError(err).message];
-      await this.#deadLetter(m, { ...base, reason: "malformed", issues });
-      return;
-    }
-
-    const keepAlive = setInterval(() => m.working(), this.#opts.workingIntervalMs);
-    try {
-      await handler(message, { attempt, final: attempt >= maxDeliver, signal: this.#aborting.signal, seq, subject, durable });
-      clearInterval(keepAlive);
-      m.ack();
-      core.lastErrors.delete(stream, seq);
-    } catch (err) {
-      clearInterval(keepAlive);
-      const error = describeError(err);
-      if (this.#aborting.signal.aborted) {
-        m.nak(); // shutting down: hand it back now, another worker takes it
+      let message: Message;
+      try {
+        message = parseMessage(m.data);
+        if (subjectOf(message.type) !== subject) {
+          throw new MalformedMessageError([`(subject): ${subject} does not carry ${message.type}`], message.type);
+        }
+      } catch (err) {
+        const issues = err instanceof MalformedMessageError ? err.issues : [describeError(err).message];
+        await this.#deadLetter(m, { input: { ...base, reason: "malformed", issues }, settle });
         return;
       }
-      if (!error.retryable) {
-        await this.#deadLetter(m, { ...base, reason: "non_retryable", error: { code: error.code, message: error.message } });
-      } else if (attempt >= maxDeliver) {
-        await this.#deadLetter(m, { ...base, reason: "exhausted", error: { code: error.code, message: error.message } });
-      } else {
-        const delay = this.#backoff(attempt);
-        core.lastErrors.set(stream, seq, { code: error.code, message: error.message });
-        core.log.warn("handler failed; will retry", { durable, seq, type: message.type, attempt, delayMs: delay, errorCode: error.code, error: error.message });
-        m.nak(delay);
+
+      try {
+        await handler(message, { attempt, final: attempt >= maxDeliver, signal: this.#aborting.signal, seq, subject, durable });
+        settle();
+        m.ack();
+        core.lastErrors.delete(stream, seq);
+      } catch (err) {
+        const error = describeError(err);
+        if (this.#aborting.signal.aborted) {
+          settle();
+          m.nak(); // shutting down: hand it back now, another worker takes it
+          return;
+        }
+        const known = { code: error.code, message: error.message };
+        if (!error.retryable) {
+          await this.#deadLetter(m, { input: { ...base, reason: "non_retryable", error: known }, settle });
+        } else if (attempt >= maxDeliver) {
+          await this.#deadLetter(m, { input: { ...base, reason: "exhausted", error: known }, settle });
+        } else {
+          const delay = this.#backoff(attempt);
+          core.lastErrors.set(stream, seq, known);
+          core.log.warn("handler failed; will retry", { durable, seq, type: message.type, attempt, delayMs: delay, errorCode: error.code, error: error.message });
+          settle();
+          m.nak(delay);
+        }
       }
+    } finally {
+      settle();
     }
   }
 
-  /** Dead-letters, then TERMs (no reason text: nats-server 2.9 ignores a TERM that carries one). If the DLQ is unreachable, retries later. */
-  async #deadLetter(m: JsMsg, input: DeadLetterInput): Promise<void> {
+  /**
+   * Dead-letters, then TERMs (no reason text: nats-server 2.9 ignores a TERM that carries one).
+   * If the DLQ cannot be written, NAKs: the message comes back (or, past max_deliver, reaches the
+   * DLQ through the advisory).
+   */
+  async #deadLetter(m: JsMsg, { input, settle }: { input: DeadLetterInput; settle: () => void }): Promise<void> {
     let dl;
     try {
       dl = await deadLetter(this.#core, input);
     } catch (err) {
       this.#core.log.error("cannot dead-letter; the message will come back", { durable: input.durable, seq: input.seq, error: describeError(err).message });
+      settle();
       m.nak(this.#backoff(input.deliveries));
       return;
     }
+    settle();
     m.term();
     try {
       await this.#opts.onDeadLetter?.(dl);

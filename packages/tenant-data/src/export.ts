@@ -315,7 +315,15 @@ export async function exportTenant(opts: ExportOptions): Promise<TenantExport> {
   // destroyed right away instead, so abandoning the stream never waits on the connection.
   const destroyStream = stream._destroy.bind(stream);
   stream._destroy = (err, cb) => {
-    if (!finished) current?.destroy();
+    if (!finished) {
+      abortError ??= tenantDataError({
+        code: "export_aborted",
+        message: "the export stream was closed before its end",
+        context: { tenantId: opts.tenantId },
+        cause: err ?? undefined,
+      });
+      current?.destroy();
+    }
     destroyStream(err, cb);
   };
   void done.then(

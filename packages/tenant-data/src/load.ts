@@ -74,7 +74,7 @@ export interface LoadSummary {
 export type LoadOptions = PgSource & {
   tenantId: string;
   /** The plaintext script (UTF-8), e.g. the end of download → decrypt → gunzip. */
-  script: Readable | AsyncIterable<Buffer | string>;
+  script: Readable | AsyncIterable<Buffer | string> | Iterable<Buffer | string>;
   mode: LoadMode;
   /** The current plan; discovered (with `discover`) when absent. */
   plan?: TenantPlan;
@@ -157,7 +157,7 @@ async function moveSequences(o: { client: pg.ClientBase; plan: TenantPlan; table
  */
 export async function loadTenantScript(opts: LoadOptions): Promise<LoadSummary> {
   const started = performance.now();
-  const reader = new ScriptReader(opts.script as AsyncIterable<Buffer | string>);
+  const reader = new ScriptReader(opts.script);
   const events = reader.events();
   const destroyScript = (err?: Error) => {
     if (opts.script instanceof Readable) opts.script.destroy(err);

@@ -56,14 +56,14 @@ function partialTerminator(buf: Buffer, atLineStart: boolean): number {
 export class ScriptReader {
   /** Bytes read from the source so far. */
   bytes = 0;
-  private readonly source: AsyncIterator<Buffer | string>;
+  private readonly source: AsyncIterator<Buffer | string> | Iterator<Buffer | string>;
   private pending: Buffer = Buffer.alloc(0);
   private ended = false;
   private lineNo = 0;
   private inCopy = false;
 
-  constructor(source: AsyncIterable<Buffer | string>) {
-    this.source = source[Symbol.asyncIterator]();
+  constructor(source: AsyncIterable<Buffer | string> | Iterable<Buffer | string>) {
+    this.source = Symbol.asyncIterator in source ? source[Symbol.asyncIterator]() : source[Symbol.iterator]();
   }
 
   private async pull(): Promise<Buffer | null> {

@@ -6,6 +6,7 @@ import { s3Backend, type S3BackendConfig } from "./backends/s3";
 import { withFaults, type FaultController } from "./decorators/fault";
 import { withLimit, type LimitOptions } from "./decorators/limit";
 import { withMetrics, type MeteredBackend, type MetricsOptions } from "./decorators/metrics";
+import { withKeyPrefix } from "./decorators/prefix";
 import { withRetry, type RetryOptions } from "./decorators/retry";
 
 export type BackendConfig = ({ kind: "s3" } & S3BackendConfig) | ({ kind: "fs" } & FsBackendConfig);
@@ -20,6 +21,8 @@ export interface OpenBackendOptions {
   metrics?: MetricsOptions | false;
   /** Put a fault injector right next to the real backend (tests). Default false. */
   faults?: boolean;
+  /** Keep every key under this folder of the bucket (see `withKeyPrefix`). Default none. */
+  keyPrefix?: string;
 }
 
 export interface OpenedBackend {
@@ -34,7 +37,7 @@ export interface OpenedBackend {
 /**
  * Build a backend and its decorators, in one place and one order (restic's wrapBackend):
  *
- *     retry → limit → metrics → [fault] → s3 | fs
+ *     retry → limit → metrics → [fault] → [key prefix] → s3 | fs
  *
  * Retry is outermost, so a backoff sleep does not hold a concurrency slot and every attempt is
  * counted by metrics; faults sit next to the real backend, so injected failures look exactly like
@@ -43,6 +46,7 @@ export interface OpenedBackend {
 export function openBackend(opts: OpenBackendOptions): OpenedBackend {
   const { backend: config } = opts;
   let backend: StorageBackend = config.kind === "s3" ? s3Backend(config) : fsBackend(config);
+  if (opts.keyPrefix) backend = withKeyPrefix(backend, opts.keyPrefix);
   let faults: FaultController | undefined;
   if (opts.faults) {
     const faulty = withFaults(backend);

@@ -69,3 +69,19 @@ describe("providersFromEnv", () => {
     expect(() => providersFromEnv(raw)).toThrow(/must be parsed with envPieces.b2/);
   });
 });
+
+describe("openBackend keyPrefix", () => {
+  it("keeps every key under the folder, invisible to the caller", async () => {
+    const { root, backend: raw, cleanup } = await tempFsBackend();
+    try {
+      const { backend } = openBackend({ backend: { kind: "fs", root }, keyPrefix: "run-7/" });
+      expect((await backend.put("tenants/t/x", Buffer.from("v"))).key).toBe("tenants/t/x");
+      const listed: string[] = [];
+      for await (const e of backend.list("tenants/")) listed.push(e.key);
+      expect(listed).toEqual(["tenants/t/x"]);
+      expect(await raw.head("run-7/tenants/t/x")).not.toBeNull();
+    } finally {
+      await cleanup();
+    }
+  });
+});

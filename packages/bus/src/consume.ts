@@ -280,6 +280,7 @@ class ConsumptionRun implements Consumption {
         }
       } catch (err) {
         consumer = undefined;
+        if (core.nc.isClosed()) break; // the bus was closed under us: nothing more will come
         const error = describeError(err).message;
         // A pull whose idle heartbeats were late (a busy machine) just ends; pull again at once.
         if (!stopping.aborted && !error.includes("heartbeats missed")) {

@@ -1,0 +1,32 @@
+import path from "node:path";
+import os from "node:os";
+import { z } from "zod";
+import { envPieces, parseEnv } from "@hesaab/config";
+
+const schema = z.object({
+  ...envPieces.platformDb,
+  ...envPieces.catalogDb,
+  ...envPieces.nats,
+  ...envPieces.b2,
+  ...envPieces.r2,
+  ...envPieces.backupKeys,
+  ...envPieces.retention,
+  // The B2/R2 pieces are all required: a service without both providers is a misconfiguration.
+  BACKUP_SCHEDULE_CRON: z.string().default("0 2 * * *"),
+  BACKUP_SCHEDULE_TZ: z.string().default("UTC"),
+  /** Tenant backups one replica runs at once. */
+  BACKUP_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
+  BACKUP_GZIP_LEVEL: z.coerce.number().int().min(1).max(9).default(6),
+  BACKUP_MAX_DELIVER: z.coerce.number().int().min(1).max(50).default(5),
+  TENANT_COLUMN: z.string().default("tenant_id"),
+  HESAAB_DATA_DIR: z.string().default(path.join(os.tmpdir(), "hesaab")),
+  /** Tests only: prefixes NATS streams and subjects so parallel tests never share them. */
+  HESAAB_BUS_PREFIX: z.string().optional(),
+  /** Time without a progress signal before JetStream redelivers a job (a killed worker's job comes back after it). */
+  BACKUP_ACK_WAIT_MS: z.coerce.number().int().min(1000).default(30_000),
+  /** Set to "false" to run without the nightly schedule (e.g. a worker-only replica). */
+  BACKUP_SCHEDULE_ENABLED: z.enum(["true", "false"]).default("true").transform((v) => v === "true"),
+});
+
+export type BackupSvcEnv = z.output<typeof schema>;
+export const loadEnv = (source: NodeJS.ProcessEnv = process.env): BackupSvcEnv => parseEnv(schema, source);

@@ -1,0 +1,90 @@
+import path from "node:path";
+import { catalogUrl } from "@hesaab/config";
+import { COMMAND_FILTERS, type MessageOf } from "@hesaab/contracts";
+import { connectBus, catalogClaims, runSchedule, type Bus } from "@hesaab/bus";
+import { migrate } from "@hesaab/db";
+import { fanOutBackupRequest, handleBackupJob, handleRestoreRequest, openTenantBackupDeps, raiseAlert } from "@hesaab/tenant-backup";
+import type { BackupSvcEnv } from "./env";
+
+export interface RunningService {
+  bus: Bus;
+  stop(): Promise<void>;
+}
+
+/**
+ * backup-svc: tenant backups and restores. Wiring only: the work is in @hesaab/tenant-backup.
+ *  - cmd.backup.> : requests fan out into one job per tenant; jobs run backups (bounded concurrency);
+ *  - cmd.restore.>: restores;
+ *  - the nightly schedule publishes one request per period, whatever the number of replicas.
+ */
+export async function startBackupService(env: BackupSvcEnv, { name = "backup-svc" }: { name?: string } = {}): Promise<RunningService> {
+  await migrate({ url: catalogUrl(env) });
+  const bus = await connectBus({ url: env.NATS_URL, name, prefix: env.HESAAB_BUS_PREFIX });
+  await bus.ensureStreams();
+  const deps = openTenantBackupDeps({
+    env,
+    workDir: path.join(env.HESAAB_DATA_DIR, "restores"),
+    gzipLevel: env.BACKUP_GZIP_LEVEL,
+    discover: { tenantColumn: env.TENANT_COLUMN },
+    publish: async (type, data) => {
+      await bus.publish(type, data).catch((err: unknown) => bus.log.warn("event not published", { type, error: String(err) }));
+    },
+  });
+  const onDeadLetter = async (dl: { subject: string; reason: string; error?: { message: string } | undefined }) => {
+    await raiseAlert(deps, { severity: "critical", code: "job_dead_lettered", message: `${dl.subject} was dead-lettered (${dl.reason})`, context: { subject: dl.subject, reason: dl.reason, error: dl.error?.message } });
+  };
+
+  const backups = await bus.consume({
+    durable: "backup-svc",
+    filter: COMMAND_FILTERS.backupSvc,
+    concurrency: env.BACKUP_CONCURRENCY,
+    maxDeliver: env.BACKUP_MAX_DELIVER,
+    ackWaitMs: env.BACKUP_ACK_WAIT_MS,
+    backoffMs: env.HESAAB_BUS_PREFIX ? [200, 400, 800] : undefined,
+    onDeadLetter,
+    handler: async (message, ctx) => {
+      if (message.type === "backup.tenant.requested.v1") {
+        await fanOutBackupRequest(deps, { message, send: async (job, { msgId }) => void (await bus.publish("backup.tenant.job.v1", job, { msgId })) });
+      } else if (message.type === "backup.tenant.job.v1") {
+        await handleBackupJob(deps, { message, delivery: ctx });
+      }
+    },
+  });
+  const restores = await bus.consume({
+    durable: "backup-svc-restore",
+    filter: COMMAND_FILTERS.restore,
+    concurrency: 1,
+    maxDeliver: 2,
+    ackWaitMs: 60_000,
+    onDeadLetter,
+    handler: async (message, ctx) => {
+      if (message.type === "restore.requested.v1") await handleRestoreRequest(deps, { message: message as MessageOf<"restore.requested.v1">, delivery: ctx });
+    },
+  });
+
+  const { claim, release } = catalogClaims(deps.catalog.db);
+  const schedule = env.BACKUP_SCHEDULE_ENABLED
+    ? runSchedule({
+        name: "tenant-backups",
+        cron: env.BACKUP_SCHEDULE_CRON,
+        timeZone: env.BACKUP_SCHEDULE_TZ,
+        claim,
+        release,
+        log: bus.log,
+        fire: async (period) => {
+          await bus.publish("backup.tenant.requested.v1", { all: true, purpose: "scheduled", period, requestedBy: "schedule:tenant-backups" }, { msgId: `schedule:tenant-backups:${period}` });
+        },
+      })
+    : undefined;
+
+  return {
+    bus,
+    async stop() {
+      await schedule?.stop();
+      await Promise.all([backups.stop(), restores.stop()]);
+      await bus.drain();
+      await deps.close();
+    },
+  };
+}
+

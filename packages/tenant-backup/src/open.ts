@@ -1,0 +1,58 @@
+import pg from "pg";
+import { catalogUrl, type MasterKeySet } from "@hesaab/config";
+import { KeyRing, TenantKeyStore } from "@hesaab/crypto";
+import { openCatalog } from "@hesaab/db";
+import { openBackend, providersFromEnv, type ProviderEnv } from "@hesaab/storage";
+import type { DiscoverOptions } from "@hesaab/tenant-data";
+import type { Publish, TenantBackupDeps } from "./deps";
+
+export interface TenantBackupEnv extends ProviderEnv {
+  PLATFORM_DATABASE_URL: string;
+  BACKUP_DATABASE_URL?: string | undefined;
+  BACKUP_MASTER_KEYS: MasterKeySet;
+  BACKUP_RETENTION_DAYS: number;
+}
+
+/**
+ * Builds the dependencies of tenant backups and restores from parsed configuration, the same way
+ * for the CLI and for backup-svc. `close()` releases the pools.
+ */
+export function openTenantBackupDeps({
+  env,
+  workDir,
+  gzipLevel = 6,
+  discover,
+  publish,
+  poolSize = 8,
+}: {
+  env: TenantBackupEnv;
+  workDir: string;
+  gzipLevel?: number;
+  discover?: DiscoverOptions;
+  publish?: Publish;
+  poolSize?: number;
+}): TenantBackupDeps & { close(): Promise<void> } {
+  const platform = new pg.Pool({ connectionString: env.PLATFORM_DATABASE_URL, max: poolSize, application_name: "hesaab-backup" });
+  platform.on("error", () => {});
+  const catalog = openCatalog({ url: catalogUrl(env) });
+  const tenantKeys = new TenantKeyStore({ pool: catalog.pool, masterKeys: env.BACKUP_MASTER_KEYS });
+  const backends = providersFromEnv(env).map((backend) => openBackend({ backend }).backend);
+  if (backends.length === 0) {
+    throw new Error("no storage provider is configured: set the B2_* and/or R2_* variables (see .env.example)");
+  }
+  return {
+    platform,
+    catalog,
+    keyRing: new KeyRing({ tenantKeys }),
+    backends,
+    retentionDays: env.BACKUP_RETENTION_DAYS,
+    gzipLevel,
+    discover,
+    workDir,
+    publish,
+    async close() {
+      await platform.end();
+      await catalog.close();
+    },
+  };
+}

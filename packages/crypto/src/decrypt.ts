@@ -20,7 +20,7 @@ import { chunkAad, deriveStreamKeys, headerMacMatches, keyBytes, type KeyInput }
 import { authenticFinalPrefix } from "./trailing";
 
 export interface DecryptOptions {
-  /** The artifact's 32-byte data key (from `KeyRing.openArtifact` or {@link unwrapDek}). */
+  /** The artifact's 32-byte data key (from `KeyRing.openArtifact` or `unwrapDek`). Copied at construction: the caller may wipe it afterwards. */
   dek: KeyInput;
   /** What the caller expects the artifact to be, from the catalog or the request, never from the file. */
   expect: ArtifactIdentity;

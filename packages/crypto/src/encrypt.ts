@@ -19,7 +19,7 @@ import {
 import { chunkAad, deriveStreamKeys, headerMac, keyBytes, type KeyInput } from "./kdf";
 
 export interface EncryptOptions {
-  /** The artifact's 32-byte data key (from {@link generateDek} or `KeyRing.sealNewArtifact`). */
+  /** The artifact's 32-byte data key (from `generateDek` or `KeyRing.sealNewArtifact`). Keys are derived at construction: the caller may wipe it afterwards. */
   dek: KeyInput;
   /** The 16-byte id of `dek`, as in the key sidecar. */
   dekId: Uint8Array;

@@ -144,7 +144,7 @@ const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "obj
 const base64Len = (s: unknown, len: number) => typeof s === "string" && /^[A-Za-z0-9+/]*={0,2}$/.test(s) && Buffer.from(s, "base64").length === len;
 const isU32 = (v: unknown): v is number => typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= 0xffff_ffff;
 
-/** Validates sidecar JSON (a string or an already parsed value) and returns it in canonical field order. Throws `key_sidecar_invalid`. */
+/** Validates sidecar JSON (a string or an already parsed value) and returns it in canonical form (field order, lowercase dekId). Throws `key_sidecar_invalid`. */
 export function parseKeySidecar(input: unknown): KeySidecar {
   let value = input;
   if (typeof input === "string" || input instanceof Uint8Array) {
@@ -160,7 +160,8 @@ export function parseKeySidecar(input: unknown): KeySidecar {
   const kind = typeof value.kind === "number" ? kindFromCode(value.kind) : undefined;
   if (!kind) throw invalid("unknown kind");
   if (typeof value.tenantId !== "string" || typeof value.backupId !== "string") throw invalid("tenantId and backupId must be strings");
-  if (typeof value.dekId !== "string" || !/^[0-9a-f]+$/.test(value.dekId) || value.dekId.length !== DEK_ID_LEN * 2) throw invalid("dekId must be 32 lowercase hex digits");
+  if (typeof value.dekId !== "string" || !/^[0-9a-fA-F]+$/.test(value.dekId) || value.dekId.length !== DEK_ID_LEN * 2) throw invalid("dekId must be 32 hex digits");
+  const dekId = value.dekId.toLowerCase();
   try {
     checkIdentity({ kind, tenantId: value.tenantId, backupId: value.backupId });
   } catch (err) {
@@ -175,7 +176,7 @@ export function parseKeySidecar(input: unknown): KeySidecar {
     if (!base64Len(slot.wrapped, 48)) throw invalid("slot wrapped must be base64 of 48 bytes");
     return { type: slotTypeFor(kind), keyVersion: slot.keyVersion, nonce: slot.nonce as string, wrapped: slot.wrapped as string };
   });
-  return { format: "bkp1-keys", version: 1, kind: KIND_CODES[kind], tenantId: value.tenantId, backupId: value.backupId, dekId: value.dekId, slots };
+  return { format: "bkp1-keys", version: 1, kind: KIND_CODES[kind], tenantId: value.tenantId, backupId: value.backupId, dekId, slots };
 }
 
 /** The sidecar as the JSON text stored beside the artifact. */

@@ -1,7 +1,10 @@
 // The CLI's configuration: the only place that reads process.env. Each command area reads the
 // pieces it needs through one function here; values are validated with zod on first use, so a
 // command that does not need a variable never fails for its absence.
+import os from "node:os";
+import path from "node:path";
 import { z } from "zod";
+import { readStackEnv } from "@hesaab/stack";
 import { envPieces, parseEnv } from "@hesaab/config";
 
 const platformEnvSchema = z.object({
@@ -33,4 +36,33 @@ const drKeysEnvSchema = z.object({ ...envPieces.drKeys });
 /** What opening platform (disaster-recovery) artifacts needs: `DR_MASTER_KEYS` only, no database. */
 export function drKeysEnv() {
   return { drMasterKeys: parseEnv(drKeysEnvSchema, process.env).DR_MASTER_KEYS };
+}
+
+const tenantBackupEnvSchema = z.object({
+  ...envPieces.platformDb,
+  ...envPieces.catalogDb,
+  ...envPieces.backupKeys,
+  ...envPieces.retention,
+  // Either provider may be missing from the CLI's environment (e.g. restoring from R2 alone).
+  ...z.object(envPieces.b2).partial().shape,
+  ...z.object(envPieces.r2).partial().shape,
+  BACKUP_GZIP_LEVEL: z.coerce.number().int().min(1).max(9).default(6),
+  TENANT_COLUMN: z.string().default("tenant_id"),
+  HESAAB_DATA_DIR: z.string().default(path.join(os.tmpdir(), "hesaab")),
+});
+
+/** Tenant backups and restores run in-process: the platform and catalog databases, keys, providers. */
+export function tenantBackupEnv() {
+  return parseEnv(tenantBackupEnvSchema, process.env);
+}
+
+// A checkout where `hesaab stack up` ran has local defaults in .stack/env; variables set in the
+// environment always win. HESAAB_NO_STACK_ENV=1 turns this off (the disaster case: only what you give).
+if (process.env.HESAAB_NO_STACK_ENV !== "1") {
+  for (const [key, value] of Object.entries(readStackEnv())) process.env[key] ??= value;
+}
+
+/** Who runs this command, for the audit trail: `cli:<os user>`. */
+export function cliActor(): string {
+  return `cli:${process.env.SUDO_USER ?? process.env.USER ?? os.userInfo().username}`;
 }

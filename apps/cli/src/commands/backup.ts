@@ -1,3 +1,110 @@
+// `hesaab backup tenant …` and `hesaab backups list`: tenant backups, in-process (no service needed).
 import type { Command } from "commander";
+import { HesaabError } from "@hesaab/config";
+import { listBackupRecords, type BackupRecord } from "@hesaab/db";
+import { activeTenants, backupTenant, errorText, openTenantBackupDeps } from "@hesaab/tenant-backup";
+import { cliActor, tenantBackupEnv } from "../env";
+import { humanBytes as mb, printJson, progressDone, progressLine } from "../output";
 
-export function registerBackup(_program: Command): void {}
+export function openDeps() {
+  const env = tenantBackupEnv();
+  return openTenantBackupDeps({ env, workDir: `${env.HESAAB_DATA_DIR}/restores`, gzipLevel: env.BACKUP_GZIP_LEVEL, discover: { tenantColumn: env.TENANT_COLUMN } });
+}
+
+
+
+export function describeRecord(r: BackupRecord) {
+  return {
+    id: r.id,
+    type: r.backupType,
+    tenantId: r.tenantId,
+    status: r.status,
+    verification: r.verificationStatus,
+    purpose: r.purpose,
+    size: r.fileSize,
+    checksum: r.checksum,
+    providers: Object.fromEntries(Object.entries(r.providers).map(([p, c]) => [p, c.status])),
+    rows: r.metadata.rows ?? null,
+    createdAt: r.createdAt.toISOString(),
+    expiresAt: r.expiresAt?.toISOString() ?? null,
+    error: r.errorMessage,
+  };
+}
+
+export function registerBackup(program: Command): void {
+  const backup = program.command("backup").description("take backups now, in this process");
+  backup
+    .command("tenant")
+    .description("back up one or more tenants (or --all active tenants) to every configured provider")
+    .argument("[tenantIds...]", "tenant ids")
+    .option("--all", "every active tenant")
+    .option("--concurrency <n>", "tenants backed up at once", "2")
+    .option("--json", "print the backup records as JSON")
+    .action(async (tenantIds: string[], opts: { all?: boolean; concurrency: string; json?: boolean }) => {
+      if (Boolean(opts.all) === tenantIds.length > 0) {
+        throw new HesaabError({ code: "usage", message: "give tenant ids or --all, not both and not neither", hint: "e.g. `hesaab backup tenant --all`" });
+      }
+      const deps = openDeps();
+      try {
+        const tenants = opts.all ? await activeTenants(deps) : tenantIds;
+        const results: ReturnType<typeof describeRecord>[] = [];
+        const failures: { tenantId: string; error: string }[] = [];
+        const queue = [...tenants];
+        let done = 0;
+        const worker = async () => {
+          for (let tenantId = queue.shift(); tenantId; tenantId = queue.shift()) {
+            try {
+              const { record } = await backupTenant(deps, {
+                tenantId,
+                purpose: "on_demand",
+                requestedBy: cliActor(),
+                onProgress: (p) => progressLine(`[${done}/${tenants.length}] ${tenantId}: ${p.table} ${p.tablesDone}/${p.tablesTotal} tables, ${mb(p.bytes)}`),
+              });
+              results.push(describeRecord(record));
+              if (!opts.json) {
+                progressDone();
+                process.stdout.write(`${record.status === "completed" ? "ok      " : "DEGRADED"} ${tenantId}  ${record.id}  ${mb(record.fileSize)}  ${Object.entries(record.providers).map(([p, c]) => `${p}:${c.status}`).join(" ")}\n`);
+              }
+            } catch (err) {
+              failures.push({ tenantId, error: errorText(err) });
+              if (!opts.json) {
+                progressDone();
+                process.stdout.write(`FAILED   ${tenantId}  ${errorText(err)}\n`);
+              }
+            }
+            done++;
+          }
+        };
+        await Promise.all(Array.from({ length: Math.max(1, Number(opts.concurrency) || 1) }, worker));
+        if (opts.json) printJson({ backups: results, failures });
+        else process.stdout.write(`\n${results.length} backed up, ${failures.length} failed\n`);
+        if (failures.length) process.exitCode = 1;
+      } finally {
+        await deps.close();
+      }
+    });
+
+  program
+    .command("backups")
+    .description("the catalog of backups")
+    .command("list")
+    .description("list backups, newest first")
+    .option("--tenant <id>", "only this tenant's")
+    .option("--type <type>", "tenant | disaster | customer")
+    .option("--limit <n>", "at most this many", "50")
+    .option("--json", "print JSON")
+    .action(async (opts: { tenant?: string; type?: "tenant" | "disaster" | "customer"; limit: string; json?: boolean }) => {
+      const deps = openDeps();
+      try {
+        const rows = await listBackupRecords(deps.catalog.db, { tenantId: opts.tenant, type: opts.type, limit: Number(opts.limit) || 50 });
+        if (opts.json) return printJson(rows.map(describeRecord));
+        if (!rows.length) return void process.stdout.write("no backups\n");
+        for (const r of rows) {
+          const providers = Object.entries(r.providers).map(([p, c]) => `${p}:${c.status}`).join(" ");
+          process.stdout.write(`${r.id}  ${r.backupType.padEnd(8)} ${(r.tenantId ?? "-").padEnd(36)} ${r.status.padEnd(9)} ${mb(r.fileSize).padStart(9)}  ${r.createdAt.toISOString()}  ${providers}\n`);
+        }
+      } finally {
+        await deps.close();
+      }
+    });
+}

@@ -4,7 +4,7 @@ import { HesaabError, isHesaabError } from "@hesaab/config";
 import { newId, type ProviderName } from "@hesaab/contracts";
 import { backupRecords, insertBackupRecord, updateBackupRecord, type BackupRecord, type ProviderCopy } from "@hesaab/db";
 import { tenantBackupKey } from "@hesaab/storage";
-import { exportTenant, type ExportProgress, type ExportSummary } from "@hesaab/tenant-data";
+import { discoverTenantPlan, exportTenant, type ExportProgress, type ExportSummary, type TenantPlan } from "@hesaab/tenant-data";
 import { noPublish, type TenantBackupDeps } from "./deps";
 
 export interface BackupTenantOptions {
@@ -112,6 +112,7 @@ async function runBackup(deps: TenantBackupDeps, opts: BackupTenantOptions, publ
       pool: deps.platform,
       tenantId: opts.tenantId,
       backupId,
+      plan: await cachedPlan(deps),
       discover: deps.discover,
       allowInactive: opts.allowInactive,
       signal: opts.signal,
@@ -189,6 +190,24 @@ async function runBackup(deps: TenantBackupDeps, opts: BackupTenantOptions, publ
   } catch (err) {
     await updateBackupRecord(deps.catalog.db, { id: backupId, set: { status: "failed", errorMessage: errorText(err), completedAt: new Date() } }).catch(() => {});
     throw err;
+  }
+}
+
+const plans = new WeakMap<TenantBackupDeps, { plan: TenantPlan; at: number }>();
+
+/** The tenant plan, discovered at most once per `planTtlMs` for these deps: a table created since is picked up by the next discovery, so keep the TTL short next to migrations. */
+async function cachedPlan(deps: TenantBackupDeps): Promise<TenantPlan | undefined> {
+  const ttl = deps.planTtlMs ?? 60_000;
+  if (ttl <= 0) return undefined;
+  const hit = plans.get(deps);
+  if (hit && Date.now() - hit.at < ttl) return hit.plan;
+  const client = await deps.platform.connect();
+  try {
+    const plan = await discoverTenantPlan({ client, ...deps.discover });
+    plans.set(deps, { plan, at: Date.now() });
+    return plan;
+  } finally {
+    client.release();
   }
 }
 

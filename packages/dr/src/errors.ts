@@ -7,7 +7,14 @@ export type DrErrorCode =
   | "dr_target_unreachable"
   | "dr_manifest_mismatch"
   | "dr_backup_not_found"
-  | "dr_config_invalid";
+  | "dr_config_invalid"
+  /** No provider could hold the backup (with its sidecars), or none holds a verified copy after upload. */
+  | "dr_storage_failed"
+  /** Every provider's copy failed to download, verify or decrypt: nothing was restored. */
+  | "dr_backup_unusable"
+  /** The disaster backups could not be listed in any provider. */
+  | "dr_listing_failed"
+  | "dr_invalid_argument";
 
 export class DrError extends HesaabError {
   declare readonly code: DrErrorCode;

@@ -1,4 +1,28 @@
 export { DrError, type DrErrorCode } from "./errors";
-export { dumpDatabase, restoreDump, connect, userObjects, type DumpOptions, type RestoreOptions } from "./pg-tools";
+export { dumpDatabase, restoreDump, connect, userObjects, probeDatabase, createDatabase, type DumpOptions, type RestoreOptions } from "./pg-tools";
 export { countRows, listTables, serverFacts, compareWithManifest, parseManifest, type DrManifest, type ManifestComparison } from "./manifest";
-export { buildConfigBundle, writeConfigBundle, type ConfigBundle } from "./config-bundle";
+export { buildConfigBundle, writeConfigBundle, parseConfigBundle, type ConfigBundle } from "./config-bundle";
+export { withKeyRoot, rootedKey } from "./rooted-backend";
+export { deployedGitCommit } from "./git";
+export {
+  backupPlatform,
+  type BackupPlatformOptions,
+  type BackupPhase,
+  type BackupProgress,
+  type DisasterBackupResult,
+  type DisasterPartResult,
+  type ProviderReport,
+} from "./backup";
+export {
+  listDisasterBackups,
+  type ListDisasterBackupsOptions,
+  type DisasterListing,
+  type DisasterBackupEntry,
+  type DisasterBackupCopy,
+  type DisasterPartCopy,
+  type ProviderListing,
+} from "./list";
+export { restorePlatform, type RestorePlatformOptions, type RestoreReport, type RestoreFailure, type RestorePhase } from "./restore";
+export { rotateDisasterKeys, type RotateDisasterKeysOptions, type RotationReport, type ProviderRotation, type RewrapOutcome } from "./rotate";
+export { disasterBackupForPeriod } from "./catalog";
+export { describe as describeError } from "./describe";

@@ -67,13 +67,15 @@ export interface RestoreOptions {
   file: string;
   targetUrl: string;
   jobs?: number;
+  /** Drop objects of the same names first (`--clean --if-exists`): restoring over a database that is not empty. */
+  clean?: boolean;
   signal?: AbortSignal;
 }
 
 /** `pg_restore -j N` of a custom-format dump file into `targetUrl` (which must exist). */
-export function restoreDump({ file, targetUrl, jobs = 2, signal }: RestoreOptions): Promise<void> {
+export function restoreDump({ file, targetUrl, jobs = 2, clean = false, signal }: RestoreOptions): Promise<void> {
   return new Promise((resolve, reject) => {
-    const args = ["--no-password", "--exit-on-error", "--no-owner", `--jobs=${jobs}`, "-d", decodeURIComponent(new URL(targetUrl).pathname.slice(1)), file];
+    const args = ["--no-password", "--exit-on-error", "--no-owner", `--jobs=${jobs}`, ...(clean ? ["--clean", "--if-exists"] : []), "-d", decodeURIComponent(new URL(targetUrl).pathname.slice(1)), file];
     const child = spawn("pg_restore", args, { env: libpqEnv(targetUrl), stdio: ["ignore", "ignore", "pipe"], signal });
     let stderr = "";
     child.stderr.setEncoding("utf8").on("data", (d: string) => {
@@ -114,4 +116,37 @@ export async function userObjects(client: pg.Client): Promise<string[]> {
        and n.nspname not in ('pg_catalog', 'information_schema') and n.nspname not like 'pg_toast%' and n.nspname not like 'pg_temp%'
      order by 1 limit 20`);
   return rows.map((r) => r.name);
+}
+
+const quoteIdent = (s: string) => `"${s.replace(/"/g, '""')}"`;
+
+/** Whether the database of `url` exists, and its user objects (empty: safe to restore into). */
+export async function probeDatabase(url: string): Promise<{ exists: boolean; objects: string[] }> {
+  let client: pg.Client;
+  try {
+    client = await connect(url);
+  } catch (err) {
+    if ((err as { cause?: { code?: string } }).cause?.code === "3D000") return { exists: false, objects: [] };
+    throw err;
+  }
+  try {
+    return { exists: true, objects: await userObjects(client) };
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+/** `create database` for the database named by `url`, through the server's `postgres` database. */
+export async function createDatabase(url: string): Promise<void> {
+  const u = new URL(url);
+  const name = decodeURIComponent(u.pathname.slice(1));
+  u.pathname = "/postgres";
+  const client = await connect(u.toString());
+  try {
+    await client.query(`create database ${quoteIdent(name)}`);
+  } catch (err) {
+    throw new DrError({ code: "dr_target_unreachable", message: `cannot create database ${name} on ${redactUrl(url)}: ${(err as Error).message}`, hint: "Create it yourself (createdb) and run the restore again", cause: err });
+  } finally {
+    await client.end().catch(() => {});
+  }
 }

@@ -1,0 +1,287 @@
+import { createWriteStream } from "node:fs";
+import { mkdir, mkdtemp, rm, stat } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { Transform } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { openStaged, stageArtifact, type ArtifactRef } from "@hesaab/artifacts";
+import { redactUrl } from "@hesaab/config";
+import type { ArtifactIdentity, KeyRing } from "@hesaab/crypto";
+import { readAll, type StorageBackend } from "@hesaab/storage";
+import { parseConfigBundle, writeConfigBundle, type ConfigBundle } from "./config-bundle";
+import { describe } from "./describe";
+import { DrError } from "./errors";
+import { listDisasterBackups, type DisasterBackupEntry, type DisasterPartCopy } from "./list";
+import { compareWithManifest, parseManifest, type DrManifest, type ManifestComparison } from "./manifest";
+import { connect, createDatabase, probeDatabase, restoreDump } from "./pg-tools";
+import { withKeyRoot } from "./rooted-backend";
+
+/**
+ * A restore from nothing but the buckets and DR_MASTER_KEYS:
+ *
+ *     target probed: reachable, empty (else refused, naming some of its tables)
+ *     listing of disaster/ in every provider (meta sidecars) → the backup (by id, or the newest complete one)
+ *     for each provider holding a complete copy, preferred first, until one works:
+ *         config part: download (SHA-256 + size checked) → authenticated decrypt → bundle + manifest
+ *         data part:   download (SHA-256 + size checked) → authenticated decrypt to a temp file (every tag, the final chunk)
+ *     ── nothing has touched the target until here ──
+ *     create the target database if it does not exist
+ *     pg_restore -j N from the temp file
+ *     row counts of every table compared with the manifest; configuration files written to --config-dir
+ *
+ * A provider that is down, misses the backup, or serves a corrupt, truncated or undecryptable copy
+ * is recorded in the report and the next one is used.
+ */
+
+export type RestorePhase = "probing" | "listing" | "fetching" | "restoring" | "checking" | "writing-config";
+
+export interface RestorePlatformOptions {
+  /** The backup to restore; or `latest`. */
+  backupId?: string | undefined;
+  latest?: boolean | undefined;
+  /** Preferred provider first (`--from`); the others are fallbacks. */
+  backends: StorageBackend[];
+  /** Needs the DR master key version the backup's key sidecar names. */
+  keyRing: KeyRing;
+  /** The database to restore into: must be empty (or not exist yet: it is created after verification). */
+  targetUrl: string;
+  /** Where to write the configuration files of the bundle (re-rooted below it). Not written when absent. */
+  configDir?: string | undefined;
+  /** pg_restore jobs. Default 2. */
+  jobs?: number | undefined;
+  /** Restore into a database that is not empty (objects of the same names are dropped first). */
+  allowNonEmpty?: boolean | undefined;
+  /** Temp files go below it (the decrypted dump: as large as the dump). Default the OS temp dir. */
+  workDir?: string | undefined;
+  root?: string | undefined;
+  signal?: AbortSignal | undefined;
+  onProgress?: ((progress: { phase: RestorePhase; provider?: string }) => void) | undefined;
+}
+
+export interface RestoreFailure {
+  provider: string;
+  stage: "listing" | "config" | "data";
+  code: string;
+  message: string;
+}
+
+export interface RestoreReport {
+  /** Every table of the manifest is present with its row count. */
+  ok: boolean;
+  backupId: string;
+  createdAt: string;
+  requestedProvider: string;
+  providerUsed: string;
+  /** True when the requested provider could not serve the backup and another did. */
+  fellBack: boolean;
+  /** Why providers were passed over. */
+  failures: RestoreFailure[];
+  target: string;
+  createdDatabase: boolean;
+  gitCommit: string | null;
+  serverVersion: string;
+  sourceDatabase: string;
+  sourceSizeBytes: number;
+  tables: ManifestComparison["tables"];
+  mismatches: number;
+  configFiles: { path: string; writtenTo: string | null }[];
+  bytes: { artifact: number; dump: number };
+  durationsMs: { fetch: number; restore: number; check: number; total: number };
+}
+
+export async function restorePlatform(opts: RestorePlatformOptions): Promise<RestoreReport> {
+  const started = Date.now();
+  if (Boolean(opts.backupId) === Boolean(opts.latest)) {
+    throw new DrError({ code: "dr_invalid_argument", message: "give a backup id or latest, not both and not neither" });
+  }
+  const backends = opts.backends.map((b) => withKeyRoot(b, opts.root));
+  if (backends.length === 0) throw new DrError({ code: "dr_invalid_argument", message: "a restore needs at least one storage provider", hint: "Configure B2_* and/or R2_*" });
+  const progress = (phase: RestorePhase, provider?: string) => opts.onProgress?.({ phase, ...(provider ? { provider } : {}) });
+  const { signal } = opts;
+
+  // The target first: refusing takes a second, not a download.
+  progress("probing");
+  const probe = await probeDatabase(opts.targetUrl);
+  if (probe.objects.length > 0 && !opts.allowNonEmpty) {
+    throw new DrError({
+      code: "dr_target_not_empty",
+      message: `the target database ${redactUrl(opts.targetUrl)} is not empty: it holds ${probe.objects.slice(0, 5).join(", ")}${probe.objects.length > 5 ? ", …" : ""}`,
+      hint: "Restore into a new, empty database, or pass --force-non-empty to drop and replace objects of the same names",
+      context: { objects: probe.objects.slice(0, 20) },
+    });
+  }
+
+  progress("listing");
+  const listing = await listDisasterBackups({ backends, ...(signal ? { signal } : {}) });
+  const failures: RestoreFailure[] = listing.providers
+    .filter((p) => !p.ok)
+    .map((p) => ({ provider: p.provider, stage: "listing" as const, code: p.errorCode ?? "unexpected", message: p.error ?? "listing failed" }));
+  if (listing.providers.every((p) => !p.ok)) {
+    throw new DrError({ code: "dr_listing_failed", message: `no provider could be listed: ${failures.map((f) => `${f.provider}: ${f.message}`).join("; ")}`, retryable: true });
+  }
+  const entry = chooseBackup({ listing: listing.backups, backupId: opts.backupId, searched: listing.providers.filter((p) => p.ok).map((p) => p.provider) });
+  for (const copy of entry.copies) {
+    if (!copy.complete) failures.push({ provider: copy.provider, stage: "listing", code: "dr_backup_incomplete", message: copy.problems.join("; ") });
+  }
+  for (const b of backends) {
+    const listed = listing.providers.find((p) => p.provider === b.name)?.ok;
+    if (listed && !entry.copies.some((c) => c.provider === b.name)) failures.push({ provider: b.name, stage: "listing", code: "dr_backup_not_found", message: `${entry.backupId} is not in this provider` });
+  }
+
+  const work = await mkdtemp(path.join(opts.workDir ?? os.tmpdir(), "hesaab-dr-restore-"));
+  try {
+    progress("fetching");
+    const fetchStarted = Date.now();
+    const fetched = await fetchVerified({ entry, backends, keyRing: opts.keyRing, work, failures, signal, progress });
+    const fetchMs = Date.now() - fetchStarted;
+
+    // Everything is verified: only now is the target touched.
+    progress("restoring", fetched.provider);
+    const restoreStarted = Date.now();
+    let createdDatabase = false;
+    if (!probe.exists) {
+      await createDatabase(opts.targetUrl);
+      createdDatabase = true;
+    }
+    await restoreDump({ file: fetched.dumpFile, targetUrl: opts.targetUrl, jobs: opts.jobs ?? 2, clean: Boolean(opts.allowNonEmpty && probe.objects.length > 0), ...(signal ? { signal } : {}) });
+    const restoreMs = Date.now() - restoreStarted;
+
+    progress("checking");
+    const checkStarted = Date.now();
+    const target = await connect(opts.targetUrl);
+    let comparison: ManifestComparison;
+    try {
+      comparison = await compareWithManifest(target, fetched.manifest);
+    } finally {
+      await target.end().catch(() => {});
+    }
+    const checkMs = Date.now() - checkStarted;
+
+    let written: string[] = [];
+    if (opts.configDir) {
+      progress("writing-config");
+      await mkdir(opts.configDir, { recursive: true });
+      written = await writeConfigBundle({ bundle: fetched.bundle, dir: opts.configDir });
+    }
+    const requested = backends[0]!.name;
+    return {
+      ok: comparison.ok,
+      backupId: entry.backupId,
+      createdAt: fetched.manifest.createdAt,
+      requestedProvider: requested,
+      providerUsed: fetched.provider,
+      fellBack: fetched.provider !== requested,
+      failures,
+      target: redactUrl(opts.targetUrl),
+      createdDatabase,
+      gitCommit: fetched.manifest.gitCommit,
+      serverVersion: fetched.manifest.serverVersion,
+      sourceDatabase: fetched.manifest.databaseName,
+      sourceSizeBytes: fetched.manifest.databaseSizeBytes,
+      tables: comparison.tables,
+      mismatches: comparison.tables.filter((t) => !t.ok).length,
+      configFiles: fetched.bundle.files.map((f, i) => ({ path: f.path, writtenTo: written[i] ?? null })),
+      bytes: fetched.bytes,
+      durationsMs: { fetch: fetchMs, restore: restoreMs, check: checkMs, total: Date.now() - started },
+    };
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+function chooseBackup({ listing, backupId, searched }: { listing: DisasterBackupEntry[]; backupId?: string | undefined; searched: string[] }): DisasterBackupEntry {
+  if (backupId) {
+    const found = listing.find((b) => b.backupId === backupId);
+    if (found) return found;
+    throw new DrError({ code: "dr_backup_not_found", message: `disaster backup ${backupId} is not in ${searched.join(" or ")}`, hint: "Run `hesaab dr list` to see the backups each provider holds" });
+  }
+  const newest = listing.find((b) => b.completeIn.length > 0);
+  if (newest) return newest;
+  throw new DrError({
+    code: "dr_backup_not_found",
+    message: `no complete disaster backup in ${searched.join(" or ")}${listing.length ? ` (${listing.length} incomplete)` : ""}`,
+    hint: "Check the bucket names and the key prefix; `hesaab dr list` shows what each provider holds",
+  });
+}
+
+interface Fetched {
+  provider: string;
+  dumpFile: string;
+  bundle: ConfigBundle;
+  manifest: DrManifest;
+  bytes: { artifact: number; dump: number };
+}
+
+async function fetchVerified(args: {
+  entry: DisasterBackupEntry;
+  backends: StorageBackend[];
+  keyRing: KeyRing;
+  work: string;
+  failures: RestoreFailure[];
+  signal?: AbortSignal | undefined;
+  progress: (phase: RestorePhase, provider?: string) => void;
+}): Promise<Fetched> {
+  const { entry, backends, keyRing, work, failures, signal } = args;
+  const identity: ArtifactIdentity = { kind: "platform", tenantId: "", backupId: entry.backupId };
+  for (const backend of backends) {
+    const copy = entry.copies.find((c) => c.provider === backend.name && c.complete);
+    if (!copy) continue;
+    args.progress("fetching", backend.name);
+    const dir = path.join(work, backend.name);
+    let stage: "config" | "data" = "config";
+    try {
+      const config = await stagePart({ part: copy.config!, identity, backend, dir: path.join(dir, "config"), signal });
+      const bundle = parseConfigBundle((await readAll(await openStaged({ staged: config, keyRing }))).toString("utf8"));
+      if (!bundle.manifest) throw new DrError({ code: "dr_manifest_mismatch", message: "the configuration bundle carries no manifest" });
+      const manifest = parseManifest(JSON.stringify(bundle.manifest));
+      if (manifest.backupId !== entry.backupId) throw new DrError({ code: "dr_manifest_mismatch", message: `the manifest names backup ${manifest.backupId}, not ${entry.backupId}` });
+
+      stage = "data";
+      const data = await stagePart({ part: copy.data!, identity, backend, dir: path.join(dir, "data"), signal });
+      const dumpFile = path.join(dir, `${entry.backupId}.dump`);
+      await pipeline(await openStaged({ staged: data, keyRing }), expectPgDump(), createWriteStream(dumpFile), ...(signal ? [{ signal }] : []));
+      await data.remove();
+      return { provider: backend.name, dumpFile, bundle, manifest, bytes: { artifact: copy.data!.size, dump: (await stat(dumpFile)).size } };
+    } catch (err) {
+      if (signal?.aborted) throw err;
+      const { code, message } = describe(err);
+      failures.push({ provider: backend.name, stage, code, message });
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+  throw new DrError({
+    code: "dr_backup_unusable",
+    message: `no provider holds a usable copy of ${entry.backupId}: ${failures.map((f) => `${f.provider} (${f.stage}): ${f.code}: ${f.message}`).join("; ")}`,
+    ...(failures.some((f) => f.code.startsWith("key_")) ? { hint: "Check DR_MASTER_KEYS: it must hold the key version the backup was sealed (or re-wrapped) with" } : {}),
+    context: { failures },
+  });
+}
+
+function stagePart({ part, identity, backend, dir, signal }: { part: DisasterPartCopy; identity: ArtifactIdentity; backend: StorageBackend; dir: string; signal?: AbortSignal | undefined }) {
+  const ref: ArtifactRef = { key: part.key, sha256: part.sha256, size: part.size, identity, contentEncoding: part.contentEncoding === "gzip" ? "gzip" : "none" };
+  return stageArtifact({ ref, backends: [backend], dir, ...(signal ? { signal } : {}) });
+}
+
+/** Passes bytes through, refusing a plaintext that does not start like a pg_dump custom archive. */
+function expectPgDump(): Transform {
+  let head = Buffer.alloc(0);
+  let checked = false;
+  return new Transform({
+    highWaterMark: 1 << 20,
+    transform(chunk: Buffer, _enc, cb) {
+      if (!checked) {
+        head = Buffer.concat([head, chunk]);
+        if (head.length < 5) return cb();
+        checked = true;
+        if (head.subarray(0, 5).toString("latin1") !== "PGDMP") return cb(new DrError({ code: "dr_manifest_mismatch", message: "the data part is not a pg_dump custom-format archive" }));
+        const out = head;
+        head = Buffer.alloc(0);
+        return cb(null, out);
+      }
+      cb(null, chunk);
+    },
+    flush(cb) {
+      cb(checked ? null : new DrError({ code: "dr_manifest_mismatch", message: "the data part is empty" }));
+    },
+  });
+}

@@ -1,0 +1,225 @@
+import { createHash } from "node:crypto";
+import { chmod, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { getBackupRecord, listBackupRecords, openCatalog, type Catalog } from "@hesaab/db";
+import { keysSidecarKey, metaSidecarKey, parseMetaSidecar, readAll, type StorageBackend } from "@hesaab/storage";
+import { adminQuery, freshDatabase, uniquePrefix } from "@hesaab/testkit";
+import { backupPlatform, listDisasterBackups, restorePlatform, type DisasterBackupResult } from "../src";
+import { databaseExists, drKeyRing, fingerprint, provider, randomKey, samplePlatform, tablesOf, writeConfigFiles, type SamplePlatform } from "./helpers";
+
+const b2 = provider("b2");
+const r2 = provider("r2");
+const backends: StorageBackend[] = [b2.backend, r2.backend];
+const key1 = randomKey();
+const keyRing = drKeyRing({ 1: key1 });
+const root = uniquePrefix("dr");
+
+let source: SamplePlatform;
+let catalog: Catalog;
+let dir: string;
+let configFiles: string[];
+let backup: DisasterBackupResult;
+
+beforeAll(async () => {
+  source = await samplePlatform();
+  catalog = openCatalog({ url: source.db.url, max: 2 }); // the catalog lives in the platform database, as in production
+  dir = await mkdtemp(path.join(os.tmpdir(), "dr-test-"));
+  configFiles = await writeConfigFiles(dir);
+  backup = await backupPlatform({ platformUrl: source.db.url, keyRing, backends, catalog: catalog.db, configFiles, gitCommit: "abc1234", root, requestedBy: "test" });
+});
+afterAll(async () => {
+  b2.faults!.clear();
+  r2.faults!.clear();
+  await catalog.close();
+  await source.db.drop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe("disaster backup", () => {
+  it("stores both parts in both providers, verified, with a completed record and a manifest of the snapshot", async () => {
+    expect(backup.status).toBe("completed");
+    expect(backup.providers.map((p) => [p.provider, p.ok])).toEqual([
+      ["b2", true],
+      ["r2", true],
+    ]);
+    expect(backup.manifest.gitCommit).toBe("abc1234");
+    expect(backup.manifest.serverVersion).toMatch(/^\d+/);
+    expect(backup.manifest.databaseSizeBytes).toBeGreaterThan(0);
+    expect(backup.manifest.tables["public.invoices"]).toBeGreaterThan(0);
+    expect(backup.manifest.tables["backup.tenant_keys"]).toBe(4);
+    // The backup's own record was written after the snapshot: not in the dump.
+    expect(backup.manifest.tables["backup.backup_records"]).toBe(0);
+    for (const b of backends) {
+      const meta = parseMetaSidecar(await readAll(await b.get(`${root}${metaSidecarKey(backup.data.key)}`)));
+      expect(meta).toMatchObject({ type: "disaster", part: "data", tenantId: null, contentEncoding: "pg_dump-custom", size: backup.data.size, sha256: backup.data.sha256 });
+      expect(meta.manifest).toMatchObject({ gitCommit: "abc1234", rows: Object.values(backup.manifest.tables).reduce((a, n) => a + n, 0) });
+      expect(JSON.parse((await readAll(await b.get(`${root}${keysSidecarKey(backup.config.key)}`))).toString())).toMatchObject({ kind: 3, tenantId: "", backupId: backup.backupId });
+    }
+    const record = (await getBackupRecord(catalog.db, backup.backupId))!;
+    expect(record).toMatchObject({ backupType: "disaster", tenantId: null, status: "completed", verificationStatus: "verified", checksum: backup.data.sha256, fileSize: backup.data.size });
+    expect(record.providers.b2).toMatchObject({ status: "stored", verification: "verified", location: `${root}${backup.data.key}` });
+    expect(record.keySidecar).toMatchObject({ dekId: backup.data.dekId });
+    const days = (record.expiresAt!.getTime() - record.createdAt.getTime()) / 86_400_000;
+    expect(days).toBe(90);
+    expect(record.metadata).toMatchObject({ gitCommit: "abc1234", config: { sha256: backup.config.sha256 } });
+  });
+
+  it("lists from the buckets alone: complete in both providers", async () => {
+    const listing = await listDisasterBackups({ backends, root });
+    expect(listing.providers.map((p) => p.ok)).toEqual([true, true]);
+    expect(listing.backups).toHaveLength(1);
+    expect(listing.backups[0]).toMatchObject({ backupId: backup.backupId, completeIn: ["b2", "r2"], summary: { gitCommit: "abc1234" } });
+  });
+
+  it("restores into a fresh database from R2 with B2 down: every table, the backup schema and the configuration back", async () => {
+    const target = await freshDatabase("dr_dst");
+    const configDir = path.join(dir, "restored-config");
+    b2.faults!.down();
+    try {
+      const report = await restorePlatform({ latest: true, backends, keyRing, targetUrl: target.url, configDir, jobs: 2, root });
+      expect(report).toMatchObject({ ok: true, backupId: backup.backupId, requestedProvider: "b2", providerUsed: "r2", fellBack: true, mismatches: 0, gitCommit: "abc1234" });
+      expect(report.failures.some((f) => f.provider === "b2" && f.stage === "listing")).toBe(true);
+      expect(await fingerprint(target.url)).toEqual(await fingerprint(source.db.url));
+      for (const file of configFiles) {
+        const restored = report.configFiles.find((f) => f.path === file)!.writtenTo!;
+        expect(restored.startsWith(configDir)).toBe(true);
+        expect(await readFile(restored, "utf8")).toBe(await readFile(file, "utf8"));
+      }
+    } finally {
+      b2.faults!.clear();
+      await target.drop();
+    }
+  });
+
+  it("refuses a target that is not empty, naming its tables, unless asked", async () => {
+    const target = await freshDatabase("dr_busy");
+    try {
+      await adminQueryOn(target.url, "create table leftover (id int); insert into leftover values (1)");
+      await expect(restorePlatform({ latest: true, backends, keyRing, targetUrl: target.url, root })).rejects.toMatchObject({
+        code: "dr_target_not_empty",
+        message: expect.stringContaining("public.leftover"),
+      });
+      expect(await tablesOf(target.url)).toEqual(["public.leftover"]);
+      const report = await restorePlatform({ backupId: backup.backupId, backends, keyRing, targetUrl: target.url, root, allowNonEmpty: true });
+      expect(report.ok).toBe(true);
+      expect((await fingerprint(target.url)).tables).toEqual((await fingerprint(source.db.url)).tables);
+    } finally {
+      await target.drop();
+    }
+  });
+
+  it("creates a missing target database, but only after the backup verified", async () => {
+    const name = `dr_new_${Date.now().toString(36)}`;
+    const url = `postgres://postgres@127.0.0.1:5432/${name}`;
+    try {
+      const report = await restorePlatform({ latest: true, backends: [r2.backend, b2.backend], keyRing, targetUrl: url, root });
+      expect(report).toMatchObject({ ok: true, createdDatabase: true, providerUsed: "r2", fellBack: false });
+    } finally {
+      await adminQuery(`drop database if exists "${name}" with (force)`);
+    }
+  });
+});
+
+describe("a restore that cannot verify touches nothing", () => {
+  it("with the wrong key", async () => {
+    const name = `dr_never_${Date.now().toString(36)}`;
+    const target = await freshDatabase("dr_wrongkey");
+    try {
+      const wrong = drKeyRing({ 1: randomKey() });
+      await expect(restorePlatform({ latest: true, backends, keyRing: wrong, targetUrl: target.url, root })).rejects.toMatchObject({
+        code: "dr_backup_unusable",
+        message: expect.stringContaining("key_unwrap_failed"),
+      });
+      expect(await tablesOf(target.url)).toEqual([]);
+      // A target that does not exist yet is not created either.
+      await expect(restorePlatform({ latest: true, backends, keyRing: wrong, targetUrl: `postgres://postgres@127.0.0.1:5432/${name}`, root })).rejects.toMatchObject({ code: "dr_backup_unusable" });
+      expect(await databaseExists(name)).toBe(false);
+    } finally {
+      await target.drop();
+    }
+  });
+
+  it("with a truncated download from every provider", async () => {
+    const target = await freshDatabase("dr_trunc");
+    b2.faults!.cut("get", { afterBytes: 1000, mode: "end" });
+    r2.faults!.cut("get", { afterBytes: 1000, mode: "end" });
+    try {
+      const err = await restorePlatform({ latest: true, backends, keyRing, targetUrl: target.url, root }).catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: "dr_backup_unusable" });
+      expect((err as { context: { failures: { provider: string }[] } }).context.failures.map((f) => f.provider)).toEqual(["b2", "r2"]);
+      expect(await tablesOf(target.url)).toEqual([]);
+    } finally {
+      b2.faults!.clear();
+      r2.faults!.clear();
+      await target.drop();
+    }
+  });
+
+  it("with a tampered artifact whose meta sidecar was rewritten to match (only the authenticated decrypt can tell)", async () => {
+    const own = await backupPlatform({ platformUrl: source.db.url, keyRing, backends, root: uniquePrefix("dr-tamper") });
+    const ownRoot = own.data.location.slice(0, -own.data.key.length);
+    const target = await freshDatabase("dr_tamper");
+    try {
+      for (const b of backends) {
+        const bytes = await readAll(await b.get(own.data.location));
+        const at = Math.floor(bytes.length / 2);
+        bytes[at] = bytes[at]! ^ 0x01;
+        await b.put(own.data.location, bytes);
+        const metaKey = `${ownRoot}${metaSidecarKey(own.data.key)}`;
+        const meta = parseMetaSidecar(await readAll(await b.get(metaKey)));
+        meta.sha256 = createHash("sha256").update(bytes).digest("hex");
+        await b.put(metaKey, Buffer.from(JSON.stringify(meta)));
+      }
+      const err = await restorePlatform({ latest: true, backends, keyRing, targetUrl: target.url, root: ownRoot }).catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: "dr_backup_unusable", message: expect.stringContaining("artifact_chunk_auth_failed") });
+      expect(await tablesOf(target.url)).toEqual([]);
+    } finally {
+      await target.drop();
+    }
+  });
+});
+
+describe("a failed backup leaves no completed record", () => {
+  it("pg_dump killed mid-way: record failed, no objects left", async () => {
+    const bin = await mkdtemp(path.join(os.tmpdir(), "dr-bin-"));
+    const fake = path.join(bin, "pg_dump");
+    await writeFile(fake, `#!/bin/sh\n/usr/bin/pg_dump "$@" | head -c 3000\nkill -9 $$\n`);
+    await chmod(fake, 0o755);
+    const pathBefore = process.env.PATH;
+    process.env.PATH = `${bin}:${pathBefore}`;
+    const ownRoot = uniquePrefix("dr-killed");
+    try {
+      const err = await backupPlatform({ platformUrl: source.db.url, keyRing, backends, catalog: catalog.db, root: ownRoot }).catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: "dr_dump_failed", message: expect.stringContaining("SIGKILL") });
+    } finally {
+      process.env.PATH = pathBefore;
+      await rm(bin, { recursive: true, force: true });
+    }
+    const records = await listBackupRecords(catalog.db, { type: "disaster" });
+    const failed = records.filter((r) => r.id !== backup.backupId);
+    expect(failed.map((r) => r.status)).toEqual(["failed"]);
+    expect(failed[0]!.errorMessage).toMatch(/dr_dump_failed/);
+    const listing = await listDisasterBackups({ backends, root: ownRoot });
+    expect(listing.backups).toEqual([]);
+  });
+
+  it("a database that cannot be reached: no record at all", async () => {
+    const before = (await listBackupRecords(catalog.db, { type: "disaster" })).length;
+    const url = source.db.url.replace(/\/[^/]+$/, "/dr_does_not_exist");
+    await expect(backupPlatform({ platformUrl: url, keyRing, backends, catalog: catalog.db, root: uniquePrefix("dr-bad") })).rejects.toMatchObject({ code: "dr_dump_failed" });
+    expect(await listBackupRecords(catalog.db, { type: "disaster" })).toHaveLength(before);
+  });
+});
+
+async function adminQueryOn(url: string, sql: string): Promise<void> {
+  const { default: pg } = await import("pg");
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}

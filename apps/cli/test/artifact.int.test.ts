@@ -7,11 +7,14 @@ import path from "node:path";
 import { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { fileURLToPath } from "node:url";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { masterKeySet } from "@hesaab/config";
 import { KeyRing, TenantKeyStore, createEncryptStream, serializeKeySidecar, type ArtifactIdentity } from "@hesaab/crypto";
 import { migrate } from "@hesaab/db";
 import { freshDatabase, type FreshDatabase } from "@hesaab/testkit";
+
+// Each case starts real CLI processes (tsx): slow on a shared machine, whatever the default timeout.
+vi.setConfig({ testTimeout: 120_000, hookTimeout: 120_000 });
 
 const cliDir = fileURLToPath(new URL("..", import.meta.url));
 const keyList = (v: number, fill: number) => `${v}:${Buffer.alloc(32, fill).toString("base64")}`;
@@ -40,7 +43,8 @@ function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: 
     execFile(
       process.execPath,
       ["--import", "tsx", "src/main.ts", ...args],
-      { cwd: cliDir, env: { PATH: process.env.PATH ?? "", ...env }, encoding: "buffer", maxBuffer: 64 << 20 },
+      // HESAAB_NO_STACK_ENV: only what the test gives, no local .stack/env defaults.
+      { cwd: cliDir, env: { PATH: process.env.PATH ?? "", HESAAB_NO_STACK_ENV: "1", ...env }, encoding: "buffer", maxBuffer: 64 << 20 },
       (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr: stderr.toString() }),
     );
   });

@@ -66,3 +66,8 @@ if (process.env.HESAAB_NO_STACK_ENV !== "1") {
 export function cliActor(): string {
   return `cli:${process.env.SUDO_USER ?? process.env.USER ?? os.userInfo().username}`;
 }
+
+/** The environment for services the CLI starts (the demo): ours, with the stack's values for what is unset. */
+export function childEnv(stackEnv: Record<string, string>): NodeJS.ProcessEnv {
+  return { ...stackEnv, ...process.env };
+}

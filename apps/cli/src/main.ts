@@ -10,13 +10,14 @@ import { registerStorage } from "./commands/storage";
 import { registerBackup } from "./commands/backup";
 import { registerRestore } from "./commands/restore";
 import { registerDr } from "./commands/dr";
+import { registerDemo } from "./commands/demo";
 
 const program = new Command("hesaab")
   .description("HesaabPlus backup and recovery")
   .showHelpAfterError()
   .configureHelp({ sortSubcommands: true });
 
-for (const register of [registerStack, registerArtifact, registerPlatform, registerStorage, registerBackup, registerRestore, registerDr]) {
+for (const register of [registerStack, registerArtifact, registerPlatform, registerStorage, registerBackup, registerRestore, registerDr, registerDemo]) {
   register(program);
 }
 

@@ -10,7 +10,7 @@ const appsDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../.
 
 /** Builds the HTTP surface: tRPC under /trpc, the admin SPA under /admin, the tenant SPA under /app. */
 export async function buildServer(ctx: Context): Promise<FastifyInstance> {
-  const app = Fastify({ logger: false, maxParamLength: 5000 });
+  const app = Fastify({ logger: false, routerOptions: { maxParamLength: 5000 } });
   await app.register(fastifyTRPCPlugin, {
     prefix: "/trpc",
     trpcOptions: { router: appRouter, createContext: () => ctx } satisfies FastifyTRPCPluginOptions<AppRouter>["trpcOptions"],

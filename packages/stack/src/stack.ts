@@ -170,6 +170,8 @@ export async function ensureStack(options: StackOptions = {}): Promise<StackStat
     BACKUP_MASTER_KEYS: keys.backup,
     DR_MASTER_KEYS: keys.dr,
     HESAAB_DATA_DIR: path.join(o.dir, "data"),
+    // The SDK warns on Node 20 about releases after 2027-01; we pin the SDK, so the warning is noise.
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
   };
   const envFile = path.join(o.dir, "env");
   writeFileSync(envFile, Object.entries(env).map(([k, v]) => `export ${k}='${v}'`).join("\n") + "\n", { mode: 0o600 });

@@ -1,0 +1,97 @@
+// `hesaab demo up`: the whole system on local defaults with demo data, in the foreground.
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
+import path from "node:path";
+import type { Command } from "commander";
+import pg from "pg";
+import { connectBus } from "@hesaab/bus";
+import { migrate } from "@hesaab/db";
+import { createPlatformSchema, generatePlatform } from "@hesaab/platform";
+import { ensureStack, repoRoot } from "@hesaab/stack";
+import { childEnv } from "../env";
+
+const SERVICES = ["backup-svc", "storage-svc", "dr-svc", "gateway"] as const;
+
+async function tenantCount(url: string): Promise<number> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ n: number }>("select count(*)::int as n from public.tenants");
+    return rows[0]?.n ?? 0;
+  } catch {
+    return 0; // no schema yet
+  } finally {
+    await client.end();
+  }
+}
+
+function run(name: string, args: string[], env: NodeJS.ProcessEnv, cwd: string): ChildProcess {
+  const child = spawn(process.execPath, args, { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
+  const prefix = `[${name}] `;
+  for (const stream of [child.stdout, child.stderr]) {
+    let rest = "";
+    stream?.setEncoding("utf8").on("data", (chunk: string) => {
+      const lines = (rest + chunk).split("\n");
+      rest = lines.pop() ?? "";
+      for (const line of lines) if (line && !line.includes("NodeVersionSupportWarning")) process.stdout.write(`${prefix}${line}\n`);
+    });
+  }
+  return child;
+}
+
+export function registerDemo(program: Command): void {
+  program
+    .command("demo")
+    .description("the demo")
+    .command("up")
+    .description("start the local stack and every service with demo data (Ctrl-C stops the services)")
+    .option("--tenants <n>", "demo tenants", "25")
+    .option("--no-build", "skip building the web apps")
+    .action(async (opts: { tenants: string; build: boolean }) => {
+      const root = repoRoot();
+      const log = (line: string) => process.stdout.write(`[demo] ${line}\n`);
+      const stack = await ensureStack({ log });
+      log(`stack: ${Object.entries(stack.parts).map(([k, v]) => `${k} ${v}`).join(", ")}`);
+      const env = childEnv(stack.env);
+      await migrate({ url: stack.env.BACKUP_DATABASE_URL! });
+      if ((await tenantCount(stack.env.PLATFORM_DATABASE_URL!)) === 0) {
+        log(`generating a demo platform of ${opts.tenants} tenants…`);
+        await createPlatformSchema({ url: stack.env.PLATFORM_DATABASE_URL! });
+        const result = await generatePlatform({ url: stack.env.PLATFORM_DATABASE_URL!, tenants: Number(opts.tenants) || 25, scale: 0.5, seed: 42 });
+        log(`demo platform: ${result.tenants.length} tenants, ${result.rows} rows`);
+      }
+      if (opts.build) {
+        log("building the web apps…");
+        await new Promise<void>((resolve, reject) => {
+          const b = spawn("pnpm", ["--filter", "@hesaab/admin-web", "--filter", "@hesaab/tenant-web", "build"], { cwd: root, stdio: "ignore", env });
+          b.once("exit", (code) => (code === 0 ? resolve() : reject(new Error(`web app build failed (exit ${code})`))));
+        });
+      }
+      const children: ChildProcess[] = [];
+      for (const name of SERVICES) {
+        const dir = path.join(root, "apps", name);
+        if (!existsSync(path.join(dir, "src", "main.ts"))) continue;
+        children.push(run(name, ["--import", "tsx", "src/main.ts"], env, dir));
+      }
+      const stop = () => {
+        for (const c of children) c.kill("SIGTERM");
+        setTimeout(() => process.exit(0), 3000).unref();
+      };
+      process.once("SIGINT", stop);
+      process.once("SIGTERM", stop);
+
+      // Give the demo something to show: a backup of every tenant now, through the services.
+      await new Promise((r) => setTimeout(r, 4000));
+      const bus = await connectBus({ url: stack.env.NATS_URL!, name: "demo" });
+      await bus.ensureStreams();
+      await bus.publish("backup.tenant.requested.v1", { all: true, purpose: "on_demand", requestedBy: "demo" });
+      await bus.publish("dr.backup.requested.v1", { purpose: "on_demand", requestedBy: "demo" });
+      await bus.drain();
+      log("requested a backup of every tenant and a disaster-recovery backup");
+      log(`admin app:  http://127.0.0.1:${env.GATEWAY_PORT ?? 8080}/admin/`);
+      log(`tenant app: http://127.0.0.1:${env.GATEWAY_PORT ?? 8080}/app/`);
+      log(`CLI:        set -a; . ${stack.envFile}; set +a; pnpm -s hesaab backups list`);
+      log("Ctrl-C stops the services (the stack stays up: `pnpm hesaab stack down`)");
+      await Promise.all(children.map((c) => new Promise((r) => c.once("exit", r))));
+    });
+}

@@ -11,13 +11,14 @@ import { registerBackup } from "./commands/backup";
 import { registerRestore } from "./commands/restore";
 import { registerDr } from "./commands/dr";
 import { registerDemo } from "./commands/demo";
+import { registerKeys } from "./commands/keys";
 
 const program = new Command("hesaab")
   .description("HesaabPlus backup and recovery")
   .showHelpAfterError()
   .configureHelp({ sortSubcommands: true });
 
-for (const register of [registerStack, registerArtifact, registerPlatform, registerStorage, registerBackup, registerRestore, registerDr, registerDemo]) {
+for (const register of [registerStack, registerArtifact, registerPlatform, registerStorage, registerBackup, registerRestore, registerDr, registerDemo, registerKeys]) {
   register(program);
 }
 

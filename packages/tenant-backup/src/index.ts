@@ -3,3 +3,4 @@ export { restoreTenants, rollbackRestore, artifactRef, type RestoreRequest, type
 export { noPublish, type TenantBackupDeps, type Publish } from "./deps";
 export { openTenantBackupDeps, type TenantBackupEnv } from "./open";
 export { fanOutBackupRequest, handleBackupJob, handleRestoreRequest, raiseAlert, type Delivery, type SendCommand } from "./handlers";
+export { rotateTenantKeys, shredTenant, type RotationReport } from "./keys";

@@ -31,7 +31,7 @@ export function openTenantBackupDeps({
   discover?: DiscoverOptions;
   publish?: Publish;
   poolSize?: number;
-}): TenantBackupDeps & { close(): Promise<void> } {
+}): TenantBackupDeps & { tenantKeys: TenantKeyStore; close(): Promise<void> } {
   const platform = new pg.Pool({ connectionString: env.PLATFORM_DATABASE_URL, max: poolSize, application_name: "hesaab-backup" });
   platform.on("error", () => {});
   const catalog = openCatalog({ url: catalogUrl(env) });
@@ -44,6 +44,7 @@ export function openTenantBackupDeps({
     platform,
     catalog,
     keyRing: new KeyRing({ tenantKeys }),
+    tenantKeys,
     backends,
     retentionDays: env.BACKUP_RETENTION_DAYS,
     gzipLevel,

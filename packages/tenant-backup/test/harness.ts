@@ -27,6 +27,7 @@ export interface Harness {
   r2: OpenedBackend;
   platform: GenerateResult;
   events: { type: string; data: unknown }[];
+  keys: TenantKeyStore;
   close(): Promise<void>;
 }
 
@@ -49,6 +50,7 @@ export async function harness({ tenants = 6, scale = 0.1, seed = 7 }: { tenants?
     r2,
     platform,
     events,
+    keys,
     deps: {
       platform: pool,
       catalog,

@@ -25,7 +25,7 @@ async function tenantCount(url: string): Promise<number> {
   }
 }
 
-function run(name: string, args: string[], env: NodeJS.ProcessEnv, cwd: string): ChildProcess {
+function run({ name, args, env, cwd }: { name: string; args: string[]; env: NodeJS.ProcessEnv; cwd: string }): ChildProcess {
   const child = spawn(process.execPath, args, { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
   const prefix = `[${name}] `;
   for (const stream of [child.stdout, child.stderr]) {
@@ -71,7 +71,7 @@ export function registerDemo(program: Command): void {
       for (const name of SERVICES) {
         const dir = path.join(root, "apps", name);
         if (!existsSync(path.join(dir, "src", "main.ts"))) continue;
-        children.push(run(name, ["--import", "tsx", "src/main.ts"], env, dir));
+        children.push(run({ name, args: ["--import", "tsx", "src/main.ts"], env, cwd: dir }));
       }
       const stop = () => {
         for (const c of children) c.kill("SIGTERM");

@@ -1,0 +1,369 @@
+// `pnpm bench:backup` (issue 5): tenant backups measured side by side with what the stock tools do
+// with the same rows, in ONE run on one generated platform (one large tenant and a long tail):
+//
+//   (a) psql \copy of the large tenant's tables to /dev/null (the SELECTs our export runs, from the
+//       discovered plan, one `\copy (select …) to '/dev/null'` per table in one psql session);
+//   (b) the same piped through `gzip -6 | openssl enc -aes-256-ctr -pbkdf2` to a file;
+//   (c) `pg_dump -Fc` of the whole platform database to a file;
+//   (d) our backup of the large tenant end to end (export → gzip → BKP1 → SHA-256 → both local S3
+//       endpoints, sidecars, catalog record);
+//   (e) our backup of every active tenant, BENCH_CONCURRENCY at once, one plan discovery.
+//
+// Plus, to see where the time and the memory go: (d) again to two filesystem backends instead of
+// the s3rver endpoints, and a small tenant's backup (its peak RSS beside the large one's).
+//
+// Each of our backups runs in its own child process, so its peak RSS (the kernel's maxrss) is the
+// backup's and not the generator's. (a) runs once untimed first (warm cache), then a, b, c, d, e.
+// Machines here are shared and noisy: read the ratios, run twice before believing a change, and
+// never turn these numbers into test assertions.
+//
+// Environment: BENCH_TENANTS (2000), BENCH_LARGE_SCALE (190 ≈ 300 MB of COPY text for tenant #1),
+// BENCH_SCALE (1, the tail), BENCH_CONCURRENCY (3), BENCH_QUICK=1 (200 tenants, large scale 19:
+// ≈ 30 MB), BENCH_SKIP_FS=1 (no fs-backend run), BENCH_KEEP=1 (keep the databases and objects).
+import { spawnSync, fork } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import pg from "pg";
+import { Secret } from "@hesaab/config";
+import { KeyRing, TenantKeyStore } from "@hesaab/crypto";
+import { migrate, openCatalog } from "@hesaab/db";
+import { createPlatformSchema, generatePlatform } from "@hesaab/platform";
+import { openBackend, type StorageBackend } from "@hesaab/storage";
+import { discoverTenantPlan, selectSql } from "@hesaab/tenant-data";
+import { ensureStack, freshDatabase, testProviders } from "@hesaab/testkit";
+import { activeTenants, backupTenant, type TenantBackupDeps } from "../src";
+
+// The SDK's notice that its 2027 releases need Node 22 (we pin it) would only clutter the table.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+
+const QUICK = process.env.BENCH_QUICK === "1";
+const TENANTS = envNumber("BENCH_TENANTS", QUICK ? 200 : 2000);
+const LARGE_SCALE = envNumber("BENCH_LARGE_SCALE", QUICK ? 19 : 190);
+const SCALE = envNumber("BENCH_SCALE", 1);
+const CONCURRENCY = envNumber("BENCH_CONCURRENCY", 3);
+const SEED = 1;
+const MiB = 1024 * 1024;
+/** openssl's password for (b): a throwaway, not a secret (the figure is the cipher's cost). */
+const OPENSSL_PASS = "hesaab-bench";
+
+function envNumber(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number, got ${raw}`);
+  return n;
+}
+
+function log(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Child side: one of our backups, in a process of its own.
+
+type Phase = "large" | "small" | "large-fs" | "all";
+
+interface PhaseResult {
+  phase: Phase;
+  seconds: number;
+  cpuSeconds: number;
+  /** RSS once everything was loaded and the deps opened, before the first backup. */
+  startRssMb: number;
+  maxRssMb: number;
+  tenants: number;
+  /** Stored artifact bytes (ciphertext) and exported plaintext bytes, summed over tenants. */
+  artifactBytes: number;
+  plaintextBytes: number;
+  statuses: Record<string, number>;
+}
+
+interface ChildConfig {
+  platformUrl: string;
+  catalogUrl: string;
+  masterKeyHex: string;
+  keyPrefix: string;
+  fsRoot: string;
+  largeTenant: string;
+  smallTenant: string;
+}
+
+function childConfig(): ChildConfig {
+  return JSON.parse(process.env.BENCH_CHILD_CONFIG!) as ChildConfig;
+}
+
+/** The providers of a run: both local S3 endpoints (under the run's key prefix), or two directories. */
+function openProviders(cfg: ChildConfig, kind: "s3" | "fs"): StorageBackend[] {
+  if (kind === "fs") {
+    return (["b2", "r2"] as const).map((name) => openBackend({ backend: { kind: "fs", name, root: path.join(cfg.fsRoot, name), create: true } }).backend);
+  }
+  const providers = testProviders();
+  return (["b2", "r2"] as const).map((name) => {
+    const p = providers[name];
+    return openBackend({
+      backend: {
+        kind: "s3",
+        name,
+        endpoint: p.endpoint,
+        bucket: p.bucket,
+        region: p.region,
+        forcePathStyle: true,
+        credentials: { accessKeyId: new Secret(p.accessKeyId), secretAccessKey: new Secret(p.secretAccessKey) },
+      },
+      keyPrefix: cfg.keyPrefix,
+    }).backend;
+  });
+}
+
+/** Deps wired as `openTenantBackupDeps` wires them, with the bench's databases, key and providers. */
+function openDeps(cfg: ChildConfig, kind: "s3" | "fs"): TenantBackupDeps & { close(): Promise<void> } {
+  const platform = new pg.Pool({ connectionString: cfg.platformUrl, max: CONCURRENCY + 2, application_name: "hesaab-backup" });
+  platform.on("error", () => {});
+  const catalog = openCatalog({ url: cfg.catalogUrl });
+  const tenantKeys = new TenantKeyStore({ pool: catalog.pool, masterKeys: new Map([[1, new Secret(Buffer.from(cfg.masterKeyHex, "hex"))]]) });
+  return {
+    platform,
+    catalog,
+    keyRing: new KeyRing({ tenantKeys }),
+    backends: openProviders(cfg, kind),
+    retentionDays: 30,
+    gzipLevel: 6,
+    workDir: os.tmpdir(),
+    async close() {
+      await platform.end();
+      await catalog.close();
+    },
+  };
+}
+
+async function runPhase(phase: Phase): Promise<PhaseResult> {
+  const cfg = childConfig();
+  const deps = openDeps(cfg, phase === "large-fs" ? "fs" : "s3");
+  const result: PhaseResult = { phase, seconds: 0, cpuSeconds: 0, startRssMb: process.memoryUsage().rss / MiB, maxRssMb: 0, tenants: 0, artifactBytes: 0, plaintextBytes: 0, statuses: {} };
+  const one = async (tenantId: string): Promise<void> => {
+    const { record } = await backupTenant(deps, { tenantId, purpose: "on_demand", requestedBy: "bench" });
+    result.tenants++;
+    result.artifactBytes += record.fileSize ?? 0;
+    result.plaintextBytes += Number((record.metadata as { plaintextBytes?: number }).plaintextBytes ?? 0);
+    result.statuses[record.status] = (result.statuses[record.status] ?? 0) + 1;
+  };
+  const cpu = process.cpuUsage();
+  const started = performance.now();
+  if (phase === "all") {
+    const ids = await activeTenants(deps);
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < ids.length) await one(ids[next++]!);
+    };
+    await Promise.all(Array.from({ length: Math.min(CONCURRENCY, ids.length) }, worker));
+  } else {
+    await one(phase === "small" ? cfg.smallTenant : cfg.largeTenant);
+  }
+  result.seconds = (performance.now() - started) / 1000;
+  const used = process.cpuUsage(cpu);
+  result.cpuSeconds = (used.user + used.system) / 1e6;
+  result.maxRssMb = process.resourceUsage().maxRSS / 1024;
+  await deps.close();
+  return result;
+}
+
+function inChild(phase: Phase, cfg: ChildConfig): Promise<PhaseResult> {
+  return new Promise((resolve, reject) => {
+    const child = fork(fileURLToPath(import.meta.url), ["--phase", phase], {
+      env: { ...process.env, BENCH_CHILD_CONFIG: JSON.stringify(cfg) },
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+    });
+    let got: PhaseResult | undefined;
+    child.once("message", (m) => (got = m as PhaseResult));
+    child.once("error", reject);
+    child.once("exit", (code) => (code === 0 && got ? resolve(got) : reject(new Error(`phase ${phase} exited with ${code}`))));
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parent side: the platform, the stock tools, the table.
+
+interface ToolResult {
+  seconds: number;
+  bytes: number;
+}
+
+/** Runs a shell command line (bash, pipefail) and times it; throws with its stderr when it fails. */
+function timed(command: string, output?: string): ToolResult {
+  const started = performance.now();
+  const r = spawnSync("bash", ["-o", "pipefail", "-c", command], { encoding: "utf8", stdio: ["ignore", "ignore", "pipe"] });
+  const seconds = (performance.now() - started) / 1000;
+  if (r.status !== 0) throw new Error(`command failed (${r.status}): ${command}\n${r.stderr}`);
+  return { seconds, bytes: output ? statSync(output).size : 0 };
+}
+
+const q = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
+
+async function removeObjects(cfg: ChildConfig): Promise<number> {
+  let removed = 0;
+  for (const backend of openProviders(cfg, "s3")) {
+    const keys: string[] = [];
+    for await (const entry of backend.list("")) keys.push(entry.key);
+    for (let i = 0; i < keys.length; i += 16) {
+      await Promise.all(keys.slice(i, i + 16).map((k) => backend.delete(k)));
+    }
+    removed += keys.length;
+  }
+  return removed;
+}
+
+function machineFacts(): string {
+  const cpus = os.cpus();
+  return [
+    `machine: ${cpus.length} cores (${cpus[0]?.model.trim() ?? "unknown"}), ${(os.totalmem() / 1024 ** 3).toFixed(1)} GiB RAM, load ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}`,
+    `node ${process.version}; ${firstLine("psql", ["--version"])}; ${firstLine("pg_dump", ["--version"])}; ${firstLine("gzip", ["--version"])}; ${firstLine("openssl", ["version"])}`,
+  ].join("\n");
+}
+
+function firstLine(cmd: string, args: string[]): string {
+  const r = spawnSync(cmd, args, { encoding: "utf8" });
+  return (r.stdout || r.stderr || "?").split("\n")[0]!.trim();
+}
+
+async function main(): Promise<void> {
+  const facts = machineFacts();
+  log(facts);
+  await ensureStack({ log });
+  const work = mkdtempSync(path.join(os.tmpdir(), "backup-bench-"));
+  const platformDb = await freshDatabase("bench");
+  const catalogDb = await freshDatabase("benchcat");
+  const cfg: ChildConfig = {
+    platformUrl: platformDb.url,
+    catalogUrl: catalogDb.url,
+    masterKeyHex: randomBytes(32).toString("hex"),
+    keyPrefix: `bench-${Date.now().toString(36)}-${randomBytes(3).toString("hex")}/`,
+    fsRoot: path.join(work, "fs"),
+    largeTenant: "",
+    smallTenant: "",
+  };
+  const keep = process.env.BENCH_KEEP === "1";
+  try {
+    // The platform: tenant #1 large, the rest a long tail; the catalog in its own database, so (c)
+    // dumps the platform alone.
+    log(`generating ${TENANTS} tenants (scale ${SCALE}, tenant #1 × ${LARGE_SCALE}) into ${platformDb.name}`);
+    await createPlatformSchema({ url: platformDb.url });
+    const generated = await generatePlatform({
+      url: platformDb.url,
+      tenants: TENANTS,
+      scale: SCALE,
+      seed: SEED,
+      largeScale: LARGE_SCALE,
+      skipForeignKeyChecks: true,
+      onProgress: (p) => log(`  ${p.tenantsDone}/${p.tenantsTotal} tenants, ${(p.bytes / MiB).toFixed(0)} MiB`),
+    });
+    await migrate({ url: catalogDb.url });
+    const large = generated.tenants[0]!;
+    const active = generated.tenants.filter((t) => t.status === "active");
+    const small = active[active.length - 1]!;
+    cfg.largeTenant = large.id;
+    cfg.smallTenant = small.id;
+    log(`generated ${(generated.bytes / MiB).toFixed(0)} MiB of COPY text in ${(generated.durationMs / 1000).toFixed(0)} s; tenant #1 ${(large.bytes / MiB).toFixed(0)} MiB`);
+
+    // The SELECTs our export runs for tenant #1, from the discovered plan.
+    const client = new pg.Client({ connectionString: platformDb.url });
+    await client.connect();
+    let selects: string[];
+    let databaseBytes: number;
+    try {
+      const plan = await discoverTenantPlan({ client });
+      const tenant = client.escapeLiteral(large.id);
+      selects = plan.tables.map((table) => selectSql({ plan, table, tenant }).replace(/\s+/g, " "));
+      const { rows } = await client.query<{ size: string }>("select pg_database_size(current_database()) as size");
+      databaseBytes = Number(rows[0]!.size);
+    } finally {
+      await client.end();
+    }
+    const toNull = path.join(work, "copy-null.sql");
+    const toStdout = path.join(work, "copy-stdout.sql");
+    writeFileSync(toNull, selects.map((s) => `\\copy (${s}) to '/dev/null'\n`).join(""));
+    writeFileSync(toStdout, selects.map((s) => `\\copy (${s}) to stdout\n`).join(""));
+    const psql = `psql -X -q -v ON_ERROR_STOP=1 -d ${q(platformDb.url)}`;
+    const encFile = path.join(work, "tenant.copy.gz.enc");
+    const dumpFile = path.join(work, "platform.dump");
+
+    log("warming the cache: (a) once, untimed");
+    timed(`${psql} -f ${q(toNull)}`);
+    log("(a) psql \\copy to /dev/null");
+    const a = timed(`${psql} -f ${q(toNull)}`);
+    log("(b) psql \\copy | gzip -6 | openssl enc -aes-256-ctr -pbkdf2 > file");
+    const b = timed(`${psql} -f ${q(toStdout)} | gzip -6 | openssl enc -aes-256-ctr -pbkdf2 -pass pass:${OPENSSL_PASS} -out ${q(encFile)}`, encFile);
+    rmSync(encFile, { force: true });
+    log("(c) pg_dump -Fc of the whole database");
+    const c = timed(`pg_dump -Fc -d ${q(platformDb.url)} -f ${q(dumpFile)}`, dumpFile);
+    rmSync(dumpFile, { force: true });
+    log("(d) our backup of tenant #1 to both local S3 endpoints");
+    const d = await inChild("large", cfg);
+    log("    tenant #1 again, to two fs backends");
+    const skipFs = process.env.BENCH_SKIP_FS === "1";
+    let dFs: PhaseResult | undefined;
+    if (!skipFs) {
+      mkdirSync(cfg.fsRoot, { recursive: true });
+      dFs = await inChild("large-fs", cfg);
+      rmSync(cfg.fsRoot, { recursive: true, force: true });
+    }
+    log("    the smallest active tenant (peak RSS beside the large one's)");
+    const s = await inChild("small", cfg);
+    log(`(e) our backup of every active tenant, ${CONCURRENCY} at once`);
+    const e = await inChild("all", cfg);
+
+    const mbps = (bytes: number, seconds: number) => `${(bytes / 1e6 / seconds).toFixed(1).padStart(6)} MB/s`;
+    const secs = (x: number) => `${x.toFixed(2).padStart(7)} s`;
+    const ratio = (x: number, y: number) => (x / y).toFixed(2);
+    const mark = (ok: boolean) => (ok ? "met" : "NOT met");
+    const rssLine = (r: PhaseResult) => `peak RSS ${r.maxRssMb.toFixed(0).padStart(4)} MiB (start ${r.startRssMb.toFixed(0)} MiB)`;
+    const copyBytes = d.plaintextBytes;
+    const lines = [
+      "",
+      `Tenant backup benchmark, ${new Date().toISOString().slice(0, 10)}`,
+      facts,
+      `platform: ${TENANTS} tenants (${active.length} active), scale ${SCALE}, tenant #1 × ${LARGE_SCALE}; ${(generated.bytes / 1e6).toFixed(0)} MB of COPY text, database ${(databaseBytes / 1e6).toFixed(0)} MB on disk`,
+      `tenant #1: ${(large.bytes / 1e6).toFixed(1)} MB of COPY text, ${selects.length} tables (export script ${(copyBytes / 1e6).toFixed(1)} MB); smallest active tenant: ${(small.bytes / 1e3).toFixed(0)} kB`,
+      "",
+      `  (a) psql \\copy → /dev/null                      ${secs(a.seconds)}  ${mbps(copyBytes, a.seconds)}`,
+      `  (b) psql \\copy | gzip -6 | openssl enc → file   ${secs(b.seconds)}  ${mbps(copyBytes, b.seconds)}  → ${(b.bytes / 1e6).toFixed(1)} MB`,
+      `  (c) pg_dump -Fc (whole database) → file        ${secs(c.seconds)}  → ${(c.bytes / 1e6).toFixed(1)} MB`,
+      `  (d) our backup of tenant #1 → B2+R2 (s3rver)   ${secs(d.seconds)}  ${mbps(copyBytes, d.seconds)}  → ${(d.artifactBytes / 1e6).toFixed(1)} MB ×2   cpu ${d.cpuSeconds.toFixed(1)} s   ${rssLine(d)}`,
+      ...(dFs
+        ? [`      tenant #1 → two fs backends (diagnosis)     ${secs(dFs.seconds)}  ${mbps(copyBytes, dFs.seconds)}  → ${(dFs.artifactBytes / 1e6).toFixed(1)} MB ×2   cpu ${dFs.cpuSeconds.toFixed(1)} s   ${rssLine(dFs)}`]
+        : []),
+      `      smallest tenant → B2+R2 (s3rver)            ${secs(s.seconds)}  ${(s.plaintextBytes / 1e3).toFixed(0).padStart(6)} kB          ${rssLine(s)}`,
+      `  (e) every active tenant → B2+R2, ${CONCURRENCY} at once     ${secs(e.seconds)}  ${e.tenants} tenants ${JSON.stringify(e.statuses)}   cpu ${e.cpuSeconds.toFixed(1)} s   ${rssLine(e)}`,
+      "",
+      `  d/a = ${ratio(d.seconds, a.seconds)}`,
+      `  d/b = ${ratio(d.seconds, b.seconds)}   target ≤ 1.0: ${mark(d.seconds <= b.seconds)}${dFs ? `   (to fs backends: ${ratio(dFs.seconds, b.seconds)})` : ""}`,
+      `  e/c = ${ratio(e.seconds, c.seconds)}   target ≤ 2.0: ${mark(e.seconds <= 2 * c.seconds)}`,
+      `  peak RSS: tenant #1 ${d.maxRssMb.toFixed(0)} MiB, smallest tenant ${s.maxRssMb.toFixed(0)} MiB, every tenant ${e.maxRssMb.toFixed(0)} MiB   target < 256 MiB: ${mark(Math.max(d.maxRssMb, e.maxRssMb) < 256)}`,
+      `  RSS growth with size (tenant #1 − smallest): ${(d.maxRssMb - s.maxRssMb).toFixed(0)} MiB for ${((large.bytes - small.bytes) / 1e6).toFixed(0)} MB more data`,
+    ];
+    process.stdout.write(`${lines.join("\n")}\n`);
+  } finally {
+    if (keep) {
+      log(`kept: databases ${platformDb.name}, ${catalogDb.name}; objects under ${cfg.keyPrefix}; files in ${work}`);
+    } else {
+      log("cleaning up (objects, databases, files)");
+      const removed = await removeObjects(cfg).catch((err: unknown) => {
+        log(`could not remove the objects under ${cfg.keyPrefix}: ${String(err)}`);
+        return 0;
+      });
+      log(`  removed ${removed} objects`);
+      await platformDb.drop();
+      await catalogDb.drop();
+      rmSync(work, { recursive: true, force: true });
+    }
+  }
+}
+
+const phaseAt = process.argv.indexOf("--phase");
+if (phaseAt >= 0) {
+  const result = await runPhase(process.argv[phaseAt + 1] as Phase);
+  process.send!(result, () => process.exit(0));
+} else {
+  await main();
+}

@@ -64,6 +64,7 @@ export function registerBackup(program: Command): void {
               if (!opts.json) {
                 progressDone();
                 process.stdout.write(`${record.status === "completed" ? "ok      " : "DEGRADED"} ${tenantId}  ${record.id}  ${mb(record.fileSize)}  ${Object.entries(record.providers).map(([p, c]) => `${p}:${c.status}`).join(" ")}\n`);
+                for (const [p, c] of Object.entries(record.providers)) if (c.error) process.stdout.write(`         ${p}: ${c.error} (storage-svc copies it there once ${p} works again)\n`);
               }
             } catch (err) {
               failures.push({ tenantId, error: errorText(err) });

@@ -38,6 +38,32 @@ export function drKeysEnv() {
   return { drMasterKeys: parseEnv(drKeysEnvSchema, process.env).DR_MASTER_KEYS };
 }
 
+const drEnvSchema = z.object({
+  // Either provider may be missing (a disaster restore from R2 alone).
+  ...z.object(envPieces.b2).partial().shape,
+  ...z.object(envPieces.r2).partial().shape,
+  PLATFORM_DATABASE_URL: envPieces.platformDb.PLATFORM_DATABASE_URL.optional(),
+  ...envPieces.catalogDb,
+  DISASTER_BACKUP_RETENTION_DAYS: envPieces.retention.DISASTER_BACKUP_RETENTION_DAYS,
+  /** Comma-separated configuration files bundled into every disaster backup. */
+  DR_CONFIG_FILES: z
+    .string()
+    .default("")
+    .transform((v) => v.split(",").map((s) => s.trim()).filter(Boolean)),
+  DEPLOYED_GIT_COMMIT: z.string().optional(),
+  /** Key prefix of disaster backups inside the buckets (empty in production). */
+  DR_STORAGE_ROOT: z.string().optional(),
+});
+
+/**
+ * Disaster recovery (`hesaab dr …`): the providers (B2_*, R2_*), and for backups the platform
+ * database, config files and git commit. Keys come from `drKeysEnv`. Nothing here is required:
+ * a restore on a bare machine needs only one provider's credentials and DR_MASTER_KEYS.
+ */
+export function drEnv() {
+  return parseEnv(drEnvSchema, process.env);
+}
+
 const tenantBackupEnvSchema = z.object({
   ...envPieces.platformDb,
   ...envPieces.catalogDb,

@@ -107,14 +107,14 @@ export async function connect(url: string): Promise<pg.Client> {
   return client;
 }
 
-/** Names of user objects in a database: empty means safe to restore into. */
+/** Names of user objects in a database (tables first, at most 20): empty means safe to restore into. */
 export async function userObjects(client: pg.Client): Promise<string[]> {
   const { rows } = await client.query<{ name: string }>(`
     select n.nspname || '.' || c.relname as name
       from pg_class c join pg_namespace n on n.oid = c.relnamespace
      where c.relkind in ('r', 'p', 'v', 'm', 'S', 'f')
        and n.nspname not in ('pg_catalog', 'information_schema') and n.nspname not like 'pg_toast%' and n.nspname not like 'pg_temp%'
-     order by 1 limit 20`);
+     order by c.relkind not in ('r', 'p'), 1 limit 20`);
   return rows.map((r) => r.name);
 }
 

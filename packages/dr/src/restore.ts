@@ -105,7 +105,7 @@ export async function restorePlatform(opts: RestorePlatformOptions): Promise<Res
   if (probe.objects.length > 0 && !opts.allowNonEmpty) {
     throw new DrError({
       code: "dr_target_not_empty",
-      message: `the target database ${redactUrl(opts.targetUrl)} is not empty: it holds ${probe.objects.slice(0, 5).join(", ")}${probe.objects.length > 5 ? ", …" : ""}`,
+      message: `the target database ${redactUrl(opts.targetUrl)} is not empty: it holds ${probe.objects.slice(0, 5).join(", ")}${probe.objects.length > 5 ? " and more" : ""}`,
       hint: "Restore into a new, empty database, or pass --force-non-empty to drop and replace objects of the same names",
       context: { objects: probe.objects.slice(0, 20) },
     });

@@ -1,0 +1,61 @@
+import { eq, sql } from "drizzle-orm";
+import { isHesaabError } from "@hesaab/config";
+import { newId, providerName, type ProviderName } from "@hesaab/contracts";
+import { backupRecords, getBackupRecord, insertAlert, verifications, type BackupRecord, type CatalogDb, type ProviderCopy } from "@hesaab/db";
+import { noPublish, type Publish } from "./deps";
+import { StorageOpsError } from "./errors";
+
+/** The record, or `storage_ops_not_found`. */
+export async function loadRecord(db: CatalogDb, id: string): Promise<BackupRecord> {
+  const record = await getBackupRecord(db, id);
+  if (!record) throw new StorageOpsError({ code: "storage_ops_not_found", message: `no backup ${id} in the catalog`, context: { backupId: id } });
+  return record;
+}
+
+/**
+ * Merges `copy` into one provider's entry of `providers` and removes the `clear` fields, in one
+ * statement: concurrent updates of other providers (or other fields) are kept.
+ */
+export async function mergeProviderCopy(db: CatalogDb, args: { id: string; provider: string; copy: Partial<ProviderCopy>; clear?: (keyof ProviderCopy)[] }): Promise<void> {
+  const { id, provider, copy, clear = [] } = args;
+  const removed = clear.length ? sql`(coalesce(${backupRecords.providers} -> ${provider}, '{}'::jsonb) - ${`{${clear.join(",")}}`}::text[])` : sql`coalesce(${backupRecords.providers} -> ${provider}, '{}'::jsonb)`;
+  await db
+    .update(backupRecords)
+    .set({ providers: sql`jsonb_set(${backupRecords.providers}, ${`{${provider}}`}::text[], ${removed} || ${JSON.stringify(copy)}::jsonb)` })
+    .where(eq(backupRecords.id, id));
+}
+
+export async function insertVerification(db: CatalogDb, row: { backupId: string; provider: string; depth: "keyless" | "deep"; ok: boolean; detail?: string | undefined; at?: Date }): Promise<void> {
+  await db.insert(verifications).values({ backupId: row.backupId, provider: row.provider, depth: row.depth, ok: row.ok, detail: row.detail ?? null, ...(row.at ? { at: row.at } : {}) });
+}
+
+/** The contract's provider name, or undefined for a backend the events cannot name (e.g. an `fs` test backend). */
+export function eventProvider(name: string): ProviderName | undefined {
+  const parsed = providerName.safeParse(name);
+  return parsed.success ? parsed.data : undefined;
+}
+
+export interface AlertInput {
+  severity: "info" | "warning" | "critical";
+  code: string;
+  message: string;
+  context?: Record<string, unknown>;
+}
+
+/** Records an alert in the catalog and publishes `alert.raised.v1`. Never throws (an alert must not fail the operation that raised it). */
+export async function raiseAlert(deps: { catalog: { db: CatalogDb }; publish?: Publish | undefined }, alert: AlertInput): Promise<string | undefined> {
+  const id = newId("alr");
+  try {
+    await insertAlert(deps.catalog.db, { id, severity: alert.severity, code: alert.code, message: alert.message, context: alert.context ?? {} });
+    await (deps.publish ?? noPublish)("alert.raised.v1", { alertId: id, severity: alert.severity, code: alert.code, message: alert.message, context: alert.context ?? {} });
+    return id;
+  } catch {
+    return undefined;
+  }
+}
+
+/** One line for an error, for the catalog and events: message and stable code, never a stack. */
+export function errorText(err: unknown): string {
+  if (isHesaabError(err)) return `${err.message} [${err.code}]`;
+  return err instanceof Error ? err.message : String(err);
+}

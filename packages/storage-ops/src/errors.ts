@@ -1,0 +1,24 @@
+import { HesaabError } from "@hesaab/config";
+
+/**
+ * | code | retryable | when |
+ * |---|---|---|
+ * | `storage_ops_record_incomplete` | no | a record names no key or checksum (it never completed) |
+ * | `storage_ops_not_found` | no | no catalog record with that id |
+ * | `storage_ops_heal_pending` | yes | a provider could not be reached; the copy is healed on a later try |
+ * | `storage_ops_invalid_argument` | no | a bad option (a rule, a provider name) |
+ * | `storage_ops_no_provider` | no | the provider asked for is not configured |
+ */
+export type StorageOpsErrorCode =
+  | "storage_ops_record_incomplete"
+  | "storage_ops_not_found"
+  | "storage_ops_heal_pending"
+  | "storage_ops_invalid_argument"
+  | "storage_ops_no_provider";
+
+export class StorageOpsError extends HesaabError {
+  declare readonly code: StorageOpsErrorCode;
+  constructor(opts: { code: StorageOpsErrorCode; message: string; retryable?: boolean; hint?: string; cause?: unknown; context?: Record<string, unknown> }) {
+    super({ ...opts, retryable: opts.retryable ?? opts.code === "storage_ops_heal_pending" });
+  }
+}

@@ -1,0 +1,236 @@
+import { and, eq, inArray, sql } from "drizzle-orm";
+import type { Pool } from "pg";
+import { backupRecords, writeAudit, type BackupRecord } from "@hesaab/db";
+import { isStorageError, keysSidecarKey, metaSidecarKey } from "@hesaab/storage";
+import { errorText, raiseAlert } from "./catalog";
+import { noPublish, type StorageOpsDeps } from "./deps";
+import { StorageOpsError } from "./errors";
+import { recordParts } from "./parts";
+
+const DAY_MS = 86_400_000;
+
+/**
+ * How long backups of one type live. `days` applies when a record has no `expires_at`. The keep
+ * counts are grandfather-father-son: the newest good backup of each of the last N days / ISO weeks /
+ * months that have one (UTC) is kept even when expired (restic's `--keep-daily` semantics).
+ */
+export interface RetentionRule {
+  days: number;
+  keepDaily?: number;
+  keepWeekly?: number;
+  keepMonthly?: number;
+}
+
+export interface RetentionRules {
+  tenant: RetentionRule;
+  disaster: RetentionRule;
+}
+
+export interface RetentionOptions extends StorageOpsDeps {
+  rules: RetentionRules;
+  now?: Date;
+  /** List what would go, change nothing. */
+  dryRun?: boolean;
+  /**
+   * Tenants whose last good backup is never deleted, expired or not. Default `"all"`: every tenant
+   * (the safe choice when the platform's tenant list is not at hand).
+   */
+  activeTenants?: Iterable<string> | "all";
+}
+
+export interface RetentionItem {
+  backupId: string;
+  type: BackupRecord["backupType"];
+  tenantId: string | null;
+  status: BackupRecord["status"];
+  purpose: string;
+  createdAt: string;
+  expiresAt: string;
+}
+
+export type KeepReason = "last_good" | "keep_daily" | "keep_weekly" | "keep_monthly";
+
+export interface RetentionReport {
+  at: string;
+  dryRun: boolean;
+  rules: RetentionRules;
+  /** Expired backups that go (dry run: would go). */
+  expired: RetentionItem[];
+  /** Expired backups kept, and why. */
+  kept: (RetentionItem & { reasons: KeepReason[] })[];
+  /** Deleted from every provider and marked `deleted` in the catalog. Empty on a dry run. */
+  deleted: string[];
+  /** Could not be deleted everywhere (left `expired`, tried again next run). */
+  failed: { backupId: string; error: string }[];
+}
+
+/** Statuses retention looks at: good ones, and the leftovers of failed or interrupted deletions. */
+const CANDIDATE_STATUSES = ["completed", "degraded", "failed", "expired"] as const;
+
+/**
+ * Applies retention:
+ *
+ *  [1] a backup expires at its `expires_at`, else `created_at` + the type's `days`;
+ *  [2] per series (one tenant's backups; the disaster backups) the expired backups that a keep
+ *      rule holds stay: the newest good backup of an active tenant (and the newest good disaster
+ *      backup) always, then the daily/weekly/monthly keeps. Pre-restore snapshots follow the tenant
+ *      rule and are never what a keep rule keeps;
+ *  [3] each backup to go is first marked `expired` (so nothing heals it back), then its artifacts
+ *      and both sidecars are deleted from every provider, then it is marked `deleted`, with an audit
+ *      entry. A provider that fails leaves the record `expired`; the next run finishes it.
+ */
+export async function applyRetention(opts: RetentionOptions): Promise<RetentionReport> {
+  const { catalog, rules } = opts;
+  const now = opts.now ?? new Date();
+  const dryRun = opts.dryRun ?? false;
+  for (const [type, rule] of Object.entries(rules)) {
+    if (!Number.isFinite(rule.days) || rule.days <= 0) throw new StorageOpsError({ code: "storage_ops_invalid_argument", message: `retention days for ${type} backups must be positive` });
+  }
+  const rows = await catalog.db
+    .select()
+    .from(backupRecords)
+    .where(and(inArray(backupRecords.backupType, ["tenant", "disaster"]), inArray(backupRecords.status, [...CANDIDATE_STATUSES])));
+  const active = opts.activeTenants === undefined || opts.activeTenants === "all" ? "all" : new Set(opts.activeTenants);
+
+  const expiry = (r: BackupRecord): Date => r.expiresAt ?? new Date(r.createdAt.getTime() + rules[r.backupType === "disaster" ? "disaster" : "tenant"].days * DAY_MS);
+  const item = (r: BackupRecord): RetentionItem => ({
+    backupId: r.id,
+    type: r.backupType,
+    tenantId: r.tenantId,
+    status: r.status,
+    purpose: r.purpose,
+    createdAt: r.createdAt.toISOString(),
+    expiresAt: expiry(r).toISOString(),
+  });
+
+  // [2] keep rules, per series
+  const keep = new Map<string, KeepReason[]>();
+  const series = new Map<string, BackupRecord[]>();
+  for (const r of rows) {
+    if ((r.status !== "completed" && r.status !== "degraded") || r.purpose === "pre_restore") continue;
+    const name = `${r.backupType}:${r.tenantId ?? ""}`;
+    series.set(name, [...(series.get(name) ?? []), r]);
+  }
+  const mark = (id: string, reason: KeepReason) => keep.set(id, [...(keep.get(id) ?? []), reason]);
+  for (const list of series.values()) {
+    list.sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime() || (a.id < b.id ? 1 : -1));
+    const newest = list[0]!;
+    const rule = rules[newest.backupType === "disaster" ? "disaster" : "tenant"];
+    if (newest.backupType === "disaster" || active === "all" || active.has(newest.tenantId ?? "")) mark(newest.id, "last_good");
+    for (const [reason, count, bucket] of [
+      ["keep_daily", rule.keepDaily ?? 0, dayOf],
+      ["keep_weekly", rule.keepWeekly ?? 0, isoWeekOf],
+      ["keep_monthly", rule.keepMonthly ?? 0, monthOf],
+    ] as const) {
+      const seen = new Set<string>();
+      for (const r of list) {
+        if (seen.size >= count) break;
+        const b = bucket(r.createdAt);
+        if (seen.has(b)) continue;
+        seen.add(b);
+        mark(r.id, reason);
+      }
+    }
+  }
+
+  const report: RetentionReport = { at: now.toISOString(), dryRun, rules, expired: [], kept: [], deleted: [], failed: [] };
+  const doomed: BackupRecord[] = [];
+  for (const r of rows.sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime())) {
+    if (expiry(r).getTime() > now.getTime()) continue;
+    const reasons = keep.get(r.id);
+    if (reasons) report.kept.push({ ...item(r), reasons });
+    else {
+      report.expired.push(item(r));
+      doomed.push(r);
+    }
+  }
+  if (dryRun) return report;
+
+  // [3] delete
+  for (const r of doomed) {
+    try {
+      await deleteBackup({ ...opts, record: r });
+      report.deleted.push(r.id);
+    } catch (error) {
+      if (isStorageError(error, "storage_aborted")) throw error;
+      report.failed.push({ backupId: r.id, error: errorText(error) });
+    }
+  }
+  if (report.failed.length > 0) {
+    await raiseAlert(
+      { catalog, publish: opts.publish ?? noPublish },
+      { severity: "warning", code: "retention_incomplete", message: `retention could not delete ${report.failed.length} expired backup(s) everywhere; the next run tries again`, context: { failed: report.failed.slice(0, 20) } },
+    );
+  }
+  return report;
+}
+
+/**
+ * Deletes one backup from every provider (artifacts first, then their sidecars) and marks it
+ * `deleted`, with an audit entry. Marked `expired` first, so no healing brings it back halfway.
+ */
+export async function deleteBackup(opts: StorageOpsDeps & { record: BackupRecord; reason?: string }): Promise<void> {
+  const { catalog, backends, record, signal } = opts;
+  await catalog.db.update(backupRecords).set({ status: "expired" }).where(eq(backupRecords.id, record.id));
+  let keys: string[] = [];
+  try {
+    keys = recordParts(record).map((p) => p.key);
+  } catch {
+    keys = []; // never stored anything (failed before upload)
+  }
+  const sig = signal ? { signal } : {};
+  await Promise.all(
+    backends.map(async (backend) => {
+      for (const key of keys) await backend.delete(key, sig);
+      for (const key of keys) {
+        await backend.delete(keysSidecarKey(key), sig);
+        await backend.delete(metaSidecarKey(key), sig);
+      }
+    }),
+  );
+  const deletedAt = new Date();
+  await catalog.db
+    .update(backupRecords)
+    .set({ status: "deleted", metadata: sql`${backupRecords.metadata} || ${JSON.stringify({ deletedAt: deletedAt.toISOString(), deletedBy: opts.actor ?? "system:retention", deletedReason: opts.reason ?? "retention" })}::jsonb` })
+    .where(eq(backupRecords.id, record.id));
+  await writeAudit(catalog.db, {
+    actor: opts.actor ?? "system:retention",
+    action: "backup.deleted",
+    targetType: "backup",
+    targetId: record.id,
+    tenantId: record.tenantId,
+    details: { reason: opts.reason ?? "retention", type: record.backupType, createdAt: record.createdAt.toISOString(), expiresAt: record.expiresAt?.toISOString() ?? null, keys, providers: backends.map((b) => b.name) },
+  });
+}
+
+function dayOf(d: Date): string {
+  return d.toISOString().slice(0, 10);
+}
+
+function monthOf(d: Date): string {
+  return d.toISOString().slice(0, 7);
+}
+
+/** ISO 8601 week (`2026-W48`), UTC. */
+function isoWeekOf(d: Date): string {
+  const t = new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()));
+  const dow = t.getUTCDay() || 7;
+  t.setUTCDate(t.getUTCDate() + 4 - dow);
+  const yearStart = Date.UTC(t.getUTCFullYear(), 0, 1);
+  const week = Math.ceil(((t.getTime() - yearStart) / DAY_MS + 1) / 7);
+  return `${t.getUTCFullYear()}-W${String(week).padStart(2, "0")}`;
+}
+
+export const retentionInternals = { dayOf, monthOf, isoWeekOf };
+
+/**
+ * The platform's tenants whose last good backup retention must keep: every tenant not marked
+ * deleted (a suspended tenant may come back). Reads `public.<table>` (`status` when it has one).
+ */
+export async function platformTenants({ pool, table = "tenants" }: { pool: Pick<Pool, "query">; table?: string }): Promise<string[]> {
+  const name = table.replace(/[^a-z0-9_]/gi, "");
+  const { rows: cols } = await pool.query<{ column_name: string }>("select column_name from information_schema.columns where table_schema = 'public' and table_name = $1", [name]);
+  const hasStatus = cols.some((c) => c.column_name === "status");
+  const { rows } = await pool.query<{ id: string }>(`select id::text as id from public.${name} ${hasStatus ? "where status::text <> 'deleted'" : ""}`);
+  return rows.map((r) => r.id);
+}

@@ -109,7 +109,7 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
       b2Location: backupRecords.b2Location,
       r2Location: backupRecords.r2Location,
       providers: backupRecords.providers,
-      metadata: sql<Record<string, unknown>>`jsonb_build_object('key', ${backupRecords.metadata} -> 'key', 'config', ${backupRecords.metadata} -> 'config' - 'keySidecar')`,
+      metadata: sql<Record<string, unknown>>`jsonb_build_object('key', ${backupRecords.metadata} -> 'key', 'config', (${backupRecords.metadata} -> 'config') - 'keySidecar'::text)`,
       createdAt: backupRecords.createdAt,
     })
     .from(backupRecords)

@@ -12,13 +12,14 @@ import { registerRestore } from "./commands/restore";
 import { registerDr } from "./commands/dr";
 import { registerDemo } from "./commands/demo";
 import { registerKeys } from "./commands/keys";
+import { registerPlan } from "./commands/plan";
 
 const program = new Command("hesaab")
   .description("HesaabPlus backup and recovery")
   .showHelpAfterError()
   .configureHelp({ sortSubcommands: true });
 
-for (const register of [registerStack, registerArtifact, registerPlatform, registerStorage, registerBackup, registerRestore, registerDr, registerDemo, registerKeys]) {
+for (const register of [registerStack, registerArtifact, registerPlatform, registerStorage, registerBackup, registerRestore, registerDr, registerDemo, registerKeys, registerPlan]) {
   register(program);
 }
 

@@ -22,6 +22,8 @@ export interface CatalogTable {
   partitions: string[];
   columns: CatalogColumn[];
   sequences: { column: string; sequence: string }[];
+  /** Key columns of each index (not partial ones; expressions left out), in index order. */
+  indexes: string[][];
 }
 
 export interface CatalogForeignKey {
@@ -33,11 +35,24 @@ export interface CatalogForeignKey {
   columns: string[];
   parentColumns: string[];
   deferrable: boolean;
+  /** ON DELETE: `no action`, `restrict`, `cascade`, `set null`, `set default` */
+  onDelete: string;
+}
+
+/** A foreign key from a table outside the tables read (another schema) into one of them. */
+export interface CatalogExternalReference {
+  name: string;
+  /** `schema.table` of the referencing table */
+  child: string;
+  parent: number;
+  /** ON DELETE: `no action`, `restrict`, `cascade`, `set null`, `set default` */
+  onDelete: string;
 }
 
 export interface Catalog {
   tables: CatalogTable[];
   foreignKeys: CatalogForeignKey[];
+  externalReferences?: CatalogExternalReference[];
 }
 
 // The type as text, independent of the session's search_path: types outside pg_catalog are always
@@ -97,6 +112,9 @@ ORDER BY 1, 2, 3`;
 
 // Foreign keys declared on the tables (clones on partitions have conparentid <> 0 and are skipped);
 // a reference to a partition is a reference to its partitioned root.
+const ON_DELETE_SQL = `CASE con.confdeltype WHEN 'a' THEN 'no action' WHEN 'r' THEN 'restrict' WHEN 'c' THEN 'cascade'
+  WHEN 'n' THEN 'set null' ELSE 'set default' END`;
+
 const FOREIGN_KEYS_SQL = `
 SELECT con.conname AS name, con.conrelid::int8 AS child,
        COALESCE(pg_catalog.pg_partition_root(con.confrelid), con.confrelid)::int8 AS parent,
@@ -105,12 +123,37 @@ SELECT con.conname AS name, con.conrelid::int8 AS child,
              JOIN pg_catalog.pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum ORDER BY k.ord)::text[] AS columns,
        ARRAY(SELECT a.attname FROM unnest(con.confkey) WITH ORDINALITY k(attnum, ord)
              JOIN pg_catalog.pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.attnum ORDER BY k.ord)::text[] AS parent_columns,
-       con.condeferrable AS deferrable
+       con.condeferrable AS deferrable,
+       ${ON_DELETE_SQL} AS on_delete
 FROM pg_catalog.pg_constraint con
 JOIN pg_catalog.pg_class pc ON pc.oid = COALESCE(pg_catalog.pg_partition_root(con.confrelid), con.confrelid)
 JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace
 WHERE con.contype = 'f' AND con.conparentid = 0 AND con.conrelid = ANY($1::oid[])
 ORDER BY con.conrelid, con.conname`;
+
+// Key columns of the tables' indexes, in order; an expression column (attnum 0) ends the list.
+const INDEXES_SQL = `
+SELECT i.indrelid::int8 AS oid,
+       ARRAY(SELECT a.attname FROM unnest(i.indkey::int2[]) WITH ORDINALITY k(attnum, ord)
+             JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+             WHERE k.ord <= i.indnkeyatts
+               AND k.ord < COALESCE((SELECT min(z.ord) FROM unnest(i.indkey::int2[]) WITH ORDINALITY z(attnum, ord) WHERE z.attnum = 0), 1000)
+             ORDER BY k.ord)::text[] AS columns
+FROM pg_catalog.pg_index i
+WHERE i.indrelid = ANY($1::oid[]) AND i.indpred IS NULL
+ORDER BY 1, 2`;
+
+const EXTERNAL_REFERENCES_SQL = `
+SELECT con.conname AS name, n.nspname || '.' || c.relname AS child,
+       COALESCE(pg_catalog.pg_partition_root(con.confrelid), con.confrelid)::int8 AS parent,
+       ${ON_DELETE_SQL} AS on_delete
+FROM pg_catalog.pg_constraint con
+JOIN pg_catalog.pg_class c ON c.oid = con.conrelid
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE con.contype = 'f' AND con.conparentid = 0
+  AND COALESCE(pg_catalog.pg_partition_root(con.confrelid), con.confrelid) = ANY($1::oid[])
+  AND COALESCE(pg_catalog.pg_partition_root(con.conrelid), con.conrelid) <> ALL($1::oid[])
+ORDER BY 2, 1`;
 
 /** Read tables of `schemas` (minus `excludeSchemas`) with their columns, sequences and foreign keys. */
 export async function readCatalog(o: { client: pg.ClientBase; schemas: string[]; excludeSchemas: string[] }): Promise<Catalog> {
@@ -130,6 +173,7 @@ export async function readCatalog(o: { client: pg.ClientBase; schemas: string[];
       partitions: r.partitions,
       columns: [],
       sequences: [],
+      indexes: [],
     });
   }
   const oids = [...tables.keys()];
@@ -142,6 +186,8 @@ export async function readCatalog(o: { client: pg.ClientBase; schemas: string[];
   for (const r of sequences.rows) {
     tables.get(Number(r.oid))?.sequences.push({ column: r.column, sequence: r.sequence });
   }
+  const indexes = await client.query<{ oid: string; columns: string[] }>(INDEXES_SQL, [oids]);
+  for (const r of indexes.rows) if (r.columns.length > 0) tables.get(Number(r.oid))?.indexes.push(r.columns);
   const fks = await client.query<{
     name: string;
     child: string;
@@ -150,6 +196,7 @@ export async function readCatalog(o: { client: pg.ClientBase; schemas: string[];
     columns: string[];
     parent_columns: string[];
     deferrable: boolean;
+    on_delete: string;
   }>(FOREIGN_KEYS_SQL, [oids]);
   const foreignKeys = fks.rows.map((r) => ({
     name: r.name,
@@ -159,6 +206,9 @@ export async function readCatalog(o: { client: pg.ClientBase; schemas: string[];
     columns: r.columns,
     parentColumns: r.parent_columns,
     deferrable: r.deferrable,
+    onDelete: r.on_delete,
   }));
-  return { tables: [...tables.values()], foreignKeys };
+  const external = await client.query<{ name: string; child: string; parent: string; on_delete: string }>(EXTERNAL_REFERENCES_SQL, [oids]);
+  const externalReferences = external.rows.map((r) => ({ name: r.name, child: r.child, parent: Number(r.parent), onDelete: r.on_delete }));
+  return { tables: [...tables.values()], foreignKeys, externalReferences };
 }

@@ -23,7 +23,7 @@ import { createHash } from "node:crypto";
 import type pg from "pg";
 import { type Catalog, type CatalogTable, readCatalog } from "./catalog";
 import { tenantDataError } from "./errors";
-import type { DeferredConstraint, JoinHop, PlanTable, TableScope, TenantFilter, TenantPlan } from "./plan";
+import type { DeferredConstraint, ExternalReference, JoinHop, PlanTable, TableScope, TenantFilter, TenantPlan, UnindexedForeignKey } from "./plan";
 
 export interface DiscoverOptions {
   /** The column marking a tenant's rows. Default `tenant_id`. */
@@ -209,6 +209,23 @@ function cycles(names: string[], edges: Map<string, Set<string>>): string[][] {
   return out;
 }
 
+/**
+ * Does an index make the lookup `WHERE <columns> = …` cheap? Its leading columns (as far as they are
+ * among `columns`) must cover all of them, or include one besides the tenant column (which alone
+ * selects a whole tenant).
+ */
+function indexSupports(o: { table: CatalogTable; columns: string[]; tenantColumn: string }): boolean {
+  const wanted = new Set(o.columns);
+  return o.table.indexes.some((index) => {
+    const prefix: string[] = [];
+    for (const c of index) {
+      if (!wanted.has(c)) break;
+      prefix.push(c);
+    }
+    return prefix.length === wanted.size || prefix.some((c) => c !== o.tenantColumn);
+  });
+}
+
 /** sha256 over `table\n` and `column type\n` lines, tables in load order. */
 export function schemaFingerprint(tables: { name: string; columns: { name: string; type: string }[] }[]): string {
   const hash = createHash("sha256");
@@ -242,9 +259,19 @@ export function buildPlan(catalog: Catalog, opts: DiscoverOptions & { schemas: s
   const parents = new Map<string, Set<string>>();
   const dependencies = new Set<string>();
   const deferrable: { table: string; constraint: string; references: string }[] = [];
+  const unindexedForeignKeys: UnindexedForeignKey[] = [];
+  const externalReferences: ExternalReference[] = (catalog.externalReferences ?? [])
+    .filter((r) => selectedOids.has(r.parent))
+    .map((r) => ({ table: r.child, constraint: r.name, references: qualified(byOid.get(r.parent)!), onDelete: r.onDelete }));
   for (const fk of catalog.foreignKeys) {
+    if (fk.parent !== null && selectedOids.has(fk.parent) && !selectedOids.has(fk.child)) {
+      externalReferences.push({ table: qualified(byOid.get(fk.child)!), constraint: fk.name, references: qualified(byOid.get(fk.parent)!), onDelete: fk.onDelete });
+    }
     if (!selectedOids.has(fk.child)) continue;
     const child = qualified(byOid.get(fk.child)!);
+    if (fk.parent !== null && selectedOids.has(fk.parent) && !fk.deferrable && !indexSupports({ table: byOid.get(fk.child)!, columns: fk.columns, tenantColumn })) {
+      unindexedForeignKeys.push({ table: child, constraint: fk.name, columns: fk.columns, references: qualified(byOid.get(fk.parent)!) });
+    }
     if (fk.parent === null || !selectedOids.has(fk.parent)) {
       dependencies.add(fk.parentName);
       if (fk.parent !== null && ownership.has(fk.parent)) {
@@ -262,6 +289,13 @@ export function buildPlan(catalog: Catalog, opts: DiscoverOptions & { schemas: s
     if (fk.deferrable) deferrable.push({ table: child, constraint: fk.name, references: parent });
   }
 
+  for (const r of externalReferences) {
+    warnings.push(
+      r.onDelete === "cascade" || r.onDelete === "set null" || r.onDelete === "set default"
+        ? `${r.table} is not exported but references ${r.references} (ON DELETE ${r.onDelete.toUpperCase()}): a replace restore changes its rows too`
+        : `${r.table} is not exported but references ${r.references}: a replace restore fails while it holds rows pointing at the tenant's`,
+    );
+  }
   const names = selected.map(qualified);
   const order = loadOrder({ names, hard, soft });
   if (order.length < names.length) {
@@ -313,6 +347,8 @@ export function buildPlan(catalog: Catalog, opts: DiscoverOptions & { schemas: s
     deleteOrder: [...order].reverse(),
     dependencies: [...dependencies].sort(),
     deferredConstraints,
+    unindexedForeignKeys: unindexedForeignKeys.sort((a, b) => a.table.localeCompare(b.table) || a.constraint.localeCompare(b.constraint)),
+    externalReferences,
     globals,
     excluded,
     warnings,

@@ -13,8 +13,10 @@ export {
   type TenantFilter,
   type JoinHop,
   type DeferredConstraint,
+  type UnindexedForeignKey,
+  type ExternalReference,
 } from "./plan";
-export { readCatalog, type Catalog, type CatalogTable, type CatalogColumn, type CatalogForeignKey } from "./catalog";
+export { readCatalog, type Catalog, type CatalogTable, type CatalogColumn, type CatalogForeignKey, type CatalogExternalReference } from "./catalog";
 export { exportTenant, type ExportOptions, type ExportProgress, type ExportSummary, type ExportTableSummary, type TenantExport } from "./export";
 export { loadTenantScript, type LoadOptions, type LoadMode, type LoadProgress, type LoadSummary, type LoadTableSummary } from "./load";
 export { compatibleType, mapScript, stripFields, type TableMapping } from "./drift";

@@ -88,6 +88,20 @@ export type LoadOptions = PgSource & {
 };
 
 const RESTORE_LOCK = "hesaab.tenant-restore:";
+const PROGRESS_EVERY = 8 * 1024 * 1024;
+
+/** Pass `data` through, calling `report` every `every` bytes. */
+async function* reportBytes(o: { data: AsyncIterable<Buffer>; every: number; report: () => void }): AsyncGenerator<Buffer> {
+  let since = 0;
+  for await (const chunk of o.data) {
+    since += chunk.length;
+    if (since >= o.every) {
+      since = 0;
+      o.report();
+    }
+    yield chunk;
+  }
+}
 
 function failed(err: unknown, context: Record<string, unknown>): Error {
   if (isHesaabError(err)) return err;
@@ -244,7 +258,8 @@ export async function loadTenantScript(opts: LoadOptions): Promise<LoadSummary> 
       progress({ phase: "load", table: header.table, tablesDone: loaded.size, rows: loadedRows });
       const ingest = client.query(copyFrom(`COPY ${mapping.target.sql} (${mapping.columns.join(", ")}) FROM STDIN`));
       active = ingest;
-      const data = mapping.fastPath ? event.data : stripColumns(event.data, mapping.keep);
+      const counted = reportBytes({ data: event.data, every: PROGRESS_EVERY, report: () => progress({ phase: "load", table: header.table, tablesDone: loaded.size, rows: loadedRows }) });
+      const data = mapping.fastPath ? counted : stripColumns(counted, mapping.keep);
       try {
         await pipeline(data, ingest);
       } catch (err) {

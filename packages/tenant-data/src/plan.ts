@@ -67,6 +67,27 @@ export interface DeferredConstraint {
   references: string;
 }
 
+/**
+ * A foreign key between exported tables whose referencing columns no index starts with. Deleting a
+ * tenant's parent rows (replace restore) checks each one against the child table; without such an
+ * index each check reads all of the tenant's child rows: O(parents × children). Deferrable
+ * constraints are exempt (checked at COMMIT, when the re-loaded parent row satisfies them).
+ */
+export interface UnindexedForeignKey {
+  table: string;
+  constraint: string;
+  columns: string[];
+  references: string;
+}
+
+/** A foreign key from a table outside the plan (another schema, or excluded) into a tenant table. */
+export interface ExternalReference {
+  table: string;
+  constraint: string;
+  references: string;
+  onDelete: string;
+}
+
 export interface TenantPlan {
   version: 1;
   tenantColumn: string;
@@ -80,6 +101,10 @@ export interface TenantPlan {
   dependencies: string[];
   /** Deferrable foreign keys whose child comes before its parent in load order: checked at COMMIT. */
   deferredConstraints: DeferredConstraint[];
+  /** Non-deferrable foreign keys without an index on their columns: replace restores of big tenants are slow. */
+  unindexedForeignKeys: UnindexedForeignKey[];
+  /** Tables outside the plan that reference tenant tables: a replace restore's deletes reach them (or fail on them). */
+  externalReferences: ExternalReference[];
   /** Tables holding no tenant rows (no tenant column, not reachable through a foreign key). */
   globals: string[];
   /** Tenant tables left out by include/exclude. */
@@ -168,10 +193,10 @@ export function copyFromStdinLine(table: { sql: string; columns: { sql: string }
 }
 
 /** How a table's rows are found, in words. */
-export function describeFilter(plan: TenantPlan, table: PlanTable): string {
+export function describeFilter(table: PlanTable): string {
   if (table.filter.kind === "column") return `${table.filter.column} = <tenant>`;
-  const chain = table.filter.hops.map((h) => `${h.columns.join(", ")} → ${h.parent}`).join(" → ");
-  return `via ${chain}${plan.root.name === table.filter.hops.at(-1)?.parent ? "" : `.${table.filter.column}`}`;
+  const chain = table.filter.hops.map((h) => `${h.columns.join(", ")} → ${h.parent} (${h.parentColumns.join(", ")})`).join(", ");
+  return `via ${chain}; ${table.filter.column} = <tenant>`;
 }
 
 function pad(text: string, width: number): string {
@@ -189,7 +214,7 @@ export function formatPlan(plan: TenantPlan, rows?: Record<string, number>): str
   );
   const header = ["#", "table", "scope", ...(rows ? ["rows"] : []), "cols", "tenant rows found by"];
   const body = plan.tables.map((t, i) => {
-    const notes: string[] = [describeFilter(plan, t)];
+    const notes: string[] = [describeFilter(t)];
     if (t.partitioned) notes.push(`partitioned (${t.partitions.length} partitions)`);
     if (t.generatedColumns.length > 0) notes.push(`generated: ${t.generatedColumns.join(", ")}`);
     return [String(i + 1), t.name, t.scope, ...(rows ? [String(rows[t.name] ?? 0)] : []), String(t.columns.length), notes.join("; ")];
@@ -206,6 +231,9 @@ export function formatPlan(plan: TenantPlan, rows?: Record<string, number>): str
   }
   lines.push(`dependencies (not exported, must exist where a script is loaded): ${plan.dependencies.join(", ") || "none"}`);
   if (plan.globals.length > 0) lines.push(`global tables (no tenant rows): ${plan.globals.join(", ")}`);
+  for (const f of plan.unindexedForeignKeys) {
+    lines.push(`slow replace: no index on ${f.table} (${f.columns.join(", ")}) for ${f.constraint} → ${f.references}`);
+  }
   if (plan.excluded.length > 0) lines.push(`excluded: ${plan.excluded.join(", ")}`);
   for (const w of plan.warnings) lines.push(`warning: ${w}`);
   return lines.join("\n");

@@ -138,6 +138,50 @@ describe("discoverTenantPlan on the sample platform", () => {
     expect((await discover()).fingerprint).toBe(a.fingerprint);
   });
 
+  it("lists non-deferrable foreign keys without an index (slow deletes in replace restores)", async () => {
+    const plan = await discover();
+    const names = plan.unindexedForeignKeys.map((f) => `${f.table}(${f.columns.join(",")})`);
+    expect(names).toContain("public.invoices(tenant_id,customer_id)");
+    expect(names).toContain("public.invoice_lines(tenant_id,product_id)");
+    // indexed ones are not listed: attachments.invoice_id has its own index; invoice_lines (tenant_id,
+    // invoice_id) is served by UNIQUE (invoice_id, line_no); journal_lines (tenant_id, entry_id) by its index
+    expect(names).not.toContain("public.attachments(invoice_id)");
+    expect(names).not.toContain("public.invoice_lines(tenant_id,invoice_id)");
+    expect(names).not.toContain("public.journal_lines(tenant_id,entry_id)");
+    // tenant_id alone is covered by any index starting with it
+    expect(names.filter((n) => n.endsWith("(tenant_id)"))).toEqual([]);
+    expect(names.sort()).toMatchInlineSnapshot(`
+      [
+        "public.accounts(tenant_id,parent_id)",
+        "public.audit_events(tenant_id,actor_id)",
+        "public.customers(tenant_id,referred_by)",
+        "public.invoice_lines(tenant_id,product_id)",
+        "public.invoices(tenant_id,created_by)",
+        "public.invoices(tenant_id,customer_id)",
+        "public.journal_entries(tenant_id,source_invoice_id)",
+        "public.journal_entries(tenant_id,source_payment_id)",
+        "public.journal_lines(tenant_id,account_id)",
+        "public.payments(tenant_id,invoice_id)",
+      ]
+    `);
+    expect(names).not.toContain("public.payments(tenant_id,customer_id)");
+    // the deferrable cycle is exempt
+    expect(plan.unindexedForeignKeys.map((f) => f.constraint)).not.toContain("customers_default_invoice_fkey");
+  });
+
+  it("warns about tables outside the plan that reference tenant tables", async () => {
+    await pool.query("CREATE TABLE backup.tenant_notes (tenant_id uuid REFERENCES public.tenants ON DELETE CASCADE)");
+    try {
+      const plan = await discover();
+      expect(plan.externalReferences).toEqual([
+        { table: "backup.tenant_notes", constraint: "tenant_notes_tenant_id_fkey", references: "public.tenants", onDelete: "cascade" },
+      ]);
+      expect(plan.warnings.join("\n")).toMatch(/backup\.tenant_notes is not exported but references public\.tenants \(ON DELETE CASCADE\)/);
+    } finally {
+      await pool.query("DROP TABLE backup.tenant_notes");
+    }
+  });
+
   it("formats the plan for people", async () => {
     const text = formatPlan(await discover());
     expect(text).toMatch(/public\.attachment_thumbnails +owned/);

@@ -345,7 +345,10 @@ async function main(): Promise<void> {
     process.stdout.write(`${lines.join("\n")}\n`);
   } finally {
     if (keep) {
+      const cfgFile = path.join(work, "child-config.json");
+      writeFileSync(cfgFile, JSON.stringify(cfg));
       log(`kept: databases ${platformDb.name}, ${catalogDb.name}; objects under ${cfg.keyPrefix}; files in ${work}`);
+      log(`run one phase again: BENCH_CHILD_CONFIG="$(cat ${cfgFile})" tsx bench/backup.bench.ts --phase large|small|large-fs|all`);
     } else {
       log("cleaning up (objects, databases, files)");
       const removed = await removeObjects(cfg).catch((err: unknown) => {
@@ -363,7 +366,9 @@ async function main(): Promise<void> {
 const phaseAt = process.argv.indexOf("--phase");
 if (phaseAt >= 0) {
   const result = await runPhase(process.argv[phaseAt + 1] as Phase);
-  process.send!(result, () => process.exit(0));
+  // Run by hand (profiling a phase): print the result instead.
+  if (process.send) process.send(result, () => process.exit(0));
+  else process.stdout.write(`${JSON.stringify(result)}\n`);
 } else {
   await main();
 }

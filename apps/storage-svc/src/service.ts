@@ -1,0 +1,117 @@
+import path from "node:path";
+import pg from "pg";
+import { catalogUrl } from "@hesaab/config";
+import { COMMAND_FILTERS, subjectOf } from "@hesaab/contracts";
+import { catalogClaims, connectBus, runSchedule, type Bus, type ScheduleRunner } from "@hesaab/bus";
+import { migrate } from "@hesaab/db";
+import {
+  applyRetention,
+  handleArtifactStored,
+  handleReplicateRequested,
+  handleVerifyRequested,
+  openStorageOps,
+  platformTenants,
+  raiseAlert,
+  reconcile,
+  takeStorageSample,
+  type Publish,
+  type RetentionRules,
+} from "@hesaab/storage-ops";
+import type { StorageSvcEnv } from "./env";
+
+export interface RunningService {
+  bus: Bus;
+  stop(): Promise<void>;
+}
+
+export function retentionRules(env: StorageSvcEnv): RetentionRules {
+  return {
+    tenant: { days: env.BACKUP_RETENTION_DAYS, keepDaily: env.BACKUP_RETENTION_KEEP_DAILY, keepWeekly: env.BACKUP_RETENTION_KEEP_WEEKLY, keepMonthly: env.BACKUP_RETENTION_KEEP_MONTHLY },
+    disaster: { days: env.DISASTER_BACKUP_RETENTION_DAYS, keepDaily: env.DISASTER_RETENTION_KEEP_DAILY, keepWeekly: env.DISASTER_RETENTION_KEEP_WEEKLY, keepMonthly: env.DISASTER_RETENTION_KEEP_MONTHLY },
+  };
+}
+
+/**
+ * storage-svc: replication and healing, verification, reconciliation, retention and usage samples.
+ * Wiring only: the work is in @hesaab/storage-ops.
+ *  - evt storage.artifact.stored.v1 (durable "storage-svc"): keyless verification + replication;
+ *  - cmd.storage.> : verify and replicate requests;
+ *  - schedules (once per period across replicas): reconcile, retention, sample; the deep
+ *    verification schedule publishes a verify request, so any replica may run it.
+ */
+export async function startStorageService(env: StorageSvcEnv, { name = "storage-svc" }: { name?: string } = {}): Promise<RunningService> {
+  await migrate({ url: catalogUrl(env) });
+  const bus = await connectBus({ url: env.NATS_URL, name, prefix: env.HESAAB_BUS_PREFIX });
+  await bus.ensureStreams();
+  const publish: Publish = async (type, data) => {
+    await bus.publish(type, data).catch((err: unknown) => bus.log.warn("event not published", { type, error: String(err) }));
+  };
+  const ops = openStorageOps({ env, publish, actor: "system:storage-svc", keyPrefix: env.STORAGE_KEY_PREFIX });
+  const platform = new pg.Pool({ connectionString: env.PLATFORM_DATABASE_URL, max: 1, application_name: "hesaab-storage" });
+  platform.on("error", () => {});
+  const verifyDeps = { ...ops, workDir: path.join(env.HESAAB_DATA_DIR, "verify"), deepPercent: env.STORAGE_DEEP_VERIFY_PERCENT, deepMaxBytes: env.STORAGE_DEEP_VERIFY_MAX_BYTES };
+  const onDeadLetter = async (dl: { subject: string; reason: string; error?: { message: string } | undefined }) => {
+    await raiseAlert(ops, { severity: "critical", code: "job_dead_lettered", message: `${dl.subject} was dead-lettered (${dl.reason})`, context: { subject: dl.subject, reason: dl.reason, error: dl.error?.message } });
+  };
+  const common = {
+    concurrency: env.STORAGE_CONCURRENCY,
+    maxDeliver: env.STORAGE_MAX_DELIVER,
+    ackWaitMs: env.STORAGE_ACK_WAIT_MS,
+    backoffMs: env.HESAAB_BUS_PREFIX ? [200, 400, 800] : [5_000, 30_000, 120_000, 600_000, 1_800_000],
+    onDeadLetter,
+  };
+
+  const stored = await bus.consumeEvents({
+    ...common,
+    durable: "storage-svc",
+    filter: subjectOf("storage.artifact.stored.v1"),
+    handler: async (message, ctx) => {
+      if (message.type === "storage.artifact.stored.v1") await handleArtifactStored(ops, { message, delivery: ctx });
+    },
+  });
+  const commands = await bus.consume({
+    ...common,
+    durable: "storage-svc",
+    filter: COMMAND_FILTERS.storageSvc,
+    handler: async (message, ctx) => {
+      if (message.type === "storage.replicate.requested.v1") await handleReplicateRequested(ops, { message, delivery: ctx });
+      else if (message.type === "storage.verify.requested.v1") await handleVerifyRequested(verifyDeps, { message, delivery: ctx });
+    },
+  });
+
+  const schedules: ScheduleRunner[] = [];
+  if (env.STORAGE_SCHEDULES_ENABLED) {
+    const { claim, release } = catalogClaims(ops.catalog.db);
+    const schedule = (scheduleName: string, cron: string, fire: (period: string) => Promise<void>) =>
+      schedules.push(runSchedule({ name: scheduleName, cron, timeZone: env.STORAGE_SCHEDULE_TZ, claim, release, log: bus.log, fire }));
+    schedule("storage-reconcile", env.STORAGE_RECONCILE_CRON, async () => {
+      const report = await reconcile(ops);
+      bus.log.info("reconciliation done", { missing: report.missing.length, extra: report.extra.length, corrupt: report.corrupt.length, healed: report.healed.length, unhealed: report.unhealed.length });
+    });
+    schedule("storage-retention", env.STORAGE_RETENTION_CRON, async () => {
+      const activeTenants = await platformTenants({ pool: platform }).catch((err: unknown) => {
+        bus.log.warn("platform tenants unknown: keeping every tenant's last good backup", { error: String(err) });
+        return "all" as const;
+      });
+      const report = await applyRetention({ ...ops, rules: retentionRules(env), activeTenants });
+      bus.log.info("retention applied", { deleted: report.deleted.length, kept: report.kept.length, failed: report.failed.length });
+    });
+    schedule("storage-sample", env.STORAGE_SAMPLE_CRON, async () => {
+      await takeStorageSample({ catalog: ops.catalog });
+    });
+    schedule("storage-deep-verify", env.STORAGE_DEEP_VERIFY_CRON, async (period) => {
+      await bus.publish("storage.verify.requested.v1", { deep: true, requestedBy: "schedule:storage-deep-verify" }, { msgId: `schedule:storage-deep-verify:${period}` });
+    });
+  }
+
+  return {
+    bus,
+    async stop() {
+      await Promise.all(schedules.map((s) => s.stop()));
+      await Promise.all([stored.stop(), commands.stop()]);
+      await bus.drain();
+      await platform.end();
+      await ops.close();
+    },
+  };
+}

@@ -143,6 +143,10 @@ export async function backupPlatform(opts: BackupPlatformOptions): Promise<Disas
     // 1. The dump and the row counts, in one snapshot.
     const dumped = await dumpInSnapshot({ opts, identity, backends, key: keys.data, createdAt, gitCommit, progress, afterSnapshot: recordRunning });
     written.push(dumped.data);
+    // Reading the data part back starts now, beside the config part's upload.
+    progress("verifying");
+    const dataChecks = verifyPart({ backends, artifact: dumped.data, signal });
+    dataChecks.catch(() => {});
     const manifest: DrManifest = {
       format: "hesaab-dr-manifest",
       version: 1,
@@ -168,9 +172,9 @@ export async function backupPlatform(opts: BackupPlatformOptions): Promise<Disas
     });
     written.push(config);
 
-    // 3. Read every copy back: size + SHA-256 (keyless), in every provider at once.
-    progress("verifying");
-    const providers = await Promise.all(backends.map((backend) => verifyProvider({ backend, data: dumped.data, config, signal })));
+    // 3. Every copy read back: size + SHA-256 (keyless), in every provider at once.
+    const [dataResults, configResults] = await Promise.all([dataChecks, verifyPart({ backends, artifact: config, signal })]);
+    const providers = backends.map((backend, i) => providerReport({ provider: backend.name, checks: [dataResults[i]!, configResults[i]!] }));
     const okProviders = providers.filter((p) => p.ok);
     if (okProviders.length === 0) {
       throw new DrError({
@@ -322,17 +326,26 @@ function partResult(artifact: StoredArtifact, root: string | undefined): Disaste
   return { key: artifact.key, location: rootedKey(root, artifact.key), size: artifact.size, sha256: artifact.sha256, dekId: artifact.dekId, sidecar: artifact.sidecar };
 }
 
-async function verifyProvider({ backend, data, config, signal }: { backend: StorageBackend; data: StoredArtifact; config: StoredArtifact; signal?: AbortSignal | undefined }): Promise<ProviderReport> {
-  const provider = backend.name;
-  const stored = data.okProviders.includes(provider) && config.okProviders.includes(provider);
-  if (!stored) {
-    const failed = [data, config].map((a) => a.outcomes.find((o) => o.provider === provider)).find((o) => o && !o.ok);
-    return { provider, ok: false, stored: false, verified: false, problem: `upload failed: ${failed ? describe(failed.error).message : "unknown"}` };
-  }
-  const checks: VerifyResult[] = await Promise.all(
-    [data, config].map((a) => verifyObject({ backend, key: a.key, expectedSha256: a.sha256, expectedSize: a.size, ...(signal ? { signal } : {}) })),
+type PartCheck = { stored: true; result: VerifyResult } | { stored: false; problem: string };
+
+/** Per backend, in order: the upload's failure, or the read-back of the stored copy. */
+function verifyPart({ backends, artifact, signal }: { backends: StorageBackend[]; artifact: StoredArtifact; signal?: AbortSignal | undefined }): Promise<PartCheck[]> {
+  return Promise.all(
+    backends.map(async (backend): Promise<PartCheck> => {
+      if (!artifact.okProviders.includes(backend.name)) {
+        const outcome = artifact.outcomes.find((o) => o.provider === backend.name);
+        return { stored: false, problem: `upload of ${artifact.key} failed: ${outcome?.error ? describe(outcome.error).message : "unknown"}` };
+      }
+      const result = await verifyObject({ backend, key: artifact.key, expectedSha256: artifact.sha256, expectedSize: artifact.size, ...(signal ? { signal } : {}) });
+      return { stored: true, result };
+    }),
   );
-  const bad = checks.find((c) => !c.ok);
+}
+
+function providerReport({ provider, checks }: { provider: string; checks: PartCheck[] }): ProviderReport {
+  const notStored = checks.find((c) => !c.stored);
+  if (notStored && !notStored.stored) return { provider, ok: false, stored: false, verified: false, problem: notStored.problem };
+  const bad = checks.map((c) => (c.stored ? c.result : undefined)).find((r) => r && !r.ok);
   if (bad) return { provider, ok: false, stored: true, verified: false, problem: `verification of ${bad.key} failed: ${bad.problem}` };
   return { provider, ok: true, stored: true, verified: true };
 }

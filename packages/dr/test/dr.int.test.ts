@@ -122,6 +122,57 @@ describe("disaster backup", () => {
   });
 });
 
+describe("degraded backups", () => {
+  it("a provider down during the upload: degraded, restorable from the other", async () => {
+    const ownRoot = uniquePrefix("dr-degraded");
+    r2.faults!.down();
+    let result: DisasterBackupResult;
+    try {
+      result = await backupPlatform({ platformUrl: source.db.url, keyRing, backends, catalog: catalog.db, root: ownRoot });
+    } finally {
+      r2.faults!.clear();
+    }
+    expect(result.status).toBe("degraded");
+    expect(result.providers.map((p) => [p.provider, p.ok, p.stored])).toEqual([
+      ["b2", true, true],
+      ["r2", false, false],
+    ]);
+    const record = (await getBackupRecord(catalog.db, result.backupId))!;
+    expect(record).toMatchObject({ status: "degraded", verificationStatus: "partial", b2Location: `${ownRoot}${result.data.key}`, r2Location: null });
+    expect(record.providers.r2).toMatchObject({ status: "failed" });
+    const listing = await listDisasterBackups({ backends, root: ownRoot });
+    expect(listing.backups[0]!.completeIn).toEqual(["b2"]);
+  });
+
+  it("a copy that reads back wrong is not counted as stored", async () => {
+    const ownRoot = uniquePrefix("dr-badcopy");
+    r2.faults!.corrupt("get");
+    let result: DisasterBackupResult;
+    try {
+      result = await backupPlatform({ platformUrl: source.db.url, keyRing, backends, catalog: catalog.db, root: ownRoot });
+    } finally {
+      r2.faults!.clear();
+    }
+    expect(result.status).toBe("degraded");
+    expect(result.providers[1]).toMatchObject({ provider: "r2", ok: false, stored: true, verified: false, problem: expect.stringContaining("checksum_mismatch") });
+    expect((await getBackupRecord(catalog.db, result.backupId))!.providers.r2).toMatchObject({ status: "corrupt", verification: "failed" });
+  });
+
+  it("both providers down: no record completed, the error is retryable", async () => {
+    b2.faults!.down();
+    r2.faults!.down();
+    try {
+      await expect(backupPlatform({ platformUrl: source.db.url, keyRing, backends, catalog: catalog.db, root: uniquePrefix("dr-down") })).rejects.toMatchObject({
+        code: "storage_all_providers_failed",
+        retryable: true,
+      });
+    } finally {
+      b2.faults!.clear();
+      r2.faults!.clear();
+    }
+  });
+});
+
 describe("a restore that cannot verify touches nothing", () => {
   it("with the wrong key", async () => {
     const name = `dr_never_${Date.now().toString(36)}`;
@@ -198,9 +249,9 @@ describe("a failed backup leaves no completed record", () => {
       await rm(bin, { recursive: true, force: true });
     }
     const records = await listBackupRecords(catalog.db, { type: "disaster" });
-    const failed = records.filter((r) => r.id !== backup.backupId);
-    expect(failed.map((r) => r.status)).toEqual(["failed"]);
-    expect(failed[0]!.errorMessage).toMatch(/dr_dump_failed/);
+    const killed = records.filter((r) => r.filename.startsWith(ownRoot));
+    expect(killed.map((r) => r.status)).toEqual(["failed"]);
+    expect(killed[0]!.errorMessage).toMatch(/dr_dump_failed/);
     const listing = await listDisasterBackups({ backends, root: ownRoot });
     expect(listing.backups).toEqual([]);
   });

@@ -97,3 +97,46 @@ export function cliActor(): string {
 export function childEnv(stackEnv: Record<string, string>): NodeJS.ProcessEnv {
   return { ...stackEnv, ...process.env };
 }
+
+const keepCount = z.coerce.number().int().min(0).max(1000).default(0);
+
+const storageOpsEnvSchema = z.object({
+  // Either provider may be missing (a catalog rebuild from one bucket, stats of one provider).
+  ...z.object(envPieces.b2).partial().shape,
+  ...z.object(envPieces.r2).partial().shape,
+  PLATFORM_DATABASE_URL: envPieces.platformDb.PLATFORM_DATABASE_URL.optional(),
+  ...envPieces.catalogDb,
+  // Keys are needed only for deep verification; a type without its keys is skipped.
+  BACKUP_MASTER_KEYS: envPieces.backupKeys.BACKUP_MASTER_KEYS.optional(),
+  DR_MASTER_KEYS: envPieces.drKeys.DR_MASTER_KEYS.optional(),
+  ...envPieces.retention,
+  BACKUP_RETENTION_KEEP_DAILY: keepCount,
+  BACKUP_RETENTION_KEEP_WEEKLY: keepCount,
+  BACKUP_RETENTION_KEEP_MONTHLY: keepCount,
+  DISASTER_RETENTION_KEEP_DAILY: keepCount,
+  DISASTER_RETENTION_KEEP_WEEKLY: keepCount,
+  DISASTER_RETENTION_KEEP_MONTHLY: keepCount,
+  STORAGE_DEEP_VERIFY_PERCENT: z.coerce.number().min(0).max(100).default(5),
+  STORAGE_DEEP_VERIFY_MAX_BYTES: z.coerce.number().int().min(0).default(10 * 1024 ** 3),
+  /** JSON price overrides (docs/storage-costs.md). */
+  STORAGE_PRICES: z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      if (!raw) return undefined;
+      try {
+        return JSON.parse(raw) as { checked?: string; providers?: Record<string, Record<string, number>> };
+      } catch {
+        ctx.addIssue({ code: "custom", message: "must be JSON" });
+        return z.NEVER;
+      }
+    }),
+  /** Keys live under this folder of the buckets (a shared bucket, tests). */
+  STORAGE_KEY_PREFIX: z.string().optional(),
+  HESAAB_DATA_DIR: z.string().default(path.join(os.tmpdir(), "hesaab")),
+});
+
+/** Storage operations (`hesaab storage …`, `verify`, `retention`, `catalog rebuild`): providers, catalog, optional keys, retention. */
+export function storageOpsEnv() {
+  return parseEnv(storageOpsEnvSchema, process.env);
+}

@@ -73,7 +73,7 @@ export async function handleVerifyRequested(deps: VerifyDeps, { message, deliver
 }
 
 /** Keyless verification (and healing) of every good backup, newest first. */
-export async function verifyAll(deps: StorageOpsDeps & { deep?: boolean; keyRings?: KeyRings; workDir?: string }): Promise<VerifyBackupResult[]> {
+export async function verifyAll(deps: StorageOpsDeps & { deep?: boolean; heal?: boolean; keyRings?: KeyRings; workDir?: string }): Promise<VerifyBackupResult[]> {
   const rows = await deps.catalog.db
     .select({ id: backupRecords.id })
     .from(backupRecords)

@@ -14,7 +14,7 @@ export type CopyState = "ok" | "healed" | "missing" | "corrupt" | "sidecar" | "u
 export interface PartReplica {
   part: ArtifactPartRef["part"];
   key: string;
-  check: Pick<VerifyResult, "ok" | "problem" | "size" | "sha256">;
+  check: Pick<VerifyResult, "ok" | "problem" | "size" | "sha256"> & { error?: string };
   /** Healed from this provider. */
   copiedFrom?: string;
   healError?: string;
@@ -117,7 +117,11 @@ export async function replicateArtifact(opts: ReplicateOptions): Promise<Replica
       found: "ok",
       state: "ok",
       knownMissing: known !== undefined && known.status !== "stored",
-      parts: results.map((r, i) => ({ part: parts[i]!.part, key: parts[i]!.key, check: { ok: r.ok, problem: r.problem, size: r.size, sha256: r.sha256 } })),
+      parts: results.map((r, i) => ({
+        part: parts[i]!.part,
+        key: parts[i]!.key,
+        check: { ok: r.ok, problem: r.problem, size: r.size, sha256: r.sha256, ...(r.problem === "unreadable" && r.error !== undefined ? { error: errorText(r.error) } : {}) },
+      })),
       sidecars: [],
       bytesCopied: 0,
     };
@@ -285,7 +289,7 @@ function summarize(r: ProviderReplica): void {
     r.state = r.found === "ok" ? "sidecar" : r.found;
   }
   const details = [
-    ...r.parts.filter((p) => !p.check.ok).map((p) => `${p.part} ${p.check.problem}${p.healError ? ` (heal failed: ${p.healError})` : ""}`),
+    ...r.parts.filter((p) => !p.check.ok).map((p) => `${p.part} ${p.check.problem}${p.check.error ? ` (${p.check.error})` : ""}${p.healError ? ` (heal failed: ${p.healError})` : ""}`),
     ...r.sidecars.filter((s) => s.found !== "ok").map((s) => `${s.kind} sidecar ${s.found}${s.detail && s.state !== "healed" ? ` (${s.detail})` : ""}`),
   ];
   if (details.length) r.detail = details.join(", ");

@@ -15,6 +15,7 @@ export {
 } from "./backup";
 export {
   listDisasterBackups,
+  findDisasterBackup,
   type ListDisasterBackupsOptions,
   type DisasterListing,
   type DisasterBackupEntry,

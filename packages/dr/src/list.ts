@@ -77,58 +77,103 @@ const META_READS_AT_ONCE = 8;
 
 /** Every disaster backup found in any of `backends`. A provider that cannot be listed is reported, never fatal. */
 export async function listDisasterBackups(opts: ListDisasterBackupsOptions): Promise<DisasterListing> {
-  const backends = opts.backends.map((b) => withKeyRoot(b, opts.root));
-  const perProvider = await Promise.all(backends.map((backend) => listProvider({ backend, signal: opts.signal })));
-  const byId = new Map<string, DisasterBackupEntry>();
-  for (const { copies } of perProvider) {
-    for (const [backupId, copy] of copies) {
-      let entry = byId.get(backupId);
-      if (!entry) {
-        entry = { backupId, createdAt: "", summary: {}, copies: [], completeIn: [] };
-        byId.set(backupId, entry);
-      }
-      entry.copies.push(copy);
-      if (copy.complete) entry.completeIn.push(copy.provider);
-      const created = copy.data?.createdAt ?? copy.config?.createdAt ?? "";
-      if (!entry.createdAt || (created && created < entry.createdAt)) entry.createdAt = created;
-      entry.summary = { ...(copy.data?.manifest ?? {}), ...(copy.config?.manifest ?? {}), ...entry.summary };
-    }
-  }
-  const backups = [...byId.values()].sort((a, b) => (a.createdAt === b.createdAt ? (a.backupId < b.backupId ? 1 : -1) : a.createdAt < b.createdAt ? 1 : -1));
-  return { backups, providers: perProvider.map((p) => p.listing) };
+  const listed = await listObjects(opts);
+  const ids = newestFirst(listed);
+  const entries = await mapLimit(ids, Math.max(1, Math.floor(META_READS_AT_ONCE / 2)), (backupId) => describeBackup({ listed, backupId, signal: opts.signal }));
+  const backups = entries.sort((a, b) => (a.createdAt === b.createdAt ? (a.backupId < b.backupId ? 1 : -1) : a.createdAt < b.createdAt ? 1 : -1));
+  return { backups, providers: listed.map((p) => p.listing) };
 }
 
-async function listProvider({ backend, signal }: { backend: StorageBackend; signal?: AbortSignal | undefined }): Promise<{ listing: ProviderListing; copies: Map<string, DisasterBackupCopy> }> {
-  const copies = new Map<string, DisasterBackupCopy>();
-  let strays = 0;
-  const found: ListedArtifact[] = [];
-  try {
-    for await (const item of groupArtifacts(backend.list(DISASTER_PREFIX, signal ? { signal } : {}), { onStray: () => strays++ })) {
-      if (item.parsed.type === "disaster") found.push(item);
-    }
-  } catch (err) {
-    const { code, message } = describe(err);
-    return { listing: { provider: backend.name, ok: false, error: message, errorCode: code, backups: 0, strays }, copies };
+/**
+ * One backup for a restore, reading only the metadata it needs: by id, or the newest backup that is
+ * complete in some provider (candidates tried newest first, by the day in their key and their
+ * time-ordered id), so a bucket with 90 days of backups costs a listing and a few small reads.
+ */
+export async function findDisasterBackup(opts: ListDisasterBackupsOptions & { backupId?: string | undefined }): Promise<{ entry: DisasterBackupEntry | undefined; providers: ProviderListing[]; incomplete: number }> {
+  const listed = await listObjects(opts);
+  const providers = listed.map((p) => p.listing);
+  const ids = opts.backupId ? [opts.backupId] : newestFirst(listed);
+  let incomplete = 0;
+  for (const backupId of ids) {
+    if (!listed.some((p) => p.items.has(backupId))) continue;
+    const entry = await describeBackup({ listed, backupId, signal: opts.signal });
+    if (opts.backupId || entry.completeIn.length > 0) return { entry, providers, incomplete };
+    incomplete++;
   }
-  const parts = await mapLimit(found, META_READS_AT_ONCE, (item) => readPart({ backend, item, signal }));
-  for (const [i, item] of found.entries()) {
-    const { backupId, part } = item.parsed;
-    let copy = copies.get(backupId);
-    if (!copy) {
-      copy = { provider: backend.name, complete: false, problems: [] };
-      copies.set(backupId, copy);
+  return { entry: undefined, providers, incomplete };
+}
+
+interface ListedProvider {
+  backend: StorageBackend;
+  listing: ProviderListing;
+  /** Artifacts (with their sidecars) per backup id. */
+  items: Map<string, ListedArtifact[]>;
+}
+
+async function listObjects(opts: ListDisasterBackupsOptions): Promise<ListedProvider[]> {
+  const backends = opts.backends.map((b) => withKeyRoot(b, opts.root));
+  return Promise.all(
+    backends.map(async (backend): Promise<ListedProvider> => {
+      const items = new Map<string, ListedArtifact[]>();
+      let strays = 0;
+      try {
+        for await (const item of groupArtifacts(backend.list(DISASTER_PREFIX, opts.signal ? { signal: opts.signal } : {}), { onStray: () => strays++ })) {
+          if (item.parsed.type !== "disaster") continue;
+          items.set(item.parsed.backupId, [...(items.get(item.parsed.backupId) ?? []), item]);
+        }
+      } catch (err) {
+        const { code, message } = describe(err);
+        return { backend, items: new Map(), listing: { provider: backend.name, ok: false, error: message, errorCode: code, backups: 0, strays } };
+      }
+      return { backend, items, listing: { provider: backend.name, ok: true, backups: items.size, strays } };
+    }),
+  );
+}
+
+/** Backup ids of every provider, newest first: by the day in the key, then the id (`bkp_…` ids sort by creation time). */
+function newestFirst(listed: ListedProvider[]): string[] {
+  const day = new Map<string, string>();
+  for (const p of listed) {
+    for (const [id, items] of p.items) {
+      const date = items[0]!.parsed.date;
+      if (date > (day.get(id) ?? "")) day.set(id, date);
     }
+  }
+  return [...day.keys()].sort((a, b) => (day.get(a) === day.get(b) ? (a < b ? 1 : -1) : day.get(a)! < day.get(b)! ? 1 : -1));
+}
+
+async function describeBackup({ listed, backupId, signal }: { listed: ListedProvider[]; backupId: string; signal?: AbortSignal | undefined }): Promise<DisasterBackupEntry> {
+  const entry: DisasterBackupEntry = { backupId, createdAt: "", summary: {}, copies: [], completeIn: [] };
+  const copies = await Promise.all(
+    listed.map(async ({ backend, items }) => {
+      const found = items.get(backupId);
+      return found ? describeCopy({ backend, items: found, signal }) : undefined;
+    }),
+  );
+  for (const copy of copies) {
+    if (!copy) continue;
+    entry.copies.push(copy);
+    if (copy.complete) entry.completeIn.push(copy.provider);
+    const created = copy.data?.createdAt ?? copy.config?.createdAt ?? "";
+    if (!entry.createdAt || (created && created < entry.createdAt)) entry.createdAt = created;
+    entry.summary = { ...(copy.data?.manifest ?? {}), ...(copy.config?.manifest ?? {}), ...entry.summary };
+  }
+  return entry;
+}
+
+async function describeCopy({ backend, items, signal }: { backend: StorageBackend; items: ListedArtifact[]; signal?: AbortSignal | undefined }): Promise<DisasterBackupCopy> {
+  const copy: DisasterBackupCopy = { provider: backend.name, complete: false, problems: [] };
+  const parts = await Promise.all(items.map((item) => readPart({ backend, item, signal })));
+  for (const [i, item] of items.entries()) {
     const result = parts[i]!;
-    if ("problem" in result) copy.problems.push(`${part}: ${result.problem}`);
-    else copy[part] = result.copy;
+    if ("problem" in result) copy.problems.push(`${item.parsed.part}: ${result.problem}`);
+    else copy[item.parsed.part] = result.copy;
   }
-  for (const copy of copies.values()) {
-    for (const part of ["data", "config"] as const) {
-      if (!copy[part] && !copy.problems.some((p) => p.startsWith(`${part}:`))) copy.problems.push(`${part}: part missing`);
-    }
-    copy.complete = copy.problems.length === 0;
+  for (const part of ["data", "config"] as const) {
+    if (!copy[part] && !copy.problems.some((p) => p.startsWith(`${part}:`))) copy.problems.push(`${part}: part missing`);
   }
-  return { listing: { provider: backend.name, ok: true, backups: copies.size, strays }, copies };
+  copy.complete = copy.problems.length === 0;
+  return copy;
 }
 
 async function readPart({ backend, item, signal }: { backend: StorageBackend; item: ListedArtifact; signal?: AbortSignal | undefined }): Promise<{ copy: DisasterPartCopy } | { problem: string }> {

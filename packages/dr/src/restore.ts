@@ -11,7 +11,7 @@ import { readAll, type StorageBackend } from "@hesaab/storage";
 import { parseConfigBundle, writeConfigBundle, type ConfigBundle } from "./config-bundle";
 import { describe } from "./describe";
 import { DrError } from "./errors";
-import { listDisasterBackups, type DisasterBackupEntry, type DisasterPartCopy } from "./list";
+import { findDisasterBackup, type DisasterBackupEntry, type DisasterPartCopy } from "./list";
 import { compareWithManifest, parseManifest, type DrManifest, type ManifestComparison } from "./manifest";
 import { connect, createDatabase, probeDatabase, restoreDump } from "./pg-tools";
 import { withKeyRoot } from "./rooted-backend";
@@ -112,20 +112,31 @@ export async function restorePlatform(opts: RestorePlatformOptions): Promise<Res
   }
 
   progress("listing");
-  const listing = await listDisasterBackups({ backends, ...(signal ? { signal } : {}) });
-  const failures: RestoreFailure[] = listing.providers
+  const found = await findDisasterBackup({ backends, backupId: opts.backupId, ...(signal ? { signal } : {}) });
+  const failures: RestoreFailure[] = found.providers
     .filter((p) => !p.ok)
     .map((p) => ({ provider: p.provider, stage: "listing" as const, code: p.errorCode ?? "unexpected", message: p.error ?? "listing failed" }));
-  if (listing.providers.every((p) => !p.ok)) {
+  if (found.providers.every((p) => !p.ok)) {
     throw new DrError({ code: "dr_listing_failed", message: `no provider could be listed: ${failures.map((f) => `${f.provider}: ${f.message}`).join("; ")}`, retryable: true });
   }
-  const entry = chooseBackup({ listing: listing.backups, backupId: opts.backupId, searched: listing.providers.filter((p) => p.ok).map((p) => p.provider) });
+  const searched = found.providers.filter((p) => p.ok).map((p) => p.provider);
+  const entry = found.entry;
+  if (!entry) {
+    throw new DrError({
+      code: "dr_backup_not_found",
+      message: opts.backupId
+        ? `disaster backup ${opts.backupId} is not in ${searched.join(" or ")}`
+        : `no complete disaster backup in ${searched.join(" or ")}${found.incomplete ? ` (${found.incomplete} incomplete)` : ""}`,
+      hint: "Check the bucket names and the key prefix; `hesaab dr list` shows what each provider holds",
+    });
+  }
   for (const copy of entry.copies) {
     if (!copy.complete) failures.push({ provider: copy.provider, stage: "listing", code: "dr_backup_incomplete", message: copy.problems.join("; ") });
   }
   for (const b of backends) {
-    const listed = listing.providers.find((p) => p.provider === b.name)?.ok;
-    if (listed && !entry.copies.some((c) => c.provider === b.name)) failures.push({ provider: b.name, stage: "listing", code: "dr_backup_not_found", message: `${entry.backupId} is not in this provider` });
+    if (searched.includes(b.name) && !entry.copies.some((c) => c.provider === b.name)) {
+      failures.push({ provider: b.name, stage: "listing", code: "dr_backup_not_found", message: `${entry.backupId} is not in this provider` });
+    }
   }
 
   const work = await mkdtemp(path.join(opts.workDir ?? os.tmpdir(), "hesaab-dr-restore-"));
@@ -187,21 +198,6 @@ export async function restorePlatform(opts: RestorePlatformOptions): Promise<Res
   } finally {
     await rm(work, { recursive: true, force: true });
   }
-}
-
-function chooseBackup({ listing, backupId, searched }: { listing: DisasterBackupEntry[]; backupId?: string | undefined; searched: string[] }): DisasterBackupEntry {
-  if (backupId) {
-    const found = listing.find((b) => b.backupId === backupId);
-    if (found) return found;
-    throw new DrError({ code: "dr_backup_not_found", message: `disaster backup ${backupId} is not in ${searched.join(" or ")}`, hint: "Run `hesaab dr list` to see the backups each provider holds" });
-  }
-  const newest = listing.find((b) => b.completeIn.length > 0);
-  if (newest) return newest;
-  throw new DrError({
-    code: "dr_backup_not_found",
-    message: `no complete disaster backup in ${searched.join(" or ")}${listing.length ? ` (${listing.length} incomplete)` : ""}`,
-    hint: "Check the bucket names and the key prefix; `hesaab dr list` shows what each provider holds",
-  });
 }
 
 interface Fetched {

@@ -5,7 +5,7 @@ import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { storeArtifact } from "@hesaab/artifacts";
 import { disasterBackupKey, fsBackend, type StorageBackend } from "@hesaab/storage";
-import { buildConfigBundle, deployedGitCommit, listDisasterBackups, parseConfigBundle, withKeyRoot, writeConfigBundle } from "../src";
+import { buildConfigBundle, deployedGitCommit, findDisasterBackup, listDisasterBackups, parseConfigBundle, withKeyRoot, writeConfigBundle } from "../src";
 import { drKeyRing, randomKey } from "./helpers";
 
 let dir: string;
@@ -89,6 +89,12 @@ describe("listing from a bucket alone", () => {
     ]);
     expect(listing.backups[0]!.copies[0]!.problems).toEqual(["config: part missing"]);
     expect(listing.backups[1]!.summary).toMatchObject({ gitCommit: "c0ffee", rows: 7 });
+
+    // A restore's choice: the newest complete backup (the newer one is incomplete), or exactly the one asked for.
+    const latest = await findDisasterBackup({ backends: [bucket], root: "team-a" });
+    expect([latest.entry?.backupId, latest.incomplete]).toEqual(["bkp_old", 1]);
+    expect((await findDisasterBackup({ backends: [bucket], root: "team-a", backupId: "bkp_new" })).entry?.completeIn).toEqual([]);
+    expect((await findDisasterBackup({ backends: [bucket], root: "team-a", backupId: "bkp_none" })).entry).toBeUndefined();
   });
 
   it("reports a provider it cannot list, and lists the others", async () => {

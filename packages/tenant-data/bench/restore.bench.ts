@@ -26,6 +26,8 @@ const MB = 1e6;
 
 interface ChildResult {
   seconds: number;
+  /** CPU time of the process (user + system) during the step */
+  cpuSeconds: number;
   maxRssMb: number;
   detail: Record<string, unknown>;
 }
@@ -39,6 +41,7 @@ async function child(task: ChildTask): Promise<void> {
   const pool = new pg.Pool({ connectionString: task.url, max: 1 });
   try {
     let started = performance.now();
+    let cpuAtStart = process.cpuUsage();
     let detail: Record<string, unknown>;
     if (task.kind === "export") {
       // discovery is timed apart: services cache the plan
@@ -47,6 +50,7 @@ async function child(task: ChildTask): Promise<void> {
       client.release();
       const discoverMs = performance.now() - started;
       started = performance.now();
+      cpuAtStart = process.cpuUsage();
       const exp = await exportTenant({ pool, tenantId: task.tenantId, backupId: newId("bkp"), plan });
       await pipeline(exp.stream, createWriteStream(task.file, { highWaterMark: 1 << 20 }));
       const s = await exp.done;
@@ -61,7 +65,8 @@ async function child(task: ChildTask): Promise<void> {
       detail = { rows: s.rows, deleted: s.deleted, bytes: s.bytes };
     }
     const seconds = (performance.now() - started) / 1000;
-    const result: ChildResult = { seconds, maxRssMb: process.resourceUsage().maxRSS / 1024, detail };
+    const cpu = process.cpuUsage(cpuAtStart);
+    const result: ChildResult = { seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, maxRssMb: process.resourceUsage().maxRSS / 1024, detail };
     process.stdout.write(`${JSON.stringify(result)}\n`);
   } finally {
     await pool.end();
@@ -124,7 +129,7 @@ async function main(): Promise<void> {
   const source = await freshDatabase("td_bench");
   const pool = new pg.Pool({ connectionString: source.url, max: 3 });
   const dir = await mkdtemp(join(tmpdir(), "tenant-restore-bench-"));
-  const table: string[][] = [["step", "seconds", "MB/s", "ratio", "peak RSS MB"]];
+  const table: string[][] = [["step", "seconds", "MB/s", "ratio", "peak RSS MB", "client CPU s"]];
   try {
     log(`generating a platform with one tenant of ≈ ${targetMb} MB of COPY text …`);
     const gen = await generatePlatform({ pool, tenants: 10, scale: 0.2, largeScale: Math.max(0.25, targetMb / (1.55 * 0.2)), skipForeignKeyChecks: true });
@@ -202,14 +207,14 @@ async function main(): Promise<void> {
     const ourBest = ourTimes.reduce((a, b) => (b.seconds < a.seconds ? b : a));
     const psqlExport = Math.min(...psqlExports);
     const ourNull = ourExports.reduce((a, b) => (b.seconds < a.seconds ? b : a));
-    table.push(["export: psql COPY … TO STDOUT > /dev/null", psqlExport.toFixed(2), rate(psqlExport), "1.00", "-"]);
-    table.push(["export: exportTenant > /dev/null", ourNull.seconds.toFixed(2), rate(ourNull.seconds), (ourNull.seconds / psqlExport).toFixed(2), Math.max(...ourExports.map((e) => e.maxRssMb)).toFixed(0)]);
-    table.push(["export: exportTenant > file (disk)", ourExport.seconds.toFixed(2), rate(ourExport.seconds), (ourExport.seconds / psqlExport).toFixed(2), ourExport.maxRssMb.toFixed(0)]);
-    table.push(["(a) restore: psql -f script.sql, empty db", psqlBest.toFixed(2), rate(psqlBest), "1.00", "-"]);
-    table.push(["(b) restore: loadTenantScript into-empty", ourBest.seconds.toFixed(2), rate(ourBest.seconds), (ourBest.seconds / psqlBest).toFixed(2), Math.max(...ourTimes.map((t) => t.maxRssMb)).toFixed(0)]);
+    table.push(["export: psql COPY … TO STDOUT > /dev/null", psqlExport.toFixed(2), rate(psqlExport), "1.00", "-", "-"]);
+    table.push(["export: exportTenant > /dev/null", ourNull.seconds.toFixed(2), rate(ourNull.seconds), (ourNull.seconds / psqlExport).toFixed(2), Math.max(...ourExports.map((e) => e.maxRssMb)).toFixed(0), ourNull.cpuSeconds.toFixed(2)]);
+    table.push(["export: exportTenant > file (disk)", ourExport.seconds.toFixed(2), rate(ourExport.seconds), (ourExport.seconds / psqlExport).toFixed(2), ourExport.maxRssMb.toFixed(0), ourExport.cpuSeconds.toFixed(2)]);
+    table.push(["(a) restore: psql -f script.sql, empty db", psqlBest.toFixed(2), rate(psqlBest), "1.00", "-", "-"]);
+    table.push(["(b) restore: loadTenantScript into-empty", ourBest.seconds.toFixed(2), rate(ourBest.seconds), (ourBest.seconds / psqlBest).toFixed(2), Math.max(...ourTimes.map((t) => t.maxRssMb)).toFixed(0), ourBest.cpuSeconds.toFixed(2)]);
     if (replaced) {
       const label = `(c) restore: loadTenantScript replace${fkIndexes ? " (FK indexes added)" : " (no FK indexes)"}`;
-      table.push([label, replaced.seconds.toFixed(2), rate(replaced.seconds), (replaced.seconds / psqlBest).toFixed(2), replaced.maxRssMb.toFixed(0)]);
+      table.push([label, replaced.seconds.toFixed(2), rate(replaced.seconds), (replaced.seconds / psqlBest).toFixed(2), replaced.maxRssMb.toFixed(0), replaced.cpuSeconds.toFixed(2)]);
     }
     const widths = table[0]!.map((_, c) => Math.max(...table.map((r) => r[c]!.length)));
     const lines = table.map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join("  "));

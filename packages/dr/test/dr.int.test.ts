@@ -194,12 +194,19 @@ describe("a restore that cannot verify touches nothing", () => {
 
   it("with a truncated download from every provider", async () => {
     const target = await freshDatabase("dr_trunc");
-    b2.faults!.cut("get", { afterBytes: 1000, mode: "end" });
-    r2.faults!.cut("get", { afterBytes: 1000, mode: "end" });
+    // Past the sidecars and the config part: only the data part's download is cut short (the provider says it is done).
+    expect(backup.data.size).toBeGreaterThan(100_000);
+    expect(backup.config.size).toBeLessThan(100_000);
+    b2.faults!.cut("get", { afterBytes: 100_000, mode: "end" });
+    r2.faults!.cut("get", { afterBytes: 100_000, mode: "end" });
     try {
       const err = await restorePlatform({ latest: true, backends, keyRing, targetUrl: target.url, root }).catch((e: unknown) => e);
       expect(err).toMatchObject({ code: "dr_backup_unusable" });
-      expect((err as { context: { failures: { provider: string }[] } }).context.failures.map((f) => f.provider)).toEqual(["b2", "r2"]);
+      const failures = (err as { context: { failures: { provider: string; stage: string; code: string }[] } }).context.failures;
+      expect(failures.map((f) => [f.provider, f.stage])).toEqual([
+        ["b2", "data"],
+        ["r2", "data"],
+      ]);
       expect(await tablesOf(target.url)).toEqual([]);
     } finally {
       b2.faults!.clear();

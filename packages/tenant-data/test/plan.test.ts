@@ -2,7 +2,8 @@ import { describe, expect, it } from "vitest";
 import { type Catalog, type CatalogTable, buildPlan, deleteSql, selectSql } from "../src/index";
 
 let oid = 100;
-function table(schema: string, name: string, columns: [string, string, boolean?][], extra: Partial<CatalogTable> = {}): CatalogTable {
+function table(o: { schema: string; name: string; columns: [string, string, boolean?][]; extra?: Partial<CatalogTable> }): CatalogTable {
+  const { schema, name, columns, extra } = o;
   return {
     oid: oid++,
     schema,
@@ -17,11 +18,11 @@ function table(schema: string, name: string, columns: [string, string, boolean?]
   };
 }
 
-const tenants = table("s", "tenants", [["id", "uuid"], ["status", "text"]]);
-const invoices = table("s", "invoices", [["id", "bigint"], ["tenant_id", "uuid"]], { indexes: [["tenant_id", "id"]] });
-const files = table("s", "files", [["id", "uuid"], ["invoice_id", "bigint"]]);
-const notes = table("s", "notes", [["id", "int"], ["tenant_ref", "uuid"]]);
-const rates = table("s", "rates", [["code", "text"]]);
+const tenants = table({ schema: "s", name: "tenants", columns: [["id", "uuid"], ["status", "text"]] });
+const invoices = table({ schema: "s", name: "invoices", columns: [["id", "bigint"], ["tenant_id", "uuid"]], extra: { indexes: [["tenant_id", "id"]] } });
+const files = table({ schema: "s", name: "files", columns: [["id", "uuid"], ["invoice_id", "bigint"]] });
+const notes = table({ schema: "s", name: "notes", columns: [["id", "int"], ["tenant_ref", "uuid"]] });
+const rates = table({ schema: "s", name: "rates", columns: [["code", "text"]] });
 const catalog: Catalog = {
   tables: [tenants, invoices, files, notes, rates],
   foreignKeys: [

@@ -234,6 +234,23 @@ export function replicationSuite(opts: { label: string; open: () => Promise<Repl
         expect(r.okProviders).toEqual(["b2", "r2"]);
         expect((await readAll(await r2.get(k))).toString()).toBe('{"v":2}');
       });
+
+      it("knownAbsent (a freshly minted key): no head, both written; a provider down still only degrades", async () => {
+        const k = key();
+        const heads = [b2.faults.count("head"), r2.faults.count("head")];
+        const data = Buffer.from("a fresh artifact");
+        const r = await putEverywhere({ backends: [b2, r2], key: k, source: Readable.from([data]), knownAbsent: true });
+        expect(r.okProviders).toEqual(["b2", "r2"]);
+        expect([b2.faults.count("head"), r2.faults.count("head")]).toEqual(heads);
+        expect(await readAll(await r2.get(k))).toEqual(data);
+
+        const k2 = key();
+        r2.faults.down();
+        const degraded = await putEverywhere({ backends: [b2, r2], key: k2, source: Readable.from([data]), knownAbsent: true });
+        expect(degraded.okProviders).toEqual(["b2"]);
+        expect(degraded.outcomes.find((o) => o.provider === "r2")).toMatchObject({ ok: false, error: { code: "storage_unavailable" } });
+        r2.faults.up();
+      });
     });
 
     describe("readWithFailover and verifyObject", () => {

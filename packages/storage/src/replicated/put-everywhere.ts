@@ -31,6 +31,14 @@ export interface PutEverywhereOptions {
    */
   onExisting?: "verify" | "overwrite";
   /**
+   * The caller has just minted `key` (it holds a fresh unique id, like a new backup's), so no
+   * provider can hold it yet: step 1 (`head` every provider) is skipped and every provider is
+   * written. Saves a request per provider, which counts when thousands of small artifacts are
+   * written. Never set it for a key that may exist: an existing copy would be overwritten unchecked.
+   * A provider that is down fails at its put instead of at its head, with the same outcome.
+   */
+  knownAbsent?: boolean;
+  /**
    * How to learn the checksum of an existing copy that has no `sha256` metadata (a streamed upload
    * only knows its checksum at the end, so its copies carry none). Default: read and hash the copy
    * (`verifyObject`), concurrently with the write. A caller with a catalog or a `.meta.json`
@@ -92,7 +100,7 @@ interface Branch {
  * Write one stream to every provider at once, reading the source once (pgBackRest's archive-push:
  * "source file is read once and copied to all repos"):
  *
- *  1. `head` every provider. A provider that errors is failed (not written). An existing copy is
+ *  1. `head` every provider (skipped with `knownAbsent`). A provider that errors is failed (not written). An existing copy is
  *     compared (see `onExisting`): equal → done, different → `storage_split_brain` (not retryable:
  *     two different artifacts under one name is for a person to resolve).
  *  2. Tee: every chunk of the source is hashed and written to every live provider, waiting for the
@@ -126,6 +134,7 @@ export async function putEverywhere(opts: PutEverywhereOptions): Promise<PutEver
   try {
     const heads = await Promise.all(
       backends.map(async (backend) => {
+        if (opts.knownAbsent) return { backend, info: null };
         try {
           return { backend, info: await backend.head(key, signal ? { signal } : {}) };
         } catch (error) {

@@ -35,6 +35,12 @@ export interface StoreArtifactOptions {
   /** gzip level (1-9) to compress before encrypting; `false` when the plaintext is already compressed (pg_dump -Fc). */
   gzipLevel: number | false;
   meta: { type: BackupType; part?: ArtifactPart; createdAt: Date; manifest?: ManifestSummary | (() => ManifestSummary) };
+  /**
+   * `key` names an id minted for this very artifact (a new backup's id), so no provider can hold it
+   * yet: skip the existence check, a request per provider (putEverywhere's `knownAbsent`). Leave it
+   * unset when the key may already exist (a retried write under the same id). Default false.
+   */
+  freshKey?: boolean;
   signal?: AbortSignal;
 }
 
@@ -63,9 +69,10 @@ export async function storeArtifact(opts: StoreArtifactOptions): Promise<StoredA
     source.destroy(err instanceof Error ? err : new Error(String(err)));
     throw err;
   });
+  chain.catch(() => {}); // awaited below; until then a failure must not count as unhandled
   let result;
   try {
-    result = await putEverywhere({ backends, key, source, signal, contentType: "application/octet-stream" });
+    result = await putEverywhere({ backends, key, source, signal, contentType: "application/octet-stream", knownAbsent: opts.freshKey ?? false });
   } finally {
     await chain.catch(() => {});
     sealed.dek.reveal().fill(0);
@@ -90,12 +97,13 @@ export async function storeArtifact(opts: StoreArtifactOptions): Promise<StoredA
     outcomes.map(async (outcome, i) => {
       if (!outcome.ok) return;
       const backend = backends.find((b) => b.name === outcome.provider)!;
-      try {
-        await backend.put(keysSidecarKey(key), keysJson, { contentType: "application/json", signal });
-        await backend.put(metaSidecarKey(key), metaJson, { contentType: "application/json", signal });
-      } catch (error) {
-        outcomes[i] = { ...outcome, ok: false, error };
-      }
+      // Both sidecars at once: one round trip per provider instead of two.
+      const written = await Promise.allSettled([
+        backend.put(keysSidecarKey(key), keysJson, { contentType: "application/json", signal }),
+        backend.put(metaSidecarKey(key), metaJson, { contentType: "application/json", signal }),
+      ]);
+      const failed = written.find((w): w is PromiseRejectedResult => w.status === "rejected");
+      if (failed) outcomes[i] = { ...outcome, ok: false, error: failed.reason };
     }),
   );
   const okProviders = outcomes.filter((o) => o.ok).map((o) => o.provider);

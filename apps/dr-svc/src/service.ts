@@ -56,10 +56,12 @@ export async function startDrService(opts: DrServiceOptions): Promise<DrService>
         await updateBackupRecord(catalog, { id: existing.id, set: { status: "failed", errorMessage: "abandoned: the worker stopped mid-way; retried", completedAt: new Date() } });
       }
     }
-    log.info("disaster backup started", { purpose, period, attempt: ctx.attempt, requestedBy });
+    const backupId = newId("bkp");
+    log.info("disaster backup started", { backupId, purpose, period, attempt: ctx.attempt, requestedBy });
     let result: DisasterBackupResult;
     try {
       result = await backupPlatform({
+        backupId,
         platformUrl: opts.platformUrl,
         keyRing: opts.keyRing,
         backends: opts.backends,
@@ -75,7 +77,7 @@ export async function startDrService(opts: DrServiceOptions): Promise<DrService>
       });
     } catch (err) {
       if (ctx.signal.aborted) throw err; // shutting down: the message goes back to the queue
-      await reportFailure({ err, ctx });
+      await reportFailure({ err, ctx, backupId });
       throw err;
     }
     log.info("disaster backup completed", { backupId: result.backupId, status: result.status, size: result.data.size, durationMs: result.durationMs });
@@ -95,15 +97,15 @@ export async function startDrService(opts: DrServiceOptions): Promise<DrService>
   };
 
   /** A failed event on every failed attempt; on the last one (or a failure retrying cannot fix) also an alert. */
-  const reportFailure = async ({ err, ctx }: { err: unknown; ctx: HandlerContext }) => {
+  const reportFailure = async ({ err, ctx, backupId }: { err: unknown; ctx: HandlerContext; backupId: string }) => {
     const error = describeError(err);
     const final = ctx.final || !error.retryable;
-    log.error("disaster backup failed", { attempt: ctx.attempt, final, code: error.code, error: error.message });
+    log.error("disaster backup failed", { backupId, attempt: ctx.attempt, final, code: error.code, error: error.message });
     try {
-      await bus.publish("dr.backup.failed.v1", { attempt: ctx.attempt, final, error });
+      await bus.publish("dr.backup.failed.v1", { backupId, attempt: ctx.attempt, final, error });
       if (final) {
         const alert = { id: newId("alr"), severity: "critical" as const, code: "dr_backup_failed", message: `disaster backup failed after ${ctx.attempt} attempt(s): ${error.code}: ${error.message}`.slice(0, 2000) };
-        const context = { attempt: ctx.attempt, errorCode: error.code };
+        const context = { backupId, attempt: ctx.attempt, errorCode: error.code };
         await insertAlert(catalog, { ...alert, context });
         await bus.publish("alert.raised.v1", { alertId: alert.id, severity: alert.severity, code: alert.code, message: alert.message, context });
       }

@@ -130,6 +130,8 @@ describe("dr-svc", () => {
       [2, true],
     ]);
     expect(failed[1]!.error.code).toBe("storage_all_providers_failed");
+    expect(failed[0]!.backupId).toMatch(/^bkp_/);
+    expect(failed[0]!.backupId).not.toBe(failed[1]!.backupId);
     const [alert] = await catalog.db.select().from(alerts);
     expect(alert).toMatchObject({ severity: "critical", code: "dr_backup_failed" });
     const records = (await listBackupRecords(catalog.db, { type: "disaster" })).filter((r) => r.period === "p-fail");

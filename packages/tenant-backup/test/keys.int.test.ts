@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stageArtifact, verifyStaged } from "@hesaab/artifacts";
-import { TenantKeyStore, isCryptoError, parseKeySidecar } from "@hesaab/crypto";
+import { isCryptoError, parseKeySidecar, type TenantKeyStore } from "@hesaab/crypto";
 import { getBackupRecord } from "@hesaab/db";
 import { keysSidecarKey, readAll } from "@hesaab/storage";
 import { artifactRef, backupTenant, restoreTenants, rotateTenantKeys, shredTenant } from "../src";

@@ -1,7 +1,7 @@
 import { eq, sql } from "drizzle-orm";
 import { isHesaabError } from "@hesaab/config";
 import { newId, providerName, type ProviderName } from "@hesaab/contracts";
-import { backupRecords, getBackupRecord, insertAlert, verifications, type BackupRecord, type CatalogDb, type ProviderCopy } from "@hesaab/db";
+import { backupRecords, getBackupRecord, insertAlert, verifications, type BackupRecord, type Catalog, type CatalogDb, type ProviderCopy } from "@hesaab/db";
 import { noPublish, type Publish } from "./deps";
 import { StorageOpsError } from "./errors";
 
@@ -58,4 +58,24 @@ export async function raiseAlert(deps: { catalog: { db: CatalogDb }; publish?: P
 export function errorText(err: unknown): string {
   if (isHesaabError(err)) return `${err.message} [${err.code}]`;
   return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * Runs `fn` holding a session advisory lock on one backup (its own pool connection, blocking):
+ * replication, verification healing and retention's deletion of one backup never overlap, in
+ * this process or another. Do not nest for the same backup (a second connection would wait forever).
+ */
+export async function withBackupLock<T>({ catalog, backupId }: { catalog: Pick<Catalog, "pool">; backupId: string }, fn: () => Promise<T>): Promise<T> {
+  const client = await catalog.pool.connect();
+  const name = `hesaab.storage-ops:${backupId}`;
+  try {
+    await client.query("select pg_advisory_lock(hashtext($1))", [name]);
+    try {
+      return await fn();
+    } finally {
+      await client.query("select pg_advisory_unlock(hashtext($1))", [name]).catch(() => {});
+    }
+  } finally {
+    client.release();
+  }
 }

@@ -30,7 +30,7 @@ export interface ReconcileReport {
   extra: InventoryIssue[];
   /** Size in the listing, or the meta sidecar's checksum, disagrees with the catalog; or a sidecar is missing. */
   corrupt: InventoryIssue[];
-  /** Backups replication made whole (or partly whole) again, and the providers it wrote to. */
+  /** Backups replication made whole (or partly whole) again, and the providers it wrote to (or found good and recorded). */
   healed: { backupId: string; providers: string[] }[];
   /** Backups still missing a copy after this run. */
   unhealed: { backupId: string; providers: string[]; pending: boolean }[];
@@ -165,7 +165,14 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
           if (problem) {
             report.corrupt.push({ ...issue, reason: problem });
             toReplicate.add(record.id);
+            continue;
           }
+        }
+        const known = record.providers?.[backend.name];
+        if (known && known.status !== "stored") {
+          // Present and plausible, but the catalog does not count it: replication verifies it and records it.
+          report.degraded.push({ ...issue, reason: `present, but the catalog says ${known.status}` });
+          toReplicate.add(record.id);
         }
       }
     }
@@ -204,7 +211,9 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
     for (const id of toReplicate) {
       try {
         const result = await replicateArtifact({ ...opts, record: id, heal: true });
-        if (result.healed.length) report.healed.push({ backupId: id, providers: result.healed });
+        // Healed: copied now, or found good where the catalog had it as not stored (recorded now).
+        const whole = result.providers.filter((p) => p.state === "healed" || (p.state === "ok" && p.knownMissing)).map((p) => p.provider);
+        if (whole.length) report.healed.push({ backupId: id, providers: whole });
         if (result.degraded.length) report.unhealed.push({ backupId: id, providers: result.degraded, pending: result.pending });
       } catch (error) {
         if (isStorageError(error, "storage_aborted")) throw error;

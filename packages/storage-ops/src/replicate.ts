@@ -1,7 +1,7 @@
 import { isHesaabError } from "@hesaab/config";
 import { updateBackupRecord, type BackupRecord, type ProviderCopy } from "@hesaab/db";
 import { isStorageError, putEverywhere, readWithFailover, verifyObject, type FailoverRead, type StorageBackend, type VerifyResult } from "@hesaab/storage";
-import { errorText, eventProvider, insertVerification, loadRecord, mergeProviderCopy, raiseAlert } from "./catalog";
+import { errorText, eventProvider, insertVerification, loadRecord, mergeProviderCopy, raiseAlert, withBackupLock } from "./catalog";
 import { noPublish, type StorageOpsDeps } from "./deps";
 import { isGood, recordParts, type ArtifactPartRef } from "./parts";
 import { healSidecars, type SidecarOutcome } from "./sidecars";
@@ -86,17 +86,22 @@ export interface ReplicateOptions extends Omit<StorageOpsDeps, "catalog"> {
  * that cannot be reached is left as it is and reported `pending` (the caller retries later).
  */
 export async function replicateArtifact(opts: ReplicateOptions): Promise<ReplicateResult> {
+  const { catalog } = opts;
+  if (!catalog) {
+    if (typeof opts.record === "string") throw new TypeError("replicateArtifact: a record id needs the catalog");
+    return replicateLocked(opts, opts.record);
+  }
+  // One replication (or deletion) of a backup at a time, across replicas; the record is read
+  // again under the lock, so a run that waited sees what the previous one did.
+  const id = typeof opts.record === "string" ? opts.record : opts.record.id;
+  return withBackupLock({ catalog, backupId: id }, async () => replicateLocked(opts, await loadRecord(catalog.db, id)));
+}
+
+async function replicateLocked(opts: ReplicateOptions, record: BackupRecord): Promise<ReplicateResult> {
   const { backends, catalog, signal } = opts;
   const publish = opts.publish ?? noPublish;
   const heal = opts.heal ?? true;
   const now = opts.now?.() ?? new Date();
-  let record: BackupRecord;
-  if (typeof opts.record === "string") {
-    if (!catalog) throw new TypeError("replicateArtifact: a record id needs the catalog");
-    record = await loadRecord(catalog.db, opts.record);
-  } else {
-    record = opts.record;
-  }
   const base = { backupId: record.id, status: record.status, verificationStatus: record.verificationStatus, providers: [], healed: [], degraded: [], pending: false, lost: false };
   if (!isGood(record)) return { ...base, skipped: `status is ${record.status}` };
   if (record.backupType === "customer") return { ...base, skipped: "customer exports are not kept in the providers" };

@@ -2,7 +2,7 @@ import { and, eq, inArray, sql } from "drizzle-orm";
 import type { Pool } from "pg";
 import { backupRecords, writeAudit, type BackupRecord } from "@hesaab/db";
 import { isStorageError, keysSidecarKey, metaSidecarKey } from "@hesaab/storage";
-import { errorText, raiseAlert } from "./catalog";
+import { errorText, raiseAlert, withBackupLock } from "./catalog";
 import { noPublish, type StorageOpsDeps } from "./deps";
 import { StorageOpsError } from "./errors";
 import { recordParts } from "./parts";
@@ -171,7 +171,9 @@ export async function applyRetention(opts: RetentionOptions): Promise<RetentionR
  */
 export async function deleteBackup(opts: StorageOpsDeps & { record: BackupRecord; reason?: string }): Promise<void> {
   const { catalog, backends, record, signal } = opts;
-  await catalog.db.update(backupRecords).set({ status: "expired" }).where(eq(backupRecords.id, record.id));
+  await withBackupLock({ catalog, backupId: record.id }, async () => {
+    await catalog.db.update(backupRecords).set({ status: "expired" }).where(eq(backupRecords.id, record.id));
+  });
   let keys: string[] = [];
   try {
     keys = recordParts(record).map((p) => p.key);

@@ -76,6 +76,15 @@ describe("reconcile", () => {
     expect(again.extra).toHaveLength(report.extra.length);
   });
 
+  it("a copy present but counted as failed by the catalog is verified and recorded", async () => {
+    const record = await storeTenantBackup(h, { tenantId: "t-recorded" });
+    await h.catalog.pool.query(`update backup.backup_records set status = 'degraded', r2_location = null, providers = jsonb_set(providers, '{r2,status}', '"failed"') where id = $1`, [record.id]);
+    const report = await reconcile({ catalog: h.catalog, backends: h.backends });
+    expect(report.degraded).toEqual([expect.objectContaining({ provider: "r2", backupId: record.id, reason: "present, but the catalog says failed" })]);
+    expect(report.healed).toContainEqual({ backupId: record.id, providers: ["r2"] });
+    expect(await getBackupRecord(h.catalog.db, record.id)).toMatchObject({ status: "completed", r2Location: recordParts(record)[0]!.key });
+  });
+
   it("a provider that cannot be listed is reported, the other is still swept", async () => {
     const record = await storeTenantBackup(h, { tenantId: "t-unreach" });
     h.r2.faults!.failAlways("list");

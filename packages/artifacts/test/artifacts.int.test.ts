@@ -6,7 +6,7 @@ import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Secret } from "@hesaab/config";
 import { KeyRing, TenantKeyStore, isCryptoError } from "@hesaab/crypto";
-import { keysSidecarKey, metaSidecarKey, openBackend, parseMetaSidecar, readAll, type OpenedBackend } from "@hesaab/storage";
+import { keysSidecarKey, metaSidecarKey, openBackend, parseMetaSidecar, readAll, StorageError, type OpenedBackend, type StorageBackend } from "@hesaab/storage";
 import { freshDatabase, testProviders, uniquePrefix, type FreshDatabase } from "@hesaab/testkit";
 import { migrate } from "@hesaab/db";
 import { stageArtifact, storeArtifact, verifyStaged, openStaged } from "../src";
@@ -74,6 +74,54 @@ describe("artifacts", () => {
     expect(await verifyStaged({ staged, keyRing })).toBe(plaintext.length);
     expect((await readAll(await openStaged({ staged, keyRing }))).equals(plaintext)).toBe(true);
     await staged.remove();
+  });
+
+  it("a fresh key is written without an existence check, sidecars included", async () => {
+    const heads = [b2.faults!.count("head"), r2.faults!.count("head")];
+    const backupId = `bkp_${randomBytes(8).toString("hex")}`;
+    const key = `${prefix}${backupId}.sql.gz.bkp1`;
+    const stored = await storeArtifact({
+      plaintext: Readable.from([plaintext]),
+      identity: { kind: "tenant", tenantId: "tenant-f", backupId },
+      keyRing,
+      backends,
+      key,
+      gzipLevel: 6,
+      meta: { type: "tenant", createdAt: new Date() },
+      freshKey: true,
+    });
+    expect(stored.okProviders).toEqual(["b2", "r2"]);
+    expect([b2.faults!.count("head"), r2.faults!.count("head")]).toEqual(heads);
+    for (const b of backends) {
+      expect(parseMetaSidecar(await readAll(await b.get(metaSidecarKey(key))))).toMatchObject({ backupId, size: stored.size, sha256: stored.sha256 });
+      expect(JSON.parse((await readAll(await b.get(keysSidecarKey(key)))).toString()).dekId).toBe(stored.dekId);
+    }
+  });
+
+  it("a provider that took the artifact but not a sidecar counts as failed", async () => {
+    const metaRefused = new Proxy(r2.backend, {
+      get(target, prop, receiver) {
+        if (prop === "put") {
+          return (key: string, body: Parameters<StorageBackend["put"]>[1], o?: Parameters<StorageBackend["put"]>[2]) =>
+            key.endsWith(".meta.json") ? Promise.reject(new StorageError({ code: "storage_unavailable", provider: "r2", key, message: "r2: meta sidecar refused (test)" })) : target.put(key, body, o);
+        }
+        const value: unknown = Reflect.get(target, prop, receiver);
+        return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const backupId = `bkp_${randomBytes(8).toString("hex")}`;
+    const stored = await storeArtifact({
+      plaintext: Readable.from([plaintext]),
+      identity: { kind: "tenant", tenantId: "tenant-g", backupId },
+      keyRing,
+      backends: [b2.backend, metaRefused],
+      key: `${prefix}${backupId}.sql.gz.bkp1`,
+      gzipLevel: 6,
+      meta: { type: "tenant", createdAt: new Date() },
+      freshKey: true,
+    });
+    expect(stored.okProviders).toEqual(["b2"]);
+    expect(stored.outcomes.find((o) => o.provider === "r2")).toMatchObject({ ok: false, error: { code: "storage_unavailable" } });
   });
 
   it("degrades when one provider is down during the upload", async () => {

@@ -43,6 +43,8 @@ export interface ReconcileOptions extends StorageOpsDeps {
   heal?: boolean;
   /** Read every meta sidecar and compare its checksum with the catalog (one small GET per artifact per provider). Default true. */
   checkMetaSidecars?: boolean;
+  /** Records checked at once (each does a HEAD or a sidecar GET per provider). Default 8. */
+  concurrency?: number;
   /** Listing prefixes. Default the layout's: `tenants/`, `disaster/`. */
   prefixes?: string[];
   now?: () => Date;
@@ -118,19 +120,19 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
   // [3] what the catalog says must be there
   const claimed = new Set<string>(); // artifact keys some live record accounts for
   const toReplicate = new Set<string>();
-  for (const record of records) {
+  const checkRecord = async (record: LightRecord): Promise<void> => {
     const full = record as BackupRecord;
     let parts: ArtifactPartRef[];
     try {
       parts = recordParts(full);
     } catch {
-      continue; // a record that never stored anything (failed early, running)
+      return; // a record that never stored anything (failed early, running)
     }
     if (record.status === "running" || record.status === "pending") {
       for (const p of parts) claimed.add(p.key);
-      continue;
+      return;
     }
-    if (!isGood(full)) continue;
+    if (!isGood(full)) return;
     report.records++;
     for (const p of parts) claimed.add(p.key);
     for (const backend of reachable) {
@@ -176,7 +178,8 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
         }
       }
     }
-  }
+  };
+  await eachLimit(records, opts.concurrency ?? 8, checkRecord);
 
   // [4] what nothing accounts for
   const byId = new Map(records.map((r) => [r.id, r]));
@@ -238,4 +241,22 @@ async function metaProblem({ backend, part, signal }: { backend: StorageBackend;
     if (isStorageError(error, "storage_corrupt")) return "meta sidecar invalid";
     return undefined; // unreadable now: not a finding
   }
+}
+
+/** Runs `fn` over `items`, at most `limit` at once; the first error stops new work and is thrown. */
+async function eachLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failed = false;
+  const worker = async (): Promise<void> => {
+    while (!failed && next < items.length) {
+      const item = items[next++]!;
+      try {
+        await fn(item);
+      } catch (err) {
+        failed = true;
+        throw err;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
 }

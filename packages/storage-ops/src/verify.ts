@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { and, inArray } from "drizzle-orm";
+import { and, inArray, sql } from "drizzle-orm";
 import { stageArtifact, verifyStaged, type ArtifactRef, type StagedArtifact } from "@hesaab/artifacts";
 import type { KeyRing } from "@hesaab/crypto";
 import { backupRecords, type BackupRecord } from "@hesaab/db";
@@ -178,35 +178,44 @@ export interface DeepSampleReport {
  */
 export async function deepVerifySample(opts: DeepSampleOptions): Promise<DeepSampleReport> {
   const { catalog, backends } = opts;
+  // Light columns: one row per good backup, the record itself is read when its turn comes.
   const rows = await catalog.db
-    .select()
+    .select({
+      id: backupRecords.id,
+      backupType: backupRecords.backupType,
+      fileSize: backupRecords.fileSize,
+      providers: backupRecords.providers,
+      createdAt: backupRecords.createdAt,
+      metadata: sql<Record<string, unknown>>`jsonb_build_object('config', jsonb_build_object('size', ${backupRecords.metadata} -> 'config' -> 'size'))`,
+    })
     .from(backupRecords)
     .where(and(inArray(backupRecords.status, [...GOOD_STATUSES]), inArray(backupRecords.backupType, ["tenant", "disaster"])));
+  type Candidate = (typeof rows)[number];
   const skippedTypes = new Map<string, { reason: string; backups: number }>();
-  const candidates: BackupRecord[] = [];
+  const candidates: Candidate[] = [];
   for (const r of rows) {
     const reason = deepSkipReason(r, opts.keyRings);
     if (!reason) candidates.push(r);
     else skippedTypes.set(r.backupType, { reason, backups: (skippedTypes.get(r.backupType)?.backups ?? 0) + 1 });
   }
-  const lastDeep = (r: BackupRecord): number => {
+  const lastDeep = (r: Candidate): number => {
     const times = backends.map((b) => r.providers?.[b.name]?.deepVerifiedAt).map((t) => (t ? Date.parse(t) : 0));
     return times.length ? Math.min(...times) : 0;
   };
   candidates.sort((a, b) => lastDeep(a) - lastDeep(b) || b.createdAt.getTime() - a.createdAt.getTime());
   const want = Math.min(candidates.length, Math.ceil((Math.max(0, Math.min(100, opts.percent)) / 100) * candidates.length));
-  const selected: BackupRecord[] = [];
+  const selected: Candidate[] = [];
   let plannedBytes = 0;
   for (const r of candidates) {
     if (selected.length >= want) break;
-    const bytes = recordBytes(r) * backends.length;
+    const bytes = recordBytes(r as BackupRecord) * backends.length;
     if (selected.length > 0 && plannedBytes + bytes > opts.maxBytes) continue;
     selected.push(r);
     plannedBytes += bytes;
   }
   const results: VerifyBackupResult[] = [];
   for (const r of selected) {
-    results.push(await verifyBackup({ ...opts, record: r, deep: true }));
+    results.push(await verifyBackup({ ...opts, record: r.id, deep: true }));
   }
   return {
     candidates: candidates.length,

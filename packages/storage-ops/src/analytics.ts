@@ -28,7 +28,7 @@ export interface StorageAnalytics {
   byType: (UsageRow & { type: string })[];
   tenants: (UsageRow & { tenantId: string })[];
   /** From the providers' listings (every object under the layout's prefixes, sidecars and strays included), when backends were given. */
-  listing?: { provider: string; bytes: number; objects: number; error?: string }[];
+  listing?: { provider: string; bytes: number; objects: number }[];
   /** Per provider, per day: the last sample of the day (`storage_samples`). */
   growth: { day: string; provider: string; bytes: number; objects: number }[];
   /** Bytes per day the store grows by, per provider, and what that is based on. */

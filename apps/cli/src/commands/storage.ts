@@ -98,9 +98,10 @@ export function registerStorage(program: Command): void {
         if (opts.json) return printJson(stats);
         const out = process.stdout;
         out.write(`storage at ${stats.at} (prices ${stats.prices.currency}, checked ${stats.prices.checked}; verify before relying on them)\n`);
-        for (const p of stats.providers) {
-          const listed = stats.listing?.find((l) => l.provider === p.provider);
-          out.write(`  ${p.provider}: ${humanBytes(p.bytes)} in ${p.backups} backups (${p.objects} objects)${listed ? `; bucket listing: ${humanBytes(listed.bytes)}, ${listed.objects} objects` : ""}\n`);
+        for (const name of [...new Set([...stats.providers.map((p) => p.provider), ...(stats.listing ?? []).map((l) => l.provider)])].sort()) {
+          const p = stats.providers.find((x) => x.provider === name) ?? { bytes: 0, backups: 0, objects: 0 };
+          const listed = stats.listing?.find((l) => l.provider === name);
+          out.write(`  ${name}: ${humanBytes(p.bytes)} in ${p.backups} backups (${p.objects} objects)${listed ? `; bucket listing: ${humanBytes(listed.bytes)}, ${listed.objects} objects` : ""}\n`);
         }
         for (const t of stats.trend) out.write(`  ${t.provider} trend: ${humanBytes(Math.abs(t.bytesPerDay))}/day ${t.bytesPerDay < 0 ? "shrinking" : "growing"} (from ${t.basis})\n`);
         for (const [p, c] of Object.entries(stats.cost.monthly)) out.write(`  ${p} monthly: $${c.total.toFixed(2)} (storage $${c.storage.toFixed(2)}, egress $${c.egress.toFixed(2)}, operations $${c.operations.toFixed(2)})\n`);

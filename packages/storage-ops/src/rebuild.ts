@@ -66,9 +66,9 @@ interface Part {
  * `degraded` (storage-svc then heals it). Objects only in another bucket are counted, not added:
  * run the rebuild again `--from` that provider (existing ids are left alone).
  *
- * Not in the buckets, so not rebuilt: `purpose` and `period` (taken from the manifest summary when
- * a producer put them there; else `on_demand`/none), per-table row counts, restore operations,
- * audit history, tenant key seeds (`tenant_keys`: back those up with the disaster backup).
+ * `purpose` and `period` come from the meta sidecar's manifest summary (tenant backups write them;
+ * `on_demand`/none otherwise). Not in the buckets, so not rebuilt: per-table row counts, restore
+ * operations, audit history, tenant key seeds (`tenant_keys`: the disaster backup holds those).
  */
 export async function rebuildCatalog(opts: RebuildOptions): Promise<RebuildReport> {
   const { catalog, backends, signal } = opts;

@@ -131,10 +131,13 @@ async function runBackup(deps: TenantBackupDeps, opts: BackupTenantOptions, publ
       backends: deps.backends,
       key,
       gzipLevel: deps.gzipLevel,
+      // `key` holds the backup id minted above: no provider can have it, so no head per provider.
+      freshKey: true,
       meta: {
         type: "tenant",
         createdAt,
-        manifest: () => ({ tables: summary?.tables.length, rows: summary?.rows, schemaVersion: summary?.schemaFingerprint, plaintextBytes: summary?.bytes }),
+        // purpose and period let a catalog rebuilt from the bucket alone tell rollback points and nightly runs apart
+        manifest: () => ({ tables: summary?.tables.length, rows: summary?.rows, schemaVersion: summary?.schemaFingerprint, plaintextBytes: summary?.bytes, purpose: opts.purpose, period: opts.period ?? null }),
       },
       signal: opts.signal,
     });

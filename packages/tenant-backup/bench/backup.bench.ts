@@ -22,7 +22,7 @@
 // ≈ 30 MB), BENCH_SKIP_FS=1 (no fs-backend run), BENCH_KEEP=1 (keep the databases and objects).
 import { spawnSync, fork } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -34,7 +34,7 @@ import { createPlatformSchema, generatePlatform } from "@hesaab/platform";
 import { openBackend, type StorageBackend } from "@hesaab/storage";
 import { discoverTenantPlan, selectSql } from "@hesaab/tenant-data";
 import { ensureStack, freshDatabase, testProviders } from "@hesaab/testkit";
-import { activeTenants, backupTenant, type TenantBackupDeps } from "../src";
+import { activeTenants, backupTenant, TENANT_BACKUP_UPLOAD, type TenantBackupDeps } from "../src";
 
 // The SDK's notice that its 2027 releases need Node 22 (we pin it) would only clutter the table.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
@@ -46,6 +46,8 @@ const SCALE = envNumber("BENCH_SCALE", 1);
 const CONCURRENCY = envNumber("BENCH_CONCURRENCY", 3);
 const SEED = 1;
 const MiB = 1024 * 1024;
+/** USER_HZ: the unit of utime/stime in /proc/<pid>/stat (100 on Linux everywhere that matters). */
+const CLOCK_TICKS = 100;
 /** openssl's password for (b): a throwaway, not a secret (the figure is the cipher's cost). */
 const OPENSSL_PASS = "hesaab-bench";
 
@@ -64,7 +66,7 @@ function log(line: string): void {
 // ---------------------------------------------------------------------------------------------
 // Child side: one of our backups, in a process of its own.
 
-type Phase = "large" | "small" | "large-fs" | "all";
+type Phase = "large" | "small" | "large-fs" | "all" | "all-fs";
 
 interface PhaseResult {
   phase: Phase;
@@ -78,6 +80,10 @@ interface PhaseResult {
   artifactBytes: number;
   plaintextBytes: number;
   statuses: Record<string, number>;
+  /** Peak RSS so far when a quarter, half, three quarters of the (single) tenant's script had been exported. */
+  maxRssAtQuarters: number[];
+  /** CPU seconds the s3rver processes used while this phase ran (they may also serve other users of the stack). */
+  s3rverCpuSeconds: number;
 }
 
 interface ChildConfig {
@@ -87,6 +93,8 @@ interface ChildConfig {
   keyPrefix: string;
   fsRoot: string;
   largeTenant: string;
+  /** COPY text bytes of the large tenant (for the RSS quarters). */
+  largeBytes: number;
   smallTenant: string;
 }
 
@@ -111,6 +119,7 @@ function openProviders(cfg: ChildConfig, kind: "s3" | "fs"): StorageBackend[] {
         region: p.region,
         forcePathStyle: true,
         credentials: { accessKeyId: new Secret(p.accessKeyId), secretAccessKey: new Secret(p.secretAccessKey) },
+        ...TENANT_BACKUP_UPLOAD,
       },
       keyPrefix: cfg.keyPrefix,
     }).backend;
@@ -140,18 +149,35 @@ function openDeps(cfg: ChildConfig, kind: "s3" | "fs"): TenantBackupDeps & { clo
 
 async function runPhase(phase: Phase): Promise<PhaseResult> {
   const cfg = childConfig();
-  const deps = openDeps(cfg, phase === "large-fs" ? "fs" : "s3");
-  const result: PhaseResult = { phase, seconds: 0, cpuSeconds: 0, startRssMb: process.memoryUsage().rss / MiB, maxRssMb: 0, tenants: 0, artifactBytes: 0, plaintextBytes: 0, statuses: {} };
+  const deps = openDeps(cfg, phase.endsWith("-fs") ? "fs" : "s3");
+  const result: PhaseResult = {
+    phase,
+    seconds: 0,
+    cpuSeconds: 0,
+    startRssMb: process.memoryUsage().rss / MiB,
+    maxRssMb: 0,
+    tenants: 0,
+    artifactBytes: 0,
+    plaintextBytes: 0,
+    statuses: {},
+    maxRssAtQuarters: [],
+    s3rverCpuSeconds: 0,
+  };
+  const onProgress = (p: { bytes: number }): void => {
+    const quarter = result.maxRssAtQuarters.length + 1;
+    if (quarter <= 3 && p.bytes >= (cfg.largeBytes * quarter) / 4) result.maxRssAtQuarters.push(process.resourceUsage().maxRSS / 1024);
+  };
   const one = async (tenantId: string): Promise<void> => {
-    const { record } = await backupTenant(deps, { tenantId, purpose: "on_demand", requestedBy: "bench" });
+    const { record } = await backupTenant(deps, { tenantId, purpose: "on_demand", requestedBy: "bench", ...(phase.startsWith("large") ? { onProgress } : {}) });
     result.tenants++;
     result.artifactBytes += record.fileSize ?? 0;
     result.plaintextBytes += Number((record.metadata as { plaintextBytes?: number }).plaintextBytes ?? 0);
     result.statuses[record.status] = (result.statuses[record.status] ?? 0) + 1;
   };
   const cpu = process.cpuUsage();
+  const s3rverCpu = s3rverCpuSeconds();
   const started = performance.now();
-  if (phase === "all") {
+  if (phase.startsWith("all")) {
     const ids = await activeTenants(deps);
     let next = 0;
     const worker = async (): Promise<void> => {
@@ -162,11 +188,29 @@ async function runPhase(phase: Phase): Promise<PhaseResult> {
     await one(phase === "small" ? cfg.smallTenant : cfg.largeTenant);
   }
   result.seconds = (performance.now() - started) / 1000;
+  result.s3rverCpuSeconds = s3rverCpuSeconds() - s3rverCpu;
   const used = process.cpuUsage(cpu);
   result.cpuSeconds = (used.user + used.system) / 1e6;
   result.maxRssMb = process.resourceUsage().maxRSS / 1024;
   await deps.close();
   return result;
+}
+
+/** CPU seconds used so far by the local S3 endpoints (every s3rver process on this machine, from /proc). */
+function s3rverCpuSeconds(): number {
+  let ticks = 0;
+  for (const pid of readdirSync("/proc")) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      if (!readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("s3rver")) continue;
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      ticks += Number(fields[11]) + Number(fields[12]); // utime, stime
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return ticks / CLOCK_TICKS;
 }
 
 function inChild(phase: Phase, cfg: ChildConfig): Promise<PhaseResult> {
@@ -241,6 +285,7 @@ async function main(): Promise<void> {
     keyPrefix: `bench-${Date.now().toString(36)}-${randomBytes(3).toString("hex")}/`,
     fsRoot: path.join(work, "fs"),
     largeTenant: "",
+    largeBytes: 0,
     smallTenant: "",
   };
   const keep = process.env.BENCH_KEEP === "1";
@@ -263,6 +308,7 @@ async function main(): Promise<void> {
     const active = generated.tenants.filter((t) => t.status === "active");
     const small = active[active.length - 1]!;
     cfg.largeTenant = large.id;
+    cfg.largeBytes = large.bytes;
     cfg.smallTenant = small.id;
     log(`generated ${(generated.bytes / MiB).toFixed(0)} MiB of COPY text in ${(generated.durationMs / 1000).toFixed(0)} s; tenant #1 ${(large.bytes / MiB).toFixed(0)} MiB`);
 
@@ -312,35 +358,54 @@ async function main(): Promise<void> {
     const s = await inChild("small", cfg);
     log(`(e) our backup of every active tenant, ${CONCURRENCY} at once`);
     const e = await inChild("all", cfg);
+    let eFs: PhaseResult | undefined;
+    if (!skipFs) {
+      log("    every active tenant again, to two fs backends");
+      mkdirSync(cfg.fsRoot, { recursive: true });
+      eFs = await inChild("all-fs", cfg);
+      rmSync(cfg.fsRoot, { recursive: true, force: true });
+    }
 
-    const mbps = (bytes: number, seconds: number) => `${(bytes / 1e6 / seconds).toFixed(1).padStart(6)} MB/s`;
-    const secs = (x: number) => `${x.toFixed(2).padStart(7)} s`;
+    const copyBytes = d.plaintextBytes;
     const ratio = (x: number, y: number) => (x / y).toFixed(2);
     const mark = (ok: boolean) => (ok ? "met" : "NOT met");
-    const rssLine = (r: PhaseResult) => `peak RSS ${r.maxRssMb.toFixed(0).padStart(4)} MiB (start ${r.startRssMb.toFixed(0)} MiB)`;
-    const copyBytes = d.plaintextBytes;
+    const mib = (x: number) => `${x.toFixed(0)} MiB`;
+    const row = (o: { label: string; seconds: number; bytesIn?: number; out?: string; run?: PhaseResult }) =>
+      [
+        `  ${o.label.padEnd(52)}`,
+        `${o.seconds.toFixed(2).padStart(7)} s`,
+        o.bytesIn ? `${(o.bytesIn / 1e6 / o.seconds).toFixed(1).padStart(7)} MB/s` : " ".repeat(12),
+        (o.out ?? "").padStart(14),
+        o.run ? `${o.run.cpuSeconds.toFixed(1).padStart(6)} s` : " ".repeat(8),
+        o.run && !o.run.phase.endsWith("-fs") ? `${o.run.s3rverCpuSeconds.toFixed(1).padStart(6)} s` : " ".repeat(8),
+        o.run ? `${mib(o.run.maxRssMb).padStart(8)} (${mib(o.run.startRssMb)})` : "",
+      ].join("  ");
+    const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
     const lines = [
       "",
       `Tenant backup benchmark, ${new Date().toISOString().slice(0, 10)}`,
       facts,
-      `platform: ${TENANTS} tenants (${active.length} active), scale ${SCALE}, tenant #1 × ${LARGE_SCALE}; ${(generated.bytes / 1e6).toFixed(0)} MB of COPY text, database ${(databaseBytes / 1e6).toFixed(0)} MB on disk`,
-      `tenant #1: ${(large.bytes / 1e6).toFixed(1)} MB of COPY text, ${selects.length} tables (export script ${(copyBytes / 1e6).toFixed(1)} MB); smallest active tenant: ${(small.bytes / 1e3).toFixed(0)} kB`,
+      `platform: ${TENANTS} tenants (${active.length} active), scale ${SCALE}, tenant #1 × ${LARGE_SCALE}: ${mb(generated.bytes)} of COPY text, database ${mb(databaseBytes)} on disk`,
+      `tenant #1: ${mb(large.bytes)} of COPY text in ${selects.length} tables (our script ${mb(copyBytes)}); smallest active tenant ${(small.bytes / 1e3).toFixed(0)} kB`,
       "",
-      `  (a) psql \\copy → /dev/null                      ${secs(a.seconds)}  ${mbps(copyBytes, a.seconds)}`,
-      `  (b) psql \\copy | gzip -6 | openssl enc → file   ${secs(b.seconds)}  ${mbps(copyBytes, b.seconds)}  → ${(b.bytes / 1e6).toFixed(1)} MB`,
-      `  (c) pg_dump -Fc (whole database) → file        ${secs(c.seconds)}  → ${(c.bytes / 1e6).toFixed(1)} MB`,
-      `  (d) our backup of tenant #1 → B2+R2 (s3rver)   ${secs(d.seconds)}  ${mbps(copyBytes, d.seconds)}  → ${(d.artifactBytes / 1e6).toFixed(1)} MB ×2   cpu ${d.cpuSeconds.toFixed(1)} s   ${rssLine(d)}`,
-      ...(dFs
-        ? [`      tenant #1 → two fs backends (diagnosis)     ${secs(dFs.seconds)}  ${mbps(copyBytes, dFs.seconds)}  → ${(dFs.artifactBytes / 1e6).toFixed(1)} MB ×2   cpu ${dFs.cpuSeconds.toFixed(1)} s   ${rssLine(dFs)}`]
-        : []),
-      `      smallest tenant → B2+R2 (s3rver)            ${secs(s.seconds)}  ${(s.plaintextBytes / 1e3).toFixed(0).padStart(6)} kB          ${rssLine(s)}`,
-      `  (e) every active tenant → B2+R2, ${CONCURRENCY} at once     ${secs(e.seconds)}  ${e.tenants} tenants ${JSON.stringify(e.statuses)}   cpu ${e.cpuSeconds.toFixed(1)} s   ${rssLine(e)}`,
+      `  ${"".padEnd(52)}     time    throughput         output  our CPU  s3rver CPU  peak RSS (start)`,
+      row({ label: "(a) psql \\copy → /dev/null", seconds: a.seconds, bytesIn: copyBytes }),
+      row({ label: "(b) psql \\copy | gzip -6 | openssl enc → file", seconds: b.seconds, bytesIn: copyBytes, out: mb(b.bytes) }),
+      row({ label: "(c) pg_dump -Fc, whole database → file", seconds: c.seconds, out: mb(c.bytes) }),
+      row({ label: "(d) ours: tenant #1 → B2 + R2 (s3rver)", seconds: d.seconds, bytesIn: copyBytes, out: `${mb(d.artifactBytes)} ×2`, run: d }),
+      ...(dFs ? [row({ label: "    ours: tenant #1 → two fs backends", seconds: dFs.seconds, bytesIn: copyBytes, out: `${mb(dFs.artifactBytes)} ×2`, run: dFs })] : []),
+      row({ label: "    ours: smallest tenant → B2 + R2", seconds: s.seconds, out: `${(s.artifactBytes / 1e3).toFixed(0)} kB ×2`, run: s }),
+      row({ label: `(e) ours: ${e.tenants} tenants → B2 + R2, ${CONCURRENCY} at once`, seconds: e.seconds, out: `${mb(e.artifactBytes)} ×2`, run: e }),
+      ...(eFs ? [row({ label: `    ours: ${eFs.tenants} tenants → two fs backends`, seconds: eFs.seconds, out: `${mb(eFs.artifactBytes)} ×2`, run: eFs })] : []),
       "",
       `  d/a = ${ratio(d.seconds, a.seconds)}`,
       `  d/b = ${ratio(d.seconds, b.seconds)}   target ≤ 1.0: ${mark(d.seconds <= b.seconds)}${dFs ? `   (to fs backends: ${ratio(dFs.seconds, b.seconds)})` : ""}`,
-      `  e/c = ${ratio(e.seconds, c.seconds)}   target ≤ 2.0: ${mark(e.seconds <= 2 * c.seconds)}`,
-      `  peak RSS: tenant #1 ${d.maxRssMb.toFixed(0)} MiB, smallest tenant ${s.maxRssMb.toFixed(0)} MiB, every tenant ${e.maxRssMb.toFixed(0)} MiB   target < 256 MiB: ${mark(Math.max(d.maxRssMb, e.maxRssMb) < 256)}`,
-      `  RSS growth with size (tenant #1 − smallest): ${(d.maxRssMb - s.maxRssMb).toFixed(0)} MiB for ${((large.bytes - small.bytes) / 1e6).toFixed(0)} MB more data`,
+      `  e/c = ${ratio(e.seconds, c.seconds)}   target ≤ 2.0: ${mark(e.seconds <= 2 * c.seconds)}${eFs ? `   (to fs backends: ${ratio(eFs.seconds, c.seconds)})` : ""}`,
+      `  peak RSS of one backup: tenant #1 ${mib(d.maxRssMb)}, smallest tenant ${mib(s.maxRssMb)}   target < 256 MiB: ${mark(d.maxRssMb < 256)}` +
+        `   (every tenant, ${CONCURRENCY} at once: ${mib(e.maxRssMb)})`,
+      `  tenant #1's peak RSS after ¼, ½, ¾ and all of its data: ${[...d.maxRssAtQuarters, d.maxRssMb].map((x) => x.toFixed(0)).join(", ")} MiB` +
+        ` (growth after the first quarter: ${mib(d.maxRssMb - (d.maxRssAtQuarters[0] ?? d.maxRssMb))})`,
+      `  (errors/statuses: d ${JSON.stringify(d.statuses)}, e ${JSON.stringify(e.statuses)}; s3rver CPU counts every client of the local stack, not only this run)`,
     ];
     process.stdout.write(`${lines.join("\n")}\n`);
   } finally {

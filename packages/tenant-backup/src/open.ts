@@ -13,6 +13,17 @@ export interface TenantBackupEnv extends ProviderEnv {
   BACKUP_RETENTION_DAYS: number;
 }
 
+const MiB = 1024 * 1024;
+
+/**
+ * Multipart upload settings of tenant backups. Each provider's upload holds about
+ * `partSize × (queueSize + 2)` bytes (parts in flight, plus the part being gathered and its
+ * concatenation), and a backup writes to two providers at once: with the storage defaults (8 MiB × 3)
+ * that was ≈ 80 MiB of a backup's peak memory, against ≈ 40 MiB with these. The smallest part S3,
+ * B2 and R2 accept is 5 MiB; two in flight outrun what gzip level 6 produces on one core.
+ */
+export const TENANT_BACKUP_UPLOAD = { partSize: 5 * MiB, queueSize: 2 } as const;
+
 /**
  * Builds the dependencies of tenant backups and restores from parsed configuration, the same way
  * for the CLI and for backup-svc. `close()` releases the pools.
@@ -36,7 +47,7 @@ export function openTenantBackupDeps({
   platform.on("error", () => {});
   const catalog = openCatalog({ url: catalogUrl(env) });
   const tenantKeys = new TenantKeyStore({ pool: catalog.pool, masterKeys: env.BACKUP_MASTER_KEYS });
-  const backends = providersFromEnv(env).map((backend) => openBackend({ backend }).backend);
+  const backends = providersFromEnv(env, TENANT_BACKUP_UPLOAD).map((backend) => openBackend({ backend }).backend);
   if (backends.length === 0) {
     throw new Error("no storage provider is configured: set the B2_* and/or R2_* variables (see .env.example)");
   }

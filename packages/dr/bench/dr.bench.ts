@@ -17,6 +17,7 @@
 //   DR_BENCH_QUICK=1       a quick small run (about 15 MB of COPY text)
 //   DR_BENCH_ROUNDS        rounds per measurement, best kept (default 1; order alternates)
 //   DR_BENCH_JOBS          pg_restore jobs on both sides (default 2)
+//   DR_BENCH_BACKEND=fs    two local directories as providers instead of the s3rver endpoints
 //   DR_BENCH_KEEP=1        keep the generated database
 import { execFile, fork } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -27,7 +28,7 @@ import { fileURLToPath } from "node:url";
 import { Secret } from "@hesaab/config";
 import { KeyRing } from "@hesaab/crypto";
 import { generatePlatform } from "@hesaab/platform";
-import { DISASTER_PREFIX, openBackend, type StorageBackend } from "@hesaab/storage";
+import { DISASTER_PREFIX, fsBackend, openBackend, type StorageBackend } from "@hesaab/storage";
 import { adminQuery, freshDatabase, testProviders, type FreshDatabase } from "@hesaab/testkit";
 import { backupPlatform, restorePlatform, withKeyRoot } from "../src";
 
@@ -40,7 +41,15 @@ interface PhaseResult {
   detail: Record<string, unknown>;
 }
 
+/**
+ * Both local s3rver endpoints (default), or, with DR_BENCH_BACKEND=fs, two directories: s3rver is a
+ * Node process per endpoint that takes CPU from pg_dump on a small machine; the fs run shows what our
+ * own pipeline costs.
+ */
 function backends(): StorageBackend[] {
+  if (process.env.DR_BENCH_BACKEND === "fs") {
+    return (["b2", "r2"] as const).map((name) => fsBackend({ name, root: path.join(process.env.BENCH_FS_DIR!, name), create: true }));
+  }
   const p = testProviders();
   return (["b2", "r2"] as const).map(
     (name) =>
@@ -132,7 +141,8 @@ async function parent(): Promise<void> {
   const { rows } = await adminQuery("select pg_database_size($1) as s", [libpq(src.url).PGDATABASE]);
   const dbBytes = Number(rows[0].s);
   const key = randomBytes(32).toString("hex");
-  const childEnv = { BENCH_SOURCE_URL: src.url, BENCH_DR_KEY: key, BENCH_WORK_DIR: work };
+  process.env.BENCH_FS_DIR = path.join(work, "buckets");
+  const childEnv = { BENCH_SOURCE_URL: src.url, BENCH_DR_KEY: key, BENCH_WORK_DIR: work, BENCH_FS_DIR: process.env.BENCH_FS_DIR };
   const roots: string[] = [];
   const best = { baseBackup: Infinity, ourBackup: Infinity, baseRestore: Infinity, ourRestore: Infinity };
   const rss = { backup: 0, restore: 0 };
@@ -200,7 +210,7 @@ async function parent(): Promise<void> {
     return `${name.padEnd(8)} ${base.padEnd(40)} ${baseS.toFixed(2).padStart(8)} s   ours ${ourS.toFixed(2).padStart(8)} s   ratio ${r.toFixed(3)}  ${r <= TARGET ? "ok" : `ABOVE ${TARGET}`}`;
   };
   const out = [
-    `disaster recovery benchmark: database ${mb(dbBytes)}, dump ${mb(dumpBytes)}, artifact ${mb(artifactBytes)}, ${rounds} round(s), pg_restore -j${JOBS}`,
+    `disaster recovery benchmark: database ${mb(dbBytes)}, dump ${mb(dumpBytes)}, artifact ${mb(artifactBytes)}, ${rounds} round(s), pg_restore -j${JOBS}, providers ${process.env.DR_BENCH_BACKEND === "fs" ? "two local directories" : "both local s3rver endpoints"}`,
     line({ name: "backup", base: "pg_dump -Fc | openssl enc -aes-256-ctr", baseS: best.baseBackup, ourS: best.ourBackup }),
     line({ name: "restore", base: `pg_restore -j${JOBS} (local dump file)`, baseS: best.baseRestore, ourS: best.ourRestore }),
     `our restore, last round: fetch + verify ${(Number(lastRestore.fetch) / 1000).toFixed(2)} s, pg_restore ${(Number(lastRestore.restore) / 1000).toFixed(2)} s, row-count check ${(Number(lastRestore.check) / 1000).toFixed(2)} s`,
@@ -208,7 +218,7 @@ async function parent(): Promise<void> {
   ];
   process.stdout.write(`${out.join("\n")}\n`);
   process.stdout.write(
-    `${JSON.stringify({ dbBytes, dumpBytes, artifactBytes, jobs: JOBS, rounds, seconds: best, ratios: { backup: ratio(best.ourBackup, best.baseBackup), restore: ratio(best.ourRestore, best.baseRestore) }, peakRssMb: rss })}\n`,
+    `${JSON.stringify({ backend: process.env.DR_BENCH_BACKEND ?? "s3", dbBytes, dumpBytes, artifactBytes, jobs: JOBS, rounds, seconds: best, ratios: { backup: ratio(best.ourBackup, best.baseBackup), restore: ratio(best.ourRestore, best.baseRestore) }, peakRssMb: rss })}\n`,
   );
 }
 

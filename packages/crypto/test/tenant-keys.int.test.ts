@@ -17,6 +17,7 @@ beforeAll(async () => {
   database = await freshDatabase("crypto_test");
   await migrate({ url: database.url });
   pool = new pg.Pool({ connectionString: database.url, max: 4 });
+  pool.on("error", () => {}); // the database is dropped with force at the end
 });
 
 afterAll(async () => {

@@ -93,6 +93,7 @@ async function ensureS3rver({ name, port, bucket, dir: root }: { name: string; p
       detached: true,
       stdio: ["ignore", logFd, logFd],
       // s3rver's paginated listings need the legacy provider on Node 20's OpenSSL 3.
+      // eslint-disable-next-line no-restricted-syntax -- the child inherits PATH and locale, not configuration
       env: { ...process.env, NODE_OPTIONS: "--openssl-legacy-provider" },
     },
   );

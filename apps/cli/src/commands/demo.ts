@@ -42,7 +42,7 @@ function run({ name, args, env, cwd }: { name: string; args: string[]; env: Node
 export function registerDemo(program: Command): void {
   program
     .command("demo")
-    .description("the demo")
+    .description("run the whole system locally, with demo data")
     .command("up")
     .description("start the local stack and every service with demo data (Ctrl-C stops the services)")
     .option("--tenants <n>", "demo tenants", "25")

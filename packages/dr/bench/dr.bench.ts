@@ -127,6 +127,12 @@ async function source(): Promise<{ url: string; db?: FreshDatabase }> {
   return { url: db.url, db };
 }
 
+/** Dirty buffers written out before a timed phase, so no phase pays for the one before it. */
+async function settle(): Promise<void> {
+  await adminQuery("checkpoint");
+  await sh("sync");
+}
+
 async function cleanBucket(root: string): Promise<void> {
   for (const b of backends()) {
     const rooted = withKeyRoot(b, root);
@@ -155,9 +161,14 @@ async function parent(): Promise<void> {
       roots.push(root);
       const dumpFile = path.join(work, "baseline.dump");
       const encFile = path.join(work, "baseline.dump.enc");
-      const baseBackup = () =>
-        sh(`pg_dump -Fc --no-password | openssl enc -aes-256-ctr -pbkdf2 -pass env:BENCH_PASS -out "${encFile}"`, { ...libpq(src.url), BENCH_PASS: key });
-      const ourBackup = () => runChild("backup", { ...childEnv, BENCH_ROOT: root });
+      const baseBackup = async () => {
+        await settle();
+        return sh(`pg_dump -Fc --no-password | openssl enc -aes-256-ctr -pbkdf2 -pass env:BENCH_PASS -out "${encFile}"`, { ...libpq(src.url), BENCH_PASS: key });
+      };
+      const ourBackup = async () => {
+        await settle();
+        return runChild("backup", { ...childEnv, BENCH_ROOT: root });
+      };
       // Alternate who goes first, so neither always gets the warmer cache.
       let ours: PhaseResult;
       if (round % 2 === 0) {
@@ -174,11 +185,27 @@ async function parent(): Promise<void> {
       // The same dump, in the clear, for pg_restore (not timed).
       await sh(`openssl enc -d -aes-256-ctr -pbkdf2 -pass env:BENCH_PASS -in "${encFile}" -out "${dumpFile}"`, { BENCH_PASS: key });
       dumpBytes = (await stat(dumpFile)).size;
-      const baseTarget = await freshDatabase("dr_bench_base");
-      const ourTarget = await freshDatabase("dr_bench_ours");
+      // Each restore gets a fresh target dropped right after it, and a checkpoint before it, so
+      // neither pays for the other's writeback or autovacuum.
+      const baseRestore = async () => {
+        await settle();
+        const target = await freshDatabase("dr_bench_base");
+        try {
+          return await sh(`pg_restore -j ${JOBS} --no-owner --exit-on-error --no-password -d "$PGDATABASE" "${dumpFile}"`, libpq(target.url));
+        } finally {
+          await target.drop();
+        }
+      };
+      const ourRestore = async () => {
+        await settle();
+        const target = await freshDatabase("dr_bench_ours");
+        try {
+          return await runChild("restore", { ...childEnv, BENCH_ROOT: root, BENCH_TARGET_URL: target.url });
+        } finally {
+          await target.drop();
+        }
+      };
       try {
-        const baseRestore = () => sh(`pg_restore -j ${JOBS} --no-owner --exit-on-error --no-password -d "$PGDATABASE" "${dumpFile}"`, libpq(baseTarget.url));
-        const ourRestore = () => runChild("restore", { ...childEnv, BENCH_ROOT: root, BENCH_TARGET_URL: ourTarget.url });
         let r: PhaseResult;
         if (round % 2 === 0) {
           best.baseRestore = Math.min(best.baseRestore, await baseRestore());
@@ -191,8 +218,6 @@ async function parent(): Promise<void> {
         rss.restore = Math.max(rss.restore, r.maxRssMb);
         lastRestore = r.detail;
       } finally {
-        await baseTarget.drop();
-        await ourTarget.drop();
         await rm(dumpFile, { force: true });
         await rm(encFile, { force: true });
       }

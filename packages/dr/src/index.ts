@@ -1,6 +1,6 @@
 export { DrError, type DrErrorCode } from "./errors";
 export { dumpDatabase, restoreDump, connect, userObjects, probeDatabase, createDatabase, type DumpOptions, type RestoreOptions } from "./pg-tools";
-export { countRows, listTables, serverFacts, compareWithManifest, parseManifest, type DrManifest, type ManifestComparison } from "./manifest";
+export { countRows, countRowsOf, listTables, serverFacts, compareWithManifest, compareCounts, parseManifest, type DrManifest, type ManifestComparison } from "./manifest";
 export { buildConfigBundle, writeConfigBundle, parseConfigBundle, type ConfigBundle } from "./config-bundle";
 export { withKeyRoot, rootedKey } from "./rooted-backend";
 export { deployedGitCommit } from "./git";

@@ -76,7 +76,7 @@ async function child(phase: string): Promise<void> {
   let detail: Record<string, unknown>;
   if (phase === "backup") {
     const r = await backupPlatform({ platformUrl: process.env.BENCH_SOURCE_URL!, keyRing: keyRing(), backends: backends(), root: process.env.BENCH_ROOT!, gitCommit: null });
-    detail = { backupId: r.backupId, status: r.status, artifactBytes: r.data.size, tables: Object.keys(r.manifest.tables).length };
+    detail = { backupId: r.backupId, status: r.status, artifactBytes: r.data.size, tables: Object.keys(r.manifest.tables).length, ...r.phasesMs };
   } else {
     const r = await restorePlatform({ latest: true, backends: backends(), keyRing: keyRing(), targetUrl: process.env.BENCH_TARGET_URL!, jobs: JOBS, root: process.env.BENCH_ROOT!, workDir: process.env.BENCH_WORK_DIR! });
     if (!r.ok) throw new Error(`restore finished with ${r.mismatches} table(s) differing from the manifest`);
@@ -155,6 +155,7 @@ async function parent(): Promise<void> {
   let dumpBytes = 0;
   let artifactBytes = 0;
   let lastRestore: Record<string, unknown> = {};
+  let lastBackup: Record<string, unknown> = {};
   try {
     for (let round = 0; round < rounds; round++) {
       const root = `dr-bench-${Date.now().toString(36)}-${round}`;
@@ -181,6 +182,7 @@ async function parent(): Promise<void> {
       best.ourBackup = Math.min(best.ourBackup, ours.seconds);
       rss.backup = Math.max(rss.backup, ours.maxRssMb);
       artifactBytes = Number(ours.detail.artifactBytes);
+      lastBackup = ours.detail;
 
       // The same dump, in the clear, for pg_restore (not timed).
       await sh(`openssl enc -d -aes-256-ctr -pbkdf2 -pass env:BENCH_PASS -in "${encFile}" -out "${dumpFile}"`, { BENCH_PASS: key });
@@ -238,6 +240,7 @@ async function parent(): Promise<void> {
     `disaster recovery benchmark: database ${mb(dbBytes)}, dump ${mb(dumpBytes)}, artifact ${mb(artifactBytes)}, ${rounds} round(s), pg_restore -j${JOBS}, providers ${process.env.DR_BENCH_BACKEND === "fs" ? "two local directories" : "both local s3rver endpoints"}`,
     line({ name: "backup", base: "pg_dump -Fc | openssl enc -aes-256-ctr", baseS: best.baseBackup, ourS: best.ourBackup }),
     line({ name: "restore", base: `pg_restore -j${JOBS} (local dump file)`, baseS: best.baseRestore, ourS: best.ourRestore }),
+    `our backup, last round: pg_dump + encrypt + upload ${(Number(lastBackup.dump) / 1000).toFixed(2)} s, config part + read-back of every copy ${(Number(lastBackup.configAndVerify) / 1000).toFixed(2)} s`,
     `our restore, last round: fetch + verify ${(Number(lastRestore.fetch) / 1000).toFixed(2)} s, pg_restore ${(Number(lastRestore.restore) / 1000).toFixed(2)} s, row-count check ${(Number(lastRestore.check) / 1000).toFixed(2)} s`,
     `peak RSS (our process): backup ${rss.backup.toFixed(0)} MB, restore ${rss.restore.toFixed(0)} MB (pg_dump / pg_restore processes not included)`,
   ];

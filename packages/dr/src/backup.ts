@@ -99,6 +99,8 @@ export interface DisasterBackupResult {
   providers: ProviderReport[];
   manifest: DrManifest;
   durationMs: number;
+  /** Where the time went: the dump and its upload (snapshot to data part stored), then the config part and every read-back. */
+  phasesMs: { dump: number; configAndVerify: number };
 }
 
 export async function backupPlatform(opts: BackupPlatformOptions): Promise<DisasterBackupResult> {
@@ -141,8 +143,10 @@ export async function backupPlatform(opts: BackupPlatformOptions): Promise<Disas
   const written: StoredArtifact[] = [];
   try {
     // 1. The dump and the row counts, in one snapshot.
+    const dumpStarted = Date.now();
     const dumped = await dumpInSnapshot({ opts, identity, backends, key: keys.data, createdAt, gitCommit, progress, afterSnapshot: recordRunning });
     written.push(dumped.data);
+    const dumpMs = Date.now() - dumpStarted;
     // Reading the data part back starts now, beside the config part's upload.
     progress("verifying");
     const dataChecks = verifyPart({ backends, artifact: dumped.data, signal });
@@ -196,6 +200,7 @@ export async function backupPlatform(opts: BackupPlatformOptions): Promise<Disas
       providers,
       manifest,
       durationMs: Date.now() - started,
+      phasesMs: { dump: dumpMs, configAndVerify: Date.now() - dumpStarted - dumpMs },
     };
     if (catalog) {
       progress("recording");

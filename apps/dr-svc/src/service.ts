@@ -81,6 +81,15 @@ export async function startDrService(opts: DrServiceOptions): Promise<DrService>
       throw err;
     }
     log.info("disaster backup completed", { backupId: result.backupId, status: result.status, size: result.data.size, durationMs: result.durationMs });
+    const outcomes = result.providers
+      .filter((p) => p.provider === "b2" || p.provider === "r2")
+      .map((p) => ({ provider: p.provider as "b2" | "r2", ok: p.ok, ...(p.problem ? { error: p.problem } : {}) }));
+    // storage-svc verifies every copy and heals a degraded backup now, not at the next reconciliation.
+    await bus.publish(
+      "storage.artifact.stored.v1",
+      { backupId: result.backupId, backupType: "disaster", tenantId: null, key: result.data.location, size: result.data.size, sha256: result.data.sha256, providers: outcomes },
+      { msgId: `dr-stored:${result.backupId}` },
+    );
     await bus.publish(
       "dr.backup.completed.v1",
       {
@@ -89,7 +98,7 @@ export async function startDrService(opts: DrServiceOptions): Promise<DrService>
         size: result.data.size,
         sha256: result.data.sha256,
         ...(result.manifest.gitCommit ? { gitCommit: result.manifest.gitCommit } : {}),
-        providers: result.providers.filter((p) => p.provider === "b2" || p.provider === "r2").map((p) => ({ provider: p.provider as "b2" | "r2", ok: p.ok, ...(p.problem ? { error: p.problem } : {}) })),
+        providers: outcomes,
         durationMs: result.durationMs,
       },
       { msgId: `dr-completed:${result.backupId}` },

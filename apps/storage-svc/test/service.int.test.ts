@@ -3,12 +3,12 @@ import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { storeArtifact } from "@hesaab/artifacts";
 import { connectBus, type Bus } from "@hesaab/bus";
-import { Secret, masterKeySet } from "@hesaab/config";
+import { masterKeySet } from "@hesaab/config";
 import { newId, type Message } from "@hesaab/contracts";
 import { KeyRing, TenantKeyStore } from "@hesaab/crypto";
 import { getBackupRecord, insertBackupRecord, migrate, openCatalog, updateBackupRecord, type BackupRecord, type Catalog, type ProviderCopy } from "@hesaab/db";
 import { keysSidecarKey, metaSidecarKey, openBackend, readAll, tenantBackupKey, type OpenedBackend, type StorageBackend } from "@hesaab/storage";
-import { freshDatabase, testEnv, testProviders, uniquePrefix, type FreshDatabase } from "@hesaab/testkit";
+import { freshDatabase, testEnv, testProviderConfig, uniquePrefix, type FreshDatabase } from "@hesaab/testkit";
 import { loadEnv } from "../src/env";
 import { startStorageService, type RunningService } from "../src/service";
 
@@ -26,9 +26,8 @@ let r2: OpenedBackend;
 const seen: Message[] = [];
 
 function provider(name: "b2" | "r2"): OpenedBackend {
-  const p = testProviders()[name];
   return openBackend({
-    backend: { kind: "s3", name, endpoint: p.endpoint, bucket: p.bucket, region: p.region, forcePathStyle: true, credentials: { accessKeyId: new Secret(p.accessKeyId), secretAccessKey: new Secret(p.secretAccessKey) } },
+    backend: testProviderConfig(name),
     faults: true,
     keyPrefix,
     retry: { attempts: 2, baseDelayMs: 10 },

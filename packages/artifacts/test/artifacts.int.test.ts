@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Secret } from "@hesaab/config";
 import { KeyRing, TenantKeyStore, isCryptoError } from "@hesaab/crypto";
 import { keysSidecarKey, metaSidecarKey, openBackend, parseMetaSidecar, readAll, StorageError, type OpenedBackend, type StorageBackend } from "@hesaab/storage";
-import { freshDatabase, testProviders, uniquePrefix, type FreshDatabase } from "@hesaab/testkit";
+import { freshDatabase, testProviderConfig, uniquePrefix, type FreshDatabase } from "@hesaab/testkit";
 import { migrate } from "@hesaab/db";
 import { stageArtifact, storeArtifact, verifyStaged, openStaged } from "../src";
 
@@ -18,9 +18,8 @@ let dir: string;
 const prefix = uniquePrefix("artifacts");
 
 function provider(name: "b2" | "r2"): OpenedBackend {
-  const p = testProviders()[name];
   return openBackend({
-    backend: { kind: "s3", name, endpoint: p.endpoint, bucket: p.bucket, region: p.region, forcePathStyle: true, credentials: { accessKeyId: new Secret(p.accessKeyId), secretAccessKey: new Secret(p.secretAccessKey) } },
+    backend: testProviderConfig(name),
     faults: true,
     retry: { attempts: 2, baseDelayMs: 10 },
   });

@@ -9,13 +9,12 @@ import { newId } from "@hesaab/contracts";
 import { KeyRing, TenantKeyStore } from "@hesaab/crypto";
 import { insertBackupRecord, migrate, openCatalog, updateBackupRecord, type BackupRecord, type Catalog, type ProviderCopy } from "@hesaab/db";
 import { disasterBackupKey, openBackend, readAll, tenantBackupKey, type OpenedBackend, type StorageBackend } from "@hesaab/storage";
-import { freshDatabase, testProviders, uniquePrefix, type FreshDatabase } from "@hesaab/testkit";
+import { freshDatabase, testProviderConfig, uniquePrefix, type FreshDatabase } from "@hesaab/testkit";
 import type { KeyRings } from "../src";
 
 export function provider(name: "b2" | "r2", keyPrefix: string): OpenedBackend {
-  const p = testProviders()[name];
   return openBackend({
-    backend: { kind: "s3", name, endpoint: p.endpoint, bucket: p.bucket, region: p.region, forcePathStyle: true, credentials: { accessKeyId: new Secret(p.accessKeyId), secretAccessKey: new Secret(p.secretAccessKey) } },
+    backend: testProviderConfig(name),
     faults: true,
     keyPrefix,
     retry: { attempts: 2, baseDelayMs: 10 },

@@ -3,8 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
-import { Secret } from "@hesaab/config";
-import { testProviders, uniquePrefix, type TestProvider } from "@hesaab/testkit";
+import { testProviderConfig, testProviders, uniquePrefix } from "@hesaab/testkit";
 import { fsBackend, s3Backend, type S3BackendConfig, type StorageBackend } from "../src";
 
 /** A fresh fs backend in a temp directory; `cleanup` removes it. */
@@ -15,14 +14,9 @@ export async function tempFsBackend(name = "fs"): Promise<{ backend: StorageBack
 
 /** The S3 backend config of one local s3rver endpoint (b2 or r2), with fast failure by default. */
 export function s3Config(which: "b2" | "r2", overrides: Partial<S3BackendConfig> = {}): S3BackendConfig {
-  const p: TestProvider = testProviders()[which];
+  const { kind: _kind, ...base } = testProviderConfig(which);
   return {
-    name: which,
-    endpoint: p.endpoint,
-    bucket: p.bucket,
-    region: p.region,
-    forcePathStyle: p.forcePathStyle,
-    credentials: { accessKeyId: new Secret(p.accessKeyId), secretAccessKey: new Secret(p.secretAccessKey) },
+    ...base,
     partSize: 5 * 1024 * 1024,
     queueSize: 2,
     ...overrides,

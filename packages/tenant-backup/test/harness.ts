@@ -8,13 +8,12 @@ import { KeyRing, TenantKeyStore } from "@hesaab/crypto";
 import { migrate, openCatalog } from "@hesaab/db";
 import { createPlatformSchema, generatePlatform, type GenerateResult } from "@hesaab/platform";
 import { openBackend, type OpenedBackend } from "@hesaab/storage";
-import { freshDatabase, testProviders } from "@hesaab/testkit";
+import { freshDatabase, testProviderConfig } from "@hesaab/testkit";
 import type { TenantBackupDeps } from "../src";
 
 export function localProvider(name: "b2" | "r2"): OpenedBackend {
-  const p = testProviders()[name];
   return openBackend({
-    backend: { kind: "s3", name, endpoint: p.endpoint, bucket: p.bucket, region: p.region, forcePathStyle: true, credentials: { accessKeyId: new Secret(p.accessKeyId), secretAccessKey: new Secret(p.secretAccessKey) } },
+    backend: testProviderConfig(name),
     faults: true,
     retry: { attempts: 2, baseDelayMs: 10 },
   });

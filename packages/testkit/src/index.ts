@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import pg from "pg";
+import { Secret } from "@hesaab/config";
 import { readStackEnv } from "@hesaab/stack";
 
 export { ensureStack, readStackEnv } from "@hesaab/stack";
@@ -39,6 +40,26 @@ export function testProviders(): { b2: TestProvider; r2: TestProvider } {
     };
   };
   return { b2: one("b2"), r2: one("r2") };
+}
+
+/**
+ * One local S3 endpoint as a ready backend config: pass it to `@hesaab/storage`'s `openBackend({ backend })`
+ * (it matches `{ kind: "s3" } & S3BackendConfig`; testkit cannot import storage, which dev-depends on it).
+ */
+export interface TestS3Config {
+  kind: "s3";
+  name: "b2" | "r2";
+  endpoint: string;
+  bucket: string;
+  region: string;
+  forcePathStyle: boolean;
+  credentials: { accessKeyId: Secret; secretAccessKey: Secret };
+}
+
+/** The backend config of the local s3rver endpoint standing in for `name`, credentials wrapped as Secrets. */
+export function testProviderConfig(name: "b2" | "r2"): TestS3Config {
+  const { accessKeyId, secretAccessKey, ...p } = testProviders()[name];
+  return { kind: "s3", ...p, credentials: { accessKeyId: new Secret(accessKeyId), secretAccessKey: new Secret(secretAccessKey) } };
 }
 
 export const ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres";

@@ -1,5 +1,3 @@
-import path from "node:path";
-import os from "node:os";
 import { z } from "zod";
 import { envPieces, parseEnv } from "@hesaab/config";
 
@@ -16,12 +14,10 @@ const schema = z.object({
   BACKUP_SCHEDULE_TZ: z.string().default("UTC"),
   /** Tenant backups one replica runs at once. */
   BACKUP_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
-  BACKUP_GZIP_LEVEL: z.coerce.number().int().min(1).max(9).default(6),
   BACKUP_MAX_DELIVER: z.coerce.number().int().min(1).max(50).default(5),
-  TENANT_COLUMN: z.string().default("tenant_id"),
-  HESAAB_DATA_DIR: z.string().default(path.join(os.tmpdir(), "hesaab")),
-  /** Tests only: prefixes NATS streams and subjects so parallel tests never share them. */
-  HESAAB_BUS_PREFIX: z.string().optional(),
+  ...envPieces.tenantBackup,
+  ...envPieces.dataDir,
+  ...envPieces.busPrefix,
   /** Time without a progress signal before JetStream redelivers a job (a killed worker's job comes back after it). */
   BACKUP_ACK_WAIT_MS: z.coerce.number().int().min(1000).default(30_000),
   /** Set to "false" to run without the nightly schedule (e.g. a worker-only replica). */

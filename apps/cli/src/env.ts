@@ -2,7 +2,6 @@
 // pieces it needs through one function here; values are validated with zod on first use, so a
 // command that does not need a variable never fails for its absence.
 import os from "node:os";
-import path from "node:path";
 import { z } from "zod";
 import { readStackEnv } from "@hesaab/stack";
 import { envPieces, parseEnv } from "@hesaab/config";
@@ -72,9 +71,8 @@ const tenantBackupEnvSchema = z.object({
   // Either provider may be missing from the CLI's environment (e.g. restoring from R2 alone).
   ...z.object(envPieces.b2).partial().shape,
   ...z.object(envPieces.r2).partial().shape,
-  BACKUP_GZIP_LEVEL: z.coerce.number().int().min(1).max(9).default(6),
-  TENANT_COLUMN: z.string().default("tenant_id"),
-  HESAAB_DATA_DIR: z.string().default(path.join(os.tmpdir(), "hesaab")),
+  ...envPieces.tenantBackup,
+  ...envPieces.dataDir,
 });
 
 /** Tenant backups and restores run in-process: the platform and catalog databases, keys, providers. */
@@ -98,7 +96,24 @@ export function childEnv(stackEnv: Record<string, string>): NodeJS.ProcessEnv {
   return { ...stackEnv, ...process.env };
 }
 
-const keepCount = z.coerce.number().int().min(0).max(1000).default(0);
+/** `STORAGE_PRICES`: a JSON object of price overrides, e.g. `{"providers":{"r2":{"storagePerGbMonth":0.015}}}` (see docs/storage-costs.md). */
+const priceOverrides = z
+  .string()
+  .optional()
+  .transform((raw, ctx) => {
+    if (!raw) return undefined;
+    try {
+      const value: unknown = JSON.parse(raw);
+      const parsed = z
+        .object({ checked: z.string().optional(), providers: z.record(z.string(), z.record(z.string(), z.number().nonnegative())).optional() })
+        .safeParse(value);
+      if (parsed.success) return parsed.data;
+      ctx.addIssue({ code: "custom", message: "must be {\"providers\": {\"b2\": {\"storagePerGbMonth\": 0.006, …}}}" });
+    } catch {
+      ctx.addIssue({ code: "custom", message: "must be JSON" });
+    }
+    return z.NEVER;
+  });
 
 const storageOpsEnvSchema = z.object({
   // Either provider may be missing (a catalog rebuild from one bucket, stats of one provider).
@@ -110,30 +125,12 @@ const storageOpsEnvSchema = z.object({
   BACKUP_MASTER_KEYS: envPieces.backupKeys.BACKUP_MASTER_KEYS.optional(),
   DR_MASTER_KEYS: envPieces.drKeys.DR_MASTER_KEYS.optional(),
   ...envPieces.retention,
-  BACKUP_RETENTION_KEEP_DAILY: keepCount,
-  BACKUP_RETENTION_KEEP_WEEKLY: keepCount,
-  BACKUP_RETENTION_KEEP_MONTHLY: keepCount,
-  DISASTER_RETENTION_KEEP_DAILY: keepCount,
-  DISASTER_RETENTION_KEEP_WEEKLY: keepCount,
-  DISASTER_RETENTION_KEEP_MONTHLY: keepCount,
-  STORAGE_DEEP_VERIFY_PERCENT: z.coerce.number().min(0).max(100).default(5),
-  STORAGE_DEEP_VERIFY_MAX_BYTES: z.coerce.number().int().min(0).default(10 * 1024 ** 3),
-  /** JSON price overrides (docs/storage-costs.md). */
-  STORAGE_PRICES: z
-    .string()
-    .optional()
-    .transform((raw, ctx) => {
-      if (!raw) return undefined;
-      try {
-        return JSON.parse(raw) as { checked?: string; providers?: Record<string, Record<string, number>> };
-      } catch {
-        ctx.addIssue({ code: "custom", message: "must be JSON" });
-        return z.NEVER;
-      }
-    }),
+  ...envPieces.retentionKeeps,
+  ...envPieces.deepVerify,
+  STORAGE_PRICES: priceOverrides,
   /** Keys live under this folder of the buckets (a shared bucket, tests). */
   STORAGE_KEY_PREFIX: z.string().optional(),
-  HESAAB_DATA_DIR: z.string().default(path.join(os.tmpdir(), "hesaab")),
+  ...envPieces.dataDir,
 });
 
 /** Storage operations (`hesaab storage …`, `verify`, `retention`, `catalog rebuild`): providers, catalog, optional keys, retention. */

@@ -13,22 +13,15 @@ import {
   platformTenants,
   raiseAlert,
   reconcile,
+  retentionRulesFromEnv,
   takeStorageSample,
   type Publish,
-  type RetentionRules,
 } from "@hesaab/storage-ops";
 import type { StorageSvcEnv } from "./env";
 
 export interface RunningService {
   bus: Bus;
   stop(): Promise<void>;
-}
-
-export function retentionRules(env: StorageSvcEnv): RetentionRules {
-  return {
-    tenant: { days: env.BACKUP_RETENTION_DAYS, keepDaily: env.BACKUP_RETENTION_KEEP_DAILY, keepWeekly: env.BACKUP_RETENTION_KEEP_WEEKLY, keepMonthly: env.BACKUP_RETENTION_KEEP_MONTHLY },
-    disaster: { days: env.DISASTER_BACKUP_RETENTION_DAYS, keepDaily: env.DISASTER_RETENTION_KEEP_DAILY, keepWeekly: env.DISASTER_RETENTION_KEEP_WEEKLY, keepMonthly: env.DISASTER_RETENTION_KEEP_MONTHLY },
-  };
 }
 
 /**
@@ -93,7 +86,7 @@ export async function startStorageService(env: StorageSvcEnv, { name = "storage-
         bus.log.warn("platform tenants unknown: keeping every tenant's last good backup", { error: String(err) });
         return "all" as const;
       });
-      const report = await applyRetention({ ...ops, rules: retentionRules(env), activeTenants });
+      const report = await applyRetention({ ...ops, rules: retentionRulesFromEnv(env), activeTenants });
       bus.log.info("retention applied", { deleted: report.deleted.length, kept: report.kept.length, failed: report.failed.length });
     });
     schedule("storage-sample", env.STORAGE_SAMPLE_CRON, async () => {

@@ -1,3 +1,5 @@
+import os from "node:os";
+import path from "node:path";
 import { z } from "zod";
 import { Secret } from "./secret";
 import { HesaabError } from "./errors";
@@ -48,6 +50,9 @@ function provider(prefix: "B2" | "R2") {
   } as const;
 }
 
+/** A grandfather-father-son keep count (0 = off). */
+const keepCount = z.coerce.number().int().min(0).max(1000).default(0);
+
 export const envPieces = {
   platformDb: { PLATFORM_DATABASE_URL: z.string().min(1) },
   catalogDb: { BACKUP_DATABASE_URL: z.string().min(1).optional() },
@@ -61,6 +66,29 @@ export const envPieces = {
     DISASTER_BACKUP_RETENTION_DAYS: z.coerce.number().int().positive().default(90),
     CUSTOMER_BACKUP_DAILY_LIMIT: z.coerce.number().int().positive().default(1),
   },
+  /** Grandfather-father-son keeps (0 = off): the newest good backup of each of the last N days / weeks / months stays even when expired. */
+  retentionKeeps: {
+    BACKUP_RETENTION_KEEP_DAILY: keepCount,
+    BACKUP_RETENTION_KEEP_WEEKLY: keepCount,
+    BACKUP_RETENTION_KEEP_MONTHLY: keepCount,
+    DISASTER_RETENTION_KEEP_DAILY: keepCount,
+    DISASTER_RETENTION_KEEP_WEEKLY: keepCount,
+    DISASTER_RETENTION_KEEP_MONTHLY: keepCount,
+  },
+  /** How a tenant backup is written: gzip level, and the column that marks a tenant's rows. */
+  tenantBackup: {
+    BACKUP_GZIP_LEVEL: z.coerce.number().int().min(1).max(9).default(6),
+    TENANT_COLUMN: z.string().default("tenant_id"),
+  },
+  /** Deep verification's sample: percent of backups per run, and a download budget in bytes. */
+  deepVerify: {
+    STORAGE_DEEP_VERIFY_PERCENT: z.coerce.number().min(0).max(100).default(5),
+    STORAGE_DEEP_VERIFY_MAX_BYTES: z.coerce.number().int().min(0).default(10 * 1024 ** 3),
+  },
+  /** Working files (restore staging, verification downloads). */
+  dataDir: { HESAAB_DATA_DIR: z.string().default(path.join(os.tmpdir(), "hesaab")) },
+  /** Tests only: prefixes NATS streams and subjects so parallel tests never share them. */
+  busPrefix: { HESAAB_BUS_PREFIX: z.string().optional() },
 } as const;
 
 /** Parse `source` (default `process.env`) with `schema`; on failure, one readable error listing every bad variable (values never shown). */

@@ -44,3 +44,21 @@ describe("parseEnv", () => {
     expect(env.BACKUP_MASTER_KEYS.get(2)!.reveal().length).toBe(32);
   });
 });
+
+describe("envPieces", () => {
+  const schema = z.object({ ...envPieces.retentionKeeps, ...envPieces.tenantBackup, ...envPieces.deepVerify, ...envPieces.dataDir, ...envPieces.busPrefix });
+  it("gives the shared pieces their defaults", () => {
+    const env = parseEnv(schema, {});
+    expect(env.BACKUP_RETENTION_KEEP_DAILY).toBe(0);
+    expect(env.DISASTER_RETENTION_KEEP_MONTHLY).toBe(0);
+    expect(env.BACKUP_GZIP_LEVEL).toBe(6);
+    expect(env.TENANT_COLUMN).toBe("tenant_id");
+    expect(env.STORAGE_DEEP_VERIFY_PERCENT).toBe(5);
+    expect(env.HESAAB_DATA_DIR).toMatch(/hesaab$/);
+    expect(env.HESAAB_BUS_PREFIX).toBeUndefined();
+  });
+  it("rejects a negative keep count and a gzip level out of range", () => {
+    expect(() => parseEnv(schema, { BACKUP_RETENTION_KEEP_WEEKLY: "-1" })).toThrow(/BACKUP_RETENTION_KEEP_WEEKLY/);
+    expect(() => parseEnv(schema, { BACKUP_GZIP_LEVEL: "10" })).toThrow(/BACKUP_GZIP_LEVEL/);
+  });
+});

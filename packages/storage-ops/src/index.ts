@@ -17,7 +17,7 @@ export {
   type DeepSampleReport,
 } from "./verify";
 export { reconcile, type ReconcileOptions, type ReconcileReport, type InventoryIssue } from "./reconcile";
-export { applyRetention, deleteBackup, platformTenants, type RetentionOptions, type RetentionReport, type RetentionRule, type RetentionRules, type RetentionItem, type KeepReason } from "./retention";
+export { applyRetention, deleteBackup, platformTenants, retentionRulesFromEnv, type RetentionEnv, type RetentionOptions, type RetentionReport, type RetentionRule, type RetentionRules, type RetentionItem, type KeepReason } from "./retention";
 export { storageAnalytics, takeStorageSample, pricesFromSettings, type StorageAnalytics, type StorageAnalyticsOptions, type UsageRow } from "./analytics";
 export { DEFAULT_PRICES, mergePrices, monthlyCost, GB, type Prices, type ProviderPrices, type PriceOverrides, type MonthlyUsage, type CostBreakdown } from "./prices";
 export { rebuildCatalog, type RebuildOptions, type RebuildReport, type RebuiltRecord } from "./rebuild";

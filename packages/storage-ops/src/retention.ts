@@ -26,6 +26,26 @@ export interface RetentionRules {
   disaster: RetentionRule;
 }
 
+/** The parsed retention variables (`envPieces.retention` and `envPieces.retentionKeeps` from @hesaab/config). */
+export interface RetentionEnv {
+  BACKUP_RETENTION_DAYS: number;
+  DISASTER_BACKUP_RETENTION_DAYS: number;
+  BACKUP_RETENTION_KEEP_DAILY: number;
+  BACKUP_RETENTION_KEEP_WEEKLY: number;
+  BACKUP_RETENTION_KEEP_MONTHLY: number;
+  DISASTER_RETENTION_KEEP_DAILY: number;
+  DISASTER_RETENTION_KEEP_WEEKLY: number;
+  DISASTER_RETENTION_KEEP_MONTHLY: number;
+}
+
+/** The rules the retention variables describe, the same for the CLI and storage-svc. */
+export function retentionRulesFromEnv(env: RetentionEnv): RetentionRules {
+  return {
+    tenant: { days: env.BACKUP_RETENTION_DAYS, keepDaily: env.BACKUP_RETENTION_KEEP_DAILY, keepWeekly: env.BACKUP_RETENTION_KEEP_WEEKLY, keepMonthly: env.BACKUP_RETENTION_KEEP_MONTHLY },
+    disaster: { days: env.DISASTER_BACKUP_RETENTION_DAYS, keepDaily: env.DISASTER_RETENTION_KEEP_DAILY, keepWeekly: env.DISASTER_RETENTION_KEEP_WEEKLY, keepMonthly: env.DISASTER_RETENTION_KEEP_MONTHLY },
+  };
+}
+
 export interface RetentionOptions extends StorageOpsDeps {
   rules: RetentionRules;
   now?: Date;

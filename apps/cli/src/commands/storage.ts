@@ -14,13 +14,13 @@ import {
   rebuildCatalog,
   reconcile,
   replicateArtifact,
+  retentionRulesFromEnv,
   storageAnalytics,
   takeStorageSample,
   verifyAll,
   verifyBackup,
   type OpenedStorageOps,
   type ProviderReplica,
-  type RetentionRules,
   type VerifyBackupResult,
 } from "@hesaab/storage-ops";
 import { cliActor, storageOpsEnv } from "../env";
@@ -53,13 +53,6 @@ async function preflight(backends: StorageBackend[]): Promise<void> {
       process.stderr.write(`warning: ${backend.name} is unreachable now (${err instanceof Error ? err.message : String(err)}); going on without it\n`);
     }
   }
-}
-
-function rulesFrom(env: StorageEnv): RetentionRules {
-  return {
-    tenant: { days: env.BACKUP_RETENTION_DAYS, keepDaily: env.BACKUP_RETENTION_KEEP_DAILY, keepWeekly: env.BACKUP_RETENTION_KEEP_WEEKLY, keepMonthly: env.BACKUP_RETENTION_KEEP_MONTHLY },
-    disaster: { days: env.DISASTER_BACKUP_RETENTION_DAYS, keepDaily: env.DISASTER_RETENTION_KEEP_DAILY, keepWeekly: env.DISASTER_RETENTION_KEEP_WEEKLY, keepMonthly: env.DISASTER_RETENTION_KEEP_MONTHLY },
-  };
 }
 
 function providerLine(p: ProviderReplica): string {
@@ -214,7 +207,7 @@ export function registerStorage(program: Command): void {
       await withOps(async (ops, env) => {
         if (!opts.dryRun) await preflight(ops.backends);
         const activeTenants = await knownTenants(env);
-        const report = await applyRetention({ ...ops, rules: rulesFrom(env), dryRun: opts.dryRun ?? false, activeTenants });
+        const report = await applyRetention({ ...ops, rules: retentionRulesFromEnv(env), dryRun: opts.dryRun ?? false, activeTenants });
         if (opts.json) return printJson(report);
         const out = process.stdout;
         out.write(`${opts.dryRun ? "would delete" : "deleted"} ${opts.dryRun ? report.expired.length : report.deleted.length} backups (rules: tenant ${report.rules.tenant.days} days, disaster ${report.rules.disaster.days} days)\n`);

@@ -38,3 +38,9 @@ export class HesaabError extends Error {
 export function isHesaabError(err: unknown, code?: string): err is HesaabError {
   return err instanceof HesaabError && (code === undefined || err.code === code);
 }
+
+/** One line for an error, for the catalog, events and logs: the message and a HesaabError's stable code (`message [code]`), never a stack. */
+export function errorText(err: unknown): string {
+  if (isHesaabError(err)) return `${err.message} [${err.code}]`;
+  return err instanceof Error ? err.message : String(err);
+}

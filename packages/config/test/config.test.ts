@@ -1,7 +1,7 @@
 import { inspect } from "node:util";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { envPieces, parseEnv, redactUrl, Secret } from "../src";
+import { envPieces, errorText, HesaabError, parseEnv, redactUrl, Secret } from "../src";
 
 describe("Secret", () => {
   it("never prints its value", () => {
@@ -60,5 +60,13 @@ describe("envPieces", () => {
   it("rejects a negative keep count and a gzip level out of range", () => {
     expect(() => parseEnv(schema, { BACKUP_RETENTION_KEEP_WEEKLY: "-1" })).toThrow(/BACKUP_RETENTION_KEEP_WEEKLY/);
     expect(() => parseEnv(schema, { BACKUP_GZIP_LEVEL: "10" })).toThrow(/BACKUP_GZIP_LEVEL/);
+  });
+});
+
+describe("errorText", () => {
+  it("gives a HesaabError's code with its message, and a plain error's message alone", () => {
+    expect(errorText(new HesaabError({ code: "storage_not_found", message: "object not found" }))).toBe("object not found [storage_not_found]");
+    expect(errorText(new Error("boom"))).toBe("boom");
+    expect(errorText("just text")).toBe("just text");
   });
 });

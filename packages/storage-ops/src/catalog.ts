@@ -1,5 +1,4 @@
 import { eq, sql } from "drizzle-orm";
-import { isHesaabError } from "@hesaab/config";
 import { newId, providerName, type ProviderName } from "@hesaab/contracts";
 import { backupRecords, getBackupRecord, insertAlert, verifications, type BackupRecord, type Catalog, type CatalogDb, type ProviderCopy } from "@hesaab/db";
 import { noPublish, type Publish } from "./deps";
@@ -52,12 +51,6 @@ export async function raiseAlert(deps: { catalog: { db: CatalogDb }; publish?: P
   } catch {
     return undefined;
   }
-}
-
-/** One line for an error, for the catalog and events: message and stable code, never a stack. */
-export function errorText(err: unknown): string {
-  if (isHesaabError(err)) return `${err.message} [${err.code}]`;
-  return err instanceof Error ? err.message : String(err);
 }
 
 /**

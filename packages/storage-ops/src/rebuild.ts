@@ -1,7 +1,7 @@
+import { errorText } from "@hesaab/config";
 import { parseKeySidecar, type KeySidecar } from "@hesaab/crypto";
 import { backupRecords, writeAudit, type NewBackupRecord, type ProviderCopy } from "@hesaab/db";
 import { isStorageError, keysSidecarKey, readAll, readMetaSidecar, type ListEntry, type MetaSidecar, type StorageBackend } from "@hesaab/storage";
-import { errorText } from "./catalog";
 import type { StorageOpsDeps } from "./deps";
 import { StorageOpsError } from "./errors";
 import { LAYOUT_PREFIXES, listInventory, type Inventory } from "./inventory";

@@ -1,7 +1,7 @@
-import { isHesaabError } from "@hesaab/config";
+import { errorText, isHesaabError } from "@hesaab/config";
 import { updateBackupRecord, type BackupRecord, type ProviderCopy } from "@hesaab/db";
 import { isStorageError, putEverywhere, readWithFailover, verifyObject, type FailoverRead, type StorageBackend, type VerifyResult } from "@hesaab/storage";
-import { errorText, eventProvider, insertVerification, loadRecord, mergeProviderCopy, raiseAlert, withBackupLock } from "./catalog";
+import { eventProvider, insertVerification, loadRecord, mergeProviderCopy, raiseAlert, withBackupLock } from "./catalog";
 import { noPublish, type StorageOpsDeps } from "./deps";
 import { isGood, recordParts, type ArtifactPartRef } from "./parts";
 import { healSidecars, type SidecarOutcome } from "./sidecars";

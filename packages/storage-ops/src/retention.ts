@@ -1,8 +1,9 @@
+import { errorText } from "@hesaab/config";
 import { and, eq, inArray, sql } from "drizzle-orm";
 import type { Pool } from "pg";
 import { backupRecords, writeAudit, type BackupRecord } from "@hesaab/db";
 import { isStorageError, keysSidecarKey, metaSidecarKey } from "@hesaab/storage";
-import { errorText, raiseAlert, withBackupLock } from "./catalog";
+import { raiseAlert, withBackupLock } from "./catalog";
 import { noPublish, type StorageOpsDeps } from "./deps";
 import { StorageOpsError } from "./errors";
 import { recordParts } from "./parts";

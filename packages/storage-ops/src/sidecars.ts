@@ -1,7 +1,7 @@
+import { errorText } from "@hesaab/config";
 import { parseKeySidecar, serializeKeySidecar } from "@hesaab/crypto";
 import type { BackupRecord } from "@hesaab/db";
 import { encodeMetaSidecar, isStorageError, keysSidecarKey, metaSidecarKey, parseMetaSidecar, readAll, type SidecarKind, type StorageBackend } from "@hesaab/storage";
-import { errorText } from "./catalog";
 import type { ArtifactPartRef } from "./parts";
 
 const MAX_SIDECAR_BYTES = 1024 * 1024;

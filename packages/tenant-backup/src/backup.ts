@@ -1,6 +1,6 @@
 import { and, eq, inArray } from "drizzle-orm";
 import { storeArtifact } from "@hesaab/artifacts";
-import { HesaabError, isHesaabError } from "@hesaab/config";
+import { errorText, HesaabError } from "@hesaab/config";
 import { newId, type ProviderName } from "@hesaab/contracts";
 import { backupRecords, insertBackupRecord, updateBackupRecord, type BackupRecord, type ProviderCopy } from "@hesaab/db";
 import { tenantBackupKey } from "@hesaab/storage";
@@ -212,11 +212,6 @@ async function cachedPlan(deps: TenantBackupDeps): Promise<TenantPlan | undefine
   } finally {
     client.release();
   }
-}
-
-export function errorText(err: unknown): string {
-  if (isHesaabError(err)) return `${err.message} [${err.code}]`;
-  return err instanceof Error ? err.message : String(err);
 }
 
 /** Active tenants of the platform, from its root table (`tenants`, `status = 'active'` when it has a status column). */

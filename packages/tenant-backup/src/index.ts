@@ -1,4 +1,4 @@
-export { backupTenant, activeTenants, errorText, type BackupTenantOptions, type BackupTenantResult } from "./backup";
+export { backupTenant, activeTenants, type BackupTenantOptions, type BackupTenantResult } from "./backup";
 export { restoreTenants, rollbackRestore, artifactRef, type RestoreRequest, type RestoreReport, type RestoreProgress, type TenantRestoreOutcome } from "./restore";
 export { noPublish, type TenantBackupDeps, type Publish } from "./deps";
 export { openTenantBackupDeps, TENANT_BACKUP_UPLOAD, type TenantBackupEnv } from "./open";

@@ -1,8 +1,8 @@
+import { errorText } from "@hesaab/config";
 import { and, eq, inArray, isNotNull } from "drizzle-orm";
 import { serializeKeySidecar, type KeySidecar, type TenantKeyStore } from "@hesaab/crypto";
 import { backupRecords, writeAudit } from "@hesaab/db";
 import { keysSidecarKey } from "@hesaab/storage";
-import { errorText } from "./backup";
 import type { TenantBackupDeps } from "./deps";
 
 export interface RotationReport {

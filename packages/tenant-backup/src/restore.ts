@@ -2,7 +2,7 @@ import path from "node:path";
 import { eq } from "drizzle-orm";
 import pg from "pg";
 import { openStaged, stageArtifact, verifyStaged, type ArtifactRef, type StagedArtifact } from "@hesaab/artifacts";
-import { HesaabError, isHesaabError, redactUrl } from "@hesaab/config";
+import { errorText, HesaabError, isHesaabError, redactUrl } from "@hesaab/config";
 import { newId, type ProviderName } from "@hesaab/contracts";
 import {
   getBackupRecord,
@@ -14,7 +14,7 @@ import {
 } from "@hesaab/db";
 import type { StorageBackend } from "@hesaab/storage";
 import { loadTenantScript } from "@hesaab/tenant-data";
-import { backupTenant, errorText } from "./backup";
+import { backupTenant } from "./backup";
 import { noPublish, type TenantBackupDeps } from "./deps";
 
 export interface RestoreRequest {

@@ -1,8 +1,8 @@
 // `hesaab backup tenant …` and `hesaab backups list`: tenant backups, in-process (no service needed).
 import type { Command } from "commander";
-import { HesaabError } from "@hesaab/config";
+import { errorText, HesaabError } from "@hesaab/config";
 import { listBackupRecords, type BackupRecord } from "@hesaab/db";
-import { activeTenants, backupTenant, errorText, openTenantBackupDeps } from "@hesaab/tenant-backup";
+import { activeTenants, backupTenant, openTenantBackupDeps } from "@hesaab/tenant-backup";
 import { cliActor, tenantBackupEnv } from "../env";
 import { humanBytes as mb, printJson, progressDone, progressLine } from "../output";
 

@@ -29,13 +29,19 @@ export async function updateBackupRecord(db: CatalogDb, { id, set }: { id: strin
   return row;
 }
 
-/** Merges one provider's state into `providers` (atomic jsonb merge: concurrent updates of other providers are kept). */
-export async function setProviderCopy(db: CatalogDb, { id, provider, copy }: { id: string; provider: string; copy: Partial<ProviderCopy> }): Promise<void> {
+/**
+ * Merges `copy` into one provider's entry of `providers` and removes the `clear` fields, in one
+ * statement (atomic jsonb merge): concurrent updates of other providers (or other fields) are kept.
+ */
+export async function setProviderCopy(
+  db: CatalogDb,
+  { id, provider, copy, clear = [] }: { id: string; provider: string; copy: Partial<ProviderCopy>; clear?: (keyof ProviderCopy)[] },
+): Promise<void> {
+  const current = sql`coalesce(${backupRecords.providers} -> ${provider}, '{}'::jsonb)`;
+  const kept = clear.length ? sql`(${current} - ${`{${clear.join(",")}}`}::text[])` : current;
   await db
     .update(backupRecords)
-    .set({
-      providers: sql`jsonb_set(${backupRecords.providers}, ${`{${provider}}`}::text[], coalesce(${backupRecords.providers} -> ${provider}, '{}'::jsonb) || ${JSON.stringify(copy)}::jsonb)`,
-    })
+    .set({ providers: sql`jsonb_set(${backupRecords.providers}, ${`{${provider}}`}::text[], ${kept} || ${JSON.stringify(copy)}::jsonb)` })
     .where(eq(backupRecords.id, id));
 }
 

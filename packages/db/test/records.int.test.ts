@@ -30,6 +30,14 @@ describe("backup records", () => {
     expect(row!.providers).toEqual({ b2: { location: "k", status: "stored" }, r2: { location: "k", status: "stored" } });
   });
 
+  it("clear fields of one provider's copy while merging others", async () => {
+    const id = newId("bkp");
+    await insertBackupRecord(catalog.db, { ...base, id, tenantId: "t1", providers: { b2: { location: "k", status: "failed", error: "boom" }, r2: { location: "k", status: "failed", error: "down" } } });
+    await setProviderCopy(catalog.db, { id, provider: "b2", copy: { status: "stored", verification: "verified" }, clear: ["error"] });
+    const row = await getBackupRecord(catalog.db, id);
+    expect(row!.providers).toEqual({ b2: { location: "k", status: "stored", verification: "verified" }, r2: { location: "k", status: "failed", error: "down" } });
+  });
+
   it("find the latest restorable backup at or before a time, skipping failed ones and rollback points", async () => {
     const t = "t2";
     const at = (iso: string) => new Date(iso);

@@ -1,6 +1,5 @@
-import { eq, sql } from "drizzle-orm";
 import { newId, providerName, type ProviderName } from "@hesaab/contracts";
-import { backupRecords, getBackupRecord, insertAlert, verifications, type BackupRecord, type Catalog, type CatalogDb, type ProviderCopy } from "@hesaab/db";
+import { getBackupRecord, insertAlert, verifications, type BackupRecord, type Catalog, type CatalogDb } from "@hesaab/db";
 import { noPublish, type Publish } from "./deps";
 import { StorageOpsError } from "./errors";
 
@@ -9,19 +8,6 @@ export async function loadRecord(db: CatalogDb, id: string): Promise<BackupRecor
   const record = await getBackupRecord(db, id);
   if (!record) throw new StorageOpsError({ code: "storage_ops_not_found", message: `no backup ${id} in the catalog`, context: { backupId: id } });
   return record;
-}
-
-/**
- * Merges `copy` into one provider's entry of `providers` and removes the `clear` fields, in one
- * statement: concurrent updates of other providers (or other fields) are kept.
- */
-export async function mergeProviderCopy(db: CatalogDb, args: { id: string; provider: string; copy: Partial<ProviderCopy>; clear?: (keyof ProviderCopy)[] }): Promise<void> {
-  const { id, provider, copy, clear = [] } = args;
-  const removed = clear.length ? sql`(coalesce(${backupRecords.providers} -> ${provider}, '{}'::jsonb) - ${`{${clear.join(",")}}`}::text[])` : sql`coalesce(${backupRecords.providers} -> ${provider}, '{}'::jsonb)`;
-  await db
-    .update(backupRecords)
-    .set({ providers: sql`jsonb_set(${backupRecords.providers}, ${`{${provider}}`}::text[], ${removed} || ${JSON.stringify(copy)}::jsonb)` })
-    .where(eq(backupRecords.id, id));
 }
 
 export async function insertVerification(db: CatalogDb, row: { backupId: string; provider: string; depth: "keyless" | "deep"; ok: boolean; detail?: string | undefined; at?: Date }): Promise<void> {

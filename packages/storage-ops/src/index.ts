@@ -1,7 +1,7 @@
 export { noPublish, type Publish, type KeyRings, type StorageOpsDeps } from "./deps";
 export { StorageOpsError, type StorageOpsErrorCode } from "./errors";
 export { recordParts, recordKey, recordBytes, isGood, GOOD_STATUSES, type ArtifactPartRef } from "./parts";
-export { raiseAlert, mergeProviderCopy, insertVerification, loadRecord, type AlertInput } from "./catalog";
+export { raiseAlert, insertVerification, loadRecord, type AlertInput } from "./catalog";
 export { listInventory, LAYOUT_PREFIXES, type Inventory, type Listed } from "./inventory";
 export { healSidecars, type SidecarOutcome, type SidecarState } from "./sidecars";
 export { replicateArtifact, type ReplicateOptions, type ReplicateResult, type ProviderReplica, type PartReplica, type CopyFound, type CopyState } from "./replicate";

@@ -1,7 +1,7 @@
 import { errorText, isHesaabError } from "@hesaab/config";
-import { updateBackupRecord, type BackupRecord, type ProviderCopy } from "@hesaab/db";
+import { setProviderCopy, updateBackupRecord, type BackupRecord, type ProviderCopy } from "@hesaab/db";
 import { isStorageError, putEverywhere, readWithFailover, verifyObject, type FailoverRead, type StorageBackend, type VerifyResult } from "@hesaab/storage";
-import { eventProvider, insertVerification, loadRecord, mergeProviderCopy, raiseAlert, withBackupLock } from "./catalog";
+import { eventProvider, insertVerification, loadRecord, raiseAlert, withBackupLock } from "./catalog";
 import { noPublish, type StorageOpsDeps } from "./deps";
 import { isGood, recordParts, type ArtifactPartRef } from "./parts";
 import { healSidecars, type SidecarOutcome } from "./sidecars";
@@ -187,9 +187,9 @@ async function replicateLocked(opts: ReplicateOptions, record: BackupRecord): Pr
     for (const r of replicas) {
       const good = r.state === "ok" || r.state === "healed";
       if (r.state === "unreachable") {
-        await mergeProviderCopy(catalog.db, { id: record.id, provider: r.provider, copy: { location: dataKey, error: r.detail ?? "unreachable" } });
+        await setProviderCopy(catalog.db, { id: record.id, provider: r.provider, copy: { location: dataKey, error: r.detail ?? "unreachable" } });
       } else if (good) {
-        await mergeProviderCopy(catalog.db, {
+        await setProviderCopy(catalog.db, {
           id: record.id,
           provider: r.provider,
           copy: { location: dataKey, status: "stored", size: parts[0]!.size, sha256: parts[0]!.sha256, verification: "verified", verifiedAt: now.toISOString() },
@@ -197,7 +197,7 @@ async function replicateLocked(opts: ReplicateOptions, record: BackupRecord): Pr
         });
       } else {
         const copy: Partial<ProviderCopy> = { location: dataKey, status: r.state === "corrupt" ? "corrupt" : r.state === "missing" ? "missing" : "stored", verification: "failed", verifiedAt: now.toISOString(), error: r.detail ?? r.state };
-        await mergeProviderCopy(catalog.db, { id: record.id, provider: r.provider, copy });
+        await setProviderCopy(catalog.db, { id: record.id, provider: r.provider, copy });
       }
       if (opts.recordVerification !== false && r.found !== "unreachable") {
         await insertVerification(catalog.db, { backupId: record.id, provider: r.provider, depth: "keyless", ok: r.found === "ok", detail: r.found === "ok" ? undefined : describeFound(r), at: now });

@@ -5,9 +5,9 @@ import { and, inArray, sql } from "drizzle-orm";
 import { errorText } from "@hesaab/config";
 import { stageArtifact, verifyStaged, type ArtifactRef, type StagedArtifact } from "@hesaab/artifacts";
 import type { KeyRing } from "@hesaab/crypto";
-import { backupRecords, type BackupRecord } from "@hesaab/db";
+import { backupRecords, setProviderCopy, type BackupRecord } from "@hesaab/db";
 import { isStorageError, type StorageBackend } from "@hesaab/storage";
-import { eventProvider, insertVerification, loadRecord, mergeProviderCopy, raiseAlert } from "./catalog";
+import { eventProvider, insertVerification, loadRecord, raiseAlert } from "./catalog";
 import { noPublish, type KeyRings, type StorageOpsDeps } from "./deps";
 import { GOOD_STATUSES, recordBytes, recordParts, type ArtifactPartRef } from "./parts";
 import { replicateArtifact, type ReplicateResult } from "./replicate";
@@ -84,8 +84,8 @@ export async function verifyBackup(opts: VerifyBackupOptions): Promise<VerifyBac
       checks.push(check);
       const at = now();
       await insertVerification(catalog.db, { backupId: record.id, provider: backend.name, depth: "deep", ok: check.ok, detail: check.detail, at });
-      if (check.ok) await mergeProviderCopy(catalog.db, { id: record.id, provider: backend.name, copy: { deepVerifiedAt: at.toISOString() } });
-      else await mergeProviderCopy(catalog.db, { id: record.id, provider: backend.name, copy: { verification: "failed", error: `deep verification failed: ${check.detail}` } });
+      if (check.ok) await setProviderCopy(catalog.db, { id: record.id, provider: backend.name, copy: { deepVerifiedAt: at.toISOString() } });
+      else await setProviderCopy(catalog.db, { id: record.id, provider: backend.name, copy: { verification: "failed", error: `deep verification failed: ${check.detail}` } });
       const provider = eventProvider(backend.name);
       if (provider) await publish("storage.verification.result.v1", { backupId: record.id, provider, depth: "deep", ok: check.ok, ...(check.detail ? { detail: check.detail } : {}) });
       if (!check.ok) {

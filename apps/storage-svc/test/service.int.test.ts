@@ -6,7 +6,7 @@ import { connectBus, type Bus } from "@hesaab/bus";
 import { masterKeySet } from "@hesaab/config";
 import { newId, type Message } from "@hesaab/contracts";
 import { KeyRing, TenantKeyStore } from "@hesaab/crypto";
-import { getBackupRecord, insertBackupRecord, migrate, openCatalog, updateBackupRecord, type BackupRecord, type Catalog, type ProviderCopy } from "@hesaab/db";
+import { getBackupRecord, insertBackupRecord, migrate, openCatalog, storedArtifactColumns, updateBackupRecord, type BackupRecord, type Catalog } from "@hesaab/db";
 import { keysSidecarKey, metaSidecarKey, openBackend, readAll, tenantBackupKey, type OpenedBackend, type StorageBackend } from "@hesaab/storage";
 import { freshDatabase, testEnv, testProviderConfig, uniquePrefix, type FreshDatabase } from "@hesaab/testkit";
 import { loadEnv } from "../src/env";
@@ -51,22 +51,7 @@ async function storeBackup(tenantId: string, backends: StorageBackend[]): Promis
   const key = tenantBackupKey({ tenantId, backupId, createdAt });
   await insertBackupRecord(catalog.db, { id: backupId, backupType: "tenant", tenantId, filename: key.slice(key.lastIndexOf("/") + 1), encryptionKeyId: "", status: "running", createdAt });
   const stored = await storeArtifact({ plaintext: Readable.from([randomBytes(20_000)]), identity: { kind: "tenant", tenantId, backupId }, keyRing, backends, key, gzipLevel: 6, meta: { type: "tenant", createdAt } });
-  const providers: Record<string, ProviderCopy> = {};
-  for (const o of stored.outcomes) providers[o.provider] = o.ok ? { location: key, status: "stored", size: stored.size, sha256: stored.sha256 } : { location: key, status: "failed", error: "upload failed" };
-  const record = (await updateBackupRecord(catalog.db, {
-    id: backupId,
-    set: {
-      status: stored.failedProviders.length ? "degraded" : "completed",
-      fileSize: stored.size,
-      checksum: stored.sha256,
-      encryptionKeyId: stored.dekId,
-      keySidecar: stored.sidecar as unknown as Record<string, unknown>,
-      providers,
-      b2Location: providers.b2?.status === "stored" ? key : null,
-      r2Location: providers.r2?.status === "stored" ? key : null,
-      metadata: { key },
-    },
-  }))!;
+  const record = (await updateBackupRecord(catalog.db, { id: backupId, set: { ...storedArtifactColumns({ key, stored }), metadata: { key } } }))!;
   return { record, outcomes: stored.outcomes.map((o) => ({ provider: o.provider as "b2" | "r2", ok: o.ok })) };
 }
 

@@ -6,6 +6,8 @@ export {
   getBackupRecord,
   updateBackupRecord,
   setProviderCopy,
+  storedArtifactColumns,
+  type StoredCopies,
   listBackupRecords,
   latestRestorableBackup,
   insertAlert,

@@ -1,4 +1,5 @@
 import { and, desc, eq, inArray, lte, sql, type SQL } from "drizzle-orm";
+import { errorText } from "@hesaab/config";
 import type { CatalogDb } from "./client";
 import { alerts, backupRecords, type ProviderCopy } from "./schema";
 
@@ -27,6 +28,39 @@ export async function getBackupRecord(db: CatalogDb, id: string): Promise<Backup
 export async function updateBackupRecord(db: CatalogDb, { id, set }: { id: string; set: Partial<NewBackupRecord> }): Promise<BackupRecord | undefined> {
   const [row] = await db.update(backupRecords).set(set).where(eq(backupRecords.id, id)).returning();
   return row;
+}
+
+/** What a multi-provider write of one artifact returned (`storeArtifact`'s result fits). */
+export interface StoredCopies {
+  size: number;
+  sha256: string;
+  dekId: string;
+  sidecar: object;
+  outcomes: readonly { provider: string; ok: boolean; error?: unknown }[];
+}
+
+/**
+ * The record columns a stored artifact fills: one `ProviderCopy` per provider (a stored copy pending
+ * verification, a failed one with its error), the B2/R2 location of each stored copy, and the status:
+ * `completed` when every provider took it, else `degraded` (storage-svc heals the rest).
+ */
+export function storedArtifactColumns({ key, stored }: { key: string; stored: StoredCopies }) {
+  const providers: Record<string, ProviderCopy> = {};
+  for (const o of stored.outcomes) {
+    providers[o.provider] = o.ok
+      ? { location: key, status: "stored", size: stored.size, sha256: stored.sha256, verification: "pending" }
+      : { location: key, status: "failed", error: errorText(o.error) };
+  }
+  return {
+    status: stored.outcomes.every((o) => o.ok) ? ("completed" as const) : ("degraded" as const),
+    fileSize: stored.size,
+    checksum: stored.sha256,
+    encryptionKeyId: stored.dekId,
+    keySidecar: stored.sidecar as Record<string, unknown>,
+    providers,
+    b2Location: providers.b2?.status === "stored" ? key : null,
+    r2Location: providers.r2?.status === "stored" ? key : null,
+  } satisfies Partial<NewBackupRecord>;
 }
 
 /**

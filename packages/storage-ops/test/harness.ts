@@ -3,11 +3,11 @@
 // dr record them.
 import { createHash, randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
-import { storeArtifact, type StoredArtifact } from "@hesaab/artifacts";
+import { storeArtifact } from "@hesaab/artifacts";
 import { Secret } from "@hesaab/config";
 import { newId } from "@hesaab/contracts";
 import { KeyRing, TenantKeyStore } from "@hesaab/crypto";
-import { insertBackupRecord, migrate, openCatalog, updateBackupRecord, type BackupRecord, type Catalog, type ProviderCopy } from "@hesaab/db";
+import { insertBackupRecord, migrate, openCatalog, storedArtifactColumns, updateBackupRecord, type BackupRecord, type Catalog } from "@hesaab/db";
 import { disasterBackupKey, openBackend, readAll, tenantBackupKey, type OpenedBackend, type StorageBackend } from "@hesaab/storage";
 import { freshDatabase, testProviderConfig, uniquePrefix, type FreshDatabase } from "@hesaab/testkit";
 import type { KeyRings } from "../src";
@@ -64,14 +64,6 @@ export async function harness(label: string): Promise<Harness> {
 
 const DAY_MS = 86_400_000;
 
-function providersOf(stored: StoredArtifact, key: string): Record<string, ProviderCopy> {
-  const out: Record<string, ProviderCopy> = {};
-  for (const o of stored.outcomes) {
-    out[o.provider] = o.ok ? { location: key, status: "stored", size: stored.size, sha256: stored.sha256, verification: "pending" } : { location: key, status: "failed", error: "upload failed" };
-  }
-  return out;
-}
-
 /** A tenant backup stored and recorded as @hesaab/tenant-backup does (small plaintext). */
 export async function storeTenantBackup(h: Harness, opts: { tenantId: string; createdAt?: Date; purpose?: "scheduled" | "on_demand" | "pre_restore"; retentionDays?: number; bytes?: number }): Promise<BackupRecord> {
   const createdAt = opts.createdAt ?? new Date();
@@ -88,18 +80,10 @@ export async function storeTenantBackup(h: Harness, opts: { tenantId: string; cr
     gzipLevel: 6,
     meta: { type: "tenant", createdAt, manifest: { tables: 1, rows: 1 } },
   });
-  const providers = providersOf(stored, key);
   return (await updateBackupRecord(h.catalog.db, {
     id: backupId,
     set: {
-      status: stored.failedProviders.length === 0 ? "completed" : "degraded",
-      fileSize: stored.size,
-      checksum: stored.sha256,
-      encryptionKeyId: stored.dekId,
-      keySidecar: stored.sidecar as unknown as Record<string, unknown>,
-      providers,
-      b2Location: providers.b2?.status === "stored" ? key : null,
-      r2Location: providers.r2?.status === "stored" ? key : null,
+      ...storedArtifactColumns({ key, stored }),
       completedAt: new Date(),
       expiresAt: new Date(createdAt.getTime() + (opts.retentionDays ?? 30) * DAY_MS),
       metadata: { key, rows: 1, plaintextBytes: plaintext.length },
@@ -116,18 +100,12 @@ export async function storeDisasterBackup(h: Harness, opts: { createdAt?: Date; 
   const identity = { kind: "platform" as const, tenantId: "", backupId };
   const data = await storeArtifact({ plaintext: Readable.from([randomBytes(30_000)]), identity, keyRing: h.keyRings.disaster, backends: h.backends, key: keys.data, gzipLevel: false, meta: { type: "disaster", createdAt } });
   const config = await storeArtifact({ plaintext: Readable.from([Buffer.from(JSON.stringify({ files: [] }))]), identity, keyRing: h.keyRings.disaster, backends: h.backends, key: keys.config, gzipLevel: 6, meta: { type: "disaster", part: "config", createdAt } });
-  const providers = providersOf(data, keys.data);
   return (await updateBackupRecord(h.catalog.db, {
     id: backupId,
     set: {
-      status: data.failedProviders.length === 0 && config.failedProviders.length === 0 ? "completed" : "degraded",
-      fileSize: data.size,
-      checksum: data.sha256,
-      encryptionKeyId: data.dekId,
-      keySidecar: data.sidecar as unknown as Record<string, unknown>,
-      providers,
-      b2Location: providers.b2?.status === "stored" ? keys.data : null,
-      r2Location: providers.r2?.status === "stored" ? keys.data : null,
+      ...storedArtifactColumns({ key: keys.data, stored: data }),
+      // the config bundle counts too: a backup missing either part in a provider is degraded
+      ...(config.failedProviders.length ? { status: "degraded" as const } : {}),
       completedAt: new Date(),
       expiresAt: new Date(createdAt.getTime() + (opts.retentionDays ?? 90) * DAY_MS),
       metadata: { config: { key: keys.config, size: config.size, sha256: config.sha256, dekId: config.dekId, keySidecar: config.sidecar } },

@@ -2,7 +2,7 @@ import { and, eq, inArray } from "drizzle-orm";
 import { storeArtifact } from "@hesaab/artifacts";
 import { errorText, HesaabError } from "@hesaab/config";
 import { newId, type ProviderName } from "@hesaab/contracts";
-import { backupRecords, insertBackupRecord, updateBackupRecord, type BackupRecord, type ProviderCopy } from "@hesaab/db";
+import { backupRecords, insertBackupRecord, storedArtifactColumns, updateBackupRecord, type BackupRecord } from "@hesaab/db";
 import { tenantBackupKey } from "@hesaab/storage";
 import { discoverTenantPlan, exportTenant, type ExportProgress, type ExportSummary, type TenantPlan } from "@hesaab/tenant-data";
 import { noPublish, type TenantBackupDeps } from "./deps";
@@ -143,24 +143,12 @@ async function runBackup(deps: TenantBackupDeps, opts: BackupTenantOptions, publ
     });
     await summaryReady;
     const done = summary!;
-    const providers: Record<string, ProviderCopy> = {};
-    for (const o of stored.outcomes) {
-      providers[o.provider] = o.ok
-        ? { location: key, status: "stored", size: stored.size, sha256: stored.sha256, verification: "pending" }
-        : { location: key, status: "failed", error: errorText(o.error) };
-    }
-    const status = stored.failedProviders.length === 0 ? "completed" : "degraded";
+    const columns = storedArtifactColumns({ key, stored });
+    const { status } = columns;
     record = (await updateBackupRecord(deps.catalog.db, {
       id: backupId,
       set: {
-        status,
-        fileSize: stored.size,
-        checksum: stored.sha256,
-        encryptionKeyId: stored.dekId,
-        keySidecar: stored.sidecar as unknown as Record<string, unknown>,
-        providers,
-        b2Location: providers.b2?.status === "stored" ? key : null,
-        r2Location: providers.r2?.status === "stored" ? key : null,
+        ...columns,
         completedAt: new Date(),
         expiresAt: new Date(createdAt.getTime() + deps.retentionDays * DAY_MS),
         metadata: {

@@ -18,9 +18,10 @@ import { pipeline } from "node:stream/promises";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { newId } from "@hesaab/contracts";
-import { freshDatabase, type FreshDatabase } from "@hesaab/testkit";
-import { createPlatformSchema, generatePlatform, tableChecksums } from "@hesaab/platform";
+import { freshDatabase } from "@hesaab/testkit";
+import { generatePlatform, tableChecksums } from "@hesaab/platform";
 import { type LoadMode, discoverTenantPlan, exportTenant, loadTenantScript, selectSql } from "../src/index";
+import { emptyCopy } from "../test/helpers";
 
 const MB = 1e6;
 
@@ -101,24 +102,6 @@ async function ours(task: ChildTask): Promise<ChildResult> {
   return JSON.parse(out.trim().split("\n").at(-1)!) as ChildResult;
 }
 
-async function emptyCopy(source: pg.Pool, prefix: string): Promise<{ db: FreshDatabase; pool: pg.Pool; close(): Promise<void> }> {
-  const db = await freshDatabase(prefix);
-  const pool = new pg.Pool({ connectionString: db.url, max: 2 });
-  await createPlatformSchema({ pool });
-  const { rows } = await source.query("SELECT code, name, name_fa, symbol, minor_units FROM currencies");
-  for (const r of rows) {
-    await pool.query("INSERT INTO currencies VALUES ($1, $2, $3, $4, $5)", [r.code, r.name, r.name_fa, r.symbol, r.minor_units]);
-  }
-  return {
-    db,
-    pool,
-    close: async () => {
-      await pool.end();
-      await db.drop();
-    },
-  };
-}
-
 async function main(): Promise<void> {
   const targetMb = Number(process.env.BENCH_MB ?? 300);
   const rounds = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 1));
@@ -168,14 +151,14 @@ async function main(): Promise<void> {
     const ourTimes: ChildResult[] = [];
     let verified = "not checked";
     for (let r = 0; r < rounds; r++) {
-      const a = await emptyCopy(pool, "td_bench_psql");
+      const a = await emptyCopy({ pool }, { prefix: "td_bench_psql", max: 2 });
       try {
         log(`round ${r + 1}/${rounds}: psql -f script.sql …`);
         psqlTimes.push(await timed("psql", ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", a.db.url, "-f", scriptFile]));
       } finally {
         await a.close();
       }
-      const b = await emptyCopy(pool, "td_bench_ours");
+      const b = await emptyCopy({ pool }, { prefix: "td_bench_ours", max: 2 });
       try {
         log(`round ${r + 1}/${rounds}: loadTenantScript into-empty …`);
         ourTimes.push(await ours({ kind: "load", url: b.db.url, tenantId: tenant.id, file: scriptFile, mode: "into-empty" }));

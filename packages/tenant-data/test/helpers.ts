@@ -50,10 +50,10 @@ export async function platform(prefix = "td", opts: { tenants?: number; scale?: 
   };
 }
 
-/** A second database with the same schema and the global rows (currencies), but no tenant. */
-export async function emptyCopy(source: Platform, prefix = "td_copy"): Promise<{ db: FreshDatabase; pool: pg.Pool; close(): Promise<void> }> {
+/** A second database with the same schema and the global rows (currencies), but no tenant (tests and the restore bench). */
+export async function emptyCopy(source: Pick<Platform, "pool">, { prefix = "td_copy", max = 4 }: { prefix?: string; max?: number } = {}): Promise<{ db: FreshDatabase; pool: pg.Pool; close(): Promise<void> }> {
   const db = await freshDatabase(prefix);
-  const pool = new pg.Pool({ connectionString: db.url, max: 4 });
+  const pool = new pg.Pool({ connectionString: db.url, max });
   await createPlatformSchema({ pool });
   const { rows } = await source.pool.query("SELECT code, name, name_fa, symbol, minor_units FROM currencies ORDER BY code");
   for (const r of rows) {

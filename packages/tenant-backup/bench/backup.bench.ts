@@ -9,17 +9,21 @@
 //       endpoints, sidecars, catalog record);
 //   (e) our backup of every active tenant, BENCH_CONCURRENCY at once, one plan discovery.
 //
-// Plus, to see where the time and the memory go: (d) again to two filesystem backends instead of
-// the s3rver endpoints, and a small tenant's backup (its peak RSS beside the large one's).
+// Plus, to see where the time and the memory go: (d) and (e) again to two filesystem backends
+// instead of the s3rver endpoints (s3rver is a Node process on the same cores: its CPU is shown),
+// a small tenant's backup (its peak RSS beside the large one's), and the large backup's peak RSS
+// after each quarter of its data (flat = memory does not grow with the tenant's size).
 //
 // Each of our backups runs in its own child process, so its peak RSS (the kernel's maxrss) is the
-// backup's and not the generator's. (a) runs once untimed first (warm cache), then a, b, c, d, e.
+// backup's and not the generator's. (a) runs once untimed first (warm cache), then a, b, c, d
+// (BENCH_ROUNDS times, alternating), then e.
 // Machines here are shared and noisy: read the ratios, run twice before believing a change, and
 // never turn these numbers into test assertions.
 //
 // Environment: BENCH_TENANTS (2000), BENCH_LARGE_SCALE (190 ≈ 300 MB of COPY text for tenant #1),
 // BENCH_SCALE (1, the tail), BENCH_CONCURRENCY (3), BENCH_QUICK=1 (200 tenants, large scale 19:
-// ≈ 30 MB), BENCH_SKIP_FS=1 (no fs-backend run), BENCH_KEEP=1 (keep the databases and objects).
+// ≈ 30 MB), BENCH_ROUNDS (1: rounds of a, b, c, d, alternating; medians are shown),
+// BENCH_SKIP_FS=1 (no fs-backend runs), BENCH_KEEP=1 (keep the databases and objects).
 import { spawnSync, fork } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -33,7 +37,7 @@ import { migrate, openCatalog } from "@hesaab/db";
 import { createPlatformSchema, generatePlatform } from "@hesaab/platform";
 import { openBackend, type StorageBackend } from "@hesaab/storage";
 import { discoverTenantPlan, selectSql } from "@hesaab/tenant-data";
-import { ensureStack, freshDatabase, testProviders } from "@hesaab/testkit";
+import { adminQuery, ensureStack, freshDatabase, testProviders } from "@hesaab/testkit";
 import { activeTenants, backupTenant, TENANT_BACKUP_UPLOAD, type TenantBackupDeps } from "../src";
 
 // The SDK's notice that its 2027 releases need Node 22 (we pin it) would only clutter the table.
@@ -44,6 +48,8 @@ const TENANTS = envNumber("BENCH_TENANTS", QUICK ? 200 : 2000);
 const LARGE_SCALE = envNumber("BENCH_LARGE_SCALE", QUICK ? 19 : 190);
 const SCALE = envNumber("BENCH_SCALE", 1);
 const CONCURRENCY = envNumber("BENCH_CONCURRENCY", 3);
+/** Rounds of (a), (b), (c), (d), alternating; the table shows each one's median run. */
+const ROUNDS = envNumber("BENCH_ROUNDS", 1);
 const SEED = 1;
 const MiB = 1024 * 1024;
 /** USER_HZ: the unit of utime/stime in /proc/<pid>/stat (100 on Linux everywhere that matters). */
@@ -243,6 +249,11 @@ function timed(command: string, output?: string): ToolResult {
   return { seconds, bytes: output ? statSync(output).size : 0 };
 }
 
+/** The run with the median time (the upper one of the middle two for an even count). */
+function median<T extends { seconds: number }>(runs: T[]): T {
+  return [...runs].sort((x, y) => x.seconds - y.seconds)[Math.floor(runs.length / 2)]!;
+}
+
 const q = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 
 async function removeObjects(cfg: ChildConfig): Promise<number> {
@@ -336,24 +347,29 @@ async function main(): Promise<void> {
 
     log("warming the cache: (a) once, untimed");
     timed(`${psql} -f ${q(toNull)}`);
-    log("(a) psql \\copy to /dev/null");
-    const a = timed(`${psql} -f ${q(toNull)}`);
-    log("(b) psql \\copy | gzip -6 | openssl enc -aes-256-ctr -pbkdf2 > file");
-    const b = timed(`${psql} -f ${q(toStdout)} | gzip -6 | openssl enc -aes-256-ctr -pbkdf2 -pass pass:${OPENSSL_PASS} -out ${q(encFile)}`, encFile);
-    rmSync(encFile, { force: true });
-    log("(c) pg_dump -Fc of the whole database");
-    const c = timed(`pg_dump -Fc -d ${q(platformDb.url)} -f ${q(dumpFile)}`, dumpFile);
-    rmSync(dumpFile, { force: true });
-    log("(d) our backup of tenant #1 to both local S3 endpoints");
-    const d = await inChild("large", cfg);
-    log("    tenant #1 again, to two fs backends");
     const skipFs = process.env.BENCH_SKIP_FS === "1";
-    let dFs: PhaseResult | undefined;
-    if (!skipFs) {
-      mkdirSync(cfg.fsRoot, { recursive: true });
-      dFs = await inChild("large-fs", cfg);
-      rmSync(cfg.fsRoot, { recursive: true, force: true });
+    const runs = { a: [] as ToolResult[], b: [] as ToolResult[], c: [] as ToolResult[], d: [] as PhaseResult[], dFs: [] as PhaseResult[] };
+    for (let round = 1; round <= ROUNDS; round++) {
+      const of = ROUNDS > 1 ? ` (round ${round} of ${ROUNDS})` : "";
+      log(`(a) psql \\copy to /dev/null${of}`);
+      runs.a.push(timed(`${psql} -f ${q(toNull)}`));
+      log(`(b) psql \\copy | gzip -6 | openssl enc -aes-256-ctr -pbkdf2 > file${of}`);
+      runs.b.push(timed(`${psql} -f ${q(toStdout)} | gzip -6 | openssl enc -aes-256-ctr -pbkdf2 -pass pass:${OPENSSL_PASS} -out ${q(encFile)}`, encFile));
+      rmSync(encFile, { force: true });
+      log(`(c) pg_dump -Fc of the whole database${of}`);
+      runs.c.push(timed(`pg_dump -Fc -d ${q(platformDb.url)} -f ${q(dumpFile)}`, dumpFile));
+      rmSync(dumpFile, { force: true });
+      log(`(d) our backup of tenant #1 to both local S3 endpoints${of}`);
+      runs.d.push(await inChild("large", cfg));
+      if (!skipFs) {
+        log(`    tenant #1 again, to two fs backends${of}`);
+        mkdirSync(cfg.fsRoot, { recursive: true });
+        runs.dFs.push(await inChild("large-fs", cfg));
+        rmSync(cfg.fsRoot, { recursive: true, force: true });
+      }
     }
+    const [a, b, c, d] = [median(runs.a), median(runs.b), median(runs.c), median(runs.d)];
+    const dFs = runs.dFs.length > 0 ? median(runs.dFs) : undefined;
     log("    the smallest active tenant (peak RSS beside the large one's)");
     const s = await inChild("small", cfg);
     log(`(e) our backup of every active tenant, ${CONCURRENCY} at once`);
@@ -397,6 +413,16 @@ async function main(): Promise<void> {
       row({ label: "    ours: smallest tenant → B2 + R2", seconds: s.seconds, out: `${(s.artifactBytes / 1e3).toFixed(0)} kB ×2`, run: s }),
       row({ label: `(e) ours: ${e.tenants} tenants → B2 + R2, ${CONCURRENCY} at once`, seconds: e.seconds, out: `${mb(e.artifactBytes)} ×2`, run: e }),
       ...(eFs ? [row({ label: `    ours: ${eFs.tenants} tenants → two fs backends`, seconds: eFs.seconds, out: `${mb(eFs.artifactBytes)} ×2`, run: eFs })] : []),
+      ...(ROUNDS > 1
+        ? [
+            "",
+            `  medians of ${ROUNDS} rounds; min–max: ` +
+              Object.entries(runs)
+                .filter(([, r]) => r.length > 0)
+                .map(([name, r]) => `${name} ${Math.min(...r.map((x) => x.seconds)).toFixed(2)}–${Math.max(...r.map((x) => x.seconds)).toFixed(2)} s`)
+                .join(", "),
+          ]
+        : []),
       "",
       `  d/a = ${ratio(d.seconds, a.seconds)}`,
       `  d/b = ${ratio(d.seconds, b.seconds)}   target ≤ 1.0: ${mark(d.seconds <= b.seconds)}${dFs ? `   (to fs backends: ${ratio(dFs.seconds, b.seconds)})` : ""}`,
@@ -413,7 +439,8 @@ async function main(): Promise<void> {
       const cfgFile = path.join(work, "child-config.json");
       writeFileSync(cfgFile, JSON.stringify(cfg));
       log(`kept: databases ${platformDb.name}, ${catalogDb.name}; objects under ${cfg.keyPrefix}; files in ${work}`);
-      log(`run one phase again: BENCH_CHILD_CONFIG="$(cat ${cfgFile})" tsx bench/backup.bench.ts --phase large|small|large-fs|all`);
+      log(`run one phase again: BENCH_CHILD_CONFIG="$(cat ${cfgFile})" tsx bench/backup.bench.ts --phase large|small|large-fs|all|all-fs`);
+      log(`remove it all:       BENCH_CHILD_CONFIG="$(cat ${cfgFile})" tsx bench/backup.bench.ts --clean`);
     } else {
       log("cleaning up (objects, databases, files)");
       const removed = await removeObjects(cfg).catch((err: unknown) => {
@@ -428,8 +455,22 @@ async function main(): Promise<void> {
   }
 }
 
+/** `--clean`: remove what a BENCH_KEEP run kept (its objects and both databases), given its child config. */
+async function clean(): Promise<void> {
+  const cfg = childConfig();
+  log(`removed ${await removeObjects(cfg)} objects under ${cfg.keyPrefix}`);
+  for (const url of [cfg.platformUrl, cfg.catalogUrl]) {
+    const name = new URL(url).pathname.slice(1);
+    await adminQuery(`drop database if exists "${name.replace(/"/g, '""')}" with (force)`);
+    log(`dropped database ${name}`);
+  }
+  rmSync(path.dirname(cfg.fsRoot), { recursive: true, force: true });
+}
+
 const phaseAt = process.argv.indexOf("--phase");
-if (phaseAt >= 0) {
+if (process.argv.includes("--clean")) {
+  await clean();
+} else if (phaseAt >= 0) {
   const result = await runPhase(process.argv[phaseAt + 1] as Phase);
   // Run by hand (profiling a phase): print the result instead.
   if (process.send) process.send(result, () => process.exit(0));

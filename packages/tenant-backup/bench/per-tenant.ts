@@ -1,0 +1,142 @@
+// Where a small tenant's backup spends its time: the per-tenant cost that decides (e) of
+// `pnpm bench:backup` when there are thousands of tenants. Runs one tenant at a time over the
+// smallest N active tenants of a platform kept by `BENCH_KEEP=1 pnpm bench:backup`, and prints per
+// tenant: wall time, this process's CPU (user + system, every thread), and the CPU the s3rver
+// processes used meanwhile (they serve every user of the local stack: read it as an upper bound).
+//
+//   BENCH_CHILD_CONFIG="$(cat /tmp/backup-bench-…/child-config.json)" N=200 \
+//     pnpm --filter @hesaab/tenant-backup exec tsx bench/per-tenant.ts
+//
+// The variants separate the parts: the whole backup to the local S3 endpoints, to two filesystem
+// backends and to a backend that drops the bytes; the export alone; six small PUTs alone (what a
+// backup writes: the artifact and two sidecars, to two providers). A diagnosis tool, not a test.
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { Readable, Writable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import pg from "pg";
+import { Secret } from "@hesaab/config";
+import { newId } from "@hesaab/contracts";
+import { KeyRing, TenantKeyStore } from "@hesaab/crypto";
+import { openCatalog } from "@hesaab/db";
+import { openBackend, type StorageBackend } from "@hesaab/storage";
+import { discoverTenantPlan, exportTenant } from "@hesaab/tenant-data";
+import { testProviders } from "@hesaab/testkit";
+import { activeTenants, backupTenant, TENANT_BACKUP_UPLOAD, type TenantBackupDeps } from "../src";
+
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+
+const cfg = JSON.parse(process.env.BENCH_CHILD_CONFIG ?? "null") as { platformUrl: string; catalogUrl: string; masterKeyHex: string; keyPrefix: string } | null;
+if (!cfg) throw new Error("set BENCH_CHILD_CONFIG to the child-config.json a `BENCH_KEEP=1 pnpm bench:backup` run printed");
+const N = Number(process.env.N ?? 200);
+
+/** A backend that reads every byte and keeps none (the cost of our pipeline without any storage). */
+function discardingBackend(name: string): StorageBackend {
+  return {
+    name,
+    async put(key, body) {
+      let size = 0;
+      if (Buffer.isBuffer(body)) size = body.length;
+      else if (body instanceof Readable) {
+        await pipeline(
+          body,
+          new Writable({
+            write(chunk: Buffer, _enc, cb) {
+              size += chunk.length;
+              cb();
+            },
+          }),
+        );
+      } else throw new Error("discardingBackend takes buffers and streams");
+      return { key, size };
+    },
+    head: async () => null,
+    get: () => Promise.reject(new Error("discardingBackend keeps nothing")),
+    list: () => {
+      throw new Error("discardingBackend keeps nothing");
+    },
+    delete: async () => {},
+  };
+}
+
+function s3Backends(): StorageBackend[] {
+  const providers = testProviders();
+  return (["b2", "r2"] as const).map((name) => {
+    const p = providers[name];
+    const credentials = { accessKeyId: new Secret(p.accessKeyId), secretAccessKey: new Secret(p.secretAccessKey) };
+    return openBackend({
+      backend: { kind: "s3", name, endpoint: p.endpoint, bucket: p.bucket, region: p.region, forcePathStyle: true, credentials, ...TENANT_BACKUP_UPLOAD },
+      keyPrefix: cfg!.keyPrefix,
+    }).backend;
+  });
+}
+
+function s3rverCpuMs(): number {
+  let ticks = 0;
+  for (const pid of readdirSync("/proc")) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      if (!readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("s3rver")) continue;
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      ticks += Number(f[11]) + Number(f[12]);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return ticks * 10;
+}
+
+const platform = new pg.Pool({ connectionString: cfg.platformUrl, max: 4 });
+const catalog = openCatalog({ url: cfg.catalogUrl });
+const keyRing = new KeyRing({ tenantKeys: new TenantKeyStore({ pool: catalog.pool, masterKeys: new Map([[1, new Secret(Buffer.from(cfg.masterKeyHex, "hex"))]]) }) });
+const fsRoot = mkdtempSync(path.join(os.tmpdir(), "per-tenant-"));
+const deps = (backends: StorageBackend[]): TenantBackupDeps => ({ platform, catalog, keyRing, backends, retentionDays: 30, gzipLevel: 6, workDir: os.tmpdir() });
+const tenants = (await activeTenants({ platform })).slice(-N);
+const client = await platform.connect();
+const plan = await discoverTenantPlan({ client });
+client.release();
+
+async function measure(label: string, fn: (tenantId: string) => Promise<unknown>): Promise<void> {
+  await fn(tenants[0]!); // warm up
+  const cpu = process.cpuUsage();
+  const s3rver = s3rverCpuMs();
+  const started = performance.now();
+  for (const tenantId of tenants) await fn(tenantId);
+  const wall = (performance.now() - started) / tenants.length;
+  const used = process.cpuUsage(cpu);
+  const per = (us: number) => (us / 1000 / tenants.length).toFixed(2).padStart(6);
+  process.stdout.write(
+    `  ${label.padEnd(44)} ${wall.toFixed(2).padStart(6)} ms   ours ${per(used.user + used.system)} ms (system ${per(used.system)})   s3rver ${((s3rverCpuMs() - s3rver) / tenants.length).toFixed(2).padStart(6)} ms\n`,
+  );
+}
+
+try {
+  process.stdout.write(`per tenant, one at a time, over the ${tenants.length} smallest active tenants (node ${process.version}, load ${os.loadavg()[0]!.toFixed(2)})\n`);
+  const onS3 = deps(s3Backends());
+  await measure("backup → B2 + R2 (s3rver)", (tenantId) => backupTenant(onS3, { tenantId, purpose: "on_demand", requestedBy: "per-tenant" }));
+  const onFs = deps((["b2", "r2"] as const).map((name) => openBackend({ backend: { kind: "fs", name, root: path.join(fsRoot, name), create: true } }).backend));
+  await measure("backup → two fs backends", (tenantId) => backupTenant(onFs, { tenantId, purpose: "on_demand", requestedBy: "per-tenant" }));
+  const discarded = deps([discardingBackend("b2"), discardingBackend("r2")]);
+  await measure("backup → discarded (no storage)", (tenantId) => backupTenant(discarded, { tenantId, purpose: "on_demand", requestedBy: "per-tenant" }));
+  await measure("export alone, drained", async (tenantId) => {
+    const e = await exportTenant({ pool: platform, tenantId, backupId: newId("bkp"), plan });
+    await pipeline(e.stream, new Writable({ write: (_c, _e, cb) => cb() }));
+    await e.done;
+  });
+  const s3 = s3Backends();
+  await measure("6 small PUTs alone (3 per provider)", async () => {
+    const key = `per-tenant/${newId("bkp")}`;
+    await Promise.all(
+      s3.map(async (b) => {
+        await b.put(key, Buffer.alloc(8000));
+        await Promise.all([b.put(`${key}.keys.json`, Buffer.alloc(400)), b.put(`${key}.meta.json`, Buffer.alloc(700))]);
+      }),
+    );
+  });
+} finally {
+  await platform.end();
+  await catalog.close();
+  rmSync(fsRoot, { recursive: true, force: true });
+}

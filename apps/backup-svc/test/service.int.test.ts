@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectBus, type Bus } from "@hesaab/bus";
 import { migrate } from "@hesaab/db";
 import { createPlatformSchema, generatePlatform, type GenerateResult } from "@hesaab/platform";
-import { freshDatabase, testEnv, type FreshDatabase } from "@hesaab/testkit";
+import { freshDatabase, testEnv, waitFor, type FreshDatabase } from "@hesaab/testkit";
 import { loadEnv } from "../src/env";
 import { startBackupService, type RunningService } from "../src/service";
 
@@ -36,16 +36,6 @@ async function records(where = "true"): Promise<{ id: string; tenant_id: string;
   return rows;
 }
 
-async function until<T>(check: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 beforeAll(async () => {
   db = await freshDatabase("bsvc");
   await createPlatformSchema({ url: db.url });
@@ -69,10 +59,10 @@ describe("backup-svc", () => {
     const b = await startBackupService(loadEnv(envFor({ BACKUP_SCHEDULE_ENABLED: "true", BACKUP_SCHEDULE_CRON: "* * * * *" })), { name: "replica-b" });
     try {
       const active = platform.tenants.filter((t) => t.status === "active").map((t) => t.id);
-      const fired = await until(async () => {
+      const fired = await waitFor(async () => {
         const rows = await records("period is not null and status = 'completed'");
         return rows.length >= active.length && rows;
-      });
+      }, "a scheduled backup of every active tenant");
       const period = fired[0]!.period!;
       // The same period requested again, by hand, twice: nothing new.
       for (let i = 0; i < 2; i++) await control.publish("backup.tenant.requested.v1", { all: true, purpose: "scheduled", period, requestedBy: "test" }, { msgId: `again-${i}` });
@@ -93,11 +83,11 @@ describe("backup-svc", () => {
     let second: RunningService | undefined;
     try {
       await control.publish("backup.tenant.job.v1", { tenantId: big, purpose: "on_demand", requestedBy: "test" }, { msgId: `kill-${randomBytes(4).toString("hex")}` });
-      const running = await until(async () => (await records(`tenant_id = '${big}' and status = 'running'`))[0]);
+      const running = await waitFor(async () => (await records(`tenant_id = '${big}' and status = 'running'`))[0], "the backup to start");
       child.kill("SIGKILL");
       await new Promise((r) => child.once("exit", r));
       second = await startBackupService(loadEnv(envFor()), { name: "survivor" });
-      const done = await until(async () => (await records(`tenant_id = '${big}' and status = 'completed'`))[0]);
+      const done = await waitFor(async () => (await records(`tenant_id = '${big}' and status = 'completed'`))[0], "the redelivered backup to complete");
       expect(done.id).not.toBe(running.id);
       await new Promise((r) => setTimeout(r, 2500));
       const all = await records(`tenant_id = '${big}' and period is null`);
@@ -117,18 +107,18 @@ describe("backup-svc", () => {
     const svc = await startBackupService(loadEnv(envFor({ B2_ENDPOINT_URL: "http://127.0.0.1:9", R2_ENDPOINT_URL: "http://127.0.0.1:9" })), { name: "doomed" });
     try {
       await control.publish("backup.tenant.job.v1", { tenantId: tenant, purpose: "on_demand", requestedBy: "test" }, { msgId: `doomed-${randomBytes(4).toString("hex")}` });
-      const alert = await until(async () => {
+      const alert = await waitFor(async () => {
         const { rows } = await pool.query("select code, message from backup.alerts where context->>'tenantId' = $1", [tenant]);
         return rows[0];
-      }, 90_000);
+      }, "the alert", 90_000);
       expect(alert.code).toBe("tenant_backup_failed");
       const rows = await records(`tenant_id = '${tenant}' and period is null`);
       expect(rows.length).toBe(4); // one record per attempt (BACKUP_MAX_DELIVER = 4)
       expect(rows.every((r) => r.status === "failed")).toBe(true);
-      const dlq = await until(async () => {
+      const dlq = await waitFor(async () => {
         const info = await control.jsm.streams.info(`${prefix}_HESAAB_DLQ`).catch(() => undefined);
         return info && info.state.messages > 0 && info;
-      });
+      }, "the dead letter");
       expect(dlq.state.messages).toBeGreaterThan(0);
     } finally {
       await svc.stop();

@@ -8,7 +8,7 @@ import { newId, type Message } from "@hesaab/contracts";
 import { KeyRing, TenantKeyStore } from "@hesaab/crypto";
 import { getBackupRecord, insertBackupRecord, migrate, openCatalog, storedArtifactColumns, updateBackupRecord, type BackupRecord, type Catalog } from "@hesaab/db";
 import { keysSidecarKey, metaSidecarKey, openBackend, readAll, tenantBackupKey, type OpenedBackend, type StorageBackend } from "@hesaab/storage";
-import { freshDatabase, testEnv, testProviderConfig, uniquePrefix, type FreshDatabase } from "@hesaab/testkit";
+import { freshDatabase, testEnv, testProviderConfig, uniquePrefix, waitFor, type FreshDatabase } from "@hesaab/testkit";
 import { loadEnv } from "../src/env";
 import { startStorageService, type RunningService } from "../src/service";
 
@@ -32,16 +32,6 @@ function provider(name: "b2" | "r2"): OpenedBackend {
     keyPrefix,
     retry: { attempts: 2, baseDelayMs: 10 },
   });
-}
-
-async function until<T>(check: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 /** A tenant backup stored (B2 and R2 as given) and recorded as tenant-backup does; returns the record and the outcomes for the event. */
@@ -102,12 +92,12 @@ describe("storage-svc", () => {
     expect(record.status).toBe("degraded");
     await control.publish("storage.artifact.stored.v1", { backupId: record.id, backupType: "tenant", tenantId: "t1", key: record.metadata.key as string, size: record.fileSize, sha256: record.checksum, providers: outcomes });
 
-    const healed = await until(async () => seen.find((m) => m.type === "storage.replica.healed.v1" && m.data.backupId === record.id));
+    const healed = await waitFor(async () => seen.find((m) => m.type === "storage.replica.healed.v1" && m.data.backupId === record.id), "the healed event");
     expect(healed.data).toMatchObject({ provider: "r2", copiedFrom: "b2", size: record.fileSize });
-    const after = await until(async () => {
+    const after = await waitFor(async () => {
       const r = await getBackupRecord(catalog.db, record.id);
       return r?.status === "completed" && r;
-    });
+    }, "the record to complete");
     expect(after).toMatchObject({ verificationStatus: "verified", r2Location: record.b2Location });
     const key = record.metadata.key as string;
     for (const k of [key, keysSidecarKey(key), metaSidecarKey(key)]) expect(await sha(r2.backend, k)).toBe(await sha(b2.backend, k));
@@ -120,10 +110,10 @@ describe("storage-svc", () => {
     bytes[bytes.length - 3]! ^= 0x10;
     await r2.backend.put(key, bytes);
     await control.publish("storage.verify.requested.v1", { backupId: record.id, deep: true, requestedBy: "test" });
-    const deep = await until(async () => {
+    const deep = await waitFor(async () => {
       const { rows } = await catalog.pool.query("select provider, ok from backup.verifications where backup_id = $1 and depth = 'deep' order by provider", [record.id]);
       return rows.length === 2 && rows;
-    });
+    }, "both deep verifications");
     expect(deep).toEqual([{ provider: "b2", ok: true }, { provider: "r2", ok: true }]); // healed before the deep check
     expect(await sha(r2.backend, key)).toBe(record.checksum);
     const verdicts = seen.filter((m) => m.type === "storage.verification.result.v1" && m.data.backupId === record.id).map((m) => m.data as { provider: string; depth: string; ok: boolean });
@@ -131,7 +121,7 @@ describe("storage-svc", () => {
 
     await b2.backend.delete(key);
     await control.publish("storage.replicate.requested.v1", { backupId: record.id, reason: "test" });
-    await until(async () => seen.find((m) => m.type === "storage.replica.healed.v1" && m.data.backupId === record.id && m.data.provider === "b2"));
+    await waitFor(async () => seen.find((m) => m.type === "storage.replica.healed.v1" && m.data.backupId === record.id && m.data.provider === "b2"), "b2 healed");
     expect(await sha(b2.backend, key)).toBe(record.checksum);
   });
 });

@@ -3,7 +3,8 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { HesaabError } from "@hesaab/config";
 import { COMMAND_FILTERS, MalformedMessageError, type Message } from "@hesaab/contracts";
 import { DEAD_LETTER_HEADERS, type Bus, type DeadLetter } from "../src";
-import { job, sleep, streamMessages, testBus, waitFor } from "./helpers";
+import { job, sleep, streamMessages, testBus } from "./helpers";
+import { waitFor } from "@hesaab/testkit";
 
 // Each test gets its own prefixed streams: a work queue allows one consumer per filter, and no test
 // may see another's messages.

@@ -29,15 +29,6 @@ export async function dropStreams(prefix: string, url = NATS_URL): Promise<void>
   }
 }
 
-/** Polls until `check` returns true; fails after `timeoutMs` (a safety net, not a performance assertion). */
-export async function waitFor(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await sleep(25);
-  }
-}
-
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** A tenant backup job's data. */

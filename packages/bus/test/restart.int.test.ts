@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { connectBus, silentLogger } from "../src";
-import { job, sleep, streamMessages, waitFor } from "./helpers";
+import { job, sleep, streamMessages } from "./helpers";
+import { waitFor } from "@hesaab/testkit";
 import { PrivateNatsServer } from "./nats-server";
 
 describe("NATS restarted mid-stream", () => {

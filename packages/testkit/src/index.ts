@@ -91,6 +91,20 @@ export async function adminQuery(sql: string, params: unknown[] = []): Promise<p
   }
 }
 
+/**
+ * Polls `check` every 25 ms until it returns something truthy, and returns that; throws after
+ * `timeoutMs` naming `what`. A safety net for asynchronous work, never a performance assertion.
+ */
+export async function waitFor<T>(check: () => T | Promise<T>, what = "a condition", timeoutMs = 60_000): Promise<Exclude<T, false | 0 | "" | null | undefined>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value as Exclude<T, false | 0 | "" | null | undefined>;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
 /** A unique prefix for object keys, so tests sharing a bucket never see each other's objects. */
 export function uniquePrefix(label = "test"): string {
   return `${label}-${Date.now().toString(36)}-${randomBytes(4).toString("hex")}/`;

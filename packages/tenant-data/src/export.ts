@@ -18,7 +18,7 @@ import type pg from "pg";
 import { to as copyTo } from "pg-copy-streams";
 import { backupId as backupIdSchema, tenantId as tenantIdSchema } from "@hesaab/contracts";
 import { isHesaabError } from "@hesaab/config";
-import { asError } from "./connection";
+import { asError, lease, type Lease } from "./connection";
 import { type DiscoverOptions, discoverTenantPlan } from "./discover";
 import { TenantDataError, isRetryableSqlState, sqlState, tenantDataError } from "./errors";
 import { type TenantPlan, copyFromStdinLine, selectSql } from "./plan";
@@ -99,12 +99,8 @@ const PIN_SETTINGS = [
   "SET LOCAL timezone = 'UTC'",
 ].join("; ");
 
-interface Connection {
-  client: pg.ClientBase;
-  release(err?: Error): void;
-}
-
-async function connect(opts: ExportOptions): Promise<Connection> {
+/** A pooled client is leased; a caller's `client` is owned by the export (released or ended when it ends). */
+async function connect(opts: ExportOptions): Promise<Lease> {
   if (opts.client) {
     const client = opts.client;
     let done = false;
@@ -119,16 +115,7 @@ async function connect(opts: ExportOptions): Promise<Connection> {
     };
   }
   if (!opts.pool) throw new TypeError("exportTenant needs a pool or a client");
-  const client = await opts.pool.connect();
-  let done = false;
-  return {
-    client,
-    release: (err) => {
-      if (done) return;
-      done = true;
-      client.release(err);
-    },
-  };
+  return lease({ pool: opts.pool });
 }
 
 function validateIds(opts: ExportOptions): void {

@@ -1,8 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTRPCClient, httpBatchLink } from "@trpc/client";
-import { freshDatabase, type FreshDatabase } from "@hesaab/testkit";
+import { randomBytes } from "node:crypto";
+import { connectBus } from "@hesaab/bus";
+import { freshDatabase, testEnv, waitFor, type FreshDatabase } from "@hesaab/testkit";
 import { backupRecords, migrate, openCatalog, type Catalog } from "@hesaab/db";
-import { newId } from "@hesaab/contracts";
+import { newId, subjectOf, type Message } from "@hesaab/contracts";
+import { loadEnv } from "../src/env";
+import { startGateway } from "../src/gateway";
 import { buildServer } from "../src/server";
 import type { AppRouter } from "../src/router";
 
@@ -38,5 +42,24 @@ describe("gateway", () => {
   it("rejects bad input with a clear error", async () => {
     const client = createTRPCClient<AppRouter>({ links: [httpBatchLink({ url: `${url}/trpc` })] });
     await expect(client.backups.list.query({ tenantId: "x'; drop table y" })).rejects.toThrow(/tenant id/);
+  });
+
+  it("queues a backup request on the bus (startGateway wires the command publisher)", async () => {
+    const prefix = `G${randomBytes(3).toString("hex")}`;
+    const control = await connectBus({ url: testEnv().NATS_URL!, name: "test-control", prefix });
+    const gateway = await startGateway(loadEnv({ ...testEnv(), PLATFORM_DATABASE_URL: database.url, BACKUP_DATABASE_URL: database.url, HESAAB_BUS_PREFIX: prefix, GATEWAY_PORT: "0" }));
+    const seen: Message[] = [];
+    const consumer = await control.consume({ durable: "test-watch", filter: subjectOf("backup.tenant.requested.v1"), handler: async (m) => void seen.push(m) });
+    try {
+      const client = createTRPCClient<AppRouter>({ links: [httpBatchLink({ url: `${gateway.address}/trpc` })] });
+      expect(await client.backups.create.mutate({ tenantIds: ["t1", "t2"] })).toEqual({ queued: 2 });
+      const request = await waitFor(() => seen.find((m) => m.type === "backup.tenant.requested.v1"), "the backup request");
+      expect(request.data).toMatchObject({ tenantIds: ["t1", "t2"], purpose: "on_demand", requestedBy: "admin" });
+    } finally {
+      await consumer.stop();
+      await gateway.stop();
+      await control.deleteStreams().catch(() => {});
+      await control.close();
+    }
   });
 });

@@ -5,7 +5,7 @@ import { PassThrough, Writable, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
 import { createDecryptStream, parseKeySidecar, type ArtifactIdentity, type KeyRing, type KeySidecar } from "@hesaab/crypto";
-import { isStorageError, keysSidecarKey, readAll, readWithFailover, type FailoverFailure, type StorageBackend } from "@hesaab/storage";
+import { StorageError, isStorageError, keysSidecarKey, readSidecarBytes, readWithFailover, type FailoverFailure, type StorageBackend } from "@hesaab/storage";
 
 /**
  * The read path, the write path backwards:
@@ -78,7 +78,10 @@ export async function stageArtifact({ ref, backends, dir, signal }: { ref: Artif
   if (ref.sidecar) sidecar = parseKeySidecar(ref.sidecar);
   else {
     const backend = backends.find((b) => b.name === provider)!;
-    sidecar = parseKeySidecar(JSON.parse((await readAll(await backend.get(keysSidecarKey(ref.key), { signal }))).toString("utf8")));
+    const key = keysSidecarKey(ref.key);
+    const bytes = await readSidecarBytes({ backend, key, signal });
+    if (!bytes) throw new StorageError({ code: "storage_not_found", provider, key, message: `${provider}: the artifact has no key sidecar`, hint: "Run `hesaab storage replicate <backup id>` to heal its sidecars from the other provider or the catalog" });
+    sidecar = parseKeySidecar(bytes);
   }
   return { file, provider, failures, sidecar, ref, remove: () => rm(file, { force: true }) };
 }

@@ -1,7 +1,7 @@
 import { errorText } from "@hesaab/config";
 import { parseKeySidecar, type KeySidecar } from "@hesaab/crypto";
 import { backupRecords, writeAudit, type NewBackupRecord, type ProviderCopy } from "@hesaab/db";
-import { isStorageError, keysSidecarKey, readAll, readMetaSidecar, type ListEntry, type MetaSidecar, type StorageBackend } from "@hesaab/storage";
+import { isStorageError, keysSidecarKey, readMetaSidecar, readSidecarBytes, type ListEntry, type MetaSidecar, type StorageBackend } from "@hesaab/storage";
 import type { StorageOpsDeps } from "./deps";
 import { StorageOpsError } from "./errors";
 import { LAYOUT_PREFIXES, listInventory, type Inventory } from "./inventory";
@@ -122,7 +122,9 @@ export async function rebuildCatalog(opts: RebuildOptions): Promise<RebuildRepor
     let sidecar: KeySidecar | undefined;
     if (listed.keys) {
       try {
-        sidecar = parseKeySidecar(await readAll(await source.get(keysSidecarKey(key), signal ? { signal } : {})));
+        const bytes = await readSidecarBytes({ backend: source, key: keysSidecarKey(key), signal });
+        if (bytes) sidecar = parseKeySidecar(bytes);
+        else report.problems.push({ key, problem: "no key sidecar" });
       } catch (error) {
         if (isStorageError(error, "storage_aborted")) throw error;
         report.problems.push({ key, problem: `key sidecar invalid: ${errorText(error)}` });

@@ -1,10 +1,8 @@
 import { errorText } from "@hesaab/config";
 import { parseKeySidecar, serializeKeySidecar } from "@hesaab/crypto";
 import type { BackupRecord } from "@hesaab/db";
-import { encodeMetaSidecar, isStorageError, keysSidecarKey, metaSidecarKey, parseMetaSidecar, readAll, type SidecarKind, type StorageBackend } from "@hesaab/storage";
+import { encodeMetaSidecar, isStorageError, keysSidecarKey, metaSidecarKey, parseMetaSidecar, readSidecarBytes, type SidecarKind, type StorageBackend } from "@hesaab/storage";
 import type { ArtifactPartRef } from "./parts";
-
-const MAX_SIDECAR_BYTES = 1024 * 1024;
 
 /**
  * What one provider's sidecar was, and what it is after healing:
@@ -33,12 +31,10 @@ interface Found {
 
 async function readSidecar({ backend, key, signal }: { backend: StorageBackend; key: string; signal?: AbortSignal | undefined }): Promise<Found> {
   try {
-    const bytes = await readAll(await backend.get(key, { range: { start: 0, end: MAX_SIDECAR_BYTES - 1 }, ...(signal ? { signal } : {}) }));
-    return { backend, state: "present", bytes };
+    const bytes = await readSidecarBytes({ backend, key, signal });
+    return bytes ? { backend, state: "present", bytes } : { backend, state: "missing" };
   } catch (error) {
     if (isStorageError(error, "storage_aborted")) throw error;
-    if (isStorageError(error, "storage_not_found")) return { backend, state: "missing" };
-    if (isStorageError(error, "storage_invalid_range")) return { backend, state: "present", bytes: Buffer.alloc(0) };
     return { backend, state: "unreachable", error };
   }
 }

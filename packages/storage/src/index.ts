@@ -50,4 +50,4 @@ export {
   type MetaSidecarInput,
   type ListedArtifact,
 } from "./layout";
-export { readMetaSidecar, checksumFromMetaSidecar } from "./sidecar-io";
+export { readMetaSidecar, readSidecarBytes, checksumFromMetaSidecar } from "./sidecar-io";

@@ -1,5 +1,5 @@
 import pg from "pg";
-import { catalogUrl, type MasterKeySet } from "@hesaab/config";
+import { catalogUrl, HesaabError, type MasterKeySet } from "@hesaab/config";
 import { KeyRing, TenantKeyStore } from "@hesaab/crypto";
 import { openCatalog } from "@hesaab/db";
 import { openBackend, providersFromEnv, type ProviderEnv } from "@hesaab/storage";
@@ -43,14 +43,14 @@ export function openTenantBackupDeps({
   publish?: Publish;
   poolSize?: number;
 }): TenantBackupDeps & { tenantKeys: TenantKeyStore; close(): Promise<void> } {
+  const backends = providersFromEnv(env, TENANT_BACKUP_UPLOAD).map((backend) => openBackend({ backend }).backend);
+  if (backends.length === 0) {
+    throw new HesaabError({ code: "config_invalid", message: "no storage provider is configured", hint: "Set the B2_* and/or R2_* variables (see .env.example)" });
+  }
   const platform = new pg.Pool({ connectionString: env.PLATFORM_DATABASE_URL, max: poolSize, application_name: "hesaab-backup" });
   platform.on("error", () => {});
   const catalog = openCatalog({ url: catalogUrl(env) });
   const tenantKeys = new TenantKeyStore({ pool: catalog.pool, masterKeys: env.BACKUP_MASTER_KEYS });
-  const backends = providersFromEnv(env, TENANT_BACKUP_UPLOAD).map((backend) => openBackend({ backend }).backend);
-  if (backends.length === 0) {
-    throw new Error("no storage provider is configured: set the B2_* and/or R2_* variables (see .env.example)");
-  }
   return {
     platform,
     catalog,

@@ -114,8 +114,9 @@ describe("a failed load leaves the tenant exactly as it was", () => {
   });
 
   it("another tenant's script, or another backup than expected", async () => {
+    const other = await checksums({ pool: p.pool, tenantId: p.other });
     await refused({ script: backup, tenantId: p.other, code: "restore_wrong_tenant" });
-    expect(await checksums({ pool: p.pool, tenantId: p.other })).toBeTruthy();
+    expect(await checksums({ pool: p.pool, tenantId: p.other })).toEqual(other);
     await refused({ script: backup, expect: { backupId: "bkp_00000000000000000000000000" }, code: "restore_wrong_backup" });
   });
 

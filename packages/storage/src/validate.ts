@@ -1,4 +1,6 @@
-import { StorageError } from "./errors";
+import type { PutBody, PutOptions } from "./backend";
+import { StorageError, abortedError } from "./errors";
+import { destroyBody } from "./streams";
 
 const MAX_KEY_BYTES = 1024;
 const MAX_METADATA_BYTES = 2048;
@@ -60,5 +62,20 @@ export function assertValidRange(range: { start: number; end?: number } | undefi
   const { start, end } = range;
   if (!Number.isSafeInteger(start) || start < 0 || (end !== undefined && (!Number.isSafeInteger(end) || end < start))) {
     throw new StorageError({ code: "storage_invalid_argument", provider, message: `${provider}: invalid byte range`, context: { start, end } });
+  }
+}
+
+/**
+ * The checks every backend's `put` makes before it touches the body: a valid key and metadata, not
+ * already aborted. On refusal the body is destroyed (the contract: a failed put consumes its body).
+ */
+export function assertValidPut({ provider, key, body, opts }: { provider: string; key: string; body: PutBody; opts: PutOptions }): void {
+  try {
+    assertValidKey(key, provider);
+    assertValidMetadata(opts.metadata, provider);
+    if (opts.signal?.aborted) throw abortedError(provider, key);
+  } catch (err) {
+    destroyBody(body);
+    throw err;
   }
 }

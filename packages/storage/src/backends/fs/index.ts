@@ -6,9 +6,9 @@ import { Transform, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { GetOptions, ListEntry, ListOptions, ObjectInfo, OpOptions, PutBody, PutOptions, PutResult, StorageBackend } from "../../backend";
 import { StorageError, abortedError, isStorageError } from "../../errors";
-import { destroyBody, guardLength, openBody } from "../../streams";
+import { guardLength, openBody } from "../../streams";
 import { compareKeys } from "../../key-order";
-import { assertValidKey, assertValidMetadata, assertValidPrefix, assertValidRange } from "../../validate";
+import { assertValidKey, assertValidPrefix, assertValidPut, assertValidRange } from "../../validate";
 
 export interface FsBackendConfig {
   /** Provider name in errors and metrics; default `"fs"`. */
@@ -99,14 +99,7 @@ class FsBackend implements StorageBackend {
   }
 
   async put(key: string, body: PutBody, opts: PutOptions = {}): Promise<PutResult> {
-    try {
-      assertValidKey(key, this.name);
-      assertValidMetadata(opts.metadata, this.name);
-      if (opts.signal?.aborted) throw abortedError(this.name, key);
-    } catch (err) {
-      destroyBody(body);
-      throw err;
-    }
+    assertValidPut({ provider: this.name, key, body, opts });
     const data = openBody(body);
     try {
       await this.#ensureRoot();

@@ -12,8 +12,8 @@ import { Upload } from "@aws-sdk/lib-storage";
 import type { Secret } from "@hesaab/config";
 import type { GetOptions, ListEntry, ListOptions, ObjectInfo, OpOptions, PutBody, PutOptions, PutResult, StorageBackend } from "../../backend";
 import { StorageError, abortedError } from "../../errors";
-import { destroyBody, guardLength, openBody } from "../../streams";
-import { assertValidKey, assertValidMetadata, assertValidPrefix, assertValidRange } from "../../validate";
+import { guardLength, openBody } from "../../streams";
+import { assertValidKey, assertValidPrefix, assertValidPut, assertValidRange } from "../../validate";
 import { mapS3Error } from "./errors";
 
 export interface S3BackendConfig {
@@ -83,14 +83,7 @@ class S3Backend implements StorageBackend {
   }
 
   async put(key: string, body: PutBody, opts: PutOptions = {}): Promise<PutResult> {
-    try {
-      assertValidKey(key, this.name);
-      assertValidMetadata(opts.metadata, this.name);
-      if (opts.signal?.aborted) throw abortedError(this.name, key);
-    } catch (err) {
-      destroyBody(body);
-      throw err;
-    }
+    assertValidPut({ provider: this.name, key, body, opts });
     const data = openBody(body);
     let size = 0;
     let bodyError: unknown;

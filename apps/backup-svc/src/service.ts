@@ -2,8 +2,8 @@ import path from "node:path";
 import { catalogUrl } from "@hesaab/config";
 import { COMMAND_FILTERS, type MessageOf } from "@hesaab/contracts";
 import { connectBus, catalogClaims, runSchedule, type Bus } from "@hesaab/bus";
-import { migrate } from "@hesaab/db";
-import { fanOutBackupRequest, handleBackupJob, handleRestoreRequest, openTenantBackupDeps, raiseAlert } from "@hesaab/tenant-backup";
+import { migrate, raiseAlert } from "@hesaab/db";
+import { fanOutBackupRequest, handleBackupJob, handleRestoreRequest, openTenantBackupDeps } from "@hesaab/tenant-backup";
 import type { BackupSvcEnv } from "./env";
 
 export interface RunningService {

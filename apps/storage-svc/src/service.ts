@@ -1,9 +1,9 @@
 import path from "node:path";
 import pg from "pg";
 import { catalogUrl } from "@hesaab/config";
-import { COMMAND_FILTERS, subjectOf } from "@hesaab/contracts";
+import { COMMAND_FILTERS, subjectOf, type Publish } from "@hesaab/contracts";
 import { catalogClaims, connectBus, runSchedule, type Bus, type ScheduleRunner } from "@hesaab/bus";
-import { migrate } from "@hesaab/db";
+import { migrate, raiseAlert } from "@hesaab/db";
 import {
   applyRetention,
   handleArtifactStored,
@@ -11,11 +11,9 @@ import {
   handleVerifyRequested,
   openStorageOps,
   platformTenants,
-  raiseAlert,
   reconcile,
   retentionRulesFromEnv,
   takeStorageSample,
-  type Publish,
 } from "@hesaab/storage-ops";
 import type { StorageSvcEnv } from "./env";
 

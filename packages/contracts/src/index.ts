@@ -3,3 +3,4 @@ export * from "./common";
 export * from "./messages";
 export * from "./subjects";
 export * from "./parse";
+export * from "./ports";

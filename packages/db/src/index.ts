@@ -11,6 +11,8 @@ export {
   listBackupRecords,
   latestRestorableBackup,
   insertAlert,
+  raiseAlert,
+  type AlertInput,
   RESTORABLE,
   type BackupRecord,
   type NewBackupRecord,

@@ -1,5 +1,6 @@
 import { and, desc, eq, inArray, lte, sql, type SQL } from "drizzle-orm";
 import { errorText } from "@hesaab/config";
+import { newId, noPublish, type Publish } from "@hesaab/contracts";
 import type { CatalogDb } from "./client";
 import { alerts, backupRecords, type ProviderCopy } from "./schema";
 
@@ -123,4 +124,30 @@ export type Alert = typeof alerts.$inferSelect;
 export async function insertAlert(db: CatalogDb, alert: typeof alerts.$inferInsert): Promise<Alert> {
   const [row] = await db.insert(alerts).values(alert).returning();
   return row!;
+}
+
+export interface AlertInput {
+  severity: "info" | "warning" | "critical";
+  /** Stable lowercase code (`tenant_backup_failed`, `storage_unusable`, …). */
+  code: string;
+  /** Lowercase, for a person; never a secret. */
+  message: string;
+  context?: Record<string, unknown>;
+}
+
+/**
+ * Records an alert in the catalog and publishes `alert.raised.v1`; returns its id. Never throws
+ * (an alert must not fail, or hide the error of, the operation that raised it): `undefined` when
+ * it could not be recorded.
+ */
+export async function raiseAlert(deps: { catalog: { db: CatalogDb }; publish?: Publish | undefined }, alert: AlertInput): Promise<string | undefined> {
+  const id = newId("alr");
+  const context = alert.context ?? {};
+  try {
+    await insertAlert(deps.catalog.db, { id, severity: alert.severity, code: alert.code, message: alert.message, context });
+    await (deps.publish ?? noPublish)("alert.raised.v1", { alertId: id, severity: alert.severity, code: alert.code, message: alert.message, context });
+    return id;
+  } catch {
+    return undefined;
+  }
 }

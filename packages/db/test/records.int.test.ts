@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { eq } from "drizzle-orm";
 import { freshDatabase, type FreshDatabase } from "@hesaab/testkit";
 import { newId } from "@hesaab/contracts";
-import { getBackupRecord, insertBackupRecord, latestRestorableBackup, migrate, openCatalog, setProviderCopy, type Catalog } from "../src";
+import { alerts, getBackupRecord, insertBackupRecord, latestRestorableBackup, migrate, openCatalog, raiseAlert, setProviderCopy, type Catalog } from "../src";
 
 let database: FreshDatabase;
 let catalog: Catalog;
@@ -55,5 +56,22 @@ describe("backup records", () => {
   it("allow one backup per tenant per period", async () => {
     await insertBackupRecord(catalog.db, { ...base, id: newId("bkp"), tenantId: "t3", period: "2026-11-26" });
     await expect(insertBackupRecord(catalog.db, { ...base, id: newId("bkp"), tenantId: "t3", period: "2026-11-26" })).rejects.toThrow();
+  });
+});
+
+describe("alerts", () => {
+  it("raiseAlert records the alert and publishes alert.raised.v1 with its id", async () => {
+    const published: { type: string; data: unknown }[] = [];
+    const id = await raiseAlert({ catalog, publish: async (type, data) => void published.push({ type, data }) }, { severity: "warning", code: "test_alert", message: "something to look at", context: { tenantId: "t9" } });
+    expect(id).toMatch(/^alr_/);
+    const [row] = await catalog.db.select().from(alerts).where(eq(alerts.id, id!));
+    expect(row).toMatchObject({ severity: "warning", code: "test_alert", message: "something to look at", context: { tenantId: "t9" } });
+    expect(published).toEqual([{ type: "alert.raised.v1", data: { alertId: id, severity: "warning", code: "test_alert", message: "something to look at", context: { tenantId: "t9" } } }]);
+  });
+
+  it("raiseAlert never throws: a catalog that cannot take it gives undefined", async () => {
+    const closed = openCatalog({ url: database.url });
+    await closed.close();
+    expect(await raiseAlert({ catalog: closed }, { severity: "critical", code: "test_alert", message: "lost" })).toBeUndefined();
   });
 });

@@ -1,6 +1,5 @@
-import { newId, providerName, type ProviderName } from "@hesaab/contracts";
-import { getBackupRecord, insertAlert, verifications, type BackupRecord, type Catalog, type CatalogDb } from "@hesaab/db";
-import { noPublish, type Publish } from "./deps";
+import { providerName, type ProviderName } from "@hesaab/contracts";
+import { getBackupRecord, verifications, type BackupRecord, type Catalog, type CatalogDb } from "@hesaab/db";
 import { StorageOpsError } from "./errors";
 
 /** The record, or `storage_ops_not_found`. */
@@ -18,25 +17,6 @@ export async function insertVerification(db: CatalogDb, row: { backupId: string;
 export function eventProvider(name: string): ProviderName | undefined {
   const parsed = providerName.safeParse(name);
   return parsed.success ? parsed.data : undefined;
-}
-
-export interface AlertInput {
-  severity: "info" | "warning" | "critical";
-  code: string;
-  message: string;
-  context?: Record<string, unknown>;
-}
-
-/** Records an alert in the catalog and publishes `alert.raised.v1`. Never throws (an alert must not fail the operation that raised it). */
-export async function raiseAlert(deps: { catalog: { db: CatalogDb }; publish?: Publish | undefined }, alert: AlertInput): Promise<string | undefined> {
-  const id = newId("alr");
-  try {
-    await insertAlert(deps.catalog.db, { id, severity: alert.severity, code: alert.code, message: alert.message, context: alert.context ?? {} });
-    await (deps.publish ?? noPublish)("alert.raised.v1", { alertId: id, severity: alert.severity, code: alert.code, message: alert.message, context: alert.context ?? {} });
-    return id;
-  } catch {
-    return undefined;
-  }
 }
 
 /**

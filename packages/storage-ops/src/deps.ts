@@ -1,12 +1,7 @@
-import type { DataInput, MessageType } from "@hesaab/contracts";
+import type { Publish } from "@hesaab/contracts";
 import type { KeyRing } from "@hesaab/crypto";
 import type { Catalog } from "@hesaab/db";
 import type { StorageBackend } from "@hesaab/storage";
-
-/** Publishes an event (the bus in storage-svc; nothing, or a log line, in the CLI). Must not throw for the caller's sake. */
-export type Publish = <T extends MessageType>(type: T, data: DataInput<T>) => Promise<void>;
-
-export const noPublish: Publish = async () => {};
 
 /**
  * Keys for deep verification, per backup type. Tenant artifacts need the tenant key store

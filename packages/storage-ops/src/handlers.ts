@@ -1,19 +1,11 @@
 import { and, desc, inArray } from "drizzle-orm";
-import type { MessageOf } from "@hesaab/contracts";
-import { backupRecords, getBackupRecord, type BackupRecord } from "@hesaab/db";
-import { raiseAlert } from "./catalog";
+import type { Delivery, MessageOf } from "@hesaab/contracts";
+import { backupRecords, getBackupRecord, raiseAlert, type BackupRecord } from "@hesaab/db";
 import type { KeyRings, StorageOpsDeps } from "./deps";
 import { StorageOpsError } from "./errors";
 import { GOOD_STATUSES } from "./parts";
 import { replicateArtifact, type ReplicateResult } from "./replicate";
 import { deepVerifySample, verifyBackup, type DeepSampleReport, type VerifyBackupResult } from "./verify";
-
-/** What a handler needs to know about the delivery (JetStream redelivers until acked). */
-export interface Delivery {
-  attempt: number;
-  final: boolean;
-  signal?: AbortSignal;
-}
 
 /**
  * Replicates and reports; a copy that could not be healed because a provider is unreachable

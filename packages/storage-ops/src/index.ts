@@ -1,7 +1,7 @@
-export { noPublish, type Publish, type KeyRings, type StorageOpsDeps } from "./deps";
+export type { KeyRings, StorageOpsDeps } from "./deps";
 export { StorageOpsError, type StorageOpsErrorCode } from "./errors";
 export { recordParts, recordKey, recordBytes, isGood, GOOD_STATUSES, type ArtifactPartRef } from "./parts";
-export { raiseAlert, insertVerification, loadRecord, type AlertInput } from "./catalog";
+export { insertVerification, loadRecord } from "./catalog";
 export { listInventory, LAYOUT_PREFIXES, type Inventory, type Listed } from "./inventory";
 export { healSidecars, type SidecarOutcome, type SidecarState } from "./sidecars";
 export { replicateArtifact, type ReplicateOptions, type ReplicateResult, type ProviderReplica, type PartReplica, type CopyFound, type CopyState } from "./replicate";
@@ -21,5 +21,5 @@ export { applyRetention, deleteBackup, platformTenants, retentionRulesFromEnv, t
 export { storageAnalytics, takeStorageSample, pricesFromSettings, type StorageAnalytics, type StorageAnalyticsOptions, type UsageRow } from "./analytics";
 export { DEFAULT_PRICES, mergePrices, monthlyCost, GB, type Prices, type ProviderPrices, type PriceOverrides, type MonthlyUsage, type CostBreakdown } from "./prices";
 export { rebuildCatalog, type RebuildOptions, type RebuildReport, type RebuiltRecord } from "./rebuild";
-export { handleArtifactStored, handleReplicateRequested, handleVerifyRequested, verifyAll, type Delivery, type VerifyDeps } from "./handlers";
+export { handleArtifactStored, handleReplicateRequested, handleVerifyRequested, verifyAll, type VerifyDeps } from "./handlers";
 export { openStorageOps, type StorageOpsEnv, type OpenedStorageOps } from "./open";

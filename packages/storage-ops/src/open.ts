@@ -1,8 +1,9 @@
+import type { Publish } from "@hesaab/contracts";
 import { HesaabError, type MasterKeySet } from "@hesaab/config";
 import { KeyRing, TenantKeyStore } from "@hesaab/crypto";
 import { openCatalog } from "@hesaab/db";
 import { openBackend, providersFromEnv, type OpenBackendOptions, type ProviderEnv } from "@hesaab/storage";
-import type { KeyRings, Publish, StorageOpsDeps } from "./deps";
+import type { KeyRings, StorageOpsDeps } from "./deps";
 
 /** The parsed variables storage operations need (from an app's env.ts). Keys are optional: without them deep verification skips that type. */
 export interface StorageOpsEnv extends ProviderEnv {

@@ -1,9 +1,9 @@
+import { noPublish } from "@hesaab/contracts";
 import { errorText } from "@hesaab/config";
 import { inArray, sql } from "drizzle-orm";
-import { backupRecords, type BackupRecord } from "@hesaab/db";
+import { backupRecords, raiseAlert, type BackupRecord } from "@hesaab/db";
 import { isPermanent, isStorageError, parseObjectKey, readMetaSidecar, type ListEntry, type StorageBackend } from "@hesaab/storage";
-import { raiseAlert } from "./catalog";
-import { noPublish, type StorageOpsDeps } from "./deps";
+import type { StorageOpsDeps } from "./deps";
 import { LAYOUT_PREFIXES, listInventory, type Listed } from "./inventory";
 import { isGood, recordParts, type ArtifactPartRef } from "./parts";
 import { replicateArtifact } from "./replicate";

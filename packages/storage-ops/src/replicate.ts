@@ -1,8 +1,9 @@
+import { noPublish } from "@hesaab/contracts";
 import { errorText, isHesaabError } from "@hesaab/config";
-import { setProviderCopy, updateBackupRecord, type BackupRecord, type ProviderCopy } from "@hesaab/db";
+import { raiseAlert, setProviderCopy, updateBackupRecord, type BackupRecord, type ProviderCopy } from "@hesaab/db";
 import { isStorageError, putEverywhere, readWithFailover, verifyObject, type FailoverRead, type StorageBackend, type VerifyResult } from "@hesaab/storage";
-import { eventProvider, insertVerification, loadRecord, raiseAlert, withBackupLock } from "./catalog";
-import { noPublish, type StorageOpsDeps } from "./deps";
+import { eventProvider, insertVerification, loadRecord, withBackupLock } from "./catalog";
+import type { StorageOpsDeps } from "./deps";
 import { isGood, recordParts, type ArtifactPartRef } from "./parts";
 import { healSidecars, type SidecarOutcome } from "./sidecars";
 

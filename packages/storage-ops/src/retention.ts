@@ -1,10 +1,11 @@
+import { noPublish } from "@hesaab/contracts";
 import { errorText } from "@hesaab/config";
 import { and, eq, inArray, sql } from "drizzle-orm";
 import type { Pool } from "pg";
-import { backupRecords, writeAudit, type BackupRecord } from "@hesaab/db";
+import { backupRecords, raiseAlert, writeAudit, type BackupRecord } from "@hesaab/db";
 import { isStorageError, keysSidecarKey, metaSidecarKey } from "@hesaab/storage";
-import { raiseAlert, withBackupLock } from "./catalog";
-import { noPublish, type StorageOpsDeps } from "./deps";
+import { withBackupLock } from "./catalog";
+import type { StorageOpsDeps } from "./deps";
 import { StorageOpsError } from "./errors";
 import { recordParts } from "./parts";
 

@@ -2,13 +2,14 @@ import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { and, inArray, sql } from "drizzle-orm";
+import { noPublish } from "@hesaab/contracts";
 import { errorText } from "@hesaab/config";
 import { stageArtifact, verifyStaged, type ArtifactRef, type StagedArtifact } from "@hesaab/artifacts";
 import type { KeyRing } from "@hesaab/crypto";
-import { backupRecords, setProviderCopy, type BackupRecord } from "@hesaab/db";
+import { backupRecords, raiseAlert, setProviderCopy, type BackupRecord } from "@hesaab/db";
 import { isStorageError, type StorageBackend } from "@hesaab/storage";
-import { eventProvider, insertVerification, loadRecord, raiseAlert } from "./catalog";
-import { noPublish, type KeyRings, type StorageOpsDeps } from "./deps";
+import { eventProvider, insertVerification, loadRecord } from "./catalog";
+import type { KeyRings, StorageOpsDeps } from "./deps";
 import { GOOD_STATUSES, recordBytes, recordParts, type ArtifactPartRef } from "./parts";
 import { replicateArtifact, type ReplicateResult } from "./replicate";
 

@@ -1,11 +1,11 @@
 import { and, eq, inArray } from "drizzle-orm";
 import { storeArtifact } from "@hesaab/artifacts";
 import { errorText, HesaabError } from "@hesaab/config";
-import { newId, type ProviderName } from "@hesaab/contracts";
+import { newId, noPublish, type ProviderName } from "@hesaab/contracts";
 import { backupRecords, insertBackupRecord, storedArtifactColumns, updateBackupRecord, type BackupRecord } from "@hesaab/db";
 import { tenantBackupKey } from "@hesaab/storage";
 import { discoverTenantPlan, exportTenant, type ExportProgress, type ExportSummary, type TenantPlan } from "@hesaab/tenant-data";
-import { noPublish, type TenantBackupDeps } from "./deps";
+import type { TenantBackupDeps } from "./deps";
 
 export interface BackupTenantOptions {
   tenantId: string;

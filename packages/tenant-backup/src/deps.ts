@@ -1,12 +1,9 @@
 import type pg from "pg";
-import type { DataInput, MessageType } from "@hesaab/contracts";
+import type { Publish } from "@hesaab/contracts";
 import type { KeyRing } from "@hesaab/crypto";
 import type { Catalog } from "@hesaab/db";
 import type { StorageBackend } from "@hesaab/storage";
 import type { DiscoverOptions } from "@hesaab/tenant-data";
-
-/** Publishes an event (the bus in a service; nothing, or a log, in the CLI). Must not throw for the caller's sake. */
-export type Publish = <T extends MessageType>(type: T, data: DataInput<T>) => Promise<void>;
 
 /**
  * What tenant backups and restores need, built once by a shell (backup-svc, the CLI) from its env.
@@ -33,5 +30,3 @@ export interface TenantBackupDeps {
    */
   planTtlMs?: number;
 }
-
-export const noPublish: Publish = async () => {};

@@ -1,16 +1,9 @@
 import { isHesaabError } from "@hesaab/config";
-import { newId, type MessageOf } from "@hesaab/contracts";
-import { insertAlert } from "@hesaab/db";
+import { noPublish, type Delivery, type MessageOf } from "@hesaab/contracts";
+import { raiseAlert } from "@hesaab/db";
 import { activeTenants, backupTenant } from "./backup";
-import { noPublish, type TenantBackupDeps } from "./deps";
+import type { TenantBackupDeps } from "./deps";
 import { restoreTenants } from "./restore";
-
-/** What a command handler needs to know about the delivery (JetStream redelivers until acked). */
-export interface Delivery {
-  attempt: number;
-  final: boolean;
-  signal?: AbortSignal;
-}
 
 /** Publishes a command (with a dedup id): the bus in a service. */
 export type SendCommand = (job: MessageOf<"backup.tenant.job.v1">["data"], opts: { msgId: string }) => Promise<void>;
@@ -70,14 +63,3 @@ export async function handleRestoreRequest(deps: TenantBackupDeps, { message, de
     signal: delivery.signal,
   });
 }
-
-/** Records an alert in the catalog and publishes it. */
-export async function raiseAlert(
-  deps: Pick<TenantBackupDeps, "catalog" | "publish">,
-  alert: { severity: "info" | "warning" | "critical"; code: string; message: string; context?: Record<string, unknown> },
-): Promise<void> {
-  const id = newId("alr");
-  await insertAlert(deps.catalog.db, { id, severity: alert.severity, code: alert.code, message: alert.message, context: alert.context ?? {} });
-  await (deps.publish ?? noPublish)("alert.raised.v1", { alertId: id, severity: alert.severity, code: alert.code, message: alert.message, context: alert.context ?? {} });
-}
-

@@ -1,10 +1,11 @@
 import pg from "pg";
+import type { Publish } from "@hesaab/contracts";
 import { catalogUrl, HesaabError, type MasterKeySet } from "@hesaab/config";
 import { KeyRing, TenantKeyStore } from "@hesaab/crypto";
 import { openCatalog } from "@hesaab/db";
 import { openBackend, providersFromEnv, type ProviderEnv } from "@hesaab/storage";
 import type { DiscoverOptions } from "@hesaab/tenant-data";
-import type { Publish, TenantBackupDeps } from "./deps";
+import type { TenantBackupDeps } from "./deps";
 
 export interface TenantBackupEnv extends ProviderEnv {
   PLATFORM_DATABASE_URL: string;

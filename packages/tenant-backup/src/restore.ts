@@ -3,7 +3,7 @@ import { eq } from "drizzle-orm";
 import pg from "pg";
 import { openStaged, stageArtifact, verifyStaged, type ArtifactRef, type StagedArtifact } from "@hesaab/artifacts";
 import { errorText, HesaabError, isHesaabError, redactUrl } from "@hesaab/config";
-import { newId, type ProviderName } from "@hesaab/contracts";
+import { newId, noPublish, type ProviderName } from "@hesaab/contracts";
 import {
   getBackupRecord,
   latestRestorableBackup,
@@ -15,7 +15,7 @@ import {
 import type { StorageBackend } from "@hesaab/storage";
 import { loadTenantScript } from "@hesaab/tenant-data";
 import { backupTenant } from "./backup";
-import { noPublish, type TenantBackupDeps } from "./deps";
+import type { TenantBackupDeps } from "./deps";
 
 export interface RestoreRequest {
   operationId?: string;

@@ -13,6 +13,7 @@ import { type BusCore } from "./core";
 import { deadLetter, watchMaxDeliveries, type DeadLetterHook, type DeadLetterInput } from "./dead-letter";
 import { BusError, describeError } from "./errors";
 import { durableFor, type StreamKind } from "./layout";
+import { sleep } from "./sleep";
 
 /** What a handler learns about the delivery it is working on. */
 export interface HandlerContext {
@@ -387,17 +388,4 @@ class ConsumptionRun implements Consumption {
     const list = this.#opts.backoffMs;
     return list[Math.min(attempt - 1, list.length - 1)]!;
   }
-}
-
-function sleep(msDelay: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(done, msDelay);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
 }

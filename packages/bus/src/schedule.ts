@@ -3,6 +3,7 @@ import os from "node:os";
 import { describeError } from "./errors";
 import { consoleLogger, type BusLogger } from "./log";
 import { nextPeriod, periodAt, validateSchedule, type SchedulePeriod } from "./periods";
+import { sleep } from "./sleep";
 
 export { nextPeriod, periodAt, validateSchedule, type PeriodQuery, type SchedulePeriod } from "./periods";
 
@@ -174,17 +175,4 @@ export function runSchedule(opts: RunScheduleOptions): ScheduleRunner {
       await done;
     },
   };
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
 }

@@ -20,6 +20,7 @@ import {
   type KeySidecar,
 } from "@hesaab/crypto";
 import { drKeysEnv, tenantKeysEnv } from "../env";
+import { usageError } from "../options";
 import { printJson, progressDone, progressLine } from "../output";
 
 interface InspectFlags {
@@ -101,16 +102,12 @@ async function inspect(file: string, flags: InspectFlags): Promise<void> {
   if (!result.lengthConsistent) process.stderr.write("warning: the file length is not that of a complete artifact (truncated or extra bytes)\n");
 }
 
-function usage(message: string): HesaabError {
-  return new HesaabError({ code: "invalid_argument", message });
-}
-
 function expectedIdentity(flags: DecryptFlags): ArtifactIdentity {
   if (flags.kind === "platform") {
-    if (flags.tenant) throw usage("platform artifacts have no tenant: drop --tenant");
+    if (flags.tenant) throw usageError("platform artifacts have no tenant: drop --tenant");
     return { kind: "platform", tenantId: "", backupId: flags.backup };
   }
-  if (!flags.tenant) throw usage(`--tenant is required for ${flags.kind} artifacts`);
+  if (!flags.tenant) throw usageError(`--tenant is required for ${flags.kind} artifacts`);
   return { kind: flags.kind, tenantId: flags.tenant, backupId: flags.backup };
 }
 
@@ -153,7 +150,7 @@ function counter(total: number): Transform & { bytes: number } {
 async function decrypt(file: string, flags: DecryptFlags): Promise<void> {
   const expect = expectedIdentity(flags);
   if (!flags.out && process.stdout.isTTY) {
-    throw new HesaabError({ code: "invalid_argument", message: "refusing to write decrypted bytes to a terminal", hint: "Use --out <file> or pipe the output" });
+    throw usageError("refusing to write decrypted bytes to a terminal", "Use --out <file> or pipe the output");
   }
   const sidecarPath = flags.keys ?? sidecarPathFor(file);
   const sidecar = await readSidecar(sidecarPath);

@@ -1,9 +1,10 @@
 // `hesaab backup tenant …` and `hesaab backups list`: tenant backups, in-process (no service needed).
 import type { Command } from "commander";
-import { errorText, HesaabError } from "@hesaab/config";
+import { errorText } from "@hesaab/config";
 import { listBackupRecords, type BackupRecord } from "@hesaab/db";
 import { activeTenants, backupTenant, openTenantBackupDeps } from "@hesaab/tenant-backup";
 import { cliActor, tenantBackupEnv } from "../env";
+import { positiveInt, usageError } from "../options";
 import { humanBytes as mb, printJson, progressDone, progressLine } from "../output";
 
 export function openDeps() {
@@ -38,11 +39,11 @@ export function registerBackup(program: Command): void {
     .description("back up one or more tenants (or --all active tenants) to every configured provider")
     .argument("[tenantIds...]", "tenant ids")
     .option("--all", "every active tenant")
-    .option("--concurrency <n>", "tenants backed up at once", "2")
+    .option("--concurrency <n>", "tenants backed up at once", positiveInt, 2)
     .option("--json", "print the backup records as JSON")
-    .action(async (tenantIds: string[], opts: { all?: boolean; concurrency: string; json?: boolean }) => {
+    .action(async (tenantIds: string[], opts: { all?: boolean; concurrency: number; json?: boolean }) => {
       if (Boolean(opts.all) === tenantIds.length > 0) {
-        throw new HesaabError({ code: "usage", message: "give tenant ids or --all, not both and not neither", hint: "e.g. `hesaab backup tenant --all`" });
+        throw usageError("give tenant ids or --all, not both and not neither", "e.g. `hesaab backup tenant --all`");
       }
       const deps = openDeps();
       try {
@@ -76,7 +77,7 @@ export function registerBackup(program: Command): void {
             done++;
           }
         };
-        await Promise.all(Array.from({ length: Math.max(1, Number(opts.concurrency) || 1) }, worker));
+        await Promise.all(Array.from({ length: opts.concurrency }, worker));
         if (opts.json) printJson({ backups: results, failures });
         else process.stdout.write(`\n${results.length} backed up, ${failures.length} failed\n`);
         if (failures.length) process.exitCode = 1;
@@ -92,12 +93,12 @@ export function registerBackup(program: Command): void {
     .description("list backups, newest first")
     .option("--tenant <id>", "only this tenant's")
     .option("--type <type>", "tenant | disaster | customer")
-    .option("--limit <n>", "at most this many", "50")
+    .option("--limit <n>", "at most this many", positiveInt, 50)
     .option("--json", "print JSON")
-    .action(async (opts: { tenant?: string; type?: "tenant" | "disaster" | "customer"; limit: string; json?: boolean }) => {
+    .action(async (opts: { tenant?: string; type?: "tenant" | "disaster" | "customer"; limit: number; json?: boolean }) => {
       const deps = openDeps();
       try {
-        const rows = await listBackupRecords(deps.catalog.db, { tenantId: opts.tenant, type: opts.type, limit: Number(opts.limit) || 50 });
+        const rows = await listBackupRecords(deps.catalog.db, { tenantId: opts.tenant, type: opts.type, limit: opts.limit });
         if (opts.json) return printJson(rows.map(describeRecord));
         if (!rows.length) return void process.stdout.write("no backups\n");
         for (const r of rows) {

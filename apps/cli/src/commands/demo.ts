@@ -9,6 +9,7 @@ import { migrate } from "@hesaab/db";
 import { createPlatformSchema, generatePlatform } from "@hesaab/platform";
 import { ensureStack, repoRoot } from "@hesaab/stack";
 import { childEnv } from "../env";
+import { positiveInt } from "../options";
 
 const SERVICES = ["backup-svc", "storage-svc", "dr-svc", "gateway"] as const;
 
@@ -45,9 +46,9 @@ export function registerDemo(program: Command): void {
     .description("run the whole system locally, with demo data")
     .command("up")
     .description("start the local stack and every service with demo data (Ctrl-C stops the services)")
-    .option("--tenants <n>", "demo tenants", "25")
+    .option("--tenants <n>", "demo tenants", positiveInt, 25)
     .option("--no-build", "skip building the web apps")
-    .action(async (opts: { tenants: string; build: boolean }) => {
+    .action(async (opts: { tenants: number; build: boolean }) => {
       const root = repoRoot();
       const log = (line: string) => process.stdout.write(`[demo] ${line}\n`);
       const stack = await ensureStack({ log });
@@ -57,7 +58,7 @@ export function registerDemo(program: Command): void {
       if ((await tenantCount(stack.env.PLATFORM_DATABASE_URL!)) === 0) {
         log(`generating a demo platform of ${opts.tenants} tenants…`);
         await createPlatformSchema({ url: stack.env.PLATFORM_DATABASE_URL! });
-        const result = await generatePlatform({ url: stack.env.PLATFORM_DATABASE_URL!, tenants: Number(opts.tenants) || 25, scale: 0.5, seed: 42 });
+        const result = await generatePlatform({ url: stack.env.PLATFORM_DATABASE_URL!, tenants: opts.tenants, scale: 0.5, seed: 42 });
         log(`demo platform: ${result.tenants.length} tenants, ${result.rows} rows`);
       }
       if (opts.build) {

@@ -17,13 +17,10 @@ import {
 } from "@hesaab/dr";
 import { openBackend, providersFromEnv, type ProviderEnv, type StorageBackend } from "@hesaab/storage";
 import { cliActor, drEnv, drKeysEnv } from "../env";
+import { positiveInt, usageError } from "../options";
 import { printJson, progressDone, progressLine } from "../output";
 
 type ProviderName = "b2" | "r2";
-
-function usage(message: string, hint?: string): HesaabError {
-  return new HesaabError({ code: "invalid_argument", message, ...(hint ? { hint } : {}) });
-}
 
 /** The configured providers, `from` first. Warns (stderr) when `from` is not configured and another one is used. */
 function openProviders(from: ProviderName | undefined): { backends: StorageBackend[]; root: string | undefined } {
@@ -31,7 +28,7 @@ function openProviders(from: ProviderName | undefined): { backends: StorageBacke
   // envPieces.b2/r2 build their keys from a template, so zod's output type does not name them: the values are there.
   const configs = providersFromEnv(env as ProviderEnv);
   if (configs.length === 0) {
-    throw usage("no storage provider is configured", "Set B2_BUCKET_NAME, B2_ENDPOINT_URL, B2_ACCESS_KEY_ID, B2_SECRET_ACCESS_KEY (or the R2_* ones)");
+    throw new HesaabError({ code: "config_invalid", message: "no storage provider is configured", hint: "Set B2_BUCKET_NAME, B2_ENDPOINT_URL, B2_ACCESS_KEY_ID, B2_SECRET_ACCESS_KEY (or the R2_* ones)" });
   }
   if (from && !configs.some((c) => c.name === from)) {
     process.stderr.write(`warning: ${from} is not configured (${from.toUpperCase()}_* variables); using ${configs.map((c) => c.name).join(", ")}\n`);
@@ -72,7 +69,7 @@ interface BackupFlags {
 
 async function backup(flags: BackupFlags): Promise<void> {
   const env = drEnv();
-  if (!env.PLATFORM_DATABASE_URL) throw usage("PLATFORM_DATABASE_URL is not set: which database should be backed up?");
+  if (!env.PLATFORM_DATABASE_URL) throw new HesaabError({ code: "config_invalid", message: "PLATFORM_DATABASE_URL is not set: which database should be backed up?" });
   const { backends, root } = openProviders(undefined);
   const keyRing = new KeyRing(drKeysEnv());
   const catalogUrl = flags.catalog ? (env.BACKUP_DATABASE_URL ?? env.PLATFORM_DATABASE_URL) : undefined;
@@ -170,7 +167,7 @@ interface RestoreFlags {
 }
 
 async function restore(flags: RestoreFlags): Promise<void> {
-  if (Boolean(flags.backup) === Boolean(flags.latest)) throw usage("give --backup <id> or --latest");
+  if (Boolean(flags.backup) === Boolean(flags.latest)) throw usageError("give --backup <id> or --latest");
   const { backends, root } = openProviders(flags.from);
   const keyRing = new KeyRing(drKeysEnv());
   const { signal, dispose } = interruptible();
@@ -276,7 +273,7 @@ export function registerDr(program: Command): void {
     .addOption(fromOption().makeOptionMandatory())
     .requiredOption("--target-db <url>", "database to restore into (created if missing; must be empty)")
     .option("--config-dir <path>", "write the backup's configuration files below this directory")
-    .addOption(new Option("--jobs <n>", "pg_restore parallel jobs").default(2).argParser((v) => positiveInt(v, "--jobs")))
+    .addOption(new Option("--jobs <n>", "pg_restore parallel jobs").default(2).argParser(positiveInt))
     .option("--force-non-empty", "restore into a database that is not empty (objects of the same names are dropped first)")
     .option("--work-dir <path>", "where the decrypted dump is staged (needs room for it); default the temp dir")
     .option("--json", "print the report as JSON")
@@ -288,10 +285,4 @@ export function registerDr(program: Command): void {
     .option("--no-catalog", "leave the catalog alone (buckets only)")
     .option("--json", "print the report as JSON")
     .action((flags: { dryRun?: boolean; catalog: boolean; json?: boolean }) => rotateKeys(flags));
-}
-
-function positiveInt(value: string, name: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw usage(`${name} must be a positive integer`);
-  return n;
 }

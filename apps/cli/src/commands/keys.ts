@@ -1,8 +1,8 @@
 // `hesaab keys rotate|shred`: tenant key rotation (re-wrap every sidecar) and crypto-shredding.
 import type { Command } from "commander";
-import { HesaabError } from "@hesaab/config";
 import { rotateTenantKeys, shredTenant } from "@hesaab/tenant-backup";
 import { cliActor } from "../env";
+import { usageError } from "../options";
 import { printJson } from "../output";
 import { openDeps } from "./backup";
 
@@ -23,7 +23,7 @@ export function registerKeys(program: Command): void {
         let tenants = tenantIds;
         if (opts.behindMaster) tenants = await deps.tenantKeys.tenantsBehindMaster();
         else if (opts.all) tenants = (await deps.catalog.pool.query<{ tenant_id: string }>("select distinct tenant_id from backup.tenant_keys order by 1")).rows.map((r) => r.tenant_id);
-        if (!tenants.length) throw new HesaabError({ code: "usage", message: "no tenant to rotate", hint: "Give tenant ids, --all or --behind-master" });
+        if (!tenants.length) throw usageError("no tenant to rotate", "Give tenant ids, --all or --behind-master");
         const report = await rotateTenantKeys(deps, { tenantIds: tenants, retire: opts.retire, dryRun: opts.dryRun, requestedBy: cliActor() });
         if (opts.json) return printJson(report);
         for (const t of report.tenants) {

@@ -3,19 +3,8 @@ import { type Command, InvalidArgumentError } from "commander";
 import { HesaabError, redactUrl } from "@hesaab/config";
 import { createPlatformSchema, generatePlatform, platformSchemaSql, tableChecksums } from "@hesaab/platform";
 import { platformEnv } from "../env";
+import { positiveInt, positiveNumber } from "../options";
 import { printJson, progressDone, progressLine } from "../output";
-
-function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("expected a positive integer");
-  return n;
-}
-
-function positiveNumber(value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError("expected a positive number");
-  return n;
-}
 
 function seedNumber(value: string): number {
   const n = Number(value);

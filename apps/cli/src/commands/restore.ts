@@ -1,11 +1,12 @@
 // `hesaab restore tenant …`, `hesaab restore rollback`, `hesaab restores list`.
 import { type Command, InvalidArgumentError } from "commander";
 import { desc } from "drizzle-orm";
-import { HesaabError, redactUrl } from "@hesaab/config";
+import { redactUrl } from "@hesaab/config";
 import { restoreOperations } from "@hesaab/db";
 import { restoreTenants, rollbackRestore, type RestoreReport } from "@hesaab/tenant-backup";
 import { cliActor } from "../env";
 import { openDeps } from "./backup";
+import { positiveInt, usageError } from "../options";
 import { printJson, progressDone, progressLine } from "../output";
 
 function provider(value: string): "b2" | "r2" {
@@ -40,13 +41,13 @@ export function registerRestore(program: Command): void {
     .option("--from <provider>", "b2 or r2 (the other is used if this one fails)", provider, "b2")
     .option("--target-db <url>", "restore as a copy into this database instead of production")
     .option("--allow-dropped-columns", "load backups whose columns were dropped since, leaving those values out")
-    .option("--concurrency <n>", "tenants restored at once", "2")
+    .option("--concurrency <n>", "tenants restored at once", positiveInt, 2)
     .option("--json", "print the report as JSON")
-    .action(async (tenantIds: string[], opts: { all?: boolean; backup?: string; at?: Date; from: "b2" | "r2"; targetDb?: string; allowDroppedColumns?: boolean; concurrency: string; json?: boolean }) => {
+    .action(async (tenantIds: string[], opts: { all?: boolean; backup?: string; at?: Date; from: "b2" | "r2"; targetDb?: string; allowDroppedColumns?: boolean; concurrency: number; json?: boolean }) => {
       if (!opts.backup && Boolean(opts.all) === tenantIds.length > 0) {
-        throw new HesaabError({ code: "usage", message: "give tenant ids, --all or --backup", hint: "e.g. `hesaab restore tenant <id> --at 2026-11-25T23:00:00Z`" });
+        throw usageError("give tenant ids, --all or --backup", "e.g. `hesaab restore tenant <id> --at 2026-11-25T23:00:00Z`");
       }
-      if (opts.backup && opts.at) throw new HesaabError({ code: "usage", message: "give --backup or --at, not both" });
+      if (opts.backup && opts.at) throw usageError("give --backup or --at, not both");
       const deps = openDeps();
       try {
         const report = await restoreTenants(deps, {
@@ -57,7 +58,7 @@ export function registerRestore(program: Command): void {
           provider: opts.from,
           targetDb: opts.targetDb,
           allowDroppedColumns: opts.allowDroppedColumns,
-          concurrency: Number(opts.concurrency) || 2,
+          concurrency: opts.concurrency,
           requestedBy: cliActor(),
           onProgress: (p) => progressLine(`${p.tenantId}: ${p.phase} ${p.percentage}% (${p.rowsDone} rows)`),
         });
@@ -89,12 +90,12 @@ export function registerRestore(program: Command): void {
     .command("restores")
     .description("restore operations")
     .command("list")
-    .option("--limit <n>", "at most this many", "50")
+    .option("--limit <n>", "at most this many", positiveInt, 50)
     .option("--json", "print JSON")
-    .action(async (opts: { limit: string; json?: boolean }) => {
+    .action(async (opts: { limit: number; json?: boolean }) => {
       const deps = openDeps();
       try {
-        const rows = await deps.catalog.db.select().from(restoreOperations).orderBy(desc(restoreOperations.initiatedAt)).limit(Number(opts.limit) || 50);
+        const rows = await deps.catalog.db.select().from(restoreOperations).orderBy(desc(restoreOperations.initiatedAt)).limit(opts.limit);
         if (opts.json) return printJson(rows.map((r) => ({ ...r, targetDb: r.targetDb ? redactUrl(r.targetDb) : null })));
         if (!rows.length) return void process.stdout.write("no restores\n");
         for (const r of rows) {

@@ -3,7 +3,6 @@
 import path from "node:path";
 import pg from "pg";
 import { type Command, Option } from "commander";
-import { HesaabError } from "@hesaab/config";
 import { migrate } from "@hesaab/db";
 import { isPermanent, type StorageBackend } from "@hesaab/storage";
 import {
@@ -24,6 +23,7 @@ import {
   type VerifyBackupResult,
 } from "@hesaab/storage-ops";
 import { cliActor, storageOpsEnv } from "../env";
+import { nonNegativeInt, percent } from "../options";
 import { humanBytes, printJson } from "../output";
 
 type StorageEnv = ReturnType<typeof storageOpsEnv>;
@@ -161,11 +161,11 @@ export function registerStorage(program: Command): void {
     .description("verify backups in every provider: keyless (size + SHA-256, healing bad copies) and, with --deep, authenticated decryption")
     .option("--backup <id>", "one backup (default: every good backup; with --deep, the deep-verification sample)")
     .option("--deep", "also decrypt and decompress each provider's copy (needs BACKUP_MASTER_KEYS / DR_MASTER_KEYS)")
-    .addOption(new Option("--percent <p>", "with --deep and no --backup: percent of backups to check (default STORAGE_DEEP_VERIFY_PERCENT)"))
-    .addOption(new Option("--max-bytes <n>", "with --deep and no --backup: download budget (default STORAGE_DEEP_VERIFY_MAX_BYTES)"))
+    .addOption(new Option("--percent <p>", "with --deep and no --backup: percent of backups to check (default STORAGE_DEEP_VERIFY_PERCENT)").argParser(percent))
+    .addOption(new Option("--max-bytes <n>", "with --deep and no --backup: download budget (default STORAGE_DEEP_VERIFY_MAX_BYTES)").argParser(nonNegativeInt))
     .option("--no-heal", "report only, do not replace bad copies")
     .option("--json", "print the results as JSON")
-    .action(async (opts: { backup?: string; deep?: boolean; percent?: string; maxBytes?: string; heal: boolean; json?: boolean }) => {
+    .action(async (opts: { backup?: string; deep?: boolean; percent?: number; maxBytes?: number; heal: boolean; json?: boolean }) => {
       await withOps(async (ops, env) => {
         await preflight(ops.backends);
         const workDir = path.join(env.HESAAB_DATA_DIR, "verify");
@@ -174,12 +174,7 @@ export function registerStorage(program: Command): void {
         if (opts.backup) {
           results = [await verifyBackup({ ...ops, record: opts.backup, deep: opts.deep ?? false, heal: opts.heal, workDir })];
         } else if (opts.deep) {
-          const percent = opts.percent === undefined ? env.STORAGE_DEEP_VERIFY_PERCENT : Number(opts.percent);
-          const maxBytes = opts.maxBytes === undefined ? env.STORAGE_DEEP_VERIFY_MAX_BYTES : Number(opts.maxBytes);
-          if (!Number.isFinite(percent) || percent < 0 || percent > 100 || !Number.isFinite(maxBytes) || maxBytes < 0) {
-            throw new HesaabError({ code: "usage", message: "--percent must be 0-100 and --max-bytes a number of bytes" });
-          }
-          sample = await deepVerifySample({ ...ops, percent, maxBytes, heal: opts.heal, workDir });
+          sample = await deepVerifySample({ ...ops, percent: opts.percent ?? env.STORAGE_DEEP_VERIFY_PERCENT, maxBytes: opts.maxBytes ?? env.STORAGE_DEEP_VERIFY_MAX_BYTES, heal: opts.heal, workDir });
           results = sample.results;
         } else {
           results = await verifyAll({ ...ops, heal: opts.heal });

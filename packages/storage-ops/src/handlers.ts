@@ -1,6 +1,7 @@
 import { and, desc, inArray } from "drizzle-orm";
 import type { Delivery, MessageOf } from "@hesaab/contracts";
 import { backupRecords, getBackupRecord, raiseAlert, type BackupRecord } from "@hesaab/db";
+import { loadRecord } from "./catalog";
 import type { KeyRings, StorageOpsDeps } from "./deps";
 import { StorageOpsError } from "./errors";
 import { GOOD_STATUSES } from "./parts";
@@ -40,8 +41,7 @@ export async function handleArtifactStored(deps: StorageOpsDeps, { message, deli
 
 /** `storage.replicate.requested.v1` → the same, on demand. */
 export async function handleReplicateRequested(deps: StorageOpsDeps, { message, delivery }: { message: MessageOf<"storage.replicate.requested.v1">; delivery: Delivery }): Promise<ReplicateResult> {
-  const record = await getBackupRecord(deps.catalog.db, message.data.backupId);
-  if (!record) throw new StorageOpsError({ code: "storage_ops_not_found", message: `no backup ${message.data.backupId} in the catalog`, context: { backupId: message.data.backupId } });
+  const record = await loadRecord(deps.catalog.db, message.data.backupId);
   return replicateOrRetry(deps, { record, delivery });
 }
 

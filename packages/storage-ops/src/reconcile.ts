@@ -1,6 +1,6 @@
+import { inArray, sql } from "drizzle-orm";
 import { noPublish } from "@hesaab/contracts";
 import { errorText } from "@hesaab/config";
-import { inArray, sql } from "drizzle-orm";
 import { backupRecords, raiseAlert, type BackupRecord } from "@hesaab/db";
 import { isPermanent, isStorageError, parseObjectKey, readMetaSidecar, type ListEntry, type StorageBackend } from "@hesaab/storage";
 import type { StorageOpsDeps } from "./deps";

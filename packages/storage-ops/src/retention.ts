@@ -1,7 +1,7 @@
-import { noPublish } from "@hesaab/contracts";
-import { errorText } from "@hesaab/config";
 import { and, eq, inArray, sql } from "drizzle-orm";
 import type { Pool } from "pg";
+import { noPublish } from "@hesaab/contracts";
+import { errorText } from "@hesaab/config";
 import { backupRecords, raiseAlert, writeAudit, type BackupRecord } from "@hesaab/db";
 import { isStorageError, keysSidecarKey, metaSidecarKey } from "@hesaab/storage";
 import { withBackupLock } from "./catalog";

@@ -1,5 +1,5 @@
-import { errorText } from "@hesaab/config";
 import { and, eq, inArray, isNotNull } from "drizzle-orm";
+import { errorText } from "@hesaab/config";
 import { serializeKeySidecar, type KeySidecar, type TenantKeyStore } from "@hesaab/crypto";
 import { backupRecords, writeAudit } from "@hesaab/db";
 import { keysSidecarKey } from "@hesaab/storage";

@@ -1,7 +1,7 @@
 import path from "node:path";
 import { catalogUrl } from "@hesaab/config";
 import { COMMAND_FILTERS, type MessageOf } from "@hesaab/contracts";
-import { connectBus, catalogClaims, runSchedule, type Bus } from "@hesaab/bus";
+import { connectBus, catalogClaims, eventPublisher, runSchedule, type Bus } from "@hesaab/bus";
 import { migrate, raiseAlert } from "@hesaab/db";
 import { fanOutBackupRequest, handleBackupJob, handleRestoreRequest, openTenantBackupDeps } from "@hesaab/tenant-backup";
 import type { BackupSvcEnv } from "./env";
@@ -26,9 +26,7 @@ export async function startBackupService(env: BackupSvcEnv, { name = "backup-svc
     workDir: path.join(env.HESAAB_DATA_DIR, "restores"),
     gzipLevel: env.BACKUP_GZIP_LEVEL,
     discover: { tenantColumn: env.TENANT_COLUMN },
-    publish: async (type, data) => {
-      await bus.publish(type, data).catch((err: unknown) => bus.log.warn("event not published", { type, error: String(err) }));
-    },
+    publish: eventPublisher(bus),
   });
   const onDeadLetter = async (dl: { subject: string; reason: string; error?: { message: string } | undefined }) => {
     await raiseAlert(deps, { severity: "critical", code: "job_dead_lettered", message: `${dl.subject} was dead-lettered (${dl.reason})`, context: { subject: dl.subject, reason: dl.reason, error: dl.error?.message } });

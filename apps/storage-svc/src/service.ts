@@ -1,8 +1,8 @@
 import path from "node:path";
 import pg from "pg";
 import { catalogUrl } from "@hesaab/config";
-import { COMMAND_FILTERS, subjectOf, type Publish } from "@hesaab/contracts";
-import { catalogClaims, connectBus, runSchedule, type Bus, type ScheduleRunner } from "@hesaab/bus";
+import { COMMAND_FILTERS, subjectOf } from "@hesaab/contracts";
+import { catalogClaims, connectBus, eventPublisher, runSchedule, type Bus, type ScheduleRunner } from "@hesaab/bus";
 import { migrate, raiseAlert } from "@hesaab/db";
 import {
   applyRetention,
@@ -34,10 +34,7 @@ export async function startStorageService(env: StorageSvcEnv, { name = "storage-
   await migrate({ url: catalogUrl(env) });
   const bus = await connectBus({ url: env.NATS_URL, name, prefix: env.HESAAB_BUS_PREFIX });
   await bus.ensureStreams();
-  const publish: Publish = async (type, data) => {
-    await bus.publish(type, data).catch((err: unknown) => bus.log.warn("event not published", { type, error: String(err) }));
-  };
-  const ops = openStorageOps({ env, publish, actor: "system:storage-svc", keyPrefix: env.STORAGE_KEY_PREFIX });
+  const ops = openStorageOps({ env, publish: eventPublisher(bus), actor: "system:storage-svc", keyPrefix: env.STORAGE_KEY_PREFIX });
   const platform = new pg.Pool({ connectionString: env.PLATFORM_DATABASE_URL, max: 1, application_name: "hesaab-storage" });
   platform.on("error", () => {});
   const verifyDeps = { ...ops, workDir: path.join(env.HESAAB_DATA_DIR, "verify"), deepPercent: env.STORAGE_DEEP_VERIFY_PERCENT, deepMaxBytes: env.STORAGE_DEEP_VERIFY_MAX_BYTES };

@@ -48,3 +48,4 @@ export {
   type TickResult,
 } from "./schedule";
 export { catalogClaims, memoryClaims } from "./schedule-claims";
+export { eventPublisher } from "./publisher";

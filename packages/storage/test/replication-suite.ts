@@ -93,6 +93,7 @@ export function replicationSuite(opts: { label: string; open: () => Promise<Repl
         expect(err).toMatchObject({ code: "storage_all_providers_failed", retryable: true });
         expect((err as Error).message).toContain("b2");
         expect((err as Error).message).toContain("r2");
+        expect((err as Error).message, "each provider named once").not.toMatch(/\b(b2|r2): \1:/);
         expect(source.destroyed).toBe(true);
       });
 

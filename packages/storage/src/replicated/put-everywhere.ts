@@ -373,14 +373,16 @@ function allFailed(args: { key: string; group: string; outcomes: Map<string, Pro
     provider: group,
     key,
     retryable,
-    message: `${key} could not be written to any provider: ${failures.map((o) => `${o.provider}: ${describe(o.error)}`).join("; ")}`,
+    message: `${key} could not be written to any provider: ${failures.map((o) => describe(o.provider, o.error)).join("; ")}`,
     cause: failures[0]?.error,
     context: { failures: failures.map((o) => ({ provider: o.provider, code: (o.error as { code?: string } | undefined)?.code })) },
   });
 }
 
-function describe(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+/** `provider: message`; a StorageError's message already starts with its provider's name. */
+function describe(provider: string, err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  return message.startsWith(`${provider}: `) ? message : `${provider}: ${message}`;
 }
 
 function finish(args: { key: string; sha256: string; size: number; outcomes: Map<string, ProviderOutcome>; group: string }): PutEverywhereResult {

@@ -1,4 +1,5 @@
 import { errorText } from "@hesaab/config";
+import { backupPurpose } from "@hesaab/contracts";
 import { parseKeySidecar, type KeySidecar } from "@hesaab/crypto";
 import { backupRecords, writeAudit, type NewBackupRecord, type ProviderCopy } from "@hesaab/db";
 import { isStorageError, keysSidecarKey, readMetaSidecar, readSidecarBytes, type ListEntry, type MetaSidecar, type StorageBackend } from "@hesaab/storage";
@@ -164,7 +165,7 @@ export async function rebuildCatalog(opts: RebuildOptions): Promise<RebuildRepor
       }
     }
     const status = Object.values(providers).every((p) => p.status === "stored") ? "completed" : "degraded";
-    const purpose = ["scheduled", "on_demand", "pre_restore"].includes(String(meta.manifest.purpose)) ? String(meta.manifest.purpose) : "on_demand";
+    const purpose = backupPurpose.catch("on_demand").parse(meta.manifest.purpose);
     const period = typeof meta.manifest.period === "string" ? meta.manifest.period : null;
     rows.push({
       id,

@@ -69,7 +69,8 @@ export async function storeTenantBackup(h: Harness, opts: { tenantId: string; cr
   const createdAt = opts.createdAt ?? new Date();
   const backupId = newId("bkp", createdAt.getTime());
   const key = tenantBackupKey({ tenantId: opts.tenantId, backupId, createdAt });
-  await insertBackupRecord(h.catalog.db, { id: backupId, backupType: "tenant", tenantId: opts.tenantId, filename: key.slice(key.lastIndexOf("/") + 1), encryptionKeyId: "", status: "running", purpose: opts.purpose ?? "scheduled", createdAt });
+  const purpose = opts.purpose ?? "scheduled";
+  await insertBackupRecord(h.catalog.db, { id: backupId, backupType: "tenant", tenantId: opts.tenantId, filename: key.slice(key.lastIndexOf("/") + 1), encryptionKeyId: "", status: "running", purpose, createdAt });
   const plaintext = Buffer.from(`-- tenant ${opts.tenantId}\n${randomBytes((opts.bytes ?? 20_000) / 2).toString("hex")}`);
   const stored = await storeArtifact({
     plaintext: Readable.from([plaintext]),
@@ -78,7 +79,8 @@ export async function storeTenantBackup(h: Harness, opts: { tenantId: string; cr
     backends: h.backends,
     key,
     gzipLevel: 6,
-    meta: { type: "tenant", createdAt, manifest: { tables: 1, rows: 1 } },
+    // purpose and period in the sidecar, as tenant-backup writes them (a rebuilt catalog keeps them)
+    meta: { type: "tenant", createdAt, manifest: { tables: 1, rows: 1, purpose, period: null } },
   });
   return (await updateBackupRecord(h.catalog.db, {
     id: backupId,

@@ -38,6 +38,8 @@ function essence(r: BackupRecord) {
     status: r.status,
     b2Location: r.b2Location,
     r2Location: r.r2Location,
+    // disaster sidecars carry no purpose (a rebuilt disaster record is on_demand)
+    ...(r.backupType === "tenant" ? { purpose: r.purpose, period: r.period } : {}),
   };
 }
 

@@ -6,25 +6,12 @@ import { KeyRing, TenantKeyStore } from "@hesaab/crypto";
 import { migrate } from "@hesaab/db";
 import { generatePlatform, tableChecksums } from "@hesaab/platform";
 import { openBackend, type OpenedBackend } from "@hesaab/storage";
-import { adminQuery, freshDatabase, testProviders, type FreshDatabase } from "@hesaab/testkit";
+import { adminQuery, freshDatabase, testProviderConfig, type FreshDatabase } from "@hesaab/testkit";
 import pg from "pg";
 
 /** A local S3 endpoint standing in for B2 or R2, with a fault injector next to the real backend. */
 export function provider(name: "b2" | "r2"): OpenedBackend {
-  const p = testProviders()[name];
-  return openBackend({
-    backend: {
-      kind: "s3",
-      name,
-      endpoint: p.endpoint,
-      bucket: p.bucket,
-      region: p.region,
-      forcePathStyle: true,
-      credentials: { accessKeyId: new Secret(p.accessKeyId), secretAccessKey: new Secret(p.secretAccessKey) },
-    },
-    faults: true,
-    retry: { attempts: 2, baseDelayMs: 10 },
-  });
+  return openBackend({ backend: testProviderConfig(name), faults: true, retry: { attempts: 2, baseDelayMs: 10 } });
 }
 
 export function drKeys(versions: Record<number, Buffer>): MasterKeySet {

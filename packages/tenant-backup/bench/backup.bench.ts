@@ -37,7 +37,7 @@ import { migrate, openCatalog } from "@hesaab/db";
 import { createPlatformSchema, generatePlatform } from "@hesaab/platform";
 import { openBackend, type StorageBackend } from "@hesaab/storage";
 import { discoverTenantPlan, selectSql } from "@hesaab/tenant-data";
-import { adminQuery, ensureStack, freshDatabase, testProviders } from "@hesaab/testkit";
+import { adminQuery, ensureStack, freshDatabase, testProviderConfig } from "@hesaab/testkit";
 import { activeTenants, backupTenant, TENANT_BACKUP_UPLOAD, type TenantBackupDeps } from "../src";
 
 // The SDK's notice that its 2027 releases need Node 22 (we pin it) would only clutter the table.
@@ -113,20 +113,9 @@ function openProviders(cfg: ChildConfig, kind: "s3" | "fs"): StorageBackend[] {
   if (kind === "fs") {
     return (["b2", "r2"] as const).map((name) => openBackend({ backend: { kind: "fs", name, root: path.join(cfg.fsRoot, name), create: true } }).backend);
   }
-  const providers = testProviders();
   return (["b2", "r2"] as const).map((name) => {
-    const p = providers[name];
     return openBackend({
-      backend: {
-        kind: "s3",
-        name,
-        endpoint: p.endpoint,
-        bucket: p.bucket,
-        region: p.region,
-        forcePathStyle: true,
-        credentials: { accessKeyId: new Secret(p.accessKeyId), secretAccessKey: new Secret(p.secretAccessKey) },
-        ...TENANT_BACKUP_UPLOAD,
-      },
+      backend: { ...testProviderConfig(name), ...TENANT_BACKUP_UPLOAD },
       keyPrefix: cfg.keyPrefix,
     }).backend;
   });

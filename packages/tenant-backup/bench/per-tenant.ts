@@ -22,7 +22,7 @@ import { KeyRing, TenantKeyStore } from "@hesaab/crypto";
 import { openCatalog } from "@hesaab/db";
 import { openBackend, type StorageBackend } from "@hesaab/storage";
 import { discoverTenantPlan, exportTenant } from "@hesaab/tenant-data";
-import { testProviders } from "@hesaab/testkit";
+import { testProviderConfig } from "@hesaab/testkit";
 import { activeTenants, backupTenant, TENANT_BACKUP_UPLOAD, type TenantBackupDeps } from "../src";
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
@@ -61,12 +61,9 @@ function discardingBackend(name: string): StorageBackend {
 }
 
 function s3Backends(): StorageBackend[] {
-  const providers = testProviders();
   return (["b2", "r2"] as const).map((name) => {
-    const p = providers[name];
-    const credentials = { accessKeyId: new Secret(p.accessKeyId), secretAccessKey: new Secret(p.secretAccessKey) };
     return openBackend({
-      backend: { kind: "s3", name, endpoint: p.endpoint, bucket: p.bucket, region: p.region, forcePathStyle: true, credentials, ...TENANT_BACKUP_UPLOAD },
+      backend: { ...testProviderConfig(name), ...TENANT_BACKUP_UPLOAD },
       keyPrefix: cfg!.keyPrefix,
     }).backend;
   });

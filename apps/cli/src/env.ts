@@ -44,14 +44,7 @@ const drEnvSchema = z.object({
   PLATFORM_DATABASE_URL: envPieces.platformDb.PLATFORM_DATABASE_URL.optional(),
   ...envPieces.catalogDb,
   DISASTER_BACKUP_RETENTION_DAYS: envPieces.retention.DISASTER_BACKUP_RETENTION_DAYS,
-  /** Comma-separated configuration files bundled into every disaster backup. */
-  DR_CONFIG_FILES: z
-    .string()
-    .default("")
-    .transform((v) => v.split(",").map((s) => s.trim()).filter(Boolean)),
-  DEPLOYED_GIT_COMMIT: z.string().optional(),
-  /** Key prefix of disaster backups inside the buckets (empty in production). */
-  DR_STORAGE_ROOT: z.string().optional(),
+  ...envPieces.drBackup,
 });
 
 /**

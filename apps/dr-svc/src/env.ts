@@ -14,15 +14,7 @@ const schema = z.object({
   /** Five-field cron of the nightly disaster backup, read in DR_SCHEDULE_TZ. */
   DR_SCHEDULE_CRON: z.string().default("30 1 * * *"),
   DR_SCHEDULE_TZ: z.string().default("UTC"),
-  /** Comma-separated configuration files bundled into every disaster backup (compose files, env files). */
-  DR_CONFIG_FILES: z
-    .string()
-    .default("")
-    .transform((v) => v.split(",").map((s) => s.trim()).filter(Boolean)),
-  /** The deployed commit; else `git rev-parse HEAD` in the working directory, else unknown. */
-  DEPLOYED_GIT_COMMIT: z.string().optional(),
-  /** Key prefix of disaster backups inside the buckets (tests; empty in production). */
-  DR_STORAGE_ROOT: z.string().optional(),
+  ...envPieces.drBackup,
   /** Deliveries of one backup command before it is given up (and an alert raised). */
   DR_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(3),
 });

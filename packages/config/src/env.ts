@@ -89,6 +89,18 @@ export const envPieces = {
   dataDir: { HESAAB_DATA_DIR: z.string().default(path.join(os.tmpdir(), "hesaab")) },
   /** Tests only: prefixes NATS streams and subjects so parallel tests never share them. */
   busPrefix: { HESAAB_BUS_PREFIX: z.string().optional() },
+  /** What a disaster backup takes besides the database: configuration files, the deployed commit; and where it lives. */
+  drBackup: {
+    /** Comma-separated configuration files bundled (encrypted) into every disaster backup: compose files, env files. */
+    DR_CONFIG_FILES: z
+      .string()
+      .default("")
+      .transform((v) => v.split(",").map((s) => s.trim()).filter(Boolean)),
+    /** The deployed commit; else `git rev-parse HEAD` in the working directory, else unknown. */
+    DEPLOYED_GIT_COMMIT: z.string().optional(),
+    /** Key prefix of disaster backups inside the buckets (tests; empty in production). */
+    DR_STORAGE_ROOT: z.string().optional(),
+  },
 } as const;
 
 /** Parse `source` (default `process.env`) with `schema`; on failure, one readable error listing every bad variable (values never shown). */

@@ -1,9 +1,9 @@
 // dr-svc's wiring: the `cmd.dr.>` work queue and the nightly schedule. The work itself is
 // @hesaab/dr's backupPlatform; this file decides when it runs and what is said about it.
-import { catalogClaims, runSchedule, type Bus, type BusLogger, type Consumption, type HandlerContext, type ScheduleRunner } from "@hesaab/bus";
+import { catalogClaims, eventPublisher, runSchedule, type Bus, type BusLogger, type Consumption, type HandlerContext, type ScheduleRunner } from "@hesaab/bus";
 import { COMMAND_FILTERS, newId, type Message } from "@hesaab/contracts";
 import type { KeyRing } from "@hesaab/crypto";
-import { insertAlert, updateBackupRecord, type CatalogDb } from "@hesaab/db";
+import { raiseAlert, updateBackupRecord, type CatalogDb } from "@hesaab/db";
 import { backupPlatform, describeError, disasterBackupForPeriod, type DisasterBackupResult } from "@hesaab/dr";
 import type { StorageBackend } from "@hesaab/storage";
 
@@ -113,10 +113,15 @@ export async function startDrService(opts: DrServiceOptions): Promise<DrService>
     try {
       await bus.publish("dr.backup.failed.v1", { backupId, attempt: ctx.attempt, final, error });
       if (final) {
-        const alert = { id: newId("alr"), severity: "critical" as const, code: "dr_backup_failed", message: `disaster backup failed after ${ctx.attempt} attempt(s): ${error.code}: ${error.message}`.slice(0, 2000) };
-        const context = { backupId, attempt: ctx.attempt, errorCode: error.code };
-        await insertAlert(catalog, { ...alert, context });
-        await bus.publish("alert.raised.v1", { alertId: alert.id, severity: alert.severity, code: alert.code, message: alert.message, context });
+        await raiseAlert(
+          { catalog: { db: catalog }, publish: eventPublisher(bus) },
+          {
+            severity: "critical",
+            code: "dr_backup_failed",
+            message: `disaster backup failed after ${ctx.attempt} attempt(s): ${error.code}: ${error.message}`.slice(0, 2000),
+            context: { backupId, attempt: ctx.attempt, errorCode: error.code },
+          },
+        );
       }
     } catch (reportErr) {
       log.error("cannot report a failed disaster backup", { error: describeError(reportErr).message });

@@ -26,7 +26,8 @@
 // BENCH_SKIP_FS=1 (no fs-backend runs), BENCH_KEEP=1 (keep the databases and objects).
 import { spawnSync, fork } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { s3rverCpuSeconds } from "./s3rver-cpu";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -52,8 +53,6 @@ const CONCURRENCY = envNumber("BENCH_CONCURRENCY", 3);
 const ROUNDS = envNumber("BENCH_ROUNDS", 1);
 const SEED = 1;
 const MiB = 1024 * 1024;
-/** USER_HZ: the unit of utime/stime in /proc/<pid>/stat (100 on Linux everywhere that matters). */
-const CLOCK_TICKS = 100;
 /** openssl's password for (b): a throwaway, not a secret (the figure is the cipher's cost). */
 const OPENSSL_PASS = "hesaab-bench";
 
@@ -189,23 +188,6 @@ async function runPhase(phase: Phase): Promise<PhaseResult> {
   result.maxRssMb = process.resourceUsage().maxRSS / 1024;
   await deps.close();
   return result;
-}
-
-/** CPU seconds used so far by the local S3 endpoints (every s3rver process on this machine, from /proc). */
-function s3rverCpuSeconds(): number {
-  let ticks = 0;
-  for (const pid of readdirSync("/proc")) {
-    if (!/^\d+$/.test(pid)) continue;
-    try {
-      if (!readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("s3rver")) continue;
-      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      ticks += Number(fields[11]) + Number(fields[12]); // utime, stime
-    } catch {
-      // the process ended meanwhile
-    }
-  }
-  return ticks / CLOCK_TICKS;
 }
 
 function inChild(phase: Phase, cfg: ChildConfig): Promise<PhaseResult> {

@@ -10,7 +10,8 @@
 // The variants separate the parts: the whole backup to the local S3 endpoints, to two filesystem
 // backends and to a backend that drops the bytes; the export alone; six small PUTs alone (what a
 // backup writes: the artifact and two sidecars, to two providers). A diagnosis tool, not a test.
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
+import { s3rverCpuSeconds } from "./s3rver-cpu";
 import os from "node:os";
 import path from "node:path";
 import { Readable, Writable } from "node:stream";
@@ -69,22 +70,6 @@ function s3Backends(): StorageBackend[] {
   });
 }
 
-function s3rverCpuMs(): number {
-  let ticks = 0;
-  for (const pid of readdirSync("/proc")) {
-    if (!/^\d+$/.test(pid)) continue;
-    try {
-      if (!readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("s3rver")) continue;
-      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      ticks += Number(f[11]) + Number(f[12]);
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return ticks * 10;
-}
-
 const platform = new pg.Pool({ connectionString: cfg.platformUrl, max: 4 });
 const catalog = openCatalog({ url: cfg.catalogUrl });
 const keyRing = new KeyRing({ tenantKeys: new TenantKeyStore({ pool: catalog.pool, masterKeys: new Map([[1, new Secret(Buffer.from(cfg.masterKeyHex, "hex"))]]) }) });
@@ -98,14 +83,14 @@ client.release();
 async function measure(label: string, fn: (tenantId: string) => Promise<unknown>): Promise<void> {
   await fn(tenants[0]!); // warm up
   const cpu = process.cpuUsage();
-  const s3rver = s3rverCpuMs();
+  const s3rver = s3rverCpuSeconds() * 1000;
   const started = performance.now();
   for (const tenantId of tenants) await fn(tenantId);
   const wall = (performance.now() - started) / tenants.length;
   const used = process.cpuUsage(cpu);
   const per = (us: number) => (us / 1000 / tenants.length).toFixed(2).padStart(6);
   process.stdout.write(
-    `  ${label.padEnd(44)} ${wall.toFixed(2).padStart(6)} ms   ours ${per(used.user + used.system)} ms (system ${per(used.system)})   s3rver ${((s3rverCpuMs() - s3rver) / tenants.length).toFixed(2).padStart(6)} ms\n`,
+    `  ${label.padEnd(44)} ${wall.toFixed(2).padStart(6)} ms   ours ${per(used.user + used.system)} ms (system ${per(used.system)})   s3rver ${((s3rverCpuSeconds() * 1000 - s3rver) / tenants.length).toFixed(2).padStart(6)} ms\n`,
   );
 }
 

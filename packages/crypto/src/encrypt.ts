@@ -43,14 +43,13 @@ export interface EncryptInternals {
 }
 
 /**
- * A Transform that turns plaintext into one BKP1 artifact. Memory stays bounded by about one chunk
- * whatever the stream length; output bytes do not depend on how the input was split into writes.
- * The header is emitted at once; chunks as soon as they are complete; the final chunk (possibly
- * empty) at the end. Errors are {@link CryptoError}s.
+ * The BKP1 encoder without the stream: the header at construction, then chunks as plaintext comes.
+ * {@link EncryptStream} feeds it from a stream; {@link encryptBuffer} from one buffer.
  */
-export class EncryptStream extends Transform {
-  /** The header this stream writes (available immediately). */
+class Sealer {
   readonly header: ArtifactHeader;
+  /** `u16 headerLen || header`: the first bytes of the artifact. */
+  readonly prefix: Buffer;
   readonly #key: KeyObject;
   readonly #aad: Buffer;
   readonly #chunkSize: number;
@@ -58,7 +57,6 @@ export class EncryptStream extends Transform {
   #index: number;
 
   constructor(options: EncryptOptions & EncryptInternals) {
-    super();
     const chunkLog2 = options.chunkLog2 ?? DEFAULT_CHUNK_LOG2;
     checkChunkLog2(chunkLog2);
     const dek = keyBytes(options.dek, "data key");
@@ -76,6 +74,7 @@ export class EncryptStream extends Transform {
     prefix.writeUInt16BE(body.length + MAC_LEN, 0);
     body.copy(prefix, 2);
     headerMac({ key: keys.header, body }).copy(prefix, 2 + body.length);
+    this.prefix = prefix;
     this.header = parseHeader(prefix);
     this.#aad = chunkAad(prefix);
     this.#key = createSecretKey(keys.payload);
@@ -83,13 +82,56 @@ export class EncryptStream extends Transform {
     keys.header.fill(0);
     this.#chunkSize = 2 ** chunkLog2;
     this.#index = options.firstChunkIndex ?? 0;
-    this.push(prefix);
+  }
+
+  /** Takes plaintext; returns the ciphertext of every chunk it completed. */
+  write(data: Buffer): Buffer[] {
+    this.#queue.push(data);
+    const out: Buffer[] = [];
+    while (this.#queue.length >= this.#chunkSize) out.push(...this.#seal(this.#queue.take(this.#chunkSize), false));
+    return out;
+  }
+
+  /** The final chunk (possibly empty). */
+  finish(): Buffer[] {
+    return this.#seal(this.#queue.take(this.#queue.length), true);
+  }
+
+  #seal(plaintext: Buffer[], final: boolean): Buffer[] {
+    if (this.#index > MAX_CHUNK_INDEX) {
+      throw new CryptoError({
+        code: CryptoErrorCode.CounterOverflow,
+        message: "chunk counter overflow: the stream is too long for one artifact",
+        hint: "Split the data into several artifacts or use a larger chunk size",
+      });
+    }
+    const pieces = sealChunk({ key: this.#key, aad: this.#aad, index: this.#index, final, plaintext });
+    this.#index++;
+    return pieces;
+  }
+}
+
+/**
+ * A Transform that turns plaintext into one BKP1 artifact. Memory stays bounded by about one chunk
+ * whatever the stream length; output bytes do not depend on how the input was split into writes.
+ * The header is emitted at once; chunks as soon as they are complete; the final chunk (possibly
+ * empty) at the end. Errors are {@link CryptoError}s.
+ */
+export class EncryptStream extends Transform {
+  /** The header this stream writes (available immediately). */
+  readonly header: ArtifactHeader;
+  readonly #sealer: Sealer;
+
+  constructor(options: EncryptOptions & EncryptInternals) {
+    super();
+    this.#sealer = new Sealer(options);
+    this.header = this.#sealer.header;
+    this.push(this.#sealer.prefix);
   }
 
   override _transform(data: Buffer | string, encoding: BufferEncoding, callback: TransformCallback): void {
     try {
-      this.#queue.push(typeof data === "string" ? Buffer.from(data, encoding) : data);
-      while (this.#queue.length >= this.#chunkSize) this.#seal(this.#queue.take(this.#chunkSize), false);
+      for (const piece of this.#sealer.write(typeof data === "string" ? Buffer.from(data, encoding) : data)) this.push(piece);
       callback();
     } catch (err) {
       callback(err as Error);
@@ -98,27 +140,24 @@ export class EncryptStream extends Transform {
 
   override _flush(callback: TransformCallback): void {
     try {
-      this.#seal(this.#queue.take(this.#queue.length), true);
+      for (const piece of this.#sealer.finish()) this.push(piece);
       callback();
     } catch (err) {
       callback(err as Error);
     }
-  }
-
-  #seal(plaintext: Buffer[], final: boolean): void {
-    if (this.#index > MAX_CHUNK_INDEX) {
-      throw new CryptoError({
-        code: CryptoErrorCode.CounterOverflow,
-        message: "chunk counter overflow: the stream is too long for one artifact",
-        hint: "Split the data into several artifacts or use a larger chunk size",
-      });
-    }
-    for (const piece of sealChunk({ key: this.#key, aad: this.#aad, index: this.#index, final, plaintext })) this.push(piece);
-    this.#index++;
   }
 }
 
 /** Creates an {@link EncryptStream}: plaintext in, BKP1 artifact out. */
 export function createEncryptStream(options: EncryptOptions): EncryptStream {
   return new EncryptStream(options);
+}
+
+/**
+ * One whole artifact from plaintext held in memory (a small tenant's backup): the same bytes
+ * {@link EncryptStream} writes for it, without a stream's per-chunk callbacks.
+ */
+export function encryptBuffer(options: EncryptOptions, plaintext: Buffer): Buffer {
+  const sealer = new Sealer(options);
+  return Buffer.concat([sealer.prefix, ...sealer.write(plaintext), ...sealer.finish()]);
 }

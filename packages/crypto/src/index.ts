@@ -14,7 +14,7 @@ export {
   type ArtifactKind,
   type ContentEncoding,
 } from "./format";
-export { createEncryptStream, EncryptStream, type EncryptOptions } from "./encrypt";
+export { createEncryptStream, encryptBuffer, EncryptStream, type EncryptOptions } from "./encrypt";
 export { createDecryptStream, DecryptStream, type DecryptOptions } from "./decrypt";
 export { readHeader } from "./read-header";
 export { hkdf, type KeyInput } from "./kdf";

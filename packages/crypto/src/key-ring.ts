@@ -55,6 +55,31 @@ export class KeyRing {
   }
 
   /**
+   * {@link sealNewArtifact} for many artifacts at once: the tenant keys they need are read in two
+   * round trips in all. Each entry is that artifact's keys, or the `CryptoError` its tenant's key
+   * gives (shredded, retired): one tenant's problem does not fail the others.
+   */
+  async sealNewArtifacts(identities: ArtifactIdentity[]): Promise<Array<SealedArtifactKeys | CryptoError>> {
+    identities.forEach(checkIdentity);
+    const tenantIds = identities.filter((i) => slotTypeFor(i.kind) === "tenant").map((i) => i.tenantId);
+    const keks = tenantIds.length > 0 ? await this.#tenants("tenant").currentKeks(tenantIds) : new Map();
+    try {
+      return await Promise.all(
+        identities.map(async (identity) => {
+          if (slotTypeFor(identity.kind) !== "tenant") return this.sealNewArtifact(identity);
+          const current = keks.get(identity.tenantId)!;
+          if (current instanceof CryptoError) return current;
+          const dek = generateDek();
+          const dekId = newDekId();
+          return { dek, dekId, sidecar: buildKeySidecar({ identity, dekId, dek, kek: current.kek, keyVersion: current.keyVersion }) };
+        }),
+      );
+    } finally {
+      for (const k of keks.values()) if (!(k instanceof CryptoError)) keyBytes(k.kek).fill(0);
+    }
+  }
+
+  /**
    * The data key of an artifact, from its sidecar. Refuses a sidecar for another kind, tenant or
    * backup than `expect` (which comes from the catalog or the request, never from the sidecar).
    * Pass `dekId` on to `createDecryptStream` so a mismatched sidecar is named as such.

@@ -22,6 +22,12 @@ export interface TenantKeyInfo {
   shredded: boolean;
 }
 
+interface SeedRow {
+  seed: Buffer;
+  master_version: number;
+  retired_at: Date | null;
+}
+
 interface Row {
   tenant_id: string;
   key_version: number;
@@ -210,12 +216,50 @@ export class TenantKeyStore {
    * key version is not configured), `key_shredded` or `key_retired`.
    */
   async tenantKek({ tenantId, keyVersion }: { tenantId: string; keyVersion: number }): Promise<Secret<Buffer>> {
-    const { rows } = await this.#pool.query<{ seed: Buffer; master_version: number; retired_at: Date | null }>(
+    const { rows } = await this.#pool.query<SeedRow>(
       `select seed, master_version, retired_at from ${this.#table} where tenant_id = $1 and key_version = $2`,
       [tenantId, keyVersion],
     );
     const row = rows[0];
     if (!row) throw this.#unknown(tenantId, keyVersion);
+    return this.#kek({ row, tenantId, keyVersion });
+  }
+
+  /**
+   * The current key version and KEK of many tenants in two round trips (a nightly run seals
+   * thousands of artifacts): what {@link currentKey} then {@link tenantKek} give for each, a tenant
+   * without keys getting version 1. A tenant whose current key cannot seal (shredded, retired,
+   * master key missing) maps to that `CryptoError` instead; the others are unaffected.
+   */
+  async currentKeks(tenantIds: string[]): Promise<Map<string, { keyVersion: number; kek: Secret<Buffer> } | CryptoError>> {
+    const ids = [...new Set(tenantIds)];
+    await this.#pool.query(
+      `insert into ${this.#table} (tenant_id, key_version, seed, master_version)
+       select u.tenant_id, 1, u.seed, $3 from unnest($1::text[], $2::bytea[]) as u(tenant_id, seed)
+       where not exists (select 1 from ${this.#table} k where k.tenant_id = u.tenant_id)
+       on conflict do nothing`,
+      [ids, ids.map(() => newSeed()), this.currentMasterVersion],
+    );
+    const { rows } = await this.#pool.query<SeedRow & { tenant_id: string; key_version: number }>(
+      `select distinct on (tenant_id) tenant_id, key_version, seed, master_version, retired_at
+       from ${this.#table} where tenant_id = any($1::text[]) order by tenant_id, key_version desc`,
+      [ids],
+    );
+    const out = new Map<string, { keyVersion: number; kek: Secret<Buffer> } | CryptoError>();
+    for (const row of rows) {
+      const keyVersion = row.key_version;
+      try {
+        out.set(row.tenant_id, { keyVersion, kek: this.#kek({ row, tenantId: row.tenant_id, keyVersion }) });
+      } catch (err) {
+        out.set(row.tenant_id, err as CryptoError);
+      }
+    }
+    for (const id of ids) if (!out.has(id)) out.set(id, this.#unknown(id, 1));
+    return out;
+  }
+
+  /** The KEK of one key version's row; wipes the seed. */
+  #kek({ row, tenantId, keyVersion }: { row: SeedRow; tenantId: string; keyVersion: number }): Secret<Buffer> {
     if (row.seed.length === 0) throw shredded(tenantId, keyVersion);
     if (row.retired_at) {
       row.seed.fill(0);

@@ -1,6 +1,6 @@
 import { Readable } from "node:stream";
 import { describe, expect, it } from "vitest";
-import { CryptoErrorCode, createEncryptStream, encryptedLength, isCryptoError, plaintextLength, readHeader } from "../src";
+import { CryptoErrorCode, createEncryptStream, encryptBuffer, encryptedLength, isCryptoError, plaintextLength, readHeader } from "../src";
 import { EncryptStream } from "../src/encrypt";
 import { DecryptStream } from "../src/decrypt";
 import { MAX_CHUNK_INDEX } from "../src/format";
@@ -48,6 +48,15 @@ describe("independence from write boundaries", () => {
     const reference = await encrypt(data, FIXED);
     for (const sizes of splits) {
       expect((await encrypt(data, FIXED, split(data, sizes))).equals(reference)).toBe(true);
+    }
+  });
+
+  it("encryptBuffer writes the bytes the stream writes, for every length class", async () => {
+    for (const n of [0, 1, C - 1, C, C + 1, 3 * C, 5 * C + 123]) {
+      const input = data.subarray(0, n);
+      const oneShot = encryptBuffer(encOptions(FIXED), input);
+      expect(oneShot.equals(await encrypt(input, FIXED))).toBe(true);
+      expect((await decrypt(oneShot)).equals(input)).toBe(true);
     }
   });
 

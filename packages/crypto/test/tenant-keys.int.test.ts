@@ -65,6 +65,28 @@ describe("tenant key store", () => {
     }
   });
 
+  it("seals many artifacts at once: new tenants get version 1, each uses its current version, a shredded tenant fails alone", async () => {
+    const { store, ring } = ringWith([1]);
+    await store.currentKey("t-many-rotated");
+    await store.rotateTenantKey("t-many-rotated");
+    await store.currentKey("t-many-shredded");
+    await store.shredTenant("t-many-shredded");
+    const ids = ["t-many-new-a", "t-many-rotated", "t-many-shredded", "t-many-new-b"].map((tenantId, i) => ({ kind: "tenant" as const, tenantId, backupId: `b-many-${i}` }));
+    const sealed = await ring.sealNewArtifacts([...ids, { ...ids[0]!, backupId: "b-many-again" }]);
+    expect(sealed[2]).toMatchObject({ code: CryptoErrorCode.KeyShredded });
+    for (const [i, version] of [[0, 1], [1, 2], [3, 1], [4, 1]] as const) {
+      const s = sealed[i]!;
+      if (s instanceof Error) throw s;
+      expect(s.sidecar.slots[0]!.keyVersion).toBe(version);
+      const identity = i === 4 ? { ...ids[0]!, backupId: "b-many-again" } : ids[i]!;
+      // what was sealed in a batch opens like any other artifact
+      const data = plaintext(100);
+      const artifact = await encrypt(data, { ...identity, dek: s.dek, dekId: s.dekId });
+      expect((await restore(ring, { artifact, sidecar: s.sidecar, identity })).equals(data)).toBe(true);
+    }
+    expect(await store.listKeys("t-many-new-a")).toHaveLength(1);
+  });
+
   it("rotation: a new tenant key version re-wraps sidecars; artifact bytes never change; old version retired", async () => {
     const { store, ring } = ringWith([1]);
     const identity = { kind: "tenant" as const, tenantId: "t-rotate", backupId: "b-1" };

@@ -254,6 +254,59 @@ export function replicationSuite(opts: { label: string; open: () => Promise<Repl
       });
     });
 
+    describe("putEverywhere from a buffer", () => {
+      it("writes the bytes whole to both, with their sha256 as metadata", async () => {
+        const k = key();
+        const data = Buffer.from("a small artifact built in memory");
+        const puts = [b2.faults.count("put"), r2.faults.count("put")];
+        const r = await putEverywhere({ backends: [b2, r2], key: k, source: data, metadata: { "backup-id": "bkp_1" } });
+        expect(r).toMatchObject({ key: k, sha256: sha256(data), size: data.length, okProviders: ["b2", "r2"], failedProviders: [] });
+        expect([b2.faults.count("put") - puts[0]!, r2.faults.count("put") - puts[1]!]).toEqual([1, 1]);
+        for (const backend of [b2, r2]) {
+          expect(await readAll(await backend.get(k))).toEqual(data);
+          expect((await backend.head(k))!.metadata).toEqual({ "backup-id": "bkp_1", sha256: sha256(data) });
+        }
+      });
+
+      it("one provider down: degraded; both down: a retryable storage_all_providers_failed, nothing stored", async () => {
+        const k = key();
+        const data = Buffer.from("degraded");
+        r2.faults.down();
+        const r = await putEverywhere({ backends: [b2, r2], key: k, source: data, knownAbsent: true });
+        expect(r.failedProviders).toEqual(["r2"]);
+        expect(r.outcomes.find((o) => o.provider === "r2")).toMatchObject({ ok: false, error: { code: "storage_unavailable" } });
+        b2.faults.down();
+        const k2 = key();
+        const err = await putEverywhere({ backends: [b2, r2], key: k2, source: data, knownAbsent: true }).catch((e: unknown) => e);
+        expect(err).toMatchObject({ code: "storage_all_providers_failed", retryable: true });
+        b2.faults.up();
+        r2.faults.up();
+        expect(await b2.head(k2)).toBeNull();
+        expect(await r2.head(k2)).toBeNull();
+      });
+
+      it("the same bytes again: already stored without a put; other bytes: split brain, nothing overwritten", async () => {
+        const k = key();
+        const data = Buffer.from("written once");
+        await putEverywhere({ backends: [b2, r2], key: k, source: data });
+        const puts = b2.faults.count("put");
+        const again = await putEverywhere({ backends: [b2, r2], key: k, source: data });
+        expect(again.outcomes.map((o) => [o.provider, o.ok, o.alreadyStored])).toEqual([
+          ["b2", true, true],
+          ["r2", true, true],
+        ]);
+        expect(b2.faults.count("put")).toBe(puts);
+        await expectStorageError(putEverywhere({ backends: [b2, r2], key: k, source: Buffer.from("other bytes") }), "storage_split_brain");
+        expect(await readAll(await r2.get(k))).toEqual(data);
+      });
+
+      it("bytes that do not match the expected checksum store nothing", async () => {
+        const k = key();
+        await expectStorageError(putEverywhere({ backends: [b2, r2], key: k, source: Buffer.from("x"), expectedSha256: sha256(Buffer.from("y")) }), "storage_corrupt");
+        expect(await b2.head(k)).toBeNull();
+      });
+    });
+
     describe("readWithFailover and verifyObject", () => {
       const data = Buffer.from("0123456789abcdef".repeat(8 * 1024)); // 128 KiB
       const sum = createHash("sha256").update(data).digest("hex");

@@ -11,8 +11,12 @@ export interface PutEverywhereOptions {
   /** The providers to write to. Names must be unique. */
   backends: StorageBackend[];
   key: string;
-  /** Read exactly once. Destroyed when `putEverywhere` throws. */
-  source: Readable;
+  /**
+   * A stream: read exactly once, destroyed when `putEverywhere` throws. Or the bytes themselves (a
+   * small artifact built in memory): hashed up front (so they act as `expectedSha256` and are stored
+   * as metadata `sha256`) and handed whole to every provider, which may then retry them.
+   */
+  source: Readable | Buffer;
   contentType?: string;
   /** Stored on every copy. `sha256` is added when `expectedSha256` is given. */
   metadata?: Record<string, string>;
@@ -113,7 +117,9 @@ interface Branch {
  *     any failure was). A source error is rethrown as is, after aborting every write.
  */
 export async function putEverywhere(opts: PutEverywhereOptions): Promise<PutEverywhereResult> {
-  const { backends, key, source, signal } = opts;
+  if (Buffer.isBuffer(opts.source)) return putBufferEverywhere({ ...opts, bytes: opts.source });
+  const { backends, key, signal } = opts;
+  const source = opts.source;
   const names = backends.map((b) => b.name);
   const group = names.join(",");
   if (backends.length === 0 || new Set(names).size !== names.length) {
@@ -229,6 +235,69 @@ export async function putEverywhere(opts: PutEverywhereOptions): Promise<PutEver
       if (b.result?.etag) o.etag = b.result.etag;
     }
   }
+  return finish({ key, sha256, size, outcomes, group });
+}
+
+/**
+ * `putEverywhere` for bytes in memory: the checksum is known before anything is written, so
+ * existing copies are judged first and every remaining provider gets one whole-body put, at once.
+ */
+async function putBufferEverywhere(opts: PutEverywhereOptions & { bytes: Buffer }): Promise<PutEverywhereResult> {
+  const { backends, key, bytes, signal } = opts;
+  const names = backends.map((b) => b.name);
+  const group = names.join(",");
+  if (backends.length === 0 || new Set(names).size !== names.length) {
+    throw new StorageError({ code: "storage_invalid_argument", provider: group || "none", key, message: "putEverywhere needs at least one backend, with unique names" });
+  }
+  const sha256 = createHash("sha256").update(bytes).digest("hex");
+  const size = bytes.length;
+  const expectedSha = opts.expectedSha256?.toLowerCase();
+  if (expectedSha !== undefined && sha256 !== expectedSha) {
+    throw new StorageError({ code: "storage_corrupt", provider: group, key, message: `source bytes for ${key} do not match the expected checksum`, context: { expected: expectedSha, actual: sha256 } });
+  }
+  if (opts.expectedSize !== undefined && size !== opts.expectedSize) {
+    throw new StorageError({ code: "storage_corrupt", provider: group, key, message: `source for ${key} has ${size} bytes, expected ${opts.expectedSize}`, context: { expected: opts.expectedSize, actual: size } });
+  }
+  const outcomes = new Map<string, ProviderOutcome>(names.map((n) => [n, { provider: n, ok: false, alreadyStored: false, size: 0 }]));
+  const targets: StorageBackend[] = [];
+  const existing: Existing[] = [];
+  try {
+    if (opts.knownAbsent) targets.push(...backends);
+    else {
+      await Promise.all(
+        backends.map(async (backend) => {
+          let info: ObjectInfo | null;
+          try {
+            info = await backend.head(key, signal ? { signal } : {});
+          } catch (error) {
+            if (isStorageError(error, "storage_aborted")) throw error;
+            outcomes.get(backend.name)!.error = error;
+            return;
+          }
+          if (info === null || opts.onExisting === "overwrite") targets.push(backend);
+          else existing.push({ backend, info, checksum: checksumOf({ backend, key, info, opts }) });
+        }),
+      );
+    }
+    await judgeExisting({ existing, sha256, size, key, outcomes });
+  } catch (err) {
+    for (const e of existing) e.checksum.catch(() => {});
+    throw err;
+  }
+  const metadata = { ...opts.metadata, [SHA256_METADATA]: sha256 };
+  await Promise.all(
+    targets.map(async (backend) => {
+      const o = outcomes.get(backend.name)!;
+      try {
+        const r = await backend.put(key, bytes, { metadata, ...(opts.contentType ? { contentType: opts.contentType } : {}), ...(signal ? { signal } : {}) });
+        if (r.size !== size) throw new StorageError({ code: "storage_corrupt", provider: backend.name, key, message: `${backend.name}: stored ${r.size} of ${size} bytes of ${key}` });
+        Object.assign(o, { ok: true, size, sha256, ...(r.etag ? { etag: r.etag } : {}) });
+      } catch (error) {
+        o.error ??= error;
+      }
+    }),
+  );
+  if (signal?.aborted) throw abortedError(group, key);
   return finish({ key, sha256, size, outcomes, group });
 }
 

@@ -1,7 +1,16 @@
-import { createGzip } from "node:zlib";
+import { createGzip, gzip } from "node:zlib";
 import { PassThrough, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { createEncryptStream, serializeKeySidecar, type ArtifactIdentity, type KeyRing, type KeySidecar } from "@hesaab/crypto";
+import { promisify } from "node:util";
+import {
+  createEncryptStream,
+  encryptBuffer,
+  serializeKeySidecar,
+  type ArtifactIdentity,
+  type KeyRing,
+  type KeySidecar,
+  type SealedArtifactKeys,
+} from "@hesaab/crypto";
 import {
   encodeMetaSidecar,
   keysSidecarKey,
@@ -12,6 +21,7 @@ import {
   type BackupType,
   type ManifestSummary,
   type ProviderOutcome,
+  type PutEverywhereResult,
   type StorageBackend,
 } from "@hesaab/storage";
 
@@ -24,12 +34,19 @@ import {
  * data key) and `<key>.meta.json` (what, whose, when, size, checksum), so the bucket describes itself.
  * A provider that took the artifact but not a sidecar counts as failed: without its sidecars the copy
  * is not usable on its own, and storage-svc heals it like a missing one.
+ *
+ * A plaintext given as a `Buffer` (a small tenant's script, built in memory) takes the same steps
+ * without streams: gzip on the thread pool, one `encryptBuffer`, one whole-body put per provider.
  */
 
+const gzipAsync = promisify(gzip);
+
 export interface StoreArtifactOptions {
-  plaintext: Readable;
+  plaintext: Readable | Buffer;
   identity: ArtifactIdentity;
   keyRing: KeyRing;
+  /** This artifact's keys when already sealed (`KeyRing.sealNewArtifacts` for a batch); sealed here otherwise. Its data key is wiped after use. */
+  sealed?: SealedArtifactKeys;
   backends: StorageBackend[];
   key: string;
   /** gzip level (1-9) to compress before encrypting; `false` when the plaintext is already compressed (pg_dump -Fc). */
@@ -59,25 +76,15 @@ export interface StoredArtifact {
 export async function storeArtifact(opts: StoreArtifactOptions): Promise<StoredArtifact> {
   const { identity, keyRing, backends, key, signal } = opts;
   const contentEncoding = opts.gzipLevel === false ? "none" : "gzip";
-  const sealed = await keyRing.sealNewArtifact(identity);
-  const encrypt = createEncryptStream({ dek: sealed.dek, dekId: sealed.dekId, ...identity, contentEncoding });
-  const source = new PassThrough({ highWaterMark: 1 << 20 });
-  const stages: NodeJS.ReadWriteStream[] = opts.gzipLevel === false ? [encrypt] : [createGzip({ level: opts.gzipLevel, chunkSize: 1 << 16 }), encrypt];
-  // The chain runs while putEverywhere reads `source`; its failure (a database error mid-export)
-  // destroys `source`, which makes putEverywhere abort every upload: nothing partial is kept.
-  const chain = pipeline([opts.plaintext, ...stages, source], { signal }).catch((err: unknown) => {
-    source.destroy(err instanceof Error ? err : new Error(String(err)));
-    throw err;
-  });
-  chain.catch(() => {}); // awaited below; until then a failure must not count as unhandled
-  let result;
+  const sealed = opts.sealed ?? (await keyRing.sealNewArtifact(identity));
+  let result: PutEverywhereResult;
   try {
-    result = await putEverywhere({ backends, key, source, signal, contentType: "application/octet-stream", knownAbsent: opts.freshKey ?? false });
+    result = Buffer.isBuffer(opts.plaintext)
+      ? await storeBytes({ ...opts, plaintext: opts.plaintext, sealed, contentEncoding })
+      : await storeStream({ ...opts, plaintext: opts.plaintext, sealed, contentEncoding });
   } finally {
-    await chain.catch(() => {});
     sealed.dek.reveal().fill(0);
   }
-  await chain;
 
   const manifest = typeof opts.meta.manifest === "function" ? opts.meta.manifest() : (opts.meta.manifest ?? {});
   const keysJson = Buffer.from(serializeKeySidecar(sealed.sidecar));
@@ -128,4 +135,42 @@ export async function storeArtifact(opts: StoreArtifactOptions): Promise<StoredA
     okProviders,
     failedProviders: outcomes.filter((o) => !o.ok).map((o) => o.provider),
   };
+}
+
+type Sealing = StoreArtifactOptions & { sealed: SealedArtifactKeys; contentEncoding: "gzip" | "none" };
+
+async function storeStream(opts: Sealing & { plaintext: Readable }): Promise<PutEverywhereResult> {
+  const { sealed, identity, contentEncoding, signal } = opts;
+  const encrypt = createEncryptStream({ dek: sealed.dek, dekId: sealed.dekId, ...identity, contentEncoding });
+  const source = new PassThrough({ highWaterMark: 1 << 20 });
+  const stages: NodeJS.ReadWriteStream[] = opts.gzipLevel === false ? [encrypt] : [createGzip({ level: opts.gzipLevel, chunkSize: 1 << 16 }), encrypt];
+  // The chain runs while putEverywhere reads `source`; its failure (a database error mid-export)
+  // destroys `source`, which makes putEverywhere abort every upload: nothing partial is kept.
+  const chain = pipeline([opts.plaintext, ...stages, source], { signal }).catch((err: unknown) => {
+    source.destroy(err instanceof Error ? err : new Error(String(err)));
+    throw err;
+  });
+  chain.catch(() => {}); // awaited below; until then a failure must not count as unhandled
+  let result;
+  try {
+    result = await putEverywhere({ backends: opts.backends, key: opts.key, source, signal, contentType: "application/octet-stream", knownAbsent: opts.freshKey ?? false });
+  } finally {
+    await chain.catch(() => {});
+  }
+  await chain;
+  return result;
+}
+
+async function storeBytes(opts: Sealing & { plaintext: Buffer }): Promise<PutEverywhereResult> {
+  const { sealed, identity, contentEncoding } = opts;
+  const body = opts.gzipLevel === false ? opts.plaintext : await gzipAsync(opts.plaintext, { level: opts.gzipLevel });
+  const artifact = encryptBuffer({ dek: sealed.dek, dekId: sealed.dekId, ...identity, contentEncoding }, body);
+  return putEverywhere({
+    backends: opts.backends,
+    key: opts.key,
+    source: artifact,
+    ...(opts.signal ? { signal: opts.signal } : {}),
+    contentType: "application/octet-stream",
+    knownAbsent: opts.freshKey ?? false,
+  });
 }

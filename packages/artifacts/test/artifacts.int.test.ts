@@ -97,6 +97,33 @@ describe("artifacts", () => {
     }
   });
 
+  it("a plaintext in memory, with keys sealed beforehand: the same artifact and sidecars; degraded when a provider is down", async () => {
+    const backupId = `bkp_${randomBytes(8).toString("hex")}`;
+    const identity = { kind: "tenant" as const, tenantId: "tenant-m", backupId };
+    const [sealed] = await keyRing.sealNewArtifacts([identity]);
+    if (!sealed || sealed instanceof Error) throw new Error("no keys");
+    const key = `${prefix}${backupId}.sql.gz.bkp1`;
+    const puts = (backend: "b2" | "r2") => (backend === "b2" ? b2 : r2).faults!.count("put");
+    const before = [puts("b2"), puts("r2")];
+    const stored = await storeArtifact({ plaintext, identity, keyRing, sealed, backends, key, gzipLevel: 6, meta: { type: "tenant", createdAt: new Date() }, freshKey: true });
+    expect(stored.okProviders).toEqual(["b2", "r2"]);
+    expect([puts("b2") - before[0]!, puts("r2") - before[1]!]).toEqual([3, 3]); // artifact and two sidecars, one put each
+    expect(sealed.dek.reveal().every((b) => b === 0)).toBe(true); // the data key was wiped
+    for (const b of backends) expect(parseMetaSidecar(await readAll(await b.get(metaSidecarKey(key))))).toMatchObject({ backupId, size: stored.size, sha256: stored.sha256 });
+    const staged = await stageArtifact({ ref: { key, sha256: stored.sha256, size: stored.size, identity, contentEncoding: "gzip" }, backends, dir });
+    expect((await readAll(await openStaged({ staged, keyRing }))).equals(plaintext)).toBe(true);
+    await staged.remove();
+
+    r2.faults!.failAlways("put");
+    try {
+      const id2 = { ...identity, backupId: `bkp_${randomBytes(8).toString("hex")}` };
+      const degraded = await storeArtifact({ plaintext, identity: id2, keyRing, backends, key: `${prefix}${id2.backupId}.sql.gz.bkp1`, gzipLevel: 6, meta: { type: "tenant", createdAt: new Date() }, freshKey: true });
+      expect(degraded.failedProviders).toEqual(["r2"]);
+    } finally {
+      r2.faults!.clear();
+    }
+  });
+
   it("a provider that took the artifact but not a sidecar counts as failed", async () => {
     const metaRefused = new Proxy(r2.backend, {
       get(target, prop, receiver) {

@@ -86,10 +86,10 @@ export type ExportOptions = {
 const MiB = 1024 * 1024;
 const PROGRESS_EVERY = 8 * MiB;
 const INACTIVE = new Set(["suspended", "deleted"]);
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 // Output settings that make the COPY text the same whatever the server's or role's defaults are.
-const PIN_SETTINGS = [
+export const PIN_SETTINGS = [
   "SET LOCAL client_encoding = 'UTF8'",
   "SET LOCAL standard_conforming_strings = on",
   "SET LOCAL datestyle = 'ISO, YMD'",
@@ -118,7 +118,7 @@ async function connect(opts: ExportOptions): Promise<Lease> {
   return lease({ pool: opts.pool });
 }
 
-function validateIds(opts: ExportOptions): void {
+export function validateIds(opts: { tenantId: string; backupId: string }): void {
   if (!tenantIdSchema.safeParse(opts.tenantId).success) {
     throw tenantDataError({ code: "invalid_tenant_id", message: "the tenant id is not a valid tenant id", context: { tenantId: String(opts.tenantId).slice(0, 140) } });
   }
@@ -127,7 +127,7 @@ function validateIds(opts: ExportOptions): void {
   }
 }
 
-function wrapFailure(err: unknown, context: Record<string, unknown>): Error {
+export function wrapFailure(err: unknown, context: Record<string, unknown>): Error {
   if (isHesaabError(err)) return err;
   const state = sqlState(err);
   return new TenantDataError({
@@ -136,6 +136,17 @@ function wrapFailure(err: unknown, context: Record<string, unknown>): Error {
     retryable: state === undefined || isRetryableSqlState(state),
     cause: err,
     context: { ...context, sqlState: state },
+  });
+}
+
+/** `tenant_not_active` for a suspended or deleted tenant (unless allowed), else undefined. */
+export function inactiveError(o: { tenantId: string; status: string | null; allowInactive: boolean }): TenantDataError | undefined {
+  if (o.status === null || !INACTIVE.has(o.status) || o.allowInactive) return undefined;
+  return tenantDataError({
+    code: "tenant_not_active",
+    message: `tenant ${o.tenantId} is ${o.status}`,
+    hint: "Suspended and deleted tenants are not backed up",
+    context: { tenantId: o.tenantId, status: o.status },
   });
 }
 
@@ -154,14 +165,8 @@ async function checkTenant(o: { client: pg.ClientBase; plan: TenantPlan; tenantI
   if (!row) {
     throw tenantDataError({ code: "tenant_not_found", message: `tenant ${tenantId} not found`, hint: "Check the tenant id and the database", context: { tenantId } });
   }
-  if (row.status !== null && INACTIVE.has(row.status) && !o.allowInactive) {
-    throw tenantDataError({
-      code: "tenant_not_active",
-      message: `tenant ${tenantId} is ${row.status}`,
-      hint: "Suspended and deleted tenants are not backed up",
-      context: { tenantId, status: row.status },
-    });
-  }
+  const inactive = inactiveError({ tenantId, status: row.status, allowInactive: o.allowInactive });
+  if (inactive) throw inactive;
   return row.at;
 }
 

@@ -2,6 +2,7 @@ export { discoverTenantPlan, buildPlan, schemaFingerprint, DEFAULT_EXCLUDED_SCHE
 export {
   formatPlan,
   selectSql,
+  batchSelectSql,
   deleteSql,
   aggregateSql,
   copyFromStdinLine,
@@ -18,6 +19,7 @@ export {
 } from "./plan";
 export { readCatalog, type Catalog, type CatalogTable, type CatalogColumn, type CatalogForeignKey, type CatalogExternalReference } from "./catalog";
 export { exportTenant, type ExportOptions, type ExportProgress, type ExportSummary, type ExportTableSummary, type TenantExport } from "./export";
+export { exportTenantBatch, type BatchExportOptions, type BatchExportResult } from "./export-batch";
 export { loadTenantScript, type LoadOptions, type LoadMode, type LoadProgress, type LoadSummary, type LoadTableSummary } from "./load";
 export { compatibleType, mapScript, stripFields, type TableMapping } from "./drift";
 export { ScriptReader, type ScriptEvent } from "./script-reader";

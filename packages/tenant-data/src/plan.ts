@@ -126,6 +126,8 @@ interface Selection {
   joinConditions: string[];
   /** `<alias>.<column> = <tenant>` */
   tenantCondition: string;
+  /** `<alias>.<column>`: the tenant key of the row */
+  tenantKey: string;
 }
 
 /**
@@ -135,7 +137,8 @@ interface Selection {
 export function tenantSelection(o: { table: PlanTable; tenant: string; rootSql?: string }): Selection {
   const { table, tenant } = o;
   if (table.filter.kind === "column") {
-    return { from: `${table.sql} ${SELF}`, using: [], joinConditions: [], tenantCondition: `${SELF}.${table.filter.column} = ${tenant}` };
+    const tenantKey = `${SELF}.${table.filter.column}`;
+    return { from: `${table.sql} ${SELF}`, using: [], joinConditions: [], tenantCondition: `${tenantKey} = ${tenant}`, tenantKey };
   }
   const hops = [...table.filter.hops];
   let column = table.filter.column;
@@ -160,6 +163,7 @@ export function tenantSelection(o: { table: PlanTable; tenant: string; rootSql?:
     using,
     joinConditions,
     tenantCondition: `t${hops.length}.${column} = ${tenant}`,
+    tenantKey: `t${hops.length}.${column}`,
   };
 }
 
@@ -172,6 +176,17 @@ export function selectSql(o: { plan: TenantPlan; table: PlanTable; tenant: strin
   const s = selection(o.plan, o.table, o.tenant);
   const columns = o.table.columns.map((c) => `${SELF}.${c.sql}`).join(", ");
   return `SELECT ${columns} FROM ${s.from} WHERE ${s.tenantCondition}`;
+}
+
+/**
+ * The rows of many tenants at once, each led by its tenant key as text:
+ * `SELECT <key>::text, <columns> FROM … WHERE <key> = ANY(<tenants>)`. `tenants` is an SQL array
+ * expression of the root key's type. A batch export splits the output by that first field.
+ */
+export function batchSelectSql(o: { plan: TenantPlan; table: PlanTable; tenants: string }): string {
+  const s = selection(o.plan, o.table, "NULL");
+  const columns = o.table.columns.map((c) => `${SELF}.${c.sql}`).join(", ");
+  return `SELECT ${s.tenantKey}::text, ${columns} FROM ${s.from} WHERE ${s.tenantKey} = ANY(${o.tenants})`;
 }
 
 /** `DELETE FROM … WHERE <tenant>`: removes a tenant's rows from one table. */

@@ -5,6 +5,7 @@ export {
   insertBackupRecord,
   getBackupRecord,
   updateBackupRecord,
+  finishBackupRecords,
   setProviderCopy,
   storedArtifactColumns,
   type StoredCopies,

@@ -31,6 +31,32 @@ export async function updateBackupRecord(db: CatalogDb, { id, set }: { id: strin
   return row;
 }
 
+/** Columns a finished backup sets (see {@link finishBackupRecords}). */
+const FINISHED_COLUMNS = [
+  "status",
+  "fileSize",
+  "checksum",
+  "encryptionKeyId",
+  "keySidecar",
+  "providers",
+  "b2Location",
+  "r2Location",
+  "errorMessage",
+  "completedAt",
+  "expiresAt",
+  "metadata",
+] as const satisfies readonly (keyof NewBackupRecord)[];
+
+/**
+ * Writes the outcome of many backups in one statement (a batch of small tenants): each row is a
+ * whole record, inserted earlier as `running`, whose finished columns replace the stored ones.
+ */
+export async function finishBackupRecords(db: CatalogDb, rows: NewBackupRecord[]): Promise<BackupRecord[]> {
+  if (rows.length === 0) return [];
+  const set = Object.fromEntries(FINISHED_COLUMNS.map((c) => [c, sql.raw(`excluded.${backupRecords[c].name}`)]));
+  return db.insert(backupRecords).values(rows).onConflictDoUpdate({ target: backupRecords.id, set }).returning();
+}
+
 /** What a multi-provider write of one artifact returned (`storeArtifact`'s result fits). */
 export interface StoredCopies {
   size: number;

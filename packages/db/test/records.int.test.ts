@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eq } from "drizzle-orm";
 import { freshDatabase, type FreshDatabase } from "@hesaab/testkit";
 import { newId } from "@hesaab/contracts";
-import { alerts, getBackupRecord, insertBackupRecord, latestRestorableBackup, migrate, openCatalog, raiseAlert, setProviderCopy, type Catalog } from "../src";
+import { alerts, finishBackupRecords, getBackupRecord, insertBackupRecord, latestRestorableBackup, migrate, openCatalog, raiseAlert, setProviderCopy, type Catalog } from "../src";
 
 let database: FreshDatabase;
 let catalog: Catalog;
@@ -37,6 +37,20 @@ describe("backup records", () => {
     await setProviderCopy(catalog.db, { id, provider: "b2", copy: { status: "stored", verification: "verified" }, clear: ["error"] });
     const row = await getBackupRecord(catalog.db, id);
     expect(row!.providers).toEqual({ b2: { location: "k", status: "stored", verification: "verified" }, r2: { location: "k", status: "failed", error: "down" } });
+  });
+
+  it("finish many records in one statement: finished columns replace the running ones, the rest stays", async () => {
+    const running = [newId("bkp"), newId("bkp")].map((id, i) => ({ ...base, id, tenantId: `t-fin-${i}`, status: "running" as const, period: "2026-11-26", metadata: { attempt: 1 } }));
+    for (const r of running) await insertBackupRecord(catalog.db, r);
+    const done = await finishBackupRecords(catalog.db, [
+      { ...running[0]!, status: "completed", fileSize: 42, checksum: "c", completedAt: new Date(), metadata: { attempt: 1, rows: 3 } },
+      { ...running[1]!, status: "failed", errorMessage: "boom", completedAt: new Date() },
+    ]);
+    expect(done.map((r) => [r.id, r.status])).toEqual(running.map((r, i) => [r.id, i === 0 ? "completed" : "failed"]));
+    const first = await getBackupRecord(catalog.db, running[0]!.id);
+    expect(first).toMatchObject({ status: "completed", fileSize: 42, checksum: "c", period: "2026-11-26", metadata: { attempt: 1, rows: 3 } });
+    expect(await getBackupRecord(catalog.db, running[1]!.id)).toMatchObject({ status: "failed", errorMessage: "boom" });
+    expect(await finishBackupRecords(catalog.db, [])).toEqual([]);
   });
 
   it("find the latest restorable backup at or before a time, skipping failed ones and rollback points", async () => {

@@ -1,8 +1,8 @@
 import { and, eq, inArray } from "drizzle-orm";
-import { storeArtifact } from "@hesaab/artifacts";
+import { storeArtifact, type StoreArtifactOptions, type StoredArtifact } from "@hesaab/artifacts";
 import { errorText, HesaabError } from "@hesaab/config";
-import { newId, noPublish, type ProviderName } from "@hesaab/contracts";
-import { backupRecords, insertBackupRecord, storedArtifactColumns, updateBackupRecord, type BackupRecord } from "@hesaab/db";
+import { newId, noPublish, type ProviderName, type Publish } from "@hesaab/contracts";
+import { backupRecords, insertBackupRecord, storedArtifactColumns, updateBackupRecord, type BackupRecord, type NewBackupRecord } from "@hesaab/db";
 import { tenantBackupKey } from "@hesaab/storage";
 import { discoverTenantPlan, exportTenant, type ExportProgress, type ExportSummary, type TenantPlan } from "@hesaab/tenant-data";
 import type { TenantBackupDeps } from "./deps";
@@ -51,10 +51,8 @@ export async function backupTenant(deps: TenantBackupDeps, opts: BackupTenantOpt
   }
   const lock = await catalog.pool.connect();
   try {
-    const { rows } = await lock.query<{ ok: boolean }>("select pg_try_advisory_lock(hashtext($1)) as ok", [`hesaab.tenant-backup:${opts.tenantId}`]);
-    if (!rows[0]?.ok) {
-      throw new HesaabError({ code: "backup_in_progress", retryable: true, message: `a backup of tenant ${opts.tenantId} is already running`, hint: "It will be retried when that one ends" });
-    }
+    const { rows } = await lock.query<{ ok: boolean }>("select pg_try_advisory_lock(hashtext($1 || $2)) as ok", [LOCK_PREFIX, opts.tenantId]);
+    if (!rows[0]?.ok) throw backupInProgress(opts.tenantId);
     try {
       if (opts.period) {
         const existing = await findPeriodBackup(deps, { tenantId: opts.tenantId, period: opts.period });
@@ -63,15 +61,23 @@ export async function backupTenant(deps: TenantBackupDeps, opts: BackupTenantOpt
       // We hold the tenant's lock: a record still `running` belongs to a worker that is gone.
       await catalog.db
         .update(backupRecords)
-        .set({ status: "failed", errorMessage: "abandoned: the worker running this backup stopped before it finished", completedAt: new Date() })
+        .set({ status: "failed", errorMessage: ABANDONED, completedAt: new Date() })
         .where(and(eq(backupRecords.backupType, "tenant"), eq(backupRecords.tenantId, opts.tenantId), inArray(backupRecords.status, ["pending", "running"])));
       return { record: await runBackup(deps, opts, publish), skipped: false };
     } finally {
-      await lock.query("select pg_advisory_unlock(hashtext($1))", [`hesaab.tenant-backup:${opts.tenantId}`]).catch(() => {});
+      await lock.query("select pg_advisory_unlock(hashtext($1 || $2))", [LOCK_PREFIX, opts.tenantId]).catch(() => {});
     }
   } finally {
     lock.release();
   }
+}
+
+/** The advisory lock of a tenant's backup is `hashtext(LOCK_PREFIX || tenantId)`, taken by single and batch backups alike. */
+export const LOCK_PREFIX = "hesaab.tenant-backup:";
+export const ABANDONED = "abandoned: the worker running this backup stopped before it finished";
+
+export function backupInProgress(tenantId: string): HesaabError {
+  return new HesaabError({ code: "backup_in_progress", retryable: true, message: `a backup of tenant ${tenantId} is already running`, hint: "It will be retried when that one ends" });
 }
 
 async function findPeriodBackup(deps: TenantBackupDeps, { tenantId, period }: { tenantId: string; period: string }): Promise<BackupRecord | undefined> {
@@ -90,29 +96,18 @@ async function findPeriodBackup(deps: TenantBackupDeps, { tenantId, period }: { 
 }
 
 async function runBackup(deps: TenantBackupDeps, opts: BackupTenantOptions, publish: NonNullable<TenantBackupDeps["publish"]>): Promise<BackupRecord> {
-  const backupId = newId("bkp");
-  const createdAt = new Date();
-  const key = tenantBackupKey({ tenantId: opts.tenantId, backupId, createdAt });
   const started = Date.now();
-  let record = await insertBackupRecord(deps.catalog.db, {
-    id: backupId,
-    backupType: "tenant",
-    tenantId: opts.tenantId,
-    filename: key.slice(key.lastIndexOf("/") + 1),
-    encryptionKeyId: "",
-    status: "running",
-    purpose: opts.purpose,
-    period: opts.period ?? null,
-    createdAt,
-    metadata: { requestedBy: opts.requestedBy, attempt: opts.attempt ?? 1 },
-  });
+  const running = runningRecord(opts);
+  const { id: backupId, createdAt } = running;
+  const key = running.metadata.key;
+  let record = await insertBackupRecord(deps.catalog.db, running);
   await publish("backup.tenant.started.v1", { backupId, tenantId: opts.tenantId, purpose: opts.purpose, attempt: opts.attempt ?? 1 });
   try {
     const exported = await exportTenant({
       pool: deps.platform,
       tenantId: opts.tenantId,
       backupId,
-      plan: await cachedPlan(deps),
+      plan: await tenantPlan(deps),
       discover: deps.discover,
       allowInactive: opts.allowInactive,
       signal: opts.signal,
@@ -133,50 +128,12 @@ async function runBackup(deps: TenantBackupDeps, opts: BackupTenantOptions, publ
       gzipLevel: deps.gzipLevel,
       // `key` holds the backup id minted above: no provider can have it, so no head per provider.
       freshKey: true,
-      meta: {
-        type: "tenant",
-        createdAt,
-        // purpose and period let a catalog rebuilt from the bucket alone tell rollback points and nightly runs apart
-        manifest: () => ({ tables: summary?.tables.length, rows: summary?.rows, schemaVersion: summary?.schemaFingerprint, plaintextBytes: summary?.bytes, purpose: opts.purpose, period: opts.period ?? null }),
-      },
+      meta: artifactMeta(opts, createdAt, () => summary),
       signal: opts.signal,
     });
     await summaryReady;
-    const done = summary!;
-    const columns = storedArtifactColumns({ key, stored });
-    const { status } = columns;
-    record = (await updateBackupRecord(deps.catalog.db, {
-      id: backupId,
-      set: {
-        ...columns,
-        completedAt: new Date(),
-        expiresAt: new Date(createdAt.getTime() + deps.retentionDays * DAY_MS),
-        metadata: {
-          ...record.metadata,
-          key,
-          rows: done.rows,
-          plaintextBytes: done.bytes,
-          schemaFingerprint: done.schemaFingerprint,
-          tables: Object.fromEntries(done.tables.map((t) => [t.name, t.rows])),
-          durationMs: Date.now() - started,
-        },
-      },
-    }))!;
-    const outcomes = stored.outcomes.map((o) => ({ provider: o.provider as ProviderName, ok: o.ok, ...(o.ok ? {} : { error: errorText(o.error) }) }));
-    await publish("storage.artifact.stored.v1", { backupId, backupType: "tenant", tenantId: opts.tenantId, key, size: stored.size, sha256: stored.sha256, providers: outcomes });
-    for (const failed of stored.failedProviders) {
-      await publish("storage.replica.degraded.v1", { backupId, provider: failed as ProviderName, reason: "upload_failed", detail: errorText(stored.outcomes.find((o) => o.provider === failed)?.error) });
-    }
-    await publish("backup.tenant.completed.v1", {
-      backupId,
-      tenantId: opts.tenantId,
-      status,
-      size: stored.size,
-      sha256: stored.sha256,
-      rows: done.rows,
-      providers: outcomes,
-      durationMs: Date.now() - started,
-    });
+    record = (await updateBackupRecord(deps.catalog.db, { id: backupId, set: finishedColumns({ deps, record, stored, summary: summary!, started }) }))!;
+    await publishStored(publish, { record, stored, summary: summary!, started });
     return record;
   } catch (err) {
     await updateBackupRecord(deps.catalog.db, { id: backupId, set: { status: "failed", errorMessage: errorText(err), completedAt: new Date() } }).catch(() => {});
@@ -184,18 +141,91 @@ async function runBackup(deps: TenantBackupDeps, opts: BackupTenantOptions, publ
   }
 }
 
+type BackupRun = Pick<BackupTenantOptions, "tenantId" | "purpose" | "period" | "requestedBy" | "attempt">;
+
+/** The `running` record a backup starts with: a fresh backup id, and the object key it will be stored under. */
+export function runningRecord(opts: BackupRun) {
+  const id = newId("bkp");
+  const createdAt = new Date();
+  const key = tenantBackupKey({ tenantId: opts.tenantId, backupId: id, createdAt });
+  return {
+    id,
+    backupType: "tenant" as const,
+    tenantId: opts.tenantId,
+    filename: key.slice(key.lastIndexOf("/") + 1),
+    encryptionKeyId: "",
+    status: "running" as const,
+    purpose: opts.purpose,
+    period: opts.period ?? null,
+    createdAt,
+    metadata: { requestedBy: opts.requestedBy, attempt: opts.attempt ?? 1, key },
+  } satisfies NewBackupRecord;
+}
+
+/** What the `.meta.json` sidecar says of a tenant backup (`summary` is known once the export ended). */
+export function artifactMeta(opts: Pick<BackupRun, "purpose" | "period">, createdAt: Date, summary: () => ExportSummary | undefined): StoreArtifactOptions["meta"] {
+  return {
+    type: "tenant",
+    createdAt,
+    // purpose and period let a catalog rebuilt from the bucket alone tell rollback points and nightly runs apart
+    manifest: () => {
+      const s = summary();
+      return { tables: s?.tables.length, rows: s?.rows, schemaVersion: s?.schemaFingerprint, plaintextBytes: s?.bytes, purpose: opts.purpose, period: opts.period ?? null };
+    },
+  };
+}
+
+/** The record columns of a stored backup: copies and status (`completed` or `degraded`), expiry, counts. */
+export function finishedColumns(o: { deps: Pick<TenantBackupDeps, "retentionDays">; record: Pick<BackupRecord, "createdAt" | "metadata">; stored: StoredArtifact; summary: ExportSummary; started: number }) {
+  const { record, summary } = o;
+  return {
+    ...storedArtifactColumns({ key: o.stored.key, stored: o.stored }),
+    completedAt: new Date(),
+    expiresAt: new Date(record.createdAt.getTime() + o.deps.retentionDays * DAY_MS),
+    metadata: {
+      ...record.metadata,
+      rows: summary.rows,
+      plaintextBytes: summary.bytes,
+      schemaFingerprint: summary.schemaFingerprint,
+      tables: Object.fromEntries(summary.tables.map((t) => [t.name, t.rows])),
+      durationMs: Date.now() - o.started,
+    },
+  } satisfies Partial<NewBackupRecord>;
+}
+
+/** The events of a stored backup: stored (storage-svc verifies and heals from it), degraded per failed provider, completed. */
+export async function publishStored(publish: Publish, o: { record: BackupRecord; stored: StoredArtifact; summary: ExportSummary; started: number }): Promise<void> {
+  const { record, stored } = o;
+  const backupId = record.id;
+  const tenantId = record.tenantId!;
+  const outcomes = stored.outcomes.map((x) => ({ provider: x.provider as ProviderName, ok: x.ok, ...(x.ok ? {} : { error: errorText(x.error) }) }));
+  await publish("storage.artifact.stored.v1", { backupId, backupType: "tenant", tenantId, key: stored.key, size: stored.size, sha256: stored.sha256, providers: outcomes });
+  for (const failed of stored.failedProviders) {
+    await publish("storage.replica.degraded.v1", { backupId, provider: failed as ProviderName, reason: "upload_failed", detail: errorText(stored.outcomes.find((x) => x.provider === failed)?.error) });
+  }
+  await publish("backup.tenant.completed.v1", {
+    backupId,
+    tenantId,
+    status: record.status === "degraded" ? "degraded" : "completed",
+    size: stored.size,
+    sha256: stored.sha256,
+    rows: o.summary.rows,
+    providers: outcomes,
+    durationMs: Date.now() - o.started,
+  });
+}
+
 const plans = new WeakMap<TenantBackupDeps, { plan: TenantPlan; at: number }>();
 
-/** The tenant plan, discovered at most once per `planTtlMs` for these deps: a table created since is picked up by the next discovery, so keep the TTL short next to migrations. */
-async function cachedPlan(deps: TenantBackupDeps): Promise<TenantPlan | undefined> {
+/** The tenant plan, discovered at most once per `planTtlMs` for these deps (0: every time): a table created since is picked up by the next discovery, so keep the TTL short next to migrations. */
+export async function tenantPlan(deps: TenantBackupDeps): Promise<TenantPlan> {
   const ttl = deps.planTtlMs ?? 60_000;
-  if (ttl <= 0) return undefined;
   const hit = plans.get(deps);
-  if (hit && Date.now() - hit.at < ttl) return hit.plan;
+  if (ttl > 0 && hit && Date.now() - hit.at < ttl) return hit.plan;
   const client = await deps.platform.connect();
   try {
     const plan = await discoverTenantPlan({ client, ...deps.discover });
-    plans.set(deps, { plan, at: Date.now() });
+    if (ttl > 0) plans.set(deps, { plan, at: Date.now() });
     return plan;
   } finally {
     client.release();

@@ -1,4 +1,5 @@
 export { backupTenant, activeTenants, type BackupTenantOptions, type BackupTenantResult } from "./backup";
+export { backupTenants, type BackupTenantsOptions, type TenantBackupOutcome } from "./batch";
 export { restoreTenants, rollbackRestore, artifactRef, type RestoreRequest, type RestoreReport, type RestoreProgress, type TenantRestoreOutcome } from "./restore";
 export type { TenantBackupDeps } from "./deps";
 export { openTenantBackupDeps, TENANT_BACKUP_UPLOAD, type TenantBackupEnv } from "./open";

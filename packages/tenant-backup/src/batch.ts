@@ -1,0 +1,242 @@
+import { and, eq, inArray } from "drizzle-orm";
+import type pg from "pg";
+import { storeArtifact, type StoredArtifact } from "@hesaab/artifacts";
+import { errorText } from "@hesaab/config";
+import { noPublish } from "@hesaab/contracts";
+import { backupRecords, finishBackupRecords, RESTORABLE, type BackupRecord, type NewBackupRecord } from "@hesaab/db";
+import { exportTenantBatch, type ExportSummary } from "@hesaab/tenant-data";
+import {
+  ABANDONED,
+  LOCK_PREFIX,
+  artifactMeta,
+  backupInProgress,
+  backupTenant,
+  finishedColumns,
+  publishStored,
+  runningRecord,
+  tenantPlan,
+  type BackupTenantOptions,
+} from "./backup";
+import type { TenantBackupDeps } from "./deps";
+
+export interface BackupTenantsOptions extends Omit<BackupTenantOptions, "tenantId" | "onProgress"> {
+  tenantIds: string[];
+  /** Units of work at once: a batch of small tenants, or one large tenant. Default 2. */
+  concurrency?: number;
+  /** Small tenants per batch (one snapshot, one COPY per table). Default 50. */
+  batchSize?: number;
+  /**
+   * Plaintext bytes up to which a tenant is small: held in memory and backed up in a batch. A tenant
+   * whose last backup was larger, or that passes it while a batch reads it, is backed up alone,
+   * streamed. Memory of a batch ≤ batchSize × this. Default 1 MiB.
+   */
+  smallTenantBytes?: number;
+  /** Called as each tenant's backup ends (progress for a terminal, events for a service). */
+  onResult?: (result: TenantBackupOutcome) => void;
+}
+
+export type TenantBackupOutcome =
+  | { tenantId: string; ok: true; record: BackupRecord; skipped: boolean }
+  | { tenantId: string; ok: false; error: unknown };
+
+/** Tenants whose last good backup had more plaintext than `bytes` (their history routes them). */
+async function largeTenants(deps: TenantBackupDeps, tenantIds: string[], bytes: number): Promise<Set<string>> {
+  const { rows } = await deps.catalog.pool.query<{ tenant_id: string }>(
+    `select tenant_id from (
+       select distinct on (tenant_id) tenant_id, (metadata->>'plaintextBytes')::bigint as bytes
+       from backup.backup_records
+       where backup_type = 'tenant' and tenant_id = any($1::text[]) and status in ('completed', 'degraded')
+       order by tenant_id, created_at desc
+     ) last where bytes > $2`,
+    [tenantIds, bytes],
+  );
+  return new Set(rows.map((r) => r.tenant_id));
+}
+
+/**
+ * Back up many tenants: the nightly run, `hesaab backup tenant --all`. Each tenant gets what
+ * {@link backupTenant} gives it (a record, an artifact in every provider, events, the per-tenant
+ * lock and period dedup) and its own outcome; one tenant's failure does not stop the others.
+ *
+ * What differs is the cost per tenant. Thousands of small tenants are bound by round trips, not
+ * bytes, so small tenants go in batches: one lock query, one snapshot and one COPY per table for
+ * the batch (`exportTenantBatch`), their keys in two queries, their scripts compressed and encrypted
+ * in memory and written with one put per object, their records written in one statement each way.
+ * Large tenants (by their last backup, or found during a batch) are backed up alone, streamed.
+ */
+export async function backupTenants(deps: TenantBackupDeps, opts: BackupTenantsOptions): Promise<TenantBackupOutcome[]> {
+  const ids = [...new Set(opts.tenantIds)];
+  const small = opts.smallTenantBytes ?? 1024 * 1024;
+  const batchSize = Math.max(1, opts.batchSize ?? 50);
+  const large = ids.length > 1 ? await largeTenants(deps, ids, small) : new Set(ids);
+  const results = new Map<string, TenantBackupOutcome>();
+  const done = (r: TenantBackupOutcome): void => {
+    results.set(r.tenantId, r);
+    opts.onResult?.(r);
+  };
+
+  // Large tenants first: each is a long stream, best started early beside the batches.
+  const units: (() => Promise<void>)[] = [];
+  const alone = (tenantId: string) => async () => {
+    try {
+      const { record, skipped } = await backupTenant(deps, { ...opts, tenantId });
+      done({ tenantId, ok: true, record, skipped });
+    } catch (error) {
+      done({ tenantId, ok: false, error });
+    }
+  };
+  for (const id of ids) if (large.has(id)) units.push(alone(id));
+  const smalls = ids.filter((id) => !large.has(id));
+  for (let i = 0; i < smalls.length; i += batchSize) {
+    const batch = smalls.slice(i, i + batchSize);
+    units.push(async () => {
+      const tooLarge = await backupBatch(deps, { ...opts, tenantIds: batch, smallTenantBytes: small }, done);
+      units.splice(next, 0, ...tooLarge.map(alone)); // next in line: a long stream should not start last
+    });
+  }
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < units.length) await units[next++]!();
+  };
+  await Promise.all(Array.from({ length: Math.max(1, opts.concurrency ?? 2) }, worker));
+  return ids.map((id) => results.get(id)!);
+}
+
+/** Artifacts of a batch compressed, encrypted and uploaded at once. */
+const STORE_CONCURRENCY = 8;
+
+/**
+ * One batch of small tenants. Reports each tenant through `done`; returns the tenants found too
+ * large while reading, for the caller to back up alone (their records are removed: nothing was
+ * attempted). Never throws: a failure of the batch as a whole (the catalog gone) fails each tenant
+ * not reported yet.
+ */
+async function backupBatch(deps: TenantBackupDeps, opts: BackupTenantsOptions, done: (r: TenantBackupOutcome) => void): Promise<string[]> {
+  const reported = new Set<string>();
+  const report = (r: TenantBackupOutcome): void => {
+    reported.add(r.tenantId);
+    done(r);
+  };
+  let lock: pg.PoolClient | undefined;
+  let locked: string[] = [];
+  try {
+    lock = await deps.catalog.pool.connect();
+    // [1] The per-tenant locks backupTenant takes, in one query.
+    const { rows } = await lock.query<{ tenant_id: string; ok: boolean }>(
+      "select t as tenant_id, pg_try_advisory_lock(hashtext($2 || t)) as ok from unnest($1::text[]) as t",
+      [opts.tenantIds, LOCK_PREFIX],
+    );
+    locked = rows.filter((r) => r.ok).map((r) => r.tenant_id);
+    for (const r of rows) if (!r.ok) report({ tenantId: r.tenant_id, ok: false, error: backupInProgress(r.tenant_id) });
+    // [2] A period that already has a good backup: that backup.
+    let todo = locked;
+    if (opts.period && todo.length > 0) {
+      const existing = await deps.catalog.db
+        .select()
+        .from(backupRecords)
+        .where(and(eq(backupRecords.backupType, "tenant"), inArray(backupRecords.tenantId, todo), eq(backupRecords.period, opts.period), inArray(backupRecords.status, [...RESTORABLE])));
+      for (const record of existing) report({ tenantId: record.tenantId!, ok: true, record, skipped: true });
+      todo = todo.filter((t) => !reported.has(t));
+    }
+    if (todo.length === 0) return [];
+    // [3] We hold the locks: a record still `running` belongs to a worker that is gone.
+    await deps.catalog.db
+      .update(backupRecords)
+      .set({ status: "failed", errorMessage: ABANDONED, completedAt: new Date() })
+      .where(and(eq(backupRecords.backupType, "tenant"), inArray(backupRecords.tenantId, todo), inArray(backupRecords.status, ["pending", "running"])));
+    return await runBatch(deps, { ...opts, tenantIds: todo }, report);
+  } catch (error) {
+    for (const t of opts.tenantIds) if (!reported.has(t)) report({ tenantId: t, ok: false, error });
+    return [];
+  } finally {
+    if (lock) {
+      await lock.query("select pg_advisory_unlock(hashtext($2 || t)) from unnest($1::text[]) as t", [locked, LOCK_PREFIX]).catch(() => {});
+      lock.release();
+    }
+  }
+}
+
+/** [4] to [7] for the locked tenants of a batch. */
+async function runBatch(deps: TenantBackupDeps, opts: BackupTenantsOptions, report: (r: TenantBackupOutcome) => void): Promise<string[]> {
+  const publish = deps.publish ?? noPublish;
+  const started = Date.now();
+  // [4] `running` records, one statement.
+  const running = opts.tenantIds.map((tenantId) => runningRecord({ ...opts, tenantId }));
+  await deps.catalog.db.insert(backupRecords).values(running);
+  for (const r of running) await publish("backup.tenant.started.v1", { backupId: r.id, tenantId: r.tenantId, purpose: opts.purpose, attempt: opts.attempt ?? 1 });
+  const finished: NewBackupRecord[] = [];
+  const fail = (record: (typeof running)[number], error: unknown): void => {
+    finished.push({ ...record, status: "failed", errorMessage: errorText(error), completedAt: new Date() });
+    report({ tenantId: record.tenantId, ok: false, error });
+  };
+
+  // [5] One snapshot, one COPY per table.
+  let exported;
+  try {
+    exported = await exportTenantBatch({
+      pool: deps.platform,
+      plan: await tenantPlan(deps),
+      tenants: running.map((r) => ({ tenantId: r.tenantId, backupId: r.id })),
+      allowInactive: opts.allowInactive,
+      maxTenantBytes: opts.smallTenantBytes,
+      signal: opts.signal,
+    });
+  } catch (error) {
+    for (const r of running) fail(r, error);
+    await finishBackupRecords(deps.catalog.db, finished);
+    return [];
+  }
+  const tooLarge: string[] = [];
+  const scripts: { record: (typeof running)[number]; script: Buffer; summary: ExportSummary }[] = [];
+  for (const [i, e] of exported.entries()) {
+    const record = running[i]!;
+    if (e.ok) scripts.push({ record, script: e.script, summary: e.summary });
+    else if (e.error.code === "export_tenant_too_large") tooLarge.push(e.tenantId);
+    else fail(record, e.error);
+  }
+
+  // [6] Keys in two queries, then each artifact compressed, encrypted and put, a few at once.
+  const sealed = await deps.keyRing.sealNewArtifacts(scripts.map((s) => ({ kind: "tenant" as const, tenantId: s.record.tenantId, backupId: s.record.id })));
+  const stored: { record: (typeof running)[number]; stored: StoredArtifact; summary: ExportSummary }[] = [];
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < scripts.length) {
+      const i = next++;
+      const { record, script, summary } = scripts[i]!;
+      const keys = sealed[i]!;
+      try {
+        if (keys instanceof Error) throw keys;
+        const artifact = await storeArtifact({
+          plaintext: script,
+          identity: { kind: "tenant", tenantId: record.tenantId, backupId: record.id },
+          keyRing: deps.keyRing,
+          sealed: keys,
+          backends: deps.backends,
+          key: record.metadata.key,
+          gzipLevel: deps.gzipLevel,
+          freshKey: true,
+          meta: artifactMeta(opts, record.createdAt, () => summary),
+          signal: opts.signal,
+        });
+        stored.push({ record, stored: artifact, summary });
+      } catch (error) {
+        fail(record, error);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: STORE_CONCURRENCY }, worker));
+
+  // [7] Every outcome in one statement, then the events.
+  for (const s of stored) finished.push({ ...s.record, ...finishedColumns({ deps, record: s.record, stored: s.stored, summary: s.summary, started }) });
+  const records = new Map((await finishBackupRecords(deps.catalog.db, finished)).map((r) => [r.id, r]));
+  if (tooLarge.length > 0) {
+    const ids = running.filter((r) => tooLarge.includes(r.tenantId)).map((r) => r.id);
+    await deps.catalog.db.delete(backupRecords).where(inArray(backupRecords.id, ids));
+  }
+  for (const s of stored) {
+    const record = records.get(s.record.id)!;
+    await publishStored(publish, { record, stored: s.stored, summary: s.summary, started });
+    report({ tenantId: s.record.tenantId, ok: true, record, skipped: false });
+  }
+  return tooLarge;
+}

@@ -12,8 +12,10 @@ const schema = z.object({
   // The B2/R2 pieces are all required: a service without both providers is a misconfiguration.
   BACKUP_SCHEDULE_CRON: z.string().default("0 2 * * *"),
   BACKUP_SCHEDULE_TZ: z.string().default("UTC"),
-  /** Tenant backups one replica runs at once. */
+  /** Backup runs one replica works on at once: a batch of small tenants, or one large tenant. */
   BACKUP_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
+  /** Small tenants backed up together (one snapshot, one COPY per table); a replica holds up to concurrency × this many jobs. */
+  BACKUP_BATCH_SIZE: z.coerce.number().int().min(1).max(500).default(50),
   BACKUP_MAX_DELIVER: z.coerce.number().int().min(1).max(50).default(5),
   ...envPieces.tenantBackup,
   ...envPieces.dataDir,

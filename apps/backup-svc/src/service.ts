@@ -3,7 +3,7 @@ import { catalogUrl } from "@hesaab/config";
 import { COMMAND_FILTERS, type MessageOf } from "@hesaab/contracts";
 import { connectBus, catalogClaims, eventPublisher, runSchedule, type Bus } from "@hesaab/bus";
 import { migrate, raiseAlert } from "@hesaab/db";
-import { fanOutBackupRequest, handleBackupJob, handleRestoreRequest, openTenantBackupDeps } from "@hesaab/tenant-backup";
+import { BackupJobBatcher, fanOutBackupRequest, handleBackupJob, handleRestoreRequest, openTenantBackupDeps } from "@hesaab/tenant-backup";
 import type { BackupSvcEnv } from "./env";
 
 export interface RunningService {
@@ -13,7 +13,8 @@ export interface RunningService {
 
 /**
  * backup-svc: tenant backups and restores. Wiring only: the work is in @hesaab/tenant-backup.
- *  - cmd.backup.> : requests fan out into one job per tenant; jobs run backups (bounded concurrency);
+ *  - cmd.backup.> : requests fan out into one job per tenant; jobs held at once are backed up together
+ *    (small tenants in batches), each acked or retried on its own outcome;
  *  - cmd.restore.>: restores;
  *  - the nightly schedule publishes one request per period, whatever the number of replicas.
  */
@@ -32,10 +33,11 @@ export async function startBackupService(env: BackupSvcEnv, { name = "backup-svc
     await raiseAlert(deps, { severity: "critical", code: "job_dead_lettered", message: `${dl.subject} was dead-lettered (${dl.reason})`, context: { subject: dl.subject, reason: dl.reason, error: dl.error?.message } });
   };
 
+  const batcher = new BackupJobBatcher(deps, { batchSize: env.BACKUP_BATCH_SIZE });
   const backups = await bus.consume({
     durable: "backup-svc",
     filter: COMMAND_FILTERS.backupSvc,
-    concurrency: env.BACKUP_CONCURRENCY,
+    concurrency: env.BACKUP_CONCURRENCY * env.BACKUP_BATCH_SIZE,
     maxDeliver: env.BACKUP_MAX_DELIVER,
     ackWaitMs: env.BACKUP_ACK_WAIT_MS,
     backoffMs: env.HESAAB_BUS_PREFIX ? [200, 400, 800] : undefined,
@@ -44,7 +46,7 @@ export async function startBackupService(env: BackupSvcEnv, { name = "backup-svc
       if (message.type === "backup.tenant.requested.v1") {
         await fanOutBackupRequest(deps, { message, send: async (job, { msgId }) => void (await bus.publish("backup.tenant.job.v1", job, { msgId })) });
       } else if (message.type === "backup.tenant.job.v1") {
-        await handleBackupJob(deps, { message, delivery: ctx });
+        await handleBackupJob(deps, { message, delivery: ctx, batcher });
       }
     },
   });

@@ -2,6 +2,7 @@ import { isHesaabError } from "@hesaab/config";
 import { noPublish, type Delivery, type MessageOf } from "@hesaab/contracts";
 import { raiseAlert } from "@hesaab/db";
 import { activeTenants, backupTenant } from "./backup";
+import { backupTenants, type TenantBackupOutcome } from "./batch";
 import type { TenantBackupDeps } from "./deps";
 import { restoreTenants } from "./restore";
 
@@ -25,16 +26,27 @@ export async function fanOutBackupRequest(
   return tenants.length;
 }
 
+type Job = MessageOf<"backup.tenant.job.v1">["data"];
+
 /**
- * `backup.tenant.job.v1` → the tenant's backup. A failure is published; a final one (retries
+ * `backup.tenant.job.v1` → the tenant's backup, through `batcher` when given (backup-svc: jobs
+ * pulled together are backed up together). A failure is published; a final one (retries
  * exhausted, or an error retrying cannot fix) also raises an alert. Rethrows so the bus retries
  * (retryable) or dead-letters (not retryable).
  */
-export async function handleBackupJob(deps: TenantBackupDeps, { message, delivery }: { message: MessageOf<"backup.tenant.job.v1">; delivery: Delivery }): Promise<void> {
+export async function handleBackupJob(
+  deps: TenantBackupDeps,
+  { message, delivery, batcher }: { message: MessageOf<"backup.tenant.job.v1">; delivery: Delivery; batcher?: BackupJobBatcher },
+): Promise<void> {
   const { data } = message;
   const publish = deps.publish ?? noPublish;
   try {
-    await backupTenant(deps, { tenantId: data.tenantId, purpose: data.purpose, period: data.period, requestedBy: data.requestedBy, attempt: delivery.attempt, signal: delivery.signal });
+    if (batcher) {
+      const outcome = await batcher.run(data, delivery);
+      if (!outcome.ok) throw outcome.error;
+    } else {
+      await backupTenant(deps, { tenantId: data.tenantId, purpose: data.purpose, period: data.period, requestedBy: data.requestedBy, attempt: delivery.attempt, signal: delivery.signal });
+    }
   } catch (err) {
     const retryable = isHesaabError(err) ? err.retryable : true;
     const final = delivery.final || !retryable;
@@ -42,6 +54,69 @@ export async function handleBackupJob(deps: TenantBackupDeps, { message, deliver
     await publish("backup.tenant.failed.v1", { tenantId: data.tenantId, attempt: delivery.attempt, final, error });
     if (final) await raiseAlert(deps, { severity: "critical", code: "tenant_backup_failed", message: `backup of tenant ${data.tenantId} failed: ${error.message}`, context: { tenantId: data.tenantId, attempt: delivery.attempt, code: error.code } });
     throw err;
+  }
+}
+
+/**
+ * Gathers the backup jobs a worker holds at once into `backupTenants` runs, so a nightly run of
+ * thousands of small tenants is backed up in batches while the bus still sees one job per tenant
+ * (each acked, retried or dead-lettered on its own outcome). Jobs that agree on purpose, period,
+ * requester and attempt join one run; a run starts when `batchSize` jobs are waiting, or `lingerMs`
+ * after its first job came. How many runs go at once is bounded by the jobs the bus hands out.
+ */
+export class BackupJobBatcher {
+  readonly #deps: TenantBackupDeps;
+  readonly #batchSize: number;
+  readonly #lingerMs: number;
+  readonly #waiting = new Map<string, { jobs: Map<string, ((o: TenantBackupOutcome) => void)[]>; timer: NodeJS.Timeout; job: Job; delivery: Delivery }>();
+
+  constructor(deps: TenantBackupDeps, { batchSize = 50, lingerMs = 25 }: { batchSize?: number; lingerMs?: number } = {}) {
+    this.#deps = deps;
+    this.#batchSize = batchSize;
+    this.#lingerMs = lingerMs;
+  }
+
+  run(job: Job, delivery: Delivery): Promise<TenantBackupOutcome> {
+    const key = JSON.stringify([job.purpose, job.period ?? null, job.requestedBy, delivery.attempt]);
+    let group = this.#waiting.get(key);
+    if (!group) {
+      group = { jobs: new Map(), timer: setTimeout(() => this.#start(key), this.#lingerMs), job, delivery };
+      this.#waiting.set(key, group);
+    }
+    const waiters = group.jobs.get(job.tenantId) ?? [];
+    group.jobs.set(job.tenantId, waiters);
+    const outcome = new Promise<TenantBackupOutcome>((resolve) => waiters.push(resolve));
+    if (group.jobs.size >= this.#batchSize) this.#start(key);
+    return outcome;
+  }
+
+  #start(key: string): void {
+    const group = this.#waiting.get(key);
+    if (!group) return;
+    this.#waiting.delete(key);
+    clearTimeout(group.timer);
+    const { job, delivery, jobs } = group;
+    const settle = (o: TenantBackupOutcome) => {
+      for (const resolve of jobs.get(o.tenantId) ?? []) resolve(o);
+      jobs.delete(o.tenantId);
+    };
+    void backupTenants(this.#deps, {
+      tenantIds: [...jobs.keys()],
+      purpose: job.purpose,
+      period: job.period,
+      requestedBy: job.requestedBy,
+      attempt: delivery.attempt,
+      signal: delivery.signal,
+      batchSize: this.#batchSize,
+      onResult: settle,
+    }).then(
+      () => {
+        for (const tenantId of [...jobs.keys()]) settle({ tenantId, ok: false, error: new Error("the batch ended without an outcome for this tenant") });
+      },
+      (error: unknown) => {
+        for (const tenantId of [...jobs.keys()]) settle({ tenantId, ok: false, error });
+      },
+    );
   }
 }
 

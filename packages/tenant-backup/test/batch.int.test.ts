@@ -5,7 +5,7 @@ import { openStaged, stageArtifact } from "@hesaab/artifacts";
 import { listBackupRecords } from "@hesaab/db";
 import { tableChecksums } from "@hesaab/platform";
 import { readAll } from "@hesaab/storage";
-import { activeTenants, artifactRef, backupTenant, backupTenants, restoreTenants, type TenantBackupOutcome } from "../src";
+import { activeTenants, artifactRef, BackupJobBatcher, backupTenant, backupTenants, restoreTenants, type TenantBackupOutcome } from "../src";
 import { harness, type Harness } from "./harness";
 
 let h: Harness;
@@ -120,6 +120,32 @@ describe("backupTenants", () => {
       const good = (await records(tenantId)).filter((r) => r.period === period && r.status === "completed");
       expect(good, tenantId).toHaveLength(1);
       expect(after.find((o) => o.tenantId === tenantId)).toMatchObject({ record: { id: good[0]!.id } });
+    }
+  });
+});
+
+describe("BackupJobBatcher", () => {
+  it("backs up the jobs that arrive together in one run, each job with its own outcome", async () => {
+    const tenants = (await activeTenants(h.deps)).slice(1);
+    const batcher = new BackupJobBatcher(h.deps, { batchSize: 50, lingerMs: 50 });
+    const job = (tenantId: string) => ({ tenantId, purpose: "scheduled" as const, period: "2026-11-28", requestedBy: "schedule" });
+    const delivery = { attempt: 1, final: false };
+    // count the platform connections the run takes: one run for all, not one per tenant
+    const connect = h.deps.platform.connect.bind(h.deps.platform);
+    let connections = 0;
+    h.deps.platform.connect = (() => {
+      connections++;
+      return connect();
+    }) as typeof h.deps.platform.connect;
+    try {
+      const outcomes = await Promise.all([...tenants, tenants[0]!, MISSING].map((t) => batcher.run(job(t), delivery)));
+      expect(outcomes.map((o) => o.tenantId)).toEqual([...tenants, tenants[0]!, MISSING]);
+      for (const o of outcomes.slice(0, -1)) expect(ok(o)).toMatchObject({ status: "completed", period: "2026-11-28" });
+      expect(outcomes[0]).toBe(outcomes[tenants.length]); // the same tenant twice: one backup, both jobs told
+      expect(outcomes.at(-1)).toMatchObject({ ok: false, error: { code: "tenant_not_found" } });
+      expect(connections).toBeLessThan(tenants.length);
+    } finally {
+      h.deps.platform.connect = connect;
     }
   });
 });

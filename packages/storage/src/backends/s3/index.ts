@@ -10,11 +10,13 @@ import {
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import type { Secret } from "@hesaab/config";
+import { NodeHttpHandler } from "@smithy/node-http-handler";
 import type { GetOptions, ListEntry, ListOptions, ObjectInfo, OpOptions, PutBody, PutOptions, PutResult, StorageBackend } from "../../backend";
 import { StorageError, abortedError } from "../../errors";
 import { guardLength, openBody } from "../../streams";
 import { assertValidKey, assertValidPrefix, assertValidPut, assertValidRange } from "../../validate";
 import { mapS3Error } from "./errors";
+import { SignedPut } from "./signed-put";
 
 export interface S3BackendConfig {
   /** Provider name in errors, logs and metrics: `"b2"`, `"r2"`. */
@@ -31,7 +33,8 @@ export interface S3BackendConfig {
   queueSize?: number;
   /**
    * Attempts per single HTTP request inside the SDK (a failed multipart *part* is re-sent from its
-   * buffer, which a whole-object retry of a stream cannot do). Default 3; use 1 to fail fast.
+   * buffer, which a whole-object retry of a stream cannot do). Default 3; use 1 to fail fast. A
+   * single-PUT Buffer is sent once: the retry decorator re-sends the whole Buffer.
    */
   sdkMaxAttempts?: number;
   /** Milliseconds to wait for a TCP connection. Default 10 000. */
@@ -48,6 +51,11 @@ const BUCKET_CHECK_TTL_MS = 60_000;
  * Checksum headers are only sent when an operation requires them (B2 and R2 reject the SDK's
  * defaults, s3rver would store aws-chunked framing): integrity is our own SHA-256, see
  * `putEverywhere` and `verifyObject`.
+ *
+ * Two ways to put: a Buffer of at most one part goes as one PUT signed with the SDK's signer and
+ * sent with the client's own transport (`SignedPut`), skipping the client's middleware stack, which
+ * costs several times the request itself and dominates a backup of thousands of small tenants;
+ * streams and larger Buffers go through `Upload` (multipart, bounded memory). Both map errors alike.
  */
 export function s3Backend(config: S3BackendConfig): StorageBackend {
   return new S3Backend(config);
@@ -57,6 +65,7 @@ class S3Backend implements StorageBackend {
   readonly name: string;
   readonly #config: S3BackendConfig;
   readonly #client: S3Client;
+  readonly #signedPut: SignedPut;
   readonly #partSize: number;
   readonly #queueSize: number;
   #bucketCheckedAt = 0;
@@ -66,16 +75,21 @@ class S3Backend implements StorageBackend {
     this.#config = config;
     this.#partSize = Math.max(5 * MIB, config.partSize ?? 8 * MIB);
     this.#queueSize = Math.max(1, config.queueSize ?? 3);
+    const forcePathStyle = config.forcePathStyle ?? true;
+    const credentials = { accessKeyId: config.credentials.accessKeyId.reveal(), secretAccessKey: config.credentials.secretAccessKey.reveal() };
+    // One transport for the client and the signed PUTs: one keep-alive pool, one set of timeouts.
+    const http = new NodeHttpHandler({ connectionTimeout: config.connectionTimeoutMs ?? 10_000, socketTimeout: config.socketTimeoutMs ?? 120_000 });
     this.#client = new S3Client({
       endpoint: config.endpoint,
       region: config.region,
-      forcePathStyle: config.forcePathStyle ?? true,
-      credentials: { accessKeyId: config.credentials.accessKeyId.reveal(), secretAccessKey: config.credentials.secretAccessKey.reveal() },
+      forcePathStyle,
+      credentials,
       requestChecksumCalculation: "WHEN_REQUIRED",
       responseChecksumValidation: "WHEN_REQUIRED",
       maxAttempts: Math.max(1, config.sdkMaxAttempts ?? 3),
-      requestHandler: { connectionTimeout: config.connectionTimeoutMs ?? 10_000, socketTimeout: config.socketTimeoutMs ?? 120_000 },
+      requestHandler: http,
     });
+    this.#signedPut = new SignedPut({ endpoint: config.endpoint, bucket: config.bucket, region: config.region, forcePathStyle, credentials, http });
   }
 
   #error(err: unknown, op: string, key?: string): StorageError {
@@ -85,6 +99,7 @@ class S3Backend implements StorageBackend {
   async put(key: string, body: PutBody, opts: PutOptions = {}): Promise<PutResult> {
     assertValidPut({ provider: this.name, key, body, opts });
     const data = openBody(body);
+    if (Buffer.isBuffer(data) && data.length <= this.#partSize) return this.#putOnce(key, data, opts);
     let size = 0;
     let bodyError: unknown;
     let upstream: Readable | undefined;
@@ -135,6 +150,23 @@ class S3Backend implements StorageBackend {
       throw this.#error(err, "put", key);
     } finally {
       opts.signal?.removeEventListener("abort", onAbort);
+    }
+  }
+
+  /** A Buffer that fits in one part: one signed PUT (what `Upload` would send too, without the middleware). */
+  async #putOnce(key: string, data: Buffer, opts: PutOptions): Promise<PutResult> {
+    try {
+      const { etag } = await this.#signedPut.send({
+        key,
+        body: data,
+        contentType: opts.contentType ?? "application/octet-stream",
+        metadata: opts.metadata,
+        signal: opts.signal,
+      });
+      return { key, size: data.length, ...(etag ? { etag } : {}) };
+    } catch (err) {
+      if (opts.signal?.aborted) throw abortedError(this.name, key);
+      throw this.#error(err, "put", key);
     }
   }
 

@@ -4,7 +4,7 @@ import { storeArtifact, type StoredArtifact } from "@hesaab/artifacts";
 import { errorText } from "@hesaab/config";
 import { noPublish } from "@hesaab/contracts";
 import { backupRecords, finishBackupRecords, RESTORABLE, type BackupRecord, type NewBackupRecord } from "@hesaab/db";
-import { exportTenantBatch, type ExportSummary } from "@hesaab/tenant-data";
+import { exportTenantBatch, type ExportProgress, type ExportSummary } from "@hesaab/tenant-data";
 import {
   ABANDONED,
   LOCK_PREFIX,
@@ -33,6 +33,8 @@ export interface BackupTenantsOptions extends Omit<BackupTenantOptions, "tenantI
   smallTenantBytes?: number;
   /** Called as each tenant's backup ends (progress for a terminal, events for a service). */
   onResult?: (result: TenantBackupOutcome) => void;
+  /** Progress of the large tenants, backed up alone (a batch is short: it reports through `onResult`). */
+  onProgress?: (p: ExportProgress & { backupId: string; tenantId: string }) => void;
 }
 
 export type TenantBackupOutcome =
@@ -79,7 +81,8 @@ export async function backupTenants(deps: TenantBackupDeps, opts: BackupTenantsO
   const units: (() => Promise<void>)[] = [];
   const alone = (tenantId: string) => async () => {
     try {
-      const { record, skipped } = await backupTenant(deps, { ...opts, tenantId });
+      const onProgress = opts.onProgress && ((p: ExportProgress & { backupId: string }) => opts.onProgress!({ ...p, tenantId }));
+      const { record, skipped } = await backupTenant(deps, { ...opts, tenantId, onProgress });
       done({ tenantId, ok: true, record, skipped });
     } catch (error) {
       done({ tenantId, ok: false, error });

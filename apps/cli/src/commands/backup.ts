@@ -2,7 +2,7 @@
 import type { Command } from "commander";
 import { errorText } from "@hesaab/config";
 import { listBackupRecords, type BackupRecord } from "@hesaab/db";
-import { activeTenants, backupTenant, openTenantBackupDeps } from "@hesaab/tenant-backup";
+import { activeTenants, backupTenants, openTenantBackupDeps, type TenantBackupOutcome } from "@hesaab/tenant-backup";
 import { cliActor, tenantBackupEnv } from "../env";
 import { positiveInt, usageError } from "../options";
 import { humanBytes as mb, printJson, progressDone, progressLine } from "../output";
@@ -11,8 +11,6 @@ export function openDeps() {
   const env = tenantBackupEnv();
   return openTenantBackupDeps({ env, workDir: `${env.HESAAB_DATA_DIR}/restores`, gzipLevel: env.BACKUP_GZIP_LEVEL, discover: { tenantColumn: env.TENANT_COLUMN } });
 }
-
-
 
 export function describeRecord(r: BackupRecord) {
   return {
@@ -39,9 +37,10 @@ export function registerBackup(program: Command): void {
     .description("back up one or more tenants (or --all active tenants) to every configured provider")
     .argument("[tenantIds...]", "tenant ids")
     .option("--all", "every active tenant")
-    .option("--concurrency <n>", "tenants backed up at once", positiveInt, 2)
+    .option("--concurrency <n>", "backup runs at once (a batch of small tenants, or one large tenant)", positiveInt, 2)
+    .option("--batch-size <n>", "small tenants backed up together (one snapshot, one COPY per table)", positiveInt, 50)
     .option("--json", "print the backup records as JSON")
-    .action(async (tenantIds: string[], opts: { all?: boolean; concurrency: number; json?: boolean }) => {
+    .action(async (tenantIds: string[], opts: { all?: boolean; concurrency: number; batchSize: number; json?: boolean }) => {
       if (Boolean(opts.all) === tenantIds.length > 0) {
         throw usageError("give tenant ids or --all, not both and not neither", "e.g. `hesaab backup tenant --all`");
       }
@@ -50,36 +49,31 @@ export function registerBackup(program: Command): void {
         const tenants = opts.all ? await activeTenants(deps) : tenantIds;
         const results: ReturnType<typeof describeRecord>[] = [];
         const failures: { tenantId: string; error: string }[] = [];
-        const queue = [...tenants];
-        let done = 0;
-        const worker = async () => {
-          for (let tenantId = queue.shift(); tenantId; tenantId = queue.shift()) {
-            try {
-              const { record } = await backupTenant(deps, {
-                tenantId,
-                purpose: "on_demand",
-                requestedBy: cliActor(),
-                onProgress: (p) => progressLine(`[${done}/${tenants.length}] ${tenantId}: ${p.table} ${p.tablesDone}/${p.tablesTotal} tables, ${mb(p.bytes)}`),
-              });
-              results.push(describeRecord(record));
-              if (!opts.json) {
-                progressDone();
-                process.stdout.write(`${record.status === "completed" ? "ok      " : "DEGRADED"} ${tenantId}  ${record.id}  ${mb(record.fileSize)}  ${Object.entries(record.providers).map(([p, c]) => `${p}:${c.status}`).join(" ")}\n`);
-                for (const [p, c] of Object.entries(record.providers)) if (c.error) process.stdout.write(`         ${p}: ${c.error} (storage-svc copies it there once ${p} works again)\n`);
-              }
-            } catch (err) {
-              failures.push({ tenantId, error: errorText(err) });
-              if (!opts.json) {
-                progressDone();
-                process.stdout.write(`FAILED   ${tenantId}  ${errorText(err)}\n`);
-              }
-            }
-            done++;
-          }
+        const report = (o: TenantBackupOutcome): void => {
+          if (o.ok) results.push(describeRecord(o.record));
+          else failures.push({ tenantId: o.tenantId, error: errorText(o.error) });
+          if (opts.json) return;
+          progressDone();
+          if (!o.ok) return void process.stdout.write(`FAILED   ${o.tenantId}  ${errorText(o.error)}\n`);
+          const { record } = o;
+          process.stdout.write(`${record.status === "completed" ? "ok      " : "DEGRADED"} ${o.tenantId}  ${record.id}  ${mb(record.fileSize)}  ${Object.entries(record.providers).map(([p, c]) => `${p}:${c.status}`).join(" ")}\n`);
+          for (const [p, c] of Object.entries(record.providers)) if (c.error) process.stdout.write(`         ${p}: ${c.error} (storage-svc copies it there once ${p} works again)\n`);
+          progressLine(`[${results.length + failures.length}/${tenants.length}] backed up`);
         };
-        await Promise.all(Array.from({ length: opts.concurrency }, worker));
+        await backupTenants(deps, {
+          tenantIds: tenants,
+          purpose: "on_demand",
+          requestedBy: cliActor(),
+          concurrency: opts.concurrency,
+          batchSize: opts.batchSize,
+          onResult: report,
+          onProgress: (p) => progressLine(`[${results.length + failures.length}/${tenants.length}] ${p.tenantId}: ${p.table} ${p.tablesDone}/${p.tablesTotal} tables, ${mb(p.bytes)}`),
+        });
         if (opts.json) printJson({ backups: results, failures });
-        else process.stdout.write(`\n${results.length} backed up, ${failures.length} failed\n`);
+        else {
+          progressDone();
+          process.stdout.write(`\n${results.length} backed up, ${failures.length} failed\n`);
+        }
         if (failures.length) process.exitCode = 1;
       } finally {
         await deps.close();

@@ -13,9 +13,8 @@ import {
 } from "@hesaab/crypto";
 import {
   encodeMetaSidecar,
-  keysSidecarKey,
-  metaSidecarKey,
   putEverywhere,
+  putKeysSidecar,
   StorageError,
   type ArtifactPart,
   type BackupType,
@@ -30,10 +29,10 @@ import {
  *
  *     plaintext ─▶ gzip (optional) ─▶ BKP1 encrypt ─▶ [SHA-256 + size] ─▶ tee ─▶ every provider
  *
- * then, on every provider that holds the artifact, its two sidecars: `<key>.keys.json` (the wrapped
- * data key) and `<key>.meta.json` (what, whose, when, size, checksum), so the bucket describes itself.
- * A provider that took the artifact but not a sidecar counts as failed: without its sidecars the copy
- * is not usable on its own, and storage-svc heals it like a missing one.
+ * then, on every provider that holds the artifact, its key sidecar `<key>.keys.json` (the wrapped
+ * data key) carrying the artifact's description (what, whose, when, size, checksum) as metadata, so
+ * the bucket describes itself. A provider that took the artifact but not the sidecar counts as
+ * failed: without it the copy is not usable on its own, and storage-svc heals it like a missing one.
  *
  * A plaintext given as a `Buffer` (a small tenant's script, built in memory) takes the same steps
  * without streams: gzip on the thread pool, one `encryptBuffer`, one whole-body put per provider.
@@ -104,13 +103,11 @@ export async function storeArtifact(opts: StoreArtifactOptions): Promise<StoredA
     outcomes.map(async (outcome, i) => {
       if (!outcome.ok) return;
       const backend = backends.find((b) => b.name === outcome.provider)!;
-      // Both sidecars at once: one round trip per provider instead of two.
-      const written = await Promise.allSettled([
-        backend.put(keysSidecarKey(key), keysJson, { contentType: "application/json", signal }),
-        backend.put(metaSidecarKey(key), metaJson, { contentType: "application/json", signal }),
-      ]);
-      const failed = written.find((w): w is PromiseRejectedResult => w.status === "rejected");
-      if (failed) outcomes[i] = { ...outcome, ok: false, error: failed.reason };
+      try {
+        await putKeysSidecar({ backend, artifactKey: key, keys: keysJson, meta: metaJson, signal });
+      } catch (error) {
+        outcomes[i] = { ...outcome, ok: false, error };
+      }
     }),
   );
   const okProviders = outcomes.filter((o) => o.ok).map((o) => o.provider);

@@ -6,7 +6,7 @@ import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Secret } from "@hesaab/config";
 import { KeyRing, TenantKeyStore, isCryptoError } from "@hesaab/crypto";
-import { keysSidecarKey, metaSidecarKey, openBackend, parseMetaSidecar, readAll, StorageError, type OpenedBackend, type StorageBackend } from "@hesaab/storage";
+import { keysSidecarKey, metaSidecarKey, openBackend, readAll, readMetaSidecar, StorageError, type OpenedBackend, type StorageBackend } from "@hesaab/storage";
 import { freshDatabase, testProviderConfig, uniquePrefix, type FreshDatabase } from "@hesaab/testkit";
 import { migrate } from "@hesaab/db";
 import { stageArtifact, storeArtifact, verifyStaged, openStaged } from "../src";
@@ -64,7 +64,8 @@ describe("artifacts", () => {
     expect(stored.okProviders).toEqual(["b2", "r2"]);
     expect(stored.size).toBeLessThan(plaintext.length); // compressed before encrypted
     for (const b of backends) {
-      const meta = parseMetaSidecar(await readAll(await b.get(metaSidecarKey(ref.key))));
+      const meta = await readMetaSidecar({ backend: b, artifactKey: ref.key });
+      expect(await b.head(metaSidecarKey(ref.key))).toBeNull(); // the description travels on the key sidecar
       expect(meta).toMatchObject({ backupId: ref.identity.backupId, tenantId: "tenant-a", size: stored.size, sha256: stored.sha256 });
       expect(JSON.parse((await readAll(await b.get(keysSidecarKey(ref.key)))).toString()).dekId).toBe(stored.dekId);
     }
@@ -92,7 +93,7 @@ describe("artifacts", () => {
     expect(stored.okProviders).toEqual(["b2", "r2"]);
     expect([b2.faults!.count("head"), r2.faults!.count("head")]).toEqual(heads);
     for (const b of backends) {
-      expect(parseMetaSidecar(await readAll(await b.get(metaSidecarKey(key))))).toMatchObject({ backupId, size: stored.size, sha256: stored.sha256 });
+      expect(await readMetaSidecar({ backend: b, artifactKey: key })).toMatchObject({ backupId, size: stored.size, sha256: stored.sha256 });
       expect(JSON.parse((await readAll(await b.get(keysSidecarKey(key)))).toString()).dekId).toBe(stored.dekId);
     }
   });
@@ -107,9 +108,9 @@ describe("artifacts", () => {
     const before = [puts("b2"), puts("r2")];
     const stored = await storeArtifact({ plaintext, identity, keyRing, sealed, backends, key, gzipLevel: 6, meta: { type: "tenant", createdAt: new Date() }, freshKey: true });
     expect(stored.okProviders).toEqual(["b2", "r2"]);
-    expect([puts("b2") - before[0]!, puts("r2") - before[1]!]).toEqual([3, 3]); // artifact and two sidecars, one put each
+    expect([puts("b2") - before[0]!, puts("r2") - before[1]!]).toEqual([2, 2]); // the artifact and its key sidecar, one put each
     expect(sealed.dek.reveal().every((b) => b === 0)).toBe(true); // the data key was wiped
-    for (const b of backends) expect(parseMetaSidecar(await readAll(await b.get(metaSidecarKey(key))))).toMatchObject({ backupId, size: stored.size, sha256: stored.sha256 });
+    for (const b of backends) expect(await readMetaSidecar({ backend: b, artifactKey: key })).toMatchObject({ backupId, size: stored.size, sha256: stored.sha256 });
     const staged = await stageArtifact({ ref: { key, sha256: stored.sha256, size: stored.size, identity, contentEncoding: "gzip" }, backends, dir });
     expect((await readAll(await openStaged({ staged, keyRing }))).equals(plaintext)).toBe(true);
     await staged.remove();
@@ -124,12 +125,12 @@ describe("artifacts", () => {
     }
   });
 
-  it("a provider that took the artifact but not a sidecar counts as failed", async () => {
-    const metaRefused = new Proxy(r2.backend, {
+  it("a provider that took the artifact but not its key sidecar counts as failed", async () => {
+    const sidecarRefused = new Proxy(r2.backend, {
       get(target, prop, receiver) {
         if (prop === "put") {
           return (key: string, body: Parameters<StorageBackend["put"]>[1], o?: Parameters<StorageBackend["put"]>[2]) =>
-            key.endsWith(".meta.json") ? Promise.reject(new StorageError({ code: "storage_unavailable", provider: "r2", key, message: "r2: meta sidecar refused (test)" })) : target.put(key, body, o);
+            key.endsWith(".keys.json") ? Promise.reject(new StorageError({ code: "storage_unavailable", provider: "r2", key, message: "r2: key sidecar refused (test)" })) : target.put(key, body, o);
         }
         const value: unknown = Reflect.get(target, prop, receiver);
         return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
@@ -140,7 +141,7 @@ describe("artifacts", () => {
       plaintext: Readable.from([plaintext]),
       identity: { kind: "tenant", tenantId: "tenant-g", backupId },
       keyRing,
-      backends: [b2.backend, metaRefused],
+      backends: [b2.backend, sidecarRefused],
       key: `${prefix}${backupId}.sql.gz.bkp1`,
       gzipLevel: 6,
       meta: { type: "tenant", createdAt: new Date() },

@@ -1,8 +1,7 @@
 import {
   DISASTER_PREFIX,
   groupArtifacts,
-  parseMetaSidecar,
-  readAll,
+  readMetaSidecar,
   type ArtifactPart,
   type ListedArtifact,
   type ManifestSummary,
@@ -180,17 +179,16 @@ async function readPart({ backend, item, signal }: { backend: StorageBackend; it
   const part: ArtifactPart = item.parsed.part;
   if (!item.artifact) return { problem: "artifact missing (only sidecars found: an interrupted write?)" };
   if (!item.keys) return { problem: "key sidecar missing" };
-  if (!item.meta) return { problem: "meta sidecar missing" };
   try {
-    const metaKey = item.meta.key;
-    const meta = parseMetaSidecar(await readAll(await backend.get(metaKey, signal ? { signal } : {})), { provider: backend.name, key: metaKey });
+    const meta = await readMetaSidecar({ backend, artifactKey: item.parsed.artifactKey, ...(signal ? { signal } : {}) });
+    if (!meta) return { problem: "no description: the key sidecar carries none and there is no meta sidecar" };
     if (meta.type !== "disaster" || meta.part !== part || meta.backupId !== item.parsed.backupId) return { problem: "meta sidecar describes another artifact" };
     if (meta.size !== item.artifact.size) return { problem: `size ${item.artifact.size} differs from the meta sidecar's ${meta.size}` };
     return {
       copy: { key: item.parsed.artifactKey, size: meta.size, sha256: meta.sha256, contentEncoding: meta.contentEncoding, createdAt: meta.createdAt, manifest: meta.manifest },
     };
   } catch (err) {
-    return { problem: `meta sidecar unreadable: ${describe(err).message}` };
+    return { problem: `description unreadable: ${describe(err).message}` };
   }
 }
 

@@ -1,6 +1,6 @@
 import { parseKeySidecar, serializeKeySidecar, type KeyRing, type KeySidecar } from "@hesaab/crypto";
 import { backupRecords, type CatalogDb } from "@hesaab/db";
-import { DISASTER_PREFIX, groupArtifacts, keysSidecarKey, readAll, type StorageBackend } from "@hesaab/storage";
+import { DISASTER_PREFIX, groupArtifacts, keysSidecarKey, readAll, rewriteKeysSidecar, type StorageBackend } from "@hesaab/storage";
 import { eq } from "drizzle-orm";
 import { describe } from "./describe";
 import { withKeyRoot } from "./rooted-backend";
@@ -78,16 +78,16 @@ async function rewrapOne({ keyRing, sidecar, key }: { keyRing: KeyRing; sidecar:
 
 async function rotateProvider({ backend, keyRing, dryRun, signal }: { backend: StorageBackend; keyRing: KeyRing; dryRun: boolean; signal?: AbortSignal | undefined }): Promise<ProviderRotation> {
   const report: ProviderRotation = { provider: backend.name, ok: true, sidecars: 0, rewrapped: 0, current: 0, failed: 0, outcomes: [] };
-  const keys: { key: string; backupId: string }[] = [];
+  const keys: { key: string; artifactKey: string; backupId: string }[] = [];
   try {
     for await (const item of groupArtifacts(backend.list(DISASTER_PREFIX, signal ? { signal } : {}))) {
-      if (item.parsed.type === "disaster" && item.keys) keys.push({ key: keysSidecarKey(item.parsed.artifactKey), backupId: item.parsed.backupId });
+      if (item.parsed.type === "disaster" && item.keys) keys.push({ key: keysSidecarKey(item.parsed.artifactKey), artifactKey: item.parsed.artifactKey, backupId: item.parsed.backupId });
     }
   } catch (err) {
     const { code, message } = describe(err);
     return { ...report, ok: false, error: { code, message } };
   }
-  for (const { key, backupId } of keys) {
+  for (const { key, artifactKey, backupId } of keys) {
     report.sidecars++;
     let result: { outcome: RewrapOutcome; next?: KeySidecar };
     try {
@@ -97,7 +97,7 @@ async function rotateProvider({ backend, keyRing, dryRun, signal }: { backend: S
         result = { outcome: { ...result.outcome, changed: false, error: { code: "key_sidecar_invalid", message: `sidecar names backup ${result.next.backupId}, its key ${backupId}` } } };
       }
       if (result.next && result.outcome.changed && !dryRun) {
-        await backend.put(key, Buffer.from(serializeKeySidecar(result.next)), { contentType: "application/json", ...(signal ? { signal } : {}) });
+        await rewriteKeysSidecar({ backend, artifactKey, keys: Buffer.from(serializeKeySidecar(result.next)), signal });
       }
     } catch (err) {
       const { code, message } = describe(err);

@@ -4,7 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getBackupRecord, listBackupRecords, openCatalog, type Catalog } from "@hesaab/db";
-import { keysSidecarKey, metaSidecarKey, parseMetaSidecar, readAll, type StorageBackend } from "@hesaab/storage";
+import { keysSidecarKey, metaSidecarKey, putKeysSidecar, readAll, readMetaSidecar, type StorageBackend } from "@hesaab/storage";
 import { adminQuery, freshDatabase, uniquePrefix } from "@hesaab/testkit";
 import { backupPlatform, listDisasterBackups, restorePlatform, type DisasterBackupResult } from "../src";
 import { databaseExists, drKeyRing, fingerprint, provider, randomKey, samplePlatform, tablesOf, writeConfigFiles, type SamplePlatform } from "./helpers";
@@ -52,7 +52,8 @@ describe("disaster backup", () => {
     // The backup's own record was written after the snapshot: not in the dump.
     expect(backup.manifest.tables["backup.backup_records"]).toBe(0);
     for (const b of backends) {
-      const meta = parseMetaSidecar(await readAll(await b.get(`${root}${metaSidecarKey(backup.data.key)}`)));
+      const meta = (await readMetaSidecar({ backend: b, artifactKey: `${root}${backup.data.key}` }))!;
+      expect(await b.head(`${root}${metaSidecarKey(backup.data.key)}`)).toBeNull(); // the description travels on the key sidecar
       expect(meta).toMatchObject({ type: "disaster", part: "data", tenantId: null, contentEncoding: "pg_dump-custom", size: backup.data.size, sha256: backup.data.sha256 });
       expect(meta.manifest).toMatchObject({ gitCommit: "abc1234", rows: Object.values(backup.manifest.tables).reduce((a, n) => a + n, 0) });
       expect(JSON.parse((await readAll(await b.get(`${root}${keysSidecarKey(backup.config.key)}`))).toString())).toMatchObject({ kind: 3, tenantId: "", backupId: backup.backupId });
@@ -225,10 +226,12 @@ describe("a restore that cannot verify touches nothing", () => {
         const at = Math.floor(bytes.length / 2);
         bytes[at] = bytes[at]! ^ 0x01;
         await b.put(own.data.location, bytes);
-        const metaKey = `${ownRoot}${metaSidecarKey(own.data.key)}`;
-        const meta = parseMetaSidecar(await readAll(await b.get(metaKey)));
+        // the description agrees with the tampered bytes, so only the authenticated decrypt can tell
+        const artifactKey = `${ownRoot}${own.data.key}`;
+        const meta = (await readMetaSidecar({ backend: b, artifactKey }))!;
         meta.sha256 = createHash("sha256").update(bytes).digest("hex");
-        await b.put(metaKey, Buffer.from(JSON.stringify(meta)));
+        const keys = await readAll(await b.get(keysSidecarKey(artifactKey)));
+        await putKeysSidecar({ backend: b, artifactKey, keys, meta: Buffer.from(JSON.stringify(meta)) });
       }
       const err = await restorePlatform({ latest: true, backends, keyRing, targetUrl: target.url, root: ownRoot }).catch((e: unknown) => e);
       expect(err).toMatchObject({ code: "dr_backup_unusable", message: expect.stringContaining("artifact_chunk_auth_failed") });

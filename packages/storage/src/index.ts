@@ -38,6 +38,9 @@ export {
   parseObjectKey,
   encodeMetaSidecar,
   parseMetaSidecar,
+  metaMetadata,
+  parseMetaMetadata,
+  META_METADATA,
   groupArtifacts,
   TENANTS_PREFIX,
   DISASTER_PREFIX,
@@ -50,4 +53,4 @@ export {
   type MetaSidecarInput,
   type ListedArtifact,
 } from "./layout";
-export { readMetaSidecar, readSidecarBytes, checksumFromMetaSidecar } from "./sidecar-io";
+export { readMetaSidecar, readSidecarBytes, checksumFromMetaSidecar, putKeysSidecar, rewriteKeysSidecar } from "./sidecar-io";

@@ -8,8 +8,14 @@ import { StorageError } from "./errors";
  *     tenants/<tenantId>/<yyyy>/<mm>/<dd>/<backupId>.sql.gz.bkp1        tenant backup (SQL script, gzip, BKP1)
  *     disaster/<yyyy>/<mm>/<dd>/<backupId>.pgdump.bkp1                  disaster backup (pg_dump -Fc, BKP1)
  *     disaster/<yyyy>/<mm>/<dd>/<backupId>.config.bkp1                  disaster config bundle (JSON, BKP1)
- *     <artifact key>.keys.json                                          key sidecar (@hesaab/crypto)
- *     <artifact key>.meta.json                                          metadata sidecar (below)
+ *     <artifact key>.keys.json                                          key sidecar (@hesaab/crypto), whose user
+ *                                                                       metadata `hesaab-meta` describes the artifact (below)
+ *     <artifact key>.meta.json                                          the same description as an object of its own:
+ *                                                                       written before it moved onto the key sidecar, still read
+ *
+ * The description (who, what, when, size, checksum: `MetaSidecar`) travels with the key sidecar
+ * because both are written once the artifact is complete, and one object per artifact and provider
+ * fewer is a request fewer for each of thousands of nightly backups.
  *
  * The date is the backup's creation day in UTC. Tenant and backup ids are 1-128 characters of
  * `[A-Za-z0-9_-]`: no "/" (one folder per id) and no "." (so an artifact's key, then its sidecars,
@@ -173,6 +179,27 @@ export function encodeMetaSidecar(input: MetaSidecarInput): Buffer {
   const problem = metaProblem(meta);
   if (problem) throw new StorageError({ code: "storage_invalid_argument", provider: "layout", message: `invalid meta sidecar: ${problem}` });
   return Buffer.from(`${JSON.stringify(meta, null, 2)}\n`);
+}
+
+/** The user-metadata name under which a key sidecar carries its artifact's description. */
+export const META_METADATA = "hesaab-meta";
+/** S3 allows 2 KiB of user metadata per object; a description is a few hundred bytes. */
+const MAX_META_METADATA = 1800;
+
+/** The description (`encodeMetaSidecar`'s bytes) as the key sidecar's user metadata: compact JSON, base64url (metadata is ASCII). */
+export function metaMetadata(meta: Buffer): Record<string, string> {
+  const value = Buffer.from(JSON.stringify(parseMetaSidecar(meta))).toString("base64url");
+  if (value.length > MAX_META_METADATA) {
+    throw new StorageError({ code: "storage_invalid_argument", provider: "layout", message: `the description of an artifact must stay under ${MAX_META_METADATA} bytes of metadata; keep the manifest summary short`, context: { bytes: value.length } });
+  }
+  return { [META_METADATA]: value };
+}
+
+/** The description a key sidecar's metadata carries; `null` when it carries none; `storage_corrupt` when it is not one. */
+export function parseMetaMetadata(metadata: Record<string, string>, where: { provider?: string; key?: string } = {}): MetaSidecar | null {
+  const value = metadata[META_METADATA];
+  if (value === undefined) return null;
+  return parseMetaSidecar(Buffer.from(value, "base64url"), where);
 }
 
 /** Parse and check a meta sidecar's bytes; `storage_corrupt` (naming provider and key when given) when they are not one. */

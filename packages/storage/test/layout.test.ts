@@ -4,7 +4,9 @@ import {
   encodeMetaSidecar,
   groupArtifacts,
   keysSidecarKey,
+  metaMetadata,
   metaSidecarKey,
+  parseMetaMetadata,
   parseMetaSidecar,
   parseObjectKey,
   tenantBackupKey,
@@ -145,9 +147,9 @@ describe("groupArtifacts (catalog rebuild from a listing)", () => {
   });
 });
 
-describe("meta sidecar in a bucket", () => {
-  it("is read back, and lets putEverywhere judge an existing copy without downloading it", async () => {
-    const { putEverywhere, readMetaSidecar, checksumFromMetaSidecar, withFaults } = await import("../src");
+describe("the description of an artifact in a bucket", () => {
+  it("travels as the key sidecar's metadata, survives a re-wrap, and lets putEverywhere judge an existing copy without downloading it", async () => {
+    const { putEverywhere, putKeysSidecar, readAll, readMetaSidecar, rewriteKeysSidecar, checksumFromMetaSidecar, withFaults } = await import("../src");
     const { Readable } = await import("node:stream");
     const { createHash } = await import("node:crypto");
     const { backend, cleanup } = await tempFsBackend("b2");
@@ -158,18 +160,50 @@ describe("meta sidecar in a bucket", () => {
       const sha = createHash("sha256").update(bytes).digest("hex");
       await b.put(key, bytes);
       expect(await readMetaSidecar({ backend: b, artifactKey: key })).toBeNull();
-      await b.put(metaSidecarKey(key), encodeMetaSidecar({ backupId: "bkp_m", type: "tenant", tenantId: "t1", createdAt, size: bytes.length, sha256: sha, contentEncoding: "gzip", manifest: {} }));
-      expect((await readMetaSidecar({ backend: b, artifactKey: key }))?.sha256).toBe(sha);
+      const meta = encodeMetaSidecar({ backupId: "bkp_m", type: "tenant", tenantId: "t1", createdAt, size: bytes.length, sha256: sha, contentEncoding: "gzip", manifest: { rows: 3, period: "2025-03-10" } });
+      await putKeysSidecar({ backend: b, artifactKey: key, keys: Buffer.from('{"v":1}'), meta });
+      expect(await readMetaSidecar({ backend: b, artifactKey: key })).toEqual(parseMetaSidecar(meta));
+      expect(await b.head(metaSidecarKey(key))).toBeNull();
+
+      await rewriteKeysSidecar({ backend: b, artifactKey: key, keys: Buffer.from('{"v":2}') });
+      expect((await readAll(await b.get(keysSidecarKey(key)))).toString()).toBe('{"v":2}');
+      expect(await readMetaSidecar({ backend: b, artifactKey: key })).toEqual(parseMetaSidecar(meta));
 
       const callsBefore = b.faults.calls.length;
       const r = await putEverywhere({ backends: [b], key, source: Readable.from([bytes]), existingChecksum: checksumFromMetaSidecar });
       expect(r.outcomes[0]).toMatchObject({ ok: true, alreadyStored: true });
-      expect(b.faults.calls.slice(callsBefore).filter((c) => c.op === "get").map((c) => c.key)).toEqual([metaSidecarKey(key)]);
+      expect(b.faults.calls.slice(callsBefore).filter((c) => c.op === "get")).toEqual([]); // no download
 
-      await b.put(metaSidecarKey(key), Buffer.from("not json"));
+      await b.put(keysSidecarKey(key), Buffer.from("{}"), { metadata: { "hesaab-meta": Buffer.from("not json").toString("base64url") } });
       await expectStorageError(readMetaSidecar({ backend: b, artifactKey: key }), "storage_corrupt", "b2");
     } finally {
       await cleanup();
     }
+  });
+
+  it("is still read from a `.meta.json` written before it moved onto the key sidecar", async () => {
+    const { readMetaSidecar, rewriteKeysSidecar } = await import("../src");
+    const { backend, cleanup } = await tempFsBackend("r2");
+    try {
+      const key = tenantBackupKey({ tenantId: "t1", backupId: "bkp_old", createdAt });
+      const meta = encodeMetaSidecar({ backupId: "bkp_old", type: "tenant", tenantId: "t1", createdAt, size: 5, sha256: "a".repeat(64), contentEncoding: "gzip", manifest: {} });
+      await backend.put(keysSidecarKey(key), Buffer.from("{}"));
+      await backend.put(metaSidecarKey(key), meta);
+      expect((await readMetaSidecar({ backend, artifactKey: key }))?.backupId).toBe("bkp_old");
+      await rewriteKeysSidecar({ backend, artifactKey: key, keys: Buffer.from('{"v":2}') });
+      expect((await backend.head(keysSidecarKey(key)))!.metadata).toEqual({});
+      await backend.put(metaSidecarKey(key), Buffer.from("not json"));
+      await expectStorageError(readMetaSidecar({ backend, artifactKey: key }), "storage_corrupt", "r2");
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it("refuses a description too long for object metadata", () => {
+    const input = { backupId: "bkp_x", type: "tenant" as const, tenantId: "t1", createdAt, size: 1, sha256: "b".repeat(64), contentEncoding: "gzip", manifest: { rows: 1 } };
+    const long = encodeMetaSidecar({ ...input, manifest: { note: "x".repeat(2000) } });
+    expect(() => metaMetadata(long)).toThrow(/under 1800 bytes/);
+    expect(parseMetaMetadata(metaMetadata(encodeMetaSidecar(input)))).toEqual(parseMetaSidecar(encodeMetaSidecar(input)));
+    expect(parseMetaMetadata({})).toBeNull();
   });
 });

@@ -2,7 +2,7 @@ import { and, eq, inArray, isNotNull } from "drizzle-orm";
 import { errorText } from "@hesaab/config";
 import { serializeKeySidecar, type KeySidecar, type TenantKeyStore } from "@hesaab/crypto";
 import { backupRecords, writeAudit } from "@hesaab/db";
-import { keysSidecarKey } from "@hesaab/storage";
+import { rewriteKeysSidecar } from "@hesaab/storage";
 import type { TenantBackupDeps } from "./deps";
 
 export interface RotationReport {
@@ -44,7 +44,7 @@ export async function rotateTenantKeys(
         for (const [provider, copy] of Object.entries(record.providers)) {
           if (copy.status !== "stored") continue;
           const backend = deps.backends.find((b) => b.name === provider);
-          if (backend) await backend.put(keysSidecarKey(copy.location), body, { contentType: "application/json" });
+          if (backend) await rewriteKeysSidecar({ backend, artifactKey: copy.location, keys: body });
         }
         await deps.catalog.db.update(backupRecords).set({ keySidecar: next as unknown as Record<string, unknown> }).where(eq(backupRecords.id, record.id));
         entry.rewrapped++;

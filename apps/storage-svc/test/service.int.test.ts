@@ -7,7 +7,7 @@ import { masterKeySet } from "@hesaab/config";
 import { newId, type Message } from "@hesaab/contracts";
 import { KeyRing, TenantKeyStore } from "@hesaab/crypto";
 import { getBackupRecord, insertBackupRecord, migrate, openCatalog, storedArtifactColumns, updateBackupRecord, type BackupRecord, type Catalog } from "@hesaab/db";
-import { keysSidecarKey, metaSidecarKey, openBackend, readAll, tenantBackupKey, type OpenedBackend, type StorageBackend } from "@hesaab/storage";
+import { keysSidecarKey, openBackend, readAll, readMetaSidecar, tenantBackupKey, type OpenedBackend, type StorageBackend } from "@hesaab/storage";
 import { freshDatabase, testEnv, testProviderConfig, uniquePrefix, waitFor, type FreshDatabase } from "@hesaab/testkit";
 import { loadEnv } from "../src/env";
 import { startStorageService, type RunningService } from "../src/service";
@@ -100,7 +100,8 @@ describe("storage-svc", () => {
     }, "the record to complete");
     expect(after).toMatchObject({ verificationStatus: "verified", r2Location: record.b2Location });
     const key = record.metadata.key as string;
-    for (const k of [key, keysSidecarKey(key), metaSidecarKey(key)]) expect(await sha(r2.backend, k)).toBe(await sha(b2.backend, k));
+    for (const k of [key, keysSidecarKey(key)]) expect(await sha(r2.backend, k)).toBe(await sha(b2.backend, k));
+    expect(await readMetaSidecar({ backend: r2.backend, artifactKey: key })).toEqual(await readMetaSidecar({ backend: b2.backend, artifactKey: key }));
   });
 
   it("answers verify and replicate commands: a corrupt copy is found and replaced, deep verification decrypts", async () => {

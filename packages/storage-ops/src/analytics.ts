@@ -8,8 +8,10 @@ const MONTH_DAYS = 30.44;
 
 /** Bytes of a stored backup in one provider: the data artifact plus a disaster backup's config bundle. */
 const BYTES_SQL = `(r.file_size + coalesce((r.metadata -> 'config' ->> 'size')::bigint, 0))`;
-/** Objects of a stored backup in one provider: each artifact with its two sidecars. */
-const OBJECTS_SQL = `(case when r.metadata -> 'config' ->> 'key' is not null then 6 else 3 end)`;
+/** Objects per artifact in one provider: the artifact and its key sidecar (which carries the description). */
+const OBJECTS_PER_ARTIFACT = 2;
+/** Objects of a stored backup in one provider (a disaster backup has two artifacts). */
+const OBJECTS_SQL = `(case when r.metadata -> 'config' ->> 'key' is not null then ${2 * OBJECTS_PER_ARTIFACT} else ${OBJECTS_PER_ARTIFACT} end)`;
 /** One row per backup per provider holding it. */
 const STORED_FROM = `backup.backup_records r cross join lateral jsonb_each(r.providers) p
   where r.status in ('completed', 'degraded') and r.backup_type in ('tenant', 'disaster') and p.value ->> 'status' = 'stored'`;
@@ -62,9 +64,9 @@ export interface StorageAnalyticsOptions {
  * estimated usage, and a linear projection.
  *
  * The usage estimate: stored bytes from the catalog; egress = the bytes written in the last 30 days
- * (keyless verification reads each new artifact once); class A = 3 puts per new artifact + the
- * daily reconciliation listing (1 per 1000 objects); class B = a daily meta sidecar read per
- * artifact + 3 reads per new artifact. Deep verification and restores come on top.
+ * (keyless verification reads each new artifact once); class A = 2 puts per new artifact (it and
+ * its key sidecar) + the daily reconciliation listing (1 per 1000 objects); class B = a daily
+ * description read (a HEAD of the key sidecar) per artifact + 3 reads per new artifact. Deep verification and restores come on top.
  */
 export async function storageAnalytics(opts: StorageAnalyticsOptions): Promise<StorageAnalytics> {
   const { catalog } = opts;
@@ -105,7 +107,7 @@ export async function storageAnalytics(opts: StorageAnalyticsOptions): Promise<S
   // Net bytes added per provider over the last 30 days by the catalog (created minus deleted), the trend without samples.
   const month = new Date(now.getTime() - 30 * DAY_MS);
   const recent = await q<{ provider: string; created_bytes: string; created_artifacts: string }>(
-    `select p.key as provider, sum(${BYTES_SQL}) as created_bytes, sum(${OBJECTS_SQL}) / 3 as created_artifacts from ${STORED_FROM} and r.created_at >= $1 group by 1`,
+    `select p.key as provider, sum(${BYTES_SQL}) as created_bytes, sum(${OBJECTS_SQL}) / ${OBJECTS_PER_ARTIFACT} as created_artifacts from ${STORED_FROM} and r.created_at >= $1 group by 1`,
     [month],
   );
   const removed = await q<{ provider: string; bytes: string }>(
@@ -126,12 +128,12 @@ export async function storageAnalytics(opts: StorageAnalyticsOptions): Promise<S
   for (const provider of names) {
     const stored = providerRows.find((r) => r.provider === provider);
     const created = recent.find((r) => r.provider === provider);
-    const artifacts = (stored?.objects ?? 0) / 3;
+    const artifacts = (stored?.objects ?? 0) / OBJECTS_PER_ARTIFACT;
     const newArtifacts = num(created?.created_artifacts);
     usage[provider] = {
       storedBytes: stored?.bytes ?? 0,
       egressBytes: num(created?.created_bytes),
-      classAOps: Math.round(3 * newArtifacts + 30 * Math.ceil((stored?.objects ?? 0) / 1000)),
+      classAOps: Math.round(OBJECTS_PER_ARTIFACT * newArtifacts + 30 * Math.ceil((stored?.objects ?? 0) / 1000)),
       classBOps: Math.round(30 * artifacts + 3 * newArtifacts),
       ...opts.usage?.[provider],
     };

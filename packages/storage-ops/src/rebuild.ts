@@ -40,7 +40,7 @@ export interface RebuildReport {
   inserted: number;
   /** Ids already in the catalog: left as they were. */
   existing: string[];
-  /** Objects that could not become a record, and why (no meta sidecar, a mismatch, …). */
+  /** Objects that could not become a record, and why (no description, a mismatch, …). */
   problems: { key: string; problem: string }[];
   /** Objects outside the layout (not rebuilt). */
   strays: number;
@@ -57,8 +57,8 @@ interface Part {
 
 /**
  * Rebuilds `backup_records` from one bucket alone (the buckets are the truth; the catalog is an
- * index): every artifact with a valid meta sidecar becomes a record with its id, type, tenant,
- * key, size, checksum, creation time (from the meta sidecar), expiry (creation + retention days),
+ * index): every artifact with a valid description (its key sidecar's metadata, or an older .meta.json) becomes a record with its id, type, tenant,
+ * key, size, checksum, creation time (from the description), expiry (creation + retention days),
  * key sidecar (from `<key>.keys.json`) and, for disaster backups, the config bundle.
  *
  * The other configured providers are listed too: a provider holding the same key with the same
@@ -67,7 +67,7 @@ interface Part {
  * `degraded` (storage-svc then heals it). Objects only in another bucket are counted, not added:
  * run the rebuild again `--from` that provider (existing ids are left alone).
  *
- * `purpose` and `period` come from the meta sidecar's manifest summary (tenant backups write them;
+ * `purpose` and `period` come from the description's manifest summary (tenant backups write them;
  * `on_demand`/none otherwise). Not in the buckets, so not rebuilt: per-table row counts, restore
  * operations, audit history, tenant key seeds (`tenant_keys`: the disaster backup holds those).
  */
@@ -107,19 +107,19 @@ export async function rebuildCatalog(opts: RebuildOptions): Promise<RebuildRepor
       meta = await readMetaSidecar({ backend: source, artifactKey: key, ...(signal ? { signal } : {}) });
     } catch (error) {
       if (isStorageError(error, "storage_aborted")) throw error;
-      report.problems.push({ key, problem: `meta sidecar unreadable: ${errorText(error)}` });
+      report.problems.push({ key, problem: `description unreadable: ${errorText(error)}` });
       continue;
     }
     if (!meta) {
-      report.problems.push({ key, problem: "no meta sidecar: the artifact cannot be described" });
+      report.problems.push({ key, problem: "no description: the artifact cannot be described" });
       continue;
     }
     const parsedId = key.slice(key.lastIndexOf("/") + 1).split(".")[0];
     if (meta.backupId !== parsedId) {
-      report.problems.push({ key, problem: `meta sidecar names backup ${meta.backupId}` });
+      report.problems.push({ key, problem: `the description names backup ${meta.backupId}` });
       continue;
     }
-    if (meta.size !== listed.artifact.size) report.problems.push({ key, problem: `listed size ${listed.artifact.size} differs from the meta sidecar's ${meta.size}` });
+    if (meta.size !== listed.artifact.size) report.problems.push({ key, problem: `listed size ${listed.artifact.size} differs from the description's ${meta.size}` });
     let sidecar: KeySidecar | undefined;
     if (listed.keys) {
       try {
@@ -149,7 +149,7 @@ export async function rebuildCatalog(opts: RebuildOptions): Promise<RebuildRepor
     const sourceOk = meta.size === data.entry.size && (!config || config.meta.size === config.entry.size);
     providers[source.name] = sourceOk
       ? { location: data.key, status: "stored", size: meta.size, sha256: meta.sha256, verification: "pending" }
-      : { location: data.key, status: "corrupt", error: "listed size differs from the meta sidecar" };
+      : { location: data.key, status: "corrupt", error: "listed size differs from the description" };
     states[source.name] = providers[source.name]!.status;
     for (const other of others) {
       const has = (part: Part | undefined) => !part || other.inventory?.items.get(part.key)?.artifact?.size === part.meta.size;

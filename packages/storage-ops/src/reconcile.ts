@@ -29,7 +29,7 @@ export interface ReconcileReport {
   degraded: InventoryIssue[];
   /** In a bucket, but not in the catalog, or the catalog says deleted/expired/failed, or outside the layout. Reported, never deleted. */
   extra: InventoryIssue[];
-  /** Size in the listing, or the meta sidecar's checksum, disagrees with the catalog; or a sidecar is missing. */
+  /** Size in the listing, or the description's checksum, disagrees with the catalog; or the key sidecar or the description is missing. */
   corrupt: InventoryIssue[];
   /** Backups replication made whole (or partly whole) again, and the providers it wrote to (or found good and recorded). */
   healed: { backupId: string; providers: string[] }[];
@@ -42,7 +42,7 @@ export interface ReconcileReport {
 export interface ReconcileOptions extends StorageOpsDeps {
   /** Replicate every backup found missing, corrupt or degraded. Default true. */
   heal?: boolean;
-  /** Read every meta sidecar and compare its checksum with the catalog (one small GET per artifact per provider). Default true. */
+  /** Read every artifact's description and compare its checksum with the catalog (a HEAD of the key sidecar per artifact per provider). Default true. */
   checkMetaSidecars?: boolean;
   /** Records checked at once (each does a HEAD or a sidecar GET per provider). Default 8. */
   concurrency?: number;
@@ -62,8 +62,8 @@ type LightRecord = Pick<BackupRecord, "id" | "backupType" | "tenantId" | "status
  *  [2] load the catalog (light columns) after the listings, so every listed object's record exists;
  *  [3] per good record, per provider, per artifact: absent (confirmed by a HEAD, which also covers
  *      keys outside the listed prefixes and objects written meanwhile) → missing or degraded; listed
- *      size ≠ catalog → corrupt; a sidecar absent → corrupt; the meta sidecar's checksum ≠ catalog →
- *      corrupt;
+ *      size ≠ catalog → corrupt; the key sidecar absent → corrupt; the artifact's description (on the
+ *      key sidecar, or an older `.meta.json`) absent or its checksum ≠ catalog → corrupt;
  *  [4] what no record claims (or a deleted/expired/failed one does) → extra, confirmed by a HEAD,
  *      reported with one alert, never deleted;
  *  [5] every backup with a problem goes through `replicateArtifact`, which re-checks and heals.
@@ -158,8 +158,8 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
           continue;
         }
         const sidecarsListed = inventory.has(part.key);
-        if (sidecarsListed && (!listed.keys || !listed.meta)) {
-          report.corrupt.push({ ...issue, reason: `${!listed.keys ? "keys" : "meta"} sidecar missing` });
+        if (sidecarsListed && !listed.keys) {
+          report.corrupt.push({ ...issue, reason: "keys sidecar missing" });
           toReplicate.add(record.id);
           continue;
         }
@@ -233,13 +233,13 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
 async function metaProblem({ backend, part, signal }: { backend: StorageBackend; part: ArtifactPartRef; signal?: AbortSignal | undefined }): Promise<string | undefined> {
   try {
     const meta = await readMetaSidecar({ backend, artifactKey: part.key, ...(signal ? { signal } : {}) });
-    if (!meta) return "meta sidecar missing";
-    if (meta.sha256 !== part.sha256) return "meta sidecar checksum differs from the catalog";
-    if (meta.size !== part.size) return "meta sidecar size differs from the catalog";
+    if (!meta) return "description missing";
+    if (meta.sha256 !== part.sha256) return "description's checksum differs from the catalog";
+    if (meta.size !== part.size) return "description's size differs from the catalog";
     return undefined;
   } catch (error) {
     if (isStorageError(error, "storage_aborted")) throw error;
-    if (isStorageError(error, "storage_corrupt")) return "meta sidecar invalid";
+    if (isStorageError(error, "storage_corrupt")) return "description invalid";
     return undefined; // unreadable now: not a finding
   }
 }

@@ -1,7 +1,17 @@
 import { errorText } from "@hesaab/config";
 import { parseKeySidecar, serializeKeySidecar } from "@hesaab/crypto";
 import type { BackupRecord } from "@hesaab/db";
-import { encodeMetaSidecar, isStorageError, keysSidecarKey, metaSidecarKey, parseMetaSidecar, readSidecarBytes, type SidecarKind, type StorageBackend } from "@hesaab/storage";
+import {
+  encodeMetaSidecar,
+  isStorageError,
+  keysSidecarKey,
+  putKeysSidecar,
+  readMetaSidecar,
+  readSidecarBytes,
+  type MetaSidecar,
+  type SidecarKind,
+  type StorageBackend,
+} from "@hesaab/storage";
 import type { ArtifactPartRef } from "./parts";
 
 /**
@@ -22,30 +32,39 @@ export interface SidecarOutcome {
   detail?: string;
 }
 
+/** What was found of one sidecar kind on one provider, before healing. */
+type Seen = Pick<SidecarOutcome, "provider" | "kind" | "found">;
+
 interface Found {
   backend: StorageBackend;
-  state: "present" | "missing" | "unreachable";
-  bytes?: Buffer;
-  error?: unknown;
+  /** The key sidecar's bytes. */
+  keys: { state: "present"; bytes: Buffer } | { state: "missing" } | { state: "unreachable"; error: unknown };
+  /** The artifact's description: on the key sidecar, or in an older `.meta.json`. */
+  meta: { state: "present"; meta: MetaSidecar } | { state: "missing" } | { state: "invalid"; error: unknown } | { state: "unreachable"; error: unknown };
 }
 
-async function readSidecar({ backend, key, signal }: { backend: StorageBackend; key: string; signal?: AbortSignal | undefined }): Promise<Found> {
-  try {
-    const bytes = await readSidecarBytes({ backend, key, signal });
-    return bytes ? { backend, state: "present", bytes } : { backend, state: "missing" };
-  } catch (error) {
-    if (isStorageError(error, "storage_aborted")) throw error;
-    return { backend, state: "unreachable", error };
-  }
+async function readSidecars({ backend, artifactKey, signal }: { backend: StorageBackend; artifactKey: string; signal?: AbortSignal | undefined }): Promise<Found> {
+  const [keys, meta] = await Promise.all([
+    readSidecarBytes({ backend, key: keysSidecarKey(artifactKey), signal }).then(
+      (bytes): Found["keys"] => (bytes ? { state: "present", bytes } : { state: "missing" }),
+      (error: unknown): Found["keys"] => {
+        if (isStorageError(error, "storage_aborted")) throw error;
+        return { state: "unreachable", error };
+      },
+    ),
+    readMetaSidecar({ backend, artifactKey, ...(signal ? { signal } : {}) }).then(
+      (m): Found["meta"] => (m ? { state: "present", meta: m } : { state: "missing" }),
+      (error: unknown): Found["meta"] => {
+        if (isStorageError(error, "storage_aborted")) throw error;
+        return isStorageError(error, "storage_corrupt") ? { state: "invalid", error } : { state: "unreachable", error };
+      },
+    ),
+  ]);
+  return { backend, keys, meta };
 }
 
-/** Does these bytes form a valid sidecar of this kind that agrees with the catalog? */
-function judge({ kind, bytes, record, ref }: { kind: SidecarKind; bytes: Buffer; record: BackupRecord; ref: ArtifactPartRef }): "ok" | "invalid" | "disagrees" {
+function keysVerdict({ bytes, record, ref }: { bytes: Buffer; record: BackupRecord; ref: ArtifactPartRef }): "ok" | "invalid" | "disagrees" {
   try {
-    if (kind === "meta") {
-      const meta = parseMetaSidecar(bytes);
-      return meta.backupId === record.id && meta.part === ref.part && meta.size === ref.size && meta.sha256 === ref.sha256 ? "ok" : "disagrees";
-    }
     const keys = parseKeySidecar(bytes);
     return keys.backupId === record.id && (!ref.dekId || keys.dekId === ref.dekId.toLowerCase()) ? "ok" : "disagrees";
   } catch {
@@ -53,15 +72,25 @@ function judge({ kind, bytes, record, ref }: { kind: SidecarKind; bytes: Buffer;
   }
 }
 
-/** A sidecar made from the catalog alone, when no provider has a good one. */
-function fromCatalog({ kind, record, ref }: { kind: SidecarKind; record: BackupRecord; ref: ArtifactPartRef }): Buffer | undefined {
+function metaAgrees({ meta, record, ref }: { meta: MetaSidecar; record: BackupRecord; ref: ArtifactPartRef }): boolean {
+  return meta.backupId === record.id && meta.part === ref.part && meta.size === ref.size && meta.sha256 === ref.sha256;
+}
+
+/** The key sidecar as the catalog holds it, when it agrees with the record. */
+function keysFromCatalog({ record, ref }: { record: BackupRecord; ref: ArtifactPartRef }): Buffer | undefined {
+  if (!ref.keySidecar) return undefined;
   try {
-    if (kind === "keys") {
-      if (!ref.keySidecar) return undefined;
-      const bytes = Buffer.from(serializeKeySidecar(parseKeySidecar(ref.keySidecar)));
-      return judge({ kind, bytes, record, ref }) === "ok" ? bytes : undefined;
-    }
-    if (record.backupType === "customer") return undefined;
+    const bytes = Buffer.from(serializeKeySidecar(parseKeySidecar(ref.keySidecar)));
+    return keysVerdict({ bytes, record, ref }) === "ok" ? bytes : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The description made from the catalog alone, when no provider has a good one. */
+function metaFromCatalog({ record, ref }: { record: BackupRecord; ref: ArtifactPartRef }): Buffer | undefined {
+  if (record.backupType === "customer") return undefined;
+  try {
     const tables = record.metadata?.tables;
     const rows = record.metadata?.rows;
     return encodeMetaSidecar({
@@ -76,6 +105,7 @@ function fromCatalog({ kind, record, ref }: { kind: SidecarKind; record: BackupR
       manifest: {
         ...(typeof rows === "number" ? { rows } : {}),
         ...(tables && typeof tables === "object" ? { tables: Array.isArray(tables) ? tables.length : Object.keys(tables).length } : {}),
+        ...(record.backupType === "tenant" ? { purpose: record.purpose, period: record.period } : {}),
         regeneratedFrom: "catalog",
       },
     });
@@ -85,10 +115,12 @@ function fromCatalog({ kind, record, ref }: { kind: SidecarKind; record: BackupR
 }
 
 /**
- * Makes the two sidecars of one artifact byte-identical on every provider in `holders` (those
- * that hold a good copy of the artifact). The copy to spread is the first valid one that agrees
- * with the catalog (for the key sidecar, preferably the one equal to the catalog's), else one
- * rebuilt from the catalog. Sidecars are small: they are read whole.
+ * Makes one artifact's key sidecar, and the description it carries, the same on every provider in
+ * `holders` (those that hold a good copy of the artifact). The key sidecar to spread is the first
+ * valid one that agrees with the catalog (preferably the one equal to the catalog's), else the
+ * catalog's; the description, the first that agrees with the catalog, else one rebuilt from it. A
+ * provider whose description is still a `.meta.json` of its own (an older artifact) is left so when
+ * it agrees. Healing rewrites the key sidecar with both. Sidecars are small: they are read whole.
  */
 export async function healSidecars(args: {
   record: BackupRecord;
@@ -99,39 +131,50 @@ export async function healSidecars(args: {
   signal?: AbortSignal | undefined;
 }): Promise<SidecarOutcome[]> {
   const { record, ref, backends, holders, heal, signal } = args;
-  const outcomes: SidecarOutcome[] = [];
   const targets = backends.filter((b) => holders.has(b.name));
-  for (const kind of ["keys", "meta"] as const) {
-    const key = kind === "keys" ? keysSidecarKey(ref.key) : metaSidecarKey(ref.key);
-    const found = await Promise.all(targets.map((backend) => readSidecar({ backend, key, signal })));
-    const judged = found.map((f) => ({ ...f, verdict: f.state === "present" ? judge({ kind, bytes: f.bytes!, record, ref }) : undefined }));
-    const agreeing = judged.filter((f) => f.verdict === "ok");
-    const catalogBytes = kind === "keys" ? fromCatalog({ kind, record, ref }) : undefined;
-    const chosen = (catalogBytes && agreeing.find((f) => f.bytes!.equals(catalogBytes))?.bytes) ?? agreeing[0]?.bytes ?? catalogBytes ?? fromCatalog({ kind, record, ref });
-    for (const f of judged) {
-      const foundState: SidecarOutcome["found"] = f.state === "missing" ? "missing" : f.state === "unreachable" ? "unreachable" : f.verdict === "ok" ? "ok" : f.verdict!;
-      const base = { provider: f.backend.name, kind, found: foundState };
-      if (f.state === "unreachable") {
-        outcomes.push({ ...base, state: "unreachable", detail: errorText(f.error) });
-        continue;
-      }
-      if (chosen && f.bytes?.equals(chosen)) {
-        outcomes.push({ ...base, state: "ok" });
-        continue;
-      }
-      // Valid and agreeing but not the chosen bytes (e.g. another key wrapping): still different, spread the chosen one.
-      const problem = foundState === "ok" ? "differs from the other providers' copy" : foundState;
-      if (!heal || !chosen) {
-        outcomes.push({ ...base, state: foundState === "ok" ? "disagrees" : foundState, detail: chosen ? problem : `${problem}; no good copy to heal from` });
-        continue;
-      }
-      try {
-        await f.backend.put(key, chosen, { contentType: "application/json", ...(signal ? { signal } : {}) });
-        outcomes.push({ ...base, state: "healed", detail: problem });
-      } catch (error) {
-        if (isStorageError(error, "storage_aborted")) throw error;
-        outcomes.push({ ...base, state: foundState === "ok" ? "disagrees" : foundState, detail: `${problem}; heal failed: ${errorText(error)}` });
-      }
+  const found = await Promise.all(targets.map((backend) => readSidecars({ backend, artifactKey: ref.key, signal })));
+  const keysFound = (f: Found): SidecarOutcome["found"] => (f.keys.state === "present" ? keysVerdict({ bytes: f.keys.bytes, record, ref }) : f.keys.state);
+  const metaFound = (f: Found): SidecarOutcome["found"] => (f.meta.state === "present" ? (metaAgrees({ meta: f.meta.meta, record, ref }) ? "ok" : "disagrees") : f.meta.state);
+
+  const catalogKeys = keysFromCatalog({ record, ref });
+  const agreeingKeys = found.filter((f) => keysFound(f) === "ok").map((f) => (f.keys as { bytes: Buffer }).bytes);
+  const chosenKeys = (catalogKeys && agreeingKeys.find((b) => b.equals(catalogKeys))) ?? agreeingKeys[0] ?? catalogKeys;
+  const agreeingMeta = found.find((f) => metaFound(f) === "ok")?.meta as { meta: MetaSidecar } | undefined;
+  const chosenMeta = agreeingMeta ? Buffer.from(JSON.stringify(agreeingMeta.meta)) : metaFromCatalog({ record, ref });
+
+  const outcomes: SidecarOutcome[] = [];
+  for (const f of found) {
+    const provider = f.backend.name;
+    const keys: Seen = { provider, kind: "keys", found: keysFound(f) };
+    const meta: Seen = { provider, kind: "meta", found: metaFound(f) };
+    if (f.keys.state === "unreachable" || f.meta.state === "unreachable") {
+      const detail = errorText(f.keys.state === "unreachable" ? f.keys.error : (f.meta as { error: unknown }).error);
+      outcomes.push({ ...keys, state: "unreachable", detail }, { ...meta, state: "unreachable", detail });
+      continue;
+    }
+    const keysGood = chosenKeys !== undefined && f.keys.state === "present" && f.keys.bytes.equals(chosenKeys);
+    const metaGood = meta.found === "ok";
+    if (keysGood && metaGood) {
+      outcomes.push({ ...keys, state: "ok" }, { ...meta, state: "ok" });
+      continue;
+    }
+    // Valid and agreeing but not the chosen bytes (e.g. another key wrapping): still different, spread the chosen one.
+    const problem = (o: { found: SidecarOutcome["found"] }) => (o.found === "ok" ? "differs from the other providers' copy" : o.found);
+    const unhealed = (o: Seen, detail: string): SidecarOutcome => ({ ...o, state: o.found === "ok" ? "disagrees" : o.found, detail });
+    if (!heal || !chosenKeys) {
+      const why = (o: Seen) => (chosenKeys ? problem(o) : `${problem(o)}; no good copy to heal from`);
+      outcomes.push(keysGood ? { ...keys, state: "ok" } : unhealed(keys, why(keys)), metaGood ? { ...meta, state: "ok" } : unhealed(meta, why(meta)));
+      continue;
+    }
+    try {
+      if (chosenMeta) await putKeysSidecar({ backend: f.backend, artifactKey: ref.key, keys: chosenKeys, meta: chosenMeta, signal });
+      else await f.backend.put(keysSidecarKey(ref.key), chosenKeys, { contentType: "application/json", ...(signal ? { signal } : {}) });
+      outcomes.push(keysGood ? { ...keys, state: "ok" } : { ...keys, state: "healed", detail: problem(keys) });
+      outcomes.push(metaGood ? { ...meta, state: "ok" } : chosenMeta ? { ...meta, state: "healed", detail: problem(meta) } : unhealed(meta, `${problem(meta)}; no good copy to heal from`));
+    } catch (error) {
+      if (isStorageError(error, "storage_aborted")) throw error;
+      const detail = (o: Seen) => `${problem(o)}; heal failed: ${errorText(error)}`;
+      outcomes.push(keysGood ? { ...keys, state: "ok" } : unhealed(keys, detail(keys)), metaGood ? { ...meta, state: "ok" } : unhealed(meta, detail(meta)));
     }
   }
   return outcomes;

@@ -36,17 +36,17 @@ describe("storage analytics", () => {
 
     const stats = await storageAnalytics({ catalog: h.catalog, backends: h.backends, now });
     expect(stats.providers).toEqual([
-      { provider: "b2", bytes: b2Bytes, objects: 3 * 3 + 6, backups: 4 },
-      { provider: "r2", bytes: r2Bytes, objects: 2 * 3 + 6, backups: 3 },
+      { provider: "b2", bytes: b2Bytes, objects: 3 * 2 + 4, backups: 4 },
+      { provider: "r2", bytes: r2Bytes, objects: 2 * 2 + 4, backups: 3 },
     ]);
     expect(stats.tenants.filter((t) => t.provider === "b2")).toEqual([
-      { provider: "b2", tenantId: "a", bytes: a.fileSize + degraded.fileSize, objects: 6, backups: 2 },
-      { provider: "b2", tenantId: "b", bytes: b.fileSize, objects: 3, backups: 1 },
+      { provider: "b2", tenantId: "a", bytes: a.fileSize + degraded.fileSize, objects: 4, backups: 2 },
+      { provider: "b2", tenantId: "b", bytes: b.fileSize, objects: 2, backups: 1 },
     ]);
     expect(stats.byType.find((t) => t.provider === "r2" && t.type === "disaster")).toMatchObject({ bytes: d.fileSize + dConfig, backups: 1 });
     // The listing sees the same artifacts, plus their sidecars.
     const listedB2 = stats.listing!.find((l) => l.provider === "b2")!;
-    expect(listedB2.objects).toBe(15);
+    expect(listedB2.objects).toBe(10);
     expect(listedB2.bytes).toBeGreaterThan(b2Bytes);
 
     // Growth: one point per day (the sample just taken is the 4th day's).

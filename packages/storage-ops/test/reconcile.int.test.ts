@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { storeArtifact } from "@hesaab/artifacts";
 import { newId } from "@hesaab/contracts";
 import { getBackupRecord } from "@hesaab/db";
-import { encodeMetaSidecar, keysSidecarKey, metaSidecarKey, tenantBackupKey } from "@hesaab/storage";
+import { encodeMetaSidecar, keysSidecarKey, putKeysSidecar, readAll, readMetaSidecar, tenantBackupKey } from "@hesaab/storage";
 import { reconcile, recordParts } from "../src";
 import { harness, objectSha, storeTenantBackup, type Harness } from "./harness";
 
@@ -20,7 +20,7 @@ describe("reconcile", () => {
     await storeTenantBackup(h, { tenantId: "t-clean" });
     const report = await reconcile({ catalog: h.catalog, backends: h.backends, publish: h.publish });
     expect(report).toMatchObject({ records: 1, missing: [], extra: [], corrupt: [], degraded: [], healed: [], unhealed: [], unreachable: [] });
-    expect(report.listed.b2).toMatchObject({ artifacts: 1, objects: 3 });
+    expect(report.listed.b2).toMatchObject({ artifacts: 1, objects: 2 }); // the artifact and its key sidecar
   });
 
   it("finds an extra and a missing object (and a corrupt one), heals what the catalog owns, deletes nothing", async () => {
@@ -30,8 +30,10 @@ describe("reconcile", () => {
 
     const corrupt = await storeTenantBackup(h, { tenantId: "t-corrupt" });
     const corruptKey = recordParts(corrupt)[0]!.key;
-    // The meta sidecar in B2 claims another checksum.
-    await h.b2.backend.put(metaSidecarKey(corruptKey), encodeMetaSidecar({ backupId: corrupt.id, type: "tenant", tenantId: "t-corrupt", createdAt: corrupt.createdAt, size: corrupt.fileSize, sha256: "0".repeat(64), contentEncoding: "gzip", manifest: {} }));
+    // The description in B2 claims another checksum.
+    const keys = await readAll(await h.b2.backend.get(keysSidecarKey(corruptKey)));
+    const wrong = encodeMetaSidecar({ backupId: corrupt.id, type: "tenant", tenantId: "t-corrupt", createdAt: corrupt.createdAt, size: corrupt.fileSize, sha256: "0".repeat(64), contentEncoding: "gzip", manifest: {} });
+    await putKeysSidecar({ backend: h.b2.backend, artifactKey: corruptKey, keys, meta: wrong });
 
     // An artifact (with sidecars) no record accounts for, in B2 only; a stray object; a deleted record's leftovers.
     const extraId = newId("bkp");
@@ -43,18 +45,16 @@ describe("reconcile", () => {
 
     const report = await reconcile({ catalog: h.catalog, backends: h.backends, publish: h.publish });
     expect(report.missing).toEqual([expect.objectContaining({ provider: "r2", key: missingKey, backupId: missing.id })]);
-    expect(report.corrupt).toEqual([expect.objectContaining({ provider: "b2", key: corruptKey, reason: "meta sidecar checksum differs from the catalog" })]);
+    expect(report.corrupt).toEqual([expect.objectContaining({ provider: "b2", key: corruptKey, reason: "description's checksum differs from the catalog" })]);
     const extras = report.extra.map((e) => [e.provider, e.key, e.reason]).sort();
     expect(extras).toEqual(
       [
         ["b2", extraKey, "not in the catalog"],
         ["b2", keysSidecarKey(extraKey), "not in the catalog (sidecar)"],
-        ["b2", metaSidecarKey(extraKey), "not in the catalog (sidecar)"],
         ["r2", "tenants/t-extra/notes.txt", "outside the layout"],
         ...["b2", "r2"].flatMap((p) => [
           [p, recordParts(deleted)[0]!.key, "the catalog says deleted"],
           [p, keysSidecarKey(recordParts(deleted)[0]!.key), "the catalog says deleted (sidecar)"],
-          [p, metaSidecarKey(recordParts(deleted)[0]!.key), "the catalog says deleted (sidecar)"],
         ]),
       ].sort(),
     );
@@ -64,7 +64,8 @@ describe("reconcile", () => {
     // Healed: both copies back and equal; the extras are still there.
     expect(await objectSha(h.r2.backend, missingKey)).toBe(missing.checksum);
     expect((await getBackupRecord(h.catalog.db, missing.id))!.status).toBe("completed");
-    expect(await objectSha(h.b2.backend, metaSidecarKey(corruptKey))).toBe(await objectSha(h.r2.backend, metaSidecarKey(corruptKey)));
+    expect(await readMetaSidecar({ backend: h.b2.backend, artifactKey: corruptKey })).toEqual(await readMetaSidecar({ backend: h.r2.backend, artifactKey: corruptKey }));
+    expect((await readMetaSidecar({ backend: h.b2.backend, artifactKey: corruptKey }))!.sha256).toBe(corrupt.checksum);
     expect(await h.b2.backend.head(extraKey)).not.toBeNull();
     expect(await h.r2.backend.head("tenants/t-extra/notes.txt")).not.toBeNull();
     const alerts = await h.catalog.pool.query("select code, context from backup.alerts where code = 'storage_extra_objects'");

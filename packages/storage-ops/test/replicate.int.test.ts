@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stageArtifact } from "@hesaab/artifacts";
 import { getBackupRecord } from "@hesaab/db";
-import { keysSidecarKey, metaSidecarKey, readWithFailover, readAll } from "@hesaab/storage";
+import { keysSidecarKey, META_METADATA, readAll, readMetaSidecar, readWithFailover } from "@hesaab/storage";
 import { artifactRefFor, deepVerifySample, recordParts, replicateArtifact, verifyBackup } from "../src";
 import { corruptObject, harness, objectSha, storeDisasterBackup, storeTenantBackup, type Harness } from "./harness";
 
@@ -13,16 +13,19 @@ afterAll(async () => {
   await h?.close();
 });
 
-/** Every object of a backup (artifacts and sidecars) is present and byte-identical in both providers. */
+/** Every object of a backup (artifacts and key sidecars) is present and byte-identical in both providers, with the same description. */
 async function expectIdentical(id: string): Promise<void> {
   const record = (await getBackupRecord(h.catalog.db, id))!;
   for (const part of recordParts(record)) {
-    for (const key of [part.key, keysSidecarKey(part.key), metaSidecarKey(part.key)]) {
+    for (const key of [part.key, keysSidecarKey(part.key)]) {
       const [a, b] = [await objectSha(h.b2.backend, key), await objectSha(h.r2.backend, key)];
       expect(a, key).not.toBeNull();
       expect(a, key).toBe(b);
     }
     expect(await objectSha(h.b2.backend, part.key)).toBe(part.sha256);
+    const [a, b] = await Promise.all(h.backends.map((backend) => readMetaSidecar({ backend, artifactKey: part.key })));
+    expect(a).toMatchObject({ backupId: id, part: part.part, size: part.size, sha256: part.sha256 });
+    expect(b).toEqual(a);
   }
 }
 
@@ -95,7 +98,9 @@ describe("replicateArtifact", () => {
     const record = await storeTenantBackup(h, { tenantId: "t-sidecar" });
     const [part] = recordParts(record);
     await h.r2.backend.delete(keysSidecarKey(part!.key));
-    await h.b2.backend.put(metaSidecarKey(part!.key), Buffer.from("{}"));
+    // b2's key sidecar keeps its bytes but carries a broken description
+    const keys = await readAll(await h.b2.backend.get(keysSidecarKey(part!.key)));
+    await h.b2.backend.put(keysSidecarKey(part!.key), keys, { metadata: { [META_METADATA]: Buffer.from("{}").toString("base64url") } });
     const result = await replicateArtifact({ ...deps(), record: record.id });
     expect(result.providers.map((p) => [p.provider, p.found, p.state])).toEqual([["b2", "sidecar", "healed"], ["r2", "sidecar", "healed"]]);
     await expectIdentical(record.id);

@@ -1,4 +1,4 @@
-import { createGzip, gzip } from "node:zlib";
+import { createGzip, gzip, gzipSync } from "node:zlib";
 import { PassThrough, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { promisify } from "node:util";
@@ -35,10 +35,20 @@ import {
  * failed: without it the copy is not usable on its own, and storage-svc heals it like a missing one.
  *
  * A plaintext given as a `Buffer` (a small tenant's script, built in memory) takes the same steps
- * without streams: gzip on the thread pool, one `encryptBuffer`, one whole-body put per provider.
+ * without streams: gzip, one `encryptBuffer`, one whole-body put per provider.
  */
 
 const gzipAsync = promisify(gzip);
+/**
+ * Up to this size a buffer is compressed on the calling thread: handing it to the thread pool costs
+ * more CPU than the compression (measured: 0.3-0.4 ms against 0.12-0.14 ms for a 19 kB script), and
+ * blocks the event loop for well under a millisecond.
+ */
+const SYNC_GZIP_MAX = 256 * 1024;
+
+async function compress(plaintext: Buffer, level: number): Promise<Buffer> {
+  return plaintext.length <= SYNC_GZIP_MAX ? gzipSync(plaintext, { level }) : gzipAsync(plaintext, { level });
+}
 
 export interface StoreArtifactOptions {
   plaintext: Readable | Buffer;
@@ -160,7 +170,7 @@ async function storeStream(opts: Sealing & { plaintext: Readable }): Promise<Put
 
 async function storeBytes(opts: Sealing & { plaintext: Buffer }): Promise<PutEverywhereResult> {
   const { sealed, identity, contentEncoding } = opts;
-  const body = opts.gzipLevel === false ? opts.plaintext : await gzipAsync(opts.plaintext, { level: opts.gzipLevel });
+  const body = opts.gzipLevel === false ? opts.plaintext : await compress(opts.plaintext, opts.gzipLevel);
   const artifact = encryptBuffer({ dek: sealed.dek, dekId: sealed.dekId, ...identity, contentEncoding }, body);
   return putEverywhere({
     backends: opts.backends,

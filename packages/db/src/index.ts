@@ -5,6 +5,7 @@ export {
   insertBackupRecord,
   getBackupRecord,
   updateBackupRecord,
+  insertBackupRecords,
   finishBackupRecords,
   setProviderCopy,
   storedArtifactColumns,

@@ -47,14 +47,39 @@ const FINISHED_COLUMNS = [
   "metadata",
 ] as const satisfies readonly (keyof NewBackupRecord)[];
 
+/** `rows` as JSON with the table's column names, for `json_populate_recordset` (one parameter, whatever the number of rows). */
+function recordsJson(rows: Partial<NewBackupRecord>[]): { json: string; columns: string[] } {
+  const keys = [...new Set(rows.flatMap((r) => Object.keys(r)))] as (keyof NewBackupRecord)[];
+  const columns = keys.map((k) => backupRecords[k].name);
+  const json = JSON.stringify(rows.map((r) => Object.fromEntries(keys.map((k, i) => [columns[i]!, r[k] ?? null]))));
+  return { json, columns };
+}
+
 /**
- * Writes the outcome of many backups in one statement (a batch of small tenants): each row is a
- * whole record, inserted earlier as `running`, whose finished columns replace the stored ones.
+ * Inserts many records in one statement (a batch of backups starting). One JSON parameter instead
+ * of a parameter per value: building a multi-row insert costs more CPU than the backups it records.
+ * Columns no row gives take their defaults.
  */
-export async function finishBackupRecords(db: CatalogDb, rows: NewBackupRecord[]): Promise<BackupRecord[]> {
+export async function insertBackupRecords(db: CatalogDb, rows: NewBackupRecord[]): Promise<void> {
+  if (rows.length === 0) return;
+  const { json, columns } = recordsJson(rows);
+  const list = sql.raw(columns.join(", "));
+  await db.execute(sql`insert into backup.backup_records (${list}) select ${list} from json_populate_recordset(null::backup.backup_records, ${json}::json)`);
+}
+
+/**
+ * Writes the outcome of many backups in one statement (a batch of backups ending): each row names
+ * a record by id and gives the finished columns it sets (status, sizes, copies, times, metadata,
+ * error); other fields of the row are ignored. Returns the records as they are now.
+ */
+export async function finishBackupRecords(db: CatalogDb, rows: (Partial<NewBackupRecord> & { id: string })[]): Promise<BackupRecord[]> {
   if (rows.length === 0) return [];
-  const set = Object.fromEntries(FINISHED_COLUMNS.map((c) => [c, sql.raw(`excluded.${backupRecords[c].name}`)]));
-  return db.insert(backupRecords).values(rows).onConflictDoUpdate({ target: backupRecords.id, set }).returning();
+  const finished = rows.map((r) => Object.fromEntries(Object.entries(r).filter(([k]) => k === "id" || (FINISHED_COLUMNS as readonly string[]).includes(k))) as Partial<NewBackupRecord>);
+  const { json, columns } = recordsJson(finished);
+  // a column a row does not give (a failed backup has no size) keeps its value
+  const set = sql.raw(columns.filter((c) => c !== "id").map((c) => `${c} = coalesce(x.${c}, r.${c})`).join(", "));
+  await db.execute(sql`update backup.backup_records r set ${set} from json_populate_recordset(null::backup.backup_records, ${json}::json) x where r.id = x.id`);
+  return db.select().from(backupRecords).where(inArray(backupRecords.id, rows.map((r) => r.id)));
 }
 
 /** What a multi-provider write of one artifact returned (`storeArtifact`'s result fits). */

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eq } from "drizzle-orm";
 import { freshDatabase, type FreshDatabase } from "@hesaab/testkit";
 import { newId } from "@hesaab/contracts";
-import { alerts, finishBackupRecords, getBackupRecord, insertBackupRecord, latestRestorableBackup, migrate, openCatalog, raiseAlert, setProviderCopy, type Catalog } from "../src";
+import { alerts, finishBackupRecords, getBackupRecord, insertBackupRecord, insertBackupRecords, latestRestorableBackup, migrate, openCatalog, raiseAlert, setProviderCopy, type Catalog } from "../src";
 
 let database: FreshDatabase;
 let catalog: Catalog;
@@ -41,15 +41,17 @@ describe("backup records", () => {
 
   it("finish many records in one statement: finished columns replace the running ones, the rest stays", async () => {
     const running = [newId("bkp"), newId("bkp")].map((id, i) => ({ ...base, id, tenantId: `t-fin-${i}`, status: "running" as const, period: "2026-11-26", metadata: { attempt: 1 } }));
-    for (const r of running) await insertBackupRecord(catalog.db, r);
+    await insertBackupRecords(catalog.db, running);
+    expect(await getBackupRecord(catalog.db, running[1]!.id)).toMatchObject({ status: "running", tenantId: "t-fin-1", fileSize: 0, checksum: "", providers: {}, verificationStatus: "pending", metadata: { attempt: 1 } });
     const done = await finishBackupRecords(catalog.db, [
       { ...running[0]!, status: "completed", fileSize: 42, checksum: "c", completedAt: new Date(), metadata: { attempt: 1, rows: 3 } },
       { ...running[1]!, status: "failed", errorMessage: "boom", completedAt: new Date() },
     ]);
-    expect(done.map((r) => [r.id, r.status])).toEqual(running.map((r, i) => [r.id, i === 0 ? "completed" : "failed"]));
+    expect(done.map((r) => [r.id, r.status]).sort()).toEqual(running.map((r, i) => [r.id, i === 0 ? "completed" : "failed"]).sort());
     const first = await getBackupRecord(catalog.db, running[0]!.id);
     expect(first).toMatchObject({ status: "completed", fileSize: 42, checksum: "c", period: "2026-11-26", metadata: { attempt: 1, rows: 3 } });
-    expect(await getBackupRecord(catalog.db, running[1]!.id)).toMatchObject({ status: "failed", errorMessage: "boom" });
+    expect(await getBackupRecord(catalog.db, running[1]!.id)).toMatchObject({ status: "failed", errorMessage: "boom", fileSize: 0, checksum: "" });
+    expect(first!.completedAt).toBeInstanceOf(Date);
     expect(await finishBackupRecords(catalog.db, [])).toEqual([]);
   });
 

@@ -3,7 +3,7 @@ import type pg from "pg";
 import { storeArtifact, type StoredArtifact } from "@hesaab/artifacts";
 import { errorText } from "@hesaab/config";
 import { noPublish } from "@hesaab/contracts";
-import { backupRecords, finishBackupRecords, RESTORABLE, type BackupRecord, type NewBackupRecord } from "@hesaab/db";
+import { backupRecords, finishBackupRecords, insertBackupRecords, RESTORABLE, type BackupRecord, type NewBackupRecord } from "@hesaab/db";
 import { exportTenantBatch, type ExportProgress, type ExportSummary } from "@hesaab/tenant-data";
 import {
   ABANDONED,
@@ -165,7 +165,7 @@ async function runBatch(deps: TenantBackupDeps, opts: BackupTenantsOptions, repo
   const started = Date.now();
   // [4] `running` records, one statement.
   const running = opts.tenantIds.map((tenantId) => runningRecord({ ...opts, tenantId }));
-  await deps.catalog.db.insert(backupRecords).values(running);
+  await insertBackupRecords(deps.catalog.db, running);
   for (const r of running) await publish("backup.tenant.started.v1", { backupId: r.id, tenantId: r.tenantId, purpose: opts.purpose, attempt: opts.attempt ?? 1 });
   const finished: NewBackupRecord[] = [];
   const fail = (record: (typeof running)[number], error: unknown): void => {

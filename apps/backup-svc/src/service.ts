@@ -28,12 +28,14 @@ export async function startBackupService(env: BackupSvcEnv, { name = "backup-svc
     gzipLevel: env.BACKUP_GZIP_LEVEL,
     discover: { tenantColumn: env.TENANT_COLUMN },
     publish: eventPublisher(bus),
+    // each of the batcher's runs backs up a large tenant and a batch at once
+    units: 2 * env.BACKUP_CONCURRENCY,
   });
   const onDeadLetter = async (dl: { subject: string; reason: string; error?: { message: string } | undefined }) => {
     await raiseAlert(deps, { severity: "critical", code: "job_dead_lettered", message: `${dl.subject} was dead-lettered (${dl.reason})`, context: { subject: dl.subject, reason: dl.reason, error: dl.error?.message } });
   };
 
-  const batcher = new BackupJobBatcher(deps, { batchSize: env.BACKUP_BATCH_SIZE });
+  const batcher = new BackupJobBatcher(deps, { batchSize: env.BACKUP_BATCH_SIZE, runs: env.BACKUP_CONCURRENCY });
   const backups = await bus.consume({
     durable: "backup-svc",
     filter: COMMAND_FILTERS.backupSvc,

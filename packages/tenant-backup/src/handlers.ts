@@ -61,63 +61,87 @@ export async function handleBackupJob(
  * Gathers the backup jobs a worker holds at once into `backupTenants` runs, so a nightly run of
  * thousands of small tenants is backed up in batches while the bus still sees one job per tenant
  * (each acked, retried or dead-lettered on its own outcome). Jobs that agree on purpose, period,
- * requester and attempt join one run; a run starts when `batchSize` jobs are waiting, or `lingerMs`
- * after its first job came. How many runs go at once is bounded by the jobs the bus hands out.
+ * requester and attempt join one run; a run is ready when `batchSize` jobs are waiting, or
+ * `lingerMs` after its first job came. At most `runs` runs go at once (each backs up a large tenant
+ * and a batch side by side: size the pools for `2 × runs` units); ready runs wait their turn.
  */
 export class BackupJobBatcher {
   readonly #deps: TenantBackupDeps;
   readonly #batchSize: number;
   readonly #lingerMs: number;
-  readonly #waiting = new Map<string, { jobs: Map<string, ((o: TenantBackupOutcome) => void)[]>; timer: NodeJS.Timeout; job: Job; delivery: Delivery }>();
+  readonly #runs: number;
+  #running = 0;
+  readonly #ready: Group[] = [];
+  readonly #waiting = new Map<string, Group & { timer: NodeJS.Timeout }>();
 
-  constructor(deps: TenantBackupDeps, { batchSize = 50, lingerMs = 25 }: { batchSize?: number; lingerMs?: number } = {}) {
+  constructor(deps: TenantBackupDeps, { batchSize = 50, lingerMs = 25, runs = 2 }: { batchSize?: number; lingerMs?: number; runs?: number } = {}) {
     this.#deps = deps;
     this.#batchSize = batchSize;
     this.#lingerMs = lingerMs;
+    this.#runs = Math.max(1, runs);
   }
 
   run(job: Job, delivery: Delivery): Promise<TenantBackupOutcome> {
     const key = JSON.stringify([job.purpose, job.period ?? null, job.requestedBy, delivery.attempt]);
     let group = this.#waiting.get(key);
     if (!group) {
-      group = { jobs: new Map(), timer: setTimeout(() => this.#start(key), this.#lingerMs), job, delivery };
+      group = { jobs: new Map(), job, delivery, timer: setTimeout(() => this.#close(key), this.#lingerMs) };
       this.#waiting.set(key, group);
     }
     const waiters = group.jobs.get(job.tenantId) ?? [];
     group.jobs.set(job.tenantId, waiters);
     const outcome = new Promise<TenantBackupOutcome>((resolve) => waiters.push(resolve));
-    if (group.jobs.size >= this.#batchSize) this.#start(key);
+    if (group.jobs.size >= this.#batchSize) this.#close(key);
     return outcome;
   }
 
-  #start(key: string): void {
+  /** No more jobs join this group: it waits for a free run. */
+  #close(key: string): void {
     const group = this.#waiting.get(key);
     if (!group) return;
     this.#waiting.delete(key);
     clearTimeout(group.timer);
-    const { job, delivery, jobs } = group;
+    this.#ready.push(group);
+    this.#next();
+  }
+
+  #next(): void {
+    while (this.#running < this.#runs && this.#ready.length > 0) {
+      this.#running++;
+      void this.#start(this.#ready.shift()!).finally(() => {
+        this.#running--;
+        this.#next();
+      });
+    }
+  }
+
+  async #start({ job, delivery, jobs }: Group): Promise<void> {
     const settle = (o: TenantBackupOutcome) => {
       for (const resolve of jobs.get(o.tenantId) ?? []) resolve(o);
       jobs.delete(o.tenantId);
     };
-    void backupTenants(this.#deps, {
-      tenantIds: [...jobs.keys()],
-      purpose: job.purpose,
-      period: job.period,
-      requestedBy: job.requestedBy,
-      attempt: delivery.attempt,
-      signal: delivery.signal,
-      batchSize: this.#batchSize,
-      onResult: settle,
-    }).then(
-      () => {
-        for (const tenantId of [...jobs.keys()]) settle({ tenantId, ok: false, error: new Error("the batch ended without an outcome for this tenant") });
-      },
-      (error: unknown) => {
-        for (const tenantId of [...jobs.keys()]) settle({ tenantId, ok: false, error });
-      },
-    );
+    try {
+      await backupTenants(this.#deps, {
+        tenantIds: [...jobs.keys()],
+        purpose: job.purpose,
+        period: job.period,
+        requestedBy: job.requestedBy,
+        attempt: delivery.attempt,
+        signal: delivery.signal,
+        batchSize: this.#batchSize,
+        onResult: settle,
+      });
+    } catch (error) {
+      for (const tenantId of [...jobs.keys()]) settle({ tenantId, ok: false, error });
+    }
+    for (const tenantId of [...jobs.keys()]) settle({ tenantId, ok: false, error: new Error("the run ended without an outcome for this tenant") });
   }
+}
+
+interface Group {
+  jobs: Map<string, ((o: TenantBackupOutcome) => void)[]>;
+  job: Job;
+  delivery: Delivery;
 }
 
 /** `restore.requested.v1` → the restore (the operation id comes from the request, so a redelivery finds it). */

@@ -35,22 +35,27 @@ export function openTenantBackupDeps({
   gzipLevel = 6,
   discover,
   publish,
-  poolSize = 8,
+  units = 2,
 }: {
   env: TenantBackupEnv;
   workDir: string;
   gzipLevel?: number;
   discover?: DiscoverOptions;
   publish?: Publish;
-  poolSize?: number;
+  /**
+   * Backup units (a batch, or one tenant) that may run at once. Each holds a platform connection
+   * (its snapshot) and a catalog connection (its locks) and needs another catalog connection now
+   * and then: the pools are sized for it, so units never wait on each other for a connection.
+   */
+  units?: number;
 }): TenantBackupDeps & { tenantKeys: TenantKeyStore; close(): Promise<void> } {
   const backends = providersFromEnv(env, TENANT_BACKUP_UPLOAD).map((backend) => openBackend({ backend }).backend);
   if (backends.length === 0) {
     throw new HesaabError({ code: "config_invalid", message: "no storage provider is configured", hint: "Set the B2_* and/or R2_* variables (see .env.example)" });
   }
-  const platform = new pg.Pool({ connectionString: env.PLATFORM_DATABASE_URL, max: poolSize, application_name: "hesaab-backup" });
+  const platform = new pg.Pool({ connectionString: env.PLATFORM_DATABASE_URL, max: units + 2, application_name: "hesaab-backup" });
   platform.on("error", () => {});
-  const catalog = openCatalog({ url: catalogUrl(env) });
+  const catalog = openCatalog({ url: catalogUrl(env), max: 2 * units + 4 });
   const tenantKeys = new TenantKeyStore({ pool: catalog.pool, masterKeys: env.BACKUP_MASTER_KEYS });
   return {
     platform,

@@ -148,4 +148,13 @@ describe("BackupJobBatcher", () => {
       h.deps.platform.connect = connect;
     }
   });
+
+  it("runs at most `runs` groups at once; the others wait their turn and complete", async () => {
+    const tenants = (await activeTenants(h.deps)).slice(1, 4);
+    const batcher = new BackupJobBatcher(h.deps, { lingerMs: 10, runs: 1 });
+    const ask = (tenantId: string, period: string) => batcher.run({ tenantId, purpose: "scheduled", period, requestedBy: "schedule" }, { attempt: 1, final: false });
+    const outcomes = await Promise.all(["2026-11-29", "2026-11-30", "2026-12-01"].flatMap((period) => tenants.map((t) => ask(t, period))));
+    for (const o of outcomes) expect(ok(o)).toMatchObject({ status: "completed" });
+    expect(new Set(outcomes.map((o) => ok(o).period))).toEqual(new Set(["2026-11-29", "2026-11-30", "2026-12-01"]));
+  });
 });

@@ -7,9 +7,9 @@ import { cliActor, tenantBackupEnv } from "../env";
 import { positiveInt, usageError } from "../options";
 import { humanBytes as mb, printJson, progressDone, progressLine } from "../output";
 
-export function openDeps() {
+export function openDeps({ units }: { units?: number } = {}) {
   const env = tenantBackupEnv();
-  return openTenantBackupDeps({ env, workDir: `${env.HESAAB_DATA_DIR}/restores`, gzipLevel: env.BACKUP_GZIP_LEVEL, discover: { tenantColumn: env.TENANT_COLUMN } });
+  return openTenantBackupDeps({ env, workDir: `${env.HESAAB_DATA_DIR}/restores`, gzipLevel: env.BACKUP_GZIP_LEVEL, discover: { tenantColumn: env.TENANT_COLUMN }, units });
 }
 
 export function describeRecord(r: BackupRecord) {
@@ -44,7 +44,7 @@ export function registerBackup(program: Command): void {
       if (Boolean(opts.all) === tenantIds.length > 0) {
         throw usageError("give tenant ids or --all, not both and not neither", "e.g. `hesaab backup tenant --all`");
       }
-      const deps = openDeps();
+      const deps = openDeps({ units: opts.concurrency });
       try {
         const tenants = opts.all ? await activeTenants(deps) : tenantIds;
         const results: ReturnType<typeof describeRecord>[] = [];

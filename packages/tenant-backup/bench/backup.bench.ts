@@ -7,7 +7,8 @@
 //   (c) `pg_dump -Fc` of the whole platform database to a file;
 //   (d) our backup of the large tenant end to end (export → gzip → BKP1 → SHA-256 → both local S3
 //       endpoints, sidecars, catalog record);
-//   (e) our backup of every active tenant, BENCH_CONCURRENCY at once, one plan discovery.
+//   (e) our backup of every active tenant (backupTenants: small tenants in batches, large ones alone),
+//       BENCH_CONCURRENCY units at once, one plan discovery.
 //
 // Plus, to see where the time and the memory go: (d) and (e) again to two filesystem backends
 // instead of the s3rver endpoints (s3rver is a Node process on the same cores: its CPU is shown),
@@ -21,7 +22,7 @@
 // never turn these numbers into test assertions.
 //
 // Environment: BENCH_TENANTS (2000), BENCH_LARGE_SCALE (190 ≈ 300 MB of COPY text for tenant #1),
-// BENCH_SCALE (1, the tail), BENCH_CONCURRENCY (3), BENCH_QUICK=1 (200 tenants, large scale 19:
+// BENCH_SCALE (1, the tail), BENCH_CONCURRENCY (2), BENCH_QUICK=1 (200 tenants, large scale 19:
 // ≈ 30 MB), BENCH_ROUNDS (1: rounds of a, b, c, d, alternating; medians are shown),
 // BENCH_SKIP_FS=1 (no fs-backend runs), BENCH_KEEP=1 (keep the databases and objects).
 import { spawnSync, fork } from "node:child_process";

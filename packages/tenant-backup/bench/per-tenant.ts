@@ -8,8 +8,8 @@
 //     pnpm --filter @hesaab/tenant-backup exec tsx bench/per-tenant.ts
 //
 // The variants separate the parts: the whole backup to the local S3 endpoints, to two filesystem
-// backends and to a backend that drops the bytes; the export alone; six small PUTs alone (what a
-// backup writes: the artifact and two sidecars, to two providers). A diagnosis tool, not a test.
+// backends and to a backend that drops the bytes; the export alone; four small PUTs alone (what a
+// backup writes: the artifact and its key sidecar, to two providers). A diagnosis tool, not a test.
 import { mkdtempSync, rmSync } from "node:fs";
 import { s3rverCpuSeconds } from "./s3rver-cpu";
 import os from "node:os";
@@ -108,12 +108,12 @@ try {
     await e.done;
   });
   const s3 = s3Backends();
-  await measure("6 small PUTs alone (3 per provider)", async () => {
+  await measure("4 small PUTs alone (2 per provider)", async () => {
     const key = `per-tenant/${newId("bkp")}`;
     await Promise.all(
       s3.map(async (b) => {
         await b.put(key, Buffer.alloc(8000));
-        await Promise.all([b.put(`${key}.keys.json`, Buffer.alloc(400)), b.put(`${key}.meta.json`, Buffer.alloc(700))]);
+        await b.put(`${key}.keys.json`, Buffer.alloc(400), { metadata: { "hesaab-meta": "x".repeat(900) } });
       }),
     );
   });

@@ -5,7 +5,7 @@ import { HesaabError } from "@hesaab/config";
  *
  * discovery  `plan_root_missing`, `plan_cycle`, `plan_empty`
  * export     `invalid_tenant_id`, `invalid_backup_id`, `tenant_not_found`, `tenant_not_active`,
- *            `export_aborted`, `export_failed`, `export_tenant_too_large` (batch export only)
+ *            `export_aborted`, `export_failed`, `export_tenant_too_large`, `tenant_duplicate` (batch export only)
  * load       `restore_bad_script`, `restore_wrong_tenant`, `restore_wrong_backup`, `restore_table_missing`,
  *            `restore_dropped_column`, `restore_type_changed`, `restore_truncated`, `restore_count_mismatch`,
  *            `restore_target_not_empty`, `restore_aborted`, `restore_failed`

@@ -38,7 +38,7 @@ export interface BatchExportOptions {
 
 export type BatchExportResult =
   | { tenantId: string; backupId: string; ok: true; script: Buffer; summary: ExportSummary }
-  /** `tenant_not_found`, `tenant_not_active`, `invalid_tenant_id`, or `export_tenant_too_large` (export it alone). */
+  /** `tenant_not_found`, `tenant_not_active`, `invalid_tenant_id`, `tenant_duplicate` (another id of a tenant in the batch), or `export_tenant_too_large` (export it alone). */
   | { tenantId: string; backupId: string; ok: false; error: TenantDataError };
 
 /**
@@ -131,7 +131,10 @@ async function exportOnce(opts: BatchExportOptions): Promise<BatchExportResult[]
        SELECT a.asked, r.${plan.root.keySql}::text AS key, ${status} AS status, transaction_timestamp() AS at
        FROM unnest(${asked}) AS a(asked) JOIN ${plan.root.sql} r ON r.${plan.root.keySql} = a.asked::${plan.root.keyType}`,
     )) as unknown as pg.QueryResult<{ asked: string; key: string; status: string | null; at: Date }>[];
-    const found = new Map(replies[replies.length - 1]!.rows.map((r) => [r.asked, r]));
+    // The cast to the key's type can bend a value (varchar(n) cuts it, uuid ignores case): a row
+    // counts only for the very id asked (a uuid in any case), like the single export's `= $1`.
+    const same = (r: { asked: string; key: string }) => r.key === r.asked || (plan.root.keyType === "uuid" && r.key === r.asked.toLowerCase());
+    const found = new Map(replies[replies.length - 1]!.rows.filter(same).map((r) => [r.asked, r]));
     const results: BatchExportResult[] = [];
     const byKey = new Map<string, Pending>();
     let createdAt = new Date();
@@ -146,11 +149,17 @@ async function exportOnce(opts: BatchExportOptions): Promise<BatchExportResult[]
         results.push({ ...t, ok: false, error: inactive });
         continue;
       }
+      const first = byKey.get(row.key);
+      if (first) {
+        results.push({ ...t, ok: false, error: tenantDataError({ code: "tenant_duplicate", message: `tenant ${t.tenantId} is tenant ${first.tenantId}, asked twice in one batch`, context: { tenantId: t.tenantId } }) });
+        continue;
+      }
       createdAt = row.at;
       byKey.set(row.key, { ...t, pieces: [], bytes: 0, tables: [] });
     }
     const pending = [...byKey.values()];
-    const keys = `ARRAY[${[...byKey.keys()].map((k) => client.escapeLiteral(k)).join(", ") || "NULL"}]::${plan.root.keyType}[]`;
+    // An array literal without a type: PostgreSQL gives it the type of each table's tenant column.
+    const keys = client.escapeLiteral(`{${[...byKey.keys()].map((k) => `"${k.replace(/[\\"]/g, "\\$&")}"`).join(",")}}`);
 
     // [2] One COPY per table, split by tenant.
     for (const table of plan.tables) {
@@ -160,6 +169,7 @@ async function exportOnce(opts: BatchExportOptions): Promise<BatchExportResult[]
         p.tables.push({ name: table.name, rows: 0, bytes: 0 });
       }
       if (pending.length === 0) continue;
+      if (opts.signal?.aborted) throw tenantDataError({ code: "export_aborted", message: "batch export aborted" });
       const copy = client.query(copyTo(`COPY (${batchSelectSql({ plan, table, tenants: keys })}) TO STDOUT`));
       current = copy;
       const router = new RowRouter(byKey, max);
@@ -169,6 +179,7 @@ async function exportOnce(opts: BatchExportOptions): Promise<BatchExportResult[]
       const end = Buffer.from(`${END_OF_COPY}\n`, "utf8");
       for (const p of pending) p.pieces.push(end);
     }
+    if (opts.signal?.aborted) throw tenantDataError({ code: "export_aborted", message: "batch export aborted" });
     await client.query("COMMIT");
     conn.release();
 

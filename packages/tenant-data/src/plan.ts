@@ -179,14 +179,16 @@ export function selectSql(o: { plan: TenantPlan; table: PlanTable; tenant: strin
 }
 
 /**
- * The rows of many tenants at once, each led by its tenant key as text:
- * `SELECT <key>::text, <columns> FROM … WHERE <key> = ANY(<tenants>)`. `tenants` is an SQL array
- * expression of the root key's type. A batch export splits the output by that first field.
+ * The rows of many tenants at once, each led by its tenant key as the root table prints it:
+ * `SELECT <key>::<root key type>::text, <columns> FROM … WHERE <key> = ANY(<tenants>)`. `tenants`
+ * is an untyped array literal (`'{"a","b"}'`), which takes the type of this table's tenant column
+ * (it may differ from the root key's: text against uuid). A batch export splits the output by the
+ * first field.
  */
 export function batchSelectSql(o: { plan: TenantPlan; table: PlanTable; tenants: string }): string {
   const s = selection(o.plan, o.table, "NULL");
   const columns = o.table.columns.map((c) => `${SELF}.${c.sql}`).join(", ");
-  return `SELECT ${s.tenantKey}::text, ${columns} FROM ${s.from} WHERE ${s.tenantKey} = ANY(${o.tenants})`;
+  return `SELECT (${s.tenantKey})::${o.plan.root.keyType}::text, ${columns} FROM ${s.from} WHERE ${s.tenantKey} = ANY(${o.tenants})`;
 }
 
 /** `DELETE FROM … WHERE <tenant>`: removes a tenant's rows from one table. */

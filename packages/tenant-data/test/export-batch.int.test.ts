@@ -5,6 +5,7 @@ import { writeFile } from "node:fs/promises";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { discoverTenantPlan, exportTenantBatch, parseManifest, type TenantPlan } from "../src/index";
+import { freshDatabase } from "@hesaab/testkit";
 import { type Platform, backupId, checksums, emptyCopy, exportToBuffer, platform, psqlFile, tempDir } from "./helpers";
 
 let p: Platform;
@@ -72,6 +73,52 @@ describe("exportTenantBatch", () => {
       for (const tenantId of active) expect(await checksums({ pool: copy.pool, tenantId })).toEqual(await checksums({ pool: p.pool, tenantId }));
     } finally {
       await copy.close();
+    }
+  });
+
+  it("finds a uuid asked in upper case; the same tenant asked twice is refused the second time", async () => {
+    const id = active[1]!;
+    const results = await exportTenantBatch({ pool: p.pool, plan, tenants: [id.toUpperCase(), id].map((tenantId) => ({ tenantId, backupId: backupId() })) });
+    expect(results[0]).toMatchObject({ ok: true, summary: { rows: (await exportToBuffer({ pool: p.pool, tenantId: id })).summary.rows } });
+    expect(results[1]).toMatchObject({ ok: false, error: { code: "tenant_duplicate" } });
+  });
+
+  it("reads a tenant column whose type differs from the root key's (text against uuid)", async () => {
+    await p.pool.query("CREATE TABLE public.notes_text (id serial PRIMARY KEY, tenant_id text NOT NULL, body text)");
+    try {
+      await p.pool.query("INSERT INTO public.notes_text (tenant_id, body) VALUES ($1, 'note of one'), ($2, 'note of another')", [active[0], active[1]]);
+      const client = await p.pool.connect();
+      const withText = await discoverTenantPlan({ client }).finally(() => client.release());
+      expect(withText.tables.map((t) => t.name)).toContain("public.notes_text");
+      const results = await exportTenantBatch({ pool: p.pool, plan: withText, tenants: active.slice(0, 2).map((tenantId) => ({ tenantId, backupId: backupId() })) });
+      const [a, b] = results.map((r) => {
+        if (!r.ok) throw r.error;
+        return r.script.toString("utf8");
+      });
+      expect(a).toContain("note of one");
+      expect(a).not.toContain("note of another");
+      expect(b).toContain("note of another");
+    } finally {
+      await p.pool.query("DROP TABLE public.notes_text");
+    }
+  });
+
+  it("a key type that bends values (varchar(n) cuts them) never hands one tenant's rows to another id", async () => {
+    const db = await freshDatabase("td_batch_varchar");
+    const pool = new pg.Pool({ connectionString: db.url, max: 2 });
+    try {
+      await pool.query(`CREATE TABLE tenants (id varchar(8) PRIMARY KEY, status text NOT NULL DEFAULT 'active');
+        CREATE TABLE items (id serial PRIMARY KEY, tenant_id varchar(8) NOT NULL REFERENCES tenants (id), v text);
+        INSERT INTO tenants (id) VALUES ('abcdefgh');
+        INSERT INTO items (tenant_id, v) VALUES ('abcdefgh', 'secret of abcdefgh');`);
+      const client = await pool.connect();
+      const small = await discoverTenantPlan({ client }).finally(() => client.release());
+      const [other, owner] = await exportTenantBatch({ pool, plan: small, tenants: ["abcdefghX", "abcdefgh"].map((tenantId) => ({ tenantId, backupId: backupId() })) });
+      expect(other).toMatchObject({ ok: false, error: { code: "tenant_not_found" } });
+      expect(owner!.ok && owner.script.toString("utf8")).toContain("secret of abcdefgh");
+    } finally {
+      await pool.end();
+      await db.drop();
     }
   });
 

@@ -8,7 +8,11 @@ const MONTH_DAYS = 30.44;
 
 /** Bytes of a stored backup in one provider: the data artifact plus a disaster backup's config bundle. */
 const BYTES_SQL = `(r.file_size + coalesce((r.metadata -> 'config' ->> 'size')::bigint, 0))`;
-/** Objects per artifact in one provider: the artifact and its key sidecar (which carries the description). */
+/**
+ * Objects per artifact in one provider: the artifact and its key sidecar (which carries the
+ * description). Backups written before the description moved onto the key sidecar have a third
+ * object, a `.meta.json`, until retention removes them: the listing (`listing`) counts those.
+ */
 const OBJECTS_PER_ARTIFACT = 2;
 /** Objects of a stored backup in one provider (a disaster backup has two artifacts). */
 const OBJECTS_SQL = `(case when r.metadata -> 'config' ->> 'key' is not null then ${2 * OBJECTS_PER_ARTIFACT} else ${OBJECTS_PER_ARTIFACT} end)`;

@@ -5,7 +5,8 @@ import { StorageOpsError } from "./errors";
 /**
  * One object a backup consists of. A tenant backup is one artifact; a disaster backup is two (the
  * pg_dump and the configuration bundle, the latter described in `metadata.config`). Each artifact
- * has its two sidecars next to it (`<key>.keys.json`, `<key>.meta.json`).
+ * has its key sidecar next to it (`<key>.keys.json`, whose metadata describes the artifact; older
+ * artifacts have a `<key>.meta.json` for that).
  */
 export interface ArtifactPartRef {
   part: ArtifactPart;

@@ -1,4 +1,5 @@
-import { and, eq, inArray } from "drizzle-orm";
+import { and, eq, inArray, notInArray } from "drizzle-orm";
+import type pg from "pg";
 import { storeArtifact, type StoreArtifactOptions, type StoredArtifact } from "@hesaab/artifacts";
 import { errorText, HesaabError } from "@hesaab/config";
 import { newId, noPublish, type ProviderName, type Publish } from "@hesaab/contracts";
@@ -45,19 +46,17 @@ const DAY_MS = 86_400_000;
 export async function backupTenant(deps: TenantBackupDeps, opts: BackupTenantOptions): Promise<BackupTenantResult> {
   const { catalog } = deps;
   const publish = deps.publish ?? noPublish;
-  if (opts.period) {
-    const existing = await findPeriodBackup(deps, { tenantId: opts.tenantId, period: opts.period });
-    if (existing) return { record: existing, skipped: true };
-  }
+  const period = async () => opts.period && existingPeriodBackup((await periodRecords(deps, { tenantIds: [opts.tenantId], period: opts.period })).get(opts.tenantId));
+  const done = await period();
+  if (done) return done;
   const lock = await catalog.pool.connect();
+  let broken: Error | undefined;
   try {
     const { rows } = await lock.query<{ ok: boolean }>("select pg_try_advisory_lock(hashtext($1 || $2)) as ok", [LOCK_PREFIX, opts.tenantId]);
     if (!rows[0]?.ok) throw backupInProgress(opts.tenantId);
     try {
-      if (opts.period) {
-        const existing = await findPeriodBackup(deps, { tenantId: opts.tenantId, period: opts.period });
-        if (existing) return { record: existing, skipped: true };
-      }
+      const existing = await period();
+      if (existing) return existing;
       // We hold the tenant's lock: a record still `running` belongs to a worker that is gone.
       await catalog.db
         .update(backupRecords)
@@ -65,10 +64,24 @@ export async function backupTenant(deps: TenantBackupDeps, opts: BackupTenantOpt
         .where(and(eq(backupRecords.backupType, "tenant"), eq(backupRecords.tenantId, opts.tenantId), inArray(backupRecords.status, ["pending", "running"])));
       return { record: await runBackup(deps, opts, publish), skipped: false };
     } finally {
-      await lock.query("select pg_advisory_unlock(hashtext($1 || $2))", [LOCK_PREFIX, opts.tenantId]).catch(() => {});
+      broken = await unlock(lock, [opts.tenantId]);
     }
   } finally {
-    lock.release();
+    lock.release(broken);
+  }
+}
+
+/**
+ * Releases tenants' backup locks held by `lock`. Returns the error when that failed: release the
+ * connection with it (destroyed, not pooled), so no lock outlives the backup in a pooled session.
+ */
+export async function unlock(lock: pg.PoolClient, tenantIds: string[]): Promise<Error | undefined> {
+  if (tenantIds.length === 0) return undefined;
+  try {
+    await lock.query("select pg_advisory_unlock(hashtext($2 || t)) from unnest($1::text[]) as t", [tenantIds, LOCK_PREFIX]);
+    return undefined;
+  } catch (err) {
+    return err instanceof Error ? err : new Error(String(err));
   }
 }
 
@@ -80,19 +93,35 @@ export function backupInProgress(tenantId: string): HesaabError {
   return new HesaabError({ code: "backup_in_progress", retryable: true, message: `a backup of tenant ${tenantId} is already running`, hint: "It will be retried when that one ends" });
 }
 
-async function findPeriodBackup(deps: TenantBackupDeps, { tenantId, period }: { tenantId: string; period: string }): Promise<BackupRecord | undefined> {
-  const [row] = await deps.catalog.db
+/**
+ * The record a period already has for each of `tenantIds` (at most one that is not `failed`, by the
+ * catalog's unique index): a good one is the period's backup; an expired or deleted one means the
+ * period had its backup (see {@link periodTaken}); one still `pending`/`running` is not returned.
+ */
+export async function periodRecords(deps: Pick<TenantBackupDeps, "catalog">, { tenantIds, period }: { tenantIds: string[]; period: string }): Promise<Map<string, BackupRecord>> {
+  const rows = await deps.catalog.db
     .select()
     .from(backupRecords)
-    .where(
-      and(
-        eq(backupRecords.backupType, "tenant"),
-        eq(backupRecords.tenantId, tenantId),
-        eq(backupRecords.period, period),
-        inArray(backupRecords.status, ["completed", "degraded"]),
-      ),
-    );
-  return row;
+    .where(and(eq(backupRecords.backupType, "tenant"), inArray(backupRecords.tenantId, tenantIds), eq(backupRecords.period, period), notInArray(backupRecords.status, ["failed", "pending", "running"])));
+  return new Map(rows.map((r) => [r.tenantId!, r]));
+}
+
+/** A period whose backup expired or was deleted gets no second one: the record is there, and a new one would break the one-per-period rule. */
+export function periodTaken(record: BackupRecord): HesaabError {
+  return new HesaabError({
+    code: "backup_period_taken",
+    retryable: false,
+    message: `tenant ${record.tenantId}'s backup for period ${record.period} (${record.id}) is ${record.status}: the period gets no other`,
+    hint: "Take an on-demand backup (no period) instead",
+    context: { tenantId: record.tenantId, period: record.period, backupId: record.id },
+  });
+}
+
+/** A period's existing good backup (skipped), or `periodTaken`; undefined when the period has none yet. */
+function existingPeriodBackup(record: BackupRecord | undefined): BackupTenantResult | undefined {
+  if (!record) return undefined;
+  if (record.status === "completed" || record.status === "degraded") return { record, skipped: true };
+  throw periodTaken(record);
 }
 
 async function runBackup(deps: TenantBackupDeps, opts: BackupTenantOptions, publish: NonNullable<TenantBackupDeps["publish"]>): Promise<BackupRecord> {
@@ -162,7 +191,7 @@ export function runningRecord(opts: BackupRun) {
   } satisfies NewBackupRecord;
 }
 
-/** What the `.meta.json` sidecar says of a tenant backup (`summary` is known once the export ended). */
+/** The description a tenant backup's key sidecar carries (`summary` is known once the export ended). */
 export function artifactMeta(opts: Pick<BackupRun, "purpose" | "period">, createdAt: Date, summary: () => ExportSummary | undefined): StoreArtifactOptions["meta"] {
   return {
     type: "tenant",

@@ -3,7 +3,7 @@ import type pg from "pg";
 import { storeArtifact, type StoredArtifact } from "@hesaab/artifacts";
 import { errorText } from "@hesaab/config";
 import { noPublish } from "@hesaab/contracts";
-import { backupRecords, finishBackupRecords, insertBackupRecords, RESTORABLE, type BackupRecord, type NewBackupRecord } from "@hesaab/db";
+import { backupRecords, finishBackupRecords, insertBackupRecords, type BackupRecord, type NewBackupRecord } from "@hesaab/db";
 import { exportTenantBatch, type ExportProgress, type ExportSummary } from "@hesaab/tenant-data";
 import {
   ABANDONED,
@@ -12,9 +12,12 @@ import {
   backupInProgress,
   backupTenant,
   finishedColumns,
+  periodRecords,
+  periodTaken,
   publishStored,
   runningRecord,
   tenantPlan,
+  unlock,
   type BackupTenantOptions,
 } from "./backup";
 import type { TenantBackupDeps } from "./deps";
@@ -97,9 +100,22 @@ export async function backupTenants(deps: TenantBackupDeps, opts: BackupTenantsO
       units.splice(next, 0, ...tooLarge.map(alone)); // next in line: a long stream should not start last
     });
   }
+  // Units never throw (each reports its tenants). A batch may add units (its too-large tenants):
+  // an idle worker waits while others run, so those get every worker too.
   let next = 0;
+  let active = 0;
+  const idle: (() => void)[] = [];
   const worker = async (): Promise<void> => {
-    while (next < units.length) await units[next++]!();
+    for (;;) {
+      if (next < units.length) {
+        active++;
+        await units[next++]!();
+        active--;
+        for (const wake of idle.splice(0)) wake();
+      } else if (active > 0) {
+        await new Promise<void>((resolve) => idle.push(resolve));
+      } else return;
+    }
   };
   await Promise.all(Array.from({ length: Math.max(1, opts.concurrency ?? 2) }, worker));
   return ids.map((id) => results.get(id)!);
@@ -110,18 +126,20 @@ const STORE_CONCURRENCY = 8;
 
 /**
  * One batch of small tenants. Reports each tenant through `done`; returns the tenants found too
- * large while reading, for the caller to back up alone (their records are removed: nothing was
- * attempted). Never throws: a failure of the batch as a whole (the catalog gone) fails each tenant
- * not reported yet.
+ * large while reading, for the caller to back up alone (their records are removed: they were read
+ * only in part, nothing was stored or announced). Never throws: a failure of the batch as a whole
+ * (the catalog gone) fails each tenant not reported yet.
  */
 async function backupBatch(deps: TenantBackupDeps, opts: BackupTenantsOptions, done: (r: TenantBackupOutcome) => void): Promise<string[]> {
   const reported = new Set<string>();
   const report = (r: TenantBackupOutcome): void => {
+    if (reported.has(r.tenantId)) return;
     reported.add(r.tenantId);
     done(r);
   };
   let lock: pg.PoolClient | undefined;
   let locked: string[] = [];
+  let broken: Error | undefined;
   try {
     lock = await deps.catalog.pool.connect();
     // [1] The per-tenant locks backupTenant takes, in one query.
@@ -131,16 +149,14 @@ async function backupBatch(deps: TenantBackupDeps, opts: BackupTenantsOptions, d
     );
     locked = rows.filter((r) => r.ok).map((r) => r.tenant_id);
     for (const r of rows) if (!r.ok) report({ tenantId: r.tenant_id, ok: false, error: backupInProgress(r.tenant_id) });
-    // [2] A period that already has a good backup: that backup.
-    let todo = locked;
-    if (opts.period && todo.length > 0) {
-      const existing = await deps.catalog.db
-        .select()
-        .from(backupRecords)
-        .where(and(eq(backupRecords.backupType, "tenant"), inArray(backupRecords.tenantId, todo), eq(backupRecords.period, opts.period), inArray(backupRecords.status, [...RESTORABLE])));
-      for (const record of existing) report({ tenantId: record.tenantId!, ok: true, record, skipped: true });
-      todo = todo.filter((t) => !reported.has(t));
+    // [2] A period that already has its backup: that backup (or, expired or deleted, no other).
+    if (opts.period && locked.length > 0) {
+      for (const record of (await periodRecords(deps, { tenantIds: locked, period: opts.period })).values()) {
+        const good = record.status === "completed" || record.status === "degraded";
+        report(good ? { tenantId: record.tenantId!, ok: true, record, skipped: true } : { tenantId: record.tenantId!, ok: false, error: periodTaken(record) });
+      }
     }
+    const todo = locked.filter((t) => !reported.has(t));
     if (todo.length === 0) return [];
     // [3] We hold the locks: a record still `running` belongs to a worker that is gone.
     await deps.catalog.db
@@ -149,97 +165,107 @@ async function backupBatch(deps: TenantBackupDeps, opts: BackupTenantsOptions, d
       .where(and(eq(backupRecords.backupType, "tenant"), inArray(backupRecords.tenantId, todo), inArray(backupRecords.status, ["pending", "running"])));
     return await runBatch(deps, { ...opts, tenantIds: todo }, report);
   } catch (error) {
-    for (const t of opts.tenantIds) if (!reported.has(t)) report({ tenantId: t, ok: false, error });
+    for (const t of opts.tenantIds) report({ tenantId: t, ok: false, error });
     return [];
   } finally {
     if (lock) {
-      await lock.query("select pg_advisory_unlock(hashtext($2 || t)) from unnest($1::text[]) as t", [locked, LOCK_PREFIX]).catch(() => {});
-      lock.release();
+      broken = await unlock(lock, locked);
+      lock.release(broken);
     }
   }
 }
 
-/** [4] to [7] for the locked tenants of a batch. */
+/** [4] to [7] for the locked tenants of a batch. Throws only when the catalog or the bus failed: its records are then marked failed, best effort. */
 async function runBatch(deps: TenantBackupDeps, opts: BackupTenantsOptions, report: (r: TenantBackupOutcome) => void): Promise<string[]> {
   const publish = deps.publish ?? noPublish;
   const started = Date.now();
-  // [4] `running` records, one statement.
+  // [4] `running` records, one statement (all or none).
   const running = opts.tenantIds.map((tenantId) => runningRecord({ ...opts, tenantId }));
   await insertBackupRecords(deps.catalog.db, running);
-  for (const r of running) await publish("backup.tenant.started.v1", { backupId: r.id, tenantId: r.tenantId, purpose: opts.purpose, attempt: opts.attempt ?? 1 });
-  const finished: NewBackupRecord[] = [];
+  const finished = new Map<string, NewBackupRecord>();
   const fail = (record: (typeof running)[number], error: unknown): void => {
-    finished.push({ ...record, status: "failed", errorMessage: errorText(error), completedAt: new Date() });
+    finished.set(record.id, { ...record, status: "failed", errorMessage: errorText(error), completedAt: new Date() });
     report({ tenantId: record.tenantId, ok: false, error });
   };
-
-  // [5] One snapshot, one COPY per table.
-  let exported;
+  let written = false;
   try {
-    exported = await exportTenantBatch({
-      pool: deps.platform,
-      plan: await tenantPlan(deps),
-      tenants: running.map((r) => ({ tenantId: r.tenantId, backupId: r.id })),
-      allowInactive: opts.allowInactive,
-      maxTenantBytes: opts.smallTenantBytes,
-      signal: opts.signal,
-    });
-  } catch (error) {
-    for (const r of running) fail(r, error);
-    await finishBackupRecords(deps.catalog.db, finished);
-    return [];
-  }
-  const tooLarge: string[] = [];
-  const scripts: { record: (typeof running)[number]; script: Buffer; summary: ExportSummary }[] = [];
-  for (const [i, e] of exported.entries()) {
-    const record = running[i]!;
-    if (e.ok) scripts.push({ record, script: e.script, summary: e.summary });
-    else if (e.error.code === "export_tenant_too_large") tooLarge.push(e.tenantId);
-    else fail(record, e.error);
-  }
-
-  // [6] Keys in two queries, then each artifact compressed, encrypted and put, a few at once.
-  const sealed = await deps.keyRing.sealNewArtifacts(scripts.map((s) => ({ kind: "tenant" as const, tenantId: s.record.tenantId, backupId: s.record.id })));
-  const stored: { record: (typeof running)[number]; stored: StoredArtifact; summary: ExportSummary }[] = [];
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < scripts.length) {
-      const i = next++;
-      const { record, script, summary } = scripts[i]!;
-      const keys = sealed[i]!;
-      try {
-        if (keys instanceof Error) throw keys;
-        const artifact = await storeArtifact({
-          plaintext: script,
-          identity: { kind: "tenant", tenantId: record.tenantId, backupId: record.id },
-          keyRing: deps.keyRing,
-          sealed: keys,
-          backends: deps.backends,
-          key: record.metadata.key,
-          gzipLevel: deps.gzipLevel,
-          freshKey: true,
-          meta: artifactMeta(opts, record.createdAt, () => summary),
-          signal: opts.signal,
-        });
-        stored.push({ record, stored: artifact, summary });
-      } catch (error) {
-        fail(record, error);
-      }
+    // [5] One snapshot, one COPY per table.
+    let exported;
+    try {
+      exported = await exportTenantBatch({
+        pool: deps.platform,
+        plan: await tenantPlan(deps),
+        tenants: running.map((r) => ({ tenantId: r.tenantId, backupId: r.id })),
+        allowInactive: opts.allowInactive,
+        maxTenantBytes: opts.smallTenantBytes,
+        signal: opts.signal,
+      });
+    } catch (error) {
+      for (const r of running) fail(r, error);
+      await finishBackupRecords(deps.catalog.db, [...finished.values()]);
+      written = true;
+      return [];
     }
-  };
-  await Promise.all(Array.from({ length: STORE_CONCURRENCY }, worker));
+    const tooLarge = running.filter((_, i) => {
+      const e = exported[i]!;
+      return !e.ok && e.error.code === "export_tenant_too_large";
+    });
+    for (const r of running) if (!tooLarge.includes(r)) await publish("backup.tenant.started.v1", { backupId: r.id, tenantId: r.tenantId, purpose: opts.purpose, attempt: opts.attempt ?? 1 });
+    const scripts: { record: (typeof running)[number]; script: Buffer; summary: ExportSummary }[] = [];
+    for (const [i, e] of exported.entries()) {
+      const record = running[i]!;
+      if (e.ok) scripts.push({ record, script: e.script, summary: e.summary });
+      else if (!tooLarge.includes(record)) fail(record, e.error);
+    }
 
-  // [7] Every outcome in one statement, then the events.
-  for (const s of stored) finished.push({ ...s.record, ...finishedColumns({ deps, record: s.record, stored: s.stored, summary: s.summary, started }) });
-  const records = new Map((await finishBackupRecords(deps.catalog.db, finished)).map((r) => [r.id, r]));
-  if (tooLarge.length > 0) {
-    const ids = running.filter((r) => tooLarge.includes(r.tenantId)).map((r) => r.id);
-    await deps.catalog.db.delete(backupRecords).where(inArray(backupRecords.id, ids));
+    // [6] Keys in two queries, then each artifact compressed, encrypted and put, a few at once.
+    const sealed = await deps.keyRing.sealNewArtifacts(scripts.map((x) => ({ kind: "tenant" as const, tenantId: x.record.tenantId, backupId: x.record.id })));
+    const stored: { record: (typeof running)[number]; stored: StoredArtifact; summary: ExportSummary }[] = [];
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < scripts.length) {
+        const i = next++;
+        const { record, script, summary } = scripts[i]!;
+        const keys = sealed[i]!;
+        try {
+          if (keys instanceof Error) throw keys;
+          const artifact = await storeArtifact({
+            plaintext: script,
+            identity: { kind: "tenant", tenantId: record.tenantId, backupId: record.id },
+            keyRing: deps.keyRing,
+            sealed: keys,
+            backends: deps.backends,
+            key: record.metadata.key,
+            gzipLevel: deps.gzipLevel,
+            freshKey: true,
+            meta: artifactMeta(opts, record.createdAt, () => summary),
+            signal: opts.signal,
+          });
+          stored.push({ record, stored: artifact, summary });
+        } catch (error) {
+          fail(record, error);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: STORE_CONCURRENCY }, worker));
+
+    // [7] Every outcome in one statement; the too-large tenants' records go; then the outcomes and the events.
+    for (const x of stored) finished.set(x.record.id, { ...x.record, ...finishedColumns({ deps, record: x.record, stored: x.stored, summary: x.summary, started }) });
+    const records = new Map((await finishBackupRecords(deps.catalog.db, [...finished.values()])).map((r) => [r.id, r]));
+    written = true;
+    if (tooLarge.length > 0) await deps.catalog.db.delete(backupRecords).where(inArray(backupRecords.id, tooLarge.map((r) => r.id)));
+    for (const x of stored) report({ tenantId: x.record.tenantId, ok: true, record: records.get(x.record.id)!, skipped: false });
+    for (const x of stored) {
+      // The backup is done and recorded: an event that cannot be sent is not a reason to do it again
+      // (storage-svc's sweep verifies and heals what its stored event would have announced).
+      await publishStored(publish, { record: records.get(x.record.id)!, stored: x.stored, summary: x.summary, started }).catch(() => {});
+    }
+    return tooLarge.map((r) => r.tenantId);
+  } catch (error) {
+    if (!written) {
+      const open = running.filter((r) => !finished.has(r.id)).map((r) => ({ ...r, status: "failed" as const, errorMessage: errorText(error), completedAt: new Date() }));
+      await finishBackupRecords(deps.catalog.db, [...finished.values(), ...open]).catch(() => {});
+    }
+    throw error;
   }
-  for (const s of stored) {
-    const record = records.get(s.record.id)!;
-    await publishStored(publish, { record, stored: s.stored, summary: s.summary, started });
-    report({ tenantId: s.record.tenantId, ok: true, record, skipped: false });
-  }
-  return tooLarge;
 }

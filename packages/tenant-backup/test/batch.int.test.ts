@@ -124,6 +124,20 @@ describe("backupTenants", () => {
   });
 });
 
+describe("a period whose backup expired", () => {
+  it("gets no second backup, batch or single, with a clear error; the other tenants of the batch go on", async () => {
+    const [gone, other] = (await activeTenants(h.deps)).slice(1, 3);
+    const period = "2026-11-20";
+    const first = ok((await backupTenants(h.deps, { tenantIds: [gone!], purpose: "scheduled", period, requestedBy: "schedule" }))[0]!);
+    await h.deps.catalog.pool.query("update backup.backup_records set status = 'expired' where id = $1", [first.id]);
+    const outcomes = await backupTenants(h.deps, { tenantIds: [gone!, other!], purpose: "scheduled", period, requestedBy: "schedule" });
+    expect(outcomes[0]).toMatchObject({ ok: false, error: { code: "backup_period_taken", retryable: false } });
+    expect(ok(outcomes[1]!)).toMatchObject({ status: "completed", period });
+    await expect(backupTenant(h.deps, { tenantId: gone!, purpose: "scheduled", period, requestedBy: "schedule" })).rejects.toMatchObject({ code: "backup_period_taken" });
+    expect((await records(gone!)).filter((r) => r.period === period).map((r) => r.status)).toEqual(["expired"]);
+  });
+});
+
 describe("BackupJobBatcher", () => {
   it("backs up the jobs that arrive together in one run, each job with its own outcome", async () => {
     const tenants = (await activeTenants(h.deps)).slice(1);

@@ -28,8 +28,9 @@ import { activeTenants, backupTenant, TENANT_BACKUP_UPLOAD, type TenantBackupDep
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 
-const cfg = JSON.parse(process.env.BENCH_CHILD_CONFIG ?? "null") as { platformUrl: string; catalogUrl: string; masterKeyHex: string; keyPrefix: string } | null;
+const cfg = JSON.parse(process.env.BENCH_CHILD_CONFIG ?? "null") as { platformUrl: string; catalogUrl: string; masterKeyHex: string; keyPrefix: string; s3Env: Record<string, string>; s3Dir: string } | null;
 if (!cfg) throw new Error("set BENCH_CHILD_CONFIG to the child-config.json a `BENCH_KEEP=1 pnpm bench:backup` run printed");
+Object.assign(process.env, cfg.s3Env); // that run's own S3 endpoints (testProviderConfig reads the environment)
 const N = Number(process.env.N ?? 200);
 
 /** A backend that reads every byte and keeps none (the cost of our pipeline without any storage). */
@@ -83,14 +84,14 @@ client.release();
 async function measure(label: string, fn: (tenantId: string) => Promise<unknown>): Promise<void> {
   await fn(tenants[0]!); // warm up
   const cpu = process.cpuUsage();
-  const s3rver = s3rverCpuSeconds() * 1000;
+  const s3rver = s3rverCpuSeconds(cfg!.s3Dir) * 1000;
   const started = performance.now();
   for (const tenantId of tenants) await fn(tenantId);
   const wall = (performance.now() - started) / tenants.length;
   const used = process.cpuUsage(cpu);
   const per = (us: number) => (us / 1000 / tenants.length).toFixed(2).padStart(6);
   process.stdout.write(
-    `  ${label.padEnd(44)} ${wall.toFixed(2).padStart(6)} ms   ours ${per(used.user + used.system)} ms (system ${per(used.system)})   s3rver ${((s3rverCpuSeconds() * 1000 - s3rver) / tenants.length).toFixed(2).padStart(6)} ms\n`,
+    `  ${label.padEnd(44)} ${wall.toFixed(2).padStart(6)} ms   ours ${per(used.user + used.system)} ms (system ${per(used.system)})   s3rver ${((s3rverCpuSeconds(cfg!.s3Dir) * 1000 - s3rver) / tenants.length).toFixed(2).padStart(6)} ms\n`,
   );
 }
 

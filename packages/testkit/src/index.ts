@@ -3,7 +3,7 @@ import pg from "pg";
 import { Secret } from "@hesaab/config";
 import { readStackEnv } from "@hesaab/stack";
 
-export { ensureStack, readStackEnv } from "@hesaab/stack";
+export { ensureStack, readStackEnv, stopStack } from "@hesaab/stack";
 
 /** The stack's environment (from .stack/env), overlaid with process.env. */
 export function testEnv(): Record<string, string> {

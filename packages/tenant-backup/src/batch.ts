@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import { and, eq, inArray } from "drizzle-orm";
 import type pg from "pg";
 import { storeArtifact, type StoredArtifact } from "@hesaab/artifacts";
@@ -69,7 +70,22 @@ async function largeTenants(deps: TenantBackupDeps, tenantIds: string[], bytes: 
  * in memory and written with one put per object, their records written in one statement each way.
  * Large tenants (by their last backup, or found during a batch) are backed up alone, streamed.
  */
-export async function backupTenants(deps: TenantBackupDeps, opts: BackupTenantsOptions): Promise<TenantBackupOutcome[]> {
+export async function backupTenants(deps: TenantBackupDeps, given: BackupTenantsOptions): Promise<TenantBackupOutcome[]> {
+  // Every upload of a run listens to its signal (8 artifacts at once, a few listeners each): a
+  // signal of the run's own, raised once from the caller's, and allowed that many listeners.
+  const run = new AbortController();
+  setMaxListeners(STORE_CONCURRENCY * 16, run.signal);
+  const onAbort = (): void => run.abort(given.signal?.reason);
+  if (given.signal?.aborted) onAbort();
+  else given.signal?.addEventListener("abort", onAbort, { once: true });
+  try {
+    return await runUnits(deps, { ...given, signal: run.signal });
+  } finally {
+    given.signal?.removeEventListener("abort", onAbort);
+  }
+}
+
+async function runUnits(deps: TenantBackupDeps, opts: BackupTenantsOptions): Promise<TenantBackupOutcome[]> {
   const ids = [...new Set(opts.tenantIds)];
   const small = opts.smallTenantBytes ?? 1024 * 1024;
   const batchSize = Math.max(1, opts.batchSize ?? 50);

@@ -59,7 +59,7 @@ export function registerDemo(program: Command): void {
         log(`generating a demo platform of ${opts.tenants} tenants…`);
         await createPlatformSchema({ url: stack.env.PLATFORM_DATABASE_URL! });
         const result = await generatePlatform({ url: stack.env.PLATFORM_DATABASE_URL!, tenants: opts.tenants, scale: 0.5, seed: 42 });
-        log(`demo platform: ${result.tenants.length} tenants, ${result.rows} rows`);
+        log(`demo platform: ${result.tenants.length} tenants, ${Object.values(result.rows).reduce((a, b) => a + b, 0)} rows`);
       }
       if (opts.build) {
         log("building the web apps…");

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import { testProviderConfig, testProviders, uniquePrefix } from "@hesaab/testkit";
-import { fsBackend, s3Backend, type S3BackendConfig, type StorageBackend } from "../src";
+import { fsBackend, isStorageError, s3Backend, type S3BackendConfig, type StorageBackend, type StorageError } from "../src";
 
 /** A fresh fs backend in a temp directory; `cleanup` removes it. */
 export async function tempFsBackend(name = "fs"): Promise<{ backend: StorageBackend; root: string; cleanup: () => Promise<void> }> {
@@ -62,3 +62,13 @@ export async function freshBucket(which: "b2" | "r2"): Promise<{ bucket: string;
 }
 
 export { uniquePrefix };
+
+/** The StorageError `p` rejects with (fails the test when it resolves or rejects with anything else). */
+export async function errorOf(p: Promise<unknown>): Promise<StorageError> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (!isStorageError(err)) throw new Error(`expected a StorageError, got ${String(err)}`);
+  return err;
+}

@@ -6,17 +6,8 @@ import { Readable } from "node:stream";
 import { inspect } from "node:util";
 import { Secret } from "@hesaab/config";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { isStorageError, openBackend, readAll, type StorageError } from "../src";
-import { freshBucket, s3Config, s3Test } from "./helpers";
-
-async function errorOf(p: Promise<unknown>): Promise<StorageError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!isStorageError(err)) throw new Error(`expected a StorageError, got ${String(err)}`);
-  return err;
-}
+import { openBackend, readAll } from "../src";
+import { errorOf, freshBucket, s3Config, s3Test } from "./helpers";
 
 /** A port on 127.0.0.1 that nothing listens on (bound, then released). */
 async function deadPort(): Promise<number> {

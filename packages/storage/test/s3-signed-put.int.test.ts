@@ -7,20 +7,11 @@ import { inspect } from "node:util";
 import { Secret } from "@hesaab/config";
 import { testProviders } from "@hesaab/testkit";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { isStorageError, readAll, type StorageBackend, type StorageError } from "../src";
+import { readAll, type StorageBackend, type StorageError } from "../src";
 import { expectStorageError } from "./conformance";
 import { cuttingProxy } from "./cutting-proxy";
-import { deletePrefix, s3Config, s3Test, uniquePrefix } from "./helpers";
+import { deletePrefix, errorOf, s3Config, s3Test, uniquePrefix } from "./helpers";
 import { errorXml, s3Proxy, type S3Proxy } from "./s3-proxy";
-
-async function errorOf(p: Promise<unknown>): Promise<StorageError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!isStorageError(err)) throw new Error(`expected a StorageError, got ${String(err)}`);
-  return err;
-}
 
 const sha256 = (data: Buffer): string => createHash("sha256").update(data).digest("hex");
 

@@ -170,5 +170,11 @@ describe("BackupJobBatcher", () => {
     const outcomes = await Promise.all(["2026-11-29", "2026-11-30", "2026-12-01"].flatMap((period) => tenants.map((t) => ask(t, period))));
     for (const o of outcomes) expect(ok(o)).toMatchObject({ status: "completed" });
     expect(new Set(outcomes.map((o) => ok(o).period))).toEqual(new Set(["2026-11-29", "2026-11-30", "2026-12-01"]));
+    // one run at a time: each period's backups all ended before the next period's began
+    const spans = ["2026-11-29", "2026-11-30", "2026-12-01"]
+      .map((period) => outcomes.map(ok).filter((r) => r.period === period))
+      .map((rs) => ({ start: Math.min(...rs.map((r) => r.createdAt.getTime())), end: Math.max(...rs.map((r) => r.completedAt!.getTime())) }))
+      .sort((a, b) => a.start - b.start);
+    for (let i = 1; i < spans.length; i++) expect(spans[i]!.start).toBeGreaterThanOrEqual(spans[i - 1]!.end);
   });
 });

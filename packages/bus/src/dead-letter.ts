@@ -100,23 +100,10 @@ export async function deadLetter(core: BusCore, input: DeadLetterInput): Promise
   });
   if (input.kind === "commands") await removeFromStream(core, input.stream, input.seq);
   core.lastErrors.delete(input.stream, input.seq);
-  core.log.warn("message dead-lettered", {
-    reason: input.reason,
-    stream: input.stream,
-    durable: input.durable,
-    seq: input.seq,
-    subject,
-    deadLetterSubject,
-    deliveries: input.deliveries,
-    ...(input.error ? { errorCode: input.error.code } : {}),
-  });
+  const where = { reason: input.reason, stream: input.stream, durable: input.durable, seq: input.seq, subject, deadLetterSubject };
+  core.log.warn("message dead-lettered", { ...where, deliveries: input.deliveries, ...(input.error ? { errorCode: input.error.code } : {}) });
   return {
-    reason: input.reason,
-    stream: input.stream,
-    durable: input.durable,
-    seq: input.seq,
-    subject,
-    deadLetterSubject,
+    ...where,
     deadLetterSeq,
     ...(known ? { type: known.type, messageId: known.id } : {}),
     deliveries: input.deliveries,

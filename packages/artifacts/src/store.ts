@@ -1,7 +1,5 @@
-import { createGzip, gzip, gzipSync } from "node:zlib";
 import { PassThrough, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { promisify } from "node:util";
 import {
   createEncryptStream,
   encryptBuffer,
@@ -11,6 +9,7 @@ import {
   type KeySidecar,
   type SealedArtifactKeys,
 } from "@hesaab/crypto";
+import { createGzipStream, gzipBuffer, gzipBufferAsync } from "@hesaab/gzip";
 import {
   encodeMetaSidecar,
   putEverywhere,
@@ -36,18 +35,20 @@ import {
  *
  * A plaintext given as a `Buffer` (a small tenant's script, built in memory) takes the same steps
  * without streams: gzip, one `encryptBuffer`, one whole-body put per provider.
+ *
+ * gzip is @hesaab/gzip's: libdeflate when built (a stream becomes a series of 1 MiB gzip members,
+ * two compressed at once), node:zlib otherwise; gunzip reads either as one stream.
  */
 
-const gzipAsync = promisify(gzip);
 /**
  * Up to this size a buffer is compressed on the calling thread: handing it to the thread pool costs
- * more CPU than the compression (measured: 0.3-0.4 ms against 0.12-0.14 ms for a 19 kB script), and
- * blocks the event loop for well under a millisecond.
+ * more CPU than the compression (measured with zlib: 0.3-0.4 ms against 0.12-0.14 ms for a 19 kB
+ * script), and blocks the event loop for well under a millisecond.
  */
 const SYNC_GZIP_MAX = 256 * 1024;
 
 async function compress(plaintext: Buffer, level: number): Promise<Buffer> {
-  return plaintext.length <= SYNC_GZIP_MAX ? gzipSync(plaintext, { level }) : gzipAsync(plaintext, { level });
+  return plaintext.length <= SYNC_GZIP_MAX ? gzipBuffer(plaintext, { level }) : gzipBufferAsync(plaintext, { level });
 }
 
 export interface StoreArtifactOptions {
@@ -150,7 +151,7 @@ async function storeStream(opts: Sealing & { plaintext: Readable }): Promise<Put
   const { sealed, identity, contentEncoding, signal } = opts;
   const encrypt = createEncryptStream({ dek: sealed.dek, dekId: sealed.dekId, ...identity, contentEncoding });
   const source = new PassThrough({ highWaterMark: 1 << 20 });
-  const stages: NodeJS.ReadWriteStream[] = opts.gzipLevel === false ? [encrypt] : [createGzip({ level: opts.gzipLevel, chunkSize: 1 << 16 }), encrypt];
+  const stages: NodeJS.ReadWriteStream[] = opts.gzipLevel === false ? [encrypt] : [createGzipStream({ level: opts.gzipLevel }), encrypt];
   // The chain runs while putEverywhere reads `source`; its failure (a database error mid-export)
   // destroys `source`, which makes putEverywhere abort every upload: nothing partial is kept.
   const chain = pipeline([opts.plaintext, ...stages, source], { signal }).catch((err: unknown) => {

@@ -41,7 +41,8 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const plaintext = Buffer.from("-- a tenant's SQL script\n" + "COPY t (a) FROM stdin;\n" + "x\tشرکت\n".repeat(50_000) + "\\.\n");
+// 2.6 MB: a stream of it is gzipped in several members (1 MiB of plaintext each, with libdeflate).
+const plaintext = Buffer.from("-- a tenant's SQL script\n" + "COPY t (a) FROM stdin;\n" + "x\tشرکت\n".repeat(200_000) + "\\.\n");
 
 async function store(tenantId: string) {
   const backupId = `bkp_${randomBytes(8).toString("hex")}`;
@@ -53,7 +54,7 @@ async function store(tenantId: string) {
     backends,
     key,
     gzipLevel: 6,
-    meta: { type: "tenant", createdAt: new Date(), manifest: { tables: 1, rows: 50_000 } },
+    meta: { type: "tenant", createdAt: new Date(), manifest: { tables: 1, rows: 200_000 } },
   });
   return { stored, ref: { key, sha256: stored.sha256, size: stored.size, identity: { kind: "tenant" as const, tenantId, backupId }, contentEncoding: "gzip" as const } };
 }

@@ -1,0 +1,119 @@
+import { spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { Readable, Writable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { setTimeout as sleep } from "node:timers/promises";
+import { gunzipSync } from "node:zlib";
+import { describe, expect, it } from "vitest";
+import { createGzipStream, defaultGzipEngine, gzipBuffer, gzipBufferAsync, gzipEngines } from "../src";
+
+/** COPY-like text with some randomness: compressible, and different in every chunk (order matters). */
+function copyText(bytes: number): Buffer {
+  const lines: string[] = [];
+  let size = 0;
+  for (let i = 0; size < bytes; i++) {
+    const line = `${i}\tinv-${i.toString(36)}\t${randomBytes(6).toString("hex")}\t${(i * 7.31).toFixed(2)}\t2026-11-${String((i % 28) + 1).padStart(2, "0")}\n`;
+    lines.push(line);
+    size += line.length;
+  }
+  return Buffer.from(lines.join("")).subarray(0, bytes);
+}
+
+async function gzipThrough(input: Buffer, opts: Parameters<typeof createGzipStream>[0], pieces = 64 * 1024): Promise<Buffer> {
+  const out: Buffer[] = [];
+  const chunks = Array.from({ length: Math.ceil(input.length / pieces) }, (_, i) => input.subarray(i * pieces, (i + 1) * pieces));
+  await pipeline(
+    Readable.from(chunks),
+    createGzipStream(opts),
+    new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        out.push(chunk);
+        callback();
+      },
+    }),
+  );
+  return Buffer.concat(out);
+}
+
+/** gunzip, the command: an independent reader of multi-member gzip. */
+function gunzipCli(data: Buffer): Buffer {
+  const r = spawnSync("gzip", ["-dc"], { input: data, maxBuffer: 1 << 30 });
+  expect(r.status, r.stderr?.toString()).toBe(0);
+  return r.stdout;
+}
+
+describe("@hesaab/gzip", () => {
+  it("has its libdeflate engine built (apt-get install libdeflate-dev, then pnpm --filter @hesaab/gzip build:native)", () => {
+    expect(defaultGzipEngine).toBe("libdeflate");
+  });
+
+  describe.each(gzipEngines.map((engine) => [engine]))("engine %s", (engine) => {
+    it("round-trips buffers, sync and on the pool, at every level, empty included", async () => {
+      const input = copyText(200_000);
+      for (const level of [1, 6, 9]) {
+        expect(gunzipSync(gzipBuffer(input, { level, engine })).equals(input)).toBe(true);
+        expect(gunzipSync(await gzipBufferAsync(input, { level, engine })).equals(input)).toBe(true);
+      }
+      expect(gunzipSync(gzipBuffer(Buffer.alloc(0), { level: 6, engine })).length).toBe(0);
+      const compressed = gzipBuffer(input, { level: 6, engine });
+      expect(compressed.length).toBeLessThan(input.length / 2);
+      expect(gunzipCli(compressed).equals(input)).toBe(true);
+    });
+
+    it("streams: members in order, readable by zlib and by gunzip, several at once", async () => {
+      const input = copyText(3 * 1024 * 1024 + 12_345);
+      for (const parallel of [1, 4]) {
+        const out = await gzipThrough(input, { level: 6, engine, chunkSize: 64 * 1024, parallel });
+        expect(gunzipSync(out).equals(input)).toBe(true);
+        expect(gunzipCli(out).equals(input)).toBe(true);
+      }
+      expect(gunzipSync(await gzipThrough(Buffer.alloc(0), { level: 6, engine })).length).toBe(0);
+    });
+
+    it("takes no more input than it can hand on while the reader is slow", async () => {
+      const gz = createGzipStream({ level: 1, engine, chunkSize: 256 * 1024 });
+      let produced = 0;
+      const source = Readable.from(
+        (function* () {
+          for (;;) {
+            produced += 64 * 1024;
+            yield randomBytes(64 * 1024); // incompressible: the output is as large as the input
+          }
+        })(),
+      );
+      source.pipe(gz); // nobody reads gz
+      await sleep(500);
+      const stalledAt = produced;
+      await sleep(300);
+      expect(produced).toBe(stalledAt);
+      expect(produced).toBeLessThan(8 * 1024 * 1024);
+      source.destroy();
+      gz.destroy();
+    });
+
+    it("passes a source's failure on, and stops", async () => {
+      const failing = Readable.from(
+        (async function* () {
+          yield copyText(300_000);
+          throw new Error("the export failed");
+        })(),
+      );
+      await expect(pipeline(failing, createGzipStream({ level: 6, engine, chunkSize: 64 * 1024 }), new Writable({ write: (_c, _e, cb) => cb() }))).rejects.toThrow("the export failed");
+    });
+  });
+
+  it("refuses a level outside 1-9 with a clear error", () => {
+    for (const level of [0, 10, 1.5, Number.NaN]) {
+      expect(() => gzipBuffer(Buffer.from("x"), { level })).toThrow(/gzip level must be an integer from 1 to 9/);
+      expect(() => createGzipStream({ level })).toThrow(RangeError);
+    }
+  });
+
+  it("libdeflate's output is gzip the stock tools read, and smaller than zlib's at the same level", async () => {
+    const input = copyText(2 * 1024 * 1024);
+    const ours = await gzipThrough(input, { level: 6, engine: "libdeflate" });
+    const zlib = gzipBuffer(input, { level: 6, engine: "zlib" });
+    expect(gunzipCli(ours).equals(input)).toBe(true);
+    expect(ours.length).toBeLessThan(zlib.length * 1.02);
+  });
+});

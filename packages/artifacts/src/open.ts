@@ -4,6 +4,7 @@ import path from "node:path";
 import { PassThrough, Writable, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
+import { HesaabError } from "@hesaab/config";
 import { createDecryptStream, parseKeySidecar, type ArtifactIdentity, type KeyRing, type KeySidecar } from "@hesaab/crypto";
 import { StorageError, isStorageError, keysSidecarKey, readSidecarBytes, readWithFailover, type FailoverFailure, type StorageBackend } from "@hesaab/storage";
 
@@ -26,6 +27,8 @@ export interface ArtifactRef {
   contentEncoding: "gzip" | "none";
   /** The key sidecar from the catalog; when absent it is read from the provider that serves the artifact. */
   sidecar?: KeySidecar | string;
+  /** Plaintext bytes the backup recorded; `verifyStaged` checks that decrypting gives exactly these. */
+  plaintextBytes?: number;
 }
 
 /** Decrypts (and gunzips) a ciphertext stream into a plaintext stream. Errors propagate: the plaintext stream fails, it never ends short. */
@@ -86,7 +89,12 @@ export async function stageArtifact({ ref, backends, dir, signal }: { ref: Artif
   return { file, provider, failures, sidecar, ref, remove: () => rm(file, { force: true }) };
 }
 
-/** Decrypts and decompresses the whole staged artifact to nowhere: every tag, the final chunk and the gzip trailer are checked. Returns plaintext bytes. */
+/**
+ * Decrypts and decompresses the whole staged artifact to nowhere: every tag, the final chunk and each
+ * gzip member's trailer are checked, and the plaintext's size against the recorded one when the ref
+ * has it (gzip members are checked one by one: the size is what would show one missing). Returns
+ * plaintext bytes.
+ */
 export async function verifyStaged({ staged, keyRing }: { staged: StagedArtifact; keyRing: KeyRing }): Promise<number> {
   const plaintext = await openStaged({ staged, keyRing });
   let bytes = 0;
@@ -100,6 +108,15 @@ export async function verifyStaged({ staged, keyRing }: { staged: StagedArtifact
       },
     }),
   );
+  const expected = staged.ref.plaintextBytes;
+  if (expected !== undefined && bytes !== expected) {
+    throw new HesaabError({
+      code: "artifact_plaintext_mismatch",
+      message: `${staged.ref.key} decrypts to ${bytes} bytes, the backup recorded ${expected}`,
+      hint: "This copy is not the backup that was taken: use the other provider's copy, or another backup",
+      context: { key: staged.ref.key, provider: staged.provider, bytes, expected },
+    });
+  }
   return bytes;
 }
 

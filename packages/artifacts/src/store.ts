@@ -9,7 +9,7 @@ import {
   type KeySidecar,
   type SealedArtifactKeys,
 } from "@hesaab/crypto";
-import { createGzipStream, gzipBuffer, gzipBufferAsync } from "@hesaab/gzip";
+import { createGzipStream, gzipBytes } from "@hesaab/gzip";
 import {
   encodeMetaSidecar,
   putEverywhere,
@@ -39,17 +39,6 @@ import {
  * gzip is @hesaab/gzip's: libdeflate when built (a stream becomes a series of 1 MiB gzip members,
  * two compressed at once), node:zlib otherwise; gunzip reads either as one stream.
  */
-
-/**
- * Up to this size a buffer is compressed on the calling thread: handing it to the thread pool costs
- * more CPU than the compression (measured with zlib: 0.3-0.4 ms against 0.12-0.14 ms for a 19 kB
- * script), and blocks the event loop for well under a millisecond.
- */
-const SYNC_GZIP_MAX = 256 * 1024;
-
-async function compress(plaintext: Buffer, level: number): Promise<Buffer> {
-  return plaintext.length <= SYNC_GZIP_MAX ? gzipBuffer(plaintext, { level }) : gzipBufferAsync(plaintext, { level });
-}
 
 export interface StoreArtifactOptions {
   plaintext: Readable | Buffer;
@@ -171,7 +160,7 @@ async function storeStream(opts: Sealing & { plaintext: Readable }): Promise<Put
 
 async function storeBytes(opts: Sealing & { plaintext: Buffer }): Promise<PutEverywhereResult> {
   const { sealed, identity, contentEncoding } = opts;
-  const body = opts.gzipLevel === false ? opts.plaintext : await compress(opts.plaintext, opts.gzipLevel);
+  const body = opts.gzipLevel === false ? opts.plaintext : await gzipBytes(opts.plaintext, { level: opts.gzipLevel });
   const artifact = encryptBuffer({ dek: sealed.dek, dekId: sealed.dekId, ...identity, contentEncoding }, body);
   return putEverywhere({
     backends: opts.backends,

@@ -16,6 +16,7 @@ export {
   raiseAlert,
   type AlertInput,
   RESTORABLE,
+  recordedPlaintext,
   type BackupRecord,
   type NewBackupRecord,
   type ListBackupsQuery,

@@ -202,3 +202,13 @@ export async function raiseAlert(deps: { catalog: { db: CatalogDb }; publish?: P
     return undefined;
   }
 }
+
+/**
+ * A tenant backup's recorded plaintext size (`metadata.plaintextBytes`, its one artifact's), to
+ * spread into the artifact's ref: `verifyStaged` then checks the decrypted size against it. Empty
+ * for other backups (a disaster backup's parts are described per part) and for records without it.
+ */
+export function recordedPlaintext(record: Pick<BackupRecord, "backupType" | "metadata">): { plaintextBytes?: number } {
+  const bytes = (record.metadata as { plaintextBytes?: unknown }).plaintextBytes;
+  return record.backupType === "tenant" && typeof bytes === "number" && Number.isSafeInteger(bytes) ? { plaintextBytes: bytes } : {};
+}

@@ -2,8 +2,8 @@
 // node:zlib otherwise. The output is gzip either way; what libdeflate changes is the cost: about
 // 40 % less CPU at level 6 on COPY text than zlib, and a few per cent smaller.
 //
-// libdeflate compresses whole buffers, so a stream is cut into chunks of about `chunkSize` bytes and
-// each becomes a gzip member of its own, concatenated (RFC 1952 §2.2: a gzip file is a series of
+// libdeflate compresses whole buffers, so a stream is cut into chunks of `chunkSize` bytes and each
+// becomes a gzip member of its own, concatenated (RFC 1952 §2.2: a gzip file is a series of
 // members; gunzip, zlib and Node read them as one stream). Chunks are compressed on the thread
 // pool, `parallel` at a time, and written in order.
 import { createRequire } from "node:module";
@@ -13,24 +13,32 @@ import { promisify } from "node:util";
 
 export type GzipEngine = "libdeflate" | "zlib";
 
+/** deflate.c: each call writes one gzip member into `output` (≥ gzipBound bytes) and returns its size. */
 interface Native {
-  gzipSync(input: Uint8Array, level: number): Buffer;
-  gzipBound(length: number, level: number): number;
+  version: number;
+  gzipBound(length: number): number;
+  gzipSync(input: Uint8Array, level: number, output: Buffer): number;
   gzip(input: Uint8Array, level: number, output: Buffer): Promise<number>;
 }
 
-/** A member compressed on the pool, into a buffer allocated here (on the main thread: see deflate.c). */
-async function nativeGzipAsync(lib: Native, input: Uint8Array, level: number): Promise<Buffer> {
-  const output = Buffer.allocUnsafeSlow(lib.gzipBound(input.length, level));
-  const length = await lib.gzip(input, level, output);
-  return Buffer.from(output.subarray(0, length)); // the exact size: the bound is ~4x what level 6 takes
-}
+/** The functions below, as deflate.c exports them (its `version`). */
+const ADDON_VERSION = 2;
 
 function loadNative(): Native | undefined {
   try {
-    return createRequire(import.meta.url)("../build/deflate.node") as Native;
-  } catch {
-    return undefined; // not built: no compiler or no libdeflate-dev at install (scripts/build-native.mjs said so)
+    const lib = createRequire(import.meta.url)("../build/deflate.node") as Native;
+    if (lib.version === ADDON_VERSION) return lib;
+    process.emitWarning(`@hesaab/gzip: build/deflate.node is version ${lib.version}, not ${ADDON_VERSION} (rebuild: pnpm --filter @hesaab/gzip build:native); compressing with node:zlib`, {
+      code: "HESAAB_GZIP_FALLBACK",
+    });
+    return undefined;
+  } catch (err) {
+    // Not built (no compiler or no libdeflate-dev at install: the build script said so) is a supported
+    // setup; built but not loadable (libdeflate removed since) is worth a word: it costs CPU.
+    if ((err as NodeJS.ErrnoException).code !== "MODULE_NOT_FOUND") {
+      process.emitWarning(`@hesaab/gzip: build/deflate.node does not load (${(err as Error).message}); compressing with node:zlib`, { code: "HESAAB_GZIP_FALLBACK" });
+    }
+    return undefined;
   }
 }
 
@@ -58,20 +66,46 @@ function nativeFor(opts: GzipOptions): Native | undefined {
 
 const zlibGzipAsync = promisify(zlibGzip);
 
+/** A member of `input` in `output` (private to the caller until this settles), as a buffer of its own. */
+async function nativeMember(lib: Native, level: number, { input, output }: { input: Uint8Array; output: Buffer }): Promise<Buffer> {
+  const size = await lib.gzip(input, level, output);
+  return Buffer.from(output.subarray(0, size)); // its own size: the bound is ~4x what level 6 takes
+}
+
 /** One gzip member of `input`, compressed on the calling thread (for small inputs: no hand-off to the pool). */
 export function gzipBuffer(input: Uint8Array, opts: GzipOptions): Buffer {
   const lib = nativeFor(opts);
-  return lib ? lib.gzipSync(input, opts.level) : zlibGzipSync(input, { level: opts.level });
+  if (!lib) return zlibGzipSync(input, { level: opts.level });
+  const output = Buffer.allocUnsafe(lib.gzipBound(input.length));
+  return Buffer.from(output.subarray(0, lib.gzipSync(input, opts.level, output)));
 }
 
-/** One gzip member of `input`, compressed on the thread pool. `input` must not change until it resolves. */
+/**
+ * One gzip member of `input`, compressed on the thread pool. The input is copied first (~1 % of the
+ * work): the caller may reuse, change or transfer its buffer at once (a pool thread reading memory
+ * that was changed meanwhile writes a corrupt member; memory detached meanwhile crashes the process).
+ */
 export function gzipBufferAsync(input: Uint8Array, opts: GzipOptions): Promise<Buffer> {
   const lib = nativeFor(opts);
-  return lib ? nativeGzipAsync(lib, input, opts.level) : zlibGzipAsync(input, { level: opts.level });
+  const copy = Buffer.from(input); // node:zlib reads the caller's memory on the pool too
+  if (!lib) return zlibGzipAsync(copy, { level: opts.level });
+  return nativeMember(lib, opts.level, { input: copy, output: Buffer.allocUnsafeSlow(lib.gzipBound(input.length)) });
+}
+
+/**
+ * Up to this size a buffer is compressed on the calling thread: handing it to the thread pool costs
+ * more than it saves (0.3-0.4 ms of CPU per hand-off, measured with zlib), and libdeflate blocks the
+ * event loop for ~2 ms at this size, level 6.
+ */
+const SYNC_MAX = 128 * 1024;
+
+/** One gzip member of `input`: small inputs on the calling thread, larger ones on the pool. */
+export async function gzipBytes(input: Uint8Array, opts: GzipOptions): Promise<Buffer> {
+  return input.length <= SYNC_MAX ? gzipBuffer(input, opts) : gzipBufferAsync(input, opts);
 }
 
 export interface GzipStreamOptions extends GzipOptions {
-  /** libdeflate: plaintext bytes per gzip member (default 1 MiB). */
+  /** libdeflate: plaintext bytes per gzip member, at least 64 KiB (default 1 MiB). */
   chunkSize?: number;
   /** libdeflate: members compressed at once on the thread pool (default 2). */
   parallel?: number;
@@ -80,8 +114,12 @@ export interface GzipStreamOptions extends GzipOptions {
 /** A Transform from plaintext to gzip, with bounded memory (about `parallel` × `chunkSize` × 2 in flight). */
 export function createGzipStream(opts: GzipStreamOptions): Transform {
   const lib = nativeFor(opts);
+  const chunkSize = opts.chunkSize ?? 1 << 20;
+  const parallel = opts.parallel ?? 2;
+  if (!Number.isSafeInteger(chunkSize) || chunkSize < 64 * 1024) throw new RangeError(`chunkSize must be an integer of at least 65536, got ${chunkSize}`);
+  if (!Number.isSafeInteger(parallel) || parallel < 1) throw new RangeError(`parallel must be a positive integer, got ${parallel}`);
   if (!lib) return createGzip({ level: opts.level, chunkSize: 1 << 16 });
-  return new ChunkedGzip({ lib, level: opts.level, chunkSize: Math.max(64 * 1024, opts.chunkSize ?? 1 << 20), parallel: Math.max(1, opts.parallel ?? 2) });
+  return new ChunkedGzip({ lib, level: opts.level, chunkSize, parallel });
 }
 
 class ChunkedGzip extends Transform {
@@ -96,7 +134,8 @@ class ChunkedGzip extends Transform {
   readonly #inFlight: Promise<Buffer>[] = [];
   /**
    * Buffers a member is compressed from and into, reused: a new pair per member would leave
-   * megabytes of garbage per member for the collector, and the RSS would show it.
+   * megabytes of garbage per member for the collector, and the RSS would show it. A slot is free
+   * again only once the pool thread that used it is done.
    */
   readonly #free: { input: Buffer; output: Buffer }[] = [];
 
@@ -109,38 +148,43 @@ class ChunkedGzip extends Transform {
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    this.#pending.push(chunk);
-    this.#pendingBytes += chunk.length;
-    if (this.#pendingBytes < this.#chunkSize) return callback();
-    this.#start();
-    this.#drain(this.#parallel - 1).then(() => callback(), callback);
+    this.#take(chunk).then(() => callback(), callback);
   }
 
   override _flush(callback: TransformCallback): void {
-    if (this.#pendingBytes > 0 || this.#members === 0) this.#start(); // an empty input is one empty member, as gzip writes it
-    this.#drain(0).then(() => callback(), callback);
+    (async () => {
+      if (this.#pendingBytes > 0 || this.#members === 0) this.#start(); // an empty input is one empty member, as gzip writes it
+      await this.#drain(0);
+    })().then(() => callback(), callback);
+  }
+
+  /** Cuts `chunk` at member boundaries; each full member starts, and waits while `parallel` are in flight. */
+  async #take(chunk: Buffer): Promise<void> {
+    for (let at = 0; at < chunk.length; ) {
+      const n = Math.min(chunk.length - at, this.#chunkSize - this.#pendingBytes);
+      this.#pending.push(chunk.subarray(at, at + n));
+      this.#pendingBytes += n;
+      at += n;
+      if (this.#pendingBytes === this.#chunkSize) {
+        this.#start();
+        await this.#drain(this.#parallel - 1);
+      }
+    }
   }
 
   #start(): void {
-    const length = this.#pendingBytes;
-    let slot = this.#free.pop();
-    if (!slot || slot.input.length < length) {
-      const size = Math.max(length, this.#chunkSize + 128 * 1024); // a member is chunkSize and the rest of one write
-      slot = { input: Buffer.allocUnsafeSlow(size), output: Buffer.allocUnsafeSlow(this.#lib.gzipBound(size, this.#level)) };
-    }
-    let at = 0;
-    for (const chunk of this.#pending) at += chunk.copy(slot.input, at);
-    const taken = slot;
-    const member = this.#lib.gzip(taken.input.subarray(0, length), this.#level, taken.output).then((size) => {
-      const out = Buffer.from(taken.output.subarray(0, size));
-      this.#free.push(taken);
+    const slot = this.#free.pop() ?? { input: Buffer.allocUnsafeSlow(this.#chunkSize), output: Buffer.allocUnsafeSlow(this.#lib.gzipBound(this.#chunkSize)) };
+    let length = 0;
+    for (const piece of this.#pending) length += piece.copy(slot.input, length);
+    this.#pending = [];
+    this.#pendingBytes = 0;
+    const member = nativeMember(this.#lib, this.#level, { input: slot.input.subarray(0, length), output: slot.output }).then((out) => {
+      this.#free.push(slot);
       return out;
     });
     member.catch(() => {}); // awaited in order by #drain; an earlier one's failure must not leave it unhandled
     this.#inFlight.push(member);
     this.#members++;
-    this.#pending = [];
-    this.#pendingBytes = 0;
   }
 
   /** Writes out finished members, oldest first, until at most `keep` are in flight. */

@@ -6,7 +6,7 @@ import { noPublish } from "@hesaab/contracts";
 import { errorText } from "@hesaab/config";
 import { stageArtifact, verifyStaged, type ArtifactRef, type StagedArtifact } from "@hesaab/artifacts";
 import type { KeyRing } from "@hesaab/crypto";
-import { backupRecords, raiseAlert, setProviderCopy, type BackupRecord } from "@hesaab/db";
+import { backupRecords, raiseAlert, recordedPlaintext, setProviderCopy, type BackupRecord } from "@hesaab/db";
 import { isStorageError, type StorageBackend } from "@hesaab/storage";
 import { eventProvider, insertVerification, loadRecord } from "./catalog";
 import type { KeyRings, StorageOpsDeps } from "./deps";
@@ -147,6 +147,7 @@ export function artifactRefFor(record: BackupRecord, part: ArtifactPartRef): Art
     identity: disaster ? { kind: "platform", tenantId: "", backupId: record.id } : { kind: "tenant", tenantId: record.tenantId ?? "", backupId: record.id },
     contentEncoding: disaster && part.part === "data" ? "none" : "gzip",
     ...(part.keySidecar ? { sidecar: part.keySidecar as unknown as NonNullable<ArtifactRef["sidecar"]> } : {}),
+    ...recordedPlaintext(record),
   };
 }
 

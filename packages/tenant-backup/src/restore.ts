@@ -7,6 +7,7 @@ import { newId, noPublish, type ProviderName } from "@hesaab/contracts";
 import {
   getBackupRecord,
   latestRestorableBackup,
+  recordedPlaintext,
   restoreOperations,
   writeAudit,
   RESTORABLE,
@@ -228,6 +229,7 @@ export function artifactRef(record: BackupRecord): ArtifactRef {
     identity: { kind: "tenant", tenantId: record.tenantId, backupId: record.id },
     contentEncoding: "gzip",
     sidecar: (record.keySidecar ?? undefined) as ArtifactRef["sidecar"],
+    ...recordedPlaintext(record),
   };
 }
 

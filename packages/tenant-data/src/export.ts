@@ -16,7 +16,7 @@
 import { Readable } from "node:stream";
 import type pg from "pg";
 import { to as copyTo } from "pg-copy-streams";
-import { backupId as backupIdSchema, tenantId as tenantIdSchema } from "@hesaab/contracts";
+import { backupId as backupIdSchema, exportId as exportIdSchema, tenantId as tenantIdSchema } from "@hesaab/contracts";
 import { isHesaabError } from "@hesaab/config";
 import { asError, lease, type Lease } from "./connection";
 import { type DiscoverOptions, discoverTenantPlan } from "./discover";
@@ -81,6 +81,11 @@ export type ExportOptions = {
   onProgress?: (progress: ExportProgress) => void;
   /** Buffer size of the script stream and of each COPY stream. Default 1 MiB. */
   highWaterMark?: number;
+  /**
+   * A snapshot another transaction exported (`pg_export_snapshot()`): the script then holds exactly the
+   * rows that transaction sees (a customer export's CSV files and its script agree row for row).
+   */
+  snapshot?: string;
 };
 
 const MiB = 1024 * 1024;
@@ -122,8 +127,8 @@ export function validateIds(opts: { tenantId: string; backupId: string }): void 
   if (!tenantIdSchema.safeParse(opts.tenantId).success) {
     throw tenantDataError({ code: "invalid_tenant_id", message: "the tenant id is not a valid tenant id", context: { tenantId: String(opts.tenantId).slice(0, 140) } });
   }
-  if (!backupIdSchema.safeParse(opts.backupId).success) {
-    throw tenantDataError({ code: "invalid_backup_id", message: "the backup id is not a valid backup id (bkp_…)", context: { backupId: String(opts.backupId).slice(0, 140) } });
+  if (!backupIdSchema.safeParse(opts.backupId).success && !exportIdSchema.safeParse(opts.backupId).success) {
+    throw tenantDataError({ code: "invalid_backup_id", message: "the backup id is not a valid backup or export id (bkp_…, exp_…)", context: { backupId: String(opts.backupId).slice(0, 140) } });
   }
 }
 
@@ -188,7 +193,7 @@ export async function exportTenant(opts: ExportOptions): Promise<TenantExport> {
     // One round trip (a backup of thousands of small tenants pays it per tenant). Neither SET nor
     // LOCK takes the snapshot: the tenant check below does, after the locks are held.
     await client.query(
-      `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; ${PIN_SETTINGS}; LOCK TABLE ${plan.tables.map((t) => t.sql).join(", ")} IN ACCESS SHARE MODE`,
+      `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; ${opts.snapshot ? `SET TRANSACTION SNAPSHOT ${client.escapeLiteral(opts.snapshot)}; ` : ""}${PIN_SETTINGS}; LOCK TABLE ${plan.tables.map((t) => t.sql).join(", ")} IN ACCESS SHARE MODE`,
     );
     createdAt = await checkTenant({ client, plan, tenantId: opts.tenantId, allowInactive: opts.allowInactive ?? false });
   } catch (err) {

@@ -1,0 +1,178 @@
+// A tenant's data as a ZIP a person can open: the customer self-backup. One folder with
+//
+//   README.txt           what is inside, how to open it, the row count of every table
+//   tables/<table>.csv   one per table: a header line, UTF-8 with a byte-order mark (spreadsheet
+//                        tools then show Persian text as such), PostgreSQL's CSV (NULL is empty)
+//   backup.sql           the same rows as the SQL script a tenant backup holds (psql can load it)
+//
+// Every file shows one moment: the CSV files are read in one REPEATABLE READ READ ONLY transaction,
+// and the script's export imports that transaction's snapshot. Streams from the database to the
+// output: memory does not grow with the tenant's size.
+import { once } from "node:events";
+import { PassThrough, type Readable, type Writable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import type pg from "pg";
+import { to as copyTo } from "pg-copy-streams";
+import { ZipFile } from "yazl";
+import { isHesaabError } from "@hesaab/config";
+import { asError, lease } from "./connection";
+import { wrapFailure, exportTenant, PIN_SETTINGS, validateIds, type ExportSummary } from "./export";
+import { tenantDataError } from "./errors";
+import { selectSql, type PlanTable, type TenantPlan } from "./plan";
+
+export interface ArchiveOptions {
+  pool: pg.Pool;
+  plan: TenantPlan;
+  tenantId: string;
+  /** The export's id (`exp_…`): named in the README and the script's manifest. */
+  exportId: string;
+  /** Where the ZIP goes; ended when the archive is complete, destroyed when it fails. */
+  output: Writable;
+  signal?: AbortSignal;
+}
+
+export interface ArchiveSummary {
+  tenantId: string;
+  exportId: string;
+  /** The moment every file shows (the snapshot's time). */
+  createdAt: string;
+  /** Folder inside the ZIP. */
+  folder: string;
+  tables: { name: string; file: string; rows: number }[];
+  rows: number;
+}
+
+/** UTF-8's byte-order mark: Excel and LibreOffice read a CSV with it as UTF-8. */
+const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
+
+/** A table's file name: its `schema.table` name with what file systems refuse replaced. */
+export function csvFileName(table: Pick<PlanTable, "name">): string {
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what must go
+  return `${table.name.replace(/[\u0000-\u001f/\\:*?"<>|]/g, "_")}.csv`;
+}
+
+/**
+ * Writes the archive of one tenant. A missing or inactive tenant rejects before any byte is written;
+ * a failure later destroys `output` (the caller removes what it wrote).
+ */
+export async function writeTenantArchive(opts: ArchiveOptions): Promise<ArchiveSummary> {
+  const { plan, tenantId, exportId } = opts;
+  validateIds({ tenantId, backupId: exportId });
+  const conn = await lease({ pool: opts.pool });
+  const { client } = conn;
+  let snapshot: string;
+  let createdAt: Date;
+  try {
+    await client.query(`BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; ${PIN_SETTINGS}; LOCK TABLE ${plan.tables.map((t) => t.sql).join(", ")} IN ACCESS SHARE MODE`);
+    const { rows } = await client.query<{ snapshot: string; at: Date }>("SELECT pg_export_snapshot() AS snapshot, transaction_timestamp() AS at");
+    snapshot = rows[0]!.snapshot;
+    createdAt = rows[0]!.at;
+  } catch (err) {
+    conn.release(asError(err));
+    throw wrapFailure(err, { tenantId, exportId });
+  }
+  // The script's export checks the tenant (missing, suspended) in that snapshot, before any byte.
+  let script;
+  try {
+    script = await exportTenant({ pool: opts.pool, plan, tenantId, backupId: exportId, snapshot, signal: opts.signal });
+  } catch (err) {
+    await client.query("ROLLBACK").then(
+      () => conn.release(),
+      (e: unknown) => conn.release(asError(e)),
+    );
+    throw err;
+  }
+
+  const folder = `hesaab-export-${createdAt.toISOString().slice(0, 10)}-${exportId}`;
+  const zip = new ZipFile();
+  const mtime = createdAt;
+  const tenant = client.escapeLiteral(tenantId);
+  const counts: { name: string; file: string; stream: { rowCount: number } }[] = [];
+  let current: Readable | undefined;
+  // The first failure, wherever it comes from (a COPY, the script, the zip, the output, an abort),
+  // stops everything; `failure` rejects with it, so no step waits for what will never come.
+  let failed: Error | undefined;
+  let rejectFailure!: (err: Error) => void;
+  const failure = new Promise<never>((_, reject) => (rejectFailure = reject));
+  failure.catch(() => {});
+  const fail = (err: unknown): void => {
+    if (failed) return;
+    failed = err instanceof Error ? err : new Error(String(err));
+    rejectFailure(failed);
+    current?.destroy();
+    script.stream.destroy();
+    (zip.outputStream as PassThrough).destroy(failed);
+  };
+  zip.on("error", fail);
+  const onAbort = (): void => fail(tenantDataError({ code: "export_aborted", message: "customer export aborted", context: { tenantId } }));
+  if (opts.signal?.aborted) onAbort();
+  opts.signal?.addEventListener("abort", onAbort, { once: true });
+  const written = pipeline(zip.outputStream as Readable, opts.output);
+  written.catch(fail);
+
+  try {
+    zip.addReadStreamLazy(`${folder}/backup.sql`, { mtime }, (cb) => cb(null, script.stream));
+    let csvsDone!: () => void;
+    const allCsvs = new Promise<void>((resolve) => (csvsDone = resolve));
+    plan.tables.forEach((table, i) => {
+      const file = `tables/${csvFileName(table)}`;
+      zip.addReadStreamLazy(`${folder}/${file}`, { mtime }, (cb) => {
+        const copy = client.query(copyTo(`COPY (${selectSql({ plan, table, tenant })}) TO STDOUT WITH (FORMAT csv, HEADER true)`));
+        counts.push({ name: table.name, file, stream: copy });
+        current = copy;
+        const csv = new PassThrough();
+        csv.write(BOM);
+        copy.once("error", fail);
+        if (i === plan.tables.length - 1) copy.once("end", csvsDone);
+        copy.pipe(csv);
+        cb(null, csv);
+      });
+    });
+    if (plan.tables.length === 0) csvsDone();
+    const summary: ExportSummary = await Promise.race([script.done, failure]);
+    await Promise.race([allCsvs, failure]);
+    await client.query("COMMIT"); // every COPY's CommandComplete came before COMMIT's answer: the counts are final
+    const tables = counts.map((c) => ({ name: c.name, file: c.file, rows: c.stream.rowCount }));
+    for (const t of tables) {
+      const inScript = summary.tables.find((x) => x.name === t.name)?.rows;
+      if (inScript !== t.rows) {
+        throw tenantDataError({ code: "export_failed", message: `${t.name}: ${t.rows} rows in the CSV file, ${inScript} in the script (they read one snapshot)`, context: { tenantId, exportId } });
+      }
+    }
+    const result: ArchiveSummary = { tenantId, exportId, createdAt: createdAt.toISOString(), folder, tables, rows: tables.reduce((n, t) => n + t.rows, 0) };
+    zip.addBuffer(Buffer.from(readme(result), "utf8"), `${folder}/README.txt`, { mtime });
+    zip.end();
+    await Promise.race([written, failure]);
+    conn.release();
+    return result;
+  } catch (err) {
+    fail(err);
+    await once(script.stream, "close").catch(() => {});
+    conn.release(failed);
+    throw isHesaabError(failed) ? failed : wrapFailure(failed, { tenantId, exportId });
+  } finally {
+    opts.signal?.removeEventListener("abort", onAbort);
+  }
+}
+
+function readme(s: ArchiveSummary): string {
+  const width = Math.max(...s.tables.map((t) => t.file.length), 10);
+  return [
+    "HesaabPlus: a copy of your data",
+    "",
+    `Tenant:   ${s.tenantId}`,
+    `Taken at: ${s.createdAt} (UTC); every file shows this same moment`,
+    `Export:   ${s.exportId}`,
+    "",
+    "tables/   one CSV file per table, with a header line. UTF-8 text; open it with Excel, LibreOffice",
+    "          or Google Sheets (Persian text shows as it should). An empty cell is an empty value (NULL);",
+    '          an empty text is "".',
+    "backup.sql the same rows as a SQL script for PostgreSQL: psql -d <database> -f backup.sql loads",
+    "          them into a database that has the HesaabPlus tables.",
+    "",
+    "Rows per table:",
+    ...s.tables.map((t) => `  ${t.file.padEnd(width)}  ${t.rows}`),
+    `  ${"total".padEnd(width)}  ${s.rows}`,
+    "",
+  ].join("\r\n");
+}

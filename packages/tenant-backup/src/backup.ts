@@ -244,10 +244,10 @@ export async function publishStored(publish: Publish, o: { record: BackupRecord;
   });
 }
 
-const plans = new WeakMap<TenantBackupDeps, { plan: TenantPlan; at: number }>();
+const plans = new WeakMap<object, { plan: TenantPlan; at: number }>();
 
 /** The tenant plan, discovered at most once per `planTtlMs` for these deps (0: every time): a table created since is picked up by the next discovery, so keep the TTL short next to migrations. */
-export async function tenantPlan(deps: TenantBackupDeps): Promise<TenantPlan> {
+export async function tenantPlan(deps: Pick<TenantBackupDeps, "platform" | "discover" | "planTtlMs">): Promise<TenantPlan> {
   const ttl = deps.planTtlMs ?? 60_000;
   const hit = plans.get(deps);
   if (ttl > 0 && hit && Date.now() - hit.at < ttl) return hit.plan;

@@ -1,0 +1,117 @@
+import { execFile } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { createWriteStream } from "node:fs";
+import { readdir, readFile, stat } from "node:fs/promises";
+import path from "node:path";
+import { pipeline } from "node:stream/promises";
+import { promisify } from "node:util";
+import { eq } from "drizzle-orm";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { customerExports } from "@hesaab/db";
+import { buildCustomerExport, expireCustomerExports, openCustomerExport, requestCustomerExport, type CustomerExportDeps } from "../src";
+import { harness, type Harness } from "./harness";
+
+const run = promisify(execFile);
+let h: Harness;
+let deps: CustomerExportDeps;
+let active: string[];
+let suspended: string;
+
+beforeAll(async () => {
+  h = await harness({ tenants: 6 });
+  deps = { ...h.deps, exportDir: path.join(h.deps.workDir, "exports") };
+  active = h.platform.tenants.filter((t) => t.status === "active").map((t) => t.id);
+  suspended = h.platform.tenants.find((t) => t.status === "suspended")!.id;
+});
+
+afterAll(async () => {
+  await h?.close();
+});
+
+const day = (iso: string) => new Date(`${iso}T10:00:00Z`);
+
+describe("customer self-backup", () => {
+  it("request → build → download: a ZIP the tenant can open, encrypted at rest, kept out of the clouds", async () => {
+    const tenantId = active[0]!;
+    const puts = [h.b2.faults!.count("put"), h.r2.faults!.count("put")];
+    const { export: requested, token } = await requestCustomerExport(deps, { tenantId, requestedBy: "user:1", now: day("2026-11-20") });
+    expect(requested).toMatchObject({ status: "pending", day: "2026-11-20" });
+    expect(requested.downloadTokenHash).not.toContain(token);
+
+    const ready = await buildCustomerExport(deps, { exportId: requested.id, now: () => day("2026-11-20") });
+    expect(ready).toMatchObject({ status: "ready", fileSize: expect.any(Number) as number });
+    expect(ready.expiresAt!.getTime() - ready.readyAt!.getTime()).toBe(24 * 3_600_000);
+    expect(h.events.filter((e) => e.type === "export.customer.ready.v1").map((e) => e.data)).toContainEqual({ exportId: ready.id, tenantId, size: ready.fileSize, expiresAt: ready.expiresAt!.toISOString() });
+    expect([h.b2.faults!.count("put"), h.r2.faults!.count("put")]).toEqual(puts); // nothing went to a cloud
+
+    // at rest: BKP1, not a ZIP; nothing of the tenant's text readable
+    const atRest = await readFile(ready.localPath!);
+    expect(atRest.subarray(0, 4).toString("latin1")).not.toBe("PK\u0003\u0004");
+    expect(atRest.includes(Buffer.from("HesaabPlus: a copy of your data"))).toBe(false);
+    expect((await stat(ready.localPath!)).mode & 0o077).toBe(0);
+
+    const opened = await openCustomerExport(deps, { exportId: ready.id, token, tenantId, now: day("2026-11-20") });
+    expect(opened.fileName).toMatch(/^hesaab-export-2026-11-20-exp_.+\.zip$/);
+    const zip = path.join(h.deps.workDir, "download.zip");
+    await pipeline(opened.stream, createWriteStream(zip));
+    const { stdout } = await run("unzip", ["-Z1", zip]);
+    expect(stdout).toMatch(/README\.txt/);
+    expect(stdout).toMatch(/backup\.sql/);
+    expect(stdout).toMatch(/tables\/public\.invoices\.csv/);
+    const [row] = await h.deps.catalog.db.select().from(customerExports).where(eq(customerExports.id, ready.id));
+    expect(row).toMatchObject({ downloadCount: 1 });
+    // built again (a redelivered request): the same export, not a second one
+    expect((await buildCustomerExport(deps, { exportId: ready.id })).checksum).toBe(ready.checksum);
+  });
+
+  it("once a day: of ten requests at once, one wins and nine are told why", async () => {
+    const tenantId = active[1]!;
+    const results = await Promise.allSettled(Array.from({ length: 10 }, () => requestCustomerExport(deps, { tenantId, requestedBy: "user:2", now: day("2026-11-21") })));
+    const won = results.filter((r) => r.status === "fulfilled");
+    const refused = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
+    expect(won).toHaveLength(1);
+    expect(refused).toHaveLength(9);
+    for (const r of refused) expect(r.reason).toMatchObject({ code: "export_daily_limit" });
+    expect((refused[0]!.reason as Error).message).toContain("2026-11-21");
+    // the next day, again
+    await expect(requestCustomerExport(deps, { tenantId, requestedBy: "user:2", now: day("2026-11-22") })).resolves.toMatchObject({ export: { day: "2026-11-22" } });
+  });
+
+  it("the link opens only for its tenant and its token, and only while it lasts", async () => {
+    const [a, b] = [active[2]!, active[3]!];
+    const { export: requested, token } = await requestCustomerExport(deps, { tenantId: a, requestedBy: "user:3", now: day("2026-11-23") });
+    await expect(openCustomerExport(deps, { exportId: requested.id, token, tenantId: a, now: day("2026-11-23") })).rejects.toMatchObject({ code: "export_not_ready", retryable: true });
+    const ready = await buildCustomerExport(deps, { exportId: requested.id, now: () => day("2026-11-23") });
+    await expect(openCustomerExport(deps, { exportId: ready.id, token, tenantId: b, now: day("2026-11-23") })).rejects.toMatchObject({ code: "export_not_found" });
+    await expect(openCustomerExport(deps, { exportId: ready.id, token: `${token}x`, tenantId: a, now: day("2026-11-23") })).rejects.toMatchObject({ code: "export_not_found" });
+    await expect(openCustomerExport(deps, { exportId: ready.id, token: "", tenantId: a, now: day("2026-11-23") })).rejects.toMatchObject({ code: "export_not_found" });
+    const late = new Date(ready.expiresAt!.getTime() + 1);
+    await expect(openCustomerExport(deps, { exportId: ready.id, token, tenantId: a, now: late })).rejects.toMatchObject({ code: "export_expired" });
+
+    // the sweep removes the file and its key sidecar; the link stays dead
+    expect(await expireCustomerExports(deps, { now: late })).toContain(ready.id);
+    expect((await readdir(path.dirname(ready.localPath!))).filter((f) => f.startsWith(ready.id))).toEqual([]);
+    await expect(openCustomerExport(deps, { exportId: ready.id, token, tenantId: a, now: day("2026-11-23") })).rejects.toMatchObject({ code: "export_expired" });
+    expect(h.events.filter((e) => e.type === "export.customer.expired.v1").map((e) => e.data)).toContainEqual({ exportId: ready.id, tenantId: a });
+  });
+
+  it("a tenant that does not exist or is suspended gets a clear error and no export", async () => {
+    await expect(requestCustomerExport(deps, { tenantId: randomUUID(), requestedBy: "user:4" })).rejects.toMatchObject({ code: "tenant_not_found" });
+    await expect(requestCustomerExport(deps, { tenantId: suspended, requestedBy: "user:4" })).rejects.toMatchObject({ code: "tenant_not_active" });
+    await expect(requestCustomerExport(deps, { tenantId: "x'; drop table tenants; --", requestedBy: "user:4" })).rejects.toMatchObject({ code: "invalid_tenant_id" });
+    const rows = await h.deps.catalog.db.select().from(customerExports).where(eq(customerExports.tenantId, suspended));
+    expect(rows).toEqual([]);
+  });
+
+  it("a build that fails leaves no file and a failed export, swept like the others", async () => {
+    const tenantId = active[0]!;
+    const { export: requested } = await requestCustomerExport(deps, { tenantId, requestedBy: "user:5", now: day("2026-11-24") });
+    const controller = new AbortController();
+    controller.abort();
+    await expect(buildCustomerExport(deps, { exportId: requested.id, signal: controller.signal, now: () => day("2026-11-24") })).rejects.toMatchObject({ code: "export_aborted" });
+    const [row] = await h.deps.catalog.db.select().from(customerExports).where(eq(customerExports.id, requested.id));
+    expect(row).toMatchObject({ status: "failed" });
+    expect((await readdir(path.join(deps.exportDir, tenantId)).catch(() => [])).filter((f) => f.startsWith(requested.id))).toEqual([]);
+    expect(await expireCustomerExports(deps, { now: new Date(row!.expiresAt!.getTime() + 1) })).toContain(requested.id);
+  });
+});

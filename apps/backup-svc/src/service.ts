@@ -3,7 +3,7 @@ import { catalogUrl } from "@hesaab/config";
 import { COMMAND_FILTERS, type MessageOf } from "@hesaab/contracts";
 import { connectBus, catalogClaims, eventPublisher, runSchedule, type Bus } from "@hesaab/bus";
 import { migrate, raiseAlert } from "@hesaab/db";
-import { BackupJobBatcher, fanOutBackupRequest, handleBackupJob, handleRestoreRequest, openTenantBackupDeps } from "@hesaab/tenant-backup";
+import { BackupJobBatcher, expireCustomerExports, fanOutBackupRequest, handleBackupJob, handleCustomerExportRequest, handleRestoreRequest, openTenantBackupDeps } from "@hesaab/tenant-backup";
 import type { BackupSvcEnv } from "./env";
 
 export interface RunningService {
@@ -15,6 +15,8 @@ export interface RunningService {
  * backup-svc: tenant backups and restores. Wiring only: the work is in @hesaab/tenant-backup.
  *  - cmd.backup.> : requests fan out into one job per tenant; jobs held at once are backed up together
  *    (small tenants in batches), each acked or retried on its own outcome;
+ *  - cmd.export.> : customer self-backups, built into HESAAB_DATA_DIR/exports (never a cloud), and a
+ *    sweep every 10 minutes that removes those past their 24 hours;
  *  - cmd.restore.>: restores;
  *  - the nightly schedule publishes one request per period, whatever the number of replicas.
  */
@@ -35,6 +37,7 @@ export async function startBackupService(env: BackupSvcEnv, { name = "backup-svc
     await raiseAlert(deps, { severity: "critical", code: "job_dead_lettered", message: `${dl.subject} was dead-lettered (${dl.reason})`, context: { subject: dl.subject, reason: dl.reason, error: dl.error?.message } });
   };
 
+  const exportDeps = { ...deps, exportDir: path.join(env.HESAAB_DATA_DIR, "exports") };
   const batcher = new BackupJobBatcher(deps, { batchSize: env.BACKUP_BATCH_SIZE, runs: env.BACKUP_CONCURRENCY });
   const backups = await bus.consume({
     durable: "backup-svc",
@@ -49,6 +52,8 @@ export async function startBackupService(env: BackupSvcEnv, { name = "backup-svc
         await fanOutBackupRequest(deps, { message, send: async (job, { msgId }) => void (await bus.publish("backup.tenant.job.v1", job, { msgId })) });
       } else if (message.type === "backup.tenant.job.v1") {
         await handleBackupJob(deps, { message, delivery: ctx, batcher });
+      } else if (message.type === "export.customer.requested.v1") {
+        await handleCustomerExportRequest(exportDeps, { message, delivery: ctx });
       }
     },
   });
@@ -79,9 +84,16 @@ export async function startBackupService(env: BackupSvcEnv, { name = "backup-svc
       })
     : undefined;
 
+  // Every replica sweeps: removing an expired export twice is harmless.
+  const sweep = setInterval(() => {
+    expireCustomerExports(exportDeps).catch((err: unknown) => bus.log.warn("customer export sweep failed", { error: String(err) }));
+  }, 10 * 60_000);
+  sweep.unref();
+
   return {
     bus,
     async stop() {
+      clearInterval(sweep);
       await schedule?.stop();
       await Promise.all([backups.stop(), restores.stop()]);
       await bus.drain();

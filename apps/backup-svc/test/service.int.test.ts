@@ -1,13 +1,16 @@
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { mkdtemp, rm, stat } from "node:fs/promises";
+import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectBus, type Bus } from "@hesaab/bus";
-import { migrate } from "@hesaab/db";
+import { migrate, openCatalog } from "@hesaab/db";
 import { createPlatformSchema, generatePlatform, type GenerateResult } from "@hesaab/platform";
 import { freshDatabase, testEnv, waitFor, type FreshDatabase } from "@hesaab/testkit";
+import { requestCustomerExport } from "@hesaab/tenant-backup";
 import { loadEnv } from "../src/env";
 import { startBackupService, type RunningService } from "../src/service";
 
@@ -54,6 +57,28 @@ afterAll(async () => {
 });
 
 describe("backup-svc", () => {
+  it("builds a customer self-backup a tenant asked for, into its data directory, ready for 24 hours", async () => {
+    const dataDir = await mkdtemp(path.join(os.tmpdir(), "bsvc-exports-"));
+    const svc = await startBackupService(loadEnv(envFor({ HESAAB_DATA_DIR: dataDir })), { name: "exports" });
+    const catalog = openCatalog({ url: db.url });
+    try {
+      const tenantId = platform.tenants.find((t) => t.status === "active")!.id;
+      const deps = { platform: pool, catalog, keyRing: undefined as never, exportDir: path.join(dataDir, "exports") };
+      const { export: requested } = await requestCustomerExport(deps, { tenantId, requestedBy: "user:svc" });
+      await control.publish("export.customer.requested.v1", { exportId: requested.id, tenantId, requestedBy: "user:svc" });
+      const ready = await waitFor(async () => {
+        const { rows } = await pool.query<{ status: string; local_path: string | null }>("select status, local_path from backup.customer_exports where id = $1", [requested.id]);
+        return rows[0]?.status === "ready" && rows[0];
+      }, "the export built");
+      expect(ready.local_path).toBe(path.join(dataDir, "exports", tenantId, `${requested.id}.zip.bkp1`));
+      expect((await stat(ready.local_path!)).size).toBeGreaterThan(0);
+    } finally {
+      await svc.stop();
+      await catalog.close();
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+
   it("two replicas and a schedule fired twice make one backup per tenant per period", async () => {
     const a = await startBackupService(loadEnv(envFor({ BACKUP_SCHEDULE_ENABLED: "true", BACKUP_SCHEDULE_CRON: "* * * * *" })), { name: "replica-a" });
     const b = await startBackupService(loadEnv(envFor({ BACKUP_SCHEDULE_ENABLED: "true", BACKUP_SCHEDULE_CRON: "* * * * *" })), { name: "replica-b" });

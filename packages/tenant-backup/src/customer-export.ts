@@ -15,7 +15,7 @@ import path from "node:path";
 import { Transform, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { and, eq, inArray, isNotNull, lte, or, isNull } from "drizzle-orm";
-import { errorText, HesaabError } from "@hesaab/config";
+import { errorText, HesaabError, isHesaabError } from "@hesaab/config";
 import { newId, noPublish, tenantId as tenantIdSchema } from "@hesaab/contracts";
 import { createDecryptStream, createEncryptStream, serializeKeySidecar, type ArtifactIdentity } from "@hesaab/crypto";
 import { customerExports } from "@hesaab/db";
@@ -97,11 +97,14 @@ async function checkTenantActive(deps: CustomerExportDeps, tenantId: string): Pr
  * request for an export that is ready returns it; one that was running (its worker died) starts over.
  * A failure removes what was written and marks the export `failed`.
  */
-export async function buildCustomerExport(deps: CustomerExportDeps, opts: { exportId: string; signal?: AbortSignal; now?: () => Date }): Promise<CustomerExport> {
+export async function buildCustomerExport(
+  deps: CustomerExportDeps,
+  opts: { exportId: string; /** The tenant the request named: another one's export is not built. */ tenantId?: string; signal?: AbortSignal; now?: () => Date },
+): Promise<CustomerExport> {
   const clock = opts.now ?? (() => new Date());
   const db = deps.catalog.db;
   const [found] = await db.select().from(customerExports).where(eq(customerExports.id, opts.exportId));
-  if (!found) throw exportError({ code: "export_not_found", message: `export ${opts.exportId} not found` });
+  if (!found || (opts.tenantId !== undefined && found.tenantId !== opts.tenantId)) throw exportError({ code: "export_not_found", message: `export ${opts.exportId} not found for this tenant` });
   if (found.status === "ready") return found;
   if (found.status !== "pending" && found.status !== "running") {
     throw exportError({ code: "export_not_buildable", message: `export ${found.id} is ${found.status}`, context: { exportId: found.id, status: found.status } });
@@ -134,7 +137,13 @@ export async function buildCustomerExport(deps: CustomerExportDeps, opts: { expo
   } catch (error) {
     await rm(files.partial, { force: true });
     await rm(files.keys, { force: true });
-    await db.update(customerExports).set({ status: "failed", errorMessage: errorText(error), expiresAt: new Date(clock().getTime() + CUSTOMER_EXPORT_HOURS * HOUR) }).where(eq(customerExports.id, found.id));
+    // A passing fault (the database restarting) leaves the export pending for the retry the bus makes;
+    // anything else fails it (and it is swept after its 24 hours like a ready one).
+    const retryable = isHesaabError(error) && error.retryable;
+    await db
+      .update(customerExports)
+      .set(retryable ? { status: "pending", errorMessage: errorText(error) } : { status: "failed", errorMessage: errorText(error), expiresAt: new Date(clock().getTime() + CUSTOMER_EXPORT_HOURS * HOUR) })
+      .where(eq(customerExports.id, found.id));
     throw error;
   }
   const readyAt = clock();

@@ -3,6 +3,7 @@ import { noPublish, type Delivery, type MessageOf } from "@hesaab/contracts";
 import { raiseAlert } from "@hesaab/db";
 import { activeTenants, backupTenant } from "./backup";
 import { backupTenants, type TenantBackupOutcome } from "./batch";
+import { buildCustomerExport, type CustomerExportDeps } from "./customer-export";
 import type { TenantBackupDeps } from "./deps";
 import { restoreTenants } from "./restore";
 
@@ -161,4 +162,9 @@ export async function handleRestoreRequest(deps: TenantBackupDeps, { message, de
     requestedBy: d.requestedBy,
     signal: delivery.signal,
   });
+}
+
+/** `export.customer.requested.v1` → the export built (a redelivery of a ready one returns it; see `buildCustomerExport`). */
+export async function handleCustomerExportRequest(deps: CustomerExportDeps, { message, delivery }: { message: MessageOf<"export.customer.requested.v1">; delivery: Delivery }): Promise<void> {
+  await buildCustomerExport(deps, { exportId: message.data.exportId, tenantId: message.data.tenantId, signal: delivery.signal });
 }

@@ -13,13 +13,14 @@ import { registerDr } from "./commands/dr";
 import { registerDemo } from "./commands/demo";
 import { registerKeys } from "./commands/keys";
 import { registerPlan } from "./commands/plan";
+import { registerExport } from "./commands/export";
 
 const program = new Command("hesaab")
   .description("HesaabPlus backup and recovery")
   .showHelpAfterError()
   .configureHelp({ sortSubcommands: true });
 
-for (const register of [registerStack, registerArtifact, registerPlatform, registerStorage, registerBackup, registerRestore, registerDr, registerDemo, registerKeys, registerPlan]) {
+for (const register of [registerStack, registerArtifact, registerPlatform, registerStorage, registerBackup, registerRestore, registerDr, registerDemo, registerKeys, registerPlan, registerExport]) {
   register(program);
 }
 

@@ -1,13 +1,25 @@
 import { z } from "zod";
-import { envPieces, parseEnv } from "@hesaab/config";
+import { envPieces, masterKeySet, parseEnv, Secret } from "@hesaab/config";
 
 const schema = z.object({
   ...envPieces.platformDb,
   ...envPieces.catalogDb,
   ...envPieces.nats,
   ...envPieces.busPrefix,
+  ...envPieces.dataDir,
   GATEWAY_HOST: z.string().default("127.0.0.1"),
   GATEWAY_PORT: z.coerce.number().int().min(0).max(65_535).default(8080),
+  /**
+   * The secret HesaabPlus signs its tenant sessions with (at least 32 characters). Without it the
+   * tenant app's procedures answer "tenant sign-in is not configured".
+   */
+  TENANT_SESSION_SECRET: z
+    .string()
+    .min(32, "TENANT_SESSION_SECRET needs at least 32 characters")
+    .transform((v) => new Secret(Buffer.from(v, "utf8")))
+    .optional(),
+  /** Tenant master keys: the gateway decrypts customer self-backups as they are downloaded. Without them, downloads are refused. */
+  BACKUP_MASTER_KEYS: masterKeySet.optional(),
 });
 
 export type GatewayEnv = z.output<typeof schema>;

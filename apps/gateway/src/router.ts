@@ -6,18 +6,74 @@ import { isHesaabError } from "@hesaab/config";
 import { tenantId } from "@hesaab/contracts";
 import { backupRecords, type CatalogDb } from "@hesaab/db";
 
+/** A customer self-backup as the tenant app shows it. */
+export interface ExportView {
+  id: string;
+  day: string;
+  status: string;
+  size: number | null;
+  readyAt: string | null;
+  expiresAt: string | null;
+  downloads: number;
+  /** The signed link, while the export can be downloaded. */
+  downloadUrl: string | null;
+}
+
+/** What the tenant app's export procedures need from the gateway (built in gateway.ts). */
+export interface TenantExportsPort {
+  /** Today's export for the session's tenant, queued for backup-svc; `export_daily_limit` when it already has one. */
+  request(session: { tenantId: string; userId: string }): Promise<ExportView>;
+  /** The tenant's exports, newest first. */
+  list(tenantId: string): Promise<ExportView[]>;
+  /** The decrypted ZIP behind a download link (its tenant, export and token checked). */
+  open(link: { tenantId: string; exportId: string; token: string }): Promise<{ fileName: string; stream: NodeJS.ReadableStream }>;
+}
+
 export interface Context {
   db: CatalogDb;
   /** Publishes a validated command (NATS); undefined when the gateway runs without a bus. */
   requestBackup?: (input: { tenantIds: string[]; requestedBy: string }) => Promise<void>;
+  /** Checks a tenant session token (TENANT_SESSION_SECRET); undefined when tenant sign-in is not configured. */
+  verifySession?: (token: string) => { tenantId: string; userId: string } | undefined;
+  /** The request's `Authorization: Bearer …` token, if any (set per request by the server). */
+  sessionToken?: string;
+  exports?: TenantExportsPort;
 }
 
 const t = initTRPC.context<Context>().create({
   errorFormatter({ shape, error }) {
     const cause = error.cause;
+    // An unexpected failure is logged here and told as one sentence: its message may hold SQL or paths.
+    if (error.code === "INTERNAL_SERVER_ERROR" && !isHesaabError(cause)) {
+      process.stderr.write(`${JSON.stringify({ level: "error", msg: "gateway request failed", error: error.message, path: shape.data.path })}\n`);
+      return { ...shape, message: "the request failed on our side; try again in a moment", data: { ...shape.data, stack: undefined, appCode: undefined } };
+    }
     return { ...shape, data: { ...shape.data, appCode: isHesaabError(cause) ? cause.code : undefined } };
   },
 });
+
+/**
+ * Procedures of the tenant app: the tenant is the one the session names, never an input, so tenant A
+ * cannot reach tenant B's data by changing an id.
+ */
+const tenantProcedure = t.procedure.use(({ ctx, next }) => {
+  if (!ctx.verifySession) throw new TRPCError({ code: "UNAUTHORIZED", message: "tenant sign-in is not configured on this gateway (TENANT_SESSION_SECRET)" });
+  const session = ctx.sessionToken ? ctx.verifySession(ctx.sessionToken) : undefined;
+  if (!session) throw new TRPCError({ code: "UNAUTHORIZED", message: "sign in again: the session is missing, not valid or expired" });
+  return next({ ctx: { ...ctx, session } });
+});
+
+function exportsPort(ctx: Context): TenantExportsPort {
+  if (!ctx.exports) throw new TRPCError({ code: "SERVICE_UNAVAILABLE", message: "customer exports are not available on this gateway" });
+  return ctx.exports;
+}
+
+/** A refusal the user can act on (the daily limit, a tenant that cannot export) as its tRPC code, with the message and `appCode`. */
+function asTrpcError(err: unknown): unknown {
+  if (!isHesaabError(err)) return err;
+  const code = err.code === "export_daily_limit" ? "TOO_MANY_REQUESTS" : err.code.startsWith("tenant_") ? "FORBIDDEN" : undefined;
+  return code ? new TRPCError({ code, message: err.describe(), cause: err }) : err;
+}
 
 export const appRouter = t.router({
   health: t.procedure.query(() => ({ ok: true as const, at: new Date().toISOString() })),
@@ -47,6 +103,19 @@ export const appRouter = t.router({
       if (!ctx.requestBackup) throw new TRPCError({ code: "SERVICE_UNAVAILABLE", message: "the event bus is not connected" });
       await ctx.requestBackup({ tenantIds: input.tenantIds, requestedBy: "admin" });
       return { queued: input.tenantIds.length };
+    }),
+  }),
+  tenant: t.router({
+    me: tenantProcedure.query(({ ctx }) => ({ tenantId: ctx.session.tenantId, userId: ctx.session.userId })),
+    exports: t.router({
+      list: tenantProcedure.query(({ ctx }) => exportsPort(ctx).list(ctx.session.tenantId)),
+      request: tenantProcedure.mutation(async ({ ctx }) => {
+        try {
+          return await exportsPort(ctx).request(ctx.session);
+        } catch (err) {
+          throw asTrpcError(err);
+        }
+      }),
     }),
   }),
 });

@@ -4,16 +4,41 @@ import { fileURLToPath } from "node:url";
 import fastifyStatic from "@fastify/static";
 import { fastifyTRPCPlugin, type FastifyTRPCPluginOptions } from "@trpc/server/adapters/fastify";
 import Fastify, { type FastifyInstance } from "fastify";
+import { isHesaabError } from "@hesaab/config";
 import { appRouter, type AppRouter, type Context } from "./router";
 
 const appsDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
-/** Builds the HTTP surface: tRPC under /trpc, the admin SPA under /admin, the tenant SPA under /app. */
-export async function buildServer(ctx: Context): Promise<FastifyInstance> {
+/** What a refusal of a download link means in HTTP. */
+const DOWNLOAD_STATUS: Record<string, number> = { export_not_found: 404, export_expired: 410, export_not_ready: 409, export_failed: 410 };
+
+/**
+ * Builds the HTTP surface: tRPC under /trpc, the admin SPA under /admin, the tenant SPA under /app,
+ * and the customer self-backup links under /exports.
+ */
+export async function buildServer(ctx: Omit<Context, "sessionToken">): Promise<FastifyInstance> {
   const app = Fastify({ logger: false, routerOptions: { maxParamLength: 5000 } });
   await app.register(fastifyTRPCPlugin, {
     prefix: "/trpc",
-    trpcOptions: { router: appRouter, createContext: () => ctx } satisfies FastifyTRPCPluginOptions<AppRouter>["trpcOptions"],
+    trpcOptions: {
+      router: appRouter,
+      createContext: ({ req }): Context => {
+        const auth = req.headers.authorization;
+        return { ...ctx, ...(auth?.startsWith("Bearer ") ? { sessionToken: auth.slice("Bearer ".length).trim() } : {}) };
+      },
+    } satisfies FastifyTRPCPluginOptions<AppRouter>["trpcOptions"],
+  });
+  // A signed, expiring link: the token in it is the export's own (only its requester was given it).
+  app.get<{ Params: { tenantId: string; exportId: string }; Querystring: { token?: string } }>("/exports/:tenantId/:exportId/download", async (req, reply) => {
+    if (!ctx.exports) return reply.code(503).send({ error: "exports_unavailable", message: "customer exports are not available on this gateway" });
+    try {
+      const { fileName, stream } = await ctx.exports.open({ tenantId: req.params.tenantId, exportId: req.params.exportId, token: req.query.token ?? "" });
+      return reply.header("content-type", "application/zip").header("content-disposition", `attachment; filename="${fileName}"`).header("cache-control", "no-store").send(stream);
+    } catch (err) {
+      const status = isHesaabError(err) ? DOWNLOAD_STATUS[err.code] : undefined;
+      if (!status || !isHesaabError(err)) throw err;
+      return reply.code(status).send({ error: err.code, message: err.describe() });
+    }
   });
   for (const [prefix, dir] of [["/admin/", "admin-web"], ["/app/", "tenant-web"]] as const) {
     const root = path.join(appsDir, dir, "dist");

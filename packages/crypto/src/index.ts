@@ -33,3 +33,4 @@ export {
 } from "./sidecar";
 export { TenantKeyStore, type TenantKeyInfo } from "./tenant-key-store";
 export { KeyRing, type SealedArtifactKeys } from "./key-ring";
+export { signTenantSession, verifyTenantSession, type TenantSession } from "./session";

@@ -59,16 +59,24 @@ const filesOf = (deps: CustomerExportDeps, e: Pick<CustomerExport, "tenantId" | 
  */
 export async function requestCustomerExport(
   deps: CustomerExportDeps,
-  opts: { tenantId: string; requestedBy: string; now?: Date; timeZone?: string },
+  opts: {
+    tenantId: string;
+    requestedBy: string;
+    now?: Date;
+    timeZone?: string;
+    /** The download token of the new export (default: 32 random bytes). The gateway derives it from the export's id with its secret, so it can give the link again. */
+    tokenFor?: (exportId: string) => string;
+  },
 ): Promise<{ export: CustomerExport; token: string }> {
   const now = opts.now ?? new Date();
   if (!tenantIdSchema.safeParse(opts.tenantId).success) throw exportError({ code: "invalid_tenant_id", message: "the tenant id is not a valid tenant id" });
   await checkTenantActive(deps, opts.tenantId);
-  const token = randomBytes(32).toString("base64url");
+  const id = newId("exp");
+  const token = opts.tokenFor?.(id) ?? randomBytes(32).toString("base64url");
   const day = dayIn(now, opts.timeZone ?? "UTC");
   const rows = await deps.catalog.db
     .insert(customerExports)
-    .values({ id: newId("exp"), tenantId: opts.tenantId, requestedBy: opts.requestedBy, day, status: "pending", downloadTokenHash: hashToken(token).toString("hex"), createdAt: now })
+    .values({ id, tenantId: opts.tenantId, requestedBy: opts.requestedBy, day, status: "pending", downloadTokenHash: hashToken(token).toString("hex"), createdAt: now })
     .onConflictDoNothing()
     .returning();
   if (rows[0]) return { export: rows[0], token };

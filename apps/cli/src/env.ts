@@ -130,3 +130,13 @@ const storageOpsEnvSchema = z.object({
 export function storageOpsEnv() {
   return parseEnv(storageOpsEnvSchema, process.env);
 }
+
+const tenantSessionEnvSchema = z.object({
+  TENANT_SESSION_SECRET: z.string().min(32, "TENANT_SESSION_SECRET needs at least 32 characters"),
+  GATEWAY_PORT: z.coerce.number().int().min(0).max(65_535).default(8080),
+});
+
+/** Minting a tenant session (development and support): the secret the gateway checks sessions with. */
+export function tenantSessionEnv(source: NodeJS.ProcessEnv = process.env) {
+  return parseEnv(tenantSessionEnvSchema, source);
+}

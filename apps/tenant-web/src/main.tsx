@@ -1,21 +1,95 @@
-import { QueryClientProvider, useQuery } from "@tanstack/react-query";
+import { QueryClientProvider, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
-import { queryClient, TRPCProvider, trpcClient, useTRPC } from "./trpc";
+import { queryClient, takeSession, TRPCProvider, trpcClient, useTRPC } from "./trpc";
 
-function Status() {
-  const trpc = useTRPC();
-  const health = useQuery(trpc.health.queryOptions());
-  return <p>Service: {health.data?.ok ? "available" : "checking…"}</p>;
+const STATUS: Record<string, string> = {
+  pending: "Preparing…",
+  running: "Preparing…",
+  ready: "Ready",
+  failed: "Failed",
+  expired: "Expired (kept 24 hours)",
+};
+
+function size(bytes: number | null): string {
+  if (bytes === null) return "";
+  return bytes < 1024 * 1024 ? `${(bytes / 1024).toFixed(0)} KB` : `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 }
 
+function MyData() {
+  const trpc = useTRPC();
+  const client = useQueryClient();
+  const me = useQuery(trpc.tenant.me.queryOptions());
+  const exports = useQuery({
+    ...trpc.tenant.exports.list.queryOptions(),
+    enabled: me.isSuccess,
+    // while one is being prepared, look again every few seconds
+    refetchInterval: (q) => (q.state.data?.some((e) => e.status === "pending" || e.status === "running") ? 3000 : false),
+  });
+  const request = useMutation(
+    trpc.tenant.exports.request.mutationOptions({
+      onSettled: () => client.invalidateQueries({ queryKey: trpc.tenant.exports.list.queryKey() }),
+    }),
+  );
+
+  if (me.isPending) return <p>Signing in…</p>;
+  if (me.isError) {
+    return (
+      <p role="alert">
+        {me.error.message}. Open this page from HesaabPlus (Settings → My data), which signs you in.
+      </p>
+    );
+  }
+  const today = new Date().toISOString().slice(0, 10);
+  const askedToday = exports.data?.some((e) => e.day === today);
+  return (
+    <>
+      <p>
+        A copy of all your business data, as a ZIP file: one spreadsheet (CSV) per table, a README, and a SQL file for PostgreSQL. Once a day; the
+        download link works for 24 hours.
+      </p>
+      <button type="button" disabled={request.isPending || askedToday} onClick={() => request.mutate()}>
+        {askedToday ? "Today's copy has been asked for" : request.isPending ? "Asking…" : "Prepare a copy of my data"}
+      </button>
+      {request.isError && <p role="alert">{request.error.message}</p>}
+      <h2>My copies</h2>
+      {exports.isError && <p role="alert">Could not load your copies: {exports.error.message}</p>}
+      {exports.data?.length === 0 && <p>None yet.</p>}
+      {exports.data && exports.data.length > 0 && (
+        <table>
+          <thead>
+            <tr>
+              <th>Day</th>
+              <th>Status</th>
+              <th>Size</th>
+              <th>Available until</th>
+              <th />
+            </tr>
+          </thead>
+          <tbody>
+            {exports.data.map((e) => (
+              <tr key={e.id}>
+                <td>{e.day}</td>
+                <td>{STATUS[e.status] ?? e.status}</td>
+                <td>{size(e.size)}</td>
+                <td>{e.expiresAt && e.status === "ready" ? new Date(e.expiresAt).toLocaleString() : ""}</td>
+                <td>{e.downloadUrl ? <a href={e.downloadUrl}>Download{e.downloads > 0 ? ` (downloaded ${e.downloads}×)` : ""}</a> : null}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </>
+  );
+}
+
+takeSession();
 createRoot(document.getElementById("root")!).render(
   <StrictMode>
     <QueryClientProvider client={queryClient}>
       <TRPCProvider trpcClient={trpcClient} queryClient={queryClient}>
         <h1>My data</h1>
-        <p>Download a copy of all your business data, once a day.</p>
-        <Status />
+        <MyData />
       </TRPCProvider>
     </QueryClientProvider>
   </StrictMode>,

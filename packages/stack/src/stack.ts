@@ -118,18 +118,25 @@ async function ensureDatabase({ host, port, database }: { host: string; port: nu
   }
 }
 
-/** Local master keys, generated once per checkout into .stack/ (never committed). */
-function localKeys(dir: string): { backup: string; dr: string } {
+/** Local master keys and the tenant session secret, generated once per checkout into .stack/ (never committed). */
+type LocalKeys = { backup: string; dr: string; session: string };
+function localKeys(dir: string): LocalKeys {
   const file = path.join(dir, "keys.json");
-  if (existsSync(file)) return JSON.parse(readFileSync(file, "utf8")) as { backup: string; dr: string };
-  const keys = { backup: `1:${randomBytes(32).toString("base64")}`, dr: `1:${randomBytes(32).toString("base64")}` };
+  const fresh = (): LocalKeys => ({ backup: `1:${randomBytes(32).toString("base64")}`, dr: `1:${randomBytes(32).toString("base64")}`, session: randomBytes(32).toString("base64url") });
+  if (existsSync(file)) {
+    const keys = JSON.parse(readFileSync(file, "utf8")) as Partial<LocalKeys>;
+    if (keys.session) return keys as LocalKeys;
+    // a checkout from before tenant sessions: keep its keys (its backups need them), add the secret
+    const upgraded = { ...keys, session: fresh().session } as LocalKeys;
+    writeFileSync(file, JSON.stringify(upgraded), { mode: 0o600 });
+    return upgraded;
+  }
   try {
-    writeFileSync(file, JSON.stringify(keys), { mode: 0o600, flag: "wx" });
-    return keys;
+    writeFileSync(file, JSON.stringify(fresh()), { mode: 0o600, flag: "wx" });
   } catch {
     // Another process created them first: theirs win, so every process shares one key set.
-    return JSON.parse(readFileSync(file, "utf8")) as { backup: string; dr: string };
   }
+  return JSON.parse(readFileSync(file, "utf8")) as LocalKeys;
 }
 
 export async function ensureStack(options: StackOptions = {}): Promise<StackStatus> {
@@ -170,6 +177,7 @@ export async function ensureStack(options: StackOptions = {}): Promise<StackStat
     R2_FORCE_PATH_STYLE: "true",
     BACKUP_MASTER_KEYS: keys.backup,
     DR_MASTER_KEYS: keys.dr,
+    TENANT_SESSION_SECRET: keys.session,
     HESAAB_DATA_DIR: path.join(o.dir, "data"),
     // The SDK warns on Node 20 about releases after 2027-01; we pin the SDK, so the warning is noise.
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",

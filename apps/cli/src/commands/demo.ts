@@ -8,10 +8,22 @@ import { connectBus } from "@hesaab/bus";
 import { migrate } from "@hesaab/db";
 import { createPlatformSchema, generatePlatform } from "@hesaab/platform";
 import { ensureStack, repoRoot } from "@hesaab/stack";
-import { childEnv } from "../env";
+import { childEnv, tenantSessionEnv } from "../env";
 import { positiveInt } from "../options";
+import { tenantSessionLink } from "./tenant";
 
 const SERVICES = ["backup-svc", "storage-svc", "dr-svc", "gateway"] as const;
+
+async function activeTenantIds(url: string): Promise<string[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ id: string }>("select id::text as id from public.tenants where status = 'active' order by created_at, id limit 5");
+    return rows.map((r) => r.id);
+  } finally {
+    await client.end();
+  }
+}
 
 async function tenantCount(url: string): Promise<number> {
   const client = new pg.Client({ connectionString: url });
@@ -90,7 +102,9 @@ export function registerDemo(program: Command): void {
       await bus.drain();
       log("requested a backup of every tenant and a disaster-recovery backup");
       log(`admin app:  http://127.0.0.1:${env.GATEWAY_PORT ?? 8080}/admin/`);
-      log(`tenant app: http://127.0.0.1:${env.GATEWAY_PORT ?? 8080}/app/`);
+      const demoTenant = (await activeTenantIds(stack.env.PLATFORM_DATABASE_URL!))[0];
+      log(`tenant app: ${demoTenant ? tenantSessionLink({ tenantId: demoTenant, userId: "demo", minutes: 8 * 60 }, tenantSessionEnv(env)).url : `http://127.0.0.1:${env.GATEWAY_PORT ?? 8080}/app/`}`);
+      log("            (signed in as a user of the first tenant for 8 hours: `pnpm hesaab tenant session <tenantId>` for another)");
       log(`CLI:        set -a; . ${stack.envFile}; set +a; pnpm -s hesaab backups list`);
       log("Ctrl-C stops the services (the stack stays up: `pnpm hesaab stack down`)");
       await Promise.all(children.map((c) => new Promise((r) => c.once("exit", r))));

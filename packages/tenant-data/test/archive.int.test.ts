@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AWKWARD_TEXTS } from "@hesaab/platform";
 import { newId } from "@hesaab/contracts";
 import { csvFileName, discoverTenantPlan, writeTenantArchive, type TenantPlan } from "../src/index";
-import { type Platform, checksums, emptyCopy, platform, psqlFile, tempDir } from "./helpers";
+import { type Platform, busyConnections, checksums, emptyCopy, platform, psqlFile, tempDir } from "./helpers";
 
 const run = promisify(execFile);
 let p: Platform;
@@ -40,12 +40,7 @@ async function unzipFile(zip: string, name: string): Promise<Buffer> {
   return stdout;
 }
 
-async function busyBackends(): Promise<number> {
-  const { rows } = await p.pool.query<{ n: number }>(
-    "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND state <> 'idle'",
-  );
-  return rows[0]!.n;
-}
+const busyBackends = () => busyConnections(p.pool);
 
 describe("writeTenantArchive: the customer self-backup's ZIP", () => {
   it("holds a README, the SQL script and one CSV per table that load back into exactly the tenant's rows", async () => {

@@ -3,7 +3,7 @@ import { Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { exportTenant } from "../src/index";
-import { type Platform, backupId, platform } from "./helpers";
+import { type Platform, backupId, busyConnections, platform } from "./helpers";
 
 let p: Platform;
 
@@ -15,13 +15,7 @@ afterAll(async () => {
   await p?.close();
 });
 
-/** Connections of this database that are not idle in the pool (a leaked export would show here). */
-async function busyBackends(): Promise<number> {
-  const { rows } = await p.pool.query<{ n: number }>(
-    "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND state <> 'idle'",
-  );
-  return rows[0]!.n;
-}
+const busyBackends = () => busyConnections(p.pool);
 
 describe("exportTenant refuses before streaming anything", () => {
   it("a tenant that does not exist", async () => {

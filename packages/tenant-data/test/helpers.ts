@@ -114,3 +114,11 @@ export async function allChecksums(p: { pool: pg.Pool; generated: GenerateResult
   for (const t of p.generated.tenants) out[t.id] = await tableChecksums({ pool: p.pool, tenantId: t.id });
   return out;
 }
+
+/** Connections of the pool's database that are not idle (a leaked export would show here). */
+export async function busyConnections(pool: pg.Pool): Promise<number> {
+  const { rows } = await pool.query<{ n: number }>(
+    "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND state <> 'idle'",
+  );
+  return rows[0]!.n;
+}

@@ -8,7 +8,6 @@
 // Every file shows one moment: the CSV files are read in one REPEATABLE READ READ ONLY transaction,
 // and the script's export imports that transaction's snapshot. Streams from the database to the
 // output: memory does not grow with the tenant's size.
-import { once } from "node:events";
 import { PassThrough, type Readable, type Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type pg from "pg";
@@ -51,11 +50,36 @@ export function csvFileName(table: Pick<PlanTable, "name">): string {
   return `${table.name.replace(/[\u0000-\u001f/\\:*?"<>|]/g, "_")}.csv`;
 }
 
+/** Every table's file name, made unique where two names become one (`a:b` and `a_b`). */
+function csvFileNames(tables: Pick<PlanTable, "name">[]): string[] {
+  const seen = new Set<string>();
+  return tables.map((table) => {
+    const base = csvFileName(table).slice(0, -".csv".length);
+    let name = `${base}.csv`;
+    for (let n = 2; seen.has(name.toLowerCase()); n++) name = `${base}-${n}.csv`;
+    seen.add(name.toLowerCase());
+    return name;
+  });
+}
+
 /**
  * Writes the archive of one tenant. A missing or inactive tenant rejects before any byte is written;
- * a failure later destroys `output` (the caller removes what it wrote).
+ * any failure destroys `output` (the caller removes what it wrote).
+ *
+ * It holds two connections of `pool` at once (the CSV transaction and the script's, which imports
+ * its snapshot): a pool shared by N archives at once needs 2 × N connections, or they can wait on
+ * each other for ever. backup-svc gives exports a pool of their own, sized so.
  */
 export async function writeTenantArchive(opts: ArchiveOptions): Promise<ArchiveSummary> {
+  try {
+    return await archive(opts);
+  } catch (err) {
+    opts.output.destroy(); // closed, not errored: the error is this promise's, and `output` may have no listener
+    throw err;
+  }
+}
+
+async function archive(opts: ArchiveOptions): Promise<ArchiveSummary> {
   const { plan, tenantId, exportId } = opts;
   validateIds({ tenantId, backupId: exportId });
   const conn = await lease({ pool: opts.pool });
@@ -114,8 +138,9 @@ export async function writeTenantArchive(opts: ArchiveOptions): Promise<ArchiveS
     zip.addReadStreamLazy(`${folder}/backup.sql`, { mtime }, (cb) => cb(null, script.stream));
     let csvsDone!: () => void;
     const allCsvs = new Promise<void>((resolve) => (csvsDone = resolve));
+    const files = csvFileNames(plan.tables);
     plan.tables.forEach((table, i) => {
-      const file = `tables/${csvFileName(table)}`;
+      const file = `tables/${files[i]}`;
       zip.addReadStreamLazy(`${folder}/${file}`, { mtime }, (cb) => {
         const copy = client.query(copyTo(`COPY (${selectSql({ plan, table, tenant })}) TO STDOUT WITH (FORMAT csv, HEADER true)`));
         counts.push({ name: table.name, file, stream: copy });
@@ -146,8 +171,7 @@ export async function writeTenantArchive(opts: ArchiveOptions): Promise<ArchiveS
     conn.release();
     return result;
   } catch (err) {
-    fail(err);
-    await once(script.stream, "close").catch(() => {});
+    fail(err); // the script's export releases its own connection as its stream is destroyed
     conn.release(failed);
     throw isHesaabError(failed) ? failed : wrapFailure(failed, { tenantId, exportId });
   } finally {
@@ -166,7 +190,8 @@ function readme(s: ArchiveSummary): string {
     "",
     "tables/      one CSV file per table, with a header line. UTF-8 text: open it with Excel, LibreOffice",
     "             or Google Sheets (Persian text shows as it should). An empty cell is an empty value",
-    '             (NULL); an empty text is "".',
+    '             (NULL); an empty text is "". A cell that starts with = + - or @ is text from your',
+    "             records, not a formula: if your spreadsheet offers to run it, say no.",
     "backup.sql   the same rows as a SQL script for PostgreSQL: `psql -d <database> -f backup.sql`",
     "             loads them into a database that has the HesaabPlus tables.",
     "",

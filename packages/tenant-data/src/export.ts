@@ -155,8 +155,8 @@ export function inactiveError(o: { tenantId: string; status: string | null; allo
   });
 }
 
-/** [3] The tenant must exist and be active. Returns the snapshot's time. */
-async function checkTenant(o: { client: pg.ClientBase; plan: TenantPlan; tenantId: string; allowInactive: boolean }): Promise<Date> {
+/** [3] The tenant must exist and be active (`tenant_not_found`, `tenant_not_active`). Returns the transaction's time. */
+export async function checkTenant(o: { client: pg.ClientBase; plan: TenantPlan; tenantId: string; allowInactive: boolean }): Promise<Date> {
   const { plan, tenantId } = o;
   if (plan.root.keyType === "uuid" && !UUID.test(tenantId)) {
     throw tenantDataError({ code: "tenant_not_found", message: `tenant ${tenantId} not found (not a uuid)`, context: { tenantId } });

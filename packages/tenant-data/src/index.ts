@@ -18,7 +18,7 @@ export {
   type ExternalReference,
 } from "./plan";
 export { readCatalog, type Catalog, type CatalogTable, type CatalogColumn, type CatalogForeignKey, type CatalogExternalReference } from "./catalog";
-export { exportTenant, PIN_SETTINGS, type ExportOptions, type ExportProgress, type ExportSummary, type ExportTableSummary, type TenantExport } from "./export";
+export { exportTenant, checkTenant, PIN_SETTINGS, type ExportOptions, type ExportProgress, type ExportSummary, type ExportTableSummary, type TenantExport } from "./export";
 export { writeTenantArchive, csvFileName, type ArchiveOptions, type ArchiveSummary } from "./archive";
 export { exportTenantBatch, type BatchExportOptions, type BatchExportResult } from "./export-batch";
 export { loadTenantScript, type LoadOptions, type LoadMode, type LoadProgress, type LoadSummary, type LoadTableSummary } from "./load";

@@ -5,6 +5,7 @@ import { stat } from "node:fs/promises";
 import { Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { promisify } from "node:util";
+import pg from "pg";
 import { from as copyFrom } from "pg-copy-streams";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AWKWARD_TEXTS } from "@hesaab/platform";
@@ -43,6 +44,17 @@ async function unzipFile(zip: string, name: string): Promise<Buffer> {
 const busyBackends = () => busyConnections(p.pool);
 
 describe("writeTenantArchive: the customer self-backup's ZIP", () => {
+  it("two connections per archive: archives at once on a pool sized 2 per archive all finish", async () => {
+    const pool = new pg.Pool({ connectionString: p.db.url, max: 4 });
+    try {
+      const sinks = () => new Writable({ write: (_c, _e, cb) => cb() });
+      const results = await Promise.all([p.tenant, p.other].map((tenantId) => writeTenantArchive({ pool, plan, tenantId, exportId: newId("exp"), output: sinks() })));
+      expect(results.map((r) => r.tenantId)).toEqual([p.tenant, p.other]);
+    } finally {
+      await pool.end();
+    }
+  });
+
   it("holds a README, the SQL script and one CSV per table that load back into exactly the tenant's rows", async () => {
     const summary = await archive(p.tenant);
     const zip = dir.file(`${p.tenant}.zip`);
@@ -101,7 +113,9 @@ describe("writeTenantArchive: the customer self-backup's ZIP", () => {
       [p.suspended, "tenant_not_active"],
     ] as const) {
       const file = dir.file(`refused-${tenantId}.zip`);
-      await expect(archive(tenantId, createWriteStream(file))).rejects.toMatchObject({ code });
+      const output = createWriteStream(file);
+      await expect(archive(tenantId, output)).rejects.toMatchObject({ code });
+      expect(output.destroyed).toBe(true);
       expect(await stat(file).then((s) => s.size, () => 0)).toBe(0);
     }
     expect(await busyBackends()).toBe(0);
@@ -135,17 +149,20 @@ describe("writeTenantArchive: the customer self-backup's ZIP", () => {
     expect(csv).not.toContain("(later)");
   });
 
-  it("a reader that fails mid-way fails the export, and no connection is left behind", async () => {
-    let seen = 0;
-    const failing = new Writable({
-      write(chunk: Buffer, _enc, cb) {
-        seen += chunk.length;
-        cb(seen > 20_000 ? new Error("disk full") : null);
-      },
-    });
-    await expect(archive(p.tenant, failing as never)).rejects.toThrow(/disk full/);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    expect(p.pool.waitingCount).toBe(0);
-    expect(await busyBackends()).toBe(0);
+  it("a reader that fails in the script or in the CSV files fails the export, closes the output, and gives every connection back", async () => {
+    const full = (await stat(dir.file(`${p.tenant}.zip`))).size; // written by the first test
+    for (const failAt of [20_000, Math.floor(full * 0.9)]) {
+      let seen = 0;
+      const failing = new Writable({
+        write(chunk: Buffer, _enc, cb) {
+          seen += chunk.length;
+          cb(seen > failAt ? new Error("disk full") : null);
+        },
+      });
+      await expect(archive(p.tenant, failing as never)).rejects.toThrow(/disk full/);
+      expect(failing.destroyed).toBe(true);
+      await expect.poll(() => p.pool.totalCount - p.pool.idleCount, { timeout: 5000 }).toBe(0); // none checked out, idle or not
+      expect(await busyBackends()).toBe(0);
+    }
   });
 });

@@ -1,10 +1,31 @@
 import path from "node:path";
+import pg from "pg";
 import { catalogUrl } from "@hesaab/config";
 import { COMMAND_FILTERS, type MessageOf } from "@hesaab/contracts";
 import { connectBus, catalogClaims, eventPublisher, runSchedule, type Bus } from "@hesaab/bus";
 import { migrate, raiseAlert } from "@hesaab/db";
 import { BackupJobBatcher, expireCustomerExports, fanOutBackupRequest, handleBackupJob, handleCustomerExportRequest, handleRestoreRequest, openTenantBackupDeps } from "@hesaab/tenant-backup";
 import type { BackupSvcEnv } from "./env";
+
+/** Customer exports built at once by one replica (each holds two platform connections). */
+const EXPORTS_AT_ONCE = 2;
+
+/** Runs at most `size` of the functions given at once; the others wait their turn, in order. */
+function slots(size: number): <T>(fn: () => Promise<T>) => Promise<T> {
+  let free = size;
+  const waiting: (() => void)[] = [];
+  return async (fn) => {
+    if (free > 0) free--;
+    else await new Promise<void>((resolve) => waiting.push(resolve));
+    try {
+      return await fn();
+    } finally {
+      const next = waiting.shift();
+      if (next) next();
+      else free++;
+    }
+  };
+}
 
 export interface RunningService {
   bus: Bus;
@@ -37,7 +58,12 @@ export async function startBackupService(env: BackupSvcEnv, { name = "backup-svc
     await raiseAlert(deps, { severity: "critical", code: "job_dead_lettered", message: `${dl.subject} was dead-lettered (${dl.reason})`, context: { subject: dl.subject, reason: dl.reason, error: dl.error?.message } });
   };
 
-  const exportDeps = { ...deps, exportDir: path.join(env.HESAAB_DATA_DIR, "exports") };
+  // Customer exports: a few at once, on a pool of their own with two connections for each (an
+  // archive holds two), so a burst of requests neither wedges itself nor takes the backups' connections.
+  const exportPool = new pg.Pool({ connectionString: env.PLATFORM_DATABASE_URL, max: 2 * EXPORTS_AT_ONCE + 1, application_name: "hesaab-export" });
+  exportPool.on("error", () => {});
+  const exportDeps = { ...deps, platform: exportPool, exportDir: path.join(env.HESAAB_DATA_DIR, "exports") };
+  const exportSlots = slots(EXPORTS_AT_ONCE);
   const batcher = new BackupJobBatcher(deps, { batchSize: env.BACKUP_BATCH_SIZE, runs: env.BACKUP_CONCURRENCY });
   const backups = await bus.consume({
     durable: "backup-svc",
@@ -53,7 +79,7 @@ export async function startBackupService(env: BackupSvcEnv, { name = "backup-svc
       } else if (message.type === "backup.tenant.job.v1") {
         await handleBackupJob(deps, { message, delivery: ctx, batcher });
       } else if (message.type === "export.customer.requested.v1") {
-        await handleCustomerExportRequest(exportDeps, { message, delivery: ctx });
+        await exportSlots(() => handleCustomerExportRequest(exportDeps, { message, delivery: ctx }));
       }
     },
   });
@@ -97,6 +123,7 @@ export async function startBackupService(env: BackupSvcEnv, { name = "backup-svc
       await schedule?.stop();
       await Promise.all([backups.stop(), restores.stop()]);
       await bus.drain();
+      await exportPool.end();
       await deps.close();
     },
   };

@@ -18,6 +18,18 @@ const schema = z.object({
     .min(32, "TENANT_SESSION_SECRET needs at least 32 characters")
     .transform((v) => new Secret(Buffer.from(v, "utf8")))
     .optional(),
+  /** The time zone whose calendar day limits customer self-backups to one a day. */
+  CUSTOMER_EXPORT_TZ: z
+    .string()
+    .default("UTC")
+    .refine((tz) => {
+      try {
+        new Intl.DateTimeFormat("en", { timeZone: tz });
+        return true;
+      } catch {
+        return false;
+      }
+    }, "CUSTOMER_EXPORT_TZ must be an IANA time zone, e.g. Asia/Tehran"),
   /** Tenant master keys: the gateway decrypts customer self-backups as they are downloaded. Without them, downloads are refused. */
   BACKUP_MASTER_KEYS: masterKeySet.optional(),
 });

@@ -1,4 +1,4 @@
-import { createHmac } from "node:crypto";
+import { createHash, createHmac } from "node:crypto";
 import path from "node:path";
 import { desc, eq } from "drizzle-orm";
 import pg from "pg";
@@ -43,8 +43,10 @@ export async function startGateway(env: GatewayEnv): Promise<RunningGateway> {
     ? tenantExports({
         deps: exportDeps,
         linkToken: (exportId) => createHmac("sha256", secret).update(`export-link:${exportId}`).digest("base64url"),
-        queue: async (e) => void (await bus.publish("export.customer.requested.v1", { exportId: e.id, tenantId: e.tenantId, requestedBy: e.requestedBy })),
+        // msgId: a publish retried by the client is one request on the queue
+        queue: async (e) => void (await bus.publish("export.customer.requested.v1", { exportId: e.id, tenantId: e.tenantId, requestedBy: e.requestedBy }, { msgId: e.id })),
         canDecrypt: Boolean(env.BACKUP_MASTER_KEYS),
+        timeZone: env.CUSTOMER_EXPORT_TZ,
       })
     : undefined;
   const app = await buildServer({
@@ -77,9 +79,12 @@ function tenantExports(o: {
   linkToken: (exportId: string) => string;
   queue: (e: CustomerExport) => Promise<void>;
   canDecrypt: boolean;
+  timeZone: string;
 }): TenantExportsPort {
+  const tokenHash = (id: string) => createHash("sha256").update(o.linkToken(id)).digest("hex");
   const view = (e: CustomerExport): ExportView => {
-    const open = e.status === "ready" && e.expiresAt !== null && e.expiresAt > new Date();
+    // an export made elsewhere (`hesaab export customer`) has a token of its own: no link here
+    const open = e.status === "ready" && e.expiresAt !== null && e.expiresAt > new Date() && e.downloadTokenHash === tokenHash(e.id);
     return {
       id: e.id,
       day: e.day,
@@ -93,7 +98,7 @@ function tenantExports(o: {
   };
   return {
     async request({ tenantId, userId }) {
-      const { export: e } = await requestCustomerExport(o.deps, { tenantId, requestedBy: `tenant-user:${userId}`.slice(0, 200), tokenFor: o.linkToken });
+      const { export: e } = await requestCustomerExport(o.deps, { tenantId, requestedBy: `tenant-user:${userId}`.slice(0, 200), tokenFor: o.linkToken, timeZone: o.timeZone });
       try {
         await o.queue(e);
       } catch (err) {
@@ -105,7 +110,8 @@ function tenantExports(o: {
     },
     async list(tenantId) {
       const rows = await o.deps.catalog.db.select().from(customerExports).where(eq(customerExports.tenantId, tenantId)).orderBy(desc(customerExports.createdAt)).limit(30);
-      return rows.map(view);
+      const today = new Intl.DateTimeFormat("en-CA", { timeZone: o.timeZone, year: "numeric", month: "2-digit", day: "2-digit" }).format(new Date());
+      return { today, askedToday: rows.some((r) => r.day === today), exports: rows.map(view) };
     },
     async open(link) {
       if (!o.canDecrypt) throw new HesaabError({ code: "exports_unavailable", message: "this gateway has no tenant master keys (BACKUP_MASTER_KEYS): it cannot serve downloads" });

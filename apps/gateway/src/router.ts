@@ -23,8 +23,8 @@ export interface ExportView {
 export interface TenantExportsPort {
   /** Today's export for the session's tenant, queued for backup-svc; `export_daily_limit` when it already has one. */
   request(session: { tenantId: string; userId: string }): Promise<ExportView>;
-  /** The tenant's exports, newest first. */
-  list(tenantId: string): Promise<ExportView[]>;
+  /** The tenant's exports, newest first, and whether today's (in the limit's time zone) was asked for. */
+  list(tenantId: string): Promise<{ today: string; askedToday: boolean; exports: ExportView[] }>;
   /** The decrypted ZIP behind a download link (its tenant, export and token checked). */
   open(link: { tenantId: string; exportId: string; token: string }): Promise<{ fileName: string; stream: NodeJS.ReadableStream }>;
 }

@@ -36,8 +36,10 @@ export async function buildServer(ctx: Omit<Context, "sessionToken">): Promise<F
       return reply.header("content-type", "application/zip").header("content-disposition", `attachment; filename="${fileName}"`).header("cache-control", "no-store").send(stream);
     } catch (err) {
       const status = isHesaabError(err) ? DOWNLOAD_STATUS[err.code] : undefined;
-      if (!status || !isHesaabError(err)) throw err;
-      return reply.code(status).send({ error: err.code, message: err.describe() });
+      if (status && isHesaabError(err)) return reply.code(status).send({ error: err.code, message: err.describe() });
+      // anything else is ours, and its text may name paths or hosts: logged, told as one sentence
+      process.stderr.write(`${JSON.stringify({ level: "error", msg: "export download failed", error: err instanceof Error ? err.message : String(err) })}\n`);
+      return reply.code(500).send({ error: "internal", message: "the download failed on our side; try again in a moment" });
     }
   });
   for (const [prefix, dir] of [["/admin/", "admin-web"], ["/app/", "tenant-web"]] as const) {

@@ -14,7 +14,7 @@ import { subjectOf } from "@hesaab/contracts";
 import { KeyRing, signTenantSession, TenantKeyStore } from "@hesaab/crypto";
 import { migrate, openCatalog, type Catalog } from "@hesaab/db";
 import { createPlatformSchema, generatePlatform, type GenerateResult } from "@hesaab/platform";
-import { buildCustomerExport } from "@hesaab/tenant-backup";
+import { buildCustomerExport, requestCustomerExport } from "@hesaab/tenant-backup";
 import { freshDatabase, testEnv, waitFor, type FreshDatabase } from "@hesaab/testkit";
 import { loadEnv } from "../src/env";
 import { startGateway, type RunningGateway } from "../src/gateway";
@@ -108,14 +108,16 @@ describe("tenant app: customer self-backup through the gateway", () => {
     const requested = await me.tenant.exports.request.mutate();
     expect(requested).toMatchObject({ status: "pending", downloadUrl: null });
     await waitFor(() => built.includes(requested.id), "the export built");
-    const [ready] = await me.tenant.exports.list.query();
+    const listed = await me.tenant.exports.list.query();
+    expect(listed.askedToday).toBe(true);
+    const [ready] = listed.exports;
     expect(ready).toMatchObject({ id: requested.id, status: "ready", downloads: 0 });
     const res = await fetch(`${gateway.address}${ready!.downloadUrl!}`);
     expect(res.status).toBe(200);
     expect(res.headers.get("content-disposition")).toMatch(/attachment; filename="hesaab-export-.+\.zip"/);
     const zip = Buffer.from(await res.arrayBuffer());
     expect(zip.subarray(0, 4).toString("latin1")).toBe("PK\u0003\u0004");
-    expect((await me.tenant.exports.list.query())[0]!.downloads).toBe(1);
+    expect((await me.tenant.exports.list.query()).exports[0]!.downloads).toBe(1);
 
     const again = await me.tenant.exports.request.mutate().catch((e: unknown) => e);
     expect((again as TRPCClientError<AppRouter>).data?.code).toBe("TOO_MANY_REQUESTS");
@@ -125,9 +127,9 @@ describe("tenant app: customer self-backup through the gateway", () => {
 
   it("tenant B sees none of A's exports and cannot open A's link, changed in any way", async () => {
     const [a, b] = active();
-    const [mine] = await client(session(a!)).tenant.exports.list.query();
+    const [mine] = (await client(session(a!)).tenant.exports.list.query()).exports;
     const link = new URL(`${gateway.address}${mine!.downloadUrl!}`);
-    expect(await client(session(b!)).tenant.exports.list.query()).toEqual([]);
+    expect((await client(session(b!)).tenant.exports.list.query()).exports).toEqual([]);
     const token = link.searchParams.get("token")!;
     for (const url of [
       `${gateway.address}/exports/${b}/${mine!.id}/download?token=${token}`, // B's tenant in the path
@@ -139,6 +141,23 @@ describe("tenant app: customer self-backup through the gateway", () => {
       expect(res.status, url).toBe(404);
       expect(await res.json()).toMatchObject({ error: "export_not_found" });
     }
+  });
+
+  it("what goes wrong on our side reaches the tenant as a sentence, without paths; an export made elsewhere shows no link", async () => {
+    const b = active()[1]!;
+    // made with the library's own random token (as `hesaab export customer` does): not a link the gateway can give
+    const deps = { platform: pool, catalog, keyRing: new KeyRing({ tenantKeys: keys }), exportDir: path.join(dataDir, "exports") };
+    const { export: e, token } = await requestCustomerExport(deps, { tenantId: b, requestedBy: "support" });
+    const ready = await buildCustomerExport(deps, { exportId: e.id });
+    const listed = await client(session(b)).tenant.exports.list.query();
+    expect(listed.exports.find((x) => x.id === e.id)).toMatchObject({ status: "ready", downloadUrl: null });
+    // its key sidecar gone: the download fails, and the answer names no file
+    await rm(`${ready.localPath!}.keys.json`);
+    const res = await fetch(`${gateway.address}/exports/${b}/${e.id}/download?token=${token}`);
+    expect(res.status).toBe(500);
+    const body = (await res.json()) as { error: string; message: string };
+    expect(body).toEqual({ error: "internal", message: "the download failed on our side; try again in a moment" });
+    expect(JSON.stringify(body)).not.toContain(dataDir);
   });
 
   it("a suspended tenant is told it cannot export", async () => {

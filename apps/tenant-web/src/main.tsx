@@ -24,7 +24,7 @@ function MyData() {
     ...trpc.tenant.exports.list.queryOptions(),
     enabled: me.isSuccess,
     // while one is being prepared, look again every few seconds
-    refetchInterval: (q) => (q.state.data?.some((e) => e.status === "pending" || e.status === "running") ? 3000 : false),
+    refetchInterval: (q) => (q.state.data?.exports.some((e) => e.status === "pending" || e.status === "running") ? 3000 : false),
   });
   const request = useMutation(
     trpc.tenant.exports.request.mutationOptions({
@@ -40,8 +40,8 @@ function MyData() {
       </p>
     );
   }
-  const today = new Date().toISOString().slice(0, 10);
-  const askedToday = exports.data?.some((e) => e.day === today);
+  const askedToday = exports.data?.askedToday ?? false;
+  const list = exports.data?.exports;
   return (
     <>
       <p>
@@ -54,8 +54,8 @@ function MyData() {
       {request.isError && <p role="alert">{request.error.message}</p>}
       <h2>My copies</h2>
       {exports.isError && <p role="alert">Could not load your copies: {exports.error.message}</p>}
-      {exports.data?.length === 0 && <p>None yet.</p>}
-      {exports.data && exports.data.length > 0 && (
+      {list?.length === 0 && <p>None yet.</p>}
+      {list && list.length > 0 && (
         <table>
           <thead>
             <tr>
@@ -67,7 +67,7 @@ function MyData() {
             </tr>
           </thead>
           <tbody>
-            {exports.data.map((e) => (
+            {list.map((e) => (
               <tr key={e.id}>
                 <td>{e.day}</td>
                 <td>{STATUS[e.status] ?? e.status}</td>

@@ -64,7 +64,7 @@ export const envPieces = {
   retention: {
     BACKUP_RETENTION_DAYS: z.coerce.number().int().positive().default(30),
     DISASTER_BACKUP_RETENTION_DAYS: z.coerce.number().int().positive().default(90),
-    CUSTOMER_BACKUP_DAILY_LIMIT: z.coerce.number().int().positive().default(1),
+    CUSTOMER_BACKUP_DAILY_LIMIT: z.coerce.number().int().min(1).max(1, "CUSTOMER_BACKUP_DAILY_LIMIT: only 1 self-backup per tenant per day is supported (the catalog keeps one per day)").default(1),
   },
   /** Grandfather-father-son keeps (0 = off): the newest good backup of each of the last N days / weeks / months stays even when expired. */
   retentionKeeps: {

@@ -1,6 +1,6 @@
 // Customer self-backup: a tenant's own copy of its data, once a day, as a ZIP a person can open
 // (`writeTenantArchive`), held 24 hours on this host, encrypted at rest with the tenant's key, never
-// in the clouds, downloaded through a link that only the requester holds.
+// in the clouds, downloaded through a link given to the tenant's signed-in users.
 //
 //   requestCustomerExport   one per tenant per day (the catalog's unique index decides, atomically);
 //                           returns the export's id and its download token (stored only as a hash)
@@ -8,35 +8,38 @@
 //                           sidecar beside it; `ready` for 24 hours
 //   openCustomerExport      the token, the tenant and the clock checked → the decrypted ZIP
 //   expireCustomerExports   files past their 24 hours removed, records `expired`
+//
+// Building and expiring an export hold its advisory lock (`hashtext(EXPORT_LOCK || id)`), so two
+// workers never build one export at once, and the sweep never removes one that is being built.
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
-import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { Transform, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { and, eq, inArray, isNotNull, lte, or, isNull } from "drizzle-orm";
+import { and, eq, inArray, isNotNull, isNull, lte, or, sql } from "drizzle-orm";
 import { errorText, HesaabError, isHesaabError } from "@hesaab/config";
 import { newId, noPublish, tenantId as tenantIdSchema } from "@hesaab/contracts";
 import { createDecryptStream, createEncryptStream, serializeKeySidecar, type ArtifactIdentity } from "@hesaab/crypto";
-import { customerExports } from "@hesaab/db";
-import { writeTenantArchive } from "@hesaab/tenant-data";
+import { customerExports, writeAudit } from "@hesaab/db";
+import { checkTenant, writeTenantArchive } from "@hesaab/tenant-data";
 import { tenantPlan } from "./backup";
 import type { TenantBackupDeps } from "./deps";
 
 export type CustomerExport = typeof customerExports.$inferSelect;
 
 export type CustomerExportDeps = Pick<TenantBackupDeps, "platform" | "catalog" | "keyRing" | "discover" | "planTtlMs" | "publish"> & {
-  /** Where exports are held for their 24 hours (a local directory; never a cloud). */
+  /**
+   * Where exports are held for their 24 hours (a local directory; never a cloud). Every backup-svc
+   * replica and the gateway must see the same one (one host, or a shared volume).
+   */
   exportDir: string;
 };
 
 /** How long an export can be downloaded once it is ready. */
 export const CUSTOMER_EXPORT_HOURS = 24;
-const HOUR = 3_600_000;
-
-function exportError(o: ConstructorParameters<typeof HesaabError>[0]): HesaabError {
-  return new HesaabError(o);
-}
+const HOURS_MS = CUSTOMER_EXPORT_HOURS * 3_600_000;
+const EXPORT_LOCK = "hesaab.customer-export:";
 
 const hashToken = (token: string): Buffer => createHash("sha256").update(token, "utf8").digest();
 
@@ -46,10 +49,34 @@ function dayIn(at: Date, timeZone: string): string {
 }
 
 const identity = (e: Pick<CustomerExport, "tenantId" | "id">): ArtifactIdentity => ({ kind: "customer", tenantId: e.tenantId, backupId: e.id });
-const filesOf = (deps: CustomerExportDeps, e: Pick<CustomerExport, "tenantId" | "id">) => {
-  const file = path.join(deps.exportDir, e.tenantId, `${e.id}.zip.bkp1`);
-  return { file, keys: `${file}.keys.json`, partial: `${file}.partial` };
-};
+
+/** The export's files, under `exportDir/<tenant>/` (a tenant id that would lead elsewhere is refused). */
+function filesOf(deps: CustomerExportDeps, e: Pick<CustomerExport, "tenantId" | "id">) {
+  const root = path.resolve(deps.exportDir);
+  const dir = path.resolve(root, e.tenantId);
+  if (path.dirname(dir) !== root) throw new HesaabError({ code: "invalid_tenant_id", message: "the tenant id cannot name a directory of its own" });
+  const file = path.join(dir, `${e.id}.zip.bkp1`);
+  return { dir, file, keys: `${file}.keys.json` };
+}
+
+/** Runs `fn` holding the export's advisory lock; `{ held: false }` when another worker holds it. */
+async function withExportLock<T>(deps: CustomerExportDeps, exportId: string, fn: () => Promise<T>): Promise<{ held: false } | { held: true; value: T }> {
+  const lock = await deps.catalog.pool.connect();
+  let broken: Error | undefined;
+  try {
+    const { rows } = await lock.query<{ ok: boolean }>("select pg_try_advisory_lock(hashtext($1 || $2)) as ok", [EXPORT_LOCK, exportId]);
+    if (!rows[0]?.ok) return { held: false };
+    try {
+      return { held: true, value: await fn() };
+    } finally {
+      await lock.query("select pg_advisory_unlock(hashtext($1 || $2))", [EXPORT_LOCK, exportId]).catch((err: unknown) => {
+        broken = err instanceof Error ? err : new Error(String(err)); // a lock that was not released goes with its connection
+      });
+    }
+  } finally {
+    lock.release(broken);
+  }
+}
 
 /**
  * Asks for today's export of a tenant. One per tenant per calendar day (in `timeZone`, default UTC),
@@ -69,8 +96,14 @@ export async function requestCustomerExport(
   },
 ): Promise<{ export: CustomerExport; token: string }> {
   const now = opts.now ?? new Date();
-  if (!tenantIdSchema.safeParse(opts.tenantId).success) throw exportError({ code: "invalid_tenant_id", message: "the tenant id is not a valid tenant id" });
-  await checkTenantActive(deps, opts.tenantId);
+  if (!tenantIdSchema.safeParse(opts.tenantId).success) throw new HesaabError({ code: "invalid_tenant_id", message: "the tenant id is not a valid tenant id" });
+  filesOf(deps, { tenantId: opts.tenantId, id: "exp_check" });
+  const client = await deps.platform.connect();
+  try {
+    await checkTenant({ client, plan: await tenantPlan(deps), tenantId: opts.tenantId, allowInactive: false });
+  } finally {
+    client.release();
+  }
   const id = newId("exp");
   const token = opts.tokenFor?.(id) ?? randomBytes(32).toString("base64url");
   const day = dayIn(now, opts.timeZone ?? "UTC");
@@ -79,9 +112,12 @@ export async function requestCustomerExport(
     .values({ id, tenantId: opts.tenantId, requestedBy: opts.requestedBy, day, status: "pending", downloadTokenHash: hashToken(token).toString("hex"), createdAt: now })
     .onConflictDoNothing()
     .returning();
-  if (rows[0]) return { export: rows[0], token };
+  if (rows[0]) {
+    await writeAudit(deps.catalog.db, { actor: opts.requestedBy, action: "customer_export.request", targetType: "customer_export", targetId: id, tenantId: opts.tenantId, details: { day } });
+    return { export: rows[0], token };
+  }
   const [taken] = await deps.catalog.db.select().from(customerExports).where(and(eq(customerExports.tenantId, opts.tenantId), eq(customerExports.day, day)));
-  throw exportError({
+  throw new HesaabError({
     code: "export_daily_limit",
     message: `tenant ${opts.tenantId} already asked for its export of ${day}${taken ? ` (${taken.id}, ${taken.status})` : ""}`,
     hint: "One export per day: download today's while it lasts (24 hours), or ask again tomorrow",
@@ -89,42 +125,46 @@ export async function requestCustomerExport(
   });
 }
 
-async function checkTenantActive(deps: CustomerExportDeps, tenantId: string): Promise<void> {
-  const plan = await tenantPlan(deps);
-  const status = plan.root.statusColumn ? `${plan.root.statusColumn}::text` : "NULL::text";
-  const { rows } = await deps.platform.query<{ status: string | null }>(`SELECT ${status} AS status FROM ${plan.root.sql} WHERE ${plan.root.keySql}::text = $1`, [tenantId]);
-  if (!rows[0]) throw exportError({ code: "tenant_not_found", message: `tenant ${tenantId} not found`, hint: "Check the tenant id" });
-  if (rows[0].status === "suspended" || rows[0].status === "deleted") {
-    throw exportError({ code: "tenant_not_active", message: `tenant ${tenantId} is ${rows[0].status}`, hint: "Suspended and deleted tenants cannot export their data" });
-  }
-}
-
 /**
- * Builds a requested export: the archive, encrypted with the tenant's key as it is written, to a
- * partial file renamed into place once complete; the key sidecar beside it. Idempotent: a redelivered
- * request for an export that is ready returns it; one that was running (its worker died) starts over.
- * A failure removes what was written and marks the export `failed`.
+ * Builds a requested export: the archive, encrypted with the tenant's key as it is written, to files
+ * of this attempt's own renamed into place once complete (key sidecar first). Holds the export's lock:
+ * another worker building it gets `export_in_progress` (retryable). Idempotent: a ready export is
+ * returned as it is; one left `running` by a worker that is gone is built again. A passing fault
+ * (the database restarting, the worker stopping) leaves it `pending` for the bus's retry; anything
+ * else fails it. What an attempt wrote is removed when it fails.
  */
 export async function buildCustomerExport(
   deps: CustomerExportDeps,
   opts: { exportId: string; /** The tenant the request named: another one's export is not built. */ tenantId?: string; signal?: AbortSignal; now?: () => Date },
 ): Promise<CustomerExport> {
+  const outcome = await withExportLock(deps, opts.exportId, () => buildLocked(deps, opts));
+  if (!outcome.held) {
+    throw new HesaabError({ code: "export_in_progress", retryable: true, message: `export ${opts.exportId} is being built by another worker`, hint: "It is retried once that one ends" });
+  }
+  return outcome.value;
+}
+
+async function buildLocked(deps: CustomerExportDeps, opts: Parameters<typeof buildCustomerExport>[1]): Promise<CustomerExport> {
   const clock = opts.now ?? (() => new Date());
   const db = deps.catalog.db;
   const [found] = await db.select().from(customerExports).where(eq(customerExports.id, opts.exportId));
-  if (!found || (opts.tenantId !== undefined && found.tenantId !== opts.tenantId)) throw exportError({ code: "export_not_found", message: `export ${opts.exportId} not found for this tenant` });
+  if (!found || (opts.tenantId !== undefined && found.tenantId !== opts.tenantId)) {
+    throw new HesaabError({ code: "export_not_found", message: `export ${opts.exportId} not found for this tenant` });
+  }
   if (found.status === "ready") return found;
   if (found.status !== "pending" && found.status !== "running") {
-    throw exportError({ code: "export_not_buildable", message: `export ${found.id} is ${found.status}`, context: { exportId: found.id, status: found.status } });
+    throw new HesaabError({ code: "export_not_buildable", message: `export ${found.id} is ${found.status}`, context: { exportId: found.id, status: found.status } });
   }
   await db.update(customerExports).set({ status: "running" }).where(eq(customerExports.id, found.id));
   const files = filesOf(deps, found);
-  await mkdir(path.dirname(files.file), { recursive: true });
+  const attempt = randomBytes(4).toString("hex");
+  const partial = { data: `${files.file}.${attempt}.partial`, keys: `${files.keys}.${attempt}.partial` };
+  await mkdir(files.dir, { recursive: true, mode: 0o700 });
   const sha = createHash("sha256");
   let size = 0;
+  let encrypt: ReturnType<typeof createEncryptStream> | undefined;
   try {
     const sealed = await deps.keyRing.sealNewArtifact(identity(found));
-    let encrypt;
     try {
       encrypt = createEncryptStream({ dek: sealed.dek, dekId: sealed.dekId, ...identity(found), contentEncoding: "none" });
     } finally {
@@ -137,25 +177,27 @@ export async function buildCustomerExport(
         cb(null, chunk);
       },
     });
-    const stored = pipeline(encrypt, count, createWriteStream(files.partial, { mode: 0o600 }));
-    stored.catch(() => {});
-    await Promise.all([writeTenantArchive({ pool: deps.platform, plan: await tenantPlan(deps), tenantId: found.tenantId, exportId: found.id, output: encrypt, signal: opts.signal }), stored]);
-    await writeFile(files.keys, serializeKeySidecar(sealed.sidecar), { mode: 0o600 });
-    await rename(files.partial, files.file);
+    const stored = pipeline(encrypt, count, createWriteStream(partial.data, { mode: 0o600 }));
+    stored.catch(() => {}); // awaited below, beside the archive
+    const plan = await tenantPlan(deps);
+    await Promise.all([writeTenantArchive({ pool: deps.platform, plan, tenantId: found.tenantId, exportId: found.id, output: encrypt, signal: opts.signal }), stored]);
+    await writeFile(partial.keys, serializeKeySidecar(sealed.sidecar), { mode: 0o600 });
+    await rename(partial.keys, files.keys);
+    await rename(partial.data, files.file);
   } catch (error) {
-    await rm(files.partial, { force: true });
-    await rm(files.keys, { force: true });
-    // A passing fault (the database restarting) leaves the export pending for the retry the bus makes;
-    // anything else fails it (and it is swept after its 24 hours like a ready one).
-    const retryable = isHesaabError(error) && error.retryable;
+    encrypt?.destroy();
+    await Promise.all([rm(partial.data, { force: true }), rm(partial.keys, { force: true })]);
+    const retryable = isHesaabError(error) ? error.retryable || error.code === "export_aborted" : false;
     await db
       .update(customerExports)
-      .set(retryable ? { status: "pending", errorMessage: errorText(error) } : { status: "failed", errorMessage: errorText(error), expiresAt: new Date(clock().getTime() + CUSTOMER_EXPORT_HOURS * HOUR) })
+      .set(retryable ? { status: "pending", errorMessage: errorText(error) } : { status: "failed", errorMessage: errorText(error), expiresAt: new Date(clock().getTime() + HOURS_MS) })
       .where(eq(customerExports.id, found.id));
-    throw error;
+    throw retryable && isHesaabError(error) && !error.retryable
+      ? new HesaabError({ code: error.code, message: error.message, retryable: true, cause: error }) // aborted: the next delivery builds it
+      : error;
   }
   const readyAt = clock();
-  const expiresAt = new Date(readyAt.getTime() + CUSTOMER_EXPORT_HOURS * HOUR);
+  const expiresAt = new Date(readyAt.getTime() + HOURS_MS);
   const [ready] = await db
     .update(customerExports)
     .set({ status: "ready", localPath: files.file, fileSize: size, checksum: sha.digest("hex"), readyAt, expiresAt, errorMessage: null })
@@ -165,27 +207,38 @@ export async function buildCustomerExport(
   return ready!;
 }
 
+/** Marks an export failed for good (the bus gave up on it), so the tenant app stops waiting. */
+export async function failCustomerExport(deps: CustomerExportDeps, opts: { exportId: string; error: unknown; now?: Date }): Promise<void> {
+  const now = opts.now ?? new Date();
+  await deps.catalog.db
+    .update(customerExports)
+    .set({ status: "failed", errorMessage: errorText(opts.error), expiresAt: new Date(now.getTime() + HOURS_MS) })
+    .where(and(eq(customerExports.id, opts.exportId), inArray(customerExports.status, ["pending", "running"])));
+}
+
 /**
  * The decrypted ZIP of a ready export, for its tenant and the holder of its token, while it lasts.
  * Another tenant's export and a wrong token are refused alike (`export_not_found`: nothing tells
- * whether the export exists). Counts the download.
+ * whether the export exists). Counts the download and writes it to the audit trail.
  */
 export async function openCustomerExport(
   deps: CustomerExportDeps,
   opts: { exportId: string; token: string; tenantId: string; now?: Date },
 ): Promise<{ export: CustomerExport; fileName: string; stream: Readable }> {
   const now = opts.now ?? new Date();
-  const notFound = (): HesaabError => exportError({ code: "export_not_found", message: `export ${opts.exportId} not found`, hint: "Check the link; it is valid for 24 hours and for your organisation only" });
+  const notFound = (): HesaabError =>
+    new HesaabError({ code: "export_not_found", message: `export ${opts.exportId} not found`, hint: "Check the link; it is valid for 24 hours and for your organisation only" });
   const [found] = await deps.catalog.db.select().from(customerExports).where(eq(customerExports.id, opts.exportId));
   const given = hashToken(opts.token);
   const stored = found?.downloadTokenHash ? Buffer.from(found.downloadTokenHash, "hex") : undefined;
   if (!found || found.tenantId !== opts.tenantId || !stored || stored.length !== given.length || !timingSafeEqual(stored, given)) throw notFound();
   if (found.status === "pending" || found.status === "running") {
-    throw exportError({ code: "export_not_ready", message: `export ${found.id} is being prepared`, retryable: true, hint: "Try again in a minute" });
+    throw new HesaabError({ code: "export_not_ready", message: `export ${found.id} is being prepared`, retryable: true, hint: "Try again in a minute" });
   }
-  if (found.status === "failed") throw exportError({ code: "export_failed", message: `export ${found.id} failed: ${found.errorMessage ?? "unknown error"}`, hint: "Ask again tomorrow, or contact support" });
-  if (found.status !== "ready" || !found.expiresAt || found.expiresAt <= now || !found.localPath) {
-    throw exportError({ code: "export_expired", message: `export ${found.id} expired`, hint: "Exports are kept 24 hours; ask for a new one (one per day)" });
+  // what went wrong stays in the catalog (it may name paths or queries): the tenant gets a sentence
+  if (found.status === "failed") throw new HesaabError({ code: "export_failed", message: `export ${found.id} could not be prepared`, hint: "Ask again tomorrow, or contact support" });
+  if (found.status !== "ready" || !found.expiresAt || found.expiresAt <= now) {
+    throw new HesaabError({ code: "export_expired", message: `export ${found.id} expired`, hint: "Exports are kept 24 hours; ask for a new one (one per day)" });
   }
   const files = filesOf(deps, found);
   const { dek, dekId } = await deps.keyRing.openArtifact({ sidecar: await readFile(files.keys, "utf8"), expect: identity(found) });
@@ -195,19 +248,20 @@ export async function openCustomerExport(
   } finally {
     dek.reveal().fill(0);
   }
-  const source = createReadStream(files.file);
-  source.on("error", (err) => decrypt.destroy(err));
-  source.pipe(decrypt);
   await deps.catalog.db
     .update(customerExports)
-    .set({ downloadCount: found.downloadCount + 1, downloadedAt: now })
+    .set({ downloadCount: sql`${customerExports.downloadCount} + 1`, downloadedAt: now })
     .where(eq(customerExports.id, found.id));
+  await writeAudit(deps.catalog.db, { actor: "download-link", action: "customer_export.download", targetType: "customer_export", targetId: found.id, tenantId: found.tenantId });
+  // a reader that goes away destroys `decrypt`, and pipeline closes the file with it
+  pipeline(createReadStream(files.file), decrypt).catch(() => {});
   return { export: found, fileName: `hesaab-export-${found.day}-${found.id}.zip`, stream: decrypt };
 }
 
 /**
  * Removes exports past their 24 hours (and failed or abandoned ones past theirs): files first, then
- * the record becomes `expired`, then the event. Returns the ids expired.
+ * the record becomes `expired`, then the event. One being built (its lock held) is left for the next
+ * sweep. Returns the ids expired.
  */
 export async function expireCustomerExports(deps: CustomerExportDeps, opts: { now?: Date } = {}): Promise<string[]> {
   const now = opts.now ?? new Date();
@@ -218,14 +272,20 @@ export async function expireCustomerExports(deps: CustomerExportDeps, opts: { no
     .where(
       and(
         inArray(customerExports.status, ["pending", "running", "ready", "failed"]),
-        or(and(isNotNull(customerExports.expiresAt), lte(customerExports.expiresAt, now)), and(isNull(customerExports.expiresAt), lte(customerExports.createdAt, new Date(now.getTime() - CUSTOMER_EXPORT_HOURS * HOUR)))),
+        or(and(isNotNull(customerExports.expiresAt), lte(customerExports.expiresAt, now)), and(isNull(customerExports.expiresAt), lte(customerExports.createdAt, new Date(now.getTime() - HOURS_MS)))),
       ),
     );
+  const expired: string[] = [];
   for (const e of due) {
-    const files = filesOf(deps, e);
-    await Promise.all([rm(files.file, { force: true }), rm(files.keys, { force: true }), rm(files.partial, { force: true })]);
-    await db.update(customerExports).set({ status: "expired", localPath: null }).where(eq(customerExports.id, e.id));
+    const done = await withExportLock(deps, e.id, async () => {
+      const files = filesOf(deps, e);
+      const leftovers = (await readdir(files.dir).catch(() => [] as string[])).filter((f) => f.startsWith(`${e.id}.`));
+      await Promise.all(leftovers.map((f) => rm(path.join(files.dir, f), { force: true })));
+      await db.update(customerExports).set({ status: "expired", localPath: null }).where(eq(customerExports.id, e.id));
+    });
+    if (!done.held) continue;
+    expired.push(e.id);
     await (deps.publish ?? noPublish)("export.customer.expired.v1", { exportId: e.id, tenantId: e.tenantId }).catch(() => {});
   }
-  return due.map((e) => e.id);
+  return expired;
 }

@@ -3,7 +3,7 @@ import { noPublish, type Delivery, type MessageOf } from "@hesaab/contracts";
 import { raiseAlert } from "@hesaab/db";
 import { activeTenants, backupTenant } from "./backup";
 import { backupTenants, type TenantBackupOutcome } from "./batch";
-import { buildCustomerExport, type CustomerExportDeps } from "./customer-export";
+import { buildCustomerExport, failCustomerExport, type CustomerExportDeps } from "./customer-export";
 import type { TenantBackupDeps } from "./deps";
 import { restoreTenants } from "./restore";
 
@@ -164,7 +164,16 @@ export async function handleRestoreRequest(deps: TenantBackupDeps, { message, de
   });
 }
 
-/** `export.customer.requested.v1` → the export built (a redelivery of a ready one returns it; see `buildCustomerExport`). */
+/**
+ * `export.customer.requested.v1` → the export built (a redelivery of a ready one returns it; see
+ * `buildCustomerExport`). The last delivery's failure fails the export, so the tenant app stops
+ * waiting for it.
+ */
 export async function handleCustomerExportRequest(deps: CustomerExportDeps, { message, delivery }: { message: MessageOf<"export.customer.requested.v1">; delivery: Delivery }): Promise<void> {
-  await buildCustomerExport(deps, { exportId: message.data.exportId, tenantId: message.data.tenantId, signal: delivery.signal });
+  try {
+    await buildCustomerExport(deps, { exportId: message.data.exportId, tenantId: message.data.tenantId, signal: delivery.signal });
+  } catch (error) {
+    if (delivery.final || (isHesaabError(error) && !error.retryable)) await failCustomerExport(deps, { exportId: message.data.exportId, error }).catch(() => {});
+    throw error;
+  }
 }

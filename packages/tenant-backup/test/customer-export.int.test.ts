@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { createWriteStream } from "node:fs";
 import { readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
@@ -36,7 +36,7 @@ describe("customer self-backup", () => {
     const puts = [h.b2.faults!.count("put"), h.r2.faults!.count("put")];
     const { export: requested, token } = await requestCustomerExport(deps, { tenantId, requestedBy: "user:1", now: day("2026-11-20") });
     expect(requested).toMatchObject({ status: "pending", day: "2026-11-20" });
-    expect(requested.downloadTokenHash).not.toContain(token);
+    expect(requested.downloadTokenHash).toBe(createHash("sha256").update(token).digest("hex")); // the token itself is kept nowhere
 
     const ready = await buildCustomerExport(deps, { exportId: requested.id, now: () => day("2026-11-20") });
     expect(ready).toMatchObject({ status: "ready", fileSize: expect.any(Number) as number });
@@ -103,15 +103,54 @@ describe("customer self-backup", () => {
     expect(rows).toEqual([]);
   });
 
-  it("a build that fails leaves no file and a failed export, swept like the others", async () => {
+  it("a build stopped midway (a worker shutting down) stays pending and is built by the next delivery; a tenant suspended meanwhile fails it", async () => {
     const tenantId = active[0]!;
     const { export: requested } = await requestCustomerExport(deps, { tenantId, requestedBy: "user:5", now: day("2026-11-24") });
     const controller = new AbortController();
     controller.abort();
-    await expect(buildCustomerExport(deps, { exportId: requested.id, signal: controller.signal, now: () => day("2026-11-24") })).rejects.toMatchObject({ code: "export_aborted" });
-    const [row] = await h.deps.catalog.db.select().from(customerExports).where(eq(customerExports.id, requested.id));
-    expect(row).toMatchObject({ status: "failed" });
+    await expect(buildCustomerExport(deps, { exportId: requested.id, signal: controller.signal })).rejects.toMatchObject({ code: "export_aborted", retryable: true });
+    const row = async (id: string) => (await h.deps.catalog.db.select().from(customerExports).where(eq(customerExports.id, id)))[0]!;
+    expect(await row(requested.id)).toMatchObject({ status: "pending" });
     expect((await readdir(path.join(deps.exportDir, tenantId)).catch(() => [])).filter((f) => f.startsWith(requested.id))).toEqual([]);
-    expect(await expireCustomerExports(deps, { now: new Date(row!.expiresAt!.getTime() + 1) })).toContain(requested.id);
+    expect(await buildCustomerExport(deps, { exportId: requested.id })).toMatchObject({ status: "ready" });
+
+    const other = active[1]!;
+    const { export: doomed } = await requestCustomerExport(deps, { tenantId: other, requestedBy: "user:5", now: day("2026-11-24") });
+    await h.deps.platform.query("update tenants set status = 'suspended' where id = $1", [other]);
+    try {
+      await expect(buildCustomerExport(deps, { exportId: doomed.id })).rejects.toMatchObject({ code: "tenant_not_active" });
+    } finally {
+      await h.deps.platform.query("update tenants set status = 'active' where id = $1", [other]);
+    }
+    const failed = await row(doomed.id);
+    expect(failed).toMatchObject({ status: "failed" });
+    expect((await readdir(path.join(deps.exportDir, other)).catch(() => [])).filter((f) => f.startsWith(doomed.id))).toEqual([]);
+    await expect(openCustomerExport(deps, { exportId: doomed.id, token: "x", tenantId: other })).rejects.toMatchObject({ code: "export_not_found" });
+    expect(await expireCustomerExports(deps, { now: new Date(failed.expiresAt!.getTime() + 1) })).toContain(doomed.id);
+  });
+
+  it("two workers on one export: one builds it, the other is told to retry; the sweep leaves an export being built alone", async () => {
+    const tenantId = active[2]!;
+    const { export: requested, token } = await requestCustomerExport(deps, { tenantId, requestedBy: "user:6", now: day("2026-11-25") });
+    const both = await Promise.allSettled([buildCustomerExport(deps, { exportId: requested.id }), buildCustomerExport(deps, { exportId: requested.id })]);
+    expect(both.filter((r) => r.status === "fulfilled").length).toBeGreaterThanOrEqual(1);
+    for (const r of both) if (r.status === "rejected") expect(r.reason).toMatchObject({ code: "export_in_progress", retryable: true });
+    const opened = await openCustomerExport(deps, { exportId: requested.id, token, tenantId, now: day("2026-11-25") });
+    const zip = path.join(h.deps.workDir, "both.zip");
+    await pipeline(opened.stream, createWriteStream(zip));
+    await run("unzip", ["-tq", zip]); // a whole, readable ZIP
+    expect((await readdir(path.join(deps.exportDir, tenantId))).filter((f) => f.endsWith(".partial"))).toEqual([]);
+
+    // held by a "worker": the sweep skips it, then takes it once free
+    const holder = await h.deps.catalog.pool.connect();
+    try {
+      await holder.query("select pg_advisory_lock(hashtext($1 || $2))", ["hesaab.customer-export:", requested.id]);
+      const later = new Date(Date.now() + 48 * 3_600_000);
+      expect(await expireCustomerExports(deps, { now: later })).not.toContain(requested.id);
+      await holder.query("select pg_advisory_unlock(hashtext($1 || $2))", ["hesaab.customer-export:", requested.id]);
+      expect(await expireCustomerExports(deps, { now: later })).toContain(requested.id);
+    } finally {
+      holder.release();
+    }
   });
 });

@@ -5,7 +5,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import { inspect } from "node:util";
 import { Secret } from "@hesaab/config";
-import { testProviders } from "@hesaab/testkit";
+import { testProviders, waitFor } from "@hesaab/testkit";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { readAll, type StorageBackend, type StorageError } from "../src";
 import { expectStorageError } from "./conformance";
@@ -108,6 +108,30 @@ describe("s3 backend: a Buffer put as one signed PUT", () => {
 
     expect(sha256(await readAll(await b.get(`${prefix}one-part`)))).toBe(sha256(one));
     expect(sha256(await readAll(await b.get(`${prefix}two-parts`)))).toBe(sha256(two));
+  });
+
+  it("a multipart upload whose part fails mid-way stops reading at once, aborts its upload and stores nothing", async () => {
+    const { partSize = 0 } = s3Config("b2");
+    proxy.requests.length = 0;
+    let produced = 0;
+    const source = Readable.from(
+      (async function* () {
+        for (let i = 0; i < 40; i++) {
+          if (i === 2) {
+            // the upload is created and its first part stored: the endpoint answers the next request (part 2) with an error
+            await new Promise((r) => setTimeout(r, 50));
+            proxy.answerNext({ status: 502, body: "<html>bad gateway</html>" }, 1);
+          }
+          produced++;
+          yield randomBytes(partSize);
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      })(),
+    );
+    expect((await errorOf(b.put(`${prefix}broken-multipart`, source))).code).toBe("storage_unavailable");
+    expect(produced).toBeLessThan(10); // not the whole 40 parts' worth
+    await waitFor(() => proxy.requests.some((r) => r.method === "DELETE" && r.query.includes("uploadId")), "the upload aborted");
+    expect(await b.head(`${prefix}broken-multipart`)).toBeNull();
   });
 
   it("a put aborted while in flight is storage_aborted; a silent endpoint times out as with the SDK", async () => {

@@ -50,11 +50,17 @@ function dayIn(at: Date, timeZone: string): string {
 
 const identity = (e: Pick<CustomerExport, "tenantId" | "id">): ArtifactIdentity => ({ kind: "customer", tenantId: e.tenantId, backupId: e.id });
 
-/** The export's files, under `exportDir/<tenant>/` (a tenant id that would lead elsewhere is refused). */
-function filesOf(deps: CustomerExportDeps, e: Pick<CustomerExport, "tenantId" | "id">) {
+/** A tenant's directory under `exportDir` (an id such as `..` that would lead elsewhere is refused). */
+function tenantDir(deps: CustomerExportDeps, tenantId: string): string {
   const root = path.resolve(deps.exportDir);
-  const dir = path.resolve(root, e.tenantId);
+  const dir = path.resolve(root, tenantId);
   if (path.dirname(dir) !== root) throw new HesaabError({ code: "invalid_tenant_id", message: "the tenant id cannot name a directory of its own" });
+  return dir;
+}
+
+/** The export's files, in its tenant's directory. */
+function filesOf(deps: CustomerExportDeps, e: Pick<CustomerExport, "tenantId" | "id">) {
+  const dir = tenantDir(deps, e.tenantId);
   const file = path.join(dir, `${e.id}.zip.bkp1`);
   return { dir, file, keys: `${file}.keys.json` };
 }
@@ -97,7 +103,7 @@ export async function requestCustomerExport(
 ): Promise<{ export: CustomerExport; token: string }> {
   const now = opts.now ?? new Date();
   if (!tenantIdSchema.safeParse(opts.tenantId).success) throw new HesaabError({ code: "invalid_tenant_id", message: "the tenant id is not a valid tenant id" });
-  filesOf(deps, { tenantId: opts.tenantId, id: "exp_check" });
+  tenantDir(deps, opts.tenantId);
   const client = await deps.platform.connect();
   try {
     await checkTenant({ client, plan: await tenantPlan(deps), tenantId: opts.tenantId, allowInactive: false });

@@ -99,6 +99,7 @@ describe("customer self-backup", () => {
     await expect(requestCustomerExport(deps, { tenantId: randomUUID(), requestedBy: "user:4" })).rejects.toMatchObject({ code: "tenant_not_found" });
     await expect(requestCustomerExport(deps, { tenantId: suspended, requestedBy: "user:4" })).rejects.toMatchObject({ code: "tenant_not_active" });
     await expect(requestCustomerExport(deps, { tenantId: "x'; drop table tenants; --", requestedBy: "user:4" })).rejects.toMatchObject({ code: "invalid_tenant_id" });
+    await expect(requestCustomerExport(deps, { tenantId: "..", requestedBy: "user:4" })).rejects.toMatchObject({ code: "invalid_tenant_id" }); // a valid id, not a directory
     const rows = await h.deps.catalog.db.select().from(customerExports).where(eq(customerExports.tenantId, suspended));
     expect(rows).toEqual([]);
   });

@@ -1,14 +1,16 @@
-import { Transform, type Readable } from "node:stream";
-import { pipeline } from "node:stream";
+import { Readable, Transform } from "node:stream";
 import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
   S3Client,
+  UploadPartCommand,
 } from "@aws-sdk/client-s3";
-import { Upload } from "@aws-sdk/lib-storage";
 import type { Secret } from "@hesaab/config";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
 import type { GetOptions, ListEntry, ListOptions, ObjectInfo, OpOptions, PutBody, PutOptions, PutResult, StorageBackend } from "../../backend";
@@ -55,7 +57,8 @@ const BUCKET_CHECK_TTL_MS = 60_000;
  * Two ways to put: a Buffer of at most one part goes as one PUT signed with the SDK's signer and
  * sent with the client's own transport (`SignedPut`), skipping the client's middleware stack, which
  * costs several times the request itself and dominates a backup of thousands of small tenants;
- * streams and larger Buffers go through `Upload` (multipart, bounded memory). Both map errors alike.
+ * streams and larger Buffers are multipart uploads with part buffers reused (bounded memory, no
+ * garbage per part). Both map errors alike.
  */
 export function s3Backend(config: S3BackendConfig): StorageBackend {
   return new S3Backend(config);
@@ -100,60 +103,78 @@ class S3Backend implements StorageBackend {
     assertValidPut({ provider: this.name, key, body, opts });
     const data = openBody(body);
     if (Buffer.isBuffer(data) && data.length <= this.#partSize) return this.#putOnce(key, data, opts);
-    let size = 0;
-    let bodyError: unknown;
-    let upstream: Readable | undefined;
-    let uploadBody: Buffer | Readable;
-    if (Buffer.isBuffer(data)) {
-      uploadBody = data;
-      size = data.length;
-    } else {
-      upstream = data;
-      const counter = new Transform({
-        transform(chunk: Buffer, _enc, cb) {
-          size += chunk.length;
-          cb(null, chunk);
-        },
-      });
-      data.once("error", (err) => {
-        bodyError ??= err;
-      });
-      // pipeline destroys the counter with the body's error, so the upload fails and aborts.
-      uploadBody = pipeline(data, counter, () => {});
+    const upstream = Buffer.isBuffer(data) ? Readable.from([data]) : data;
+    if (opts.signal?.aborted) {
+      upstream.destroy();
+      throw abortedError(this.name, key);
     }
     const abort = new AbortController();
     const onAbort = (): void => abort.abort();
     opts.signal?.addEventListener("abort", onAbort, { once: true });
-    const upload = new Upload({
-      client: this.#client,
-      partSize: this.#partSize,
-      queueSize: this.#queueSize,
-      leavePartsOnError: false,
-      abortController: abort,
-      params: {
-        Bucket: this.#config.bucket,
-        Key: key,
-        Body: uploadBody,
-        ContentType: opts.contentType ?? "application/octet-stream",
-        ...(opts.metadata && Object.keys(opts.metadata).length > 0 ? { Metadata: opts.metadata } : {}),
-      },
+    let bodyError: unknown;
+    upstream.once("error", (err) => {
+      bodyError ??= err;
     });
+    const upload = new MultipartUpload({ client: this.#client, bucket: this.#config.bucket, key, opts, signal: abort.signal });
+    let partError: unknown;
     try {
-      const result = await upload.done();
-      const etag = "ETag" in result ? result.ETag : undefined;
-      return { key, size, ...(etag ? { etag } : {}) };
+      return await this.#putParts({ key, upstream, upload, opts, failed: (err) => (partError ??= err) });
     } catch (err) {
-      if (!Buffer.isBuffer(uploadBody)) uploadBody.destroy();
-      upstream?.destroy();
+      upstream.destroy();
+      abort.abort();
+      await upload.abort();
       if (opts.signal?.aborted) throw abortedError(this.name, key);
       if (bodyError !== undefined) throw bodyError;
-      throw this.#error(err, "put", key);
+      throw this.#error(partError ?? err, "put", key);
     } finally {
       opts.signal?.removeEventListener("abort", onAbort);
     }
   }
 
-  /** A Buffer that fits in one part: one signed PUT (what `Upload` would send too, without the middleware). */
+  /**
+   * A stream as a multipart upload: its bytes are copied into part buffers of `partSize`, reused once
+   * their part is stored, `queueSize` parts in flight. A stream that ends within its first part is one
+   * PUT. Memory per upload: `partSize × (queueSize + 1)`, allocated once, whatever the object's size
+   * (the SDK's \`Upload\` concatenated every part anew: garbage the collector frees late).
+   */
+  async #putParts(o: { key: string; upstream: Readable; upload: MultipartUpload; opts: PutOptions; failed: (err: unknown) => void }): Promise<PutResult> {
+    const { key, upstream, upload, opts } = o;
+    const free: Buffer<ArrayBuffer>[] = [];
+    const inFlight: Promise<void>[] = [];
+    let part: Buffer<ArrayBuffer> = Buffer.allocUnsafeSlow(this.#partSize);
+    let filled = 0;
+    let size = 0;
+    const send = async (): Promise<void> => {
+      while (inFlight.length >= this.#queueSize) await inFlight.shift(); // a slot, and with it a buffer
+      const buffer = part;
+      const length = filled;
+      part = free.pop() ?? Buffer.allocUnsafeSlow(this.#partSize);
+      filled = 0;
+      const sent = upload.part(buffer.subarray(0, length)).then(() => void free.push(buffer));
+      // a part that fails stops the reading at once (not at the next part): the caller sees its error
+      sent.catch((err: unknown) => {
+        o.failed(err);
+        upstream.destroy();
+      });
+      inFlight.push(sent);
+    };
+    for await (const chunk of upstream as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      for (let at = 0; at < chunk.length; ) {
+        if (filled === this.#partSize) await send();
+        const n = chunk.copy(part, filled, at);
+        filled += n;
+        at += n;
+      }
+    }
+    if (!upload.started) return this.#putOnce(key, part.subarray(0, filled), opts); // it all fit in one part
+    if (filled > 0) await send();
+    await Promise.all(inFlight);
+    const etag = await upload.complete();
+    return { key, size, ...(etag ? { etag } : {}) };
+  }
+
+  /** A Buffer that fits in one part: one signed PUT (without the client's middleware). */
   async #putOnce(key: string, data: Buffer, opts: PutOptions): Promise<PutResult> {
     try {
       const { etag } = await this.#signedPut.send({
@@ -328,4 +349,70 @@ function emptyStream(): Readable {
   const t = new Transform();
   t.end();
   return t;
+}
+
+/**
+ * One multipart upload, through the S3 client: created with the first part, parts numbered in the
+ * order they are given, completed in order, aborted (best effort) when anything fails.
+ */
+class MultipartUpload {
+  readonly #o: { client: S3Client; bucket: string; key: string; opts: PutOptions; signal: AbortSignal };
+  #uploadId: Promise<string> | undefined;
+  readonly #parts: { PartNumber: number; ETag: string }[] = [];
+  #next = 1;
+
+  constructor(o: { client: S3Client; bucket: string; key: string; opts: PutOptions; signal: AbortSignal }) {
+    this.#o = o;
+  }
+
+  get started(): boolean {
+    return this.#uploadId !== undefined;
+  }
+
+  #id(): Promise<string> {
+    const { client, bucket, key, opts, signal } = this.#o;
+    this.#uploadId ??= client
+      .send(
+        new CreateMultipartUploadCommand({
+          Bucket: bucket,
+          Key: key,
+          ContentType: opts.contentType ?? "application/octet-stream",
+          ...(opts.metadata && Object.keys(opts.metadata).length > 0 ? { Metadata: opts.metadata } : {}),
+        }),
+        { abortSignal: signal },
+      )
+      .then((r) => {
+        if (!r.UploadId) throw new Error("CreateMultipartUpload returned no UploadId");
+        return r.UploadId;
+      });
+    return this.#uploadId;
+  }
+
+  /** Stores `body` as the next part. `body` must not change until this settles. */
+  async part(body: Buffer): Promise<void> {
+    const partNumber = this.#next++;
+    const uploadId = await this.#id();
+    const r = await this.#o.client.send(
+      new UploadPartCommand({ Bucket: this.#o.bucket, Key: this.#o.key, UploadId: uploadId, PartNumber: partNumber, Body: body, ContentLength: body.length }),
+      { abortSignal: this.#o.signal },
+    );
+    if (!r.ETag) throw new Error(`UploadPart ${partNumber} returned no ETag`);
+    this.#parts.push({ PartNumber: partNumber, ETag: r.ETag });
+  }
+
+  async complete(): Promise<string | undefined> {
+    const parts = [...this.#parts].sort((a, b) => a.PartNumber - b.PartNumber);
+    const r = await this.#o.client.send(
+      new CompleteMultipartUploadCommand({ Bucket: this.#o.bucket, Key: this.#o.key, UploadId: await this.#id(), MultipartUpload: { Parts: parts } }),
+      { abortSignal: this.#o.signal },
+    );
+    return r.ETag;
+  }
+
+  /** Drops the parts stored so far (a failed upload leaves nothing billable behind). Never throws. */
+  async abort(): Promise<void> {
+    const id = await this.#uploadId?.catch(() => undefined);
+    if (!id) return;
+    await this.#o.client.send(new AbortMultipartUploadCommand({ Bucket: this.#o.bucket, Key: this.#o.key, UploadId: id })).catch(() => {});
+  }
 }

@@ -1,4 +1,4 @@
-import { createHash, createHmac } from "node:crypto";
+import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 import path from "node:path";
 import { desc, eq } from "drizzle-orm";
 import pg from "pg";
@@ -42,7 +42,7 @@ export async function startGateway(env: GatewayEnv): Promise<RunningGateway> {
   const exports: TenantExportsPort | undefined = secret
     ? tenantExports({
         deps: exportDeps,
-        linkToken: (exportId) => createHmac("sha256", secret).update(`export-link:${exportId}`).digest("base64url"),
+        secret,
         // msgId: a publish retried by the client is one request on the queue
         queue: async (e) => void (await bus.publish("export.customer.requested.v1", { exportId: e.id, tenantId: e.tenantId, requestedBy: e.requestedBy }, { msgId: e.id })),
         canDecrypt: Boolean(env.BACKUP_MASTER_KEYS),
@@ -69,19 +69,30 @@ export async function startGateway(env: GatewayEnv): Promise<RunningGateway> {
   };
 }
 
+/** How long a download link the tenant app shows stays valid (the list gives fresh ones). */
+const LINK_MINUTES = 15;
+
 /**
- * The tenant app's exports. A download link carries a token derived from the export's id with the
- * session secret (stored in the catalog only as a hash), so the gateway can show the link again
- * for the export's tenant, and only the gateway can make one.
+ * The tenant app's exports. Each export's token (stored in the catalog only as a hash) is derived
+ * from its id with the session secret, so only the gateway knows it; a download link does not carry
+ * it but a signature over the tenant, the export and an expiry minutes away (`<expiry>.<signature>`),
+ * so a link copied out of a browser's history or a proxy's log is soon worth nothing.
  */
 function tenantExports(o: {
   deps: CustomerExportDeps;
-  linkToken: (exportId: string) => string;
+  secret: Buffer;
   queue: (e: CustomerExport) => Promise<void>;
   canDecrypt: boolean;
   timeZone: string;
 }): TenantExportsPort {
-  const tokenHash = (id: string) => createHash("sha256").update(o.linkToken(id)).digest("hex");
+  const hmac = (text: string) => createHmac("sha256", o.secret).update(text).digest("base64url");
+  const exportToken = (exportId: string) => hmac(`export-token:${exportId}`);
+  const linkSignature = (tenantId: string, exportId: string, expires: number) => hmac(`export-link:${tenantId}:${exportId}:${expires}`);
+  const tokenHash = (id: string) => createHash("sha256").update(exportToken(id)).digest("hex");
+  const linkFor = (e: CustomerExport): string => {
+    const expires = Math.floor(Date.now() / 1000) + LINK_MINUTES * 60;
+    return `/exports/${encodeURIComponent(e.tenantId)}/${e.id}/download?token=${expires}.${linkSignature(e.tenantId, e.id, expires)}`;
+  };
   const view = (e: CustomerExport): ExportView => {
     // an export made elsewhere (`hesaab export customer`) has a token of its own: no link here
     const open = e.status === "ready" && e.expiresAt !== null && e.expiresAt > new Date() && e.downloadTokenHash === tokenHash(e.id);
@@ -93,12 +104,12 @@ function tenantExports(o: {
       readyAt: e.readyAt?.toISOString() ?? null,
       expiresAt: e.expiresAt?.toISOString() ?? null,
       downloads: e.downloadCount,
-      downloadUrl: open ? `/exports/${encodeURIComponent(e.tenantId)}/${e.id}/download?token=${o.linkToken(e.id)}` : null,
+      downloadUrl: open ? linkFor(e) : null,
     };
   };
   return {
     async request({ tenantId, userId }) {
-      const { export: e } = await requestCustomerExport(o.deps, { tenantId, requestedBy: `tenant-user:${userId}`.slice(0, 200), tokenFor: o.linkToken, timeZone: o.timeZone });
+      const { export: e } = await requestCustomerExport(o.deps, { tenantId, requestedBy: `tenant-user:${userId}`.slice(0, 200), tokenFor: exportToken, timeZone: o.timeZone });
       try {
         await o.queue(e);
       } catch (err) {
@@ -113,9 +124,18 @@ function tenantExports(o: {
       const today = new Intl.DateTimeFormat("en-CA", { timeZone: o.timeZone, year: "numeric", month: "2-digit", day: "2-digit" }).format(new Date());
       return { today, askedToday: rows.some((r) => r.day === today), exports: rows.map(view) };
     },
-    async open(link) {
+    async open({ tenantId, exportId, token }) {
       if (!o.canDecrypt) throw new HesaabError({ code: "exports_unavailable", message: "this gateway has no tenant master keys (BACKUP_MASTER_KEYS): it cannot serve downloads" });
-      return openCustomerExport(o.deps, link);
+      const [expires, signature] = token.split(".");
+      const given = Buffer.from(signature ?? "", "base64url");
+      const expected = Buffer.from(linkSignature(tenantId, exportId, Number(expires)), "base64url");
+      if (!/^\d+$/.test(expires ?? "") || given.length !== expected.length || !timingSafeEqual(given, expected)) {
+        throw new HesaabError({ code: "export_not_found", message: `export ${exportId} not found`, hint: "Check the link; it is valid for your organisation only" });
+      }
+      if (Number(expires) * 1000 <= Date.now()) {
+        throw new HesaabError({ code: "export_link_expired", message: "this download link has expired", hint: `Links last ${LINK_MINUTES} minutes: open My data again for a fresh one` });
+      }
+      return openCustomerExport(o.deps, { tenantId, exportId, token: exportToken(exportId) });
     },
   };
 }

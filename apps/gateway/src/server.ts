@@ -10,7 +10,7 @@ import { appRouter, type AppRouter, type Context } from "./router";
 const appsDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
 /** What a refusal of a download link means in HTTP. */
-const DOWNLOAD_STATUS: Record<string, number> = { export_not_found: 404, export_expired: 410, export_not_ready: 409, export_failed: 410 };
+const DOWNLOAD_STATUS: Record<string, number> = { export_not_found: 404, export_expired: 410, export_link_expired: 410, export_not_ready: 409, export_failed: 410 };
 
 /**
  * Builds the HTTP surface: tRPC under /trpc, the admin SPA under /admin, the tenant SPA under /app,
@@ -28,7 +28,7 @@ export async function buildServer(ctx: Omit<Context, "sessionToken">): Promise<F
       },
     } satisfies FastifyTRPCPluginOptions<AppRouter>["trpcOptions"],
   });
-  // A signed, expiring link: the token in it is the export's own (only its requester was given it).
+  // A signed link that expires within minutes (see gateway.ts): checked, then the export's own token opens it.
   app.get<{ Params: { tenantId: string; exportId: string }; Querystring: { token?: string } }>("/exports/:tenantId/:exportId/download", async (req, reply) => {
     if (!ctx.exports) return reply.code(503).send({ error: "exports_unavailable", message: "customer exports are not available on this gateway" });
     try {

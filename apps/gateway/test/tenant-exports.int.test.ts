@@ -1,7 +1,7 @@
 // The tenant app's self-backup, end to end through the gateway: sessions signed with
 // TENANT_SESSION_SECRET, the request queued on the bus, the export built as backup-svc builds it,
 // the signed link served decrypted; another tenant, a forged session or a changed link get nothing.
-import { randomBytes } from "node:crypto";
+import { createHmac, randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -133,7 +133,7 @@ describe("tenant app: customer self-backup through the gateway", () => {
     const token = link.searchParams.get("token")!;
     for (const url of [
       `${gateway.address}/exports/${b}/${mine!.id}/download?token=${token}`, // B's tenant in the path
-      `${gateway.address}/exports/${a}/${mine!.id}/download?token=${token.slice(0, -1)}A`,
+      `${gateway.address}/exports/${a}/${mine!.id}/download?token=${token.slice(0, -10)}${token.at(-10) === "A" ? "B" : "A"}${token.slice(-9)}`, // one character of the signature changed
       `${gateway.address}/exports/${a}/${mine!.id}/download`,
       `${gateway.address}/exports/${a}/exp_01jzzzzzzzzzzzzzzzzzzzzzzz/download?token=${token}`,
     ]) {
@@ -151,13 +151,34 @@ describe("tenant app: customer self-backup through the gateway", () => {
     const ready = await buildCustomerExport(deps, { exportId: e.id });
     const listed = await client(session(b)).tenant.exports.list.query();
     expect(listed.exports.find((x) => x.id === e.id)).toMatchObject({ status: "ready", downloadUrl: null });
-    // its key sidecar gone: the download fails, and the answer names no file
-    await rm(`${ready.localPath!}.keys.json`);
-    const res = await fetch(`${gateway.address}/exports/${b}/${e.id}/download?token=${token}`);
+    // nor does its own token open it through the gateway (links are the gateway's signed ones)
+    expect((await fetch(`${gateway.address}/exports/${b}/${e.id}/download?token=${token}`)).status).toBe(404);
+
+    // A's export, its key sidecar gone: the download fails, and the answer names no file
+    const a = active()[0]!;
+    const [mine] = (await client(session(a)).tenant.exports.list.query()).exports;
+    await rm(`${(await catalog.pool.query<{ local_path: string }>("select local_path from backup.customer_exports where id = $1", [mine!.id])).rows[0]!.local_path}.keys.json`);
+    const res = await fetch(`${gateway.address}${mine!.downloadUrl!}`);
     expect(res.status).toBe(500);
     const body = (await res.json()) as { error: string; message: string };
     expect(body).toEqual({ error: "internal", message: "the download failed on our side; try again in a moment" });
     expect(JSON.stringify(body)).not.toContain(dataDir);
+    void ready;
+  });
+
+  it("a download link lasts minutes: an expired one is refused with what to do", async () => {
+    const a = active()[0]!;
+    const [mine] = (await client(session(a)).tenant.exports.list.query()).exports;
+    const link = new URL(`${gateway.address}${mine!.downloadUrl!}`);
+    const [expires] = link.searchParams.get("token")!.split(".");
+    expect(Number(expires) * 1000 - Date.now()).toBeLessThanOrEqual(15 * 60_000);
+    const past = Math.floor(Date.now() / 1000) - 1;
+    const signature = createHmac("sha256", Buffer.from(secret, "utf8")).update(`export-link:${a}:${mine!.id}:${past}`).digest("base64url");
+    const res = await fetch(`${gateway.address}/exports/${a}/${mine!.id}/download?token=${past}.${signature}`);
+    expect(res.status).toBe(410);
+    expect(await res.json()).toMatchObject({ error: "export_link_expired", message: expect.stringMatching(/open My data again/) as string });
+    // the same expiry with a signature for another time is no link at all
+    expect((await fetch(`${gateway.address}/exports/${a}/${mine!.id}/download?token=${past + 3600}.${signature}`)).status).toBe(404);
   });
 
   it("a suspended tenant is told it cannot export", async () => {

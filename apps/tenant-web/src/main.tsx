@@ -23,8 +23,12 @@ function MyData() {
   const exports = useQuery({
     ...trpc.tenant.exports.list.queryOptions(),
     enabled: me.isSuccess,
-    // while one is being prepared, look again every few seconds
-    refetchInterval: (q) => (q.state.data?.exports.some((e) => e.status === "pending" || e.status === "running") ? 3000 : false),
+    // while one is being prepared, look again every few seconds; download links last 15 minutes: renew them
+    refetchInterval: (q) => {
+      const exports = q.state.data?.exports ?? [];
+      if (exports.some((e) => e.status === "pending" || e.status === "running")) return 3000;
+      return exports.some((e) => e.downloadUrl) ? 5 * 60_000 : false;
+    },
   });
   const request = useMutation(
     trpc.tenant.exports.request.mutationOptions({

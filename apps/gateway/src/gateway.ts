@@ -6,7 +6,7 @@ import { catalogUrl, HesaabError } from "@hesaab/config";
 import { connectBus } from "@hesaab/bus";
 import { KeyRing, TenantKeyStore, verifyTenantSession } from "@hesaab/crypto";
 import { customerExports, openCatalog } from "@hesaab/db";
-import { openCustomerExport, requestCustomerExport, type CustomerExport, type CustomerExportDeps } from "@hesaab/tenant-backup";
+import { exportDay, openCustomerExport, requestCustomerExport, type CustomerExport, type CustomerExportDeps } from "@hesaab/tenant-backup";
 import type { GatewayEnv } from "./env";
 import type { ExportView, TenantExportsPort } from "./router";
 import { buildServer } from "./server";
@@ -121,7 +121,7 @@ function tenantExports(o: {
     },
     async list(tenantId) {
       const rows = await o.deps.catalog.db.select().from(customerExports).where(eq(customerExports.tenantId, tenantId)).orderBy(desc(customerExports.createdAt)).limit(30);
-      const today = new Intl.DateTimeFormat("en-CA", { timeZone: o.timeZone, year: "numeric", month: "2-digit", day: "2-digit" }).format(new Date());
+      const today = exportDay(new Date(), o.timeZone);
       return { today, askedToday: rows.some((r) => r.day === today), exports: rows.map(view) };
     },
     async open({ tenantId, exportId, token }) {

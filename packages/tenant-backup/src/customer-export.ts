@@ -43,8 +43,8 @@ const EXPORT_LOCK = "hesaab.customer-export:";
 
 const hashToken = (token: string): Buffer => createHash("sha256").update(token, "utf8").digest();
 
-/** The calendar day of `at` in `timeZone` (YYYY-MM-DD). */
-function dayIn(at: Date, timeZone: string): string {
+/** The calendar day of `at` in `timeZone` (YYYY-MM-DD): the day an export counts against. */
+export function exportDay(at: Date, timeZone: string): string {
   return new Intl.DateTimeFormat("en-CA", { timeZone, year: "numeric", month: "2-digit", day: "2-digit" }).format(at);
 }
 
@@ -112,7 +112,7 @@ export async function requestCustomerExport(
   }
   const id = newId("exp");
   const token = opts.tokenFor?.(id) ?? randomBytes(32).toString("base64url");
-  const day = dayIn(now, opts.timeZone ?? "UTC");
+  const day = exportDay(now, opts.timeZone ?? "UTC");
   const rows = await deps.catalog.db
     .insert(customerExports)
     .values({ id, tenantId: opts.tenantId, requestedBy: opts.requestedBy, day, status: "pending", downloadTokenHash: hashToken(token).toString("hex"), createdAt: now })

@@ -146,6 +146,8 @@ describe("customer self-backup", () => {
     const holder = await h.deps.catalog.pool.connect();
     try {
       await holder.query("select pg_advisory_lock(hashtext($1 || $2))", ["hesaab.customer-export:", requested.id]);
+      // a second worker, for certain (not by the race above): told to retry, nothing touched
+      await expect(buildCustomerExport(deps, { exportId: requested.id })).rejects.toMatchObject({ code: "export_in_progress", retryable: true });
       const later = new Date(Date.now() + 48 * 3_600_000);
       expect(await expireCustomerExports(deps, { now: later })).not.toContain(requested.id);
       await holder.query("select pg_advisory_unlock(hashtext($1 || $2))", ["hesaab.customer-export:", requested.id]);

@@ -103,7 +103,8 @@ class S3Backend implements StorageBackend {
     assertValidPut({ provider: this.name, key, body, opts });
     const data = openBody(body);
     if (Buffer.isBuffer(data) && data.length <= this.#partSize) return this.#putOnce(key, data, opts);
-    const upstream = Buffer.isBuffer(data) ? Readable.from([data]) : data;
+    // a Buffer is already in memory: its parts are slices of it, not copies
+    const upstream = Buffer.isBuffer(data) ? Readable.from(partsOf(data, this.#partSize)) : data;
     if (opts.signal?.aborted) {
       upstream.destroy();
       throw abortedError(this.name, key);
@@ -144,13 +145,12 @@ class S3Backend implements StorageBackend {
     let part: Buffer<ArrayBuffer> = Buffer.allocUnsafeSlow(this.#partSize);
     let filled = 0;
     let size = 0;
-    const send = async (): Promise<void> => {
-      while (inFlight.length >= this.#queueSize) await inFlight.shift(); // a slot, and with it a buffer
-      const buffer = part;
-      const length = filled;
-      part = free.pop() ?? Buffer.allocUnsafeSlow(this.#partSize);
-      filled = 0;
-      const sent = upload.part(buffer.subarray(0, length)).then(() => void free.push(buffer));
+    /** Starts the next part, `body`; `buffer` (ours, holding it) goes back to `free` once the part is stored. */
+    const send = async (body: Buffer, buffer?: Buffer<ArrayBuffer>): Promise<void> => {
+      while (inFlight.length >= this.#queueSize) await inFlight.shift(); // a slot (and with it a buffer of ours)
+      const sent = upload.part(body).then(() => {
+        if (buffer) free.push(buffer);
+      });
       // a part that fails stops the reading at once (not at the next part): the caller sees its error
       sent.catch((err: unknown) => {
         o.failed(err);
@@ -158,17 +158,28 @@ class S3Backend implements StorageBackend {
       });
       inFlight.push(sent);
     };
+    const sendFilled = async (): Promise<void> => {
+      const buffer = part;
+      const length = filled;
+      part = free.pop() ?? Buffer.allocUnsafeSlow(this.#partSize);
+      filled = 0;
+      await send(buffer.subarray(0, length), buffer);
+    };
     for await (const chunk of upstream as AsyncIterable<Buffer>) {
       size += chunk.length;
+      if (filled === 0 && chunk.length === this.#partSize) {
+        await send(chunk); // a whole part as it comes (a slice of a Buffer put): sent as it is, not copied
+        continue;
+      }
       for (let at = 0; at < chunk.length; ) {
-        if (filled === this.#partSize) await send();
+        if (filled === this.#partSize) await sendFilled();
         const n = chunk.copy(part, filled, at);
         filled += n;
         at += n;
       }
     }
     if (!upload.started) return this.#putOnce(key, part.subarray(0, filled), opts); // it all fit in one part
-    if (filled > 0) await send();
+    if (filled > 0) await sendFilled();
     await Promise.all(inFlight);
     const etag = await upload.complete();
     return { key, size, ...(etag ? { etag } : {}) };
@@ -415,4 +426,9 @@ class MultipartUpload {
     if (!id) return;
     await this.#o.client.send(new AbortMultipartUploadCommand({ Bucket: this.#o.bucket, Key: this.#o.key, UploadId: id })).catch(() => {});
   }
+}
+
+/** A Buffer's parts, as slices of it. */
+function* partsOf(data: Buffer, partSize: number): Generator<Buffer> {
+  for (let at = 0; at < data.length; at += partSize) yield data.subarray(at, at + partSize);
 }

@@ -131,12 +131,18 @@ export function storageOpsEnv() {
   return parseEnv(storageOpsEnvSchema, process.env);
 }
 
-const tenantSessionEnvSchema = z.object({
-  TENANT_SESSION_SECRET: z.string().min(32, "TENANT_SESSION_SECRET needs at least 32 characters"),
-  GATEWAY_PORT: z.coerce.number().int().min(0).max(65_535).default(8080),
-});
+/** A session secret (≥ 32 characters) and the gateway's port, for the sign-in links. */
+const sessionEnvSchema = <K extends string>(secret: K) =>
+  z.object({
+    GATEWAY_PORT: z.coerce.number().int().min(0).max(65_535).default(8080),
+  }).extend({ [secret]: z.string().min(32, `${secret} needs at least 32 characters`) } as Record<K, z.ZodString>);
 
-/** Minting a tenant session (development and support): the secret the gateway checks sessions with. */
+/** Minting a tenant session (development and support): the secret the gateway checks tenant sessions with. */
 export function tenantSessionEnv(source: NodeJS.ProcessEnv = process.env) {
-  return parseEnv(tenantSessionEnvSchema, source);
+  return parseEnv(sessionEnvSchema("TENANT_SESSION_SECRET"), source);
+}
+
+/** Minting an admin session (operators, the demo): the secret the gateway checks admin sessions with. */
+export function adminSessionEnv(source: NodeJS.ProcessEnv = process.env) {
+  return parseEnv(sessionEnvSchema("ADMIN_SESSION_SECRET"), source);
 }

@@ -14,14 +14,14 @@ import { registerDemo } from "./commands/demo";
 import { registerKeys } from "./commands/keys";
 import { registerPlan } from "./commands/plan";
 import { registerExport } from "./commands/export";
-import { registerTenant } from "./commands/tenant";
+import { registerSessions } from "./commands/session";
 
 const program = new Command("hesaab")
   .description("HesaabPlus backup and recovery")
   .showHelpAfterError()
   .configureHelp({ sortSubcommands: true });
 
-for (const register of [registerStack, registerArtifact, registerPlatform, registerStorage, registerBackup, registerRestore, registerDr, registerDemo, registerKeys, registerPlan, registerExport, registerTenant]) {
+for (const register of [registerStack, registerArtifact, registerPlatform, registerStorage, registerBackup, registerRestore, registerDr, registerDemo, registerKeys, registerPlan, registerExport, registerSessions]) {
   register(program);
 }
 

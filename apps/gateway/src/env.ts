@@ -18,6 +18,16 @@ const schema = z.object({
     .min(32, "TENANT_SESSION_SECRET needs at least 32 characters")
     .transform((v) => new Secret(Buffer.from(v, "utf8")))
     .optional(),
+  /**
+   * The secret the admin app's sessions are signed with (at least 32 characters; HesaabPlus's admin
+   * login, or `hesaab admin session`). Without it every admin procedure answers "admin sign-in is not
+   * configured": nothing of the backups is served to whoever can reach the port.
+   */
+  ADMIN_SESSION_SECRET: z
+    .string()
+    .min(32, "ADMIN_SESSION_SECRET needs at least 32 characters")
+    .transform((v) => new Secret(Buffer.from(v, "utf8")))
+    .optional(),
   /** The time zone whose calendar day limits customer self-backups to one a day. */
   CUSTOMER_EXPORT_TZ: z
     .string()

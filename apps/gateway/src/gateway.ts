@@ -4,7 +4,7 @@ import { desc, eq } from "drizzle-orm";
 import pg from "pg";
 import { catalogUrl, HesaabError } from "@hesaab/config";
 import { connectBus } from "@hesaab/bus";
-import { KeyRing, TenantKeyStore, verifyTenantSession } from "@hesaab/crypto";
+import { KeyRing, TenantKeyStore, verifyAdminSession, verifyTenantSession } from "@hesaab/crypto";
 import { customerExports, openCatalog } from "@hesaab/db";
 import { exportDay, openCustomerExport, requestCustomerExport, type CustomerExport, type CustomerExportDeps } from "@hesaab/tenant-backup";
 import type { GatewayEnv } from "./env";
@@ -32,6 +32,7 @@ export async function startGateway(env: GatewayEnv): Promise<RunningGateway> {
   const platform = new pg.Pool({ connectionString: env.PLATFORM_DATABASE_URL, max: 4, application_name: "hesaab-gateway" });
   platform.on("error", () => {});
   const secret = env.TENANT_SESSION_SECRET?.reveal();
+  const adminSecret = env.ADMIN_SESSION_SECRET?.reveal();
   const exportDeps: CustomerExportDeps = {
     platform,
     catalog,
@@ -55,6 +56,7 @@ export async function startGateway(env: GatewayEnv): Promise<RunningGateway> {
       await bus.publish("backup.tenant.requested.v1", { tenantIds, purpose: "on_demand", requestedBy });
     },
     ...(secret ? { verifySession: (token: string) => verifyTenantSession(token, secret) } : {}),
+    ...(adminSecret ? { verifyAdminSession: (token: string) => verifyAdminSession(token, adminSecret) } : {}),
     ...(exports ? { exports } : {}),
   });
   const address = await app.listen({ host: env.GATEWAY_HOST, port: env.GATEWAY_PORT });

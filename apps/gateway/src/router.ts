@@ -4,7 +4,7 @@ import { desc, eq } from "drizzle-orm";
 import { z } from "zod";
 import { isHesaabError } from "@hesaab/config";
 import { tenantId } from "@hesaab/contracts";
-import { backupRecords, type CatalogDb } from "@hesaab/db";
+import { backupRecords, writeAudit, type CatalogDb } from "@hesaab/db";
 
 /** A customer self-backup as the tenant app shows it. */
 export interface ExportView {
@@ -35,6 +35,8 @@ export interface Context {
   requestBackup?: (input: { tenantIds: string[]; requestedBy: string }) => Promise<void>;
   /** Checks a tenant session token (TENANT_SESSION_SECRET); undefined when tenant sign-in is not configured. */
   verifySession?: (token: string) => { tenantId: string; userId: string } | undefined;
+  /** Checks an admin session token (ADMIN_SESSION_SECRET); undefined when admin sign-in is not configured. */
+  verifyAdminSession?: (token: string) => { userId: string } | undefined;
   /** The request's `Authorization: Bearer …` token, if any (set per request by the server). */
   sessionToken?: string;
   exports?: TenantExportsPort;
@@ -48,7 +50,8 @@ const t = initTRPC.context<Context>().create({
       process.stderr.write(`${JSON.stringify({ level: "error", msg: "gateway request failed", error: error.message, path: shape.data.path })}\n`);
       return { ...shape, message: "the request failed on our side; try again in a moment", data: { ...shape.data, stack: undefined, appCode: undefined } };
     }
-    return { ...shape, data: { ...shape.data, appCode: isHesaabError(cause) ? cause.code : undefined } };
+    // no stack traces to clients, whatever NODE_ENV says
+    return { ...shape, data: { ...shape.data, stack: undefined, appCode: isHesaabError(cause) ? cause.code : undefined } };
   },
 });
 
@@ -61,6 +64,17 @@ const tenantProcedure = t.procedure.use(({ ctx, next }) => {
   const session = ctx.sessionToken ? ctx.verifySession(ctx.sessionToken) : undefined;
   if (!session) throw new TRPCError({ code: "UNAUTHORIZED", message: "sign in again: the session is missing, not valid or expired" });
   return next({ ctx: { ...ctx, session } });
+});
+
+/**
+ * Procedures of the admin app: every backup of every tenant, so a super admin's session is required
+ * (a tenant session is not one). Without ADMIN_SESSION_SECRET the gateway serves none of them.
+ */
+const adminProcedure = t.procedure.use(({ ctx, next }) => {
+  if (!ctx.verifyAdminSession) throw new TRPCError({ code: "UNAUTHORIZED", message: "admin sign-in is not configured on this gateway (ADMIN_SESSION_SECRET)" });
+  const admin = ctx.sessionToken ? ctx.verifyAdminSession(ctx.sessionToken) : undefined;
+  if (!admin) throw new TRPCError({ code: "UNAUTHORIZED", message: "sign in again: the admin session is missing, not valid or expired" });
+  return next({ ctx: { ...ctx, admin } });
 });
 
 function exportsPort(ctx: Context): TenantExportsPort {
@@ -77,8 +91,11 @@ function asTrpcError(err: unknown): unknown {
 
 export const appRouter = t.router({
   health: t.procedure.query(() => ({ ok: true as const, at: new Date().toISOString() })),
+  admin: t.router({
+    me: adminProcedure.query(({ ctx }) => ({ userId: ctx.admin.userId })),
+  }),
   backups: t.router({
-    list: t.procedure
+    list: adminProcedure
       .input(z.object({ tenantId: tenantId.optional(), limit: z.number().int().min(1).max(500).default(100) }))
       .query(async ({ ctx, input }) => {
         const rows = await ctx.db
@@ -99,9 +116,18 @@ export const appRouter = t.router({
           providers: Object.fromEntries(Object.entries(r.providers).map(([p, c]) => [p, c.status])),
         }));
       }),
-    create: t.procedure.input(z.object({ tenantIds: z.array(tenantId).min(1) })).mutation(async ({ ctx, input }) => {
+    create: adminProcedure.input(z.object({ tenantIds: z.array(tenantId).min(1).max(10_000) })).mutation(async ({ ctx, input }) => {
       if (!ctx.requestBackup) throw new TRPCError({ code: "SERVICE_UNAVAILABLE", message: "the event bus is not connected" });
-      await ctx.requestBackup({ tenantIds: input.tenantIds, requestedBy: "admin" });
+      const requestedBy = `admin:${ctx.admin.userId}`.slice(0, 200);
+      await ctx.requestBackup({ tenantIds: input.tenantIds, requestedBy });
+      await writeAudit(ctx.db, {
+        actor: requestedBy,
+        action: "backup.request",
+        targetType: "tenant_backup",
+        targetId: input.tenantIds.length === 1 ? input.tenantIds[0]! : `${input.tenantIds.length} tenants`,
+        tenantId: input.tenantIds.length === 1 ? input.tenantIds[0]! : null,
+        details: { tenantIds: input.tenantIds },
+      });
       return { queued: input.tenantIds.length };
     }),
   }),

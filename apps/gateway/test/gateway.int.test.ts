@@ -1,15 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTRPCClient, httpBatchLink } from "@trpc/client";
+import { createTRPCClient, httpBatchLink, TRPCClientError } from "@trpc/client";
 import { randomBytes } from "node:crypto";
+import { eq } from "drizzle-orm";
 import { connectBus } from "@hesaab/bus";
+import { signAdminSession, signTenantSession, verifyAdminSession } from "@hesaab/crypto";
 import { freshDatabase, testEnv, waitFor, type FreshDatabase } from "@hesaab/testkit";
-import { backupRecords, migrate, openCatalog, type Catalog } from "@hesaab/db";
+import { auditLog, backupRecords, migrate, openCatalog, type Catalog } from "@hesaab/db";
 import { newId, subjectOf, type Message } from "@hesaab/contracts";
 import { loadEnv } from "../src/env";
 import { startGateway } from "../src/gateway";
 import { buildServer } from "../src/server";
 import type { AppRouter } from "../src/router";
 
+const adminSecret = randomBytes(24).toString("base64"); // 32 characters
 let database: FreshDatabase;
 let catalog: Catalog;
 let url: string;
@@ -19,7 +22,7 @@ beforeAll(async () => {
   database = await freshDatabase("gateway");
   await migrate({ url: database.url });
   catalog = openCatalog({ url: database.url });
-  const app = await buildServer({ db: catalog.db });
+  const app = await buildServer({ db: catalog.db, verifyAdminSession: (token) => verifyAdminSession(token, Buffer.from(adminSecret, "utf8")) });
   url = await app.listen({ host: "127.0.0.1", port: 0 });
   close = () => app.close();
 });
@@ -29,32 +32,79 @@ afterAll(async () => {
   await database?.drop();
 });
 
+function adminToken(o: { secret?: string; expiresInS?: number; userId?: string } = {}): string {
+  return signAdminSession({ userId: o.userId ?? "ops", expiresAt: new Date(Date.now() + (o.expiresInS ?? 3600) * 1000) }, Buffer.from(o.secret ?? adminSecret, "utf8"));
+}
+
+function client(base: string, token?: string) {
+  return createTRPCClient<AppRouter>({ links: [httpBatchLink({ url: `${base}/trpc`, headers: token ? { authorization: `Bearer ${token}` } : {} })] });
+}
+
+async function refusal(p: Promise<unknown>): Promise<{ code: string | undefined; message: string }> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(TRPCClientError);
+  expect((err as TRPCClientError<AppRouter>).data?.stack, "no stack trace reaches a client").toBeUndefined();
+  return { code: (err as TRPCClientError<AppRouter>).data?.code, message: (err as Error).message };
+}
+
 describe("gateway", () => {
-  it("serves the typed router over HTTP", async () => {
+  it("serves the typed router over HTTP to a signed-in admin", async () => {
     const id = newId("bkp");
     await catalog.db.insert(backupRecords).values({ id, backupType: "tenant", tenantId: "t1", filename: "x", encryptionKeyId: "k", status: "completed" });
-    const client = createTRPCClient<AppRouter>({ links: [httpBatchLink({ url: `${url}/trpc` })] });
-    expect((await client.health.query()).ok).toBe(true);
-    const list = await client.backups.list.query({ tenantId: "t1" });
+    const admin = client(url, adminToken());
+    expect((await admin.health.query()).ok).toBe(true);
+    expect(await admin.admin.me.query()).toEqual({ userId: "ops" });
+    const list = await admin.backups.list.query({ tenantId: "t1" });
     expect(list.map((b) => b.id)).toEqual([id]);
   });
 
-  it("rejects bad input with a clear error", async () => {
-    const client = createTRPCClient<AppRouter>({ links: [httpBatchLink({ url: `${url}/trpc` })] });
-    await expect(client.backups.list.query({ tenantId: "x'; drop table y" })).rejects.toThrow(/tenant id/);
+  it("serves no backup without an admin session: none, a tenant's, forged, expired or malformed", async () => {
+    const tenantToken = signTenantSession({ tenantId: "3f2b8a4e-0c1d-4e5f-8a9b-0123456789ab", userId: "u", expiresAt: new Date(Date.now() + 3600_000) }, Buffer.from(adminSecret, "utf8"));
+    for (const token of [undefined, tenantToken, adminToken({ secret: "y".repeat(32) }), adminToken({ expiresInS: -5 }), "admin1.x.y", "garbage"]) {
+      const c = client(url, token);
+      for (const call of [() => c.backups.list.query({}), () => c.backups.create.mutate({ tenantIds: ["t1"] }), () => c.admin.me.query()]) {
+        const { code, message } = await refusal(call());
+        expect(code, String(token)).toBe("UNAUTHORIZED");
+        expect(message).toMatch(/sign in again/);
+      }
+    }
+    // health stays open (load balancers ask it)
+    expect((await client(url).health.query()).ok).toBe(true);
   });
 
-  it("queues a backup request on the bus (startGateway wires the command publisher)", async () => {
+  it("a gateway without ADMIN_SESSION_SECRET serves no admin procedure, and says why", async () => {
+    const app = await buildServer({ db: catalog.db });
+    const bare = await app.listen({ host: "127.0.0.1", port: 0 });
+    try {
+      const { code, message } = await refusal(client(bare, adminToken()).backups.list.query({}));
+      expect(code).toBe("UNAUTHORIZED");
+      expect(message).toMatch(/ADMIN_SESSION_SECRET/);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it("rejects bad input with a clear error", async () => {
+    await expect(client(url, adminToken()).backups.list.query({ tenantId: "x'; drop table y" })).rejects.toThrow(/tenant id/);
+  });
+
+  it("queues a backup request on the bus in the admin's name, and audits it", async () => {
     const prefix = `G${randomBytes(3).toString("hex")}`;
     const control = await connectBus({ url: testEnv().NATS_URL!, name: "test-control", prefix });
-    const gateway = await startGateway(loadEnv({ ...testEnv(), PLATFORM_DATABASE_URL: database.url, BACKUP_DATABASE_URL: database.url, HESAAB_BUS_PREFIX: prefix, GATEWAY_PORT: "0" }));
+    const gateway = await startGateway(
+      loadEnv({ ...testEnv(), PLATFORM_DATABASE_URL: database.url, BACKUP_DATABASE_URL: database.url, HESAAB_BUS_PREFIX: prefix, GATEWAY_PORT: "0", ADMIN_SESSION_SECRET: adminSecret }),
+    );
     const seen: Message[] = [];
     const consumer = await control.consume({ durable: "test-watch", filter: subjectOf("backup.tenant.requested.v1"), handler: async (m) => void seen.push(m) });
     try {
-      const client = createTRPCClient<AppRouter>({ links: [httpBatchLink({ url: `${gateway.address}/trpc` })] });
-      expect(await client.backups.create.mutate({ tenantIds: ["t1", "t2"] })).toEqual({ queued: 2 });
+      expect(await client(gateway.address, adminToken({ userId: "sara" })).backups.create.mutate({ tenantIds: ["t1", "t2"] })).toEqual({ queued: 2 });
       const request = await waitFor(() => seen.find((m) => m.type === "backup.tenant.requested.v1"), "the backup request");
-      expect(request.data).toMatchObject({ tenantIds: ["t1", "t2"], purpose: "on_demand", requestedBy: "admin" });
+      expect(request.data).toMatchObject({ tenantIds: ["t1", "t2"], purpose: "on_demand", requestedBy: "admin:sara" });
+      const audit = await catalog.db.select().from(auditLog).where(eq(auditLog.action, "backup.request"));
+      expect(audit).toMatchObject([{ actor: "admin:sara", targetType: "tenant_backup", details: { tenantIds: ["t1", "t2"] } }]);
     } finally {
       await consumer.stop();
       await gateway.stop();

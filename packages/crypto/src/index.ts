@@ -33,4 +33,4 @@ export {
 } from "./sidecar";
 export { TenantKeyStore, type TenantKeyInfo } from "./tenant-key-store";
 export { KeyRing, type SealedArtifactKeys } from "./key-ring";
-export { signTenantSession, verifyTenantSession, type TenantSession } from "./session";
+export { signAdminSession, signTenantSession, verifyAdminSession, verifyTenantSession, type AdminSession, type TenantSession } from "./session";

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { signTenantSession, verifyTenantSession } from "../src";
+import { signAdminSession, signTenantSession, verifyAdminSession, verifyTenantSession } from "../src";
 
 const secret = randomBytes(32);
 const session = { tenantId: "3f2b8a4e-0c1d-4e5f-8a9b-0123456789ab", userId: "user-7", expiresAt: new Date("2026-11-26T12:00:00Z") };
@@ -33,5 +33,36 @@ describe("tenant sessions", () => {
 
   it("refuses a short secret", () => {
     expect(() => signTenantSession(session, randomBytes(16))).toThrow(/at least 32 bytes/);
+  });
+});
+
+describe("admin sessions", () => {
+  const admin = { userId: "ops@hesaabplus", expiresAt: session.expiresAt };
+
+  it("a signed token names its admin until it expires", () => {
+    const token = signAdminSession(admin, secret);
+    expect(token.startsWith("admin1.")).toBe(true);
+    expect(verifyAdminSession(token, secret, before)).toEqual(admin);
+    expect(verifyAdminSession(token, secret, admin.expiresAt)).toBeUndefined();
+  });
+
+  it("a tenant token is no admin token and an admin token no tenant token, even under one secret", () => {
+    const tenantToken = signTenantSession(session, secret);
+    const adminToken = signAdminSession(admin, secret);
+    expect(verifyAdminSession(tenantToken, secret, before)).toBeUndefined();
+    expect(verifyTenantSession(adminToken, secret, before)).toBeUndefined();
+    // the tag is signed: relabelling a token changes what its signature must be
+    const [, tenantPayload, tenantMac] = tenantToken.split(".");
+    expect(verifyAdminSession(`admin1.${tenantPayload}.${tenantMac}`, secret, before)).toBeUndefined();
+    const [, adminPayload, adminMac] = adminToken.split(".");
+    expect(verifyTenantSession(`v1.${adminPayload}.${adminMac}`, secret, before)).toBeUndefined();
+  });
+
+  it("another secret, a changed user or an empty one names nobody", () => {
+    const [, , mac] = signAdminSession(admin, secret).split(".");
+    const other = Buffer.from(JSON.stringify({ u: "intruder", exp: 1_900_000_000 })).toString("base64url");
+    expect(verifyAdminSession(signAdminSession(admin, randomBytes(32)), secret, before)).toBeUndefined();
+    expect(verifyAdminSession(`admin1.${other}.${mac}`, secret, before)).toBeUndefined();
+    expect(verifyAdminSession(signAdminSession({ ...admin, userId: "" }, secret), secret, before)).toBeUndefined();
   });
 });

@@ -118,16 +118,17 @@ async function ensureDatabase({ host, port, database }: { host: string; port: nu
   }
 }
 
-/** Local master keys and the tenant session secret, generated once per checkout into .stack/ (never committed). */
-type LocalKeys = { backup: string; dr: string; session: string };
+/** Local master keys and the session secrets, generated once per checkout into .stack/ (never committed). */
+type LocalKeys = { backup: string; dr: string; session: string; admin: string };
 function localKeys(dir: string): LocalKeys {
   const file = path.join(dir, "keys.json");
-  const fresh = (): LocalKeys => ({ backup: `1:${randomBytes(32).toString("base64")}`, dr: `1:${randomBytes(32).toString("base64")}`, session: randomBytes(32).toString("base64url") });
+  const secret = () => randomBytes(32).toString("base64url");
+  const fresh = (): LocalKeys => ({ backup: `1:${randomBytes(32).toString("base64")}`, dr: `1:${randomBytes(32).toString("base64")}`, session: secret(), admin: secret() });
   if (existsSync(file)) {
     const keys = JSON.parse(readFileSync(file, "utf8")) as Partial<LocalKeys>;
-    if (keys.session) return keys as LocalKeys;
-    // a checkout from before tenant sessions: keep its keys (its backups need them), add the secret
-    const upgraded = { ...keys, session: fresh().session } as LocalKeys;
+    if (keys.session && keys.admin) return keys as LocalKeys;
+    // a checkout from before the session secrets: keep its keys (its backups need them), add the secrets
+    const upgraded = { session: secret(), admin: secret(), ...keys } as LocalKeys;
     writeFileSync(file, JSON.stringify(upgraded), { mode: 0o600 });
     return upgraded;
   }
@@ -178,6 +179,7 @@ export async function ensureStack(options: StackOptions = {}): Promise<StackStat
     BACKUP_MASTER_KEYS: keys.backup,
     DR_MASTER_KEYS: keys.dr,
     TENANT_SESSION_SECRET: keys.session,
+    ADMIN_SESSION_SECRET: keys.admin,
     HESAAB_DATA_DIR: path.join(o.dir, "data"),
     // The SDK warns on Node 20 about releases after 2027-01; we pin the SDK, so the warning is noise.
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",

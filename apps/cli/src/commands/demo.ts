@@ -8,9 +8,9 @@ import { connectBus } from "@hesaab/bus";
 import { migrate } from "@hesaab/db";
 import { createPlatformSchema, generatePlatform } from "@hesaab/platform";
 import { ensureStack, repoRoot } from "@hesaab/stack";
-import { childEnv, tenantSessionEnv } from "../env";
+import { adminSessionEnv, childEnv, tenantSessionEnv } from "../env";
 import { positiveInt } from "../options";
-import { tenantSessionLink } from "./tenant";
+import { adminSessionLink, tenantSessionLink } from "./session";
 
 const SERVICES = ["backup-svc", "storage-svc", "dr-svc", "gateway"] as const;
 
@@ -101,7 +101,8 @@ export function registerDemo(program: Command): void {
       await bus.publish("dr.backup.requested.v1", { purpose: "on_demand", requestedBy: "demo" });
       await bus.drain();
       log("requested a backup of every tenant and a disaster-recovery backup");
-      log(`admin app:  http://127.0.0.1:${env.GATEWAY_PORT ?? 8080}/admin/`);
+      log(`admin app:  ${adminSessionLink({ userId: "demo-admin", minutes: 8 * 60 }, adminSessionEnv(env)).url}`);
+      log("            (signed in as a super admin for 8 hours: `pnpm hesaab admin session --user <you>` for another)");
       const demoTenant = (await activeTenantIds(stack.env.PLATFORM_DATABASE_URL!))[0];
       log(`tenant app: ${demoTenant ? tenantSessionLink({ tenantId: demoTenant, userId: "demo", minutes: 8 * 60 }, tenantSessionEnv(env)).url : `http://127.0.0.1:${env.GATEWAY_PORT ?? 8080}/app/`}`);
       log("            (signed in as a user of the first tenant for 8 hours: `pnpm hesaab tenant session <tenantId>` for another)");

@@ -1,0 +1,120 @@
+// A gateway on a generated platform, as the integration and browser tests need it: both session
+// secrets and tenant master keys set, its own bus prefix, and backup-svc's part played by a builder
+// that builds each requested customer export with the same library call backup-svc makes.
+import { randomBytes } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import pg from "pg";
+import { connectBus, type Bus } from "@hesaab/bus";
+import { Secret } from "@hesaab/config";
+import { subjectOf, type Message } from "@hesaab/contracts";
+import { KeyRing, signAdminSession, signTenantSession, TenantKeyStore } from "@hesaab/crypto";
+import { migrate, openCatalog, type Catalog } from "@hesaab/db";
+import { createPlatformSchema, generatePlatform, type GenerateResult } from "@hesaab/platform";
+import { buildCustomerExport, type CustomerExportDeps } from "@hesaab/tenant-backup";
+import { freshDatabase, testEnv, type FreshDatabase } from "@hesaab/testkit";
+import { loadEnv } from "../src/env";
+import { startGateway, type RunningGateway } from "../src/gateway";
+
+export interface Harness {
+  database: FreshDatabase;
+  platform: GenerateResult;
+  dataDir: string;
+  gateway: RunningGateway;
+  /** The tenant session secret (32 characters). */
+  secret: string;
+  adminSecret: string;
+  pool: pg.Pool;
+  catalog: Catalog;
+  /** What backup-svc would be given to build exports. */
+  deps: CustomerExportDeps;
+  /** Ids of the exports the builder has built, in order. */
+  built: string[];
+  /** Backup requests the gateway queued. */
+  backupRequests: Message[];
+  activeTenants(): string[];
+  tenantSession(tenantId: string, o?: { secret?: string; expiresInS?: number }): string;
+  adminSession(userId: string, o?: { secret?: string; expiresInS?: number }): string;
+  stop(): Promise<void>;
+}
+
+export async function startHarness(label: string): Promise<Harness> {
+  const database = await freshDatabase(label);
+  await createPlatformSchema({ url: database.url });
+  const platform = await generatePlatform({ url: database.url, tenants: 4, scale: 0.05 });
+  await migrate({ url: database.url });
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), `${label}-`));
+  const secret = randomBytes(24).toString("base64"); // 32 characters
+  const adminSecret = randomBytes(24).toString("base64");
+  const masterKey = randomBytes(32);
+  const prefix = `GX${randomBytes(3).toString("hex")}`;
+  const gateway = await startGateway(
+    loadEnv({
+      ...testEnv(),
+      PLATFORM_DATABASE_URL: database.url,
+      BACKUP_DATABASE_URL: database.url,
+      HESAAB_BUS_PREFIX: prefix,
+      GATEWAY_PORT: "0",
+      HESAAB_DATA_DIR: dataDir,
+      TENANT_SESSION_SECRET: secret,
+      ADMIN_SESSION_SECRET: adminSecret,
+      BACKUP_MASTER_KEYS: `1:${masterKey.toString("base64")}`,
+    }),
+  );
+  const control: Bus = await connectBus({ url: testEnv().NATS_URL!, name: "test-builder", prefix });
+  const pool = new pg.Pool({ connectionString: database.url, max: 4 });
+  const catalog = openCatalog({ url: database.url });
+  const keys = new TenantKeyStore({ pool: catalog.pool, masterKeys: new Map([[1, new Secret(masterKey)]]) });
+  const deps: CustomerExportDeps = { platform: pool, catalog, keyRing: new KeyRing({ tenantKeys: keys }), exportDir: path.join(dataDir, "exports") };
+  const built: string[] = [];
+  const backupRequests: Message[] = [];
+  const consumers = [
+    await control.consume({
+      durable: "test-builder",
+      filter: subjectOf("export.customer.requested.v1"),
+      handler: async (m) => {
+        const data = m.data as { exportId: string; tenantId: string };
+        await buildCustomerExport(deps, { exportId: data.exportId, tenantId: data.tenantId });
+        built.push(data.exportId);
+      },
+    }),
+    await control.consume({ durable: "test-requests", filter: subjectOf("backup.tenant.requested.v1"), handler: async (m) => void backupRequests.push(m) }),
+  ];
+  const sign = (o: { secret?: string; expiresInS?: number } = {}, fallback: string) => ({
+    expiresAt: new Date(Date.now() + (o.expiresInS ?? 3600) * 1000),
+    key: Buffer.from(o.secret ?? fallback, "utf8"),
+  });
+  return {
+    database,
+    platform,
+    dataDir,
+    gateway,
+    secret,
+    adminSecret,
+    pool,
+    catalog,
+    deps,
+    built,
+    backupRequests,
+    activeTenants: () => platform.tenants.filter((t) => t.status === "active").map((t) => t.id),
+    tenantSession(tenantId, o) {
+      const { expiresAt, key } = sign(o, secret);
+      return signTenantSession({ tenantId, userId: "user-1", expiresAt }, key);
+    },
+    adminSession(userId, o) {
+      const { expiresAt, key } = sign(o, adminSecret);
+      return signAdminSession({ userId, expiresAt }, key);
+    },
+    async stop() {
+      for (const c of consumers) await c.stop();
+      await gateway.stop();
+      await control.deleteStreams().catch(() => {});
+      await control.close();
+      await pool.end();
+      await catalog.close();
+      await database.drop();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}

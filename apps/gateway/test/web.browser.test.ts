@@ -1,0 +1,103 @@
+// The two web apps in a real browser (Debian's chromium through playwright-core), served by the
+// gateway from their production builds: sign-in from the link, what each app shows, and the actions
+// that reach the bus. CI installs chromium and sets HESAAB_REQUIRE_BROWSER=1, so these run there;
+// elsewhere they are skipped when no chromium is installed (`apt-get install chromium`).
+import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { backupRecords } from "@hesaab/db";
+import { newId } from "@hesaab/contracts";
+import { waitFor } from "@hesaab/testkit";
+import { startHarness, type Harness } from "./harness";
+
+const requireBrowser = process.env.CI === "true" || process.env.HESAAB_REQUIRE_BROWSER === "1";
+const chromiumPath = [process.env.CHROMIUM_PATH, "/usr/bin/chromium", "/usr/bin/chromium-browser"].find((p): p is string => Boolean(p && existsSync(p)));
+const root = fileURLToPath(new URL("../../..", import.meta.url));
+
+it.runIf(requireBrowser)("chromium is installed (CI installs Debian's chromium)", () => {
+  expect(chromiumPath, "no chromium: apt-get install chromium, or set CHROMIUM_PATH").toBeDefined();
+});
+
+describe.runIf(chromiumPath)("the web apps in a browser", { timeout: 120_000 }, () => {
+  let h: Harness;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    // the gateway serves each app's dist/ when it starts: build them first, as the demo does
+    await promisify(execFile)("pnpm", ["--filter", "@hesaab/admin-web", "--filter", "@hesaab/tenant-web", "build"], { cwd: root });
+    h = await startHarness("gw_browser");
+    browser = await chromium.launch({ executablePath: chromiumPath, args: ["--no-sandbox"] });
+  }, 180_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await h?.stop();
+  });
+
+  async function page(path: string): Promise<Page> {
+    const context = await browser.newContext({ acceptDownloads: true });
+    const p = await context.newPage();
+    await p.goto(`${h.gateway.address}${path}`);
+    return p;
+  }
+
+  it("admin app: signs in from its link, shows the backups, and queues one in the admin's name", async () => {
+    const [tenant] = h.activeTenants();
+    const id = newId("bkp");
+    await h.catalog.db.insert(backupRecords).values({ id, backupType: "tenant", tenantId: tenant!, filename: "x", encryptionKeyId: "k", status: "completed", fileSize: 1234 });
+    const admin = await page(`/admin/#session=${h.adminSession("sara")}`);
+    await admin.getByText("Signed in as sara").waitFor();
+    expect(admin.url(), "the token leaves the address bar").toBe(`${h.gateway.address}/admin/`);
+    await admin.getByRole("cell", { name: id }).waitFor();
+
+    await admin.getByLabel("Back up now, tenant ids:").fill(tenant!);
+    await admin.getByRole("button", { name: "Back up" }).click();
+    await admin.getByText("queued 1").waitFor();
+    const request = await waitFor(() => h.backupRequests.find((m) => (m.data as { tenantIds?: string[] }).tenantIds?.[0] === tenant), "the backup request");
+    expect(request.data).toMatchObject({ tenantIds: [tenant], requestedBy: "admin:sara" });
+  });
+
+  it("admin app: without a session it asks for one; a tenant's is refused, an admin's pasted signs in; sign out", async () => {
+    const admin = await page("/admin/");
+    await admin.getByRole("alert").filter({ hasText: "sign in again" }).waitFor();
+    await expect(admin.getByRole("table").count()).resolves.toBe(0);
+
+    await admin.getByLabel("admin session").fill(h.tenantSession(h.activeTenants()[0]!));
+    await admin.getByRole("button", { name: "Sign in" }).click();
+    await admin.getByRole("alert").filter({ hasText: "sign in again" }).waitFor();
+
+    await admin.getByLabel("admin session").fill(h.adminSession("omid"));
+    await admin.getByRole("button", { name: "Sign in" }).click();
+    await admin.getByText("Signed in as omid").waitFor();
+    await admin.getByRole("button", { name: "Sign out" }).click();
+    await admin.getByLabel("admin session").waitFor();
+  });
+
+  it("tenant app: asks for today's copy, sees it ready, downloads the ZIP; another tenant sees none of it", async () => {
+    const [a, b] = h.activeTenants();
+    const app = await page(`/app/#session=${h.tenantSession(a!)}`);
+    await app.getByRole("button", { name: "Prepare a copy of my data" }).click();
+    await app.getByRole("button", { name: "Today's copy has been asked for" }).waitFor();
+    // backup-svc's part builds it; the page looks again every few seconds
+    const link = app.getByRole("link", { name: /^Download/ });
+    await link.waitFor({ timeout: 60_000 });
+    await expect(app.getByRole("cell", { name: "Ready" }).count()).resolves.toBe(1);
+    const [download] = await Promise.all([app.waitForEvent("download"), link.click()]);
+    expect(download.suggestedFilename()).toMatch(/^hesaab-export-\d{4}-\d{2}-\d{2}-exp_[0-9a-z]+\.zip$/);
+    const zip = await readFile((await download.path())!);
+    expect(zip.subarray(0, 4).toString("latin1")).toBe("PK\u0003\u0004");
+
+    const other = await page(`/app/#session=${h.tenantSession(b!)}`);
+    await other.getByText("None yet.").waitFor();
+    await expect(other.getByRole("link", { name: /^Download/ }).count()).resolves.toBe(0);
+  });
+
+  it("tenant app: without a session it says where to open it from", async () => {
+    const app = await page("/app/");
+    await app.getByRole("alert").filter({ hasText: "Open this page from HesaabPlus" }).waitFor();
+  });
+});

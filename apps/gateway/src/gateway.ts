@@ -5,10 +5,11 @@ import pg from "pg";
 import { catalogUrl, HesaabError } from "@hesaab/config";
 import { connectBus } from "@hesaab/bus";
 import { KeyRing, TenantKeyStore, verifyAdminSession, verifyTenantSession } from "@hesaab/crypto";
-import { customerExports, openCatalog } from "@hesaab/db";
+import { customerExports, openCatalog, type Catalog } from "@hesaab/db";
+import { storageAnalytics } from "@hesaab/storage-ops";
 import { exportDay, openCustomerExport, requestCustomerExport, type CustomerExport, type CustomerExportDeps } from "@hesaab/tenant-backup";
 import type { GatewayEnv } from "./env";
-import type { ExportView, TenantExportsPort } from "./router";
+import type { ExportView, StorageView, TenantExportsPort } from "./router";
 import { buildServer } from "./server";
 
 export interface RunningGateway {
@@ -58,6 +59,7 @@ export async function startGateway(env: GatewayEnv): Promise<RunningGateway> {
     ...(secret ? { verifySession: (token: string) => verifyTenantSession(token, secret) } : {}),
     ...(adminSecret ? { verifyAdminSession: (token: string) => verifyAdminSession(token, adminSecret) } : {}),
     ...(exports ? { exports } : {}),
+    storage: () => storageView(catalog),
   });
   const address = await app.listen({ host: env.GATEWAY_HOST, port: env.GATEWAY_PORT });
   return {
@@ -68,6 +70,29 @@ export async function startGateway(env: GatewayEnv): Promise<RunningGateway> {
       await platform.end();
       await catalog.close();
     },
+  };
+}
+
+/** The catalog's view of what each provider holds and costs (no bucket listing: that is `hesaab storage stats --list`). */
+export async function storageView(catalog: Catalog, now = new Date()): Promise<StorageView> {
+  const a = await storageAnalytics({ catalog, now });
+  const tenants = new Map<string, { bytes: number; backups: number }>();
+  for (const t of a.tenants) {
+    const sum = tenants.get(t.tenantId) ?? { bytes: 0, backups: 0 };
+    tenants.set(t.tenantId, { bytes: sum.bytes + t.bytes, backups: Math.max(sum.backups, t.backups) });
+  }
+  return {
+    at: a.at,
+    currency: a.prices.currency,
+    providers: a.providers.map((p) => ({
+      ...p,
+      monthlyCost: a.cost.monthly[p.provider]?.total ?? 0,
+      bytesPerDay: a.trend.find((t) => t.provider === p.provider)?.bytesPerDay ?? 0,
+    })),
+    byType: a.byType.map(({ type, provider, bytes, backups }) => ({ type, provider, bytes, backups })),
+    topTenants: [...tenants].map(([tenantId, v]) => ({ tenantId, ...v })).sort((x, y) => y.bytes - x.bytes).slice(0, 20),
+    monthlyTotal: a.cost.monthlyTotal,
+    projection: a.projection.map((p) => ({ months: p.months, monthlyTotal: p.monthlyTotal })),
   };
 }
 

@@ -1,10 +1,10 @@
 // The gateway's tRPC router. Only its *type* crosses to the SPAs (`import type { AppRouter }`).
 import { initTRPC, TRPCError } from "@trpc/server";
-import { desc, eq } from "drizzle-orm";
+import { and, desc, eq, isNotNull, isNull, sql } from "drizzle-orm";
 import { z } from "zod";
 import { isHesaabError } from "@hesaab/config";
-import { tenantId } from "@hesaab/contracts";
-import { backupRecords, writeAudit, type CatalogDb } from "@hesaab/db";
+import { alertId, tenantId } from "@hesaab/contracts";
+import { alerts, auditLog, backupRecords, writeAudit, type CatalogDb } from "@hesaab/db";
 
 /** A customer self-backup as the tenant app shows it. */
 export interface ExportView {
@@ -17,6 +17,18 @@ export interface ExportView {
   downloads: number;
   /** The signed link, while the export can be downloaded. */
   downloadUrl: string | null;
+}
+
+/** Storage usage and its monthly cost, as the admin app shows it (from `storageAnalytics`, catalog only). */
+export interface StorageView {
+  at: string;
+  currency: string;
+  providers: { provider: string; bytes: number; objects: number; backups: number; monthlyCost: number; bytesPerDay: number }[];
+  byType: { type: string; provider: string; bytes: number; backups: number }[];
+  /** The tenants that take the most room (both providers together), largest first. */
+  topTenants: { tenantId: string; bytes: number; backups: number }[];
+  monthlyTotal: number;
+  projection: { months: number; monthlyTotal: number }[];
 }
 
 /** What the tenant app's export procedures need from the gateway (built in gateway.ts). */
@@ -40,6 +52,8 @@ export interface Context {
   /** The request's `Authorization: Bearer …` token, if any (set per request by the server). */
   sessionToken?: string;
   exports?: TenantExportsPort;
+  /** Storage analytics for the admin app; undefined when the gateway runs without a catalog pool. */
+  storage?: () => Promise<StorageView>;
 }
 
 const t = initTRPC.context<Context>().create({
@@ -89,6 +103,21 @@ function asTrpcError(err: unknown): unknown {
   return code ? new TRPCError({ code, message: err.describe(), cause: err }) : err;
 }
 
+/** Acknowledges or resolves an open alert in the admin's name (audited); NOT_FOUND for an unknown or already resolved one. */
+async function settleAlert(ctx: Context & { admin: { userId: string } }, o: { id: string; as: "acknowledged" | "resolved" }): Promise<{ id: string }> {
+  const by = `admin:${ctx.admin.userId}`.slice(0, 200);
+  const now = new Date();
+  const changed = await ctx.db
+    .update(alerts)
+    .set(o.as === "resolved" ? { resolvedAt: now, acknowledgedAt: sql`coalesce(${alerts.acknowledgedAt}, ${now})`, acknowledgedBy: sql`coalesce(${alerts.acknowledgedBy}, ${by})` } : { acknowledgedAt: now, acknowledgedBy: by })
+    .where(and(eq(alerts.id, o.id), isNull(alerts.resolvedAt)))
+    .returning({ id: alerts.id, context: alerts.context });
+  if (!changed[0]) throw new TRPCError({ code: "NOT_FOUND", message: `alert ${o.id} is not open (unknown, or resolved already)` });
+  const tenant = changed[0].context.tenantId;
+  await writeAudit(ctx.db, { actor: by, action: `alert.${o.as}`, targetType: "alert", targetId: o.id, tenantId: typeof tenant === "string" ? tenant : null });
+  return { id: o.id };
+}
+
 export const appRouter = t.router({
   health: t.procedure.query(() => ({ ok: true as const, at: new Date().toISOString() })),
   admin: t.router({
@@ -129,6 +158,48 @@ export const appRouter = t.router({
         details: { tenantIds: input.tenantIds },
       });
       return { queued: input.tenantIds.length };
+    }),
+  }),
+  storage: t.router({
+    analytics: adminProcedure.query(({ ctx }) => {
+      if (!ctx.storage) throw new TRPCError({ code: "SERVICE_UNAVAILABLE", message: "storage analytics are not available on this gateway" });
+      return ctx.storage();
+    }),
+  }),
+  alerts: t.router({
+    list: adminProcedure.input(z.object({ resolved: z.boolean().default(false), limit: z.number().int().min(1).max(500).default(100) })).query(async ({ ctx, input }) => {
+      const rows = await ctx.db
+        .select()
+        .from(alerts)
+        .where(input.resolved ? isNotNull(alerts.resolvedAt) : isNull(alerts.resolvedAt))
+        .orderBy(desc(alerts.raisedAt))
+        .limit(input.limit);
+      return rows.map((a) => ({
+        id: a.id,
+        raisedAt: a.raisedAt.toISOString(),
+        severity: a.severity,
+        code: a.code,
+        message: a.message,
+        tenantId: typeof a.context.tenantId === "string" ? a.context.tenantId : null,
+        acknowledgedAt: a.acknowledgedAt?.toISOString() ?? null,
+        acknowledgedBy: a.acknowledgedBy,
+        resolvedAt: a.resolvedAt?.toISOString() ?? null,
+      }));
+    }),
+    /** "Someone is on it": the alert stays open until resolved. */
+    acknowledge: adminProcedure.input(z.object({ id: alertId })).mutation(({ ctx, input }) => settleAlert(ctx, { id: input.id, as: "acknowledged" })),
+    /** Closed: it leaves the open list. */
+    resolve: adminProcedure.input(z.object({ id: alertId })).mutation(({ ctx, input }) => settleAlert(ctx, { id: input.id, as: "resolved" })),
+  }),
+  audit: t.router({
+    list: adminProcedure.input(z.object({ tenantId: tenantId.optional(), limit: z.number().int().min(1).max(500).default(100) })).query(async ({ ctx, input }) => {
+      const rows = await ctx.db
+        .select()
+        .from(auditLog)
+        .where(input.tenantId ? eq(auditLog.tenantId, input.tenantId) : undefined)
+        .orderBy(desc(auditLog.at), desc(auditLog.id))
+        .limit(input.limit);
+      return rows.map((r) => ({ id: r.id, at: r.at.toISOString(), actor: r.actor, action: r.action, targetType: r.targetType, targetId: r.targetId, tenantId: r.tenantId, outcome: r.outcome }));
     }),
   }),
   tenant: t.router({

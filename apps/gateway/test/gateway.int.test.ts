@@ -5,10 +5,10 @@ import { eq } from "drizzle-orm";
 import { connectBus } from "@hesaab/bus";
 import { signAdminSession, signTenantSession, verifyAdminSession } from "@hesaab/crypto";
 import { freshDatabase, testEnv, waitFor, type FreshDatabase } from "@hesaab/testkit";
-import { auditLog, backupRecords, migrate, openCatalog, type Catalog } from "@hesaab/db";
+import { alerts, auditLog, backupRecords, migrate, openCatalog, raiseAlert, type Catalog } from "@hesaab/db";
 import { newId, subjectOf, type Message } from "@hesaab/contracts";
 import { loadEnv } from "../src/env";
-import { startGateway } from "../src/gateway";
+import { startGateway, storageView } from "../src/gateway";
 import { buildServer } from "../src/server";
 import type { AppRouter } from "../src/router";
 
@@ -22,7 +22,7 @@ beforeAll(async () => {
   database = await freshDatabase("gateway");
   await migrate({ url: database.url });
   catalog = openCatalog({ url: database.url });
-  const app = await buildServer({ db: catalog.db, verifyAdminSession: (token) => verifyAdminSession(token, Buffer.from(adminSecret, "utf8")) });
+  const app = await buildServer({ db: catalog.db, verifyAdminSession: (token) => verifyAdminSession(token, Buffer.from(adminSecret, "utf8")), storage: () => storageView(catalog) });
   url = await app.listen({ host: "127.0.0.1", port: 0 });
   close = () => app.close();
 });
@@ -65,7 +65,15 @@ describe("gateway", () => {
     const tenantToken = signTenantSession({ tenantId: "3f2b8a4e-0c1d-4e5f-8a9b-0123456789ab", userId: "u", expiresAt: new Date(Date.now() + 3600_000) }, Buffer.from(adminSecret, "utf8"));
     for (const token of [undefined, tenantToken, adminToken({ secret: "y".repeat(32) }), adminToken({ expiresInS: -5 }), "admin1.x.y", "garbage"]) {
       const c = client(url, token);
-      for (const call of [() => c.backups.list.query({}), () => c.backups.create.mutate({ tenantIds: ["t1"] }), () => c.admin.me.query()]) {
+      for (const call of [
+        () => c.backups.list.query({}),
+        () => c.backups.create.mutate({ tenantIds: ["t1"] }),
+        () => c.admin.me.query(),
+        () => c.storage.analytics.query(),
+        () => c.alerts.list.query({}),
+        () => c.alerts.resolve.mutate({ id: newId("alr") }),
+        () => c.audit.list.query({}),
+      ]) {
         const { code, message } = await refusal(call());
         expect(code, String(token)).toBe("UNAUTHORIZED");
         expect(message).toMatch(/sign in again/);
@@ -85,6 +93,49 @@ describe("gateway", () => {
     } finally {
       await app.close();
     }
+  });
+
+  it("storage analytics: what each provider holds and costs, the largest tenants first", async () => {
+    const copy = (size: number) => ({ location: "k", status: "stored" as const, size });
+    await catalog.db.insert(backupRecords).values([
+      { id: newId("bkp"), backupType: "tenant", tenantId: "small", filename: "a", encryptionKeyId: "k", status: "completed", fileSize: 1_000, providers: { b2: copy(1_000), r2: copy(1_000) } },
+      { id: newId("bkp"), backupType: "tenant", tenantId: "large", filename: "b", encryptionKeyId: "k", status: "degraded", fileSize: 5_000, providers: { b2: copy(5_000), r2: { location: "k", status: "failed" } } },
+      { id: newId("bkp"), backupType: "tenant", tenantId: "gone", filename: "c", encryptionKeyId: "k", status: "failed", fileSize: 9_000, providers: {} },
+    ]);
+    const view = await client(url, adminToken()).storage.analytics.query();
+    expect(view.currency).toBe("USD");
+    expect(view.providers.map(({ provider, bytes, backups }) => ({ provider, bytes, backups }))).toEqual([
+      { provider: "b2", bytes: 6_000, backups: 2 },
+      { provider: "r2", bytes: 1_000, backups: 1 },
+    ]);
+    expect(view.topTenants).toEqual([
+      { tenantId: "large", bytes: 5_000, backups: 1 },
+      { tenantId: "small", bytes: 2_000, backups: 1 },
+    ]);
+    expect(view.monthlyTotal).toBeGreaterThanOrEqual(0);
+    expect(view.projection.map((p) => p.months)).toEqual([3, 6, 12]);
+  });
+
+  it("alerts: open ones listed; acknowledged stays open, resolved leaves the list; each audited; an unknown one is NOT_FOUND", async () => {
+    const admin = client(url, adminToken({ userId: "nima" }));
+    const id = (await raiseAlert({ catalog }, { severity: "critical", code: "tenant_backup_failed", message: "backup of tenant t9 failed", context: { tenantId: "t9" } }))!;
+    expect((await admin.alerts.list.query({})).find((a) => a.id === id)).toMatchObject({ severity: "critical", tenantId: "t9", acknowledgedAt: null });
+    await admin.alerts.acknowledge.mutate({ id });
+    expect((await admin.alerts.list.query({})).find((a) => a.id === id)).toMatchObject({ acknowledgedBy: "admin:nima", resolvedAt: null });
+    await admin.alerts.resolve.mutate({ id });
+    expect((await admin.alerts.list.query({})).some((a) => a.id === id)).toBe(false);
+    expect((await admin.alerts.list.query({ resolved: true })).find((a) => a.id === id)).toMatchObject({ acknowledgedBy: "admin:nima" });
+    const [row] = await catalog.db.select().from(alerts).where(eq(alerts.id, id));
+    expect(row!.resolvedAt).toBeInstanceOf(Date);
+    expect(await refusal(admin.alerts.resolve.mutate({ id }))).toMatchObject({ code: "NOT_FOUND", message: expect.stringMatching(/not open/) as string });
+    expect(await refusal(admin.alerts.acknowledge.mutate({ id: newId("alr") }))).toMatchObject({ code: "NOT_FOUND" });
+    expect((await refusal(admin.alerts.resolve.mutate({ id: "not-an-id" }))).code).toBe("BAD_REQUEST");
+
+    const trail = await admin.audit.list.query({ tenantId: "t9" });
+    expect(trail.map((e) => [e.actor, e.action, e.targetId])).toEqual([
+      ["admin:nima", "alert.resolved", id],
+      ["admin:nima", "alert.acknowledged", id],
+    ]);
   });
 
   it("rejects bad input with a clear error", async () => {

@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { backupRecords } from "@hesaab/db";
+import { backupRecords, raiseAlert } from "@hesaab/db";
 import { newId } from "@hesaab/contracts";
 import { waitFor } from "@hesaab/testkit";
 import { startHarness, type Harness } from "./harness";
@@ -48,7 +48,8 @@ describe.runIf(chromiumPath)("the web apps in a browser", { timeout: 120_000 }, 
   it("admin app: signs in from its link, shows the backups, and queues one in the admin's name", async () => {
     const [tenant] = h.activeTenants();
     const id = newId("bkp");
-    await h.catalog.db.insert(backupRecords).values({ id, backupType: "tenant", tenantId: tenant!, filename: "x", encryptionKeyId: "k", status: "completed", fileSize: 1234 });
+    const stored = { location: "x", status: "stored" as const, size: 3 * 1024 ** 2 };
+    await h.catalog.db.insert(backupRecords).values({ id, backupType: "tenant", tenantId: tenant!, filename: "x", encryptionKeyId: "k", status: "completed", fileSize: 3 * 1024 ** 2, providers: { b2: stored, r2: stored } });
     const admin = await page(`/admin/#session=${h.adminSession("sara")}`);
     await admin.getByText("Signed in as sara").waitFor();
     expect(admin.url(), "the token leaves the address bar").toBe(`${h.gateway.address}/admin/`);
@@ -59,6 +60,28 @@ describe.runIf(chromiumPath)("the web apps in a browser", { timeout: 120_000 }, 
     await admin.getByText("queued 1").waitFor();
     const request = await waitFor(() => h.backupRequests.find((m) => (m.data as { tenantIds?: string[] }).tenantIds?.[0] === tenant), "the backup request");
     expect(request.data).toMatchObject({ tenantIds: [tenant], requestedBy: "admin:sara" });
+  });
+
+  it("admin app: storage and its cost, alerts acknowledged and resolved, the audit trail", async () => {
+    const [tenant] = h.activeTenants();
+    await raiseAlert({ catalog: h.catalog }, { severity: "critical", code: "tenant_backup_failed", message: "backup of tenant x failed: both providers down", context: { tenantId: tenant } });
+    const admin = await page(`/admin/#session=${h.adminSession("sara")}`);
+    await admin.getByRole("button", { name: "Storage" }).click();
+    const providers = admin.getByRole("table", { name: "providers" });
+    await providers.getByRole("row", { name: /^b2 3\.0 MiB/ }).waitFor();
+    await admin.getByRole("table", { name: "largest tenants" }).getByRole("cell", { name: tenant }).waitFor();
+
+    await admin.getByRole("button", { name: "Alerts" }).click();
+    const alert = admin.getByRole("row", { name: /both providers down/ });
+    await alert.getByRole("button", { name: "Acknowledge" }).click();
+    await alert.getByText("seen by admin:sara").waitFor();
+    await alert.getByRole("button", { name: "Resolve" }).click();
+    await admin.getByText("No open alerts.").waitFor();
+
+    await admin.getByRole("button", { name: "Audit" }).click();
+    const trail = admin.getByRole("table", { name: "audit trail" });
+    await trail.getByRole("row", { name: /admin:sara alert\.resolved/ }).waitFor();
+    await trail.getByRole("row", { name: /admin:sara backup\.request/ }).waitFor();
   });
 
   it("admin app: without a session it asks for one; a tenant's is refused, an admin's pasted signs in; sign out", async () => {

@@ -54,7 +54,7 @@ export function appConfig(/** @type {{ name: string, spa?: boolean }} */ { name,
     ? [
         ...forbidApps(others.filter((a) => a !== "gateway"), "no app imports another app"),
         { group: ["@hesaab/gateway", "@hesaab/gateway/*"], message: "SPAs import only the gateway's router type (import type)", allowTypeImports: true },
-        { group: ["@hesaab/*", "!@hesaab/gateway", "!@hesaab/gateway/*", "!@hesaab/contracts"], message: "SPAs depend on the API's types, not on server packages", allowTypeImports: true },
+        { group: ["@hesaab/*", "!@hesaab/gateway", "!@hesaab/gateway/*", "!@hesaab/contracts", "!@hesaab/web-session"], message: "SPAs depend on the API's types, not on server packages", allowTypeImports: true },
       ]
     : forbidApps(others, "no app imports another app");
   return tseslint.config(...base, {

@@ -1,7 +1,7 @@
 import { QueryClientProvider, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { StrictMode, useState, type FormEvent } from "react";
 import { createRoot } from "react-dom/client";
-import { queryClient, setSession, takeSession, TRPCProvider, trpcClient, useTRPC } from "./trpc";
+import { queryClient, session, TRPCProvider, trpcClient, useTRPC } from "./trpc";
 
 function Backups() {
   const trpc = useTRPC();
@@ -188,7 +188,7 @@ function SignIn({ reason }: { reason: string }) {
   const [token, setToken] = useState("");
   const submit = (e: FormEvent) => {
     e.preventDefault();
-    setSession(token.trim());
+    session.set(token.trim());
     void queryClient.resetQueries();
   };
   return (
@@ -213,7 +213,7 @@ function App() {
   if (me.isPending) return <p>Signing in…</p>;
   if (me.isError) return <SignIn reason={me.error.message} />;
   const signOut = () => {
-    setSession(null);
+    session.set(null);
     void queryClient.resetQueries();
   };
   return (
@@ -236,7 +236,7 @@ function App() {
   );
 }
 
-takeSession();
+session.take();
 createRoot(document.getElementById("root")!).render(
   <StrictMode>
     <QueryClientProvider client={queryClient}>

@@ -1,7 +1,7 @@
 import { QueryClientProvider, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
-import { queryClient, takeSession, TRPCProvider, trpcClient, useTRPC } from "./trpc";
+import { queryClient, session, TRPCProvider, trpcClient, useTRPC } from "./trpc";
 
 const STATUS: Record<string, string> = {
   pending: "Preparing…",
@@ -87,7 +87,7 @@ function MyData() {
   );
 }
 
-takeSession();
+session.take();
 createRoot(document.getElementById("root")!).render(
   <StrictMode>
     <QueryClientProvider client={queryClient}>

@@ -3,33 +3,11 @@ import { createTRPCClient, httpBatchLink } from "@trpc/client";
 import { createTRPCContext } from "@trpc/tanstack-react-query";
 // Only the router's type crosses from the gateway (lint enforces it).
 import type { AppRouter } from "@hesaab/gateway/router";
+import { browserSession } from "@hesaab/web-session";
 
-const SESSION_KEY = "hesaab.session";
-
-/**
- * The tenant session HesaabPlus signed for this user. It arrives once in the link's fragment
- * (`/app/#session=…`, which browsers never send to a server), is kept for this tab only, and is
- * removed from the address bar.
- */
-export function takeSession(): string | null {
-  const fromLink = new URLSearchParams(window.location.hash.slice(1)).get("session");
-  if (fromLink) {
-    sessionStorage.setItem(SESSION_KEY, fromLink);
-    history.replaceState(null, "", window.location.pathname);
-  }
-  return sessionStorage.getItem(SESSION_KEY);
-}
+/** The tenant session HesaabPlus signed for this user. */
+export const session = browserSession("hesaab.session");
 
 export const queryClient = new QueryClient({ defaultOptions: { queries: { retry: false } } });
-export const trpcClient = createTRPCClient<AppRouter>({
-  links: [
-    httpBatchLink({
-      url: "/trpc",
-      headers: (): Record<string, string> => {
-        const session = sessionStorage.getItem(SESSION_KEY);
-        return session ? { authorization: `Bearer ${session}` } : {};
-      },
-    }),
-  ],
-});
+export const trpcClient = createTRPCClient<AppRouter>({ links: [httpBatchLink({ url: "/trpc", headers: () => session.headers() })] });
 export const { TRPCProvider, useTRPC } = createTRPCContext<AppRouter>();

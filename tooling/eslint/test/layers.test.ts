@@ -33,6 +33,12 @@ describe("layer rules", () => {
     expect(messages.join("\n")).toMatch(/only the gateway's router type/);
   });
 
+  it("let an SPA use the browser-side packages, not a server package", async () => {
+    expect(await lint("apps/tenant-web", `import { browserSession } from "@hesaab/web-session";\nexport const s = browserSession("k");\n`)).toEqual([]);
+    const messages = await lint("apps/tenant-web", `import { openCatalog } from "@hesaab/db";\nexport const c = openCatalog;\n`);
+    expect(messages.join("\n")).toMatch(/not on server packages/);
+  });
+
   it("let an app import packages", async () => {
     expect(await lint("apps/backup-svc", `import { newId } from "@hesaab/contracts";\nexport const id = newId("bkp");\n`)).toEqual([]);
   });

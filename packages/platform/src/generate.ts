@@ -207,6 +207,7 @@ export async function generatePlatform(opts: GenerateOptions): Promise<GenerateR
   const state: LoadState = { bytes: 0, rows: 0, reportedAt: 0, tenantsDone: 0, tenantsTotal: plans.length, onProgress: opts.onProgress };
   const skipForeignKeyChecks = opts.skipForeignKeyChecks ?? false;
   const ownPool = "url" in opts ? new pg.Pool({ connectionString: opts.url, max: Math.max(1, opts.concurrency ?? 2) }) : undefined;
+  ownPool?.on("error", () => {}); // an idle connection the server drops is replaced, not a crash
   const target: PgTarget = ownPool ? { pool: ownPool } : "pool" in opts ? { pool: opts.pool } : { client: (opts as { client: pg.ClientBase }).client };
   const concurrency = "client" in target ? 1 : Math.max(1, opts.concurrency ?? 2);
   try {

@@ -76,6 +76,15 @@ export async function freshDatabase(prefix = "t"): Promise<FreshDatabase> {
   const name = `${prefix}_${Date.now().toString(36)}_${randomBytes(4).toString("hex")}`.toLowerCase();
   await adminQuery(`create database "${name}"`);
   const drop = async () => {
+    // `pool.end()` resolves before its clients' connections have closed: a forced drop then would
+    // terminate them, and the FATAL it sends surfaces as the pool's unhandled "error" event. Give
+    // connections that are closing a moment to go; force only what is still there after that.
+    const deadline = Date.now() + 5_000;
+    for (;;) {
+      const { rows } = await adminQuery("select count(*)::int as n from pg_stat_activity where datname = $1", [name]);
+      if (rows[0].n === 0 || Date.now() > deadline) break;
+      await new Promise((r) => setTimeout(r, 25));
+    }
     await adminQuery(`drop database if exists "${name}" with (force)`);
   };
   return { name, url: `postgres://postgres@127.0.0.1:5432/${name}`, drop, [Symbol.asyncDispose]: drop };

@@ -5,11 +5,12 @@ import { newId } from "@hesaab/contracts";
 import type { ArtifactIdentity, KeyRing, KeySidecar } from "@hesaab/crypto";
 import { insertBackupRecord, updateBackupRecord, writeAudit, type CatalogDb, type ProviderCopy } from "@hesaab/db";
 import { disasterBackupKey, keysSidecarKey, metaSidecarKey, verifyObject, type ManifestSummary, type StorageBackend, type VerifyResult } from "@hesaab/storage";
-import { buildConfigBundle } from "./config-bundle";
+import { buildConfigBundle, type ConfigBundle } from "./config-bundle";
 import { describe } from "./describe";
 import { DrError } from "./errors";
 import { countRows, serverFacts, type DrManifest } from "./manifest";
 import { connect, dumpDatabase } from "./pg-tools";
+import { dumpRoles, type RolesDump } from "./roles";
 import { rootedKey, withKeyRoot } from "./rooted-backend";
 
 /**
@@ -17,9 +18,9 @@ import { rootedKey, withKeyRoot } from "./rooted-backend";
  *
  *     [config files read]  (first: a missing file fails in a second, not after the dump)
  *     catalog record `running` (when a catalog is given)
- *     REPEATABLE READ transaction ─ pg_export_snapshot() ─┬─ pg_dump -Fc --snapshot ─▶ BKP1 (platform key) ─▶ SHA-256 ─▶ tee ─▶ B2, R2
+ *     REPEATABLE READ transaction ─ pg_export_snapshot(), the server's roles ─┬─ pg_dump -Fc --snapshot ─▶ BKP1 (platform key) ─▶ SHA-256 ─▶ tee ─▶ B2, R2
  *                                                          └─ exact row counts, same snapshot (in parallel; the upload ends only once they are in)
- *     config bundle + manifest (JSON, gzip) ─▶ BKP1 ─▶ B2, R2
+ *     config bundle + manifest + roles (JSON, gzip) ─▶ BKP1 ─▶ B2, R2
  *     keyless verification of every copy: size + SHA-256 read back from each provider
  *     catalog record `completed` (every provider verified) or `degraded` (some), expires_at = created + retention
  *
@@ -165,7 +166,7 @@ export async function backupPlatform(opts: BackupPlatformOptions): Promise<Disas
     // 2. The configuration bundle, carrying the full manifest.
     progress("storing-config");
     const config = await storeArtifact({
-      plaintext: Readable.from([Buffer.from(JSON.stringify({ ...bundle, manifest }))]),
+      plaintext: Readable.from([Buffer.from(JSON.stringify({ ...bundle, manifest, roles: dumped.roles } satisfies ConfigBundle))]),
       identity,
       keyRing: opts.keyRing,
       backends,
@@ -243,7 +244,7 @@ interface DumpContext {
  * The transaction stays open until pg_dump is done. The dump stream does not end before the counts
  * are in (a gate's flush waits for them), so the data part's meta sidecar carries them too.
  */
-async function dumpInSnapshot(ctx: DumpContext): Promise<{ data: StoredArtifact; tables: Record<string, number>; facts: Awaited<ReturnType<typeof serverFacts>> }> {
+async function dumpInSnapshot(ctx: DumpContext): Promise<{ data: StoredArtifact; tables: Record<string, number>; facts: Awaited<ReturnType<typeof serverFacts>>; roles: RolesDump }> {
   const { opts } = ctx;
   let snap;
   try {
@@ -259,6 +260,7 @@ async function dumpInSnapshot(ctx: DumpContext): Promise<{ data: StoredArtifact;
     await snap.query("begin isolation level repeatable read, read only");
     const { rows } = await snap.query<{ s: string }>("select pg_export_snapshot() as s");
     const facts = await serverFacts(snap);
+    const roles = await dumpRoles(snap); // the server's, which pg_dump leaves out: a rebuild creates them first
     await ctx.afterSnapshot();
     const dump = dumpDatabase({ url: opts.platformUrl, snapshot: rows[0]!.s, signal: stop.signal });
     let tables: Record<string, number> | undefined;
@@ -307,7 +309,7 @@ async function dumpInSnapshot(ctx: DumpContext): Promise<{ data: StoredArtifact;
     // The gate let the stream end only after the counts were in.
     const counted = await counting;
     done = true;
-    return { data, tables: counted, facts };
+    return { data, tables: counted, facts, roles };
   } finally {
     opts.signal?.removeEventListener("abort", onAbort);
     // On failure the counts may still run: closing the connection ends the transaction without waiting for them.

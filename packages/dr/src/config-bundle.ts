@@ -2,6 +2,7 @@ import { readFile, mkdir, writeFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { DrError } from "./errors";
 import type { DrManifest } from "./manifest";
+import type { RolesDump } from "./roles";
 
 /**
  * The configuration bundle: the files named by configuration (compose files, env files…), which
@@ -17,6 +18,8 @@ export interface ConfigBundle {
    * artifact carries it, so a restore needs nothing but the bucket to check what it restored.
    */
   manifest?: DrManifest;
+  /** The server's roles when the backup was taken (backups made before roles were carried have none). */
+  roles?: RolesDump;
 }
 
 /** Parses a configuration bundle (the plaintext of a disaster backup's config artifact). */

@@ -14,7 +14,9 @@ export type DrErrorCode =
   | "dr_backup_unusable"
   /** The disaster backups could not be listed in any provider. */
   | "dr_listing_failed"
-  | "dr_invalid_argument";
+  | "dr_invalid_argument"
+  /** The backup's roles could not be created on the target server (nothing of them was). */
+  | "dr_roles_failed";
 
 export class DrError extends HesaabError {
   declare readonly code: DrErrorCode;

@@ -69,13 +69,15 @@ export interface RestoreOptions {
   jobs?: number;
   /** Drop objects of the same names first (`--clean --if-exists`): restoring over a database that is not empty. */
   clean?: boolean;
+  /** Give objects their owners back (the roles must exist); otherwise the restoring user owns everything (`--no-owner`). */
+  owners?: boolean;
   signal?: AbortSignal;
 }
 
 /** `pg_restore -j N` of a custom-format dump file into `targetUrl` (which must exist). */
-export function restoreDump({ file, targetUrl, jobs = 2, clean = false, signal }: RestoreOptions): Promise<void> {
+export function restoreDump({ file, targetUrl, jobs = 2, clean = false, owners = false, signal }: RestoreOptions): Promise<void> {
   return new Promise((resolve, reject) => {
-    const args = ["--no-password", "--exit-on-error", "--no-owner", `--jobs=${jobs}`, ...(clean ? ["--clean", "--if-exists"] : []), "-d", decodeURIComponent(new URL(targetUrl).pathname.slice(1)), file];
+    const args = ["--no-password", "--exit-on-error", ...(owners ? [] : ["--no-owner"]), `--jobs=${jobs}`, ...(clean ? ["--clean", "--if-exists"] : []), "-d", decodeURIComponent(new URL(targetUrl).pathname.slice(1)), file];
     const child = spawn("pg_restore", args, { env: libpqEnv(targetUrl), stdio: ["ignore", "ignore", "pipe"], signal });
     let stderr = "";
     child.stderr.setEncoding("utf8").on("data", (d: string) => {

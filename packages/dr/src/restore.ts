@@ -14,6 +14,7 @@ import { DrError } from "./errors";
 import { findDisasterBackup, type DisasterBackupEntry, type DisasterPartCopy } from "./list";
 import { compareCounts, countRowsOf, parseManifest, type DrManifest, type ManifestComparison } from "./manifest";
 import { createDatabase, probeDatabase, restoreDump } from "./pg-tools";
+import { createMissingRoles, type RolesReport } from "./roles";
 import { withKeyRoot } from "./rooted-backend";
 
 /**
@@ -25,8 +26,9 @@ import { withKeyRoot } from "./rooted-backend";
  *         config part: download (SHA-256 + size checked) → authenticated decrypt → bundle + manifest
  *         data part:   download (SHA-256 + size checked) → authenticated decrypt to a temp file (every tag, the final chunk)
  *     ── nothing has touched the target until here ──
+ *     the backup's roles the target server lacks created (existing ones left alone)
  *     create the target database if it does not exist
- *     pg_restore -j N from the temp file
+ *     pg_restore -j N from the temp file (objects owned by their roles again; `roles: skip`: by the restoring user)
  *     row counts of every table compared with the manifest; configuration files written to --config-dir
  *
  * A provider that is down, misses the backup, or serves a corrupt, truncated or undecryptable copy
@@ -51,6 +53,11 @@ export interface RestorePlatformOptions {
   jobs?: number | undefined;
   /** Restore into a database that is not empty (objects of the same names are dropped first). */
   allowNonEmpty?: boolean | undefined;
+  /**
+   * The backup's roles: `missing` (default) creates on the target server those it lacks (existing ones
+   * are left as they are) before pg_restore applies GRANTs to them; `skip` creates none.
+   */
+  roles?: "missing" | "skip" | undefined;
   /** Temp files go below it (the decrypted dump: as large as the dump). Default the OS temp dir. */
   workDir?: string | undefined;
   root?: string | undefined;
@@ -85,6 +92,8 @@ export interface RestoreReport {
   tables: ManifestComparison["tables"];
   mismatches: number;
   configFiles: { path: string; writtenTo: string | null }[];
+  /** What became of the backup's roles; null when skipped, or the backup carries none (made before roles were). */
+  roles: RolesReport | null;
   bytes: { artifact: number; dump: number };
   durationsMs: { fetch: number; restore: number; check: number; total: number };
 }
@@ -150,11 +159,19 @@ export async function restorePlatform(opts: RestorePlatformOptions): Promise<Res
     progress("restoring", fetched.provider);
     const restoreStarted = Date.now();
     let createdDatabase = false;
+    const roles = fetched.bundle.roles && opts.roles !== "skip" ? await createMissingRoles({ targetUrl: opts.targetUrl, dump: fetched.bundle.roles }) : null;
     if (!probe.exists) {
       await createDatabase(opts.targetUrl);
       createdDatabase = true;
     }
-    await restoreDump({ file: fetched.dumpFile, targetUrl: opts.targetUrl, jobs: opts.jobs ?? 2, clean: Boolean(opts.allowNonEmpty && probe.objects.length > 0), ...(signal ? { signal } : {}) });
+    await restoreDump({
+      file: fetched.dumpFile,
+      targetUrl: opts.targetUrl,
+      jobs: opts.jobs ?? 2,
+      clean: Boolean(opts.allowNonEmpty && probe.objects.length > 0),
+      owners: roles !== null, // the roles are there: objects get their owners back
+      ...(signal ? { signal } : {}),
+    });
     const restoreMs = Date.now() - restoreStarted;
 
     progress("checking");
@@ -187,6 +204,7 @@ export async function restorePlatform(opts: RestorePlatformOptions): Promise<Res
       tables: comparison.tables,
       mismatches: comparison.tables.filter((t) => !t.ok).length,
       configFiles: fetched.bundle.files.map((f, i) => ({ path: f.path, writtenTo: written[i] ?? null })),
+      roles,
       bytes: fetched.bytes,
       durationsMs: { fetch: fetchMs, restore: restoreMs, check: checkMs, total: Date.now() - started },
     };

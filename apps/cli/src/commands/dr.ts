@@ -162,6 +162,7 @@ interface RestoreFlags {
   configDir?: string;
   jobs: number;
   forceNonEmpty?: boolean;
+  skipRoles?: boolean;
   workDir?: string;
   json?: boolean;
 }
@@ -181,6 +182,7 @@ async function restore(flags: RestoreFlags): Promise<void> {
       configDir: flags.configDir,
       jobs: flags.jobs,
       allowNonEmpty: flags.forceNonEmpty,
+      roles: flags.skipRoles ? "skip" : "missing",
       workDir: flags.workDir,
       root,
       signal,
@@ -213,6 +215,11 @@ function printRestoreReport(r: RestoreReport): void {
   if (r.configFiles.length === 0) lines.push("  config   the backup holds no configuration files");
   else if (r.configFiles.every((f) => f.writtenTo)) lines.push(`  config   ${r.configFiles.length} files written:`, ...r.configFiles.map((f) => `    ${f.writtenTo}`));
   else lines.push(`  config   ${r.configFiles.length} files in the backup (pass --config-dir to write them): ${r.configFiles.map((f) => f.path).join(", ")}`);
+  if (!r.roles) lines.push("  roles    none created (skipped, or the backup carries none)");
+  else {
+    lines.push(`  roles    created ${r.roles.created.length ? r.roles.created.join(", ") : "none"}; already there (left as they are): ${r.roles.existing.join(", ") || "none"}`);
+    if (!r.roles.passwords && r.roles.created.length) lines.push("           WITHOUT PASSWORDS (the backup was not taken as a superuser): set them with ALTER ROLE … PASSWORD");
+  }
   lines.push(`  took     ${secs(r.durationsMs.total)} (fetch + verify ${secs(r.durationsMs.fetch)}, pg_restore ${secs(r.durationsMs.restore)}, check ${secs(r.durationsMs.check)})`);
   lines.push(r.ok ? "OK" : "RESTORED WITH DIFFERENCES: see the tables above");
   process.stdout.write(`${lines.join("\n")}\n`);
@@ -275,6 +282,7 @@ export function registerDr(program: Command): void {
     .option("--config-dir <path>", "write the backup's configuration files below this directory")
     .addOption(new Option("--jobs <n>", "pg_restore parallel jobs").default(2).argParser(positiveInt))
     .option("--force-non-empty", "restore into a database that is not empty (objects of the same names are dropped first)")
+    .option("--skip-roles", "do not create the backup's roles the target server lacks (by default they are created; existing roles are never changed)")
     .option("--work-dir <path>", "where the decrypted dump is staged (needs room for it); default the temp dir")
     .option("--json", "print the report as JSON")
     .action((flags: RestoreFlags) => restore(flags));

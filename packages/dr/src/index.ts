@@ -3,7 +3,7 @@ export { dumpDatabase, restoreDump, connect, userObjects, probeDatabase, createD
 export { countRows, countRowsOf, listTables, serverFacts, compareWithManifest, compareCounts, parseManifest, type DrManifest, type ManifestComparison } from "./manifest";
 export { buildConfigBundle, writeConfigBundle, parseConfigBundle, type ConfigBundle } from "./config-bundle";
 export { withKeyRoot, rootedKey } from "./rooted-backend";
-export { dumpRoles, createMissingRoles, createRoleSql, type RolesDump, type RoleDef, type RolesReport } from "./roles";
+export { dumpRoles, createMissingRoles, createRoleSql, alterRoleSetSql, splitListSetting, type RolesDump, type RoleDef, type RolesReport } from "./roles";
 export { deployedGitCommit } from "./git";
 export {
   backupPlatform,

@@ -169,7 +169,7 @@ export async function restorePlatform(opts: RestorePlatformOptions): Promise<Res
       targetUrl: opts.targetUrl,
       jobs: opts.jobs ?? 2,
       clean: Boolean(opts.allowNonEmpty && probe.objects.length > 0),
-      owners: roles !== null, // the roles are there: objects get their owners back
+      owners: roles?.owners ?? false, // every owner there, and the restorer may act as each: objects get their owners back
       ...(signal ? { signal } : {}),
     });
     const restoreMs = Date.now() - restoreStarted;

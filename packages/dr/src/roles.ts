@@ -13,6 +13,10 @@ export interface RolesDump {
   passwords: boolean;
   roles: RoleDef[];
   memberships: { role: string; member: string; admin: boolean }[];
+  /** The roles that own the database's objects (the bootstrap superuser too, by name): a restore gives objects back to them only when it can. */
+  owners: string[];
+  /** The old server's bootstrap superuser: never carried (every server has its own). */
+  bootstrap: string;
 }
 
 export interface RoleDef {
@@ -28,79 +32,129 @@ export interface RoleDef {
   validUntil: string | null;
   /** The stored hash (SCRAM or md5), null when it has none or it could not be read. */
   password: string | null;
-  /** Cluster-wide settings, `name=value`. */
+  /** Cluster-wide settings, `name=value` as pg_db_role_setting keeps them. */
   config: string[];
 }
 
 const ROLE_COLUMNS = `rolname as name, rolsuper as superuser, rolinherit as inherit, rolcreaterole as "createRole", rolcreatedb as "createDb",
   rolcanlogin as login, rolreplication as replication, rolbypassrls as "bypassRls", rolconnlimit as "connectionLimit",
-  to_char(rolvaliduntil at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') as "validUntil", coalesce((select setconfig from pg_db_role_setting s where s.setrole = a.oid and s.setdatabase = 0), '{}') as config`;
+  to_char(rolvaliduntil at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') as "validUntil",
+  coalesce((select setconfig from pg_db_role_setting s where s.setrole = a.oid and s.setdatabase = 0), '{}') as config`;
+
+/** Objects below this oid come with every server (initdb's): their owner is the bootstrap superuser. */
+const FIRST_NORMAL_OID = 16384;
+const BOOTSTRAP_SUPERUSER_OID = 10;
+
+/** Owners of the database's own objects (pg_dump writes `ALTER … OWNER TO` for each). */
+const OWNERS = [
+  ["relowner", "pg_class"],
+  ["nspowner", "pg_namespace"],
+  ["proowner", "pg_proc"],
+  ["typowner", "pg_type"],
+  ["extowner", "pg_extension"],
+  ["evtowner", "pg_event_trigger"],
+  ["fdwowner", "pg_foreign_data_wrapper"],
+  ["srvowner", "pg_foreign_server"],
+  ["lanowner", "pg_language"],
+  ["pubowner", "pg_publication"],
+  ["stxowner", "pg_statistic_ext"],
+  ["oprowner", "pg_operator"],
+  ["opcowner", "pg_opclass"],
+  ["opfowner", "pg_opfamily"],
+  ["cfgowner", "pg_ts_config"],
+  ["dictowner", "pg_ts_dict"],
+  ["collowner", "pg_collation"],
+  ["conowner", "pg_conversion"],
+]
+  .map(([column, table]) => `select ${column} as oid from ${table} where oid >= ${FIRST_NORMAL_OID}`)
+  .concat(["select lomowner from pg_largeobject_metadata"])
+  .join(" union ");
+
+/** Every other role the database's dump names: grantees of privileges, policies' roles, user mappings, roles with settings in it. */
+const GRANTEES = [
+  ["relacl", "pg_class"],
+  ["attacl", "pg_attribute"],
+  ["nspacl", "pg_namespace"],
+  ["proacl", "pg_proc"],
+  ["typacl", "pg_type"],
+  ["lanacl", "pg_language"],
+  ["fdwacl", "pg_foreign_data_wrapper"],
+  ["srvacl", "pg_foreign_server"],
+  ["lomacl", "pg_largeobject_metadata"],
+  ["defaclacl", "pg_default_acl"],
+]
+  .map(([column, table]) => `select (aclexplode(${column})).grantee as oid from ${table} where ${column} is not null`)
+  .concat([
+    "select defaclrole from pg_default_acl",
+    "select unnest(polroles) from pg_policy",
+    "select umuser from pg_user_mappings", // the view: the table is for superusers only
+    "select setrole from pg_db_role_setting s join pg_database d on d.oid = s.setdatabase where d.datname = current_database()",
+  ])
+  .join(" union ");
+
+interface Edge {
+  role: number;
+  member: number;
+  admin: boolean;
+  roleName: string;
+  predefined: boolean;
+}
 
 /**
- * The roles this database refers to: its owner, the owners of its schemas, relations, functions and
- * types, every grantee of their privileges (and of default privileges), roles with settings in it.
- */
-const REFERENCED_ROLES = `
-  select datdba as oid from pg_database where datname = current_database()
-  union select relowner from pg_class
-  union select nspowner from pg_namespace
-  union select proowner from pg_proc
-  union select typowner from pg_type
-  union select defaclrole from pg_default_acl
-  union select (aclexplode(relacl)).grantee from pg_class where relacl is not null
-  union select (aclexplode(attacl)).grantee from pg_attribute where attacl is not null
-  union select (aclexplode(nspacl)).grantee from pg_namespace where nspacl is not null
-  union select (aclexplode(proacl)).grantee from pg_proc where proacl is not null
-  union select (aclexplode(typacl)).grantee from pg_type where typacl is not null
-  union select (aclexplode(defaclacl)).grantee from pg_default_acl
-  union select (aclexplode(datacl)).grantee from pg_database where datname = current_database() and datacl is not null
-  union select setrole from pg_db_role_setting s join pg_database d on d.oid = s.setdatabase where d.datname = current_database()`;
-
-/**
- * The roles the database needs on a new server: those it refers to (see REFERENCED_ROLES), closed
- * over memberships both ways (a login role that reaches its tables through a group role it belongs
- * to, the groups a needed role belongs to); predefined `pg_*` roles left out, since every server has
- * them. With their password hashes when readable (a superuser), their memberships among themselves.
- * Other databases' roles on the same server are not taken.
+ * The roles the database needs on a new server: the owners of its objects and every role its dump
+ * names (OWNERS, GRANTEES); then, going down, the members of those (a login role that reaches the
+ * tables through a group it belongs to); then, going up, the groups of all of them (never back down
+ * from a group found going up: its other members are not this database's). Predefined `pg_*` roles
+ * and the bootstrap superuser are left out: every server has its own. Password hashes come with them
+ * when pg_authid may be read (a superuser); without them otherwise. Reads only: safe inside the
+ * backup's snapshot transaction.
  */
 export async function dumpRoles(client: pg.Client | pg.PoolClient): Promise<RolesDump> {
-  const referenced = (await client.query<{ oid: number }>(`select distinct oid::int from (${REFERENCED_ROLES}) r where oid <> 0`)).rows.map((r) => r.oid); // 0: PUBLIC
-  const edges = (
-    await client.query<{ role: number; member: number; admin: boolean; roleName: string; predefined: boolean }>(
-      `select am.roleid::int as role, am.member::int as member, am.admin_option as admin, r.rolname as "roleName", r.rolname ~ '^pg_' as predefined
-         from pg_auth_members am join pg_roles r on r.oid = am.roleid`,
-    )
-  ).rows;
-  const needed = new Set(referenced);
-  for (let grew = true; grew; ) {
-    grew = false;
-    // never through a predefined role: its other members are not this database's
-    for (const e of edges.filter((x) => !x.predefined)) {
-      if (needed.has(e.role) !== needed.has(e.member)) {
-        needed.add(e.role);
-        needed.add(e.member);
-        grew = true;
+  const q = async <T extends pg.QueryResultRow>(text: string, params: unknown[] = []) => (await client.query<T>(text, params)).rows;
+  const ownerOids = (await q<{ oid: number }>(`select distinct oid::int from (${OWNERS}) o`)).map((r) => r.oid);
+  const granteeOids = (await q<{ oid: number }>(`select distinct oid::int from (${GRANTEES}) g where oid <> 0`)).map((r) => r.oid); // 0: PUBLIC
+  const edges = await q<Edge>(
+    `select am.roleid::int as role, am.member::int as member, am.admin_option as admin, r.rolname as "roleName", r.rolname ~ '^pg_' as predefined
+       from pg_auth_members am join pg_roles r on r.oid = am.roleid`,
+  );
+  const needed = new Set([...ownerOids, ...granteeOids]);
+  const grow = (step: (e: Edge) => number | undefined) => {
+    for (let grew = true; grew; ) {
+      grew = false;
+      for (const e of edges) {
+        const next = step(e);
+        if (next !== undefined && !needed.has(next)) {
+          needed.add(next);
+          grew = true;
+        }
       }
     }
-  }
-  const oids = [...needed];
-  let passwords = true;
-  let rows: (RoleDef & { oid: number })[];
-  const select = (source: string, password: string) => `select oid::int, ${ROLE_COLUMNS}, ${password} as password from ${source} a where oid = any($1) and rolname !~ '^pg_' order by rolname`;
-  try {
-    rows = (await client.query<RoleDef & { oid: number }>(select("pg_authid", "rolpassword"), [oids])).rows;
-  } catch (err) {
-    if ((err as { code?: string }).code !== "42501") throw err; // not a superuser: the roles without their hashes
-    passwords = false;
-    rows = (await client.query<RoleDef & { oid: number }>(select("pg_roles", "null"), [oids])).rows;
-  }
+  };
+  grow((e) => (needed.has(e.role) && !e.predefined ? e.member : undefined)); // down: members
+  grow((e) => (needed.has(e.member) && !e.predefined ? e.role : undefined)); // up: their groups
+  needed.delete(BOOTSTRAP_SUPERUSER_OID);
+
+  const [{ passwords }] = (await q<{ passwords: boolean }>("select has_table_privilege('pg_catalog.pg_authid', 'select') as passwords")) as [{ passwords: boolean }];
+  const source = passwords ? "pg_authid" : "pg_roles";
+  const rows = await q<RoleDef & { oid: number }>(
+    `select oid::int, ${ROLE_COLUMNS}, ${passwords ? "rolpassword" : "null"} as password from ${source} a where oid = any($1) and rolname !~ '^pg_' order by rolname`,
+    [[...needed]],
+  );
   const names = new Map(rows.map((r) => [r.oid, r.name]));
+  const nameOf = await q<{ oid: number; name: string }>("select oid::int, rolname as name from pg_roles where oid = any($1)", [[...ownerOids, BOOTSTRAP_SUPERUSER_OID]]);
+  const byOid = new Map(nameOf.map((r) => [r.oid, r.name]));
   // among the needed roles, and of needed roles in predefined ones (`GRANT pg_read_all_data TO app`)
   const memberships = edges
     .filter((e) => names.has(e.member) && (names.has(e.role) || e.predefined))
     .map((e) => ({ role: e.roleName, member: names.get(e.member)!, admin: e.admin }))
     .sort((a, b) => a.role.localeCompare(b.role) || a.member.localeCompare(b.member));
-  return { passwords, roles: rows.map(({ oid: _oid, ...r }) => r), memberships };
+  return {
+    passwords,
+    roles: rows.map(({ oid: _oid, ...r }) => r),
+    memberships,
+    owners: ownerOids.map((o) => byOid.get(o)).filter((n): n is string => n !== undefined).sort(),
+    bootstrap: byOid.get(BOOTSTRAP_SUPERUSER_OID) ?? "postgres",
+  };
 }
 
 const ident = (s: string) => `"${s.replace(/"/g, '""')}"`;
@@ -124,6 +178,44 @@ export function createRoleSql(r: RoleDef): string {
   return `CREATE ROLE ${ident(r.name)} WITH ${parts.join(" ")}`;
 }
 
+/** Settings whose value is a list: pg_db_role_setting keeps them flattened (`search_path=app, "My Schema"`). */
+const LIST_SETTINGS = new Set(["search_path", "temp_tablespaces", "local_preload_libraries", "session_preload_libraries", "shared_preload_libraries", "unix_socket_directories"]);
+
+/** The elements of a flattened list setting: comma separated, each possibly double-quoted (`""` inside). */
+export function splitListSetting(value: string): string[] {
+  const out: string[] = [];
+  let i = 0;
+  while (i < value.length) {
+    while (value[i] === " ") i++;
+    let item = "";
+    if (value[i] === '"') {
+      i++;
+      while (i < value.length && !(value[i] === '"' && value[i + 1] !== '"')) {
+        item += value[i];
+        i += value[i] === '"' ? 2 : 1;
+      }
+      i++; // the closing quote
+    } else {
+      while (i < value.length && value[i] !== ",") item += value[i++];
+      item = item.trimEnd();
+    }
+    out.push(item);
+    while (i < value.length && value[i] !== ",") i++;
+    i++; // the comma
+  }
+  return out;
+}
+
+/** `ALTER ROLE … SET` for one `name=value` of pg_db_role_setting (a list setting as a list of literals, as pg_dump writes it). */
+export function alterRoleSetSql(role: string, setting: string): string | undefined {
+  const eq = setting.indexOf("=");
+  if (eq <= 0) return undefined;
+  const name = setting.slice(0, eq);
+  const value = setting.slice(eq + 1);
+  const rendered = LIST_SETTINGS.has(name.toLowerCase()) ? splitListSetting(value).map(literal).join(", ") : literal(value);
+  return `ALTER ROLE ${ident(role)} SET ${ident(name)} TO ${rendered}`;
+}
+
 export interface RolesReport {
   /** Roles this restore created (with their attributes, settings and memberships). */
   created: string[];
@@ -131,6 +223,13 @@ export interface RolesReport {
   existing: string[];
   /** Whether the created roles got their password hashes (false: set them with ALTER ROLE … PASSWORD). */
   passwords: boolean;
+  /**
+   * Whether objects get their owners back: only when every owner exists on the server and the
+   * restorer may act as it (a superuser, or a member). Otherwise the restorer owns them, and
+   * `unavailableOwners` says which owners were the reason (the old bootstrap superuser, say).
+   */
+  owners: boolean;
+  unavailableOwners: string[];
 }
 
 /**
@@ -154,8 +253,8 @@ export async function createMissingRoles({ targetUrl, dump }: { targetUrl: strin
         current = r.name;
         await client.query(createRoleSql(r));
         for (const setting of r.config) {
-          const eq = setting.indexOf("=");
-          if (eq > 0) await client.query(`ALTER ROLE ${ident(r.name)} SET ${ident(setting.slice(0, eq))} TO ${literal(setting.slice(eq + 1))}`);
+          const sql = alterRoleSetSql(r.name, setting);
+          if (sql) await client.query(sql);
         }
       }
       // memberships that involve a role created here (an existing role's own memberships are the server's)
@@ -176,7 +275,13 @@ export async function createMissingRoles({ targetUrl, dump }: { targetUrl: strin
         cause: err,
       });
     }
-    return { created: [...created].sort(), existing: [...existing].sort(), passwords: dump.passwords };
+    const owners = await client.query<{ name: string; ok: boolean }>(
+      `select o as name, case when r.oid is null then false else coalesce((select rolsuper from pg_roles where rolname = current_user), false) or pg_has_role(current_user, r.oid, 'MEMBER') end as ok
+         from unnest($1::text[]) o left join pg_roles r on r.rolname = o`,
+      [dump.owners],
+    );
+    const unavailableOwners = owners.rows.filter((o) => !o.ok).map((o) => o.name);
+    return { created: [...created].sort(), existing: [...existing].sort(), passwords: dump.passwords, owners: unavailableOwners.length === 0, unavailableOwners };
   } finally {
     await client.end().catch(() => {});
   }

@@ -219,6 +219,11 @@ function printRestoreReport(r: RestoreReport): void {
   else {
     lines.push(`  roles    created ${r.roles.created.length ? r.roles.created.join(", ") : "none"}; already there (left as they are): ${r.roles.existing.join(", ") || "none"}`);
     if (!r.roles.passwords && r.roles.created.length) lines.push("           WITHOUT PASSWORDS (the backup was not taken as a superuser): set them with ALTER ROLE … PASSWORD");
+    lines.push(
+      r.roles.owners
+        ? "  owners   every object owned by its role again"
+        : `  owners   objects are owned by the restoring user: ${r.roles.unavailableOwners.join(", ")} missing on this server or not yours to act as (ALTER … OWNER TO to hand them over)`,
+    );
   }
   lines.push(`  took     ${secs(r.durationsMs.total)} (fetch + verify ${secs(r.durationsMs.fetch)}, pg_restore ${secs(r.durationsMs.restore)}, check ${secs(r.durationsMs.check)})`);
   lines.push(r.ok ? "OK" : "RESTORED WITH DIFFERENCES: see the tables above");

@@ -42,10 +42,14 @@ describe("hesaab … session", { timeout: 60_000 }, () => {
     const missing = await cli(["admin", "session", "--user", "sara"], {});
     expect(missing.code).not.toBe(0);
     expect(missing.stderr).toMatch(/ADMIN_SESSION_SECRET/);
-    const short = await cli(["admin", "session", "--user", "sara"], { ADMIN_SESSION_SECRET: "short" });
+    const shortSecret = `tooshort-${randomBytes(4).toString("hex")}`;
+    const short = await cli(["admin", "session", "--user", "sara"], { ADMIN_SESSION_SECRET: shortSecret });
     expect(short.code).not.toBe(0);
     expect(short.stderr).toMatch(/ADMIN_SESSION_SECRET needs at least 32 characters/);
-    expect(short.stderr).not.toContain("short"); // the value itself is never echoed
+    expect(short.stderr + short.stdout).not.toContain(shortSecret); // the value itself is never echoed
+    const long = await cli(["admin", "session", "--user", "sara", "--minutes", "1441"], { ADMIN_SESSION_SECRET: secret });
+    expect(long.code).not.toBe(0);
+    expect(long.stderr).toMatch(/at most 24 hours/);
     const noUser = await cli(["admin", "session"], { ADMIN_SESSION_SECRET: secret });
     expect(noUser.code).not.toBe(0);
     expect(noUser.stderr).toMatch(/--user/);

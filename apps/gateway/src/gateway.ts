@@ -76,11 +76,6 @@ export async function startGateway(env: GatewayEnv): Promise<RunningGateway> {
 /** The catalog's view of what each provider holds and costs (no bucket listing: that is `hesaab storage stats --list`). */
 export async function storageView(catalog: Catalog, now = new Date()): Promise<StorageView> {
   const a = await storageAnalytics({ catalog, now });
-  const tenants = new Map<string, { bytes: number; backups: number }>();
-  for (const t of a.tenants) {
-    const sum = tenants.get(t.tenantId) ?? { bytes: 0, backups: 0 };
-    tenants.set(t.tenantId, { bytes: sum.bytes + t.bytes, backups: Math.max(sum.backups, t.backups) });
-  }
   return {
     at: a.at,
     currency: a.prices.currency,
@@ -90,7 +85,7 @@ export async function storageView(catalog: Catalog, now = new Date()): Promise<S
       bytesPerDay: a.trend.find((t) => t.provider === p.provider)?.bytesPerDay ?? 0,
     })),
     byType: a.byType.map(({ type, provider, bytes, backups }) => ({ type, provider, bytes, backups })),
-    topTenants: [...tenants].map(([tenantId, v]) => ({ tenantId, ...v })).sort((x, y) => y.bytes - x.bytes).slice(0, 20),
+    topTenants: a.largestTenants,
     monthlyTotal: a.cost.monthlyTotal,
     projection: a.projection.map((p) => ({ months: p.months, monthlyTotal: p.monthlyTotal })),
   };

@@ -109,7 +109,8 @@ async function settleAlert(ctx: Context & { admin: { userId: string } }, o: { id
   const now = new Date();
   const changed = await ctx.db
     .update(alerts)
-    .set(o.as === "resolved" ? { resolvedAt: now, acknowledgedAt: sql`coalesce(${alerts.acknowledgedAt}, ${now})`, acknowledgedBy: sql`coalesce(${alerts.acknowledgedBy}, ${by})` } : { acknowledgedAt: now, acknowledgedBy: by })
+    // the first admin to acknowledge stays the one who did
+    .set({ acknowledgedAt: sql`coalesce(${alerts.acknowledgedAt}, ${now})`, acknowledgedBy: sql`coalesce(${alerts.acknowledgedBy}, ${by})`, ...(o.as === "resolved" ? { resolvedAt: now } : {}) })
     .where(and(eq(alerts.id, o.id), isNull(alerts.resolvedAt)))
     .returning({ id: alerts.id, context: alerts.context });
   if (!changed[0]) throw new TRPCError({ code: "NOT_FOUND", message: `alert ${o.id} is not open (unknown, or resolved already)` });
@@ -149,6 +150,7 @@ export const appRouter = t.router({
       if (!ctx.requestBackup) throw new TRPCError({ code: "SERVICE_UNAVAILABLE", message: "the event bus is not connected" });
       const requestedBy = `admin:${ctx.admin.userId}`.slice(0, 200);
       await ctx.requestBackup({ tenantIds: input.tenantIds, requestedBy });
+      // queued: an audit row that cannot be written is logged, not reported as a failure the admin would retry (and queue twice)
       await writeAudit(ctx.db, {
         actor: requestedBy,
         action: "backup.request",
@@ -156,6 +158,8 @@ export const appRouter = t.router({
         targetId: input.tenantIds.length === 1 ? input.tenantIds[0]! : `${input.tenantIds.length} tenants`,
         tenantId: input.tenantIds.length === 1 ? input.tenantIds[0]! : null,
         details: { tenantIds: input.tenantIds },
+      }).catch((err: unknown) => {
+        process.stderr.write(`${JSON.stringify({ level: "error", msg: "audit entry not written", action: "backup.request", actor: requestedBy, error: err instanceof Error ? err.message : String(err) })}\n`);
       });
       return { queued: input.tenantIds.length };
     }),

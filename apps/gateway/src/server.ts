@@ -9,6 +9,8 @@ import { appRouter, type AppRouter, type Context } from "./router";
 
 const appsDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
+const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
 /** What a refusal of a download link means in HTTP. */
 const DOWNLOAD_STATUS: Record<string, number> = { export_not_found: 404, export_expired: 410, export_link_expired: 410, export_not_ready: 409, export_failed: 410 };
 
@@ -18,6 +20,12 @@ const DOWNLOAD_STATUS: Record<string, number> = { export_not_found: 404, export_
  */
 export async function buildServer(ctx: Omit<Context, "sessionToken">): Promise<FastifyInstance> {
   const app = Fastify({ logger: false, routerOptions: { maxParamLength: 5000 } });
+  // The apps keep a session in sessionStorage: no script but ours, no framing, no referrer to leak a link.
+  app.addHook("onSend", async (_req, reply, payload) => {
+    reply.header("x-content-type-options", "nosniff").header("referrer-policy", "no-referrer").header("x-frame-options", "DENY");
+    if (String(reply.getHeader("content-type") ?? "").startsWith("text/html")) reply.header("content-security-policy", CSP);
+    return payload;
+  });
   await app.register(fastifyTRPCPlugin, {
     prefix: "/trpc",
     trpcOptions: {

@@ -81,6 +81,12 @@ describe("gateway", () => {
     }
     // health stays open (load balancers ask it)
     expect((await client(url).health.query()).ok).toBe(true);
+    const res = await fetch(`${url}/trpc/health`);
+    expect(Object.fromEntries(["x-content-type-options", "referrer-policy", "x-frame-options"].map((h) => [h, res.headers.get(h)]))).toEqual({
+      "x-content-type-options": "nosniff",
+      "referrer-policy": "no-referrer",
+      "x-frame-options": "DENY",
+    });
   });
 
   it("a gateway without ADMIN_SESSION_SECRET serves no admin procedure, and says why", async () => {
@@ -121,6 +127,7 @@ describe("gateway", () => {
     const id = (await raiseAlert({ catalog }, { severity: "critical", code: "tenant_backup_failed", message: "backup of tenant t9 failed", context: { tenantId: "t9" } }))!;
     expect((await admin.alerts.list.query({})).find((a) => a.id === id)).toMatchObject({ severity: "critical", tenantId: "t9", acknowledgedAt: null });
     await admin.alerts.acknowledge.mutate({ id });
+    await client(url, adminToken({ userId: "sara" })).alerts.acknowledge.mutate({ id }); // the first to acknowledge stays the one who did
     expect((await admin.alerts.list.query({})).find((a) => a.id === id)).toMatchObject({ acknowledgedBy: "admin:nima", resolvedAt: null });
     await admin.alerts.resolve.mutate({ id });
     expect((await admin.alerts.list.query({})).some((a) => a.id === id)).toBe(false);
@@ -134,8 +141,14 @@ describe("gateway", () => {
     const trail = await admin.audit.list.query({ tenantId: "t9" });
     expect(trail.map((e) => [e.actor, e.action, e.targetId])).toEqual([
       ["admin:nima", "alert.resolved", id],
+      ["admin:sara", "alert.acknowledged", id],
       ["admin:nima", "alert.acknowledged", id],
     ]);
+
+    // resolved without being acknowledged: the resolver is the one who saw it
+    const other = (await raiseAlert({ catalog }, { severity: "warning", code: "storage_degraded", message: "r2 slow" }))!;
+    await admin.alerts.resolve.mutate({ id: other });
+    expect((await admin.alerts.list.query({ resolved: true })).find((a) => a.id === other)).toMatchObject({ acknowledgedBy: "admin:nima" });
   });
 
   it("rejects bad input with a clear error", async () => {

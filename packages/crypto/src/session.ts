@@ -23,6 +23,9 @@ export interface AdminSession {
   expiresAt: Date;
 }
 
+/** The longest an admin session may run: a token that claims more is refused (a leaked one cannot live for ever). */
+export const MAX_ADMIN_SESSION_HOURS = 24;
+
 const MIN_SECRET_BYTES = 32;
 const TENANT_TAG = "v1";
 const ADMIN_TAG = "admin1";
@@ -76,6 +79,9 @@ export function verifyTenantSession(token: string, secret: Buffer, now = new Dat
 
 /** An admin app token for `session` (HesaabPlus's admin login; `hesaab admin session` for operators). */
 export function signAdminSession(session: AdminSession, secret: Buffer): string {
+  if (session.expiresAt.getTime() - Date.now() > MAX_ADMIN_SESSION_HOURS * 3_600_000) {
+    throw new CryptoError({ code: CryptoErrorCode.InvalidArgument, message: `an admin session lasts at most ${MAX_ADMIN_SESSION_HOURS} hours` });
+  }
   return sign({ tag: ADMIN_TAG, claims: { u: session.userId }, expiresAt: session.expiresAt }, secret);
 }
 
@@ -83,5 +89,6 @@ export function signAdminSession(session: AdminSession, secret: Buffer): string 
 export function verifyAdminSession(token: string, secret: Buffer, now = new Date()): AdminSession | undefined {
   const v = verify({ tag: ADMIN_TAG, token, now }, secret);
   if (!v || typeof v.claims.u !== "string" || v.claims.u === "") return undefined;
+  if (v.expiresAt.getTime() - now.getTime() > MAX_ADMIN_SESSION_HOURS * 3_600_000) return undefined;
   return { userId: v.claims.u, expiresAt: v.expiresAt };
 }

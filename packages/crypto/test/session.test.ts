@@ -58,6 +58,14 @@ describe("admin sessions", () => {
     expect(verifyTenantSession(`v1.${adminPayload}.${adminMac}`, secret, before)).toBeUndefined();
   });
 
+  it("lasts at most a day: a token that claims longer is refused, and none is signed", () => {
+    const soon = new Date(Date.now() + 3600_000);
+    const token = signAdminSession({ userId: "ops", expiresAt: soon }, secret);
+    expect(verifyAdminSession(token, secret, new Date(soon.getTime() - 23 * 3600_000))).toMatchObject({ userId: "ops" });
+    expect(verifyAdminSession(token, secret, new Date(soon.getTime() - 25 * 3600_000))).toBeUndefined();
+    expect(() => signAdminSession({ userId: "ops", expiresAt: new Date(Date.now() + 25 * 3600_000) }, secret)).toThrow(/at most 24 hours/);
+  });
+
   it("another secret, a changed user or an empty one names nobody", () => {
     const [, , mac] = signAdminSession(admin, secret).split(".");
     const other = Buffer.from(JSON.stringify({ u: "intruder", exp: 1_900_000_000 })).toString("base64url");

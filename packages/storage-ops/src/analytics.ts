@@ -33,6 +33,8 @@ export interface StorageAnalytics {
   providers: UsageRow[];
   byType: (UsageRow & { type: string })[];
   tenants: (UsageRow & { tenantId: string })[];
+  /** The tenants that take the most room, every provider together (bytes summed, backups counted once), largest first (20). */
+  largestTenants: { tenantId: string; bytes: number; backups: number }[];
   /** From the providers' listings (every object under the layout's prefixes, sidecars and strays included), when backends were given. */
   listing?: { provider: string; bytes: number; objects: number }[];
   /** Per provider, per day: the last sample of the day (`storage_samples`). */
@@ -83,6 +85,8 @@ export async function storageAnalytics(opts: StorageAnalyticsOptions): Promise<S
   const providerRows = (await q<{ provider: string; bytes: string; objects: string; backups: string }>(`select p.key as provider, sum(${BYTES_SQL}) as bytes, sum(${OBJECTS_SQL}) as objects, count(*) as backups from ${STORED_FROM} group by 1 order by 1`)).map((r) => ({ provider: r.provider, bytes: num(r.bytes), objects: num(r.objects), backups: num(r.backups) }));
   const byType = (await q<{ provider: string; type: string; bytes: string; objects: string; backups: string }>(`select p.key as provider, r.backup_type::text as type, sum(${BYTES_SQL}) as bytes, sum(${OBJECTS_SQL}) as objects, count(*) as backups from ${STORED_FROM} group by 1, 2 order by 1, 2`)).map((r) => ({ provider: r.provider, type: r.type, bytes: num(r.bytes), objects: num(r.objects), backups: num(r.backups) }));
   const tenants = (await q<{ provider: string; tenant_id: string; bytes: string; objects: string; backups: string }>(`select p.key as provider, r.tenant_id, sum(${BYTES_SQL}) as bytes, sum(${OBJECTS_SQL}) as objects, count(*) as backups from ${STORED_FROM} and r.tenant_id is not null group by 1, 2 order by 2, 1`)).map((r) => ({ provider: r.provider, tenantId: r.tenant_id, bytes: num(r.bytes), objects: num(r.objects), backups: num(r.backups) }));
+
+  const largestTenants = (await q<{ tenant_id: string; bytes: string; backups: string }>(`select r.tenant_id, sum(${BYTES_SQL}) as bytes, count(distinct r.id) as backups from ${STORED_FROM} and r.tenant_id is not null group by 1 order by 2 desc, 1 limit 20`)).map((r) => ({ tenantId: r.tenant_id, bytes: num(r.bytes), backups: num(r.backups) }));
 
   let listing: StorageAnalytics["listing"];
   if (opts.backends) {
@@ -163,6 +167,7 @@ export async function storageAnalytics(opts: StorageAnalyticsOptions): Promise<S
     providers: providerRows,
     byType,
     tenants,
+    largestTenants,
     ...(listing ? { listing } : {}),
     growth,
     trend,

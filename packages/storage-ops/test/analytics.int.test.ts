@@ -43,6 +43,11 @@ describe("storage analytics", () => {
       { provider: "b2", tenantId: "a", bytes: a.fileSize + degraded.fileSize, objects: 4, backups: 2 },
       { provider: "b2", tenantId: "b", bytes: b.fileSize, objects: 2, backups: 1 },
     ]);
+    // every provider together: tenant a's degraded backup (B2 only) counted once, its bytes once per copy
+    expect(stats.largestTenants).toEqual([
+      { tenantId: "a", bytes: 2 * a.fileSize + degraded.fileSize, backups: 2 },
+      { tenantId: "b", bytes: 2 * b.fileSize, backups: 1 },
+    ]);
     expect(stats.byType.find((t) => t.provider === "r2" && t.type === "disaster")).toMatchObject({ bytes: d.fileSize + dConfig, backups: 1 });
     // The listing sees the same artifacts, plus their sidecars.
     const listedB2 = stats.listing!.find((l) => l.provider === "b2")!;

@@ -82,7 +82,11 @@ export async function freshDatabase(prefix = "t"): Promise<FreshDatabase> {
     const deadline = Date.now() + 5_000;
     for (;;) {
       const { rows } = await adminQuery("select count(*)::int as n from pg_stat_activity where datname = $1", [name]);
-      if (rows[0].n === 0 || Date.now() > deadline) break;
+      if (rows[0].n === 0) break;
+      if (Date.now() > deadline) {
+        process.stderr.write(`testkit: ${rows[0].n} connection(s) to ${name} still open after 5 s (a pool not ended?): dropping with force\n`);
+        break;
+      }
       await new Promise((r) => setTimeout(r, 25));
     }
     await adminQuery(`drop database if exists "${name}" with (force)`);

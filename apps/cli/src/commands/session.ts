@@ -2,9 +2,9 @@
 // logins would hand its two apps, for development, the demo, support and operators. Each needs the
 // secret the gateway checks that kind with (TENANT_SESSION_SECRET, ADMIN_SESSION_SECRET).
 import type { Command } from "commander";
-import { signAdminSession, signTenantSession } from "@hesaab/crypto";
+import { MAX_ADMIN_SESSION_HOURS, signAdminSession, signTenantSession } from "@hesaab/crypto";
 import { adminSessionEnv, tenantSessionEnv } from "../env";
-import { positiveInt } from "../options";
+import { positiveInt, usageError } from "../options";
 import { printJson } from "../output";
 
 export interface SessionLink {
@@ -56,7 +56,10 @@ export function registerSessions(program: Command): void {
     .command("session")
     .description("sign a super admin's session (what HesaabPlus's admin login does) and print the admin app's sign-in link")
     .requiredOption("--user <id>", "who signs in (recorded as the actor of what they do: admin:<id>)")
-    .option("--minutes <n>", "valid for", positiveInt, 60)
+    .option("--minutes <n>", `valid for (at most ${MAX_ADMIN_SESSION_HOURS * 60})`, positiveInt, 60)
     .option("--json", "print the token, link and expiry as JSON")
-    .action((opts: { user: string; minutes: number; json?: boolean }) => printLink(adminSessionLink({ userId: opts.user, minutes: opts.minutes }), opts.json));
+    .action((opts: { user: string; minutes: number; json?: boolean }) => {
+      if (opts.minutes > MAX_ADMIN_SESSION_HOURS * 60) throw usageError(`an admin session lasts at most ${MAX_ADMIN_SESSION_HOURS} hours (--minutes ${MAX_ADMIN_SESSION_HOURS * 60})`, "Sign a new one when it runs out");
+      printLink(adminSessionLink({ userId: opts.user, minutes: opts.minutes }), opts.json);
+    });
 }

@@ -52,7 +52,7 @@ export interface Context {
   /** The request's `Authorization: Bearer …` token, if any (set per request by the server). */
   sessionToken?: string;
   exports?: TenantExportsPort;
-  /** Storage analytics for the admin app; undefined when the gateway runs without a catalog pool. */
+  /** Storage analytics for the admin app (startGateway gives it); without it `storage.analytics` is SERVICE_UNAVAILABLE. */
   storage?: () => Promise<StorageView>;
 }
 
@@ -103,9 +103,12 @@ function asTrpcError(err: unknown): unknown {
   return code ? new TRPCError({ code, message: err.describe(), cause: err }) : err;
 }
 
+/** Who an admin is in the audit trail and on the bus. */
+const actorOf = (admin: { userId: string }): string => `admin:${admin.userId}`.slice(0, 200);
+
 /** Acknowledges or resolves an open alert in the admin's name (audited); NOT_FOUND for an unknown or already resolved one. */
 async function settleAlert(ctx: Context & { admin: { userId: string } }, o: { id: string; as: "acknowledged" | "resolved" }): Promise<{ id: string }> {
-  const by = `admin:${ctx.admin.userId}`.slice(0, 200);
+  const by = actorOf(ctx.admin);
   const now = new Date();
   const changed = await ctx.db
     .update(alerts)
@@ -148,7 +151,7 @@ export const appRouter = t.router({
       }),
     create: adminProcedure.input(z.object({ tenantIds: z.array(tenantId).min(1).max(10_000) })).mutation(async ({ ctx, input }) => {
       if (!ctx.requestBackup) throw new TRPCError({ code: "SERVICE_UNAVAILABLE", message: "the event bus is not connected" });
-      const requestedBy = `admin:${ctx.admin.userId}`.slice(0, 200);
+      const requestedBy = actorOf(ctx.admin);
       await ctx.requestBackup({ tenantIds: input.tenantIds, requestedBy });
       // queued: an audit row that cannot be written is logged, not reported as a failure the admin would retry (and queue twice)
       await writeAudit(ctx.db, {

@@ -4,12 +4,12 @@ import { mkdtemp, rm, stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import pg from "pg";
+import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectBus, type Bus } from "@hesaab/bus";
 import { migrate, openCatalog } from "@hesaab/db";
 import { createPlatformSchema, generatePlatform, type GenerateResult } from "@hesaab/platform";
-import { freshDatabase, testEnv, waitFor, type FreshDatabase } from "@hesaab/testkit";
+import { freshDatabase, type FreshDatabase, testEnv, testPool, waitFor } from "@hesaab/testkit";
 import { requestCustomerExport } from "@hesaab/tenant-backup";
 import { loadEnv } from "../src/env";
 import { startBackupService, type RunningService } from "../src/service";
@@ -45,8 +45,7 @@ beforeAll(async () => {
   // Tenant #1 is large enough (~15 MB of COPY text) that a backup takes a while: time to kill it.
   platform = await generatePlatform({ url: db.url, tenants: 5, scale: 0.1, seed: 3, largeScale: 10 });
   await migrate({ url: db.url });
-  pool = new pg.Pool({ connectionString: db.url });
-  pool.on("error", () => {}); // an idle connection closed at teardown (the forced drop) is no test failure
+  pool = testPool({ connectionString: db.url });
   control = await connectBus({ url: testEnv().NATS_URL!, name: "test-control", prefix });
   await control.ensureStreams();
 });

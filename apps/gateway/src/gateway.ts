@@ -7,7 +7,7 @@ import { connectBus } from "@hesaab/bus";
 import { KeyRing, TenantKeyStore, verifyAdminSession, verifyTenantSession } from "@hesaab/crypto";
 import { customerExports, openCatalog, type Catalog } from "@hesaab/db";
 import { storageAnalytics } from "@hesaab/storage-ops";
-import { exportDay, openCustomerExport, requestCustomerExport, type CustomerExport, type CustomerExportDeps } from "@hesaab/tenant-backup";
+import { exportDay, exportSummary, openCustomerExport, requestCustomerExport, type CustomerExport, type CustomerExportDeps } from "@hesaab/tenant-backup";
 import type { GatewayEnv } from "./env";
 import type { ExportView, StorageView, TenantExportsPort } from "./router";
 import { buildServer } from "./server";
@@ -118,16 +118,7 @@ function tenantExports(o: {
   const view = (e: CustomerExport): ExportView => {
     // an export made elsewhere (`hesaab export customer`) has a token of its own: no link here
     const open = e.status === "ready" && e.expiresAt !== null && e.expiresAt > new Date() && e.downloadTokenHash === tokenHash(e.id);
-    return {
-      id: e.id,
-      day: e.day,
-      status: e.status,
-      size: e.fileSize,
-      readyAt: e.readyAt?.toISOString() ?? null,
-      expiresAt: e.expiresAt?.toISOString() ?? null,
-      downloads: e.downloadCount,
-      downloadUrl: open ? linkFor(e) : null,
-    };
+    return { ...exportSummary(e), downloads: e.downloadCount, downloadUrl: open ? linkFor(e) : null };
   };
   return {
     async request({ tenantId, userId }) {

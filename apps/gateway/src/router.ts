@@ -9,6 +9,8 @@ import { alerts, auditLog, backupRecords, writeAudit, type CatalogDb } from "@he
 /** A customer self-backup as the tenant app shows it. */
 export interface ExportView {
   id: string;
+  /** The session's own tenant. */
+  tenantId: string;
   day: string;
   status: string;
   size: number | null;

@@ -5,7 +5,7 @@ import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import pg from "pg";
+import type pg from "pg";
 import { connectBus, type Bus } from "@hesaab/bus";
 import { Secret } from "@hesaab/config";
 import { subjectOf, type Message } from "@hesaab/contracts";
@@ -13,7 +13,7 @@ import { KeyRing, signAdminSession, signTenantSession, TenantKeyStore } from "@h
 import { migrate, openCatalog, type Catalog } from "@hesaab/db";
 import { createPlatformSchema, generatePlatform, type GenerateResult } from "@hesaab/platform";
 import { buildCustomerExport, type CustomerExportDeps } from "@hesaab/tenant-backup";
-import { freshDatabase, testEnv, type FreshDatabase } from "@hesaab/testkit";
+import { freshDatabase, type FreshDatabase, testEnv, testPool } from "@hesaab/testkit";
 import { loadEnv } from "../src/env";
 import { startGateway, type RunningGateway } from "../src/gateway";
 
@@ -63,8 +63,7 @@ export async function startHarness(label: string): Promise<Harness> {
     }),
   );
   const control: Bus = await connectBus({ url: testEnv().NATS_URL!, name: "test-builder", prefix });
-  const pool = new pg.Pool({ connectionString: database.url, max: 4 });
-  pool.on("error", () => {}); // an idle connection closed at teardown (the forced drop) is no test failure
+  const pool = testPool({ connectionString: database.url, max: 4 });
   const catalog = openCatalog({ url: database.url });
   const keys = new TenantKeyStore({ pool: catalog.pool, masterKeys: new Map([[1, new Secret(masterKey)]]) });
   const deps: CustomerExportDeps = { platform: pool, catalog, keyRing: new KeyRing({ tenantKeys: keys }), exportDir: path.join(dataDir, "exports") };

@@ -257,12 +257,13 @@ export async function createMissingRoles({ targetUrl, dump }: { targetUrl: strin
           if (sql) await client.query(sql);
         }
       }
-      // memberships that involve a role created here (an existing role's own memberships are the server's)
-      for (const m of dump.memberships) {
-        if (!created.has(m.role) && !created.has(m.member)) continue;
+      // memberships that involve a role created here (an existing role's own memberships are the server's),
+      // between roles the server now has (a predefined one of a newer server may be missing on an older)
+      const grants = dump.memberships.filter((m) => created.has(m.role) || created.has(m.member));
+      const named = [...new Set(grants.flatMap((m) => [m.role, m.member]))];
+      const present = new Set((await client.query<{ name: string }>("select rolname as name from pg_roles where rolname = any($1)", [named])).rows.map((r) => r.name));
+      for (const m of grants.filter((g) => present.has(g.role) && present.has(g.member))) {
         current = `${m.member} (member of ${m.role})`;
-        const both = await client.query("select 1 from pg_roles where rolname = $1 or rolname = $2", [m.role, m.member]);
-        if (both.rowCount !== 2) continue;
         await client.query(`GRANT ${ident(m.role)} TO ${ident(m.member)}${m.admin ? " WITH ADMIN OPTION" : ""}`);
       }
       await client.query("commit");

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import pg from "pg";
-import { type FreshDatabase, freshDatabase } from "@hesaab/testkit";
+import { type FreshDatabase, freshDatabase, testPool } from "@hesaab/testkit";
 import { isHesaabError } from "@hesaab/config";
 import { createPlatformSchema, type GenerateResult, generatePlatform, tableChecksums, TENANT_TABLE_NAMES } from "../src/index";
 
@@ -24,8 +24,7 @@ describe("generatePlatform", () => {
     const [same, other] = await Promise.all([freshDatabase("platform_test"), freshDatabase("platform_test")]);
     dbs.push(same, other);
     // a different concurrency and a pool instead of a url: the result must not depend on either
-    const pool = new pg.Pool({ connectionString: same.url, max: 3 });
-    pool.on("error", () => {}); // an idle connection closed at teardown (the forced drop) is no test failure
+    const pool = testPool({ connectionString: same.url, max: 3 });
     try {
       const again = await generatePlatform({ pool, ...SHAPE, seed: 7, concurrency: 3 });
       expect(again.rows).toEqual(first.rows);
@@ -104,8 +103,7 @@ describe("generatePlatform", () => {
   it("rolls a failed group back entirely and leaves the pool usable", async () => {
     const db = await freshDatabase("platform_test");
     dbs.push(db);
-    const pool = new pg.Pool({ connectionString: db.url, max: 2 });
-    pool.on("error", () => {}); // an idle connection closed at teardown (the forced drop) is no test failure
+    const pool = testPool({ connectionString: db.url, max: 2 });
     try {
       // a constraint the generated data breaks, on the tables the generator would create
       await createPlatformSchema({ pool });

@@ -48,6 +48,19 @@ export function exportDay(at: Date, timeZone: string): string {
   return new Intl.DateTimeFormat("en-CA", { timeZone, year: "numeric", month: "2-digit", day: "2-digit" }).format(at);
 }
 
+/** What every view of an export shows (the CLI adds where it is, the tenant app its link and downloads). */
+export function exportSummary(e: CustomerExport) {
+  return {
+    id: e.id,
+    tenantId: e.tenantId,
+    day: e.day,
+    status: e.status,
+    size: e.fileSize,
+    readyAt: e.readyAt?.toISOString() ?? null,
+    expiresAt: e.expiresAt?.toISOString() ?? null,
+  };
+}
+
 const identity = (e: Pick<CustomerExport, "tenantId" | "id">): ArtifactIdentity => ({ kind: "customer", tenantId: e.tenantId, backupId: e.id });
 
 /** A tenant's directory under `exportDir` (an id such as `..` that would lead elsewhere is refused). */

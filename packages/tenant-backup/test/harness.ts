@@ -2,13 +2,12 @@ import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import pg from "pg";
 import { Secret } from "@hesaab/config";
 import { KeyRing, TenantKeyStore } from "@hesaab/crypto";
 import { migrate, openCatalog } from "@hesaab/db";
 import { createPlatformSchema, generatePlatform, type GenerateResult } from "@hesaab/platform";
 import { openBackend, type OpenedBackend } from "@hesaab/storage";
-import { freshDatabase, testProviderConfig } from "@hesaab/testkit";
+import { freshDatabase, testPool, testProviderConfig } from "@hesaab/testkit";
 import type { TenantBackupDeps } from "../src";
 
 export function localProvider(name: "b2" | "r2"): OpenedBackend {
@@ -38,8 +37,7 @@ export async function harness({ tenants = 6, scale = 0.1, seed = 7, largeScale =
   await migrate({ url: db.url });
   const catalog = openCatalog({ url: db.url });
   const keys = TenantKeyStore.connect({ url: db.url, masterKeys: new Map([[1, new Secret(randomBytes(32))]]) });
-  const pool = new pg.Pool({ connectionString: db.url, max: 6 });
-  pool.on("error", () => {}); // an idle connection closed at teardown (the forced drop) is no test failure
+  const pool = testPool({ connectionString: db.url, max: 6 });
   const workDir = await mkdtemp(path.join(os.tmpdir(), "tbk-"));
   const b2 = localProvider("b2");
   const r2 = localProvider("r2");

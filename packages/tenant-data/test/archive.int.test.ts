@@ -5,13 +5,13 @@ import { stat } from "node:fs/promises";
 import { Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { promisify } from "node:util";
-import pg from "pg";
 import { from as copyFrom } from "pg-copy-streams";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AWKWARD_TEXTS } from "@hesaab/platform";
 import { newId } from "@hesaab/contracts";
 import { csvFileName, discoverTenantPlan, writeTenantArchive, type TenantPlan } from "../src/index";
 import { type Platform, busyConnections, checksums, emptyCopy, platform, psqlFile, tempDir } from "./helpers";
+import { testPool } from "@hesaab/testkit";
 
 const run = promisify(execFile);
 let p: Platform;
@@ -45,8 +45,7 @@ const busyBackends = () => busyConnections(p.pool);
 
 describe("writeTenantArchive: the customer self-backup's ZIP", () => {
   it("two connections per archive: archives at once on a pool sized 2 per archive all finish", async () => {
-    const pool = new pg.Pool({ connectionString: p.db.url, max: 4 });
-    pool.on("error", () => {}); // an idle connection closed at teardown (the forced drop) is no test failure
+    const pool = testPool({ connectionString: p.db.url, max: 4 });
     try {
       const sinks = () => new Writable({ write: (_c, _e, cb) => cb() });
       const results = await Promise.all([p.tenant, p.other].map((tenantId) => writeTenantArchive({ pool, plan, tenantId, exportId: newId("exp"), output: sinks() })));

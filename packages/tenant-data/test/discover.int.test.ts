@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import pg from "pg";
-import { type FreshDatabase, freshDatabase } from "@hesaab/testkit";
+import type pg from "pg";
+import { type FreshDatabase, freshDatabase, testPool } from "@hesaab/testkit";
 import { PLATFORM_TABLES, createPlatformSchema } from "@hesaab/platform";
 import { type TenantPlan, discoverTenantPlan, formatPlan } from "../src/index";
 
@@ -18,8 +18,7 @@ async function discover(opts: Omit<Parameters<typeof discoverTenantPlan>[0], "cl
 
 beforeAll(async () => {
   db = await freshDatabase("td_discover");
-  pool = new pg.Pool({ connectionString: db.url, max: 2 });
-  pool.on("error", () => {}); // an idle connection closed at teardown (the forced drop) is no test failure
+  pool = testPool({ connectionString: db.url, max: 2 });
   await createPlatformSchema({ pool });
   // a table with tenant_id in the backup system's own schema: never a tenant table
   await pool.query("CREATE SCHEMA backup; CREATE TABLE backup.tenant_restores (id int PRIMARY KEY, tenant_id uuid NOT NULL)");

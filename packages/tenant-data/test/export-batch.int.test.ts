@@ -5,7 +5,7 @@ import { writeFile } from "node:fs/promises";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { discoverTenantPlan, exportTenantBatch, parseManifest, type TenantPlan } from "../src/index";
-import { freshDatabase } from "@hesaab/testkit";
+import { freshDatabase, testPool } from "@hesaab/testkit";
 import { type Platform, backupId, checksums, emptyCopy, exportToBuffer, platform, psqlFile, tempDir } from "./helpers";
 
 let p: Platform;
@@ -105,8 +105,7 @@ describe("exportTenantBatch", () => {
 
   it("a key type that bends values (varchar(n) cuts them) never hands one tenant's rows to another id", async () => {
     const db = await freshDatabase("td_batch_varchar");
-    const pool = new pg.Pool({ connectionString: db.url, max: 2 });
-    pool.on("error", () => {}); // an idle connection closed at teardown (the forced drop) is no test failure
+    const pool = testPool({ connectionString: db.url, max: 2 });
     try {
       await pool.query(`CREATE TABLE tenants (id varchar(8) PRIMARY KEY, status text NOT NULL DEFAULT 'active');
         CREATE TABLE items (id serial PRIMARY KEY, tenant_id varchar(8) NOT NULL REFERENCES tenants (id), v text);

@@ -8,9 +8,9 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { promisify } from "node:util";
-import pg from "pg";
+import type pg from "pg";
 import { newId } from "@hesaab/contracts";
-import { type FreshDatabase, freshDatabase } from "@hesaab/testkit";
+import { type FreshDatabase, freshDatabase, testPool } from "@hesaab/testkit";
 import { type GenerateResult, createPlatformSchema, generatePlatform, tableChecksums } from "@hesaab/platform";
 import { type ExportSummary, exportTenant } from "../src/index";
 
@@ -31,8 +31,7 @@ export interface Platform {
 /** 6 tenants at a small scale, in a database of their own. */
 export async function platform(prefix = "td", opts: { tenants?: number; scale?: number } = {}): Promise<Platform> {
   const db = await freshDatabase(prefix);
-  const pool = new pg.Pool({ connectionString: db.url, max: 6 });
-  pool.on("error", () => {}); // an idle connection closed at teardown (the forced drop) is no test failure
+  const pool = testPool({ connectionString: db.url, max: 6 });
   const generated = await generatePlatform({ pool, tenants: opts.tenants ?? 6, scale: opts.scale ?? 0.2 });
   const byStatus = (s: string) => generated.tenants.filter((t) => t.status === s).map((t) => t.id);
   const [tenant, other] = byStatus("active");
@@ -54,8 +53,7 @@ export async function platform(prefix = "td", opts: { tenants?: number; scale?: 
 /** A second database with the same schema and the global rows (currencies), but no tenant (tests and the restore bench). */
 export async function emptyCopy(source: Pick<Platform, "pool">, { prefix = "td_copy", max = 4 }: { prefix?: string; max?: number } = {}): Promise<{ db: FreshDatabase; pool: pg.Pool; close(): Promise<void> }> {
   const db = await freshDatabase(prefix);
-  const pool = new pg.Pool({ connectionString: db.url, max });
-  pool.on("error", () => {}); // an idle connection closed at teardown (the forced drop) is no test failure
+  const pool = testPool({ connectionString: db.url, max });
   await createPlatformSchema({ pool });
   const { rows } = await source.pool.query("SELECT code, name, name_fa, symbol, minor_units FROM currencies ORDER BY code");
   for (const r of rows) {

@@ -62,6 +62,16 @@ export function testProviderConfig(name: "b2" | "r2"): TestS3Config {
   return { kind: "s3", ...p, credentials: { accessKeyId: new Secret(accessKeyId), secretAccessKey: new Secret(secretAccessKey) } };
 }
 
+/**
+ * A pg pool for a test. It listens for errors: an idle connection the server closes (the forced drop
+ * at teardown, a terminated backend) leaves the pool instead of becoming an uncaught exception.
+ */
+export function testPool(config: pg.PoolConfig): pg.Pool {
+  const pool = new pg.Pool(config);
+  pool.on("error", () => {});
+  return pool;
+}
+
 export const ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres";
 
 export interface FreshDatabase {

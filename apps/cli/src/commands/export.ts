@@ -4,7 +4,7 @@ import { createWriteStream } from "node:fs";
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
 import type { Command } from "commander";
-import { buildCustomerExport, expireCustomerExports, openCustomerExport, requestCustomerExport, type CustomerExport } from "@hesaab/tenant-backup";
+import { buildCustomerExport, expireCustomerExports, exportSummary, openCustomerExport, requestCustomerExport, type CustomerExport } from "@hesaab/tenant-backup";
 import { cliActor, tenantBackupEnv } from "../env";
 import { humanBytes, printJson } from "../output";
 import { openDeps } from "./backup";
@@ -14,16 +14,7 @@ function exportDeps() {
   return { deps, exportDeps: { ...deps, exportDir: path.join(tenantBackupEnv().HESAAB_DATA_DIR, "exports") } };
 }
 
-const describeExport = (e: CustomerExport) => ({
-  id: e.id,
-  tenantId: e.tenantId,
-  day: e.day,
-  status: e.status,
-  size: e.fileSize,
-  path: e.localPath,
-  readyAt: e.readyAt?.toISOString() ?? null,
-  expiresAt: e.expiresAt?.toISOString() ?? null,
-});
+const describeExport = (e: CustomerExport) => ({ ...exportSummary(e), path: e.localPath });
 
 export function registerExport(program: Command): void {
   const exp = program.command("export").description("customer self-backups: a tenant's data as a ZIP, held 24 hours on this host, never in the clouds");

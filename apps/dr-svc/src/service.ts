@@ -1,10 +1,10 @@
 // dr-svc's wiring: the `cmd.dr.>` work queue and the nightly schedule. The work itself is
-// @hesaab/dr's backupPlatform; this file decides when it runs and what is said about it.
-import { catalogClaims, eventPublisher, runSchedule, type Bus, type BusLogger, type Consumption, type HandlerContext, type ScheduleRunner } from "@hesaab/bus";
-import { COMMAND_FILTERS, newId, type Message } from "@hesaab/contracts";
+// @hesaab/dr's handleDisasterBackupRequest; this file decides when it runs.
+import { catalogClaims, runSchedule, type Bus, type BusLogger, type Consumption, type HandlerContext, type ScheduleRunner } from "@hesaab/bus";
+import { COMMAND_FILTERS, type Message, type MessageOf } from "@hesaab/contracts";
 import type { KeyRing } from "@hesaab/crypto";
-import { raiseAlert, updateBackupRecord, type CatalogDb } from "@hesaab/db";
-import { backupPlatform, describeError, disasterBackupForPeriod, type DisasterBackupResult } from "@hesaab/dr";
+import type { CatalogDb } from "@hesaab/db";
+import { handleDisasterBackupRequest, type DrHandlerDeps } from "@hesaab/dr";
 import type { StorageBackend } from "@hesaab/storage";
 
 export const DURABLE = "dr-svc";
@@ -38,94 +38,24 @@ export interface DrService {
 
 export async function startDrService(opts: DrServiceOptions): Promise<DrService> {
   const { bus, catalog, log } = opts;
-
-  const handler = async (message: Message, ctx: HandlerContext): Promise<void> => {
+  const deps: DrHandlerDeps = {
+    catalog,
+    keyRing: opts.keyRing,
+    backends: opts.backends,
+    platformUrl: opts.platformUrl,
+    configFiles: opts.configFiles,
+    gitCommit: opts.gitCommit,
+    retentionDays: opts.retentionDays,
+    root: opts.root,
+    publish: async (type, data, publishOpts) => void (await bus.publish(type, data, publishOpts)),
+    log,
+  };
+  const handler = async (message: Message, delivery: HandlerContext): Promise<void> => {
     if (message.type !== "dr.backup.requested.v1") {
       log.warn("dr-svc ignores a command it does not know", { type: message.type });
       return;
     }
-    const { purpose, period, requestedBy } = message.data;
-    if (period) {
-      const existing = await disasterBackupForPeriod(catalog, period);
-      if (existing?.status === "completed" || existing?.status === "degraded") {
-        log.info("disaster backup of this period already done", { period, backupId: existing.id });
-        return;
-      }
-      if (existing?.status === "running") {
-        // Only one delivery of a command runs at a time: a `running` record of the same period is an attempt that died.
-        await updateBackupRecord(catalog, { id: existing.id, set: { status: "failed", errorMessage: "abandoned: the worker stopped mid-way; retried", completedAt: new Date() } });
-      }
-    }
-    const backupId = newId("bkp");
-    log.info("disaster backup started", { backupId, purpose, period, attempt: ctx.attempt, requestedBy });
-    let result: DisasterBackupResult;
-    try {
-      result = await backupPlatform({
-        backupId,
-        platformUrl: opts.platformUrl,
-        keyRing: opts.keyRing,
-        backends: opts.backends,
-        catalog,
-        configFiles: opts.configFiles,
-        gitCommit: opts.gitCommit,
-        retentionDays: opts.retentionDays,
-        root: opts.root,
-        purpose: purpose === "scheduled" ? "scheduled" : "on_demand",
-        period,
-        requestedBy,
-        signal: ctx.signal,
-      });
-    } catch (err) {
-      if (ctx.signal.aborted) throw err; // shutting down: the message goes back to the queue
-      await reportFailure({ err, ctx, backupId });
-      throw err;
-    }
-    log.info("disaster backup completed", { backupId: result.backupId, status: result.status, size: result.data.size, durationMs: result.durationMs });
-    const outcomes = result.providers
-      .filter((p) => p.provider === "b2" || p.provider === "r2")
-      .map((p) => ({ provider: p.provider as "b2" | "r2", ok: p.ok, ...(p.problem ? { error: p.problem } : {}) }));
-    // storage-svc verifies every copy and heals a degraded backup now, not at the next reconciliation.
-    await bus.publish(
-      "storage.artifact.stored.v1",
-      { backupId: result.backupId, backupType: "disaster", tenantId: null, key: result.data.location, size: result.data.size, sha256: result.data.sha256, providers: outcomes },
-      { msgId: `dr-stored:${result.backupId}` },
-    );
-    await bus.publish(
-      "dr.backup.completed.v1",
-      {
-        backupId: result.backupId,
-        status: result.status,
-        size: result.data.size,
-        sha256: result.data.sha256,
-        ...(result.manifest.gitCommit ? { gitCommit: result.manifest.gitCommit } : {}),
-        providers: outcomes,
-        durationMs: result.durationMs,
-      },
-      { msgId: `dr-completed:${result.backupId}` },
-    );
-  };
-
-  /** A failed event on every failed attempt; on the last one (or a failure retrying cannot fix) also an alert. */
-  const reportFailure = async ({ err, ctx, backupId }: { err: unknown; ctx: HandlerContext; backupId: string }) => {
-    const error = describeError(err);
-    const final = ctx.final || !error.retryable;
-    log.error("disaster backup failed", { backupId, attempt: ctx.attempt, final, code: error.code, error: error.message });
-    try {
-      await bus.publish("dr.backup.failed.v1", { backupId, attempt: ctx.attempt, final, error });
-      if (final) {
-        await raiseAlert(
-          { catalog: { db: catalog }, publish: eventPublisher(bus) },
-          {
-            severity: "critical",
-            code: "dr_backup_failed",
-            message: `disaster backup failed after ${ctx.attempt} attempt(s): ${error.code}: ${error.message}`.slice(0, 2000),
-            context: { backupId, attempt: ctx.attempt, errorCode: error.code },
-          },
-        );
-      }
-    } catch (reportErr) {
-      log.error("cannot report a failed disaster backup", { error: describeError(reportErr).message });
-    }
+    await handleDisasterBackupRequest(deps, { message: message as MessageOf<"dr.backup.requested.v1">, delivery });
   };
 
   const consumption = await bus.consume({

@@ -1,9 +1,7 @@
+import type { Log } from "@hesaab/contracts";
+
 /** Where the bus reports what it cannot throw to a caller (a consumer loop, a dead letter, a reconnect). */
-export interface BusLogger {
-  info(message: string, context?: Record<string, unknown>): void;
-  warn(message: string, context?: Record<string, unknown>): void;
-  error(message: string, context?: Record<string, unknown>): void;
-}
+export type BusLogger = Log;
 
 /** Writes one JSON line per entry to stderr. */
 export const consoleLogger: BusLogger = {

@@ -7,7 +7,7 @@ import type { Bus } from "./bus";
  * truth; events are news).
  */
 export function eventPublisher(bus: Pick<Bus, "publish" | "log">): Publish {
-  return async (type, data) => {
-    await bus.publish(type, data).catch((err: unknown) => bus.log.warn("event not published", { type, error: String(err) }));
+  return async (type, data, opts) => {
+    await bus.publish(type, data, opts).catch((err: unknown) => bus.log.warn("event not published", { type, error: String(err) }));
   };
 }

@@ -2,8 +2,18 @@
 // service (NATS JetStream) and in the CLI (no bus at all).
 import type { DataInput, MessageType } from "./messages";
 
-/** Publishes an event: the bus in a service; nothing, or a log line, in the CLI. Must not throw for the caller's sake. */
-export type Publish = <T extends MessageType>(type: T, data: DataInput<T>) => Promise<void>;
+/**
+ * Publishes an event: the bus in a service; nothing, or a log line, in the CLI. Must not throw for the
+ * caller's sake. `msgId` deduplicates (JetStream drops a second publish of the same id).
+ */
+export type Publish = <T extends MessageType>(type: T, data: DataInput<T>, opts?: { msgId?: string }) => Promise<void>;
+
+/** Where a capability says what it did: a service's logger; stderr, or nothing, in the CLI. */
+export interface Log {
+  info(message: string, context?: Record<string, unknown>): void;
+  warn(message: string, context?: Record<string, unknown>): void;
+  error(message: string, context?: Record<string, unknown>): void;
+}
 
 /** A `Publish` that drops every event. */
 export const noPublish: Publish = async () => {};

@@ -28,9 +28,9 @@ import { fileURLToPath } from "node:url";
 import { Secret } from "@hesaab/config";
 import { KeyRing } from "@hesaab/crypto";
 import { generatePlatform } from "@hesaab/platform";
-import { DISASTER_PREFIX, fsBackend, openBackend, type StorageBackend } from "@hesaab/storage";
+import { DISASTER_PREFIX, fsBackend, openBackend, withKeyPrefix, type StorageBackend } from "@hesaab/storage";
 import { adminQuery, freshDatabase, testProviders, type FreshDatabase } from "@hesaab/testkit";
-import { backupPlatform, restorePlatform, withKeyRoot } from "../src";
+import { backupPlatform, restorePlatform } from "../src";
 
 const JOBS = Number(process.env.DR_BENCH_JOBS ?? 2);
 const TARGET = 1.1;
@@ -135,7 +135,7 @@ async function settle(): Promise<void> {
 
 async function cleanBucket(root: string): Promise<void> {
   for (const b of backends()) {
-    const rooted = withKeyRoot(b, root);
+    const rooted = withKeyPrefix(b, root);
     for await (const entry of rooted.list(DISASTER_PREFIX)) await rooted.delete(entry.key).catch(() => {});
   }
 }

@@ -4,14 +4,14 @@ import { storeArtifact, type StoredArtifact } from "@hesaab/artifacts";
 import { newId } from "@hesaab/contracts";
 import type { ArtifactIdentity, KeyRing, KeySidecar } from "@hesaab/crypto";
 import { insertBackupRecord, updateBackupRecord, writeAudit, type CatalogDb, type ProviderCopy } from "@hesaab/db";
-import { disasterBackupKey, keysSidecarKey, metaSidecarKey, verifyObject, type ManifestSummary, type StorageBackend, type VerifyResult } from "@hesaab/storage";
+import { disasterBackupKey, keysSidecarKey, metaSidecarKey, verifyObject, withKeyPrefix, type ManifestSummary, type StorageBackend, type VerifyResult } from "@hesaab/storage";
 import { buildConfigBundle, type ConfigBundle } from "./config-bundle";
 import { describe } from "./describe";
 import { DrError } from "./errors";
 import { countRows, serverFacts, type DrManifest } from "./manifest";
 import { connect, dumpDatabase } from "./pg-tools";
 import { dumpRoles, type RolesDump } from "./roles";
-import { rootedKey, withKeyRoot } from "./rooted-backend";
+import { rootedKey } from "./rooted-backend";
 
 /**
  * A full disaster-recovery backup of the platform database:
@@ -108,7 +108,7 @@ export async function backupPlatform(opts: BackupPlatformOptions): Promise<Disas
   const started = Date.now();
   const createdAt = opts.now?.() ?? new Date();
   const backupId = opts.backupId ?? newId("bkp", createdAt.getTime());
-  const backends = opts.backends.map((b) => withKeyRoot(b, opts.root));
+  const backends = opts.backends.map((b) => withKeyPrefix(b, opts.root ?? ""));
   if (backends.length === 0) throw new DrError({ code: "dr_invalid_argument", message: "a disaster backup needs at least one storage provider", hint: "Configure B2_* and/or R2_*" });
   const retentionDays = opts.retentionDays ?? 90;
   const expiresAt = new Date(createdAt.getTime() + retentionDays * DAY_MS);

@@ -2,7 +2,7 @@ export { DrError, type DrErrorCode } from "./errors";
 export { dumpDatabase, restoreDump, connect, userObjects, probeDatabase, createDatabase, type DumpOptions, type RestoreOptions } from "./pg-tools";
 export { countRows, countRowsOf, listTables, serverFacts, compareWithManifest, compareCounts, parseManifest, type DrManifest, type ManifestComparison } from "./manifest";
 export { buildConfigBundle, writeConfigBundle, parseConfigBundle, type ConfigBundle } from "./config-bundle";
-export { withKeyRoot, rootedKey } from "./rooted-backend";
+export { rootedKey } from "./rooted-backend";
 export { dumpRoles, createMissingRoles, createRoleSql, alterRoleSetSql, splitListSetting, type RolesDump, type RoleDef, type RolesReport } from "./roles";
 export { deployedGitCommit } from "./git";
 export {
@@ -28,3 +28,4 @@ export { restorePlatform, type RestorePlatformOptions, type RestoreReport, type 
 export { rotateDisasterKeys, type RotateDisasterKeysOptions, type RotationReport, type ProviderRotation, type RewrapOutcome } from "./rotate";
 export { disasterBackupForPeriod } from "./catalog";
 export { describe as describeError } from "./describe";
+export { handleDisasterBackupRequest, type DrHandlerDeps } from "./handlers";

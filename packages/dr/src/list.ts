@@ -6,9 +6,9 @@ import {
   type ListedArtifact,
   type ManifestSummary,
   type StorageBackend,
+  withKeyPrefix,
 } from "@hesaab/storage";
 import { describe } from "./describe";
-import { withKeyRoot } from "./rooted-backend";
 
 /**
  * Disaster backups as the buckets describe them, with no catalog: list `disaster/` in every
@@ -110,7 +110,7 @@ interface ListedProvider {
 }
 
 async function listObjects(opts: ListDisasterBackupsOptions): Promise<ListedProvider[]> {
-  const backends = opts.backends.map((b) => withKeyRoot(b, opts.root));
+  const backends = opts.backends.map((b) => withKeyPrefix(b, opts.root ?? ""));
   return Promise.all(
     backends.map(async (backend): Promise<ListedProvider> => {
       const items = new Map<string, ListedArtifact[]>();

@@ -7,7 +7,7 @@ import { pipeline } from "node:stream/promises";
 import { decryptArtifact, openStaged, stageArtifact, type ArtifactRef } from "@hesaab/artifacts";
 import { redactUrl } from "@hesaab/config";
 import { parseKeySidecar, type ArtifactIdentity, type KeyRing } from "@hesaab/crypto";
-import { keysSidecarKey, readAll, readWithFailover, type StorageBackend } from "@hesaab/storage";
+import { keysSidecarKey, readAll, readWithFailover, withKeyPrefix, type StorageBackend } from "@hesaab/storage";
 import { parseConfigBundle, writeConfigBundle, type ConfigBundle } from "./config-bundle";
 import { describe } from "./describe";
 import { DrError } from "./errors";
@@ -15,7 +15,6 @@ import { findDisasterBackup, type DisasterBackupEntry, type DisasterPartCopy } f
 import { compareCounts, countRowsOf, parseManifest, type DrManifest, type ManifestComparison } from "./manifest";
 import { createDatabase, probeDatabase, restoreDump } from "./pg-tools";
 import { createMissingRoles, type RolesReport } from "./roles";
-import { withKeyRoot } from "./rooted-backend";
 
 /**
  * A restore from nothing but the buckets and DR_MASTER_KEYS:
@@ -103,7 +102,7 @@ export async function restorePlatform(opts: RestorePlatformOptions): Promise<Res
   if (Boolean(opts.backupId) === Boolean(opts.latest)) {
     throw new DrError({ code: "dr_invalid_argument", message: "give a backup id or latest, not both and not neither" });
   }
-  const backends = opts.backends.map((b) => withKeyRoot(b, opts.root));
+  const backends = opts.backends.map((b) => withKeyPrefix(b, opts.root ?? ""));
   if (backends.length === 0) throw new DrError({ code: "dr_invalid_argument", message: "a restore needs at least one storage provider", hint: "Configure B2_* and/or R2_*" });
   const progress = (phase: RestorePhase, provider?: string) => opts.onProgress?.({ phase, ...(provider ? { provider } : {}) });
   const { signal } = opts;

@@ -1,9 +1,8 @@
 import { parseKeySidecar, serializeKeySidecar, type KeyRing, type KeySidecar } from "@hesaab/crypto";
 import { backupRecords, type CatalogDb } from "@hesaab/db";
-import { DISASTER_PREFIX, groupArtifacts, keysSidecarKey, readAll, rewriteKeysSidecar, type StorageBackend } from "@hesaab/storage";
+import { DISASTER_PREFIX, groupArtifacts, keysSidecarKey, readAll, rewriteKeysSidecar, withKeyPrefix, type StorageBackend } from "@hesaab/storage";
 import { eq } from "drizzle-orm";
 import { describe } from "./describe";
-import { withKeyRoot } from "./rooted-backend";
 
 /**
  * Platform key rotation, as for tenant keys: every disaster backup's key sidecar is re-wrapped under
@@ -54,7 +53,7 @@ export interface RotationReport {
 }
 
 export async function rotateDisasterKeys(opts: RotateDisasterKeysOptions): Promise<RotationReport> {
-  const backends = opts.backends.map((b) => withKeyRoot(b, opts.root));
+  const backends = opts.backends.map((b) => withKeyPrefix(b, opts.root ?? ""));
   const dryRun = Boolean(opts.dryRun);
   const providers = await Promise.all(backends.map((backend) => rotateProvider({ backend, keyRing: opts.keyRing, dryRun, signal: opts.signal })));
   const catalog = opts.catalog ? await rotateCatalog({ db: opts.catalog, keyRing: opts.keyRing, dryRun }) : null;

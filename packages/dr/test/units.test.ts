@@ -4,8 +4,8 @@ import path from "node:path";
 import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { storeArtifact } from "@hesaab/artifacts";
-import { disasterBackupKey, fsBackend, type StorageBackend } from "@hesaab/storage";
-import { buildConfigBundle, deployedGitCommit, findDisasterBackup, listDisasterBackups, parseConfigBundle, withKeyRoot, writeConfigBundle } from "../src";
+import { disasterBackupKey, fsBackend, withKeyPrefix, type StorageBackend } from "@hesaab/storage";
+import { buildConfigBundle, deployedGitCommit, findDisasterBackup, listDisasterBackups, parseConfigBundle, writeConfigBundle } from "../src";
 import { drKeyRing, randomKey } from "./helpers";
 
 let dir: string;
@@ -72,14 +72,14 @@ describe("listing from a bucket alone", () => {
 
   it("groups parts per backup, newest first, tells complete from incomplete, and keeps roots apart", async () => {
     const bucket = fsBackend({ name: "b2", root: path.join(dir, "bucket"), create: true });
-    const backend = withKeyRoot(bucket, "team-a");
+    const backend = withKeyPrefix(bucket, "team-a");
     const older = new Date("2026-01-01T01:30:00Z");
     const newer = new Date("2026-01-02T01:30:00Z");
     await put({ backend, backupId: "bkp_old", createdAt: older, part: "data" });
     await put({ backend, backupId: "bkp_old", createdAt: older, part: "config" });
     await put({ backend, backupId: "bkp_new", createdAt: newer, part: "data" }); // its config part never arrived
     await bucket.put("team-a/disaster/stray.txt", Buffer.from("?"));
-    await put({ backend: withKeyRoot(bucket, "team-b"), backupId: "bkp_other", createdAt: newer, part: "data" });
+    await put({ backend: withKeyPrefix(bucket, "team-b"), backupId: "bkp_other", createdAt: newer, part: "data" });
 
     const listing = await listDisasterBackups({ backends: [bucket], root: "team-a" });
     expect(listing.providers).toEqual([{ provider: "b2", ok: true, backups: 2, strays: 1 }]);

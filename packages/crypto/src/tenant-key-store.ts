@@ -1,57 +1,17 @@
-// Tenant key records in the catalog database: one row per tenant per key version, holding the
-// random seed from which (with a master key) the tenant's KEK is derived. Raw SQL over the
-// `backup.tenant_keys` table:
-//   (tenant_id text, key_version integer, seed bytea, master_version integer,
-//    created_at timestamptz default now(), retired_at timestamptz, primary key (tenant_id, key_version))
+// Tenant key records: one row per tenant per key version, holding the random seed from which (with a
+// master key) the tenant's KEK is derived. The rows live in the catalog (`backup.tenant_keys`); their
+// SQL is @hesaab/db's `tenantKeyRows`, this class's only way to them.
 //
 // Life of a version: created (by first use or by rotation) → current while it is the newest →
 // retired once every sidecar was re-wrapped to a newer version (no longer unwraps) → shredded with
 // the whole tenant (seed deleted; the row stays as a tombstone so the error says "shredded").
 import { type MasterKeySet, type Secret } from "@hesaab/config";
-import pg from "pg";
+import { connectTenantKeyRows, tenantKeyRows, type TenantKeyRow, type TenantKeyRows, type TenantKeySeed } from "@hesaab/db";
+import type pg from "pg";
 import { CryptoError, CryptoErrorCode } from "./errors";
 import { deriveTenantKek, newSeed } from "./keys";
 
-export interface TenantKeyInfo {
-  tenantId: string;
-  keyVersion: number;
-  masterVersion: number;
-  createdAt: Date;
-  retiredAt: Date | null;
-  /** The seed was deleted by {@link TenantKeyStore.shredTenant}. */
-  shredded: boolean;
-}
-
-interface SeedRow {
-  seed: Buffer;
-  master_version: number;
-  retired_at: Date | null;
-}
-
-interface Row {
-  tenant_id: string;
-  key_version: number;
-  master_version: number;
-  created_at: Date;
-  retired_at: Date | null;
-  shredded: boolean;
-}
-
-const COLUMNS = "tenant_id, key_version, master_version, created_at, retired_at, octet_length(seed) = 0 as shredded";
-const UNIQUE_VIOLATION = "23505";
-/** Pools opened by {@link TenantKeyStore.connect}, which the store itself must end. */
-const ownedPools = new WeakSet<pg.Pool>();
-
-function info(row: Row): TenantKeyInfo {
-  return {
-    tenantId: row.tenant_id,
-    keyVersion: row.key_version,
-    masterVersion: row.master_version,
-    createdAt: row.created_at,
-    retiredAt: row.retired_at,
-    shredded: row.shredded,
-  };
-}
+export type TenantKeyInfo = TenantKeyRow;
 
 function shredded(tenantId: string, keyVersion?: number): CryptoError {
   return new CryptoError({
@@ -67,32 +27,30 @@ function shredded(tenantId: string, keyVersion?: number): CryptoError {
  * Works on a `pg.Pool` the caller owns (or one opened by {@link TenantKeyStore.connect}).
  */
 export class TenantKeyStore {
-  readonly #pool: pg.Pool;
+  readonly #rows: TenantKeyRows;
   readonly #masterKeys: MasterKeySet;
-  readonly #table: string;
 
-  constructor(options: { pool: pg.Pool; masterKeys: MasterKeySet; /** default `backup.tenant_keys` */ table?: string }) {
-    const table = options.table ?? "backup.tenant_keys";
-    if (!/^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$/.test(table)) {
-      throw new CryptoError({ code: CryptoErrorCode.InvalidArgument, message: `invalid table name ${table}` });
-    }
+  constructor(options: { pool: pg.Pool; masterKeys: MasterKeySet; /** default `backup.tenant_keys` */ table?: string } | { rows: TenantKeyRows; masterKeys: MasterKeySet }) {
     if (options.masterKeys.size === 0) throw new CryptoError({ code: CryptoErrorCode.InvalidArgument, message: "no master keys" });
-    this.#pool = options.pool;
+    if ("rows" in options) this.#rows = options.rows;
+    else {
+      try {
+        this.#rows = tenantKeyRows(options.pool, { table: options.table });
+      } catch (err) {
+        throw new CryptoError({ code: CryptoErrorCode.InvalidArgument, message: err instanceof Error ? err.message : String(err) });
+      }
+    }
     this.#masterKeys = options.masterKeys;
-    this.#table = table;
   }
 
   /** A store over its own small pool on `url`; call {@link close} when done. */
   static connect({ url, masterKeys }: { url: string; masterKeys: MasterKeySet }): TenantKeyStore {
-    const pool = new pg.Pool({ connectionString: url, max: 2, application_name: "hesaab-keys" });
-    pool.on("error", () => {});
-    ownedPools.add(pool);
-    return new TenantKeyStore({ pool, masterKeys });
+    return new TenantKeyStore({ rows: connectTenantKeyRows(url), masterKeys });
   }
 
   /** Ends the pool if this store opened it ({@link connect}); a caller's pool is left alone. */
   async close(): Promise<void> {
-    if (ownedPools.delete(this.#pool)) await this.#pool.end();
+    await this.#rows.close();
   }
 
   /** The master key version new tenant keys are created under: the highest configured. */
@@ -101,9 +59,8 @@ export class TenantKeyStore {
   }
 
   /** Every key version of a tenant, oldest first (no seeds). */
-  async listKeys(tenantId: string): Promise<TenantKeyInfo[]> {
-    const { rows } = await this.#pool.query<Row>(`select ${COLUMNS} from ${this.#table} where tenant_id = $1 order by key_version`, [tenantId]);
-    return rows.map(info);
+  listKeys(tenantId: string): Promise<TenantKeyInfo[]> {
+    return this.#rows.list(tenantId);
   }
 
   /**
@@ -111,13 +68,10 @@ export class TenantKeyStore {
    * version 1 (created race-free). Fails with `key_shredded` for a shredded tenant (until it is rotated).
    */
   async currentKey(tenantId: string): Promise<TenantKeyInfo> {
-    let newest = await this.#newest(tenantId);
+    let newest = await this.#rows.newest(tenantId);
     if (!newest) {
-      await this.#pool.query(
-        `insert into ${this.#table} (tenant_id, key_version, seed, master_version) values ($1, 1, $2, $3) on conflict do nothing`,
-        [tenantId, newSeed(), this.currentMasterVersion],
-      );
-      newest = await this.#newest(tenantId);
+      await this.#rows.createFirst({ seeds: new Map([[tenantId, newSeed()]]), masterVersion: this.currentMasterVersion });
+      newest = await this.#rows.newest(tenantId);
     }
     if (!newest) throw new Error("tenant key vanished right after it was created");
     if (newest.shredded) throw shredded(tenantId, newest.keyVersion);
@@ -137,20 +91,8 @@ export class TenantKeyStore {
    * current. Existing sidecars keep working until their version is retired: re-wrap them first
    * (`KeyRing.rewrap`). Also re-keys a shredded tenant for new data; its old backups stay unreadable.
    */
-  async rotateTenantKey(tenantId: string): Promise<TenantKeyInfo> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const { rows } = await this.#pool.query<Row>(
-          `insert into ${this.#table} (tenant_id, key_version, seed, master_version)
-           select $1, coalesce(max(key_version), 0) + 1, $2, $3 from ${this.#table} where tenant_id = $1
-           returning ${COLUMNS}`,
-          [tenantId, newSeed(), this.currentMasterVersion],
-        );
-        return info(rows[0]!);
-      } catch (err) {
-        if ((err as { code?: string }).code !== UNIQUE_VIOLATION || attempt >= 10) throw err;
-      }
-    }
+  rotateTenantKey(tenantId: string): Promise<TenantKeyInfo> {
+    return this.#rows.createNext({ tenantId, seed: newSeed(), masterVersion: this.currentMasterVersion });
   }
 
   /**
@@ -159,13 +101,7 @@ export class TenantKeyStore {
    * The newest version cannot be retired (`key_version_current`): rotate first. Idempotent.
    */
   async retireKeyVersion({ tenantId, keyVersion }: { tenantId: string; keyVersion: number }): Promise<void> {
-    const { rowCount } = await this.#pool.query(
-      `update ${this.#table} set retired_at = coalesce(retired_at, now())
-       where tenant_id = $1 and key_version = $2
-         and key_version < (select max(key_version) from ${this.#table} where tenant_id = $1)`,
-      [tenantId, keyVersion],
-    );
-    if (rowCount) return;
+    if (await this.#rows.retire({ tenantId, keyVersion })) return;
     const all = await this.listKeys(tenantId);
     if (!all.some((k) => k.keyVersion === keyVersion)) throw this.#unknown(tenantId, keyVersion);
     throw new CryptoError({
@@ -183,32 +119,17 @@ export class TenantKeyStore {
    * this table have expired. Returns how many versions were shredded now.
    */
   async shredTenant(tenantId: string): Promise<{ versions: number }> {
-    const { rowCount } = await this.#pool.query(
-      `update ${this.#table} set seed = ''::bytea, retired_at = coalesce(retired_at, now())
-       where tenant_id = $1 and octet_length(seed) > 0`,
-      [tenantId],
-    );
-    return { versions: rowCount ?? 0 };
+    return { versions: await this.#rows.shred(tenantId) };
   }
 
   /** Master key versions still needed: those named by a tenant key that is neither retired nor shredded. */
-  async masterVersionsInUse(): Promise<number[]> {
-    const { rows } = await this.#pool.query<{ master_version: number }>(
-      `select distinct master_version from ${this.#table} where retired_at is null and octet_length(seed) > 0 order by 1`,
-    );
-    return rows.map((r) => r.master_version);
+  masterVersionsInUse(): Promise<number[]> {
+    return this.#rows.masterVersionsInUse();
   }
 
   /** Tenants whose current key was created under an older master version than the highest (rotate these after adding a master key). */
-  async tenantsBehindMaster(): Promise<string[]> {
-    const { rows } = await this.#pool.query<{ tenant_id: string }>(
-      `select tenant_id from ${this.#table} k
-       where key_version = (select max(key_version) from ${this.#table} where tenant_id = k.tenant_id)
-         and octet_length(seed) > 0 and master_version < $1
-       order by 1`,
-      [this.currentMasterVersion],
-    );
-    return rows.map((r) => r.tenant_id);
+  tenantsBehindMaster(): Promise<string[]> {
+    return this.#rows.tenantsBehind(this.currentMasterVersion);
   }
 
   /**
@@ -216,13 +137,9 @@ export class TenantKeyStore {
    * key version is not configured), `key_shredded` or `key_retired`.
    */
   async tenantKek({ tenantId, keyVersion }: { tenantId: string; keyVersion: number }): Promise<Secret<Buffer>> {
-    const { rows } = await this.#pool.query<SeedRow>(
-      `select seed, master_version, retired_at from ${this.#table} where tenant_id = $1 and key_version = $2`,
-      [tenantId, keyVersion],
-    );
-    const row = rows[0];
+    const row = await this.#rows.seed({ tenantId, keyVersion });
     if (!row) throw this.#unknown(tenantId, keyVersion);
-    return this.#kek({ row, tenantId, keyVersion });
+    return this.#kek(row);
   }
 
   /**
@@ -233,25 +150,13 @@ export class TenantKeyStore {
    */
   async currentKeks(tenantIds: string[]): Promise<Map<string, { keyVersion: number; kek: Secret<Buffer> } | CryptoError>> {
     const ids = [...new Set(tenantIds)];
-    await this.#pool.query(
-      `insert into ${this.#table} (tenant_id, key_version, seed, master_version)
-       select u.tenant_id, 1, u.seed, $3 from unnest($1::text[], $2::bytea[]) as u(tenant_id, seed)
-       where not exists (select 1 from ${this.#table} k where k.tenant_id = u.tenant_id)
-       on conflict do nothing`,
-      [ids, ids.map(() => newSeed()), this.currentMasterVersion],
-    );
-    const { rows } = await this.#pool.query<SeedRow & { tenant_id: string; key_version: number }>(
-      `select distinct on (tenant_id) tenant_id, key_version, seed, master_version, retired_at
-       from ${this.#table} where tenant_id = any($1::text[]) order by tenant_id, key_version desc`,
-      [ids],
-    );
+    await this.#rows.createFirst({ seeds: new Map(ids.map((id) => [id, newSeed()])), masterVersion: this.currentMasterVersion });
     const out = new Map<string, { keyVersion: number; kek: Secret<Buffer> } | CryptoError>();
-    for (const row of rows) {
-      const keyVersion = row.key_version;
+    for (const row of await this.#rows.newestSeeds(ids)) {
       try {
-        out.set(row.tenant_id, { keyVersion, kek: this.#kek({ row, tenantId: row.tenant_id, keyVersion }) });
+        out.set(row.tenantId, { keyVersion: row.keyVersion, kek: this.#kek(row) });
       } catch (err) {
-        out.set(row.tenant_id, err as CryptoError);
+        out.set(row.tenantId, err as CryptoError);
       }
     }
     for (const id of ids) if (!out.has(id)) out.set(id, this.#unknown(id, 1));
@@ -259,9 +164,10 @@ export class TenantKeyStore {
   }
 
   /** The KEK of one key version's row; wipes the seed. */
-  #kek({ row, tenantId, keyVersion }: { row: SeedRow; tenantId: string; keyVersion: number }): Secret<Buffer> {
+  #kek(row: TenantKeySeed): Secret<Buffer> {
+    const { tenantId, keyVersion } = row;
     if (row.seed.length === 0) throw shredded(tenantId, keyVersion);
-    if (row.retired_at) {
+    if (row.retiredAt) {
       row.seed.fill(0);
       throw new CryptoError({
         code: CryptoErrorCode.KeyRetired,
@@ -270,14 +176,14 @@ export class TenantKeyStore {
         context: { tenantId, keyVersion },
       });
     }
-    const masterKey = this.#masterKeys.get(row.master_version);
+    const masterKey = this.#masterKeys.get(row.masterVersion);
     if (!masterKey) {
       row.seed.fill(0);
       throw new CryptoError({
         code: CryptoErrorCode.KeyVersionUnknown,
-        message: `master key version ${row.master_version} is not configured`,
+        message: `master key version ${row.masterVersion} is not configured`,
         hint: "Add that version to BACKUP_MASTER_KEYS; keep old master keys until no tenant key uses them",
-        context: { tenantId, keyVersion, masterVersion: row.master_version },
+        context: { tenantId, keyVersion, masterVersion: row.masterVersion },
       });
     }
     try {
@@ -285,14 +191,6 @@ export class TenantKeyStore {
     } finally {
       row.seed.fill(0);
     }
-  }
-
-  async #newest(tenantId: string): Promise<TenantKeyInfo | undefined> {
-    const { rows } = await this.#pool.query<Row>(
-      `select ${COLUMNS} from ${this.#table} where tenant_id = $1 order by key_version desc limit 1`,
-      [tenantId],
-    );
-    return rows[0] ? info(rows[0]) : undefined;
   }
 
   #unknown(tenantId: string, keyVersion: number): CryptoError {

@@ -22,3 +22,4 @@ export {
   type ListBackupsQuery,
   type Alert,
 } from "./records";
+export { tenantKeyRows, connectTenantKeyRows, type TenantKeyRows, type TenantKeyRow, type TenantKeySeed } from "./tenant-keys";

@@ -2,7 +2,9 @@
 //   - no app imports another app (apps are deployable shells);
 //   - packages never import apps;
 //   - the SPAs import only *types* from the gateway (its router type), never values;
-//   - `process.env` is read only in an app's `src/env.ts` or in packages/config.
+//   - `process.env` is read only in an app's `src/env.ts` or in packages/config;
+//   - a package's source imports only packages of the layers below its own (LAYERS), and within its
+//     layer only where the layer allows it: bus never reaches into db, crypto never into a capability.
 import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
@@ -35,16 +37,44 @@ const forbidApps = (names, why) =>
     { group: [`@hesaab/${name}`, `@hesaab/${name}/*`], message: why },
   ]);
 
-/** Lint config for a package under packages/: it may not import any app. */
-export function packageConfig() {
-  return tseslint.config(...base, {
-    rules: {
-      "@typescript-eslint/no-restricted-imports": [
-        "error",
-        { patterns: [...forbidApps(APPS, "packages never import apps"), { group: ["**/apps/**"], message: "packages never import apps" }] },
-      ],
-    },
+/**
+ * The packages, lowest layer first. A package's source may import packages of lower layers, and of
+ * its own layer only where `siblings` says so (the capabilities are independent of each other; so are
+ * the infrastructure packages: the bus knows nothing of the catalog).
+ */
+export const LAYERS = [
+  { name: "foundation", packages: ["config", "contracts", "gzip", "web-session"], siblings: true },
+  { name: "infrastructure", packages: ["db", "storage", "bus", "tenant-data", "platform", "stack"], siblings: false },
+  { name: "keys and artifacts", packages: ["crypto", "artifacts"], siblings: true },
+  { name: "capabilities", packages: ["tenant-backup", "storage-ops", "dr"], siblings: false },
+  { name: "api", packages: ["api"], siblings: false },
+  { name: "test support", packages: ["testkit"], siblings: false },
+];
+
+/** The packages `name`'s source may not import, with the reason. @param {string} name */
+function forbiddenPackages(name) {
+  const at = LAYERS.findIndex((l) => l.packages.includes(name));
+  if (at < 0) throw new Error(`package ${name} is in no layer: add it to LAYERS in tooling/eslint/index.js`);
+  const layer = LAYERS[at];
+  return LAYERS.flatMap((l, i) => {
+    if (i < at) return [];
+    const names = i === at ? (layer.siblings ? [] : l.packages.filter((p) => p !== name)) : l.packages;
+    const why = i === at ? `${name} (${layer.name}) may not import another ${layer.name} package` : `${name} (${layer.name}) may not import a layer above it (${l.name})`;
+    return names.map((p) => ({ group: [`@hesaab/${p}`, `@hesaab/${p}/*`], message: why }));
   });
+}
+
+/**
+ * Lint config for a package under packages/ (`name`: its folder): it may not import any app, and its
+ * source only lower layers. Tooling, which is in no layer, gives no name.
+ */
+export function packageConfig(/** @type {{ name?: string }} */ { name } = {}) {
+  const apps = [...forbidApps(APPS, "packages never import apps"), { group: ["**/apps/**"], message: "packages never import apps" }];
+  return tseslint.config(
+    ...base,
+    { rules: { "@typescript-eslint/no-restricted-imports": ["error", { patterns: apps }] } },
+    ...(name ? [{ files: ["src/**"], rules: { "@typescript-eslint/no-restricted-imports": ["error", { patterns: [...apps, ...forbiddenPackages(name)] }] } }] : []),
+  );
 }
 
 /** Lint config for an app: it may not import another app. SPAs may import the gateway's types only. */

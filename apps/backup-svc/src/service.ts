@@ -2,8 +2,8 @@ import path from "node:path";
 import pg from "pg";
 import { catalogUrl } from "@hesaab/config";
 import { COMMAND_FILTERS, type MessageOf } from "@hesaab/contracts";
-import { connectBus, catalogClaims, eventPublisher, runSchedule, type Bus } from "@hesaab/bus";
-import { migrate, raiseAlert } from "@hesaab/db";
+import { connectBus, eventPublisher, runSchedule, type Bus } from "@hesaab/bus";
+import { catalogClaims, migrate, raiseAlert } from "@hesaab/db";
 import { BackupJobBatcher, expireCustomerExports, fanOutBackupRequest, handleBackupJob, handleCustomerExportRequest, handleRestoreRequest, openTenantBackupDeps } from "@hesaab/tenant-backup";
 import type { BackupSvcEnv } from "./env";
 

@@ -1,9 +1,9 @@
 // dr-svc's wiring: the `cmd.dr.>` work queue and the nightly schedule. The work itself is
 // @hesaab/dr's handleDisasterBackupRequest; this file decides when it runs.
-import { catalogClaims, runSchedule, type Bus, type BusLogger, type Consumption, type HandlerContext, type ScheduleRunner } from "@hesaab/bus";
+import { runSchedule, type Bus, type BusLogger, type Consumption, type HandlerContext, type ScheduleRunner } from "@hesaab/bus";
 import { COMMAND_FILTERS, type Message, type MessageOf } from "@hesaab/contracts";
 import type { KeyRing } from "@hesaab/crypto";
-import type { CatalogDb } from "@hesaab/db";
+import { catalogClaims, type CatalogDb } from "@hesaab/db";
 import { handleDisasterBackupRequest, type DrHandlerDeps } from "@hesaab/dr";
 import type { StorageBackend } from "@hesaab/storage";
 

@@ -2,8 +2,8 @@ import path from "node:path";
 import pg from "pg";
 import { catalogUrl } from "@hesaab/config";
 import { COMMAND_FILTERS, subjectOf } from "@hesaab/contracts";
-import { catalogClaims, connectBus, eventPublisher, runSchedule, type Bus, type ScheduleRunner } from "@hesaab/bus";
-import { migrate, raiseAlert } from "@hesaab/db";
+import { connectBus, eventPublisher, runSchedule, type Bus, type ScheduleRunner } from "@hesaab/bus";
+import { catalogClaims, migrate, raiseAlert } from "@hesaab/db";
 import {
   applyRetention,
   handleArtifactStored,

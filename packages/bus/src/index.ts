@@ -47,5 +47,5 @@ export {
   type TickOutcome,
   type TickResult,
 } from "./schedule";
-export { catalogClaims, memoryClaims } from "./schedule-claims";
+export { memoryClaims } from "./schedule-claims";
 export { eventPublisher } from "./publisher";

@@ -1,28 +1,4 @@
-import { and, eq } from "drizzle-orm";
-import { scheduleRuns, type CatalogDb } from "@hesaab/db";
 import { type ScheduleClaim, type ScheduleRelease } from "./schedule";
-
-/**
- * Claims in the catalog table `backup.schedule_runs` (primary key schedule + period): the first
- * insert wins, every other gets nothing back. Survives restarts and holds across replicas.
- */
-export function catalogClaims(db: CatalogDb): { claim: ScheduleClaim; release: ScheduleRelease } {
-  return {
-    async claim(schedule, period, owner) {
-      const rows = await db
-        .insert(scheduleRuns)
-        .values({ schedule, period, firedBy: owner })
-        .onConflictDoNothing()
-        .returning({ schedule: scheduleRuns.schedule });
-      return rows.length === 1;
-    },
-    async release(schedule, period, owner) {
-      await db
-        .delete(scheduleRuns)
-        .where(and(eq(scheduleRuns.schedule, schedule), eq(scheduleRuns.period, period), eq(scheduleRuns.firedBy, owner)));
-    },
-  };
-}
 
 /** Claims held in this process only: for the CLI and unit tests, never for replicated services. */
 export function memoryClaims(): { claim: ScheduleClaim; release: ScheduleRelease } {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { migrate, openCatalog, scheduleRuns, type Catalog } from "@hesaab/db";
+import { catalogClaims, migrate, openCatalog, scheduleRuns, type Catalog } from "@hesaab/db";
 import { freshDatabase, type FreshDatabase } from "@hesaab/testkit";
-import { catalogClaims, createSchedule, nextPeriod, silentLogger } from "../src";
+import { createSchedule, nextPeriod, silentLogger } from "../src";
 
 let database: FreshDatabase;
 let catalog: Catalog;

@@ -23,3 +23,4 @@ export {
   type Alert,
 } from "./records";
 export { tenantKeyRows, connectTenantKeyRows, type TenantKeyRows, type TenantKeyRow, type TenantKeySeed } from "./tenant-keys";
+export { catalogClaims } from "./schedule-claims";

@@ -43,6 +43,30 @@ describe("layer rules", () => {
     expect(await lint("apps/backup-svc", `import { newId } from "@hesaab/contracts";\nexport const id = newId("bkp");\n`)).toEqual([]);
   });
 
+  it("fail on a package importing a layer above its own", async () => {
+    const messages = await lint("packages/crypto", `import { backupTenant } from "@hesaab/tenant-backup";\nexport const b = backupTenant;\n`);
+    expect(messages.join("\n")).toMatch(/crypto \(keys and artifacts\) may not import a layer above it \(capabilities\)/);
+    const foundation = await lint("packages/contracts", `import { openCatalog } from "@hesaab/db";\nexport const c = openCatalog;\n`);
+    expect(foundation.join("\n")).toMatch(/may not import a layer above it \(infrastructure\)/);
+  });
+
+  it("fail on an infrastructure package importing another (the bus knows nothing of the catalog)", async () => {
+    const messages = await lint("packages/bus", `import { scheduleRuns } from "@hesaab/db";\nexport const t = scheduleRuns;\n`);
+    expect(messages.join("\n")).toMatch(/bus \(infrastructure\) may not import another infrastructure package/);
+  });
+
+  it("fail on a capability importing another capability", async () => {
+    const messages = await lint("packages/dr", `import { restoreTenants } from "@hesaab/tenant-backup";\nexport const r = restoreTenants;\n`);
+    expect(messages.join("\n")).toMatch(/dr \(capabilities\) may not import another capabilities package/);
+  });
+
+  it("let a package import lower layers, and its tests anything", async () => {
+    expect(await lint("packages/dr", `import { openCatalog } from "@hesaab/db";\nimport { KeyRing } from "@hesaab/crypto";\nexport const x = [openCatalog, KeyRing];\n`)).toEqual([]);
+    const eslint = new ESLint({ cwd: path.join(root, "packages/bus") });
+    const [result] = await eslint.lintText(`import { catalogClaims } from "@hesaab/db";\nexport const c = catalogClaims;\n`, { filePath: path.join(root, "packages/bus", "test/probe.test.ts") });
+    expect(result?.messages ?? []).toEqual([]);
+  });
+
   it("keep process.env inside env.ts", async () => {
     const messages = await lint("apps/backup-svc", `export const u = process.env.X;\n`);
     expect(messages.join("\n")).toMatch(/src\/env\.ts/);

@@ -1,3 +1,5 @@
 import { defineConfig } from "vitest/config";
+import { projects } from "@hesaab/vitest-config";
 
-export default defineConfig({ test: { testTimeout: 60_000, hookTimeout: 60_000 } });
+// The stack's own tests start it themselves (no global setup).
+export default defineConfig({ test: projects({ shared: { testTimeout: 60_000, hookTimeout: 60_000 } }) });

@@ -62,7 +62,7 @@ export async function startBackupService(env: BackupSvcEnv, { name = "backup-svc
   // archive holds two), so a burst of requests neither wedges itself nor takes the backups' connections.
   const exportPool = new pg.Pool({ connectionString: env.PLATFORM_DATABASE_URL, max: 2 * EXPORTS_AT_ONCE + 1, application_name: "hesaab-export" });
   exportPool.on("error", () => {});
-  const exportDeps = { ...deps, platform: exportPool, exportDir: path.join(env.HESAAB_DATA_DIR, "exports") };
+  const exportDeps = { ...deps, platform: exportPool, exportDir: path.join(env.HESAAB_DATA_DIR, "exports"), excludeColumns: env.CUSTOMER_EXPORT_EXCLUDE_COLUMNS };
   const exportSlots = slots(EXPORTS_AT_ONCE);
   const batcher = new BackupJobBatcher(deps, { batchSize: env.BACKUP_BATCH_SIZE, runs: env.BACKUP_CONCURRENCY });
   const backups = await bus.consume({

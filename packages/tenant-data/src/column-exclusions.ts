@@ -92,13 +92,31 @@ export function excludedColumns(plan: Pick<TenantPlan, "tables">, exclusions: Co
 
 /**
  * The plan of a customer export: `plan` without `excluded`'s columns (every file of the ZIP follows
- * it). Its fingerprint describes the columns it holds. Tables keep their place, even with no column
- * left (their rows still count); the tenant column and the keys of ownership chains are read through
+ * it). Its fingerprint describes the columns it holds. A table with no column left is left out
+ * whole (a COPY needs a column). The tenant column and the keys of ownership chains are read through
  * the table's alias in the WHERE clause, so leaving them out of the output is harmless.
  */
 export function withoutColumns(plan: TenantPlan, excluded: readonly Pick<ExcludedColumn, "table" | "column">[]): TenantPlan {
   if (excluded.length === 0) return plan;
   const gone = new Set(excluded.map((e) => `${e.table}\u0000${e.column}`));
-  const tables = plan.tables.map((t) => ({ ...t, columns: t.columns.filter((c) => !gone.has(`${t.name}\u0000${c.name}`)) }));
+  const tables = plan.tables
+    .map((t) => ({ ...t, columns: t.columns.filter((c) => !gone.has(`${t.name}\u0000${c.name}`)) }))
+    .filter((t) => t.columns.length > 0);
   return { ...plan, tables, fingerprint: schemaFingerprint(tables) };
+}
+
+/** What a customer export leaves out, for people: one line per table, then which tables the script cannot load as they are. */
+export function formatExcludedColumns(excluded: readonly ExcludedColumn[], exclusions: ColumnExclusions = DEFAULT_COLUMN_EXCLUSIONS): string {
+  const source = `${exclusions.defaults ? "the built-in credential patterns" : "no built-in patterns (!defaults)"}${exclusions.patterns.length > 0 ? ` and ${exclusions.patterns.join(", ")}` : ""}`;
+  const lines = [`customer export leaves out ${excluded.length} column(s), matched by ${source}:`];
+  const byTable = new Map<string, ExcludedColumn[]>();
+  for (const e of excluded) byTable.set(e.table, [...(byTable.get(e.table) ?? []), e]);
+  const width = Math.max(0, ...[...byTable.keys()].map((t) => t.length));
+  for (const [table, columns] of byTable) lines.push(`  ${table.padEnd(width)}  ${columns.map((c) => `${c.column} (${c.pattern}${c.notNull ? ", NOT NULL" : ""})`).join(", ")}`);
+  if (excluded.length === 0) lines.push("  none");
+  const required = excluded.filter((e) => e.notNull);
+  if (required.length > 0) {
+    lines.push(`the ZIP's backup.sql loads ${[...new Set(required.map((e) => e.table))].join(", ")} only where the NOT NULL columns left out have a default`);
+  }
+  return lines.join("\n");
 }

@@ -23,6 +23,7 @@ export { writeTenantArchive, csvFileName, FORMULA_PREFIXES, type ArchiveOptions,
 export {
   excludedColumns,
   withoutColumns,
+  formatExcludedColumns,
   CREDENTIAL_COLUMN_PATTERNS,
   DEFAULT_COLUMN_EXCLUSIONS,
   type ColumnExclusions,

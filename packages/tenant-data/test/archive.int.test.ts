@@ -181,7 +181,7 @@ describe("writeTenantArchive: the customer self-backup's ZIP", () => {
     const summary = await archive(p.other, createWriteStream(zip), { defaults: false, patterns: ["public.customers.name"] });
     expect(summary.excludedColumns).toEqual([{ table: "public.customers", column: "name", pattern: "public.customers.name", notNull: true }]);
     const readme = (await unzipFile(zip, `${summary.folder}/README.txt`)).toString("utf8");
-    expect(readme).toMatch(/only where that column\r\nhas a default; give it one in the database you load into first:\r\n  public\.customers\.name\r\n/);
+    expect(readme).toMatch(/only where that column\r\nhas a default; give it one in the database you load into first:\r\n {2}public\.customers\.name\r\n/);
     const users = (await unzipFile(zip, `${summary.folder}/tables/public.users.csv`)).subarray(3).toString("utf8");
     expect(users.split("\n")[0]).toContain("password_hash"); // !defaults: only what was listed is left out
   });

@@ -18,6 +18,7 @@ const schema = z.object({
   BACKUP_BATCH_SIZE: z.coerce.number().int().min(1).max(500).default(50),
   BACKUP_MAX_DELIVER: z.coerce.number().int().min(1).max(50).default(5),
   ...envPieces.tenantBackup,
+  ...envPieces.customerExport,
   ...envPieces.dataDir,
   ...envPieces.busPrefix,
   /** Time without a progress signal before JetStream redelivers a job (a killed worker's job comes back after it). */

@@ -2,9 +2,9 @@ import path from "node:path";
 import pg from "pg";
 import { catalogUrl } from "@hesaab/config";
 import { COMMAND_FILTERS, type MessageOf } from "@hesaab/contracts";
-import { connectBus, eventPublisher, runSchedule, type Bus } from "@hesaab/bus";
+import { connectBus, eventPublisher, runSchedule, type Bus, type DeadLetter } from "@hesaab/bus";
 import { catalogClaims, migrate, raiseAlert } from "@hesaab/db";
-import { BackupJobBatcher, expireCustomerExports, fanOutBackupRequest, handleBackupJob, handleCustomerExportRequest, handleRestoreRequest, openTenantBackupDeps } from "@hesaab/tenant-backup";
+import { BackupJobBatcher, expireCustomerExports, fanOutBackupRequest, handleBackupJob, handleCustomerExportRequest, handleRestoreRequest, jobAlertKey, openTenantBackupDeps } from "@hesaab/tenant-backup";
 import type { BackupSvcEnv } from "./env";
 
 /** Customer exports built at once by one replica (each holds two platform connections). */
@@ -54,15 +54,23 @@ export async function startBackupService(env: BackupSvcEnv, { name = "backup-svc
     // each of the batcher's runs backs up a large tenant and a batch at once
     units: 2 * env.BACKUP_CONCURRENCY,
   });
-  const onDeadLetter = async (dl: { subject: string; reason: string; error?: { message: string } | undefined }) => {
-    await raiseAlert(deps, { severity: "critical", code: "job_dead_lettered", message: `${dl.subject} was dead-lettered (${dl.reason})`, context: { subject: dl.subject, reason: dl.reason, error: dl.error?.message } });
+  // A job whose handler already raised its alert (a backup job that failed for good) raises no
+  // second one here: both carry the job's key, and the catalog keeps the first.
+  const onDeadLetter = async (dl: DeadLetter) => {
+    await raiseAlert(deps, {
+      severity: "critical",
+      code: "job_dead_lettered",
+      message: `${dl.subject} was dead-lettered (${dl.reason})`,
+      context: { subject: dl.subject, reason: dl.reason, error: dl.error?.message, messageId: dl.messageId },
+      ...(dl.messageId ? { key: jobAlertKey(dl.messageId) } : {}),
+    });
   };
 
   // Customer exports: a few at once, on a pool of their own with two connections for each (an
   // archive holds two), so a burst of requests neither wedges itself nor takes the backups' connections.
   const exportPool = new pg.Pool({ connectionString: env.PLATFORM_DATABASE_URL, max: 2 * EXPORTS_AT_ONCE + 1, application_name: "hesaab-export" });
   exportPool.on("error", () => {});
-  const exportDeps = { ...deps, platform: exportPool, exportDir: path.join(env.HESAAB_DATA_DIR, "exports") };
+  const exportDeps = { ...deps, platform: exportPool, exportDir: path.join(env.HESAAB_DATA_DIR, "exports"), excludeColumns: env.CUSTOMER_EXPORT_EXCLUDE_COLUMNS };
   const exportSlots = slots(EXPORTS_AT_ONCE);
   const batcher = new BackupJobBatcher(deps, { batchSize: env.BACKUP_BATCH_SIZE, runs: env.BACKUP_CONCURRENCY });
   const backups = await bus.consume({

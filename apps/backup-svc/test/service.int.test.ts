@@ -126,10 +126,13 @@ describe("backup-svc", () => {
     }
   });
 
-  it("both providers failing: retried, then a failed record, a dead letter and an alert", async () => {
+  it("both providers failing: retried, then a failed record, a dead letter and one alert (not one from the handler and one from the dead letter)", async () => {
     const tenant = platform.tenants[1]!.id;
+    const openAlerts = async () => (await pool.query<{ code: string; context: { tenantId?: string } }>("select code, context from backup.alerts where resolved_at is null order by raised_at, id")).rows;
+    const before = (await openAlerts()).length;
     // Both providers unreachable (nothing listens on these ports): every attempt fails, retryably.
     const svc = await startBackupService(loadEnv(envFor({ B2_ENDPOINT_URL: "http://127.0.0.1:9", R2_ENDPOINT_URL: "http://127.0.0.1:9" })), { name: "doomed" });
+    let stopped = false;
     try {
       await control.publish("backup.tenant.job.v1", { tenantId: tenant, purpose: "on_demand", requestedBy: "test" }, { msgId: `doomed-${randomBytes(4).toString("hex")}` });
       const alert = await waitFor(async () => {
@@ -145,8 +148,13 @@ describe("backup-svc", () => {
         return info && info.state.messages > 0 && info;
       }, "the dead letter");
       expect(dlq.state.messages).toBeGreaterThan(0);
-    } finally {
+      // stopping waits for the message's handling to end, its dead letter's hook included
+      stopped = true;
       await svc.stop();
+      const raised = (await openAlerts()).slice(before);
+      expect(raised.map((a) => [a.code, a.context.tenantId])).toEqual([["tenant_backup_failed", tenant]]);
+    } finally {
+      if (!stopped) await svc.stop();
     }
   });
 });

@@ -15,6 +15,13 @@ export function platformEnv(): z.output<typeof platformEnvSchema> {
   return parseEnv(platformEnvSchema, process.env);
 }
 
+const customerExportEnvSchema = z.object({ ...envPieces.customerExport });
+
+/** `CUSTOMER_EXPORT_EXCLUDE_COLUMNS`: what customer exports leave out (`hesaab plan --customer` shows it). */
+export function customerExportEnv() {
+  return parseEnv(customerExportEnvSchema, process.env);
+}
+
 const tenantKeysEnvSchema = z.object({
   ...envPieces.backupKeys,
   ...envPieces.catalogDb,
@@ -65,6 +72,7 @@ const tenantBackupEnvSchema = z.object({
   ...z.object(envPieces.b2).partial().shape,
   ...z.object(envPieces.r2).partial().shape,
   ...envPieces.tenantBackup,
+  ...envPieces.customerExport,
   ...envPieces.dataDir,
 });
 

@@ -50,6 +50,25 @@ function provider(prefix: "B2" | "R2") {
   } as const;
 }
 
+/**
+ * `CUSTOMER_EXPORT_EXCLUDE_COLUMNS`: columns customer exports leave out besides the built-in credential
+ * patterns (`@hesaab/tenant-data`'s CREDENTIAL_COLUMN_PATTERNS). Comma-separated; each `column`,
+ * `table.column` or `schema.table.column`, `*` matching any characters, case ignored. The entry
+ * `!defaults` drops the built-in patterns (then only those listed are left out).
+ */
+export const columnExclusions = z
+  .string()
+  .default("")
+  .transform((raw, ctx) => {
+    const entries = raw.split(",").map((s) => s.trim()).filter(Boolean);
+    const bad = entries.filter((e) => e !== "!defaults" && !/^[^.\s!]+(\.[^.\s]+){0,2}$/.test(e));
+    if (bad.length > 0) {
+      ctx.addIssue({ code: "custom", message: `${bad.map((b) => JSON.stringify(b)).join(", ")}: each entry is column, table.column or schema.table.column (* matches any characters), or !defaults` });
+      return z.NEVER;
+    }
+    return { defaults: !entries.includes("!defaults"), patterns: entries.filter((e) => e !== "!defaults") };
+  });
+
 /** A grandfather-father-son keep count (0 = off). */
 const keepCount = z.coerce.number().int().min(0).max(1000).default(0);
 
@@ -80,6 +99,8 @@ export const envPieces = {
     BACKUP_GZIP_LEVEL: z.coerce.number().int().min(1).max(9).default(6),
     TENANT_COLUMN: z.string().default("tenant_id"),
   },
+  /** What customer exports (the tenant's own ZIP) leave out: see `columnExclusions`. */
+  customerExport: { CUSTOMER_EXPORT_EXCLUDE_COLUMNS: columnExclusions },
   /** Deep verification's sample: percent of backups per run, and a download budget in bytes. */
   deepVerify: {
     STORAGE_DEEP_VERIFY_PERCENT: z.coerce.number().min(0).max(100).default(5),

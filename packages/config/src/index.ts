@@ -1,3 +1,3 @@
 export { Secret, redactUrl } from "./secret";
 export { HesaabError, isHesaabError, errorText } from "./errors";
-export { envPieces, parseEnv, catalogUrl, secretString, masterKeySet, type MasterKeySet } from "./env";
+export { envPieces, parseEnv, catalogUrl, secretString, masterKeySet, columnExclusions, type MasterKeySet } from "./env";

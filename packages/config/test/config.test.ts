@@ -63,6 +63,21 @@ describe("envPieces", () => {
   });
 });
 
+describe("CUSTOMER_EXPORT_EXCLUDE_COLUMNS", () => {
+  const schema = z.object({ ...envPieces.customerExport });
+  const parse = (value?: string) => parseEnv(schema, value === undefined ? {} : { CUSTOMER_EXPORT_EXCLUDE_COLUMNS: value }).CUSTOMER_EXPORT_EXCLUDE_COLUMNS;
+  it("extends the built-in credential patterns unless !defaults is listed", () => {
+    expect(parse()).toEqual({ defaults: true, patterns: [] });
+    expect(parse(" users.pin , public.customers.national_id,*_iban ,")).toEqual({ defaults: true, patterns: ["users.pin", "public.customers.national_id", "*_iban"] });
+    expect(parse("!defaults,password_hash")).toEqual({ defaults: false, patterns: ["password_hash"] });
+  });
+  it("refuses entries that name no column, saying what an entry looks like", () => {
+    for (const bad of ["a.b.c.d", "users.", "two words", "!pin"]) {
+      expect(() => parse(bad), bad).toThrow(/CUSTOMER_EXPORT_EXCLUDE_COLUMNS: .*column, table\.column or schema\.table\.column/);
+    }
+  });
+});
+
 describe("errorText", () => {
   it("gives a HesaabError's code with its message, and a plain error's message alone", () => {
     expect(errorText(new HesaabError({ code: "storage_not_found", message: "object not found" }))).toBe("object not found [storage_not_found]");

@@ -184,18 +184,33 @@ export interface AlertInput {
   /** Lowercase, for a person; never a secret. */
   message: string;
   context?: Record<string, unknown>;
+  /**
+   * What the alert is about, when several places may raise one for the same thing (`job:<message
+   * id>`: a failed job's handler and its dead letter). The first alert with a key is the only one:
+   * later ones are neither recorded nor published (the catalog's unique index decides).
+   */
+  key?: string;
 }
 
 /**
- * Records an alert in the catalog and publishes `alert.raised.v1`; returns its id. Never throws
- * (an alert must not fail, or hide the error of, the operation that raised it): `undefined` when
- * it could not be recorded.
+ * Records an alert in the catalog and publishes `alert.raised.v1`; returns its id (with `key`, the
+ * id of the alert already raised for it, if any: that one is not raised again). Never throws (an
+ * alert must not fail, or hide the error of, the operation that raised it): `undefined` when it
+ * could not be recorded.
  */
 export async function raiseAlert(deps: { catalog: { db: CatalogDb }; publish?: Publish | undefined }, alert: AlertInput): Promise<string | undefined> {
   const id = newId("alr");
   const context = alert.context ?? {};
   try {
-    await insertAlert(deps.catalog.db, { id, severity: alert.severity, code: alert.code, message: alert.message, context });
+    const [row] = await deps.catalog.db
+      .insert(alerts)
+      .values({ id, severity: alert.severity, code: alert.code, message: alert.message, context, dedupKey: alert.key ?? null })
+      .onConflictDoNothing({ target: alerts.dedupKey })
+      .returning({ id: alerts.id });
+    if (!row) {
+      const [first] = await deps.catalog.db.select({ id: alerts.id }).from(alerts).where(eq(alerts.dedupKey, alert.key!));
+      return first?.id;
+    }
     await (deps.publish ?? noPublish)("alert.raised.v1", { alertId: id, severity: alert.severity, code: alert.code, message: alert.message, context });
     return id;
   } catch {

@@ -188,8 +188,10 @@ export const alerts = backupSchema.table(
     acknowledgedAt: tstz("acknowledged_at"),
     acknowledgedBy: text("acknowledged_by"),
     resolvedAt: tstz("resolved_at"),
+    /** What the alert is about, when one thing must raise one alert (`job:<message id>`); NULL: no deduplication. */
+    dedupKey: text("dedup_key"),
   },
-  (t) => [index("alerts_open_idx").on(t.resolvedAt, t.raisedAt)],
+  (t) => [index("alerts_open_idx").on(t.resolvedAt, t.raisedAt), uniqueIndex("alerts_dedup_key_uq").on(t.dedupKey)],
 );
 
 /** Schedules, retention and other runtime settings, as JSON values by key. */

@@ -85,6 +85,26 @@ describe("alerts", () => {
     expect(published).toEqual([{ type: "alert.raised.v1", data: { alertId: id, severity: "warning", code: "test_alert", message: "something to look at", context: { tenantId: "t9" } } }]);
   });
 
+  it("raiseAlert with a key raises one alert for it, however many places and times raise it (at once, too)", async () => {
+    const published: unknown[] = [];
+    const deps = { catalog, publish: async (_type: string, data: unknown) => void published.push(data) };
+    const key = `job:${newId("job")}`;
+    const ids = await Promise.all([
+      raiseAlert(deps, { severity: "critical", code: "tenant_backup_failed", message: "backup of tenant t1 failed", key }),
+      raiseAlert(deps, { severity: "critical", code: "job_dead_lettered", message: "dead-lettered", key }),
+    ]);
+    const again = await raiseAlert(deps, { severity: "critical", code: "job_dead_lettered", message: "dead-lettered", key });
+    const rows = await catalog.db.select().from(alerts).where(eq(alerts.dedupKey, key));
+    expect(rows).toHaveLength(1);
+    expect(ids).toEqual([rows[0]!.id, rows[0]!.id]);
+    expect(again).toBe(rows[0]!.id);
+    expect(published).toHaveLength(1);
+    // without a key, nothing is deduplicated
+    await raiseAlert(deps, { severity: "info", code: "test_twice", message: "twice" });
+    await raiseAlert(deps, { severity: "info", code: "test_twice", message: "twice" });
+    expect(await catalog.db.select().from(alerts).where(eq(alerts.code, "test_twice"))).toHaveLength(2);
+  });
+
   it("raiseAlert never throws: a catalog that cannot take it gives undefined", async () => {
     const closed = openCatalog({ url: database.url });
     await closed.close();

@@ -22,7 +22,7 @@ import { errorText, HesaabError, isHesaabError } from "@hesaab/config";
 import { newId, noPublish, tenantId as tenantIdSchema } from "@hesaab/contracts";
 import { createDecryptStream, createEncryptStream, serializeKeySidecar, type ArtifactIdentity } from "@hesaab/crypto";
 import { customerExports, writeAudit } from "@hesaab/db";
-import { checkTenant, writeTenantArchive } from "@hesaab/tenant-data";
+import { checkTenant, writeTenantArchive, type ColumnExclusions } from "@hesaab/tenant-data";
 import { tenantPlan } from "./backup";
 import type { TenantBackupDeps } from "./deps";
 
@@ -34,6 +34,8 @@ export type CustomerExportDeps = Pick<TenantBackupDeps, "platform" | "catalog" |
    * replica and the gateway must see the same one (one host, or a shared volume).
    */
   exportDir: string;
+  /** Columns no export carries (default: the credential patterns; backup-svc: CUSTOMER_EXPORT_EXCLUDE_COLUMNS). */
+  excludeColumns?: ColumnExclusions;
 };
 
 /** How long an export can be downloaded once it is ready. */
@@ -199,7 +201,7 @@ async function buildLocked(deps: CustomerExportDeps, opts: Parameters<typeof bui
     const stored = pipeline(encrypt, count, createWriteStream(partial.data, { mode: 0o600 }));
     stored.catch(() => {}); // awaited below, beside the archive
     const plan = await tenantPlan(deps);
-    await Promise.all([writeTenantArchive({ pool: deps.platform, plan, tenantId: found.tenantId, exportId: found.id, output: encrypt, signal: opts.signal }), stored]);
+    await Promise.all([writeTenantArchive({ pool: deps.platform, plan, tenantId: found.tenantId, exportId: found.id, output: encrypt, excludeColumns: deps.excludeColumns, signal: opts.signal }), stored]);
     await writeFile(partial.keys, serializeKeySidecar(sealed.sidecar), { mode: 0o600 });
     await rename(partial.keys, files.keys);
     await rename(partial.data, files.file);

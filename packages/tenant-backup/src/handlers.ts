@@ -30,10 +30,18 @@ export async function fanOutBackupRequest(
 type Job = MessageOf<"backup.tenant.job.v1">["data"];
 
 /**
+ * The key of the one alert a command that failed for good raises (see `raiseAlert`): its handler's
+ * alert (with what failed) and its dead letter's alert (a worker lost on the last attempt leaves
+ * only that one) share it, and the first of them is the only one.
+ */
+export const jobAlertKey = (messageId: string): string => `job:${messageId}`;
+
+/**
  * `backup.tenant.job.v1` → the tenant's backup, through `batcher` when given (backup-svc: jobs
  * pulled together are backed up together). A failure is published; a final one (retries
- * exhausted, or an error retrying cannot fix) also raises an alert. Rethrows so the bus retries
- * (retryable) or dead-letters (not retryable).
+ * exhausted, or an error retrying cannot fix) also raises an alert, keyed `jobAlertKey(message.id)`:
+ * the dead letter that follows raises its alert with the same key, so one failed job is one alert.
+ * Rethrows so the bus retries (retryable) or dead-letters (not retryable).
  */
 export async function handleBackupJob(
   deps: TenantBackupDeps,
@@ -53,7 +61,15 @@ export async function handleBackupJob(
     const final = delivery.final || !retryable;
     const error = { code: isHesaabError(err) ? err.code : "backup_failed", message: err instanceof Error ? err.message : String(err), retryable };
     await publish("backup.tenant.failed.v1", { tenantId: data.tenantId, attempt: delivery.attempt, final, error });
-    if (final) await raiseAlert(deps, { severity: "critical", code: "tenant_backup_failed", message: `backup of tenant ${data.tenantId} failed: ${error.message}`, context: { tenantId: data.tenantId, attempt: delivery.attempt, code: error.code } });
+    if (final) {
+      await raiseAlert(deps, {
+        severity: "critical",
+        code: "tenant_backup_failed",
+        message: `backup of tenant ${data.tenantId} failed: ${error.message}`,
+        context: { tenantId: data.tenantId, attempt: delivery.attempt, code: error.code, messageId: message.id },
+        key: jobAlertKey(message.id),
+      });
+    }
     throw err;
   }
 }

@@ -3,6 +3,6 @@ export { backupTenants, type BackupTenantsOptions, type TenantBackupOutcome } fr
 export { restoreTenants, rollbackRestore, artifactRef, type RestoreRequest, type RestoreReport, type RestoreProgress, type TenantRestoreOutcome } from "./restore";
 export type { TenantBackupDeps } from "./deps";
 export { openTenantBackupDeps, TENANT_BACKUP_UPLOAD, type TenantBackupEnv } from "./open";
-export { BackupJobBatcher, fanOutBackupRequest, handleBackupJob, handleCustomerExportRequest, handleRestoreRequest, type SendCommand } from "./handlers";
+export { BackupJobBatcher, fanOutBackupRequest, handleBackupJob, jobAlertKey, handleCustomerExportRequest, handleRestoreRequest, type SendCommand } from "./handlers";
 export { rotateTenantKeys, shredTenant, type RotationReport } from "./keys";
 export { exportDay, exportSummary, requestCustomerExport, buildCustomerExport, failCustomerExport, openCustomerExport, expireCustomerExports, CUSTOMER_EXPORT_HOURS, type CustomerExport, type CustomerExportDeps } from "./customer-export";

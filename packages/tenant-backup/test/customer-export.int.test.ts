@@ -8,7 +8,9 @@ import { promisify } from "node:util";
 import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { customerExports } from "@hesaab/db";
-import { buildCustomerExport, expireCustomerExports, openCustomerExport, requestCustomerExport, type CustomerExportDeps } from "../src";
+import { openStaged, stageArtifact } from "@hesaab/artifacts";
+import { readAll } from "@hesaab/storage";
+import { artifactRef, backupTenant, buildCustomerExport, expireCustomerExports, openCustomerExport, requestCustomerExport, type CustomerExportDeps } from "../src";
 import { harness, type Harness } from "./harness";
 
 const run = promisify(execFile);
@@ -128,6 +130,29 @@ describe("customer self-backup", () => {
     expect((await readdir(path.join(deps.exportDir, other)).catch(() => [])).filter((f) => f.startsWith(doomed.id))).toEqual([]);
     await expect(openCustomerExport(deps, { exportId: doomed.id, token: "x", tenantId: other })).rejects.toMatchObject({ code: "export_not_found" });
     expect(await expireCustomerExports(deps, { now: new Date(failed.expiresAt!.getTime() + 1) })).toContain(doomed.id);
+  });
+
+  it("credentials stay out of the customer's ZIP (the built-in patterns, and those configured), and in the tenant backup a restore loads", async () => {
+    const tenantId = active[0]!;
+    const configured: CustomerExportDeps = { ...deps, excludeColumns: { defaults: true, patterns: ["customers.national_id"] } };
+    const { export: requested, token } = await requestCustomerExport(configured, { tenantId, requestedBy: "user:7", now: day("2026-11-26") });
+    const ready = await buildCustomerExport(configured, { exportId: requested.id, now: () => day("2026-11-26") });
+    const zip = path.join(h.deps.workDir, "credentials.zip");
+    await pipeline((await openCustomerExport(deps, { exportId: ready.id, token, tenantId, now: day("2026-11-26") })).stream, createWriteStream(zip));
+    // every file but the README (which names what was left out)
+    const { stdout: data } = await run("unzip", ["-p", zip, "-x", "*/README.txt"], { maxBuffer: 256 * 1024 * 1024 });
+    expect(data).toContain("COPY public.users (");
+    expect(data).not.toContain("password_hash");
+    expect(data).not.toContain("national_id");
+    const { stdout: readme } = await run("unzip", ["-p", zip, "*/README.txt"]);
+    expect(readme).toContain("  public.users.password_hash\r\n");
+
+    const { record } = await backupTenant(h.deps, { tenantId, purpose: "on_demand", requestedBy: "test" });
+    const staged = await stageArtifact({ ref: artifactRef(record), backends: h.deps.backends, dir: h.deps.workDir });
+    const sql = (await readAll(await openStaged({ staged, keyRing: h.deps.keyRing }))).toString("utf8");
+    await staged.remove();
+    expect(sql).toMatch(/COPY public\.users \([^)]*password_hash[^)]*\) FROM stdin;/);
+    expect(sql).toMatch(/COPY public\.customers \([^)]*national_id[^)]*\) FROM stdin;/);
   });
 
   it("two workers on one export: one builds it, the other is told to retry; the sweep leaves an export being built alone", async () => {

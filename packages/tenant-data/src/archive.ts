@@ -2,8 +2,12 @@
 //
 //   README.txt           what is inside, how to open it, the row count of every table
 //   tables/<table>.csv   one per table: a header line, UTF-8 with a byte-order mark (spreadsheet
-//                        tools then show Persian text as such), PostgreSQL's CSV (NULL is empty)
+//                        tools then show Persian text as such), PostgreSQL's CSV (NULL is empty);
+//                        text cells a spreadsheet would run as a formula start with a ' (below)
 //   backup.sql           the same rows as the SQL script a tenant backup holds (psql can load it)
+//
+// Credential columns (./column-exclusions: password hashes, secrets, tokens, …) are in no file:
+// the archive follows the plan without them, and the README names each one left out and why.
 //
 // Every file shows one moment: the CSV files are read in one REPEATABLE READ READ ONLY transaction,
 // and the script's export imports that transaction's snapshot. Streams from the database to the
@@ -17,6 +21,7 @@ import { isHesaabError } from "@hesaab/config";
 import { asError, lease } from "./connection";
 import { wrapFailure, exportTenant, PIN_SETTINGS, validateIds, type ExportSummary } from "./export";
 import { tenantDataError } from "./errors";
+import { DEFAULT_COLUMN_EXCLUSIONS, excludedColumns, withoutColumns, type ColumnExclusions, type ExcludedColumn } from "./column-exclusions";
 import { selectSql, type PlanTable, type TenantPlan } from "./plan";
 
 export interface ArchiveOptions {
@@ -27,6 +32,8 @@ export interface ArchiveOptions {
   exportId: string;
   /** Where the ZIP goes; ended when the archive is complete, destroyed when it fails. */
   output: Writable;
+  /** Columns left out of every file (default: the credential patterns, `DEFAULT_COLUMN_EXCLUSIONS`). */
+  excludeColumns?: ColumnExclusions;
   signal?: AbortSignal;
 }
 
@@ -39,6 +46,8 @@ export interface ArchiveSummary {
   folder: string;
   tables: { name: string; file: string; rows: number }[];
   rows: number;
+  /** Columns in no file of the archive (credentials), each with the pattern that matched it. */
+  excludedColumns: ExcludedColumn[];
 }
 
 /** UTF-8's byte-order mark: Excel and LibreOffice read a CSV with it as UTF-8. */
@@ -80,17 +89,22 @@ export async function writeTenantArchive(opts: ArchiveOptions): Promise<ArchiveS
 }
 
 async function archive(opts: ArchiveOptions): Promise<ArchiveSummary> {
-  const { plan, tenantId, exportId } = opts;
+  const { tenantId, exportId } = opts;
   validateIds({ tenantId, backupId: exportId });
+  // Every file (the CSVs and the script) follows the plan without the excluded columns.
+  const excluded = excludedColumns(opts.plan, opts.excludeColumns ?? DEFAULT_COLUMN_EXCLUSIONS);
+  const plan = withoutColumns(opts.plan, excluded);
   const conn = await lease({ pool: opts.pool });
   const { client } = conn;
   let snapshot: string;
   let createdAt: Date;
+  let text: Set<string>;
   try {
     await client.query(`BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; ${PIN_SETTINGS}; LOCK TABLE ${plan.tables.map((t) => t.sql).join(", ")} IN ACCESS SHARE MODE`);
     const { rows } = await client.query<{ snapshot: string; at: Date }>("SELECT pg_export_snapshot() AS snapshot, transaction_timestamp() AS at");
     snapshot = rows[0]!.snapshot;
     createdAt = rows[0]!.at;
+    text = await textColumns(client, plan);
   } catch (err) {
     conn.release(asError(err));
     throw wrapFailure(err, { tenantId, exportId });
@@ -142,7 +156,7 @@ async function archive(opts: ArchiveOptions): Promise<ArchiveSummary> {
     plan.tables.forEach((table, i) => {
       const file = `tables/${files[i]}`;
       zip.addReadStreamLazy(`${folder}/${file}`, { mtime }, (cb) => {
-        const copy = client.query(copyTo(`COPY (${selectSql({ plan, table, tenant })}) TO STDOUT WITH (FORMAT csv, HEADER true)`));
+        const copy = client.query(copyTo(`COPY (${csvSelectSql({ plan, table, tenant, text })}) TO STDOUT WITH (FORMAT csv, HEADER true)`));
         counts.push({ name: table.name, file, stream: copy });
         current = copy;
         const csv = new PassThrough();
@@ -164,7 +178,7 @@ async function archive(opts: ArchiveOptions): Promise<ArchiveSummary> {
         throw tenantDataError({ code: "export_failed", message: `${t.name}: ${t.rows} rows in the CSV file, ${inScript} in the script (they read one snapshot)`, context: { tenantId, exportId } });
       }
     }
-    const result: ArchiveSummary = { tenantId, exportId, createdAt: createdAt.toISOString(), folder, tables, rows: tables.reduce((n, t) => n + t.rows, 0) };
+    const result: ArchiveSummary = { tenantId, exportId, createdAt: createdAt.toISOString(), folder, tables, rows: tables.reduce((n, t) => n + t.rows, 0), excludedColumns: excluded };
     zip.addBuffer(Buffer.from(readme(result), "utf8"), `${folder}/README.txt`, { mtime });
     zip.end();
     await Promise.race([written, failure]);
@@ -179,6 +193,42 @@ async function archive(opts: ArchiveOptions): Promise<ArchiveSummary> {
   }
 }
 
+/**
+ * The first characters that make a spreadsheet read a cell as a formula (OWASP, "CSV Injection"):
+ * = + - @, and tab and carriage return (which some tools skip before looking again).
+ */
+export const FORMULA_PREFIXES = ["=", "+", "-", "@", "\t", "\r"] as const;
+
+/**
+ * The text columns of the plan's tables (`table\0column`): PostgreSQL's string category (text,
+ * varchar, char, name, citext) and domains over them. Only these are neutralised: numbers, dates,
+ * intervals, JSON, enums and arrays are not text a person typed, and a negative amount stays a number.
+ */
+async function textColumns(client: pg.ClientBase, plan: TenantPlan): Promise<Set<string>> {
+  const { rows } = await client.query<{ i: string; column: string }>(
+    `SELECT r.i, a.attname AS column
+     FROM unnest($1::text[]) WITH ORDINALITY AS r(name, i)
+     JOIN pg_catalog.pg_attribute a ON a.attrelid = r.name::regclass
+     JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+     LEFT JOIN pg_catalog.pg_type base ON base.oid = NULLIF(t.typbasetype, 0)
+     WHERE a.attnum > 0 AND NOT a.attisdropped AND COALESCE(base.typcategory, t.typcategory) = 'S'`,
+    [plan.tables.map((t) => t.sql)],
+  );
+  return new Set(rows.map((r) => `${plan.tables[Number(r.i) - 1]!.name}\u0000${r.column}`));
+}
+
+/**
+ * The CSV's query: a text cell starting with a formula character gets a leading ' (a spreadsheet
+ * then shows it as text, and hides the '). The SQL script keeps every value as it is.
+ */
+function csvSelectSql(o: { plan: TenantPlan; table: PlanTable; tenant: string; text: Set<string> }): string {
+  const prefixes = FORMULA_PREFIXES.map((p) => `chr(${p.charCodeAt(0)})`).join(", ");
+  return selectSql({
+    ...o,
+    column: (c, ref) => (o.text.has(`${o.table.name}\u0000${c.name}`) ? `CASE WHEN left(${ref}, 1) IN (${prefixes}) THEN '''' || ${ref} ELSE ${ref}::text END` : ref),
+  });
+}
+
 function readme(s: ArchiveSummary): string {
   const width = Math.max(...s.tables.map((t) => t.file.length), 10);
   return [
@@ -190,8 +240,11 @@ function readme(s: ArchiveSummary): string {
     "",
     "tables/      one CSV file per table, with a header line. UTF-8 text: open it with Excel, LibreOffice",
     "             or Google Sheets (Persian text shows as it should). An empty cell is an empty value",
-    '             (NULL); an empty text is "". A cell that starts with = + - or @ is text from your',
-    "             records, not a formula: if your spreadsheet offers to run it, say no.",
+    '             (NULL); an empty text is "".',
+    "             Text that starts with = + - @, a tab or a carriage return begins with an added '",
+    "             (a single quote): spreadsheets would otherwise run such text as a formula. The '",
+    "             is not part of your data (backup.sql holds the text as it is). Numbers, amounts",
+    "             and dates are never changed: -5 stays -5.",
     "backup.sql   the same rows as a SQL script for PostgreSQL: `psql -d <database> -f backup.sql`",
     "             loads them into a database that has the HesaabPlus tables.",
     "",
@@ -199,5 +252,26 @@ function readme(s: ArchiveSummary): string {
     ...s.tables.map((t) => `  ${t.file.padEnd(width)}  ${t.rows}`),
     `  ${"total".padEnd(width)}  ${s.rows}`,
     "",
+    ...leftOut(s.excludedColumns),
   ].join("\r\n");
+}
+
+/** The README's account of the columns in no file. */
+function leftOut(excluded: ExcludedColumn[]): string[] {
+  if (excluded.length === 0) return ["Left out: nothing.", ""];
+  const required = excluded.filter((e) => e.notNull);
+  return [
+    "Left out: these columns hold credentials (passwords, secrets, tokens, keys) and are in no file",
+    "of this copy, neither the CSV files nor backup.sql. Your users keep signing in as before; a copy",
+    "loaded elsewhere has no passwords: its users set new ones.",
+    ...excluded.map((e) => `  ${e.table}.${e.column}`),
+    ...(required.length > 0
+      ? [
+          "backup.sql loads a table whose left-out column is required (NOT NULL) only where that column",
+          "has a default; give it one in the database you load into first:",
+          ...required.map((e) => `  ${e.table}.${e.column}`),
+        ]
+      : []),
+    "",
+  ];
 }

@@ -19,7 +19,16 @@ export {
 } from "./plan";
 export { readCatalog, type Catalog, type CatalogTable, type CatalogColumn, type CatalogForeignKey, type CatalogExternalReference } from "./catalog";
 export { exportTenant, checkTenant, PIN_SETTINGS, type ExportOptions, type ExportProgress, type ExportSummary, type ExportTableSummary, type TenantExport } from "./export";
-export { writeTenantArchive, csvFileName, type ArchiveOptions, type ArchiveSummary } from "./archive";
+export { writeTenantArchive, csvFileName, FORMULA_PREFIXES, type ArchiveOptions, type ArchiveSummary } from "./archive";
+export {
+  excludedColumns,
+  withoutColumns,
+  formatExcludedColumns,
+  CREDENTIAL_COLUMN_PATTERNS,
+  DEFAULT_COLUMN_EXCLUSIONS,
+  type ColumnExclusions,
+  type ExcludedColumn,
+} from "./column-exclusions";
 export { exportTenantBatch, type BatchExportOptions, type BatchExportResult } from "./export-batch";
 export { loadTenantScript, type LoadOptions, type LoadMode, type LoadProgress, type LoadSummary, type LoadTableSummary } from "./load";
 export { compatibleType, mapScript, stripFields, type TableMapping } from "./drift";

@@ -171,10 +171,14 @@ function selection(plan: TenantPlan, table: PlanTable, tenant: string): Selectio
   return tenantSelection({ table, tenant, rootSql: plan.root.sql });
 }
 
-/** `SELECT <columns> FROM … WHERE <tenant>`: the query an export COPYs out. */
-export function selectSql(o: { plan: TenantPlan; table: PlanTable; tenant: string }): string {
+/**
+ * `SELECT <columns> FROM … WHERE <tenant>`: the query an export COPYs out. `column` turns a column
+ * (`ref` is its qualified SQL name) into the output expression, named as the column (CSV headers).
+ */
+export function selectSql(o: { plan: TenantPlan; table: PlanTable; tenant: string; column?: (c: PlanColumn, ref: string) => string }): string {
   const s = selection(o.plan, o.table, o.tenant);
-  const columns = o.table.columns.map((c) => `${SELF}.${c.sql}`).join(", ");
+  const column = o.column;
+  const columns = o.table.columns.map((c) => (column ? `${column(c, `${SELF}.${c.sql}`)} AS ${c.sql}` : `${SELF}.${c.sql}`)).join(", ");
   return `SELECT ${columns} FROM ${s.from} WHERE ${s.tenantCondition}`;
 }
 

@@ -9,7 +9,7 @@ import { from as copyFrom } from "pg-copy-streams";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AWKWARD_TEXTS } from "@hesaab/platform";
 import { newId } from "@hesaab/contracts";
-import { csvFileName, discoverTenantPlan, writeTenantArchive, type TenantPlan } from "../src/index";
+import { csvFileName, discoverTenantPlan, exportTenant, writeTenantArchive, type ColumnExclusions, type TenantPlan } from "../src/index";
 import { type Platform, busyConnections, checksums, emptyCopy, platform, psqlFile, tempDir } from "./helpers";
 import { testPool } from "@hesaab/testkit";
 
@@ -31,8 +31,26 @@ afterAll(async () => {
   await dir?.remove();
 });
 
-async function archive(tenantId: string, output = createWriteStream(dir.file(`${tenantId}.zip`))) {
-  return writeTenantArchive({ pool: p.pool, plan, tenantId, exportId: newId("exp"), output });
+async function archive(tenantId: string, output: Writable = createWriteStream(dir.file(`${tenantId}.zip`)), excludeColumns?: ColumnExclusions) {
+  return writeTenantArchive({ pool: p.pool, plan, tenantId, exportId: newId("exp"), output, ...(excludeColumns ? { excludeColumns } : {}) });
+}
+
+/** Nothing left out: the files then hold every column, and can be compared with the source as they are. */
+const NOTHING: ColumnExclusions = { defaults: false, patterns: [] };
+
+/** The text columns of the platform's tables (what the CSVs neutralise). */
+async function textColumnsOf(pool: typeof p.pool): Promise<{ table: string; column: string }[]> {
+  const { rows } = await pool.query<{ table: string; column: string }>(
+    "SELECT table_name AS table, column_name AS column FROM information_schema.columns WHERE table_schema = 'public' AND data_type IN ('text', 'character varying', 'character') AND is_generated = 'NEVER'",
+  );
+  return rows;
+}
+
+/** Takes the ' the CSVs put before formula characters away again (in a copy loaded from them). */
+async function unneutralise(pool: typeof p.pool): Promise<void> {
+  for (const { table, column } of await textColumnsOf(pool)) {
+    await pool.query(`UPDATE "${table}" SET "${column}" = substr("${column}", 2) WHERE "${column}" ~ '^''[-=+@\t\r]'`);
+  }
 }
 
 /** One file of a ZIP, read by the `unzip` command (an independent reader of the format). */
@@ -56,7 +74,7 @@ describe("writeTenantArchive: the customer self-backup's ZIP", () => {
   });
 
   it("holds a README, the SQL script and one CSV per table that load back into exactly the tenant's rows", async () => {
-    const summary = await archive(p.tenant);
+    const summary = await archive(p.tenant, undefined, NOTHING);
     const zip = dir.file(`${p.tenant}.zip`);
     const { stdout: listing } = await run("unzip", ["-Z1", zip]);
     const names = listing.trim().split("\n");
@@ -87,6 +105,7 @@ describe("writeTenantArchive: the customer self-backup's ZIP", () => {
       } finally {
         client.release();
       }
+      await unneutralise(fromCsv.pool);
       const source = await checksums({ pool: p.pool, tenantId: p.tenant });
       expect(await checksums({ pool: fromCsv.pool, tenantId: p.tenant })).toEqual(source);
       for (const [table, c] of Object.entries(source)) expect(c.rows, table).toBeGreaterThan(0);
@@ -105,6 +124,112 @@ describe("writeTenantArchive: the customer self-backup's ZIP", () => {
     }
     expect(summary.rows).toBe(summary.tables.reduce((n, t) => n + t.rows, 0));
     expect(await busyBackends()).toBe(0);
+  });
+
+  it("leaves credential columns out of the CSVs and the script (the built-in patterns and configured ones), says so in the README; the tenant backup keeps them", async () => {
+    const zip = dir.file("credentials.zip");
+    const summary = await archive(p.tenant, createWriteStream(zip), { defaults: true, patterns: ["Customers.National_ID"] });
+    expect(summary.excludedColumns).toEqual([
+      { table: "public.users", column: "password_hash", pattern: "*password*", notNull: false },
+      { table: "public.customers", column: "national_id", pattern: "Customers.National_ID", notNull: false },
+    ]);
+    const { rows: hashes } = await p.pool.query<{ hex: string }>("SELECT encode(password_hash, 'hex') AS hex FROM users WHERE tenant_id = $1 AND password_hash IS NOT NULL", [p.tenant]);
+    const { rows: ids } = await p.pool.query<{ id: string }>("SELECT national_id AS id FROM customers WHERE tenant_id = $1 AND length(national_id) > 5", [p.tenant]);
+    expect(hashes.length).toBeGreaterThan(0);
+    expect(ids.length).toBeGreaterThan(0);
+
+    const users = (await unzipFile(zip, `${summary.folder}/tables/public.users.csv`)).subarray(3).toString("utf8");
+    expect(users.split("\n")[0]).toBe("id,tenant_id,email,full_name,role,permissions,last_login_at,created_at");
+    const customers = (await unzipFile(zip, `${summary.folder}/tables/public.customers.csv`)).subarray(3).toString("utf8");
+    expect(customers.split("\n")[0]).not.toContain("national_id");
+    const script = (await unzipFile(zip, `${summary.folder}/backup.sql`)).toString("utf8");
+    // in no file: not the column's name, not one of its values
+    const everything = [script, users, customers].join("\n");
+    expect(everything).not.toContain("password_hash");
+    expect(everything).not.toContain("national_id");
+    for (const { hex } of hashes) expect(everything).not.toContain(hex);
+    for (const { id } of ids) expect(customers).not.toContain(id);
+
+    const readme = (await unzipFile(zip, `${summary.folder}/README.txt`)).toString("utf8");
+    expect(readme).toContain("Left out: these columns hold credentials");
+    expect(readme).toContain("  public.users.password_hash\r\n");
+    expect(readme).toContain("  public.customers.national_id\r\n");
+    expect(readme).not.toContain("NOT NULL");
+
+    // the script still loads (both columns may be NULL): every user comes back, without a password
+    const copy = await emptyCopy(p, { prefix: "td_archive_cred" });
+    try {
+      await run("unzip", ["-o", "-q", zip, `${summary.folder}/backup.sql`, "-d", dir.path]);
+      await psqlFile({ url: copy.db.url, file: `${dir.path}/${summary.folder}/backup.sql` });
+      const { rows } = await copy.pool.query<{ n: string; hashes: string }>("SELECT count(*) AS n, count(password_hash) AS hashes FROM users WHERE tenant_id = $1", [p.tenant]);
+      expect(rows[0]).toEqual({ n: String(hashes.length), hashes: "0" });
+    } finally {
+      await copy.close();
+    }
+
+    // the tenant backup (what a restore loads) is a script of the full plan: the credentials are in it
+    const backup = await exportTenant({ pool: p.pool, plan, tenantId: p.tenant, backupId: newId("bkp") });
+    const chunks: Buffer[] = [];
+    for await (const chunk of backup.stream) chunks.push(chunk as Buffer);
+    const full = Buffer.concat(chunks).toString("utf8");
+    expect(full).toMatch(/COPY public\.users \([^)]*password_hash[^)]*\) FROM stdin;/);
+    for (const { hex } of hashes) expect(full).toContain(hex);
+  });
+
+  it("names NOT NULL columns left out in the README (the script cannot load their table as it is); !defaults drops the built-in patterns", async () => {
+    const zip = dir.file("required.zip");
+    const summary = await archive(p.other, createWriteStream(zip), { defaults: false, patterns: ["public.customers.name"] });
+    expect(summary.excludedColumns).toEqual([{ table: "public.customers", column: "name", pattern: "public.customers.name", notNull: true }]);
+    const readme = (await unzipFile(zip, `${summary.folder}/README.txt`)).toString("utf8");
+    expect(readme).toMatch(/only where that column\r\nhas a default; give it one in the database you load into first:\r\n {2}public\.customers\.name\r\n/);
+    const users = (await unzipFile(zip, `${summary.folder}/tables/public.users.csv`)).subarray(3).toString("utf8");
+    expect(users.split("\n")[0]).toContain("password_hash"); // !defaults: only what was listed is left out
+  });
+
+  it("neutralises text cells a spreadsheet would run as a formula (each leading character), and never a number", async () => {
+    const tenant = p.other;
+    const texts = ["=HYPERLINK(\"http://x\")", "+98 912 000 0000", "-minus", "@SUM(A1)", "\tTAB", "\rCR", "plain = not first", "'=already quoted"];
+    const { rows: inserted } = await p.pool.query<{ id: string }>(
+      "INSERT INTO customers (tenant_id, code, name, notes, balance) SELECT $1, 'formula-' || n, t, t, -5 - n FROM unnest($2::text[]) WITH ORDINALITY AS x(t, n) RETURNING id",
+      [tenant, texts],
+    );
+    expect(inserted).toHaveLength(texts.length);
+    const zip = dir.file("formulas.zip");
+    const summary = await archive(tenant, createWriteStream(zip), NOTHING);
+    const csv = await unzipFile(zip, `${summary.folder}/tables/public.customers.csv`);
+    const readme = (await unzipFile(zip, `${summary.folder}/README.txt`)).toString("utf8");
+    expect(readme).toContain("Text that starts with = + - @, a tab or a carriage return begins with an added '");
+
+    // read back by PostgreSQL's own CSV reader into an empty copy: what a spreadsheet sees cell by cell
+    const copy = await emptyCopy(p, { prefix: "td_archive_formula" });
+    try {
+      await copy.pool.query("CREATE TABLE cells (LIKE customers)");
+      const client = await copy.pool.connect();
+      try {
+        const columns = plan.tables.find((t) => t.name === "public.customers")!.columns.map((c) => `"${c.name}"`);
+        await pipeline(async function* () {
+          yield csv.subarray(3);
+        }, client.query(copyFrom(`COPY cells (${columns.join(", ")}) FROM STDIN WITH (FORMAT csv, HEADER true)`)));
+      } finally {
+        client.release();
+      }
+      const { rows } = await copy.pool.query<{ code: string; name: string; notes: string; balance: string }>("SELECT code, name, notes, balance::text FROM cells WHERE code LIKE 'formula-%' ORDER BY id");
+      const expected = ["'=HYPERLINK(\"http://x\")", "'+98 912 000 0000", "'-minus", "'@SUM(A1)", "'\tTAB", "'\rCR", "plain = not first", "'=already quoted"];
+      expect(rows.map((r) => r.notes)).toEqual(expected);
+      expect(rows.map((r) => r.name)).toEqual(expected);
+      expect(rows.map((r) => r.code)).toEqual(texts.map((_, i) => `formula-${i + 1}`));
+      expect(rows.map((r) => r.balance)).toEqual(texts.map((_, i) => `${-5 - (i + 1)}.00`)); // numbers: untouched
+      expect(csv.toString("utf8")).toMatch(/,-6\.00,/);
+
+      // the script holds the text as it is
+      await run("unzip", ["-o", "-q", zip, `${summary.folder}/backup.sql`, "-d", dir.path]);
+      await psqlFile({ url: copy.db.url, file: `${dir.path}/${summary.folder}/backup.sql` });
+      const { rows: loaded } = await copy.pool.query<{ notes: string }>("SELECT notes FROM customers WHERE code LIKE 'formula-%' ORDER BY id");
+      expect(loaded.map((r) => r.notes)).toEqual(texts);
+    } finally {
+      await copy.close();
+      await p.pool.query("DELETE FROM customers WHERE id = ANY($1::bigint[])", [inserted.map((r) => r.id)]);
+    }
   });
 
   it("refuses a tenant that does not exist or is suspended, before writing a byte", async () => {

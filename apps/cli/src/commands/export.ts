@@ -11,7 +11,8 @@ import { openDeps } from "./backup";
 
 function exportDeps() {
   const deps = openDeps();
-  return { deps, exportDeps: { ...deps, exportDir: path.join(tenantBackupEnv().HESAAB_DATA_DIR, "exports") } };
+  const env = tenantBackupEnv();
+  return { deps, exportDeps: { ...deps, exportDir: path.join(env.HESAAB_DATA_DIR, "exports"), excludeColumns: env.CUSTOMER_EXPORT_EXCLUDE_COLUMNS } };
 }
 
 const describeExport = (e: CustomerExport) => ({ ...exportSummary(e), path: e.localPath });

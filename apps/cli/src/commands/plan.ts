@@ -2,8 +2,8 @@
 import { type Command } from "commander";
 import pg from "pg";
 import { HesaabError, redactUrl } from "@hesaab/config";
-import { countTenantRows, discoverTenantPlan, formatPlan } from "@hesaab/tenant-data";
-import { platformEnv } from "../env";
+import { countTenantRows, discoverTenantPlan, excludedColumns, formatExcludedColumns, formatPlan } from "@hesaab/tenant-data";
+import { customerExportEnv, platformEnv } from "../env";
 import { printJson } from "../output";
 
 interface PlanFlags {
@@ -15,6 +15,7 @@ interface PlanFlags {
   rootTable: string;
   include?: string[];
   exclude?: string[];
+  customer?: boolean;
 }
 
 export function registerPlan(program: Command): void {
@@ -29,6 +30,7 @@ export function registerPlan(program: Command): void {
     .option("--root-table <name>", "the tenants table (its id is the tenant id)", "tenants")
     .option("--include <table...>", "only these tables (name, schema.name, * wildcards)")
     .option("--exclude <table...>", "never these tables")
+    .option("--customer", "also show, per table, the columns a customer export leaves out (credentials; CUSTOMER_EXPORT_EXCLUDE_COLUMNS)")
     .action(async (flags: PlanFlags) => {
       const url = flags.databaseUrl ?? platformEnv().PLATFORM_DATABASE_URL;
       if (!url) {
@@ -50,11 +52,14 @@ export function registerPlan(program: Command): void {
           ...(flags.exclude ? { exclude: flags.exclude } : {}),
         });
         const rows = flags.tenant ? await countTenantRows({ client, plan, tenantId: flags.tenant }) : undefined;
+        const exclusions = flags.customer ? customerExportEnv().CUSTOMER_EXPORT_EXCLUDE_COLUMNS : undefined;
+        const customer = exclusions ? { ...exclusions, excludedColumns: excludedColumns(plan, exclusions) } : undefined;
         if (flags.json) {
-          printJson({ database: redactUrl(url), ...(flags.tenant ? { tenantId: flags.tenant, rows } : {}), plan });
+          printJson({ database: redactUrl(url), ...(flags.tenant ? { tenantId: flags.tenant, rows } : {}), plan, ...(customer ? { customerExport: customer } : {}) });
           return;
         }
         process.stdout.write(`${formatPlan(plan, rows)}\n`);
+        if (customer) process.stdout.write(`${formatExcludedColumns(customer.excludedColumns, customer)}\n`);
       } finally {
         await client.end().catch(() => undefined);
       }

@@ -9,6 +9,7 @@ export {
   SESSION_AUDIENCES,
   maxSessionHours,
   sessionPublicKey,
+  sessionTokenIds,
   sessionVerifier,
   signSession,
   type AdminSession,

@@ -10,7 +10,7 @@
 //   jti        unique per token: what `hesaab sessions revoke` names
 //   iss        checked only when an issuer is configured
 import { createPublicKey, randomUUID, type KeyObject } from "node:crypto";
-import { createRemoteJWKSet, errors, jwtVerify, SignJWT, type JWTVerifyGetKey } from "jose";
+import { createRemoteJWKSet, decodeJwt, errors, jwtVerify, SignJWT, type JWTVerifyGetKey } from "jose";
 import { z } from "zod";
 import { HesaabError } from "@hesaab/config";
 import { tenantId as tenantIdSchema } from "@hesaab/contracts";
@@ -238,4 +238,21 @@ export async function signSession(o: {
   const claims = { sub: o.userId, role: o.role, ...(o.kind === "tenant" ? { tenant_id: o.tenantId } : {}), aud: SESSION_AUDIENCES[o.kind], iat, exp, jti, ...(o.issuer ? { iss: o.issuer } : {}) };
   const token = await new SignJWT(claims).setProtectedHeader({ alg: "HS256", typ: "JWT" }).sign(o.secret);
   return { token, jti, expiresAt: new Date(exp * 1000) };
+}
+
+/**
+ * The jti and kind a token names, read without checking its signature: what `hesaab sessions revoke`
+ * takes from a pasted token (revoking needs no trust in it). Undefined for what is no JWT.
+ */
+export function sessionTokenIds(token: string): { jti: string; kind?: SessionKind } | undefined {
+  let claims: Record<string, unknown>;
+  try {
+    claims = decodeJwt(token);
+  } catch {
+    return undefined;
+  }
+  if (typeof claims.jti !== "string" || claims.jti === "") return undefined;
+  const aud = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
+  const kind = (Object.keys(SESSION_AUDIENCES) as SessionKind[]).find((k) => aud.includes(SESSION_AUDIENCES[k]));
+  return { jti: claims.jti, ...(kind ? { kind } : {}) };
 }

@@ -6,7 +6,7 @@ import type { AddressInfo } from "node:net";
 import { exportJWK, SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isHesaabError } from "@hesaab/config";
-import { sessionPublicKey, sessionVerifier, signSession, type SessionKeys, type SessionKind } from "../src";
+import { sessionPublicKey, sessionTokenIds, sessionVerifier, signSession, type SessionKeys, type SessionKind } from "../src";
 
 const secret = Buffer.from(randomBytes(24).toString("base64"), "utf8"); // 32 characters, as the env gives it
 const tenant = "3f2b8a4e-0c1d-4e5f-8a9b-0123456789ab";
@@ -193,5 +193,16 @@ describe("asymmetric sessions (EdDSA, RS256)", () => {
       expect(isHesaabError(err, "session_keys_unavailable")).toBe(true);
       expect((err as { retryable: boolean }).retryable).toBe(true);
     });
+  });
+});
+
+describe("sessionTokenIds (what revoking a pasted token takes)", () => {
+  it("reads the jti and kind without trusting the token; no JWT, no ids", async () => {
+    const claims = pyjwtClaims("tenant");
+    expect(sessionTokenIds(await hs256(claims, randomBytes(32)))).toEqual({ jti: claims.jti, kind: "tenant" });
+    expect(sessionTokenIds(await hs256(pyjwtClaims("admin", { jti: "j-1" })))).toEqual({ jti: "j-1", kind: "admin" });
+    expect(sessionTokenIds(await hs256(pyjwtClaims("admin", { jti: "j-2", aud: "elsewhere" })))).toEqual({ jti: "j-2" });
+    expect(sessionTokenIds("6b0f6c1e-2f47-4a8e-9d3b-5c1a2b3c4d5e")).toBeUndefined();
+    expect(sessionTokenIds(await hs256(without(pyjwtClaims("admin"), "jti")))).toBeUndefined();
   });
 });

@@ -45,7 +45,7 @@ const forbidApps = (names, why) =>
 export const LAYERS = [
   { name: "foundation", packages: ["config", "contracts", "gzip", "web-session"], siblings: true },
   { name: "infrastructure", packages: ["db", "storage", "bus", "tenant-data", "platform", "stack"], siblings: false },
-  { name: "keys and artifacts", packages: ["crypto", "artifacts"], siblings: true },
+  { name: "security", packages: ["crypto", "session", "artifacts"], siblings: true },
   { name: "capabilities", packages: ["tenant-backup", "storage-ops", "dr"], siblings: false },
   { name: "api", packages: ["api"], siblings: false },
   { name: "test support", packages: ["testkit"], siblings: false },

@@ -197,7 +197,7 @@ function SignIn({ reason }: { reason: string }) {
       <p>
         Open the admin app from HesaabPlus's admin login, or paste a session an operator made with <code>pnpm hesaab admin session --user you</code>:
       </p>
-      <input value={token} onChange={(e) => setToken(e.target.value)} placeholder="admin1.…" size={60} aria-label="admin session" />{" "}
+      <input value={token} onChange={(e) => setToken(e.target.value)} placeholder="eyJ…" size={60} aria-label="admin session" />{" "}
       <button type="submit" disabled={token.trim() === ""}>
         Sign in
       </button>

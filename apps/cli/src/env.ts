@@ -4,7 +4,7 @@
 import os from "node:os";
 import { z } from "zod";
 import { readStackEnv } from "@hesaab/stack";
-import { envPieces, parseEnv } from "@hesaab/config";
+import { envPieces, HesaabError, parseEnv } from "@hesaab/config";
 
 const platformEnvSchema = z.object({
   PLATFORM_DATABASE_URL: envPieces.platformDb.PLATFORM_DATABASE_URL.optional(),
@@ -139,10 +139,11 @@ export function storageOpsEnv() {
   return parseEnv(storageOpsEnvSchema, process.env);
 }
 
-/** A session secret (≥ 32 characters) and the gateway's port, for the sign-in links. */
+/** A session secret (≥ 32 characters), the lifetimes and issuer the gateway checks, and its port, for the sign-in links. */
 const sessionEnvSchema = <K extends string>(secret: K) =>
   z.object({
     GATEWAY_PORT: z.coerce.number().int().min(0).max(65_535).default(8080),
+    ...envPieces.sessions,
   }).extend({ [secret]: z.string().min(32, `${secret} needs at least 32 characters`) } as Record<K, z.ZodString>);
 
 /** Minting a tenant session (development and support): the secret the gateway checks tenant sessions with. */
@@ -153,4 +154,18 @@ export function tenantSessionEnv(source: NodeJS.ProcessEnv = process.env) {
 /** Minting an admin session (operators, the demo): the secret the gateway checks admin sessions with. */
 export function adminSessionEnv(source: NodeJS.ProcessEnv = process.env) {
   return parseEnv(sessionEnvSchema("ADMIN_SESSION_SECRET"), source);
+}
+
+const revokeEnvSchema = z.object({
+  ...envPieces.catalogDb,
+  PLATFORM_DATABASE_URL: envPieces.platformDb.PLATFORM_DATABASE_URL.optional(),
+  TENANT_SESSION_MAX_HOURS: envPieces.sessions.TENANT_SESSION_MAX_HOURS,
+});
+
+/** Revoking sessions (`hesaab sessions revoke`): the catalog, and how long a tenant session may live (how long its revocation is kept). */
+export function sessionRevokeEnv() {
+  const env = parseEnv(revokeEnvSchema, process.env);
+  const url = env.BACKUP_DATABASE_URL ?? env.PLATFORM_DATABASE_URL;
+  if (!url) throw new HesaabError({ code: "config_invalid", message: "revoking a session needs the catalog: set BACKUP_DATABASE_URL (or PLATFORM_DATABASE_URL)", hint: "Or run `pnpm hesaab stack up` and source .stack/env" });
+  return { catalogUrl: url, tenantMaxHours: env.TENANT_SESSION_MAX_HOURS };
 }

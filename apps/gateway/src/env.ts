@@ -1,48 +1,84 @@
+import type { KeyObject } from "node:crypto";
 import { z } from "zod";
-import { envPieces, masterKeySet, parseEnv, Secret } from "@hesaab/config";
+import { envPieces, isHesaabError, masterKeySet, parseEnv, Secret } from "@hesaab/config";
+import { sessionPublicKey } from "@hesaab/session";
 
-const schema = z.object({
-  ...envPieces.platformDb,
-  ...envPieces.catalogDb,
-  ...envPieces.nats,
-  ...envPieces.busPrefix,
-  ...envPieces.dataDir,
-  GATEWAY_HOST: z.string().default("127.0.0.1"),
-  GATEWAY_PORT: z.coerce.number().int().min(0).max(65_535).default(8080),
-  /**
-   * The secret HesaabPlus signs its tenant sessions with (at least 32 characters). Without it the
-   * tenant app's procedures answer "tenant sign-in is not configured".
-   */
-  TENANT_SESSION_SECRET: z
-    .string()
-    .min(32, "TENANT_SESSION_SECRET needs at least 32 characters")
-    .transform((v) => new Secret(Buffer.from(v, "utf8")))
-    .optional(),
-  /**
-   * The secret the admin app's sessions are signed with (at least 32 characters; HesaabPlus's admin
-   * login, or `hesaab admin session`). Without it every admin procedure answers "admin sign-in is not
-   * configured": nothing of the backups is served to whoever can reach the port.
-   */
-  ADMIN_SESSION_SECRET: z
-    .string()
-    .min(32, "ADMIN_SESSION_SECRET needs at least 32 characters")
-    .transform((v) => new Secret(Buffer.from(v, "utf8")))
-    .optional(),
-  /** The time zone whose calendar day limits customer self-backups to one a day. */
-  CUSTOMER_EXPORT_TZ: z
-    .string()
-    .default("UTC")
-    .refine((tz) => {
-      try {
-        new Intl.DateTimeFormat("en", { timeZone: tz });
-        return true;
-      } catch {
-        return false;
-      }
-    }, "CUSTOMER_EXPORT_TZ must be an IANA time zone, e.g. Asia/Tehran"),
-  /** Tenant master keys: the gateway decrypts customer self-backups as they are downloaded. Without them, downloads are refused. */
-  BACKUP_MASTER_KEYS: masterKeySet.optional(),
-});
+const LOOPBACK = new Set(["127.0.0.1", "localhost", "[::1]"]);
+
+const schema = z
+  .object({
+    ...envPieces.platformDb,
+    ...envPieces.catalogDb,
+    ...envPieces.nats,
+    ...envPieces.busPrefix,
+    ...envPieces.dataDir,
+    GATEWAY_HOST: z.string().default("127.0.0.1"),
+    GATEWAY_PORT: z.coerce.number().int().min(0).max(65_535).default(8080),
+    /**
+     * The secret HesaabPlus signs its tenant sessions with (HS256, at least 32 characters); it also
+     * signs the download links of customer exports. Without it (and without a public key or JWKS) the
+     * tenant app's procedures answer "tenant sign-in is not configured".
+     */
+    TENANT_SESSION_SECRET: z
+      .string()
+      .min(32, "TENANT_SESSION_SECRET needs at least 32 characters")
+      .transform((v) => new Secret(Buffer.from(v, "utf8")))
+      .optional(),
+    /**
+     * The secret the admin app's sessions are signed with (HS256, at least 32 characters; HesaabPlus's
+     * admin login, or `hesaab admin session`). Without it (and without a public key or JWKS) every admin
+     * procedure answers "admin sign-in is not configured": nothing of the backups is served to whoever
+     * can reach the port.
+     */
+    ADMIN_SESSION_SECRET: z
+      .string()
+      .min(32, "ADMIN_SESSION_SECRET needs at least 32 characters")
+      .transform((v) => new Secret(Buffer.from(v, "utf8")))
+      .optional(),
+    /** The time zone whose calendar day limits customer self-backups to one a day. */
+    CUSTOMER_EXPORT_TZ: z
+      .string()
+      .default("UTC")
+      .refine((tz) => {
+        try {
+          new Intl.DateTimeFormat("en", { timeZone: tz });
+          return true;
+        } catch {
+          return false;
+        }
+      }, "CUSTOMER_EXPORT_TZ must be an IANA time zone, e.g. Asia/Tehran"),
+    /** Tenant master keys: the gateway decrypts customer self-backups as they are downloaded. Without them, downloads are refused. */
+    BACKUP_MASTER_KEYS: masterKeySet.optional(),
+    ...envPieces.sessions,
+    /**
+     * HesaabPlus's public key (SPKI PEM, Ed25519 or RSA; `\n` for newlines on one line): sessions of
+     * both apps are then EdDSA or RS256 tokens checked against it, and HS256 ones are refused.
+     */
+    SESSION_PUBLIC_KEY: z
+      .string()
+      .min(1)
+      .transform((pem, ctx): KeyObject => {
+        try {
+          return sessionPublicKey(pem);
+        } catch (err) {
+          ctx.addIssue({ code: "custom", message: `SESSION_PUBLIC_KEY: ${isHesaabError(err) ? err.describe() : "not a public key"}` });
+          return z.NEVER;
+        }
+      })
+      .optional(),
+    /** Where HesaabPlus publishes its signing keys (a JWKS, https; http only on loopback): like SESSION_PUBLIC_KEY, by `kid`, cached 10 minutes. */
+    SESSION_JWKS_URL: z
+      .url()
+      .transform((v) => new URL(v))
+      .refine((u) => u.protocol === "https:" || (u.protocol === "http:" && LOOPBACK.has(u.hostname)), "SESSION_JWKS_URL must be https (http only on 127.0.0.1 or localhost)")
+      .optional(),
+    /** The tenant roles (the session's `role`) whose users may ask for a customer self-backup, comma-separated. */
+    CUSTOMER_EXPORT_ROLES: z
+      .string()
+      .default("owner,admin")
+      .transform((v) => v.split(",").map((r) => r.trim()).filter(Boolean)),
+  })
+  .refine((env) => !(env.SESSION_PUBLIC_KEY && env.SESSION_JWKS_URL), { message: "set SESSION_PUBLIC_KEY or SESSION_JWKS_URL, not both", path: ["SESSION_JWKS_URL"] });
 
 export type GatewayEnv = z.output<typeof schema>;
 export const loadEnv = (source: NodeJS.ProcessEnv = process.env): GatewayEnv => parseEnv(schema, source);

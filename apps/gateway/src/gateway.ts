@@ -4,12 +4,13 @@ import { desc, eq } from "drizzle-orm";
 import pg from "pg";
 import { catalogUrl, HesaabError } from "@hesaab/config";
 import { connectBus } from "@hesaab/bus";
-import { KeyRing, TenantKeyStore, verifyAdminSession, verifyTenantSession } from "@hesaab/crypto";
+import { KeyRing, TenantKeyStore } from "@hesaab/crypto";
 import { customerExports, openCatalog, type Catalog } from "@hesaab/db";
+import { isSessionRevoked, sessionVerifier, type SessionKeys } from "@hesaab/session";
 import { storageAnalytics } from "@hesaab/storage-ops";
 import { exportDay, exportSummary, openCustomerExport, requestCustomerExport, type CustomerExport, type CustomerExportDeps } from "@hesaab/tenant-backup";
 import type { GatewayEnv } from "./env";
-import type { ExportView, StorageView, TenantExportsPort } from "./router";
+import type { Context, ExportView, StorageView, TenantExportsPort } from "./router";
 import { buildServer } from "./server";
 
 export interface RunningGateway {
@@ -33,7 +34,6 @@ export async function startGateway(env: GatewayEnv): Promise<RunningGateway> {
   const platform = new pg.Pool({ connectionString: env.PLATFORM_DATABASE_URL, max: 4, application_name: "hesaab-gateway" });
   platform.on("error", () => {});
   const secret = env.TENANT_SESSION_SECRET?.reveal();
-  const adminSecret = env.ADMIN_SESSION_SECRET?.reveal();
   const exportDeps: CustomerExportDeps = {
     platform,
     catalog,
@@ -41,6 +41,7 @@ export async function startGateway(env: GatewayEnv): Promise<RunningGateway> {
     keyRing: env.BACKUP_MASTER_KEYS ? new KeyRing({ tenantKeys: new TenantKeyStore({ pool: catalog.pool, masterKeys: env.BACKUP_MASTER_KEYS }) }) : (undefined as never),
     exportDir: path.join(env.HESAAB_DATA_DIR, "exports"),
   };
+  const verifiers = sessionVerifiers(env, catalog);
   const exports: TenantExportsPort | undefined = secret
     ? tenantExports({
         deps: exportDeps,
@@ -56,8 +57,8 @@ export async function startGateway(env: GatewayEnv): Promise<RunningGateway> {
     requestBackup: async ({ tenantIds, requestedBy }) => {
       await bus.publish("backup.tenant.requested.v1", { tenantIds, purpose: "on_demand", requestedBy });
     },
-    ...(secret ? { verifySession: (token: string) => verifyTenantSession(token, secret) } : {}),
-    ...(adminSecret ? { verifyAdminSession: (token: string) => verifyAdminSession(token, adminSecret) } : {}),
+    ...verifiers,
+    exportRoles: env.CUSTOMER_EXPORT_ROLES,
     ...(exports ? { exports } : {}),
     storage: () => storageView(catalog),
   });
@@ -70,6 +71,24 @@ export async function startGateway(env: GatewayEnv): Promise<RunningGateway> {
       await platform.end();
       await catalog.close();
     },
+  };
+}
+
+/**
+ * The session checks of both apps. A public key or a JWKS URL, when configured, checks both kinds
+ * (the audience tells them apart) and the shared secrets are then not accepted for sessions at all;
+ * else each kind is HS256 with its own secret, and a kind without one is not configured. Every
+ * session's jti is looked up in the catalog's revocations on each request (no cache).
+ */
+function sessionVerifiers(env: GatewayEnv, catalog: Catalog): Pick<Context, "verifySession" | "verifyAdminSession"> {
+  const asymmetric: SessionKeys | undefined = env.SESSION_PUBLIC_KEY ? { publicKey: env.SESSION_PUBLIC_KEY } : env.SESSION_JWKS_URL ? { jwksUrl: env.SESSION_JWKS_URL } : undefined;
+  const keysOf = (secret: Buffer | undefined): SessionKeys | undefined => asymmetric ?? (secret ? { secret } : undefined);
+  const common = { issuer: env.SESSION_ISSUER, tenantMaxHours: env.TENANT_SESSION_MAX_HOURS, isRevoked: (jti: string) => isSessionRevoked(catalog.db, jti) };
+  const tenantKeys = keysOf(env.TENANT_SESSION_SECRET?.reveal());
+  const adminKeys = keysOf(env.ADMIN_SESSION_SECRET?.reveal());
+  return {
+    ...(tenantKeys ? { verifySession: sessionVerifier({ kind: "tenant", keys: tenantKeys, ...common }) } : {}),
+    ...(adminKeys ? { verifyAdminSession: sessionVerifier({ kind: "admin", keys: adminKeys, ...common }) } : {}),
   };
 }
 

@@ -2,9 +2,13 @@
 import { initTRPC, TRPCError } from "@trpc/server";
 import { and, desc, eq, isNotNull, isNull, sql } from "drizzle-orm";
 import { z } from "zod";
-import { isHesaabError } from "@hesaab/config";
+import { HesaabError, isHesaabError } from "@hesaab/config";
 import { alertId, tenantId } from "@hesaab/contracts";
 import { alerts, auditLog, backupRecords, writeAudit, type CatalogDb } from "@hesaab/db";
+import { ADMIN_ROLE, type AdminSession, type SessionVerdict, type TenantSession } from "@hesaab/session";
+
+/** The roles whose users may ask for a customer self-backup unless CUSTOMER_EXPORT_ROLES says otherwise. */
+export const DEFAULT_EXPORT_ROLES = ["owner", "admin"] as const;
 
 /** A customer self-backup as the tenant app shows it. */
 export interface ExportView {
@@ -47,10 +51,12 @@ export interface Context {
   db: CatalogDb;
   /** Publishes a validated command (NATS); undefined when the gateway runs without a bus. */
   requestBackup?: (input: { tenantIds: string[]; requestedBy: string }) => Promise<void>;
-  /** Checks a tenant session token (TENANT_SESSION_SECRET); undefined when tenant sign-in is not configured. */
-  verifySession?: (token: string) => { tenantId: string; userId: string } | undefined;
-  /** Checks an admin session token (ADMIN_SESSION_SECRET); undefined when admin sign-in is not configured. */
-  verifyAdminSession?: (token: string) => { userId: string } | undefined;
+  /** Checks a tenant session (a JWT for `hesaab-tenant`, revocation included); undefined when tenant sign-in is not configured. */
+  verifySession?: (token: string) => Promise<SessionVerdict<TenantSession>>;
+  /** Checks an admin session (a JWT for `hesaab-admin`, revocation included); undefined when admin sign-in is not configured. */
+  verifyAdminSession?: (token: string) => Promise<SessionVerdict<AdminSession>>;
+  /** The tenant roles that may ask for a customer self-backup (CUSTOMER_EXPORT_ROLES); `DEFAULT_EXPORT_ROLES` when absent. */
+  exportRoles?: readonly string[];
   /** The request's `Authorization: Bearer …` token, if any (set per request by the server). */
   sessionToken?: string;
   exports?: TenantExportsPort;
@@ -75,23 +81,50 @@ const t = initTRPC.context<Context>().create({
  * Procedures of the tenant app: the tenant is the one the session names, never an input, so tenant A
  * cannot reach tenant B's data by changing an id.
  */
-const tenantProcedure = t.procedure.use(({ ctx, next }) => {
-  if (!ctx.verifySession) throw new TRPCError({ code: "UNAUTHORIZED", message: "tenant sign-in is not configured on this gateway (TENANT_SESSION_SECRET)" });
-  const session = ctx.sessionToken ? ctx.verifySession(ctx.sessionToken) : undefined;
-  if (!session) throw new TRPCError({ code: "UNAUTHORIZED", message: "sign in again: the session is missing, not valid or expired" });
-  return next({ ctx: { ...ctx, session } });
+const tenantProcedure = t.procedure.use(async ({ ctx, next }) => {
+  if (!ctx.verifySession) throw new TRPCError({ code: "UNAUTHORIZED", message: "tenant sign-in is not configured on this gateway (TENANT_SESSION_SECRET, SESSION_PUBLIC_KEY or SESSION_JWKS_URL)" });
+  const verdict = ctx.sessionToken ? await checkSession(ctx.verifySession, ctx.sessionToken) : undefined;
+  if (!verdict || !("session" in verdict)) throw new TRPCError({ code: "UNAUTHORIZED", message: "sign in again: the session is missing, not valid, expired or revoked" });
+  return next({ ctx: { ...ctx, session: verdict.session } });
 });
 
 /**
  * Procedures of the admin app: every backup of every tenant, so a super admin's session is required
- * (a tenant session is not one). Without ADMIN_SESSION_SECRET the gateway serves none of them.
+ * (`aud` hesaab-admin, role super_admin; a tenant session is not one). Without ADMIN_SESSION_SECRET
+ * (or a public key / JWKS) the gateway serves none of them.
  */
-const adminProcedure = t.procedure.use(({ ctx, next }) => {
-  if (!ctx.verifyAdminSession) throw new TRPCError({ code: "UNAUTHORIZED", message: "admin sign-in is not configured on this gateway (ADMIN_SESSION_SECRET)" });
-  const admin = ctx.sessionToken ? ctx.verifyAdminSession(ctx.sessionToken) : undefined;
-  if (!admin) throw new TRPCError({ code: "UNAUTHORIZED", message: "sign in again: the admin session is missing, not valid or expired" });
+const adminProcedure = t.procedure.use(async ({ ctx, next }) => {
+  if (!ctx.verifyAdminSession) throw new TRPCError({ code: "UNAUTHORIZED", message: "admin sign-in is not configured on this gateway (ADMIN_SESSION_SECRET, SESSION_PUBLIC_KEY or SESSION_JWKS_URL)" });
+  const verdict = ctx.sessionToken ? await checkSession(ctx.verifyAdminSession, ctx.sessionToken) : undefined;
+  if (!verdict || !("session" in verdict)) throw new TRPCError({ code: "UNAUTHORIZED", message: "sign in again: the admin session is missing, not valid, expired or revoked" });
+  const admin = verdict.session;
+  if (admin.role !== ADMIN_ROLE) {
+    throw new TRPCError({ code: "FORBIDDEN", message: `the admin app is for super admins: this session's role is ${JSON.stringify(admin.role)}, not "${ADMIN_ROLE}"` });
+  }
   return next({ ctx: { ...ctx, admin } });
 });
+
+/** A verdict on a session; keys that cannot be fetched (a JWKS down) are our side, said as such, not "sign in again". */
+async function checkSession<S>(verify: (token: string) => Promise<S>, token: string): Promise<S> {
+  try {
+    return await verify(token);
+  } catch (err) {
+    if (isHesaabError(err, "session_keys_unavailable")) throw new TRPCError({ code: "SERVICE_UNAVAILABLE", message: err.describe(), cause: err });
+    throw err;
+  }
+}
+
+/** Why a tenant user's role may not ask for a customer self-backup, or undefined when it may. */
+function exportRoleRefusal(ctx: Context, role: string): HesaabError | undefined {
+  const roles: readonly string[] = ctx.exportRoles ?? DEFAULT_EXPORT_ROLES;
+  if (roles.includes(role)) return undefined;
+  const allowed = roles.length > 0 ? roles.join(" or ") : "nobody";
+  return new HesaabError({
+    code: "export_role_required",
+    message: `only ${allowed} can ask for a copy of your organisation's data (your role is ${role})`,
+    hint: roles.includes("owner") ? "Ask an owner of your organisation to prepare it" : `Ask a user whose role is ${allowed} to prepare it`,
+  });
+}
 
 function exportsPort(ctx: Context): TenantExportsPort {
   if (!ctx.exports) throw new TRPCError({ code: "SERVICE_UNAVAILABLE", message: "customer exports are not available on this gateway" });
@@ -101,7 +134,7 @@ function exportsPort(ctx: Context): TenantExportsPort {
 /** A refusal the user can act on (the daily limit, a tenant that cannot export) as its tRPC code, with the message and `appCode`. */
 function asTrpcError(err: unknown): unknown {
   if (!isHesaabError(err)) return err;
-  const code = err.code === "export_daily_limit" ? "TOO_MANY_REQUESTS" : err.code.startsWith("tenant_") ? "FORBIDDEN" : undefined;
+  const code = err.code === "export_daily_limit" ? "TOO_MANY_REQUESTS" : err.code.startsWith("tenant_") || err.code === "export_role_required" ? "FORBIDDEN" : undefined;
   return code ? new TRPCError({ code, message: err.describe(), cause: err }) : err;
 }
 
@@ -127,7 +160,7 @@ async function settleAlert(ctx: Context & { admin: { userId: string } }, o: { id
 export const appRouter = t.router({
   health: t.procedure.query(() => ({ ok: true as const, at: new Date().toISOString() })),
   admin: t.router({
-    me: adminProcedure.query(({ ctx }) => ({ userId: ctx.admin.userId })),
+    me: adminProcedure.query(({ ctx }) => ({ userId: ctx.admin.userId, role: ctx.admin.role })),
   }),
   backups: t.router({
     list: adminProcedure
@@ -212,11 +245,17 @@ export const appRouter = t.router({
     }),
   }),
   tenant: t.router({
-    me: tenantProcedure.query(({ ctx }) => ({ tenantId: ctx.session.tenantId, userId: ctx.session.userId })),
+    /** Who the session names, and whether their role may ask for a self-backup (if not, the sentence that says why). */
+    me: tenantProcedure.query(({ ctx }) => {
+      const refusal = exportRoleRefusal(ctx, ctx.session.role);
+      return { tenantId: ctx.session.tenantId, userId: ctx.session.userId, role: ctx.session.role, canExport: !refusal, exportRefusal: refusal?.describe() ?? null };
+    }),
     exports: t.router({
       list: tenantProcedure.query(({ ctx }) => exportsPort(ctx).list(ctx.session.tenantId)),
       request: tenantProcedure.mutation(async ({ ctx }) => {
         try {
+          const refusal = exportRoleRefusal(ctx, ctx.session.role);
+          if (refusal) throw refusal;
           return await exportsPort(ctx).request(ctx.session);
         } catch (err) {
           throw asTrpcError(err);

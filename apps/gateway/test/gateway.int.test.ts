@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTRPCClient, httpBatchLink, TRPCClientError } from "@trpc/client";
-import { randomBytes } from "node:crypto";
+import { createHmac, randomBytes, randomUUID } from "node:crypto";
 import { eq } from "drizzle-orm";
 import { connectBus } from "@hesaab/bus";
-import { signAdminSession, signTenantSession, verifyAdminSession } from "@hesaab/crypto";
+import { SignJWT } from "jose";
+import { isSessionRevoked, sessionVerifier } from "@hesaab/session";
 import { freshDatabase, testEnv, waitFor, type FreshDatabase } from "@hesaab/testkit";
 import { alerts, auditLog, backupRecords, migrate, openCatalog, raiseAlert, type Catalog } from "@hesaab/db";
 import { newId, subjectOf, type Message } from "@hesaab/contracts";
@@ -22,7 +23,8 @@ beforeAll(async () => {
   database = await freshDatabase("gateway");
   await migrate({ url: database.url });
   catalog = openCatalog({ url: database.url });
-  const app = await buildServer({ db: catalog.db, verifyAdminSession: (token) => verifyAdminSession(token, Buffer.from(adminSecret, "utf8")), storage: () => storageView(catalog) });
+  const verifyAdminSession = sessionVerifier({ kind: "admin", keys: { secret: Buffer.from(adminSecret, "utf8") }, isRevoked: (jti) => isSessionRevoked(catalog.db, jti) });
+  const app = await buildServer({ db: catalog.db, verifyAdminSession, storage: () => storageView(catalog) });
   url = await app.listen({ host: "127.0.0.1", port: 0 });
   close = () => app.close();
 });
@@ -32,12 +34,17 @@ afterAll(async () => {
   await database?.drop();
 });
 
-function adminToken(o: { secret?: string; expiresInS?: number; userId?: string } = {}): string {
-  return signAdminSession({ userId: o.userId ?? "ops", expiresAt: new Date(Date.now() + (o.expiresInS ?? 3600) * 1000) }, Buffer.from(o.secret ?? adminSecret, "utf8"));
+/** An admin session as HesaabPlus's admin login signs it with PyJWT (see the README). */
+function adminToken(o: { secret?: string; expiresInS?: number; userId?: string; aud?: string } = {}): Promise<string> {
+  const now = Math.floor(Date.now() / 1000);
+  const exp = now + (o.expiresInS ?? 3600);
+  const claims = { sub: o.userId ?? "ops", role: "super_admin", aud: o.aud ?? "hesaab-admin", iat: Math.min(now, exp - 60), exp, jti: randomUUID() };
+  return new SignJWT(claims).setProtectedHeader({ alg: "HS256", typ: "JWT" }).sign(Buffer.from(o.secret ?? adminSecret, "utf8"));
 }
 
-function client(base: string, token?: string) {
-  return createTRPCClient<AppRouter>({ links: [httpBatchLink({ url: `${base}/trpc`, headers: token ? { authorization: `Bearer ${token}` } : {} })] });
+function client(base: string, token?: string | Promise<string>) {
+  const pending = Promise.resolve(token);
+  return createTRPCClient<AppRouter>({ links: [httpBatchLink({ url: `${base}/trpc`, headers: async () => ((await pending) ? { authorization: `Bearer ${await pending}` } : {}) })] });
 }
 
 async function refusal(p: Promise<unknown>): Promise<{ code: string | undefined; message: string }> {
@@ -56,14 +63,17 @@ describe("gateway", () => {
     await catalog.db.insert(backupRecords).values({ id, backupType: "tenant", tenantId: "t1", filename: "x", encryptionKeyId: "k", status: "completed" });
     const admin = client(url, adminToken());
     expect((await admin.health.query()).ok).toBe(true);
-    expect(await admin.admin.me.query()).toEqual({ userId: "ops" });
+    expect(await admin.admin.me.query()).toEqual({ userId: "ops", role: "super_admin" });
     const list = await admin.backups.list.query({ tenantId: "t1" });
     expect(list.map((b) => b.id)).toEqual([id]);
   });
 
-  it("serves no backup without an admin session: none, a tenant's, forged, expired or malformed", async () => {
-    const tenantToken = signTenantSession({ tenantId: "3f2b8a4e-0c1d-4e5f-8a9b-0123456789ab", userId: "u", expiresAt: new Date(Date.now() + 3600_000) }, Buffer.from(adminSecret, "utf8"));
-    for (const token of [undefined, tenantToken, adminToken({ secret: "y".repeat(32) }), adminToken({ expiresInS: -5 }), "admin1.x.y", "garbage"]) {
+  it("serves no backup without an admin session: none, a tenant's, forged, expired, old-format or malformed", async () => {
+    // a tenant's session, even signed with the admin secret
+    const tenantToken = adminToken({ aud: "hesaab-tenant" });
+    const payload = Buffer.from(JSON.stringify({ u: "ops", exp: Math.floor(Date.now() / 1000) + 3600 })).toString("base64url");
+    const oldFormat = `admin1.${payload}.${createHmac("sha256", Buffer.from(adminSecret, "utf8")).update(`admin1.${payload}`).digest("base64url")}`;
+    for (const token of [undefined, await tenantToken, await adminToken({ secret: "y".repeat(32) }), await adminToken({ expiresInS: -120 }), oldFormat, "garbage"]) {
       const c = client(url, token);
       for (const call of [
         () => c.backups.list.query({}),

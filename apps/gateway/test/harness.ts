@@ -1,7 +1,9 @@
 // A gateway on a generated platform, as the integration and browser tests need it: both session
 // secrets and tenant master keys set, its own bus prefix, and backup-svc's part played by a builder
-// that builds each requested customer export with the same library call backup-svc makes.
-import { randomBytes } from "node:crypto";
+// that builds each requested customer export with the same library call backup-svc makes. Sessions
+// are signed as HesaabPlus signs them with PyJWT (the gateway README's example): the claims spelled
+// out, HS256, no helper of ours in between.
+import { randomBytes, randomUUID } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -9,11 +11,12 @@ import type pg from "pg";
 import { connectBus, type Bus } from "@hesaab/bus";
 import { Secret } from "@hesaab/config";
 import { subjectOf, type Message } from "@hesaab/contracts";
-import { KeyRing, signAdminSession, signTenantSession, TenantKeyStore } from "@hesaab/crypto";
+import { KeyRing, TenantKeyStore } from "@hesaab/crypto";
 import { migrate, openCatalog, type Catalog } from "@hesaab/db";
 import { createPlatformSchema, generatePlatform, type GenerateResult } from "@hesaab/platform";
 import { buildCustomerExport, type CustomerExportDeps } from "@hesaab/tenant-backup";
 import { freshDatabase, type FreshDatabase, testEnv, testPool } from "@hesaab/testkit";
+import { SignJWT } from "jose";
 import { loadEnv } from "../src/env";
 import { startGateway, type RunningGateway } from "../src/gateway";
 
@@ -33,10 +36,37 @@ export interface Harness {
   built: string[];
   /** Backup requests the gateway queued. */
   backupRequests: Message[];
+  /** The environment the gateway was started with (start another with overrides). */
+  env: Record<string, string>;
   activeTenants(): string[];
-  tenantSession(tenantId: string, o?: { secret?: string; expiresInS?: number }): string;
-  adminSession(userId: string, o?: { secret?: string; expiresInS?: number }): string;
+  /** A tenant session for `tenantId` (user `user-1`, role `owner` unless given). */
+  tenantSession(tenantId: string, o?: SessionOptions): Promise<string>;
+  /** An admin session for `userId` (role `super_admin` unless given). */
+  adminSession(userId: string, o?: SessionOptions): Promise<string>;
   stop(): Promise<void>;
+}
+
+export interface SessionOptions {
+  secret?: string;
+  /** exp - now, in seconds (3600). */
+  expiresInS?: number;
+  role?: string;
+  userId?: string;
+  /** Claims to set (or, as undefined, to leave out) over the usual ones. */
+  claims?: Record<string, unknown>;
+}
+
+/** What HesaabPlus does: `jwt.encode({ sub, role, aud, iat, exp, jti, … }, secret, algorithm="HS256")`. */
+export async function pyjwtSession(o: { claims: Record<string, unknown>; secret: string }): Promise<string> {
+  const claims = Object.fromEntries(Object.entries(o.claims).filter(([, v]) => v !== undefined));
+  return new SignJWT(claims).setProtectedHeader({ alg: "HS256", typ: "JWT" }).sign(Buffer.from(o.secret, "utf8"));
+}
+
+function sessionClaims(base: Record<string, unknown>, o: SessionOptions = {}): Record<string, unknown> {
+  const now = Math.floor(Date.now() / 1000);
+  const exp = now + (o.expiresInS ?? 3600);
+  // an already expired session was issued before it expired
+  return { ...base, iat: Math.min(now, exp - 60), exp, jti: randomUUID(), ...o.claims };
 }
 
 export async function startHarness(label: string): Promise<Harness> {
@@ -49,19 +79,18 @@ export async function startHarness(label: string): Promise<Harness> {
   const adminSecret = randomBytes(24).toString("base64");
   const masterKey = randomBytes(32);
   const prefix = `GX${randomBytes(3).toString("hex")}`;
-  const gateway = await startGateway(
-    loadEnv({
-      ...testEnv(),
-      PLATFORM_DATABASE_URL: database.url,
-      BACKUP_DATABASE_URL: database.url,
-      HESAAB_BUS_PREFIX: prefix,
-      GATEWAY_PORT: "0",
-      HESAAB_DATA_DIR: dataDir,
-      TENANT_SESSION_SECRET: secret,
-      ADMIN_SESSION_SECRET: adminSecret,
-      BACKUP_MASTER_KEYS: `1:${masterKey.toString("base64")}`,
-    }),
-  );
+  const env: Record<string, string> = {
+    ...testEnv(),
+    PLATFORM_DATABASE_URL: database.url,
+    BACKUP_DATABASE_URL: database.url,
+    HESAAB_BUS_PREFIX: prefix,
+    GATEWAY_PORT: "0",
+    HESAAB_DATA_DIR: dataDir,
+    TENANT_SESSION_SECRET: secret,
+    ADMIN_SESSION_SECRET: adminSecret,
+    BACKUP_MASTER_KEYS: `1:${masterKey.toString("base64")}`,
+  };
+  const gateway = await startGateway(loadEnv(env));
   const control: Bus = await connectBus({ url: testEnv().NATS_URL!, name: "test-builder", prefix });
   const pool = testPool({ connectionString: database.url, max: 4 });
   const catalog = openCatalog({ url: database.url });
@@ -81,10 +110,6 @@ export async function startHarness(label: string): Promise<Harness> {
     }),
     await control.consume({ durable: "test-requests", filter: subjectOf("backup.tenant.requested.v1"), handler: async (m) => void backupRequests.push(m) }),
   ];
-  const sign = (o: { secret?: string; expiresInS?: number } = {}, fallback: string) => ({
-    expiresAt: new Date(Date.now() + (o.expiresInS ?? 3600) * 1000),
-    key: Buffer.from(o.secret ?? fallback, "utf8"),
-  });
   return {
     database,
     platform,
@@ -97,14 +122,15 @@ export async function startHarness(label: string): Promise<Harness> {
     deps,
     built,
     backupRequests,
+    env,
     activeTenants: () => platform.tenants.filter((t) => t.status === "active").map((t) => t.id),
     tenantSession(tenantId, o) {
-      const { expiresAt, key } = sign(o, secret);
-      return signTenantSession({ tenantId, userId: "user-1", expiresAt }, key);
+      const claims = sessionClaims({ sub: o?.userId ?? "user-1", tenant_id: tenantId, role: o?.role ?? "owner", aud: "hesaab-tenant" }, o);
+      return pyjwtSession({ claims, secret: o?.secret ?? secret });
     },
     adminSession(userId, o) {
-      const { expiresAt, key } = sign(o, adminSecret);
-      return signAdminSession({ userId, expiresAt }, key);
+      const claims = sessionClaims({ sub: userId, role: o?.role ?? "super_admin", aud: "hesaab-admin" }, o);
+      return pyjwtSession({ claims, secret: o?.secret ?? adminSecret });
     },
     async stop() {
       for (const c of consumers) await c.stop();

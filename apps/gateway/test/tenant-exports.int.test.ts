@@ -7,8 +7,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTRPCClient, httpBatchLink, TRPCClientError } from "@trpc/client";
 import { buildCustomerExport, requestCustomerExport } from "@hesaab/tenant-backup";
 import { waitFor } from "@hesaab/testkit";
+import { loadEnv } from "../src/env";
+import { startGateway } from "../src/gateway";
 import type { AppRouter } from "../src/router";
-import { startHarness, type Harness } from "./harness";
+import { startHarness, type Harness, type SessionOptions } from "./harness";
 
 let h: Harness;
 beforeAll(async () => {
@@ -18,10 +20,11 @@ afterAll(async () => {
   await h?.stop();
 });
 
-const session = (tenantId: string, o?: { secret?: string; expiresInS?: number }) => h.tenantSession(tenantId, o);
+const session = (tenantId: string, o?: SessionOptions) => h.tenantSession(tenantId, o);
 
-function client(token?: string) {
-  return createTRPCClient<AppRouter>({ links: [httpBatchLink({ url: `${h.gateway.address}/trpc`, headers: token ? { authorization: `Bearer ${token}` } : {} })] });
+function client(token?: string | Promise<string>) {
+  const pending = Promise.resolve(token);
+  return createTRPCClient<AppRouter>({ links: [httpBatchLink({ url: `${h.gateway.address}/trpc`, headers: async () => ((await pending) ? { authorization: `Bearer ${await pending}` } : {}) })] });
 }
 
 const active = () => h.activeTenants();
@@ -29,7 +32,7 @@ const active = () => h.activeTenants();
 describe("tenant app: customer self-backup through the gateway", () => {
   it("refuses without a valid session: none, forged, expired", async () => {
     const a = active()[0]!;
-    for (const token of [undefined, session(a, { secret: "x".repeat(32) }), session(a, { expiresInS: -5 }), "v1.abc.def"]) {
+    for (const token of [undefined, await session(a, { secret: "x".repeat(32) }), await session(a, { expiresInS: -120 }), "v1.abc.def"]) {
       const err = await client(token).tenant.exports.list.query().catch((e: unknown) => e);
       expect(err).toBeInstanceOf(TRPCClientError);
       expect((err as TRPCClientError<AppRouter>).data?.code).toBe("UNAUTHORIZED");
@@ -39,7 +42,7 @@ describe("tenant app: customer self-backup through the gateway", () => {
   it("asks, is built by backup-svc, downloads through the signed link; once a day", async () => {
     const a = active()[0]!;
     const me = client(session(a));
-    expect(await me.tenant.me.query()).toEqual({ tenantId: a, userId: "user-1" });
+    expect(await me.tenant.me.query()).toEqual({ tenantId: a, userId: "user-1", role: "owner", canExport: true, exportRefusal: null });
     const requested = await me.tenant.exports.request.mutate();
     expect(requested).toMatchObject({ status: "pending", downloadUrl: null });
     await waitFor(() => h.built.includes(requested.id), "the export built");
@@ -121,5 +124,31 @@ describe("tenant app: customer self-backup through the gateway", () => {
     const err = await client(session(suspended)).tenant.exports.request.mutate().catch((e: unknown) => e);
     expect((err as TRPCClientError<AppRouter>).data?.code).toBe("FORBIDDEN");
     expect((err as TRPCClientError<AppRouter>).data?.appCode).toBe("tenant_not_active");
+  });
+
+  it("a role that may not export is told so, and which roles may (CUSTOMER_EXPORT_ROLES); nothing is queued", async () => {
+    const c = active()[2]!;
+    const accountant = client(session(c, { role: "accountant", userId: "acc-1" }));
+    const me = await accountant.tenant.me.query();
+    expect(me).toMatchObject({ role: "accountant", canExport: false });
+    expect(me.exportRefusal).toBe("only owner or admin can ask for a copy of your organisation's data (your role is accountant). Ask an owner of your organisation to prepare it");
+    const err = await accountant.tenant.exports.request.mutate().catch((e: unknown) => e);
+    expect((err as TRPCClientError<AppRouter>).data?.code).toBe("FORBIDDEN");
+    expect((err as TRPCClientError<AppRouter>).data?.appCode).toBe("export_role_required");
+    expect((err as Error).message).toBe(me.exportRefusal);
+    expect((await accountant.tenant.exports.list.query()).askedToday).toBe(false);
+
+    // another policy: accountants may, owners may not
+    const gateway = await startGateway(loadEnv({ ...h.env, CUSTOMER_EXPORT_ROLES: "accountant, bookkeeper" }));
+    try {
+      const at = (token: Promise<string>) => createTRPCClient<AppRouter>({ links: [httpBatchLink({ url: `${gateway.address}/trpc`, headers: async () => ({ authorization: `Bearer ${await token}` }) })] });
+      expect(await at(session(c, { role: "accountant" })).tenant.me.query()).toMatchObject({ canExport: true, exportRefusal: null });
+      expect(await at(session(c, { role: "owner" })).tenant.me.query()).toMatchObject({
+        canExport: false,
+        exportRefusal: "only accountant or bookkeeper can ask for a copy of your organisation's data (your role is owner). Ask a user whose role is accountant or bookkeeper to prepare it",
+      });
+    } finally {
+      await gateway.stop();
+    }
   });
 });

@@ -52,7 +52,7 @@ describe.runIf(chromiumPath)("the web apps in a browser", { timeout: 120_000 }, 
     await h.catalog.db.insert(backupRecords).values({ id, backupType: "tenant", tenantId: tenant!, filename: "x", encryptionKeyId: "k", status: "completed", fileSize: 3 * 1024 ** 2, providers: { b2: stored, r2: stored } });
     const context = await browser.newContext();
     const admin = await context.newPage();
-    const response = await admin.goto(`${h.gateway.address}/admin/#session=${h.adminSession("sara")}`);
+    const response = await admin.goto(`${h.gateway.address}/admin/#session=${await h.adminSession("sara")}`);
     // the page runs under a policy that allows only its own scripts (and still works: signed in below)
     expect(response!.headers()["content-security-policy"]).toMatch(/script-src 'self';/);
     expect(response!.headers()["referrer-policy"]).toBe("no-referrer");
@@ -72,7 +72,7 @@ describe.runIf(chromiumPath)("the web apps in a browser", { timeout: 120_000 }, 
     const stored = { location: "y", status: "stored" as const, size: 5 * 1024 ** 2 };
     await h.catalog.db.insert(backupRecords).values({ id: newId("bkp"), backupType: "tenant", tenantId: tenant!, filename: "y", encryptionKeyId: "k", status: "completed", fileSize: 5 * 1024 ** 2, providers: { b2: stored, r2: stored } });
     await raiseAlert({ catalog: h.catalog }, { severity: "critical", code: "tenant_backup_failed", message: "backup of tenant x failed: both providers down", context: { tenantId: tenant } });
-    const admin = await page(`/admin/#session=${h.adminSession("sara")}`);
+    const admin = await page(`/admin/#session=${await h.adminSession("sara")}`);
     await admin.getByRole("button", { name: "Storage" }).click();
     const providers = admin.getByRole("table", { name: "providers" });
     await providers.getByRole("row", { name: /^b2 \d+\.\d MiB/ }).waitFor();
@@ -96,7 +96,7 @@ describe.runIf(chromiumPath)("the web apps in a browser", { timeout: 120_000 }, 
     await admin.getByRole("alert").filter({ hasText: "sign in again" }).waitFor();
     await expect(admin.getByRole("table").count()).resolves.toBe(0);
 
-    await admin.getByLabel("admin session").fill(h.tenantSession(h.activeTenants()[0]!));
+    await admin.getByLabel("admin session").fill(await h.tenantSession(h.activeTenants()[0]!));
     // the form is remounted once the refused answer is in: type the next token only after it
     const refused = admin.waitForResponse((r) => r.url().includes("/trpc/admin.me") && r.status() === 401);
     await admin.getByRole("button", { name: "Sign in" }).click();
@@ -104,7 +104,7 @@ describe.runIf(chromiumPath)("the web apps in a browser", { timeout: 120_000 }, 
     await admin.getByRole("alert").filter({ hasText: "sign in again" }).waitFor();
     await expect.poll(() => admin.getByLabel("admin session").inputValue()).toBe("");
 
-    await admin.getByLabel("admin session").fill(h.adminSession("omid"));
+    await admin.getByLabel("admin session").fill(await h.adminSession("omid"));
     await admin.getByRole("button", { name: "Sign in" }).click();
     await admin.getByText("Signed in as omid").waitFor();
     await admin.getByRole("button", { name: "Sign out" }).click();
@@ -113,7 +113,7 @@ describe.runIf(chromiumPath)("the web apps in a browser", { timeout: 120_000 }, 
 
   it("tenant app: asks for today's copy, sees it ready, downloads the ZIP; another tenant sees none of it", async () => {
     const [a, b] = h.activeTenants();
-    const app = await page(`/app/#session=${h.tenantSession(a!)}`);
+    const app = await page(`/app/#session=${await h.tenantSession(a!)}`);
     await app.getByRole("button", { name: "Prepare a copy of my data" }).click();
     await app.getByRole("button", { name: "Today's copy has been asked for" }).waitFor();
     // backup-svc's part builds it; the page looks again every few seconds
@@ -125,9 +125,16 @@ describe.runIf(chromiumPath)("the web apps in a browser", { timeout: 120_000 }, 
     const zip = await readFile((await download.path())!);
     expect(zip.subarray(0, 4).toString("latin1")).toBe("PK\u0003\u0004");
 
-    const other = await page(`/app/#session=${h.tenantSession(b!)}`);
+    const other = await page(`/app/#session=${await h.tenantSession(b!)}`);
     await other.getByText("None yet.").waitFor();
     await expect(other.getByRole("link", { name: /^Download/ }).count()).resolves.toBe(0);
+  });
+
+  it("tenant app: a user whose role may not export is told why, and who can", async () => {
+    const [, , c] = h.activeTenants(); // one that has not asked today
+    const app = await page(`/app/#session=${await h.tenantSession(c!, { role: "accountant" })}`);
+    await app.getByText("only owner or admin can ask for a copy of your organisation's data (your role is accountant). Ask an owner of your organisation to prepare it").waitFor();
+    await expect(app.getByRole("button", { name: "Prepare a copy of my data" }).isDisabled()).resolves.toBe(true);
   });
 
   it("tenant app: without a session it says where to open it from", async () => {

@@ -45,6 +45,8 @@ function MyData() {
     );
   }
   const askedToday = exports.data?.askedToday ?? false;
+  // the session's role decides who may ask (CUSTOMER_EXPORT_ROLES): the others are told why, and whom to ask
+  const { canExport, exportRefusal } = me.data;
   const list = exports.data?.exports;
   return (
     <>
@@ -52,9 +54,10 @@ function MyData() {
         A copy of all your business data, as a ZIP file: one spreadsheet (CSV) per table, a README, and a SQL file for PostgreSQL. Once a day; the
         download link works for 24 hours.
       </p>
-      <button type="button" disabled={request.isPending || askedToday} onClick={() => request.mutate()}>
+      <button type="button" disabled={request.isPending || askedToday || !canExport} onClick={() => request.mutate()} aria-describedby={canExport ? undefined : "export-refusal"}>
         {askedToday ? "Today's copy has been asked for" : request.isPending ? "Asking…" : "Prepare a copy of my data"}
       </button>
+      {!canExport && exportRefusal && <p id="export-refusal">{exportRefusal}</p>}
       {request.isError && <p role="alert">{request.error.message}</p>}
       <h2>My copies</h2>
       {exports.isError && <p role="alert">Could not load your copies: {exports.error.message}</p>}

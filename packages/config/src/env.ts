@@ -122,6 +122,13 @@ export const envPieces = {
     /** Key prefix of disaster backups inside the buckets (tests; empty in production). */
     DR_STORAGE_ROOT: z.string().optional(),
   },
+  /** What the gateway checks sessions against and the CLI signs them with (`@hesaab/session`). */
+  sessions: {
+    /** The longest a tenant session may run (exp - iat), in hours; admin sessions: 24, fixed. */
+    TENANT_SESSION_MAX_HOURS: z.coerce.number().int().min(1).max(168, "TENANT_SESSION_MAX_HOURS is at most 168 (a week)").default(12),
+    /** When set, sessions must carry this `iss` (HesaabPlus's login URL, say). */
+    SESSION_ISSUER: z.string().min(1).optional(),
+  },
 } as const;
 
 /** Parse `source` (default `process.env`) with `schema`; on failure, one readable error listing every bad variable (values never shown). */

@@ -33,4 +33,3 @@ export {
 } from "./sidecar";
 export { TenantKeyStore, type TenantKeyInfo } from "./tenant-key-store";
 export { KeyRing, type SealedArtifactKeys } from "./key-ring";
-export { MAX_ADMIN_SESSION_HOURS, signAdminSession, signTenantSession, verifyAdminSession, verifyTenantSession, type AdminSession, type TenantSession } from "./session";

@@ -243,3 +243,21 @@ export const storageSamples = backupSchema.table(
   },
   (t) => [index("storage_samples_taken_idx").on(t.takenAt, t.provider)],
 );
+
+/**
+ * Sessions revoked before they expire (`hesaab sessions revoke`): the gateway refuses a token whose
+ * `jti` is here. `expires_at` is when every token that jti can name has expired anyway (its kind's
+ * maximum lifetime after the revocation): a row past it can go, and revoking prunes them.
+ */
+export const revokedSessions = backupSchema.table(
+  "revoked_sessions",
+  {
+    jti: text("jti").primaryKey(),
+    kind: text("kind").notNull(), // admin | tenant | any
+    revokedAt: tstz("revoked_at").notNull().defaultNow(),
+    expiresAt: tstz("expires_at").notNull(),
+    revokedBy: text("revoked_by").notNull(),
+    reason: text("reason"),
+  },
+  (t) => [index("revoked_sessions_expires_idx").on(t.expiresAt)],
+);

@@ -45,7 +45,7 @@ describe("layer rules", () => {
 
   it("fail on a package importing a layer above its own", async () => {
     const messages = await lint("packages/crypto", `import { backupTenant } from "@hesaab/tenant-backup";\nexport const b = backupTenant;\n`);
-    expect(messages.join("\n")).toMatch(/crypto \(keys and artifacts\) may not import a layer above it \(capabilities\)/);
+    expect(messages.join("\n")).toMatch(/crypto \(security\) may not import a layer above it \(capabilities\)/);
     const foundation = await lint("packages/contracts", `import { openCatalog } from "@hesaab/db";\nexport const c = openCatalog;\n`);
     expect(foundation.join("\n")).toMatch(/may not import a layer above it \(infrastructure\)/);
   });

@@ -101,11 +101,11 @@ export function registerDemo(program: Command): void {
       await bus.publish("dr.backup.requested.v1", { purpose: "on_demand", requestedBy: "demo" });
       await bus.drain();
       log("requested a backup of every tenant and a disaster-recovery backup");
-      log(`admin app:  ${adminSessionLink({ userId: "demo-admin", minutes: 8 * 60 }, adminSessionEnv(env)).url}`);
+      log(`admin app:  ${(await adminSessionLink({ userId: "demo-admin", hours: 8 }, adminSessionEnv(env))).url}`);
       log("            (signed in as a super admin for 8 hours: `pnpm hesaab admin session --user <you>` for another)");
       const demoTenant = (await activeTenantIds(stack.env.PLATFORM_DATABASE_URL!))[0];
-      log(`tenant app: ${demoTenant ? tenantSessionLink({ tenantId: demoTenant, userId: "demo", minutes: 8 * 60 }, tenantSessionEnv(env)).url : `http://127.0.0.1:${env.GATEWAY_PORT ?? 8080}/app/`}`);
-      log("            (signed in as a user of the first tenant for 8 hours: `pnpm hesaab tenant session <tenantId>` for another)");
+      log(`tenant app: ${demoTenant ? (await tenantSessionLink({ tenantId: demoTenant, userId: "demo", role: "owner", hours: 8 }, tenantSessionEnv(env))).url : `http://127.0.0.1:${env.GATEWAY_PORT ?? 8080}/app/`}`);
+      log("            (signed in as an owner of the first tenant for 8 hours: `pnpm hesaab tenant session <tenantId> [--role …]` for another)");
       log(`CLI:        set -a; . ${stack.envFile}; set +a; pnpm -s hesaab backups list`);
       log("Ctrl-C stops the services (the stack stays up: `pnpm hesaab stack down`)");
       await Promise.all(children.map((c) => new Promise((r) => c.once("exit", r))));

@@ -7,7 +7,7 @@ import { connectBus } from "@hesaab/bus";
 import { KeyRing, TenantKeyStore, verifyAdminSession, verifyTenantSession } from "@hesaab/crypto";
 import { customerExports, openCatalog, type Catalog } from "@hesaab/db";
 import { storageAnalytics } from "@hesaab/storage-ops";
-import { exportDay, exportSummary, openCustomerExport, requestCustomerExport, type CustomerExport, type CustomerExportDeps } from "@hesaab/tenant-backup";
+import { exportDay, exportSummary, openCustomerExport, requestCustomerExport, screenBackupRequest, type CustomerExport, type CustomerExportDeps } from "@hesaab/tenant-backup";
 import type { GatewayEnv } from "./env";
 import type { ExportView, StorageView, TenantExportsPort } from "./router";
 import { buildServer } from "./server";
@@ -32,6 +32,8 @@ export async function startGateway(env: GatewayEnv): Promise<RunningGateway> {
   await bus.ensureStreams();
   const platform = new pg.Pool({ connectionString: env.PLATFORM_DATABASE_URL, max: 4, application_name: "hesaab-gateway" });
   platform.on("error", () => {});
+  // one object, so the discovered tenant plan is reused for a minute (tenantPlan's cache is per deps)
+  const screening = { platform, discover: { tenantColumn: env.TENANT_COLUMN } };
   const secret = env.TENANT_SESSION_SECRET?.reveal();
   const adminSecret = env.ADMIN_SESSION_SECRET?.reveal();
   const exportDeps: CustomerExportDeps = {
@@ -56,6 +58,8 @@ export async function startGateway(env: GatewayEnv): Promise<RunningGateway> {
     requestBackup: async ({ tenantIds, requestedBy }) => {
       await bus.publish("backup.tenant.requested.v1", { tenantIds, purpose: "on_demand", requestedBy });
     },
+    // "back up now" queues only tenants of the platform that are active (one query on its root table)
+    screenTenants: (tenantIds) => screenBackupRequest(screening, { tenantIds }),
     ...(secret ? { verifySession: (token: string) => verifyTenantSession(token, secret) } : {}),
     ...(adminSecret ? { verifyAdminSession: (token: string) => verifyAdminSession(token, adminSecret) } : {}),
     ...(exports ? { exports } : {}),

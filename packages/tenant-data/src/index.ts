@@ -37,5 +37,6 @@ export {
   type CopyHeader,
 } from "./script";
 export { countTenantRows } from "./counts";
+export { screenTenants, type TenantScreening, type TenantRefusal, type TenantRefusalCode } from "./screen";
 export { TenantDataError } from "./errors";
 export type { PgSource } from "./connection";

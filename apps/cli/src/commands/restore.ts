@@ -48,7 +48,7 @@ export function registerRestore(program: Command): void {
         throw usageError("give tenant ids, --all or --backup", "e.g. `hesaab restore tenant <id> --at 2026-11-25T23:00:00Z`");
       }
       if (opts.backup && opts.at) throw usageError("give --backup or --at, not both");
-      const deps = openDeps();
+      const deps = await openDeps();
       try {
         const report = await restoreTenants(deps, {
           tenantIds: tenantIds.length ? tenantIds : undefined,
@@ -76,7 +76,7 @@ export function registerRestore(program: Command): void {
     .argument("<operationId>", "the restore operation (rst_…)")
     .option("--json", "print the report as JSON")
     .action(async (operationId: string, opts: { json?: boolean }) => {
-      const deps = openDeps();
+      const deps = await openDeps();
       try {
         const report = await rollbackRestore(deps, { operationId, requestedBy: cliActor() });
         printReport(report, opts.json);
@@ -93,7 +93,7 @@ export function registerRestore(program: Command): void {
     .option("--limit <n>", "at most this many", positiveInt, 50)
     .option("--json", "print JSON")
     .action(async (opts: { limit: number; json?: boolean }) => {
-      const deps = openDeps();
+      const deps = await openDeps();
       try {
         const rows = await deps.catalog.db.select().from(restoreOperations).orderBy(desc(restoreOperations.initiatedAt)).limit(opts.limit);
         if (opts.json) return printJson(rows.map((r) => ({ ...r, targetDb: r.targetDb ? redactUrl(r.targetDb) : null })));

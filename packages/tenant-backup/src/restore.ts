@@ -97,7 +97,6 @@ type Target = { pool: pg.Pool; external: boolean };
 export async function restoreTenants(deps: TenantBackupDeps, req: RestoreRequest): Promise<RestoreReport> {
   const operationId = req.operationId ?? newId("rst");
   const plan = await resolveBackups(deps, req);
-  const tenantIds = plan.map((p) => p.tenantId);
   const target: Target = req.targetDb ? { pool: new pg.Pool({ connectionString: req.targetDb, max: 4 }), external: true } : { pool: deps.platform, external: false };
   target.pool.on("error", () => {});
   const staging = path.join(deps.workDir, operationId);

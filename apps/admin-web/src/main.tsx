@@ -63,7 +63,19 @@ function BackUpNow() {
       <button type="submit" disabled={create.isPending || ids.trim() === ""}>
         {create.isPending ? "Queueing…" : "Back up"}
       </button>
-      {create.isSuccess && <span> queued {create.data.queued}</span>}
+      {create.isSuccess && <span> queued {create.data.queued.length}</span>}
+      {create.isSuccess && create.data.refused.length > 0 && (
+        <div role="alert">
+          <p>Not queued ({create.data.refused.length}):</p>
+          <ul aria-label="refused tenant ids">
+            {create.data.refused.map((r) => (
+              <li key={r.tenantId}>
+                <code>{r.tenantId}</code>: {r.message}
+              </li>
+            ))}
+          </ul>
+        </div>
+      )}
       {create.isError && <p role="alert">{create.error.message}</p>}
     </form>
   );

@@ -2,7 +2,6 @@
 // `hesaab`: every operation of the backup system, runnable without any service (the disaster case).
 // Each area registers its commands from its own file under ./commands.
 import { Command } from "commander";
-import { isHesaabError } from "@hesaab/config";
 import { registerStack } from "./commands/stack";
 import { registerArtifact } from "./commands/artifact";
 import { registerPlatform } from "./commands/platform";
@@ -15,6 +14,7 @@ import { registerKeys } from "./commands/keys";
 import { registerPlan } from "./commands/plan";
 import { registerExport } from "./commands/export";
 import { registerSessions } from "./commands/session";
+import { errorMessage } from "./output";
 
 const program = new Command("hesaab")
   .description("HesaabPlus backup and recovery")
@@ -26,10 +26,6 @@ for (const register of [registerStack, registerArtifact, registerPlatform, regis
 }
 
 program.parseAsync(process.argv).catch((err: unknown) => {
-  if (isHesaabError(err)) {
-    process.stderr.write(`error: ${err.describe()} [${err.code}]\n`);
-  } else {
-    process.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`);
-  }
+  process.stderr.write(`${errorMessage(err)}\n`);
   process.exitCode = process.exitCode && process.exitCode !== 0 ? process.exitCode : 1;
 });

@@ -12,6 +12,8 @@ const schema = z
     ...envPieces.nats,
     ...envPieces.busPrefix,
     ...envPieces.dataDir,
+    /** The platform's tenant column, as backup-svc discovers tenants with it ("back up now" checks ids against the same root table). */
+    TENANT_COLUMN: envPieces.tenantBackup.TENANT_COLUMN,
     GATEWAY_HOST: z.string().default("127.0.0.1"),
     GATEWAY_PORT: z.coerce.number().int().min(0).max(65_535).default(8080),
     /**

@@ -8,7 +8,7 @@ import { KeyRing, TenantKeyStore } from "@hesaab/crypto";
 import { customerExports, openCatalog, type Catalog } from "@hesaab/db";
 import { isSessionRevoked, sessionVerifier, type SessionKeys } from "@hesaab/session";
 import { storageAnalytics } from "@hesaab/storage-ops";
-import { exportDay, exportSummary, openCustomerExport, requestCustomerExport, type CustomerExport, type CustomerExportDeps } from "@hesaab/tenant-backup";
+import { exportDay, exportSummary, openCustomerExport, requestCustomerExport, screenBackupRequest, type CustomerExport, type CustomerExportDeps } from "@hesaab/tenant-backup";
 import type { GatewayEnv } from "./env";
 import type { Context, ExportView, StorageView, TenantExportsPort } from "./router";
 import { buildServer } from "./server";
@@ -33,6 +33,8 @@ export async function startGateway(env: GatewayEnv): Promise<RunningGateway> {
   await bus.ensureStreams();
   const platform = new pg.Pool({ connectionString: env.PLATFORM_DATABASE_URL, max: 4, application_name: "hesaab-gateway" });
   platform.on("error", () => {});
+  // one object, so the discovered tenant plan is reused for a minute (tenantPlan's cache is per deps)
+  const screening = { platform, discover: { tenantColumn: env.TENANT_COLUMN } };
   const secret = env.TENANT_SESSION_SECRET?.reveal();
   const exportDeps: CustomerExportDeps = {
     platform,
@@ -57,6 +59,8 @@ export async function startGateway(env: GatewayEnv): Promise<RunningGateway> {
     requestBackup: async ({ tenantIds, requestedBy }) => {
       await bus.publish("backup.tenant.requested.v1", { tenantIds, purpose: "on_demand", requestedBy });
     },
+    // "back up now" queues only tenants of the platform that are active (one query on its root table)
+    screenTenants: (tenantIds) => screenBackupRequest(screening, { tenantIds }),
     ...verifiers,
     exportRoles: env.CUSTOMER_EXPORT_ROLES,
     ...(exports ? { exports } : {}),

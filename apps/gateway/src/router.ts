@@ -37,6 +37,19 @@ export interface StorageView {
   projection: { months: number; monthlyTotal: number }[];
 }
 
+/** A requested id "back up now" did not queue, and why (`invalid_tenant_id`, `not_a_tenant`, `tenant_not_active`). */
+export interface TenantRefusalView {
+  tenantId: string;
+  code: string;
+  message: string;
+}
+
+/** What "back up now" did: the tenants queued (one request on the bus), the ids refused with a sentence each. */
+export interface BackupRequestAnswer {
+  queued: string[];
+  refused: TenantRefusalView[];
+}
+
 /** What the tenant app's export procedures need from the gateway (built in gateway.ts). */
 export interface TenantExportsPort {
   /** Today's export for the session's tenant, queued for backup-svc; `export_daily_limit` when it already has one. */
@@ -51,6 +64,8 @@ export interface Context {
   db: CatalogDb;
   /** Publishes a validated command (NATS); undefined when the gateway runs without a bus. */
   requestBackup?: (input: { tenantIds: string[]; requestedBy: string }) => Promise<void>;
+  /** Which requested ids are tenants of the platform that may be backed up (one query on the platform database); undefined without it. */
+  screenTenants?: (tenantIds: string[]) => Promise<{ accepted: string[]; refused: TenantRefusalView[] }>;
   /** Checks a tenant session (a JWT for `hesaab-tenant`, revocation included); undefined when tenant sign-in is not configured. */
   verifySession?: (token: string) => Promise<SessionVerdict<TenantSession>>;
   /** Checks an admin session (a JWT for `hesaab-admin`, revocation included); undefined when admin sign-in is not configured. */
@@ -184,22 +199,31 @@ export const appRouter = t.router({
           providers: Object.fromEntries(Object.entries(r.providers).map(([p, c]) => [p, c.status])),
         }));
       }),
-    create: adminProcedure.input(z.object({ tenantIds: z.array(tenantId).min(1).max(10_000) })).mutation(async ({ ctx, input }) => {
+    /**
+     * Queues an on-demand backup of the tenants among `tenantIds` that may be backed up; the others
+     * are answered per id, not queued. All refused is an answer too (nothing queued), not an error:
+     * the admin app shows each refused id with its reason. The audit entry lists both.
+     */
+    create: adminProcedure.input(z.object({ tenantIds: z.array(z.string().max(200)).min(1).max(10_000) })).mutation(async ({ ctx, input }): Promise<BackupRequestAnswer> => {
       if (!ctx.requestBackup) throw new TRPCError({ code: "SERVICE_UNAVAILABLE", message: "the event bus is not connected" });
+      if (!ctx.screenTenants) throw new TRPCError({ code: "SERVICE_UNAVAILABLE", message: "the platform database is not connected: tenants cannot be checked" });
       const requestedBy = actorOf(ctx.admin);
-      await ctx.requestBackup({ tenantIds: input.tenantIds, requestedBy });
+      const { accepted, refused } = await ctx.screenTenants(input.tenantIds);
+      if (accepted.length > 0) await ctx.requestBackup({ tenantIds: accepted, requestedBy });
+      const only = accepted.length + refused.length === 1 ? (accepted[0] ?? refused[0]!.tenantId) : undefined;
       // queued: an audit row that cannot be written is logged, not reported as a failure the admin would retry (and queue twice)
       await writeAudit(ctx.db, {
         actor: requestedBy,
         action: "backup.request",
         targetType: "tenant_backup",
-        targetId: input.tenantIds.length === 1 ? input.tenantIds[0]! : `${input.tenantIds.length} tenants`,
-        tenantId: input.tenantIds.length === 1 ? input.tenantIds[0]! : null,
-        details: { tenantIds: input.tenantIds },
+        targetId: only ?? `${accepted.length} tenants`,
+        tenantId: only && accepted.length === 1 ? only : null,
+        outcome: accepted.length > 0 ? "ok" : "refused",
+        details: { tenantIds: accepted, refused: refused.map((r) => ({ tenantId: r.tenantId, code: r.code })) },
       }).catch((err: unknown) => {
         process.stderr.write(`${JSON.stringify({ level: "error", msg: "audit entry not written", action: "backup.request", actor: requestedBy, error: err instanceof Error ? err.message : String(err) })}\n`);
       });
-      return { queued: input.tenantIds.length };
+      return { queued: accepted, refused };
     }),
   }),
   storage: t.router({

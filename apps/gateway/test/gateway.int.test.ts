@@ -8,6 +8,7 @@ import { isSessionRevoked, sessionVerifier } from "@hesaab/session";
 import { freshDatabase, testEnv, waitFor, type FreshDatabase } from "@hesaab/testkit";
 import { alerts, auditLog, backupRecords, migrate, openCatalog, raiseAlert, type Catalog } from "@hesaab/db";
 import { newId, subjectOf, type Message } from "@hesaab/contracts";
+import { createPlatformSchema, generatePlatform } from "@hesaab/platform";
 import { loadEnv } from "../src/env";
 import { startGateway, storageView } from "../src/gateway";
 import { buildServer } from "../src/server";
@@ -165,25 +166,49 @@ describe("gateway", () => {
     await expect(client(url, adminToken()).backups.list.query({ tenantId: "x'; drop table y" })).rejects.toThrow(/tenant id/);
   });
 
-  it("queues a backup request on the bus in the admin's name, and audits it", async () => {
+  it("queues a backup request on the bus in the admin's name for the tenants that may be backed up, answers the others per id, and audits both", async () => {
+    const platformDb = await freshDatabase("gateway_backup_now");
+    await createPlatformSchema({ url: platformDb.url });
+    const { tenants } = await generatePlatform({ url: platformDb.url, tenants: 4, scale: 0.02 });
+    const [active, other] = tenants.filter((t) => t.status === "active").map((t) => t.id);
+    const suspended = tenants.find((t) => t.status === "suspended")!.id;
+    const stranger = "00000000-0000-4000-8000-000000000000";
     const prefix = `G${randomBytes(3).toString("hex")}`;
     const control = await connectBus({ url: testEnv().NATS_URL!, name: "test-control", prefix });
     const gateway = await startGateway(
-      loadEnv({ ...testEnv(), PLATFORM_DATABASE_URL: database.url, BACKUP_DATABASE_URL: database.url, HESAAB_BUS_PREFIX: prefix, GATEWAY_PORT: "0", ADMIN_SESSION_SECRET: adminSecret }),
+      loadEnv({ ...testEnv(), PLATFORM_DATABASE_URL: platformDb.url, BACKUP_DATABASE_URL: database.url, HESAAB_BUS_PREFIX: prefix, GATEWAY_PORT: "0", ADMIN_SESSION_SECRET: adminSecret }),
     );
     const seen: Message[] = [];
     const consumer = await control.consume({ durable: "test-watch", filter: subjectOf("backup.tenant.requested.v1"), handler: async (m) => void seen.push(m) });
     try {
-      expect(await client(gateway.address, adminToken({ userId: "sara" })).backups.create.mutate({ tenantIds: ["t1", "t2"] })).toEqual({ queued: 2 });
+      const sara = client(gateway.address, adminToken({ userId: "sara" }));
+      const answer = await sara.backups.create.mutate({ tenantIds: [active!, suspended, stranger, "not an id'; --", other!, active!] });
+      expect(answer.queued).toEqual([active, other]);
+      expect(answer.refused).toEqual([
+        { tenantId: suspended, code: "tenant_not_active", message: `tenant ${suspended} is suspended: suspended and deleted tenants are not backed up` },
+        { tenantId: stranger, code: "not_a_tenant", message: `${stranger} is not a tenant of this platform (no row in public.tenants)` },
+        { tenantId: "not an id'; --", code: "invalid_tenant_id", message: expect.stringMatching(/^"not an id'; --" is not a tenant id of this platform/) as string },
+      ]);
       const request = await waitFor(() => seen.find((m) => m.type === "backup.tenant.requested.v1"), "the backup request");
-      expect(request.data).toMatchObject({ tenantIds: ["t1", "t2"], purpose: "on_demand", requestedBy: "admin:sara" });
-      const audit = await catalog.db.select().from(auditLog).where(eq(auditLog.action, "backup.request"));
-      expect(audit).toMatchObject([{ actor: "admin:sara", targetType: "tenant_backup", details: { tenantIds: ["t1", "t2"] } }]);
+      expect(request.data).toMatchObject({ tenantIds: [active, other], purpose: "on_demand", requestedBy: "admin:sara" });
+
+      // all refused: nothing queued, still an answer (the admin app shows it), audited as refused
+      expect(await sara.backups.create.mutate({ tenantIds: [suspended] })).toEqual({ queued: [], refused: [expect.objectContaining({ tenantId: suspended, code: "tenant_not_active" })] });
+      const audit = await catalog.db.select().from(auditLog).where(eq(auditLog.action, "backup.request")).orderBy(auditLog.id);
+      expect(audit).toMatchObject([
+        { actor: "admin:sara", targetType: "tenant_backup", outcome: "ok", details: { tenantIds: [active, other], refused: [{ tenantId: suspended, code: "tenant_not_active" }, { tenantId: stranger, code: "not_a_tenant" }, { tenantId: "not an id'; --", code: "invalid_tenant_id" }] } },
+        { actor: "admin:sara", targetId: suspended, outcome: "refused", details: { tenantIds: [], refused: [{ tenantId: suspended, code: "tenant_not_active" }] } },
+      ]);
+      // the refused request published nothing: the next message on the queue is the next accepted request
+      await sara.backups.create.mutate({ tenantIds: [other!] });
+      await waitFor(() => seen.length >= 2, "the third request");
+      expect(seen.map((m) => (m.data as { tenantIds: string[] }).tenantIds)).toEqual([[active, other], [other]]);
     } finally {
       await consumer.stop();
       await gateway.stop();
       await control.deleteStreams().catch(() => {});
       await control.close();
+      await platformDb.drop();
     }
   });
 });

@@ -60,9 +60,15 @@ describe.runIf(chromiumPath)("the web apps in a browser", { timeout: 120_000 }, 
     expect(admin.url(), "the token leaves the address bar").toBe(`${h.gateway.address}/admin/`);
     await admin.getByRole("cell", { name: id }).waitFor();
 
-    await admin.getByLabel("Back up now, tenant ids:").fill(tenant!);
+    // a suspended tenant and an id that is no tenant are refused, each with its reason; the tenant is queued alone
+    const suspended = h.platform.tenants.find((t) => t.status === "suspended")!.id;
+    const stranger = "00000000-0000-4000-8000-000000000000";
+    await admin.getByLabel("Back up now, tenant ids:").fill(`${tenant!} ${suspended}, ${stranger}`);
     await admin.getByRole("button", { name: "Back up" }).click();
     await admin.getByText("queued 1").waitFor();
+    const refused = admin.getByRole("list", { name: "refused tenant ids" });
+    await refused.getByRole("listitem").filter({ hasText: `${suspended}: tenant ${suspended} is suspended` }).waitFor();
+    await refused.getByRole("listitem").filter({ hasText: `${stranger}: ${stranger} is not a tenant of this platform` }).waitFor();
     const request = await waitFor(() => h.backupRequests.find((m) => (m.data as { tenantIds?: string[] }).tenantIds?.[0] === tenant), "the backup request");
     expect(request.data).toMatchObject({ tenantIds: [tenant], requestedBy: "admin:sara" });
   });

@@ -39,8 +39,21 @@ export function isHesaabError(err: unknown, code?: string): err is HesaabError {
   return err instanceof HesaabError && (code === undefined || err.code === code);
 }
 
-/** One line for an error, for the catalog, events and logs: the message and a HesaabError's stable code (`message [code]`), never a stack. */
+/**
+ * The error behind a failed statement. drizzle wraps one as `Failed query: <the SQL>\nparams: <values>`:
+ * the statement and its values are not for people (nor for logs: values may be personal data);
+ * the database's own error (its cause, with a SQLSTATE `code`) is what to show.
+ */
+export function queryErrorCause(err: unknown): unknown {
+  let e = err;
+  while (e instanceof Error && e.message.startsWith("Failed query:") && e.cause !== undefined) e = e.cause;
+  return e;
+}
+
+/** One line for an error, for the catalog, events and logs: the message and a HesaabError's stable code (`message [code]`), never a stack nor a failed statement's SQL. */
 export function errorText(err: unknown): string {
-  if (isHesaabError(err)) return `${err.message} [${err.code}]`;
-  return err instanceof Error ? err.message : String(err);
+  const e = queryErrorCause(err);
+  if (isHesaabError(e)) return `${e.message} [${e.code}]`;
+  if (e instanceof Error && e.message.startsWith("Failed query:")) return "a database statement failed";
+  return e instanceof Error ? e.message : String(e);
 }

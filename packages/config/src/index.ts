@@ -1,3 +1,3 @@
 export { Secret, redactUrl } from "./secret";
-export { HesaabError, isHesaabError, errorText } from "./errors";
+export { HesaabError, isHesaabError, errorText, queryErrorCause } from "./errors";
 export { envPieces, parseEnv, catalogUrl, secretString, masterKeySet, columnExclusions, type MasterKeySet } from "./env";

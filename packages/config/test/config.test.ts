@@ -1,7 +1,7 @@
 import { inspect } from "node:util";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { envPieces, errorText, HesaabError, parseEnv, redactUrl, Secret } from "../src";
+import { envPieces, errorText, HesaabError, parseEnv, queryErrorCause, redactUrl, Secret } from "../src";
 
 describe("Secret", () => {
   it("never prints its value", () => {
@@ -83,5 +83,13 @@ describe("errorText", () => {
     expect(errorText(new HesaabError({ code: "storage_not_found", message: "object not found" }))).toBe("object not found [storage_not_found]");
     expect(errorText(new Error("boom"))).toBe("boom");
     expect(errorText("just text")).toBe("just text");
+  });
+
+  it("gives a failed statement's database error, never its SQL or values (drizzle's `Failed query: …`)", () => {
+    const cause = Object.assign(new Error('relation "backup.backup_records" does not exist'), { code: "42P01" });
+    const wrapped = new Error('Failed query: update "backup"."backup_records" set "status" = $1\nparams: failed,secret-value', { cause });
+    expect(errorText(wrapped)).toBe('relation "backup.backup_records" does not exist');
+    expect(queryErrorCause(wrapped)).toBe(cause);
+    expect(errorText(new Error('Failed query: select "x"\nparams: '))).toBe("a database statement failed");
   });
 });

@@ -68,6 +68,8 @@ export const restoreRequested = message(
       at: isoTime.optional(),
       provider: providerName.default("b2"),
       targetDb: z.string().optional(),
+      /** With targetDb: copy the global tables' rows tenant rows reference from the platform first. */
+      withDependencies: z.boolean().default(false),
       allowDroppedColumns: z.boolean().default(false),
       requestedBy: actor,
     })

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { drizzle, type NodePgDatabase } from "drizzle-orm/node-postgres";
@@ -65,4 +66,57 @@ export async function migrate({ url }: { url: string }): Promise<{ applied: numb
     await client.query("select pg_advisory_unlock($1)", [MIGRATION_LOCK]).catch(() => {});
     await client.end();
   }
+}
+
+/** Where the catalog stands: migrations applied (by the migrations table) and those of this code it lacks. */
+export interface CatalogState {
+  applied: number;
+  /** Tags of this package's migrations the catalog has not had (`0003_…`): all of them when it was never migrated. */
+  pending: string[];
+}
+
+/**
+ * Reads the catalog's migrations table and compares it with this package's journal, the way the
+ * migrator decides (a migration is pending when its journal time is after the last applied one's).
+ * Cheap (one query and a small file read); never writes, never creates the schema.
+ */
+export async function catalogState(pool: pg.Pool | pg.ClientBase): Promise<CatalogState> {
+  const { rows } = await pool.query<{ applied: string; last: string | null }>(
+    `select count(*) as applied, max(created_at)::text as last from backup.__migrations`,
+  ).catch(async (err: unknown) => {
+    // no schema or no table: never migrated
+    if ((err as { code?: string }).code === "42P01" || (err as { code?: string }).code === "3F000") return { rows: [{ applied: "0", last: null }] };
+    throw err;
+  });
+  const last = rows[0]?.last == null ? -Infinity : Number(rows[0].last);
+  const journal = JSON.parse(readFileSync(path.join(MIGRATIONS_DIR, "meta", "_journal.json"), "utf8")) as { entries: { tag: string; when: number }[] };
+  return { applied: Number(rows[0]?.applied ?? 0), pending: journal.entries.filter((e) => e.when > last).map((e) => e.tag) };
+}
+
+/**
+ * Refuses to go on against a catalog that lacks migrations of this code (`catalog_not_migrated`):
+ * commands that write the catalog call it first, so an operator pointed at the wrong or a fresh
+ * database reads what to do instead of a failed SQL statement. Migrating stays a deliberate step
+ * (`hesaab catalog migrate`): a production catalog is not changed as a side effect.
+ */
+export async function requireMigratedCatalog({ pool, url }: { pool: pg.Pool; url: string }): Promise<void> {
+  let state: CatalogState;
+  try {
+    state = await catalogState(pool);
+  } catch (err) {
+    throw new HesaabError({
+      code: "catalog_unreachable",
+      message: `cannot read the catalog database at ${redactUrl(url)}: ${(err as Error).message}`,
+      hint: "Check BACKUP_DATABASE_URL (or PLATFORM_DATABASE_URL) and that PostgreSQL is running",
+      retryable: true,
+      cause: err,
+    });
+  }
+  if (state.pending.length === 0) return;
+  throw new HesaabError({
+    code: "catalog_not_migrated",
+    message: `the catalog at ${redactUrl(url)} is not migrated: run \`hesaab catalog migrate\``,
+    hint: state.applied === 0 ? "It has no backup schema yet; the command creates it" : `It lacks ${state.pending.join(", ")}`,
+    context: { pending: state.pending },
+  });
 }

@@ -1,5 +1,5 @@
 export * from "./schema";
-export { openCatalog, migrate, MIGRATIONS_DIR, type Catalog, type CatalogDb } from "./client";
+export { openCatalog, migrate, catalogState, requireMigratedCatalog, MIGRATIONS_DIR, type Catalog, type CatalogDb, type CatalogState } from "./client";
 export { writeAudit, type AuditEntry } from "./audit";
 export {
   insertBackupRecord,

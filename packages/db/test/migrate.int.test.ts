@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import pg from "pg";
 import { freshDatabase, type FreshDatabase } from "@hesaab/testkit";
-import { migrate } from "../src";
+import { catalogState, migrate, requireMigratedCatalog } from "../src";
 
 let database: FreshDatabase;
 beforeAll(async () => {
@@ -44,5 +44,43 @@ describe("migrate", () => {
 
   it("names the database without its password when it cannot connect", async () => {
     await expect(migrate({ url: "postgres://u:sekrit@127.0.0.1:1/none" })).rejects.toThrow(/catalog database at postgres:\/\/u:\*\*redacted\*\*@127\.0\.0\.1:1\/none/);
+  });
+});
+
+describe("requireMigratedCatalog", () => {
+  it("refuses a database that was never migrated, with what to run, and passes once migrated", async () => {
+    const fresh = await freshDatabase("db_unmigrated");
+    const pool = new pg.Pool({ connectionString: fresh.url });
+    try {
+      expect(await catalogState(pool)).toEqual({ applied: 0, pending: ["0000_init"] });
+      const refusal = await requireMigratedCatalog({ pool, url: fresh.url }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(refusal).toMatchObject({ code: "catalog_not_migrated", message: expect.stringMatching(/^the catalog at postgres:\/\/\S+ is not migrated: run `hesaab catalog migrate`$/) as string });
+      // the check wrote nothing: still no schema
+      expect((await pool.query("select to_regnamespace('backup') as s")).rows[0].s).toBeNull();
+      await migrate({ url: fresh.url });
+      expect(await catalogState(pool)).toMatchObject({ pending: [] });
+      await expect(requireMigratedCatalog({ pool, url: fresh.url })).resolves.toBeUndefined();
+    } finally {
+      await pool.end();
+      await fresh.drop();
+    }
+  });
+
+  it("counts a catalog whose last migration is older than this code's as not migrated", async () => {
+    const fresh = await freshDatabase("db_behind");
+    const pool = new pg.Pool({ connectionString: fresh.url });
+    try {
+      await migrate({ url: fresh.url });
+      // as if the catalog were migrated by an older release: its last migration recorded before ours
+      await pool.query("update backup.__migrations set created_at = created_at - 1");
+      expect((await catalogState(pool)).pending).toEqual(["0000_init"]);
+      await expect(requireMigratedCatalog({ pool, url: fresh.url })).rejects.toMatchObject({ code: "catalog_not_migrated", hint: "It lacks 0000_init" });
+    } finally {
+      await pool.end();
+      await fresh.drop();
+    }
   });
 });

@@ -5,7 +5,7 @@ import { errorText, HesaabError } from "@hesaab/config";
 import { newId, noPublish, type ProviderName, type Publish } from "@hesaab/contracts";
 import { backupRecords, insertBackupRecord, storedArtifactColumns, updateBackupRecord, type BackupRecord, type NewBackupRecord } from "@hesaab/db";
 import { tenantBackupKey } from "@hesaab/storage";
-import { discoverTenantPlan, exportTenant, type ExportProgress, type ExportSummary, type TenantPlan } from "@hesaab/tenant-data";
+import { discoverTenantPlan, exportTenant, screenTenants, type ExportProgress, type ExportSummary, type TenantPlan, type TenantScreening } from "@hesaab/tenant-data";
 import type { TenantBackupDeps } from "./deps";
 
 export interface BackupTenantOptions {
@@ -274,3 +274,12 @@ export async function activeTenants(deps: Pick<TenantBackupDeps, "platform">, { 
   return rows.map((r) => r.id);
 }
 
+
+/**
+ * Which of the requested ids may be backed up (tenants of the platform, active), and why the others
+ * may not: checked before anything is queued, so "back up now" answers per id instead of a job
+ * failing later (see `screenTenants`).
+ */
+export async function screenBackupRequest(deps: Pick<TenantBackupDeps, "platform" | "discover" | "planTtlMs">, { tenantIds }: { tenantIds: string[] }): Promise<TenantScreening> {
+  return screenTenants({ pool: deps.platform, plan: await tenantPlan(deps), tenantIds });
+}

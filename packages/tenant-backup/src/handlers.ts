@@ -174,6 +174,7 @@ export async function handleRestoreRequest(deps: TenantBackupDeps, { message, de
     at: d.at ? new Date(d.at) : undefined,
     provider: d.provider,
     targetDb: d.targetDb,
+    withDependencies: d.withDependencies,
     allowDroppedColumns: d.allowDroppedColumns,
     requestedBy: d.requestedBy,
     signal: delivery.signal,

@@ -1,4 +1,4 @@
-export { backupTenant, activeTenants, type BackupTenantOptions, type BackupTenantResult } from "./backup";
+export { backupTenant, activeTenants, screenBackupRequest, type BackupTenantOptions, type BackupTenantResult } from "./backup";
 export { backupTenants, type BackupTenantsOptions, type TenantBackupOutcome } from "./batch";
 export { restoreTenants, rollbackRestore, artifactRef, type RestoreRequest, type RestoreReport, type RestoreProgress, type TenantRestoreOutcome } from "./restore";
 export type { TenantBackupDeps } from "./deps";
@@ -6,3 +6,4 @@ export { openTenantBackupDeps, TENANT_BACKUP_UPLOAD, type TenantBackupEnv } from
 export { BackupJobBatcher, fanOutBackupRequest, handleBackupJob, jobAlertKey, handleCustomerExportRequest, handleRestoreRequest, type SendCommand } from "./handlers";
 export { rotateTenantKeys, shredTenant, type RotationReport } from "./keys";
 export { exportDay, exportSummary, requestCustomerExport, buildCustomerExport, failCustomerExport, openCustomerExport, expireCustomerExports, CUSTOMER_EXPORT_HOURS, type CustomerExport, type CustomerExportDeps } from "./customer-export";
+export type { TenantScreening, TenantRefusal } from "@hesaab/tenant-data";

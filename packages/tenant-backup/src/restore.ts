@@ -1,3 +1,4 @@
+import { rm } from "node:fs/promises";
 import path from "node:path";
 import { eq } from "drizzle-orm";
 import pg from "pg";
@@ -14,8 +15,8 @@ import {
   type BackupRecord,
 } from "@hesaab/db";
 import type { StorageBackend } from "@hesaab/storage";
-import { loadTenantScript } from "@hesaab/tenant-data";
-import { backupTenant } from "./backup";
+import { checkDependencies, copyDependencies, dependencyTables, loadTenantScript } from "@hesaab/tenant-data";
+import { backupTenant, tenantPlan } from "./backup";
 import type { TenantBackupDeps } from "./deps";
 
 export interface RestoreRequest {
@@ -27,8 +28,14 @@ export interface RestoreRequest {
   /** The latest backup at or before this time (default: the latest). */
   at?: Date;
   provider: ProviderName;
-  /** Restore as a copy into this database instead of production. */
+  /**
+   * Restore as a copy into this database instead of production. Its schema must exist; the global
+   * tables tenant rows reference (the plan's dependencies) must hold the platform's rows, or the
+   * restore is refused before anything is written, naming them (see `withDependencies`).
+   */
   targetDb?: string;
+  /** With `targetDb`: copy the global tables' rows the tenants need from the platform first (rows the target has are kept). */
+  withDependencies?: boolean;
   allowDroppedColumns?: boolean;
   requestedBy: string;
   /** Tenants restored at once. Default 2. */
@@ -64,13 +71,17 @@ export interface RestoreReport {
   status: "completed" | "partial" | "failed";
   tenants: TenantRestoreOutcome[];
   rollbackAvailable: boolean;
+  /** With `withDependencies`: the global tables copied into the target, and the rows each gained. */
+  dependencies?: { table: string; rows: number }[];
 }
 
 type Target = { pool: pg.Pool; external: boolean };
 
 /**
- * Restores one, several or all tenants. Per tenant, in this order, so that a failure at any step
- * leaves the tenant exactly as it was:
+ * Restores one, several or all tenants. A copy (`targetDb`) is checked first: the global tables
+ * tenant rows reference must be there with the platform's rows, or be copied (`withDependencies`),
+ * else nothing is written and nothing recorded. Then per tenant, in this order, so that a failure
+ * at any step leaves the tenant exactly as it was:
  *
  *  [1] pick the backup (given, or the latest restorable one at or before `at`);
  *  [2] stage it from the chosen provider, falling back to the other when the copy is missing or
@@ -81,11 +92,56 @@ type Target = { pool: pg.Pool; external: boolean };
  *      row counts against the manifest, move sequences, commit (`loadTenantScript`).
  *
  * Tenants run with bounded concurrency; one failing is reported and does not stop the others.
+ * The staging folder (`<workDir>/<operation id>`) is removed when the restore ends, however it ends.
  */
 export async function restoreTenants(deps: TenantBackupDeps, req: RestoreRequest): Promise<RestoreReport> {
-  const publish = deps.publish ?? noPublish;
   const operationId = req.operationId ?? newId("rst");
   const plan = await resolveBackups(deps, req);
+  const target: Target = req.targetDb ? { pool: new pg.Pool({ connectionString: req.targetDb, max: 4 }), external: true } : { pool: deps.platform, external: false };
+  target.pool.on("error", () => {});
+  const staging = path.join(deps.workDir, operationId);
+  try {
+    const dependencies = target.external ? await prepareCopyTarget(deps, { target: target.pool, targetDb: req.targetDb!, withDependencies: req.withDependencies ?? false }) : undefined;
+    const report = await restoreInto(deps, { req, plan, target, operationId });
+    return dependencies ? { ...report, dependencies } : report;
+  } finally {
+    if (target.external) await target.pool.end().catch(() => {});
+    // the staged artifacts went one by one; their folder goes when the restore ends, however it ends
+    await rm(staging, { recursive: true, force: true }).catch(() => {});
+  }
+}
+
+/**
+ * Before a copy is written to: the target must have the global tables tenant rows reference, with
+ * the platform's rows (fewer rows there and a tenant's foreign key may find none). A missing table
+ * is always refused (its definition is the platform's to give: `pg_dump --schema-only -t`); rows
+ * are copied with `withDependencies`, else refused naming the tables.
+ */
+async function prepareCopyTarget(deps: TenantBackupDeps, o: { target: pg.Pool; targetDb: string; withDependencies: boolean }): Promise<{ table: string; rows: number }[]> {
+  const tables = await dependencyTables({ pool: deps.platform, plan: await tenantPlan(deps) });
+  const check = await checkDependencies({ source: deps.platform, target: o.target, tables });
+  const where = redactUrl(o.targetDb);
+  if (check.missingTables.length > 0) {
+    throw new HesaabError({
+      code: "restore_target_missing_tables",
+      message: `the target database ${where} lacks the global tables ${check.missingTables.join(", ")} that tenant rows reference`,
+      hint: `Create them with the platform's definitions first (pg_dump --schema-only ${check.missingTables.map((t) => `-t ${t}`).join(" ")}), then restore with --with-dependencies`,
+      context: { missingTables: check.missingTables },
+    });
+  }
+  if (check.shortTables.length > 0 && !o.withDependencies) {
+    throw new HesaabError({
+      code: "restore_target_missing_dependencies",
+      message: `the target database ${where} lacks rows of the global tables tenant rows reference: ${check.shortTables.map((t) => `${t.name} (${t.rows} of the platform's ${t.sourceRows} rows)`).join(", ")}`,
+      hint: "Restore with --with-dependencies to copy them from the platform first, or fill them yourself",
+      context: { shortTables: check.shortTables },
+    });
+  }
+  return o.withDependencies ? copyDependencies({ source: deps.platform, target: o.target, tables }) : [];
+}
+
+async function restoreInto(deps: TenantBackupDeps, { req, plan, target, operationId }: { req: RestoreRequest; plan: PlannedRestore[]; target: Target; operationId: string }): Promise<RestoreReport> {
+  const publish = deps.publish ?? noPublish;
   const tenantIds = plan.map((p) => p.tenantId);
   await deps.catalog.db
     .insert(restoreOperations)
@@ -108,8 +164,6 @@ export async function restoreTenants(deps: TenantBackupDeps, req: RestoreRequest
     details: { tenants: tenantIds, backupId: req.backupId, at: req.at?.toISOString(), provider: req.provider, targetDb: req.targetDb ? redactUrl(req.targetDb) : undefined },
   });
 
-  const target: Target = req.targetDb ? { pool: new pg.Pool({ connectionString: req.targetDb, max: 4 }), external: true } : { pool: deps.platform, external: false };
-  target.pool.on("error", () => {});
   const outcomes: TenantRestoreOutcome[] = [];
   const progress = new Map<string, { done: number; total: number; rows: number }>();
   const report = async (p: RestoreProgress) => {
@@ -126,17 +180,13 @@ export async function restoreTenants(deps: TenantBackupDeps, req: RestoreRequest
     await publish("restore.progress.v1", { operationId, tenantId: p.tenantId, phase: p.phase, percentage: p.percentage, bytesDone: p.bytesDone, bytesTotal: p.bytesTotal, rowsDone: p.rowsDone });
   };
 
-  try {
-    const queue = [...plan];
-    const worker = async () => {
-      for (let item = queue.shift(); item; item = queue.shift()) {
-        outcomes.push(await restoreOne(deps, { req, item, target, operationId, report }));
-      }
-    };
-    await Promise.all(Array.from({ length: Math.max(1, Math.min(req.concurrency ?? 2, plan.length)) }, worker));
-  } finally {
-    if (target.external) await target.pool.end().catch(() => {});
-  }
+  const queue = [...plan];
+  const worker = async () => {
+    for (let item = queue.shift(); item; item = queue.shift()) {
+      outcomes.push(await restoreOne(deps, { req, item, target, operationId, report }));
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(req.concurrency ?? 2, plan.length)) }, worker));
 
   outcomes.sort((a, b) => tenantIds.indexOf(a.tenantId) - tenantIds.indexOf(b.tenantId));
   const okCount = outcomes.filter((o) => o.ok).length;

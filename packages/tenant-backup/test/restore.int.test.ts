@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readdir } from "node:fs/promises";
 import pg from "pg";
 import { eq } from "drizzle-orm";
 import { restoreOperations, updateBackupRecord } from "@hesaab/db";
@@ -133,6 +134,78 @@ describe("tenant restore", () => {
     } finally {
       await copy.drop();
     }
+  });
+
+  it("a copy into a schema whose global tables are empty is refused up front naming them; with dependencies their rows are copied first", async () => {
+    const [t, u] = [tenant(6), tenant(2)]; // active ones whose latest backup stays good (tenant 4's is tampered with above)
+    for (const x of [t, u]) await backupTenant(h.deps, { tenantId: x.id, purpose: "on_demand", requestedBy: "test" });
+    const copy = await freshDatabase("tbk_copy_deps");
+    const target = new pg.Pool({ connectionString: copy.url, max: 1 });
+    try {
+      await createPlatformSchema({ url: copy.url }); // the schema, no rows: the case that failed on a foreign key to currencies
+      const operations = async () => (await h.deps.catalog.db.select().from(restoreOperations)).length;
+      const before = await operations();
+      const platformCurrencies = Number((await q("select count(*) as n from public.currencies")).rows[0].n);
+      await expect(restoreTenants(h.deps, { tenantIds: [t.id], provider: "b2", targetDb: copy.url, requestedBy: "admin" })).rejects.toMatchObject({
+        code: "restore_target_missing_dependencies",
+        message: expect.stringContaining(`public.currencies (0 of the platform's ${platformCurrencies} rows)`) as string,
+        hint: expect.stringMatching(/--with-dependencies/) as string,
+      });
+      expect(await operations(), "refused before anything was recorded").toBe(before);
+      expect((await target.query("select count(*) as n from public.tenants")).rows[0].n).toBe("0");
+
+      const report = await restoreTenants(h.deps, { tenantIds: [t.id], provider: "b2", targetDb: copy.url, withDependencies: true, requestedBy: "admin" });
+      expect(report.status, JSON.stringify(report.tenants)).toBe("completed");
+      expect(report.dependencies).toEqual([{ table: "public.currencies", rows: platformCurrencies }]);
+      const rows = (pool: pg.Pool) => pool.query("select * from public.currencies order by code").then((r) => r.rows);
+      expect(await rows(target)).toEqual(await rows(h.deps.platform));
+      expect(await tableChecksums({ url: copy.url, tenantId: t.id })).toEqual(await checksums(t.id));
+
+      // a second tenant into the same copy: the rows are there already and are kept
+      const second = await restoreTenants(h.deps, { tenantIds: [u.id], provider: "b2", targetDb: copy.url, withDependencies: true, requestedBy: "admin" });
+      expect(second.status).toBe("completed");
+      expect(second.dependencies).toEqual([{ table: "public.currencies", rows: 0 }]);
+    } finally {
+      await target.end();
+      await copy.drop();
+    }
+  });
+
+  it("a copy into a database without the global tables is refused naming them, with or without dependencies", async () => {
+    const t = tenant(5);
+    const copy = await freshDatabase("tbk_copy_bare");
+    try {
+      for (const withDependencies of [false, true]) {
+        await expect(restoreTenants(h.deps, { tenantIds: [t.id], provider: "b2", targetDb: copy.url, withDependencies, requestedBy: "admin" })).rejects.toMatchObject({
+          code: "restore_target_missing_tables",
+          message: expect.stringMatching(/lacks the global tables public\.currencies that tenant rows reference/) as string,
+          hint: expect.stringContaining("pg_dump --schema-only -t public.currencies") as string,
+        });
+      }
+    } finally {
+      await copy.drop();
+    }
+  });
+
+  it("removes the restore's staging folder when it ends, completed or failed", async () => {
+    const t = tenant(2);
+    await backupTenant(h.deps, { tenantId: t.id, purpose: "on_demand", requestedBy: "test" });
+    const staged = async () => (await readdir(h.deps.workDir)).filter((f) => f.startsWith("rst_"));
+    const ok = await restoreTenants(h.deps, { tenantIds: [t.id], provider: "b2", requestedBy: "admin" });
+    expect(ok.status).toBe("completed");
+    expect(await staged()).toEqual([]);
+
+    // both providers hand out damaged bytes: staged, refused, failed
+    h.b2.faults!.corrupt("get");
+    h.r2.faults!.corrupt("get");
+    try {
+      const failed = await restoreTenants(h.deps, { tenantIds: [t.id], provider: "b2", requestedBy: "admin" });
+      expect(failed.status).toBe("failed");
+    } finally {
+      h.b2.faults!.clear();
+      h.r2.faults!.clear();
+    }
+    expect(await staged()).toEqual([]);
   });
 
   it("restores all tenants, reporting an outcome per tenant", async () => {

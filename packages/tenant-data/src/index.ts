@@ -46,5 +46,7 @@ export {
   type CopyHeader,
 } from "./script";
 export { countTenantRows } from "./counts";
+export { dependencyTables, checkDependencies, copyDependencies, type DependencyTable, type DependencyCheck } from "./dependencies";
+export { screenTenants, type TenantScreening, type TenantRefusal, type TenantRefusalCode } from "./screen";
 export { TenantDataError } from "./errors";
 export type { PgSource } from "./connection";

@@ -1,15 +1,26 @@
 // `hesaab backup tenant …` and `hesaab backups list`: tenant backups, in-process (no service needed).
 import type { Command } from "commander";
-import { errorText } from "@hesaab/config";
-import { listBackupRecords, type BackupRecord } from "@hesaab/db";
-import { activeTenants, backupTenants, openTenantBackupDeps, type TenantBackupOutcome } from "@hesaab/tenant-backup";
+import { catalogUrl, errorText } from "@hesaab/config";
+import { listBackupRecords, requireMigratedCatalog, type BackupRecord } from "@hesaab/db";
+import { activeTenants, backupTenants, openTenantBackupDeps, screenBackupRequest, type TenantBackupOutcome } from "@hesaab/tenant-backup";
 import { cliActor, tenantBackupEnv } from "../env";
 import { positiveInt, usageError } from "../options";
 import { humanBytes as mb, printJson, progressDone, progressLine } from "../output";
 
-export function openDeps({ units }: { units?: number } = {}) {
+/**
+ * Tenant backups' dependencies from the environment, once the catalog is known to be migrated
+ * (`catalog_not_migrated` otherwise: every command that opens them reads or writes the catalog).
+ */
+export async function openDeps({ units }: { units?: number } = {}) {
   const env = tenantBackupEnv();
-  return openTenantBackupDeps({ env, workDir: `${env.HESAAB_DATA_DIR}/restores`, gzipLevel: env.BACKUP_GZIP_LEVEL, discover: { tenantColumn: env.TENANT_COLUMN }, units });
+  const deps = openTenantBackupDeps({ env, workDir: `${env.HESAAB_DATA_DIR}/restores`, gzipLevel: env.BACKUP_GZIP_LEVEL, discover: { tenantColumn: env.TENANT_COLUMN }, units });
+  try {
+    await requireMigratedCatalog({ pool: deps.catalog.pool, url: catalogUrl(env) });
+  } catch (err) {
+    await deps.close();
+    throw err;
+  }
+  return deps;
 }
 
 export function describeRecord(r: BackupRecord) {
@@ -44,9 +55,13 @@ export function registerBackup(program: Command): void {
       if (Boolean(opts.all) === tenantIds.length > 0) {
         throw usageError("give tenant ids or --all, not both and not neither", "e.g. `hesaab backup tenant --all`");
       }
-      const deps = openDeps({ units: opts.concurrency });
+      const deps = await openDeps({ units: opts.concurrency });
       try {
-        const tenants = opts.all ? await activeTenants(deps) : tenantIds;
+        // ids given are checked first, as "back up now" in the admin app does: the others are refused, each with its reason
+        const { accepted, refused } = opts.all ? { accepted: await activeTenants(deps), refused: [] } : await screenBackupRequest(deps, { tenantIds });
+        const tenants = accepted;
+        if (refused.length) process.exitCode = 1;
+        if (!opts.json) for (const r of refused) process.stdout.write(`REFUSED  ${r.tenantId}  ${r.message} [${r.code}]\n`);
         const results: ReturnType<typeof describeRecord>[] = [];
         const failures: { tenantId: string; error: string }[] = [];
         const report = (o: TenantBackupOutcome): void => {
@@ -69,10 +84,10 @@ export function registerBackup(program: Command): void {
           onResult: report,
           onProgress: (p) => progressLine(`[${results.length + failures.length}/${tenants.length}] ${p.tenantId}: ${p.table} ${p.tablesDone}/${p.tablesTotal} tables, ${mb(p.bytes)}`),
         });
-        if (opts.json) printJson({ backups: results, failures });
+        if (opts.json) printJson({ backups: results, failures, refused });
         else {
           progressDone();
-          process.stdout.write(`\n${results.length} backed up, ${failures.length} failed\n`);
+          process.stdout.write(`\n${results.length} backed up, ${failures.length} failed${refused.length ? `, ${refused.length} refused` : ""}\n`);
         }
         if (failures.length) process.exitCode = 1;
       } finally {
@@ -90,7 +105,7 @@ export function registerBackup(program: Command): void {
     .option("--limit <n>", "at most this many", positiveInt, 50)
     .option("--json", "print JSON")
     .action(async (opts: { tenant?: string; type?: "tenant" | "disaster" | "customer"; limit: number; json?: boolean }) => {
-      const deps = openDeps();
+      const deps = await openDeps();
       try {
         const rows = await listBackupRecords(deps.catalog.db, { tenantId: opts.tenant, type: opts.type, limit: opts.limit });
         if (opts.json) return printJson(rows.map(describeRecord));

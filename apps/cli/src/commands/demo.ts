@@ -11,6 +11,7 @@ import { ensureStack, repoRoot } from "@hesaab/stack";
 import { adminSessionEnv, childEnv, tenantSessionEnv } from "../env";
 import { positiveInt } from "../options";
 import { adminSessionLink, tenantSessionLink } from "./session";
+import { terminalWriter, type TerminalWriter } from "../terminal";
 
 const SERVICES = ["backup-svc", "storage-svc", "dr-svc", "gateway"] as const;
 
@@ -50,6 +51,24 @@ function run({ name, args, env, cwd }: { name: string; args: string[]; env: Node
     });
   }
   return child;
+}
+
+/**
+ * The two apps' sign-in links, each a session for 8 hours: written to the terminal only, never to
+ * the demo's output (a log once redirected; the services' lines go there too). Without a terminal
+ * the log says how to sign one instead. Links are signed only when there is a terminal to show them.
+ */
+export async function announceSignIn(o: { log: (line: string) => void; terminal: TerminalWriter | undefined; admin: () => Promise<string>; tenant: (() => Promise<string>) | undefined; appUrl: string }): Promise<void> {
+  if (!o.terminal) {
+    o.log(`admin app:  ${o.appUrl}/admin/  (no terminal: sign-in links are not printed to logs; sign one with \`pnpm hesaab admin session --user <you>\`)`);
+    o.log(`tenant app: ${o.appUrl}/app/  (sign one with \`pnpm hesaab tenant session <tenantId>\`)`);
+    return;
+  }
+  const write = o.terminal;
+  write(`[demo] admin app:  ${await o.admin()}\n`);
+  write("[demo]             (signed in as a super admin for 8 hours: `pnpm hesaab admin session --user <you>` for another)\n");
+  write(`[demo] tenant app: ${o.tenant ? await o.tenant() : `${o.appUrl}/app/`}\n`);
+  write("[demo]             (signed in as an owner of the first tenant for 8 hours: `pnpm hesaab tenant session <tenantId> [--role …]` for another)\n");
 }
 
 export function registerDemo(program: Command): void {
@@ -101,11 +120,14 @@ export function registerDemo(program: Command): void {
       await bus.publish("dr.backup.requested.v1", { purpose: "on_demand", requestedBy: "demo" });
       await bus.drain();
       log("requested a backup of every tenant and a disaster-recovery backup");
-      log(`admin app:  ${(await adminSessionLink({ userId: "demo-admin", hours: 8 }, adminSessionEnv(env))).url}`);
-      log("            (signed in as a super admin for 8 hours: `pnpm hesaab admin session --user <you>` for another)");
       const demoTenant = (await activeTenantIds(stack.env.PLATFORM_DATABASE_URL!))[0];
-      log(`tenant app: ${demoTenant ? (await tenantSessionLink({ tenantId: demoTenant, userId: "demo", role: "owner", hours: 8 }, tenantSessionEnv(env))).url : `http://127.0.0.1:${env.GATEWAY_PORT ?? 8080}/app/`}`);
-      log("            (signed in as an owner of the first tenant for 8 hours: `pnpm hesaab tenant session <tenantId> [--role …]` for another)");
+      await announceSignIn({
+        log,
+        terminal: terminalWriter(),
+        admin: async () => (await adminSessionLink({ userId: "demo-admin", hours: 8 }, adminSessionEnv(env))).url,
+        tenant: demoTenant ? async () => (await tenantSessionLink({ tenantId: demoTenant, userId: "demo", role: "owner", hours: 8 }, tenantSessionEnv(env))).url : undefined,
+        appUrl: `http://127.0.0.1:${env.GATEWAY_PORT ?? 8080}`,
+      });
       log(`CLI:        set -a; . ${stack.envFile}; set +a; pnpm -s hesaab backups list`);
       log("Ctrl-C stops the services (the stack stays up: `pnpm hesaab stack down`)");
       await Promise.all(children.map((c) => new Promise((r) => c.once("exit", r))));

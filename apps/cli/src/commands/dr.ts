@@ -3,7 +3,7 @@
 import { type Command, Option } from "commander";
 import { HesaabError } from "@hesaab/config";
 import { KeyRing } from "@hesaab/crypto";
-import { migrate, openCatalog, type Catalog } from "@hesaab/db";
+import { migrate, openCatalog, requireMigratedCatalog, type Catalog } from "@hesaab/db";
 import {
   backupPlatform,
   deployedGitCommit,
@@ -240,6 +240,8 @@ async function rotateKeys(flags: { dryRun?: boolean; catalog: boolean; json?: bo
   const catalog = catalogUrl ? openCatalog({ url: catalogUrl, max: 2 }) : undefined;
   let report: RotationReport;
   try {
+    // before any sidecar is re-wrapped: the catalog's copies must be writable too
+    if (catalog && catalogUrl) await requireMigratedCatalog({ pool: catalog.pool, url: catalogUrl });
     report = await rotateDisasterKeys({ backends, keyRing, catalog: catalog?.db, dryRun: flags.dryRun, root });
   } finally {
     await catalog?.close();

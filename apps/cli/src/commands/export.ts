@@ -9,8 +9,8 @@ import { cliActor, tenantBackupEnv } from "../env";
 import { humanBytes, printJson } from "../output";
 import { openDeps } from "./backup";
 
-function exportDeps() {
-  const deps = openDeps();
+async function exportDeps() {
+  const deps = await openDeps();
   const env = tenantBackupEnv();
   return { deps, exportDeps: { ...deps, exportDir: path.join(env.HESAAB_DATA_DIR, "exports"), excludeColumns: env.CUSTOMER_EXPORT_EXCLUDE_COLUMNS } };
 }
@@ -26,7 +26,7 @@ export function registerExport(program: Command): void {
     .option("--out <file>", "also write the decrypted ZIP here")
     .option("--json", "print the export as JSON")
     .action(async (tenantId: string, opts: { out?: string; json?: boolean }) => {
-      const { deps, exportDeps: ed } = exportDeps();
+      const { deps, exportDeps: ed } = await exportDeps();
       try {
         const { export: requested, token } = await requestCustomerExport(ed, { tenantId, requestedBy: cliActor() });
         const ready = await buildCustomerExport(ed, { exportId: requested.id });
@@ -46,7 +46,7 @@ export function registerExport(program: Command): void {
     .description("remove exports past their 24 hours (backup-svc does this every 10 minutes)")
     .option("--json", "print the ids removed as JSON")
     .action(async (opts: { json?: boolean }) => {
-      const { deps, exportDeps: ed } = exportDeps();
+      const { deps, exportDeps: ed } = await exportDeps();
       try {
         const expired = await expireCustomerExports(ed);
         if (opts.json) return printJson({ expired });

@@ -18,7 +18,7 @@ export function registerKeys(program: Command): void {
     .option("--dry-run", "list what would be re-wrapped")
     .option("--json", "print the report as JSON")
     .action(async (tenantIds: string[], opts: { all?: boolean; behindMaster?: boolean; retire: boolean; dryRun?: boolean; json?: boolean }) => {
-      const deps = openDeps();
+      const deps = await openDeps();
       try {
         let tenants = tenantIds;
         if (opts.behindMaster) tenants = await deps.tenantKeys.tenantsBehindMaster();
@@ -41,7 +41,7 @@ export function registerKeys(program: Command): void {
     .argument("<tenantId>", "the tenant")
     .requiredOption("--yes", "confirm: this cannot be undone")
     .action(async (tenantId: string) => {
-      const deps = openDeps();
+      const deps = await openDeps();
       try {
         const { versions } = await shredTenant(deps, { tenantId, requestedBy: cliActor() });
         process.stdout.write(

@@ -22,6 +22,7 @@ function time(value: string): Date {
 
 function printReport(report: RestoreReport, json?: boolean): void {
   if (json) return printJson(report);
+  for (const d of report.dependencies ?? []) process.stdout.write(`copied  ${d.table}: ${d.rows} rows the target lacked\n`);
   for (const t of report.tenants) {
     const where = t.providerUsed ? ` from ${t.providerUsed}${t.fallbackFrom ? ` (fell back from ${t.fallbackFrom.join(", ")})` : ""}` : "";
     process.stdout.write(t.ok ? `ok      ${t.tenantId}  ${t.backupId}${where}, ${t.rows} rows\n` : `FAILED  ${t.tenantId}  ${t.error?.message} [${t.error?.code}]\n`);
@@ -39,16 +40,18 @@ export function registerRestore(program: Command): void {
     .option("--backup <id>", "this backup (its tenant is restored)")
     .option("--at <time>", "the latest backup at or before this time", time)
     .option("--from <provider>", "b2 or r2 (the other is used if this one fails)", provider, "b2")
-    .option("--target-db <url>", "restore as a copy into this database instead of production")
+    .option("--target-db <url>", "restore as a copy into this database instead of production (its schema must exist)")
+    .option("--with-dependencies", "with --target-db: first copy the rows of the global tables tenant rows reference (e.g. currencies) from the platform")
     .option("--allow-dropped-columns", "load backups whose columns were dropped since, leaving those values out")
     .option("--concurrency <n>", "tenants restored at once", positiveInt, 2)
     .option("--json", "print the report as JSON")
-    .action(async (tenantIds: string[], opts: { all?: boolean; backup?: string; at?: Date; from: "b2" | "r2"; targetDb?: string; allowDroppedColumns?: boolean; concurrency: number; json?: boolean }) => {
+    .action(async (tenantIds: string[], opts: { all?: boolean; backup?: string; at?: Date; from: "b2" | "r2"; targetDb?: string; withDependencies?: boolean; allowDroppedColumns?: boolean; concurrency: number; json?: boolean }) => {
       if (!opts.backup && Boolean(opts.all) === tenantIds.length > 0) {
         throw usageError("give tenant ids, --all or --backup", "e.g. `hesaab restore tenant <id> --at 2026-11-25T23:00:00Z`");
       }
       if (opts.backup && opts.at) throw usageError("give --backup or --at, not both");
-      const deps = openDeps();
+      if (opts.withDependencies && !opts.targetDb) throw usageError("--with-dependencies goes with --target-db (production has its global tables)");
+      const deps = await openDeps();
       try {
         const report = await restoreTenants(deps, {
           tenantIds: tenantIds.length ? tenantIds : undefined,
@@ -57,6 +60,7 @@ export function registerRestore(program: Command): void {
           at: opts.at,
           provider: opts.from,
           targetDb: opts.targetDb,
+          withDependencies: opts.withDependencies,
           allowDroppedColumns: opts.allowDroppedColumns,
           concurrency: opts.concurrency,
           requestedBy: cliActor(),
@@ -76,7 +80,7 @@ export function registerRestore(program: Command): void {
     .argument("<operationId>", "the restore operation (rst_…)")
     .option("--json", "print the report as JSON")
     .action(async (operationId: string, opts: { json?: boolean }) => {
-      const deps = openDeps();
+      const deps = await openDeps();
       try {
         const report = await rollbackRestore(deps, { operationId, requestedBy: cliActor() });
         printReport(report, opts.json);
@@ -93,7 +97,7 @@ export function registerRestore(program: Command): void {
     .option("--limit <n>", "at most this many", positiveInt, 50)
     .option("--json", "print JSON")
     .action(async (opts: { limit: number; json?: boolean }) => {
-      const deps = openDeps();
+      const deps = await openDeps();
       try {
         const rows = await deps.catalog.db.select().from(restoreOperations).orderBy(desc(restoreOperations.initiatedAt)).limit(opts.limit);
         if (opts.json) return printJson(rows.map((r) => ({ ...r, targetDb: r.targetDb ? redactUrl(r.targetDb) : null })));

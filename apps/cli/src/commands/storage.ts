@@ -3,7 +3,8 @@
 import path from "node:path";
 import pg from "pg";
 import { type Command, Option } from "commander";
-import { migrate } from "@hesaab/db";
+import { catalogState, migrate, requireMigratedCatalog } from "@hesaab/db";
+import { redactUrl } from "@hesaab/config";
 import { isPermanent, type StorageBackend } from "@hesaab/storage";
 import {
   applyRetention,
@@ -23,7 +24,7 @@ import {
   type VerifyBackupResult,
 } from "@hesaab/storage-ops";
 import { cliActor, storageOpsEnv } from "../env";
-import { nonNegativeInt, percent } from "../options";
+import { nonNegativeInt, percent, usageError } from "../options";
 import { humanBytes, printJson } from "../output";
 
 type StorageEnv = ReturnType<typeof storageOpsEnv>;
@@ -32,7 +33,10 @@ async function withOps<T>(fn: (ops: OpenedStorageOps, env: StorageEnv) => Promis
   const env = storageOpsEnv();
   const ops = openStorageOps({ env, actor: cliActor(), keyPrefix: env.STORAGE_KEY_PREFIX });
   try {
-    if (migrateFirst) await migrate({ url: (env.BACKUP_DATABASE_URL ?? env.PLATFORM_DATABASE_URL)! });
+    const url = (env.BACKUP_DATABASE_URL ?? env.PLATFORM_DATABASE_URL)!;
+    // a rebuild builds the catalog, so it migrates it; every other command refuses an unmigrated one
+    if (migrateFirst) await migrate({ url });
+    else await requireMigratedCatalog({ pool: ops.catalog.pool, url });
     return await fn(ops, env);
   } finally {
     await ops.close();
@@ -215,6 +219,22 @@ export function registerStorage(program: Command): void {
     });
 
   const catalog = program.command("catalog").description("the catalog database (an index over the buckets)");
+  catalog
+    .command("migrate")
+    .description("create or update the catalog's tables (schema backup) in BACKUP_DATABASE_URL (or PLATFORM_DATABASE_URL); safe to run again")
+    .option("--json", "print the result as JSON")
+    .action(async (opts: { json?: boolean }) => {
+      const env = storageOpsEnv();
+      const url = env.BACKUP_DATABASE_URL ?? env.PLATFORM_DATABASE_URL;
+      if (!url) throw usageError("no catalog database: set BACKUP_DATABASE_URL (or PLATFORM_DATABASE_URL)");
+      const { applied } = await migrate({ url });
+      const pool = new pg.Pool({ connectionString: url, max: 1 });
+      pool.on("error", () => {});
+      const state = await catalogState(pool).finally(() => pool.end());
+      const result = { catalog: redactUrl(url), applied, migrations: state.applied, pending: state.pending };
+      if (opts.json) return printJson(result);
+      process.stdout.write(`catalog at ${result.catalog}: ${applied ? `${applied} migration(s) applied` : "up to date"} (${state.applied} in all)\n`);
+    });
   catalog
     .command("rebuild")
     .description("rebuild backup records from one bucket's listing and sidecars (into an empty or migrated catalog; existing ids are left alone)")

@@ -1,0 +1,70 @@
+import { tenantId as tenantIdSchema } from "@hesaab/contracts";
+import { lease, type PgSource } from "./connection";
+import { inactiveError, UUID } from "./export";
+import type { TenantPlan } from "./plan";
+
+/** Why a requested id is not backed up: not an id at all, no row in the root table, or a tenant that is not active. */
+export type TenantRefusalCode = "invalid_tenant_id" | "not_a_tenant" | "tenant_not_active";
+
+export interface TenantRefusal {
+  tenantId: string;
+  code: TenantRefusalCode;
+  /** One sentence for people (the admin app shows it next to the id). */
+  message: string;
+}
+
+export interface TenantScreening {
+  /** Tenants of the platform that may be backed up, in the order asked, each once. */
+  accepted: string[];
+  refused: TenantRefusal[];
+}
+
+/** Integer keys: a value that is not a whole number would fail the cast, so it is refused before the query. */
+const INTEGER_KEY = /^(smallint|integer|bigint)$/;
+
+/**
+ * Splits requested ids into tenants of the platform that may be backed up and refused ones, with a
+ * sentence each, in one query on the plan's root table (its key and, when it has one, its status
+ * column; the same rule as the export's own check, so nothing accepted here is refused later for
+ * being unknown or suspended). Ids are compared as the root key's type, so the key's index is used.
+ */
+export async function screenTenants(o: PgSource & { plan: TenantPlan; tenantIds: string[] }): Promise<TenantScreening> {
+  const { root } = o.plan;
+  const refused: TenantRefusal[] = [];
+  const candidates: string[] = [];
+  for (const id of new Set(o.tenantIds)) {
+    const wellFormed =
+      tenantIdSchema.safeParse(id).success && (root.keyType === "uuid" ? UUID.test(id) : INTEGER_KEY.test(root.keyType) ? /^-?\d{1,18}$/.test(id) : true);
+    if (wellFormed) candidates.push(id);
+    else refused.push({ tenantId: String(id).slice(0, 140), code: "invalid_tenant_id", message: `"${String(id).slice(0, 60)}" is not a tenant id of this platform (${root.name}.${root.key} is ${root.keyType})` });
+  }
+  const found = new Map<string, string | null>();
+  if (candidates.length > 0) {
+    const conn = await lease(o);
+    try {
+      const status = root.statusColumn ? `r.${root.statusColumn}::text` : "NULL::text";
+      const { rows } = await conn.client.query<{ id: string; status: string | null }>(
+        `SELECT k.id, ${status} AS status FROM unnest($1::text[]) AS k(id) JOIN ${root.sql} r ON r.${root.keySql} = k.id::${root.keyType}`,
+        [candidates],
+      );
+      for (const r of rows) found.set(r.id, r.status);
+      conn.release();
+    } catch (err) {
+      conn.release(err instanceof Error ? err : new Error(String(err)));
+      throw err;
+    }
+  }
+  const accepted: string[] = [];
+  for (const id of candidates) {
+    if (!found.has(id)) {
+      refused.push({ tenantId: id, code: "not_a_tenant", message: `${id} is not a tenant of this platform (no row in ${root.name})` });
+      continue;
+    }
+    const inactive = inactiveError({ tenantId: id, status: found.get(id) ?? null, allowInactive: false });
+    if (inactive) refused.push({ tenantId: id, code: "tenant_not_active", message: `tenant ${id} is ${found.get(id)}: suspended and deleted tenants are not backed up` });
+    else accepted.push(id);
+  }
+  const asked = o.tenantIds.map(String);
+  refused.sort((a, b) => asked.indexOf(a.tenantId) - asked.indexOf(b.tenantId));
+  return { accepted, refused };
+}

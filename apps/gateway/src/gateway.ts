@@ -12,6 +12,9 @@ import type { GatewayEnv } from "./env";
 import type { ExportView, StorageView, TenantExportsPort } from "./router";
 import { buildServer } from "./server";
 
+/** Connections of the gateway's platform pool (tenant checks, plan discovery). */
+export const PLATFORM_POOL_MAX = 4;
+
 export interface RunningGateway {
   /** `http://host:port` it listens on. */
   address: string;
@@ -30,7 +33,7 @@ export async function startGateway(env: GatewayEnv): Promise<RunningGateway> {
     throw err;
   });
   await bus.ensureStreams();
-  const platform = new pg.Pool({ connectionString: env.PLATFORM_DATABASE_URL, max: 4, application_name: "hesaab-gateway" });
+  const platform = new pg.Pool({ connectionString: env.PLATFORM_DATABASE_URL, max: PLATFORM_POOL_MAX, application_name: "hesaab-gateway" });
   platform.on("error", () => {});
   const secret = env.TENANT_SESSION_SECRET?.reveal();
   const adminSecret = env.ADMIN_SESSION_SECRET?.reveal();

@@ -1,5 +1,6 @@
 export * from "./schema";
 export { openCatalog, migrate, MIGRATIONS_DIR, type Catalog, type CatalogDb } from "./client";
+export { openPool, databaseBusy, DEFAULT_CONNECT_TIMEOUT_MS, type OpenPoolOptions } from "./pool";
 export { writeAudit, type AuditEntry } from "./audit";
 export {
   insertBackupRecord,

@@ -84,6 +84,8 @@ export async function buildServer(ctx: Omit<Context, "sessionToken" | "log">, op
   await limitRequests(app, opts.rateLimit ?? { perSession: 60, perIp: 300 });
 
   app.setErrorHandler((err: FastifyError, req, reply) => {
+    // a download that failed before its first byte had its ZIP headers set: the answer is JSON
+    reply.removeHeader("content-disposition").type("application/json; charset=utf-8");
     if (isHesaabError(err, "database_busy")) return reply.code(503).header("retry-after", "5").send({ error: err.code, message: err.describe() });
     const status = err.statusCode ?? 500;
     // fastify's own refusals (a body it cannot parse, a wrong content type) are the client's to fix, and say nothing of ours

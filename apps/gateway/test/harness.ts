@@ -5,6 +5,7 @@ import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { Writable } from "node:stream";
 import type pg from "pg";
 import { connectBus, type Bus } from "@hesaab/bus";
 import { Secret } from "@hesaab/config";
@@ -33,22 +34,31 @@ export interface Harness {
   built: string[];
   /** Backup requests the gateway queued. */
   backupRequests: Message[];
+  /** The gateway's log, one parsed JSON line each (level warn and above unless GATEWAY_LOG_LEVEL says otherwise). */
+  logs: Record<string, unknown>[];
   activeTenants(): string[];
   tenantSession(tenantId: string, o?: { secret?: string; expiresInS?: number }): string;
   adminSession(userId: string, o?: { secret?: string; expiresInS?: number }): string;
   stop(): Promise<void>;
 }
 
-export async function startHarness(label: string): Promise<Harness> {
+export async function startHarness(label: string, o: { env?: Record<string, string>; tenants?: number } = {}): Promise<Harness> {
   const database = await freshDatabase(label);
   await createPlatformSchema({ url: database.url });
-  const platform = await generatePlatform({ url: database.url, tenants: 4, scale: 0.05 });
+  const platform = await generatePlatform({ url: database.url, tenants: o.tenants ?? 4, scale: 0.05 });
   await migrate({ url: database.url });
   const dataDir = await mkdtemp(path.join(os.tmpdir(), `${label}-`));
   const secret = randomBytes(24).toString("base64"); // 32 characters
   const adminSecret = randomBytes(24).toString("base64");
   const masterKey = randomBytes(32);
   const prefix = `GX${randomBytes(3).toString("hex")}`;
+  const logs: Record<string, unknown>[] = [];
+  const logStream = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      for (const line of chunk.toString().split("\n").filter(Boolean)) logs.push(JSON.parse(line) as Record<string, unknown>);
+      cb();
+    },
+  });
   const gateway = await startGateway(
     loadEnv({
       ...testEnv(),
@@ -60,7 +70,10 @@ export async function startHarness(label: string): Promise<Harness> {
       TENANT_SESSION_SECRET: secret,
       ADMIN_SESSION_SECRET: adminSecret,
       BACKUP_MASTER_KEYS: `1:${masterKey.toString("base64")}`,
+      GATEWAY_LOG_LEVEL: "warn",
+      ...o.env,
     }),
+    { logStream },
   );
   const control: Bus = await connectBus({ url: testEnv().NATS_URL!, name: "test-builder", prefix });
   const pool = testPool({ connectionString: database.url, max: 4 });
@@ -97,6 +110,7 @@ export async function startHarness(label: string): Promise<Harness> {
     deps,
     built,
     backupRequests,
+    logs,
     activeTenants: () => platform.tenants.filter((t) => t.status === "active").map((t) => t.id),
     tenantSession(tenantId, o) {
       const { expiresAt, key } = sign(o, secret);

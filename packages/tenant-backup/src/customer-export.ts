@@ -292,7 +292,7 @@ export async function openCustomerExport(
   const files = filesOf(deps, found);
   const missing = (err: unknown): never => {
     if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
-    throw new HesaabError({ code: "export_file_missing", message: `export ${found.id} is no longer on this server`, hint: "Ask for a new export tomorrow, or contact support", cause: err });
+    throw new HesaabError({ code: "export_file_missing", message: `export ${found.id} is no longer on this server`, hint: "Ask for a new export tomorrow, or contact support", cause: err, context: { exportId: found.id } });
   };
   const sidecar = await readFile(files.keys, "utf8").catch(missing);
   // opened before anything is answered: a missing file is a refusal, not a download cut short

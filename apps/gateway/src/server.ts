@@ -194,10 +194,14 @@ async function limitRequests(app: FastifyInstance, limits: { perSession: number;
     for (const [limiter, whose] of [[byIp, "this address"] as const, ...session]) {
       const r = await limiter(req);
       if (!r.isAllowed && r.isExceeded) {
-        return reply
-          .code(429)
-          .header("retry-after", String(r.ttlInSeconds))
-          .send({ error: "rate_limited", message: `too many requests from ${whose}: try again in ${r.ttlInSeconds} s` });
+        const message = `too many requests from ${whose}: try again in ${r.ttlInSeconds} s`;
+        reply.code(429).header("retry-after", String(r.ttlInSeconds));
+        if (download) return reply.send({ error: "rate_limited", message });
+        // in tRPC's own shape (one per procedure of a batch), so the apps show the sentence
+        const refusal = { error: { message, code: -32029, data: { code: "TOO_MANY_REQUESTS", httpStatus: 429, appCode: "rate_limited" } } };
+        const [pathname, search = ""] = req.url.split("?");
+        const batch = new URLSearchParams(search).get("batch") === "1";
+        return reply.send(batch ? pathname!.slice("/trpc/".length).split(",").map(() => refusal) : refusal);
       }
     }
   });

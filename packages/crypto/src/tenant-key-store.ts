@@ -8,7 +8,8 @@
 // retired once every sidecar was re-wrapped to a newer version (no longer unwraps) → shredded with
 // the whole tenant (seed deleted; the row stays as a tombstone so the error says "shredded").
 import { type MasterKeySet, type Secret } from "@hesaab/config";
-import pg from "pg";
+import { openPool } from "@hesaab/db";
+import type pg from "pg";
 import { CryptoError, CryptoErrorCode } from "./errors";
 import { deriveTenantKek, newSeed } from "./keys";
 
@@ -84,8 +85,7 @@ export class TenantKeyStore {
 
   /** A store over its own small pool on `url`; call {@link close} when done. */
   static connect({ url, masterKeys }: { url: string; masterKeys: MasterKeySet }): TenantKeyStore {
-    const pool = new pg.Pool({ connectionString: url, max: 2, application_name: "hesaab-keys" });
-    pool.on("error", () => {});
+    const pool = openPool({ url, max: 2, name: "hesaab-keys" });
     ownedPools.add(pool);
     return new TenantKeyStore({ pool, masterKeys });
   }

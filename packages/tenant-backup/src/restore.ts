@@ -1,12 +1,13 @@
 import path from "node:path";
 import { eq } from "drizzle-orm";
-import pg from "pg";
+import type pg from "pg";
 import { openStaged, stageArtifact, verifyStaged, type ArtifactRef, type StagedArtifact } from "@hesaab/artifacts";
 import { errorText, HesaabError, isHesaabError, redactUrl } from "@hesaab/config";
 import { newId, noPublish, type ProviderName } from "@hesaab/contracts";
 import {
   getBackupRecord,
   latestRestorableBackup,
+  openPool,
   recordedPlaintext,
   restoreOperations,
   writeAudit,
@@ -108,8 +109,7 @@ export async function restoreTenants(deps: TenantBackupDeps, req: RestoreRequest
     details: { tenants: tenantIds, backupId: req.backupId, at: req.at?.toISOString(), provider: req.provider, targetDb: req.targetDb ? redactUrl(req.targetDb) : undefined },
   });
 
-  const target: Target = req.targetDb ? { pool: new pg.Pool({ connectionString: req.targetDb, max: 4 }), external: true } : { pool: deps.platform, external: false };
-  target.pool.on("error", () => {});
+  const target: Target = req.targetDb ? { pool: openPool({ url: req.targetDb, max: 4, name: "hesaab-restore" }), external: true } : { pool: deps.platform, external: false };
   const outcomes: TenantRestoreOutcome[] = [];
   const progress = new Map<string, { done: number; total: number; rows: number }>();
   const report = async (p: RestoreProgress) => {

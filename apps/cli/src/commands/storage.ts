@@ -1,9 +1,8 @@
 // Storage operations, in-process (no service needed): `hesaab storage stats|reconcile|replicate|sample`,
 // `hesaab verify`, `hesaab retention apply`, `hesaab catalog rebuild`. The work is in @hesaab/storage-ops.
 import path from "node:path";
-import pg from "pg";
 import { type Command, Option } from "commander";
-import { migrate } from "@hesaab/db";
+import { migrate, openPool } from "@hesaab/db";
 import { isPermanent, type StorageBackend } from "@hesaab/storage";
 import {
   applyRetention,
@@ -242,8 +241,7 @@ export function registerStorage(program: Command): void {
 /** The platform's tenants that still exist, or "all" when the platform cannot be asked (the safe choice). */
 async function knownTenants(env: StorageEnv): Promise<string[] | "all"> {
   if (!env.PLATFORM_DATABASE_URL) return "all";
-  const pool = new pg.Pool({ connectionString: env.PLATFORM_DATABASE_URL, max: 1 });
-  pool.on("error", () => {});
+  const pool = openPool({ url: env.PLATFORM_DATABASE_URL, max: 1, name: "hesaab-cli", connectTimeoutMs: env.DATABASE_CONNECT_TIMEOUT_MS });
   try {
     return await platformTenants({ pool });
   } catch {

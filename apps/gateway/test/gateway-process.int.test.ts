@@ -9,13 +9,14 @@ import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTRPCClient, httpBatchLink, TRPCClientError } from "@trpc/client";
 import { connectBus } from "@hesaab/bus";
 import { signTenantSession } from "@hesaab/crypto";
 import { migrate } from "@hesaab/db";
 import { createPlatformSchema, generatePlatform, type GenerateResult } from "@hesaab/platform";
-import { freshDatabase, testEnv, type FreshDatabase } from "@hesaab/testkit";
+import { freshDatabase, testEnv, waitFor, type FreshDatabase } from "@hesaab/testkit";
 import { PLATFORM_POOL_MAX } from "../src/gateway";
 import type { AppRouter } from "../src/router";
 
@@ -27,6 +28,7 @@ let database: FreshDatabase;
 let platform: GenerateResult;
 let dataDir: string;
 let child: ChildProcess | undefined;
+const children: ChildProcess[] = [];
 let address: string;
 let output = "";
 
@@ -45,9 +47,13 @@ beforeAll(async () => {
   platform = await generatePlatform({ url: database.url, tenants: PLATFORM_POOL_MAX + 4, scale: 0.02 });
   await migrate({ url: database.url });
   dataDir = await mkdtemp(path.join(os.tmpdir(), "gw-process-"));
+  ({ child, address } = await startProcess());
+}, 180_000);
+
+/** `src/main.ts` as a child process (`node --import tsx`: the gateway is the child itself, no wrapper to relay signals). */
+async function startProcess(extra: Record<string, string> = {}): Promise<{ child: ChildProcess; address: string }> {
   const env = testEnv();
-  // node --import tsx: the gateway is the child itself (no wrapper in between to relay the signal)
-  child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
+  const proc = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
     cwd: appDir,
     env: {
       PATH: env.PATH,
@@ -59,25 +65,31 @@ beforeAll(async () => {
       GATEWAY_PORT: "0",
       TENANT_SESSION_SECRET: secret,
       BACKUP_MASTER_KEYS: `1:${randomBytes(32).toString("base64")}`,
+      ...extra,
     },
     stdio: ["ignore", "pipe", "pipe"],
   });
-  child.stdout!.on("data", (d: Buffer) => void (output += d.toString()));
-  child.stderr!.on("data", (d: Buffer) => void (output += d.toString()));
-  address = await within(
+  children.push(proc);
+  let own = "";
+  proc.stdout!.on("data", (d: Buffer) => void ((own += d.toString()), (output += d.toString())));
+  proc.stderr!.on("data", (d: Buffer) => void (output += d.toString()));
+  const listening = await within(
     new Promise<string>((resolve, reject) => {
-      child!.once("exit", (code) => reject(new Error(`the gateway exited (${code}) before listening:\n${output}`)));
-      child!.stdout!.on("data", () => {
-        const m = /gateway listening on (http:\/\/\S+)/.exec(output);
+      proc.once("exit", (code) => reject(new Error(`the gateway exited (${code}) before listening:\n${output}`)));
+      proc.stdout!.on("data", () => {
+        const m = /gateway listening on (http:\/\/\S+)/.exec(own);
         if (m) resolve(m[1]!);
       });
     }),
     "the gateway starting",
   );
-}, 180_000);
+  return { child: proc, address: listening };
+}
+
+const exited = (proc: ChildProcess) => new Promise<number | null>((resolve) => (proc.exitCode !== null ? resolve(proc.exitCode) : proc.once("exit", (code) => resolve(code))));
 
 afterAll(async () => {
-  if (child && child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
   const bus = await connectBus({ url: testEnv().NATS_URL!, name: "gw-process-cleanup", prefix });
   await bus.deleteStreams().catch(() => {});
   await bus.close();
@@ -118,8 +130,36 @@ describe("the gateway process", () => {
   });
 
   it("stops on SIGTERM", { timeout: 60_000 }, async () => {
-    const exited = new Promise<number | null>((resolve) => child!.once("exit", (code) => resolve(code)));
     child!.kill("SIGTERM");
-    expect(await within(exited, "the gateway exiting on SIGTERM", 30_000)).toBe(0);
+    expect(await within(exited(child!), "the gateway exiting on SIGTERM", 30_000)).toBe(0);
+  });
+
+  it("stops on SIGTERM with a request that does not end: cut at GATEWAY_SHUTDOWN_GRACE_MS, exit code 1", { timeout: 90_000 }, async () => {
+    const stuck = await startProcess({ GATEWAY_SHUTDOWN_GRACE_MS: "500" });
+    const admin = new pg.Client({ connectionString: database.url });
+    await admin.connect();
+    try {
+      // a tenant check that waits on our lock: the request stays in flight
+      await admin.query("begin; lock table public.tenants in access exclusive mode");
+      const tenant = platform.tenants.at(-1)!.id;
+      const token = signTenantSession({ tenantId: tenant, userId: "user-1", expiresAt: new Date(Date.now() + 3_600_000) }, Buffer.from(secret, "utf8"));
+      const inFlight = fetch(`${stuck.address}/trpc/tenant.exports.request`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: "{}" }).then(
+        (r) => r.status,
+        () => "cut",
+      );
+      const waiting = async () => (await admin.query<{ n: number }>("select count(*)::int as n from pg_stat_activity where application_name = 'hesaab-gateway' and wait_event_type = 'Lock'")).rows[0]!.n > 0;
+      await Promise.race([
+        waitFor(waiting, "the request waiting on the lock"),
+        inFlight.then((status) => {
+          throw new Error(`the request was answered (${status}) instead of waiting on the lock:\n${output.slice(-4000)}`);
+        }),
+      ]);
+      stuck.child.kill("SIGTERM");
+      expect(await within(exited(stuck.child), "the gateway exiting on SIGTERM with a request in flight", 30_000)).toBe(1);
+      expect(await inFlight).toBe("cut");
+    } finally {
+      await admin.query("rollback").catch(() => {});
+      await admin.end();
+    }
   });
 });

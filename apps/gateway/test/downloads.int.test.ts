@@ -86,7 +86,10 @@ describe("download links", () => {
       const res = await fetch(e.url());
       expect(res.status).toBe(200);
       await res.arrayBuffer();
-      await waitFor(async () => (await downloads(e.id)).count === i, `download ${i} counted`);
+      await waitFor(async () => {
+        const d = await downloads(e.id);
+        return d.count === i && d.audited === i;
+      }, `download ${i} counted and audited`);
     }
     expect(await downloads(e.id)).toEqual({ count: 2, audited: 2 });
     const third = await fetch(e.url());

@@ -1,9 +1,8 @@
 import path from "node:path";
-import pg from "pg";
 import { catalogUrl } from "@hesaab/config";
 import { COMMAND_FILTERS, type MessageOf } from "@hesaab/contracts";
 import { connectBus, eventPublisher, runSchedule, type Bus, type DeadLetter } from "@hesaab/bus";
-import { catalogClaims, migrate, raiseAlert } from "@hesaab/db";
+import { catalogClaims, migrate, openPool, raiseAlert } from "@hesaab/db";
 import { BackupJobBatcher, expireCustomerExports, fanOutBackupRequest, handleBackupJob, handleCustomerExportRequest, handleRestoreRequest, jobAlertKey, openTenantBackupDeps } from "@hesaab/tenant-backup";
 import type { BackupSvcEnv } from "./env";
 
@@ -68,8 +67,7 @@ export async function startBackupService(env: BackupSvcEnv, { name = "backup-svc
 
   // Customer exports: a few at once, on a pool of their own with two connections for each (an
   // archive holds two), so a burst of requests neither wedges itself nor takes the backups' connections.
-  const exportPool = new pg.Pool({ connectionString: env.PLATFORM_DATABASE_URL, max: 2 * EXPORTS_AT_ONCE + 1, application_name: "hesaab-export" });
-  exportPool.on("error", () => {});
+  const exportPool = openPool({ url: env.PLATFORM_DATABASE_URL, max: 2 * EXPORTS_AT_ONCE + 1, name: "hesaab-export", connectTimeoutMs: env.DATABASE_CONNECT_TIMEOUT_MS });
   const exportDeps = { ...deps, platform: exportPool, exportDir: path.join(env.HESAAB_DATA_DIR, "exports"), excludeColumns: env.CUSTOMER_EXPORT_EXCLUDE_COLUMNS };
   const exportSlots = slots(EXPORTS_AT_ONCE);
   const batcher = new BackupJobBatcher(deps, { batchSize: env.BACKUP_BATCH_SIZE, runs: env.BACKUP_CONCURRENCY });

@@ -22,7 +22,7 @@ async function main(): Promise<void> {
 
   const catalogDbUrl = catalogUrl(env);
   await migrate({ url: catalogDbUrl });
-  const catalog = openCatalog({ url: catalogDbUrl, max: 4 });
+  const catalog = openCatalog({ url: catalogDbUrl, max: 4, connectTimeoutMs: env.DATABASE_CONNECT_TIMEOUT_MS });
   const bus = await connectBus({ url: env.NATS_URL, name: "dr-svc", waitForServer: true, log });
   await bus.ensureStreams();
 

@@ -49,6 +49,15 @@ const schema = z
           return false;
         }
       }, "CUSTOMER_EXPORT_TZ must be an IANA time zone, e.g. Asia/Tehran"),
+    /** How many times one customer export may be downloaded (then 410: ask for a new one tomorrow). */
+    CUSTOMER_EXPORT_MAX_DOWNLOADS: z.coerce.number().int().min(1).max(1000).default(10),
+    /** Requests per minute to the tenant procedures and the download route, per session (or link) and per IP; over it, 429 with Retry-After. */
+    GATEWAY_RATE_LIMIT_PER_SESSION: z.coerce.number().int().min(1).default(60),
+    GATEWAY_RATE_LIMIT_PER_IP: z.coerce.number().int().min(1).default(300),
+    /** On SIGTERM: requests in flight get this long, then their connections are cut (the exit code is then 1). */
+    GATEWAY_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
+    /** pino level of the gateway's log (JSON lines on stdout). */
+    GATEWAY_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
     /** Tenant master keys: the gateway decrypts customer self-backups as they are downloaded. Without them, downloads are refused. */
     BACKUP_MASTER_KEYS: masterKeySet.optional(),
     ...envPieces.sessions,

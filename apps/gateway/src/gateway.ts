@@ -1,11 +1,10 @@
 import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 import path from "node:path";
 import { desc, eq } from "drizzle-orm";
-import pg from "pg";
 import { catalogUrl, HesaabError } from "@hesaab/config";
 import { connectBus } from "@hesaab/bus";
 import { KeyRing, TenantKeyStore } from "@hesaab/crypto";
-import { customerExports, openCatalog, type Catalog } from "@hesaab/db";
+import { customerExports, openCatalog, openPool, type Catalog } from "@hesaab/db";
 import { isSessionRevoked, sessionVerifier, type SessionKeys } from "@hesaab/session";
 import { storageAnalytics } from "@hesaab/storage-ops";
 import { exportDay, exportSummary, openCustomerExport, requestCustomerExport, screenBackupRequest, type CustomerExport, type CustomerExportDeps } from "@hesaab/tenant-backup";
@@ -13,10 +12,33 @@ import type { GatewayEnv } from "./env";
 import type { Context, ExportView, StorageView, TenantExportsPort } from "./router";
 import { buildServer } from "./server";
 
+/** Connections of the gateway's platform pool (tenant checks, plan discovery). */
+export const PLATFORM_POOL_MAX = 4;
+
 export interface RunningGateway {
   /** `http://host:port` it listens on. */
   address: string;
-  stop(): Promise<void>;
+  /**
+   * Stops within GATEWAY_SHUTDOWN_GRACE_MS: no new connections; requests in flight finish, or
+   * have their connections cut at the deadline; then the bus is drained and the pools ended (each
+   * within what is left, at least a second). `forced` when anything had to be cut short.
+   */
+  stop(): Promise<{ forced: boolean }>;
+}
+
+/** Resolves true once `work` settled (either way), false when `ms` passed first. */
+async function settles(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  const done = work.then(
+    () => true as const,
+    () => true as const,
+  );
+  try {
+    return await Promise.race([done, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /**
@@ -24,15 +46,14 @@ export interface RunningGateway {
  * `backup.tenant.requested.v1` on the work queue, a tenant's export request
  * `export.customer.requested.v1`), the HTTP surface from `buildServer`.
  */
-export async function startGateway(env: GatewayEnv): Promise<RunningGateway> {
-  const catalog = openCatalog({ url: catalogUrl(env) });
+export async function startGateway(env: GatewayEnv, o: { logStream?: NodeJS.WritableStream } = {}): Promise<RunningGateway> {
+  const catalog = openCatalog({ url: catalogUrl(env), connectTimeoutMs: env.DATABASE_CONNECT_TIMEOUT_MS });
   const bus = await connectBus({ url: env.NATS_URL, name: "gateway", prefix: env.HESAAB_BUS_PREFIX }).catch(async (err: unknown) => {
     await catalog.close();
     throw err;
   });
   await bus.ensureStreams();
-  const platform = new pg.Pool({ connectionString: env.PLATFORM_DATABASE_URL, max: 4, application_name: "hesaab-gateway" });
-  platform.on("error", () => {});
+  const platform = openPool({ url: env.PLATFORM_DATABASE_URL, max: PLATFORM_POOL_MAX, name: "hesaab-gateway", connectTimeoutMs: env.DATABASE_CONNECT_TIMEOUT_MS });
   // one object, so the discovered tenant plan is reused for a minute (tenantPlan's cache is per deps)
   const screening = { platform, discover: { tenantColumn: env.TENANT_COLUMN } };
   const secret = env.TENANT_SESSION_SECRET?.reveal();
@@ -52,28 +73,58 @@ export async function startGateway(env: GatewayEnv): Promise<RunningGateway> {
         queue: async (e) => void (await bus.publish("export.customer.requested.v1", { exportId: e.id, tenantId: e.tenantId, requestedBy: e.requestedBy }, { msgId: e.id })),
         canDecrypt: Boolean(env.BACKUP_MASTER_KEYS),
         timeZone: env.CUSTOMER_EXPORT_TZ,
+        maxDownloads: env.CUSTOMER_EXPORT_MAX_DOWNLOADS,
       })
     : undefined;
-  const app = await buildServer({
-    db: catalog.db,
-    requestBackup: async ({ tenantIds, requestedBy }) => {
-      await bus.publish("backup.tenant.requested.v1", { tenantIds, purpose: "on_demand", requestedBy });
+  const app = await buildServer(
+    {
+      db: catalog.db,
+      requestBackup: async ({ tenantIds, requestedBy }) => {
+        await bus.publish("backup.tenant.requested.v1", { tenantIds, purpose: "on_demand", requestedBy });
+      },
+      // "back up now" queues only tenants of the platform that are active (one query on its root table)
+      screenTenants: (tenantIds) => screenBackupRequest(screening, { tenantIds }),
+      ...verifiers,
+      exportRoles: env.CUSTOMER_EXPORT_ROLES,
+      ...(exports ? { exports } : {}),
+      storage: () => storageView(catalog),
     },
-    // "back up now" queues only tenants of the platform that are active (one query on its root table)
-    screenTenants: (tenantIds) => screenBackupRequest(screening, { tenantIds }),
-    ...verifiers,
-    exportRoles: env.CUSTOMER_EXPORT_ROLES,
-    ...(exports ? { exports } : {}),
-    storage: () => storageView(catalog),
-  });
+    {
+      logger: { level: env.GATEWAY_LOG_LEVEL, ...(o.logStream ? { stream: o.logStream } : {}) },
+      rateLimit: { perSession: env.GATEWAY_RATE_LIMIT_PER_SESSION, perIp: env.GATEWAY_RATE_LIMIT_PER_IP },
+    },
+  );
   const address = await app.listen({ host: env.GATEWAY_HOST, port: env.GATEWAY_PORT });
+  let stopping: Promise<{ forced: boolean }> | undefined;
   return {
     address,
-    async stop() {
-      await app.close();
-      await bus.drain();
-      await platform.end();
-      await catalog.close();
+    stop() {
+      stopping ??= (async () => {
+        const deadline = Date.now() + env.GATEWAY_SHUTDOWN_GRACE_MS;
+        const left = () => Math.max(1000, deadline - Date.now());
+        let forced = false;
+        // idle keep-alive connections close at once (fastify's forceCloseConnections: "idle"); requests in flight get until the deadline
+        const closing = app.close();
+        if (!(await settles(closing, Math.max(0, deadline - Date.now())))) {
+          forced = true;
+          app.log.warn({ graceMs: env.GATEWAY_SHUTDOWN_GRACE_MS }, "requests still running at the shutdown deadline: their connections are cut");
+          app.server.closeAllConnections();
+          await settles(closing, 1000);
+        }
+        // a request cut short may still hold or wait for a pool's connection: each step gets what is left, not for ever
+        for (const [what, step] of [
+          ["bus", () => bus.drain()],
+          ["platform pool", () => platform.end()],
+          ["catalog pool", () => catalog.close()],
+        ] as const) {
+          if (!(await settles(step(), left()))) {
+            forced = true;
+            app.log.warn(`the ${what} did not close in time`);
+          }
+        }
+        return { forced };
+      })();
+      return stopping;
     },
   };
 }
@@ -129,6 +180,7 @@ function tenantExports(o: {
   queue: (e: CustomerExport) => Promise<void>;
   canDecrypt: boolean;
   timeZone: string;
+  maxDownloads: number;
 }): TenantExportsPort {
   const hmac = (text: string) => createHmac("sha256", o.secret).update(text).digest("base64url");
   const exportToken = (exportId: string) => hmac(`export-token:${exportId}`);
@@ -162,16 +214,19 @@ function tenantExports(o: {
     },
     async open({ tenantId, exportId, token }) {
       if (!o.canDecrypt) throw new HesaabError({ code: "exports_unavailable", message: "this gateway has no tenant master keys (BACKUP_MASTER_KEYS): it cannot serve downloads" });
-      const [expires, signature] = token.split(".");
-      const given = Buffer.from(signature ?? "", "base64url");
+      const [expires = "", signature = "", ...rest] = token.split(".");
+      const given = Buffer.from(signature, "base64url");
       const expected = Buffer.from(linkSignature(tenantId, exportId, Number(expires)), "base64url");
-      if (!/^\d+$/.test(expires ?? "") || given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      // only the form the gateway writes: base64url decodes padded, cut or re-ordered text to the same
+      // bytes, and a number reads the same with leading zeros; one link, one spelling
+      const canonical = rest.length === 0 && /^[1-9]\d*$/.test(expires) && given.toString("base64url") === signature;
+      if (!canonical || given.length !== expected.length || !timingSafeEqual(given, expected)) {
         throw new HesaabError({ code: "export_not_found", message: `export ${exportId} not found`, hint: "Check the link; it is valid for your organisation only" });
       }
       if (Number(expires) * 1000 <= Date.now()) {
         throw new HesaabError({ code: "export_link_expired", message: "this download link has expired", hint: `Links last ${LINK_MINUTES} minutes: open My data again for a fresh one` });
       }
-      return openCustomerExport(o.deps, { tenantId, exportId, token: exportToken(exportId) });
+      return openCustomerExport(o.deps, { tenantId, exportId, token: exportToken(exportId), maxDownloads: o.maxDownloads });
     },
   };
 }

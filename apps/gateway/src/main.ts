@@ -6,6 +6,13 @@ process.stdout.write(`gateway listening on ${gateway.address} (admin: ${gateway.
 
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.once(signal, () => {
-    void gateway.stop();
+    // stop() is bounded (GATEWAY_SHUTDOWN_GRACE_MS): the process exits after it, 1 when it had to cut something short
+    gateway.stop().then(
+      ({ forced }) => process.exit(forced ? 1 : 0),
+      (err: unknown) => {
+        process.stderr.write(`gateway stop failed: ${err instanceof Error ? err.message : String(err)}\n`);
+        process.exit(1);
+      },
+    );
   });
 }

@@ -56,8 +56,8 @@ export interface TenantExportsPort {
   request(session: { tenantId: string; userId: string }): Promise<ExportView>;
   /** The tenant's exports, newest first, and whether today's (in the limit's time zone) was asked for. */
   list(tenantId: string): Promise<{ today: string; askedToday: boolean; exports: ExportView[] }>;
-  /** The decrypted ZIP behind a download link (its tenant, export and token checked). */
-  open(link: { tenantId: string; exportId: string; token: string }): Promise<{ fileName: string; stream: NodeJS.ReadableStream }>;
+  /** The decrypted ZIP behind a download link (its tenant, export and token checked); `delivered()` counts and audits it once it was sent whole. */
+  open(link: { tenantId: string; exportId: string; token: string }): Promise<{ fileName: string; stream: NodeJS.ReadableStream; delivered(): Promise<boolean> }>;
 }
 
 export interface Context {
@@ -75,16 +75,18 @@ export interface Context {
   /** The request's `Authorization: Bearer …` token, if any (set per request by the server). */
   sessionToken?: string;
   exports?: TenantExportsPort;
+  /** The request's logger (Fastify's pino logger, set per request by the server). */
+  log?: { error(obj: object, msg: string): void };
   /** Storage analytics for the admin app (startGateway gives it); without it `storage.analytics` is SERVICE_UNAVAILABLE. */
   storage?: () => Promise<StorageView>;
 }
 
 const t = initTRPC.context<Context>().create({
-  errorFormatter({ shape, error }) {
+  errorFormatter({ shape, error, ctx }) {
     const cause = error.cause;
     // An unexpected failure is logged here and told as one sentence: its message may hold SQL or paths.
     if (error.code === "INTERNAL_SERVER_ERROR" && !isHesaabError(cause)) {
-      process.stderr.write(`${JSON.stringify({ level: "error", msg: "gateway request failed", error: error.message, path: shape.data.path })}\n`);
+      ctx?.log?.error({ err: cause ?? error, path: shape.data.path }, "gateway request failed");
       return { ...shape, message: "the request failed on our side; try again in a moment", data: { ...shape.data, stack: undefined, appCode: undefined } };
     }
     // no stack traces to clients, whatever NODE_ENV says
@@ -92,11 +94,19 @@ const t = initTRPC.context<Context>().create({
   },
 });
 
+/** No database connection free in time (`database_busy`) is SERVICE_UNAVAILABLE: nothing failed, the client may retry. */
+const procedure = t.procedure.use(async ({ next }) => {
+  const result = await next();
+  const cause = result.ok ? undefined : result.error.cause;
+  if (isHesaabError(cause, "database_busy")) throw new TRPCError({ code: "SERVICE_UNAVAILABLE", message: cause.describe(), cause });
+  return result;
+});
+
 /**
  * Procedures of the tenant app: the tenant is the one the session names, never an input, so tenant A
  * cannot reach tenant B's data by changing an id.
  */
-const tenantProcedure = t.procedure.use(async ({ ctx, next }) => {
+const tenantProcedure = procedure.use(async ({ ctx, next }) => {
   if (!ctx.verifySession) throw new TRPCError({ code: "UNAUTHORIZED", message: "tenant sign-in is not configured on this gateway (TENANT_SESSION_SECRET, SESSION_PUBLIC_KEY or SESSION_JWKS_URL)" });
   const verdict = ctx.sessionToken ? await checkSession(ctx.verifySession, ctx.sessionToken) : undefined;
   if (!verdict || !("session" in verdict)) throw new TRPCError({ code: "UNAUTHORIZED", message: "sign in again: the session is missing, not valid, expired or revoked" });
@@ -108,7 +118,7 @@ const tenantProcedure = t.procedure.use(async ({ ctx, next }) => {
  * (`aud` hesaab-admin, role super_admin; a tenant session is not one). Without ADMIN_SESSION_SECRET
  * (or a public key / JWKS) the gateway serves none of them.
  */
-const adminProcedure = t.procedure.use(async ({ ctx, next }) => {
+const adminProcedure = procedure.use(async ({ ctx, next }) => {
   if (!ctx.verifyAdminSession) throw new TRPCError({ code: "UNAUTHORIZED", message: "admin sign-in is not configured on this gateway (ADMIN_SESSION_SECRET, SESSION_PUBLIC_KEY or SESSION_JWKS_URL)" });
   const verdict = ctx.sessionToken ? await checkSession(ctx.verifyAdminSession, ctx.sessionToken) : undefined;
   if (!verdict || !("session" in verdict)) throw new TRPCError({ code: "UNAUTHORIZED", message: "sign in again: the admin session is missing, not valid, expired or revoked" });
@@ -173,7 +183,7 @@ async function settleAlert(ctx: Context & { admin: { userId: string } }, o: { id
 }
 
 export const appRouter = t.router({
-  health: t.procedure.query(() => ({ ok: true as const, at: new Date().toISOString() })),
+  health: procedure.query(() => ({ ok: true as const, at: new Date().toISOString() })),
   admin: t.router({
     me: adminProcedure.query(({ ctx }) => ({ userId: ctx.admin.userId, role: ctx.admin.role })),
   }),

@@ -1,59 +1,208 @@
+import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import fastifyHelmet from "@fastify/helmet";
+import fastifyRateLimit from "@fastify/rate-limit";
 import fastifyStatic from "@fastify/static";
 import { fastifyTRPCPlugin, type FastifyTRPCPluginOptions } from "@trpc/server/adapters/fastify";
-import Fastify, { type FastifyInstance } from "fastify";
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import { isHesaabError } from "@hesaab/config";
 import { appRouter, type AppRouter, type Context } from "./router";
 
 const appsDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
-const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+/** The apps' pages: no script, style or connection but the gateway's own; no framing; no base or form elsewhere. */
+const CSP_DIRECTIVES = {
+  defaultSrc: ["'self'"],
+  scriptSrc: ["'self'"],
+  styleSrc: ["'self'"],
+  imgSrc: ["'self'", "data:"],
+  connectSrc: ["'self'"],
+  frameAncestors: ["'none'"],
+  baseUri: ["'none'"],
+  formAction: ["'self'"],
+};
+
+/** The most procedures one tRPC batch may carry (the SPAs' batch links send at most as many). */
+export const TRPC_MAX_BATCH = 10;
 
 /** What a refusal of a download link means in HTTP. */
-const DOWNLOAD_STATUS: Record<string, number> = { export_not_found: 404, export_expired: 410, export_link_expired: 410, export_not_ready: 409, export_failed: 410 };
+const DOWNLOAD_STATUS: Record<string, number> = {
+  export_not_found: 404,
+  export_expired: 410,
+  export_link_expired: 410,
+  export_download_limit: 410,
+  export_file_missing: 410,
+  export_not_ready: 409,
+  export_failed: 410,
+};
+
+/** Refusals that mean something is wrong on our side (the tenant gets the sentence; we get a log line). */
+const LOGGED = new Set(["export_file_missing"]);
+
+export interface ServerOptions {
+  /** Fastify's own pino logger (named `gateway`; authorization headers and link tokens never logged). Default: level `info` on stdout. */
+  logger?: { level?: string; stream?: NodeJS.WritableStream };
+  /** Requests per minute to the tenant procedures (`/trpc/tenant.*`) and the download route. Default: 60 per session or link, 300 per IP. */
+  rateLimit?: { perSession: number; perIp: number };
+}
+
+/** A request's URL with any `token=` value hidden (download links carry one). */
+export const redactUrl = (url: string): string => url.replace(/([?&]token=)[^&]*/gi, "$1[redacted]");
 
 /**
  * Builds the HTTP surface: tRPC under /trpc, the admin SPA under /admin, the tenant SPA under /app,
  * and the customer self-backup links under /exports.
  */
-export async function buildServer(ctx: Omit<Context, "sessionToken">): Promise<FastifyInstance> {
-  const app = Fastify({ logger: false, routerOptions: { maxParamLength: 5000 } });
+export async function buildServer(ctx: Omit<Context, "sessionToken" | "log">, opts: ServerOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    routerOptions: { maxParamLength: 5000 },
+    logger: {
+      name: "gateway",
+      level: opts.logger?.level ?? "info",
+      ...(opts.logger?.stream ? { stream: opts.logger.stream } : {}),
+      redact: { paths: ["req.headers.authorization", "req.headers.cookie", "headers.authorization"], censor: "[redacted]" },
+      serializers: {
+        req: (req: FastifyRequest) => ({ method: req.method, url: redactUrl(req.url), remoteAddress: req.ip }),
+      },
+    },
+  });
+
   // The apps keep a session in sessionStorage: no script but ours, no framing, no referrer to leak a link.
+  await app.register(fastifyHelmet, {
+    contentSecurityPolicy: { useDefaults: false, directives: CSP_DIRECTIVES },
+    frameguard: { action: "deny" },
+    referrerPolicy: { policy: "no-referrer" },
+  });
+  // the policy is the pages' (as before helmet): a JSON answer or a ZIP has no scripts to hold back
   app.addHook("onSend", async (_req, reply, payload) => {
-    reply.header("x-content-type-options", "nosniff").header("referrer-policy", "no-referrer").header("x-frame-options", "DENY");
-    if (String(reply.getHeader("content-type") ?? "").startsWith("text/html")) reply.header("content-security-policy", CSP);
+    if (!String(reply.getHeader("content-type") ?? "").startsWith("text/html")) reply.removeHeader("content-security-policy");
     return payload;
   });
+
+  await limitRequests(app, opts.rateLimit ?? { perSession: 60, perIp: 300 });
+
+  app.setErrorHandler((err: FastifyError, req, reply) => {
+    // a download that failed before its first byte had its ZIP headers set: the answer is JSON
+    reply.removeHeader("content-disposition").type("application/json; charset=utf-8");
+    if (isHesaabError(err, "database_busy")) return reply.code(503).header("retry-after", "5").send({ error: err.code, message: err.describe() });
+    const status = err.statusCode ?? 500;
+    // fastify's own refusals (a body it cannot parse, a wrong content type) are the client's to fix, and say nothing of ours
+    if (status >= 400 && status < 500) return reply.code(status).send({ error: err.code ?? "bad_request", message: err.message });
+    // anything else is ours, and its text may name paths, hosts or SQL: logged, told as one sentence
+    req.log.error({ err }, "request failed");
+    return reply.code(500).send({ error: "internal", message: "the request failed on our side; try again in a moment" });
+  });
+  app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: "not_found", message: `nothing is served at ${req.method} ${redactUrl(req.url).split("?")[0]}` }));
+
   await app.register(fastifyTRPCPlugin, {
     prefix: "/trpc",
     trpcOptions: {
       router: appRouter,
+      maxBatchSize: TRPC_MAX_BATCH,
       createContext: ({ req }): Context => {
         const auth = req.headers.authorization;
-        return { ...ctx, ...(auth?.startsWith("Bearer ") ? { sessionToken: auth.slice("Bearer ".length).trim() } : {}) };
+        return { ...ctx, log: req.log, ...(auth?.startsWith("Bearer ") ? { sessionToken: auth.slice("Bearer ".length).trim() } : {}) };
       },
     } satisfies FastifyTRPCPluginOptions<AppRouter>["trpcOptions"],
   });
+
   // A signed link that expires within minutes (see gateway.ts): checked, then the export's own token opens it.
-  app.get<{ Params: { tenantId: string; exportId: string }; Querystring: { token?: string } }>("/exports/:tenantId/:exportId/download", async (req, reply) => {
+  app.get<{ Params: { tenantId: string; exportId: string }; Querystring: { token?: unknown } }>("/exports/:tenantId/:exportId/download", async (req, reply) => {
     if (!ctx.exports) return reply.code(503).send({ error: "exports_unavailable", message: "customer exports are not available on this gateway" });
-    try {
-      const { fileName, stream } = await ctx.exports.open({ tenantId: req.params.tenantId, exportId: req.params.exportId, token: req.query.token ?? "" });
-      return reply.header("content-type", "application/zip").header("content-disposition", `attachment; filename="${fileName}"`).header("cache-control", "no-store").send(stream);
-    } catch (err) {
-      const status = isHesaabError(err) ? DOWNLOAD_STATUS[err.code] : undefined;
-      if (status && isHesaabError(err)) return reply.code(status).send({ error: err.code, message: err.describe() });
-      // anything else is ours, and its text may name paths or hosts: logged, told as one sentence
-      process.stderr.write(`${JSON.stringify({ level: "error", msg: "export download failed", error: err instanceof Error ? err.message : String(err) })}\n`);
-      return reply.code(500).send({ error: "internal", message: "the download failed on our side; try again in a moment" });
+    const token = req.query.token ?? "";
+    if (typeof token !== "string") {
+      return reply.code(400).send({ error: "invalid_link", message: "the link's token must appear once: open My data again and use the link it gives" });
     }
+    let opened;
+    try {
+      opened = await ctx.exports.open({ tenantId: req.params.tenantId, exportId: req.params.exportId, token });
+    } catch (err) {
+      return refuseDownload(req, reply, err);
+    }
+    const { fileName, stream, delivered } = opened;
+    let ended = false;
+    stream.once("end", () => (ended = true));
+    // counted and audited only once the whole ZIP, authenticated to its last chunk, was handed to the client;
+    // a file that fails authentication half-way cuts the connection (fastify destroys it), so no reader takes a part for the whole
+    reply.raw.once("finish", () => {
+      if (!ended) return;
+      delivered().catch((err: unknown) => req.log.error({ err, exportId: req.params.exportId }, "a delivered download was not counted"));
+    });
+    stream.once("error", (err: Error) => req.log.error({ err, exportId: req.params.exportId }, "export download failed while streaming"));
+    return reply.header("content-type", "application/zip").header("content-disposition", `attachment; filename="${fileName}"`).header("cache-control", "no-store").send(stream);
   });
+
   for (const [prefix, dir] of [["/admin/", "admin-web"], ["/app/", "tenant-web"]] as const) {
     const root = path.join(appsDir, dir, "dist");
     if (existsSync(root)) await app.register(fastifyStatic, { root, prefix, decorateReply: prefix === "/admin/" });
   }
   app.get("/", async (_req, reply) => reply.redirect("/admin/"));
   return app;
+}
+
+/** A download refused: what the tenant can act on as its status and sentence; anything else logged, told as one sentence without paths. */
+function refuseDownload(req: FastifyRequest, reply: FastifyReply, err: unknown) {
+  const status = isHesaabError(err) ? DOWNLOAD_STATUS[err.code] : undefined;
+  if (status && isHesaabError(err)) {
+    if (LOGGED.has(err.code)) req.log.error({ err: err.cause ?? err, code: err.code, exportId: err.context.exportId }, "export download refused");
+    return reply.code(status).send({ error: err.code, message: err.describe() });
+  }
+  if (isHesaabError(err, "database_busy")) return reply.code(503).header("retry-after", "5").send({ error: err.code, message: err.describe() });
+  req.log.error({ err }, "export download failed");
+  return reply.code(500).send({ error: "internal", message: "the download failed on our side; try again in a moment" });
+}
+
+/** The tenant procedures of a request (`/trpc/a,b?batch=1` names several); none for any other path. */
+function tenantProcedures(url: string): boolean {
+  const [pathname] = url.split("?");
+  if (!pathname!.startsWith("/trpc/")) return false;
+  let paths: string;
+  try {
+    paths = decodeURIComponent(pathname!.slice("/trpc/".length));
+  } catch {
+    return true; // not a path tRPC can serve either: limited like one
+  }
+  return paths.split(",").some((p) => p.startsWith("tenant."));
+}
+
+/**
+ * Rate limits (@fastify/rate-limit, in this process's memory) on what a tenant's users reach: the
+ * tenant procedures and the download route, per minute, per session (a hash of its bearer token;
+ * a download link's tenant and export) and per IP. Over either, 429 with a sentence and Retry-After.
+ */
+async function limitRequests(app: FastifyInstance, limits: { perSession: number; perIp: number }): Promise<void> {
+  await app.register(fastifyRateLimit, { global: false });
+  const timeWindow = 60_000;
+  const bySession = app.createRateLimit({
+    max: limits.perSession,
+    timeWindow,
+    keyGenerator: (req) => {
+      const link = /^\/exports\/([^/?]+)\/([^/?]+)\//.exec(req.url);
+      if (link) return `link:${link[1]}/${link[2]}`;
+      const auth = req.headers.authorization ?? "";
+      return `session:${createHash("sha256").update(auth).digest("base64url")}`;
+    },
+  });
+  const byIp = app.createRateLimit({ max: limits.perIp, timeWindow, keyGenerator: (req) => `ip:${req.ip}` });
+  app.addHook("onRequest", async (req, reply) => {
+    if (!tenantProcedures(req.url) && !req.url.startsWith("/exports/")) return;
+    const download = req.url.startsWith("/exports/");
+    // without a session a request is refused anyway: its address alone limits it
+    const session = download || req.headers.authorization ? [[bySession, download ? "this link" : "this session"] as const] : [];
+    for (const [limiter, whose] of [[byIp, "this address"] as const, ...session]) {
+      const r = await limiter(req);
+      if (!r.isAllowed && r.isExceeded) {
+        const message = `too many requests from ${whose}: try again in ${r.ttlInSeconds} s`;
+        reply.code(429).header("retry-after", String(r.ttlInSeconds));
+        if (download) return reply.send({ error: "rate_limited", message });
+        // in tRPC's own shape (one per procedure of a batch), so the apps show the sentence
+        const refusal = { error: { message, code: -32029, data: { code: "TOO_MANY_REQUESTS", httpStatus: 429, appCode: "rate_limited" } } };
+        const [pathname, search = ""] = req.url.split("?");
+        const batch = new URLSearchParams(search).get("batch") === "1";
+        return reply.send(batch ? pathname!.slice("/trpc/".length).split(",").map(() => refusal) : refusal);
+      }
+    }
+  });
 }

@@ -7,6 +7,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { Writable } from "node:stream";
 import type pg from "pg";
 import { connectBus, type Bus } from "@hesaab/bus";
 import { Secret } from "@hesaab/config";
@@ -38,6 +39,8 @@ export interface Harness {
   backupRequests: Message[];
   /** The environment the gateway was started with (start another with overrides). */
   env: Record<string, string>;
+  /** The gateway's log, one parsed JSON line each (level warn and above unless GATEWAY_LOG_LEVEL says otherwise). */
+  logs: Record<string, unknown>[];
   activeTenants(): string[];
   /** A tenant session for `tenantId` (user `user-1`, role `owner` unless given). */
   tenantSession(tenantId: string, o?: SessionOptions): Promise<string>;
@@ -69,10 +72,10 @@ function sessionClaims(base: Record<string, unknown>, o: SessionOptions = {}): R
   return { ...base, iat: Math.min(now, exp - 60), exp, jti: randomUUID(), ...o.claims };
 }
 
-export async function startHarness(label: string): Promise<Harness> {
+export async function startHarness(label: string, o: { env?: Record<string, string>; tenants?: number } = {}): Promise<Harness> {
   const database = await freshDatabase(label);
   await createPlatformSchema({ url: database.url });
-  const platform = await generatePlatform({ url: database.url, tenants: 4, scale: 0.05 });
+  const platform = await generatePlatform({ url: database.url, tenants: o.tenants ?? 4, scale: 0.05 });
   await migrate({ url: database.url });
   const dataDir = await mkdtemp(path.join(os.tmpdir(), `${label}-`));
   const secret = randomBytes(24).toString("base64"); // 32 characters
@@ -89,8 +92,17 @@ export async function startHarness(label: string): Promise<Harness> {
     TENANT_SESSION_SECRET: secret,
     ADMIN_SESSION_SECRET: adminSecret,
     BACKUP_MASTER_KEYS: `1:${masterKey.toString("base64")}`,
+    GATEWAY_LOG_LEVEL: "warn",
+    ...o.env,
   };
-  const gateway = await startGateway(loadEnv(env));
+  const logs: Record<string, unknown>[] = [];
+  const logStream = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      for (const line of chunk.toString().split("\n").filter(Boolean)) logs.push(JSON.parse(line) as Record<string, unknown>);
+      cb();
+    },
+  });
+  const gateway = await startGateway(loadEnv(env), { logStream });
   const control: Bus = await connectBus({ url: testEnv().NATS_URL!, name: "test-builder", prefix });
   const pool = testPool({ connectionString: database.url, max: 4 });
   const catalog = openCatalog({ url: database.url });
@@ -123,6 +135,7 @@ export async function startHarness(label: string): Promise<Harness> {
     built,
     backupRequests,
     env,
+    logs,
     activeTenants: () => platform.tenants.filter((t) => t.status === "active").map((t) => t.id),
     tenantSession(tenantId, o) {
       const claims = sessionClaims({ sub: o?.userId ?? "user-1", tenant_id: tenantId, role: o?.role ?? "owner", aud: "hesaab-tenant" }, o);

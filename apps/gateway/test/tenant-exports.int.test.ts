@@ -55,7 +55,8 @@ describe("tenant app: customer self-backup through the gateway", () => {
     expect(res.headers.get("content-disposition")).toMatch(/attachment; filename="hesaab-export-.+\.zip"/);
     const zip = Buffer.from(await res.arrayBuffer());
     expect(zip.subarray(0, 4).toString("latin1")).toBe("PK\u0003\u0004");
-    expect((await me.tenant.exports.list.query()).exports[0]!.downloads).toBe(1);
+    // counted once the gateway handed over the whole ZIP (after the response finished)
+    await waitFor(async () => (await me.tenant.exports.list.query()).exports[0]!.downloads === 1, "the download counted");
 
     const again = await me.tenant.exports.request.mutate().catch((e: unknown) => e);
     expect((again as TRPCClientError<AppRouter>).data?.code).toBe("TOO_MANY_REQUESTS");
@@ -92,15 +93,16 @@ describe("tenant app: customer self-backup through the gateway", () => {
     // nor does its own token open it through the gateway (links are the gateway's signed ones)
     expect((await fetch(`${h.gateway.address}/exports/${b}/${e.id}/download?token=${token}`)).status).toBe(404);
 
-    // A's export, its key sidecar gone: the download fails, and the answer names no file
+    // A's export, its key sidecar gone: the download is refused with what to do, the answer names no file, the log does
     const a = active()[0]!;
     const [mine] = (await client(session(a)).tenant.exports.list.query()).exports;
     await rm(`${(await h.catalog.pool.query<{ local_path: string }>("select local_path from backup.customer_exports where id = $1", [mine!.id])).rows[0]!.local_path}.keys.json`);
     const res = await fetch(`${h.gateway.address}${mine!.downloadUrl!}`);
-    expect(res.status).toBe(500);
+    expect(res.status).toBe(410);
     const body = (await res.json()) as { error: string; message: string };
-    expect(body).toEqual({ error: "internal", message: "the download failed on our side; try again in a moment" });
+    expect(body).toEqual({ error: "export_file_missing", message: `export ${mine!.id} is no longer on this server. Ask for a new export tomorrow, or contact support` });
     expect(JSON.stringify(body)).not.toContain(h.dataDir);
+    expect(h.logs.find((l) => l.msg === "export download refused" && l.code === "export_file_missing")).toBeDefined();
     void ready;
   });
 

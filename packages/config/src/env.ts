@@ -74,7 +74,11 @@ const keepCount = z.coerce.number().int().min(0).max(1000).default(0);
 
 export const envPieces = {
   platformDb: { PLATFORM_DATABASE_URL: z.string().min(1) },
-  catalogDb: { BACKUP_DATABASE_URL: z.string().min(1).optional() },
+  catalogDb: {
+    BACKUP_DATABASE_URL: z.string().min(1).optional(),
+    /** Every database pool (platform and catalog) waits this long for a connection before `database_busy` (retryable). */
+    DATABASE_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
+  },
   nats: { NATS_URL: z.string().default("nats://127.0.0.1:4222") },
   b2: provider("B2"),
   r2: provider("R2"),

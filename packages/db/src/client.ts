@@ -5,6 +5,7 @@ import { drizzle, type NodePgDatabase } from "drizzle-orm/node-postgres";
 import { migrate as drizzleMigrate } from "drizzle-orm/node-postgres/migrator";
 import pg from "pg";
 import { HesaabError, redactUrl } from "@hesaab/config";
+import { openPool } from "./pool";
 import * as schema from "./schema";
 
 export type CatalogDb = NodePgDatabase<typeof schema>;
@@ -15,11 +16,9 @@ export interface Catalog {
   close(): Promise<void>;
 }
 
-/** Opens the catalog database (the backup system's own tables). */
-export function openCatalog({ url, max = 10 }: { url: string; max?: number }): Catalog {
-  const pool = new pg.Pool({ connectionString: url, max, application_name: "hesaab-catalog" });
-  // An idle client that loses its connection must not crash the process; the next query reconnects.
-  pool.on("error", () => {});
+/** Opens the catalog database (the backup system's own tables); its pool is an {@link openPool} one. */
+export function openCatalog({ url, max = 10, connectTimeoutMs }: { url: string; max?: number; connectTimeoutMs?: number | undefined }): Catalog {
+  const pool = openPool({ url, max, name: "hesaab-catalog", connectTimeoutMs });
   return { db: drizzle(pool, { schema }), pool, close: () => pool.end() };
 }
 

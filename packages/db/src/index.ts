@@ -1,5 +1,6 @@
 export * from "./schema";
 export { openCatalog, migrate, catalogState, requireMigratedCatalog, MIGRATIONS_DIR, type Catalog, type CatalogDb, type CatalogState } from "./client";
+export { openPool, databaseBusy, DEFAULT_CONNECT_TIMEOUT_MS, type OpenPoolOptions } from "./pool";
 export { writeAudit, type AuditEntry } from "./audit";
 export {
   insertBackupRecord,

@@ -2,7 +2,8 @@
 // the random seed from which, with a master key, @hesaab/crypto's TenantKeyStore derives the tenant's
 // KEK. This file only stores and reads rows; what a version means (current, retired, shredded) and
 // every key derivation stay in crypto, which sees these functions as its `TenantKeyRows` port.
-import pg from "pg";
+import type pg from "pg";
+import { openPool } from "./pool";
 
 export interface TenantKeyRow {
   tenantId: string;
@@ -143,7 +144,5 @@ export function tenantKeyRows(pool: pg.Pool, { table = "backup.tenant_keys", own
 
 /** Tenant key rows over a small pool of their own on `url` (`close` ends it). */
 export function connectTenantKeyRows(url: string): TenantKeyRows {
-  const pool = new pg.Pool({ connectionString: url, max: 2, application_name: "hesaab-keys" });
-  pool.on("error", () => {});
-  return tenantKeyRows(pool, { ownsPool: true });
+  return tenantKeyRows(openPool({ url, max: 2, name: "hesaab-keys" }), { ownsPool: true });
 }

@@ -11,6 +11,8 @@ export interface StorageOpsEnv extends ProviderEnv {
   BACKUP_DATABASE_URL?: string | undefined;
   BACKUP_MASTER_KEYS?: MasterKeySet | undefined;
   DR_MASTER_KEYS?: MasterKeySet | undefined;
+  /** The catalog pool's wait for a connection (see `openPool`); default 10 s. */
+  DATABASE_CONNECT_TIMEOUT_MS?: number | undefined;
 }
 
 export interface OpenedStorageOps extends StorageOpsDeps {
@@ -44,7 +46,7 @@ export function openStorageOps({
   if (backends.length === 0) {
     throw new HesaabError({ code: "config_invalid", message: "no storage provider is configured", hint: "Set the B2_* and/or R2_* variables (see .env.example)" });
   }
-  const catalog = openCatalog({ url });
+  const catalog = openCatalog({ url, connectTimeoutMs: env.DATABASE_CONNECT_TIMEOUT_MS });
   const tenantKeys = env.BACKUP_MASTER_KEYS ? new TenantKeyStore({ pool: catalog.pool, masterKeys: env.BACKUP_MASTER_KEYS }) : undefined;
   const keyRings: KeyRings = {
     tenant: tenantKeys ? new KeyRing({ tenantKeys }) : undefined,

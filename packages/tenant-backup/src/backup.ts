@@ -244,21 +244,35 @@ export async function publishStored(publish: Publish, o: { record: BackupRecord;
   });
 }
 
-const plans = new WeakMap<object, { plan: TenantPlan; at: number }>();
+const plans = new WeakMap<object, { plan: Promise<TenantPlan>; at: number }>();
 
-/** The tenant plan, discovered at most once per `planTtlMs` for these deps (0: every time): a table created since is picked up by the next discovery, so keep the TTL short next to migrations. */
+/**
+ * The tenant plan, discovered at most once per `planTtlMs` for these deps (0: every time): a table
+ * created since is picked up by the next discovery, so keep the TTL short next to migrations.
+ * Callers that come while a discovery runs share it (one connection, not one each). Never call it
+ * holding a connection of `deps.platform`: it takes one of its own.
+ */
 export async function tenantPlan(deps: Pick<TenantBackupDeps, "platform" | "discover" | "planTtlMs">): Promise<TenantPlan> {
   const ttl = deps.planTtlMs ?? 60_000;
   const hit = plans.get(deps);
   if (ttl > 0 && hit && Date.now() - hit.at < ttl) return hit.plan;
-  const client = await deps.platform.connect();
-  try {
-    const plan = await discoverTenantPlan({ client, ...deps.discover });
-    if (ttl > 0) plans.set(deps, { plan, at: Date.now() });
-    return plan;
-  } finally {
-    client.release();
+  const discovering = (async () => {
+    const client = await deps.platform.connect();
+    try {
+      return await discoverTenantPlan({ client, ...deps.discover });
+    } finally {
+      client.release();
+    }
+  })();
+  if (ttl > 0) {
+    const entry = { plan: discovering, at: Date.now() };
+    plans.set(deps, entry);
+    // a failed discovery is not cached: the next caller tries again
+    discovering.catch(() => {
+      if (plans.get(deps) === entry) plans.delete(deps);
+    });
   }
+  return discovering;
 }
 
 /** Active tenants of the platform, from its root table (`tenants`, `status = 'active'` when it has a status column). */

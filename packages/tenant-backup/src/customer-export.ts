@@ -6,14 +6,15 @@
 //                           returns the export's id and its download token (stored only as a hash)
 //   buildCustomerExport     the ZIP → BKP1 (kind `customer`) → <dir>/<tenant>/<id>.zip.bkp1, its key
 //                           sidecar beside it; `ready` for 24 hours
-//   openCustomerExport      the token, the tenant and the clock checked → the decrypted ZIP
+//   openCustomerExport      the token, the tenant, the clock and the download count checked → the
+//                           decrypted ZIP; counted and audited once it was delivered whole
 //   expireCustomerExports   files past their 24 hours removed, records `expired`
 //
 // Building and expiring an export hold its advisory lock (`hashtext(EXPORT_LOCK || id)`), so two
 // workers never build one export at once, and the sweep never removes one that is being built.
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
-import { createReadStream, createWriteStream } from "node:fs";
-import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { createWriteStream } from "node:fs";
+import { mkdir, open, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { Transform, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -119,9 +120,12 @@ export async function requestCustomerExport(
   const now = opts.now ?? new Date();
   if (!tenantIdSchema.safeParse(opts.tenantId).success) throw new HesaabError({ code: "invalid_tenant_id", message: "the tenant id is not a valid tenant id" });
   tenantDir(deps, opts.tenantId);
+  // the plan first: its discovery takes a connection of the same pool, and holding one while
+  // waiting for another wedges the pool once as many requests as it has connections come at once
+  const plan = await tenantPlan(deps);
   const client = await deps.platform.connect();
   try {
-    await checkTenant({ client, plan: await tenantPlan(deps), tenantId: opts.tenantId, allowInactive: false });
+    await checkTenant({ client, plan, tenantId: opts.tenantId, allowInactive: false });
   } finally {
     client.release();
   }
@@ -237,15 +241,36 @@ export async function failCustomerExport(deps: CustomerExportDeps, opts: { expor
     .where(and(eq(customerExports.id, opts.exportId), inArray(customerExports.status, ["pending", "running"])));
 }
 
+/** How many times an export may be downloaded by default (`CUSTOMER_EXPORT_MAX_DOWNLOADS`). */
+export const CUSTOMER_EXPORT_MAX_DOWNLOADS = 10;
+
+/** A download opened by {@link openCustomerExport}: the ZIP as it is decrypted, and how to record that it was delivered. */
+export interface OpenedCustomerExport {
+  export: CustomerExport;
+  fileName: string;
+  /**
+   * The decrypted ZIP. Every chunk is authenticated before it is passed on: a changed or cut file
+   * makes the stream fail (at the chunk, or at its end), never end as if it were whole.
+   */
+  stream: Readable;
+  /**
+   * Counts the download and writes it to the audit trail: call it once the stream ended and what it
+   * gave reached the reader. Before the stream ended (authenticated to its last byte) it records
+   * nothing and resolves false, so a download that failed is never counted.
+   */
+  delivered(): Promise<boolean>;
+}
+
 /**
- * The decrypted ZIP of a ready export, for its tenant and the holder of its token, while it lasts.
- * Another tenant's export and a wrong token are refused alike (`export_not_found`: nothing tells
- * whether the export exists). Counts the download and writes it to the audit trail.
+ * The decrypted ZIP of a ready export, for its tenant and the holder of its token, while it lasts and
+ * until it was downloaded `maxDownloads` times. Another tenant's export and a wrong token are refused
+ * alike (`export_not_found`: nothing tells whether the export exists); a file no longer on the host is
+ * `export_file_missing` (its path stays in the error's cause, for the logs).
  */
 export async function openCustomerExport(
   deps: CustomerExportDeps,
-  opts: { exportId: string; token: string; tenantId: string; now?: Date },
-): Promise<{ export: CustomerExport; fileName: string; stream: Readable }> {
+  opts: { exportId: string; token: string; tenantId: string; now?: Date; maxDownloads?: number },
+): Promise<OpenedCustomerExport> {
   const now = opts.now ?? new Date();
   const notFound = (): HesaabError =>
     new HesaabError({ code: "export_not_found", message: `export ${opts.exportId} not found`, hint: "Check the link; it is valid for 24 hours and for your organisation only" });
@@ -261,22 +286,51 @@ export async function openCustomerExport(
   if (found.status !== "ready" || !found.expiresAt || found.expiresAt <= now) {
     throw new HesaabError({ code: "export_expired", message: `export ${found.id} expired`, hint: "Exports are kept 24 hours; ask for a new one (one per day)" });
   }
+  const maxDownloads = opts.maxDownloads ?? CUSTOMER_EXPORT_MAX_DOWNLOADS;
+  // checked, not reserved: downloads running at once may pass it together, and one that fails counts for nothing
+  if (found.downloadCount >= maxDownloads) {
+    throw new HesaabError({ code: "export_download_limit", message: `export ${found.id} was downloaded ${found.downloadCount} times, the most it may be`, hint: "Ask for a new export tomorrow" });
+  }
   const files = filesOf(deps, found);
-  const { dek, dekId } = await deps.keyRing.openArtifact({ sidecar: await readFile(files.keys, "utf8"), expect: identity(found) });
+  const missing = (err: unknown): never => {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+    throw new HesaabError({ code: "export_file_missing", message: `export ${found.id} is no longer on this server`, hint: "Ask for a new export tomorrow, or contact support", cause: err, context: { exportId: found.id } });
+  };
+  const sidecar = await readFile(files.keys, "utf8").catch(missing);
+  // opened before anything is answered: a missing file is a refusal, not a download cut short
+  const data = await open(files.file, "r").catch(missing);
   let decrypt;
   try {
-    decrypt = createDecryptStream({ dek, dekId, expect: identity(found) });
-  } finally {
-    dek.reveal().fill(0);
+    const { dek, dekId } = await deps.keyRing.openArtifact({ sidecar, expect: identity(found) });
+    try {
+      decrypt = createDecryptStream({ dek, dekId, expect: identity(found) });
+    } finally {
+      dek.reveal().fill(0);
+    }
+  } catch (err) {
+    await data.close();
+    throw err;
   }
-  await deps.catalog.db
-    .update(customerExports)
-    .set({ downloadCount: sql`${customerExports.downloadCount} + 1`, downloadedAt: now })
-    .where(eq(customerExports.id, found.id));
-  await writeAudit(deps.catalog.db, { actor: "download-link", action: "customer_export.download", targetType: "customer_export", targetId: found.id, tenantId: found.tenantId });
+  let ended = false;
+  decrypt.once("end", () => (ended = true));
   // a reader that goes away destroys `decrypt`, and pipeline closes the file with it
-  pipeline(createReadStream(files.file), decrypt).catch(() => {});
-  return { export: found, fileName: `hesaab-export-${found.day}-${found.id}.zip`, stream: decrypt };
+  pipeline(data.createReadStream(), decrypt).catch(() => {});
+  let recorded = false;
+  return {
+    export: found,
+    fileName: `hesaab-export-${found.day}-${found.id}.zip`,
+    stream: decrypt,
+    async delivered() {
+      if (!ended || recorded) return false;
+      recorded = true;
+      await deps.catalog.db
+        .update(customerExports)
+        .set({ downloadCount: sql`${customerExports.downloadCount} + 1`, downloadedAt: new Date() })
+        .where(eq(customerExports.id, found.id));
+      await writeAudit(deps.catalog.db, { actor: "download-link", action: "customer_export.download", targetType: "customer_export", targetId: found.id, tenantId: found.tenantId });
+      return true;
+    },
+  };
 }
 
 /**

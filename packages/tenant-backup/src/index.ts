@@ -5,5 +5,18 @@ export type { TenantBackupDeps } from "./deps";
 export { openTenantBackupDeps, TENANT_BACKUP_UPLOAD, type TenantBackupEnv } from "./open";
 export { BackupJobBatcher, fanOutBackupRequest, handleBackupJob, jobAlertKey, handleCustomerExportRequest, handleRestoreRequest, type SendCommand } from "./handlers";
 export { rotateTenantKeys, shredTenant, type RotationReport } from "./keys";
-export { exportDay, exportSummary, requestCustomerExport, buildCustomerExport, failCustomerExport, openCustomerExport, expireCustomerExports, CUSTOMER_EXPORT_HOURS, type CustomerExport, type CustomerExportDeps } from "./customer-export";
+export {
+  exportDay,
+  exportSummary,
+  requestCustomerExport,
+  buildCustomerExport,
+  failCustomerExport,
+  openCustomerExport,
+  expireCustomerExports,
+  CUSTOMER_EXPORT_HOURS,
+  CUSTOMER_EXPORT_MAX_DOWNLOADS,
+  type CustomerExport,
+  type CustomerExportDeps,
+  type OpenedCustomerExport,
+} from "./customer-export";
 export type { TenantScreening, TenantRefusal } from "@hesaab/tenant-data";

@@ -1,8 +1,7 @@
-import pg from "pg";
 import type { Publish } from "@hesaab/contracts";
 import { catalogUrl, HesaabError, type MasterKeySet } from "@hesaab/config";
 import { KeyRing, TenantKeyStore } from "@hesaab/crypto";
-import { openCatalog } from "@hesaab/db";
+import { openCatalog, openPool } from "@hesaab/db";
 import { openBackend, providersFromEnv, type ProviderEnv } from "@hesaab/storage";
 import type { DiscoverOptions } from "@hesaab/tenant-data";
 import type { TenantBackupDeps } from "./deps";
@@ -12,6 +11,8 @@ export interface TenantBackupEnv extends ProviderEnv {
   BACKUP_DATABASE_URL?: string | undefined;
   BACKUP_MASTER_KEYS: MasterKeySet;
   BACKUP_RETENTION_DAYS: number;
+  /** Every pool's wait for a connection (see `openPool`); default 10 s. */
+  DATABASE_CONNECT_TIMEOUT_MS?: number | undefined;
 }
 
 const MiB = 1024 * 1024;
@@ -53,9 +54,9 @@ export function openTenantBackupDeps({
   if (backends.length === 0) {
     throw new HesaabError({ code: "config_invalid", message: "no storage provider is configured", hint: "Set the B2_* and/or R2_* variables (see .env.example)" });
   }
-  const platform = new pg.Pool({ connectionString: env.PLATFORM_DATABASE_URL, max: units + 2, application_name: "hesaab-backup" });
-  platform.on("error", () => {});
-  const catalog = openCatalog({ url: catalogUrl(env), max: 2 * units + 4 });
+  const connectTimeoutMs = env.DATABASE_CONNECT_TIMEOUT_MS;
+  const platform = openPool({ url: env.PLATFORM_DATABASE_URL, max: units + 2, name: "hesaab-backup", connectTimeoutMs });
+  const catalog = openCatalog({ url: catalogUrl(env), max: 2 * units + 4, connectTimeoutMs });
   const tenantKeys = new TenantKeyStore({ pool: catalog.pool, masterKeys: env.BACKUP_MASTER_KEYS });
   return {
     platform,

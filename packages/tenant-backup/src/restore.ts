@@ -1,13 +1,14 @@
 import { rm } from "node:fs/promises";
 import path from "node:path";
 import { eq } from "drizzle-orm";
-import pg from "pg";
+import type pg from "pg";
 import { openStaged, stageArtifact, verifyStaged, type ArtifactRef, type StagedArtifact } from "@hesaab/artifacts";
 import { errorText, HesaabError, isHesaabError, redactUrl } from "@hesaab/config";
 import { newId, noPublish, type ProviderName } from "@hesaab/contracts";
 import {
   getBackupRecord,
   latestRestorableBackup,
+  openPool,
   recordedPlaintext,
   restoreOperations,
   writeAudit,
@@ -97,8 +98,7 @@ type Target = { pool: pg.Pool; external: boolean };
 export async function restoreTenants(deps: TenantBackupDeps, req: RestoreRequest): Promise<RestoreReport> {
   const operationId = req.operationId ?? newId("rst");
   const plan = await resolveBackups(deps, req);
-  const target: Target = req.targetDb ? { pool: new pg.Pool({ connectionString: req.targetDb, max: 4 }), external: true } : { pool: deps.platform, external: false };
-  target.pool.on("error", () => {});
+  const target: Target = req.targetDb ? { pool: openPool({ url: req.targetDb, max: 4, name: "hesaab-restore" }), external: true } : { pool: deps.platform, external: false };
   const staging = path.join(deps.workDir, operationId);
   try {
     const dependencies = target.external ? await prepareCopyTarget(deps, { target: target.pool, targetDb: req.targetDb!, withDependencies: req.withDependencies ?? false }) : undefined;

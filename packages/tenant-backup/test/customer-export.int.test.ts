@@ -56,6 +56,7 @@ describe("customer self-backup", () => {
     expect(opened.fileName).toMatch(/^hesaab-export-2026-11-20-exp_.+\.zip$/);
     const zip = path.join(h.deps.workDir, "download.zip");
     await pipeline(opened.stream, createWriteStream(zip));
+    expect(await opened.delivered()).toBe(true); // counted once delivered whole
     const { stdout } = await run("unzip", ["-Z1", zip]);
     expect(stdout).toMatch(/README\.txt/);
     expect(stdout).toMatch(/backup\.sql/);

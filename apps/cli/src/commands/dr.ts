@@ -76,7 +76,7 @@ async function backup(flags: BackupFlags): Promise<void> {
   let catalog: Catalog | undefined;
   if (catalogUrl) {
     await migrate({ url: catalogUrl });
-    catalog = openCatalog({ url: catalogUrl, max: 2 });
+    catalog = openCatalog({ url: catalogUrl, max: 2, connectTimeoutMs: env.DATABASE_CONNECT_TIMEOUT_MS });
   }
   const { signal, dispose } = interruptible();
   let result: DisasterBackupResult;
@@ -237,7 +237,7 @@ async function rotateKeys(flags: { dryRun?: boolean; catalog: boolean; json?: bo
   const { backends, root } = openProviders(undefined);
   const keyRing = new KeyRing(drKeysEnv());
   const catalogUrl = flags.catalog ? (env.BACKUP_DATABASE_URL ?? env.PLATFORM_DATABASE_URL) : undefined;
-  const catalog = catalogUrl ? openCatalog({ url: catalogUrl, max: 2 }) : undefined;
+  const catalog = catalogUrl ? openCatalog({ url: catalogUrl, max: 2, connectTimeoutMs: env.DATABASE_CONNECT_TIMEOUT_MS }) : undefined;
   let report: RotationReport;
   try {
     // before any sidecar is re-wrapped: the catalog's copies must be writable too

@@ -33,6 +33,7 @@ export function registerExport(program: Command): void {
         if (opts.out) {
           const opened = await openCustomerExport(ed, { exportId: ready.id, token, tenantId });
           await pipeline(opened.stream, createWriteStream(opts.out, { mode: 0o600 }));
+          await opened.delivered();
         }
         if (opts.json) return printJson({ export: describeExport(ready), savedTo: opts.out ?? null });
         process.stdout.write(`ready   ${ready.id}  ${tenantId}  ${humanBytes(ready.fileSize ?? 0)} encrypted at ${ready.localPath}\n`);

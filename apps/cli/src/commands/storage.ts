@@ -1,9 +1,8 @@
 // Storage operations, in-process (no service needed): `hesaab storage stats|reconcile|replicate|sample`,
 // `hesaab verify`, `hesaab retention apply`, `hesaab catalog rebuild`. The work is in @hesaab/storage-ops.
 import path from "node:path";
-import pg from "pg";
 import { type Command, Option } from "commander";
-import { catalogState, migrate, requireMigratedCatalog } from "@hesaab/db";
+import { catalogState, migrate, openPool, requireMigratedCatalog } from "@hesaab/db";
 import { redactUrl } from "@hesaab/config";
 import { isPermanent, type StorageBackend } from "@hesaab/storage";
 import {
@@ -228,8 +227,7 @@ export function registerStorage(program: Command): void {
       const url = env.BACKUP_DATABASE_URL ?? env.PLATFORM_DATABASE_URL;
       if (!url) throw usageError("no catalog database: set BACKUP_DATABASE_URL (or PLATFORM_DATABASE_URL)");
       const { applied } = await migrate({ url });
-      const pool = new pg.Pool({ connectionString: url, max: 1 });
-      pool.on("error", () => {});
+      const pool = openPool({ url, max: 1, name: "hesaab-cli" });
       const state = await catalogState(pool).finally(() => pool.end());
       const result = { catalog: redactUrl(url), applied, migrations: state.applied, pending: state.pending };
       if (opts.json) return printJson(result);
@@ -262,8 +260,7 @@ export function registerStorage(program: Command): void {
 /** The platform's tenants that still exist, or "all" when the platform cannot be asked (the safe choice). */
 async function knownTenants(env: StorageEnv): Promise<string[] | "all"> {
   if (!env.PLATFORM_DATABASE_URL) return "all";
-  const pool = new pg.Pool({ connectionString: env.PLATFORM_DATABASE_URL, max: 1 });
-  pool.on("error", () => {});
+  const pool = openPool({ url: env.PLATFORM_DATABASE_URL, max: 1, name: "hesaab-cli", connectTimeoutMs: env.DATABASE_CONNECT_TIMEOUT_MS });
   try {
     return await platformTenants({ pool });
   } catch {

@@ -1,22 +1,20 @@
 // `hesaab artifact inspect|decrypt` end to end: the real CLI process, real files, a real catalog database.
-import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { masterKeySet } from "@hesaab/config";
 import { KeyRing, TenantKeyStore, createEncryptStream, serializeKeySidecar, type ArtifactIdentity } from "@hesaab/crypto";
 import { migrate } from "@hesaab/db";
 import { freshDatabase, type FreshDatabase } from "@hesaab/testkit";
+import { runCli } from "./run-cli";
 
 // Each case starts real CLI processes (tsx): slow on a shared machine, whatever the default timeout.
 vi.setConfig({ testTimeout: 120_000, hookTimeout: 120_000 });
 
-const cliDir = fileURLToPath(new URL("..", import.meta.url));
 const keyList = (v: number, fill: number) => `${v}:${Buffer.alloc(32, fill).toString("base64")}`;
 const BACKUP_MASTER_KEYS = keyList(1, 41);
 const DR_MASTER_KEYS = keyList(2, 42);
@@ -38,17 +36,7 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: Buffer; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ["--import", "tsx", "src/main.ts", ...args],
-      // HESAAB_NO_STACK_ENV: only what the test gives, no local .stack/env defaults.
-      { cwd: cliDir, env: { PATH: process.env.PATH ?? "", HESAAB_NO_STACK_ENV: "1", ...env }, encoding: "buffer", maxBuffer: 64 << 20 },
-      (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr: stderr.toString() }),
-    );
-  });
-}
+const cli = (args: string[], env: Record<string, string> = {}) => runCli(args, env, { buffer: true });
 
 async function writeArtifact(ring: KeyRing, identity: ArtifactIdentity, name: string) {
   const sealed = await ring.sealNewArtifact(identity);

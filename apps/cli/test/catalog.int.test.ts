@@ -1,18 +1,16 @@
 // A catalog that was never migrated: the real CLI refuses each command that uses it with what to
 // run (never a failed SQL statement), `hesaab catalog migrate` fixes it, and `backup tenant` then
 // checks the ids it is given against the platform before backing any up.
-import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPlatformSchema, generatePlatform, type GenerateResult } from "@hesaab/platform";
-import { ensureStack, freshDatabase, testEnv, type FreshDatabase } from "@hesaab/testkit";
+import { ensureStack, freshDatabase, type FreshDatabase } from "@hesaab/testkit";
+import { providerEnv, runCli } from "./run-cli";
 
-const cliDir = fileURLToPath(new URL("..", import.meta.url));
 let database: FreshDatabase;
 let dataDir: string;
 let platform: GenerateResult;
@@ -24,11 +22,8 @@ beforeAll(async () => {
   await createPlatformSchema({ url: database.url });
   platform = await generatePlatform({ url: database.url, tenants: 3, scale: 0.02 });
   dataDir = await mkdtemp(path.join(os.tmpdir(), "cli-catalog-"));
-  const env = testEnv();
-  const pick = (prefix: string) => Object.fromEntries(Object.entries(env).filter(([k]) => k.startsWith(prefix)));
   base = {
-    ...pick("B2_"),
-    ...pick("R2_"),
+    ...providerEnv(),
     PLATFORM_DATABASE_URL: database.url,
     BACKUP_MASTER_KEYS: `1:${randomBytes(32).toString("base64")}`,
     HESAAB_DATA_DIR: dataDir,
@@ -41,16 +36,7 @@ afterAll(async () => {
   await rm(dataDir, { recursive: true, force: true });
 });
 
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ["--import", "tsx", "src/main.ts", ...args],
-      { cwd: cliDir, env: { PATH: process.env.PATH ?? "", HESAAB_NO_STACK_ENV: "1", ...base } },
-      (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+const cli = (args: string[]) => runCli(args, base);
 
 describe("hesaab catalog migrate", { timeout: 180_000 }, () => {
   it("commands refuse a catalog that was never migrated, naming what to run; after `catalog migrate` they work", async () => {

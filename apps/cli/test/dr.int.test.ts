@@ -1,18 +1,16 @@
 // `hesaab dr backup|list|restore|rotate-keys` end to end: real CLI processes with nothing but the
 // variables a bare machine would have (HESAAB_NO_STACK_ENV=1), real PostgreSQL, both s3rver endpoints.
-import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { generatePlatform, tableChecksums } from "@hesaab/platform";
 import { adminQuery, freshDatabase, testProviders, uniquePrefix, type FreshDatabase } from "@hesaab/testkit";
+import { runCli } from "./run-cli";
 
 vi.setConfig({ testTimeout: 120_000, hookTimeout: 120_000 });
 
-const cliDir = fileURLToPath(new URL("..", import.meta.url));
 const DR_MASTER_KEYS = `1:${randomBytes(32).toString("base64")}`;
 const root = uniquePrefix("cli-dr");
 
@@ -36,16 +34,7 @@ function providerEnv(which: ("b2" | "r2")[]): Record<string, string> {
   return env;
 }
 
-function cli(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ["--import", "tsx", "src/main.ts", ...args],
-      { cwd: cliDir, env: { PATH: process.env.PATH ?? "", HESAAB_NO_STACK_ENV: "1", AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true", DR_STORAGE_ROOT: root, DR_MASTER_KEYS, ...env }, maxBuffer: 64 << 20 },
-      (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+const cli = (args: string[], env: Record<string, string>) => runCli(args, { DR_STORAGE_ROOT: root, DR_MASTER_KEYS, ...env });
 
 function targetUrl(): string {
   const name = `cli_dr_dst_${Date.now().toString(36)}_${randomBytes(3).toString("hex")}`;

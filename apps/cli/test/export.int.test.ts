@@ -4,14 +4,13 @@ import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { migrate } from "@hesaab/db";
 import { createPlatformSchema, generatePlatform } from "@hesaab/platform";
-import { ensureStack, freshDatabase, testEnv, type FreshDatabase } from "@hesaab/testkit";
+import { ensureStack, freshDatabase, type FreshDatabase } from "@hesaab/testkit";
+import { providerEnv, runCli } from "./run-cli";
 
-const cliDir = fileURLToPath(new URL("..", import.meta.url));
 let database: FreshDatabase;
 let dataDir: string;
 let tenantId: string;
@@ -25,11 +24,8 @@ beforeAll(async () => {
   tenantId = generated.tenants.find((t) => t.status === "active")!.id;
   await migrate({ url: database.url });
   dataDir = await mkdtemp(path.join(os.tmpdir(), "cli-export-"));
-  const env = testEnv();
-  const pick = (prefix: string) => Object.fromEntries(Object.entries(env).filter(([k]) => k.startsWith(prefix)));
   base = {
-    ...pick("B2_"),
-    ...pick("R2_"),
+    ...providerEnv(),
     PLATFORM_DATABASE_URL: database.url,
     BACKUP_MASTER_KEYS: `1:${randomBytes(32).toString("base64")}`,
     HESAAB_DATA_DIR: dataDir,
@@ -42,16 +38,7 @@ afterAll(async () => {
   await rm(dataDir, { recursive: true, force: true });
 });
 
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ["--import", "tsx", "src/main.ts", ...args],
-      { cwd: cliDir, env: { PATH: process.env.PATH ?? "", HESAAB_NO_STACK_ENV: "1", ...base } },
-      (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+const cli = (args: string[]) => runCli(args, base);
 
 describe("hesaab export", { timeout: 120_000 }, () => {
   it("customer: today's export, saved as a ZIP; a second one the same day is refused with the reason", async () => {

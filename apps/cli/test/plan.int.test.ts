@@ -1,11 +1,9 @@
 // `hesaab plan --customer`: the real CLI process against a generated platform.
-import { execFile } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPlatformSchema, generatePlatform } from "@hesaab/platform";
 import { ensureStack, freshDatabase, type FreshDatabase } from "@hesaab/testkit";
+import { runCli } from "./run-cli";
 
-const cliDir = fileURLToPath(new URL("..", import.meta.url));
 let database: FreshDatabase;
 
 beforeAll(async () => {
@@ -19,16 +17,7 @@ afterAll(async () => {
   await database?.drop();
 });
 
-function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ["--import", "tsx", "src/main.ts", ...args],
-      { cwd: cliDir, env: { PATH: process.env.PATH ?? "", HESAAB_NO_STACK_ENV: "1", PLATFORM_DATABASE_URL: database.url, ...env } },
-      (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+const cli = (args: string[], env: Record<string, string> = {}) => runCli(args, { PLATFORM_DATABASE_URL: database.url, ...env });
 
 describe("hesaab plan --customer", { timeout: 120_000 }, () => {
   it("shows, per table, the columns a customer export leaves out: the built-in patterns and CUSTOMER_EXPORT_EXCLUDE_COLUMNS", async () => {

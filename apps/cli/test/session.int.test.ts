@@ -1,28 +1,20 @@
 // `hesaab admin session`, `hesaab tenant session` and `hesaab sessions revoke`: the real CLI signs
 // what the gateway's check accepts, refuses a secret that is missing or short and a lifetime over the
 // maximum with what to do, and revokes a session so that the check refuses it.
-import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { fileURLToPath } from "node:url";
 import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { auditLog, openCatalog, type Catalog } from "@hesaab/db";
 import { isSessionRevoked, sessionVerifier } from "@hesaab/session";
 import { freshDatabase, type FreshDatabase } from "@hesaab/testkit";
+import { runCli } from "./run-cli";
 
-const cliDir = fileURLToPath(new URL("..", import.meta.url));
 const secret = randomBytes(24).toString("base64"); // 32 characters
 const keys = { secret: Buffer.from(secret, "utf8") };
 const verifyAdmin = sessionVerifier({ kind: "admin", keys });
 const verifyTenant = sessionVerifier({ kind: "tenant", keys });
 
-function cli(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, ["--import", "tsx", "src/main.ts", ...args], { cwd: cliDir, env: { PATH: process.env.PATH ?? "", HESAAB_NO_STACK_ENV: "1", ...env } }, (err, stdout, stderr) =>
-      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+const cli = (args: string[], env: Record<string, string>) => runCli(args, env);
 
 describe("hesaab … session", { timeout: 180_000 }, () => {
   it("admin: a token the gateway's check accepts, for the admin app's link", async () => {

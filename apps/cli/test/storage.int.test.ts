@@ -1,12 +1,10 @@
 // `hesaab storage|verify|retention|catalog` end to end: the real CLI process against a fresh catalog
 // database and both local S3 endpoints (under a private key prefix).
-import { execFile } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { migrate } from "@hesaab/db";
-import { ensureStack, freshDatabase, testEnv, uniquePrefix, type FreshDatabase } from "@hesaab/testkit";
+import { ensureStack, freshDatabase, uniquePrefix, type FreshDatabase } from "@hesaab/testkit";
+import { providerEnv, runCli } from "./run-cli";
 
-const cliDir = fileURLToPath(new URL("..", import.meta.url));
 let database: FreshDatabase;
 let base: Record<string, string>;
 
@@ -14,26 +12,14 @@ beforeAll(async () => {
   await ensureStack();
   database = await freshDatabase("cli_storage");
   await migrate({ url: database.url });
-  const env = testEnv();
-  const pick = (prefix: string) => Object.fromEntries(Object.entries(env).filter(([k]) => k.startsWith(prefix)));
-  base = { ...pick("B2_"), ...pick("R2_"), BACKUP_DATABASE_URL: database.url, STORAGE_KEY_PREFIX: uniquePrefix("cli-storage"), AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" };
+  base = { ...providerEnv(), BACKUP_DATABASE_URL: database.url, STORAGE_KEY_PREFIX: uniquePrefix("cli-storage"), AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" };
 }, 120_000);
 
 afterAll(async () => {
   await database?.drop();
 });
 
-function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ["--import", "tsx", "src/main.ts", ...args],
-      // HESAAB_NO_STACK_ENV: only what the test gives, no local .stack/env defaults.
-      { cwd: cliDir, env: { PATH: process.env.PATH ?? "", HESAAB_NO_STACK_ENV: "1", ...base, ...env } },
-      (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+const cli = (args: string[], env: Record<string, string> = {}) => runCli(args, { ...base, ...env });
 
 describe("hesaab storage commands", { timeout: 120_000 }, () => {
   it("a missing bucket is one clear line naming the provider and the bucket, not a stack trace", async () => {

@@ -27,7 +27,7 @@ let sessions = 0;
 /** A tenant client with a session of its own (each signed with another expiry, so no two tokens are alike). */
 function client(tenantId: string) {
   const token = h.tenantSession(tenantId, { expiresInS: 3600 + sessions++ });
-  return createTRPCClient<AppRouter>({ links: [httpBatchLink({ url: `${h.gateway.address}/trpc`, headers: { authorization: `Bearer ${token}` } })] });
+  return createTRPCClient<AppRouter>({ links: [httpBatchLink({ url: `${h.gateway.address}/trpc`, headers: async () => ({ authorization: `Bearer ${await token}` }) })] });
 }
 
 const failure = async (p: Promise<unknown>) => (await p.then(() => undefined, (e: unknown) => e)) as TRPCClientError<AppRouter> | undefined;
@@ -76,7 +76,7 @@ describe("gateway limits", () => {
 
   it("per session: over GATEWAY_RATE_LIMIT_PER_SESSION a minute, 429 with a sentence and Retry-After; other sessions and admins go on", async () => {
     const a = h.activeTenants()[0]!;
-    const token = h.tenantSession(a, { expiresInS: 7200 });
+    const token = await h.tenantSession(a, { expiresInS: 7200 });
     const me = () => fetch(`${h.gateway.address}/trpc/tenant.me`, { headers: { authorization: `Bearer ${token}` } });
     for (let i = 0; i < PER_SESSION; i++) expect((await me()).status).toBe(200);
     const over = await me();
@@ -85,7 +85,7 @@ describe("gateway limits", () => {
     // in tRPC's shape: the app shows the sentence
     expect(await over.json()).toMatchObject({ error: { message: expect.stringMatching(/^too many requests from this session: try again in \d+ s$/) as string, data: { code: "TOO_MANY_REQUESTS" } } });
     expect(await client(a).tenant.me.query()).toMatchObject({ tenantId: a });
-    const admin = h.adminSession("ops");
+    const admin = await h.adminSession("ops");
     for (let i = 0; i <= PER_SESSION; i++) expect((await fetch(`${h.gateway.address}/trpc/admin.me`, { headers: { authorization: `Bearer ${admin}` } })).status).toBe(200);
   });
 

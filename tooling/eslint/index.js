@@ -1,7 +1,8 @@
 // Shared lint setup. The layer rules live here, in one place:
 //   - no app imports another app (apps are deployable shells);
 //   - packages never import apps;
-//   - the SPAs import only *types* from the gateway (its router type), never values;
+//   - the SPAs import only *types* from @hesaab/api (its router type), never values, and nothing
+//     from the gateway or another server package;
 //   - `process.env` is read only in an app's `src/env.ts` or in packages/config;
 //   - a package's source imports only packages of the layers below its own (LAYERS), and within its
 //     layer only where the layer allows it: bus never reaches into db, crypto never into a capability.
@@ -77,14 +78,23 @@ export function packageConfig(/** @type {{ name?: string }} */ { name } = {}) {
   );
 }
 
-/** Lint config for an app: it may not import another app. SPAs may import the gateway's types only. */
+/** The packages an SPA may import values from (they run in a browser). */
+const BROWSER_PACKAGES = ["contracts", "web-session"];
+
+/**
+ * Lint config for an app: it may not import another app. SPAs import only the API's router type
+ * (`import type { AppRouter } from "@hesaab/api"`) and the browser-side packages.
+ */
 export function appConfig(/** @type {{ name: string, spa?: boolean }} */ { name, spa = false }) {
   const others = APPS.filter((a) => a !== name);
   const patterns = spa
     ? [
-        ...forbidApps(others.filter((a) => a !== "gateway"), "no app imports another app"),
-        { group: ["@hesaab/gateway", "@hesaab/gateway/*"], message: "SPAs import only the gateway's router type (import type)", allowTypeImports: true },
-        { group: ["@hesaab/*", "!@hesaab/gateway", "!@hesaab/gateway/*", "!@hesaab/contracts", "!@hesaab/web-session"], message: "SPAs depend on the API's types, not on server packages", allowTypeImports: true },
+        ...forbidApps(others, "no app imports another app: SPAs import the API's router type from @hesaab/api"),
+        { group: ["@hesaab/api", "@hesaab/api/*"], message: "SPAs import only the API's router type (import type { AppRouter } from \"@hesaab/api\")", allowTypeImports: true },
+        {
+          group: ["@hesaab/*", "!@hesaab/api", "!@hesaab/api/*", ...BROWSER_PACKAGES.flatMap((p) => [`!@hesaab/${p}`, `!@hesaab/${p}/*`])],
+          message: "SPAs depend on the API's types (@hesaab/api), not on server packages",
+        },
       ]
     : forbidApps(others, "no app imports another app");
   return tseslint.config(...base, {

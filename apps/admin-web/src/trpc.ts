@@ -1,8 +1,8 @@
 import { QueryClient } from "@tanstack/react-query";
 import { createTRPCClient, httpBatchLink } from "@trpc/client";
 import { createTRPCContext } from "@trpc/tanstack-react-query";
-// Only the router's type crosses from the gateway (lint enforces it).
-import type { AppRouter } from "@hesaab/gateway/router";
+// Only the API router's type crosses to the app (lint enforces it).
+import type { AppRouter } from "@hesaab/api";
 import { browserSession } from "@hesaab/web-session";
 
 /** The super admin's session (HesaabPlus's admin login, or `hesaab admin session`). */

@@ -1,15 +1,12 @@
-import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 import path from "node:path";
-import { desc, eq } from "drizzle-orm";
-import { catalogUrl, HesaabError } from "@hesaab/config";
+import { storageView, type Context } from "@hesaab/api";
+import { catalogUrl } from "@hesaab/config";
 import { connectBus } from "@hesaab/bus";
 import { KeyRing, TenantKeyStore } from "@hesaab/crypto";
-import { customerExports, openCatalog, openPool, type Catalog } from "@hesaab/db";
+import { openCatalog, openPool, type Catalog } from "@hesaab/db";
 import { isSessionRevoked, sessionVerifier, type SessionKeys } from "@hesaab/session";
-import { storageAnalytics } from "@hesaab/storage-ops";
-import { exportDay, exportSummary, openCustomerExport, requestCustomerExport, screenBackupRequest, type CustomerExport, type CustomerExportDeps } from "@hesaab/tenant-backup";
+import { customerExportLinks, screenBackupRequest, type CustomerExportDeps, type CustomerExportLinks } from "@hesaab/tenant-backup";
 import type { GatewayEnv } from "./env";
-import type { Context, ExportView, StorageView, TenantExportsPort } from "./router";
 import { buildServer } from "./server";
 
 /** Connections of the gateway's platform pool (tenant checks, plan discovery). */
@@ -65,8 +62,8 @@ export async function startGateway(env: GatewayEnv, o: { logStream?: NodeJS.Writ
     exportDir: path.join(env.HESAAB_DATA_DIR, "exports"),
   };
   const verifiers = sessionVerifiers(env, catalog);
-  const exports: TenantExportsPort | undefined = secret
-    ? tenantExports({
+  const exports: CustomerExportLinks | undefined = secret
+    ? customerExportLinks({
         deps: exportDeps,
         secret,
         // msgId: a publish retried by the client is one request on the queue
@@ -144,89 +141,5 @@ function sessionVerifiers(env: GatewayEnv, catalog: Catalog): Pick<Context, "ver
   return {
     ...(tenantKeys ? { verifySession: sessionVerifier({ kind: "tenant", keys: tenantKeys, ...common }) } : {}),
     ...(adminKeys ? { verifyAdminSession: sessionVerifier({ kind: "admin", keys: adminKeys, ...common }) } : {}),
-  };
-}
-
-/** The catalog's view of what each provider holds and costs (no bucket listing: that is `hesaab storage stats --list`). */
-export async function storageView(catalog: Catalog, now = new Date()): Promise<StorageView> {
-  const a = await storageAnalytics({ catalog, now });
-  return {
-    at: a.at,
-    currency: a.prices.currency,
-    providers: a.providers.map((p) => ({
-      ...p,
-      monthlyCost: a.cost.monthly[p.provider]?.total ?? 0,
-      bytesPerDay: a.trend.find((t) => t.provider === p.provider)?.bytesPerDay ?? 0,
-    })),
-    byType: a.byType.map(({ type, provider, bytes, backups }) => ({ type, provider, bytes, backups })),
-    topTenants: a.largestTenants,
-    monthlyTotal: a.cost.monthlyTotal,
-    projection: a.projection.map((p) => ({ months: p.months, monthlyTotal: p.monthlyTotal })),
-  };
-}
-
-/** How long a download link the tenant app shows stays valid (the list gives fresh ones). */
-const LINK_MINUTES = 15;
-
-/**
- * The tenant app's exports. Each export's token (stored in the catalog only as a hash) is derived
- * from its id with the session secret, so only the gateway knows it; a download link does not carry
- * it but a signature over the tenant, the export and an expiry minutes away (`<expiry>.<signature>`),
- * so a link copied out of a browser's history or a proxy's log is soon worth nothing.
- */
-function tenantExports(o: {
-  deps: CustomerExportDeps;
-  secret: Buffer;
-  queue: (e: CustomerExport) => Promise<void>;
-  canDecrypt: boolean;
-  timeZone: string;
-  maxDownloads: number;
-}): TenantExportsPort {
-  const hmac = (text: string) => createHmac("sha256", o.secret).update(text).digest("base64url");
-  const exportToken = (exportId: string) => hmac(`export-token:${exportId}`);
-  const linkSignature = (tenantId: string, exportId: string, expires: number) => hmac(`export-link:${tenantId}:${exportId}:${expires}`);
-  const tokenHash = (id: string) => createHash("sha256").update(exportToken(id)).digest("hex");
-  const linkFor = (e: CustomerExport): string => {
-    const expires = Math.floor(Date.now() / 1000) + LINK_MINUTES * 60;
-    return `/exports/${encodeURIComponent(e.tenantId)}/${e.id}/download?token=${expires}.${linkSignature(e.tenantId, e.id, expires)}`;
-  };
-  const view = (e: CustomerExport): ExportView => {
-    // an export made elsewhere (`hesaab export customer`) has a token of its own: no link here
-    const open = e.status === "ready" && e.expiresAt !== null && e.expiresAt > new Date() && e.downloadTokenHash === tokenHash(e.id);
-    return { ...exportSummary(e), downloads: e.downloadCount, downloadUrl: open ? linkFor(e) : null };
-  };
-  return {
-    async request({ tenantId, userId }) {
-      const { export: e } = await requestCustomerExport(o.deps, { tenantId, requestedBy: `tenant-user:${userId}`.slice(0, 200), tokenFor: exportToken, timeZone: o.timeZone });
-      try {
-        await o.queue(e);
-      } catch (err) {
-        // not queued: the day's export is given back, so the user can ask again
-        await o.deps.catalog.db.delete(customerExports).where(eq(customerExports.id, e.id));
-        throw err;
-      }
-      return view(e);
-    },
-    async list(tenantId) {
-      const rows = await o.deps.catalog.db.select().from(customerExports).where(eq(customerExports.tenantId, tenantId)).orderBy(desc(customerExports.createdAt)).limit(30);
-      const today = exportDay(new Date(), o.timeZone);
-      return { today, askedToday: rows.some((r) => r.day === today), exports: rows.map(view) };
-    },
-    async open({ tenantId, exportId, token }) {
-      if (!o.canDecrypt) throw new HesaabError({ code: "exports_unavailable", message: "this gateway has no tenant master keys (BACKUP_MASTER_KEYS): it cannot serve downloads" });
-      const [expires = "", signature = "", ...rest] = token.split(".");
-      const given = Buffer.from(signature, "base64url");
-      const expected = Buffer.from(linkSignature(tenantId, exportId, Number(expires)), "base64url");
-      // only the form the gateway writes: base64url decodes padded, cut or re-ordered text to the same
-      // bytes, and a number reads the same with leading zeros; one link, one spelling
-      const canonical = rest.length === 0 && /^[1-9]\d*$/.test(expires) && given.toString("base64url") === signature;
-      if (!canonical || given.length !== expected.length || !timingSafeEqual(given, expected)) {
-        throw new HesaabError({ code: "export_not_found", message: `export ${exportId} not found`, hint: "Check the link; it is valid for your organisation only" });
-      }
-      if (Number(expires) * 1000 <= Date.now()) {
-        throw new HesaabError({ code: "export_link_expired", message: "this download link has expired", hint: `Links last ${LINK_MINUTES} minutes: open My data again for a fresh one` });
-      }
-      return openCustomerExport(o.deps, { tenantId, exportId, token: exportToken(exportId), maxDownloads: o.maxDownloads });
-    },
   };
 }

@@ -7,8 +7,8 @@ import fastifyRateLimit from "@fastify/rate-limit";
 import fastifyStatic from "@fastify/static";
 import { fastifyTRPCPlugin, type FastifyTRPCPluginOptions } from "@trpc/server/adapters/fastify";
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import { appRouter, type AppRouter, type Context } from "@hesaab/api";
 import { isHesaabError } from "@hesaab/config";
-import { appRouter, type AppRouter, type Context } from "./router";
 
 const appsDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -108,7 +108,7 @@ export async function buildServer(ctx: Omit<Context, "sessionToken" | "log">, op
     } satisfies FastifyTRPCPluginOptions<AppRouter>["trpcOptions"],
   });
 
-  // A signed link that expires within minutes (see gateway.ts): checked, then the export's own token opens it.
+  // A signed link that expires within minutes (`customerExportLinks` of @hesaab/tenant-backup): checked, then the export's own token opens it.
   app.get<{ Params: { tenantId: string; exportId: string }; Querystring: { token?: unknown } }>("/exports/:tenantId/:exportId/download", async (req, reply) => {
     if (!ctx.exports) return reply.code(503).send({ error: "exports_unavailable", message: "customer exports are not available on this gateway" });
     const token = req.query.token ?? "";

@@ -18,7 +18,7 @@ import { migrate } from "@hesaab/db";
 import { createPlatformSchema, generatePlatform, type GenerateResult } from "@hesaab/platform";
 import { freshDatabase, testEnv, waitFor, type FreshDatabase } from "@hesaab/testkit";
 import { PLATFORM_POOL_MAX } from "../src/gateway";
-import type { AppRouter } from "../src/router";
+import type { AppRouter } from "@hesaab/api";
 
 const appDir = fileURLToPath(new URL("..", import.meta.url));
 const secret = randomBytes(24).toString("base64"); // 32 characters

@@ -10,9 +10,9 @@ import { alerts, auditLog, backupRecords, migrate, openCatalog, raiseAlert, type
 import { newId, subjectOf, type Message } from "@hesaab/contracts";
 import { createPlatformSchema, generatePlatform } from "@hesaab/platform";
 import { loadEnv } from "../src/env";
-import { startGateway, storageView } from "../src/gateway";
+import { storageView, type AppRouter } from "@hesaab/api";
+import { startGateway } from "../src/gateway";
 import { buildServer } from "../src/server";
-import type { AppRouter } from "../src/router";
 
 const adminSecret = randomBytes(24).toString("base64"); // 32 characters
 let database: FreshDatabase;

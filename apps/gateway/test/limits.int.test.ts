@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTRPCClient, httpBatchLink, TRPCClientError } from "@trpc/client";
 import { waitFor } from "@hesaab/testkit";
 import { PLATFORM_POOL_MAX } from "../src/gateway";
-import type { AppRouter } from "../src/router";
+import type { AppRouter } from "@hesaab/api";
 import { TRPC_MAX_BATCH } from "../src/server";
 import { startHarness, type Harness } from "./harness";
 

@@ -11,7 +11,7 @@ import { isHesaabError } from "@hesaab/config";
 import { revokeSession } from "@hesaab/session";
 import { loadEnv } from "../src/env";
 import { startGateway, type RunningGateway } from "../src/gateway";
-import type { AppRouter } from "../src/router";
+import type { AppRouter } from "@hesaab/api";
 import { pyjwtSession, startHarness, type Harness } from "./harness";
 
 let h: Harness;

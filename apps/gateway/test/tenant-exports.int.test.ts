@@ -9,7 +9,7 @@ import { buildCustomerExport, requestCustomerExport } from "@hesaab/tenant-backu
 import { waitFor } from "@hesaab/testkit";
 import { loadEnv } from "../src/env";
 import { startGateway } from "../src/gateway";
-import type { AppRouter } from "../src/router";
+import type { AppRouter } from "@hesaab/api";
 import { startHarness, type Harness, type SessionOptions } from "./harness";
 
 let h: Harness;

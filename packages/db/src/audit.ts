@@ -1,3 +1,4 @@
+import { desc, eq } from "drizzle-orm";
 import type { CatalogDb } from "./client";
 import { auditLog } from "./schema";
 
@@ -22,4 +23,16 @@ export async function writeAudit(db: CatalogDb, entry: AuditEntry): Promise<void
     outcome: entry.outcome ?? "ok",
     details: entry.details ?? {},
   });
+}
+
+export type AuditRow = typeof auditLog.$inferSelect;
+
+/** The audit trail (optionally one tenant's), newest first. */
+export async function listAuditEntries(db: CatalogDb, q: { tenantId?: string | undefined; limit?: number } = {}): Promise<AuditRow[]> {
+  return db
+    .select()
+    .from(auditLog)
+    .where(q.tenantId ? eq(auditLog.tenantId, q.tenantId) : undefined)
+    .orderBy(desc(auditLog.at), desc(auditLog.id))
+    .limit(q.limit ?? 100);
 }

@@ -1,7 +1,7 @@
 export * from "./schema";
 export { openCatalog, migrate, catalogState, requireMigratedCatalog, MIGRATIONS_DIR, type Catalog, type CatalogDb, type CatalogState } from "./client";
 export { openPool, databaseBusy, DEFAULT_CONNECT_TIMEOUT_MS, type OpenPoolOptions } from "./pool";
-export { writeAudit, type AuditEntry } from "./audit";
+export { writeAudit, listAuditEntries, type AuditEntry, type AuditRow } from "./audit";
 export {
   insertBackupRecord,
   getBackupRecord,
@@ -14,6 +14,8 @@ export {
   listBackupRecords,
   latestRestorableBackup,
   insertAlert,
+  listAlerts,
+  settleAlert,
   raiseAlert,
   type AlertInput,
   RESTORABLE,

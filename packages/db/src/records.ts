@@ -1,4 +1,4 @@
-import { and, desc, eq, inArray, lte, sql, type SQL } from "drizzle-orm";
+import { and, desc, eq, inArray, isNotNull, isNull, lte, sql, type SQL } from "drizzle-orm";
 import { errorText } from "@hesaab/config";
 import { newId, noPublish, type Publish } from "@hesaab/contracts";
 import type { CatalogDb } from "./client";
@@ -175,6 +175,34 @@ export type Alert = typeof alerts.$inferSelect;
 export async function insertAlert(db: CatalogDb, alert: typeof alerts.$inferInsert): Promise<Alert> {
   const [row] = await db.insert(alerts).values(alert).returning();
   return row!;
+}
+
+/** Open alerts (or, with `resolved`, the resolved ones), newest first. */
+export async function listAlerts(db: CatalogDb, q: { resolved?: boolean; limit?: number } = {}): Promise<Alert[]> {
+  return db
+    .select()
+    .from(alerts)
+    .where(q.resolved ? isNotNull(alerts.resolvedAt) : isNull(alerts.resolvedAt))
+    .orderBy(desc(alerts.raisedAt))
+    .limit(q.limit ?? 100);
+}
+
+/**
+ * Acknowledges (`acknowledged`) or resolves (`resolved`, which acknowledges it too) an open alert in
+ * `by`'s name. The first to acknowledge stays the one who did. Returns the alert's context, or
+ * undefined when no open alert has that id (unknown, or resolved already).
+ */
+export async function settleAlert(
+  db: CatalogDb,
+  o: { id: string; as: "acknowledged" | "resolved"; by: string; now?: Date },
+): Promise<{ id: string; context: Record<string, unknown> } | undefined> {
+  const now = o.now ?? new Date();
+  const [changed] = await db
+    .update(alerts)
+    .set({ acknowledgedAt: sql`coalesce(${alerts.acknowledgedAt}, ${now})`, acknowledgedBy: sql`coalesce(${alerts.acknowledgedBy}, ${o.by})`, ...(o.as === "resolved" ? { resolvedAt: now } : {}) })
+    .where(and(eq(alerts.id, o.id), isNull(alerts.resolvedAt)))
+    .returning({ id: alerts.id, context: alerts.context });
+  return changed;
 }
 
 export interface AlertInput {

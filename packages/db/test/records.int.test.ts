@@ -2,7 +2,23 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eq } from "drizzle-orm";
 import { freshDatabase, type FreshDatabase } from "@hesaab/testkit";
 import { newId } from "@hesaab/contracts";
-import { alerts, finishBackupRecords, getBackupRecord, insertBackupRecord, insertBackupRecords, latestRestorableBackup, migrate, openCatalog, raiseAlert, setProviderCopy, type Catalog } from "../src";
+import {
+  alerts,
+  finishBackupRecords,
+  getBackupRecord,
+  insertBackupRecord,
+  insertBackupRecords,
+  latestRestorableBackup,
+  listAlerts,
+  listAuditEntries,
+  migrate,
+  openCatalog,
+  raiseAlert,
+  setProviderCopy,
+  settleAlert,
+  writeAudit,
+  type Catalog,
+} from "../src";
 
 let database: FreshDatabase;
 let catalog: Catalog;
@@ -105,9 +121,34 @@ describe("alerts", () => {
     expect(await catalog.db.select().from(alerts).where(eq(alerts.code, "test_twice"))).toHaveLength(2);
   });
 
+  it("settleAlert: the first to acknowledge stays the one who did; a resolved alert leaves the open list and cannot be settled again", async () => {
+    const id = (await raiseAlert({ catalog }, { severity: "warning", code: "test_settle", message: "to settle", context: { tenantId: "t7" } }))!;
+    expect((await listAlerts(catalog.db)).map((a) => a.id)).toContain(id);
+    const at = new Date("2026-01-02T03:04:05Z");
+    expect(await settleAlert(catalog.db, { id, as: "acknowledged", by: "admin:first", now: at })).toEqual({ id, context: { tenantId: "t7" } });
+    await settleAlert(catalog.db, { id, as: "resolved", by: "admin:second", now: new Date("2026-01-03T00:00:00Z") });
+    const [row] = await catalog.db.select().from(alerts).where(eq(alerts.id, id));
+    expect(row).toMatchObject({ acknowledgedBy: "admin:first", acknowledgedAt: at, resolvedAt: new Date("2026-01-03T00:00:00Z") });
+    expect((await listAlerts(catalog.db)).map((a) => a.id)).not.toContain(id);
+    expect((await listAlerts(catalog.db, { resolved: true })).map((a) => a.id)).toContain(id);
+    expect(await settleAlert(catalog.db, { id, as: "resolved", by: "admin:third" })).toBeUndefined();
+    expect(await settleAlert(catalog.db, { id: newId("alr"), as: "acknowledged", by: "admin:third" })).toBeUndefined();
+  });
+
   it("raiseAlert never throws: a catalog that cannot take it gives undefined", async () => {
     const closed = openCatalog({ url: database.url });
     await closed.close();
     expect(await raiseAlert({ catalog: closed }, { severity: "critical", code: "test_alert", message: "lost" })).toBeUndefined();
+  });
+});
+
+describe("audit trail", () => {
+  it("lists entries newest first, optionally one tenant's, up to the limit", async () => {
+    const tenant = `t-${newId("job")}`;
+    for (const action of ["first", "second", "third"]) await writeAudit(catalog.db, { actor: "test", action, tenantId: tenant });
+    await writeAudit(catalog.db, { actor: "test", action: "elsewhere", tenantId: "another" });
+    expect((await listAuditEntries(catalog.db, { tenantId: tenant })).map((r) => r.action)).toEqual(["third", "second", "first"]);
+    expect((await listAuditEntries(catalog.db, { tenantId: tenant, limit: 2 })).map((r) => r.action)).toEqual(["third", "second"]);
+    expect((await listAuditEntries(catalog.db, { limit: 1 })).map((r) => r.action)).toEqual(["elsewhere"]);
   });
 });

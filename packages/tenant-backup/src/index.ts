@@ -20,3 +20,4 @@ export {
   type OpenedCustomerExport,
 } from "./customer-export";
 export type { TenantScreening, TenantRefusal } from "@hesaab/tenant-data";
+export { customerExportLinks, EXPORT_LINK_MINUTES, type CustomerExportLinks, type CustomerExportView } from "./export-links";

@@ -18,7 +18,7 @@ describe("layer rules", () => {
   });
 
   it("fail on a relative import into another app", async () => {
-    const messages = await lint("apps/backup-svc", `import { x } from "../../gateway/src/router";\nexport const y = x;\n`);
+    const messages = await lint("apps/backup-svc", `import { x } from "../../gateway/src/server";\nexport const y = x;\n`);
     expect(messages.join("\n")).toMatch(/no app imports another app/);
   });
 
@@ -27,16 +27,28 @@ describe("layer rules", () => {
     expect(messages.join("\n")).toMatch(/packages never import apps/);
   });
 
-  it("let an SPA import the router type, but not a value from the gateway", async () => {
-    expect(await lint("apps/admin-web", `import type { AppRouter } from "@hesaab/gateway/router";\nexport type R = AppRouter;\n`)).toEqual([]);
-    const messages = await lint("apps/admin-web", `import { appRouter } from "@hesaab/gateway/router";\nexport const r = appRouter;\n`);
-    expect(messages.join("\n")).toMatch(/only the gateway's router type/);
+  it("let an SPA import the API's router type, but not a value from it", async () => {
+    expect(await lint("apps/admin-web", `import type { AppRouter } from "@hesaab/api";\nexport type R = AppRouter;\n`)).toEqual([]);
+    const messages = await lint("apps/admin-web", `import { appRouter } from "@hesaab/api";\nexport const r = appRouter;\n`);
+    expect(messages.join("\n")).toMatch(/only the API's router type/);
   });
 
-  it("let an SPA use the browser-side packages, not a server package", async () => {
+  it("fail on an SPA importing from the gateway, even a type", async () => {
+    const messages = await lint("apps/tenant-web", `import type { RunningGateway } from "@hesaab/gateway";\nexport type G = RunningGateway;\n`);
+    expect(messages.join("\n")).toMatch(/no app imports another app/);
+  });
+
+  it("let an SPA use the browser-side packages, not a server package (not even its types)", async () => {
     expect(await lint("apps/tenant-web", `import { browserSession } from "@hesaab/web-session";\nexport const s = browserSession("k");\n`)).toEqual([]);
+    expect(await lint("apps/tenant-web", `import { tenantId } from "@hesaab/contracts";\nexport const t = tenantId;\n`)).toEqual([]);
     const messages = await lint("apps/tenant-web", `import { openCatalog } from "@hesaab/db";\nexport const c = openCatalog;\n`);
     expect(messages.join("\n")).toMatch(/not on server packages/);
+    const types = await lint("apps/admin-web", `import type { Catalog } from "@hesaab/db";\nexport type C = Catalog;\n`);
+    expect(types.join("\n")).toMatch(/not on server packages/);
+  });
+
+  it("let the gateway mount the API's router", async () => {
+    expect(await lint("apps/gateway", `import { appRouter } from "@hesaab/api";\nexport const r = appRouter;\n`)).toEqual([]);
   });
 
   it("let an app import packages", async () => {
@@ -53,6 +65,14 @@ describe("layer rules", () => {
   it("fail on an infrastructure package importing another (the bus knows nothing of the catalog)", async () => {
     const messages = await lint("packages/bus", `import { scheduleRuns } from "@hesaab/db";\nexport const t = scheduleRuns;\n`);
     expect(messages.join("\n")).toMatch(/bus \(infrastructure\) may not import another infrastructure package/);
+  });
+
+  it("fail on a capability importing the API (a layer above it), and let the API import capabilities", async () => {
+    const messages = await lint("packages/tenant-backup", `import { appRouter } from "@hesaab/api";\nexport const r = appRouter;\n`);
+    expect(messages.join("\n")).toMatch(/tenant-backup \(capabilities\) may not import a layer above it \(api\)/);
+    expect(await lint("packages/api", `import { customerExportLinks } from "@hesaab/tenant-backup";\nimport { storageAnalytics } from "@hesaab/storage-ops";\nexport const x = [customerExportLinks, storageAnalytics];\n`)).toEqual([]);
+    const app = await lint("packages/api", `import { startGateway } from "@hesaab/gateway";\nexport const s = startGateway;\n`);
+    expect(app.join("\n")).toMatch(/packages never import apps/);
   });
 
   it("fail on a capability importing another capability", async () => {

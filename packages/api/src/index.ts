@@ -1,0 +1,6 @@
+export { appRouter, type AppRouter } from "./router";
+export type { Context, TenantRefusalView } from "./trpc";
+export type { BackupRequestAnswer } from "./routers/backups";
+export { DEFAULT_EXPORT_ROLES } from "./routers/tenant";
+export { storageView, type StorageView } from "./storage-view";
+export type { CustomerExportView as ExportView } from "@hesaab/tenant-backup";

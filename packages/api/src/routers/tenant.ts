@@ -1,0 +1,51 @@
+import { TRPCError } from "@trpc/server";
+import { HesaabError, isHesaabError } from "@hesaab/config";
+import type { CustomerExportLinks } from "@hesaab/tenant-backup";
+import { router, tenantProcedure, type Context } from "../trpc";
+
+/** The roles whose users may ask for a customer self-backup unless CUSTOMER_EXPORT_ROLES says otherwise. */
+export const DEFAULT_EXPORT_ROLES = ["owner", "admin"] as const;
+
+/** Why a tenant user's role may not ask for a customer self-backup, or undefined when it may. */
+function exportRoleRefusal(ctx: Context, role: string): HesaabError | undefined {
+  const roles: readonly string[] = ctx.exportRoles ?? DEFAULT_EXPORT_ROLES;
+  if (roles.includes(role)) return undefined;
+  const allowed = roles.length > 0 ? roles.join(" or ") : "nobody";
+  return new HesaabError({
+    code: "export_role_required",
+    message: `only ${allowed} can ask for a copy of your organisation's data (your role is ${role})`,
+    hint: roles.includes("owner") ? "Ask an owner of your organisation to prepare it" : `Ask a user whose role is ${allowed} to prepare it`,
+  });
+}
+
+function exportsOf(ctx: Context): CustomerExportLinks {
+  if (!ctx.exports) throw new TRPCError({ code: "SERVICE_UNAVAILABLE", message: "customer exports are not available on this gateway" });
+  return ctx.exports;
+}
+
+/** A refusal the user can act on (the daily limit, a tenant that cannot export) as its tRPC code, with the message and `appCode`. */
+function asTrpcError(err: unknown): unknown {
+  if (!isHesaabError(err)) return err;
+  const code = err.code === "export_daily_limit" ? "TOO_MANY_REQUESTS" : err.code.startsWith("tenant_") || err.code === "export_role_required" ? "FORBIDDEN" : undefined;
+  return code ? new TRPCError({ code, message: err.describe(), cause: err }) : err;
+}
+
+export const tenantRouter = router({
+  /** Who the session names, and whether their role may ask for a self-backup (if not, the sentence that says why). */
+  me: tenantProcedure.query(({ ctx }) => {
+    const refusal = exportRoleRefusal(ctx, ctx.session.role);
+    return { tenantId: ctx.session.tenantId, userId: ctx.session.userId, role: ctx.session.role, canExport: !refusal, exportRefusal: refusal?.describe() ?? null };
+  }),
+  exports: router({
+    list: tenantProcedure.query(({ ctx }) => exportsOf(ctx).list(ctx.session.tenantId)),
+    request: tenantProcedure.mutation(async ({ ctx }) => {
+      try {
+        const refusal = exportRoleRefusal(ctx, ctx.session.role);
+        if (refusal) throw refusal;
+        return await exportsOf(ctx).request(ctx.session);
+      } catch (err) {
+        throw asTrpcError(err);
+      }
+    }),
+  }),
+});

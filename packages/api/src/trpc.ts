@@ -1,0 +1,100 @@
+// tRPC's one instance for the API: the context every procedure sees, how errors reach the apps, and
+// the three kinds of procedure (open, tenant, admin). The gateway builds the context per request.
+import { initTRPC, TRPCError } from "@trpc/server";
+import { isHesaabError } from "@hesaab/config";
+import type { CatalogDb } from "@hesaab/db";
+import { ADMIN_ROLE, type AdminSession, type SessionVerdict, type TenantSession } from "@hesaab/session";
+import type { CustomerExportLinks } from "@hesaab/tenant-backup";
+import type { StorageView } from "./storage-view";
+
+/** A requested id "back up now" did not queue, and why (`invalid_tenant_id`, `not_a_tenant`, `tenant_not_active`). */
+export interface TenantRefusalView {
+  tenantId: string;
+  code: string;
+  message: string;
+}
+
+export interface Context {
+  db: CatalogDb;
+  /** Publishes a validated command (NATS); undefined when the gateway runs without a bus. */
+  requestBackup?: (input: { tenantIds: string[]; requestedBy: string }) => Promise<void>;
+  /** Which requested ids are tenants of the platform that may be backed up (one query on the platform database); undefined without it. */
+  screenTenants?: (tenantIds: string[]) => Promise<{ accepted: string[]; refused: TenantRefusalView[] }>;
+  /** Checks a tenant session (a JWT for `hesaab-tenant`, revocation included); undefined when tenant sign-in is not configured. */
+  verifySession?: (token: string) => Promise<SessionVerdict<TenantSession>>;
+  /** Checks an admin session (a JWT for `hesaab-admin`, revocation included); undefined when admin sign-in is not configured. */
+  verifyAdminSession?: (token: string) => Promise<SessionVerdict<AdminSession>>;
+  /** The tenant roles that may ask for a customer self-backup (CUSTOMER_EXPORT_ROLES); `DEFAULT_EXPORT_ROLES` when absent. */
+  exportRoles?: readonly string[];
+  /** The request's `Authorization: Bearer …` token, if any (set per request by the server). */
+  sessionToken?: string;
+  /** The tenant app's self-backups and their signed links (`customerExportLinks` of @hesaab/tenant-backup). */
+  exports?: CustomerExportLinks;
+  /** The request's logger (Fastify's pino logger, set per request by the server). */
+  log?: { error(obj: object, msg: string): void };
+  /** Storage analytics for the admin app (the gateway gives `storageView`); without it `storage.analytics` is SERVICE_UNAVAILABLE. */
+  storage?: () => Promise<StorageView>;
+}
+
+const t = initTRPC.context<Context>().create({
+  errorFormatter({ shape, error, ctx }) {
+    const cause = error.cause;
+    // An unexpected failure is logged here and told as one sentence: its message may hold SQL or paths.
+    if (error.code === "INTERNAL_SERVER_ERROR" && !isHesaabError(cause)) {
+      ctx?.log?.error({ err: cause ?? error, path: shape.data.path }, "gateway request failed");
+      return { ...shape, message: "the request failed on our side; try again in a moment", data: { ...shape.data, stack: undefined, appCode: undefined } };
+    }
+    // no stack traces to clients, whatever NODE_ENV says
+    return { ...shape, data: { ...shape.data, stack: undefined, appCode: isHesaabError(cause) ? cause.code : undefined } };
+  },
+});
+
+export const router = t.router;
+
+/** No database connection free in time (`database_busy`) is SERVICE_UNAVAILABLE: nothing failed, the client may retry. */
+export const procedure = t.procedure.use(async ({ next }) => {
+  const result = await next();
+  const cause = result.ok ? undefined : result.error.cause;
+  if (isHesaabError(cause, "database_busy")) throw new TRPCError({ code: "SERVICE_UNAVAILABLE", message: cause.describe(), cause });
+  return result;
+});
+
+/**
+ * Procedures of the tenant app: the tenant is the one the session names, never an input, so tenant A
+ * cannot reach tenant B's data by changing an id.
+ */
+export const tenantProcedure = procedure.use(async ({ ctx, next }) => {
+  if (!ctx.verifySession) throw new TRPCError({ code: "UNAUTHORIZED", message: "tenant sign-in is not configured on this gateway (TENANT_SESSION_SECRET, SESSION_PUBLIC_KEY or SESSION_JWKS_URL)" });
+  const verdict = ctx.sessionToken ? await checkSession(ctx.verifySession, ctx.sessionToken) : undefined;
+  if (!verdict || !("session" in verdict)) throw new TRPCError({ code: "UNAUTHORIZED", message: "sign in again: the session is missing, not valid, expired or revoked" });
+  return next({ ctx: { ...ctx, session: verdict.session } });
+});
+
+/**
+ * Procedures of the admin app: every backup of every tenant, so a super admin's session is required
+ * (`aud` hesaab-admin, role super_admin; a tenant session is not one). Without ADMIN_SESSION_SECRET
+ * (or a public key / JWKS) the gateway serves none of them.
+ */
+export const adminProcedure = procedure.use(async ({ ctx, next }) => {
+  if (!ctx.verifyAdminSession) throw new TRPCError({ code: "UNAUTHORIZED", message: "admin sign-in is not configured on this gateway (ADMIN_SESSION_SECRET, SESSION_PUBLIC_KEY or SESSION_JWKS_URL)" });
+  const verdict = ctx.sessionToken ? await checkSession(ctx.verifyAdminSession, ctx.sessionToken) : undefined;
+  if (!verdict || !("session" in verdict)) throw new TRPCError({ code: "UNAUTHORIZED", message: "sign in again: the admin session is missing, not valid, expired or revoked" });
+  const admin = verdict.session;
+  if (admin.role !== ADMIN_ROLE) {
+    throw new TRPCError({ code: "FORBIDDEN", message: `the admin app is for super admins: this session's role is ${JSON.stringify(admin.role)}, not "${ADMIN_ROLE}"` });
+  }
+  return next({ ctx: { ...ctx, admin } });
+});
+
+/** A verdict on a session; keys that cannot be fetched (a JWKS down) are our side, said as such, not "sign in again". */
+async function checkSession<S>(verify: (token: string) => Promise<S>, token: string): Promise<S> {
+  try {
+    return await verify(token);
+  } catch (err) {
+    if (isHesaabError(err, "session_keys_unavailable")) throw new TRPCError({ code: "SERVICE_UNAVAILABLE", message: err.describe(), cause: err });
+    throw err;
+  }
+}
+
+/** Who an admin is in the audit trail and on the bus. */
+export const actorOf = (admin: { userId: string }): string => `admin:${admin.userId}`.slice(0, 200);

@@ -20,3 +20,4 @@ export {
   type OpenedCustomerExport,
 } from "./customer-export";
 export type { TenantScreening, TenantRefusal } from "@hesaab/tenant-data";
+export { TenantBackupError, TENANT_BACKUP_ERROR_CODES, TENANT_DATA_ERROR_CODES, type TenantBackupErrorCode, type TenantDataErrorCode } from "./errors";

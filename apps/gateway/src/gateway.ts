@@ -1,13 +1,14 @@
 import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 import path from "node:path";
 import { desc, eq } from "drizzle-orm";
-import { catalogUrl, HesaabError } from "@hesaab/config";
+import { catalogUrl } from "@hesaab/config";
 import { connectBus } from "@hesaab/bus";
 import { KeyRing, TenantKeyStore } from "@hesaab/crypto";
 import { customerExports, openCatalog, openPool, type Catalog } from "@hesaab/db";
 import { isSessionRevoked, sessionVerifier, type SessionKeys } from "@hesaab/session";
 import { storageAnalytics } from "@hesaab/storage-ops";
 import { exportDay, exportSummary, openCustomerExport, requestCustomerExport, screenBackupRequest, type CustomerExport, type CustomerExportDeps } from "@hesaab/tenant-backup";
+import { GatewayError } from "./errors";
 import type { GatewayEnv } from "./env";
 import type { Context, ExportView, StorageView, TenantExportsPort } from "./router";
 import { buildServer } from "./server";
@@ -213,7 +214,7 @@ function tenantExports(o: {
       return { today, askedToday: rows.some((r) => r.day === today), exports: rows.map(view) };
     },
     async open({ tenantId, exportId, token }) {
-      if (!o.canDecrypt) throw new HesaabError({ code: "exports_unavailable", message: "this gateway has no tenant master keys (BACKUP_MASTER_KEYS): it cannot serve downloads" });
+      if (!o.canDecrypt) throw new GatewayError({ code: "exports_unavailable", message: "this gateway has no tenant master keys (BACKUP_MASTER_KEYS): it cannot serve downloads" });
       const [expires = "", signature = "", ...rest] = token.split(".");
       const given = Buffer.from(signature, "base64url");
       const expected = Buffer.from(linkSignature(tenantId, exportId, Number(expires)), "base64url");
@@ -221,10 +222,10 @@ function tenantExports(o: {
       // bytes, and a number reads the same with leading zeros; one link, one spelling
       const canonical = rest.length === 0 && /^[1-9]\d*$/.test(expires) && given.toString("base64url") === signature;
       if (!canonical || given.length !== expected.length || !timingSafeEqual(given, expected)) {
-        throw new HesaabError({ code: "export_not_found", message: `export ${exportId} not found`, hint: "Check the link; it is valid for your organisation only" });
+        throw new GatewayError({ code: "export_not_found", message: `export ${exportId} not found`, hint: "Check the link; it is valid for your organisation only" });
       }
       if (Number(expires) * 1000 <= Date.now()) {
-        throw new HesaabError({ code: "export_link_expired", message: "this download link has expired", hint: `Links last ${LINK_MINUTES} minutes: open My data again for a fresh one` });
+        throw new GatewayError({ code: "export_link_expired", message: "this download link has expired", hint: `Links last ${LINK_MINUTES} minutes: open My data again for a fresh one` });
       }
       return openCustomerExport(o.deps, { tenantId, exportId, token: exportToken(exportId), maxDownloads: o.maxDownloads });
     },

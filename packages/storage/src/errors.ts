@@ -1,4 +1,4 @@
-import { HesaabError } from "@hesaab/config";
+import { describeError, HesaabError } from "@hesaab/config";
 
 /**
  * Stable storage error codes. Callers match on these, never on messages.
@@ -70,11 +70,12 @@ export function isStorageError(err: unknown, code?: StorageErrorCode): err is St
 }
 
 /**
- * True when repeating the same call cannot help: everything except a `HesaabError` marked retryable.
- * Unknown errors count as permanent (a bug is not fixed by retrying), as in restic's IsPermanentError.
+ * True when repeating the same call cannot help: everything `describeError` does not call retryable
+ * (a `HesaabError` marked retryable, a lost connection). Unknown errors count as permanent (a bug is
+ * not fixed by retrying), as in restic's IsPermanentError.
  */
 export function isPermanent(err: unknown): boolean {
-  return !(err instanceof HesaabError && err.retryable);
+  return !describeError(err).retryable;
 }
 
 /** The error a cancelled operation raises (the caller's `AbortSignal` fired). */

@@ -3,7 +3,7 @@ import path from "node:path";
 import { eq } from "drizzle-orm";
 import type pg from "pg";
 import { openStaged, stageArtifact, verifyStaged, type ArtifactRef, type StagedArtifact } from "@hesaab/artifacts";
-import { describeError, HesaabError, isHesaabError, redactUrl } from "@hesaab/config";
+import { describeError, isHesaabError, redactUrl, type HesaabError } from "@hesaab/config";
 import { newId, noPublish, type ProviderName } from "@hesaab/contracts";
 import {
   getBackupRecord,

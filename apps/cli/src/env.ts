@@ -4,7 +4,7 @@
 import os from "node:os";
 import { z } from "zod";
 import { readStackEnv } from "@hesaab/stack";
-import { envPieces, HesaabError, parseEnv } from "@hesaab/config";
+import { ConfigError, envPieces, parseEnv } from "@hesaab/config";
 
 const platformEnvSchema = z.object({
   PLATFORM_DATABASE_URL: envPieces.platformDb.PLATFORM_DATABASE_URL.optional(),
@@ -166,6 +166,6 @@ const revokeEnvSchema = z.object({
 export function sessionRevokeEnv() {
   const env = parseEnv(revokeEnvSchema, process.env);
   const url = env.BACKUP_DATABASE_URL ?? env.PLATFORM_DATABASE_URL;
-  if (!url) throw new HesaabError({ code: "config_invalid", message: "revoking a session needs the catalog: set BACKUP_DATABASE_URL (or PLATFORM_DATABASE_URL)", hint: "Or run `pnpm hesaab stack up` and source .stack/env" });
+  if (!url) throw new ConfigError({ code: "config_invalid", message: "revoking a session needs the catalog: set BACKUP_DATABASE_URL (or PLATFORM_DATABASE_URL)", hint: "Or run `pnpm hesaab stack up` and source .stack/env" });
   return { catalogUrl: url, tenantMaxHours: env.TENANT_SESSION_MAX_HOURS };
 }

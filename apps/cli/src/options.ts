@@ -1,10 +1,10 @@
 // Refusing bad command-line input, the same way in every command.
 import { InvalidArgumentError } from "commander";
-import { HesaabError } from "@hesaab/config";
+import { CliError } from "./errors";
 
 /** The command was called the wrong way (stable code `usage`); `hint` shows a right way. */
-export function usageError(message: string, hint?: string): HesaabError {
-  return new HesaabError({ code: "usage", message, ...(hint ? { hint } : {}) });
+export function usageError(message: string, hint?: string): CliError {
+  return new CliError({ code: "usage", message, ...(hint ? { hint } : {}) });
 }
 
 // commander argParsers: a bad value is refused before the command runs, as

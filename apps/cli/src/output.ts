@@ -1,6 +1,6 @@
 // Shared output helpers for commands: `--json` prints machine-readable results on stdout;
 // progress goes to stderr, only when it is a terminal.
-import { errorText, isHesaabError, queryErrorCause } from "@hesaab/config";
+import { describeError, isHesaabError, queryErrorCause } from "@hesaab/config";
 
 /**
  * What the CLI prints for an error that ends a command: a HesaabError's message, hint and code; a
@@ -9,13 +9,14 @@ import { errorText, isHesaabError, queryErrorCause } from "@hesaab/config";
  */
 export function errorMessage(err: unknown): string {
   const e = queryErrorCause(err);
-  if (isHesaabError(e)) return `error: ${e.describe()} [${e.code}]`;
+  const { code, message, hint } = describeError(e);
+  if (isHesaabError(e)) return `error: ${hint ? `${message}. ${hint}` : message} [${code}]`;
   const sqlState = (e as { code?: unknown } | undefined)?.code;
   if (e instanceof Error && typeof sqlState === "string" && /^[0-9A-Z]{5}$/.test(sqlState)) {
     const hint = sqlState === "42P01" || sqlState === "3F000" ? "a table or schema is missing: if it is the catalog's (schema backup), run `hesaab catalog migrate`" : "check the database URL, its schema and the role's privileges";
     return `error: the database refused the command: ${e.message} [sqlstate ${sqlState}]. ${hint}`;
   }
-  return `error: ${errorText(e)}`;
+  return `error: ${message}`;
 }
 
 export function printJson(value: unknown): void {

@@ -7,8 +7,8 @@ import fastifyRateLimit from "@fastify/rate-limit";
 import fastifyStatic from "@fastify/static";
 import { fastifyTRPCPlugin, type FastifyTRPCPluginOptions } from "@trpc/server/adapters/fastify";
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
-import { appRouter, type AppRouter, type Context } from "@hesaab/api";
-import { isHesaabError } from "@hesaab/config";
+import { appRouter, errorMeaning, type AppRouter, type Context } from "@hesaab/api";
+import { ERROR_HTTP_STATUS, isHesaabError } from "@hesaab/config";
 
 const appsDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -26,17 +26,6 @@ const CSP_DIRECTIVES = {
 
 /** The most procedures one tRPC batch may carry (the SPAs' batch links send at most as many). */
 export const TRPC_MAX_BATCH = 10;
-
-/** What a refusal of a download link means in HTTP. */
-const DOWNLOAD_STATUS: Record<string, number> = {
-  export_not_found: 404,
-  export_expired: 410,
-  export_link_expired: 410,
-  export_download_limit: 410,
-  export_file_missing: 410,
-  export_not_ready: 409,
-  export_failed: 410,
-};
 
 /** Refusals that mean something is wrong on our side (the tenant gets the sentence; we get a log line). */
 const LOGGED = new Set(["export_file_missing"]);
@@ -144,12 +133,13 @@ export async function buildServer(ctx: Omit<Context, "sessionToken" | "log">, op
 
 /** A download refused: what the tenant can act on as its status and sentence; anything else logged, told as one sentence without paths. */
 function refuseDownload(req: FastifyRequest, reply: FastifyReply, err: unknown) {
-  const status = isHesaabError(err) ? DOWNLOAD_STATUS[err.code] : undefined;
-  if (status && isHesaabError(err)) {
+  // what a refusal means in HTTP, by the gateway's list (ERROR_MEANING)
+  const meaning = errorMeaning(err);
+  if (meaning && isHesaabError(err)) {
     if (LOGGED.has(err.code)) req.log.error({ err: err.cause ?? err, code: err.code, exportId: err.context.exportId }, "export download refused");
-    return reply.code(status).send({ error: err.code, message: err.describe() });
+    if (meaning === "SERVICE_UNAVAILABLE") reply.header("retry-after", "5");
+    return reply.code(ERROR_HTTP_STATUS[meaning]).send({ error: err.code, message: err.describe() });
   }
-  if (isHesaabError(err, "database_busy")) return reply.code(503).header("retry-after", "5").send({ error: err.code, message: err.describe() });
   req.log.error({ err }, "export download failed");
   return reply.code(500).send({ error: "internal", message: "the download failed on our side; try again in a moment" });
 }

@@ -4,3 +4,4 @@ export type { BackupRequestAnswer } from "./routers/backups";
 export { DEFAULT_EXPORT_ROLES } from "./routers/tenant";
 export { storageView, type StorageView } from "./storage-view";
 export type { CustomerExportView as ExportView } from "@hesaab/tenant-backup";
+export { API_ERROR_CODES, ApiError, ERROR_MEANING, errorMeaning, trpcCodeOf, type ApiErrorCode } from "./errors";

@@ -4,7 +4,7 @@ import path from "node:path";
 import { PassThrough, Writable, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
-import { HesaabError } from "@hesaab/config";
+import { ArtifactsError } from "./errors";
 import { createDecryptStream, parseKeySidecar, type ArtifactIdentity, type KeyRing, type KeySidecar } from "@hesaab/crypto";
 import { StorageError, isStorageError, keysSidecarKey, readSidecarBytes, readWithFailover, type FailoverFailure, type StorageBackend } from "@hesaab/storage";
 
@@ -110,7 +110,7 @@ export async function verifyStaged({ staged, keyRing }: { staged: StagedArtifact
   );
   const expected = staged.ref.plaintextBytes;
   if (expected !== undefined && bytes !== expected) {
-    throw new HesaabError({
+    throw new ArtifactsError({
       code: "artifact_plaintext_mismatch",
       message: `${staged.ref.key} decrypts to ${bytes} bytes, the backup recorded ${expected}`,
       hint: "This copy is not the backup that was taken: use the other provider's copy, or another backup",

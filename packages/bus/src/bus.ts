@@ -10,12 +10,12 @@ import {
   type StreamConfig,
 } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { redactUrl } from "@hesaab/config";
+import { describeError, redactUrl } from "@hesaab/config";
 import { makeMessage, subjectOf, type DataInput, type MessageOf, type MessageType } from "@hesaab/contracts";
 import { startConsuming, type ConsumeOptions, type Consumption, type EventConsumeOptions } from "./consume";
 import { publishWithRetry, LastErrors, type BusCore } from "./core";
 import { watchMaxDeliveries, type DeadLetterHook } from "./dead-letter";
-import { BusError, describeError } from "./errors";
+import { BusError } from "./errors";
 import { BusLayout, type StreamKind } from "./layout";
 import { consoleLogger, type BusLogger } from "./log";
 

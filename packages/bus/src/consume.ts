@@ -8,10 +8,11 @@ import {
   type JsMsg,
 } from "@nats-io/jetstream";
 import { type Subscription } from "@nats-io/transport-node";
+import { describeError, isRedeliverable } from "@hesaab/config";
 import { MalformedMessageError, parseMessage, subjectOf, type Message } from "@hesaab/contracts";
 import { type BusCore } from "./core";
 import { deadLetter, watchMaxDeliveries, type DeadLetterHook, type DeadLetterInput } from "./dead-letter";
-import { BusError, describeError } from "./errors";
+import { BusError, oneLine } from "./errors";
 import { durableFor, type StreamKind } from "./layout";
 import { sleep } from "./sleep";
 
@@ -342,8 +343,9 @@ class ConsumptionRun implements Consumption {
           m.nak(); // shutting down: hand it back now, another worker takes it
           return;
         }
-        const known = { code: error.code, message: error.message };
-        if (!error.retryable) {
+        const known = { code: error.code, message: oneLine(error.message) };
+        // Redelivered unless known to be permanent, wider than `error.retryable` (see isRedeliverable).
+        if (!isRedeliverable(err)) {
           await this.#deadLetter(m, { input: { ...base, reason: "non_retryable", error: known }, settle });
         } else if (attempt >= maxDeliver) {
           await this.#deadLetter(m, { input: { ...base, reason: "exhausted", error: known }, settle });

@@ -1,6 +1,7 @@
 import { JetStreamApiError, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { headers as natsHeaders, type MsgHdrs, type NatsConnection } from "@nats-io/transport-node";
-import { BusError, describeError } from "./errors";
+import { describeError } from "@hesaab/config";
+import { BusError } from "./errors";
 import { type BusLayout } from "./layout";
 import { type BusLogger } from "./log";
 

@@ -1,8 +1,9 @@
 import { JetStreamApiError } from "@nats-io/jetstream";
 import { headers, type MsgHdrs, type Subscription } from "@nats-io/transport-node";
+import { describeError } from "@hesaab/config";
 import { deadLetterSubjectOf, MalformedMessageError, parseMessage, type MessageType } from "@hesaab/contracts";
 import { publishWithRetry, type BusCore } from "./core";
-import { describeError, oneLine } from "./errors";
+import { oneLine } from "./errors";
 import { type StreamKind } from "./layout";
 
 /** Why a message left its stream for the dead-letter stream. */

@@ -27,7 +27,7 @@ export {
   type DeadLetterHook,
   type DeadLetterReason,
 } from "./dead-letter";
-export { BusError } from "./errors";
+export { BusError, BUS_ERROR_CODES, type BusErrorCode } from "./errors";
 export { BusLayout, durableFor, type StreamKind } from "./layout";
 export { consoleLogger, silentLogger, type BusLogger } from "./log";
 export {

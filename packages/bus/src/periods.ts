@@ -1,5 +1,5 @@
 import { CronExpressionParser, type CronExpression } from "cron-parser";
-import { HesaabError } from "@hesaab/config";
+import { BusError } from "./errors";
 
 /**
  * Periods of a cron schedule in a time zone.
@@ -89,7 +89,7 @@ function parseCron(cron: string, currentDate: Date): CronExpression {
   try {
     return CronExpressionParser.parse(cron, { tz: "UTC", currentDate, strict: false });
   } catch (err) {
-    throw new HesaabError({
+    throw new BusError({
       code: "schedule_invalid",
       message: `invalid cron expression ${JSON.stringify(cron)}: ${(err as Error).message}`,
       hint: "Use five fields: minute hour day-of-month month day-of-week, e.g. 0 2 * * *",
@@ -98,8 +98,8 @@ function parseCron(cron: string, currentDate: Date): CronExpression {
   }
 }
 
-function tooDense(cron: string): HesaabError {
-  return new HesaabError({ code: "schedule_invalid", message: `cron expression ${JSON.stringify(cron)} fires too often to schedule` });
+function tooDense(cron: string): BusError {
+  return new BusError({ code: "schedule_invalid", message: `cron expression ${JSON.stringify(cron)} fires too often to schedule` });
 }
 
 /** Wall-clock arithmetic in one IANA zone. A "wall" time is the local date and time written as if it were UTC. */
@@ -119,7 +119,7 @@ class Zone {
         second: "2-digit",
       });
     } catch (err) {
-      throw new HesaabError({
+      throw new BusError({
         code: "schedule_invalid",
         message: `unknown time zone ${JSON.stringify(name)}`,
         hint: "Use an IANA zone name such as Asia/Tehran or UTC",

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import os from "node:os";
-import { describeError } from "./errors";
+import { describeError } from "@hesaab/config";
 import { consoleLogger, type BusLogger } from "./log";
 import { nextPeriod, periodAt, validateSchedule, type SchedulePeriod } from "./periods";
 import { sleep } from "./sleep";

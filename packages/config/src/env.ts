@@ -2,7 +2,7 @@ import os from "node:os";
 import path from "node:path";
 import { z } from "zod";
 import { Secret } from "./secret";
-import { HesaabError } from "./errors";
+import { ConfigError } from "./errors";
 
 /**
  * Building blocks for each app's `src/env.ts`. An app composes the pieces it needs into one zod
@@ -140,7 +140,7 @@ export function parseEnv<T extends z.ZodType>(schema: T, source: NodeJS.ProcessE
   const result = schema.safeParse(source);
   if (result.success) return result.data;
   const lines = result.error.issues.map((i) => `  ${i.path.join(".") || "(root)"}: ${i.message}`);
-  throw new HesaabError({
+  throw new ConfigError({
     code: "config_invalid",
     message: `invalid configuration:\n${lines.join("\n")}`,
     hint: "Set the variables above (see .env.example), or run `pnpm hesaab stack up` and source .stack/env for local defaults",

@@ -1,3 +1,18 @@
 export { Secret, redactUrl } from "./secret";
-export { HesaabError, isHesaabError, errorText, queryErrorCause } from "./errors";
+export {
+  HesaabError,
+  isHesaabError,
+  errorText,
+  queryErrorCause,
+  describeError,
+  isTransientError,
+  isRedeliverable,
+  ConfigError,
+  CONFIG_ERROR_CODES,
+  ERROR_HTTP_STATUS,
+  type ConfigErrorCode,
+  type ErrorDescription,
+  type ErrorMeaning,
+  type HesaabErrorOptions,
+} from "./errors";
 export { envPieces, parseEnv, catalogUrl, secretString, masterKeySet, columnExclusions, type MasterKeySet } from "./env";

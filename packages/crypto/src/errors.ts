@@ -52,10 +52,11 @@ export const CryptoErrorCode = {
 
 export type CryptoErrorCode = (typeof CryptoErrorCode)[keyof typeof CryptoErrorCode];
 
-/** Every failure of the BKP1 format and the key hierarchy. Never retryable: the bytes or keys are wrong. */
-export class CryptoError extends HesaabError {
-  declare readonly code: CryptoErrorCode;
+/** The codes of this package as a list (see {@link CryptoErrorCode} for what each means). */
+export const CRYPTO_ERROR_CODES: readonly CryptoErrorCode[] = Object.values(CryptoErrorCode);
 
+/** Every failure of the BKP1 format and the key hierarchy. Never retryable: the bytes or keys are wrong. */
+export class CryptoError extends HesaabError<CryptoErrorCode> {
   constructor(opts: { code: CryptoErrorCode; message: string; hint?: string; cause?: unknown; context?: Record<string, unknown> }) {
     super({ ...opts, retryable: false });
   }

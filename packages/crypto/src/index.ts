@@ -1,6 +1,6 @@
 // @hesaab/crypto: the BKP1 streaming encryption format and the key hierarchy.
 // See README.md for the format in one picture, rotation and shredding.
-export { CryptoError, CryptoErrorCode, isCryptoError } from "./errors";
+export { CryptoError, CryptoErrorCode, CRYPTO_ERROR_CODES, isCryptoError } from "./errors";
 export {
   DEFAULT_CHUNK_LOG2,
   MAX_CHUNK_LOG2,

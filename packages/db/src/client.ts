@@ -4,7 +4,8 @@ import { fileURLToPath } from "node:url";
 import { drizzle, type NodePgDatabase } from "drizzle-orm/node-postgres";
 import { migrate as drizzleMigrate } from "drizzle-orm/node-postgres/migrator";
 import pg from "pg";
-import { HesaabError, redactUrl } from "@hesaab/config";
+import { redactUrl } from "@hesaab/config";
+import { DbError } from "./errors";
 import { openPool } from "./pool";
 import * as schema from "./schema";
 
@@ -36,7 +37,7 @@ export async function migrate({ url }: { url: string }): Promise<{ applied: numb
   try {
     await client.connect();
   } catch (err) {
-    throw new HesaabError({
+    throw new DbError({
       code: "catalog_unreachable",
       message: `cannot connect to the catalog database at ${redactUrl(url)}: ${(err as Error).message}`,
       hint: "Check BACKUP_DATABASE_URL (or PLATFORM_DATABASE_URL) and that PostgreSQL is running",
@@ -103,7 +104,7 @@ export async function requireMigratedCatalog({ pool, url }: { pool: pg.Pool; url
   try {
     state = await catalogState(pool);
   } catch (err) {
-    throw new HesaabError({
+    throw new DbError({
       code: "catalog_unreachable",
       message: `cannot read the catalog database at ${redactUrl(url)}: ${(err as Error).message}`,
       hint: "Check BACKUP_DATABASE_URL (or PLATFORM_DATABASE_URL) and that PostgreSQL is running",
@@ -112,7 +113,7 @@ export async function requireMigratedCatalog({ pool, url }: { pool: pg.Pool; url
     });
   }
   if (state.pending.length === 0) return;
-  throw new HesaabError({
+  throw new DbError({
     code: "catalog_not_migrated",
     message: `the catalog at ${redactUrl(url)} is not migrated: run \`hesaab catalog migrate\``,
     hint: state.applied === 0 ? "It has no backup schema yet; the command creates it" : `It lacks ${state.pending.join(", ")}`,

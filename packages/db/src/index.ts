@@ -27,3 +27,4 @@ export {
 } from "./records";
 export { tenantKeyRows, connectTenantKeyRows, type TenantKeyRows, type TenantKeyRow, type TenantKeySeed } from "./tenant-keys";
 export { catalogClaims } from "./schedule-claims";
+export { DbError, DB_ERROR_CODES, type DbErrorCode } from "./errors";

@@ -1,5 +1,5 @@
 import pg from "pg";
-import { HesaabError } from "@hesaab/config";
+import { DbError } from "./errors";
 
 /** How long a query waits for a pool's connection (a free one, or a new one opening) by default: `DATABASE_CONNECT_TIMEOUT_MS`. */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
@@ -17,8 +17,8 @@ export interface OpenPoolOptions {
 const TIMED_OUT = /timeout exceeded when trying to connect|connection terminated due to connection timeout/i;
 
 /** The retryable error a pool's timeout becomes (the gateway answers it as 503). */
-export function databaseBusy(seconds: number, cause?: unknown): HesaabError {
-  return new HesaabError({
+export function databaseBusy(seconds: number, cause?: unknown): DbError {
+  return new DbError({
     code: "database_busy",
     retryable: true,
     message: `no database connection was free within ${seconds} s`,

@@ -1,4 +1,4 @@
-export { DrError, type DrErrorCode } from "./errors";
+export { DrError, DR_ERROR_CODES, type DrErrorCode } from "./errors";
 export { dumpDatabase, restoreDump, connect, userObjects, probeDatabase, createDatabase, type DumpOptions, type RestoreOptions } from "./pg-tools";
 export { countRows, countRowsOf, listTables, serverFacts, compareWithManifest, compareCounts, parseManifest, type DrManifest, type ManifestComparison } from "./manifest";
 export { buildConfigBundle, writeConfigBundle, parseConfigBundle, type ConfigBundle } from "./config-bundle";
@@ -27,5 +27,4 @@ export {
 export { restorePlatform, type RestorePlatformOptions, type RestoreReport, type RestoreFailure, type RestorePhase } from "./restore";
 export { rotateDisasterKeys, type RotateDisasterKeysOptions, type RotationReport, type ProviderRotation, type RewrapOutcome } from "./rotate";
 export { disasterBackupForPeriod } from "./catalog";
-export { describe as describeError } from "./describe";
 export { handleDisasterBackupRequest, type DrHandlerDeps } from "./handlers";

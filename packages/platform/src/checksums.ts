@@ -1,5 +1,5 @@
 import type pg from "pg";
-import { HesaabError } from "@hesaab/config";
+import { PlatformError } from "./errors";
 import { type PgTarget, qualify, quoteIdent, withClient } from "./pg";
 import { type PlatformTable, PLATFORM_TABLE_NAMES, TENANT_COLUMN, TENANT_TABLE_NAMES, platformTable } from "./tables";
 
@@ -70,7 +70,7 @@ async function fromClause(o: { client: pg.ClientBase; schema: string; table: str
     return { sql: `${name} t ${joins.join(" ")} WHERE ${alias}.${TENANT_COLUMN} = $1`, params: [tenantId] };
   }
   if (scope === "tenant") return { sql: `${name} t WHERE t.${TENANT_COLUMN} = $1`, params: [tenantId] };
-  throw new HesaabError({
+  throw new PlatformError({
     code: "platform_table_not_tenant_scoped",
     message: `table ${table} has no ${TENANT_COLUMN} column and is not a known sample table`,
     hint: "Checksum it without a tenant id, or name only tenant tables",

@@ -2,7 +2,7 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import pg from "pg";
 import { from as copyFrom } from "pg-copy-streams";
-import { HesaabError } from "@hesaab/config";
+import { PlatformError } from "./errors";
 import { type PgTarget, qualify, quoteIdent, withClient } from "./pg";
 import { type PlanOptions, type TenantPlan, type TenantStatus, planPlatform } from "./plan";
 import { TABLE_WRITERS, TenantData, type TableWriter } from "./rows";
@@ -179,7 +179,7 @@ async function prepare(o: { client: pg.ClientBase; schema: string; reset: boolea
   await createPlatformSchema(target);
   const { rows } = await o.client.query<{ present: boolean }>(`SELECT EXISTS (SELECT 1 FROM ${qualify(o.schema, "tenants")}) AS present`);
   if (rows[0]?.present) {
-    throw new HesaabError({
+    throw new PlatformError({
       code: "platform_not_empty",
       message: "the platform tables already hold tenants",
       hint: "Generate into an empty database, or pass reset (--reset) to drop and recreate the sample tables",

@@ -16,3 +16,4 @@ export {
 export { AWKWARD_TEXTS, AWKWARD_TAGS } from "./vocabulary";
 export { copyText, copyBytea, copyTextArray, copyJson, COPY_NULL } from "./copy-text";
 export type { PgTarget } from "./pg";
+export { PlatformError, PLATFORM_ERROR_CODES, type PlatformErrorCode } from "./errors";

@@ -21,3 +21,4 @@ export {
   type TenantSession,
 } from "./session";
 export { isSessionRevoked, revokeSession, type Revocation } from "./revocation";
+export { SessionError, SESSION_ERROR_CODES, type SessionErrorCode } from "./errors";

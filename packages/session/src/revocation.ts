@@ -2,7 +2,7 @@
 // written to `backup.revoked_sessions`, which the gateway reads on every request that carries a
 // session (one primary-key lookup, no cache: a revocation holds from the next request on).
 import { eq, lt } from "drizzle-orm";
-import { HesaabError } from "@hesaab/config";
+import { SessionError } from "./errors";
 import { revokedSessions, writeAudit, type CatalogDb } from "@hesaab/db";
 import { CLOCK_TOLERANCE_SECONDS, DEFAULT_TENANT_SESSION_MAX_HOURS, maxSessionHours, type SessionKind } from "./session";
 
@@ -37,7 +37,7 @@ export async function revokeSession(
 ): Promise<Revocation> {
   const jti = o.jti.trim();
   if (jti === "" || jti.length > 200) {
-    throw new HesaabError({ code: "session_jti_invalid", message: "a session's jti is 1 to 200 characters", hint: "Give the jti claim of the session to revoke" });
+    throw new SessionError({ code: "session_jti_invalid", message: "a session's jti is 1 to 200 characters", hint: "Give the jti claim of the session to revoke" });
   }
   const kind = o.kind ?? "any";
   const now = o.now ?? new Date();

@@ -12,7 +12,7 @@
 import { createPublicKey, randomUUID, type KeyObject } from "node:crypto";
 import { createRemoteJWKSet, decodeJwt, errors, jwtVerify, SignJWT, type JWTVerifyGetKey } from "jose";
 import { z } from "zod";
-import { HesaabError } from "@hesaab/config";
+import { SessionError } from "./errors";
 import { tenantId as tenantIdSchema } from "@hesaab/contracts";
 
 export type SessionKind = "admin" | "tenant";
@@ -87,7 +87,7 @@ export function maxSessionHours(kind: SessionKind, tenantMaxHours = DEFAULT_TENA
 
 function checkSecret(secret: Uint8Array): void {
   if (secret.length < MIN_SECRET_BYTES) {
-    throw new HesaabError({ code: "session_secret_short", message: `a session secret needs at least ${MIN_SECRET_BYTES} bytes`, hint: "Generate one with `openssl rand -base64 32`" });
+    throw new SessionError({ code: "session_secret_short", message: `a session secret needs at least ${MIN_SECRET_BYTES} bytes`, hint: "Generate one with `openssl rand -base64 32`" });
   }
 }
 
@@ -97,10 +97,10 @@ export function sessionPublicKey(pem: string): KeyObject {
   try {
     key = createPublicKey(pem.replace(/\\n/g, "\n"));
   } catch (err) {
-    throw new HesaabError({ code: "session_key_invalid", message: "the session public key is not a PEM public key", hint: "Give the SPKI PEM (-----BEGIN PUBLIC KEY-----) of an Ed25519 or RSA key", cause: err });
+    throw new SessionError({ code: "session_key_invalid", message: "the session public key is not a PEM public key", hint: "Give the SPKI PEM (-----BEGIN PUBLIC KEY-----) of an Ed25519 or RSA key", cause: err });
   }
   if (key.asymmetricKeyType !== "ed25519" && key.asymmetricKeyType !== "rsa") {
-    throw new HesaabError({ code: "session_key_invalid", message: `the session public key is ${key.asymmetricKeyType ?? "of an unknown type"}, not Ed25519 or RSA`, hint: "Sign sessions with EdDSA (Ed25519) or RS256" });
+    throw new SessionError({ code: "session_key_invalid", message: `the session public key is ${key.asymmetricKeyType ?? "of an unknown type"}, not Ed25519 or RSA`, hint: "Sign sessions with EdDSA (Ed25519) or RS256" });
   }
   return key;
 }
@@ -184,7 +184,7 @@ export function sessionVerifier<K extends SessionKind>(o: {
       const refused = refusalOf(err);
       if (refused) return { refused };
       if (!("jwksUrl" in o.keys)) throw err;
-      throw new HesaabError({
+      throw new SessionError({
         code: "session_keys_unavailable",
         message: "the keys sessions are checked with cannot be fetched",
         hint: "Check SESSION_JWKS_URL and that it answers; try again in a moment",
@@ -226,11 +226,11 @@ export async function signSession(o: {
   checkSecret(o.secret);
   const max = maxSessionHours(o.kind, o.tenantMaxHours);
   if (!(o.hours > 0) || o.hours > max) {
-    throw new HesaabError({ code: "session_too_long", message: `${o.kind === "admin" ? "an admin" : "a tenant"} session lasts at most ${max} hours`, hint: "Sign a new one when it runs out" });
+    throw new SessionError({ code: "session_too_long", message: `${o.kind === "admin" ? "an admin" : "a tenant"} session lasts at most ${max} hours`, hint: "Sign a new one when it runs out" });
   }
   if (o.kind === "tenant") {
     const parsed = tenantIdSchema.safeParse(o.tenantId);
-    if (!parsed.success) throw new HesaabError({ code: "session_claims_invalid", message: `a tenant session needs a tenant id (letters, digits, _ . : -), not ${JSON.stringify(o.tenantId ?? "")}` });
+    if (!parsed.success) throw new SessionError({ code: "session_claims_invalid", message: `a tenant session needs a tenant id (letters, digits, _ . : -), not ${JSON.stringify(o.tenantId ?? "")}` });
   }
   const iat = Math.floor((o.now ?? new Date()).getTime() / 1000);
   const exp = iat + Math.floor(o.hours * 3600);

@@ -4,7 +4,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, 
 import { createRequire } from "node:module";
 import path from "node:path";
 import pg from "pg";
-import { HesaabError } from "@hesaab/config";
+import { StackError } from "./errors";
 import { stackDir } from "./paths";
 import { s3Answers, tcpAnswers, waitFor } from "./probe";
 
@@ -37,8 +37,8 @@ export interface StackStatus {
 
 const S3_KEY = "S3RVER"; // s3rver's own fixed local credentials; not a secret
 
-function stackError(message: string, hint: string): HesaabError {
-  return new HesaabError({ code: "stack_unavailable", message, hint });
+function stackError(message: string, hint: string): StackError {
+  return new StackError({ code: "stack_unavailable", message, hint });
 }
 
 function has(cmd: string): boolean {

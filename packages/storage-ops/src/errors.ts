@@ -1,4 +1,4 @@
-import { HesaabError } from "@hesaab/config";
+import { HesaabError, type HesaabErrorOptions } from "@hesaab/config";
 
 /**
  * | code | retryable | when |
@@ -9,16 +9,17 @@ import { HesaabError } from "@hesaab/config";
  * | `storage_ops_invalid_argument` | no | a bad option (a rule, a provider name) |
  * | `storage_ops_no_provider` | no | the provider asked for is not configured |
  */
-export type StorageOpsErrorCode =
-  | "storage_ops_record_incomplete"
-  | "storage_ops_not_found"
-  | "storage_ops_heal_pending"
-  | "storage_ops_invalid_argument"
-  | "storage_ops_no_provider";
+export const STORAGE_OPS_ERROR_CODES = [
+  "storage_ops_record_incomplete",
+  "storage_ops_not_found",
+  "storage_ops_heal_pending",
+  "storage_ops_invalid_argument",
+  "storage_ops_no_provider",
+] as const;
+export type StorageOpsErrorCode = (typeof STORAGE_OPS_ERROR_CODES)[number];
 
-export class StorageOpsError extends HesaabError {
-  declare readonly code: StorageOpsErrorCode;
-  constructor(opts: { code: StorageOpsErrorCode; message: string; retryable?: boolean; hint?: string; cause?: unknown; context?: Record<string, unknown> }) {
+export class StorageOpsError extends HesaabError<StorageOpsErrorCode> {
+  constructor(opts: HesaabErrorOptions<StorageOpsErrorCode>) {
     super({ ...opts, retryable: opts.retryable ?? opts.code === "storage_ops_heal_pending" });
   }
 }

@@ -1,5 +1,5 @@
 export type { KeyRings, StorageOpsDeps } from "./deps";
-export { StorageOpsError, type StorageOpsErrorCode } from "./errors";
+export { StorageOpsError, STORAGE_OPS_ERROR_CODES, type StorageOpsErrorCode } from "./errors";
 export { recordParts, recordKey, recordBytes, isGood, GOOD_STATUSES, type ArtifactPartRef } from "./parts";
 export { insertVerification, loadRecord } from "./catalog";
 export { listInventory, LAYOUT_PREFIXES, type Inventory, type Listed } from "./inventory";

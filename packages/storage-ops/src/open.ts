@@ -1,5 +1,5 @@
 import type { Publish } from "@hesaab/contracts";
-import { HesaabError, type MasterKeySet } from "@hesaab/config";
+import { ConfigError, type MasterKeySet } from "@hesaab/config";
 import { KeyRing, TenantKeyStore } from "@hesaab/crypto";
 import { openCatalog } from "@hesaab/db";
 import { openBackend, providersFromEnv, type OpenBackendOptions, type ProviderEnv } from "@hesaab/storage";
@@ -40,11 +40,11 @@ export function openStorageOps({
 }): OpenedStorageOps {
   const url = env.BACKUP_DATABASE_URL ?? env.PLATFORM_DATABASE_URL;
   if (!url) {
-    throw new HesaabError({ code: "config_invalid", message: "no catalog database is configured", hint: "Set BACKUP_DATABASE_URL (or PLATFORM_DATABASE_URL)" });
+    throw new ConfigError({ code: "config_invalid", message: "no catalog database is configured", hint: "Set BACKUP_DATABASE_URL (or PLATFORM_DATABASE_URL)" });
   }
   const backends = providersFromEnv(env).map((backend) => openBackend({ ...backendOptions, backend, ...(keyPrefix ? { keyPrefix } : {}) }).backend);
   if (backends.length === 0) {
-    throw new HesaabError({ code: "config_invalid", message: "no storage provider is configured", hint: "Set the B2_* and/or R2_* variables (see .env.example)" });
+    throw new ConfigError({ code: "config_invalid", message: "no storage provider is configured", hint: "Set the B2_* and/or R2_* variables (see .env.example)" });
   }
   const catalog = openCatalog({ url, connectTimeoutMs: env.DATABASE_CONNECT_TIMEOUT_MS });
   const tenantKeys = env.BACKUP_MASTER_KEYS ? new TenantKeyStore({ pool: catalog.pool, masterKeys: env.BACKUP_MASTER_KEYS }) : undefined;

@@ -1,4 +1,4 @@
-import { HesaabError } from "@hesaab/config";
+import { describeError, HesaabError } from "@hesaab/config";
 
 /**
  * Stable storage error codes. Callers match on these, never on messages.
@@ -18,19 +18,21 @@ import { HesaabError } from "@hesaab/config";
  * | `storage_rejected` | no | the provider refused the request for another reason (a 4xx we do not classify) |
  * | `storage_aborted` | no | the caller's AbortSignal fired |
  */
-export type StorageErrorCode =
-  | "storage_not_found"
-  | "storage_auth_failed"
-  | "storage_bucket_missing"
-  | "storage_invalid_range"
-  | "storage_invalid_argument"
-  | "storage_unavailable"
-  | "storage_short_read"
-  | "storage_corrupt"
-  | "storage_split_brain"
-  | "storage_all_providers_failed"
-  | "storage_rejected"
-  | "storage_aborted";
+export const STORAGE_ERROR_CODES = [
+  "storage_not_found",
+  "storage_auth_failed",
+  "storage_bucket_missing",
+  "storage_invalid_range",
+  "storage_invalid_argument",
+  "storage_unavailable",
+  "storage_short_read",
+  "storage_corrupt",
+  "storage_split_brain",
+  "storage_all_providers_failed",
+  "storage_rejected",
+  "storage_aborted",
+] as const;
+export type StorageErrorCode = (typeof STORAGE_ERROR_CODES)[number];
 
 const RETRYABLE: ReadonlySet<StorageErrorCode> = new Set(["storage_unavailable", "storage_short_read"]);
 
@@ -38,8 +40,7 @@ const RETRYABLE: ReadonlySet<StorageErrorCode> = new Set(["storage_unavailable",
  * The one error type backends and decorators raise. `context.provider` always names the backend
  * (`"b2"`, `"r2"`, `"fs"`); `context.key` the object when there is one. Never carries credentials.
  */
-export class StorageError extends HesaabError {
-  declare readonly code: StorageErrorCode;
+export class StorageError extends HesaabError<StorageErrorCode> {
   readonly provider: string;
 
   constructor(opts: {
@@ -69,11 +70,12 @@ export function isStorageError(err: unknown, code?: StorageErrorCode): err is St
 }
 
 /**
- * True when repeating the same call cannot help: everything except a `HesaabError` marked retryable.
- * Unknown errors count as permanent (a bug is not fixed by retrying), as in restic's IsPermanentError.
+ * True when repeating the same call cannot help: everything `describeError` does not call retryable
+ * (a `HesaabError` marked retryable, a lost connection). Unknown errors count as permanent (a bug is
+ * not fixed by retrying), as in restic's IsPermanentError.
  */
 export function isPermanent(err: unknown): boolean {
-  return !(err instanceof HesaabError && err.retryable);
+  return !describeError(err).retryable;
 }
 
 /** The error a cancelled operation raises (the caller's `AbortSignal` fired). */

@@ -12,7 +12,7 @@ export type {
   StorageOp,
 } from "./backend";
 export { STORAGE_OPS } from "./backend";
-export { StorageError, isStorageError, isPermanent, type StorageErrorCode } from "./errors";
+export { StorageError, STORAGE_ERROR_CODES, isStorageError, isPermanent, type StorageErrorCode } from "./errors";
 export { compareKeys } from "./key-order";
 export { readAll } from "./streams";
 

@@ -1,12 +1,13 @@
 import { and, eq, inArray, notInArray } from "drizzle-orm";
 import type pg from "pg";
 import { storeArtifact, type StoreArtifactOptions, type StoredArtifact } from "@hesaab/artifacts";
-import { errorText, HesaabError } from "@hesaab/config";
+import { errorText } from "@hesaab/config";
 import { newId, noPublish, type ProviderName, type Publish } from "@hesaab/contracts";
 import { backupRecords, insertBackupRecord, storedArtifactColumns, updateBackupRecord, type BackupRecord, type NewBackupRecord } from "@hesaab/db";
 import { tenantBackupKey } from "@hesaab/storage";
 import { discoverTenantPlan, exportTenant, screenTenants, type ExportProgress, type ExportSummary, type TenantPlan, type TenantScreening } from "@hesaab/tenant-data";
 import type { TenantBackupDeps } from "./deps";
+import { TenantBackupError } from "./errors";
 
 export interface BackupTenantOptions {
   tenantId: string;
@@ -89,8 +90,8 @@ export async function unlock(lock: pg.PoolClient, tenantIds: string[]): Promise<
 export const LOCK_PREFIX = "hesaab.tenant-backup:";
 export const ABANDONED = "abandoned: the worker running this backup stopped before it finished";
 
-export function backupInProgress(tenantId: string): HesaabError {
-  return new HesaabError({ code: "backup_in_progress", retryable: true, message: `a backup of tenant ${tenantId} is already running`, hint: "It will be retried when that one ends" });
+export function backupInProgress(tenantId: string): TenantBackupError {
+  return new TenantBackupError({ code: "backup_in_progress", retryable: true, message: `a backup of tenant ${tenantId} is already running`, hint: "It will be retried when that one ends" });
 }
 
 /**
@@ -107,8 +108,8 @@ export async function periodRecords(deps: Pick<TenantBackupDeps, "catalog">, { t
 }
 
 /** A period whose backup expired or was deleted gets no second one: the record is there, and a new one would break the one-per-period rule. */
-export function periodTaken(record: BackupRecord): HesaabError {
-  return new HesaabError({
+export function periodTaken(record: BackupRecord): TenantBackupError {
+  return new TenantBackupError({
     code: "backup_period_taken",
     retryable: false,
     message: `tenant ${record.tenantId}'s backup for period ${record.period} (${record.id}) is ${record.status}: the period gets no other`,

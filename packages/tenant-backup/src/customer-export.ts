@@ -26,6 +26,7 @@ import { customerExports, writeAudit } from "@hesaab/db";
 import { checkTenant, writeTenantArchive, type ColumnExclusions } from "@hesaab/tenant-data";
 import { tenantPlan } from "./backup";
 import type { TenantBackupDeps } from "./deps";
+import { TenantBackupError } from "./errors";
 
 export type CustomerExport = typeof customerExports.$inferSelect;
 
@@ -70,7 +71,7 @@ const identity = (e: Pick<CustomerExport, "tenantId" | "id">): ArtifactIdentity 
 function tenantDir(deps: CustomerExportDeps, tenantId: string): string {
   const root = path.resolve(deps.exportDir);
   const dir = path.resolve(root, tenantId);
-  if (path.dirname(dir) !== root) throw new HesaabError({ code: "invalid_tenant_id", message: "the tenant id cannot name a directory of its own" });
+  if (path.dirname(dir) !== root) throw new TenantBackupError({ code: "invalid_tenant_id", message: "the tenant id cannot name a directory of its own" });
   return dir;
 }
 
@@ -118,7 +119,7 @@ export async function requestCustomerExport(
   },
 ): Promise<{ export: CustomerExport; token: string }> {
   const now = opts.now ?? new Date();
-  if (!tenantIdSchema.safeParse(opts.tenantId).success) throw new HesaabError({ code: "invalid_tenant_id", message: "the tenant id is not a valid tenant id" });
+  if (!tenantIdSchema.safeParse(opts.tenantId).success) throw new TenantBackupError({ code: "invalid_tenant_id", message: "the tenant id is not a valid tenant id" });
   tenantDir(deps, opts.tenantId);
   // the plan first: its discovery takes a connection of the same pool, and holding one while
   // waiting for another wedges the pool once as many requests as it has connections come at once
@@ -142,7 +143,7 @@ export async function requestCustomerExport(
     return { export: rows[0], token };
   }
   const [taken] = await deps.catalog.db.select().from(customerExports).where(and(eq(customerExports.tenantId, opts.tenantId), eq(customerExports.day, day)));
-  throw new HesaabError({
+  throw new TenantBackupError({
     code: "export_daily_limit",
     message: `tenant ${opts.tenantId} already asked for its export of ${day}${taken ? ` (${taken.id}, ${taken.status})` : ""}`,
     hint: "One export per day: download today's while it lasts (24 hours), or ask again tomorrow",
@@ -164,7 +165,7 @@ export async function buildCustomerExport(
 ): Promise<CustomerExport> {
   const outcome = await withExportLock(deps, opts.exportId, () => buildLocked(deps, opts));
   if (!outcome.held) {
-    throw new HesaabError({ code: "export_in_progress", retryable: true, message: `export ${opts.exportId} is being built by another worker`, hint: "It is retried once that one ends" });
+    throw new TenantBackupError({ code: "export_in_progress", retryable: true, message: `export ${opts.exportId} is being built by another worker`, hint: "It is retried once that one ends" });
   }
   return outcome.value;
 }
@@ -174,11 +175,11 @@ async function buildLocked(deps: CustomerExportDeps, opts: Parameters<typeof bui
   const db = deps.catalog.db;
   const [found] = await db.select().from(customerExports).where(eq(customerExports.id, opts.exportId));
   if (!found || (opts.tenantId !== undefined && found.tenantId !== opts.tenantId)) {
-    throw new HesaabError({ code: "export_not_found", message: `export ${opts.exportId} not found for this tenant` });
+    throw new TenantBackupError({ code: "export_not_found", message: `export ${opts.exportId} not found for this tenant` });
   }
   if (found.status === "ready") return found;
   if (found.status !== "pending" && found.status !== "running") {
-    throw new HesaabError({ code: "export_not_buildable", message: `export ${found.id} is ${found.status}`, context: { exportId: found.id, status: found.status } });
+    throw new TenantBackupError({ code: "export_not_buildable", message: `export ${found.id} is ${found.status}`, context: { exportId: found.id, status: found.status } });
   }
   await db.update(customerExports).set({ status: "running" }).where(eq(customerExports.id, found.id));
   const files = filesOf(deps, found);
@@ -272,29 +273,29 @@ export async function openCustomerExport(
   opts: { exportId: string; token: string; tenantId: string; now?: Date; maxDownloads?: number },
 ): Promise<OpenedCustomerExport> {
   const now = opts.now ?? new Date();
-  const notFound = (): HesaabError =>
-    new HesaabError({ code: "export_not_found", message: `export ${opts.exportId} not found`, hint: "Check the link; it is valid for 24 hours and for your organisation only" });
+  const notFound = (): TenantBackupError =>
+    new TenantBackupError({ code: "export_not_found", message: `export ${opts.exportId} not found`, hint: "Check the link; it is valid for 24 hours and for your organisation only" });
   const [found] = await deps.catalog.db.select().from(customerExports).where(eq(customerExports.id, opts.exportId));
   const given = hashToken(opts.token);
   const stored = found?.downloadTokenHash ? Buffer.from(found.downloadTokenHash, "hex") : undefined;
   if (!found || found.tenantId !== opts.tenantId || !stored || stored.length !== given.length || !timingSafeEqual(stored, given)) throw notFound();
   if (found.status === "pending" || found.status === "running") {
-    throw new HesaabError({ code: "export_not_ready", message: `export ${found.id} is being prepared`, retryable: true, hint: "Try again in a minute" });
+    throw new TenantBackupError({ code: "export_not_ready", message: `export ${found.id} is being prepared`, retryable: true, hint: "Try again in a minute" });
   }
   // what went wrong stays in the catalog (it may name paths or queries): the tenant gets a sentence
-  if (found.status === "failed") throw new HesaabError({ code: "export_failed", message: `export ${found.id} could not be prepared`, hint: "Ask again tomorrow, or contact support" });
+  if (found.status === "failed") throw new TenantBackupError({ code: "export_failed", message: `export ${found.id} could not be prepared`, hint: "Ask again tomorrow, or contact support" });
   if (found.status !== "ready" || !found.expiresAt || found.expiresAt <= now) {
-    throw new HesaabError({ code: "export_expired", message: `export ${found.id} expired`, hint: "Exports are kept 24 hours; ask for a new one (one per day)" });
+    throw new TenantBackupError({ code: "export_expired", message: `export ${found.id} expired`, hint: "Exports are kept 24 hours; ask for a new one (one per day)" });
   }
   const maxDownloads = opts.maxDownloads ?? CUSTOMER_EXPORT_MAX_DOWNLOADS;
   // checked, not reserved: downloads running at once may pass it together, and one that fails counts for nothing
   if (found.downloadCount >= maxDownloads) {
-    throw new HesaabError({ code: "export_download_limit", message: `export ${found.id} was downloaded ${found.downloadCount} times, the most it may be`, hint: "Ask for a new export tomorrow" });
+    throw new TenantBackupError({ code: "export_download_limit", message: `export ${found.id} was downloaded ${found.downloadCount} times, the most it may be`, hint: "Ask for a new export tomorrow" });
   }
   const files = filesOf(deps, found);
   const missing = (err: unknown): never => {
     if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
-    throw new HesaabError({ code: "export_file_missing", message: `export ${found.id} is no longer on this server`, hint: "Ask for a new export tomorrow, or contact support", cause: err, context: { exportId: found.id } });
+    throw new TenantBackupError({ code: "export_file_missing", message: `export ${found.id} is no longer on this server`, hint: "Ask for a new export tomorrow, or contact support", cause: err, context: { exportId: found.id } });
   };
   const sidecar = await readFile(files.keys, "utf8").catch(missing);
   // opened before anything is answered: a missing file is a refusal, not a download cut short

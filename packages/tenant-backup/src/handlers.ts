@@ -1,4 +1,4 @@
-import { isHesaabError } from "@hesaab/config";
+import { describeError, isRedeliverable } from "@hesaab/config";
 import { noPublish, type Delivery, type MessageOf } from "@hesaab/contracts";
 import { raiseAlert } from "@hesaab/db";
 import { activeTenants, backupTenant } from "./backup";
@@ -57,9 +57,11 @@ export async function handleBackupJob(
       await backupTenant(deps, { tenantId: data.tenantId, purpose: data.purpose, period: data.period, requestedBy: data.requestedBy, attempt: delivery.attempt, signal: delivery.signal });
     }
   } catch (err) {
-    const retryable = isHesaabError(err) ? err.retryable : true;
+    // the bus tries again anything not known to be permanent (see isRedeliverable): the event says so
+    const retryable = isRedeliverable(err);
     const final = delivery.final || !retryable;
-    const error = { code: isHesaabError(err) ? err.code : "backup_failed", message: err instanceof Error ? err.message : String(err), retryable };
+    const { code, message: text } = describeError(err, { unknownCode: "backup_failed" });
+    const error = { code, message: text, retryable };
     await publish("backup.tenant.failed.v1", { tenantId: data.tenantId, attempt: delivery.attempt, final, error });
     if (final) {
       await raiseAlert(deps, {
@@ -190,7 +192,7 @@ export async function handleCustomerExportRequest(deps: CustomerExportDeps, { me
   try {
     await buildCustomerExport(deps, { exportId: message.data.exportId, tenantId: message.data.tenantId, signal: delivery.signal });
   } catch (error) {
-    if (delivery.final || (isHesaabError(error) && !error.retryable)) await failCustomerExport(deps, { exportId: message.data.exportId, error }).catch(() => {});
+    if (delivery.final || !isRedeliverable(error)) await failCustomerExport(deps, { exportId: message.data.exportId, error }).catch(() => {});
     throw error;
   }
 }

@@ -21,3 +21,4 @@ export {
 } from "./customer-export";
 export type { TenantScreening, TenantRefusal } from "@hesaab/tenant-data";
 export { customerExportLinks, EXPORT_LINK_MINUTES, type CustomerExportLinks, type CustomerExportView } from "./export-links";
+export { TenantBackupError, TENANT_BACKUP_ERROR_CODES, TENANT_DATA_ERROR_CODES, type TenantBackupErrorCode, type TenantDataErrorCode } from "./errors";

@@ -3,7 +3,7 @@ import path from "node:path";
 import { eq } from "drizzle-orm";
 import type pg from "pg";
 import { openStaged, stageArtifact, verifyStaged, type ArtifactRef, type StagedArtifact } from "@hesaab/artifacts";
-import { errorText, HesaabError, isHesaabError, redactUrl } from "@hesaab/config";
+import { describeError, isHesaabError, redactUrl, type HesaabError } from "@hesaab/config";
 import { newId, noPublish, type ProviderName } from "@hesaab/contracts";
 import {
   getBackupRecord,
@@ -19,6 +19,7 @@ import type { StorageBackend } from "@hesaab/storage";
 import { checkDependencies, copyDependencies, dependencyTables, loadTenantScript } from "@hesaab/tenant-data";
 import { backupTenant, tenantPlan } from "./backup";
 import type { TenantBackupDeps } from "./deps";
+import { TenantBackupError } from "./errors";
 
 export interface RestoreRequest {
   operationId?: string;
@@ -122,7 +123,7 @@ async function prepareCopyTarget(deps: TenantBackupDeps, o: { target: pg.Pool; t
   const check = await checkDependencies({ source: deps.platform, target: o.target, tables });
   const where = redactUrl(o.targetDb);
   if (check.missingTables.length > 0) {
-    throw new HesaabError({
+    throw new TenantBackupError({
       code: "restore_target_missing_tables",
       message: `the target database ${where} lacks the global tables ${check.missingTables.join(", ")} that tenant rows reference`,
       hint: `Create them with the platform's definitions first (pg_dump --schema-only ${check.missingTables.map((t) => `-t ${t}`).join(" ")}), then restore with --with-dependencies`,
@@ -130,7 +131,7 @@ async function prepareCopyTarget(deps: TenantBackupDeps, o: { target: pg.Pool; t
     });
   }
   if (check.shortTables.length > 0 && !o.withDependencies) {
-    throw new HesaabError({
+    throw new TenantBackupError({
       code: "restore_target_missing_dependencies",
       message: `the target database ${where} lacks rows of the global tables tenant rows reference: ${check.shortTables.map((t) => `${t.name} (${t.rows} of the platform's ${t.sourceRows} rows)`).join(", ")}`,
       hint: "Restore with --with-dependencies to copy them from the platform first, or fill them yourself",
@@ -234,10 +235,10 @@ async function resolveBackups(deps: TenantBackupDeps, req: RestoreRequest): Prom
   if (req.backupId) {
     const record = await getBackupRecord(deps.catalog.db, req.backupId);
     if (!record || record.backupType !== "tenant" || !record.tenantId) {
-      throw new HesaabError({ code: "restore_backup_not_found", message: `no tenant backup ${req.backupId} in the catalog`, hint: "List backups with `hesaab backups list`" });
+      throw new TenantBackupError({ code: "restore_backup_not_found", message: `no tenant backup ${req.backupId} in the catalog`, hint: "List backups with `hesaab backups list`" });
     }
     if (req.tenantIds?.length && (req.tenantIds.length !== 1 || req.tenantIds[0] !== record.tenantId)) {
-      throw new HesaabError({ code: "restore_wrong_tenant", message: `backup ${req.backupId} belongs to tenant ${record.tenantId}, not ${req.tenantIds.join(", ")}` });
+      throw new TenantBackupError({ code: "restore_wrong_tenant", message: `backup ${req.backupId} belongs to tenant ${record.tenantId}, not ${req.tenantIds.join(", ")}` });
     }
     return [{ tenantId: record.tenantId, record }];
   }
@@ -251,14 +252,14 @@ async function resolveBackups(deps: TenantBackupDeps, req: RestoreRequest): Prom
     );
     tenantIds = rows.map((r) => r.tenant_id);
   }
-  if (tenantIds.length === 0) throw new HesaabError({ code: "restore_nothing", message: "no tenant to restore", hint: "Name tenants, or check that backups exist" });
+  if (tenantIds.length === 0) throw new TenantBackupError({ code: "restore_nothing", message: "no tenant to restore", hint: "Name tenants, or check that backups exist" });
   const planned: PlannedRestore[] = [];
   for (const tenantId of tenantIds) {
     const record = await latestRestorableBackup(deps.catalog.db, { tenantId, at: req.at });
     planned.push(
       record
         ? { tenantId, record }
-        : { tenantId, error: new HesaabError({ code: "restore_backup_not_found", message: `tenant ${tenantId} has no restorable backup${req.at ? ` at or before ${req.at.toISOString()}` : ""}` }) },
+        : { tenantId, error: new TenantBackupError({ code: "restore_backup_not_found", message: `tenant ${tenantId} has no restorable backup${req.at ? ` at or before ${req.at.toISOString()}` : ""}` }) },
     );
   }
   return planned;
@@ -271,7 +272,7 @@ function orderedBackends(backends: StorageBackend[], preferred: string): Storage
 
 export function artifactRef(record: BackupRecord): ArtifactRef {
   const key = (record.metadata.key as string | undefined) ?? record.b2Location ?? record.r2Location;
-  if (!key || !record.tenantId) throw new HesaabError({ code: "restore_backup_incomplete", message: `backup ${record.id} has no stored location` });
+  if (!key || !record.tenantId) throw new TenantBackupError({ code: "restore_backup_incomplete", message: `backup ${record.id} has no stored location` });
   return {
     key,
     sha256: record.checksum,
@@ -341,9 +342,10 @@ async function rollbackPoint(deps: TenantBackupDeps, { tenantId, requestedBy, si
   }
 }
 
+/** An outcome's error: `describeError` (the one policy), an error not ours named `restore_failed`. */
 function describe(err: unknown): { code: string; message: string; retryable: boolean } {
-  if (isHesaabError(err)) return { code: err.code, message: err.message, retryable: err.retryable };
-  return { code: "restore_failed", message: errorText(err), retryable: false };
+  const { code, message, retryable } = describeError(err, { unknownCode: "restore_failed" });
+  return { code, message, retryable };
 }
 
 /**
@@ -352,9 +354,9 @@ function describe(err: unknown): { code: string; message: string; retryable: boo
  */
 export async function rollbackRestore(deps: TenantBackupDeps, { operationId, requestedBy, signal }: { operationId: string; requestedBy: string; signal?: AbortSignal }): Promise<RestoreReport> {
   const [op] = await deps.catalog.db.select().from(restoreOperations).where(eq(restoreOperations.id, operationId));
-  if (!op) throw new HesaabError({ code: "restore_not_found", message: `no restore operation ${operationId}`, hint: "List them with `hesaab restores list`" });
+  if (!op) throw new TenantBackupError({ code: "restore_not_found", message: `no restore operation ${operationId}`, hint: "List them with `hesaab restores list`" });
   if (!op.rollbackAvailable || !op.rollbackData) {
-    throw new HesaabError({ code: "rollback_unavailable", message: `restore ${operationId} has no rollback point${op.status === "rolled_back" ? " (it was already rolled back)" : ""}` });
+    throw new TenantBackupError({ code: "rollback_unavailable", message: `restore ${operationId} has no rollback point${op.status === "rolled_back" ? " (it was already rolled back)" : ""}` });
   }
   const outcomes: TenantRestoreOutcome[] = [];
   for (const [tenantId, data] of Object.entries(op.rollbackData as Record<string, { backupId: string | null }>)) {

@@ -1,4 +1,4 @@
-import { HesaabError } from "@hesaab/config";
+import { HesaabError, type HesaabErrorOptions } from "@hesaab/config";
 
 /**
  * Every error this package raises on purpose. Codes are stable (callers and tests match on them):
@@ -10,9 +10,36 @@ import { HesaabError } from "@hesaab/config";
  *            `restore_dropped_column`, `restore_type_changed`, `restore_truncated`, `restore_count_mismatch`,
  *            `restore_target_not_empty`, `restore_aborted`, `restore_failed`
  */
-export class TenantDataError extends HesaabError {}
+export const TENANT_DATA_ERROR_CODES = [
+  "plan_root_missing",
+  "plan_cycle",
+  "plan_empty",
+  "invalid_tenant_id",
+  "invalid_backup_id",
+  "tenant_not_found",
+  "tenant_not_active",
+  "tenant_duplicate",
+  "export_aborted",
+  "export_failed",
+  "export_tenant_too_large",
+  "restore_bad_script",
+  "restore_wrong_tenant",
+  "restore_wrong_backup",
+  "restore_table_missing",
+  "restore_dropped_column",
+  "restore_type_changed",
+  "restore_truncated",
+  "restore_count_mismatch",
+  "restore_target_not_empty",
+  "restore_dependencies_failed",
+  "restore_aborted",
+  "restore_failed",
+] as const;
+export type TenantDataErrorCode = (typeof TENANT_DATA_ERROR_CODES)[number];
 
-export function tenantDataError(opts: ConstructorParameters<typeof HesaabError>[0]): TenantDataError {
+export class TenantDataError extends HesaabError<TenantDataErrorCode> {}
+
+export function tenantDataError(opts: HesaabErrorOptions<TenantDataErrorCode>): TenantDataError {
   return new TenantDataError(opts);
 }
 

@@ -48,5 +48,5 @@ export {
 export { countTenantRows } from "./counts";
 export { dependencyTables, checkDependencies, copyDependencies, type DependencyTable, type DependencyCheck } from "./dependencies";
 export { screenTenants, type TenantScreening, type TenantRefusal, type TenantRefusalCode } from "./screen";
-export { TenantDataError } from "./errors";
+export { TenantDataError, TENANT_DATA_ERROR_CODES, type TenantDataErrorCode } from "./errors";
 export type { PgSource } from "./connection";

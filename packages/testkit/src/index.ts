@@ -132,3 +132,4 @@ export async function waitFor<T>(check: () => T | Promise<T>, what = "a conditio
 export function uniquePrefix(label = "test"): string {
   return `${label}-${Date.now().toString(36)}-${randomBytes(4).toString("hex")}/`;
 }
+export { raisedErrorCodes, type RaisedCode } from "./error-codes";

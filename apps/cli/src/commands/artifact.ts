@@ -5,7 +5,7 @@ import { readFile, rename, rm, stat } from "node:fs/promises";
 import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { type Command, Option } from "commander";
-import { HesaabError } from "@hesaab/config";
+import { ConfigError } from "@hesaab/config";
 import {
   KeyRing,
   MAX_HEADER_LEN,
@@ -20,6 +20,7 @@ import {
   type KeySidecar,
 } from "@hesaab/crypto";
 import { drKeysEnv, tenantKeysEnv } from "../env";
+import { CliError } from "../errors";
 import { usageError } from "../options";
 import { printJson, progressDone, progressLine } from "../output";
 
@@ -116,7 +117,7 @@ async function openDataKey({ sidecar, expect }: { sidecar: KeySidecar; expect: A
   if (expect.kind === "platform") return new KeyRing(drKeysEnv()).openArtifact({ sidecar, expect });
   const { masterKeys, catalogUrl } = tenantKeysEnv();
   if (!catalogUrl) {
-    throw new HesaabError({
+    throw new ConfigError({
       code: "config_invalid",
       message: "no catalog database for tenant keys",
       hint: "Set BACKUP_DATABASE_URL (or PLATFORM_DATABASE_URL)",
@@ -155,7 +156,7 @@ async function decrypt(file: string, flags: DecryptFlags): Promise<void> {
   const sidecarPath = flags.keys ?? sidecarPathFor(file);
   const sidecar = await readSidecar(sidecarPath);
   if (!sidecar) {
-    throw new HesaabError({ code: "sidecar_missing", message: `no key sidecar at ${sidecarPath}`, hint: "Pass --keys <sidecar.json>" });
+    throw new CliError({ code: "sidecar_missing", message: `no key sidecar at ${sidecarPath}`, hint: "Pass --keys <sidecar.json>" });
   }
   const { dek, dekId } = await openDataKey({ sidecar, expect });
   const { size } = await stat(file);

@@ -1,7 +1,7 @@
 // `hesaab dr …`: disaster recovery. `list` and `restore` work on a bare machine: no catalog, no
 // services, only the provider credentials (B2_* / R2_*) and DR_MASTER_KEYS.
 import { type Command, Option } from "commander";
-import { HesaabError } from "@hesaab/config";
+import { ConfigError } from "@hesaab/config";
 import { KeyRing } from "@hesaab/crypto";
 import { migrate, openCatalog, requireMigratedCatalog, type Catalog } from "@hesaab/db";
 import {
@@ -28,7 +28,7 @@ function openProviders(from: ProviderName | undefined): { backends: StorageBacke
   // envPieces.b2/r2 build their keys from a template, so zod's output type does not name them: the values are there.
   const configs = providersFromEnv(env as ProviderEnv);
   if (configs.length === 0) {
-    throw new HesaabError({ code: "config_invalid", message: "no storage provider is configured", hint: "Set B2_BUCKET_NAME, B2_ENDPOINT_URL, B2_ACCESS_KEY_ID, B2_SECRET_ACCESS_KEY (or the R2_* ones)" });
+    throw new ConfigError({ code: "config_invalid", message: "no storage provider is configured", hint: "Set B2_BUCKET_NAME, B2_ENDPOINT_URL, B2_ACCESS_KEY_ID, B2_SECRET_ACCESS_KEY (or the R2_* ones)" });
   }
   if (from && !configs.some((c) => c.name === from)) {
     process.stderr.write(`warning: ${from} is not configured (${from.toUpperCase()}_* variables); using ${configs.map((c) => c.name).join(", ")}\n`);
@@ -69,7 +69,7 @@ interface BackupFlags {
 
 async function backup(flags: BackupFlags): Promise<void> {
   const env = drEnv();
-  if (!env.PLATFORM_DATABASE_URL) throw new HesaabError({ code: "config_invalid", message: "PLATFORM_DATABASE_URL is not set: which database should be backed up?" });
+  if (!env.PLATFORM_DATABASE_URL) throw new ConfigError({ code: "config_invalid", message: "PLATFORM_DATABASE_URL is not set: which database should be backed up?" });
   const { backends, root } = openProviders(undefined);
   const keyRing = new KeyRing(drKeysEnv());
   const catalogUrl = flags.catalog ? (env.BACKUP_DATABASE_URL ?? env.PLATFORM_DATABASE_URL) : undefined;

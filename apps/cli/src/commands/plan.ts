@@ -1,7 +1,7 @@
 // `hesaab plan`: what a tenant backup holds, discovered from the platform database's catalog.
 import { type Command } from "commander";
 import pg from "pg";
-import { HesaabError, redactUrl } from "@hesaab/config";
+import { ConfigError, redactUrl } from "@hesaab/config";
 import { countTenantRows, discoverTenantPlan, excludedColumns, formatExcludedColumns, formatPlan } from "@hesaab/tenant-data";
 import { customerExportEnv, platformEnv } from "../env";
 import { printJson } from "../output";
@@ -34,7 +34,7 @@ export function registerPlan(program: Command): void {
     .action(async (flags: PlanFlags) => {
       const url = flags.databaseUrl ?? platformEnv().PLATFORM_DATABASE_URL;
       if (!url) {
-        throw new HesaabError({
+        throw new ConfigError({
           code: "config_invalid",
           message: "no platform database given",
           hint: "Pass --database-url, or set PLATFORM_DATABASE_URL (`pnpm hesaab stack up` writes one to .stack/env)",

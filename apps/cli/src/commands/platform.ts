@@ -1,6 +1,6 @@
 // `hesaab platform …`: the sample HesaabPlus-like platform used by tests, benchmarks and the demo.
 import { type Command, InvalidArgumentError } from "commander";
-import { HesaabError, redactUrl } from "@hesaab/config";
+import { ConfigError, redactUrl } from "@hesaab/config";
 import { createPlatformSchema, generatePlatform, platformSchemaSql, tableChecksums } from "@hesaab/platform";
 import { platformEnv } from "../env";
 import { positiveInt, positiveNumber } from "../options";
@@ -15,7 +15,7 @@ function seedNumber(value: string): number {
 function databaseUrl(option: string | undefined): string {
   const url = option ?? platformEnv().PLATFORM_DATABASE_URL;
   if (!url) {
-    throw new HesaabError({
+    throw new ConfigError({
       code: "config_invalid",
       message: "no platform database given",
       hint: "Pass --database-url, or set PLATFORM_DATABASE_URL (`pnpm hesaab stack up` writes one to .stack/env)",

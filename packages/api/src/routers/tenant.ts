@@ -1,17 +1,17 @@
 import { TRPCError } from "@trpc/server";
-import { HesaabError, isHesaabError } from "@hesaab/config";
 import type { CustomerExportLinks } from "@hesaab/tenant-backup";
+import { ApiError, errorMeaning, trpcCodeOf } from "../errors";
 import { router, tenantProcedure, type Context } from "../trpc";
 
 /** The roles whose users may ask for a customer self-backup unless CUSTOMER_EXPORT_ROLES says otherwise. */
 export const DEFAULT_EXPORT_ROLES = ["owner", "admin"] as const;
 
 /** Why a tenant user's role may not ask for a customer self-backup, or undefined when it may. */
-function exportRoleRefusal(ctx: Context, role: string): HesaabError | undefined {
+function exportRoleRefusal(ctx: Context, role: string): ApiError | undefined {
   const roles: readonly string[] = ctx.exportRoles ?? DEFAULT_EXPORT_ROLES;
   if (roles.includes(role)) return undefined;
   const allowed = roles.length > 0 ? roles.join(" or ") : "nobody";
-  return new HesaabError({
+  return new ApiError({
     code: "export_role_required",
     message: `only ${allowed} can ask for a copy of your organisation's data (your role is ${role})`,
     hint: roles.includes("owner") ? "Ask an owner of your organisation to prepare it" : `Ask a user whose role is ${allowed} to prepare it`,
@@ -23,11 +23,10 @@ function exportsOf(ctx: Context): CustomerExportLinks {
   return ctx.exports;
 }
 
-/** A refusal the user can act on (the daily limit, a tenant that cannot export) as its tRPC code, with the message and `appCode`. */
+/** A refusal the user can act on (the daily limit, a tenant that cannot export), by the API's code list (ERROR_MEANING), as its tRPC code with the message and `appCode`. */
 function asTrpcError(err: unknown): unknown {
-  if (!isHesaabError(err)) return err;
-  const code = err.code === "export_daily_limit" ? "TOO_MANY_REQUESTS" : err.code.startsWith("tenant_") || err.code === "export_role_required" ? "FORBIDDEN" : undefined;
-  return code ? new TRPCError({ code, message: err.describe(), cause: err }) : err;
+  const meaning = errorMeaning(err);
+  return meaning ? new TRPCError({ code: trpcCodeOf(meaning), message: (err as ApiError).describe(), cause: err }) : err;
 }
 
 export const tenantRouter = router({

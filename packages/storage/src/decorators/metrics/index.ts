@@ -1,4 +1,5 @@
 import { Transform, type Readable } from "node:stream";
+import { describeError } from "@hesaab/config";
 import { STORAGE_OPS, type GetOptions, type ListEntry, type ListOptions, type ObjectInfo, type OpOptions, type PutBody, type PutOptions, type PutResult, type StorageBackend, type StorageOp } from "../../backend";
 
 /** One finished operation, as given to `log`. */
@@ -55,9 +56,10 @@ function emptyCounters(): Record<StorageOp, OpCounters> {
   return Object.fromEntries(STORAGE_OPS.map((op) => [op, { calls: 0, errors: 0, bytes: 0, items: 0, totalMs: 0, maxMs: 0 }])) as Record<StorageOp, OpCounters>;
 }
 
-function describeError(err: unknown): { code: string; message: string } {
-  const e = err as { code?: unknown; message?: unknown } | undefined;
-  return { code: typeof e?.code === "string" ? e.code : "unknown", message: typeof e?.message === "string" ? e.message : String(err) };
+/** An operation's error in its event: `describeError`'s code and message. */
+function errorOf(err: unknown): { code: string; message: string } {
+  const { code, message } = describeError(err);
+  return { code, message };
 }
 
 class MetricsBackend implements MeteredBackend {
@@ -97,7 +99,7 @@ class MetricsBackend implements MeteredBackend {
       ms,
       ...(e.bytes === undefined ? {} : { bytes: e.bytes }),
       ...(e.items === undefined ? {} : { items: e.items }),
-      ...(failed ? { error: describeError(e.error) } : {}),
+      ...(failed ? { error: errorOf(e.error) } : {}),
     });
   }
 

@@ -16,6 +16,8 @@ export {
   insertAlert,
   raiseAlert,
   type AlertInput,
+  alertOnDeadLetter,
+  type DeadLetterFacts,
   RESTORABLE,
   recordedPlaintext,
   type BackupRecord,

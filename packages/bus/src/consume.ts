@@ -9,7 +9,7 @@ import {
 } from "@nats-io/jetstream";
 import { type Subscription } from "@nats-io/transport-node";
 import { MalformedMessageError, parseMessage, subjectOf, type Message } from "@hesaab/contracts";
-import { type BusCore } from "./core";
+import { type BusCore } from "./bus-core";
 import { deadLetter, watchMaxDeliveries, type DeadLetterHook, type DeadLetterInput } from "./dead-letter";
 import { BusError, describeError } from "./errors";
 import { durableFor, type StreamKind } from "./layout";

@@ -1,7 +1,7 @@
 import { JetStreamApiError } from "@nats-io/jetstream";
 import { headers, type MsgHdrs, type Subscription } from "@nats-io/transport-node";
 import { deadLetterSubjectOf, MalformedMessageError, parseMessage, type MessageType } from "@hesaab/contracts";
-import { publishWithRetry, type BusCore } from "./core";
+import { publishWithRetry, type BusCore } from "./bus-core";
 import { describeError, oneLine } from "./errors";
 import { type StreamKind } from "./layout";
 

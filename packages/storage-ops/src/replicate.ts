@@ -3,7 +3,7 @@ import { errorText, isHesaabError } from "@hesaab/config";
 import { raiseAlert, setProviderCopy, updateBackupRecord, type BackupRecord, type ProviderCopy } from "@hesaab/db";
 import { isStorageError, putEverywhere, readWithFailover, verifyObject, type FailoverRead, type StorageBackend, type VerifyResult } from "@hesaab/storage";
 import { eventProvider, insertVerification, loadRecord, withBackupLock } from "./catalog";
-import type { StorageOpsDeps } from "./deps";
+import type { StorageOpsDeps } from "./storage-ops-deps";
 import { isGood, recordParts, type ArtifactPartRef } from "./parts";
 import { healSidecars, type SidecarOutcome } from "./sidecars";
 

@@ -1,30 +1,14 @@
 import path from "node:path";
 import { catalogUrl } from "@hesaab/config";
 import { COMMAND_FILTERS, type MessageOf } from "@hesaab/contracts";
-import { connectBus, eventPublisher, runSchedule, type Bus, type DeadLetter } from "@hesaab/bus";
-import { catalogClaims, migrate, openPool, raiseAlert } from "@hesaab/db";
+import { connectBus, eventPublisher, runSchedule, type Bus } from "@hesaab/bus";
+import { alertOnDeadLetter, catalogClaims, migrate, openPool } from "@hesaab/db";
+import { Semaphore } from "@hesaab/storage";
 import { BackupJobBatcher, expireCustomerExports, fanOutBackupRequest, handleBackupJob, handleCustomerExportRequest, handleRestoreRequest, jobAlertKey, openTenantBackupDeps } from "@hesaab/tenant-backup";
 import type { BackupSvcEnv } from "./env";
 
 /** Customer exports built at once by one replica (each holds two platform connections). */
 const EXPORTS_AT_ONCE = 2;
-
-/** Runs at most `size` of the functions given at once; the others wait their turn, in order. */
-function slots(size: number): <T>(fn: () => Promise<T>) => Promise<T> {
-  let free = size;
-  const waiting: (() => void)[] = [];
-  return async (fn) => {
-    if (free > 0) free--;
-    else await new Promise<void>((resolve) => waiting.push(resolve));
-    try {
-      return await fn();
-    } finally {
-      const next = waiting.shift();
-      if (next) next();
-      else free++;
-    }
-  };
-}
 
 export interface RunningService {
   bus: Bus;
@@ -54,22 +38,14 @@ export async function startBackupService(env: BackupSvcEnv, { name = "backup-svc
     units: 2 * env.BACKUP_CONCURRENCY,
   });
   // A job whose handler already raised its alert (a backup job that failed for good) raises no
-  // second one here: both carry the job's key, and the catalog keeps the first.
-  const onDeadLetter = async (dl: DeadLetter) => {
-    await raiseAlert(deps, {
-      severity: "critical",
-      code: "job_dead_lettered",
-      message: `${dl.subject} was dead-lettered (${dl.reason})`,
-      context: { subject: dl.subject, reason: dl.reason, error: dl.error?.message, messageId: dl.messageId },
-      ...(dl.messageId ? { key: jobAlertKey(dl.messageId) } : {}),
-    });
-  };
+  // second one when it is dead-lettered: both carry the job's key.
+  const onDeadLetter = alertOnDeadLetter(deps, { key: jobAlertKey });
 
   // Customer exports: a few at once, on a pool of their own with two connections for each (an
   // archive holds two), so a burst of requests neither wedges itself nor takes the backups' connections.
   const exportPool = openPool({ url: env.PLATFORM_DATABASE_URL, max: 2 * EXPORTS_AT_ONCE + 1, name: "hesaab-export", connectTimeoutMs: env.DATABASE_CONNECT_TIMEOUT_MS });
   const exportDeps = { ...deps, platform: exportPool, exportDir: path.join(env.HESAAB_DATA_DIR, "exports"), excludeColumns: env.CUSTOMER_EXPORT_EXCLUDE_COLUMNS };
-  const exportSlots = slots(EXPORTS_AT_ONCE);
+  const exportSlots = new Semaphore(EXPORTS_AT_ONCE);
   const batcher = new BackupJobBatcher(deps, { batchSize: env.BACKUP_BATCH_SIZE, runs: env.BACKUP_CONCURRENCY });
   const backups = await bus.consume({
     durable: "backup-svc",
@@ -85,7 +61,7 @@ export async function startBackupService(env: BackupSvcEnv, { name = "backup-svc
       } else if (message.type === "backup.tenant.job.v1") {
         await handleBackupJob(deps, { message, delivery: ctx, batcher });
       } else if (message.type === "export.customer.requested.v1") {
-        await exportSlots(() => handleCustomerExportRequest(exportDeps, { message, delivery: ctx }));
+        await exportSlots.run(() => handleCustomerExportRequest(exportDeps, { message, delivery: ctx }));
       }
     },
   });

@@ -2,7 +2,7 @@ import path from "node:path";
 import { catalogUrl } from "@hesaab/config";
 import { COMMAND_FILTERS, subjectOf } from "@hesaab/contracts";
 import { connectBus, eventPublisher, runSchedule, type Bus, type ScheduleRunner } from "@hesaab/bus";
-import { catalogClaims, migrate, openPool, raiseAlert } from "@hesaab/db";
+import { alertOnDeadLetter, catalogClaims, migrate, openPool } from "@hesaab/db";
 import {
   applyRetention,
   handleArtifactStored,
@@ -36,9 +36,7 @@ export async function startStorageService(env: StorageSvcEnv, { name = "storage-
   const ops = openStorageOps({ env, publish: eventPublisher(bus), actor: "system:storage-svc", keyPrefix: env.STORAGE_KEY_PREFIX });
   const platform = openPool({ url: env.PLATFORM_DATABASE_URL, max: 1, name: "hesaab-storage", connectTimeoutMs: env.DATABASE_CONNECT_TIMEOUT_MS });
   const verifyDeps = { ...ops, workDir: path.join(env.HESAAB_DATA_DIR, "verify"), deepPercent: env.STORAGE_DEEP_VERIFY_PERCENT, deepMaxBytes: env.STORAGE_DEEP_VERIFY_MAX_BYTES };
-  const onDeadLetter = async (dl: { subject: string; reason: string; error?: { message: string } | undefined }) => {
-    await raiseAlert(ops, { severity: "critical", code: "job_dead_lettered", message: `${dl.subject} was dead-lettered (${dl.reason})`, context: { subject: dl.subject, reason: dl.reason, error: dl.error?.message } });
-  };
+  const onDeadLetter = alertOnDeadLetter(ops);
   const common = {
     concurrency: env.STORAGE_CONCURRENCY,
     maxDeliver: env.STORAGE_MAX_DELIVER,

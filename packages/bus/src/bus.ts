@@ -13,7 +13,7 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { describeError, redactUrl } from "@hesaab/config";
 import { makeMessage, subjectOf, type DataInput, type MessageOf, type MessageType } from "@hesaab/contracts";
 import { startConsuming, type ConsumeOptions, type Consumption, type EventConsumeOptions } from "./consume";
-import { publishWithRetry, LastErrors, type BusCore } from "./core";
+import { publishWithRetry, LastErrors, type BusCore } from "./bus-core";
 import { watchMaxDeliveries, type DeadLetterHook } from "./dead-letter";
 import { BusError } from "./errors";
 import { BusLayout, type StreamKind } from "./layout";

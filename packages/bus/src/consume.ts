@@ -10,7 +10,7 @@ import {
 import { type Subscription } from "@nats-io/transport-node";
 import { describeError, isRedeliverable } from "@hesaab/config";
 import { MalformedMessageError, parseMessage, subjectOf, type Message } from "@hesaab/contracts";
-import { type BusCore } from "./core";
+import { type BusCore } from "./bus-core";
 import { deadLetter, watchMaxDeliveries, type DeadLetterHook, type DeadLetterInput } from "./dead-letter";
 import { BusError, oneLine } from "./errors";
 import { durableFor, type StreamKind } from "./layout";

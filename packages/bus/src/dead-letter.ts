@@ -2,7 +2,7 @@ import { JetStreamApiError } from "@nats-io/jetstream";
 import { headers, type MsgHdrs, type Subscription } from "@nats-io/transport-node";
 import { describeError } from "@hesaab/config";
 import { deadLetterSubjectOf, MalformedMessageError, parseMessage, type MessageType } from "@hesaab/contracts";
-import { publishWithRetry, type BusCore } from "./core";
+import { publishWithRetry, type BusCore } from "./bus-core";
 import { oneLine } from "./errors";
 import { type StreamKind } from "./layout";
 

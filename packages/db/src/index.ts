@@ -18,6 +18,8 @@ export {
   settleAlert,
   raiseAlert,
   type AlertInput,
+  alertOnDeadLetter,
+  type DeadLetterFacts,
   RESTORABLE,
   recordedPlaintext,
   type BackupRecord,

@@ -246,6 +246,34 @@ export async function raiseAlert(deps: { catalog: { db: CatalogDb }; publish?: P
   }
 }
 
+/** What the dead-letter alert needs of a dead letter (the bus's `DeadLetter`: db does not know the bus). */
+export interface DeadLetterFacts {
+  subject: string;
+  reason: string;
+  messageId?: string | undefined;
+  error?: { message: string } | undefined;
+}
+
+/**
+ * The service's `onDeadLetter` hook: every dead letter raises a critical `job_dead_lettered` alert.
+ * With `key`, the alert carries `key(messageId)`, so a job whose handler already raised its alert
+ * with that key (a backup job that failed for good) raises no second one: the catalog keeps the first.
+ */
+export function alertOnDeadLetter(
+  deps: { catalog: { db: CatalogDb }; publish?: Publish | undefined },
+  { key }: { key?: (messageId: string) => string } = {},
+): (dl: DeadLetterFacts) => Promise<void> {
+  return async (dl) => {
+    await raiseAlert(deps, {
+      severity: "critical",
+      code: "job_dead_lettered",
+      message: `${dl.subject} was dead-lettered (${dl.reason})`,
+      context: { subject: dl.subject, reason: dl.reason, error: dl.error?.message, messageId: dl.messageId },
+      ...(key && dl.messageId ? { key: key(dl.messageId) } : {}),
+    });
+  };
+}
+
 /**
  * A tenant backup's recorded plaintext size (`metadata.plaintextBytes`, its one artifact's), to
  * spread into the artifact's ref: `verifyStaged` then checks the decrypted size against it. Empty

@@ -3,6 +3,7 @@ import { eq } from "drizzle-orm";
 import { freshDatabase, type FreshDatabase } from "@hesaab/testkit";
 import { newId } from "@hesaab/contracts";
 import {
+  alertOnDeadLetter,
   alerts,
   finishBackupRecords,
   getBackupRecord,
@@ -133,6 +134,24 @@ describe("alerts", () => {
     expect((await listAlerts(catalog.db, { resolved: true })).map((a) => a.id)).toContain(id);
     expect(await settleAlert(catalog.db, { id, as: "resolved", by: "admin:third" })).toBeUndefined();
     expect(await settleAlert(catalog.db, { id: newId("alr"), as: "acknowledged", by: "admin:third" })).toBeUndefined();
+  });
+
+  it("alertOnDeadLetter raises job_dead_lettered, once per job with a key and every time without", async () => {
+    const deps = { catalog };
+    const messageId = newId("job");
+    const dl = { subject: "cmd.test.job.v1", reason: "exhausted", messageId, error: { message: "gave up" } };
+    const keyed = alertOnDeadLetter(deps, { key: (id) => `job:${id}` });
+    await raiseAlert(deps, { severity: "critical", code: "tenant_backup_failed", message: "the handler's own alert", key: `job:${messageId}` });
+    await keyed(dl);
+    const byKey = await catalog.db.select().from(alerts).where(eq(alerts.dedupKey, `job:${messageId}`));
+    expect(byKey.map((a) => a.code)).toEqual(["tenant_backup_failed"]);
+
+    const unkeyed = alertOnDeadLetter(deps);
+    await unkeyed(dl);
+    await unkeyed(dl);
+    const rows = (await catalog.db.select().from(alerts).where(eq(alerts.code, "job_dead_lettered"))).filter((a) => a.context.messageId === messageId);
+    expect(rows).toHaveLength(2);
+    expect(rows[0]).toMatchObject({ severity: "critical", message: "cmd.test.job.v1 was dead-lettered (exhausted)", context: { subject: "cmd.test.job.v1", reason: "exhausted", error: "gave up" }, dedupKey: null });
   });
 
   it("raiseAlert never throws: a catalog that cannot take it gives undefined", async () => {

@@ -4,7 +4,7 @@ import pg from "pg";
 import { from as copyFrom } from "pg-copy-streams";
 import { PlatformError } from "./errors";
 import { type PgTarget, qualify, quoteIdent, withClient } from "./pg";
-import { type PlanOptions, type TenantPlan, type TenantStatus, planPlatform } from "./plan";
+import { type PlanOptions, type TenantShape, type TenantStatus, planPlatform } from "./tenant-shapes";
 import { TABLE_WRITERS, TenantData, type TableWriter } from "./rows";
 import { createPlatformSchema, dropPlatformSchema } from "./schema";
 import { CURRENCIES } from "./vocabulary";
@@ -69,9 +69,9 @@ const BYTES_PER_INVOICE = 3200;
 const CHUNK_BYTES = 256 * 1024;
 const PROGRESS_BYTES = 8 * 1024 * 1024;
 
-function groupTenants(plans: TenantPlan[]): TenantPlan[][] {
-  const groups: TenantPlan[][] = [];
-  let current: TenantPlan[] = [];
+function groupTenants(plans: TenantShape[]): TenantShape[][] {
+  const groups: TenantShape[][] = [];
+  let current: TenantShape[] = [];
   let size = 0;
   for (const plan of plans) {
     const estimate = plan.counts.invoices * BYTES_PER_INVOICE + 20_000;
@@ -130,7 +130,7 @@ function* tableChunks(o: { writer: TableWriter; tenants: { data: TenantData; sum
   }
 }
 
-async function loadGroup(o: { client: pg.ClientBase; schema: string; group: TenantPlan[]; state: LoadState; skipForeignKeyChecks: boolean }): Promise<GeneratedTenant[]> {
+async function loadGroup(o: { client: pg.ClientBase; schema: string; group: TenantShape[]; state: LoadState; skipForeignKeyChecks: boolean }): Promise<GeneratedTenant[]> {
   const { client, schema, state } = o;
   const tenants = o.group.map((plan) => ({
     data: new TenantData(plan),

@@ -1,7 +1,7 @@
 export { createPlatformSchema, dropPlatformSchema, platformSchemaSql, dropPlatformSchemaSql, type SchemaOptions } from "./schema";
 export { generatePlatform, type GenerateOptions, type GenerateProgress, type GenerateResult, type GeneratedTenant } from "./generate";
 export { tableChecksums, type ChecksumOptions, type TableChecksum } from "./checksums";
-export { planPlatform, INVOICES_AT_SCALE_1, BASE_TIME, type PlanOptions, type TenantPlan, type TenantStatus, type TenantCounts } from "./plan";
+export { planPlatform, INVOICES_AT_SCALE_1, BASE_TIME, type PlanOptions, type TenantShape, type TenantStatus, type TenantCounts } from "./tenant-shapes";
 export {
   PLATFORM_TABLES,
   PLATFORM_TABLE_NAMES,

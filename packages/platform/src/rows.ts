@@ -14,7 +14,7 @@ import {
   fixed,
   COPY_NULL,
 } from "./copy-text";
-import { DAY, KIND, lineCount, type TenantPlan } from "./plan";
+import { DAY, KIND, lineCount, type TenantShape } from "./tenant-shapes";
 import { type Rng, rngFor } from "./random";
 import {
   ACCOUNT,
@@ -87,7 +87,7 @@ export class TenantData {
   readonly productNames: string[];
   private totals: Float64Array | undefined;
 
-  constructor(readonly plan: TenantPlan) {
+  constructor(readonly plan: TenantShape) {
     this.userIds = Array.from({ length: plan.counts.users }, (_, u) => rngFor(plan.seed, KIND.user, u).uuid());
     this.productIds = [];
     this.productNames = [];

@@ -2,7 +2,7 @@ import { and, desc, inArray } from "drizzle-orm";
 import type { Delivery, MessageOf } from "@hesaab/contracts";
 import { backupRecords, getBackupRecord, raiseAlert, type BackupRecord } from "@hesaab/db";
 import { loadRecord } from "./catalog";
-import type { KeyRings, StorageOpsDeps } from "./deps";
+import type { KeyRings, StorageOpsDeps } from "./storage-ops-deps";
 import { StorageOpsError } from "./errors";
 import { GOOD_STATUSES } from "./parts";
 import { replicateArtifact, type ReplicateResult } from "./replicate";

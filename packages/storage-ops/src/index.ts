@@ -1,4 +1,4 @@
-export type { KeyRings, StorageOpsDeps } from "./deps";
+export type { KeyRings, StorageOpsDeps } from "./storage-ops-deps";
 export { StorageOpsError, STORAGE_OPS_ERROR_CODES, type StorageOpsErrorCode } from "./errors";
 export { recordParts, recordKey, recordBytes, isGood, GOOD_STATUSES, type ArtifactPartRef } from "./parts";
 export { insertVerification, loadRecord } from "./catalog";
@@ -22,4 +22,4 @@ export { storageAnalytics, takeStorageSample, pricesFromSettings, type StorageAn
 export { DEFAULT_PRICES, mergePrices, monthlyCost, GB, type Prices, type ProviderPrices, type PriceOverrides, type MonthlyUsage, type CostBreakdown } from "./prices";
 export { rebuildCatalog, type RebuildOptions, type RebuildReport, type RebuiltRecord } from "./rebuild";
 export { handleArtifactStored, handleReplicateRequested, handleVerifyRequested, verifyAll, type VerifyDeps } from "./handlers";
-export { openStorageOps, type StorageOpsEnv, type OpenedStorageOps } from "./open";
+export { openStorageOps, type StorageOpsEnv, type OpenedStorageOps } from "./open-storage-ops";

@@ -3,7 +3,7 @@ import { backupPurpose } from "@hesaab/contracts";
 import { parseKeySidecar, type KeySidecar } from "@hesaab/crypto";
 import { backupRecords, writeAudit, type NewBackupRecord, type ProviderCopy } from "@hesaab/db";
 import { isStorageError, keysSidecarKey, readMetaSidecar, readSidecarBytes, type ListEntry, type MetaSidecar, type StorageBackend } from "@hesaab/storage";
-import type { StorageOpsDeps } from "./deps";
+import type { StorageOpsDeps } from "./storage-ops-deps";
 import { StorageOpsError } from "./errors";
 import { LAYOUT_PREFIXES, listInventory, type Inventory } from "./inventory";
 

@@ -3,7 +3,7 @@ import { noPublish } from "@hesaab/contracts";
 import { errorText } from "@hesaab/config";
 import { backupRecords, raiseAlert, type BackupRecord } from "@hesaab/db";
 import { isPermanent, isStorageError, parseObjectKey, readMetaSidecar, type ListEntry, type StorageBackend } from "@hesaab/storage";
-import type { StorageOpsDeps } from "./deps";
+import type { StorageOpsDeps } from "./storage-ops-deps";
 import { LAYOUT_PREFIXES, listInventory, type Listed } from "./inventory";
 import { isGood, recordParts, type ArtifactPartRef } from "./parts";
 import { replicateArtifact } from "./replicate";

@@ -3,7 +3,7 @@ import { errorText, isHesaabError } from "@hesaab/config";
 import { raiseAlert, setProviderCopy, updateBackupRecord, type BackupRecord, type ProviderCopy } from "@hesaab/db";
 import { isStorageError, putEverywhere, readWithFailover, verifyObject, type FailoverRead, type StorageBackend, type VerifyResult } from "@hesaab/storage";
 import { eventProvider, insertVerification, loadRecord, withBackupLock } from "./catalog";
-import type { StorageOpsDeps } from "./deps";
+import type { StorageOpsDeps } from "./storage-ops-deps";
 import { isGood, recordParts, type ArtifactPartRef } from "./parts";
 import { healSidecars, type SidecarOutcome } from "./sidecars";
 
@@ -107,9 +107,50 @@ async function replicateLocked(opts: ReplicateOptions, record: BackupRecord): Pr
   if (!isGood(record)) return { ...base, skipped: `status is ${record.status}` };
   if (record.backupType === "customer") return { ...base, skipped: "customer exports are not kept in the providers" };
   const parts = recordParts(record);
-  const sig = signal ? { signal } : {};
 
   // [1] check
+  const { checks, replicas } = await checkCopies({ record, parts, backends, signal });
+
+  // [2] heal the artifacts
+  const healing = await healArtifacts({ parts, checks, replicas, heal, signal });
+  const lost = healing.lost;
+  let pending = healing.pending;
+
+  // [3] sidecars, where the artifact now is
+  for (const [i, ref] of parts.entries()) {
+    const holders = new Set(replicas.filter((r) => r.parts[i]!.check.ok || r.parts[i]!.copiedFrom).map((r) => r.provider));
+    const outcomes = await healSidecars({ record, ref, backends, holders, heal, signal });
+    for (const o of outcomes) replicas.find((r) => r.provider === o.provider)!.sidecars.push(o);
+  }
+
+  for (const r of replicas) summarize(r);
+  if (replicas.some((r) => r.state === "unreachable")) pending = true;
+
+  // [4] catalog
+  const outcome = decideOutcome({ record, replicas, backends, lost });
+  if (catalog) await recordInCatalog({ catalog, record, parts }, { replicas, outcome, now, recordVerification: opts.recordVerification });
+
+  // [5] events and alerts
+  await announce({ catalog, publish, record }, { replicas, lost, recordVerification: opts.recordVerification });
+
+  return {
+    ...base,
+    status: outcome.status,
+    verificationStatus: outcome.verificationStatus,
+    providers: replicas,
+    healed: replicas.filter((r) => r.state === "healed").map((r) => r.provider),
+    degraded: outcome.expected.filter((n) => !outcome.holds(n)),
+    pending,
+    lost,
+  };
+}
+
+type CopyChecks = { backend: StorageBackend; results: VerifyResult[] }[];
+
+/** [1] The keyless check of every part in every provider, in parallel per provider. */
+async function checkCopies(args: { record: BackupRecord; parts: ArtifactPartRef[]; backends: StorageBackend[]; signal?: AbortSignal | undefined }): Promise<{ checks: CopyChecks; replicas: ProviderReplica[] }> {
+  const { record, parts, backends, signal } = args;
+  const sig = signal ? { signal } : {};
   const checks = await Promise.all(
     backends.map(async (backend) => ({
       backend,
@@ -132,8 +173,12 @@ async function replicateLocked(opts: ReplicateOptions, record: BackupRecord): Pr
       bytesCopied: 0,
     };
   });
+  return { checks, replicas };
+}
 
-  // [2] heal the artifacts
+/** [2] Copies each bad part from a provider whose copy checked out (with `heal`); says whether a part is lost and whether to try again. */
+async function healArtifacts(args: { parts: ArtifactPartRef[]; checks: CopyChecks; replicas: ProviderReplica[]; heal: boolean; signal?: AbortSignal | undefined }): Promise<{ lost: boolean; pending: boolean }> {
+  const { parts, checks, replicas, heal, signal } = args;
   let lost = false;
   let pending = false;
   for (const [i, ref] of parts.entries()) {
@@ -155,18 +200,22 @@ async function replicateLocked(opts: ReplicateOptions, record: BackupRecord): Pr
       }
     }
   }
+  return { lost, pending };
+}
 
-  // [3] sidecars, where the artifact now is
-  for (const [i, ref] of parts.entries()) {
-    const holders = new Set(replicas.filter((r) => r.parts[i]!.check.ok || r.parts[i]!.copiedFrom).map((r) => r.provider));
-    const outcomes = await healSidecars({ record, ref, backends, holders, heal, signal });
-    for (const o of outcomes) replicas.find((r) => r.provider === o.provider)!.sidecars.push(o);
-  }
+interface ReplicationOutcome {
+  status: BackupRecord["status"];
+  verificationStatus: BackupRecord["verificationStatus"];
+  /** Replicas that could be checked (not unreachable). */
+  checked: ProviderReplica[];
+  /** Every provider the backup should be in: the configured ones and those the record names. */
+  expected: string[];
+  holds: (name: string) => boolean;
+}
 
-  for (const r of replicas) summarize(r);
-  if (replicas.some((r) => r.state === "unreachable")) pending = true;
-
-  // [4] catalog
+/** [4] The record's status and verification status after this run. */
+function decideOutcome(args: { record: BackupRecord; replicas: ProviderReplica[]; backends: StorageBackend[]; lost: boolean }): ReplicationOutcome {
+  const { record, replicas, backends, lost } = args;
   const holds = (name: string): boolean => {
     const r = replicas.find((x) => x.provider === name);
     return r ? r.state === "ok" || r.state === "healed" : record.providers?.[name]?.status === "stored";
@@ -183,49 +232,61 @@ async function replicateLocked(opts: ReplicateOptions, record: BackupRecord): Pr
     const goodNow = checked.filter((r) => r.state === "ok" || r.state === "healed").length;
     verificationStatus = goodNow === replicas.length ? "verified" : goodNow > 0 ? "partial" : "failed";
   }
-  const dataKey = parts[0]!.key;
-  if (catalog) {
-    for (const r of replicas) {
-      const good = r.state === "ok" || r.state === "healed";
-      if (r.state === "unreachable") {
-        await setProviderCopy(catalog.db, { id: record.id, provider: r.provider, copy: { location: dataKey, error: r.detail ?? "unreachable" } });
-      } else if (good) {
-        await setProviderCopy(catalog.db, {
-          id: record.id,
-          provider: r.provider,
-          copy: { location: dataKey, status: "stored", size: parts[0]!.size, sha256: parts[0]!.sha256, verification: "verified", verifiedAt: now.toISOString() },
-          clear: ["error"],
-        });
-      } else {
-        const copy: Partial<ProviderCopy> = { location: dataKey, status: r.state === "corrupt" ? "corrupt" : r.state === "missing" ? "missing" : "stored", verification: "failed", verifiedAt: now.toISOString(), error: r.detail ?? r.state };
-        await setProviderCopy(catalog.db, { id: record.id, provider: r.provider, copy });
-      }
-      if (opts.recordVerification !== false && r.found !== "unreachable") {
-        await insertVerification(catalog.db, { backupId: record.id, provider: r.provider, depth: "keyless", ok: r.found === "ok", detail: r.found === "ok" ? undefined : describeFound(r), at: now });
-      }
-    }
-    const location = (name: "b2" | "r2"): { b2Location?: string | null; r2Location?: string | null } => {
-      const r = replicas.find((x) => x.provider === name);
-      if (!r || r.state === "unreachable") return {};
-      return { [`${name}Location`]: r.state === "ok" || r.state === "healed" ? dataKey : null };
-    };
-    await updateBackupRecord(catalog.db, {
-      id: record.id,
-      set: {
-        status,
-        verificationStatus,
-        verifiedAt: checked.length > 0 ? now : record.verifiedAt,
-        ...location("b2"),
-        ...location("r2"),
-        ...(status === "failed" && record.status !== "failed" ? { errorMessage: `no provider holds a good copy: ${replicas.map((r) => `${r.provider} ${describeFound(r)}`).join("; ")}` } : {}),
-      },
-    });
-  }
+  return { status, verificationStatus, checked, expected, holds };
+}
 
-  // [5] events and alerts
+/** [4] Each provider's entry, the location columns and the record's status; a `verifications` row per provider checked. */
+async function recordInCatalog(
+  { catalog, record, parts }: { catalog: NonNullable<StorageOpsDeps["catalog"]>; record: BackupRecord; parts: ArtifactPartRef[] },
+  { replicas, outcome, now, recordVerification }: { replicas: ProviderReplica[]; outcome: ReplicationOutcome; now: Date; recordVerification: boolean | undefined },
+): Promise<void> {
+  const { status, verificationStatus, checked } = outcome;
+  const dataKey = parts[0]!.key;
+  for (const r of replicas) {
+    const good = r.state === "ok" || r.state === "healed";
+    if (r.state === "unreachable") {
+      await setProviderCopy(catalog.db, { id: record.id, provider: r.provider, copy: { location: dataKey, error: r.detail ?? "unreachable" } });
+    } else if (good) {
+      await setProviderCopy(catalog.db, {
+        id: record.id,
+        provider: r.provider,
+        copy: { location: dataKey, status: "stored", size: parts[0]!.size, sha256: parts[0]!.sha256, verification: "verified", verifiedAt: now.toISOString() },
+        clear: ["error"],
+      });
+    } else {
+      const copy: Partial<ProviderCopy> = { location: dataKey, status: r.state === "corrupt" ? "corrupt" : r.state === "missing" ? "missing" : "stored", verification: "failed", verifiedAt: now.toISOString(), error: r.detail ?? r.state };
+      await setProviderCopy(catalog.db, { id: record.id, provider: r.provider, copy });
+    }
+    if (recordVerification !== false && r.found !== "unreachable") {
+      await insertVerification(catalog.db, { backupId: record.id, provider: r.provider, depth: "keyless", ok: r.found === "ok", detail: r.found === "ok" ? undefined : describeFound(r), at: now });
+    }
+  }
+  const location = (name: "b2" | "r2"): { b2Location?: string | null; r2Location?: string | null } => {
+    const r = replicas.find((x) => x.provider === name);
+    if (!r || r.state === "unreachable") return {};
+    return { [`${name}Location`]: r.state === "ok" || r.state === "healed" ? dataKey : null };
+  };
+  await updateBackupRecord(catalog.db, {
+    id: record.id,
+    set: {
+      status,
+      verificationStatus,
+      verifiedAt: checked.length > 0 ? now : record.verifiedAt,
+      ...location("b2"),
+      ...location("r2"),
+      ...(status === "failed" && record.status !== "failed" ? { errorMessage: `no provider holds a good copy: ${replicas.map((r) => `${r.provider} ${describeFound(r)}`).join("; ")}` } : {}),
+    },
+  });
+}
+
+/** [5] Verification results, degraded and healed replicas; alerts for surprises and for a lost backup. */
+async function announce(
+  { catalog, publish, record }: { catalog: StorageOpsDeps["catalog"] | undefined; publish: NonNullable<ReplicateOptions["publish"]>; record: BackupRecord },
+  { replicas, lost, recordVerification }: { replicas: ProviderReplica[]; lost: boolean; recordVerification: boolean | undefined },
+): Promise<void> {
   for (const r of replicas) {
     const provider = eventProvider(r.provider);
-    if (r.found !== "unreachable" && opts.recordVerification !== false && provider) {
+    if (r.found !== "unreachable" && recordVerification !== false && provider) {
       await publish("storage.verification.result.v1", { backupId: record.id, provider, depth: "keyless", ok: r.found === "ok", ...(r.found === "ok" ? {} : { detail: describeFound(r) }) });
     }
     const surprise = r.found !== "ok" && r.found !== "unreachable" && !(r.knownMissing && r.found === "missing");
@@ -255,17 +316,6 @@ async function replicateLocked(opts: ReplicateOptions, record: BackupRecord): Pr
       { severity: "critical", code: "backup_lost", message: `backup ${record.id}: no provider holds a good copy`, context: { backupId: record.id, tenantId: record.tenantId, providers: replicas.map((r) => ({ provider: r.provider, found: r.found })) } },
     );
   }
-
-  return {
-    ...base,
-    status,
-    verificationStatus,
-    providers: replicas,
-    healed: replicas.filter((r) => r.state === "healed").map((r) => r.provider),
-    degraded: expected.filter((n) => !holds(n)),
-    pending,
-    lost,
-  };
 }
 
 /** Folds a provider's part checks and sidecar outcomes into `found` and `state`. */

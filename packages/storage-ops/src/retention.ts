@@ -5,7 +5,7 @@ import { errorText } from "@hesaab/config";
 import { backupRecords, raiseAlert, writeAudit, type BackupRecord } from "@hesaab/db";
 import { isStorageError, keysSidecarKey, metaSidecarKey } from "@hesaab/storage";
 import { withBackupLock } from "./catalog";
-import type { StorageOpsDeps } from "./deps";
+import type { StorageOpsDeps } from "./storage-ops-deps";
 import { StorageOpsError } from "./errors";
 import { recordParts } from "./parts";
 

@@ -9,7 +9,7 @@ import type { KeyRing } from "@hesaab/crypto";
 import { backupRecords, raiseAlert, recordedPlaintext, setProviderCopy, type BackupRecord } from "@hesaab/db";
 import { isStorageError, type StorageBackend } from "@hesaab/storage";
 import { eventProvider, insertVerification, loadRecord } from "./catalog";
-import type { KeyRings, StorageOpsDeps } from "./deps";
+import type { KeyRings, StorageOpsDeps } from "./storage-ops-deps";
 import { GOOD_STATUSES, recordBytes, recordParts, type ArtifactPartRef } from "./parts";
 import { replicateArtifact, type ReplicateResult } from "./replicate";
 

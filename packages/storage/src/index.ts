@@ -21,11 +21,12 @@ export { fsBackend, type FsBackendConfig } from "./backends/fs";
 
 export { withRetry, type RetryOptions, type RetryInfo } from "./decorators/retry";
 export { withLimit, type LimitOptions } from "./decorators/limit";
+export { Semaphore } from "./decorators/limit/semaphore";
 export { withMetrics, type MeteredBackend, type MetricsOptions, type StorageMetrics, type StorageOpEvent, type OpCounters } from "./decorators/metrics";
 export { withKeyPrefix } from "./decorators/prefix";
 export { withFaults, FaultController, type FaultyBackend, type FaultOp, type FaultCall } from "./decorators/fault";
 
-export { openBackend, providersFromEnv, type BackendConfig, type OpenBackendOptions, type OpenedBackend, type ProviderEnv, type ProviderName } from "./open";
+export { openBackend, providersFromEnv, type BackendConfig, type OpenBackendOptions, type OpenedBackend, type ProviderEnv, type ProviderName } from "./open-backend";
 
 export * from "./replicated";
 export {

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { readAll, withFaults, withLimit, type FaultyBackend, type StorageBackend } from "../src";
+import { readAll, Semaphore, withFaults, withLimit, type FaultyBackend, type StorageBackend } from "../src";
 import { expectStorageError } from "./conformance";
 import { tempFsBackend } from "./helpers";
 
@@ -64,5 +64,37 @@ describe("limit decorator", () => {
       expect(await b.head(e.key)).not.toBeNull(); // no slot held between pages: no deadlock
     }
     expect(keys).toEqual(["l/1", "l/2", "l/3"]);
+  });
+});
+
+describe("Semaphore.run", () => {
+  it("runs at most `size` functions at once, the others in their turn", async () => {
+    const sem = new Semaphore(2);
+    const started: number[] = [];
+    const gates = Array.from({ length: 4 }, () => {
+      const gate = {} as { promise: Promise<void>; resolve: () => void; reject: (err: Error) => void };
+      gate.promise = new Promise<void>((resolve, reject) => Object.assign(gate, { resolve, reject }));
+      return gate;
+    });
+    const runs = gates.map((g, i) =>
+      sem.run(async () => {
+        started.push(i);
+        await g.promise;
+        return i;
+      }),
+    );
+    const outcomes = Promise.allSettled(runs);
+    await settle();
+    expect(started).toEqual([0, 1]);
+    gates[1]!.resolve();
+    await settle();
+    expect(started).toEqual([0, 1, 2]);
+    gates[0]!.reject(new Error("boom")); // a failure releases its slot too
+    await settle();
+    expect(started).toEqual([0, 1, 2, 3]);
+    gates[2]!.resolve();
+    gates[3]!.resolve();
+    expect(await outcomes).toMatchObject([{ status: "rejected" }, { value: 1 }, { value: 2 }, { value: 3 }]);
+    expect(sem.held).toBe(0);
   });
 });

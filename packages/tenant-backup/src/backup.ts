@@ -6,7 +6,7 @@ import { newId, noPublish, type ProviderName, type Publish } from "@hesaab/contr
 import { backupRecords, insertBackupRecord, storedArtifactColumns, updateBackupRecord, type BackupRecord, type NewBackupRecord } from "@hesaab/db";
 import { tenantBackupKey } from "@hesaab/storage";
 import { discoverTenantPlan, exportTenant, screenTenants, type ExportProgress, type ExportSummary, type TenantPlan, type TenantScreening } from "@hesaab/tenant-data";
-import type { TenantBackupDeps } from "./deps";
+import type { TenantBackupDeps } from "./tenant-backup-deps";
 import { TenantBackupError } from "./errors";
 
 export interface BackupTenantOptions {

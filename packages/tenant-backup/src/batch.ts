@@ -21,7 +21,7 @@ import {
   unlock,
   type BackupTenantOptions,
 } from "./backup";
-import type { TenantBackupDeps } from "./deps";
+import type { TenantBackupDeps } from "./tenant-backup-deps";
 
 export interface BackupTenantsOptions extends Omit<BackupTenantOptions, "tenantId" | "onProgress"> {
   tenantIds: string[];

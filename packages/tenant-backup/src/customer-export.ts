@@ -25,7 +25,7 @@ import { createDecryptStream, createEncryptStream, serializeKeySidecar, type Art
 import { customerExports, writeAudit } from "@hesaab/db";
 import { checkTenant, writeTenantArchive, type ColumnExclusions } from "@hesaab/tenant-data";
 import { tenantPlan } from "./backup";
-import type { TenantBackupDeps } from "./deps";
+import type { TenantBackupDeps } from "./tenant-backup-deps";
 import { TenantBackupError } from "./errors";
 
 export type CustomerExport = typeof customerExports.$inferSelect;

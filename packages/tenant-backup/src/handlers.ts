@@ -4,7 +4,7 @@ import { raiseAlert } from "@hesaab/db";
 import { activeTenants, backupTenant } from "./backup";
 import { backupTenants, type TenantBackupOutcome } from "./batch";
 import { buildCustomerExport, failCustomerExport, type CustomerExportDeps } from "./customer-export";
-import type { TenantBackupDeps } from "./deps";
+import type { TenantBackupDeps } from "./tenant-backup-deps";
 import { restoreTenants } from "./restore";
 
 /** Publishes a command (with a dedup id): the bus in a service. */

@@ -3,7 +3,7 @@ import { errorText } from "@hesaab/config";
 import { serializeKeySidecar, type KeySidecar, type TenantKeyStore } from "@hesaab/crypto";
 import { backupRecords, writeAudit } from "@hesaab/db";
 import { rewriteKeysSidecar } from "@hesaab/storage";
-import type { TenantBackupDeps } from "./deps";
+import type { TenantBackupDeps } from "./tenant-backup-deps";
 
 export interface RotationReport {
   tenants: { tenantId: string; newKeyVersion?: number; rewrapped: number; retired: number[]; failures: { backupId: string; error: string }[] }[];

@@ -18,7 +18,7 @@ import {
 import type { StorageBackend } from "@hesaab/storage";
 import { checkDependencies, copyDependencies, dependencyTables, loadTenantScript } from "@hesaab/tenant-data";
 import { backupTenant, tenantPlan } from "./backup";
-import type { TenantBackupDeps } from "./deps";
+import type { TenantBackupDeps } from "./tenant-backup-deps";
 import { TenantBackupError } from "./errors";
 
 export interface RestoreRequest {

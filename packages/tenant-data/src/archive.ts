@@ -22,7 +22,7 @@ import { asError, lease } from "./connection";
 import { wrapFailure, exportTenant, PIN_SETTINGS, validateIds, type ExportSummary } from "./export";
 import { tenantDataError } from "./errors";
 import { DEFAULT_COLUMN_EXCLUSIONS, excludedColumns, withoutColumns, type ColumnExclusions, type ExcludedColumn } from "./column-exclusions";
-import { selectSql, type PlanTable, type TenantPlan } from "./plan";
+import { selectSql, type PlanTable, type TenantPlan } from "./tenant-plan";
 
 export interface ArchiveOptions {
   pool: pg.Pool;

@@ -8,7 +8,7 @@
  * run of characters; case is ignored (a quoted "ApiKey" is matched by `apikey`).
  */
 import { schemaFingerprint } from "./discover";
-import type { PlanTable, TenantPlan } from "./plan";
+import type { PlanTable, TenantPlan } from "./tenant-plan";
 
 /**
  * Credential columns by name, in any table: what every customer export leaves out unless told

@@ -1,5 +1,5 @@
 import type pg from "pg";
-import { type TenantPlan, aggregateSql } from "./plan";
+import { type TenantPlan, aggregateSql } from "./tenant-plan";
 
 /** The tenant's rows per table of the plan (a plain count(*) each, outside any snapshot of its own). */
 export async function countTenantRows(o: { client: pg.ClientBase; plan: TenantPlan; tenantId: string }): Promise<Record<string, number>> {

@@ -11,7 +11,7 @@ import { from as copyFrom, to as copyTo } from "pg-copy-streams";
 import { asError, lease, type PgSource } from "./connection";
 import { tenantDataError } from "./errors";
 import { PIN_SETTINGS } from "./export";
-import type { TenantPlan } from "./plan";
+import type { TenantPlan } from "./tenant-plan";
 
 export interface DependencyTable {
   /** `schema.table`, unquoted. */

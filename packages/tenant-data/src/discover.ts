@@ -21,9 +21,9 @@
  */
 import { createHash } from "node:crypto";
 import type pg from "pg";
-import { type Catalog, type CatalogTable, readCatalog } from "./catalog";
+import { type PgCatalog, type CatalogTable, readPgCatalog } from "./pg-catalog";
 import { tenantDataError } from "./errors";
-import type { DeferredConstraint, ExternalReference, JoinHop, PlanTable, TableScope, TenantFilter, TenantPlan, UnindexedForeignKey } from "./plan";
+import type { DeferredConstraint, ExternalReference, JoinHop, PlanTable, TableScope, TenantFilter, TenantPlan, UnindexedForeignKey } from "./tenant-plan";
 
 export interface DiscoverOptions {
   /** The column marking a tenant's rows. Default `tenant_id`. */
@@ -48,7 +48,7 @@ export const DEFAULT_EXCLUDED_SCHEMAS = ["backup", "pg_catalog", "information_sc
 export async function discoverTenantPlan(opts: DiscoverOptions & { client: pg.ClientBase }): Promise<TenantPlan> {
   const schemas = opts.schemas ?? ["public"];
   const excludeSchemas = opts.excludeSchemas ?? DEFAULT_EXCLUDED_SCHEMAS;
-  const catalog = await readCatalog({ client: opts.client, schemas, excludeSchemas });
+  const catalog = await readPgCatalog({ client: opts.client, schemas, excludeSchemas });
   return buildPlan(catalog, { ...opts, schemas, excludeSchemas });
 }
 
@@ -68,7 +68,7 @@ function matches(patterns: string[], t: CatalogTable): boolean {
   });
 }
 
-function findRoot(catalog: Catalog, rootTable: string, schemas: string[]): CatalogTable {
+function findRoot(catalog: PgCatalog, rootTable: string, schemas: string[]): CatalogTable {
   const dot = rootTable.indexOf(".");
   const candidates =
     dot >= 0
@@ -92,7 +92,7 @@ interface Ownership {
 }
 
 /** [1]–[3]: breadth-first from the root and tenant tables along foreign keys, child ← parent. */
-function classify(o: { catalog: Catalog; root: CatalogTable; rootKey: string; tenantColumn: string }): Map<number, Ownership> {
+function classify(o: { catalog: PgCatalog; root: CatalogTable; rootKey: string; tenantColumn: string }): Map<number, Ownership> {
   const { catalog, root } = o;
   const byOid = new Map(catalog.tables.map((t) => [t.oid, t]));
   const owned = new Map<number, Ownership>();
@@ -237,7 +237,7 @@ export function schemaFingerprint(tables: { name: string; columns: { name: strin
 }
 
 /** The planning logic over a catalog snapshot (pure: no database). */
-export function buildPlan(catalog: Catalog, opts: DiscoverOptions & { schemas: string[]; excludeSchemas?: string[] }): TenantPlan {
+export function buildPlan(catalog: PgCatalog, opts: DiscoverOptions & { schemas: string[]; excludeSchemas?: string[] }): TenantPlan {
   const tenantColumn = opts.tenantColumn ?? "tenant_id";
   const rootKeyName = opts.rootKey ?? "id";
   const root = findRoot(catalog, opts.rootTable ?? "tenants", opts.schemas);

@@ -8,7 +8,7 @@
  *  - a table that no longer exists (or no longer holds tenant rows) is refused (`restore_table_missing`).
  */
 import { tenantDataError } from "./errors";
-import type { PlanTable, TenantPlan } from "./plan";
+import type { PlanTable, TenantPlan } from "./tenant-plan";
 import type { ManifestTable, ScriptManifest } from "./script";
 
 export interface TableMapping {

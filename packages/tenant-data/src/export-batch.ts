@@ -21,7 +21,7 @@ import { isHesaabError } from "@hesaab/config";
 import { asError, lease } from "./connection";
 import { tenantDataError, type TenantDataError } from "./errors";
 import { PIN_SETTINGS, UUID, inactiveError, validateIds, wrapFailure, type ExportSummary } from "./export";
-import { batchSelectSql, copyFromStdinLine, type TenantPlan } from "./plan";
+import { batchSelectSql, copyFromStdinLine, type TenantPlan } from "./tenant-plan";
 import { END_OF_COPY, SCRIPT_FORMAT, SCRIPT_VERSION, type ScriptManifest, scriptHead, scriptTail } from "./script";
 
 export interface BatchExportOptions {

@@ -21,7 +21,7 @@ import { isHesaabError } from "@hesaab/config";
 import { asError, lease, type Lease } from "./connection";
 import { type DiscoverOptions, discoverTenantPlan } from "./discover";
 import { TenantDataError, isRetryableSqlState, sqlState, tenantDataError } from "./errors";
-import { type TenantPlan, copyFromStdinLine, selectSql } from "./plan";
+import { type TenantPlan, copyFromStdinLine, selectSql } from "./tenant-plan";
 import { END_OF_COPY, SCRIPT_FORMAT, SCRIPT_VERSION, type ScriptManifest, scriptHead, scriptTail } from "./script";
 
 export interface ExportProgress {

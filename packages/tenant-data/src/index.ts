@@ -16,8 +16,8 @@ export {
   type DeferredConstraint,
   type UnindexedForeignKey,
   type ExternalReference,
-} from "./plan";
-export { readCatalog, type Catalog, type CatalogTable, type CatalogColumn, type CatalogForeignKey, type CatalogExternalReference } from "./catalog";
+} from "./tenant-plan";
+export { readPgCatalog, type PgCatalog, type CatalogTable, type CatalogColumn, type CatalogForeignKey, type CatalogExternalReference } from "./pg-catalog";
 export { exportTenant, checkTenant, PIN_SETTINGS, type ExportOptions, type ExportProgress, type ExportSummary, type ExportTableSummary, type TenantExport } from "./export";
 export { writeTenantArchive, csvFileName, FORMULA_PREFIXES, type ArchiveOptions, type ArchiveSummary } from "./archive";
 export {

@@ -29,7 +29,7 @@ import { type PgSource, asError, lease } from "./connection";
 import { type DiscoverOptions, discoverTenantPlan } from "./discover";
 import { type TableMapping, mapScript, stripColumns } from "./drift";
 import { TenantDataError, isRetryableSqlState, sqlState, tenantDataError } from "./errors";
-import { type TenantPlan, aggregateSql, deleteSql } from "./plan";
+import { type TenantPlan, aggregateSql, deleteSql } from "./tenant-plan";
 import { ScriptReader, type ScriptEvent } from "./script-reader";
 import type { ScriptManifest } from "./script";
 

@@ -1,7 +1,7 @@
 import { tenantId as tenantIdSchema } from "@hesaab/contracts";
 import { lease, type PgSource } from "./connection";
 import { inactiveError, UUID } from "./export";
-import type { TenantPlan } from "./plan";
+import type { TenantPlan } from "./tenant-plan";
 
 /** Why a requested id is not backed up: not an id at all, no row in the root table, or a tenant that is not active. */
 export type TenantRefusalCode = "invalid_tenant_id" | "not_a_tenant" | "tenant_not_active";

@@ -17,6 +17,16 @@ export class Semaphore {
     return this.#waiters.length;
   }
 
+  /** Runs `fn` in a slot, waiting for one first (in turn); the slot is released when `fn` settles. */
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    const release = await this.acquire({ provider: "semaphore" }); // no signal: never aborted
+    try {
+      return await fn();
+    } finally {
+      release();
+    }
+  }
+
   /** Wait for a slot; returns its release function (idempotent). Rejects with `storage_aborted` if `signal` fires while waiting. */
   async acquire(opts: { signal?: AbortSignal | undefined; provider: string }): Promise<() => void> {
     const { signal, provider } = opts;

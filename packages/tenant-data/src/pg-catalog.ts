@@ -49,7 +49,7 @@ export interface CatalogExternalReference {
   onDelete: string;
 }
 
-export interface Catalog {
+export interface PgCatalog {
   tables: CatalogTable[];
   foreignKeys: CatalogForeignKey[];
   externalReferences?: CatalogExternalReference[];
@@ -156,7 +156,7 @@ WHERE con.contype = 'f' AND con.conparentid = 0
 ORDER BY 2, 1`;
 
 /** Read tables of `schemas` (minus `excludeSchemas`) with their columns, sequences and foreign keys. */
-export async function readCatalog(o: { client: pg.ClientBase; schemas: string[]; excludeSchemas: string[] }): Promise<Catalog> {
+export async function readPgCatalog(o: { client: pg.ClientBase; schemas: string[]; excludeSchemas: string[] }): Promise<PgCatalog> {
   const { client } = o;
   const tablesResult = await client.query<{ oid: string; schema: string; name: string; sql: string; partitioned: boolean; partitions: string[] }>(
     TABLES_SQL,

@@ -4,7 +4,7 @@ import { KeyRing, TenantKeyStore } from "@hesaab/crypto";
 import { openCatalog, openPool } from "@hesaab/db";
 import { openBackend, providersFromEnv, type ProviderEnv } from "@hesaab/storage";
 import type { DiscoverOptions } from "@hesaab/tenant-data";
-import type { TenantBackupDeps } from "./deps";
+import type { TenantBackupDeps } from "./tenant-backup-deps";
 
 export interface TenantBackupEnv extends ProviderEnv {
   PLATFORM_DATABASE_URL: string;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { INVOICES_AT_SCALE_1, planPlatform } from "../src/plan";
+import { INVOICES_AT_SCALE_1, planPlatform } from "../src/tenant-shapes";
 import { Rng, rngFor } from "../src/random";
 import { TABLE_WRITERS, TenantData } from "../src/rows";
 

@@ -3,7 +3,7 @@ import { ConfigError, type MasterKeySet } from "@hesaab/config";
 import { KeyRing, TenantKeyStore } from "@hesaab/crypto";
 import { openCatalog } from "@hesaab/db";
 import { openBackend, providersFromEnv, type OpenBackendOptions, type ProviderEnv } from "@hesaab/storage";
-import type { KeyRings, StorageOpsDeps } from "./deps";
+import type { KeyRings, StorageOpsDeps } from "./storage-ops-deps";
 
 /** The parsed variables storage operations need (from an app's env.ts). Keys are optional: without them deep verification skips that type. */
 export interface StorageOpsEnv extends ProviderEnv {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { type Catalog, type CatalogTable, buildPlan, deleteSql, selectSql } from "../src/index";
+import { type PgCatalog, type CatalogTable, buildPlan, deleteSql, selectSql } from "../src/index";
 
 let oid = 100;
 function table(o: { schema: string; name: string; columns: [string, string, boolean?][]; extra?: Partial<CatalogTable> }): CatalogTable {
@@ -23,7 +23,7 @@ const invoices = table({ schema: "s", name: "invoices", columns: [["id", "bigint
 const files = table({ schema: "s", name: "files", columns: [["id", "uuid"], ["invoice_id", "bigint"]] });
 const notes = table({ schema: "s", name: "notes", columns: [["id", "int"], ["tenant_ref", "uuid"]] });
 const rates = table({ schema: "s", name: "rates", columns: [["code", "text"]] });
-const catalog: Catalog = {
+const catalog: PgCatalog = {
   tables: [tenants, invoices, files, notes, rates],
   foreignKeys: [
     { name: "inv_t", child: invoices.oid, parent: tenants.oid, parentName: "s.tenants", columns: ["tenant_id"], parentColumns: ["id"], deferrable: false, onDelete: "no action" },

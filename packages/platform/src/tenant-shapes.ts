@@ -59,7 +59,7 @@ export interface TenantIdBases {
   journalLines: number;
 }
 
-export interface TenantPlan {
+export interface TenantShape {
   /** 0-based position; rank = index + 1, and tenant #1 (index 0) is the largest. */
   index: number;
   /** Seed of every value of this tenant. */
@@ -109,7 +109,7 @@ function tenantStatus(index: number, roll: number): TenantStatus {
 }
 
 /** The plan of every tenant, in index order, with id bases assigned by prefix sums. */
-export function planPlatform(opts: PlanOptions): TenantPlan[] {
+export function planPlatform(opts: PlanOptions): TenantShape[] {
   const scale = opts.scale ?? 1;
   const seed = (opts.seed ?? 1) >>> 0;
   const largeScale = opts.largeScale ?? 1;
@@ -117,7 +117,7 @@ export function planPlatform(opts: PlanOptions): TenantPlan[] {
   if (!(scale > 0) || !(largeScale > 0)) throw new RangeError("scale and largeScale must be positive");
 
   const next: TenantIdBases = { accounts: 0, customers: 0, invoices: 0, invoiceLines: 0, journalEntries: 0, journalLines: 0 };
-  const plans: TenantPlan[] = [];
+  const plans: TenantShape[] = [];
   for (let index = 0; index < opts.tenants; index++) {
     const tenantSeed = combine(seed, index + 1);
     const rng = rngFor(tenantSeed, KIND.tenant);
@@ -143,7 +143,7 @@ export function planPlatform(opts: PlanOptions): TenantPlan[] {
       auditEvents: 2 * invoices + 2 * users,
     };
     const currencyRoll = rng.float();
-    const plan: TenantPlan = {
+    const plan: TenantShape = {
       index,
       seed: tenantSeed,
       id,

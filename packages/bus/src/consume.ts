@@ -64,7 +64,7 @@ export interface ConsumeOptions {
   /** How often a running handler's message is marked in progress. Default ackWaitMs / 3. */
   workingIntervalMs?: number;
   /** Aborting it is `abort()`. */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
   /** Called after a message is dead-lettered (malformed, non-retryable or exhausted): raise an alert here. */
   onDeadLetter?: DeadLetterHook;
   /** How long one pull request waits for messages. Default 5 s. */
@@ -144,7 +144,7 @@ function resolveSettings(opts: StartOptions) {
 }
 
 /** Creates the durable consumer, or brings an existing one's ack wait and max deliveries up to date. */
-async function ensureConsumer(core: BusCore, { stream, config }: { stream: string; config: Partial<ConsumerConfig> & { durable_name: string } }) {
+async function ensureConsumer(core: BusCore, { stream, config }: { stream: string; config: Partial<ConsumerConfig> & { durable_name: string; ack_wait: number; max_deliver: number } }) {
   try {
     await core.jsm.consumers.add(stream, config);
   } catch (addErr) {

@@ -18,7 +18,7 @@ export interface ReadWithFailoverOptions {
    * right for restores ("verify the artifact first"). Needs `expectedSha256`. Default false.
    */
   verifyFirst?: boolean;
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
 }
 
 export type FailoverStage = "verify" | "head" | "open" | "stream" | "end";

@@ -8,7 +8,7 @@ export interface VerifyObjectOptions {
   /** Lowercase hex SHA-256 the bytes must have. */
   expectedSha256?: string;
   expectedSize?: number;
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
 }
 
 export type VerifyProblem = "missing" | "size_mismatch" | "checksum_mismatch" | "unreadable";

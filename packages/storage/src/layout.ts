@@ -157,7 +157,7 @@ export interface MetaSidecar {
   manifest: ManifestSummary;
 }
 
-export type MetaSidecarInput = Omit<MetaSidecar, "format" | "version" | "encryption" | "createdAt" | "part"> & { createdAt: Date | string; part?: ArtifactPart };
+export type MetaSidecarInput = Omit<MetaSidecar, "format" | "version" | "encryption" | "createdAt" | "part"> & { createdAt: Date | string; part?: ArtifactPart | undefined };
 
 /** Build and check a meta sidecar, as JSON bytes ready to upload (pretty-printed: people read these in a disaster). */
 export function encodeMetaSidecar(input: MetaSidecarInput): Buffer {

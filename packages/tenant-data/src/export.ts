@@ -74,11 +74,11 @@ export type ExportOptions = {
   backupId: string;
   /** The plan to follow; discovered (with `discover`) when absent. */
   plan?: TenantPlan;
-  discover?: DiscoverOptions;
+  discover?: DiscoverOptions | undefined;
   /** Export a suspended or deleted tenant too (e.g. the rollback point before restoring one). Default false. */
-  allowInactive?: boolean;
-  signal?: AbortSignal;
-  onProgress?: (progress: ExportProgress) => void;
+  allowInactive?: boolean | undefined;
+  signal?: AbortSignal | undefined;
+  onProgress?: ((progress: ExportProgress) => void) | undefined;
   /** Buffer size of the script stream and of each COPY stream. Default 1 MiB. */
   highWaterMark?: number;
   /**

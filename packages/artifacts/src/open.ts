@@ -26,7 +26,7 @@ export interface ArtifactRef {
   identity: ArtifactIdentity;
   contentEncoding: "gzip" | "none";
   /** The key sidecar from the catalog; when absent it is read from the provider that serves the artifact. */
-  sidecar?: KeySidecar | string;
+  sidecar?: KeySidecar | string | undefined;
   /** Plaintext bytes the backup recorded; `verifyStaged` checks that decrypting gives exactly these. */
   plaintextBytes?: number;
 }

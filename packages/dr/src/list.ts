@@ -69,7 +69,7 @@ export interface ListDisasterBackupsOptions {
   backends: StorageBackend[];
   /** Key prefix every disaster key lives under (tests; buckets shared with other data). */
   root?: string;
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
 }
 
 const META_READS_AT_ONCE = 8;

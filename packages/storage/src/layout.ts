@@ -126,11 +126,11 @@ function validDate(y: string, m: string, d: string): string | undefined {
 /** A short summary of the backup's manifest: enough to list and check a backup without decrypting it. */
 export interface ManifestSummary {
   /** Number of tables in the backup. */
-  tables?: number;
+  tables?: number | undefined;
   /** Total rows across tables. */
-  rows?: number;
+  rows?: number | undefined;
   /** Schema / migration version of the source database when the backup was taken. */
-  schemaVersion?: string;
+  schemaVersion?: string | undefined;
   /** Anything else the producer wants to keep (flat JSON values). */
   [extra: string]: string | number | boolean | null | undefined;
 }

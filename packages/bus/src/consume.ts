@@ -58,7 +58,7 @@ export interface ConsumeOptions {
   /** Deliveries before a message is dead-lettered. Default 5. */
   maxDeliver?: number;
   /** Delay before redelivery after the n-th failure is `backoffMs[n-1]` (the last repeats). */
-  backoffMs?: readonly number[];
+  backoffMs?: readonly number[] | undefined;
   /** Time without an ack or a progress signal before JetStream redelivers. Long handlers are kept alive automatically. */
   ackWaitMs?: number;
   /** How often a running handler's message is marked in progress. Default ackWaitMs / 3. */

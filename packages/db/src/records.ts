@@ -132,8 +132,8 @@ export async function setProviderCopy(
 }
 
 export interface ListBackupsQuery {
-  tenantId?: string;
-  type?: BackupRecord["backupType"];
+  tenantId?: string | undefined;
+  type?: BackupRecord["backupType"] | undefined;
   statuses?: BackupRecord["status"][];
   limit?: number;
 }

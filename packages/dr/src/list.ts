@@ -68,7 +68,7 @@ export interface DisasterListing {
 export interface ListDisasterBackupsOptions {
   backends: StorageBackend[];
   /** Key prefix every disaster key lives under (tests; buckets shared with other data). */
-  root?: string;
+  root?: string | undefined;
   signal?: AbortSignal | undefined;
 }
 

@@ -1,3 +1,3 @@
 import { appConfig } from "@hesaab/eslint-config";
 
-export default appConfig({ name: "admin-web", spa: true });
+export default appConfig({ name: "admin-web", dir: import.meta.dirname, spa: true });

@@ -1,3 +1,3 @@
 import { appConfig } from "@hesaab/eslint-config";
 
-export default appConfig({ name: "backup-svc" });
+export default appConfig({ name: "backup-svc", dir: import.meta.dirname });

@@ -1,3 +1,3 @@
 import { appConfig } from "@hesaab/eslint-config";
 
-export default appConfig({ name: "cli" });
+export default appConfig({ name: "cli", dir: import.meta.dirname });

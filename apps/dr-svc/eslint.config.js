@@ -1,3 +1,3 @@
 import { appConfig } from "@hesaab/eslint-config";
 
-export default appConfig({ name: "dr-svc" });
+export default appConfig({ name: "dr-svc", dir: import.meta.dirname });

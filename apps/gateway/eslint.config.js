@@ -1,3 +1,3 @@
 import { appConfig } from "@hesaab/eslint-config";
 
-export default appConfig({ name: "gateway" });
+export default appConfig({ name: "gateway", dir: import.meta.dirname });

@@ -1,3 +1,3 @@
 import { appConfig } from "@hesaab/eslint-config";
 
-export default appConfig({ name: "storage-svc" });
+export default appConfig({ name: "storage-svc", dir: import.meta.dirname });

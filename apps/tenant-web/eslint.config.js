@@ -1,3 +1,3 @@
 import { appConfig } from "@hesaab/eslint-config";
 
-export default appConfig({ name: "tenant-web", spa: true });
+export default appConfig({ name: "tenant-web", dir: import.meta.dirname, spa: true });

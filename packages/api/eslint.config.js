@@ -1,3 +1,3 @@
 import { packageConfig } from "@hesaab/eslint-config";
 
-export default packageConfig({ name: "api" });
+export default packageConfig({ name: "api", dir: import.meta.dirname });

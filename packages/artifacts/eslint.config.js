@@ -1,3 +1,3 @@
 import { packageConfig } from "@hesaab/eslint-config";
 
-export default packageConfig({ name: "artifacts" });
+export default packageConfig({ name: "artifacts", dir: import.meta.dirname });

@@ -1,3 +1,3 @@
 import { packageConfig } from "@hesaab/eslint-config";
 
-export default packageConfig({ name: "bus" });
+export default packageConfig({ name: "bus", dir: import.meta.dirname });

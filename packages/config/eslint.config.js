@@ -1,3 +1,3 @@
 import { packageConfig } from "@hesaab/eslint-config";
 
-export default packageConfig({ name: "config" });
+export default packageConfig({ name: "config", dir: import.meta.dirname });

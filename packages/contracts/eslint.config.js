@@ -1,3 +1,3 @@
 import { packageConfig } from "@hesaab/eslint-config";
 
-export default packageConfig({ name: "contracts" });
+export default packageConfig({ name: "contracts", dir: import.meta.dirname });

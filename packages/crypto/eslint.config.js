@@ -1,3 +1,3 @@
 import { packageConfig } from "@hesaab/eslint-config";
 
-export default packageConfig({ name: "crypto" });
+export default packageConfig({ name: "crypto", dir: import.meta.dirname });

@@ -1,3 +1,3 @@
 import { packageConfig } from "@hesaab/eslint-config";
 
-export default packageConfig({ name: "db" });
+export default packageConfig({ name: "db", dir: import.meta.dirname });

@@ -1,3 +1,3 @@
 import { packageConfig } from "@hesaab/eslint-config";
 
-export default packageConfig({ name: "dr" });
+export default packageConfig({ name: "dr", dir: import.meta.dirname });

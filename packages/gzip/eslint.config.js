@@ -1,3 +1,3 @@
 import { packageConfig } from "@hesaab/eslint-config";
 
-export default packageConfig({ name: "gzip" });
+export default packageConfig({ name: "gzip", dir: import.meta.dirname });

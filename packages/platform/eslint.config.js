@@ -1,3 +1,3 @@
 import { packageConfig } from "@hesaab/eslint-config";
 
-export default packageConfig({ name: "platform" });
+export default packageConfig({ name: "platform", dir: import.meta.dirname });

@@ -1,3 +1,3 @@
 import { packageConfig } from "@hesaab/eslint-config";
 
-export default packageConfig({ name: "session" });
+export default packageConfig({ name: "session", dir: import.meta.dirname });

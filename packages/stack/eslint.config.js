@@ -1,3 +1,3 @@
 import { packageConfig } from "@hesaab/eslint-config";
 
-export default packageConfig({ name: "stack" });
+export default packageConfig({ name: "stack", dir: import.meta.dirname });

@@ -1,3 +1,3 @@
 import { packageConfig } from "@hesaab/eslint-config";
 
-export default packageConfig({ name: "storage-ops" });
+export default packageConfig({ name: "storage-ops", dir: import.meta.dirname });

@@ -1,3 +1,3 @@
 import { packageConfig } from "@hesaab/eslint-config";
 
-export default packageConfig({ name: "storage" });
+export default packageConfig({ name: "storage", dir: import.meta.dirname });

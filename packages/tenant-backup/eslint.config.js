@@ -1,3 +1,3 @@
 import { packageConfig } from "@hesaab/eslint-config";
 
-export default packageConfig({ name: "tenant-backup" });
+export default packageConfig({ name: "tenant-backup", dir: import.meta.dirname });

@@ -1,3 +1,3 @@
 import { packageConfig } from "@hesaab/eslint-config";
 
-export default packageConfig({ name: "tenant-data" });
+export default packageConfig({ name: "tenant-data", dir: import.meta.dirname });

@@ -1,3 +1,3 @@
 import { packageConfig } from "@hesaab/eslint-config";
 
-export default packageConfig({ name: "web-session" });
+export default packageConfig({ name: "web-session", dir: import.meta.dirname });

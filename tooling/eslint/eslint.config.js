@@ -1,3 +1,3 @@
 import { packageConfig } from "./index.js";
 
-export default packageConfig();
+export default packageConfig({ dir: import.meta.dirname });

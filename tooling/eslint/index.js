@@ -5,11 +5,33 @@
 //     from the gateway or another server package;
 //   - `process.env` is read only in an app's `src/env.ts` or in packages/config;
 //   - a package's source imports only packages of the layers below its own (LAYERS), and within its
-//     layer only where the layer allows it: bus never reaches into db, crypto never into a capability.
+//     layer only where the layer allows it: bus never reaches into db, crypto never into a capability;
+//   - TypeScript is linted with its types: a promise is awaited, handled or explicitly let go (`void`),
+//     never dropped by accident, and never handed to something that does not wait for it.
 import js from "@eslint/js";
+import process from "node:process";
 import tseslint from "typescript-eslint";
 
 export const APPS = ["gateway", "backup-svc", "storage-svc", "dr-svc", "cli", "admin-web", "tenant-web"];
+
+/**
+ * Type-aware rules for the TypeScript of one package (`dir`: its folder, where its tsconfig.json is).
+ * The project service finds each file's tsconfig; the root is explicit because this config is shared by
+ * every package, and typescript-eslint cannot tell from here which of them is being linted.
+ * @param {string} dir
+ */
+const typed = (dir) => [
+  {
+    files: ["**/*.ts", "**/*.tsx"],
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: dir } },
+    rules: {
+      "@typescript-eslint/no-floating-promises": "error",
+      "@typescript-eslint/no-misused-promises": "error",
+      "@typescript-eslint/await-thenable": "error",
+      "@typescript-eslint/no-unnecessary-type-assertion": "error",
+    },
+  },
+];
 
 const base = tseslint.config(
   { ignores: ["dist/**", "node_modules/**", "coverage/**", "*.config.*"] },
@@ -67,12 +89,14 @@ function forbiddenPackages(name) {
 
 /**
  * Lint config for a package under packages/ (`name`: its folder): it may not import any app, and its
- * source only lower layers. Tooling, which is in no layer, gives no name.
+ * source only lower layers. Tooling, which is in no layer, gives no name. `dir`: the package's folder
+ * (`import.meta.dirname` of its eslint.config.js; default the working directory).
  */
-export function packageConfig(/** @type {{ name?: string }} */ { name } = {}) {
+export function packageConfig(/** @type {{ name?: string, dir?: string }} */ { name, dir = process.cwd() } = {}) {
   const apps = [...forbidApps(APPS, "packages never import apps"), { group: ["**/apps/**"], message: "packages never import apps" }];
   return tseslint.config(
     ...base,
+    ...typed(dir),
     { rules: { "@typescript-eslint/no-restricted-imports": ["error", { patterns: apps }] } },
     ...(name ? [{ files: ["src/**"], rules: { "@typescript-eslint/no-restricted-imports": ["error", { patterns: [...apps, ...forbiddenPackages(name)] }] } }] : []),
   );
@@ -83,9 +107,9 @@ const BROWSER_PACKAGES = ["contracts", "web-session"];
 
 /**
  * Lint config for an app: it may not import another app. SPAs import only the API's router type
- * (`import type { AppRouter } from "@hesaab/api"`) and the browser-side packages.
+ * (`import type { AppRouter } from "@hesaab/api"`) and the browser-side packages. `dir` as for packageConfig.
  */
-export function appConfig(/** @type {{ name: string, spa?: boolean }} */ { name, spa = false }) {
+export function appConfig(/** @type {{ name: string, spa?: boolean, dir?: string }} */ { name, spa = false, dir = process.cwd() }) {
   const others = APPS.filter((a) => a !== name);
   const patterns = spa
     ? [
@@ -97,7 +121,7 @@ export function appConfig(/** @type {{ name: string, spa?: boolean }} */ { name,
         },
       ]
     : forbidApps(others, "no app imports another app");
-  return tseslint.config(...base, {
+  return tseslint.config(...base, ...typed(dir), {
     rules: {
       "@typescript-eslint/no-restricted-imports": [
         "error",

@@ -1,6 +1,6 @@
 import path from "node:path";
 import { catalogUrl } from "@hesaab/config";
-import { COMMAND_FILTERS, type MessageOf } from "@hesaab/contracts";
+import { COMMAND_FILTERS } from "@hesaab/contracts";
 import { connectBus, eventPublisher, runSchedule, type Bus } from "@hesaab/bus";
 import { alertOnDeadLetter, catalogClaims, migrate, openPool } from "@hesaab/db";
 import { Semaphore } from "@hesaab/storage";
@@ -73,7 +73,7 @@ export async function startBackupService(env: BackupSvcEnv, { name = "backup-svc
     ackWaitMs: 60_000,
     onDeadLetter,
     handler: async (message, ctx) => {
-      if (message.type === "restore.requested.v1") await handleRestoreRequest(deps, { message: message as MessageOf<"restore.requested.v1">, delivery: ctx });
+      if (message.type === "restore.requested.v1") await handleRestoreRequest(deps, { message, delivery: ctx });
     },
   });
 

@@ -29,5 +29,5 @@ export function runCli(args: string[], env: Record<string, string | undefined>, 
 
 /** The local S3 endpoints' variables (B2_*, R2_*) from the stack. */
 export function providerEnv(): Record<string, string> {
-  return Object.fromEntries(Object.entries(testEnv()).filter(([k]) => k.startsWith("B2_") || k.startsWith("R2_"))) as Record<string, string>;
+  return Object.fromEntries(Object.entries(testEnv()).filter(([k]) => k.startsWith("B2_") || k.startsWith("R2_")));
 }

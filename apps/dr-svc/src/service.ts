@@ -1,7 +1,7 @@
 // dr-svc's wiring: the `cmd.dr.>` work queue and the nightly schedule. The work itself is
 // @hesaab/dr's handleDisasterBackupRequest; this file decides when it runs.
 import { runSchedule, type Bus, type BusLogger, type Consumption, type HandlerContext, type ScheduleRunner } from "@hesaab/bus";
-import { COMMAND_FILTERS, type Message, type MessageOf } from "@hesaab/contracts";
+import { COMMAND_FILTERS, type Message } from "@hesaab/contracts";
 import type { KeyRing } from "@hesaab/crypto";
 import { catalogClaims, type CatalogDb } from "@hesaab/db";
 import { handleDisasterBackupRequest, type DrHandlerDeps } from "@hesaab/dr";
@@ -55,7 +55,7 @@ export async function startDrService(opts: DrServiceOptions): Promise<DrService>
       log.warn("dr-svc ignores a command it does not know", { type: message.type });
       return;
     }
-    await handleDisasterBackupRequest(deps, { message: message as MessageOf<"dr.backup.requested.v1">, delivery });
+    await handleDisasterBackupRequest(deps, { message, delivery });
   };
 
   const consumption = await bus.consume({

@@ -71,12 +71,12 @@ async function startProcess(extra: Record<string, string> = {}): Promise<{ child
   });
   children.push(proc);
   let own = "";
-  proc.stdout!.on("data", (d: Buffer) => void ((own += d.toString()), (output += d.toString())));
-  proc.stderr!.on("data", (d: Buffer) => void (output += d.toString()));
+  proc.stdout.on("data", (d: Buffer) => void ((own += d.toString()), (output += d.toString())));
+  proc.stderr.on("data", (d: Buffer) => void (output += d.toString()));
   const listening = await within(
     new Promise<string>((resolve, reject) => {
       proc.once("exit", (code) => reject(new Error(`the gateway exited (${code}) before listening:\n${output}`)));
-      proc.stdout!.on("data", () => {
+      proc.stdout.on("data", () => {
         const m = /gateway listening on (http:\/\/\S+)/.exec(own);
         if (m) resolve(m[1]!);
       });

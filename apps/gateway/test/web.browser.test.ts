@@ -30,7 +30,7 @@ describe.runIf(chromiumPath)("the web apps in a browser", { timeout: 120_000 }, 
     // the gateway serves each app's dist/ when it starts: build them first, as the demo does
     await promisify(execFile)("pnpm", ["--filter", "@hesaab/admin-web", "--filter", "@hesaab/tenant-web", "build"], { cwd: root });
     h = await startHarness("gw_browser");
-    browser = await chromium.launch({ executablePath: chromiumPath, args: ["--no-sandbox"] });
+    browser = await chromium.launch({ executablePath: chromiumPath!, args: ["--no-sandbox"] });
   }, 180_000);
 
   afterAll(async () => {
@@ -82,7 +82,7 @@ describe.runIf(chromiumPath)("the web apps in a browser", { timeout: 120_000 }, 
     await admin.getByRole("button", { name: "Storage" }).click();
     const providers = admin.getByRole("table", { name: "providers" });
     await providers.getByRole("row", { name: /^b2 \d+\.\d MiB/ }).waitFor();
-    await admin.getByRole("table", { name: "largest tenants" }).getByRole("cell", { name: tenant }).waitFor();
+    await admin.getByRole("table", { name: "largest tenants" }).getByRole("cell", { name: tenant! }).waitFor();
 
     await admin.getByRole("button", { name: "Alerts" }).click();
     const alert = admin.getByRole("row", { name: /both providers down/ });
@@ -128,7 +128,7 @@ describe.runIf(chromiumPath)("the web apps in a browser", { timeout: 120_000 }, 
     await expect(app.getByRole("cell", { name: "Ready" }).count()).resolves.toBe(1);
     const [download] = await Promise.all([app.waitForEvent("download"), link.click()]);
     expect(download.suggestedFilename()).toMatch(/^hesaab-export-\d{4}-\d{2}-\d{2}-exp_[0-9a-z]+\.zip$/);
-    const zip = await readFile((await download.path())!);
+    const zip = await readFile(await download.path());
     expect(zip.subarray(0, 4).toString("latin1")).toBe("PK\u0003\u0004");
 
     const other = await page(`/app/#session=${await h.tenantSession(b!)}`);

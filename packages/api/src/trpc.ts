@@ -17,23 +17,23 @@ export interface TenantRefusalView {
 export interface Context {
   db: CatalogDb;
   /** Publishes a validated command (NATS); undefined when the gateway runs without a bus. */
-  requestBackup?: (input: { tenantIds: string[]; requestedBy: string }) => Promise<void>;
+  requestBackup?: ((input: { tenantIds: string[]; requestedBy: string }) => Promise<void>) | undefined;
   /** Which requested ids are tenants of the platform that may be backed up (one query on the platform database); undefined without it. */
-  screenTenants?: (tenantIds: string[]) => Promise<{ accepted: string[]; refused: TenantRefusalView[] }>;
+  screenTenants?: ((tenantIds: string[]) => Promise<{ accepted: string[]; refused: TenantRefusalView[] }>) | undefined;
   /** Checks a tenant session (a JWT for `hesaab-tenant`, revocation included); undefined when tenant sign-in is not configured. */
-  verifySession?: (token: string) => Promise<SessionVerdict<TenantSession>>;
+  verifySession?: ((token: string) => Promise<SessionVerdict<TenantSession>>) | undefined;
   /** Checks an admin session (a JWT for `hesaab-admin`, revocation included); undefined when admin sign-in is not configured. */
-  verifyAdminSession?: (token: string) => Promise<SessionVerdict<AdminSession>>;
+  verifyAdminSession?: ((token: string) => Promise<SessionVerdict<AdminSession>>) | undefined;
   /** The tenant roles that may ask for a customer self-backup (CUSTOMER_EXPORT_ROLES); `DEFAULT_EXPORT_ROLES` when absent. */
-  exportRoles?: readonly string[];
+  exportRoles?: readonly string[] | undefined;
   /** The request's `Authorization: Bearer …` token, if any (set per request by the server). */
-  sessionToken?: string;
+  sessionToken?: string | undefined;
   /** The tenant app's self-backups and their signed links (`customerExportLinks` of @hesaab/tenant-backup). */
-  exports?: CustomerExportLinks;
+  exports?: CustomerExportLinks | undefined;
   /** The request's logger (Fastify's pino logger, set per request by the server). */
-  log?: { error(obj: object, msg: string): void };
+  log?: { error(obj: object, msg: string): void } | undefined;
   /** Storage analytics for the admin app (the gateway gives `storageView`); without it `storage.analytics` is SERVICE_UNAVAILABLE. */
-  storage?: () => Promise<StorageView>;
+  storage?: (() => Promise<StorageView>) | undefined;
 }
 
 const t = initTRPC.context<Context>().create({

@@ -26,7 +26,7 @@ export interface ArtifactRef {
   identity: ArtifactIdentity;
   contentEncoding: "gzip" | "none";
   /** The key sidecar from the catalog; when absent it is read from the provider that serves the artifact. */
-  sidecar?: KeySidecar | string;
+  sidecar?: KeySidecar | string | undefined;
   /** Plaintext bytes the backup recorded; `verifyStaged` checks that decrypting gives exactly these. */
   plaintextBytes?: number;
 }
@@ -54,7 +54,7 @@ export interface StagedArtifact {
  * Downloads a verified copy of the artifact to `dir`: from the first provider whose copy hashes to
  * the catalog's checksum (failover on error, absence or mismatch), with its key sidecar.
  */
-export async function stageArtifact({ ref, backends, dir, signal }: { ref: ArtifactRef; backends: StorageBackend[]; dir: string; signal?: AbortSignal }): Promise<StagedArtifact> {
+export async function stageArtifact({ ref, backends, dir, signal }: { ref: ArtifactRef; backends: StorageBackend[]; dir: string; signal?: AbortSignal | undefined }): Promise<StagedArtifact> {
   await mkdir(dir, { recursive: true });
   const file = path.join(dir, `${ref.identity.backupId}.bkp1`);
   const failures: FailoverFailure[] = [];

@@ -57,7 +57,7 @@ export interface StoreArtifactOptions {
    * unset when the key may already exist (a retried write under the same id). Default false.
    */
   freshKey?: boolean;
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
 }
 
 export interface StoredArtifact {

@@ -40,7 +40,7 @@ const PUBLISH_DELAYS_MS = [250, 500, 1_000, 2_000, 4_000];
 /** Publishes with a msgId, retrying when the acknowledgement does not come (the msgId makes a retry a no-op). */
 export async function publishWithRetry(
   core: BusCore,
-  p: { subject: string; payload: Uint8Array; msgId: string; headers?: Record<string, string> | MsgHdrs },
+  p: { subject: string; payload: Uint8Array; msgId: string; headers?: Record<string, string> | MsgHdrs | undefined },
 ): Promise<{ seq: number; duplicate: boolean }> {
   let last: unknown;
   for (let attempt = 0; attempt <= PUBLISH_DELAYS_MS.length; attempt++) {

@@ -35,7 +35,7 @@ export interface ConnectBusOptions {
   /** The connection name the server shows (`backup-svc`, `cli`). */
   name: string;
   /** Tests only: prepended to stream names (`<prefix>_HESAAB_CMD`) and subjects (`<prefix>.cmd.…`). */
-  prefix?: string;
+  prefix?: string | undefined;
   log?: BusLogger;
   /** Keep trying the first connect instead of failing when the server is not up yet (services: true; the CLI: false). */
   waitForServer?: boolean;

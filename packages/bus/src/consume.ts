@@ -59,13 +59,13 @@ export interface ConsumeOptions {
   /** Deliveries before a message is dead-lettered. Default 5. */
   maxDeliver?: number;
   /** Delay before redelivery after the n-th failure is `backoffMs[n-1]` (the last repeats). */
-  backoffMs?: readonly number[];
+  backoffMs?: readonly number[] | undefined;
   /** Time without an ack or a progress signal before JetStream redelivers. Long handlers are kept alive automatically. */
   ackWaitMs?: number;
   /** How often a running handler's message is marked in progress. Default ackWaitMs / 3. */
   workingIntervalMs?: number;
   /** Aborting it is `abort()`. */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
   /** Called after a message is dead-lettered (malformed, non-retryable or exhausted): raise an alert here. */
   onDeadLetter?: DeadLetterHook;
   /** How long one pull request waits for messages. Default 5 s. */
@@ -145,7 +145,7 @@ function resolveSettings(opts: StartOptions) {
 }
 
 /** Creates the durable consumer, or brings an existing one's ack wait and max deliveries up to date. */
-async function ensureConsumer(core: BusCore, { stream, config }: { stream: string; config: Partial<ConsumerConfig> & { durable_name: string } }) {
+async function ensureConsumer(core: BusCore, { stream, config }: { stream: string; config: Partial<ConsumerConfig> & { durable_name: string; ack_wait: number; max_deliver: number } }) {
   try {
     await core.jsm.consumers.add(stream, config);
   } catch (addErr) {

@@ -134,7 +134,7 @@ class Zone {
     for (const part of this.#format.formatToParts(new Date(instant))) {
       if (part.type !== "literal") p[part.type] = Number(part.value);
     }
-    const wall = Date.UTC(p.year!, p.month! - 1, p.day!, p.hour!, p.minute!, p.second!);
+    const wall = Date.UTC(p.year!, p.month! - 1, p.day, p.hour, p.minute, p.second);
     return wall + (((instant % 1000) + 1000) % 1000);
   }
 

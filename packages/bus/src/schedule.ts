@@ -121,7 +121,7 @@ export function createSchedule(opts: ScheduleOptions): Schedule {
 }
 
 export interface RunScheduleOptions extends ScheduleOptions {
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
   /** The clock. Default `() => new Date()`. */
   now?: () => Date;
   /** Longest sleep between ticks, so clock jumps and released periods are noticed. Default 60 s. */

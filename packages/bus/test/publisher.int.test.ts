@@ -5,7 +5,7 @@ import { NATS_URL, testPrefix } from "./helpers";
 
 describe("eventPublisher", () => {
   it("publishes through the bus, and logs instead of throwing when it cannot", async () => {
-    const warnings: { message: string; context?: Record<string, unknown> }[] = [];
+    const warnings: { message: string; context?: Record<string, unknown> | undefined }[] = [];
     const log: BusLogger = { info: () => {}, warn: (message, context) => void warnings.push({ message, context }), error: () => {} };
     const bus = await connectBus({ url: NATS_URL, name: "publisher-test", prefix: testPrefix(), log });
     await bus.ensureStreams();

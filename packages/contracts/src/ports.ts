@@ -24,5 +24,5 @@ export interface Delivery {
   attempt: number;
   /** No redelivery will follow (max deliveries reached): a failure now is final. */
   final: boolean;
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
 }

@@ -30,7 +30,7 @@ export interface EncryptOptions {
   /** What the plaintext is: `gzip` for compressed tenant backups, `none` for a raw stream. */
   contentEncoding: ContentEncoding;
   /** log2 of the chunk size, 12..24; default 20 (1 MiB chunks). */
-  chunkLog2?: number;
+  chunkLog2?: number | undefined;
   /** Defaults to now. Fixed only for known-answer tests. */
   createdAtMs?: number;
   /** 32 bytes; defaults to fresh random bytes. Never reuse a salt with the same key outside known-answer tests. */

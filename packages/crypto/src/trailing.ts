@@ -113,10 +113,10 @@ export function authenticFinalPrefix(params: { key: KeyObject; aad: Buffer; inde
       x[3] = (x[3]! ^ bits) >>> 0;
       gf.mul(x);
       const diff =
-        (x[0]! ^ e[0]! ^ segment.readUInt32BE(m)) |
-        (x[1]! ^ e[1]! ^ segment.readUInt32BE(m + 4)) |
-        (x[2]! ^ e[2]! ^ segment.readUInt32BE(m + 8)) |
-        (x[3]! ^ e[3]! ^ segment.readUInt32BE(m + 12));
+        (x[0] ^ e[0]! ^ segment.readUInt32BE(m)) |
+        (x[1] ^ e[1]! ^ segment.readUInt32BE(m + 4)) |
+        (x[2] ^ e[2]! ^ segment.readUInt32BE(m + 8)) |
+        (x[3] ^ e[3]! ^ segment.readUInt32BE(m + 12));
       if (diff === 0) return m + TAG_LEN;
     }
     if (blockStart + 16 <= maxM) {

@@ -132,8 +132,8 @@ export async function setProviderCopy(
 }
 
 export interface ListBackupsQuery {
-  tenantId?: string;
-  type?: BackupRecord["backupType"];
+  tenantId?: string | undefined;
+  type?: BackupRecord["backupType"] | undefined;
   statuses?: BackupRecord["status"][];
   limit?: number;
 }
@@ -154,7 +154,7 @@ export async function listBackupRecords(db: CatalogDb, q: ListBackupsQuery = {})
 /** The newest restorable backup of a tenant (of `type`) created at or before `at` (default: now). */
 export async function latestRestorableBackup(
   db: CatalogDb,
-  { tenantId, at, type = "tenant" }: { tenantId: string | null; at?: Date; type?: BackupRecord["backupType"] },
+  { tenantId, at, type = "tenant" }: { tenantId: string | null; at?: Date | undefined; type?: BackupRecord["backupType"] },
 ): Promise<BackupRecord | undefined> {
   const where: SQL[] = [eq(backupRecords.backupType, type), inArray(backupRecords.status, [...RESTORABLE])];
   where.push(tenantId === null ? sql`${backupRecords.tenantId} is null` : eq(backupRecords.tenantId, tenantId));

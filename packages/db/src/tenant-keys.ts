@@ -50,7 +50,7 @@ const seedOf = (r: SeedRow): TenantKeySeed => ({ tenantId: r.tenant_id, keyVersi
 export type TenantKeyRows = ReturnType<typeof tenantKeyRows>;
 
 /** Tenant key rows in `table` (default `backup.tenant_keys`) through `pool`; `close` ends the pool only when `ownsPool`. */
-export function tenantKeyRows(pool: pg.Pool, { table = "backup.tenant_keys", ownsPool = false }: { table?: string; ownsPool?: boolean } = {}) {
+export function tenantKeyRows(pool: pg.Pool, { table = "backup.tenant_keys", ownsPool = false }: { table?: string | undefined; ownsPool?: boolean } = {}) {
   if (!/^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$/.test(table)) throw new Error(`invalid table name ${table}`);
   return {
     /** Every version of a tenant, oldest first (no seeds). */

@@ -68,8 +68,8 @@ export interface DisasterListing {
 export interface ListDisasterBackupsOptions {
   backends: StorageBackend[];
   /** Key prefix every disaster key lives under (tests; buckets shared with other data). */
-  root?: string;
-  signal?: AbortSignal;
+  root?: string | undefined;
+  signal?: AbortSignal | undefined;
 }
 
 const META_READS_AT_ONCE = 8;

@@ -25,7 +25,7 @@ export interface DumpOptions {
   url: string;
   /** A snapshot exported with pg_export_snapshot(): the dump then sees exactly what the manifest counted. */
   snapshot?: string;
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
 }
 
 /** `pg_dump -Fc` of the whole database as a stream. The stream errors if pg_dump fails. */
@@ -71,7 +71,7 @@ export interface RestoreOptions {
   clean?: boolean;
   /** Give objects their owners back (the roles must exist); otherwise the restoring user owns everything (`--no-owner`). */
   owners?: boolean;
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
 }
 
 /** `pg_restore -j N` of a custom-format dump file into `targetUrl` (which must exist). */

@@ -134,7 +134,7 @@ async function loadGroup(o: { client: pg.ClientBase; schema: string; group: Tena
   const { client, schema, state } = o;
   const tenants = o.group.map((plan) => ({
     data: new TenantData(plan),
-    summary: { index: plan.index, id: plan.id, name: plan.name, slug: plan.slug, status: plan.status, rows: {}, bytes: 0 } as GeneratedTenant,
+    summary: { index: plan.index, id: plan.id, name: plan.name, slug: plan.slug, status: plan.status, rows: {}, bytes: 0 },
   }));
   await client.query("BEGIN");
   try {

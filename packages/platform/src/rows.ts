@@ -322,7 +322,7 @@ function* productRows(data: TenantData): Iterable<string> {
       data.productIds[p]!,
       plan.id,
       `SKU-${pad(p + 1, 6)}`,
-      copyText(data.productNames[p]!),
+      copyText(data.productNames[p]),
       copyText(p % 9 === 0 ? awkward(p / 9) : rng.chance(0.5) ? `توضیحات ${data.productNames[p]!}` : null),
       copyText(rng.chance(0.8) ? rng.pick(PRODUCT_GROUPS) : null),
       fixed(priceMicros, 6),

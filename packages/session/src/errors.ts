@@ -8,6 +8,7 @@ export const SESSION_ERROR_CODES = [
   "session_too_long",
   "session_claims_invalid",
   "session_jti_invalid",
+  "session_revocation_raced",
 ] as const;
 export type SessionErrorCode = (typeof SESSION_ERROR_CODES)[number];
 

@@ -47,7 +47,9 @@ export async function revokeSession(
   const reason = o.reason?.trim() ? o.reason.trim().slice(0, 500) : null;
   await db.delete(revokedSessions).where(lt(revokedSessions.expiresAt, now));
   const inserted = await db.insert(revokedSessions).values({ jti, kind, revokedAt: now, expiresAt, revokedBy: o.revokedBy, reason }).onConflictDoNothing().returning();
-  const row = inserted[0] ?? (await db.select().from(revokedSessions).where(eq(revokedSessions.jti, jti)))[0]!;
+  // Already revoked: the row is read back, unless another revocation pruned it (expired) in between.
+  const row = inserted[0] ?? (await db.select().from(revokedSessions).where(eq(revokedSessions.jti, jti)))[0];
+  if (!row) throw new SessionError({ code: "session_revocation_raced", message: `session ${jti} was revoked and pruned meanwhile`, hint: "Revoke it again", retryable: true });
   await writeAudit(db, { actor: o.revokedBy, action: "session.revoked", targetType: "session", targetId: jti, details: { kind, reason, already: inserted.length === 0 } });
   return {
     jti: row.jti,

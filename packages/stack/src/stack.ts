@@ -19,8 +19,8 @@ export interface StackOptions {
   pgHost?: string;
   pgPort?: number;
   natsPort?: number;
-  b2Port?: number;
-  r2Port?: number;
+  b2Port?: number | undefined;
+  r2Port?: number | undefined;
   /** Where state lives (s3rver data, pids, logs, keys, env file); default `<repo>/.stack`. */
   dir?: string;
   /** The platform database the demo and services use (created when missing). */

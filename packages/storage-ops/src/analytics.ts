@@ -201,7 +201,7 @@ export async function takeStorageSample({ catalog, now = new Date(), perTenant =
 /** Price overrides stored in the catalog's settings (`storage.prices`), if any. */
 export async function pricesFromSettings(catalog: Catalog): Promise<PriceOverrides | undefined> {
   const [row] = await catalog.db.select().from(settings).where(eq(settings.key, "storage.prices"));
-  return row?.value && typeof row.value === "object" ? (row.value as PriceOverrides) : undefined;
+  return row?.value && typeof row.value === "object" ? row.value : undefined;
 }
 
 function mergeOverrides(a: PriceOverrides | undefined, b: PriceOverrides | undefined): PriceOverrides | undefined {

@@ -36,7 +36,7 @@ export const DEFAULT_PRICES: Prices = {
   },
 };
 
-export type PriceOverrides = { checked?: string; providers?: Record<string, Partial<ProviderPrices>> };
+export type PriceOverrides = { checked?: string | undefined; providers?: Record<string, Partial<ProviderPrices>> | undefined };
 
 /** The defaults with `overrides` laid over them, provider by provider and field by field. */
 export function mergePrices(base: Prices, overrides: PriceOverrides | undefined): Prices {

@@ -11,7 +11,7 @@ import { replicateArtifact } from "./replicate";
 export interface InventoryIssue {
   provider: string;
   key: string;
-  backupId?: string;
+  backupId?: string | undefined;
   tenantId?: string | null;
   reason: string;
   size?: number;

@@ -10,7 +10,6 @@ import { KeyRing, TenantKeyStore } from "@hesaab/crypto";
 import { insertBackupRecord, migrate, openCatalog, storedArtifactColumns, updateBackupRecord, type BackupRecord, type Catalog } from "@hesaab/db";
 import { disasterBackupKey, openBackend, readAll, tenantBackupKey, type OpenedBackend, type StorageBackend } from "@hesaab/storage";
 import { freshDatabase, testProviderConfig, uniquePrefix, type FreshDatabase } from "@hesaab/testkit";
-import type { KeyRings } from "../src";
 
 export function provider(name: "b2" | "r2", keyPrefix: string): OpenedBackend {
   return openBackend({
@@ -27,7 +26,7 @@ export interface Harness {
   b2: OpenedBackend;
   r2: OpenedBackend;
   backends: StorageBackend[];
-  keyRings: Required<KeyRings>;
+  keyRings: { tenant: KeyRing; disaster: KeyRing };
   prefix: string;
   events: { type: string; data: Record<string, unknown> }[];
   publish: <T extends string>(type: T, data: unknown) => Promise<void>;

@@ -22,7 +22,7 @@ export interface PutOptions {
    * `sha256` holds the lowercase hex SHA-256 of the object's bytes when the writer knew it up front.
    */
   metadata?: Record<string, string>;
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
 }
 
 export interface PutResult {
@@ -42,7 +42,7 @@ export interface ByteRange {
 
 export interface GetOptions {
   range?: ByteRange;
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
 }
 
 export interface ObjectInfo {
@@ -65,11 +65,11 @@ export interface ListOptions {
   startAfter?: string;
   /** Keys fetched per request (S3 `MaxKeys`, at most 1000). Only changes how many round trips a listing takes. */
   pageSize?: number;
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
 }
 
 export interface OpOptions {
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
 }
 
 /**

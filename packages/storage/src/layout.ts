@@ -126,11 +126,11 @@ function validDate(y: string, m: string, d: string): string | undefined {
 /** A short summary of the backup's manifest: enough to list and check a backup without decrypting it. */
 export interface ManifestSummary {
   /** Number of tables in the backup. */
-  tables?: number;
+  tables?: number | undefined;
   /** Total rows across tables. */
-  rows?: number;
+  rows?: number | undefined;
   /** Schema / migration version of the source database when the backup was taken. */
-  schemaVersion?: string;
+  schemaVersion?: string | undefined;
   /** Anything else the producer wants to keep (flat JSON values). */
   [extra: string]: string | number | boolean | null | undefined;
 }
@@ -157,7 +157,7 @@ export interface MetaSidecar {
   manifest: ManifestSummary;
 }
 
-export type MetaSidecarInput = Omit<MetaSidecar, "format" | "version" | "encryption" | "createdAt" | "part"> & { createdAt: Date | string; part?: ArtifactPart };
+export type MetaSidecarInput = Omit<MetaSidecar, "format" | "version" | "encryption" | "createdAt" | "part"> & { createdAt: Date | string; part?: ArtifactPart | undefined };
 
 /** Build and check a meta sidecar, as JSON bytes ready to upload (pretty-printed: people read these in a disaster). */
 export function encodeMetaSidecar(input: MetaSidecarInput): Buffer {

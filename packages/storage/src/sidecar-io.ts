@@ -27,7 +27,7 @@ export async function readSidecarBytes(opts: { backend: StorageBackend; key: str
  * metadata, else (an artifact written before the description moved there) from its `.meta.json`;
  * `null` when neither has one. One that is not valid is `storage_corrupt` naming the provider.
  */
-export async function readMetaSidecar(opts: { backend: StorageBackend; artifactKey: string; signal?: AbortSignal }): Promise<MetaSidecar | null> {
+export async function readMetaSidecar(opts: { backend: StorageBackend; artifactKey: string; signal?: AbortSignal | undefined }): Promise<MetaSidecar | null> {
   const { backend, artifactKey, signal } = opts;
   const keysKey = keysSidecarKey(artifactKey);
   const info = await backend.head(keysKey, signal ? { signal } : {});

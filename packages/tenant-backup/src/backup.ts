@@ -13,14 +13,14 @@ export interface BackupTenantOptions {
   tenantId: string;
   purpose: "scheduled" | "on_demand" | "pre_restore";
   /** One backup per tenant per period: a second run for the same period returns the first one. */
-  period?: string;
+  period?: string | undefined;
   requestedBy: string;
   /** Delivery count of the job (events and logs). */
-  attempt?: number;
+  attempt?: number | undefined;
   /** Export a suspended tenant too (rollback points). Default false: a suspended tenant is refused. */
-  allowInactive?: boolean;
-  signal?: AbortSignal;
-  onProgress?: (p: ExportProgress & { backupId: string }) => void;
+  allowInactive?: boolean | undefined;
+  signal?: AbortSignal | undefined;
+  onProgress?: ((p: ExportProgress & { backupId: string }) => void) | undefined;
 }
 
 export interface BackupTenantResult {

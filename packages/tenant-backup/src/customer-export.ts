@@ -161,7 +161,7 @@ export async function requestCustomerExport(
  */
 export async function buildCustomerExport(
   deps: CustomerExportDeps,
-  opts: { exportId: string; /** The tenant the request named: another one's export is not built. */ tenantId?: string; signal?: AbortSignal; now?: () => Date },
+  opts: { exportId: string; /** The tenant the request named: another one's export is not built. */ tenantId?: string; signal?: AbortSignal | undefined; now?: () => Date },
 ): Promise<CustomerExport> {
   const outcome = await withExportLock(deps, opts.exportId, () => buildLocked(deps, opts));
   if (!outcome.held) {

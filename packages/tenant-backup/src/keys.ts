@@ -22,7 +22,7 @@ export interface RotationReport {
  */
 export async function rotateTenantKeys(
   deps: TenantBackupDeps & { tenantKeys: TenantKeyStore },
-  { tenantIds, newVersion = true, retire = true, requestedBy, dryRun = false }: { tenantIds: string[]; newVersion?: boolean; retire?: boolean; requestedBy: string; dryRun?: boolean },
+  { tenantIds, newVersion = true, retire = true, requestedBy, dryRun = false }: { tenantIds: string[]; newVersion?: boolean; retire?: boolean; requestedBy: string; dryRun?: boolean | undefined },
 ): Promise<RotationReport> {
   const report: RotationReport = { tenants: [] };
   for (const tenantId of tenantIds) {

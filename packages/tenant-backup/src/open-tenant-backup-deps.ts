@@ -48,7 +48,7 @@ export function openTenantBackupDeps({
    * (its snapshot) and a catalog connection (its locks) and needs another catalog connection now
    * and then: the pools are sized for it, so units never wait on each other for a connection.
    */
-  units?: number;
+  units?: number | undefined;
 }): TenantBackupDeps & { tenantKeys: TenantKeyStore; close(): Promise<void> } {
   const backends = providersFromEnv(env, TENANT_BACKUP_UPLOAD).map((backend) => openBackend({ backend }).backend);
   if (backends.length === 0) {

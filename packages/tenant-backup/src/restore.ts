@@ -23,26 +23,26 @@ import { TenantBackupError } from "./errors";
 
 export interface RestoreRequest {
   operationId?: string;
-  tenantIds?: string[];
+  tenantIds?: string[] | undefined;
   /** Every tenant that has a restorable backup (at or before `at`). */
-  all?: boolean;
-  backupId?: string;
+  all?: boolean | undefined;
+  backupId?: string | undefined;
   /** The latest backup at or before this time (default: the latest). */
-  at?: Date;
+  at?: Date | undefined;
   provider: ProviderName;
   /**
    * Restore as a copy into this database instead of production. Its schema must exist; the global
    * tables tenant rows reference (the plan's dependencies) must hold the platform's rows, or the
    * restore is refused before anything is written, naming them (see `withDependencies`).
    */
-  targetDb?: string;
+  targetDb?: string | undefined;
   /** With `targetDb`: copy the global tables' rows the tenants need from the platform first (rows the target has are kept). */
-  withDependencies?: boolean;
-  allowDroppedColumns?: boolean;
+  withDependencies?: boolean | undefined;
+  allowDroppedColumns?: boolean | undefined;
   requestedBy: string;
   /** Tenants restored at once. Default 2. */
   concurrency?: number;
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
   onProgress?: (p: RestoreProgress) => void;
 }
 
@@ -332,7 +332,7 @@ async function restoreOne(
 }
 
 /** A pre-restore snapshot; null when the tenant has no rows at all (nothing to roll back to but emptiness). */
-async function rollbackPoint(deps: TenantBackupDeps, { tenantId, requestedBy, signal }: { tenantId: string; requestedBy: string; signal?: AbortSignal }): Promise<string | null> {
+async function rollbackPoint(deps: TenantBackupDeps, { tenantId, requestedBy, signal }: { tenantId: string; requestedBy: string; signal?: AbortSignal | undefined }): Promise<string | null> {
   try {
     const { record } = await backupTenant(deps, { tenantId, purpose: "pre_restore", requestedBy, allowInactive: true, signal });
     return record.id;
@@ -352,7 +352,7 @@ function describe(err: unknown): { code: string; message: string; retryable: boo
  * Puts back the state before a restore: each tenant's pre-restore snapshot is restored the same
  * careful way (verified, one transaction). A tenant that had no rows before is emptied.
  */
-export async function rollbackRestore(deps: TenantBackupDeps, { operationId, requestedBy, signal }: { operationId: string; requestedBy: string; signal?: AbortSignal }): Promise<RestoreReport> {
+export async function rollbackRestore(deps: TenantBackupDeps, { operationId, requestedBy, signal }: { operationId: string; requestedBy: string; signal?: AbortSignal | undefined }): Promise<RestoreReport> {
   const [op] = await deps.catalog.db.select().from(restoreOperations).where(eq(restoreOperations.id, operationId));
   if (!op) throw new TenantBackupError({ code: "restore_not_found", message: `no restore operation ${operationId}`, hint: "List them with `hesaab restores list`" });
   if (!op.rollbackAvailable || !op.rollbackData) {
@@ -362,7 +362,7 @@ export async function rollbackRestore(deps: TenantBackupDeps, { operationId, req
   for (const [tenantId, data] of Object.entries(op.rollbackData as Record<string, { backupId: string | null }>)) {
     if (data.backupId) {
       const r = await restoreTenants(deps, { backupId: data.backupId, provider: (op.storageProvider as ProviderName) ?? "b2", requestedBy, signal, operationId: newId("rst") });
-      outcomes.push(...r.tenants.map((t) => ({ ...t, rollbackBackupId: undefined })));
+      outcomes.push(...r.tenants.map(({ rollbackBackupId: _, ...t }) => t));
     } else {
       outcomes.push({ tenantId, ok: false, error: { code: "rollback_empty_tenant", message: "the tenant had no rows before the restore; delete them by restoring an empty state manually", retryable: false } });
     }

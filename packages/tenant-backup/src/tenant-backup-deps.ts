@@ -20,10 +20,10 @@ export interface TenantBackupDeps {
   retentionDays: number;
   gzipLevel: number;
   /** Discovery settings (tenant column, include/exclude). */
-  discover?: DiscoverOptions;
+  discover?: DiscoverOptions | undefined;
   /** Where restores stage downloaded artifacts. */
   workDir: string;
-  publish?: Publish;
+  publish?: Publish | undefined;
   /**
    * Reuse a discovered plan for this long (ms) instead of reading the PostgreSQL catalog for every
    * tenant: a nightly run over thousands of tenants discovers once. Default 60 000; 0 disables.

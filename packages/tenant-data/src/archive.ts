@@ -33,8 +33,8 @@ export interface ArchiveOptions {
   /** Where the ZIP goes; ended when the archive is complete, destroyed when it fails. */
   output: Writable;
   /** Columns left out of every file (default: the credential patterns, `DEFAULT_COLUMN_EXCLUSIONS`). */
-  excludeColumns?: ColumnExclusions;
-  signal?: AbortSignal;
+  excludeColumns?: ColumnExclusions | undefined;
+  signal?: AbortSignal | undefined;
 }
 
 export interface ArchiveSummary {

@@ -139,7 +139,7 @@ function mapTable(o: { entry: ManifestTable; target: PlanTable; allowDroppedColu
 }
 
 /** Map every table of the manifest onto the current plan; throws before anything is changed. */
-export function mapScript(o: { manifest: ScriptManifest; plan: TenantPlan; allowDroppedColumns?: boolean }): Map<string, TableMapping> {
+export function mapScript(o: { manifest: ScriptManifest; plan: TenantPlan; allowDroppedColumns?: boolean | undefined }): Map<string, TableMapping> {
   const byName = new Map(o.plan.tables.map((t) => [t.name, t]));
   const out = new Map<string, TableMapping>();
   for (const entry of o.manifest.tables) {

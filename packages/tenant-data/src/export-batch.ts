@@ -30,10 +30,10 @@ export interface BatchExportOptions {
   /** The tenants, each with the backup id its script is for. Ids must be distinct. */
   tenants: { tenantId: string; backupId: string }[];
   /** Export suspended or deleted tenants too. Default false. */
-  allowInactive?: boolean;
+  allowInactive?: boolean | undefined;
   /** A tenant whose rows pass this many bytes leaves the batch (`export_tenant_too_large`). Default 4 MiB. */
-  maxTenantBytes?: number;
-  signal?: AbortSignal;
+  maxTenantBytes?: number | undefined;
+  signal?: AbortSignal | undefined;
 }
 
 export type BatchExportResult =

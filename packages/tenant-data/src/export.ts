@@ -74,11 +74,11 @@ export type ExportOptions = {
   backupId: string;
   /** The plan to follow; discovered (with `discover`) when absent. */
   plan?: TenantPlan;
-  discover?: DiscoverOptions;
+  discover?: DiscoverOptions | undefined;
   /** Export a suspended or deleted tenant too (e.g. the rollback point before restoring one). Default false. */
-  allowInactive?: boolean;
-  signal?: AbortSignal;
-  onProgress?: (progress: ExportProgress) => void;
+  allowInactive?: boolean | undefined;
+  signal?: AbortSignal | undefined;
+  onProgress?: ((progress: ExportProgress) => void) | undefined;
   /** Buffer size of the script stream and of each COPY stream. Default 1 MiB. */
   highWaterMark?: number;
   /**
@@ -115,7 +115,7 @@ async function connect(opts: ExportOptions): Promise<Lease> {
         if (done) return;
         done = true;
         if ("release" in client && typeof client.release === "function") client.release(err);
-        else void (client as pg.Client).end().catch(() => undefined);
+        else void client.end().catch(() => undefined);
       },
     };
   }
@@ -294,7 +294,7 @@ export async function exportTenant(opts: ExportOptions): Promise<TenantExport> {
     } finally {
       if (!finished) {
         failure ??= abortError ?? tenantDataError({ code: "export_aborted", message: "the export stream was closed before its end", context: { tenantId: opts.tenantId } });
-        (current as Readable | null)?.destroy();
+        current?.destroy();
         conn.release(failure);
         rejectDone(failure);
         opts.signal?.removeEventListener("abort", onAbort);

@@ -77,13 +77,13 @@ export type LoadOptions = PgSource & {
   script: Readable | AsyncIterable<Buffer | string> | Iterable<Buffer | string>;
   mode: LoadMode;
   /** The current plan; discovered (with `discover`) when absent. */
-  plan?: TenantPlan;
-  discover?: DiscoverOptions;
+  plan?: TenantPlan | undefined;
+  discover?: DiscoverOptions | undefined;
   /** Load a backup whose columns have since been dropped, leaving their values out. Default false. */
-  allowDroppedColumns?: boolean;
+  allowDroppedColumns?: boolean | undefined;
   /** What the manifest must say: refused with restore_wrong_tenant / restore_wrong_backup otherwise. */
-  expect?: { tenantId?: string; backupId?: string };
-  signal?: AbortSignal;
+  expect?: { tenantId?: string; backupId?: string } | undefined;
+  signal?: AbortSignal | undefined;
   onProgress?: (progress: LoadProgress) => void;
 };
 

@@ -262,7 +262,7 @@ describe("writeTenantArchive: the customer self-backup's ZIP", () => {
           .then(() => cb(), cb);
       },
     });
-    const summary = await archive(p.other, slow as never);
+    const summary = await archive(p.other, slow);
     expect(inserted).toBe(true);
     const customers = summary.tables.find((t) => t.name === "public.customers")!;
     expect(customers.rows).toBe(before.customers!.rows);

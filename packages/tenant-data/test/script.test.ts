@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ScriptReader, type ScriptEvent, compatibleType, parseCopyLine, stripFields } from "../src/index";
+import { ScriptReader, compatibleType, parseCopyLine, stripFields } from "../src/index";
 
 const manifest = {
   format: "hesaab-tenant-sql",
@@ -37,7 +37,7 @@ const SCRIPT = [
 async function readAll(source: Iterable<Buffer>): Promise<unknown[]> {
   const reader = new ScriptReader(source);
   const out: unknown[] = [];
-  for await (const e of reader.events() as AsyncGenerator<ScriptEvent>) {
+  for await (const e of reader.events()) {
     if (e.kind === "copy") {
       const parts: Buffer[] = [];
       for await (const d of e.data) parts.push(d);

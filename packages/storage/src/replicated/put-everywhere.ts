@@ -51,7 +51,7 @@ export interface PutEverywhereOptions {
   existingChecksum?: (args: { backend: StorageBackend; key: string; info: ObjectInfo }) => Promise<string | undefined>;
   /** Drop a provider that accepts no bytes for this long (ms): a stalled provider must not hold the others. Default 120 000. */
   stallTimeoutMs?: number;
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
 }
 
 export interface ProviderOutcome {

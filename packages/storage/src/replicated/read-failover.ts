@@ -18,7 +18,7 @@ export interface ReadWithFailoverOptions {
    * right for restores ("verify the artifact first"). Needs `expectedSha256`. Default false.
    */
   verifyFirst?: boolean;
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
 }
 
 export type FailoverStage = "verify" | "head" | "open" | "stream" | "end";
@@ -186,7 +186,7 @@ export async function readWithFailover(opts: ReadWithFailoverOptions): Promise<F
   return { stream, provider: servedBy[0]!, failures, done };
 }
 
-function problemError(args: { backend: StorageBackend; key: string; problem: string | undefined; actual: { size?: number; sha256?: string } }): StorageError {
+function problemError(args: { backend: StorageBackend; key: string; problem: string | undefined; actual: { size?: number | undefined; sha256?: string | undefined } }): StorageError {
   const { backend, key, problem, actual } = args;
   if (problem === "missing") return new StorageError({ code: "storage_not_found", provider: backend.name, key, message: `${backend.name}: object ${key} not found` });
   return new StorageError({ code: "storage_corrupt", provider: backend.name, key, message: `${backend.name}: copy of ${key} failed verification (${problem ?? "unknown"})`, context: { problem, ...actual } });

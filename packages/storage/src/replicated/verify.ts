@@ -8,7 +8,7 @@ export interface VerifyObjectOptions {
   /** Lowercase hex SHA-256 the bytes must have. */
   expectedSha256?: string;
   expectedSize?: number;
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
 }
 
 export type VerifyProblem = "missing" | "size_mismatch" | "checksum_mismatch" | "unreadable";
@@ -18,10 +18,10 @@ export interface VerifyResult {
   key: string;
   /** The object exists, was read to the end, and matches every expectation given. */
   ok: boolean;
-  problem?: VerifyProblem;
+  problem?: VerifyProblem | undefined;
   /** What was read (absent when the object could not be read at all). */
-  size?: number;
-  sha256?: string;
+  size?: number | undefined;
+  sha256?: string | undefined;
   /** The error behind `missing` / `unreadable`. */
   error?: unknown;
 }

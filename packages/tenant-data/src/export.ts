@@ -176,16 +176,11 @@ export async function checkTenant(o: { client: pg.ClientBase; plan: TenantPlan; 
 }
 
 /**
- * Start exporting one tenant. Resolves once the snapshot is taken and the tenant checked (so a
- * missing or inactive tenant rejects here, before any byte exists); then read `stream`.
+ * Opens the export's transaction (its snapshot, or the one given), locks the tenant's tables and checks
+ * the tenant; a failure releases the connection (rolled back when it is the tenant's fault) and throws.
  */
-export async function exportTenant(opts: ExportOptions): Promise<TenantExport> {
-  const started = performance.now();
-  validateIds(opts);
-  if (opts.signal?.aborted) throw tenantDataError({ code: "export_aborted", message: "tenant export aborted before it started" });
-  const conn = await connect(opts);
+async function beginSnapshot({ opts, conn }: { opts: ExportOptions; conn: Lease }): Promise<{ plan: TenantPlan; createdAt: Date }> {
   const { client } = conn;
-  const highWaterMark = opts.highWaterMark ?? MiB;
   let plan: TenantPlan;
   let createdAt: Date;
   try {
@@ -208,8 +203,12 @@ export async function exportTenant(opts: ExportOptions): Promise<TenantExport> {
     }
     throw failure;
   }
+  return { plan, createdAt };
+}
 
-  const manifest: ScriptManifest = {
+/** The script's manifest: what the export holds and the schema it was taken from. */
+function scriptManifest({ opts, plan, createdAt }: { opts: ExportOptions; plan: TenantPlan; createdAt: Date }): ScriptManifest {
+  return {
     format: SCRIPT_FORMAT,
     version: SCRIPT_VERSION,
     tenantId: opts.tenantId,
@@ -220,6 +219,22 @@ export async function exportTenant(opts: ExportOptions): Promise<TenantExport> {
     tables: plan.tables.map((t) => ({ name: t.name, columns: t.columns.map((c) => c.name), types: t.columns.map((c) => c.type) })),
     dependencies: plan.dependencies,
   };
+}
+
+/**
+ * Start exporting one tenant. Resolves once the snapshot is taken and the tenant checked (so a
+ * missing or inactive tenant rejects here, before any byte exists); then read `stream`.
+ */
+export async function exportTenant(opts: ExportOptions): Promise<TenantExport> {
+  const started = performance.now();
+  validateIds(opts);
+  if (opts.signal?.aborted) throw tenantDataError({ code: "export_aborted", message: "tenant export aborted before it started" });
+  const conn = await connect(opts);
+  const { client } = conn;
+  const highWaterMark = opts.highWaterMark ?? MiB;
+  const { plan, createdAt } = await beginSnapshot({ opts, conn });
+
+  const manifest = scriptManifest({ opts, plan, createdAt });
   const tenantLiteral = client.escapeLiteral(opts.tenantId);
   let current: Readable | null = null;
   let finished = false;

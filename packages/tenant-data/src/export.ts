@@ -260,28 +260,7 @@ export async function exportTenant(opts: ExportOptions): Promise<TenantExport> {
       const head = Buffer.from(scriptHead(manifest), "utf8");
       progress.bytes += head.length;
       yield head;
-      for (const table of plan.tables) {
-        const line = Buffer.from(`${copyFromStdinLine(table)}\n`, "utf8");
-        progress.bytes += line.length;
-        yield line;
-        const copy = client.query(copyTo(`COPY (${selectSql({ plan, table, tenant: tenantLiteral })}) TO STDOUT`, { highWaterMark }));
-        current = copy;
-        let bytes = 0;
-        for await (const chunk of copy as AsyncIterable<Buffer>) {
-          bytes += chunk.length;
-          progress.bytes += chunk.length;
-          report(table.name, false);
-          yield chunk;
-        }
-        current = null;
-        copies.push({ name: table.name, stream: copy, bytes });
-        // the previous COPY has surely completed (and counted its rows) once the next one streams
-        progress.rows = copies.slice(0, -1).reduce((n, c) => n + c.stream.rowCount, 0);
-        progress.tablesDone++;
-        const end = Buffer.from(`${END_OF_COPY}\n`, "utf8");
-        progress.bytes += end.length;
-        yield end;
-      }
+      yield* scriptBody({ client, plan, tenantLiteral, highWaterMark, progress, report, copies, setCurrent: (c) => (current = c) });
       await client.query("COMMIT");
       // every COPY's CommandComplete has been handled before COMMIT's answer: the counts are final
       const rows: Record<string, number> = {};
@@ -345,4 +324,30 @@ export async function exportTenant(opts: ExportOptions): Promise<TenantExport> {
     () => undefined,
   );
   return { stream, manifest, plan, done };
+}
+
+/** The script's body: each table's COPY line, its rows as the server streams them, and its end-of-copy line. */
+async function* scriptBody({ client, plan, tenantLiteral, highWaterMark, progress, report, copies, setCurrent }: { client: pg.ClientBase; plan: TenantPlan; tenantLiteral: string; highWaterMark: number; progress: { bytes: number; rows: number; reportedAt: number; tablesDone: number }; report: (table: string, force: boolean) => void; copies: { name: string; stream: { rowCount: number }; bytes: number }[]; setCurrent: (copy: Readable | null) => void }): AsyncGenerator<Buffer> {
+  for (const table of plan.tables) {
+    const line = Buffer.from(`${copyFromStdinLine(table)}\n`, "utf8");
+    progress.bytes += line.length;
+    yield line;
+    const copy = client.query(copyTo(`COPY (${selectSql({ plan, table, tenant: tenantLiteral })}) TO STDOUT`, { highWaterMark }));
+    setCurrent(copy);
+    let bytes = 0;
+    for await (const chunk of copy as AsyncIterable<Buffer>) {
+      bytes += chunk.length;
+      progress.bytes += chunk.length;
+      report(table.name, false);
+      yield chunk;
+    }
+    setCurrent(null);
+    copies.push({ name: table.name, stream: copy, bytes });
+    // the previous COPY has surely completed (and counted its rows) once the next one streams
+    progress.rows = copies.slice(0, -1).reduce((n, c) => n + c.stream.rowCount, 0);
+    progress.tablesDone++;
+    const end = Buffer.from(`${END_OF_COPY}\n`, "utf8");
+    progress.bytes += end.length;
+    yield end;
+  }
 }

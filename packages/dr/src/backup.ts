@@ -165,29 +165,11 @@ export async function backupPlatform(opts: BackupPlatformOptions): Promise<Disas
 
     // 2. The configuration bundle, carrying the full manifest.
     progress("storing-config");
-    const config = await storeArtifact({
-      plaintext: Readable.from([Buffer.from(JSON.stringify({ ...bundle, manifest, roles: dumped.roles } satisfies ConfigBundle))]),
-      identity,
-      keyRing: opts.keyRing,
-      backends,
-      key: keys.config,
-      gzipLevel: 6,
-      meta: { type: "disaster", part: "config", createdAt, manifest: { ...summaryOf(manifest), files: bundle.files.length } },
-      signal,
-    });
+    const config = await storeConfig({ opts, identity, backends, keys, createdAt, bundle, manifest, dumped });
     written.push(config);
 
     // 3. Every copy read back: size + SHA-256 (keyless), in every provider at once.
-    const [dataResults, configResults] = await Promise.all([dataChecks, verifyPart({ backends, artifact: config, signal })]);
-    const providers = backends.map((backend, i) => providerReport({ provider: backend.name, checks: [dataResults[i]!, configResults[i]!] }));
-    const okProviders = providers.filter((p) => p.ok);
-    if (okProviders.length === 0) {
-      throw new DrError({
-        code: "dr_storage_failed",
-        message: `no provider holds a verified copy of disaster backup ${backupId}: ${providers.map((p) => `${p.provider}: ${p.problem}`).join("; ")}`,
-        retryable: true,
-      });
-    }
+    const { providers, okProviders } = await verifyCopies({ backends, backupId, dataChecks, config, signal });
     const status = okProviders.length === backends.length ? "completed" : "degraded";
     const completedAt = opts.now?.() ?? new Date();
     const result: DisasterBackupResult = {
@@ -209,20 +191,56 @@ export async function backupPlatform(opts: BackupPlatformOptions): Promise<Disas
     }
     return result;
   } catch (err) {
-    await Promise.all(written.map((artifact) => removeEverywhere({ backends, key: artifact.key })));
-    if (catalog && recorded) {
-      const { code, message } = describe(err);
-      await updateBackupRecord(catalog, { id: backupId, set: { status: "failed", errorMessage: `${code}: ${message}`.slice(0, 2000), completedAt: new Date() } }).catch(() => {});
-      await writeAudit(catalog, {
-        actor: opts.requestedBy ?? "system:dr",
-        action: "dr.backup",
-        targetType: "backup",
-        targetId: backupId,
-        outcome: "failed",
-        details: { code, message },
-      }).catch(() => {});
-    }
+    await undoFailed({ opts, backends, backupId, written, recorded, err });
     throw err;
+  }
+}
+
+/** 2. The configuration bundle, carrying the full manifest (and the roles, which the dump leaves out). */
+function storeConfig({ opts, identity, backends, keys, createdAt, bundle, manifest, dumped }: { opts: BackupPlatformOptions; identity: ArtifactIdentity; backends: StorageBackend[]; keys: { config: string }; createdAt: Date; bundle: Awaited<ReturnType<typeof buildConfigBundle>>; manifest: DrManifest; dumped: { roles: ConfigBundle["roles"] } }): Promise<StoredArtifact> {
+  const { signal } = opts;
+  return storeArtifact({
+    plaintext: Readable.from([Buffer.from(JSON.stringify({ ...bundle, manifest, ...(dumped.roles ? { roles: dumped.roles } : {}) } satisfies ConfigBundle))]),
+    identity,
+    keyRing: opts.keyRing,
+    backends,
+    key: keys.config,
+    gzipLevel: 6,
+    meta: { type: "disaster", part: "config", createdAt, manifest: { ...summaryOf(manifest), files: bundle.files.length } },
+    signal,
+  });
+}
+
+/** 3. Every copy read back: size + SHA-256 (keyless), in every provider at once; no verified copy anywhere is `dr_storage_failed`. */
+async function verifyCopies({ backends, backupId, dataChecks, config, signal }: { backends: StorageBackend[]; backupId: string; dataChecks: Promise<PartCheck[]>; config: StoredArtifact; signal: AbortSignal | undefined }): Promise<{ providers: ProviderReport[]; okProviders: ProviderReport[] }> {
+  const [dataResults, configResults] = await Promise.all([dataChecks, verifyPart({ backends, artifact: config, signal })]);
+  const providers = backends.map((backend, i) => providerReport({ provider: backend.name, checks: [dataResults[i]!, configResults[i]!] }));
+  const okProviders = providers.filter((p) => p.ok);
+  if (okProviders.length === 0) {
+    throw new DrError({
+      code: "dr_storage_failed",
+      message: `no provider holds a verified copy of disaster backup ${backupId}: ${providers.map((p) => `${p.provider}: ${p.problem}`).join("; ")}`,
+      retryable: true,
+    });
+  }
+  return { providers, okProviders };
+}
+
+/** A failed backup leaves nothing behind: the parts written are removed, a recorded run is marked failed and audited. */
+async function undoFailed({ opts, backends, backupId, written, recorded, err }: { opts: BackupPlatformOptions; backends: StorageBackend[]; backupId: string; written: StoredArtifact[]; recorded: boolean; err: unknown }): Promise<void> {
+  const { catalog } = opts;
+  await Promise.all(written.map((artifact) => removeEverywhere({ backends, key: artifact.key })));
+  if (catalog && recorded) {
+    const { code, message } = describe(err);
+    await updateBackupRecord(catalog, { id: backupId, set: { status: "failed", errorMessage: `${code}: ${message}`.slice(0, 2000), completedAt: new Date() } }).catch(() => {});
+    await writeAudit(catalog, {
+      actor: opts.requestedBy ?? "system:dr",
+      action: "dr.backup",
+      targetType: "backup",
+      targetId: backupId,
+      outcome: "failed",
+      details: { code, message },
+    }).catch(() => {});
   }
 }
 

@@ -109,43 +109,10 @@ export async function restorePlatform(opts: RestorePlatformOptions): Promise<Res
 
   // The target first: refusing takes a second, not a download.
   progress("probing");
-  const probe = await probeDatabase(opts.targetUrl);
-  if (probe.objects.length > 0 && !opts.allowNonEmpty) {
-    throw new DrError({
-      code: "dr_target_not_empty",
-      message: `the target database ${redactUrl(opts.targetUrl)} is not empty: it holds ${probe.objects.slice(0, 5).join(", ")}${probe.objects.length > 5 ? " and more" : ""}`,
-      hint: "Restore into a new, empty database, or pass --force-non-empty to drop and replace objects of the same names",
-      context: { objects: probe.objects.slice(0, 20) },
-    });
-  }
+  const probe = await checkTarget(opts);
 
   progress("listing");
-  const found = await findDisasterBackup({ backends, backupId: opts.backupId, ...(signal ? { signal } : {}) });
-  const failures: RestoreFailure[] = found.providers
-    .filter((p) => !p.ok)
-    .map((p) => ({ provider: p.provider, stage: "listing" as const, code: p.errorCode ?? "unexpected", message: p.error ?? "listing failed" }));
-  if (found.providers.every((p) => !p.ok)) {
-    throw new DrError({ code: "dr_listing_failed", message: `no provider could be listed: ${failures.map((f) => `${f.provider}: ${f.message}`).join("; ")}`, retryable: true });
-  }
-  const searched = found.providers.filter((p) => p.ok).map((p) => p.provider);
-  const entry = found.entry;
-  if (!entry) {
-    throw new DrError({
-      code: "dr_backup_not_found",
-      message: opts.backupId
-        ? `disaster backup ${opts.backupId} is not in ${searched.join(" or ")}`
-        : `no complete disaster backup in ${searched.join(" or ")}${found.incomplete ? ` (${found.incomplete} incomplete)` : ""}`,
-      hint: "Check the bucket names and the key prefix; `hesaab dr list` shows what each provider holds",
-    });
-  }
-  for (const copy of entry.copies) {
-    if (!copy.complete) failures.push({ provider: copy.provider, stage: "listing", code: "dr_backup_incomplete", message: copy.problems.join("; ") });
-  }
-  for (const b of backends) {
-    if (searched.includes(b.name) && !entry.copies.some((c) => c.provider === b.name)) {
-      failures.push({ provider: b.name, stage: "listing", code: "dr_backup_not_found", message: `${entry.backupId} is not in this provider` });
-    }
-  }
+  const { entry, failures } = await locateBackup({ opts, backends, signal });
 
   const work = await mkdtemp(path.join(opts.workDir ?? os.tmpdir(), "hesaab-dr-restore-"));
   try {
@@ -157,20 +124,7 @@ export async function restorePlatform(opts: RestorePlatformOptions): Promise<Res
     // Everything is verified: only now is the target touched.
     progress("restoring", fetched.provider);
     const restoreStarted = Date.now();
-    let createdDatabase = false;
-    const roles = fetched.bundle.roles && opts.roles !== "skip" ? await createMissingRoles({ targetUrl: opts.targetUrl, dump: fetched.bundle.roles }) : null;
-    if (!probe.exists) {
-      await createDatabase(opts.targetUrl);
-      createdDatabase = true;
-    }
-    await restoreDump({
-      file: fetched.dumpFile,
-      targetUrl: opts.targetUrl,
-      jobs: opts.jobs ?? 2,
-      clean: Boolean(opts.allowNonEmpty && probe.objects.length > 0),
-      owners: roles?.owners ?? false, // every owner there, and the restorer may act as each: objects get their owners back
-      ...(signal ? { signal } : {}),
-    });
+    const { roles, createdDatabase } = await restoreInto({ opts, probe, fetched, signal });
     const restoreMs = Date.now() - restoreStarted;
 
     progress("checking");
@@ -210,6 +164,70 @@ export async function restorePlatform(opts: RestorePlatformOptions): Promise<Res
   } finally {
     await rm(work, { recursive: true, force: true });
   }
+}
+
+/** The target first: refusing takes a second, not a download. A database with objects is refused unless `allowNonEmpty`. */
+async function checkTarget(opts: RestorePlatformOptions): Promise<{ exists: boolean; objects: string[] }> {
+  const probe = await probeDatabase(opts.targetUrl);
+  if (probe.objects.length > 0 && !opts.allowNonEmpty) {
+    throw new DrError({
+      code: "dr_target_not_empty",
+      message: `the target database ${redactUrl(opts.targetUrl)} is not empty: it holds ${probe.objects.slice(0, 5).join(", ")}${probe.objects.length > 5 ? " and more" : ""}`,
+      hint: "Restore into a new, empty database, or pass --force-non-empty to drop and replace objects of the same names",
+      context: { objects: probe.objects.slice(0, 20) },
+    });
+  }
+  return probe;
+}
+
+/** The backup asked for (or the latest complete one) in the providers' listings; what a provider lacks or cannot list goes to `failures`. */
+async function locateBackup({ opts, backends, signal }: { opts: RestorePlatformOptions; backends: StorageBackend[]; signal: AbortSignal | undefined }): Promise<{ entry: DisasterBackupEntry; failures: RestoreFailure[] }> {
+  const found = await findDisasterBackup({ backends, backupId: opts.backupId, ...(signal ? { signal } : {}) });
+  const failures: RestoreFailure[] = found.providers
+    .filter((p) => !p.ok)
+    .map((p) => ({ provider: p.provider, stage: "listing" as const, code: p.errorCode ?? "unexpected", message: p.error ?? "listing failed" }));
+  if (found.providers.every((p) => !p.ok)) {
+    throw new DrError({ code: "dr_listing_failed", message: `no provider could be listed: ${failures.map((f) => `${f.provider}: ${f.message}`).join("; ")}`, retryable: true });
+  }
+  const searched = found.providers.filter((p) => p.ok).map((p) => p.provider);
+  const entry = found.entry;
+  if (!entry) {
+    throw new DrError({
+      code: "dr_backup_not_found",
+      message: opts.backupId
+        ? `disaster backup ${opts.backupId} is not in ${searched.join(" or ")}`
+        : `no complete disaster backup in ${searched.join(" or ")}${found.incomplete ? ` (${found.incomplete} incomplete)` : ""}`,
+      hint: "Check the bucket names and the key prefix; `hesaab dr list` shows what each provider holds",
+    });
+  }
+  for (const copy of entry.copies) {
+    if (!copy.complete) failures.push({ provider: copy.provider, stage: "listing", code: "dr_backup_incomplete", message: copy.problems.join("; ") });
+  }
+  for (const b of backends) {
+    if (searched.includes(b.name) && !entry.copies.some((c) => c.provider === b.name)) {
+      failures.push({ provider: b.name, stage: "listing", code: "dr_backup_not_found", message: `${entry.backupId} is not in this provider` });
+    }
+  }
+  return { entry, failures };
+}
+
+/** Everything is verified: only now is the target touched (roles, the database, pg_restore). */
+async function restoreInto({ opts, probe, fetched, signal }: { opts: RestorePlatformOptions; probe: { exists: boolean; objects: string[] }; fetched: Fetched; signal: AbortSignal | undefined }): Promise<{ roles: RolesReport | null; createdDatabase: boolean }> {
+  let createdDatabase = false;
+  const roles = fetched.bundle.roles && opts.roles !== "skip" ? await createMissingRoles({ targetUrl: opts.targetUrl, dump: fetched.bundle.roles }) : null;
+  if (!probe.exists) {
+    await createDatabase(opts.targetUrl);
+    createdDatabase = true;
+  }
+  await restoreDump({
+    file: fetched.dumpFile,
+    targetUrl: opts.targetUrl,
+    jobs: opts.jobs ?? 2,
+    clean: Boolean(opts.allowNonEmpty && probe.objects.length > 0),
+    owners: roles?.owners ?? false, // every owner there, and the restorer may act as each: objects get their owners back
+    ...(signal ? { signal } : {}),
+  });
+  return { roles, createdDatabase };
 }
 
 interface Fetched {

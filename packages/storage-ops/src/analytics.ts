@@ -88,21 +88,7 @@ export async function storageAnalytics(opts: StorageAnalyticsOptions): Promise<S
 
   const largestTenants = (await q<{ tenant_id: string; bytes: string; backups: string }>(`select r.tenant_id, sum(${BYTES_SQL}) as bytes, count(distinct r.id) as backups from ${STORED_FROM} and r.tenant_id is not null group by 1 order by 2 desc, 1 limit 20`)).map((r) => ({ tenantId: r.tenant_id, bytes: num(r.bytes), backups: num(r.backups) }));
 
-  let listing: StorageAnalytics["listing"];
-  if (opts.backends) {
-    listing = [];
-    for (const backend of opts.backends) {
-      let bytes = 0;
-      let objects = 0;
-      for (const prefix of [TENANTS_PREFIX, DISASTER_PREFIX]) {
-        for await (const e of backend.list(prefix)) {
-          bytes += e.size;
-          objects++;
-        }
-      }
-      listing.push({ provider: backend.name, bytes, objects });
-    }
-  }
+  const listing = opts.backends ? await listingUsage(opts.backends) : undefined;
 
   const since = new Date(now.getTime() - historyDays * DAY_MS);
   const growth = (await q<{ day: string; provider: string; bytes: string; objects: string }>(
@@ -132,35 +118,12 @@ export async function storageAnalytics(opts: StorageAnalyticsOptions): Promise<S
     return { provider, bytesPerDay: Math.round((created - gone) / 30), basis: "catalog" as const };
   });
 
-  const usage: Record<string, MonthlyUsage> = {};
-  for (const provider of names) {
-    const stored = providerRows.find((r) => r.provider === provider);
-    const created = recent.find((r) => r.provider === provider);
-    const artifacts = (stored?.objects ?? 0) / OBJECTS_PER_ARTIFACT;
-    const newArtifacts = num(created?.created_artifacts);
-    usage[provider] = {
-      storedBytes: stored?.bytes ?? 0,
-      egressBytes: num(created?.created_bytes),
-      classAOps: Math.round(OBJECTS_PER_ARTIFACT * newArtifacts + 30 * Math.ceil((stored?.objects ?? 0) / 1000)),
-      classBOps: Math.round(30 * artifacts + 3 * newArtifacts),
-      ...opts.usage?.[provider],
-    };
-  }
+  const usage = estimateUsage({ opts, names, providerRows, recent });
   const costFor = (provider: string, u: MonthlyUsage): CostBreakdown => monthlyCost(prices.providers[provider] ?? { storagePerGbMonth: 0, egressPerGb: 0, freeEgressMultipleOfStored: 0, classAPerMillion: 0, classBPerMillion: 0 }, u);
   const monthly = Object.fromEntries(names.map((p) => [p, costFor(p, usage[p]!)]));
   const total = (c: Record<string, CostBreakdown>) => Math.round(Object.values(c).reduce((s, v) => s + v.total, 0) * 100) / 100;
 
-  const projection = (opts.projectMonths ?? [3, 6, 12]).map((months) => {
-    const providers: Record<string, { bytes: number; monthly: CostBreakdown }> = {};
-    for (const p of names) {
-      const u = usage[p]!;
-      const perDay = trend.find((t) => t.provider === p)?.bytesPerDay ?? 0;
-      const bytes = Math.max(0, Math.round(u.storedBytes + perDay * MONTH_DAYS * months));
-      const scale = u.storedBytes > 0 ? bytes / u.storedBytes : 1;
-      providers[p] = { bytes, monthly: costFor(p, { ...u, storedBytes: bytes, classBOps: Math.round(u.classBOps * scale) }) };
-    }
-    return { months, providers, monthlyTotal: total(Object.fromEntries(Object.entries(providers).map(([k, v]) => [k, v.monthly]))) };
-  });
+  const projection = projectCosts({ opts, names, usage, trend, costFor, total });
 
   return {
     at: now.toISOString(),
@@ -176,6 +139,59 @@ export async function storageAnalytics(opts: StorageAnalyticsOptions): Promise<S
     projection,
     prices,
   };
+}
+
+/** What the providers' own listings hold under the layout's prefixes (a full listing per provider). */
+async function listingUsage(backends: readonly StorageBackend[]): Promise<NonNullable<StorageAnalytics["listing"]>> {
+  const listing: NonNullable<StorageAnalytics["listing"]> = [];
+  for (const backend of backends) {
+    let bytes = 0;
+    let objects = 0;
+    for (const prefix of [TENANTS_PREFIX, DISASTER_PREFIX]) {
+      for await (const e of backend.list(prefix)) {
+        bytes += e.size;
+        objects++;
+      }
+    }
+    listing.push({ provider: backend.name, bytes, objects });
+  }
+  return listing;
+}
+
+/** The estimated monthly usage per provider (see `storageAnalytics`), with the caller's `usage` on top. */
+function estimateUsage({ opts, names, providerRows, recent }: { opts: StorageAnalyticsOptions; names: string[]; providerRows: { provider: string; bytes: number; objects: number }[]; recent: { provider: string; created_bytes: string; created_artifacts: string }[] }): Record<string, MonthlyUsage> {
+  const num = (v: unknown) => Number(v ?? 0);
+  const usage: Record<string, MonthlyUsage> = {};
+  for (const provider of names) {
+    const stored = providerRows.find((r) => r.provider === provider);
+    const created = recent.find((r) => r.provider === provider);
+    const artifacts = (stored?.objects ?? 0) / OBJECTS_PER_ARTIFACT;
+    const newArtifacts = num(created?.created_artifacts);
+    usage[provider] = {
+      storedBytes: stored?.bytes ?? 0,
+      egressBytes: num(created?.created_bytes),
+      classAOps: Math.round(OBJECTS_PER_ARTIFACT * newArtifacts + 30 * Math.ceil((stored?.objects ?? 0) / 1000)),
+      classBOps: Math.round(30 * artifacts + 3 * newArtifacts),
+      ...opts.usage?.[provider],
+    };
+  }
+  return usage;
+}
+
+/** The stored bytes and monthly cost per provider after each of `opts.projectMonths`, growing by the trend. */
+function projectCosts({ opts, names, usage, trend, costFor, total }: { opts: StorageAnalyticsOptions; names: string[]; usage: Record<string, MonthlyUsage>; trend: StorageAnalytics["trend"]; costFor: (provider: string, u: MonthlyUsage) => CostBreakdown; total: (c: Record<string, CostBreakdown>) => number }): StorageAnalytics["projection"] {
+  return (opts.projectMonths ?? [3, 6, 12]).map((months) => {
+    const providers: Record<string, { bytes: number; monthly: CostBreakdown }> = {};
+    for (const p of names) {
+      const u = usage[p]!;
+      const perDay = trend.find((t) => t.provider === p)?.bytesPerDay ?? 0;
+      const bytes = Math.max(0, Math.round(u.storedBytes + perDay * MONTH_DAYS * months));
+      const scale = u.storedBytes > 0 ? bytes / u.storedBytes : 1;
+      providers[p] = { bytes, monthly: costFor(p, { ...u, storedBytes: bytes, classBOps: Math.round(u.classBOps * scale) }) };
+    }
+    return { months, providers, monthlyTotal: total(Object.fromEntries(Object.entries(providers).map(([k, v]) => [k, v.monthly]))) };
+  });
+
 }
 
 /**

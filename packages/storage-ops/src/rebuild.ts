@@ -72,7 +72,7 @@ interface Part {
  * operations, audit history, tenant key seeds (`tenant_keys`: the disaster backup holds those).
  */
 export async function rebuildCatalog(opts: RebuildOptions): Promise<RebuildReport> {
-  const { catalog, backends, signal } = opts;
+  const { backends, signal } = opts;
   const source = backends.find((b) => b.name === opts.from);
   if (!source) {
     throw new StorageOpsError({ code: "storage_ops_no_provider", message: `provider ${opts.from} is not configured`, hint: `Set the ${opts.from.toUpperCase()}_* variables`, context: { provider: opts.from } });
@@ -80,6 +80,20 @@ export async function rebuildCatalog(opts: RebuildOptions): Promise<RebuildRepor
   const report: RebuildReport = { from: opts.from, dryRun: opts.dryRun ?? false, records: [], inserted: 0, existing: [], problems: [], strays: 0, others: [] };
   const sourceInventory = await listInventory({ backend: source, signal });
   report.strays = sourceInventory.stray.length;
+  const others = await listOthers({ backends, source, sourceInventory, signal, report });
+
+  // Read every artifact's sidecars from the source.
+  const { dataParts, configParts } = await readParts({ source, sourceInventory, signal, report });
+
+  const rows = buildRows({ opts, source, others, dataParts, configParts, report });
+  if (report.dryRun) return report;
+
+  await insertRows({ opts, source, rows, report });
+  return report;
+}
+
+/** Lists the other providers, so each rebuilt record can say which of them hold its artifact. */
+async function listOthers({ backends, source, sourceInventory, signal, report }: { backends: readonly StorageBackend[]; source: StorageBackend; sourceInventory: Inventory; signal: AbortSignal | undefined; report: RebuildReport }): Promise<{ backend: StorageBackend; inventory?: Inventory; error?: string }[]> {
   const others: { backend: StorageBackend; inventory?: Inventory; error?: string }[] = [];
   for (const backend of backends.filter((b) => b !== source)) {
     try {
@@ -93,8 +107,11 @@ export async function rebuildCatalog(opts: RebuildOptions): Promise<RebuildRepor
       report.others.push({ provider: backend.name, listed: false, error: errorText(error), onlyThere: 0 });
     }
   }
+  return others;
+}
 
-  // Read every artifact's sidecars from the source.
+/** Reads every artifact's sidecars from the source: the data parts and the disaster backups' config parts, by backup id. */
+async function readParts({ source, sourceInventory, signal, report }: { source: StorageBackend; sourceInventory: Inventory; signal: AbortSignal | undefined; report: RebuildReport }): Promise<{ dataParts: Map<string, Part>; configParts: Map<string, Part> }> {
   const dataParts = new Map<string, Part>();
   const configParts = new Map<string, Part>();
   for (const [key, listed] of sourceInventory.items) {
@@ -136,7 +153,11 @@ export async function rebuildCatalog(opts: RebuildOptions): Promise<RebuildRepor
     (meta.part === "config" ? configParts : dataParts).set(meta.backupId, { key, entry: listed.artifact, meta, sidecar });
   }
   for (const [id, part] of configParts) if (!dataParts.has(id)) report.problems.push({ key: part.key, problem: "config bundle without its data artifact" });
+  return { dataParts, configParts };
+}
 
+/** One catalog row per data part, with each provider's state; fills `report.records`. */
+function buildRows({ opts, source, others, dataParts, configParts, report }: { opts: RebuildOptions; source: StorageBackend; others: { backend: StorageBackend; inventory?: Inventory; error?: string }[]; dataParts: Map<string, Part>; configParts: Map<string, Part>; report: RebuildReport }): NewBackupRecord[] {
   const rows: NewBackupRecord[] = [];
   for (const [id, data] of dataParts) {
     const { meta } = data;
@@ -213,8 +234,12 @@ export async function rebuildCatalog(opts: RebuildOptions): Promise<RebuildRepor
     });
   }
   report.records.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
-  if (report.dryRun) return report;
+  return rows;
+}
 
+/** Inserts the rows in batches, leaving existing ids alone, and audits the rebuild. */
+async function insertRows({ opts, source, rows, report }: { opts: RebuildOptions; source: StorageBackend; rows: NewBackupRecord[]; report: RebuildReport }): Promise<void> {
+  const { catalog } = opts;
   for (let i = 0; i < rows.length; i += 200) {
     const batch = rows.slice(i, i + 200);
     const inserted = await catalog.db.insert(backupRecords).values(batch).onConflictDoNothing({ target: backupRecords.id }).returning({ id: backupRecords.id });
@@ -228,5 +253,4 @@ export async function rebuildCatalog(opts: RebuildOptions): Promise<RebuildRepor
     targetType: "catalog",
     details: { from: source.name, records: rows.length, inserted: report.inserted, existing: report.existing.length, problems: report.problems.length },
   });
-  return report;
 }

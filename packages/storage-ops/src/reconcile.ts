@@ -1,5 +1,5 @@
 import { inArray, sql } from "drizzle-orm";
-import { noPublish } from "@hesaab/contracts";
+import { noPublish, type Publish } from "@hesaab/contracts";
 import { errorText } from "@hesaab/config";
 import { backupRecords, raiseAlert, type BackupRecord } from "@hesaab/db";
 import { isPermanent, isStorageError, parseObjectKey, readMetaSidecar, type ListEntry, type StorageBackend } from "@hesaab/storage";
@@ -78,6 +78,25 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
   const report: ReconcileReport = { at: now.toISOString(), listed: {}, records: 0, missing: [], degraded: [], extra: [], corrupt: [], healed: [], unhealed: [], unreachable: [] };
 
   // [1] inventories
+  const { inventories, strays } = await listProviders({ catalog, publish, backends, prefixes, signal, report });
+  const reachable = backends.filter((b) => inventories.has(b.name));
+
+  // [2] catalog
+  const records = await loadRecords(catalog);
+
+  // [3] what the catalog says must be there
+  const { claimed, toReplicate } = await checkRecords({ opts, records, reachable, inventories, report });
+
+  // [4] what nothing accounts for
+  await findExtras({ catalog, publish, signal, records, reachable, inventories, strays, claimed, report });
+
+  // [5] heal
+  await heal({ opts, toReplicate, report });
+  return report;
+}
+
+/** [1] Lists every provider; a retryable listing failure marks the provider unreachable, a permanent one alerts and throws. */
+async function listProviders({ catalog, publish, backends, prefixes, signal, report }: { catalog: StorageOpsDeps["catalog"]; publish: Publish; backends: readonly StorageBackend[]; prefixes: string[]; signal: AbortSignal | undefined; report: ReconcileReport }): Promise<{ inventories: Map<string, Map<string, Listed>>; strays: Map<string, ListEntry[]> }> {
   const inventories = new Map<string, Map<string, Listed>>();
   const strays = new Map<string, ListEntry[]>();
   for (const backend of backends) {
@@ -96,10 +115,12 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
       report.unreachable.push({ provider: backend.name, error: errorText(error) });
     }
   }
-  const reachable = backends.filter((b) => inventories.has(b.name));
+  return { inventories, strays };
+}
 
-  // [2] catalog
-  const records = (await catalog.db
+/** [2] The catalog's tenant and disaster records, light columns only; loaded after the listings, so every listed object's record exists. */
+async function loadRecords(catalog: StorageOpsDeps["catalog"]): Promise<LightRecord[]> {
+  return (await catalog.db
     .select({
       id: backupRecords.id,
       backupType: backupRecords.backupType,
@@ -116,9 +137,12 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
       createdAt: backupRecords.createdAt,
     })
     .from(backupRecords)
-    .where(inArray(backupRecords.backupType, ["tenant", "disaster"]))) as LightRecord[];
+    .where(inArray(backupRecords.backupType, ["tenant", "disaster"])));
+}
 
-  // [3] what the catalog says must be there
+/** [3] Per good record, per reachable provider, per artifact: missing, degraded or corrupt; returns the keys live records claim and the backups to replicate. */
+async function checkRecords({ opts, records, reachable, inventories, report }: { opts: ReconcileOptions; records: LightRecord[]; reachable: StorageBackend[]; inventories: Map<string, Map<string, Listed>>; report: ReconcileReport }): Promise<{ claimed: Set<string>; toReplicate: Set<string> }> {
+  const { signal } = opts;
   const claimed = new Set<string>(); // artifact keys some live record accounts for
   const toReplicate = new Set<string>();
   const checkRecord = async (record: LightRecord): Promise<void> => {
@@ -182,7 +206,11 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
   };
   await eachLimit(records, opts.concurrency ?? 8, checkRecord);
 
-  // [4] what nothing accounts for
+  return { claimed, toReplicate };
+}
+
+/** [4] What no live record claims → extra, confirmed by a HEAD, reported with one alert, never deleted. */
+async function findExtras({ catalog, publish, signal, records, reachable, inventories, strays, claimed, report }: { catalog: StorageOpsDeps["catalog"]; publish: Publish; signal: AbortSignal | undefined; records: LightRecord[]; reachable: StorageBackend[]; inventories: Map<string, Map<string, Listed>>; strays: Map<string, ListEntry[]>; claimed: Set<string>; report: ReconcileReport }): Promise<void> {
   const byId = new Map(records.map((r) => [r.id, r]));
   for (const backend of reachable) {
     for (const [key, listed] of inventories.get(backend.name)!) {
@@ -209,8 +237,10 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
       },
     );
   }
+}
 
-  // [5] heal
+/** [5] Every backup with a problem goes through `replicateArtifact`, which re-checks and heals. */
+async function heal({ opts, toReplicate, report }: { opts: ReconcileOptions; toReplicate: Set<string>; report: ReconcileReport }): Promise<void> {
   if (opts.heal ?? true) {
     for (const id of toReplicate) {
       try {
@@ -227,7 +257,6 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
   } else {
     for (const id of toReplicate) report.unhealed.push({ backupId: id, providers: [], pending: false });
   }
-  return report;
 }
 
 async function metaProblem({ backend, part, signal }: { backend: StorageBackend; part: ArtifactPartRef; signal?: AbortSignal | undefined }): Promise<string | undefined> {

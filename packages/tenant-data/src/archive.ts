@@ -18,8 +18,8 @@ import type pg from "pg";
 import { to as copyTo } from "pg-copy-streams";
 import { ZipFile } from "yazl";
 import { isHesaabError } from "@hesaab/config";
-import { asError, lease } from "./connection";
-import { wrapFailure, exportTenant, PIN_SETTINGS, validateIds, type ExportSummary } from "./export";
+import { asError, lease, type Lease } from "./connection";
+import { wrapFailure, exportTenant, PIN_SETTINGS, validateIds, type ExportSummary, type TenantExport } from "./export";
 import { tenantDataError } from "./errors";
 import { DEFAULT_COLUMN_EXCLUSIONS, excludedColumns, withoutColumns, type ColumnExclusions, type ExcludedColumn } from "./column-exclusions";
 import { selectSql, type PlanTable, type TenantPlan } from "./tenant-plan";
@@ -96,30 +96,7 @@ async function archive(opts: ArchiveOptions): Promise<ArchiveSummary> {
   const plan = withoutColumns(opts.plan, excluded);
   const conn = await lease({ pool: opts.pool });
   const { client } = conn;
-  let snapshot: string;
-  let createdAt: Date;
-  let text: Set<string>;
-  try {
-    await client.query(`BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; ${PIN_SETTINGS}; LOCK TABLE ${plan.tables.map((t) => t.sql).join(", ")} IN ACCESS SHARE MODE`);
-    const { rows } = await client.query<{ snapshot: string; at: Date }>("SELECT pg_export_snapshot() AS snapshot, transaction_timestamp() AS at");
-    snapshot = rows[0]!.snapshot;
-    createdAt = rows[0]!.at;
-    text = await textColumns(client, plan);
-  } catch (err) {
-    conn.release(asError(err));
-    throw wrapFailure(err, { tenantId, exportId });
-  }
-  // The script's export checks the tenant (missing, suspended) in that snapshot, before any byte.
-  let script;
-  try {
-    script = await exportTenant({ pool: opts.pool, plan, tenantId, backupId: exportId, snapshot, signal: opts.signal });
-  } catch (err) {
-    await client.query("ROLLBACK").then(
-      () => conn.release(),
-      (e: unknown) => conn.release(asError(e)),
-    );
-    throw err;
-  }
+  const { createdAt, text, script } = await openSnapshot({ opts, conn, plan });
 
   const folder = `hesaab-export-${createdAt.toISOString().slice(0, 10)}-${exportId}`;
   const zip = new ZipFile();
@@ -153,31 +130,13 @@ async function archive(opts: ArchiveOptions): Promise<ArchiveSummary> {
     let csvsDone!: () => void;
     const allCsvs = new Promise<void>((resolve) => (csvsDone = resolve));
     const files = csvFileNames(plan.tables);
-    plan.tables.forEach((table, i) => {
-      const file = `tables/${files[i]}`;
-      zip.addReadStreamLazy(`${folder}/${file}`, { mtime }, (cb) => {
-        const copy = client.query(copyTo(`COPY (${csvSelectSql({ plan, table, tenant, text })}) TO STDOUT WITH (FORMAT csv, HEADER true)`));
-        counts.push({ name: table.name, file, stream: copy });
-        current = copy;
-        const csv = new PassThrough();
-        csv.write(BOM);
-        copy.once("error", fail);
-        if (i === plan.tables.length - 1) copy.once("end", csvsDone);
-        copy.pipe(csv);
-        cb(null, csv);
-      });
-    });
+    addCsvFiles({ zip, client, plan, folder, files, mtime, tenant, text, counts, fail, csvsDone, setCurrent: (c) => (current = c) });
     if (plan.tables.length === 0) csvsDone();
     const summary: ExportSummary = await Promise.race([script.done, failure]);
     await Promise.race([allCsvs, failure]);
     await client.query("COMMIT"); // every COPY's CommandComplete came before COMMIT's answer: the counts are final
     const tables = counts.map((c) => ({ name: c.name, file: c.file, rows: c.stream.rowCount }));
-    for (const t of tables) {
-      const inScript = summary.tables.find((x) => x.name === t.name)?.rows;
-      if (inScript !== t.rows) {
-        throw tenantDataError({ code: "export_failed", message: `${t.name}: ${t.rows} rows in the CSV file, ${inScript} in the script (they read one snapshot)`, context: { tenantId, exportId } });
-      }
-    }
+    checkAgainstScript({ tables, summary, tenantId, exportId });
     const result: ArchiveSummary = { tenantId, exportId, createdAt: createdAt.toISOString(), folder, tables, rows: tables.reduce((n, t) => n + t.rows, 0), excludedColumns: excluded };
     zip.addBuffer(Buffer.from(readme(result), "utf8"), `${folder}/README.txt`, { mtime });
     zip.end();
@@ -190,6 +149,68 @@ async function archive(opts: ArchiveOptions): Promise<ArchiveSummary> {
     throw isHesaabError(failed) ? failed : wrapFailure(failed, { tenantId, exportId });
   } finally {
     opts.signal?.removeEventListener("abort", onAbort);
+  }
+}
+
+/**
+ * Begins the CSV transaction (locks, the snapshot to share, the text columns), then starts the script's
+ * export in that snapshot, which checks the tenant (missing, suspended) before any byte.
+ */
+async function openSnapshot({ opts, conn, plan }: { opts: ArchiveOptions; conn: Lease; plan: TenantPlan }): Promise<{ createdAt: Date; text: Set<string>; script: TenantExport }> {
+  const { tenantId, exportId } = opts;
+  const { client } = conn;
+  let snapshot: string;
+  let createdAt: Date;
+  let text: Set<string>;
+  try {
+    await client.query(`BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; ${PIN_SETTINGS}; LOCK TABLE ${plan.tables.map((t) => t.sql).join(", ")} IN ACCESS SHARE MODE`);
+    const { rows } = await client.query<{ snapshot: string; at: Date }>("SELECT pg_export_snapshot() AS snapshot, transaction_timestamp() AS at");
+    snapshot = rows[0]!.snapshot;
+    createdAt = rows[0]!.at;
+    text = await textColumns(client, plan);
+  } catch (err) {
+    conn.release(asError(err));
+    throw wrapFailure(err, { tenantId, exportId });
+  }
+  // The script's export checks the tenant (missing, suspended) in that snapshot, before any byte.
+  let script;
+  try {
+    script = await exportTenant({ pool: opts.pool, plan, tenantId, backupId: exportId, snapshot, signal: opts.signal });
+  } catch (err) {
+    await client.query("ROLLBACK").then(
+      () => conn.release(),
+      (e: unknown) => conn.release(asError(e)),
+    );
+    throw err;
+  }
+  return { createdAt, text, script };
+}
+
+/** Adds one CSV entry per table, each COPY started only when the zip reaches it; `csvsDone` runs once the last one has ended. */
+function addCsvFiles({ zip, client, plan, folder, files, mtime, tenant, text, counts, fail, csvsDone, setCurrent }: { zip: ZipFile; client: pg.ClientBase; plan: TenantPlan; folder: string; files: string[]; mtime: Date; tenant: string; text: Set<string>; counts: { name: string; file: string; stream: { rowCount: number } }[]; fail: (err: unknown) => void; csvsDone: () => void; setCurrent: (copy: Readable) => void }): void {
+  plan.tables.forEach((table, i) => {
+    const file = `tables/${files[i]}`;
+    zip.addReadStreamLazy(`${folder}/${file}`, { mtime }, (cb) => {
+      const copy = client.query(copyTo(`COPY (${csvSelectSql({ plan, table, tenant, text })}) TO STDOUT WITH (FORMAT csv, HEADER true)`));
+      counts.push({ name: table.name, file, stream: copy });
+      setCurrent(copy);
+      const csv = new PassThrough();
+      csv.write(BOM);
+      copy.once("error", fail);
+      if (i === plan.tables.length - 1) copy.once("end", csvsDone);
+      copy.pipe(csv);
+      cb(null, csv);
+    });
+  });
+}
+
+/** Each CSV file must hold as many rows as the script (they read one snapshot). */
+function checkAgainstScript({ tables, summary, tenantId, exportId }: { tables: { name: string; rows: number }[]; summary: ExportSummary; tenantId: string; exportId: string }): void {
+  for (const t of tables) {
+    const inScript = summary.tables.find((x) => x.name === t.name)?.rows;
+    if (inScript !== t.rows) {
+      throw tenantDataError({ code: "export_failed", message: `${t.name}: ${t.rows} rows in the CSV file, ${inScript} in the script (they read one snapshot)`, context: { tenantId, exportId } });
+    }
   }
 }
 

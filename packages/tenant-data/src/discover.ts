@@ -253,6 +253,45 @@ export function buildPlan(catalog: PgCatalog, opts: DiscoverOptions & { schemas:
   }
   if (!selectedOids.has(root.oid)) warnings.push(`the root table ${qualified(root)} is excluded: a script cannot be loaded where the tenant row is missing`);
 
+  const { hard, soft, parents, dependencies, deferrable, unindexedForeignKeys, externalReferences } = foreignKeyGraph({ catalog, ownership, selectedOids, tenantColumn, warnings });
+
+  for (const r of externalReferences) {
+    warnings.push(
+      r.onDelete === "cascade" || r.onDelete === "set null" || r.onDelete === "set default"
+        ? `${r.table} is not exported but references ${r.references} (ON DELETE ${r.onDelete.toUpperCase()}): a replace restore changes its rows too`
+        : `${r.table} is not exported but references ${r.references}: a replace restore fails while it holds rows pointing at the tenant's`,
+    );
+  }
+  const order = loadOrderOf({ selected, hard, soft });
+  const position = new Map(order.map((n, i) => [n, i]));
+  const deferredConstraints: DeferredConstraint[] = deferrable.filter((d) => position.get(d.table)! < position.get(d.references)!);
+
+  const byName = new Map(selected.map((t) => [qualified(t), t]));
+  const tables = planTables({ order, byName, ownership, parents, warnings });
+
+  const rootKey = root.columns.find((c) => c.name === rootKeyName)!;
+  const status = root.columns.find((c) => c.name === "status" && !c.generated);
+  const globals = catalog.tables.filter((t) => !ownership.has(t.oid)).map(qualified).sort();
+  return {
+    version: 1,
+    tenantColumn,
+    root: { name: qualified(root), sql: root.sql, key: rootKey.name, keySql: rootKey.sql, keyType: rootKey.type, statusColumn: status ? status.sql : null },
+    schemas: opts.schemas,
+    tables,
+    deleteOrder: [...order].reverse(),
+    dependencies: [...dependencies].sort(),
+    deferredConstraints,
+    unindexedForeignKeys: unindexedForeignKeys.sort((a, b) => a.table.localeCompare(b.table) || a.constraint.localeCompare(b.constraint)),
+    externalReferences,
+    globals,
+    excluded,
+    warnings,
+    fingerprint: schemaFingerprint(tables),
+  };
+}
+
+/** The foreign keys among the selected tables: the load order's edges (hard, or soft when deferrable), each table's parents, and what a plan reports about them. */
+function foreignKeyGraph({ catalog, ownership, selectedOids, tenantColumn, warnings }: { catalog: PgCatalog; ownership: Map<number, Ownership>; selectedOids: Set<number>; tenantColumn: string; warnings: string[] }) {
   const byOid = new Map(catalog.tables.map((t) => [t.oid, t]));
   const hard = new Map<string, Set<string>>();
   const soft = new Map<string, Set<string>>();
@@ -288,14 +327,11 @@ export function buildPlan(catalog: PgCatalog, opts: DiscoverOptions & { schemas:
     parents.get(child)!.add(parent);
     if (fk.deferrable) deferrable.push({ table: child, constraint: fk.name, references: parent });
   }
+  return { hard, soft, parents, dependencies, deferrable, unindexedForeignKeys, externalReferences };
+}
 
-  for (const r of externalReferences) {
-    warnings.push(
-      r.onDelete === "cascade" || r.onDelete === "set null" || r.onDelete === "set default"
-        ? `${r.table} is not exported but references ${r.references} (ON DELETE ${r.onDelete.toUpperCase()}): a replace restore changes its rows too`
-        : `${r.table} is not exported but references ${r.references}: a replace restore fails while it holds rows pointing at the tenant's`,
-    );
-  }
+/** The selected tables in load order (parents first); a cycle of foreign keys that are not deferrable is `plan_cycle`. */
+function loadOrderOf({ selected, hard, soft }: { selected: CatalogTable[]; hard: Map<string, Set<string>>; soft: Map<string, Set<string>> }): string[] {
   const names = selected.map(qualified);
   const order = loadOrder({ names, hard, soft });
   if (order.length < names.length) {
@@ -308,11 +344,12 @@ export function buildPlan(catalog: PgCatalog, opts: DiscoverOptions & { schemas:
       context: { cycles: stuck },
     });
   }
-  const position = new Map(order.map((n, i) => [n, i]));
-  const deferredConstraints: DeferredConstraint[] = deferrable.filter((d) => position.get(d.table)! < position.get(d.references)!);
+  return order;
+}
 
-  const byName = new Map(selected.map((t) => [qualified(t), t]));
-  const tables: PlanTable[] = order.map((name) => {
+/** Each table of the plan, in load order, with how its rows are found; warns of rows that belong to no tenant. */
+function planTables({ order, byName, ownership, parents, warnings }: { order: string[]; byName: Map<string, CatalogTable>; ownership: Map<number, Ownership>; parents: Map<string, Set<string>>; warnings: string[] }): PlanTable[] {
+  return order.map((name) => {
     const t = byName.get(name)!;
     const own = ownership.get(t.oid)!;
     if (own.filter.kind === "join" && own.filter.hops.some((h) => h.nullable)) {
@@ -335,23 +372,4 @@ export function buildPlan(catalog: PgCatalog, opts: DiscoverOptions & { schemas:
     };
   });
 
-  const rootKey = root.columns.find((c) => c.name === rootKeyName)!;
-  const status = root.columns.find((c) => c.name === "status" && !c.generated);
-  const globals = catalog.tables.filter((t) => !ownership.has(t.oid)).map(qualified).sort();
-  return {
-    version: 1,
-    tenantColumn,
-    root: { name: qualified(root), sql: root.sql, key: rootKey.name, keySql: rootKey.sql, keyType: rootKey.type, statusColumn: status ? status.sql : null },
-    schemas: opts.schemas,
-    tables,
-    deleteOrder: [...order].reverse(),
-    dependencies: [...dependencies].sort(),
-    deferredConstraints,
-    unindexedForeignKeys: unindexedForeignKeys.sort((a, b) => a.table.localeCompare(b.table) || a.constraint.localeCompare(b.constraint)),
-    externalReferences,
-    globals,
-    excluded,
-    warnings,
-    fingerprint: schemaFingerprint(tables),
-  };
 }

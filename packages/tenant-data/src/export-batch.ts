@@ -111,7 +111,6 @@ const DEFAULT_MAX = 4 * 1024 * 1024;
 
 async function exportOnce(opts: BatchExportOptions): Promise<BatchExportResult[]> {
   const started = performance.now();
-  const { plan } = opts;
   const max = opts.maxTenantBytes ?? DEFAULT_MAX;
   if (opts.signal?.aborted) throw tenantDataError({ code: "export_aborted", message: "batch export aborted before it started" });
   const conn = await lease({ pool: opts.pool });
@@ -120,104 +119,17 @@ async function exportOnce(opts: BatchExportOptions): Promise<BatchExportResult[]
   const onAbort = () => current?.destroy(tenantDataError({ code: "export_aborted", message: "batch export aborted" }));
   opts.signal?.addEventListener("abort", onAbort, { once: true });
   try {
-    // [1] One round trip: the transaction, its settings and locks, and every tenant's status
-    // (the SELECT takes the snapshot, after the locks are held).
-    const status = plan.root.statusColumn ? `r.${plan.root.statusColumn}::text` : "NULL::text";
-    // An id that cannot be a key of the root table is simply not found (a failed cast would fail the batch).
-    const wanted = opts.tenants.filter((t) => couldBeKey(plan.root.keyType, t.tenantId));
-    const asked = `ARRAY[${wanted.map((t) => client.escapeLiteral(t.tenantId)).join(", ") || "NULL"}]::text[]`;
-    const replies = (await client.query(
-      `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; ${PIN_SETTINGS}; ${BATCH_PLANNER_SETTINGS}; LOCK TABLE ${plan.tables.map((t) => t.sql).join(", ")} IN ACCESS SHARE MODE;
-       SELECT a.asked, r.${plan.root.keySql}::text AS key, ${status} AS status, transaction_timestamp() AS at
-       FROM unnest(${asked}) AS a(asked) JOIN ${plan.root.sql} r ON r.${plan.root.keySql} = a.asked::${plan.root.keyType}`,
-    )) as unknown as pg.QueryResult<{ asked: string; key: string; status: string | null; at: Date }>[];
-    // The cast to the key's type can bend a value (varchar(n) cuts it, uuid ignores case): a row
-    // counts only for the very id asked (a uuid in any case), like the single export's `= $1`.
-    const same = (r: { asked: string; key: string }) => r.key === r.asked || (plan.root.keyType === "uuid" && r.key === r.asked.toLowerCase());
-    const found = new Map(replies[replies.length - 1]!.rows.filter(same).map((r) => [r.asked, r]));
-    const results: BatchExportResult[] = [];
-    const byKey = new Map<string, Pending>();
-    let createdAt = new Date();
-    for (const t of opts.tenants) {
-      const row = found.get(t.tenantId);
-      if (!row) {
-        results.push({ ...t, ok: false, error: tenantDataError({ code: "tenant_not_found", message: `tenant ${t.tenantId} not found`, hint: "Check the tenant id and the database", context: { tenantId: t.tenantId } }) });
-        continue;
-      }
-      const inactive = inactiveError({ tenantId: t.tenantId, status: row.status, allowInactive: opts.allowInactive ?? false });
-      if (inactive) {
-        results.push({ ...t, ok: false, error: inactive });
-        continue;
-      }
-      const first = byKey.get(row.key);
-      if (first) {
-        results.push({ ...t, ok: false, error: tenantDataError({ code: "tenant_duplicate", message: `tenant ${t.tenantId} is tenant ${first.tenantId}, asked twice in one batch`, context: { tenantId: t.tenantId } }) });
-        continue;
-      }
-      createdAt = row.at;
-      byKey.set(row.key, { ...t, pieces: [], bytes: 0, tables: [] });
-    }
-    const pending = [...byKey.values()];
-    // An array literal without a type: PostgreSQL gives it the type of each table's tenant column.
-    const keys = client.escapeLiteral(`{${[...byKey.keys()].map((k) => `"${k.replace(/[\\"]/g, "\\$&")}"`).join(",")}}`);
+    // [1] One round trip: the transaction, its settings and locks, and every tenant's status.
+    const { results, byKey, pending, keys, createdAt } = await snapshotTenants({ opts, client });
 
     // [2] One COPY per table, split by tenant.
-    for (const table of plan.tables) {
-      const header = Buffer.from(`${copyFromStdinLine(table)}\n`, "utf8");
-      for (const p of pending) {
-        p.pieces.push(header);
-        p.tables.push({ name: table.name, rows: 0, bytes: 0 });
-      }
-      if (pending.length === 0) continue;
-      if (opts.signal?.aborted) throw tenantDataError({ code: "export_aborted", message: "batch export aborted" });
-      const copy = client.query(copyTo(`COPY (${batchSelectSql({ plan, table, tenants: keys })}) TO STDOUT`));
-      current = copy;
-      const router = new RowRouter(byKey, max);
-      for await (const chunk of copy as AsyncIterable<Buffer>) router.push(chunk);
-      router.end();
-      current = undefined;
-      const end = Buffer.from(`${END_OF_COPY}\n`, "utf8");
-      for (const p of pending) p.pieces.push(end);
-    }
+    await copyTables({ opts, client, byKey, pending, keys, max, setCurrent: (c) => (current = c) });
     if (opts.signal?.aborted) throw tenantDataError({ code: "export_aborted", message: "batch export aborted" });
     await client.query("COMMIT");
     conn.release();
 
     // [3] The scripts.
-    const tables = plan.tables.map((t) => ({ name: t.name, columns: t.columns.map((c) => c.name), types: t.columns.map((c) => c.type) }));
-    const durationMs = Math.round(performance.now() - started);
-    for (const p of pending) {
-      // the fields in exportTenant's order: a batch writes byte for byte the script a single export would
-      const manifest: ScriptManifest = {
-        format: SCRIPT_FORMAT,
-        version: SCRIPT_VERSION,
-        tenantId: p.tenantId,
-        backupId: p.backupId,
-        createdAt: createdAt.toISOString(),
-        schemaFingerprint: plan.fingerprint,
-        tenantColumn: plan.tenantColumn,
-        tables,
-        dependencies: plan.dependencies,
-      };
-      const rows = Object.fromEntries(p.tables.map((t) => [t.name, t.rows]));
-      const script = Buffer.concat([Buffer.from(scriptHead(manifest), "utf8"), ...p.pieces, Buffer.from(scriptTail(rows), "utf8")]);
-      results.push({
-        tenantId: p.tenantId,
-        backupId: p.backupId,
-        ok: true,
-        script,
-        summary: {
-          tenantId: p.tenantId,
-          backupId: p.backupId,
-          createdAt: manifest.createdAt,
-          schemaFingerprint: plan.fingerprint,
-          tables: p.tables,
-          rows: p.tables.reduce((n, t) => n + t.rows, 0),
-          bytes: script.length,
-          durationMs,
-        },
-      });
-    }
+    buildScripts({ opts, pending, createdAt, started, results });
     return results;
   } catch (err) {
     current?.destroy();
@@ -227,6 +139,113 @@ async function exportOnce(opts: BatchExportOptions): Promise<BatchExportResult[]
     throw isHesaabError(err) ? err : wrapFailure(err, { tenants: opts.tenants.length });
   } finally {
     opts.signal?.removeEventListener("abort", onAbort);
+  }
+}
+
+/** [1] Begins the batch's transaction, locks the tables and reads every tenant's status (the snapshot); the tenants that cannot be exported get their result here. */
+async function snapshotTenants({ opts, client }: { opts: BatchExportOptions; client: pg.ClientBase }): Promise<{ results: BatchExportResult[]; byKey: Map<string, Pending>; pending: Pending[]; keys: string; createdAt: Date }> {
+  const { plan } = opts;
+  // [1] One round trip: the transaction, its settings and locks, and every tenant's status
+  // (the SELECT takes the snapshot, after the locks are held).
+  const status = plan.root.statusColumn ? `r.${plan.root.statusColumn}::text` : "NULL::text";
+  // An id that cannot be a key of the root table is simply not found (a failed cast would fail the batch).
+  const wanted = opts.tenants.filter((t) => couldBeKey(plan.root.keyType, t.tenantId));
+  const asked = `ARRAY[${wanted.map((t) => client.escapeLiteral(t.tenantId)).join(", ") || "NULL"}]::text[]`;
+  const replies = (await client.query(
+    `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; ${PIN_SETTINGS}; ${BATCH_PLANNER_SETTINGS}; LOCK TABLE ${plan.tables.map((t) => t.sql).join(", ")} IN ACCESS SHARE MODE;
+     SELECT a.asked, r.${plan.root.keySql}::text AS key, ${status} AS status, transaction_timestamp() AS at
+     FROM unnest(${asked}) AS a(asked) JOIN ${plan.root.sql} r ON r.${plan.root.keySql} = a.asked::${plan.root.keyType}`,
+  )) as unknown as pg.QueryResult<{ asked: string; key: string; status: string | null; at: Date }>[];
+  // The cast to the key's type can bend a value (varchar(n) cuts it, uuid ignores case): a row
+  // counts only for the very id asked (a uuid in any case), like the single export's `= $1`.
+  const same = (r: { asked: string; key: string }) => r.key === r.asked || (plan.root.keyType === "uuid" && r.key === r.asked.toLowerCase());
+  const found = new Map(replies[replies.length - 1]!.rows.filter(same).map((r) => [r.asked, r]));
+  const results: BatchExportResult[] = [];
+  const byKey = new Map<string, Pending>();
+  let createdAt = new Date();
+  for (const t of opts.tenants) {
+    const row = found.get(t.tenantId);
+    if (!row) {
+      results.push({ ...t, ok: false, error: tenantDataError({ code: "tenant_not_found", message: `tenant ${t.tenantId} not found`, hint: "Check the tenant id and the database", context: { tenantId: t.tenantId } }) });
+      continue;
+    }
+    const inactive = inactiveError({ tenantId: t.tenantId, status: row.status, allowInactive: opts.allowInactive ?? false });
+    if (inactive) {
+      results.push({ ...t, ok: false, error: inactive });
+      continue;
+    }
+    const first = byKey.get(row.key);
+    if (first) {
+      results.push({ ...t, ok: false, error: tenantDataError({ code: "tenant_duplicate", message: `tenant ${t.tenantId} is tenant ${first.tenantId}, asked twice in one batch`, context: { tenantId: t.tenantId } }) });
+      continue;
+    }
+    createdAt = row.at;
+    byKey.set(row.key, { ...t, pieces: [], bytes: 0, tables: [] });
+  }
+  const pending = [...byKey.values()];
+  // An array literal without a type: PostgreSQL gives it the type of each table's tenant column.
+  const keys = client.escapeLiteral(`{${[...byKey.keys()].map((k) => `"${k.replace(/[\\"]/g, "\\$&")}"`).join(",")}}`);
+  return { results, byKey, pending, keys, createdAt };
+}
+
+/** [2] One COPY per table, its rows routed to their tenant's pieces. */
+async function copyTables({ opts, client, byKey, pending, keys, max, setCurrent }: { opts: BatchExportOptions; client: pg.ClientBase; byKey: Map<string, Pending>; pending: Pending[]; keys: string; max: number; setCurrent: (copy: { destroy(err?: Error): void } | undefined) => void }): Promise<void> {
+  const { plan } = opts;
+  for (const table of plan.tables) {
+    const header = Buffer.from(`${copyFromStdinLine(table)}\n`, "utf8");
+    for (const p of pending) {
+      p.pieces.push(header);
+      p.tables.push({ name: table.name, rows: 0, bytes: 0 });
+    }
+    if (pending.length === 0) continue;
+    if (opts.signal?.aborted) throw tenantDataError({ code: "export_aborted", message: "batch export aborted" });
+    const copy = client.query(copyTo(`COPY (${batchSelectSql({ plan, table, tenants: keys })}) TO STDOUT`));
+    setCurrent(copy);
+    const router = new RowRouter(byKey, max);
+    for await (const chunk of copy as AsyncIterable<Buffer>) router.push(chunk);
+    router.end();
+    setCurrent(undefined);
+    const end = Buffer.from(`${END_OF_COPY}\n`, "utf8");
+    for (const p of pending) p.pieces.push(end);
+  }
+}
+
+/** [3] Each exported tenant's script, byte for byte what a single export writes, appended to `results`. */
+function buildScripts({ opts, pending, createdAt, started, results }: { opts: BatchExportOptions; pending: Pending[]; createdAt: Date; started: number; results: BatchExportResult[] }): void {
+  const { plan } = opts;
+  const tables = plan.tables.map((t) => ({ name: t.name, columns: t.columns.map((c) => c.name), types: t.columns.map((c) => c.type) }));
+  const durationMs = Math.round(performance.now() - started);
+  for (const p of pending) {
+    // the fields in exportTenant's order: a batch writes byte for byte the script a single export would
+    const manifest: ScriptManifest = {
+      format: SCRIPT_FORMAT,
+      version: SCRIPT_VERSION,
+      tenantId: p.tenantId,
+      backupId: p.backupId,
+      createdAt: createdAt.toISOString(),
+      schemaFingerprint: plan.fingerprint,
+      tenantColumn: plan.tenantColumn,
+      tables,
+      dependencies: plan.dependencies,
+    };
+    const rows = Object.fromEntries(p.tables.map((t) => [t.name, t.rows]));
+    const script = Buffer.concat([Buffer.from(scriptHead(manifest), "utf8"), ...p.pieces, Buffer.from(scriptTail(rows), "utf8")]);
+    results.push({
+      tenantId: p.tenantId,
+      backupId: p.backupId,
+      ok: true,
+      script,
+      summary: {
+        tenantId: p.tenantId,
+        backupId: p.backupId,
+        createdAt: manifest.createdAt,
+        schemaFingerprint: plan.fingerprint,
+        tables: p.tables,
+        rows: p.tables.reduce((n, t) => n + t.rows, 0),
+        bytes: script.length,
+        durationMs,
+      },
+    });
   }
 }
 

@@ -176,16 +176,11 @@ export async function checkTenant(o: { client: pg.ClientBase; plan: TenantPlan; 
 }
 
 /**
- * Start exporting one tenant. Resolves once the snapshot is taken and the tenant checked (so a
- * missing or inactive tenant rejects here, before any byte exists); then read `stream`.
+ * Opens the export's transaction (its snapshot, or the one given), locks the tenant's tables and checks
+ * the tenant; a failure releases the connection (rolled back when it is the tenant's fault) and throws.
  */
-export async function exportTenant(opts: ExportOptions): Promise<TenantExport> {
-  const started = performance.now();
-  validateIds(opts);
-  if (opts.signal?.aborted) throw tenantDataError({ code: "export_aborted", message: "tenant export aborted before it started" });
-  const conn = await connect(opts);
+async function beginSnapshot({ opts, conn }: { opts: ExportOptions; conn: Lease }): Promise<{ plan: TenantPlan; createdAt: Date }> {
   const { client } = conn;
-  const highWaterMark = opts.highWaterMark ?? MiB;
   let plan: TenantPlan;
   let createdAt: Date;
   try {
@@ -208,8 +203,12 @@ export async function exportTenant(opts: ExportOptions): Promise<TenantExport> {
     }
     throw failure;
   }
+  return { plan, createdAt };
+}
 
-  const manifest: ScriptManifest = {
+/** The script's manifest: what the export holds and the schema it was taken from. */
+function scriptManifest({ opts, plan, createdAt }: { opts: ExportOptions; plan: TenantPlan; createdAt: Date }): ScriptManifest {
+  return {
     format: SCRIPT_FORMAT,
     version: SCRIPT_VERSION,
     tenantId: opts.tenantId,
@@ -220,6 +219,22 @@ export async function exportTenant(opts: ExportOptions): Promise<TenantExport> {
     tables: plan.tables.map((t) => ({ name: t.name, columns: t.columns.map((c) => c.name), types: t.columns.map((c) => c.type) })),
     dependencies: plan.dependencies,
   };
+}
+
+/**
+ * Start exporting one tenant. Resolves once the snapshot is taken and the tenant checked (so a
+ * missing or inactive tenant rejects here, before any byte exists); then read `stream`.
+ */
+export async function exportTenant(opts: ExportOptions): Promise<TenantExport> {
+  const started = performance.now();
+  validateIds(opts);
+  if (opts.signal?.aborted) throw tenantDataError({ code: "export_aborted", message: "tenant export aborted before it started" });
+  const conn = await connect(opts);
+  const { client } = conn;
+  const highWaterMark = opts.highWaterMark ?? MiB;
+  const { plan, createdAt } = await beginSnapshot({ opts, conn });
+
+  const manifest = scriptManifest({ opts, plan, createdAt });
   const tenantLiteral = client.escapeLiteral(opts.tenantId);
   let current: Readable | null = null;
   let finished = false;
@@ -245,28 +260,7 @@ export async function exportTenant(opts: ExportOptions): Promise<TenantExport> {
       const head = Buffer.from(scriptHead(manifest), "utf8");
       progress.bytes += head.length;
       yield head;
-      for (const table of plan.tables) {
-        const line = Buffer.from(`${copyFromStdinLine(table)}\n`, "utf8");
-        progress.bytes += line.length;
-        yield line;
-        const copy = client.query(copyTo(`COPY (${selectSql({ plan, table, tenant: tenantLiteral })}) TO STDOUT`, { highWaterMark }));
-        current = copy;
-        let bytes = 0;
-        for await (const chunk of copy as AsyncIterable<Buffer>) {
-          bytes += chunk.length;
-          progress.bytes += chunk.length;
-          report(table.name, false);
-          yield chunk;
-        }
-        current = null;
-        copies.push({ name: table.name, stream: copy, bytes });
-        // the previous COPY has surely completed (and counted its rows) once the next one streams
-        progress.rows = copies.slice(0, -1).reduce((n, c) => n + c.stream.rowCount, 0);
-        progress.tablesDone++;
-        const end = Buffer.from(`${END_OF_COPY}\n`, "utf8");
-        progress.bytes += end.length;
-        yield end;
-      }
+      yield* scriptBody({ client, plan, tenantLiteral, highWaterMark, progress, report, copies, setCurrent: (c) => (current = c) });
       await client.query("COMMIT");
       // every COPY's CommandComplete has been handled before COMMIT's answer: the counts are final
       const rows: Record<string, number> = {};
@@ -330,4 +324,30 @@ export async function exportTenant(opts: ExportOptions): Promise<TenantExport> {
     () => undefined,
   );
   return { stream, manifest, plan, done };
+}
+
+/** The script's body: each table's COPY line, its rows as the server streams them, and its end-of-copy line. */
+async function* scriptBody({ client, plan, tenantLiteral, highWaterMark, progress, report, copies, setCurrent }: { client: pg.ClientBase; plan: TenantPlan; tenantLiteral: string; highWaterMark: number; progress: { bytes: number; rows: number; reportedAt: number; tablesDone: number }; report: (table: string, force: boolean) => void; copies: { name: string; stream: { rowCount: number }; bytes: number }[]; setCurrent: (copy: Readable | null) => void }): AsyncGenerator<Buffer> {
+  for (const table of plan.tables) {
+    const line = Buffer.from(`${copyFromStdinLine(table)}\n`, "utf8");
+    progress.bytes += line.length;
+    yield line;
+    const copy = client.query(copyTo(`COPY (${selectSql({ plan, table, tenant: tenantLiteral })}) TO STDOUT`, { highWaterMark }));
+    setCurrent(copy);
+    let bytes = 0;
+    for await (const chunk of copy as AsyncIterable<Buffer>) {
+      bytes += chunk.length;
+      progress.bytes += chunk.length;
+      report(table.name, false);
+      yield chunk;
+    }
+    setCurrent(null);
+    copies.push({ name: table.name, stream: copy, bytes });
+    // the previous COPY has surely completed (and counted its rows) once the next one streams
+    progress.rows = copies.slice(0, -1).reduce((n, c) => n + c.stream.rowCount, 0);
+    progress.tablesDone++;
+    const end = Buffer.from(`${END_OF_COPY}\n`, "utf8");
+    progress.bytes += end.length;
+    yield end;
+  }
 }

@@ -212,84 +212,13 @@ export async function loadTenantScript(opts: LoadOptions): Promise<LoadSummary> 
     inTransaction = true;
     await client.query("SET LOCAL client_encoding = 'UTF8'; SET LOCAL standard_conforming_strings = on; SET CONSTRAINTS ALL DEFERRED");
     await client.query("SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended($1, 0))", [RESTORE_LOCK + opts.tenantId]);
-    const deleted = new Map<string, number>();
-    if (opts.mode === "replace") {
-      for (const name of plan.deleteOrder) {
-        checkAbort();
-        const table = plan.tables.find((t) => t.name === name)!;
-        progress({ phase: "delete", table: name, tablesDone: 0, rows: 0 });
-        const result = await client.query(deleteSql({ plan, table, tenant: "$1" }), [opts.tenantId]);
-        deleted.set(name, result.rowCount ?? 0);
-      }
-    } else {
-      const { rows } = await client.query(`SELECT 1 FROM ${plan.root.sql} WHERE ${plan.root.keySql} = $1`, [opts.tenantId]);
-      if (rows.length > 0) {
-        throw tenantDataError({
-          code: "restore_target_not_empty",
-          message: `tenant ${opts.tenantId} already exists in the target database`,
-          hint: "Load into a database without this tenant, or use replace mode",
-          context: { tenantId: opts.tenantId },
-        });
-      }
-    }
+    const deleted = await clearTarget({ client, plan, opts, checkAbort, progress });
 
     // [4]
-    const loaded = new Map<string, number>();
-    let trailer: Record<string, number> | null = null;
-    let loadedRows = 0;
-    for (;;) {
-      checkAbort();
-      const { value: event, done } = await events.next();
-      if (done) break;
-      if (trailer) throw tenantDataError({ code: "restore_bad_script", message: "the script goes on after its row counts" });
-      if (event.kind === "rows") {
-        trailer = event.rows;
-        continue;
-      }
-      if (event.kind !== "copy") continue;
-      const { header } = event;
-      const mapping = mappings.get(header.table);
-      if (!mapping) throw tenantDataError({ code: "restore_bad_script", message: `the script loads ${header.table}, which its manifest does not list`, context: { table: header.table } });
-      if (loaded.has(header.table)) throw tenantDataError({ code: "restore_bad_script", message: `the script loads ${header.table} twice`, context: { table: header.table } });
-      const listed = manifest.tables.find((t) => t.name === header.table)!.columns;
-      if (listed.join("\u0000") !== header.columns.join("\u0000")) {
-        throw tenantDataError({ code: "restore_bad_script", message: `the COPY columns of ${header.table} differ from its manifest`, context: { table: header.table } });
-      }
-      progress({ phase: "load", table: header.table, tablesDone: loaded.size, rows: loadedRows });
-      const ingest = client.query(copyFrom(`COPY ${mapping.target.sql} (${mapping.columns.join(", ")}) FROM STDIN`));
-      active = ingest;
-      const counted = reportBytes({ data: event.data, every: PROGRESS_EVERY, report: () => progress({ phase: "load", table: header.table, tablesDone: loaded.size, rows: loadedRows }) });
-      const data = mapping.fastPath ? counted : stripColumns(counted, mapping.keep);
-      try {
-        await pipeline(data, ingest);
-      } catch (err) {
-        throw failed(abortError ?? err, { tenantId: opts.tenantId, table: header.table });
-      } finally {
-        active = null;
-      }
-      loaded.set(header.table, ingest.rowCount);
-      loadedRows += ingest.rowCount;
-    }
+    const { loaded, trailer, loadedRows } = await loadCopies({ client, events, manifest, mappings, opts, checkAbort, progress, setActive: (a) => (active = a), abortError: () => abortError });
 
     // [5]
-    if (!trailer) {
-      throw tenantDataError({ code: "restore_truncated", message: "the script has no row counts at its end (truncated)", hint: "The artifact is incomplete: use another copy or another backup" });
-    }
-    const mismatches: { table: string; expected: number | null; loaded: number | null }[] = [];
-    for (const t of manifest.tables) {
-      const expected = trailer[t.name];
-      const got = loaded.get(t.name);
-      if (expected === undefined || got === undefined || expected !== got) mismatches.push({ table: t.name, expected: expected ?? null, loaded: got ?? null });
-    }
-    for (const name of Object.keys(trailer)) if (!mappings.has(name)) mismatches.push({ table: name, expected: trailer[name]!, loaded: null });
-    if (mismatches.length > 0) {
-      throw tenantDataError({
-        code: "restore_count_mismatch",
-        message: `row counts differ from the script's for ${mismatches.map((m) => `${m.table} (expected ${m.expected ?? "none"}, loaded ${m.loaded ?? "none"})`).join(", ")}`,
-        hint: "The artifact is damaged: nothing was changed",
-        context: { mismatches },
-      });
-    }
+    checkCounts({ manifest, mappings, trailer, loaded });
 
     // [6] [7]
     checkAbort();
@@ -331,5 +260,93 @@ export async function loadTenantScript(opts: LoadOptions): Promise<LoadSummary> 
     throw failure;
   } finally {
     opts.signal?.removeEventListener("abort", onAbort);
+  }
+}
+
+/** [3] In `replace` mode, deletes the tenant's current rows (children first); in `into-empty` mode, checks the tenant is absent. */
+async function clearTarget({ client, plan, opts, checkAbort, progress }: { client: pg.ClientBase; plan: TenantPlan; opts: LoadOptions; checkAbort: () => void; progress: (p: Omit<LoadProgress, "bytes" | "tablesTotal">) => void }): Promise<Map<string, number>> {
+  const deleted = new Map<string, number>();
+  if (opts.mode === "replace") {
+    for (const name of plan.deleteOrder) {
+      checkAbort();
+      const table = plan.tables.find((t) => t.name === name)!;
+      progress({ phase: "delete", table: name, tablesDone: 0, rows: 0 });
+      const result = await client.query(deleteSql({ plan, table, tenant: "$1" }), [opts.tenantId]);
+      deleted.set(name, result.rowCount ?? 0);
+    }
+  } else {
+    const { rows } = await client.query(`SELECT 1 FROM ${plan.root.sql} WHERE ${plan.root.keySql} = $1`, [opts.tenantId]);
+    if (rows.length > 0) {
+      throw tenantDataError({
+        code: "restore_target_not_empty",
+        message: `tenant ${opts.tenantId} already exists in the target database`,
+        hint: "Load into a database without this tenant, or use replace mode",
+        context: { tenantId: opts.tenantId },
+      });
+    }
+  }
+  return deleted;
+}
+
+/** [4] Streams each table's COPY into it, checking it against the manifest; the row counts at the end are returned, not checked. */
+async function loadCopies({ client, events, manifest, mappings, opts, checkAbort, progress, setActive, abortError }: { client: pg.ClientBase; events: AsyncGenerator<ScriptEvent>; manifest: ScriptManifest; mappings: Map<string, TableMapping>; opts: LoadOptions; checkAbort: () => void; progress: (p: Omit<LoadProgress, "bytes" | "tablesTotal">) => void; setActive: (stream: { destroy(err?: Error): unknown } | null) => void; abortError: () => Error | undefined }): Promise<{ loaded: Map<string, number>; trailer: Record<string, number> | null; loadedRows: number }> {
+  const loaded = new Map<string, number>();
+  let trailer: Record<string, number> | null = null;
+  let loadedRows = 0;
+  for (;;) {
+    checkAbort();
+    const { value: event, done } = await events.next();
+    if (done) break;
+    if (trailer) throw tenantDataError({ code: "restore_bad_script", message: "the script goes on after its row counts" });
+    if (event.kind === "rows") {
+      trailer = event.rows;
+      continue;
+    }
+    if (event.kind !== "copy") continue;
+    const { header } = event;
+    const mapping = mappings.get(header.table);
+    if (!mapping) throw tenantDataError({ code: "restore_bad_script", message: `the script loads ${header.table}, which its manifest does not list`, context: { table: header.table } });
+    if (loaded.has(header.table)) throw tenantDataError({ code: "restore_bad_script", message: `the script loads ${header.table} twice`, context: { table: header.table } });
+    const listed = manifest.tables.find((t) => t.name === header.table)!.columns;
+    if (listed.join("\u0000") !== header.columns.join("\u0000")) {
+      throw tenantDataError({ code: "restore_bad_script", message: `the COPY columns of ${header.table} differ from its manifest`, context: { table: header.table } });
+    }
+    progress({ phase: "load", table: header.table, tablesDone: loaded.size, rows: loadedRows });
+    const ingest = client.query(copyFrom(`COPY ${mapping.target.sql} (${mapping.columns.join(", ")}) FROM STDIN`));
+    setActive(ingest);
+    const counted = reportBytes({ data: event.data, every: PROGRESS_EVERY, report: () => progress({ phase: "load", table: header.table, tablesDone: loaded.size, rows: loadedRows }) });
+    const data = mapping.fastPath ? counted : stripColumns(counted, mapping.keep);
+    try {
+      await pipeline(data, ingest);
+    } catch (err) {
+      throw failed(abortError() ?? err, { tenantId: opts.tenantId, table: header.table });
+    } finally {
+      setActive(null);
+    }
+    loaded.set(header.table, ingest.rowCount);
+    loadedRows += ingest.rowCount;
+  }
+  return { loaded, trailer, loadedRows };
+}
+
+/** [5] The script's row counts must match what was loaded, table by table. */
+function checkCounts({ manifest, mappings, trailer, loaded }: { manifest: ScriptManifest; mappings: Map<string, TableMapping>; trailer: Record<string, number> | null; loaded: Map<string, number> }): void {
+  if (!trailer) {
+    throw tenantDataError({ code: "restore_truncated", message: "the script has no row counts at its end (truncated)", hint: "The artifact is incomplete: use another copy or another backup" });
+  }
+  const mismatches: { table: string; expected: number | null; loaded: number | null }[] = [];
+  for (const t of manifest.tables) {
+    const expected = trailer[t.name];
+    const got = loaded.get(t.name);
+    if (expected === undefined || got === undefined || expected !== got) mismatches.push({ table: t.name, expected: expected ?? null, loaded: got ?? null });
+  }
+  for (const name of Object.keys(trailer)) if (!mappings.has(name)) mismatches.push({ table: name, expected: trailer[name]!, loaded: null });
+  if (mismatches.length > 0) {
+    throw tenantDataError({
+      code: "restore_count_mismatch",
+      message: `row counts differ from the script's for ${mismatches.map((m) => `${m.table} (expected ${m.expected ?? "none"}, loaded ${m.loaded ?? "none"})`).join(", ")}`,
+      hint: "The artifact is damaged: nothing was changed",
+      context: { mismatches },
+    });
   }
 }

@@ -81,7 +81,17 @@ const failedVerification = (r: VerifyBackupResult) => r.keyless.lost || r.keyles
 
 export function registerStorage(program: Command): void {
   const storage = program.command("storage").description("the providers' copies: usage and cost, reconciliation, replication, samples");
+  registerStorageStats(storage);
+  registerStorageReconcile(storage);
+  registerStorageReplicate(storage);
+  registerStorageSample(storage);
+  registerVerify(program);
+  registerRetention(program);
+  registerCatalog(program);
+}
 
+/** `storage stats` */
+function registerStorageStats(storage: Command): void {
   storage
     .command("stats")
     .description("bytes and objects per provider and tenant, growth, monthly cost estimate and projection")
@@ -107,7 +117,10 @@ export function registerStorage(program: Command): void {
         if (top.length) out.write(`  largest tenants: ${top.map((t) => `${t.tenantId}@${t.provider} ${humanBytes(t.bytes)}`).join(", ")}\n`);
       });
     });
+}
 
+/** `storage reconcile` */
+function registerStorageReconcile(storage: Command): void {
   storage
     .command("reconcile")
     .description("compare both buckets with the catalog: missing, extra and corrupt objects; heal what the catalog owns (extras are only reported)")
@@ -130,7 +143,10 @@ export function registerStorage(program: Command): void {
         if (report.unhealed.length) process.exitCode = 2;
       });
     });
+}
 
+/** `storage replicate` */
+function registerStorageReplicate(storage: Command): void {
   storage
     .command("replicate")
     .description("make every provider hold a byte-identical copy of these backups (and their sidecars) now")
@@ -146,7 +162,10 @@ export function registerStorage(program: Command): void {
         if (results.some((r) => r.degraded.length)) process.exitCode = 2;
       });
     });
+}
 
+/** `storage sample` */
+function registerStorageSample(storage: Command): void {
   storage
     .command("sample")
     .description("record a usage sample (per provider, type and tenant) for the growth report")
@@ -158,7 +177,10 @@ export function registerStorage(program: Command): void {
         else process.stdout.write(`sample taken: ${rows} rows\n`);
       });
     });
+}
 
+/** `verify` */
+function registerVerify(program: Command): void {
   program
     .command("verify")
     .description("verify backups in every provider: keyless (size + SHA-256, healing bad copies) and, with --deep, authenticated decryption")
@@ -194,7 +216,10 @@ export function registerStorage(program: Command): void {
         if (results.some(failedVerification)) process.exitCode = 2;
       });
     });
+}
 
+/** `retention …` */
+function registerRetention(program: Command): void {
   const retention = program.command("retention").description("retention of tenant (BACKUP_RETENTION_DAYS) and disaster (DISASTER_BACKUP_RETENTION_DAYS) backups");
   retention
     .command("apply")
@@ -216,7 +241,10 @@ export function registerStorage(program: Command): void {
         if (report.failed.length) process.exitCode = 2;
       });
     });
+}
 
+/** `catalog …` */
+function registerCatalog(program: Command): void {
   const catalog = program.command("catalog").description("the catalog database (an index over the buckets)");
   catalog
     .command("migrate")

@@ -135,6 +135,45 @@ export async function putEverywhere(opts: PutEverywhereOptions): Promise<PutEver
   };
 
   // 1. What is already there.
+  const { targets, existing } = await headEverywhere({ opts, source, expectedSha, outcomes, fail });
+
+  if (targets.length === 0 && existing.length === 0) {
+    source.destroy();
+    throw allFailed({ key, group, outcomes });
+  }
+  if (targets.length === 0 && expectedSha !== undefined) {
+    // Every reachable provider already holds the bytes: nothing to read.
+    source.destroy();
+    return finish({ key, sha256: expectedSha, size: opts.expectedSize ?? existing[0]!.info.size, outcomes, group });
+  }
+
+  // 2. Tee.
+  const metadata = { ...opts.metadata, ...(expectedSha ? { [SHA256_METADATA]: expectedSha } : {}) };
+  const branches = targets.map((backend) => openBranch({ backend, key, metadata, contentType: opts.contentType, signal }));
+  const { sha256, size } = await teeSource({ opts, source, branches, existing, group, outcomes, fail });
+
+  // 3. Judge before completing any write.
+  try {
+    if (expectedSha !== undefined && sha256 !== expectedSha) {
+      throw new StorageError({ code: "storage_corrupt", provider: group, key, message: `source bytes for ${key} do not match the expected checksum`, context: { expected: expectedSha, actual: sha256 } });
+    }
+    if (opts.expectedSize !== undefined && size !== opts.expectedSize) {
+      throw new StorageError({ code: "storage_corrupt", provider: group, key, message: `source for ${key} has ${size} bytes, expected ${opts.expectedSize}`, context: { expected: opts.expectedSize, actual: size } });
+    }
+    if (expectedSha === undefined) await judgeExisting({ existing, sha256, size, key, outcomes });
+  } catch (err) {
+    await abortBranches(branches, err);
+    throw err;
+  }
+
+  // 4. Complete the writes.
+  await completeWrites({ branches, key, size, sha256, outcomes, fail });
+  return finish({ key, sha256, size, outcomes, group });
+}
+
+/** 1. `head` every provider: the ones to write (`targets`) and the copies already there (`existing`, judged now when the checksum is known). */
+async function headEverywhere({ opts, source, expectedSha, outcomes, fail }: { opts: PutEverywhereOptions; source: Readable; expectedSha: string | undefined; outcomes: Map<string, ProviderOutcome>; fail: (provider: string, error: unknown) => void }): Promise<{ targets: StorageBackend[]; existing: Existing[] }> {
+  const { backends, key, signal } = opts;
   const targets: StorageBackend[] = [];
   const existing: Existing[] = [];
   try {
@@ -161,20 +200,12 @@ export async function putEverywhere(opts: PutEverywhereOptions): Promise<PutEver
     for (const e of existing) e.checksum.catch(() => {});
     throw err;
   }
+  return { targets, existing };
+}
 
-  if (targets.length === 0 && existing.length === 0) {
-    source.destroy();
-    throw allFailed({ key, group, outcomes });
-  }
-  if (targets.length === 0 && expectedSha !== undefined) {
-    // Every reachable provider already holds the bytes: nothing to read.
-    source.destroy();
-    return finish({ key, sha256: expectedSha, size: opts.expectedSize ?? existing[0]!.info.size, outcomes, group });
-  }
-
-  // 2. Tee.
-  const metadata = { ...opts.metadata, ...(expectedSha ? { [SHA256_METADATA]: expectedSha } : {}) };
-  const branches = targets.map((backend) => openBranch({ backend, key, metadata, contentType: opts.contentType, signal }));
+/** 2. Tee: every chunk of the source hashed and written to every live branch, at the slowest one's pace. */
+async function teeSource({ opts, source, branches, existing, group, outcomes, fail }: { opts: PutEverywhereOptions; source: Readable; branches: Branch[]; existing: Existing[]; group: string; outcomes: Map<string, ProviderOutcome>; fail: (provider: string, error: unknown) => void }): Promise<{ sha256: string; size: number }> {
+  const { key, signal } = opts;
   const hash = createHash("sha256");
   let size = 0;
   const stallMs = opts.stallTimeoutMs ?? 120_000;
@@ -205,21 +236,11 @@ export async function putEverywhere(opts: PutEverywhereOptions): Promise<PutEver
   }
   const sha256 = hash.digest("hex");
 
-  // 3. Judge before completing any write.
-  try {
-    if (expectedSha !== undefined && sha256 !== expectedSha) {
-      throw new StorageError({ code: "storage_corrupt", provider: group, key, message: `source bytes for ${key} do not match the expected checksum`, context: { expected: expectedSha, actual: sha256 } });
-    }
-    if (opts.expectedSize !== undefined && size !== opts.expectedSize) {
-      throw new StorageError({ code: "storage_corrupt", provider: group, key, message: `source for ${key} has ${size} bytes, expected ${opts.expectedSize}`, context: { expected: opts.expectedSize, actual: size } });
-    }
-    if (expectedSha === undefined) await judgeExisting({ existing, sha256, size, key, outcomes });
-  } catch (err) {
-    await abortBranches(branches, err);
-    throw err;
-  }
+  return { sha256, size };
+}
 
-  // 4. Complete the writes.
+/** 4. Complete the writes and record each provider's outcome. */
+async function completeWrites({ branches, key, size, sha256, outcomes, fail }: { branches: Branch[]; key: string; size: number; sha256: string; outcomes: Map<string, ProviderOutcome>; fail: (provider: string, error: unknown) => void }): Promise<void> {
   for (const b of branches) if (b.error === undefined) b.pass.end();
   await Promise.all(branches.map((b) => b.settled));
   for (const b of branches) {
@@ -235,7 +256,6 @@ export async function putEverywhere(opts: PutEverywhereOptions): Promise<PutEver
       if (b.result?.etag) o.etag = b.result.etag;
     }
   }
-  return finish({ key, sha256, size, outcomes, group });
 }
 
 /**

@@ -77,44 +77,7 @@ export async function readWithFailover(opts: ReadWithFailoverOptions): Promise<F
   const failures: FailoverFailure[] = [];
   const group = backends.map((b) => b.name).join(",");
 
-  /** Open the object (from byte `start`) at the first usable provider from index `from`; undefined when none can. */
-  const openFrom = async (from: number, start: number): Promise<{ index: number; stream: Readable } | undefined> => {
-    for (let i = from; i < backends.length; i++) {
-      const backend = backends[i]!;
-      if (signal?.aborted) throw abortedError(group, key);
-      if (opts.verifyFirst && start === 0) {
-        const v = await verifyObject({ backend, key, ...(expectedSha ? { expectedSha256: expectedSha } : {}), ...(expectedSize === undefined ? {} : { expectedSize }), ...(signal ? { signal } : {}) });
-        if (!v.ok) {
-          failures.push({ provider: backend.name, stage: "verify", error: v.error ?? problemError({ backend, key, problem: v.problem, actual: v }) });
-          continue;
-        }
-      }
-      let stage: FailoverStage = "head";
-      try {
-        const info = await backend.head(key, signal ? { signal } : {});
-        if (!info) {
-          failures.push({ provider: backend.name, stage: "head", error: new StorageError({ code: "storage_not_found", provider: backend.name, key, message: `${backend.name}: object ${key} not found` }) });
-          continue;
-        }
-        if (expectedSize !== undefined && info.size !== expectedSize) {
-          failures.push({ provider: backend.name, stage: "head", error: problemError({ backend, key, problem: "size_mismatch", actual: { size: info.size } }) });
-          continue;
-        }
-        const stored = info.metadata[SHA256_METADATA]?.toLowerCase();
-        if (expectedSha !== undefined && stored !== undefined && stored !== expectedSha) {
-          failures.push({ provider: backend.name, stage: "head", error: problemError({ backend, key, problem: "checksum_mismatch", actual: { sha256: stored } }) });
-          continue;
-        }
-        stage = "open";
-        const stream = await backend.get(key, { ...(start > 0 ? { range: { start } } : {}), ...(signal ? { signal } : {}) });
-        return { index: i, stream };
-      } catch (error) {
-        if (isStorageError(error, "storage_aborted")) throw error;
-        failures.push({ provider: backend.name, stage, error });
-      }
-    }
-    return undefined;
-  };
+  const openFrom = (from: number, start: number) => openUsable({ opts, expectedSha, group, failures, from, start });
 
   const first = await openFrom(0, 0);
   if (!first) throw noProvider({ key, group, failures });
@@ -161,22 +124,7 @@ export async function readWithFailover(opts: ReadWithFailoverOptions): Promise<F
       servedBy.push(backends[next.index]!.name);
     }
     const sha256 = hash.digest("hex");
-    const last = servedBy.at(-1)!;
-    if (expectedSize !== undefined && size !== expectedSize) {
-      throw new StorageError({ code: "storage_corrupt", provider: servedBy.join(","), key, message: `${key} from ${servedBy.join("+")} has ${size} bytes, expected ${expectedSize}`, context: { expected: expectedSize, actual: size, servedBy } });
-    }
-    if (expectedSha !== undefined && sha256 !== expectedSha) {
-      const corrupt = new StorageError({
-        code: "storage_corrupt",
-        provider: servedBy.join(","),
-        key,
-        message: `${key} from ${servedBy.join("+")} does not match its checksum`,
-        hint: "Read it again with verifyFirst, or from another provider, and heal the corrupt copy",
-        context: { expected: expectedSha, actual: sha256, servedBy },
-      });
-      failures.push({ provider: last, stage: "end", error: corrupt });
-      throw corrupt;
-    }
+    checkWhole({ key, expectedSize, expectedSha, size, sha256, servedBy, failures });
     resolveDone({ servedBy: [...servedBy], failures: [...failures], size, sha256 });
   }
 
@@ -184,6 +132,66 @@ export async function readWithFailover(opts: ReadWithFailoverOptions): Promise<F
   stream.once("error", (err) => rejectDone(err));
   stream.once("close", () => rejectDone(abortedError(group, key))); // no-op once resolved
   return { stream, provider: servedBy[0]!, failures, done };
+}
+
+/** Open the object (from byte `start`) at the first usable provider from index `from`; undefined when none can. */
+async function openUsable({ opts, expectedSha, group, failures, from, start }: { opts: ReadWithFailoverOptions; expectedSha: string | undefined; group: string; failures: FailoverFailure[]; from: number; start: number }): Promise<{ index: number; stream: Readable } | undefined> {
+  const { backends, key, expectedSize, signal } = opts;
+  for (let i = from; i < backends.length; i++) {
+    const backend = backends[i]!;
+    if (signal?.aborted) throw abortedError(group, key);
+    if (opts.verifyFirst && start === 0) {
+      const v = await verifyObject({ backend, key, ...(expectedSha ? { expectedSha256: expectedSha } : {}), ...(expectedSize === undefined ? {} : { expectedSize }), ...(signal ? { signal } : {}) });
+      if (!v.ok) {
+        failures.push({ provider: backend.name, stage: "verify", error: v.error ?? problemError({ backend, key, problem: v.problem, actual: v }) });
+        continue;
+      }
+    }
+    let stage: FailoverStage = "head";
+    try {
+      const info = await backend.head(key, signal ? { signal } : {});
+      if (!info) {
+        failures.push({ provider: backend.name, stage: "head", error: new StorageError({ code: "storage_not_found", provider: backend.name, key, message: `${backend.name}: object ${key} not found` }) });
+        continue;
+      }
+      if (expectedSize !== undefined && info.size !== expectedSize) {
+        failures.push({ provider: backend.name, stage: "head", error: problemError({ backend, key, problem: "size_mismatch", actual: { size: info.size } }) });
+        continue;
+      }
+      const stored = info.metadata[SHA256_METADATA]?.toLowerCase();
+      if (expectedSha !== undefined && stored !== undefined && stored !== expectedSha) {
+        failures.push({ provider: backend.name, stage: "head", error: problemError({ backend, key, problem: "checksum_mismatch", actual: { sha256: stored } }) });
+        continue;
+      }
+      stage = "open";
+      const stream = await backend.get(key, { ...(start > 0 ? { range: { start } } : {}), ...(signal ? { signal } : {}) });
+      return { index: i, stream };
+    } catch (error) {
+      if (isStorageError(error, "storage_aborted")) throw error;
+      failures.push({ provider: backend.name, stage, error });
+    }
+  }
+  return undefined;
+}
+
+/** The spliced stream as a whole: its size and checksum must be the expected ones (a mismatch is recorded against the last provider). */
+function checkWhole({ key, expectedSize, expectedSha, size, sha256, servedBy, failures }: { key: string; expectedSize: number | undefined; expectedSha: string | undefined; size: number; sha256: string; servedBy: string[]; failures: FailoverFailure[] }): void {
+  const last = servedBy.at(-1)!;
+  if (expectedSize !== undefined && size !== expectedSize) {
+    throw new StorageError({ code: "storage_corrupt", provider: servedBy.join(","), key, message: `${key} from ${servedBy.join("+")} has ${size} bytes, expected ${expectedSize}`, context: { expected: expectedSize, actual: size, servedBy } });
+  }
+  if (expectedSha !== undefined && sha256 !== expectedSha) {
+    const corrupt = new StorageError({
+      code: "storage_corrupt",
+      provider: servedBy.join(","),
+      key,
+      message: `${key} from ${servedBy.join("+")} does not match its checksum`,
+      hint: "Read it again with verifyFirst, or from another provider, and heal the corrupt copy",
+      context: { expected: expectedSha, actual: sha256, servedBy },
+    });
+    failures.push({ provider: last, stage: "end", error: corrupt });
+    throw corrupt;
+  }
 }
 
 function problemError(args: { backend: StorageBackend; key: string; problem: string | undefined; actual: { size?: number | undefined; sha256?: string | undefined } }): StorageError {

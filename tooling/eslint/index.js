@@ -44,7 +44,10 @@ const base = tseslint.config(
       "max-params": ["error", 3],
       "no-restricted-syntax": [
         "error",
-        { selector: "MemberExpression[object.name='process'][property.name='env']", message: "read configuration through src/env.ts (one validated config module per app)" },
+        {
+          selector: "MemberExpression[object.name='process'][property.name='env']",
+          message: "read configuration through src/env.ts (one validated config module per app)",
+        },
       ],
     },
   },
@@ -55,10 +58,7 @@ const base = tseslint.config(
 );
 
 /** @param {string[]} names @param {string} why */
-const forbidApps = (names, why) =>
-  names.flatMap((name) => [
-    { group: [`@hesaab/${name}`, `@hesaab/${name}/*`], message: why },
-  ]);
+const forbidApps = (names, why) => names.flatMap((name) => [{ group: [`@hesaab/${name}`, `@hesaab/${name}/*`], message: why }]);
 
 /**
  * The packages, lowest layer first. A package's source may import packages of lower layers, and of
@@ -82,7 +82,8 @@ function forbiddenPackages(name) {
   return LAYERS.flatMap((l, i) => {
     if (i < at) return [];
     const names = i === at ? (layer.siblings ? [] : l.packages.filter((p) => p !== name)) : l.packages;
-    const why = i === at ? `${name} (${layer.name}) may not import another ${layer.name} package` : `${name} (${layer.name}) may not import a layer above it (${l.name})`;
+    const why =
+      i === at ? `${name} (${layer.name}) may not import another ${layer.name} package` : `${name} (${layer.name}) may not import a layer above it (${l.name})`;
     return names.map((p) => ({ group: [`@hesaab/${p}`, `@hesaab/${p}/*`], message: why }));
   });
 }
@@ -98,7 +99,9 @@ export function packageConfig(/** @type {{ name?: string, dir?: string }} */ { n
     ...base,
     ...typed(dir),
     { rules: { "@typescript-eslint/no-restricted-imports": ["error", { patterns: apps }] } },
-    ...(name ? [{ files: ["src/**"], rules: { "@typescript-eslint/no-restricted-imports": ["error", { patterns: [...apps, ...forbiddenPackages(name)] }] } }] : []),
+    ...(name
+      ? [{ files: ["src/**"], rules: { "@typescript-eslint/no-restricted-imports": ["error", { patterns: [...apps, ...forbiddenPackages(name)] }] } }]
+      : []),
   );
 }
 
@@ -114,7 +117,11 @@ export function appConfig(/** @type {{ name: string, spa?: boolean, dir?: string
   const patterns = spa
     ? [
         ...forbidApps(others, "no app imports another app: SPAs import the API's router type from @hesaab/api"),
-        { group: ["@hesaab/api", "@hesaab/api/*"], message: "SPAs import only the API's router type (import type { AppRouter } from \"@hesaab/api\")", allowTypeImports: true },
+        {
+          group: ["@hesaab/api", "@hesaab/api/*"],
+          message: 'SPAs import only the API\'s router type (import type { AppRouter } from "@hesaab/api")',
+          allowTypeImports: true,
+        },
         {
           group: ["@hesaab/*", "!@hesaab/api", "!@hesaab/api/*", ...BROWSER_PACKAGES.flatMap((p) => [`!@hesaab/${p}`, `!@hesaab/${p}/*`])],
           message: "SPAs depend on the API's types (@hesaab/api), not on server packages",

@@ -81,7 +81,8 @@ function BackUpNow() {
   );
 }
 
-const bytes = (n: number): string => (n < 1024 ** 2 ? `${(n / 1024).toFixed(1)} KiB` : n < 1024 ** 3 ? `${(n / 1024 ** 2).toFixed(1)} MiB` : `${(n / 1024 ** 3).toFixed(2)} GiB`);
+const bytes = (n: number): string =>
+  n < 1024 ** 2 ? `${(n / 1024).toFixed(1)} KiB` : n < 1024 ** 3 ? `${(n / 1024 ** 2).toFixed(1)} MiB` : `${(n / 1024 ** 3).toFixed(2)} GiB`;
 
 function Storage() {
   const trpc = useTRPC();
@@ -194,7 +195,17 @@ function Audit() {
   );
 }
 
-const TABS = { Backups: () => <><BackUpNow /><Backups /></>, Storage, Alerts, Audit } as const;
+const TABS = {
+  Backups: () => (
+    <>
+      <BackUpNow />
+      <Backups />
+    </>
+  ),
+  Storage,
+  Alerts,
+  Audit,
+} as const;
 
 function SignIn({ reason }: { reason: string }) {
   const [token, setToken] = useState("");

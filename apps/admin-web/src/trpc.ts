@@ -9,5 +9,7 @@ import { browserSession } from "@hesaab/web-session";
 export const session = browserSession("hesaab.admin-session");
 
 export const queryClient = new QueryClient({ defaultOptions: { queries: { retry: false } } });
-export const trpcClient = createTRPCClient<AppRouter>({ links: [httpBatchLink({ url: "/trpc", headers: () => session.headers(), maxItems: 10 /* the gateway's TRPC_MAX_BATCH */ })] });
+export const trpcClient = createTRPCClient<AppRouter>({
+  links: [httpBatchLink({ url: "/trpc", headers: () => session.headers(), maxItems: 10 /* the gateway's TRPC_MAX_BATCH */ })],
+});
 export const { TRPCProvider, useTRPC } = createTRPCContext<AppRouter>();

@@ -24,7 +24,10 @@ const schema = z.object({
   /** Time without a progress signal before JetStream redelivers a job (a killed worker's job comes back after it). */
   BACKUP_ACK_WAIT_MS: z.coerce.number().int().min(1000).default(30_000),
   /** Set to "false" to run without the nightly schedule (e.g. a worker-only replica). */
-  BACKUP_SCHEDULE_ENABLED: z.enum(["true", "false"]).default("true").transform((v) => v === "true"),
+  BACKUP_SCHEDULE_ENABLED: z
+    .enum(["true", "false"])
+    .default("true")
+    .transform((v) => v === "true"),
 });
 
 export type BackupSvcEnv = z.output<typeof schema>;

@@ -4,7 +4,16 @@ import { COMMAND_FILTERS } from "@hesaab/contracts";
 import { connectBus, eventPublisher, runSchedule, type Bus } from "@hesaab/bus";
 import { alertOnDeadLetter, catalogClaims, migrate, openPool } from "@hesaab/db";
 import { Semaphore } from "@hesaab/storage";
-import { BackupJobBatcher, expireCustomerExports, fanOutBackupRequest, handleBackupJob, handleCustomerExportRequest, handleRestoreRequest, jobAlertKey, openTenantBackupDeps } from "@hesaab/tenant-backup";
+import {
+  BackupJobBatcher,
+  expireCustomerExports,
+  fanOutBackupRequest,
+  handleBackupJob,
+  handleCustomerExportRequest,
+  handleRestoreRequest,
+  jobAlertKey,
+  openTenantBackupDeps,
+} from "@hesaab/tenant-backup";
 import type { BackupSvcEnv } from "./env";
 
 /** Customer exports built at once by one replica (each holds two platform connections). */
@@ -43,8 +52,18 @@ export async function startBackupService(env: BackupSvcEnv, { name = "backup-svc
 
   // Customer exports: a few at once, on a pool of their own with two connections for each (an
   // archive holds two), so a burst of requests neither wedges itself nor takes the backups' connections.
-  const exportPool = openPool({ url: env.PLATFORM_DATABASE_URL, max: 2 * EXPORTS_AT_ONCE + 1, name: "hesaab-export", connectTimeoutMs: env.DATABASE_CONNECT_TIMEOUT_MS });
-  const exportDeps = { ...deps, platform: exportPool, exportDir: path.join(env.HESAAB_DATA_DIR, "exports"), excludeColumns: env.CUSTOMER_EXPORT_EXCLUDE_COLUMNS };
+  const exportPool = openPool({
+    url: env.PLATFORM_DATABASE_URL,
+    max: 2 * EXPORTS_AT_ONCE + 1,
+    name: "hesaab-export",
+    connectTimeoutMs: env.DATABASE_CONNECT_TIMEOUT_MS,
+  });
+  const exportDeps = {
+    ...deps,
+    platform: exportPool,
+    exportDir: path.join(env.HESAAB_DATA_DIR, "exports"),
+    excludeColumns: env.CUSTOMER_EXPORT_EXCLUDE_COLUMNS,
+  };
   const exportSlots = new Semaphore(EXPORTS_AT_ONCE);
   const batcher = new BackupJobBatcher(deps, { batchSize: env.BACKUP_BATCH_SIZE, runs: env.BACKUP_CONCURRENCY });
   const backups = await bus.consume({
@@ -87,7 +106,11 @@ export async function startBackupService(env: BackupSvcEnv, { name = "backup-svc
         release,
         log: bus.log,
         fire: async (period) => {
-          await bus.publish("backup.tenant.requested.v1", { all: true, purpose: "scheduled", period, requestedBy: "schedule:tenant-backups" }, { msgId: `schedule:tenant-backups:${period}` });
+          await bus.publish(
+            "backup.tenant.requested.v1",
+            { all: true, purpose: "scheduled", period, requestedBy: "schedule:tenant-backups" },
+            { msgId: `schedule:tenant-backups:${period}` },
+          );
         },
       })
     : undefined;
@@ -110,4 +133,3 @@ export async function startBackupService(env: BackupSvcEnv, { name = "backup-svc
     },
   };
 }
-

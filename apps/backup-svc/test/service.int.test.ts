@@ -35,7 +35,9 @@ function envFor(overrides: Record<string, string> = {}): Record<string, string> 
 }
 
 async function records(where = "true"): Promise<{ id: string; tenant_id: string; status: string; period: string | null; error_message: string | null }[]> {
-  const { rows } = await pool.query(`select id, tenant_id, status, period, error_message from backup.backup_records where backup_type = 'tenant' and ${where} order by created_at`);
+  const { rows } = await pool.query(
+    `select id, tenant_id, status, period, error_message from backup.backup_records where backup_type = 'tenant' and ${where} order by created_at`,
+  );
   return rows;
 }
 
@@ -67,7 +69,10 @@ describe("backup-svc", () => {
       const { export: requested } = await requestCustomerExport(deps, { tenantId, requestedBy: "user:svc" });
       await control.publish("export.customer.requested.v1", { exportId: requested.id, tenantId, requestedBy: "user:svc" });
       const ready = await waitFor(async () => {
-        const { rows } = await pool.query<{ status: string; local_path: string | null }>("select status, local_path from backup.customer_exports where id = $1", [requested.id]);
+        const { rows } = await pool.query<{ status: string; local_path: string | null }>(
+          "select status, local_path from backup.customer_exports where id = $1",
+          [requested.id],
+        );
         return rows[0]?.status === "ready" && rows[0];
       }, "the export built");
       expect(ready.local_path).toBe(path.join(dataDir, "exports", tenantId, `${requested.id}.zip.bkp1`));
@@ -90,12 +95,15 @@ describe("backup-svc", () => {
       }, "a scheduled backup of every active tenant");
       const period = fired[0]!.period!;
       // The same period requested again, by hand, twice: nothing new.
-      for (let i = 0; i < 2; i++) await control.publish("backup.tenant.requested.v1", { all: true, purpose: "scheduled", period, requestedBy: "test" }, { msgId: `again-${i}` });
+      for (let i = 0; i < 2; i++)
+        await control.publish("backup.tenant.requested.v1", { all: true, purpose: "scheduled", period, requestedBy: "test" }, { msgId: `again-${i}` });
       await new Promise((r) => setTimeout(r, 3000));
       const rows = await records(`period = '${period}'`);
       const completed = rows.filter((r) => r.status === "completed");
       expect(completed.map((r) => r.tenant_id).sort()).toEqual([...active].sort());
-      const { rows: runs } = await pool.query("select count(*)::int as n from backup.schedule_runs where schedule = 'tenant-backups' and period = $1", [period]);
+      const { rows: runs } = await pool.query("select count(*)::int as n from backup.schedule_runs where schedule = 'tenant-backups' and period = $1", [
+        period,
+      ]);
       expect(runs[0].n).toBe(1);
     } finally {
       await Promise.all([a.stop(), b.stop()]);
@@ -104,10 +112,18 @@ describe("backup-svc", () => {
 
   it("a worker killed mid-backup: the job is redelivered and completes once, no partial record", async () => {
     const big = platform.tenants[0]!.id;
-    const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], { cwd: appDir, env: { ...process.env, ...envFor() }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
+      cwd: appDir,
+      env: { ...process.env, ...envFor() },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let second: RunningService | undefined;
     try {
-      await control.publish("backup.tenant.job.v1", { tenantId: big, purpose: "on_demand", requestedBy: "test" }, { msgId: `kill-${randomBytes(4).toString("hex")}` });
+      await control.publish(
+        "backup.tenant.job.v1",
+        { tenantId: big, purpose: "on_demand", requestedBy: "test" },
+        { msgId: `kill-${randomBytes(4).toString("hex")}` },
+      );
       const running = await waitFor(async () => (await records(`tenant_id = '${big}' and status = 'running'`))[0], "the backup to start");
       child.kill("SIGKILL");
       await new Promise((r) => child.once("exit", r));
@@ -128,17 +144,30 @@ describe("backup-svc", () => {
 
   it("both providers failing: retried, then a failed record, a dead letter and one alert (not one from the handler and one from the dead letter)", async () => {
     const tenant = platform.tenants[1]!.id;
-    const openAlerts = async () => (await pool.query<{ code: string; context: { tenantId?: string } }>("select code, context from backup.alerts where resolved_at is null order by raised_at, id")).rows;
+    const openAlerts = async () =>
+      (
+        await pool.query<{ code: string; context: { tenantId?: string } }>(
+          "select code, context from backup.alerts where resolved_at is null order by raised_at, id",
+        )
+      ).rows;
     const before = (await openAlerts()).length;
     // Both providers unreachable (nothing listens on these ports): every attempt fails, retryably.
     const svc = await startBackupService(loadEnv(envFor({ B2_ENDPOINT_URL: "http://127.0.0.1:9", R2_ENDPOINT_URL: "http://127.0.0.1:9" })), { name: "doomed" });
     let stopped = false;
     try {
-      await control.publish("backup.tenant.job.v1", { tenantId: tenant, purpose: "on_demand", requestedBy: "test" }, { msgId: `doomed-${randomBytes(4).toString("hex")}` });
-      const alert = await waitFor(async () => {
-        const { rows } = await pool.query("select code, message from backup.alerts where context->>'tenantId' = $1", [tenant]);
-        return rows[0];
-      }, "the alert", 90_000);
+      await control.publish(
+        "backup.tenant.job.v1",
+        { tenantId: tenant, purpose: "on_demand", requestedBy: "test" },
+        { msgId: `doomed-${randomBytes(4).toString("hex")}` },
+      );
+      const alert = await waitFor(
+        async () => {
+          const { rows } = await pool.query("select code, message from backup.alerts where context->>'tenantId' = $1", [tenant]);
+          return rows[0];
+        },
+        "the alert",
+        90_000,
+      );
       expect(alert.code).toBe("tenant_backup_failed");
       const rows = await records(`tenant_id = '${tenant}' and period is null`);
       expect(rows.length).toBe(4); // one record per attempt (BACKUP_MAX_DELIVER = 4)

@@ -109,7 +109,7 @@ const priceOverrides = z
         .object({ checked: z.string().optional(), providers: z.record(z.string(), z.record(z.string(), z.number().nonnegative())).optional() })
         .safeParse(value);
       if (parsed.success) return parsed.data;
-      ctx.addIssue({ code: "custom", message: "must be {\"providers\": {\"b2\": {\"storagePerGbMonth\": 0.006, …}}}" });
+      ctx.addIssue({ code: "custom", message: 'must be {"providers": {"b2": {"storagePerGbMonth": 0.006, …}}}' });
     } catch {
       ctx.addIssue({ code: "custom", message: "must be JSON" });
     }
@@ -141,10 +141,12 @@ export function storageOpsEnv() {
 
 /** A session secret (≥ 32 characters), the lifetimes and issuer the gateway checks, and its port, for the sign-in links. */
 const sessionEnvSchema = <K extends string>(secret: K) =>
-  z.object({
-    GATEWAY_PORT: z.coerce.number().int().min(0).max(65_535).default(8080),
-    ...envPieces.sessions,
-  }).extend({ [secret]: z.string().min(32, `${secret} needs at least 32 characters`) } as Record<K, z.ZodString>);
+  z
+    .object({
+      GATEWAY_PORT: z.coerce.number().int().min(0).max(65_535).default(8080),
+      ...envPieces.sessions,
+    })
+    .extend({ [secret]: z.string().min(32, `${secret} needs at least 32 characters`) } as Record<K, z.ZodString>);
 
 /** Minting a tenant session (development and support): the secret the gateway checks tenant sessions with. */
 export function tenantSessionEnv(source: NodeJS.ProcessEnv = process.env) {
@@ -166,6 +168,11 @@ const revokeEnvSchema = z.object({
 export function sessionRevokeEnv() {
   const env = parseEnv(revokeEnvSchema, process.env);
   const url = env.BACKUP_DATABASE_URL ?? env.PLATFORM_DATABASE_URL;
-  if (!url) throw new ConfigError({ code: "config_invalid", message: "revoking a session needs the catalog: set BACKUP_DATABASE_URL (or PLATFORM_DATABASE_URL)", hint: "Or run `pnpm hesaab stack up` and source .stack/env" });
+  if (!url)
+    throw new ConfigError({
+      code: "config_invalid",
+      message: "revoking a session needs the catalog: set BACKUP_DATABASE_URL (or PLATFORM_DATABASE_URL)",
+      hint: "Or run `pnpm hesaab stack up` and source .stack/env",
+    });
   return { catalogUrl: url, tenantMaxHours: env.TENANT_SESSION_MAX_HOURS };
 }

@@ -16,12 +16,22 @@ import { registerExport } from "./commands/export";
 import { registerSessions } from "./commands/session";
 import { errorMessage } from "./output";
 
-const program = new Command("hesaab")
-  .description("HesaabPlus backup and recovery")
-  .showHelpAfterError()
-  .configureHelp({ sortSubcommands: true });
+const program = new Command("hesaab").description("HesaabPlus backup and recovery").showHelpAfterError().configureHelp({ sortSubcommands: true });
 
-for (const register of [registerStack, registerArtifact, registerPlatform, registerStorage, registerBackup, registerRestore, registerDr, registerDemo, registerKeys, registerPlan, registerExport, registerSessions]) {
+for (const register of [
+  registerStack,
+  registerArtifact,
+  registerPlatform,
+  registerStorage,
+  registerBackup,
+  registerRestore,
+  registerDr,
+  registerDemo,
+  registerKeys,
+  registerPlan,
+  registerExport,
+  registerSessions,
+]) {
   register(program);
 }
 

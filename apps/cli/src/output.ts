@@ -13,7 +13,10 @@ export function errorMessage(err: unknown): string {
   if (isHesaabError(e)) return `error: ${hint ? `${message}. ${hint}` : message} [${code}]`;
   const sqlState = (e as { code?: unknown } | undefined)?.code;
   if (e instanceof Error && typeof sqlState === "string" && /^[0-9A-Z]{5}$/.test(sqlState)) {
-    const hint = sqlState === "42P01" || sqlState === "3F000" ? "a table or schema is missing: if it is the catalog's (schema backup), run `hesaab catalog migrate`" : "check the database URL, its schema and the role's privileges";
+    const hint =
+      sqlState === "42P01" || sqlState === "3F000"
+        ? "a table or schema is missing: if it is the catalog's (schema backup), run `hesaab catalog migrate`"
+        : "check the database URL, its schema and the role's privileges";
     return `error: the database refused the command: ${e.message} [sqlstate ${sqlState}]. ${hint}`;
   }
   return `error: ${message}`;

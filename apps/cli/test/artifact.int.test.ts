@@ -42,12 +42,16 @@ async function writeArtifact(ring: KeyRing, identity: ArtifactIdentity, name: st
   const sealed = await ring.sealNewArtifact(identity);
   const data = randomBytes(3 * 4096 + 99);
   const file = path.join(dir, name);
-  await pipeline(Readable.from([data]), createEncryptStream({ ...identity, dek: sealed.dek, dekId: sealed.dekId, contentEncoding: "gzip", chunkLog2: 12 }), new Writable({
-    write(chunk: Buffer, _e, cb) {
-      writeFileSync(file, chunk, { flag: "a" });
-      cb();
-    },
-  }));
+  await pipeline(
+    Readable.from([data]),
+    createEncryptStream({ ...identity, dek: sealed.dek, dekId: sealed.dekId, contentEncoding: "gzip", chunkLog2: 12 }),
+    new Writable({
+      write(chunk: Buffer, _e, cb) {
+        writeFileSync(file, chunk, { flag: "a" });
+        cb();
+      },
+    }),
+  );
   writeFileSync(`${file}.keys.json`, serializeKeySidecar(sealed.sidecar));
   return { file, data };
 }
@@ -102,7 +106,10 @@ describe("hesaab artifact", () => {
     bytes[bytes.length - 40] = bytes[bytes.length - 40]! ^ 1;
     writeFileSync(tampered, bytes);
     const out2 = path.join(dir, "tampered.out");
-    const bad = await cli(["artifact", "decrypt", tampered, "--tenant", "tenant-cli", "--backup", "bkp_cli", "--keys", `${file}.keys.json`, "--out", out2], env);
+    const bad = await cli(
+      ["artifact", "decrypt", tampered, "--tenant", "tenant-cli", "--backup", "bkp_cli", "--keys", `${file}.keys.json`, "--out", out2],
+      env,
+    );
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain("[artifact_chunk_auth_failed]");
     expect(existsSync(out2)).toBe(false);

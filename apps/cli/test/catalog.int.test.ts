@@ -41,7 +41,12 @@ const cli = (args: string[]) => runCli(args, base);
 describe("hesaab catalog migrate", { timeout: 180_000 }, () => {
   it("commands refuse a catalog that was never migrated, naming what to run; after `catalog migrate` they work", async () => {
     const active = platform.tenants.find((t) => t.status === "active")!.id;
-    for (const args of [["backup", "tenant", active], ["restore", "tenant", active], ["export", "customer", active], ["retention", "apply"]]) {
+    for (const args of [
+      ["backup", "tenant", active],
+      ["restore", "tenant", active],
+      ["export", "customer", active],
+      ["retention", "apply"],
+    ]) {
       const out = await cli(args);
       expect(out.code, args.join(" ")).not.toBe(0);
       expect(out.stderr).toMatch(/^error: the catalog at postgres:\/\/\S+ is not migrated: run `hesaab catalog migrate`/);
@@ -52,7 +57,9 @@ describe("hesaab catalog migrate", { timeout: 180_000 }, () => {
     const migrated = await cli(["catalog", "migrate", "--json"]);
     expect(migrated.code, migrated.stderr).toBe(0);
     // every migration of this release, in one run
-    const migrations = (JSON.parse(readFileSync(new URL("../../../packages/db/migrations/meta/_journal.json", import.meta.url), "utf8")) as { entries: unknown[] }).entries.length;
+    const migrations = (
+      JSON.parse(readFileSync(new URL("../../../packages/db/migrations/meta/_journal.json", import.meta.url), "utf8")) as { entries: unknown[] }
+    ).entries.length;
     expect(JSON.parse(migrated.stdout)).toMatchObject({ applied: migrations, migrations, pending: [] });
     const again = await cli(["catalog", "migrate"]);
     expect(again.stdout).toMatch(/up to date/);
@@ -69,7 +76,11 @@ describe("hesaab catalog migrate", { timeout: 180_000 }, () => {
     await cli(["catalog", "migrate"]);
     const out = await cli(["backup", "tenant", active, suspended, stranger, "--json"]);
     expect(out.code, "something asked was not done").toBe(1);
-    const result = JSON.parse(out.stdout) as { backups: { tenantId: string; status: string }[]; failures: unknown[]; refused: { tenantId: string; code: string; message: string }[] };
+    const result = JSON.parse(out.stdout) as {
+      backups: { tenantId: string; status: string }[];
+      failures: unknown[];
+      refused: { tenantId: string; code: string; message: string }[];
+    };
     expect(result.backups.map((b) => [b.tenantId, b.status])).toEqual([[active, "completed"]]);
     expect(result.failures).toEqual([]);
     expect(result.refused).toEqual([

@@ -27,7 +27,9 @@ describe("hesaab plan --customer", { timeout: 120_000 }, () => {
 
     const text = await cli(["plan", "--customer"], { CUSTOMER_EXPORT_EXCLUDE_COLUMNS: "customers.national_id, public.customers.name" });
     expect(text.code, text.stderr).toBe(0);
-    expect(text.stdout).toContain("customer export leaves out 3 column(s), matched by the built-in credential patterns and customers.national_id, public.customers.name:\n");
+    expect(text.stdout).toContain(
+      "customer export leaves out 3 column(s), matched by the built-in credential patterns and customers.national_id, public.customers.name:\n",
+    );
     expect(text.stdout).toMatch(/\n {2}public\.users +password_hash \(\*password\*\)\n/);
     expect(text.stdout).toMatch(/\n {2}public\.customers +name \(public\.customers\.name, NOT NULL\), national_id \(customers\.national_id\)\n/);
     expect(text.stdout).toContain("the ZIP's backup.sql loads public.customers only where the NOT NULL columns left out have a default");
@@ -35,7 +37,11 @@ describe("hesaab plan --customer", { timeout: 120_000 }, () => {
     const json = await cli(["plan", "--customer", "--json"]);
     expect(json.code, json.stderr).toBe(0);
     const parsed = JSON.parse(json.stdout) as { customerExport: unknown; plan: { tables: unknown[] } };
-    expect(parsed.customerExport).toEqual({ defaults: true, patterns: [], excludedColumns: [{ table: "public.users", column: "password_hash", pattern: "*password*", notNull: false }] });
+    expect(parsed.customerExport).toEqual({
+      defaults: true,
+      patterns: [],
+      excludedColumns: [{ table: "public.users", column: "password_hash", pattern: "*password*", notNull: false }],
+    });
     expect(parsed.plan.tables.length).toBeGreaterThan(5);
   });
 

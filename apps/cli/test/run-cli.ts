@@ -21,7 +21,12 @@ export function runCli(args: string[], env: Record<string, string | undefined>, 
     execFile(
       process.execPath,
       ["--import", "tsx", "src/main.ts", ...args],
-      { cwd: cliDir, env: { PATH: process.env.PATH ?? "", HESAAB_NO_STACK_ENV: "1", AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true", ...env }, encoding: o.buffer ? "buffer" : "utf8", maxBuffer: 64 << 20 },
+      {
+        cwd: cliDir,
+        env: { PATH: process.env.PATH ?? "", HESAAB_NO_STACK_ENV: "1", AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true", ...env },
+        encoding: o.buffer ? "buffer" : "utf8",
+        maxBuffer: 64 << 20,
+      },
       (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr: stderr.toString() }),
     );
   });

@@ -35,7 +35,9 @@ describe("hesaab … session", { timeout: 180_000 }, () => {
     const link = JSON.parse(out.stdout) as { token: string; url: string };
     expect(link.url).toBe(`http://127.0.0.1:8080/app/#session=${link.token}`);
     expect(await verifyTenant(link.token)).toMatchObject({ session: { tenantId, userId: "support", role: "owner" } });
-    const accountant = await cli(["tenant", "session", tenantId, "--user", "u-9", "--role", "accountant", "--hours", "12", "--json"], { TENANT_SESSION_SECRET: secret });
+    const accountant = await cli(["tenant", "session", tenantId, "--user", "u-9", "--role", "accountant", "--hours", "12", "--json"], {
+      TENANT_SESSION_SECRET: secret,
+    });
     expect(accountant.code, accountant.stderr).toBe(0);
     expect(await verifyTenant((JSON.parse(accountant.stdout) as { token: string }).token)).toMatchObject({ session: { userId: "u-9", role: "accountant" } });
   });
@@ -83,7 +85,10 @@ describe("hesaab sessions revoke", { timeout: 180_000 }, () => {
     const link = JSON.parse(minted.stdout) as { token: string; jti: string };
     const verify = sessionVerifier({ kind: "admin", keys, isRevoked: (jti) => isSessionRevoked(catalog.db, jti) });
 
-    const out = await cli(["sessions", "revoke", link.jti, "--kind", "admin", "--reason", "laptop lost", "--json"], { BACKUP_DATABASE_URL: database.url, USER: "nima" });
+    const out = await cli(["sessions", "revoke", link.jti, "--kind", "admin", "--reason", "laptop lost", "--json"], {
+      BACKUP_DATABASE_URL: database.url,
+      USER: "nima",
+    });
     expect(out.code, out.stderr).toBe(0);
     expect(JSON.parse(out.stdout)).toMatchObject({ jti: link.jti, kind: "admin", revokedBy: "cli:nima", reason: "laptop lost", already: false });
     expect(await verify(link.token)).toEqual({ refused: "revoked" });
@@ -95,7 +100,10 @@ describe("hesaab sessions revoke", { timeout: 180_000 }, () => {
     expect(again.code, again.stderr).toBe(0);
     expect(again.stdout).toMatch(new RegExp(`^already revoked  ${link.jti}`));
 
-    const tenantLink = JSON.parse((await cli(["tenant", "session", "t-1", "--json"], { TENANT_SESSION_SECRET: secret })).stdout) as { token: string; jti: string };
+    const tenantLink = JSON.parse((await cli(["tenant", "session", "t-1", "--json"], { TENANT_SESSION_SECRET: secret })).stdout) as {
+      token: string;
+      jti: string;
+    };
     const fromToken = await cli(["sessions", "revoke", tenantLink.token, "--json"], { BACKUP_DATABASE_URL: database.url });
     expect(JSON.parse(fromToken.stdout)).toMatchObject({ jti: tenantLink.jti, kind: "tenant", already: false });
 

@@ -12,7 +12,12 @@ beforeAll(async () => {
   await ensureStack();
   database = await freshDatabase("cli_storage");
   await migrate({ url: database.url });
-  base = { ...providerEnv(), BACKUP_DATABASE_URL: database.url, STORAGE_KEY_PREFIX: uniquePrefix("cli-storage"), AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" };
+  base = {
+    ...providerEnv(),
+    BACKUP_DATABASE_URL: database.url,
+    STORAGE_KEY_PREFIX: uniquePrefix("cli-storage"),
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+  };
 }, 120_000);
 
 afterAll(async () => {
@@ -33,7 +38,9 @@ describe("hesaab storage commands", { timeout: 120_000 }, () => {
       expect(stdout).toBe("");
       const lines = stderr.trim().split("\n");
       expect(lines, stderr).toHaveLength(1);
-      expect(lines[0]).toMatch(new RegExp(`^error: ${name}: bucket "${bucket}" does not exist at .*${name.toUpperCase()}_BUCKET_NAME.*\\[storage_bucket_missing\\]$`));
+      expect(lines[0]).toMatch(
+        new RegExp(`^error: ${name}: bucket "${bucket}" does not exist at .*${name.toUpperCase()}_BUCKET_NAME.*\\[storage_bucket_missing\\]$`),
+      );
       expect(stderr).not.toMatch(/\n\s+at /);
     }
   });
@@ -42,7 +49,10 @@ describe("hesaab storage commands", { timeout: 120_000 }, () => {
     const stats = await cli(["storage", "stats", "--json"]);
     expect(stats.code, stats.stderr).toBe(0);
     const parsed = JSON.parse(stats.stdout);
-    expect(parsed.listing).toEqual([{ provider: "b2", bytes: 0, objects: 0 }, { provider: "r2", bytes: 0, objects: 0 }]);
+    expect(parsed.listing).toEqual([
+      { provider: "b2", bytes: 0, objects: 0 },
+      { provider: "r2", bytes: 0, objects: 0 },
+    ]);
     expect(parsed.prices.providers.b2.storagePerGbMonth).toBe(0.006);
 
     const verify = await cli(["verify", "--json"]);

@@ -42,7 +42,11 @@ describe("terminalWriter", () => {
       const log = await open(path.join(dir, "out.log"), "w");
       const code = `import { terminalWriter } from "./src/terminal.ts"; process.stdout.write(terminalWriter() ? "terminal" : "none");`;
       // detached: setsid, so the child has no controlling terminal, as a service or a CI job
-      const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", code], { cwd: cliDir, detached: true, stdio: ["ignore", log.fd, log.fd] });
+      const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", code], {
+        cwd: cliDir,
+        detached: true,
+        stdio: ["ignore", log.fd, log.fd],
+      });
       await new Promise((resolve) => child.once("exit", resolve));
       await log.close();
       expect(await readFile(path.join(dir, "out.log"), "utf8")).toBe("none");
@@ -53,7 +57,11 @@ describe("terminalWriter", () => {
 });
 
 describe("the demo's sign-in links", () => {
-  const links = { admin: async () => "http://127.0.0.1:8080/admin/#session=ADMIN.TOKEN", tenant: async () => "http://127.0.0.1:8080/app/#session=TENANT.TOKEN", appUrl: "http://127.0.0.1:8080" };
+  const links = {
+    admin: async () => "http://127.0.0.1:8080/admin/#session=ADMIN.TOKEN",
+    tenant: async () => "http://127.0.0.1:8080/app/#session=TENANT.TOKEN",
+    appUrl: "http://127.0.0.1:8080",
+  };
 
   it("go to the terminal, none to the log", async () => {
     const log: string[] = [];
@@ -67,7 +75,13 @@ describe("the demo's sign-in links", () => {
   it("without a terminal: not signed, not printed; the log says how to sign one", async () => {
     const log: string[] = [];
     let signed = 0;
-    await announceSignIn({ admin: async () => `${++signed}`, tenant: async () => `${++signed}`, appUrl: links.appUrl, log: (l) => log.push(l), terminal: undefined });
+    await announceSignIn({
+      admin: async () => `${++signed}`,
+      tenant: async () => `${++signed}`,
+      appUrl: links.appUrl,
+      log: (l) => log.push(l),
+      terminal: undefined,
+    });
     expect(signed).toBe(0);
     expect(log.join("\n")).not.toMatch(/session=/);
     expect(log.join("\n")).toMatch(/pnpm hesaab admin session --user <you>/);

@@ -18,7 +18,8 @@ async function main(): Promise<void> {
   // envPieces.b2/r2 build their keys from a template, so zod's output type does not name them: the values are there.
   const providers = providersFromEnv(env as ProviderEnv);
   if (providers.length === 0) throw new Error("no storage provider configured: set the B2_* and/or R2_* variables");
-  if (providers.length < 2) log.warn("only one storage provider is configured: every disaster backup will be degraded", { providers: providers.map((p) => p.name) });
+  if (providers.length < 2)
+    log.warn("only one storage provider is configured: every disaster backup will be degraded", { providers: providers.map((p) => p.name) });
 
   const catalogDbUrl = catalogUrl(env);
   await migrate({ url: catalogDbUrl });
@@ -41,7 +42,12 @@ async function main(): Promise<void> {
     log,
   });
   const next = service.schedule?.schedule.next();
-  log.info("dr-svc started", { schedule: env.DR_SCHEDULE_CRON, timeZone: env.DR_SCHEDULE_TZ, nextRun: next?.at.toISOString(), providers: providers.map((p) => p.name) });
+  log.info("dr-svc started", {
+    schedule: env.DR_SCHEDULE_CRON,
+    timeZone: env.DR_SCHEDULE_TZ,
+    nextRun: next?.at.toISOString(),
+    providers: providers.map((p) => p.name),
+  });
 
   let shuttingDown = false;
   const shutdown = async (signal: string) => {

@@ -22,7 +22,15 @@ const keyRing = new KeyRing({ drMasterKeys: new Map([[1, new Secret(randomBytes(
 function provider(name: "b2" | "r2"): OpenedBackend {
   const p = testProviders()[name];
   return openBackend({
-    backend: { kind: "s3", name, endpoint: p.endpoint, bucket: p.bucket, region: p.region, forcePathStyle: true, credentials: { accessKeyId: new Secret(p.accessKeyId), secretAccessKey: new Secret(p.secretAccessKey) } },
+    backend: {
+      kind: "s3",
+      name,
+      endpoint: p.endpoint,
+      bucket: p.bucket,
+      region: p.region,
+      forcePathStyle: true,
+      credentials: { accessKeyId: new Secret(p.accessKeyId), secretAccessKey: new Secret(p.secretAccessKey) },
+    },
     faults: true,
     retry: { attempts: 1 },
   });
@@ -85,7 +93,14 @@ describe("dr-svc", () => {
       await svc.stop();
     }
     const completed = ofType("dr.backup.completed.v1").map((e) => (e as Extract<Message, { type: "dr.backup.completed.v1" }>).data);
-    expect(completed[0]).toMatchObject({ status: "completed", gitCommit: "feedbeef", providers: [{ provider: "b2", ok: true }, { provider: "r2", ok: true }] });
+    expect(completed[0]).toMatchObject({
+      status: "completed",
+      gitCommit: "feedbeef",
+      providers: [
+        { provider: "b2", ok: true },
+        { provider: "r2", ok: true },
+      ],
+    });
     const records = await listBackupRecords(catalog.db, { type: "disaster" });
     expect(records.map((r) => `${r.status}:${r.period}`).sort()).toEqual(["completed:null", "completed:p-1"]);
     expect((await listDisasterBackups({ backends: [b2.backend, r2.backend], root })).backups.map((b) => b.completeIn)).toEqual([

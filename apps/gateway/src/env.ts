@@ -81,15 +81,26 @@ const schema = z
     SESSION_JWKS_URL: z
       .url()
       .transform((v) => new URL(v))
-      .refine((u) => u.protocol === "https:" || (u.protocol === "http:" && LOOPBACK.has(u.hostname)), "SESSION_JWKS_URL must be https (http only on 127.0.0.1 or localhost)")
+      .refine(
+        (u) => u.protocol === "https:" || (u.protocol === "http:" && LOOPBACK.has(u.hostname)),
+        "SESSION_JWKS_URL must be https (http only on 127.0.0.1 or localhost)",
+      )
       .optional(),
     /** The tenant roles (the session's `role`) whose users may ask for a customer self-backup, comma-separated. */
     CUSTOMER_EXPORT_ROLES: z
       .string()
       .default("owner,admin")
-      .transform((v) => v.split(",").map((r) => r.trim()).filter(Boolean)),
+      .transform((v) =>
+        v
+          .split(",")
+          .map((r) => r.trim())
+          .filter(Boolean),
+      ),
   })
-  .refine((env) => !(env.SESSION_PUBLIC_KEY && env.SESSION_JWKS_URL), { message: "set SESSION_PUBLIC_KEY or SESSION_JWKS_URL, not both", path: ["SESSION_JWKS_URL"] });
+  .refine((env) => !(env.SESSION_PUBLIC_KEY && env.SESSION_JWKS_URL), {
+    message: "set SESSION_PUBLIC_KEY or SESSION_JWKS_URL, not both",
+    path: ["SESSION_JWKS_URL"],
+  });
 
 export type GatewayEnv = z.output<typeof schema>;
 export const loadEnv = (source: NodeJS.ProcessEnv = process.env): GatewayEnv => parseEnv(schema, source);

@@ -50,7 +50,12 @@ export async function startGateway(env: GatewayEnv, o: { logStream?: NodeJS.Writ
     throw err;
   });
   await bus.ensureStreams();
-  const platform = openPool({ url: env.PLATFORM_DATABASE_URL, max: PLATFORM_POOL_MAX, name: "hesaab-gateway", connectTimeoutMs: env.DATABASE_CONNECT_TIMEOUT_MS });
+  const platform = openPool({
+    url: env.PLATFORM_DATABASE_URL,
+    max: PLATFORM_POOL_MAX,
+    name: "hesaab-gateway",
+    connectTimeoutMs: env.DATABASE_CONNECT_TIMEOUT_MS,
+  });
   // one object, so the discovered tenant plan is reused for a minute (tenantPlan's cache is per deps)
   const screening = { platform, discover: { tenantColumn: env.TENANT_COLUMN } };
   const secret = env.TENANT_SESSION_SECRET?.reveal();
@@ -58,7 +63,9 @@ export async function startGateway(env: GatewayEnv, o: { logStream?: NodeJS.Writ
     platform,
     catalog,
     // Without tenant master keys the gateway can queue exports and list them, not decrypt them.
-    keyRing: env.BACKUP_MASTER_KEYS ? new KeyRing({ tenantKeys: new TenantKeyStore({ pool: catalog.pool, masterKeys: env.BACKUP_MASTER_KEYS }) }) : (undefined as never),
+    keyRing: env.BACKUP_MASTER_KEYS
+      ? new KeyRing({ tenantKeys: new TenantKeyStore({ pool: catalog.pool, masterKeys: env.BACKUP_MASTER_KEYS }) })
+      : (undefined as never),
     exportDir: path.join(env.HESAAB_DATA_DIR, "exports"),
   };
   const verifiers = sessionVerifiers(env, catalog);
@@ -67,7 +74,8 @@ export async function startGateway(env: GatewayEnv, o: { logStream?: NodeJS.Writ
         deps: exportDeps,
         secret,
         // msgId: a publish retried by the client is one request on the queue
-        queue: async (e) => void (await bus.publish("export.customer.requested.v1", { exportId: e.id, tenantId: e.tenantId, requestedBy: e.requestedBy }, { msgId: e.id })),
+        queue: async (e) =>
+          void (await bus.publish("export.customer.requested.v1", { exportId: e.id, tenantId: e.tenantId, requestedBy: e.requestedBy }, { msgId: e.id })),
         canDecrypt: Boolean(env.BACKUP_MASTER_KEYS),
         timeZone: env.CUSTOMER_EXPORT_TZ,
         maxDownloads: env.CUSTOMER_EXPORT_MAX_DOWNLOADS,
@@ -133,7 +141,11 @@ export async function startGateway(env: GatewayEnv, o: { logStream?: NodeJS.Writ
  * session's jti is looked up in the catalog's revocations on each request (no cache).
  */
 function sessionVerifiers(env: GatewayEnv, catalog: Catalog): Pick<Context, "verifySession" | "verifyAdminSession"> {
-  const asymmetric: SessionKeys | undefined = env.SESSION_PUBLIC_KEY ? { publicKey: env.SESSION_PUBLIC_KEY } : env.SESSION_JWKS_URL ? { jwksUrl: env.SESSION_JWKS_URL } : undefined;
+  const asymmetric: SessionKeys | undefined = env.SESSION_PUBLIC_KEY
+    ? { publicKey: env.SESSION_PUBLIC_KEY }
+    : env.SESSION_JWKS_URL
+      ? { jwksUrl: env.SESSION_JWKS_URL }
+      : undefined;
   const keysOf = (secret: Buffer | undefined): SessionKeys | undefined => asymmetric ?? (secret ? { secret } : undefined);
   const common = { issuer: env.SESSION_ISSUER, tenantMaxHours: env.TENANT_SESSION_MAX_HOURS, isRevoked: (jti: string) => isSessionRevoked(catalog.db, jti) };
   const tenantKeys = keysOf(env.TENANT_SESSION_SECRET?.reveal());

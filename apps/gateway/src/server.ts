@@ -83,7 +83,9 @@ export async function buildServer(ctx: Omit<Context, "sessionToken" | "log">, op
     req.log.error({ err }, "request failed");
     return reply.code(500).send({ error: "internal", message: "the request failed on our side; try again in a moment" });
   });
-  app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: "not_found", message: `nothing is served at ${req.method} ${redactUrl(req.url).split("?")[0]}` }));
+  app.setNotFoundHandler((req, reply) =>
+    reply.code(404).send({ error: "not_found", message: `nothing is served at ${req.method} ${redactUrl(req.url).split("?")[0]}` }),
+  );
 
   await app.register(fastifyTRPCPlugin, {
     prefix: "/trpc",
@@ -120,10 +122,17 @@ export async function buildServer(ctx: Omit<Context, "sessionToken" | "log">, op
       delivered().catch((err: unknown) => req.log.error({ err, exportId: req.params.exportId }, "a delivered download was not counted"));
     });
     stream.once("error", (err: Error) => req.log.error({ err, exportId: req.params.exportId }, "export download failed while streaming"));
-    return reply.header("content-type", "application/zip").header("content-disposition", `attachment; filename="${fileName}"`).header("cache-control", "no-store").send(stream);
+    return reply
+      .header("content-type", "application/zip")
+      .header("content-disposition", `attachment; filename="${fileName}"`)
+      .header("cache-control", "no-store")
+      .send(stream);
   });
 
-  for (const [prefix, dir] of [["/admin/", "admin-web"], ["/app/", "tenant-web"]] as const) {
+  for (const [prefix, dir] of [
+    ["/admin/", "admin-web"],
+    ["/app/", "tenant-web"],
+  ] as const) {
     const root = path.join(appsDir, dir, "dist");
     if (existsSync(root)) await app.register(fastifyStatic, { root, prefix, decorateReply: prefix === "/admin/" });
   }
@@ -191,7 +200,14 @@ async function limitRequests(app: FastifyInstance, limits: { perSession: number;
         const refusal = { error: { message, code: -32029, data: { code: "TOO_MANY_REQUESTS", httpStatus: 429, appCode: "rate_limited" } } };
         const [pathname, search = ""] = req.url.split("?");
         const batch = new URLSearchParams(search).get("batch") === "1";
-        return reply.send(batch ? pathname!.slice("/trpc/".length).split(",").map(() => refusal) : refusal);
+        return reply.send(
+          batch
+            ? pathname!
+                .slice("/trpc/".length)
+                .split(",")
+                .map(() => refusal)
+            : refusal,
+        );
       }
     }
   });

@@ -28,7 +28,10 @@ async function readyExport(tenantId: string): Promise<{ id: string; path: string
   const { export: e } = await requestCustomerExport(h.deps, { tenantId, requestedBy: "test", now, tokenFor: (id) => hmac(`export-token:${id}`) });
   const ready = await buildCustomerExport(h.deps, { exportId: e.id });
   // built "on" that day: still downloadable today
-  await h.catalog.db.update(customerExports).set({ expiresAt: new Date(Date.now() + 3_600_000) }).where(eq(customerExports.id, e.id));
+  await h.catalog.db
+    .update(customerExports)
+    .set({ expiresAt: new Date(Date.now() + 3_600_000) })
+    .where(eq(customerExports.id, e.id));
   const expires = Math.floor(Date.now() / 1000) + 600;
   const signature = hmac(`export-link:${tenantId}:${e.id}:${expires}`);
   return {
@@ -42,14 +45,20 @@ async function readyExport(tenantId: string): Promise<{ id: string; path: string
 
 async function downloads(id: string): Promise<{ count: number; audited: number }> {
   const [row] = await h.catalog.db.select().from(customerExports).where(eq(customerExports.id, id));
-  const audited = await h.catalog.db.select().from(auditLog).where(and(eq(auditLog.targetId, id), eq(auditLog.action, "customer_export.download")));
+  const audited = await h.catalog.db
+    .select()
+    .from(auditLog)
+    .where(and(eq(auditLog.targetId, id), eq(auditLog.action, "customer_export.download")));
   return { count: row!.downloadCount, audited: audited.length };
 }
 
 /** The export's file replaced by a real BKP1 artifact of 256 KiB in 4 KiB chunks (its own key sidecar), one byte flipped at `at`. */
 async function tampered(tenantId: string, e: { id: string; path: string }, at: number): Promise<void> {
   const sealed = await h.deps.keyRing.sealNewArtifact({ kind: "customer", tenantId, backupId: e.id });
-  const artifact = encryptBuffer({ dek: sealed.dek, dekId: sealed.dekId, kind: "customer", tenantId, backupId: e.id, contentEncoding: "none", chunkLog2: 12 }, randomBytes(256 * 1024));
+  const artifact = encryptBuffer(
+    { dek: sealed.dek, dekId: sealed.dekId, kind: "customer", tenantId, backupId: e.id, contentEncoding: "none", chunkLog2: 12 },
+    randomBytes(256 * 1024),
+  );
   artifact[at]! ^= 1;
   await writeFile(`${e.path}.keys.json`, serializeKeySidecar(sealed.sidecar));
   await writeFile(e.path, artifact);
@@ -76,7 +85,11 @@ describe("download links", () => {
     }
     const res = await fetch(e.url());
     expect(res.status).toBe(200);
-    expect(Buffer.from(await res.arrayBuffer()).subarray(0, 4).toString("latin1")).toBe("PK\u0003\u0004");
+    expect(
+      Buffer.from(await res.arrayBuffer())
+        .subarray(0, 4)
+        .toString("latin1"),
+    ).toBe("PK\u0003\u0004");
   });
 
   it("are capped per export (CUSTOMER_EXPORT_MAX_DOWNLOADS), counted and audited once delivered", async () => {
@@ -94,7 +107,10 @@ describe("download links", () => {
     expect(await downloads(e.id)).toEqual({ count: 2, audited: 2 });
     const third = await fetch(e.url());
     expect(third.status).toBe(410);
-    expect(await third.json()).toEqual({ error: "export_download_limit", message: `export ${e.id} was downloaded 2 times, the most it may be. Ask for a new export tomorrow` });
+    expect(await third.json()).toEqual({
+      error: "export_download_limit",
+      message: `export ${e.id} was downloaded 2 times, the most it may be. Ask for a new export tomorrow`,
+    });
   });
 
   it("of a file no longer there: 410 with a sentence, no path; logged; not counted", async () => {

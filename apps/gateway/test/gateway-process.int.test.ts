@@ -86,7 +86,8 @@ async function startProcess(extra: Record<string, string> = {}): Promise<{ child
   return { child: proc, address: listening };
 }
 
-const exited = (proc: ChildProcess) => new Promise<number | null>((resolve) => (proc.exitCode !== null ? resolve(proc.exitCode) : proc.once("exit", (code) => resolve(code))));
+const exited = (proc: ChildProcess) =>
+  new Promise<number | null>((resolve) => (proc.exitCode !== null ? resolve(proc.exitCode) : proc.once("exit", (code) => resolve(code))));
 
 afterAll(async () => {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");

@@ -24,7 +24,11 @@ beforeAll(async () => {
   database = await freshDatabase("gateway");
   await migrate({ url: database.url });
   catalog = openCatalog({ url: database.url });
-  const verifyAdminSession = sessionVerifier({ kind: "admin", keys: { secret: Buffer.from(adminSecret, "utf8") }, isRevoked: (jti) => isSessionRevoked(catalog.db, jti) });
+  const verifyAdminSession = sessionVerifier({
+    kind: "admin",
+    keys: { secret: Buffer.from(adminSecret, "utf8") },
+    isRevoked: (jti) => isSessionRevoked(catalog.db, jti),
+  });
   const app = await buildServer({ db: catalog.db, verifyAdminSession, storage: () => storageView(catalog) });
   url = await app.listen({ host: "127.0.0.1", port: 0 });
   close = () => app.close();
@@ -45,7 +49,9 @@ function adminToken(o: { secret?: string; expiresInS?: number; userId?: string; 
 
 function client(base: string, token?: string | Promise<string>) {
   const pending = Promise.resolve(token);
-  return createTRPCClient<AppRouter>({ links: [httpBatchLink({ url: `${base}/trpc`, headers: async () => ((await pending) ? { authorization: `Bearer ${await pending}` } : {}) })] });
+  return createTRPCClient<AppRouter>({
+    links: [httpBatchLink({ url: `${base}/trpc`, headers: async () => ((await pending) ? { authorization: `Bearer ${await pending}` } : {}) })],
+  });
 }
 
 async function refusal(p: Promise<unknown>): Promise<{ code: string | undefined; message: string }> {
@@ -74,7 +80,14 @@ describe("gateway", () => {
     const tenantToken = adminToken({ aud: "hesaab-tenant" });
     const payload = Buffer.from(JSON.stringify({ u: "ops", exp: Math.floor(Date.now() / 1000) + 3600 })).toString("base64url");
     const oldFormat = `admin1.${payload}.${createHmac("sha256", Buffer.from(adminSecret, "utf8")).update(`admin1.${payload}`).digest("base64url")}`;
-    for (const token of [undefined, await tenantToken, await adminToken({ secret: "y".repeat(32) }), await adminToken({ expiresInS: -120 }), oldFormat, "garbage"]) {
+    for (const token of [
+      undefined,
+      await tenantToken,
+      await adminToken({ secret: "y".repeat(32) }),
+      await adminToken({ expiresInS: -120 }),
+      oldFormat,
+      "garbage",
+    ]) {
       const c = client(url, token);
       for (const call of [
         () => c.backups.list.query({}),
@@ -115,8 +128,26 @@ describe("gateway", () => {
   it("storage analytics: what each provider holds and costs, the largest tenants first", async () => {
     const copy = (size: number) => ({ location: "k", status: "stored" as const, size });
     await catalog.db.insert(backupRecords).values([
-      { id: newId("bkp"), backupType: "tenant", tenantId: "small", filename: "a", encryptionKeyId: "k", status: "completed", fileSize: 1_000, providers: { b2: copy(1_000), r2: copy(1_000) } },
-      { id: newId("bkp"), backupType: "tenant", tenantId: "large", filename: "b", encryptionKeyId: "k", status: "degraded", fileSize: 5_000, providers: { b2: copy(5_000), r2: { location: "k", status: "failed" } } },
+      {
+        id: newId("bkp"),
+        backupType: "tenant",
+        tenantId: "small",
+        filename: "a",
+        encryptionKeyId: "k",
+        status: "completed",
+        fileSize: 1_000,
+        providers: { b2: copy(1_000), r2: copy(1_000) },
+      },
+      {
+        id: newId("bkp"),
+        backupType: "tenant",
+        tenantId: "large",
+        filename: "b",
+        encryptionKeyId: "k",
+        status: "degraded",
+        fileSize: 5_000,
+        providers: { b2: copy(5_000), r2: { location: "k", status: "failed" } },
+      },
       { id: newId("bkp"), backupType: "tenant", tenantId: "gone", filename: "c", encryptionKeyId: "k", status: "failed", fileSize: 9_000, providers: {} },
     ]);
     const view = await client(url, adminToken()).storage.analytics.query();
@@ -135,7 +166,10 @@ describe("gateway", () => {
 
   it("alerts: open ones listed; acknowledged stays open, resolved leaves the list; each audited; an unknown one is NOT_FOUND", async () => {
     const admin = client(url, adminToken({ userId: "nima" }));
-    const id = (await raiseAlert({ catalog }, { severity: "critical", code: "tenant_backup_failed", message: "backup of tenant t9 failed", context: { tenantId: "t9" } }))!;
+    const id = (await raiseAlert(
+      { catalog },
+      { severity: "critical", code: "tenant_backup_failed", message: "backup of tenant t9 failed", context: { tenantId: "t9" } },
+    ))!;
     expect((await admin.alerts.list.query({})).find((a) => a.id === id)).toMatchObject({ severity: "critical", tenantId: "t9", acknowledgedAt: null });
     await admin.alerts.acknowledge.mutate({ id });
     await client(url, adminToken({ userId: "sara" })).alerts.acknowledge.mutate({ id }); // the first to acknowledge stays the one who did
@@ -176,7 +210,14 @@ describe("gateway", () => {
     const prefix = `G${randomBytes(3).toString("hex")}`;
     const control = await connectBus({ url: testEnv().NATS_URL!, name: "test-control", prefix });
     const gateway = await startGateway(
-      loadEnv({ ...testEnv(), PLATFORM_DATABASE_URL: platformDb.url, BACKUP_DATABASE_URL: database.url, HESAAB_BUS_PREFIX: prefix, GATEWAY_PORT: "0", ADMIN_SESSION_SECRET: adminSecret }),
+      loadEnv({
+        ...testEnv(),
+        PLATFORM_DATABASE_URL: platformDb.url,
+        BACKUP_DATABASE_URL: database.url,
+        HESAAB_BUS_PREFIX: prefix,
+        GATEWAY_PORT: "0",
+        ADMIN_SESSION_SECRET: adminSecret,
+      }),
     );
     const seen: Message[] = [];
     const consumer = await control.consume({ durable: "test-watch", filter: subjectOf("backup.tenant.requested.v1"), handler: async (m) => void seen.push(m) });
@@ -187,17 +228,41 @@ describe("gateway", () => {
       expect(answer.refused).toEqual([
         { tenantId: suspended, code: "tenant_not_active", message: `tenant ${suspended} is suspended: suspended and deleted tenants are not backed up` },
         { tenantId: stranger, code: "not_a_tenant", message: `${stranger} is not a tenant of this platform (no row in public.tenants)` },
-        { tenantId: "not an id'; --", code: "invalid_tenant_id", message: expect.stringMatching(/^"not an id'; --" is not a tenant id of this platform/) as string },
+        {
+          tenantId: "not an id'; --",
+          code: "invalid_tenant_id",
+          message: expect.stringMatching(/^"not an id'; --" is not a tenant id of this platform/) as string,
+        },
       ]);
       const request = await waitFor(() => seen.find((m) => m.type === "backup.tenant.requested.v1"), "the backup request");
       expect(request.data).toMatchObject({ tenantIds: [active, other], purpose: "on_demand", requestedBy: "admin:sara" });
 
       // all refused: nothing queued, still an answer (the admin app shows it), audited as refused
-      expect(await sara.backups.create.mutate({ tenantIds: [suspended] })).toEqual({ queued: [], refused: [expect.objectContaining({ tenantId: suspended, code: "tenant_not_active" })] });
+      expect(await sara.backups.create.mutate({ tenantIds: [suspended] })).toEqual({
+        queued: [],
+        refused: [expect.objectContaining({ tenantId: suspended, code: "tenant_not_active" })],
+      });
       const audit = await catalog.db.select().from(auditLog).where(eq(auditLog.action, "backup.request")).orderBy(auditLog.id);
       expect(audit).toMatchObject([
-        { actor: "admin:sara", targetType: "tenant_backup", outcome: "ok", details: { tenantIds: [active, other], refused: [{ tenantId: suspended, code: "tenant_not_active" }, { tenantId: stranger, code: "not_a_tenant" }, { tenantId: "not an id'; --", code: "invalid_tenant_id" }] } },
-        { actor: "admin:sara", targetId: suspended, outcome: "refused", details: { tenantIds: [], refused: [{ tenantId: suspended, code: "tenant_not_active" }] } },
+        {
+          actor: "admin:sara",
+          targetType: "tenant_backup",
+          outcome: "ok",
+          details: {
+            tenantIds: [active, other],
+            refused: [
+              { tenantId: suspended, code: "tenant_not_active" },
+              { tenantId: stranger, code: "not_a_tenant" },
+              { tenantId: "not an id'; --", code: "invalid_tenant_id" },
+            ],
+          },
+        },
+        {
+          actor: "admin:sara",
+          targetId: suspended,
+          outcome: "refused",
+          details: { tenantIds: [], refused: [{ tenantId: suspended, code: "tenant_not_active" }] },
+        },
       ]);
       // the refused request published nothing: the next message on the queue is the next accepted request
       await sara.backups.create.mutate({ tenantIds: [other!] });

@@ -27,10 +27,16 @@ let sessions = 0;
 /** A tenant client with a session of its own (each signed with another expiry, so no two tokens are alike). */
 function client(tenantId: string) {
   const token = h.tenantSession(tenantId, { expiresInS: 3600 + sessions++ });
-  return createTRPCClient<AppRouter>({ links: [httpBatchLink({ url: `${h.gateway.address}/trpc`, headers: async () => ({ authorization: `Bearer ${await token}` }) })] });
+  return createTRPCClient<AppRouter>({
+    links: [httpBatchLink({ url: `${h.gateway.address}/trpc`, headers: async () => ({ authorization: `Bearer ${await token}` }) })],
+  });
 }
 
-const failure = async (p: Promise<unknown>) => (await p.then(() => undefined, (e: unknown) => e)) as TRPCClientError<AppRouter> | undefined;
+const failure = async (p: Promise<unknown>) =>
+  (await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  )) as TRPCClientError<AppRouter> | undefined;
 
 describe("gateway limits", () => {
   it("a tRPC batch carries at most TRPC_MAX_BATCH procedures; answers carry helmet's headers; an unknown path is a sentence", async () => {
@@ -55,9 +61,15 @@ describe("gateway limits", () => {
     let held: Promise<unknown>[] = [];
     try {
       await locker.query("begin; lock table public.tenants in access exclusive mode");
-      held = tenants.slice(1, PLATFORM_POOL_MAX + 1).map((t) => client(t).tenant.exports.request.mutate().catch((e: unknown) => e));
+      held = tenants.slice(1, PLATFORM_POOL_MAX + 1).map((t) =>
+        client(t)
+          .tenant.exports.request.mutate()
+          .catch((e: unknown) => e),
+      );
       await waitFor(
-        async () => (await h.pool.query("select count(*)::int as n from pg_stat_activity where application_name = 'hesaab-gateway' and wait_event_type = 'Lock'")).rows[0].n === PLATFORM_POOL_MAX,
+        async () =>
+          (await h.pool.query("select count(*)::int as n from pg_stat_activity where application_name = 'hesaab-gateway' and wait_event_type = 'Lock'")).rows[0]
+            .n === PLATFORM_POOL_MAX,
         "every platform connection of the gateway waiting on the lock",
       );
       const busy = await failure(client(tenants[PLATFORM_POOL_MAX + 1]!).tenant.exports.request.mutate());
@@ -71,7 +83,8 @@ describe("gateway limits", () => {
       locker.release();
     }
     // and the requests that waited on the lock all answer
-    for (const r of await Promise.all(held)) if (r instanceof Error) expect((r as TRPCClientError<AppRouter>).data?.code).toMatch(/TOO_MANY_REQUESTS|FORBIDDEN/);
+    for (const r of await Promise.all(held))
+      if (r instanceof Error) expect((r as TRPCClientError<AppRouter>).data?.code).toMatch(/TOO_MANY_REQUESTS|FORBIDDEN/);
   });
 
   it("per session: over GATEWAY_RATE_LIMIT_PER_SESSION a minute, 429 with a sentence and Retry-After; other sessions and admins go on", async () => {
@@ -83,10 +96,13 @@ describe("gateway limits", () => {
     expect(over.status).toBe(429);
     expect(Number(over.headers.get("retry-after"))).toBeGreaterThan(0);
     // in tRPC's shape: the app shows the sentence
-    expect(await over.json()).toMatchObject({ error: { message: expect.stringMatching(/^too many requests from this session: try again in \d+ s$/) as string, data: { code: "TOO_MANY_REQUESTS" } } });
+    expect(await over.json()).toMatchObject({
+      error: { message: expect.stringMatching(/^too many requests from this session: try again in \d+ s$/) as string, data: { code: "TOO_MANY_REQUESTS" } },
+    });
     expect(await client(a).tenant.me.query()).toMatchObject({ tenantId: a });
     const admin = await h.adminSession("ops");
-    for (let i = 0; i <= PER_SESSION; i++) expect((await fetch(`${h.gateway.address}/trpc/admin.me`, { headers: { authorization: `Bearer ${admin}` } })).status).toBe(200);
+    for (let i = 0; i <= PER_SESSION; i++)
+      expect((await fetch(`${h.gateway.address}/trpc/admin.me`, { headers: { authorization: `Bearer ${admin}` } })).status).toBe(200);
   });
 
   it("per link: the download route is limited too", async () => {

@@ -60,7 +60,13 @@ async function expectSignInAgain(token: string, app: "tenant" | "admin", why: st
 describe("sessions at the gateway (HS256, the default)", () => {
   it("tokens made as the PyJWT example makes them sign in: the tenant app and the admin app", async () => {
     const tenant = h.activeTenants()[0]!;
-    expect(await client(await tenantToken(tenantClaims())).tenant.me.query()).toEqual({ tenantId: tenant, userId: "user-42", role: "owner", canExport: true, exportRefusal: null });
+    expect(await client(await tenantToken(tenantClaims())).tenant.me.query()).toEqual({
+      tenantId: tenant,
+      userId: "user-42",
+      role: "owner",
+      canExport: true,
+      exportRefusal: null,
+    });
     expect(await client(await adminToken(adminClaims())).admin.me.query()).toEqual({ userId: "sara", role: "super_admin" });
   });
 
@@ -79,7 +85,11 @@ describe("sessions at the gateway (HS256, the default)", () => {
       ["expired", await tenantToken(tenantClaims({ iat: iat - 7200, exp: iat - 120 }))],
       ["longer than 12 hours", await tenantToken(tenantClaims({ exp: iat + 12 * 3600 + 60 }))],
       ["issued in the future", await tenantToken(tenantClaims({ iat: iat + 3600, exp: iat + 7200 }))],
-      ...(await Promise.all(["sub", "tenant_id", "role", "iat", "exp", "jti", "aud"].map(async (name): Promise<[string, string]> => [`without ${name}`, await tenantToken(tenantClaims({ [name]: undefined }))]))),
+      ...(await Promise.all(
+        ["sub", "tenant_id", "role", "iat", "exp", "jti", "aud"].map(
+          async (name): Promise<[string, string]> => [`without ${name}`, await tenantToken(tenantClaims({ [name]: undefined }))],
+        ),
+      )),
       ["a tenant id that is none", await tenantToken(tenantClaims({ tenant_id: "x'; drop table y" }))],
       ["alg none", `${b64({ alg: "none", typ: "JWT" })}.${b64(tenantClaims())}.`],
       ["another secret", await tenantToken(tenantClaims(), "z".repeat(32))],
@@ -92,7 +102,11 @@ describe("sessions at the gateway (HS256, the default)", () => {
       ["a tenant session", await adminToken(tenantClaims())],
       ["expired", await adminToken(adminClaims({ iat: iat - 7200, exp: iat - 120 }))],
       ["longer than 24 hours", await adminToken(adminClaims({ exp: iat + 24 * 3600 + 60 }))],
-      ...(await Promise.all(["sub", "role", "iat", "exp", "jti"].map(async (name): Promise<[string, string]> => [`without ${name}`, await adminToken(adminClaims({ [name]: undefined }))]))),
+      ...(await Promise.all(
+        ["sub", "role", "iat", "exp", "jti"].map(
+          async (name): Promise<[string, string]> => [`without ${name}`, await adminToken(adminClaims({ [name]: undefined }))],
+        ),
+      )),
       ["alg none", `${b64({ alg: "none", typ: "JWT" })}.${b64(adminClaims())}.`],
       ["the tenant secret", await adminToken(adminClaims(), h.secret)],
     ];
@@ -149,10 +163,22 @@ describe("sessions at the gateway, signed by HesaabPlus's private key", () => {
   it("EdDSA against a PEM public key; the shared secrets no longer sign anyone in", async () => {
     const pem = ed.publicKey.export({ type: "spki", format: "pem" }).toString();
     const base = await gatewayWith({ SESSION_PUBLIC_KEY: pem });
-    expect(await client(await signed({ claims: tenantClaims(), alg: "EdDSA", key: ed.privateKey }), base).tenant.me.query()).toMatchObject({ userId: "user-42", role: "owner" });
-    expect(await client(await signed({ claims: adminClaims(), alg: "EdDSA", key: ed.privateKey }), base).admin.me.query()).toEqual({ userId: "sara", role: "super_admin" });
+    expect(await client(await signed({ claims: tenantClaims(), alg: "EdDSA", key: ed.privateKey }), base).tenant.me.query()).toMatchObject({
+      userId: "user-42",
+      role: "owner",
+    });
+    expect(await client(await signed({ claims: adminClaims(), alg: "EdDSA", key: ed.privateKey }), base).admin.me.query()).toEqual({
+      userId: "sara",
+      role: "super_admin",
+    });
     // the audience still tells the apps apart
-    expect((await refusal(client(await signed({ claims: adminClaims({ tenant_id: h.activeTenants()[0] }), alg: "EdDSA", key: ed.privateKey }), base).tenant.me.query())).code).toBe("UNAUTHORIZED");
+    expect(
+      (
+        await refusal(
+          client(await signed({ claims: adminClaims({ tenant_id: h.activeTenants()[0] }), alg: "EdDSA", key: ed.privateKey }), base).tenant.me.query(),
+        )
+      ).code,
+    ).toBe("UNAUTHORIZED");
     for (const token of [await tenantToken(tenantClaims()), await pyjwtSession({ claims: tenantClaims(), secret: pem })]) {
       expect((await refusal(client(token, base).tenant.me.query())).code).toBe("UNAUTHORIZED");
     }
@@ -161,10 +187,18 @@ describe("sessions at the gateway, signed by HesaabPlus's private key", () => {
 
   it("RS256 against a JWKS URL, by kid; an unknown key is refused", async () => {
     const base = await gatewayWith({ SESSION_JWKS_URL: jwksUrl });
-    expect(await client(await signed({ claims: tenantClaims(), alg: "RS256", key: rsa.privateKey, kid: "rsa-2026" }), base).tenant.me.query()).toMatchObject({ userId: "user-42" });
-    expect(await client(await signed({ claims: adminClaims(), alg: "RS256", key: rsa.privateKey, kid: "rsa-2026" }), base).admin.me.query()).toMatchObject({ userId: "sara" });
+    expect(await client(await signed({ claims: tenantClaims(), alg: "RS256", key: rsa.privateKey, kid: "rsa-2026" }), base).tenant.me.query()).toMatchObject({
+      userId: "user-42",
+    });
+    expect(await client(await signed({ claims: adminClaims(), alg: "RS256", key: rsa.privateKey, kid: "rsa-2026" }), base).admin.me.query()).toMatchObject({
+      userId: "sara",
+    });
     const stranger = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey;
-    for (const token of [await signed({ claims: tenantClaims(), alg: "RS256", key: stranger, kid: "rsa-2026" }), await signed({ claims: tenantClaims(), alg: "RS256", key: stranger, kid: "other" }), await tenantToken(tenantClaims())]) {
+    for (const token of [
+      await signed({ claims: tenantClaims(), alg: "RS256", key: stranger, kid: "rsa-2026" }),
+      await signed({ claims: tenantClaims(), alg: "RS256", key: stranger, kid: "other" }),
+      await tenantToken(tenantClaims()),
+    ]) {
       expect((await refusal(client(token, base).tenant.me.query())).code).toBe("UNAUTHORIZED");
     }
   });
@@ -179,7 +213,9 @@ describe("sessions at the gateway, signed by HesaabPlus's private key", () => {
       }
     };
     expect(configError({ SESSION_PUBLIC_KEY: "not a key" })).toMatch(/SESSION_PUBLIC_KEY: the session public key is not a PEM public key/);
-    expect(configError({ SESSION_PUBLIC_KEY: generateKeyPairSync("ec", { namedCurve: "P-256" }).publicKey.export({ type: "spki", format: "pem" }).toString() })).toMatch(/not Ed25519 or RSA/);
+    expect(
+      configError({ SESSION_PUBLIC_KEY: generateKeyPairSync("ec", { namedCurve: "P-256" }).publicKey.export({ type: "spki", format: "pem" }).toString() }),
+    ).toMatch(/not Ed25519 or RSA/);
     expect(configError({ SESSION_JWKS_URL: "http://keys.example.com/jwks.json" })).toMatch(/SESSION_JWKS_URL must be https/);
     expect(configError({ SESSION_JWKS_URL: jwksUrl, SESSION_PUBLIC_KEY: ed.publicKey.export({ type: "spki", format: "pem" }).toString() })).toMatch(/not both/);
     expect(configError({ TENANT_SESSION_MAX_HOURS: "500" })).toMatch(/at most 168/);

@@ -24,7 +24,9 @@ const session = (tenantId: string, o?: SessionOptions) => h.tenantSession(tenant
 
 function client(token?: string | Promise<string>) {
   const pending = Promise.resolve(token);
-  return createTRPCClient<AppRouter>({ links: [httpBatchLink({ url: `${h.gateway.address}/trpc`, headers: async () => ((await pending) ? { authorization: `Bearer ${await pending}` } : {}) })] });
+  return createTRPCClient<AppRouter>({
+    links: [httpBatchLink({ url: `${h.gateway.address}/trpc`, headers: async () => ((await pending) ? { authorization: `Bearer ${await pending}` } : {}) })],
+  });
 }
 
 const active = () => h.activeTenants();
@@ -33,7 +35,9 @@ describe("tenant app: customer self-backup through the gateway", () => {
   it("refuses without a valid session: none, forged, expired", async () => {
     const a = active()[0]!;
     for (const token of [undefined, await session(a, { secret: "x".repeat(32) }), await session(a, { expiresInS: -120 }), "v1.abc.def"]) {
-      const err = await client(token).tenant.exports.list.query().catch((e: unknown) => e);
+      const err = await client(token)
+        .tenant.exports.list.query()
+        .catch((e: unknown) => e);
       expect(err).toBeInstanceOf(TRPCClientError);
       expect((err as TRPCClientError<AppRouter>).data?.code).toBe("UNAUTHORIZED");
     }
@@ -96,11 +100,16 @@ describe("tenant app: customer self-backup through the gateway", () => {
     // A's export, its key sidecar gone: the download is refused with what to do, the answer names no file, the log does
     const a = active()[0]!;
     const [mine] = (await client(session(a)).tenant.exports.list.query()).exports;
-    await rm(`${(await h.catalog.pool.query<{ local_path: string }>("select local_path from backup.customer_exports where id = $1", [mine!.id])).rows[0]!.local_path}.keys.json`);
+    await rm(
+      `${(await h.catalog.pool.query<{ local_path: string }>("select local_path from backup.customer_exports where id = $1", [mine!.id])).rows[0]!.local_path}.keys.json`,
+    );
     const res = await fetch(`${h.gateway.address}${mine!.downloadUrl!}`);
     expect(res.status).toBe(410);
     const body = (await res.json()) as { error: string; message: string };
-    expect(body).toEqual({ error: "export_file_missing", message: `export ${mine!.id} is no longer on this server. Ask for a new export tomorrow, or contact support` });
+    expect(body).toEqual({
+      error: "export_file_missing",
+      message: `export ${mine!.id} is no longer on this server. Ask for a new export tomorrow, or contact support`,
+    });
     expect(JSON.stringify(body)).not.toContain(h.dataDir);
     expect(h.logs.find((l) => l.msg === "export download refused" && l.code === "export_file_missing")).toBeDefined();
     void ready;
@@ -123,7 +132,9 @@ describe("tenant app: customer self-backup through the gateway", () => {
 
   it("a suspended tenant is told it cannot export", async () => {
     const suspended = h.platform.tenants.find((t) => t.status === "suspended")!.id;
-    const err = await client(session(suspended)).tenant.exports.request.mutate().catch((e: unknown) => e);
+    const err = await client(session(suspended))
+      .tenant.exports.request.mutate()
+      .catch((e: unknown) => e);
     expect((err as TRPCClientError<AppRouter>).data?.code).toBe("FORBIDDEN");
     expect((err as TRPCClientError<AppRouter>).data?.appCode).toBe("tenant_not_active");
   });
@@ -133,7 +144,9 @@ describe("tenant app: customer self-backup through the gateway", () => {
     const accountant = client(session(c, { role: "accountant", userId: "acc-1" }));
     const me = await accountant.tenant.me.query();
     expect(me).toMatchObject({ role: "accountant", canExport: false });
-    expect(me.exportRefusal).toBe("only owner or admin can ask for a copy of your organisation's data (your role is accountant). Ask an owner of your organisation to prepare it");
+    expect(me.exportRefusal).toBe(
+      "only owner or admin can ask for a copy of your organisation's data (your role is accountant). Ask an owner of your organisation to prepare it",
+    );
     const err = await accountant.tenant.exports.request.mutate().catch((e: unknown) => e);
     expect((err as TRPCClientError<AppRouter>).data?.code).toBe("FORBIDDEN");
     expect((err as TRPCClientError<AppRouter>).data?.appCode).toBe("export_role_required");
@@ -143,11 +156,15 @@ describe("tenant app: customer self-backup through the gateway", () => {
     // another policy: accountants may, owners may not
     const gateway = await startGateway(loadEnv({ ...h.env, CUSTOMER_EXPORT_ROLES: "accountant, bookkeeper" }));
     try {
-      const at = (token: Promise<string>) => createTRPCClient<AppRouter>({ links: [httpBatchLink({ url: `${gateway.address}/trpc`, headers: async () => ({ authorization: `Bearer ${await token}` }) })] });
+      const at = (token: Promise<string>) =>
+        createTRPCClient<AppRouter>({
+          links: [httpBatchLink({ url: `${gateway.address}/trpc`, headers: async () => ({ authorization: `Bearer ${await token}` }) })],
+        });
       expect(await at(session(c, { role: "accountant" })).tenant.me.query()).toMatchObject({ canExport: true, exportRefusal: null });
       expect(await at(session(c, { role: "owner" })).tenant.me.query()).toMatchObject({
         canExport: false,
-        exportRefusal: "only accountant or bookkeeper can ask for a copy of your organisation's data (your role is owner). Ask a user whose role is accountant or bookkeeper to prepare it",
+        exportRefusal:
+          "only accountant or bookkeeper can ask for a copy of your organisation's data (your role is owner). Ask a user whose role is accountant or bookkeeper to prepare it",
       });
     } finally {
       await gateway.stop();

@@ -49,7 +49,18 @@ describe.runIf(chromiumPath)("the web apps in a browser", { timeout: 120_000 }, 
     const [tenant] = h.activeTenants();
     const id = newId("bkp");
     const stored = { location: "x", status: "stored" as const, size: 3 * 1024 ** 2 };
-    await h.catalog.db.insert(backupRecords).values({ id, backupType: "tenant", tenantId: tenant!, filename: "x", encryptionKeyId: "k", status: "completed", fileSize: 3 * 1024 ** 2, providers: { b2: stored, r2: stored } });
+    await h.catalog.db
+      .insert(backupRecords)
+      .values({
+        id,
+        backupType: "tenant",
+        tenantId: tenant!,
+        filename: "x",
+        encryptionKeyId: "k",
+        status: "completed",
+        fileSize: 3 * 1024 ** 2,
+        providers: { b2: stored, r2: stored },
+      });
     const context = await browser.newContext();
     const admin = await context.newPage();
     const response = await admin.goto(`${h.gateway.address}/admin/#session=${await h.adminSession("sara")}`);
@@ -67,8 +78,14 @@ describe.runIf(chromiumPath)("the web apps in a browser", { timeout: 120_000 }, 
     await admin.getByRole("button", { name: "Back up" }).click();
     await admin.getByText("queued 1").waitFor();
     const refused = admin.getByRole("list", { name: "refused tenant ids" });
-    await refused.getByRole("listitem").filter({ hasText: `${suspended}: tenant ${suspended} is suspended` }).waitFor();
-    await refused.getByRole("listitem").filter({ hasText: `${stranger}: ${stranger} is not a tenant of this platform` }).waitFor();
+    await refused
+      .getByRole("listitem")
+      .filter({ hasText: `${suspended}: tenant ${suspended} is suspended` })
+      .waitFor();
+    await refused
+      .getByRole("listitem")
+      .filter({ hasText: `${stranger}: ${stranger} is not a tenant of this platform` })
+      .waitFor();
     const request = await waitFor(() => h.backupRequests.find((m) => (m.data as { tenantIds?: string[] }).tenantIds?.[0] === tenant), "the backup request");
     expect(request.data).toMatchObject({ tenantIds: [tenant], requestedBy: "admin:sara" });
   });
@@ -76,8 +93,22 @@ describe.runIf(chromiumPath)("the web apps in a browser", { timeout: 120_000 }, 
   it("admin app: storage and its cost, alerts acknowledged and resolved, the audit trail", async () => {
     const [, tenant] = h.activeTenants();
     const stored = { location: "y", status: "stored" as const, size: 5 * 1024 ** 2 };
-    await h.catalog.db.insert(backupRecords).values({ id: newId("bkp"), backupType: "tenant", tenantId: tenant!, filename: "y", encryptionKeyId: "k", status: "completed", fileSize: 5 * 1024 ** 2, providers: { b2: stored, r2: stored } });
-    await raiseAlert({ catalog: h.catalog }, { severity: "critical", code: "tenant_backup_failed", message: "backup of tenant x failed: both providers down", context: { tenantId: tenant } });
+    await h.catalog.db
+      .insert(backupRecords)
+      .values({
+        id: newId("bkp"),
+        backupType: "tenant",
+        tenantId: tenant!,
+        filename: "y",
+        encryptionKeyId: "k",
+        status: "completed",
+        fileSize: 5 * 1024 ** 2,
+        providers: { b2: stored, r2: stored },
+      });
+    await raiseAlert(
+      { catalog: h.catalog },
+      { severity: "critical", code: "tenant_backup_failed", message: "backup of tenant x failed: both providers down", context: { tenantId: tenant } },
+    );
     const admin = await page(`/admin/#session=${await h.adminSession("sara")}`);
     await admin.getByRole("button", { name: "Storage" }).click();
     const providers = admin.getByRole("table", { name: "providers" });
@@ -139,7 +170,11 @@ describe.runIf(chromiumPath)("the web apps in a browser", { timeout: 120_000 }, 
   it("tenant app: a user whose role may not export is told why, and who can", async () => {
     const [, , c] = h.activeTenants(); // one that has not asked today
     const app = await page(`/app/#session=${await h.tenantSession(c!, { role: "accountant" })}`);
-    await app.getByText("only owner or admin can ask for a copy of your organisation's data (your role is accountant). Ask an owner of your organisation to prepare it").waitFor();
+    await app
+      .getByText(
+        "only owner or admin can ask for a copy of your organisation's data (your role is accountant). Ask an owner of your organisation to prepare it",
+      )
+      .waitFor();
     await expect(app.getByRole("button", { name: "Prepare a copy of my data" }).isDisabled()).resolves.toBe(true);
   });
 

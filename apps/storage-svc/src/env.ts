@@ -22,7 +22,10 @@ const schema = z.object({
   /** A usage sample into storage_samples (growth over time). */
   STORAGE_SAMPLE_CRON: z.string().default("15 0 * * *"),
   /** Set to "false" to run only the event and command consumers (e.g. a second replica). */
-  STORAGE_SCHEDULES_ENABLED: z.enum(["true", "false"]).default("true").transform((v) => v === "true"),
+  STORAGE_SCHEDULES_ENABLED: z
+    .enum(["true", "false"])
+    .default("true")
+    .transform((v) => v === "true"),
   ...envPieces.deepVerify,
   /** Artifacts replicated or verified at once by one replica. */
   STORAGE_CONCURRENCY: z.coerce.number().int().min(1).max(32).default(2),

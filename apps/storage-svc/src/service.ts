@@ -35,7 +35,12 @@ export async function startStorageService(env: StorageSvcEnv, { name = "storage-
   await bus.ensureStreams();
   const ops = openStorageOps({ env, publish: eventPublisher(bus), actor: "system:storage-svc", keyPrefix: env.STORAGE_KEY_PREFIX });
   const platform = openPool({ url: env.PLATFORM_DATABASE_URL, max: 1, name: "hesaab-storage", connectTimeoutMs: env.DATABASE_CONNECT_TIMEOUT_MS });
-  const verifyDeps = { ...ops, workDir: path.join(env.HESAAB_DATA_DIR, "verify"), deepPercent: env.STORAGE_DEEP_VERIFY_PERCENT, deepMaxBytes: env.STORAGE_DEEP_VERIFY_MAX_BYTES };
+  const verifyDeps = {
+    ...ops,
+    workDir: path.join(env.HESAAB_DATA_DIR, "verify"),
+    deepPercent: env.STORAGE_DEEP_VERIFY_PERCENT,
+    deepMaxBytes: env.STORAGE_DEEP_VERIFY_MAX_BYTES,
+  };
   const onDeadLetter = alertOnDeadLetter(ops);
   const common = {
     concurrency: env.STORAGE_CONCURRENCY,
@@ -70,7 +75,13 @@ export async function startStorageService(env: StorageSvcEnv, { name = "storage-
       schedules.push(runSchedule({ name: scheduleName, cron, timeZone: env.STORAGE_SCHEDULE_TZ, claim, release, log: bus.log, fire }));
     schedule("storage-reconcile", env.STORAGE_RECONCILE_CRON, async () => {
       const report = await reconcile(ops);
-      bus.log.info("reconciliation done", { missing: report.missing.length, extra: report.extra.length, corrupt: report.corrupt.length, healed: report.healed.length, unhealed: report.unhealed.length });
+      bus.log.info("reconciliation done", {
+        missing: report.missing.length,
+        extra: report.extra.length,
+        corrupt: report.corrupt.length,
+        healed: report.healed.length,
+        unhealed: report.unhealed.length,
+      });
     });
     schedule("storage-retention", env.STORAGE_RETENTION_CRON, async () => {
       const activeTenants = await platformTenants({ pool: platform }).catch((err: unknown) => {
@@ -84,7 +95,11 @@ export async function startStorageService(env: StorageSvcEnv, { name = "storage-
       await takeStorageSample({ catalog: ops.catalog });
     });
     schedule("storage-deep-verify", env.STORAGE_DEEP_VERIFY_CRON, async (period) => {
-      await bus.publish("storage.verify.requested.v1", { deep: true, requestedBy: "schedule:storage-deep-verify" }, { msgId: `schedule:storage-deep-verify:${period}` });
+      await bus.publish(
+        "storage.verify.requested.v1",
+        { deep: true, requestedBy: "schedule:storage-deep-verify" },
+        { msgId: `schedule:storage-deep-verify:${period}` },
+      );
     });
   }
 

@@ -6,7 +6,16 @@ import { connectBus, type Bus } from "@hesaab/bus";
 import { masterKeySet } from "@hesaab/config";
 import { newId, type Message } from "@hesaab/contracts";
 import { KeyRing, TenantKeyStore } from "@hesaab/crypto";
-import { getBackupRecord, insertBackupRecord, migrate, openCatalog, storedArtifactColumns, updateBackupRecord, type BackupRecord, type Catalog } from "@hesaab/db";
+import {
+  getBackupRecord,
+  insertBackupRecord,
+  migrate,
+  openCatalog,
+  storedArtifactColumns,
+  updateBackupRecord,
+  type BackupRecord,
+  type Catalog,
+} from "@hesaab/db";
 import { keysSidecarKey, openBackend, readAll, readMetaSidecar, tenantBackupKey, type OpenedBackend, type StorageBackend } from "@hesaab/storage";
 import { freshDatabase, testEnv, testProviderConfig, uniquePrefix, waitFor, type FreshDatabase } from "@hesaab/testkit";
 import { loadEnv } from "../src/env";
@@ -35,17 +44,39 @@ function provider(name: "b2" | "r2"): OpenedBackend {
 }
 
 /** A tenant backup stored (B2 and R2 as given) and recorded as tenant-backup does; returns the record and the outcomes for the event. */
-async function storeBackup(tenantId: string, backends: StorageBackend[]): Promise<{ record: BackupRecord; outcomes: { provider: "b2" | "r2"; ok: boolean }[] }> {
+async function storeBackup(
+  tenantId: string,
+  backends: StorageBackend[],
+): Promise<{ record: BackupRecord; outcomes: { provider: "b2" | "r2"; ok: boolean }[] }> {
   const createdAt = new Date();
   const backupId = newId("bkp");
   const key = tenantBackupKey({ tenantId, backupId, createdAt });
-  await insertBackupRecord(catalog.db, { id: backupId, backupType: "tenant", tenantId, filename: key.slice(key.lastIndexOf("/") + 1), encryptionKeyId: "", status: "running", createdAt });
-  const stored = await storeArtifact({ plaintext: Readable.from([randomBytes(20_000)]), identity: { kind: "tenant", tenantId, backupId }, keyRing, backends, key, gzipLevel: 6, meta: { type: "tenant", createdAt } });
+  await insertBackupRecord(catalog.db, {
+    id: backupId,
+    backupType: "tenant",
+    tenantId,
+    filename: key.slice(key.lastIndexOf("/") + 1),
+    encryptionKeyId: "",
+    status: "running",
+    createdAt,
+  });
+  const stored = await storeArtifact({
+    plaintext: Readable.from([randomBytes(20_000)]),
+    identity: { kind: "tenant", tenantId, backupId },
+    keyRing,
+    backends,
+    key,
+    gzipLevel: 6,
+    meta: { type: "tenant", createdAt },
+  });
   const record = (await updateBackupRecord(catalog.db, { id: backupId, set: { ...storedArtifactColumns({ key, stored }), metadata: { key } } }))!;
   return { record, outcomes: stored.outcomes.map((o) => ({ provider: o.provider as "b2" | "r2", ok: o.ok })) };
 }
 
-const sha = async (backend: StorageBackend, key: string) => createHash("sha256").update(await readAll(await backend.get(key))).digest("hex");
+const sha = async (backend: StorageBackend, key: string) =>
+  createHash("sha256")
+    .update(await readAll(await backend.get(key)))
+    .digest("hex");
 
 beforeAll(async () => {
   db = await freshDatabase("ssvc");
@@ -90,7 +121,15 @@ describe("storage-svc", () => {
     }
     const { record, outcomes } = stored;
     expect(record.status).toBe("degraded");
-    await control.publish("storage.artifact.stored.v1", { backupId: record.id, backupType: "tenant", tenantId: "t1", key: record.metadata.key as string, size: record.fileSize, sha256: record.checksum, providers: outcomes });
+    await control.publish("storage.artifact.stored.v1", {
+      backupId: record.id,
+      backupType: "tenant",
+      tenantId: "t1",
+      key: record.metadata.key as string,
+      size: record.fileSize,
+      sha256: record.checksum,
+      providers: outcomes,
+    });
 
     const healed = await waitFor(async () => seen.find((m) => m.type === "storage.replica.healed.v1" && m.data.backupId === record.id), "the healed event");
     expect(healed.data).toMatchObject({ provider: "r2", copiedFrom: "b2", size: record.fileSize });
@@ -112,17 +151,27 @@ describe("storage-svc", () => {
     await r2.backend.put(key, bytes);
     await control.publish("storage.verify.requested.v1", { backupId: record.id, deep: true, requestedBy: "test" });
     const deep = await waitFor(async () => {
-      const { rows } = await catalog.pool.query("select provider, ok from backup.verifications where backup_id = $1 and depth = 'deep' order by provider", [record.id]);
+      const { rows } = await catalog.pool.query("select provider, ok from backup.verifications where backup_id = $1 and depth = 'deep' order by provider", [
+        record.id,
+      ]);
       return rows.length === 2 && rows;
     }, "both deep verifications");
-    expect(deep).toEqual([{ provider: "b2", ok: true }, { provider: "r2", ok: true }]); // healed before the deep check
+    expect(deep).toEqual([
+      { provider: "b2", ok: true },
+      { provider: "r2", ok: true },
+    ]); // healed before the deep check
     expect(await sha(r2.backend, key)).toBe(record.checksum);
-    const verdicts = seen.filter((m) => m.type === "storage.verification.result.v1" && m.data.backupId === record.id).map((m) => m.data as { provider: string; depth: string; ok: boolean });
+    const verdicts = seen
+      .filter((m) => m.type === "storage.verification.result.v1" && m.data.backupId === record.id)
+      .map((m) => m.data as { provider: string; depth: string; ok: boolean });
     expect(verdicts).toContainEqual(expect.objectContaining({ provider: "r2", depth: "keyless", ok: false }));
 
     await b2.backend.delete(key);
     await control.publish("storage.replicate.requested.v1", { backupId: record.id, reason: "test" });
-    await waitFor(async () => seen.find((m) => m.type === "storage.replica.healed.v1" && m.data.backupId === record.id && m.data.provider === "b2"), "b2 healed");
+    await waitFor(
+      async () => seen.find((m) => m.type === "storage.replica.healed.v1" && m.data.backupId === record.id && m.data.provider === "b2"),
+      "b2 healed",
+    );
     expect(await sha(b2.backend, key)).toBe(record.checksum);
   });
 });

@@ -38,11 +38,7 @@ function MyData() {
 
   if (me.isPending) return <p>Signing in…</p>;
   if (me.isError) {
-    return (
-      <p role="alert">
-        {me.error.message}. Open this page from HesaabPlus (Settings → My data), which signs you in.
-      </p>
-    );
+    return <p role="alert">{me.error.message}. Open this page from HesaabPlus (Settings → My data), which signs you in.</p>;
   }
   const askedToday = exports.data?.askedToday ?? false;
   // the session's role decides who may ask (CUSTOMER_EXPORT_ROLES): the others are told why, and whom to ask
@@ -51,10 +47,15 @@ function MyData() {
   return (
     <>
       <p>
-        A copy of all your business data, as a ZIP file: one spreadsheet (CSV) per table, a README, and a SQL file for PostgreSQL. Once a day; the
-        download link works for 24 hours.
+        A copy of all your business data, as a ZIP file: one spreadsheet (CSV) per table, a README, and a SQL file for PostgreSQL. Once a day; the download link
+        works for 24 hours.
       </p>
-      <button type="button" disabled={request.isPending || askedToday || !canExport} onClick={() => request.mutate()} aria-describedby={canExport ? undefined : "export-refusal"}>
+      <button
+        type="button"
+        disabled={request.isPending || askedToday || !canExport}
+        onClick={() => request.mutate()}
+        aria-describedby={canExport ? undefined : "export-refusal"}
+      >
         {askedToday ? "Today's copy has been asked for" : request.isPending ? "Asking…" : "Prepare a copy of my data"}
       </button>
       {!canExport && exportRefusal && <p id="export-refusal">{exportRefusal}</p>}

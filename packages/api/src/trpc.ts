@@ -64,9 +64,14 @@ export const procedure = t.procedure.use(async ({ next }) => {
  * cannot reach tenant B's data by changing an id.
  */
 export const tenantProcedure = procedure.use(async ({ ctx, next }) => {
-  if (!ctx.verifySession) throw new TRPCError({ code: "UNAUTHORIZED", message: "tenant sign-in is not configured on this gateway (TENANT_SESSION_SECRET, SESSION_PUBLIC_KEY or SESSION_JWKS_URL)" });
+  if (!ctx.verifySession)
+    throw new TRPCError({
+      code: "UNAUTHORIZED",
+      message: "tenant sign-in is not configured on this gateway (TENANT_SESSION_SECRET, SESSION_PUBLIC_KEY or SESSION_JWKS_URL)",
+    });
   const verdict = ctx.sessionToken ? await checkSession(ctx.verifySession, ctx.sessionToken) : undefined;
-  if (!verdict || !("session" in verdict)) throw new TRPCError({ code: "UNAUTHORIZED", message: "sign in again: the session is missing, not valid, expired or revoked" });
+  if (!verdict || !("session" in verdict))
+    throw new TRPCError({ code: "UNAUTHORIZED", message: "sign in again: the session is missing, not valid, expired or revoked" });
   return next({ ctx: { ...ctx, session: verdict.session } });
 });
 
@@ -76,12 +81,20 @@ export const tenantProcedure = procedure.use(async ({ ctx, next }) => {
  * (or a public key / JWKS) the gateway serves none of them.
  */
 export const adminProcedure = procedure.use(async ({ ctx, next }) => {
-  if (!ctx.verifyAdminSession) throw new TRPCError({ code: "UNAUTHORIZED", message: "admin sign-in is not configured on this gateway (ADMIN_SESSION_SECRET, SESSION_PUBLIC_KEY or SESSION_JWKS_URL)" });
+  if (!ctx.verifyAdminSession)
+    throw new TRPCError({
+      code: "UNAUTHORIZED",
+      message: "admin sign-in is not configured on this gateway (ADMIN_SESSION_SECRET, SESSION_PUBLIC_KEY or SESSION_JWKS_URL)",
+    });
   const verdict = ctx.sessionToken ? await checkSession(ctx.verifyAdminSession, ctx.sessionToken) : undefined;
-  if (!verdict || !("session" in verdict)) throw new TRPCError({ code: "UNAUTHORIZED", message: "sign in again: the admin session is missing, not valid, expired or revoked" });
+  if (!verdict || !("session" in verdict))
+    throw new TRPCError({ code: "UNAUTHORIZED", message: "sign in again: the admin session is missing, not valid, expired or revoked" });
   const admin = verdict.session;
   if (admin.role !== ADMIN_ROLE) {
-    throw new TRPCError({ code: "FORBIDDEN", message: `the admin app is for super admins: this session's role is ${JSON.stringify(admin.role)}, not "${ADMIN_ROLE}"` });
+    throw new TRPCError({
+      code: "FORBIDDEN",
+      message: `the admin app is for super admins: this session's role is ${JSON.stringify(admin.role)}, not "${ADMIN_ROLE}"`,
+    });
   }
   return next({ ctx: { ...ctx, admin } });
 });

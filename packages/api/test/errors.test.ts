@@ -9,7 +9,14 @@ import { raisedErrorCodes } from "@hesaab/testkit";
 import { ERROR_MEANING, errorMeaning, API_ERROR_CODES, ApiError, trpcCodeOf } from "../src/errors";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
-const visible = new Set<string>([...CONFIG_ERROR_CODES, ...DB_ERROR_CODES, ...SESSION_ERROR_CODES, ...TENANT_BACKUP_ERROR_CODES, ...TENANT_DATA_ERROR_CODES, ...API_ERROR_CODES]);
+const visible = new Set<string>([
+  ...CONFIG_ERROR_CODES,
+  ...DB_ERROR_CODES,
+  ...SESSION_ERROR_CODES,
+  ...TENANT_BACKUP_ERROR_CODES,
+  ...TENANT_DATA_ERROR_CODES,
+  ...API_ERROR_CODES,
+]);
 
 describe("the API's error list", () => {
   it("holds every code the API raises", () => {
@@ -31,7 +38,20 @@ describe("the API's error list", () => {
 
   it("answers downloads as they were answered before the list", () => {
     const status = (code: string) => ERROR_HTTP_STATUS[errorMeaning(new HesaabError({ code, message: "m" }))!];
-    expect(Object.fromEntries(["export_not_found", "export_expired", "export_link_expired", "export_download_limit", "export_file_missing", "export_not_ready", "export_failed", "database_busy"].map((c) => [c, status(c)]))).toEqual({
+    expect(
+      Object.fromEntries(
+        [
+          "export_not_found",
+          "export_expired",
+          "export_link_expired",
+          "export_download_limit",
+          "export_file_missing",
+          "export_not_ready",
+          "export_failed",
+          "database_busy",
+        ].map((c) => [c, status(c)]),
+      ),
+    ).toEqual({
       export_not_found: 404,
       export_expired: 410,
       export_link_expired: 410,

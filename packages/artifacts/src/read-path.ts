@@ -32,12 +32,22 @@ export interface ArtifactRef {
 }
 
 /** Decrypts (and gunzips) a ciphertext stream into a plaintext stream. Errors propagate: the plaintext stream fails, it never ends short. */
-export async function decryptArtifact({ ciphertext, ref, keyRing }: { ciphertext: Readable; ref: ArtifactRef & { sidecar: KeySidecar | string }; keyRing: KeyRing }): Promise<Readable> {
+export async function decryptArtifact({
+  ciphertext,
+  ref,
+  keyRing,
+}: {
+  ciphertext: Readable;
+  ref: ArtifactRef & { sidecar: KeySidecar | string };
+  keyRing: KeyRing;
+}): Promise<Readable> {
   const { dek, dekId } = await keyRing.openArtifact({ sidecar: ref.sidecar, expect: ref.identity });
   const decrypt = createDecryptStream({ dek, dekId, expect: ref.identity });
   const out = new PassThrough({ highWaterMark: 1 << 20 });
   const stages: NodeJS.ReadWriteStream[] = ref.contentEncoding === "gzip" ? [decrypt, createGunzip()] : [decrypt];
-  pipeline([ciphertext, ...stages, out]).catch((err: unknown) => out.destroy(err as Error)).finally(() => dek.reveal().fill(0));
+  pipeline([ciphertext, ...stages, out])
+    .catch((err: unknown) => out.destroy(err as Error))
+    .finally(() => dek.reveal().fill(0));
   return out;
 }
 
@@ -54,7 +64,17 @@ export interface StagedArtifact {
  * Downloads a verified copy of the artifact to `dir`: from the first provider whose copy hashes to
  * the catalog's checksum (failover on error, absence or mismatch), with its key sidecar.
  */
-export async function stageArtifact({ ref, backends, dir, signal }: { ref: ArtifactRef; backends: StorageBackend[]; dir: string; signal?: AbortSignal | undefined }): Promise<StagedArtifact> {
+export async function stageArtifact({
+  ref,
+  backends,
+  dir,
+  signal,
+}: {
+  ref: ArtifactRef;
+  backends: StorageBackend[];
+  dir: string;
+  signal?: AbortSignal | undefined;
+}): Promise<StagedArtifact> {
   await mkdir(dir, { recursive: true });
   const file = path.join(dir, `${ref.identity.backupId}.bkp1`);
   const failures: FailoverFailure[] = [];
@@ -83,7 +103,14 @@ export async function stageArtifact({ ref, backends, dir, signal }: { ref: Artif
     const backend = backends.find((b) => b.name === provider)!;
     const key = keysSidecarKey(ref.key);
     const bytes = await readSidecarBytes({ backend, key, signal });
-    if (!bytes) throw new StorageError({ code: "storage_not_found", provider, key, message: `${provider}: the artifact has no key sidecar`, hint: "Run `hesaab storage replicate <backup id>` to heal its sidecars from the other provider or the catalog" });
+    if (!bytes)
+      throw new StorageError({
+        code: "storage_not_found",
+        provider,
+        key,
+        message: `${provider}: the artifact has no key sidecar`,
+        hint: "Run `hesaab storage replicate <backup id>` to heal its sidecars from the other provider or the catalog",
+      });
     sidecar = parseKeySidecar(bytes);
   }
   return { file, provider, failures, sidecar, ref, remove: () => rm(file, { force: true }) };

@@ -150,7 +150,14 @@ async function storeStream(opts: Sealing & { plaintext: Readable }): Promise<Put
   chain.catch(() => {}); // awaited below; until then a failure must not count as unhandled
   let result;
   try {
-    result = await putEverywhere({ backends: opts.backends, key: opts.key, source, signal, contentType: "application/octet-stream", knownAbsent: opts.freshKey ?? false });
+    result = await putEverywhere({
+      backends: opts.backends,
+      key: opts.key,
+      source,
+      signal,
+      contentType: "application/octet-stream",
+      knownAbsent: opts.freshKey ?? false,
+    });
   } finally {
     await chain.catch(() => {});
   }

@@ -56,7 +56,10 @@ async function store(tenantId: string) {
     gzipLevel: 6,
     meta: { type: "tenant", createdAt: new Date(), manifest: { tables: 1, rows: 200_000 } },
   });
-  return { stored, ref: { key, sha256: stored.sha256, size: stored.size, identity: { kind: "tenant" as const, tenantId, backupId }, contentEncoding: "gzip" as const } };
+  return {
+    stored,
+    ref: { key, sha256: stored.sha256, size: stored.size, identity: { kind: "tenant" as const, tenantId, backupId }, contentEncoding: "gzip" as const },
+  };
 }
 
 describe("artifacts", () => {
@@ -116,11 +119,22 @@ describe("artifacts", () => {
     const key = `${prefix}${backupId}.sql.gz.bkp1`;
     const puts = (backend: "b2" | "r2") => (backend === "b2" ? b2 : r2).faults!.count("put");
     const before = [puts("b2"), puts("r2")];
-    const stored = await storeArtifact({ plaintext, identity, keyRing, sealed, backends, key, gzipLevel: 6, meta: { type: "tenant", createdAt: new Date() }, freshKey: true });
+    const stored = await storeArtifact({
+      plaintext,
+      identity,
+      keyRing,
+      sealed,
+      backends,
+      key,
+      gzipLevel: 6,
+      meta: { type: "tenant", createdAt: new Date() },
+      freshKey: true,
+    });
     expect(stored.okProviders).toEqual(["b2", "r2"]);
     expect([puts("b2") - before[0]!, puts("r2") - before[1]!]).toEqual([2, 2]); // the artifact and its key sidecar, one put each
     expect(sealed.dek.reveal().every((b) => b === 0)).toBe(true); // the data key was wiped
-    for (const b of backends) expect(await readMetaSidecar({ backend: b, artifactKey: key })).toMatchObject({ backupId, size: stored.size, sha256: stored.sha256 });
+    for (const b of backends)
+      expect(await readMetaSidecar({ backend: b, artifactKey: key })).toMatchObject({ backupId, size: stored.size, sha256: stored.sha256 });
     const staged = await stageArtifact({ ref: { key, sha256: stored.sha256, size: stored.size, identity, contentEncoding: "gzip" }, backends, dir });
     expect((await readAll(await openStaged({ staged, keyRing }))).equals(plaintext)).toBe(true);
     await staged.remove();
@@ -128,7 +142,16 @@ describe("artifacts", () => {
     r2.faults!.failAlways("put");
     try {
       const id2 = { ...identity, backupId: `bkp_${randomBytes(8).toString("hex")}` };
-      const degraded = await storeArtifact({ plaintext, identity: id2, keyRing, backends, key: `${prefix}${id2.backupId}.sql.gz.bkp1`, gzipLevel: 6, meta: { type: "tenant", createdAt: new Date() }, freshKey: true });
+      const degraded = await storeArtifact({
+        plaintext,
+        identity: id2,
+        keyRing,
+        backends,
+        key: `${prefix}${id2.backupId}.sql.gz.bkp1`,
+        gzipLevel: 6,
+        meta: { type: "tenant", createdAt: new Date() },
+        freshKey: true,
+      });
       expect(degraded.failedProviders).toEqual(["r2"]);
     } finally {
       r2.faults!.clear();
@@ -140,7 +163,9 @@ describe("artifacts", () => {
       get(target, prop, receiver) {
         if (prop === "put") {
           return (key: string, body: Parameters<StorageBackend["put"]>[1], o?: Parameters<StorageBackend["put"]>[2]) =>
-            key.endsWith(".keys.json") ? Promise.reject(new StorageError({ code: "storage_unavailable", provider: "r2", key, message: "r2: key sidecar refused (test)" })) : target.put(key, body, o);
+            key.endsWith(".keys.json")
+              ? Promise.reject(new StorageError({ code: "storage_unavailable", provider: "r2", key, message: "r2: key sidecar refused (test)" }))
+              : target.put(key, body, o);
         }
         const value: unknown = Reflect.get(target, prop, receiver);
         return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;

@@ -1,12 +1,4 @@
-import {
-  AckPolicy,
-  DeliverPolicy,
-  JetStreamApiError,
-  type Consumer,
-  type ConsumerConfig,
-  type ConsumerMessages,
-  type JsMsg,
-} from "@nats-io/jetstream";
+import { AckPolicy, DeliverPolicy, JetStreamApiError, type Consumer, type ConsumerConfig, type ConsumerMessages, type JsMsg } from "@nats-io/jetstream";
 import { type Subscription } from "@nats-io/transport-node";
 import { describeError, isRedeliverable } from "@hesaab/config";
 import { MalformedMessageError, parseMessage, subjectOf, type Message } from "@hesaab/contracts";
@@ -145,7 +137,10 @@ function resolveSettings(opts: StartOptions) {
 }
 
 /** Creates the durable consumer, or brings an existing one's ack wait and max deliveries up to date. */
-async function ensureConsumer(core: BusCore, { stream, config }: { stream: string; config: Partial<ConsumerConfig> & { durable_name: string; ack_wait: number; max_deliver: number } }) {
+async function ensureConsumer(
+  core: BusCore,
+  { stream, config }: { stream: string; config: Partial<ConsumerConfig> & { durable_name: string; ack_wait: number; max_deliver: number } },
+) {
   try {
     await core.jsm.consumers.add(stream, config);
   } catch (addErr) {
@@ -352,7 +347,15 @@ class ConsumptionRun implements Consumption {
         } else {
           const delay = this.#backoff(attempt);
           core.lastErrors.set(stream, seq, known);
-          core.log.warn("handler failed; will retry", { durable, seq, type: message.type, attempt, delayMs: delay, errorCode: error.code, error: error.message });
+          core.log.warn("handler failed; will retry", {
+            durable,
+            seq,
+            type: message.type,
+            attempt,
+            delayMs: delay,
+            errorCode: error.code,
+            error: error.message,
+          });
           settle();
           m.nak(delay);
         }

@@ -75,8 +75,7 @@ export async function deadLetter(core: BusCore, input: DeadLetterInput): Promise
   const { layout } = core;
   const subject = layout.unprefixed(input.wireSubject);
   const known = identify(input.data);
-  const deadLetterSubject =
-    input.reason === "malformed" || !known ? MALFORMED_SUBJECT : deadLetterSubjectOf(known.type as MessageType);
+  const deadLetterSubject = input.reason === "malformed" || !known ? MALFORMED_SUBJECT : deadLetterSubjectOf(known.type as MessageType);
   const issues = input.issues ?? (known ? undefined : malformedIssues(input.data));
 
   const h: MsgHdrs = headers();
@@ -160,10 +159,7 @@ interface MaxDeliveriesAdvisory {
  * exactly one of them handles each advisory. An advisory sent while no replica listens is lost
  * (see the README).
  */
-export function watchMaxDeliveries(
-  core: BusCore,
-  opts: { kind: StreamKind; stream: string; durable: string; onDeadLetter?: DeadLetterHook },
-): Subscription {
+export function watchMaxDeliveries(core: BusCore, opts: { kind: StreamKind; stream: string; durable: string; onDeadLetter?: DeadLetterHook }): Subscription {
   const subject = maxDeliveriesAdvisorySubject(opts.stream, opts.durable);
   return core.nc.subscribe(subject, {
     queue: `hesaab_dlq_${opts.stream}_${opts.durable}`,
@@ -188,9 +184,7 @@ export function watchMaxDeliveries(
           ...withError(core.lastErrors.get(opts.stream, advisory.stream_seq)),
         });
         await opts.onDeadLetter?.(dl);
-      })().catch((e: unknown) =>
-        core.log.error("cannot dead-letter an exhausted message", { subject, error: describeError(e).message }),
-      );
+      })().catch((e: unknown) => core.log.error("cannot dead-letter an exhausted message", { subject, error: describeError(e).message }));
     },
   });
 }

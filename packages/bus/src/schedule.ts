@@ -107,9 +107,11 @@ export function createSchedule(opts: ScheduleOptions): Schedule {
       }
     }
     if (opts.release) {
-      await opts.release(name, period.key, owner).catch((err: unknown) =>
-        log.error("cannot release a failed schedule period", { schedule: name, period: period.key, error: describeError(err).message }),
-      );
+      await opts
+        .release(name, period.key, owner)
+        .catch((err: unknown) =>
+          log.error("cannot release a failed schedule period", { schedule: name, period: period.key, error: describeError(err).message }),
+        );
     } else {
       settled = period.key;
     }

@@ -29,7 +29,12 @@ describe("createSchedule().tick", () => {
 
   it("does a fire missed while the process was down, if within the grace window", async () => {
     const fired: Array<{ period: string; lateMs: number }> = [];
-    const s = createSchedule({ ...base, ...memoryClaims(), graceMs: 30 * 60_000, fire: async (period, info) => void fired.push({ period, lateMs: info.lateMs }) });
+    const s = createSchedule({
+      ...base,
+      ...memoryClaims(),
+      graceMs: 30 * 60_000,
+      fire: async (period, info) => void fired.push({ period, lateMs: info.lateMs }),
+    });
     // The process starts at 02:10 local.
     const r = await s.tick(at("2026-11-25T22:40:00Z"));
     expect(r.outcome).toBe("fired");

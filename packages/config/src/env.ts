@@ -17,7 +17,10 @@ export const secretString = z
 /** `"3:<base64 32 bytes>,2:<base64>"` → versioned 32-byte keys; the highest version encrypts. */
 export const masterKeySet = z.string().transform((raw, ctx) => {
   const keys = new Map<number, Secret<Buffer>>();
-  for (const part of raw.split(",").map((s) => s.trim()).filter(Boolean)) {
+  for (const part of raw
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const m = /^(\d+):(.+)$/.exec(part);
     const key = m ? Buffer.from(m[2]!, "base64") : undefined;
     if (!m || !key || key.length !== 32) {
@@ -35,9 +38,7 @@ export const masterKeySet = z.string().transform((raw, ctx) => {
 
 export type MasterKeySet = Map<number, Secret<Buffer>>;
 
-const bool = z
-  .enum(["true", "false", "1", "0", "yes", "no"])
-  .transform((v) => v === "true" || v === "1" || v === "yes");
+const bool = z.enum(["true", "false", "1", "0", "yes", "no"]).transform((v) => v === "true" || v === "1" || v === "yes");
 
 function provider(prefix: "B2" | "R2") {
   return {
@@ -60,10 +61,16 @@ export const columnExclusions = z
   .string()
   .default("")
   .transform((raw, ctx) => {
-    const entries = raw.split(",").map((s) => s.trim()).filter(Boolean);
+    const entries = raw
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean);
     const bad = entries.filter((e) => e !== "!defaults" && !/^[^.\s!]+(\.[^.\s]+){0,2}$/.test(e));
     if (bad.length > 0) {
-      ctx.addIssue({ code: "custom", message: `${bad.map((b) => JSON.stringify(b)).join(", ")}: each entry is column, table.column or schema.table.column (* matches any characters), or !defaults` });
+      ctx.addIssue({
+        code: "custom",
+        message: `${bad.map((b) => JSON.stringify(b)).join(", ")}: each entry is column, table.column or schema.table.column (* matches any characters), or !defaults`,
+      });
       return z.NEVER;
     }
     return { defaults: !entries.includes("!defaults"), patterns: entries.filter((e) => e !== "!defaults") };
@@ -87,7 +94,12 @@ export const envPieces = {
   retention: {
     BACKUP_RETENTION_DAYS: z.coerce.number().int().positive().default(30),
     DISASTER_BACKUP_RETENTION_DAYS: z.coerce.number().int().positive().default(90),
-    CUSTOMER_BACKUP_DAILY_LIMIT: z.coerce.number().int().min(1).max(1, "CUSTOMER_BACKUP_DAILY_LIMIT: only 1 self-backup per tenant per day is supported (the catalog keeps one per day)").default(1),
+    CUSTOMER_BACKUP_DAILY_LIMIT: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(1, "CUSTOMER_BACKUP_DAILY_LIMIT: only 1 self-backup per tenant per day is supported (the catalog keeps one per day)")
+      .default(1),
   },
   /** Grandfather-father-son keeps (0 = off): the newest good backup of each of the last N days / weeks / months stays even when expired. */
   retentionKeeps: {
@@ -108,7 +120,11 @@ export const envPieces = {
   /** Deep verification's sample: percent of backups per run, and a download budget in bytes. */
   deepVerify: {
     STORAGE_DEEP_VERIFY_PERCENT: z.coerce.number().min(0).max(100).default(5),
-    STORAGE_DEEP_VERIFY_MAX_BYTES: z.coerce.number().int().min(0).default(10 * 1024 ** 3),
+    STORAGE_DEEP_VERIFY_MAX_BYTES: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .default(10 * 1024 ** 3),
   },
   /** Working files (restore staging, verification downloads). */
   dataDir: { HESAAB_DATA_DIR: z.string().default(path.join(os.tmpdir(), "hesaab")) },
@@ -120,7 +136,12 @@ export const envPieces = {
     DR_CONFIG_FILES: z
       .string()
       .default("")
-      .transform((v) => v.split(",").map((s) => s.trim()).filter(Boolean)),
+      .transform((v) =>
+        v
+          .split(",")
+          .map((s) => s.trim())
+          .filter(Boolean),
+      ),
     /** The deployed commit; else `git rev-parse HEAD` in the working directory, else unknown. */
     DEPLOYED_GIT_COMMIT: z.string().optional(),
     /** Key prefix of disaster backups inside the buckets (tests; empty in production). */

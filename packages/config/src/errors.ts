@@ -105,7 +105,17 @@ export interface ErrorDescription {
 }
 
 /** Node's codes for a connection that failed, broke or timed out: the other side may answer on a later try. */
-const TRANSIENT_NET_CODES: ReadonlySet<string> = new Set(["ECONNREFUSED", "ECONNRESET", "ECONNABORTED", "ETIMEDOUT", "EPIPE", "EHOSTUNREACH", "ENETUNREACH", "ENETDOWN", "EAI_AGAIN"]);
+const TRANSIENT_NET_CODES: ReadonlySet<string> = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ECONNABORTED",
+  "ETIMEDOUT",
+  "EPIPE",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ENETDOWN",
+  "EAI_AGAIN",
+]);
 
 /**
  * True for a failure that says nothing about the work itself, so the same call may succeed later:

@@ -68,7 +68,10 @@ describe("CUSTOMER_EXPORT_EXCLUDE_COLUMNS", () => {
   const parse = (value?: string) => parseEnv(schema, value === undefined ? {} : { CUSTOMER_EXPORT_EXCLUDE_COLUMNS: value }).CUSTOMER_EXPORT_EXCLUDE_COLUMNS;
   it("extends the built-in credential patterns unless !defaults is listed", () => {
     expect(parse()).toEqual({ defaults: true, patterns: [] });
-    expect(parse(" users.pin , public.customers.national_id,*_iban ,")).toEqual({ defaults: true, patterns: ["users.pin", "public.customers.national_id", "*_iban"] });
+    expect(parse(" users.pin , public.customers.national_id,*_iban ,")).toEqual({
+      defaults: true,
+      patterns: ["users.pin", "public.customers.national_id", "*_iban"],
+    });
     expect(parse("!defaults,password_hash")).toEqual({ defaults: false, patterns: ["password_hash"] });
   });
   it("refuses entries that name no column, saying what an entry looks like", () => {

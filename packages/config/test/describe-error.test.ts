@@ -18,7 +18,11 @@ describe("describeError", () => {
   it("gives a HesaabError's code, message, hint and retryable", () => {
     const err = new ConfigError({ code: "config_invalid", message: "BACKUP_DATABASE_URL is not set", hint: "Set it", retryable: false });
     expect(describeError(err)).toEqual({ code: "config_invalid", message: "BACKUP_DATABASE_URL is not set", hint: "Set it", retryable: false });
-    expect(describeError(new HesaabError({ code: "storage_unavailable", message: "b2: timeout", retryable: true }))).toEqual({ code: "storage_unavailable", message: "b2: timeout", retryable: true });
+    expect(describeError(new HesaabError({ code: "storage_unavailable", message: "b2: timeout", retryable: true }))).toEqual({
+      code: "storage_unavailable",
+      message: "b2: timeout",
+      retryable: true,
+    });
   });
 
   it("calls an unknown error not retryable, named by its own code or class unless the caller names it", () => {

@@ -6,7 +6,11 @@ export type ProviderName = z.infer<typeof providerName>;
 export const PROVIDERS: readonly ProviderName[] = providerName.options;
 
 /** Tenant ids are the platform's (uuid in HesaabPlus); we accept any short, printable id. */
-export const tenantId = z.string().min(1).max(128).regex(/^[A-Za-z0-9_.:-]+$/, "must be a tenant id (letters, digits, _ . : -)");
+export const tenantId = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[A-Za-z0-9_.:-]+$/, "must be a tenant id (letters, digits, _ . : -)");
 export const backupId = idSchema("bkp");
 export const restoreId = idSchema("rst");
 export const exportId = idSchema("exp");

@@ -77,10 +77,7 @@ export const restoreRequested = message(
     .refine((d) => !(d.backupId && d.at), { message: "give a backupId or a point in time, not both" }),
 );
 
-export const customerExportRequested = message(
-  "export.customer.requested.v1",
-  z.object({ exportId, tenantId, requestedBy: actor }),
-);
+export const customerExportRequested = message("export.customer.requested.v1", z.object({ exportId, tenantId, requestedBy: actor }));
 
 export const disasterBackupRequested = message(
   "dr.backup.requested.v1",
@@ -200,15 +197,9 @@ export const restoreCompleted = message(
   z.object({ operationId: restoreId, status: z.enum(["completed", "partial"]), providerUsed: providerName.optional(), tenants: z.array(tenantOutcome) }),
 );
 
-export const restoreFailed = message(
-  "restore.failed.v1",
-  z.object({ operationId: restoreId, error: errorInfo, tenants: z.array(tenantOutcome) }),
-);
+export const restoreFailed = message("restore.failed.v1", z.object({ operationId: restoreId, error: errorInfo, tenants: z.array(tenantOutcome) }));
 
-export const restoreRolledBack = message(
-  "restore.rolled_back.v1",
-  z.object({ operationId: restoreId, tenants: z.array(tenantOutcome), requestedBy: actor }),
-);
+export const restoreRolledBack = message("restore.rolled_back.v1", z.object({ operationId: restoreId, tenants: z.array(tenantOutcome), requestedBy: actor }));
 
 export const customerExportReady = message(
   "export.customer.ready.v1",

@@ -1,13 +1,5 @@
 import { describe, expect, it } from "vitest";
-import {
-  MalformedMessageError,
-  commandSchemas,
-  eventSchemas,
-  makeMessage,
-  newId,
-  parseMessage,
-  subjectOf,
-} from "../src";
+import { MalformedMessageError, commandSchemas, eventSchemas, makeMessage, newId, parseMessage, subjectOf } from "../src";
 
 const tenant = "8b0e6a8e-2d7c-4a57-9c55-0f4b8e3a9a10";
 
@@ -56,13 +48,57 @@ describe("messages", () => {
     ["not json", "{nope", /not valid JSON/],
     ["unknown type", { type: "backup.tenant.exploded.v1", id: "x", at: new Date().toISOString(), data: {} }, /unknown message type/],
     ["missing data fields", { type: "backup.tenant.started.v1", id: "x", at: new Date().toISOString(), data: { tenantId: tenant } }, /backupId/],
-    ["bad id prefix", { type: "backup.tenant.started.v1", id: "x", at: new Date().toISOString(), data: { backupId: "rst_00000000000000000000000000", tenantId: tenant, purpose: "on_demand", attempt: 1 } }, /data\.backupId: must be an id starting with bkp_/],
+    [
+      "bad id prefix",
+      {
+        type: "backup.tenant.started.v1",
+        id: "x",
+        at: new Date().toISOString(),
+        data: { backupId: "rst_00000000000000000000000000", tenantId: tenant, purpose: "on_demand", attempt: 1 },
+      },
+      /data\.backupId: must be an id starting with bkp_/,
+    ],
     ["bad timestamp", { type: "alert.raised.v1", id: "x", at: "yesterday", data: {} }, /at:/],
-    ["injection in tenant id", { type: "backup.tenant.job.v1", id: "x", at: new Date().toISOString(), data: { tenantId: "a'; drop table x;--", purpose: "on_demand", requestedBy: "a" } }, /data\.tenantId: must be a tenant id/],
-    ["neither tenants nor all", { type: "backup.tenant.requested.v1", id: "x", at: new Date().toISOString(), data: { requestedBy: "a" } }, /either tenantIds or all/],
-    ["restore with backup and time", { type: "restore.requested.v1", id: "x", at: new Date().toISOString(), data: { operationId: newId("rst"), all: true, backupId: newId("bkp"), at: new Date().toISOString(), requestedBy: "a" } }, /not both/],
-    ["negative size", { type: "storage.replica.healed.v1", id: "x", at: new Date().toISOString(), data: { backupId: newId("bkp"), provider: "b2", copiedFrom: "r2", size: -1 } }, /data\.size/],
-    ["unknown provider", { type: "storage.replica.healed.v1", id: "x", at: new Date().toISOString(), data: { backupId: newId("bkp"), provider: "s3", copiedFrom: "r2", size: 1 } }, /data\.provider/],
+    [
+      "injection in tenant id",
+      {
+        type: "backup.tenant.job.v1",
+        id: "x",
+        at: new Date().toISOString(),
+        data: { tenantId: "a'; drop table x;--", purpose: "on_demand", requestedBy: "a" },
+      },
+      /data\.tenantId: must be a tenant id/,
+    ],
+    [
+      "neither tenants nor all",
+      { type: "backup.tenant.requested.v1", id: "x", at: new Date().toISOString(), data: { requestedBy: "a" } },
+      /either tenantIds or all/,
+    ],
+    [
+      "restore with backup and time",
+      {
+        type: "restore.requested.v1",
+        id: "x",
+        at: new Date().toISOString(),
+        data: { operationId: newId("rst"), all: true, backupId: newId("bkp"), at: new Date().toISOString(), requestedBy: "a" },
+      },
+      /not both/,
+    ],
+    [
+      "negative size",
+      {
+        type: "storage.replica.healed.v1",
+        id: "x",
+        at: new Date().toISOString(),
+        data: { backupId: newId("bkp"), provider: "b2", copiedFrom: "r2", size: -1 },
+      },
+      /data\.size/,
+    ],
+    [
+      "unknown provider",
+      { type: "storage.replica.healed.v1", id: "x", at: new Date().toISOString(), data: { backupId: newId("bkp"), provider: "s3", copiedFrom: "r2", size: 1 } },
+      /data\.provider/,
+    ],
   ];
   for (const [name, input, pattern] of malformed) {
     it(`rejects a malformed message with a readable error: ${name}`, () => {

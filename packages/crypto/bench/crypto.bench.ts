@@ -79,7 +79,11 @@ async function runPhase(phase: string, file: string): Promise<PhaseResult> {
   const started = performance.now();
   const cpu = process.cpuUsage();
   if (phase === "encrypt") {
-    await pipeline(plaintextSource(), createEncryptStream({ dek, dekId, ...identity, contentEncoding: "none" }), countingSink(() => {}));
+    await pipeline(
+      plaintextSource(),
+      createEncryptStream({ dek, dekId, ...identity, contentEncoding: "none" }),
+      countingSink(() => {}),
+    );
     bytes = TOTAL;
   } else {
     await pipeline(
@@ -111,7 +115,10 @@ function opensslSpeed(): { gbps: number; command: string } {
   const column = columns.indexOf("16384 bytes");
   const row = lines.slice(headerIndex + 1).find((l) => /aes-256-gcm/i.test(l));
   if (column < 0 || !row) throw new Error(`cannot parse openssl speed output:\n${out}`);
-  const values = row.trim().split(/\s+/).slice(-(columns.length - 1));
+  const values = row
+    .trim()
+    .split(/\s+/)
+    .slice(-(columns.length - 1));
   const kbps = Number.parseFloat(values[column - 1]!.replace(/k$/, ""));
   return { gbps: (kbps * 1000) / 1e9, command: `openssl ${args.join(" ")}` };
 }

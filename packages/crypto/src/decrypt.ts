@@ -175,7 +175,12 @@ export class DecryptStream extends Transform {
         context: { chunk: index },
       });
     }
-    return new CryptoError({ code: CryptoErrorCode.ChunkAuthFailed, message: `chunk ${index} failed authentication`, hint: REPLACE_HINT, context: { chunk: index } });
+    return new CryptoError({
+      code: CryptoErrorCode.ChunkAuthFailed,
+      message: `chunk ${index} failed authentication`,
+      hint: REPLACE_HINT,
+      context: { chunk: index },
+    });
   }
 }
 

@@ -272,7 +272,15 @@ export function encryptedLength({ plaintextLength, headerLen, chunkLog2 }: { pla
  * Plaintext length of an artifact of `artifactLength` bytes, or `undefined` when no complete BKP1
  * artifact with this header can have that length (it was truncated or has extra bytes).
  */
-export function plaintextLength({ artifactLength, headerLen, chunkLog2 }: { artifactLength: number; headerLen: number; chunkLog2: number }): number | undefined {
+export function plaintextLength({
+  artifactLength,
+  headerLen,
+  chunkLog2,
+}: {
+  artifactLength: number;
+  headerLen: number;
+  chunkLog2: number;
+}): number | undefined {
   const size = 2 ** chunkLog2;
   const chunks = artifactLength - 2 - headerLen;
   if (chunks < TAG_LEN) return undefined;

@@ -27,7 +27,17 @@ export function newSeed(): Buffer {
 }
 
 /** The tenant KEK of one tenant key version. `masterKey` is the master key the record names (`masterVersion`). */
-export function deriveTenantKek({ masterKey, seed, tenantId, keyVersion }: { masterKey: KeyInput; seed: Uint8Array; tenantId: string; keyVersion: number }): Secret<Buffer> {
+export function deriveTenantKek({
+  masterKey,
+  seed,
+  tenantId,
+  keyVersion,
+}: {
+  masterKey: KeyInput;
+  seed: Uint8Array;
+  tenantId: string;
+  keyVersion: number;
+}): Secret<Buffer> {
   if (seed.length !== KEY_LEN) throw new CryptoError({ code: CryptoErrorCode.InvalidArgument, message: `tenant key seed must be ${KEY_LEN} bytes` });
   const info = Buffer.concat([Buffer.from("bkp1/tenant-kek"), lp(tenantId), u32(keyVersion)]);
   return new Secret(hkdf({ ikm: keyBytes(masterKey, "master key"), salt: seed, info }));
@@ -59,7 +69,10 @@ export function wrapAad(context: WrapContext): Buffer {
 }
 
 /** Wraps `dek` under `kek`: 48 bytes (ciphertext || tag) with a fresh 12-byte nonce (fixed only in known-answer tests). */
-export function wrapDek({ kek, dek, context, nonce }: { kek: KeyInput; dek: KeyInput; context: WrapContext; nonce?: Uint8Array }): { nonce: Buffer; wrapped: Buffer } {
+export function wrapDek({ kek, dek, context, nonce }: { kek: KeyInput; dek: KeyInput; context: WrapContext; nonce?: Uint8Array }): {
+  nonce: Buffer;
+  wrapped: Buffer;
+} {
   const iv = Buffer.from(nonce ?? randomBytes(WRAP_NONCE_LEN));
   if (iv.length !== WRAP_NONCE_LEN) throw new CryptoError({ code: CryptoErrorCode.InvalidArgument, message: "wrap nonce must be 12 bytes" });
   const cipher = createCipheriv("aes-256-gcm", keyBytes(kek, "key-encryption key"), iv, { authTagLength: TAG_LEN });

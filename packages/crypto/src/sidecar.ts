@@ -51,9 +51,12 @@ export function sidecarIdentity(sidecar: KeySidecar): ArtifactIdentity {
 export function checkSidecarIdentity({ sidecar, expect }: { sidecar: KeySidecar; expect: ArtifactIdentity }): void {
   const found = sidecarIdentity(sidecar);
   const context = { source: "sidecar", expected: { ...expect }, found };
-  if (found.kind !== expect.kind) throw new CryptoError({ code: CryptoErrorCode.WrongKind, message: `key sidecar is for a ${found.kind} artifact, expected ${expect.kind}`, context });
-  if (found.tenantId !== expect.tenantId) throw new CryptoError({ code: CryptoErrorCode.WrongTenant, message: "key sidecar belongs to another tenant", context });
-  if (found.backupId !== expect.backupId) throw new CryptoError({ code: CryptoErrorCode.WrongBackup, message: "key sidecar belongs to another backup", context });
+  if (found.kind !== expect.kind)
+    throw new CryptoError({ code: CryptoErrorCode.WrongKind, message: `key sidecar is for a ${found.kind} artifact, expected ${expect.kind}`, context });
+  if (found.tenantId !== expect.tenantId)
+    throw new CryptoError({ code: CryptoErrorCode.WrongTenant, message: "key sidecar belongs to another tenant", context });
+  if (found.backupId !== expect.backupId)
+    throw new CryptoError({ code: CryptoErrorCode.WrongBackup, message: "key sidecar belongs to another backup", context });
 }
 
 function slotContext(sidecar: KeySidecar, keyVersion: number): WrapContext {
@@ -72,7 +75,12 @@ export function buildKeySidecar(params: {
 }): KeySidecar {
   const { identity, dekId, keyVersion } = params;
   checkIdentity(identity);
-  const { nonce, wrapped } = wrapDek({ kek: params.kek, dek: params.dek, context: { ...identity, dekId, keyVersion }, ...(params.nonce ? { nonce: params.nonce } : {}) });
+  const { nonce, wrapped } = wrapDek({
+    kek: params.kek,
+    dek: params.dek,
+    context: { ...identity, dekId, keyVersion },
+    ...(params.nonce ? { nonce: params.nonce } : {}),
+  });
   return {
     format: "bkp1-keys",
     version: 1,
@@ -160,7 +168,8 @@ export function parseKeySidecar(input: unknown): KeySidecar {
   const kind = typeof value.kind === "number" ? kindFromCode(value.kind) : undefined;
   if (!kind) throw invalid("unknown kind");
   if (typeof value.tenantId !== "string" || typeof value.backupId !== "string") throw invalid("tenantId and backupId must be strings");
-  if (typeof value.dekId !== "string" || !/^[0-9a-fA-F]+$/.test(value.dekId) || value.dekId.length !== DEK_ID_LEN * 2) throw invalid("dekId must be 32 hex digits");
+  if (typeof value.dekId !== "string" || !/^[0-9a-fA-F]+$/.test(value.dekId) || value.dekId.length !== DEK_ID_LEN * 2)
+    throw invalid("dekId must be 32 hex digits");
   const dekId = value.dekId.toLowerCase();
   try {
     checkIdentity({ kind, tenantId: value.tenantId, backupId: value.backupId });

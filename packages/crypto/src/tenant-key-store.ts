@@ -30,7 +30,11 @@ export class TenantKeyStore {
   readonly #rows: TenantKeyRows;
   readonly #masterKeys: MasterKeySet;
 
-  constructor(options: { pool: pg.Pool; masterKeys: MasterKeySet; /** default `backup.tenant_keys` */ table?: string } | { rows: TenantKeyRows; masterKeys: MasterKeySet }) {
+  constructor(
+    options:
+      | { pool: pg.Pool; masterKeys: MasterKeySet; /** default `backup.tenant_keys` */ table?: string }
+      | { rows: TenantKeyRows; masterKeys: MasterKeySet },
+  ) {
     if (options.masterKeys.size === 0) throw new CryptoError({ code: CryptoErrorCode.InvalidArgument, message: "no master keys" });
     if ("rows" in options) this.#rows = options.rows;
     else {

@@ -42,7 +42,11 @@ describe("KEK derivation", () => {
     const kek = deriveTenantKek(base).reveal();
     expect(kek.length).toBe(32);
     for (const change of [{ masterKey: Buffer.alloc(32, 9) }, { seed: Buffer.alloc(32, 9) }, { tenantId: "u" }, { keyVersion: 2 }]) {
-      expect(deriveTenantKek({ ...base, ...change }).reveal().equals(kek)).toBe(false);
+      expect(
+        deriveTenantKek({ ...base, ...change })
+          .reveal()
+          .equals(kek),
+      ).toBe(false);
     }
     // the spec's info string, computed by hand
     const info = Buffer.concat([Buffer.from("bkp1/tenant-kek"), Buffer.from([0, 1]), Buffer.from("t"), Buffer.from([0, 0, 0, 1])]);
@@ -78,7 +82,9 @@ describe("wrapping", () => {
         expect.objectContaining({ code: CryptoErrorCode.UnwrapFailed }),
       );
     }
-    expect(() => unwrapDek({ kek: Buffer.alloc(32, 5), nonce, wrapped, context })).toThrowError(expect.objectContaining({ code: CryptoErrorCode.UnwrapFailed }));
+    expect(() => unwrapDek({ kek: Buffer.alloc(32, 5), nonce, wrapped, context })).toThrowError(
+      expect.objectContaining({ code: CryptoErrorCode.UnwrapFailed }),
+    );
   });
 });
 
@@ -89,7 +95,14 @@ describe("key sidecar", () => {
     const sidecar = buildKeySidecar({ identity: tenant, dekId, dek: Buffer.alloc(32, 6), kek: Buffer.alloc(32, 4), keyVersion: 3 });
     const json = JSON.parse(serializeKeySidecar(sidecar)) as Record<string, unknown>;
     expect(Object.keys(json)).toEqual(["format", "version", "kind", "tenantId", "backupId", "dekId", "slots"]);
-    expect(json).toMatchObject({ format: "bkp1-keys", version: 1, kind: 1, tenantId: "tenant-a", backupId: "bkp_one", dekId: "00112233445566778899aabbccddeeff" });
+    expect(json).toMatchObject({
+      format: "bkp1-keys",
+      version: 1,
+      kind: 1,
+      tenantId: "tenant-a",
+      backupId: "bkp_one",
+      dekId: "00112233445566778899aabbccddeeff",
+    });
     const [slot] = json.slots as Record<string, unknown>[];
     expect(Object.keys(slot!)).toEqual(["type", "keyVersion", "nonce", "wrapped"]);
     expect(slot).toMatchObject({ type: "tenant", keyVersion: 3 });

@@ -186,7 +186,8 @@ describe("bit flips", () => {
       if (offset === 58) return [CryptoErrorCode.HeaderMalformed];
       if (offset === 59 || offset === 60 || offset === 64 || offset === 65) return [CryptoErrorCode.HeaderMalformed];
       // a high bit set in an ASCII id is invalid UTF-8
-      if ((offset >= 61 && offset <= 63) || (offset >= 66 && offset <= 68)) return [bit === 7 ? CryptoErrorCode.HeaderMalformed : CryptoErrorCode.HeaderMacMismatch];
+      if ((offset >= 61 && offset <= 63) || (offset >= 66 && offset <= 68))
+        return [bit === 7 ? CryptoErrorCode.HeaderMalformed : CryptoErrorCode.HeaderMacMismatch];
       // createdAtMs above 2^53 does not parse
       if (offset === 69 || (offset === 70 && bit === 7)) return [CryptoErrorCode.HeaderMalformed];
       return [CryptoErrorCode.HeaderMacMismatch];

@@ -71,10 +71,19 @@ describe("tenant key store", () => {
     await store.rotateTenantKey("t-many-rotated");
     await store.currentKey("t-many-shredded");
     await store.shredTenant("t-many-shredded");
-    const ids = ["t-many-new-a", "t-many-rotated", "t-many-shredded", "t-many-new-b"].map((tenantId, i) => ({ kind: "tenant" as const, tenantId, backupId: `b-many-${i}` }));
+    const ids = ["t-many-new-a", "t-many-rotated", "t-many-shredded", "t-many-new-b"].map((tenantId, i) => ({
+      kind: "tenant" as const,
+      tenantId,
+      backupId: `b-many-${i}`,
+    }));
     const sealed = await ring.sealNewArtifacts([...ids, { ...ids[0]!, backupId: "b-many-again" }]);
     expect(sealed[2]).toMatchObject({ code: CryptoErrorCode.KeyShredded });
-    for (const [i, version] of [[0, 1], [1, 2], [3, 1], [4, 1]] as const) {
+    for (const [i, version] of [
+      [0, 1],
+      [1, 2],
+      [3, 1],
+      [4, 1],
+    ] as const) {
       const s = sealed[i]!;
       if (s instanceof Error) throw s;
       expect(s.sidecar.slots[0]!.keyVersion).toBe(version);

@@ -81,13 +81,13 @@ export interface CatalogState {
  * Cheap (one query and a small file read); never writes, never creates the schema.
  */
 export async function catalogState(pool: pg.Pool | pg.ClientBase): Promise<CatalogState> {
-  const { rows } = await pool.query<{ applied: string; last: string | null }>(
-    `select count(*) as applied, max(created_at)::text as last from backup.__migrations`,
-  ).catch(async (err: unknown) => {
-    // no schema or no table: never migrated
-    if ((err as { code?: string }).code === "42P01" || (err as { code?: string }).code === "3F000") return { rows: [{ applied: "0", last: null }] };
-    throw err;
-  });
+  const { rows } = await pool
+    .query<{ applied: string; last: string | null }>(`select count(*) as applied, max(created_at)::text as last from backup.__migrations`)
+    .catch(async (err: unknown) => {
+      // no schema or no table: never migrated
+      if ((err as { code?: string }).code === "42P01" || (err as { code?: string }).code === "3F000") return { rows: [{ applied: "0", last: null }] };
+      throw err;
+    });
   const last = rows[0]?.last == null ? -Infinity : Number(rows[0].last);
   const journal = JSON.parse(readFileSync(path.join(MIGRATIONS_DIR, "meta", "_journal.json"), "utf8")) as { entries: { tag: string; when: number }[] };
   return { applied: Number(rows[0]?.applied ?? 0), pending: journal.entries.filter((e) => e.when > last).map((e) => e.tag) };

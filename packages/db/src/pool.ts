@@ -39,8 +39,11 @@ export function databaseBusy(seconds: number, cause?: unknown): DbError {
 export function openPool({ url, max, name, connectTimeoutMs = DEFAULT_CONNECT_TIMEOUT_MS }: OpenPoolOptions): pg.Pool {
   const pool = new pg.Pool({ connectionString: url, max, connectionTimeoutMillis: connectTimeoutMs, ...(name ? { application_name: name } : {}) });
   pool.on("error", () => {});
-  const busy = (err: unknown): unknown => (err instanceof Error && TIMED_OUT.test(err.message) ? databaseBusy(Math.round(connectTimeoutMs / 100) / 10, err) : err);
-  const connect = pool.connect.bind(pool) as (cb?: (err: Error | undefined, client?: pg.PoolClient, done?: (release?: unknown) => void) => void) => Promise<pg.PoolClient> | undefined;
+  const busy = (err: unknown): unknown =>
+    err instanceof Error && TIMED_OUT.test(err.message) ? databaseBusy(Math.round(connectTimeoutMs / 100) / 10, err) : err;
+  const connect = pool.connect.bind(pool) as (
+    cb?: (err: Error | undefined, client?: pg.PoolClient, done?: (release?: unknown) => void) => void,
+  ) => Promise<pg.PoolClient> | undefined;
   // pool.query takes its client through `this.connect` as well: one place maps both
   pool.connect = ((cb?: (err: Error | undefined, client?: pg.PoolClient, done?: (release?: unknown) => void) => void) => {
     if (cb) return connect((err, client, done) => cb(err ? (busy(err) as Error) : err, client, done));

@@ -74,12 +74,27 @@ export async function insertBackupRecords(db: CatalogDb, rows: NewBackupRecord[]
  */
 export async function finishBackupRecords(db: CatalogDb, rows: (Partial<NewBackupRecord> & { id: string })[]): Promise<BackupRecord[]> {
   if (rows.length === 0) return [];
-  const finished = rows.map((r) => Object.fromEntries(Object.entries(r).filter(([k]) => k === "id" || (FINISHED_COLUMNS as readonly string[]).includes(k))) as Partial<NewBackupRecord>);
+  const finished = rows.map(
+    (r) => Object.fromEntries(Object.entries(r).filter(([k]) => k === "id" || (FINISHED_COLUMNS as readonly string[]).includes(k))) as Partial<NewBackupRecord>,
+  );
   const { json, columns } = recordsJson(finished);
   // a column a row does not give (a failed backup has no size) keeps its value
-  const set = sql.raw(columns.filter((c) => c !== "id").map((c) => `${c} = coalesce(x.${c}, r.${c})`).join(", "));
+  const set = sql.raw(
+    columns
+      .filter((c) => c !== "id")
+      .map((c) => `${c} = coalesce(x.${c}, r.${c})`)
+      .join(", "),
+  );
   await db.execute(sql`update backup.backup_records r set ${set} from json_populate_recordset(null::backup.backup_records, ${json}::json) x where r.id = x.id`);
-  return db.select().from(backupRecords).where(inArray(backupRecords.id, rows.map((r) => r.id)));
+  return db
+    .select()
+    .from(backupRecords)
+    .where(
+      inArray(
+        backupRecords.id,
+        rows.map((r) => r.id),
+      ),
+    );
 }
 
 /** What a multi-provider write of one artifact returned (`storeArtifact`'s result fits). */
@@ -199,7 +214,11 @@ export async function settleAlert(
   const now = o.now ?? new Date();
   const [changed] = await db
     .update(alerts)
-    .set({ acknowledgedAt: sql`coalesce(${alerts.acknowledgedAt}, ${now})`, acknowledgedBy: sql`coalesce(${alerts.acknowledgedBy}, ${o.by})`, ...(o.as === "resolved" ? { resolvedAt: now } : {}) })
+    .set({
+      acknowledgedAt: sql`coalesce(${alerts.acknowledgedAt}, ${now})`,
+      acknowledgedBy: sql`coalesce(${alerts.acknowledgedBy}, ${o.by})`,
+      ...(o.as === "resolved" ? { resolvedAt: now } : {}),
+    })
     .where(and(eq(alerts.id, o.id), isNull(alerts.resolvedAt)))
     .returning({ id: alerts.id, context: alerts.context });
   return changed;

@@ -21,9 +21,7 @@ export function catalogClaims(db: CatalogDb): {
       return rows.length === 1;
     },
     async release(schedule, period, owner) {
-      await db
-        .delete(scheduleRuns)
-        .where(and(eq(scheduleRuns.schedule, schedule), eq(scheduleRuns.period, period), eq(scheduleRuns.firedBy, owner)));
+      await db.delete(scheduleRuns).where(and(eq(scheduleRuns.schedule, schedule), eq(scheduleRuns.period, period), eq(scheduleRuns.firedBy, owner)));
     },
   };
 }

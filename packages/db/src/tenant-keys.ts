@@ -44,8 +44,21 @@ interface SeedRow {
 const COLUMNS = "tenant_id, key_version, master_version, created_at, retired_at, octet_length(seed) = 0 as shredded";
 const UNIQUE_VIOLATION = "23505";
 
-const info = (r: Row): TenantKeyRow => ({ tenantId: r.tenant_id, keyVersion: r.key_version, masterVersion: r.master_version, createdAt: r.created_at, retiredAt: r.retired_at, shredded: r.shredded });
-const seedOf = (r: SeedRow): TenantKeySeed => ({ tenantId: r.tenant_id, keyVersion: r.key_version, seed: r.seed, masterVersion: r.master_version, retiredAt: r.retired_at });
+const info = (r: Row): TenantKeyRow => ({
+  tenantId: r.tenant_id,
+  keyVersion: r.key_version,
+  masterVersion: r.master_version,
+  createdAt: r.created_at,
+  retiredAt: r.retired_at,
+  shredded: r.shredded,
+});
+const seedOf = (r: SeedRow): TenantKeySeed => ({
+  tenantId: r.tenant_id,
+  keyVersion: r.key_version,
+  seed: r.seed,
+  masterVersion: r.master_version,
+  retiredAt: r.retired_at,
+});
 
 export type TenantKeyRows = ReturnType<typeof tenantKeyRows>;
 
@@ -109,7 +122,9 @@ export function tenantKeyRows(pool: pg.Pool, { table = "backup.tenant_keys", own
     },
     /** Master versions named by a version neither retired nor shredded. */
     async masterVersionsInUse(): Promise<number[]> {
-      const { rows } = await pool.query<{ master_version: number }>(`select distinct master_version from ${table} where retired_at is null and octet_length(seed) > 0 order by 1`);
+      const { rows } = await pool.query<{ master_version: number }>(
+        `select distinct master_version from ${table} where retired_at is null and octet_length(seed) > 0 order by 1`,
+      );
       return rows.map((r) => r.master_version);
     },
     /** Tenants whose newest, unshredded version was created under a master version below `masterVersion`. */
@@ -124,7 +139,10 @@ export function tenantKeyRows(pool: pg.Pool, { table = "backup.tenant_keys", own
       return rows.map((r) => r.tenant_id);
     },
     async seed({ tenantId, keyVersion }: { tenantId: string; keyVersion: number }): Promise<TenantKeySeed | undefined> {
-      const { rows } = await pool.query<SeedRow>(`select tenant_id, key_version, seed, master_version, retired_at from ${table} where tenant_id = $1 and key_version = $2`, [tenantId, keyVersion]);
+      const { rows } = await pool.query<SeedRow>(
+        `select tenant_id, key_version, seed, master_version, retired_at from ${table} where tenant_id = $1 and key_version = $2`,
+        [tenantId, keyVersion],
+      );
       return rows[0] ? seedOf(rows[0]) : undefined;
     },
     /** The newest version's seed of each tenant given (those without keys are absent). */

@@ -14,7 +14,9 @@ describe("migration journal", () => {
     }
   });
   it("lists every migration file, in order", () => {
-    const files = readdirSync(MIGRATIONS_DIR).filter((f) => f.endsWith(".sql")).sort();
+    const files = readdirSync(MIGRATIONS_DIR)
+      .filter((f) => f.endsWith(".sql"))
+      .sort();
     expect(journal.entries.map((e) => `${e.tag}.sql`)).toEqual(files);
   });
 });

@@ -21,9 +21,7 @@ describe("migrate", () => {
 
     const client = new pg.Client({ connectionString: database.url });
     await client.connect();
-    const { rows } = await client.query<{ table_name: string }>(
-      "select table_name from information_schema.tables where table_schema = 'backup' order by 1",
-    );
+    const { rows } = await client.query<{ table_name: string }>("select table_name from information_schema.tables where table_schema = 'backup' order by 1");
     await client.end();
     expect(rows.map((r) => r.table_name)).toEqual(
       expect.arrayContaining(["backup_records", "restore_operations", "tenant_keys", "customer_exports", "audit_log", "alerts", "settings"]),
@@ -43,12 +41,16 @@ describe("migrate", () => {
   });
 
   it("names the database without its password when it cannot connect", async () => {
-    await expect(migrate({ url: "postgres://u:sekrit@127.0.0.1:1/none" })).rejects.toThrow(/catalog database at postgres:\/\/u:\*\*redacted\*\*@127\.0\.0\.1:1\/none/);
+    await expect(migrate({ url: "postgres://u:sekrit@127.0.0.1:1/none" })).rejects.toThrow(
+      /catalog database at postgres:\/\/u:\*\*redacted\*\*@127\.0\.0\.1:1\/none/,
+    );
   });
 });
 
 /** The tags of this code's migrations, oldest first. */
-const tags = (JSON.parse(readFileSync(new URL("../migrations/meta/_journal.json", import.meta.url), "utf8")) as { entries: { tag: string }[] }).entries.map((e) => e.tag);
+const tags = (JSON.parse(readFileSync(new URL("../migrations/meta/_journal.json", import.meta.url), "utf8")) as { entries: { tag: string }[] }).entries.map(
+  (e) => e.tag,
+);
 
 describe("requireMigratedCatalog", () => {
   it("refuses a database that was never migrated, with what to run, and passes once migrated", async () => {
@@ -60,7 +62,10 @@ describe("requireMigratedCatalog", () => {
         () => undefined,
         (e: unknown) => e,
       );
-      expect(refusal).toMatchObject({ code: "catalog_not_migrated", message: expect.stringMatching(/^the catalog at postgres:\/\/\S+ is not migrated: run `hesaab catalog migrate`$/) as string });
+      expect(refusal).toMatchObject({
+        code: "catalog_not_migrated",
+        message: expect.stringMatching(/^the catalog at postgres:\/\/\S+ is not migrated: run `hesaab catalog migrate`$/) as string,
+      });
       // the check wrote nothing: still no schema
       expect((await pool.query("select to_regnamespace('backup') as s")).rows[0].s).toBeNull();
       await migrate({ url: fresh.url });

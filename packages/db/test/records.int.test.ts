@@ -50,16 +50,39 @@ describe("backup records", () => {
 
   it("clear fields of one provider's copy while merging others", async () => {
     const id = newId("bkp");
-    await insertBackupRecord(catalog.db, { ...base, id, tenantId: "t1", providers: { b2: { location: "k", status: "failed", error: "boom" }, r2: { location: "k", status: "failed", error: "down" } } });
+    await insertBackupRecord(catalog.db, {
+      ...base,
+      id,
+      tenantId: "t1",
+      providers: { b2: { location: "k", status: "failed", error: "boom" }, r2: { location: "k", status: "failed", error: "down" } },
+    });
     await setProviderCopy(catalog.db, { id, provider: "b2", copy: { status: "stored", verification: "verified" }, clear: ["error"] });
     const row = await getBackupRecord(catalog.db, id);
-    expect(row!.providers).toEqual({ b2: { location: "k", status: "stored", verification: "verified" }, r2: { location: "k", status: "failed", error: "down" } });
+    expect(row!.providers).toEqual({
+      b2: { location: "k", status: "stored", verification: "verified" },
+      r2: { location: "k", status: "failed", error: "down" },
+    });
   });
 
   it("finish many records in one statement: finished columns replace the running ones, the rest stays", async () => {
-    const running = [newId("bkp"), newId("bkp")].map((id, i) => ({ ...base, id, tenantId: `t-fin-${i}`, status: "running" as const, period: "2026-11-26", metadata: { attempt: 1 } }));
+    const running = [newId("bkp"), newId("bkp")].map((id, i) => ({
+      ...base,
+      id,
+      tenantId: `t-fin-${i}`,
+      status: "running" as const,
+      period: "2026-11-26",
+      metadata: { attempt: 1 },
+    }));
     await insertBackupRecords(catalog.db, running);
-    expect(await getBackupRecord(catalog.db, running[1]!.id)).toMatchObject({ status: "running", tenantId: "t-fin-1", fileSize: 0, checksum: "", providers: {}, verificationStatus: "pending", metadata: { attempt: 1 } });
+    expect(await getBackupRecord(catalog.db, running[1]!.id)).toMatchObject({
+      status: "running",
+      tenantId: "t-fin-1",
+      fileSize: 0,
+      checksum: "",
+      providers: {},
+      verificationStatus: "pending",
+      metadata: { attempt: 1 },
+    });
     const done = await finishBackupRecords(catalog.db, [
       { ...running[0]!, status: "completed", fileSize: 42, checksum: "c", completedAt: new Date(), metadata: { attempt: 1, rows: 3 } },
       { ...running[1]!, status: "failed", errorMessage: "boom", completedAt: new Date() },
@@ -80,7 +103,14 @@ describe("backup records", () => {
     await insertBackupRecord(catalog.db, { ...base, id: a, tenantId: t, status: "completed", createdAt: at("2026-11-01T00:00:00Z") });
     await insertBackupRecord(catalog.db, { ...base, id: b, tenantId: t, status: "degraded", createdAt: at("2026-11-02T00:00:00Z") });
     await insertBackupRecord(catalog.db, { ...base, id: newId("bkp"), tenantId: t, status: "failed", createdAt: at("2026-11-03T00:00:00Z") });
-    await insertBackupRecord(catalog.db, { ...base, id: newId("bkp"), tenantId: t, status: "completed", purpose: "pre_restore", createdAt: at("2026-11-04T00:00:00Z") });
+    await insertBackupRecord(catalog.db, {
+      ...base,
+      id: newId("bkp"),
+      tenantId: t,
+      status: "completed",
+      purpose: "pre_restore",
+      createdAt: at("2026-11-04T00:00:00Z"),
+    });
     expect((await latestRestorableBackup(catalog.db, { tenantId: t }))!.id).toBe(b);
     expect((await latestRestorableBackup(catalog.db, { tenantId: t, at: at("2026-11-01T12:00:00Z") }))!.id).toBe(a);
     expect(await latestRestorableBackup(catalog.db, { tenantId: t, at: at("2026-10-01T00:00:00Z") })).toBeUndefined();
@@ -95,11 +125,16 @@ describe("backup records", () => {
 describe("alerts", () => {
   it("raiseAlert records the alert and publishes alert.raised.v1 with its id", async () => {
     const published: { type: string; data: unknown }[] = [];
-    const id = await raiseAlert({ catalog, publish: async (type, data) => void published.push({ type, data }) }, { severity: "warning", code: "test_alert", message: "something to look at", context: { tenantId: "t9" } });
+    const id = await raiseAlert(
+      { catalog, publish: async (type, data) => void published.push({ type, data }) },
+      { severity: "warning", code: "test_alert", message: "something to look at", context: { tenantId: "t9" } },
+    );
     expect(id).toMatch(/^alr_/);
     const [row] = await catalog.db.select().from(alerts).where(eq(alerts.id, id!));
     expect(row).toMatchObject({ severity: "warning", code: "test_alert", message: "something to look at", context: { tenantId: "t9" } });
-    expect(published).toEqual([{ type: "alert.raised.v1", data: { alertId: id, severity: "warning", code: "test_alert", message: "something to look at", context: { tenantId: "t9" } } }]);
+    expect(published).toEqual([
+      { type: "alert.raised.v1", data: { alertId: id, severity: "warning", code: "test_alert", message: "something to look at", context: { tenantId: "t9" } } },
+    ]);
   });
 
   it("raiseAlert with a key raises one alert for it, however many places and times raise it (at once, too)", async () => {
@@ -143,7 +178,10 @@ describe("alerts", () => {
     const keyed = alertOnDeadLetter(deps, { key: (id) => `job:${id}` });
     await raiseAlert(deps, { severity: "critical", code: "tenant_backup_failed", message: "the handler's own alert", key: `job:${messageId}` });
     await keyed(dl);
-    const byKey = await catalog.db.select().from(alerts).where(eq(alerts.dedupKey, `job:${messageId}`));
+    const byKey = await catalog.db
+      .select()
+      .from(alerts)
+      .where(eq(alerts.dedupKey, `job:${messageId}`));
     expect(byKey.map((a) => a.code)).toEqual(["tenant_backup_failed"]);
 
     const unkeyed = alertOnDeadLetter(deps);
@@ -151,7 +189,12 @@ describe("alerts", () => {
     await unkeyed(dl);
     const rows = (await catalog.db.select().from(alerts).where(eq(alerts.code, "job_dead_lettered"))).filter((a) => a.context.messageId === messageId);
     expect(rows).toHaveLength(2);
-    expect(rows[0]).toMatchObject({ severity: "critical", message: "cmd.test.job.v1 was dead-lettered (exhausted)", context: { subject: "cmd.test.job.v1", reason: "exhausted", error: "gave up" }, dedupKey: null });
+    expect(rows[0]).toMatchObject({
+      severity: "critical",
+      message: "cmd.test.job.v1 was dead-lettered (exhausted)",
+      context: { subject: "cmd.test.job.v1", reason: "exhausted", error: "gave up" },
+      dedupKey: null,
+    });
   });
 
   it("raiseAlert never throws: a catalog that cannot take it gives undefined", async () => {

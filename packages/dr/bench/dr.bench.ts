@@ -75,10 +75,24 @@ async function child(phase: string): Promise<void> {
   const started = performance.now();
   let detail: Record<string, unknown>;
   if (phase === "backup") {
-    const r = await backupPlatform({ platformUrl: process.env.BENCH_SOURCE_URL!, keyRing: keyRing(), backends: backends(), root: process.env.BENCH_ROOT!, gitCommit: null });
+    const r = await backupPlatform({
+      platformUrl: process.env.BENCH_SOURCE_URL!,
+      keyRing: keyRing(),
+      backends: backends(),
+      root: process.env.BENCH_ROOT!,
+      gitCommit: null,
+    });
     detail = { backupId: r.backupId, status: r.status, artifactBytes: r.data.size, tables: Object.keys(r.manifest.tables).length, ...r.phasesMs };
   } else {
-    const r = await restorePlatform({ latest: true, backends: backends(), keyRing: keyRing(), targetUrl: process.env.BENCH_TARGET_URL!, jobs: JOBS, root: process.env.BENCH_ROOT!, workDir: process.env.BENCH_WORK_DIR! });
+    const r = await restorePlatform({
+      latest: true,
+      backends: backends(),
+      keyRing: keyRing(),
+      targetUrl: process.env.BENCH_TARGET_URL!,
+      jobs: JOBS,
+      root: process.env.BENCH_ROOT!,
+      workDir: process.env.BENCH_WORK_DIR!,
+    });
     if (!r.ok) throw new Error(`restore finished with ${r.mismatches} table(s) differing from the manifest`);
     detail = { providerUsed: r.providerUsed, ...r.durationsMs };
   }
@@ -88,7 +102,10 @@ async function child(phase: string): Promise<void> {
 
 function runChild(phase: string, env: Record<string, string>): Promise<PhaseResult> {
   return new Promise((resolve, reject) => {
-    const proc = fork(fileURLToPath(import.meta.url), [], { env: { ...process.env, ...env, BENCH_PHASE: phase }, stdio: ["ignore", "inherit", "inherit", "ipc"] });
+    const proc = fork(fileURLToPath(import.meta.url), [], {
+      env: { ...process.env, ...env, BENCH_PHASE: phase },
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+    });
     let result: PhaseResult | undefined;
     proc.on("message", (m) => (result = m as PhaseResult));
     proc.on("error", reject);
@@ -110,7 +127,12 @@ function sh(script: string, env: Record<string, string> = {}): Promise<number> {
 
 function libpq(url: string): Record<string, string> {
   const u = new URL(url);
-  return { PGHOST: u.hostname, PGPORT: u.port || "5432", PGUSER: decodeURIComponent(u.username || "postgres"), PGDATABASE: decodeURIComponent(u.pathname.slice(1)) };
+  return {
+    PGHOST: u.hostname,
+    PGPORT: u.port || "5432",
+    PGUSER: decodeURIComponent(u.username || "postgres"),
+    PGDATABASE: decodeURIComponent(u.pathname.slice(1)),
+  };
 }
 
 async function source(): Promise<{ url: string; db?: FreshDatabase }> {
@@ -123,7 +145,9 @@ async function source(): Promise<{ url: string; db?: FreshDatabase }> {
   process.stderr.write(`generating a platform of about ${sizeMb} MB of COPY text (200 tenants, largeScale ${largeScale})…\n`);
   const started = performance.now();
   const generated = await generatePlatform({ url: db.url, tenants: 200, scale: 1, largeScale, seed: 5, skipForeignKeyChecks: true, concurrency: 2 });
-  process.stderr.write(`generated ${(generated.bytes / 1e6).toFixed(0)} MB, ${Object.values(generated.rows).reduce((a, n) => a + n, 0)} rows in ${((performance.now() - started) / 1000).toFixed(0)} s\n`);
+  process.stderr.write(
+    `generated ${(generated.bytes / 1e6).toFixed(0)} MB, ${Object.values(generated.rows).reduce((a, n) => a + n, 0)} rows in ${((performance.now() - started) / 1000).toFixed(0)} s\n`,
+  );
   return { url: db.url, db };
 }
 
@@ -164,7 +188,10 @@ async function parent(): Promise<void> {
       const encFile = path.join(work, "baseline.dump.enc");
       const baseBackup = async () => {
         await settle();
-        return sh(`pg_dump -Fc --no-password | openssl enc -aes-256-ctr -pbkdf2 -pass env:BENCH_PASS -out "${encFile}"`, { ...libpq(src.url), BENCH_PASS: key });
+        return sh(`pg_dump -Fc --no-password | openssl enc -aes-256-ctr -pbkdf2 -pass env:BENCH_PASS -out "${encFile}"`, {
+          ...libpq(src.url),
+          BENCH_PASS: key,
+        });
       };
       const ourBackup = async () => {
         await settle();

@@ -4,7 +4,16 @@ import { storeArtifact, type StoredArtifact } from "@hesaab/artifacts";
 import { newId } from "@hesaab/contracts";
 import type { ArtifactIdentity, KeyRing, KeySidecar } from "@hesaab/crypto";
 import { insertBackupRecord, updateBackupRecord, writeAudit, type CatalogDb, type ProviderCopy } from "@hesaab/db";
-import { disasterBackupKey, keysSidecarKey, metaSidecarKey, verifyObject, withKeyPrefix, type ManifestSummary, type StorageBackend, type VerifyResult } from "@hesaab/storage";
+import {
+  disasterBackupKey,
+  keysSidecarKey,
+  metaSidecarKey,
+  verifyObject,
+  withKeyPrefix,
+  type ManifestSummary,
+  type StorageBackend,
+  type VerifyResult,
+} from "@hesaab/storage";
 import { buildConfigBundle, type ConfigBundle } from "./config-bundle";
 import { describe } from "./describe";
 import { DrError } from "./errors";
@@ -109,7 +118,8 @@ export async function backupPlatform(opts: BackupPlatformOptions): Promise<Disas
   const createdAt = opts.now?.() ?? new Date();
   const backupId = opts.backupId ?? newId("bkp", createdAt.getTime());
   const backends = opts.backends.map((b) => withKeyPrefix(b, opts.root ?? ""));
-  if (backends.length === 0) throw new DrError({ code: "dr_invalid_argument", message: "a disaster backup needs at least one storage provider", hint: "Configure B2_* and/or R2_*" });
+  if (backends.length === 0)
+    throw new DrError({ code: "dr_invalid_argument", message: "a disaster backup needs at least one storage provider", hint: "Configure B2_* and/or R2_*" });
   const retentionDays = opts.retentionDays ?? 90;
   const expiresAt = new Date(createdAt.getTime() + retentionDays * DAY_MS);
   const identity: ArtifactIdentity = { kind: "platform", tenantId: "", backupId };
@@ -197,7 +207,25 @@ export async function backupPlatform(opts: BackupPlatformOptions): Promise<Disas
 }
 
 /** 2. The configuration bundle, carrying the full manifest (and the roles, which the dump leaves out). */
-function storeConfig({ opts, identity, backends, keys, createdAt, bundle, manifest, dumped }: { opts: BackupPlatformOptions; identity: ArtifactIdentity; backends: StorageBackend[]; keys: { config: string }; createdAt: Date; bundle: Awaited<ReturnType<typeof buildConfigBundle>>; manifest: DrManifest; dumped: { roles: ConfigBundle["roles"] } }): Promise<StoredArtifact> {
+function storeConfig({
+  opts,
+  identity,
+  backends,
+  keys,
+  createdAt,
+  bundle,
+  manifest,
+  dumped,
+}: {
+  opts: BackupPlatformOptions;
+  identity: ArtifactIdentity;
+  backends: StorageBackend[];
+  keys: { config: string };
+  createdAt: Date;
+  bundle: Awaited<ReturnType<typeof buildConfigBundle>>;
+  manifest: DrManifest;
+  dumped: { roles: ConfigBundle["roles"] };
+}): Promise<StoredArtifact> {
   const { signal } = opts;
   return storeArtifact({
     plaintext: Readable.from([Buffer.from(JSON.stringify({ ...bundle, manifest, ...(dumped.roles ? { roles: dumped.roles } : {}) } satisfies ConfigBundle))]),
@@ -212,7 +240,19 @@ function storeConfig({ opts, identity, backends, keys, createdAt, bundle, manife
 }
 
 /** 3. Every copy read back: size + SHA-256 (keyless), in every provider at once; no verified copy anywhere is `dr_storage_failed`. */
-async function verifyCopies({ backends, backupId, dataChecks, config, signal }: { backends: StorageBackend[]; backupId: string; dataChecks: Promise<PartCheck[]>; config: StoredArtifact; signal: AbortSignal | undefined }): Promise<{ providers: ProviderReport[]; okProviders: ProviderReport[] }> {
+async function verifyCopies({
+  backends,
+  backupId,
+  dataChecks,
+  config,
+  signal,
+}: {
+  backends: StorageBackend[];
+  backupId: string;
+  dataChecks: Promise<PartCheck[]>;
+  config: StoredArtifact;
+  signal: AbortSignal | undefined;
+}): Promise<{ providers: ProviderReport[]; okProviders: ProviderReport[] }> {
   const [dataResults, configResults] = await Promise.all([dataChecks, verifyPart({ backends, artifact: config, signal })]);
   const providers = backends.map((backend, i) => providerReport({ provider: backend.name, checks: [dataResults[i]!, configResults[i]!] }));
   const okProviders = providers.filter((p) => p.ok);
@@ -227,12 +267,29 @@ async function verifyCopies({ backends, backupId, dataChecks, config, signal }: 
 }
 
 /** A failed backup leaves nothing behind: the parts written are removed, a recorded run is marked failed and audited. */
-async function undoFailed({ opts, backends, backupId, written, recorded, err }: { opts: BackupPlatformOptions; backends: StorageBackend[]; backupId: string; written: StoredArtifact[]; recorded: boolean; err: unknown }): Promise<void> {
+async function undoFailed({
+  opts,
+  backends,
+  backupId,
+  written,
+  recorded,
+  err,
+}: {
+  opts: BackupPlatformOptions;
+  backends: StorageBackend[];
+  backupId: string;
+  written: StoredArtifact[];
+  recorded: boolean;
+  err: unknown;
+}): Promise<void> {
   const { catalog } = opts;
   await Promise.all(written.map((artifact) => removeEverywhere({ backends, key: artifact.key })));
   if (catalog && recorded) {
     const { code, message } = describe(err);
-    await updateBackupRecord(catalog, { id: backupId, set: { status: "failed", errorMessage: `${code}: ${message}`.slice(0, 2000), completedAt: new Date() } }).catch(() => {});
+    await updateBackupRecord(catalog, {
+      id: backupId,
+      set: { status: "failed", errorMessage: `${code}: ${message}`.slice(0, 2000), completedAt: new Date() },
+    }).catch(() => {});
     await writeAudit(catalog, {
       actor: opts.requestedBy ?? "system:dr",
       action: "dr.backup",
@@ -262,13 +319,21 @@ interface DumpContext {
  * The transaction stays open until pg_dump is done. The dump stream does not end before the counts
  * are in (a gate's flush waits for them), so the data part's meta sidecar carries them too.
  */
-async function dumpInSnapshot(ctx: DumpContext): Promise<{ data: StoredArtifact; tables: Record<string, number>; facts: Awaited<ReturnType<typeof serverFacts>>; roles: RolesDump }> {
+async function dumpInSnapshot(
+  ctx: DumpContext,
+): Promise<{ data: StoredArtifact; tables: Record<string, number>; facts: Awaited<ReturnType<typeof serverFacts>>; roles: RolesDump }> {
   const { opts } = ctx;
   let snap;
   try {
     snap = await connect(opts.platformUrl);
   } catch (err) {
-    throw new DrError({ code: "dr_dump_failed", message: describe(err).message, retryable: true, cause: err, hint: "Check PLATFORM_DATABASE_URL and that PostgreSQL is running" });
+    throw new DrError({
+      code: "dr_dump_failed",
+      message: describe(err).message,
+      retryable: true,
+      cause: err,
+      hint: "Check PLATFORM_DATABASE_URL and that PostgreSQL is running",
+    });
   }
   const stop = new AbortController();
   const onAbort = () => stop.abort();
@@ -286,7 +351,9 @@ async function dumpInSnapshot(ctx: DumpContext): Promise<{ data: StoredArtifact;
       tables = t;
       return t;
     });
-    counting.catch((err: unknown) => dump.destroy(new DrError({ code: "dr_dump_failed", message: `row counts failed: ${describe(err).message}`, retryable: true, cause: err })));
+    counting.catch((err: unknown) =>
+      dump.destroy(new DrError({ code: "dr_dump_failed", message: `row counts failed: ${describe(err).message}`, retryable: true, cause: err })),
+    );
     let bytes = 0;
     let reported = 0;
     const gate = new Transform({
@@ -300,7 +367,10 @@ async function dumpInSnapshot(ctx: DumpContext): Promise<{ data: StoredArtifact;
         cb(null, chunk);
       },
       flush(cb) {
-        counting.then(() => cb(), (err: unknown) => cb(err as Error));
+        counting.then(
+          () => cb(),
+          (err: unknown) => cb(err as Error),
+        );
       },
     });
     const piping = pipeline(dump, gate).catch(() => {}); // a dump failure destroys `gate`, which fails the upload
@@ -348,20 +418,41 @@ function summaryOf(m: Pick<DrManifest, "gitCommit" | "serverVersion" | "database
 }
 
 function partResult(artifact: StoredArtifact, root: string | undefined): DisasterPartResult {
-  return { key: artifact.key, location: rootedKey(root, artifact.key), size: artifact.size, sha256: artifact.sha256, dekId: artifact.dekId, sidecar: artifact.sidecar };
+  return {
+    key: artifact.key,
+    location: rootedKey(root, artifact.key),
+    size: artifact.size,
+    sha256: artifact.sha256,
+    dekId: artifact.dekId,
+    sidecar: artifact.sidecar,
+  };
 }
 
 type PartCheck = { stored: true; result: VerifyResult } | { stored: false; problem: string };
 
 /** Per backend, in order: the upload's failure, or the read-back of the stored copy. */
-function verifyPart({ backends, artifact, signal }: { backends: StorageBackend[]; artifact: StoredArtifact; signal?: AbortSignal | undefined }): Promise<PartCheck[]> {
+function verifyPart({
+  backends,
+  artifact,
+  signal,
+}: {
+  backends: StorageBackend[];
+  artifact: StoredArtifact;
+  signal?: AbortSignal | undefined;
+}): Promise<PartCheck[]> {
   return Promise.all(
     backends.map(async (backend): Promise<PartCheck> => {
       if (!artifact.okProviders.includes(backend.name)) {
         const outcome = artifact.outcomes.find((o) => o.provider === backend.name);
         return { stored: false, problem: `upload of ${artifact.key} failed: ${outcome?.error ? describe(outcome.error).message : "unknown"}` };
       }
-      const result = await verifyObject({ backend, key: artifact.key, expectedSha256: artifact.sha256, expectedSize: artifact.size, ...(signal ? { signal } : {}) });
+      const result = await verifyObject({
+        backend,
+        key: artifact.key,
+        expectedSha256: artifact.sha256,
+        expectedSize: artifact.size,
+        ...(signal ? { signal } : {}),
+      });
       return { stored: true, result };
     }),
   );
@@ -379,7 +470,15 @@ async function removeEverywhere({ backends, key }: { backends: StorageBackend[];
   await Promise.all(backends.flatMap((b) => [key, keysSidecarKey(key), metaSidecarKey(key)].map((k) => b.delete(k).catch(() => {}))));
 }
 
-async function recordCompleted({ catalog, result, requestedBy }: { catalog: CatalogDb; result: DisasterBackupResult; requestedBy?: string | undefined }): Promise<void> {
+async function recordCompleted({
+  catalog,
+  result,
+  requestedBy,
+}: {
+  catalog: CatalogDb;
+  result: DisasterBackupResult;
+  requestedBy?: string | undefined;
+}): Promise<void> {
   const now = result.completedAt;
   const providers: Record<string, ProviderCopy> = {};
   for (const p of result.providers) {

@@ -45,7 +45,12 @@ export async function buildConfigBundle(files: string[]): Promise<ConfigBundle> 
       const [content, info] = await Promise.all([readFile(file), stat(file)]);
       out.files.push({ path: path.resolve(file), mode: info.mode & 0o777, content: content.toString("base64") });
     } catch (err) {
-      throw new DrError({ code: "dr_config_invalid", message: `cannot read configuration file ${file}: ${(err as Error).message}`, hint: "Fix DR_CONFIG_FILES", cause: err });
+      throw new DrError({
+        code: "dr_config_invalid",
+        message: `cannot read configuration file ${file}: ${(err as Error).message}`,
+        hint: "Fix DR_CONFIG_FILES",
+        cause: err,
+      });
     }
   }
   return out;

@@ -38,7 +38,10 @@ export async function handleDisasterBackupRequest(
     }
     if (existing?.status === "running") {
       // Only one delivery of a command runs at a time: a `running` record of the same period is an attempt that died.
-      await updateBackupRecord(catalog, { id: existing.id, set: { status: "failed", errorMessage: "abandoned: the worker stopped mid-way; retried", completedAt: new Date() } });
+      await updateBackupRecord(catalog, {
+        id: existing.id,
+        set: { status: "failed", errorMessage: "abandoned: the worker stopped mid-way; retried", completedAt: new Date() },
+      });
     }
   }
   const backupId = newId("bkp");
@@ -72,7 +75,15 @@ export async function handleDisasterBackupRequest(
   // storage-svc verifies every copy and heals a degraded backup now, not at the next reconciliation.
   await deps.publish(
     "storage.artifact.stored.v1",
-    { backupId: result.backupId, backupType: "disaster", tenantId: null, key: result.data.location, size: result.data.size, sha256: result.data.sha256, providers: outcomes },
+    {
+      backupId: result.backupId,
+      backupType: "disaster",
+      tenantId: null,
+      key: result.data.location,
+      size: result.data.size,
+      sha256: result.data.sha256,
+      providers: outcomes,
+    },
     { msgId: `dr-stored:${result.backupId}` },
   );
   await deps.publish(
@@ -100,7 +111,10 @@ async function reportFailure(deps: DrHandlerDeps, { err, delivery, backupId }: {
     if (final) {
       await raiseAlert(
         // the alert's own event is news: losing it must not hide the alert row
-        { catalog: { db: deps.catalog }, publish: (type, data) => deps.publish(type, data).catch((e: unknown) => deps.log.warn("event not published", { type, error: describe(e).message })) },
+        {
+          catalog: { db: deps.catalog },
+          publish: (type, data) => deps.publish(type, data).catch((e: unknown) => deps.log.warn("event not published", { type, error: describe(e).message })),
+        },
         {
           severity: "critical",
           code: "dr_backup_failed",

@@ -1,6 +1,16 @@
 export { DrError, DR_ERROR_CODES, type DrErrorCode } from "./errors";
 export { dumpDatabase, restoreDump, connect, userObjects, probeDatabase, createDatabase, type DumpOptions, type RestoreOptions } from "./pg-tools";
-export { countRows, countRowsOf, listTables, serverFacts, compareWithManifest, compareCounts, parseManifest, type DrManifest, type ManifestComparison } from "./manifest";
+export {
+  countRows,
+  countRowsOf,
+  listTables,
+  serverFacts,
+  compareWithManifest,
+  compareCounts,
+  parseManifest,
+  type DrManifest,
+  type ManifestComparison,
+} from "./manifest";
 export { buildConfigBundle, writeConfigBundle, parseConfigBundle, type ConfigBundle } from "./config-bundle";
 export { rootedKey } from "./rooted-backend";
 export { dumpRoles, createMissingRoles, createRoleSql, alterRoleSetSql, splitListSetting, type RolesDump, type RoleDef, type RolesReport } from "./roles";

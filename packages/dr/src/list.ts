@@ -88,7 +88,9 @@ export async function listDisasterBackups(opts: ListDisasterBackupsOptions): Pro
  * complete in some provider (candidates tried newest first, by the day in their key and their
  * time-ordered id), so a bucket with 90 days of backups costs a listing and a few small reads.
  */
-export async function findDisasterBackup(opts: ListDisasterBackupsOptions & { backupId?: string | undefined }): Promise<{ entry: DisasterBackupEntry | undefined; providers: ProviderListing[]; incomplete: number }> {
+export async function findDisasterBackup(
+  opts: ListDisasterBackupsOptions & { backupId?: string | undefined },
+): Promise<{ entry: DisasterBackupEntry | undefined; providers: ProviderListing[]; incomplete: number }> {
   const listed = await listObjects(opts);
   const providers = listed.map((p) => p.listing);
   const ids = opts.backupId ? [opts.backupId] : newestFirst(listed);
@@ -141,7 +143,15 @@ function newestFirst(listed: ListedProvider[]): string[] {
   return [...day.keys()].sort((a, b) => (day.get(a) === day.get(b) ? (a < b ? 1 : -1) : day.get(a)! < day.get(b)! ? 1 : -1));
 }
 
-async function describeBackup({ listed, backupId, signal }: { listed: ListedProvider[]; backupId: string; signal?: AbortSignal | undefined }): Promise<DisasterBackupEntry> {
+async function describeBackup({
+  listed,
+  backupId,
+  signal,
+}: {
+  listed: ListedProvider[];
+  backupId: string;
+  signal?: AbortSignal | undefined;
+}): Promise<DisasterBackupEntry> {
   const entry: DisasterBackupEntry = { backupId, createdAt: "", summary: {}, copies: [], completeIn: [] };
   const copies = await Promise.all(
     listed.map(async ({ backend, items }) => {
@@ -160,7 +170,15 @@ async function describeBackup({ listed, backupId, signal }: { listed: ListedProv
   return entry;
 }
 
-async function describeCopy({ backend, items, signal }: { backend: StorageBackend; items: ListedArtifact[]; signal?: AbortSignal | undefined }): Promise<DisasterBackupCopy> {
+async function describeCopy({
+  backend,
+  items,
+  signal,
+}: {
+  backend: StorageBackend;
+  items: ListedArtifact[];
+  signal?: AbortSignal | undefined;
+}): Promise<DisasterBackupCopy> {
   const copy: DisasterBackupCopy = { provider: backend.name, complete: false, problems: [] };
   const parts = await Promise.all(items.map((item) => readPart({ backend, item, signal })));
   for (const [i, item] of items.entries()) {
@@ -175,7 +193,15 @@ async function describeCopy({ backend, items, signal }: { backend: StorageBacken
   return copy;
 }
 
-async function readPart({ backend, item, signal }: { backend: StorageBackend; item: ListedArtifact; signal?: AbortSignal | undefined }): Promise<{ copy: DisasterPartCopy } | { problem: string }> {
+async function readPart({
+  backend,
+  item,
+  signal,
+}: {
+  backend: StorageBackend;
+  item: ListedArtifact;
+  signal?: AbortSignal | undefined;
+}): Promise<{ copy: DisasterPartCopy } | { problem: string }> {
   const part: ArtifactPart = item.parsed.part;
   if (!item.artifact) return { problem: "artifact missing (only sidecars found: an interrupted write?)" };
   if (!item.keys) return { problem: "key sidecar missing" };
@@ -185,7 +211,14 @@ async function readPart({ backend, item, signal }: { backend: StorageBackend; it
     if (meta.type !== "disaster" || meta.part !== part || meta.backupId !== item.parsed.backupId) return { problem: "meta sidecar describes another artifact" };
     if (meta.size !== item.artifact.size) return { problem: `size ${item.artifact.size} differs from the meta sidecar's ${meta.size}` };
     return {
-      copy: { key: item.parsed.artifactKey, size: meta.size, sha256: meta.sha256, contentEncoding: meta.contentEncoding, createdAt: meta.createdAt, manifest: meta.manifest },
+      copy: {
+        key: item.parsed.artifactKey,
+        size: meta.size,
+        sha256: meta.sha256,
+        contentEncoding: meta.contentEncoding,
+        createdAt: meta.createdAt,
+        manifest: meta.manifest,
+      },
     };
   } catch (err) {
     return { problem: `description unreadable: ${describe(err).message}` };

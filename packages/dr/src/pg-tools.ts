@@ -40,7 +40,15 @@ export function dumpDatabase({ url, snapshot, signal }: DumpOptions): Readable {
   });
   child.stdout.pipe(out, { end: false });
   const fail = (message: string, cause?: unknown) =>
-    out.destroy(new DrError({ code: "dr_dump_failed", message, retryable: true, cause, hint: "Check that pg_dump matches the server's major version and can reach the database" }));
+    out.destroy(
+      new DrError({
+        code: "dr_dump_failed",
+        message,
+        retryable: true,
+        cause,
+        hint: "Check that pg_dump matches the server's major version and can reach the database",
+      }),
+    );
   child.once("error", (err) => fail(`pg_dump could not run: ${err.message}`, err));
   let stdoutEnded = false;
   let exit: { code: number | null; sig: NodeJS.Signals | null } | undefined;
@@ -77,7 +85,16 @@ export interface RestoreOptions {
 /** `pg_restore -j N` of a custom-format dump file into `targetUrl` (which must exist). */
 export function restoreDump({ file, targetUrl, jobs = 2, clean = false, owners = false, signal }: RestoreOptions): Promise<void> {
   return new Promise((resolve, reject) => {
-    const args = ["--no-password", "--exit-on-error", ...(owners ? [] : ["--no-owner"]), `--jobs=${jobs}`, ...(clean ? ["--clean", "--if-exists"] : []), "-d", decodeURIComponent(new URL(targetUrl).pathname.slice(1)), file];
+    const args = [
+      "--no-password",
+      "--exit-on-error",
+      ...(owners ? [] : ["--no-owner"]),
+      `--jobs=${jobs}`,
+      ...(clean ? ["--clean", "--if-exists"] : []),
+      "-d",
+      decodeURIComponent(new URL(targetUrl).pathname.slice(1)),
+      file,
+    ];
     const child = spawn("pg_restore", args, { env: libpqEnv(targetUrl), stdio: ["ignore", "ignore", "pipe"], signal });
     let stderr = "";
     child.stderr.setEncoding("utf8").on("data", (d: string) => {
@@ -86,7 +103,10 @@ export function restoreDump({ file, targetUrl, jobs = 2, clean = false, owners =
     child.once("error", (err) => reject(new DrError({ code: "dr_restore_failed", message: `pg_restore could not run: ${err.message}`, cause: err })));
     child.once("close", (code, sig) => {
       if (code === 0) resolve();
-      else reject(new DrError({ code: "dr_restore_failed", message: `pg_restore into ${redactUrl(targetUrl)} failed (${sig ?? `exit ${code}`}): ${stderr.trim()}` }));
+      else
+        reject(
+          new DrError({ code: "dr_restore_failed", message: `pg_restore into ${redactUrl(targetUrl)} failed (${sig ?? `exit ${code}`}): ${stderr.trim()}` }),
+        );
     });
   });
 }
@@ -147,7 +167,12 @@ export async function createDatabase(url: string): Promise<void> {
   try {
     await client.query(`create database ${quoteIdent(name)}`);
   } catch (err) {
-    throw new DrError({ code: "dr_target_unreachable", message: `cannot create database ${name} on ${redactUrl(url)}: ${(err as Error).message}`, hint: "Create it yourself (createdb) and run the restore again", cause: err });
+    throw new DrError({
+      code: "dr_target_unreachable",
+      message: `cannot create database ${name} on ${redactUrl(url)}: ${(err as Error).message}`,
+      hint: "Create it yourself (createdb) and run the restore again",
+      cause: err,
+    });
   } finally {
     await client.end().catch(() => {});
   }

@@ -103,7 +103,8 @@ export async function restorePlatform(opts: RestorePlatformOptions): Promise<Res
     throw new DrError({ code: "dr_invalid_argument", message: "give a backup id or latest, not both and not neither" });
   }
   const backends = opts.backends.map((b) => withKeyPrefix(b, opts.root ?? ""));
-  if (backends.length === 0) throw new DrError({ code: "dr_invalid_argument", message: "a restore needs at least one storage provider", hint: "Configure B2_* and/or R2_*" });
+  if (backends.length === 0)
+    throw new DrError({ code: "dr_invalid_argument", message: "a restore needs at least one storage provider", hint: "Configure B2_* and/or R2_*" });
   const progress = (phase: RestorePhase, provider?: string) => opts.onProgress?.({ phase, ...(provider ? { provider } : {}) });
   const { signal } = opts;
 
@@ -181,13 +182,25 @@ async function checkTarget(opts: RestorePlatformOptions): Promise<{ exists: bool
 }
 
 /** The backup asked for (or the latest complete one) in the providers' listings; what a provider lacks or cannot list goes to `failures`. */
-async function locateBackup({ opts, backends, signal }: { opts: RestorePlatformOptions; backends: StorageBackend[]; signal: AbortSignal | undefined }): Promise<{ entry: DisasterBackupEntry; failures: RestoreFailure[] }> {
+async function locateBackup({
+  opts,
+  backends,
+  signal,
+}: {
+  opts: RestorePlatformOptions;
+  backends: StorageBackend[];
+  signal: AbortSignal | undefined;
+}): Promise<{ entry: DisasterBackupEntry; failures: RestoreFailure[] }> {
   const found = await findDisasterBackup({ backends, backupId: opts.backupId, ...(signal ? { signal } : {}) });
   const failures: RestoreFailure[] = found.providers
     .filter((p) => !p.ok)
     .map((p) => ({ provider: p.provider, stage: "listing" as const, code: p.errorCode ?? "unexpected", message: p.error ?? "listing failed" }));
   if (found.providers.every((p) => !p.ok)) {
-    throw new DrError({ code: "dr_listing_failed", message: `no provider could be listed: ${failures.map((f) => `${f.provider}: ${f.message}`).join("; ")}`, retryable: true });
+    throw new DrError({
+      code: "dr_listing_failed",
+      message: `no provider could be listed: ${failures.map((f) => `${f.provider}: ${f.message}`).join("; ")}`,
+      retryable: true,
+    });
   }
   const searched = found.providers.filter((p) => p.ok).map((p) => p.provider);
   const entry = found.entry;
@@ -212,7 +225,17 @@ async function locateBackup({ opts, backends, signal }: { opts: RestorePlatformO
 }
 
 /** Everything is verified: only now is the target touched (roles, the database, pg_restore). */
-async function restoreInto({ opts, probe, fetched, signal }: { opts: RestorePlatformOptions; probe: { exists: boolean; objects: string[] }; fetched: Fetched; signal: AbortSignal | undefined }): Promise<{ roles: RolesReport | null; createdDatabase: boolean }> {
+async function restoreInto({
+  opts,
+  probe,
+  fetched,
+  signal,
+}: {
+  opts: RestorePlatformOptions;
+  probe: { exists: boolean; objects: string[] };
+  fetched: Fetched;
+  signal: AbortSignal | undefined;
+}): Promise<{ roles: RolesReport | null; createdDatabase: boolean }> {
   let createdDatabase = false;
   const roles = fetched.bundle.roles && opts.roles !== "skip" ? await createMissingRoles({ targetUrl: opts.targetUrl, dump: fetched.bundle.roles }) : null;
   if (!probe.exists) {
@@ -260,7 +283,8 @@ async function fetchVerified(args: {
       const bundle = parseConfigBundle((await readAll(await openStaged({ staged: config, keyRing }))).toString("utf8"));
       if (!bundle.manifest) throw new DrError({ code: "dr_manifest_mismatch", message: "the configuration bundle carries no manifest" });
       const manifest = parseManifest(JSON.stringify(bundle.manifest));
-      if (manifest.backupId !== entry.backupId) throw new DrError({ code: "dr_manifest_mismatch", message: `the manifest names backup ${manifest.backupId}, not ${entry.backupId}` });
+      if (manifest.backupId !== entry.backupId)
+        throw new DrError({ code: "dr_manifest_mismatch", message: `the manifest names backup ${manifest.backupId}, not ${entry.backupId}` });
 
       stage = "data";
       const dumpFile = path.join(dir, `${entry.backupId}.dump`);
@@ -276,7 +300,9 @@ async function fetchVerified(args: {
   throw new DrError({
     code: "dr_backup_unusable",
     message: `no provider holds a usable copy of ${entry.backupId}: ${failures.map((f) => `${f.provider} (${f.stage}): ${f.code}: ${f.message}`).join("; ")}`,
-    ...(failures.some((f) => f.code.startsWith("key_")) ? { hint: "Check DR_MASTER_KEYS: it must hold the key version the backup was sealed (or re-wrapped) with" } : {}),
+    ...(failures.some((f) => f.code.startsWith("key_"))
+      ? { hint: "Check DR_MASTER_KEYS: it must hold the key version the backup was sealed (or re-wrapped) with" }
+      : {}),
     context: { failures },
   });
 }
@@ -287,14 +313,31 @@ async function fetchVerified(args: {
  * counts only once both finished without error (else it is removed by the caller): the same checks as
  * staging the ciphertext and decrypting it afterwards, at half the disk and one write instead of two.
  */
-async function fetchDump(args: { part: DisasterPartCopy; identity: ArtifactIdentity; backend: StorageBackend; keyRing: KeyRing; file: string; signal?: AbortSignal | undefined }): Promise<void> {
+async function fetchDump(args: {
+  part: DisasterPartCopy;
+  identity: ArtifactIdentity;
+  backend: StorageBackend;
+  keyRing: KeyRing;
+  file: string;
+  signal?: AbortSignal | undefined;
+}): Promise<void> {
   const { part, identity, backend, keyRing, file, signal } = args;
   await mkdir(path.dirname(file), { recursive: true });
   const sidecar = parseKeySidecar(JSON.parse((await readAll(await backend.get(keysSidecarKey(part.key), signal ? { signal } : {}))).toString("utf8")));
-  const read = await readWithFailover({ backends: [backend], key: part.key, expectedSha256: part.sha256, expectedSize: part.size, ...(signal ? { signal } : {}) });
+  const read = await readWithFailover({
+    backends: [backend],
+    key: part.key,
+    expectedSha256: part.sha256,
+    expectedSize: part.size,
+    ...(signal ? { signal } : {}),
+  });
   let plaintext;
   try {
-    plaintext = await decryptArtifact({ ciphertext: read.stream, ref: { key: part.key, sha256: part.sha256, size: part.size, identity, contentEncoding: "none", sidecar }, keyRing });
+    plaintext = await decryptArtifact({
+      ciphertext: read.stream,
+      ref: { key: part.key, sha256: part.sha256, size: part.size, identity, contentEncoding: "none", sidecar },
+      keyRing,
+    });
   } catch (err) {
     read.stream.destroy();
     throw err;
@@ -303,8 +346,26 @@ async function fetchDump(args: { part: DisasterPartCopy; identity: ArtifactIdent
   await read.done;
 }
 
-function stagePart({ part, identity, backend, dir, signal }: { part: DisasterPartCopy; identity: ArtifactIdentity; backend: StorageBackend; dir: string; signal?: AbortSignal | undefined }) {
-  const ref: ArtifactRef = { key: part.key, sha256: part.sha256, size: part.size, identity, contentEncoding: part.contentEncoding === "gzip" ? "gzip" : "none" };
+function stagePart({
+  part,
+  identity,
+  backend,
+  dir,
+  signal,
+}: {
+  part: DisasterPartCopy;
+  identity: ArtifactIdentity;
+  backend: StorageBackend;
+  dir: string;
+  signal?: AbortSignal | undefined;
+}) {
+  const ref: ArtifactRef = {
+    key: part.key,
+    sha256: part.sha256,
+    size: part.size,
+    identity,
+    contentEncoding: part.contentEncoding === "gzip" ? "gzip" : "none",
+  };
   return stageArtifact({ ref, backends: [backend], dir, ...(signal ? { signal } : {}) });
 }
 
@@ -319,7 +380,8 @@ function expectPgDump(): Transform {
         head = Buffer.concat([head, chunk]);
         if (head.length < 5) return cb();
         checked = true;
-        if (head.subarray(0, 5).toString("latin1") !== "PGDMP") return cb(new DrError({ code: "dr_manifest_mismatch", message: "the data part is not a pg_dump custom-format archive" }));
+        if (head.subarray(0, 5).toString("latin1") !== "PGDMP")
+          return cb(new DrError({ code: "dr_manifest_mismatch", message: "the data part is not a pg_dump custom-format archive" }));
         const out = head;
         head = Buffer.alloc(0);
         return cb(null, out);

@@ -134,14 +134,18 @@ export async function dumpRoles(client: pg.Client | pg.PoolClient): Promise<Role
   grow((e) => (needed.has(e.member) && !e.predefined ? e.role : undefined)); // up: their groups
   needed.delete(BOOTSTRAP_SUPERUSER_OID);
 
-  const [{ passwords }] = (await q<{ passwords: boolean }>("select has_table_privilege('pg_catalog.pg_authid', 'select') as passwords")) as [{ passwords: boolean }];
+  const [{ passwords }] = (await q<{ passwords: boolean }>("select has_table_privilege('pg_catalog.pg_authid', 'select') as passwords")) as [
+    { passwords: boolean },
+  ];
   const source = passwords ? "pg_authid" : "pg_roles";
   const rows = await q<RoleDef & { oid: number }>(
     `select oid::int, ${ROLE_COLUMNS}, ${passwords ? "rolpassword" : "null"} as password from ${source} a where oid = any($1) and rolname !~ '^pg_' order by rolname`,
     [[...needed]],
   );
   const names = new Map(rows.map((r) => [r.oid, r.name]));
-  const nameOf = await q<{ oid: number; name: string }>("select oid::int, rolname as name from pg_roles where oid = any($1)", [[...ownerOids, BOOTSTRAP_SUPERUSER_OID]]);
+  const nameOf = await q<{ oid: number; name: string }>("select oid::int, rolname as name from pg_roles where oid = any($1)", [
+    [...ownerOids, BOOTSTRAP_SUPERUSER_OID],
+  ]);
   const byOid = new Map(nameOf.map((r) => [r.oid, r.name]));
   // among the needed roles, and of needed roles in predefined ones (`GRANT pg_read_all_data TO app`)
   const memberships = edges
@@ -152,7 +156,10 @@ export async function dumpRoles(client: pg.Client | pg.PoolClient): Promise<Role
     passwords,
     roles: rows.map(({ oid: _oid, ...r }) => r),
     memberships,
-    owners: ownerOids.map((o) => byOid.get(o)).filter((n): n is string => n !== undefined).sort(),
+    owners: ownerOids
+      .map((o) => byOid.get(o))
+      .filter((n): n is string => n !== undefined)
+      .sort(),
     bootstrap: byOid.get(BOOTSTRAP_SUPERUSER_OID) ?? "postgres",
   };
 }
@@ -179,7 +186,14 @@ export function createRoleSql(r: RoleDef): string {
 }
 
 /** Settings whose value is a list: pg_db_role_setting keeps them flattened (`search_path=app, "My Schema"`). */
-const LIST_SETTINGS = new Set(["search_path", "temp_tablespaces", "local_preload_libraries", "session_preload_libraries", "shared_preload_libraries", "unix_socket_directories"]);
+const LIST_SETTINGS = new Set([
+  "search_path",
+  "temp_tablespaces",
+  "local_preload_libraries",
+  "session_preload_libraries",
+  "shared_preload_libraries",
+  "unix_socket_directories",
+]);
 
 /** The elements of a flattened list setting: comma separated, each possibly double-quoted (`""` inside). */
 export function splitListSetting(value: string): string[] {
@@ -261,7 +275,9 @@ export async function createMissingRoles({ targetUrl, dump }: { targetUrl: strin
       // between roles the server now has (a predefined one of a newer server may be missing on an older)
       const grants = dump.memberships.filter((m) => created.has(m.role) || created.has(m.member));
       const named = [...new Set(grants.flatMap((m) => [m.role, m.member]))];
-      const present = new Set((await client.query<{ name: string }>("select rolname as name from pg_roles where rolname = any($1)", [named])).rows.map((r) => r.name));
+      const present = new Set(
+        (await client.query<{ name: string }>("select rolname as name from pg_roles where rolname = any($1)", [named])).rows.map((r) => r.name),
+      );
       for (const m of grants.filter((g) => present.has(g.role) && present.has(g.member))) {
         current = `${m.member} (member of ${m.role})`;
         await client.query(`GRANT ${ident(m.role)} TO ${ident(m.member)}${m.admin ? " WITH ADMIN OPTION" : ""}`);
@@ -282,7 +298,13 @@ export async function createMissingRoles({ targetUrl, dump }: { targetUrl: strin
       [dump.owners],
     );
     const unavailableOwners = owners.rows.filter((o) => !o.ok).map((o) => o.name);
-    return { created: [...created].sort(), existing: [...existing].sort(), passwords: dump.passwords, owners: unavailableOwners.length === 0, unavailableOwners };
+    return {
+      created: [...created].sort(),
+      existing: [...existing].sort(),
+      passwords: dump.passwords,
+      owners: unavailableOwners.length === 0,
+      unavailableOwners,
+    };
   } finally {
     await client.end().catch(() => {});
   }

@@ -61,7 +61,15 @@ export async function rotateDisasterKeys(opts: RotateDisasterKeysOptions): Promi
   return { dryRun, ok, providers, catalog };
 }
 
-async function rewrapOne({ keyRing, sidecar, key }: { keyRing: KeyRing; sidecar: KeySidecar | string; key: string }): Promise<{ outcome: RewrapOutcome; next?: KeySidecar }> {
+async function rewrapOne({
+  keyRing,
+  sidecar,
+  key,
+}: {
+  keyRing: KeyRing;
+  sidecar: KeySidecar | string;
+  key: string;
+}): Promise<{ outcome: RewrapOutcome; next?: KeySidecar }> {
   let from: number | null = null;
   try {
     const parsed = parseKeySidecar(sidecar);
@@ -75,12 +83,23 @@ async function rewrapOne({ keyRing, sidecar, key }: { keyRing: KeyRing; sidecar:
   }
 }
 
-async function rotateProvider({ backend, keyRing, dryRun, signal }: { backend: StorageBackend; keyRing: KeyRing; dryRun: boolean; signal?: AbortSignal | undefined }): Promise<ProviderRotation> {
+async function rotateProvider({
+  backend,
+  keyRing,
+  dryRun,
+  signal,
+}: {
+  backend: StorageBackend;
+  keyRing: KeyRing;
+  dryRun: boolean;
+  signal?: AbortSignal | undefined;
+}): Promise<ProviderRotation> {
   const report: ProviderRotation = { provider: backend.name, ok: true, sidecars: 0, rewrapped: 0, current: 0, failed: 0, outcomes: [] };
   const keys: { key: string; artifactKey: string; backupId: string }[] = [];
   try {
     for await (const item of groupArtifacts(backend.list(DISASTER_PREFIX, signal ? { signal } : {}))) {
-      if (item.parsed.type === "disaster" && item.keys) keys.push({ key: keysSidecarKey(item.parsed.artifactKey), artifactKey: item.parsed.artifactKey, backupId: item.parsed.backupId });
+      if (item.parsed.type === "disaster" && item.keys)
+        keys.push({ key: keysSidecarKey(item.parsed.artifactKey), artifactKey: item.parsed.artifactKey, backupId: item.parsed.backupId });
     }
   } catch (err) {
     const { code, message } = describe(err);
@@ -93,7 +112,13 @@ async function rotateProvider({ backend, keyRing, dryRun, signal }: { backend: S
       const text = (await readAll(await backend.get(key, signal ? { signal } : {}))).toString("utf8");
       result = await rewrapOne({ keyRing, sidecar: text, key });
       if (result.next && result.next.backupId !== backupId) {
-        result = { outcome: { ...result.outcome, changed: false, error: { code: "key_sidecar_invalid", message: `sidecar names backup ${result.next.backupId}, its key ${backupId}` } } };
+        result = {
+          outcome: {
+            ...result.outcome,
+            changed: false,
+            error: { code: "key_sidecar_invalid", message: `sidecar names backup ${result.next.backupId}, its key ${backupId}` },
+          },
+        };
       }
       if (result.next && result.outcome.changed && !dryRun) {
         await rewriteKeysSidecar({ backend, artifactKey, keys: Buffer.from(serializeKeySidecar(result.next)), signal });

@@ -25,7 +25,13 @@ describe("restore with no catalog", () => {
     const catalog = openCatalog({ url: catalogDb.url, max: 2 });
     let backupId: string;
     try {
-      const backup = await backupPlatform({ platformUrl: source.db.url, keyRing: drKeyRing({ 1: key }), backends: [provider("b2").backend, provider("r2").backend], catalog: catalog.db, root });
+      const backup = await backupPlatform({
+        platformUrl: source.db.url,
+        keyRing: drKeyRing({ 1: key }),
+        backends: [provider("b2").backend, provider("r2").backend],
+        catalog: catalog.db,
+        root,
+      });
       backupId = backup.backupId;
       expect((await getBackupRecord(catalog.db, backupId))?.status).toBe("completed");
     } finally {

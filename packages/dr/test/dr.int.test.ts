@@ -27,7 +27,16 @@ beforeAll(async () => {
   catalog = openCatalog({ url: source.db.url, max: 2 }); // the catalog lives in the platform database, as in production
   dir = await mkdtemp(path.join(os.tmpdir(), "dr-test-"));
   configFiles = await writeConfigFiles(dir);
-  backup = await backupPlatform({ platformUrl: source.db.url, keyRing, backends, catalog: catalog.db, configFiles, gitCommit: "abc1234", root, requestedBy: "test" });
+  backup = await backupPlatform({
+    platformUrl: source.db.url,
+    keyRing,
+    backends,
+    catalog: catalog.db,
+    configFiles,
+    gitCommit: "abc1234",
+    root,
+    requestedBy: "test",
+  });
 });
 afterAll(async () => {
   b2.faults!.clear();
@@ -54,12 +63,30 @@ describe("disaster backup", () => {
     for (const b of backends) {
       const meta = (await readMetaSidecar({ backend: b, artifactKey: `${root}${backup.data.key}` }))!;
       expect(await b.head(`${root}${metaSidecarKey(backup.data.key)}`)).toBeNull(); // the description travels on the key sidecar
-      expect(meta).toMatchObject({ type: "disaster", part: "data", tenantId: null, contentEncoding: "pg_dump-custom", size: backup.data.size, sha256: backup.data.sha256 });
+      expect(meta).toMatchObject({
+        type: "disaster",
+        part: "data",
+        tenantId: null,
+        contentEncoding: "pg_dump-custom",
+        size: backup.data.size,
+        sha256: backup.data.sha256,
+      });
       expect(meta.manifest).toMatchObject({ gitCommit: "abc1234", rows: Object.values(backup.manifest.tables).reduce((a, n) => a + n, 0) });
-      expect(JSON.parse((await readAll(await b.get(`${root}${keysSidecarKey(backup.config.key)}`))).toString())).toMatchObject({ kind: 3, tenantId: "", backupId: backup.backupId });
+      expect(JSON.parse((await readAll(await b.get(`${root}${keysSidecarKey(backup.config.key)}`))).toString())).toMatchObject({
+        kind: 3,
+        tenantId: "",
+        backupId: backup.backupId,
+      });
     }
     const record = (await getBackupRecord(catalog.db, backup.backupId))!;
-    expect(record).toMatchObject({ backupType: "disaster", tenantId: null, status: "completed", verificationStatus: "verified", checksum: backup.data.sha256, fileSize: backup.data.size });
+    expect(record).toMatchObject({
+      backupType: "disaster",
+      tenantId: null,
+      status: "completed",
+      verificationStatus: "verified",
+      checksum: backup.data.sha256,
+      fileSize: backup.data.size,
+    });
     expect(record.providers.b2).toMatchObject({ status: "stored", verification: "verified", location: `${root}${backup.data.key}` });
     expect(record.keySidecar).toMatchObject({ dekId: backup.data.dekId });
     const days = (record.expiresAt!.getTime() - record.createdAt.getTime()) / 86_400_000;
@@ -80,7 +107,15 @@ describe("disaster backup", () => {
     b2.faults!.down();
     try {
       const report = await restorePlatform({ latest: true, backends, keyRing, targetUrl: target.url, configDir, jobs: 2, root });
-      expect(report).toMatchObject({ ok: true, backupId: backup.backupId, requestedProvider: "b2", providerUsed: "r2", fellBack: true, mismatches: 0, gitCommit: "abc1234" });
+      expect(report).toMatchObject({
+        ok: true,
+        backupId: backup.backupId,
+        requestedProvider: "b2",
+        providerUsed: "r2",
+        fellBack: true,
+        mismatches: 0,
+        gitCommit: "abc1234",
+      });
       expect(report.failures.some((f) => f.provider === "b2" && f.stage === "listing")).toBe(true);
       expect(await fingerprint(target.url)).toEqual(await fingerprint(source.db.url));
       for (const file of configFiles) {
@@ -155,7 +190,13 @@ describe("degraded backups", () => {
       r2.faults!.clear();
     }
     expect(result.status).toBe("degraded");
-    expect(result.providers[1]).toMatchObject({ provider: "r2", ok: false, stored: true, verified: false, problem: expect.stringContaining("checksum_mismatch") });
+    expect(result.providers[1]).toMatchObject({
+      provider: "r2",
+      ok: false,
+      stored: true,
+      verified: false,
+      problem: expect.stringContaining("checksum_mismatch"),
+    });
     expect((await getBackupRecord(catalog.db, result.backupId))!.providers.r2).toMatchObject({ status: "corrupt", verification: "failed" });
   });
 
@@ -163,10 +204,12 @@ describe("degraded backups", () => {
     b2.faults!.down();
     r2.faults!.down();
     try {
-      await expect(backupPlatform({ platformUrl: source.db.url, keyRing, backends, catalog: catalog.db, root: uniquePrefix("dr-down") })).rejects.toMatchObject({
-        code: "storage_all_providers_failed",
-        retryable: true,
-      });
+      await expect(backupPlatform({ platformUrl: source.db.url, keyRing, backends, catalog: catalog.db, root: uniquePrefix("dr-down") })).rejects.toMatchObject(
+        {
+          code: "storage_all_providers_failed",
+          retryable: true,
+        },
+      );
     } finally {
       b2.faults!.clear();
       r2.faults!.clear();
@@ -186,7 +229,9 @@ describe("a restore that cannot verify touches nothing", () => {
       });
       expect(await tablesOf(target.url)).toEqual([]);
       // A target that does not exist yet is not created either.
-      await expect(restorePlatform({ latest: true, backends, keyRing: wrong, targetUrl: `postgres://postgres@127.0.0.1:5432/${name}`, root })).rejects.toMatchObject({ code: "dr_backup_unusable" });
+      await expect(
+        restorePlatform({ latest: true, backends, keyRing: wrong, targetUrl: `postgres://postgres@127.0.0.1:5432/${name}`, root }),
+      ).rejects.toMatchObject({ code: "dr_backup_unusable" });
       expect(await databaseExists(name)).toBe(false);
     } finally {
       await target.drop();
@@ -269,7 +314,9 @@ describe("a failed backup leaves no completed record", () => {
   it("a database that cannot be reached: no record at all", async () => {
     const before = (await listBackupRecords(catalog.db, { type: "disaster" })).length;
     const url = source.db.url.replace(/\/[^/]+$/, "/dr_does_not_exist");
-    await expect(backupPlatform({ platformUrl: url, keyRing, backends, catalog: catalog.db, root: uniquePrefix("dr-bad") })).rejects.toMatchObject({ code: "dr_dump_failed" });
+    await expect(backupPlatform({ platformUrl: url, keyRing, backends, catalog: catalog.db, root: uniquePrefix("dr-bad") })).rejects.toMatchObject({
+      code: "dr_dump_failed",
+    });
     expect(await listBackupRecords(catalog.db, { type: "disaster" })).toHaveLength(before);
   });
 });

@@ -55,6 +55,8 @@ describe("pg tools", () => {
 
   it("errors the stream when pg_dump fails, naming the database without its password", async () => {
     const stream = dumpDatabase({ url: "postgres://postgres:pw@127.0.0.1:5432/does_not_exist_db" });
-    await expect(pipeline(stream, createWriteStream(path.join(dir, "bad.dump")))).rejects.toThrow(/pg_dump of postgres:\/\/postgres:\*\*redacted\*\*@127\.0\.0\.1:5432\/does_not_exist_db failed/);
+    await expect(pipeline(stream, createWriteStream(path.join(dir, "bad.dump")))).rejects.toThrow(
+      /pg_dump of postgres:\/\/postgres:\*\*redacted\*\*@127\.0\.0\.1:5432\/does_not_exist_db failed/,
+    );
   });
 });

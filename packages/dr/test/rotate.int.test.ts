@@ -14,7 +14,11 @@ const v2 = randomKey();
 const backends = [provider("b2").backend, provider("r2").backend];
 
 const slotVersions = async (key: string) =>
-  Promise.all(backends.map(async (b) => JSON.parse((await readAll(await b.get(`${root}${keysSidecarKey(key)}`))).toString()).slots.map((s: { keyVersion: number }) => s.keyVersion)));
+  Promise.all(
+    backends.map(async (b) =>
+      JSON.parse((await readAll(await b.get(`${root}${keysSidecarKey(key)}`))).toString()).slots.map((s: { keyVersion: number }) => s.keyVersion),
+    ),
+  );
 
 beforeAll(async () => {
   source = await samplePlatform("dr_rot_src");

@@ -40,7 +40,10 @@ describe("configuration bundle", () => {
   });
 
   it("fails naming a configuration file that cannot be read", async () => {
-    await expect(buildConfigBundle([path.join(dir, "missing.yml")])).rejects.toMatchObject({ code: "dr_config_invalid", message: expect.stringContaining("missing.yml") });
+    await expect(buildConfigBundle([path.join(dir, "missing.yml")])).rejects.toMatchObject({
+      code: "dr_config_invalid",
+      message: expect.stringContaining("missing.yml"),
+    });
   });
 
   it("refuses what is not a bundle", () => {

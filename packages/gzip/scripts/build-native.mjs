@@ -34,15 +34,31 @@ function giveUp(why, details = "") {
 if (!strict && existsSync(target) && statSync(target).mtimeMs >= statSync(source).mtimeMs) process.exit(0);
 
 // Node's headers: beside the running node (a tarball or nvm install), or where its prefix put them (Debian: /usr).
-const headers = [path.join(path.dirname(process.execPath), "..", "include", "node"), path.join(process.config.variables.node_prefix ?? "/usr", "include", "node")].find((dir) =>
-  existsSync(path.join(dir, "node_api.h")),
-);
+const headers = [
+  path.join(path.dirname(process.execPath), "..", "include", "node"),
+  path.join(process.config.variables.node_prefix ?? "/usr", "include", "node"),
+].find((dir) => existsSync(path.join(dir, "node_api.h")));
 if (!headers) giveUp("Node's C headers (node_api.h) were not found");
 
 const [cc, ...ccFlags] = (process.env.CC || "cc").trim().split(/\s+/);
 const partial = `${target}.${process.pid}.tmp`; // a failed rebuild leaves the working addon in place
 mkdirSync(path.dirname(target), { recursive: true });
-const args = [...ccFlags, "-O2", "-std=c11", "-Wall", "-Wextra", ...(strict ? ["-Werror"] : []), "-fPIC", "-shared", `-I${headers}`, "-DNAPI_VERSION=8", source, "-o", partial, "-ldeflate"];
+const args = [
+  ...ccFlags,
+  "-O2",
+  "-std=c11",
+  "-Wall",
+  "-Wextra",
+  ...(strict ? ["-Werror"] : []),
+  "-fPIC",
+  "-shared",
+  `-I${headers}`,
+  "-DNAPI_VERSION=8",
+  source,
+  "-o",
+  partial,
+  "-ldeflate",
+];
 const r = spawnSync(cc, args, { encoding: "utf8" });
 if (r.error) giveUp(`the C compiler could not be started (${cc}: ${r.error.message})`);
 if (r.status !== 0) {

@@ -28,15 +28,20 @@ function loadNative(): Native | undefined {
   try {
     const lib = createRequire(import.meta.url)("../build/deflate.node") as Native;
     if (lib.version === ADDON_VERSION) return lib;
-    process.emitWarning(`@hesaab/gzip: build/deflate.node is version ${lib.version}, not ${ADDON_VERSION} (rebuild: pnpm --filter @hesaab/gzip build:native); compressing with node:zlib`, {
-      code: "HESAAB_GZIP_FALLBACK",
-    });
+    process.emitWarning(
+      `@hesaab/gzip: build/deflate.node is version ${lib.version}, not ${ADDON_VERSION} (rebuild: pnpm --filter @hesaab/gzip build:native); compressing with node:zlib`,
+      {
+        code: "HESAAB_GZIP_FALLBACK",
+      },
+    );
     return undefined;
   } catch (err) {
     // Not built (no compiler or no libdeflate-dev at install: the build script said so) is a supported
     // setup; built but not loadable (libdeflate removed since) is worth a word: it costs CPU.
     if ((err as NodeJS.ErrnoException).code !== "MODULE_NOT_FOUND") {
-      process.emitWarning(`@hesaab/gzip: build/deflate.node does not load (${(err as Error).message}); compressing with node:zlib`, { code: "HESAAB_GZIP_FALLBACK" });
+      process.emitWarning(`@hesaab/gzip: build/deflate.node does not load (${(err as Error).message}); compressing with node:zlib`, {
+        code: "HESAAB_GZIP_FALLBACK",
+      });
     }
     return undefined;
   }

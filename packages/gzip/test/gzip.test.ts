@@ -46,9 +46,12 @@ function gunzipCli(data: Buffer): Buffer {
 }
 
 describe("@hesaab/gzip", () => {
-  it.skipIf(!requireLibdeflate && defaultGzipEngine === "zlib")("has its libdeflate engine built (apt-get install libdeflate-dev, then pnpm --filter @hesaab/gzip build:native)", () => {
-    expect(defaultGzipEngine).toBe("libdeflate");
-  });
+  it.skipIf(!requireLibdeflate && defaultGzipEngine === "zlib")(
+    "has its libdeflate engine built (apt-get install libdeflate-dev, then pnpm --filter @hesaab/gzip build:native)",
+    () => {
+      expect(defaultGzipEngine).toBe("libdeflate");
+    },
+  );
 
   describe.each(gzipEngines.map((engine) => [engine]))("engine %s", (engine) => {
     it("round-trips buffers, sync and on the pool, at every level, empty included", async () => {
@@ -113,7 +116,9 @@ describe("@hesaab/gzip", () => {
           throw new Error("the export failed");
         })(),
       );
-      await expect(pipeline(failing, createGzipStream({ level: 6, engine, chunkSize: 64 * 1024 }), new Writable({ write: (_c, _e, cb) => cb() }))).rejects.toThrow("the export failed");
+      await expect(
+        pipeline(failing, createGzipStream({ level: 6, engine, chunkSize: 64 * 1024 }), new Writable({ write: (_c, _e, cb) => cb() })),
+      ).rejects.toThrow("the export failed");
     });
   });
 
@@ -122,8 +127,10 @@ describe("@hesaab/gzip", () => {
       expect(() => gzipBuffer(Buffer.from("x"), { level })).toThrow(/gzip level must be an integer from 1 to 9/);
       expect(() => createGzipStream({ level })).toThrow(RangeError);
     }
-    for (const parallel of [0, Number.NaN, Number.POSITIVE_INFINITY, 1.5]) expect(() => createGzipStream({ level: 6, parallel })).toThrow(/parallel must be a positive integer/);
-    for (const chunkSize of [1024, Number.NaN]) expect(() => createGzipStream({ level: 6, chunkSize })).toThrow(/chunkSize must be an integer of at least 65536/);
+    for (const parallel of [0, Number.NaN, Number.POSITIVE_INFINITY, 1.5])
+      expect(() => createGzipStream({ level: 6, parallel })).toThrow(/parallel must be a positive integer/);
+    for (const chunkSize of [1024, Number.NaN])
+      expect(() => createGzipStream({ level: 6, chunkSize })).toThrow(/chunkSize must be an integer of at least 65536/);
   });
 
   describe.skipIf(defaultGzipEngine === "zlib")("libdeflate", () => {
@@ -132,7 +139,9 @@ describe("@hesaab/gzip", () => {
       const input = copyText(5 * chunkSize + 1000);
       // libdeflate is deterministic: the stream must be exactly the members of each chunk, concatenated
       const members = Buffer.concat(
-        Array.from({ length: Math.ceil(input.length / chunkSize) }, (_, i) => gzipBuffer(input.subarray(i * chunkSize, (i + 1) * chunkSize), { level: 6, engine: "libdeflate" })),
+        Array.from({ length: Math.ceil(input.length / chunkSize) }, (_, i) =>
+          gzipBuffer(input.subarray(i * chunkSize, (i + 1) * chunkSize), { level: 6, engine: "libdeflate" }),
+        ),
       );
       for (const pieces of [input.length, 1000, 100_000]) {
         expect((await gzipThrough(input, { level: 6, engine: "libdeflate", chunkSize, parallel: 3 }, pieces)).equals(members)).toBe(true);

@@ -47,7 +47,12 @@ const RENDER_SETTINGS: Record<string, string> = {
   extra_float_digits: "1",
 };
 
-async function fromClause(o: { client: pg.ClientBase; schema: string; table: string; tenantId: string | undefined }): Promise<{ sql: string; params: unknown[] }> {
+async function fromClause(o: {
+  client: pg.ClientBase;
+  schema: string;
+  table: string;
+  tenantId: string | undefined;
+}): Promise<{ sql: string; params: unknown[] }> {
   const { schema, table, tenantId } = o;
   const name = qualify(schema, table);
   if (tenantId === undefined) return { sql: `${name} t`, params: [] };
@@ -79,14 +84,20 @@ async function fromClause(o: { client: pg.ClientBase; schema: string; table: str
 }
 
 async function hasTenantColumn(o: { client: pg.ClientBase; schema: string; table: string }): Promise<boolean> {
-  const { rows } = await o.client.query(
-    "SELECT 1 FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2 AND column_name = $3",
-    [o.schema, o.table, TENANT_COLUMN],
-  );
+  const { rows } = await o.client.query("SELECT 1 FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2 AND column_name = $3", [
+    o.schema,
+    o.table,
+    TENANT_COLUMN,
+  ]);
   return rows.length > 0;
 }
 
-async function checksumAll(o: { client: pg.ClientBase; schema: string; tables: string[]; tenantId: string | undefined }): Promise<Record<string, TableChecksum>> {
+async function checksumAll(o: {
+  client: pg.ClientBase;
+  schema: string;
+  tables: string[];
+  tenantId: string | undefined;
+}): Promise<Record<string, TableChecksum>> {
   const out: Record<string, TableChecksum> = {};
   for (const table of o.tables) {
     const { sql, params } = await fromClause({ client: o.client, schema: o.schema, table, tenantId: o.tenantId });
@@ -111,10 +122,12 @@ export async function tableChecksums(opts: ChecksumOptions): Promise<Record<stri
   if ("client" in opts) {
     const client = opts.client;
     const names = Object.keys(RENDER_SETTINGS);
-    const { rows } = await client.query<{ values: string[] }>("SELECT array_agg(current_setting(n) ORDER BY i) AS values FROM unnest($1::text[]) WITH ORDINALITY AS s(n, i)", [names]);
+    const { rows } = await client.query<{ values: string[] }>(
+      "SELECT array_agg(current_setting(n) ORDER BY i) AS values FROM unnest($1::text[]) WITH ORDINALITY AS s(n, i)",
+      [names],
+    );
     const previous = rows[0]!.values;
-    const apply = (values: string[]) =>
-      client.query("SELECT set_config(n, v, false) FROM unnest($1::text[], $2::text[]) AS s(n, v)", [names, values]);
+    const apply = (values: string[]) => client.query("SELECT set_config(n, v, false) FROM unnest($1::text[], $2::text[]) AS s(n, v)", [names, values]);
     await apply(Object.values(RENDER_SETTINGS));
     try {
       return await checksumAll({ client, ...job });

@@ -114,7 +114,13 @@ function* tableChunks(o: { writer: TableWriter; tenants: { data: TenantData; sum
       state.bytes += chunk.length;
       if (state.onProgress && state.bytes - state.reportedAt >= PROGRESS_BYTES) {
         state.reportedAt = state.bytes;
-        state.onProgress({ tenantsDone: state.tenantsDone, tenantsTotal: state.tenantsTotal, bytes: state.bytes, rows: state.rows + rows, table: writer.table });
+        state.onProgress({
+          tenantsDone: state.tenantsDone,
+          tenantsTotal: state.tenantsTotal,
+          bytes: state.bytes,
+          rows: state.rows + rows,
+          table: writer.table,
+        });
       }
       return chunk;
     };
@@ -130,7 +136,13 @@ function* tableChunks(o: { writer: TableWriter; tenants: { data: TenantData; sum
   }
 }
 
-async function loadGroup(o: { client: pg.ClientBase; schema: string; group: TenantShape[]; state: LoadState; skipForeignKeyChecks: boolean }): Promise<GeneratedTenant[]> {
+async function loadGroup(o: {
+  client: pg.ClientBase;
+  schema: string;
+  group: TenantShape[];
+  state: LoadState;
+  skipForeignKeyChecks: boolean;
+}): Promise<GeneratedTenant[]> {
   const { client, schema, state } = o;
   const tenants = o.group.map((plan) => ({
     data: new TenantData(plan),
@@ -162,10 +174,9 @@ async function finish(o: { client: pg.ClientBase; schema: string; analyze: boole
   const { client, schema } = o;
   for (const table of IDENTITY_TABLES) {
     const name = qualify(schema, table);
-    await client.query(
-      `SELECT setval(pg_get_serial_sequence($1, 'id'), coalesce((SELECT max(id) FROM ${name}), 1), (SELECT count(*) > 0 FROM ${name}))`,
-      [name],
-    );
+    await client.query(`SELECT setval(pg_get_serial_sequence($1, 'id'), coalesce((SELECT max(id) FROM ${name}), 1), (SELECT count(*) > 0 FROM ${name}))`, [
+      name,
+    ]);
   }
   if (o.analyze) {
     for (const writer of TABLE_WRITERS) await client.query(`ANALYZE ${qualify(schema, writer.table)}`);

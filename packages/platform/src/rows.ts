@@ -2,18 +2,7 @@
  * Row generators: one per table, each yielding COPY text rows for one tenant. Every value is a pure
  * function of (tenant seed, row index), so generators can be run in any order and run again.
  */
-import {
-  copyBytea,
-  copyDate,
-  copyIntArray,
-  copyJson,
-  copyRow,
-  copyText,
-  copyTextArray,
-  copyTimestamp,
-  fixed,
-  COPY_NULL,
-} from "./copy-text";
+import { copyBytea, copyDate, copyIntArray, copyJson, copyRow, copyText, copyTextArray, copyTimestamp, fixed, COPY_NULL } from "./copy-text";
 import { DAY, KIND, lineCount, type TenantShape } from "./tenant-shapes";
 import { type Rng, rngFor } from "./random";
 import {
@@ -313,10 +302,26 @@ function* productRows(data: TenantData): Iterable<string> {
     rng.pick(PRODUCTS); // the name, already in data.productNames
     const priceMicros = rng.int(1, 900_000) * 1000 * (rng.chance(0.8) ? 1000 : 1) + (rng.chance(0.1) ? rng.int(1, 999) : 0);
     const dimRoll = rng.float();
-    const dimensions = p % 17 === 5 ? [[1, 2], [3, 4]] : dimRoll < 0.3 ? null : dimRoll < 0.4 ? [] : [rng.int(1, 200), rng.int(1, 200), rng.int(1, 200)];
+    const dimensions =
+      p % 17 === 5
+        ? [
+            [1, 2],
+            [3, 4],
+          ]
+        : dimRoll < 0.3
+          ? null
+          : dimRoll < 0.4
+            ? []
+            : [rng.int(1, 200), rng.int(1, 200), rng.int(1, 200)];
     const image = p === 0 ? Buffer.alloc(0) : rng.chance(0.3) ? rng.bytes(rng.int(16, 256)) : null;
     const attributes = rng.chance(0.7)
-      ? { color: rng.pick(["قرمز", "آبی", "سبز", "مشکی"] as const), weightKg: rng.int(1, 5000) / 100, "برند": rng.pick(COMPANY_NAMES), tags: ["a", "b\"c"], missing: null }
+      ? {
+          color: rng.pick(["قرمز", "آبی", "سبز", "مشکی"] as const),
+          weightKg: rng.int(1, 5000) / 100,
+          برند: rng.pick(COMPANY_NAMES),
+          tags: ["a", 'b"c'],
+          missing: null,
+        }
       : null;
     yield copyRow([
       data.productIds[p]!,
@@ -438,7 +443,12 @@ function* attachmentThumbnailRows(data: TenantData): Iterable<string> {
   for (let i = 0; i < plan.counts.invoices; i++) {
     if (!data.invoiceHead(i).hasAttachment) continue;
     const { id, pdf } = attachmentHead(data, i);
-    const sizes = pdf ? ([["first-page", 120, 160]] as const) : ([["64x64", 64, 64], ["256x256", 256, 256]] as const);
+    const sizes = pdf
+      ? ([["first-page", 120, 160]] as const)
+      : ([
+          ["64x64", 64, 64],
+          ["256x256", 256, 256],
+        ] as const);
     for (let k = 0; k < sizes.length; k++) {
       const [size, width, height] = sizes[k]!;
       const rng = rngFor(plan.seed, KIND.thumbnail, i * 4 + k);
@@ -460,9 +470,7 @@ function* paymentRows(data: TenantData): Iterable<string> {
     const amount = allocated ? totals[2 * j]! + totals[2 * j + 1]! : rng.int(1, 100_000_000);
     const method = rng.pick(["cash", "card", "transfer", "cheque"] as const);
     const response =
-      method === "card"
-        ? { gateway: "شاپرک", code: "00", trace: pad(rng.int(0, 999_999), 6), raw: 'ok\t"approved"', amount: amount / 100 }
-        : null;
+      method === "card" ? { gateway: "شاپرک", code: "00", trace: pad(rng.int(0, 999_999), 6), raw: 'ok\t"approved"', amount: amount / 100 } : null;
     yield copyRow([
       id,
       plan.id,
@@ -572,7 +580,7 @@ function* auditRows(data: TenantData): Iterable<string> {
       action: "invoice.updated",
       entity: "invoice",
       entityId,
-      payload: { before: { status: "draft" }, after: { status: head.status }, note: awkward(i), "توضیح": "ویرایش فاکتور" },
+      payload: { before: { status: "draft" }, after: { status: head.status }, note: awkward(i), توضیح: "ویرایش فاکتور" },
       at: head.createdAt + rng.int(1, 90) * DAY,
     });
   }

@@ -9,8 +9,7 @@ import { PLATFORM_ENUMS, PLATFORM_TABLES } from "./tables";
 export function platformSchemaSql(schema = "public"): string {
   const s = quoteIdent(schema);
   const enumType = (name: string, values: string[]) =>
-    `DO $$ BEGIN CREATE TYPE ${s}.${name} AS ENUM (${values.map((v) => `'${v}'`).join(", ")}); ` +
-    `EXCEPTION WHEN duplicate_object THEN NULL; END $$;`;
+    `DO $$ BEGIN CREATE TYPE ${s}.${name} AS ENUM (${values.map((v) => `'${v}'`).join(", ")}); ` + `EXCEPTION WHEN duplicate_object THEN NULL; END $$;`;
   return `
 CREATE SCHEMA IF NOT EXISTS ${s};
 

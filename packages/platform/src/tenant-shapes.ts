@@ -150,7 +150,7 @@ export function planPlatform(opts: PlanOptions): TenantShape[] {
       name: tenantName(index, rng.next()),
       slug: `tenant-${String(index + 1).padStart(5, "0")}`,
       status: tenantStatus(index, rng.float()),
-      currency: currencyRoll < 0.85 ? "IRR" : (["USD", "EUR", "AED", "TRY"] as const)[Math.floor((currencyRoll - 0.85) / 0.0375)] ?? "USD",
+      currency: currencyRoll < 0.85 ? "IRR" : ((["USD", "EUR", "AED", "TRY"] as const)[Math.floor((currencyRoll - 0.85) / 0.0375)] ?? "USD"),
       createdAt: BASE_TIME + Math.floor(rng.float() * 540 * DAY) + index * 60_000,
       counts,
       base: { ...next },

@@ -22,7 +22,7 @@ export const AWKWARD_TEXTS: readonly (string | null)[] = [
   "  leading and trailing spaces  ",
   "می‌خواهم ✅ 😀", // zero-width non-joiner, a 4-byte emoji
   "NULL", // the word, not the value
-  "{\"looks\": [\"like json\"]}",
+  '{"looks": ["like json"]}',
   "\\x41\\x42", // looks like bytea hex
   "كيك عربی vs کیک فارسی", // Arabic kaf/yeh next to Persian ones
   "tab at end\t",

@@ -73,7 +73,9 @@ describe("awkward values in generated data", () => {
         WHERE i.subtotal <> (SELECT sum(round(l.qty * l.unit_price, 2) - l.discount) FROM invoice_lines l WHERE l.invoice_id = i.id)`),
     ).toBe(0);
     // every journal entry balances
-    expect(await count("SELECT count(*) AS n FROM (SELECT entry_id FROM journal_lines GROUP BY tenant_id, entry_id HAVING sum(debit) <> sum(credit)) x")).toBe(0);
+    expect(await count("SELECT count(*) AS n FROM (SELECT entry_id FROM journal_lines GROUP BY tenant_id, entry_id HAVING sum(debit) <> sum(credit)) x")).toBe(
+      0,
+    );
   });
 
   it("uses the deferrable cycle, the self references and every partition", async () => {

@@ -48,7 +48,10 @@ describe("tableChecksums", () => {
     // rewrite a tenant's invoice lines in reverse order: same rows, new physical order
     await client.query("BEGIN");
     await client.query("CREATE TEMP TABLE saved_lines ON COMMIT DROP AS SELECT * FROM invoice_lines WHERE tenant_id = $1", [tenantA]);
-    await client.query("CREATE TEMP TABLE saved_taxes ON COMMIT DROP AS SELECT x.* FROM invoice_line_taxes x JOIN invoice_lines l ON l.id = x.line_id WHERE l.tenant_id = $1", [tenantA]);
+    await client.query(
+      "CREATE TEMP TABLE saved_taxes ON COMMIT DROP AS SELECT x.* FROM invoice_line_taxes x JOIN invoice_lines l ON l.id = x.line_id WHERE l.tenant_id = $1",
+      [tenantA],
+    );
     await client.query("DELETE FROM invoice_lines WHERE tenant_id = $1", [tenantA]); // cascades to the taxes
     await client.query(
       "INSERT INTO invoice_lines (id, tenant_id, invoice_id, line_no, product_id, description, qty, unit_price, discount) " +
@@ -62,13 +65,17 @@ describe("tableChecksums", () => {
   it("changes when one value changes, and only for that tenant and table", async () => {
     const a = await tableChecksums({ url: db.url, tenantId: tenantA });
     const b = await tableChecksums({ url: db.url, tenantId: tenantB });
-    await client.query("UPDATE invoice_line_taxes SET amount = amount + 0.01 WHERE line_id = (SELECT min(id) FROM invoice_lines WHERE tenant_id = $1)", [tenantA]);
+    await client.query("UPDATE invoice_line_taxes SET amount = amount + 0.01 WHERE line_id = (SELECT min(id) FROM invoice_lines WHERE tenant_id = $1)", [
+      tenantA,
+    ]);
     const a2 = await tableChecksums({ url: db.url, tenantId: tenantA });
     expect(a2.invoice_line_taxes!.md5).not.toBe(a.invoice_line_taxes!.md5);
     expect(a2.invoice_line_taxes!.rows).toBe(a.invoice_line_taxes!.rows);
     expect({ ...a2, invoice_line_taxes: undefined }).toEqual({ ...a, invoice_line_taxes: undefined });
     expect(await tableChecksums({ url: db.url, tenantId: tenantB })).toEqual(b);
-    await client.query("UPDATE invoice_line_taxes SET amount = amount - 0.01 WHERE line_id = (SELECT min(id) FROM invoice_lines WHERE tenant_id = $1)", [tenantA]);
+    await client.query("UPDATE invoice_line_taxes SET amount = amount - 0.01 WHERE line_id = (SELECT min(id) FROM invoice_lines WHERE tenant_id = $1)", [
+      tenantA,
+    ]);
     expect(await tableChecksums({ url: db.url, tenantId: tenantA })).toEqual(a);
   });
 

@@ -25,7 +25,12 @@ describe("COPY text encoding", () => {
     expect(copyTextArray(["line\nbreak"])).toBe('{"line\\nbreak"}');
     expect(copyTextArray([])).toBe("{}");
     expect(copyTextArray(null)).toBe("\\N");
-    expect(copyIntArray([[1, 2], [3, null]])).toBe("{{1,2},{3,NULL}}");
+    expect(
+      copyIntArray([
+        [1, 2],
+        [3, null],
+      ]),
+    ).toBe("{{1,2},{3,NULL}}");
   });
 
   it("escapes JSON text like any other text", () => {

@@ -75,16 +75,10 @@ describe("generatePlatform", () => {
     await client.connect();
     try {
       const tenantId = first.tenants[0]!.id;
-      const { rows } = await client.query(
-        "INSERT INTO customers (tenant_id, code, name) VALUES ($1, 'NEW-1', 'مشتری جدید') RETURNING id",
-        [tenantId],
-      );
+      const { rows } = await client.query("INSERT INTO customers (tenant_id, code, name) VALUES ($1, 'NEW-1', 'مشتری جدید') RETURNING id", [tenantId]);
       const max = await client.query("SELECT max(id) AS m FROM customers WHERE code <> 'NEW-1'");
       expect(Number(rows[0].id)).toBeGreaterThan(Number(max.rows[0].m));
-      await client.query(
-        "INSERT INTO journal_entries (tenant_id, entry_no, entry_date) VALUES ($1, 999999, '2024-01-01')",
-        [tenantId],
-      );
+      await client.query("INSERT INTO journal_entries (tenant_id, entry_no, entry_date) VALUES ($1, 999999, '2024-01-01')", [tenantId]);
       await client.query("DELETE FROM journal_entries WHERE entry_no = 999999");
       await client.query("DELETE FROM customers WHERE code = 'NEW-1'");
     } finally {

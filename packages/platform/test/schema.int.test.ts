@@ -48,10 +48,7 @@ describe("platform schema", () => {
     for (const t of PLATFORM_TABLES.filter((x) => x.scope === "owned")) {
       const cols = await one("SELECT column_name FROM information_schema.columns WHERE table_name = $1", [t.name]);
       expect(cols.map((c) => c.column_name)).not.toContain("tenant_id");
-      const fk = await one(
-        "SELECT confrelid::regclass::text AS parent FROM pg_constraint WHERE contype = 'f' AND conrelid = $1::regclass",
-        [t.name],
-      );
+      const fk = await one("SELECT confrelid::regclass::text AS parent FROM pg_constraint WHERE contype = 'f' AND conrelid = $1::regclass", [t.name]);
       expect(fk.map((r) => r.parent)).toContain(t.via!.table);
     }
   });

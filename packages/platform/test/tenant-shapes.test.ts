@@ -14,9 +14,27 @@ function allRows(seed: number): string {
 
 describe("deterministic randomness", () => {
   it("gives the same sequence for the same seed, another for another seed", () => {
-    const a = Array.from({ length: 5 }, ((r) => () => r.next())(new Rng(42)));
-    const b = Array.from({ length: 5 }, ((r) => () => r.next())(new Rng(42)));
-    const c = Array.from({ length: 5 }, ((r) => () => r.next())(new Rng(43)));
+    const a = Array.from(
+      { length: 5 },
+      (
+        (r) => () =>
+          r.next()
+      )(new Rng(42)),
+    );
+    const b = Array.from(
+      { length: 5 },
+      (
+        (r) => () =>
+          r.next()
+      )(new Rng(42)),
+    );
+    const c = Array.from(
+      { length: 5 },
+      (
+        (r) => () =>
+          r.next()
+      )(new Rng(43)),
+    );
     expect(a).toEqual(b);
     expect(a).not.toEqual(c);
   });
@@ -48,7 +66,10 @@ describe("planPlatform", () => {
     expect(sizes[0]!).toBeGreaterThan(INVOICES_AT_SCALE_1 * 0.7);
     expect(sizes[0]!).toBeGreaterThan(20 * median);
     // the top 10% hold at least 40% of the rows
-    const top = [...sizes].sort((a, b) => b - a).slice(0, 20).reduce((s, n) => s + n, 0);
+    const top = [...sizes]
+      .sort((a, b) => b - a)
+      .slice(0, 20)
+      .reduce((s, n) => s + n, 0);
     expect(top / sizes.reduce((s, n) => s + n, 0)).toBeGreaterThan(0.4);
   });
 

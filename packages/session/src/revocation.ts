@@ -37,7 +37,11 @@ export async function revokeSession(
 ): Promise<Revocation> {
   const jti = o.jti.trim();
   if (jti === "" || jti.length > 200) {
-    throw new SessionError({ code: "session_jti_invalid", message: "a session's jti is 1 to 200 characters", hint: "Give the jti claim of the session to revoke" });
+    throw new SessionError({
+      code: "session_jti_invalid",
+      message: "a session's jti is 1 to 200 characters",
+      hint: "Give the jti claim of the session to revoke",
+    });
   }
   const kind = o.kind ?? "any";
   const now = o.now ?? new Date();
@@ -46,11 +50,27 @@ export async function revokeSession(
   const expiresAt = new Date(now.getTime() + hours * 3_600_000 + CLOCK_TOLERANCE_SECONDS * 1000);
   const reason = o.reason?.trim() ? o.reason.trim().slice(0, 500) : null;
   await db.delete(revokedSessions).where(lt(revokedSessions.expiresAt, now));
-  const inserted = await db.insert(revokedSessions).values({ jti, kind, revokedAt: now, expiresAt, revokedBy: o.revokedBy, reason }).onConflictDoNothing().returning();
+  const inserted = await db
+    .insert(revokedSessions)
+    .values({ jti, kind, revokedAt: now, expiresAt, revokedBy: o.revokedBy, reason })
+    .onConflictDoNothing()
+    .returning();
   // Already revoked: the row is read back, unless another revocation pruned it (expired) in between.
   const row = inserted[0] ?? (await db.select().from(revokedSessions).where(eq(revokedSessions.jti, jti)))[0];
-  if (!row) throw new SessionError({ code: "session_revocation_raced", message: `session ${jti} was revoked and pruned meanwhile`, hint: "Revoke it again", retryable: true });
-  await writeAudit(db, { actor: o.revokedBy, action: "session.revoked", targetType: "session", targetId: jti, details: { kind, reason, already: inserted.length === 0 } });
+  if (!row)
+    throw new SessionError({
+      code: "session_revocation_raced",
+      message: `session ${jti} was revoked and pruned meanwhile`,
+      hint: "Revoke it again",
+      retryable: true,
+    });
+  await writeAudit(db, {
+    actor: o.revokedBy,
+    action: "session.revoked",
+    targetType: "session",
+    targetId: jti,
+    details: { kind, reason, already: inserted.length === 0 },
+  });
   return {
     jti: row.jti,
     kind: row.kind as Revocation["kind"],

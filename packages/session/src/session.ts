@@ -87,7 +87,11 @@ export function maxSessionHours(kind: SessionKind, tenantMaxHours = DEFAULT_TENA
 
 function checkSecret(secret: Uint8Array): void {
   if (secret.length < MIN_SECRET_BYTES) {
-    throw new SessionError({ code: "session_secret_short", message: `a session secret needs at least ${MIN_SECRET_BYTES} bytes`, hint: "Generate one with `openssl rand -base64 32`" });
+    throw new SessionError({
+      code: "session_secret_short",
+      message: `a session secret needs at least ${MIN_SECRET_BYTES} bytes`,
+      hint: "Generate one with `openssl rand -base64 32`",
+    });
   }
 }
 
@@ -97,10 +101,19 @@ export function sessionPublicKey(pem: string): KeyObject {
   try {
     key = createPublicKey(pem.replace(/\\n/g, "\n"));
   } catch (err) {
-    throw new SessionError({ code: "session_key_invalid", message: "the session public key is not a PEM public key", hint: "Give the SPKI PEM (-----BEGIN PUBLIC KEY-----) of an Ed25519 or RSA key", cause: err });
+    throw new SessionError({
+      code: "session_key_invalid",
+      message: "the session public key is not a PEM public key",
+      hint: "Give the SPKI PEM (-----BEGIN PUBLIC KEY-----) of an Ed25519 or RSA key",
+      cause: err,
+    });
   }
   if (key.asymmetricKeyType !== "ed25519" && key.asymmetricKeyType !== "rsa") {
-    throw new SessionError({ code: "session_key_invalid", message: `the session public key is ${key.asymmetricKeyType ?? "of an unknown type"}, not Ed25519 or RSA`, hint: "Sign sessions with EdDSA (Ed25519) or RS256" });
+    throw new SessionError({
+      code: "session_key_invalid",
+      message: `the session public key is ${key.asymmetricKeyType ?? "of an unknown type"}, not Ed25519 or RSA`,
+      hint: "Sign sessions with EdDSA (Ed25519) or RS256",
+    });
   }
   return key;
 }
@@ -161,7 +174,11 @@ export function sessionVerifier<K extends SessionKind>(o: {
 }): (token: string, now?: Date) => Promise<SessionVerdict<Extract<Session, { kind: K }>>> {
   if ("secret" in o.keys) checkSecret(o.keys.secret);
   const key: Uint8Array | KeyObject | JWTVerifyGetKey =
-    "secret" in o.keys ? o.keys.secret : "publicKey" in o.keys ? o.keys.publicKey : createRemoteJWKSet(o.keys.jwksUrl, { timeoutDuration: 5_000, cacheMaxAge: 10 * 60_000 });
+    "secret" in o.keys
+      ? o.keys.secret
+      : "publicKey" in o.keys
+        ? o.keys.publicKey
+        : createRemoteJWKSet(o.keys.jwksUrl, { timeoutDuration: 5_000, cacheMaxAge: 10 * 60_000 });
   const audience = SESSION_AUDIENCES[o.kind];
   const otherAudience = SESSION_AUDIENCES[o.kind === "admin" ? "tenant" : "admin"];
   const maxSeconds = maxSessionHours(o.kind, o.tenantMaxHours) * 3600;
@@ -226,16 +243,33 @@ export async function signSession(o: {
   checkSecret(o.secret);
   const max = maxSessionHours(o.kind, o.tenantMaxHours);
   if (!(o.hours > 0) || o.hours > max) {
-    throw new SessionError({ code: "session_too_long", message: `${o.kind === "admin" ? "an admin" : "a tenant"} session lasts at most ${max} hours`, hint: "Sign a new one when it runs out" });
+    throw new SessionError({
+      code: "session_too_long",
+      message: `${o.kind === "admin" ? "an admin" : "a tenant"} session lasts at most ${max} hours`,
+      hint: "Sign a new one when it runs out",
+    });
   }
   if (o.kind === "tenant") {
     const parsed = tenantIdSchema.safeParse(o.tenantId);
-    if (!parsed.success) throw new SessionError({ code: "session_claims_invalid", message: `a tenant session needs a tenant id (letters, digits, _ . : -), not ${JSON.stringify(o.tenantId ?? "")}` });
+    if (!parsed.success)
+      throw new SessionError({
+        code: "session_claims_invalid",
+        message: `a tenant session needs a tenant id (letters, digits, _ . : -), not ${JSON.stringify(o.tenantId ?? "")}`,
+      });
   }
   const iat = Math.floor((o.now ?? new Date()).getTime() / 1000);
   const exp = iat + Math.floor(o.hours * 3600);
   const jti = randomUUID();
-  const claims = { sub: o.userId, role: o.role, ...(o.kind === "tenant" ? { tenant_id: o.tenantId } : {}), aud: SESSION_AUDIENCES[o.kind], iat, exp, jti, ...(o.issuer ? { iss: o.issuer } : {}) };
+  const claims = {
+    sub: o.userId,
+    role: o.role,
+    ...(o.kind === "tenant" ? { tenant_id: o.tenantId } : {}),
+    aud: SESSION_AUDIENCES[o.kind],
+    iat,
+    exp,
+    jti,
+    ...(o.issuer ? { iss: o.issuer } : {}),
+  };
   const token = await new SignJWT(claims).setProtectedHeader({ alg: "HS256", typ: "JWT" }).sign(o.secret);
   return { token, jti, expiresAt: new Date(exp * 1000) };
 }

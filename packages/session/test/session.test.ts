@@ -31,7 +31,15 @@ describe("HS256 sessions (the default)", () => {
   it("a PyJWT-shaped tenant token signs in: its tenant, user and role", async () => {
     const claims = pyjwtClaims("tenant");
     expect(await tenantVerifier(await hs256(claims))).toEqual({
-      session: { kind: "tenant", tenantId: tenant, userId: "user-42", role: "owner", jti: claims.jti, issuedAt: new Date((claims.iat as number) * 1000), expiresAt: new Date((claims.exp as number) * 1000) },
+      session: {
+        kind: "tenant",
+        tenantId: tenant,
+        userId: "user-42",
+        role: "owner",
+        jti: claims.jti,
+        issuedAt: new Date((claims.iat as number) * 1000),
+        expiresAt: new Date((claims.exp as number) * 1000),
+      },
     });
   });
 
@@ -83,9 +91,12 @@ describe("HS256 sessions (the default)", () => {
 
   it("refuses a token missing any required claim, or with one of the wrong shape", async () => {
     for (const name of ["sub", "role", "iat", "exp", "jti", "tenant_id"]) {
-      expect(await tenantVerifier(await hs256(without(pyjwtClaims("tenant"), name))), name).toMatchObject({ refused: expect.stringMatching(/claims|expired|lifetime/) as string });
+      expect(await tenantVerifier(await hs256(without(pyjwtClaims("tenant"), name))), name).toMatchObject({
+        refused: expect.stringMatching(/claims|expired|lifetime/) as string,
+      });
     }
-    for (const name of ["sub", "role", "jti"]) expect(await adminVerifier(await hs256(without(pyjwtClaims("admin"), name))), name).toEqual({ refused: "claims" });
+    for (const name of ["sub", "role", "jti"])
+      expect(await adminVerifier(await hs256(without(pyjwtClaims("admin"), name))), name).toEqual({ refused: "claims" });
     for (const bad of [{ tenant_id: "x'; drop table y" }, { tenant_id: 42 }, { sub: "" }, { role: 7 }, { jti: "" }]) {
       expect(await tenantVerifier(await hs256(pyjwtClaims("tenant", bad))), JSON.stringify(bad)).toEqual({ refused: "claims" });
     }
@@ -117,7 +128,9 @@ describe("HS256 sessions (the default)", () => {
 describe("signSession (the CLI's tokens)", () => {
   it("signs what the verifier accepts, within the kind's maximum", async () => {
     const t = await signSession({ kind: "tenant", userId: "support", role: "owner", tenantId: tenant, hours: 8, secret });
-    expect(await tenantVerifier(t.token)).toMatchObject({ session: { tenantId: tenant, userId: "support", role: "owner", jti: t.jti, expiresAt: t.expiresAt } });
+    expect(await tenantVerifier(t.token)).toMatchObject({
+      session: { tenantId: tenant, userId: "support", role: "owner", jti: t.jti, expiresAt: t.expiresAt },
+    });
     const a = await signSession({ kind: "admin", userId: "ops", role: "super_admin", hours: 24, secret });
     expect(await adminVerifier(a.token)).toMatchObject({ session: { userId: "ops", jti: a.jti } });
     expect(await tenantVerifier(a.token)).toHaveProperty("refused"); // no tenant_id, and another audience
@@ -131,7 +144,8 @@ describe("asymmetric sessions (EdDSA, RS256)", () => {
   const ed = generateKeyPairSync("ed25519");
   const rsa = generateKeyPairSync("rsa", { modulusLength: 2048 });
   const pem = (k: KeyObject) => k.export({ type: "spki", format: "pem" }).toString();
-  const signed = (claims: Record<string, unknown>, alg: "EdDSA" | "RS256", key: KeyObject) => new SignJWT(claims).setProtectedHeader({ alg, typ: "JWT" }).sign(key);
+  const signed = (claims: Record<string, unknown>, alg: "EdDSA" | "RS256", key: KeyObject) =>
+    new SignJWT(claims).setProtectedHeader({ alg, typ: "JWT" }).sign(key);
   const signedWithKid = (o: { claims: Record<string, unknown>; alg: "EdDSA" | "RS256"; key: KeyObject; kid: string }) =>
     new SignJWT(o.claims).setProtectedHeader({ alg: o.alg, typ: "JWT", kid: o.kid }).sign(o.key);
 
@@ -146,7 +160,11 @@ describe("asymmetric sessions (EdDSA, RS256)", () => {
     // signed by another key
     expect(await edVerify(await signed(pyjwtClaims("tenant"), "EdDSA", generateKeyPairSync("ed25519").privateKey))).toEqual({ refused: "signature" });
     // a PEM with escaped newlines (one env line) is the same key
-    expect(await sessionVerifier({ kind: "tenant", keys: { publicKey: sessionPublicKey(pem(ed.publicKey).replace(/\n/g, "\\n")) } })(await signed(pyjwtClaims("tenant"), "EdDSA", ed.privateKey))).toHaveProperty("session");
+    expect(
+      await sessionVerifier({ kind: "tenant", keys: { publicKey: sessionPublicKey(pem(ed.publicKey).replace(/\n/g, "\\n")) } })(
+        await signed(pyjwtClaims("tenant"), "EdDSA", ed.privateKey),
+      ),
+    ).toHaveProperty("session");
   });
 
   it("refuses a key that is not an Ed25519 or RSA public key", () => {
@@ -179,7 +197,9 @@ describe("asymmetric sessions (EdDSA, RS256)", () => {
       expect(await verify(await signedWithKid({ claims: pyjwtClaims("tenant"), alg: "EdDSA", key: ed.privateKey, kid: "ed-1" }))).toHaveProperty("session");
       expect(await verify(await signedWithKid({ claims: pyjwtClaims("tenant"), alg: "RS256", key: rsa.privateKey, kid: "rsa-1" }))).toHaveProperty("session");
       expect(served).toBeGreaterThan(0);
-      expect(await verify(await signedWithKid({ claims: pyjwtClaims("tenant"), alg: "EdDSA", key: generateKeyPairSync("ed25519").privateKey, kid: "ed-2" }))).toEqual({ refused: "unknown_key" });
+      expect(
+        await verify(await signedWithKid({ claims: pyjwtClaims("tenant"), alg: "EdDSA", key: generateKeyPairSync("ed25519").privateKey, kid: "ed-2" })),
+      ).toEqual({ refused: "unknown_key" });
       expect(await verify(await hs256(pyjwtClaims("tenant")))).toEqual({ refused: "algorithm" });
     });
 

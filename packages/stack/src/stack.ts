@@ -50,7 +50,10 @@ type Resolved = Required<Omit<StackOptions, "log">>;
 async function ensurePostgres(o: Resolved, log: (l: string) => void) {
   if (await tcpAnswers({ host: o.pgHost, port: o.pgPort })) return "reused" as const;
   if (!has("pg_ctlcluster") || !existsSync("/etc/postgresql")) {
-    throw stackError(`postgresql does not answer on ${o.pgHost}:${o.pgPort} and is not installed`, "Install it with `apt-get install -y postgresql`, then run this again");
+    throw stackError(
+      `postgresql does not answer on ${o.pgHost}:${o.pgPort} and is not installed`,
+      "Install it with `apt-get install -y postgresql`, then run this again",
+    );
   }
   const version = readdirSync("/etc/postgresql")[0];
   log(`starting postgresql ${version}`);
@@ -63,13 +66,33 @@ async function ensurePostgres(o: Resolved, log: (l: string) => void) {
 async function ensureNats(o: Resolved, log: (l: string) => void) {
   if (await tcpAnswers({ host: "127.0.0.1", port: o.natsPort })) return "reused" as const;
   const bin = ["/usr/sbin/nats-server", "/usr/bin/nats-server"].find((p) => existsSync(p));
-  if (!bin) throw stackError(`nats does not answer on 127.0.0.1:${o.natsPort} and nats-server is not installed`, "Install it with `apt-get install -y nats-server`, then run this again");
+  if (!bin)
+    throw stackError(
+      `nats does not answer on 127.0.0.1:${o.natsPort} and nats-server is not installed`,
+      "Install it with `apt-get install -y nats-server`, then run this again",
+    );
   log("starting nats-server with jetstream");
   const dataDir = "/var/lib/nats-server";
   mkdirSync(dataDir, { recursive: true });
   const r = spawnSync(
     "start-stop-daemon",
-    ["--start", "--oknodo", "--background", "--exec", bin, "--", "-a", "127.0.0.1", "-p", String(o.natsPort), "-js", "-sd", dataDir, "-l", "/var/log/nats-server.log"],
+    [
+      "--start",
+      "--oknodo",
+      "--background",
+      "--exec",
+      bin,
+      "--",
+      "-a",
+      "127.0.0.1",
+      "-p",
+      String(o.natsPort),
+      "-js",
+      "-sd",
+      dataDir,
+      "-l",
+      "/var/log/nats-server.log",
+    ],
     { encoding: "utf8" },
   );
   if (r.status !== 0) throw stackError(`could not start nats-server: ${r.stderr.trim()}`, "Check /var/log/nats-server.log");
@@ -123,7 +146,12 @@ type LocalKeys = { backup: string; dr: string; session: string; admin: string };
 function localKeys(dir: string): LocalKeys {
   const file = path.join(dir, "keys.json");
   const secret = () => randomBytes(32).toString("base64url");
-  const fresh = (): LocalKeys => ({ backup: `1:${randomBytes(32).toString("base64")}`, dr: `1:${randomBytes(32).toString("base64")}`, session: secret(), admin: secret() });
+  const fresh = (): LocalKeys => ({
+    backup: `1:${randomBytes(32).toString("base64")}`,
+    dr: `1:${randomBytes(32).toString("base64")}`,
+    session: secret(),
+    admin: secret(),
+  });
   if (existsSync(file)) {
     const keys = JSON.parse(readFileSync(file, "utf8")) as Partial<LocalKeys>;
     if (keys.session && keys.admin) return keys as LocalKeys;
@@ -185,7 +213,13 @@ export async function ensureStack(options: StackOptions = {}): Promise<StackStat
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
   };
   const envFile = path.join(o.dir, "env");
-  writeFileSync(envFile, Object.entries(env).map(([k, v]) => `export ${k}='${v}'`).join("\n") + "\n", { mode: 0o600 });
+  writeFileSync(
+    envFile,
+    Object.entries(env)
+      .map(([k, v]) => `export ${k}='${v}'`)
+      .join("\n") + "\n",
+    { mode: 0o600 },
+  );
   return { env, envFile, parts };
 }
 

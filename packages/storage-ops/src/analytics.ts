@@ -77,26 +77,47 @@ export interface StorageAnalyticsOptions {
 export async function storageAnalytics(opts: StorageAnalyticsOptions): Promise<StorageAnalytics> {
   const { catalog } = opts;
   const now = opts.now ?? new Date();
-  const prices = opts.prices && "currency" in opts.prices ? opts.prices : mergePrices(DEFAULT_PRICES, await pricesFromSettings(catalog).then((s) => mergeOverrides(s, opts.prices as PriceOverrides | undefined)));
+  const prices =
+    opts.prices && "currency" in opts.prices
+      ? opts.prices
+      : mergePrices(DEFAULT_PRICES, await pricesFromSettings(catalog).then((s) => mergeOverrides(s, opts.prices as PriceOverrides | undefined)));
   const historyDays = opts.historyDays ?? 90;
   const q = async <T>(text: string, params: unknown[] = []): Promise<T[]> => (await catalog.pool.query(text, params)).rows as T[];
   const num = (v: unknown) => Number(v ?? 0);
 
-  const providerRows = (await q<{ provider: string; bytes: string; objects: string; backups: string }>(`select p.key as provider, sum(${BYTES_SQL}) as bytes, sum(${OBJECTS_SQL}) as objects, count(*) as backups from ${STORED_FROM} group by 1 order by 1`)).map((r) => ({ provider: r.provider, bytes: num(r.bytes), objects: num(r.objects), backups: num(r.backups) }));
-  const byType = (await q<{ provider: string; type: string; bytes: string; objects: string; backups: string }>(`select p.key as provider, r.backup_type::text as type, sum(${BYTES_SQL}) as bytes, sum(${OBJECTS_SQL}) as objects, count(*) as backups from ${STORED_FROM} group by 1, 2 order by 1, 2`)).map((r) => ({ provider: r.provider, type: r.type, bytes: num(r.bytes), objects: num(r.objects), backups: num(r.backups) }));
-  const tenants = (await q<{ provider: string; tenant_id: string; bytes: string; objects: string; backups: string }>(`select p.key as provider, r.tenant_id, sum(${BYTES_SQL}) as bytes, sum(${OBJECTS_SQL}) as objects, count(*) as backups from ${STORED_FROM} and r.tenant_id is not null group by 1, 2 order by 2, 1`)).map((r) => ({ provider: r.provider, tenantId: r.tenant_id, bytes: num(r.bytes), objects: num(r.objects), backups: num(r.backups) }));
+  const providerRows = (
+    await q<{ provider: string; bytes: string; objects: string; backups: string }>(
+      `select p.key as provider, sum(${BYTES_SQL}) as bytes, sum(${OBJECTS_SQL}) as objects, count(*) as backups from ${STORED_FROM} group by 1 order by 1`,
+    )
+  ).map((r) => ({ provider: r.provider, bytes: num(r.bytes), objects: num(r.objects), backups: num(r.backups) }));
+  const byType = (
+    await q<{ provider: string; type: string; bytes: string; objects: string; backups: string }>(
+      `select p.key as provider, r.backup_type::text as type, sum(${BYTES_SQL}) as bytes, sum(${OBJECTS_SQL}) as objects, count(*) as backups from ${STORED_FROM} group by 1, 2 order by 1, 2`,
+    )
+  ).map((r) => ({ provider: r.provider, type: r.type, bytes: num(r.bytes), objects: num(r.objects), backups: num(r.backups) }));
+  const tenants = (
+    await q<{ provider: string; tenant_id: string; bytes: string; objects: string; backups: string }>(
+      `select p.key as provider, r.tenant_id, sum(${BYTES_SQL}) as bytes, sum(${OBJECTS_SQL}) as objects, count(*) as backups from ${STORED_FROM} and r.tenant_id is not null group by 1, 2 order by 2, 1`,
+    )
+  ).map((r) => ({ provider: r.provider, tenantId: r.tenant_id, bytes: num(r.bytes), objects: num(r.objects), backups: num(r.backups) }));
 
-  const largestTenants = (await q<{ tenant_id: string; bytes: string; backups: string }>(`select r.tenant_id, sum(${BYTES_SQL}) as bytes, count(distinct r.id) as backups from ${STORED_FROM} and r.tenant_id is not null group by 1 order by 2 desc, 1 limit 20`)).map((r) => ({ tenantId: r.tenant_id, bytes: num(r.bytes), backups: num(r.backups) }));
+  const largestTenants = (
+    await q<{ tenant_id: string; bytes: string; backups: string }>(
+      `select r.tenant_id, sum(${BYTES_SQL}) as bytes, count(distinct r.id) as backups from ${STORED_FROM} and r.tenant_id is not null group by 1 order by 2 desc, 1 limit 20`,
+    )
+  ).map((r) => ({ tenantId: r.tenant_id, bytes: num(r.bytes), backups: num(r.backups) }));
 
   const listing = opts.backends ? await listingUsage(opts.backends) : undefined;
 
   const since = new Date(now.getTime() - historyDays * DAY_MS);
-  const growth = (await q<{ day: string; provider: string; bytes: string; objects: string }>(
-    `select distinct on (provider, day) to_char(taken_at at time zone 'UTC', 'YYYY-MM-DD') as day, provider, bytes, objects
+  const growth = (
+    await q<{ day: string; provider: string; bytes: string; objects: string }>(
+      `select distinct on (provider, day) to_char(taken_at at time zone 'UTC', 'YYYY-MM-DD') as day, provider, bytes, objects
        from backup.storage_samples where tenant_id is null and backup_type is null and taken_at >= $1 and taken_at <= $2
       order by provider, day, taken_at desc`,
-    [since, now],
-  )).map((r) => ({ day: r.day, provider: r.provider, bytes: num(r.bytes), objects: num(r.objects) }));
+      [since, now],
+    )
+  ).map((r) => ({ day: r.day, provider: r.provider, bytes: num(r.bytes), objects: num(r.objects) }));
 
   // Net bytes added per provider over the last 30 days by the catalog (created minus deleted), the trend without samples.
   const month = new Date(now.getTime() - 30 * DAY_MS);
@@ -119,7 +140,11 @@ export async function storageAnalytics(opts: StorageAnalyticsOptions): Promise<S
   });
 
   const usage = estimateUsage({ opts, names, providerRows, recent });
-  const costFor = (provider: string, u: MonthlyUsage): CostBreakdown => monthlyCost(prices.providers[provider] ?? { storagePerGbMonth: 0, egressPerGb: 0, freeEgressMultipleOfStored: 0, classAPerMillion: 0, classBPerMillion: 0 }, u);
+  const costFor = (provider: string, u: MonthlyUsage): CostBreakdown =>
+    monthlyCost(
+      prices.providers[provider] ?? { storagePerGbMonth: 0, egressPerGb: 0, freeEgressMultipleOfStored: 0, classAPerMillion: 0, classBPerMillion: 0 },
+      u,
+    );
   const monthly = Object.fromEntries(names.map((p) => [p, costFor(p, usage[p]!)]));
   const total = (c: Record<string, CostBreakdown>) => Math.round(Object.values(c).reduce((s, v) => s + v.total, 0) * 100) / 100;
 
@@ -159,7 +184,17 @@ async function listingUsage(backends: readonly StorageBackend[]): Promise<NonNul
 }
 
 /** The estimated monthly usage per provider (see `storageAnalytics`), with the caller's `usage` on top. */
-function estimateUsage({ opts, names, providerRows, recent }: { opts: StorageAnalyticsOptions; names: string[]; providerRows: { provider: string; bytes: number; objects: number }[]; recent: { provider: string; created_bytes: string; created_artifacts: string }[] }): Record<string, MonthlyUsage> {
+function estimateUsage({
+  opts,
+  names,
+  providerRows,
+  recent,
+}: {
+  opts: StorageAnalyticsOptions;
+  names: string[];
+  providerRows: { provider: string; bytes: number; objects: number }[];
+  recent: { provider: string; created_bytes: string; created_artifacts: string }[];
+}): Record<string, MonthlyUsage> {
   const num = (v: unknown) => Number(v ?? 0);
   const usage: Record<string, MonthlyUsage> = {};
   for (const provider of names) {
@@ -179,7 +214,21 @@ function estimateUsage({ opts, names, providerRows, recent }: { opts: StorageAna
 }
 
 /** The stored bytes and monthly cost per provider after each of `opts.projectMonths`, growing by the trend. */
-function projectCosts({ opts, names, usage, trend, costFor, total }: { opts: StorageAnalyticsOptions; names: string[]; usage: Record<string, MonthlyUsage>; trend: StorageAnalytics["trend"]; costFor: (provider: string, u: MonthlyUsage) => CostBreakdown; total: (c: Record<string, CostBreakdown>) => number }): StorageAnalytics["projection"] {
+function projectCosts({
+  opts,
+  names,
+  usage,
+  trend,
+  costFor,
+  total,
+}: {
+  opts: StorageAnalyticsOptions;
+  names: string[];
+  usage: Record<string, MonthlyUsage>;
+  trend: StorageAnalytics["trend"];
+  costFor: (provider: string, u: MonthlyUsage) => CostBreakdown;
+  total: (c: Record<string, CostBreakdown>) => number;
+}): StorageAnalytics["projection"] {
   return (opts.projectMonths ?? [3, 6, 12]).map((months) => {
     const providers: Record<string, { bytes: number; monthly: CostBreakdown }> = {};
     for (const p of names) {
@@ -191,7 +240,6 @@ function projectCosts({ opts, names, usage, trend, costFor, total }: { opts: Sto
     }
     return { months, providers, monthlyTotal: total(Object.fromEntries(Object.entries(providers).map(([k, v]) => [k, v.monthly]))) };
   });
-
 }
 
 /**
@@ -199,7 +247,15 @@ function projectCosts({ opts, names, usage, trend, costFor, total }: { opts: Sto
  * null), per provider and type, and, with `perTenant`, per provider and tenant. Growth over time is
  * read back from these. Returns the rows written.
  */
-export async function takeStorageSample({ catalog, now = new Date(), perTenant = true }: { catalog: Catalog; now?: Date; perTenant?: boolean }): Promise<number> {
+export async function takeStorageSample({
+  catalog,
+  now = new Date(),
+  perTenant = true,
+}: {
+  catalog: Catalog;
+  now?: Date;
+  perTenant?: boolean;
+}): Promise<number> {
   const groups = [`p.key, null::text, null::text`, `p.key, null::text, r.backup_type::text`, ...(perTenant ? [`p.key, r.tenant_id, 'tenant'::text`] : [])];
   let written = 0;
   for (const [i, cols] of groups.entries()) {

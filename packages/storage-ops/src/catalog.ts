@@ -9,8 +9,13 @@ export async function loadRecord(db: CatalogDb, id: string): Promise<BackupRecor
   return record;
 }
 
-export async function insertVerification(db: CatalogDb, row: { backupId: string; provider: string; depth: "keyless" | "deep"; ok: boolean; detail?: string | undefined; at?: Date }): Promise<void> {
-  await db.insert(verifications).values({ backupId: row.backupId, provider: row.provider, depth: row.depth, ok: row.ok, detail: row.detail ?? null, ...(row.at ? { at: row.at } : {}) });
+export async function insertVerification(
+  db: CatalogDb,
+  row: { backupId: string; provider: string; depth: "keyless" | "deep"; ok: boolean; detail?: string | undefined; at?: Date },
+): Promise<void> {
+  await db
+    .insert(verifications)
+    .values({ backupId: row.backupId, provider: row.provider, depth: row.depth, ok: row.ok, detail: row.detail ?? null, ...(row.at ? { at: row.at } : {}) });
 }
 
 /** The contract's provider name, or undefined for a backend the events cannot name (e.g. an `fs` test backend). */

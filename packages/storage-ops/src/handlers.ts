@@ -17,7 +17,11 @@ async function replicateOrRetry(deps: StorageOpsDeps, { record, delivery }: { re
   const result = await replicateArtifact({ ...deps, record, heal: true, signal: delivery.signal });
   if (result.pending) {
     if (!delivery.final) {
-      throw new StorageOpsError({ code: "storage_ops_heal_pending", message: `backup ${record.id}: ${result.degraded.join(", ")} not healed yet (unreachable)`, context: { backupId: record.id, providers: result.degraded } });
+      throw new StorageOpsError({
+        code: "storage_ops_heal_pending",
+        message: `backup ${record.id}: ${result.degraded.join(", ")} not healed yet (unreachable)`,
+        context: { backupId: record.id, providers: result.degraded },
+      });
     }
     await raiseAlert(deps, {
       severity: "warning",
@@ -33,14 +37,20 @@ async function replicateOrRetry(deps: StorageOpsDeps, { record, delivery }: { re
  * `storage.artifact.stored.v1` → keyless verification of every copy and replication to every
  * provider. An event about a backup this catalog does not know is acknowledged and ignored.
  */
-export async function handleArtifactStored(deps: StorageOpsDeps, { message, delivery }: { message: MessageOf<"storage.artifact.stored.v1">; delivery: Delivery }): Promise<ReplicateResult | undefined> {
+export async function handleArtifactStored(
+  deps: StorageOpsDeps,
+  { message, delivery }: { message: MessageOf<"storage.artifact.stored.v1">; delivery: Delivery },
+): Promise<ReplicateResult | undefined> {
   const record = await getBackupRecord(deps.catalog.db, message.data.backupId);
   if (!record) return undefined;
   return replicateOrRetry(deps, { record, delivery });
 }
 
 /** `storage.replicate.requested.v1` → the same, on demand. */
-export async function handleReplicateRequested(deps: StorageOpsDeps, { message, delivery }: { message: MessageOf<"storage.replicate.requested.v1">; delivery: Delivery }): Promise<ReplicateResult> {
+export async function handleReplicateRequested(
+  deps: StorageOpsDeps,
+  { message, delivery }: { message: MessageOf<"storage.replicate.requested.v1">; delivery: Delivery },
+): Promise<ReplicateResult> {
   const record = await loadRecord(deps.catalog.db, message.data.backupId);
   return replicateOrRetry(deps, { record, delivery });
 }
@@ -56,7 +66,10 @@ export interface VerifyDeps extends StorageOpsDeps {
  * `storage.verify.requested.v1`: one backup (keyless, or keyless + deep), or without a backup id
  * every good backup keyless, or with `deep` the deep sample (`deepVerifySample`).
  */
-export async function handleVerifyRequested(deps: VerifyDeps, { message, delivery }: { message: MessageOf<"storage.verify.requested.v1">; delivery: Delivery }): Promise<VerifyBackupResult[] | DeepSampleReport> {
+export async function handleVerifyRequested(
+  deps: VerifyDeps,
+  { message, delivery }: { message: MessageOf<"storage.verify.requested.v1">; delivery: Delivery },
+): Promise<VerifyBackupResult[] | DeepSampleReport> {
   const { backupId, deep } = message.data;
   const signal = delivery.signal;
   if (backupId) return [await verifyBackup({ ...deps, record: backupId, deep, signal })];
@@ -65,7 +78,9 @@ export async function handleVerifyRequested(deps: VerifyDeps, { message, deliver
 }
 
 /** Keyless verification (and healing) of every good backup, newest first. */
-export async function verifyAll(deps: StorageOpsDeps & { deep?: boolean; heal?: boolean; keyRings?: KeyRings; workDir?: string }): Promise<VerifyBackupResult[]> {
+export async function verifyAll(
+  deps: StorageOpsDeps & { deep?: boolean; heal?: boolean; keyRings?: KeyRings; workDir?: string },
+): Promise<VerifyBackupResult[]> {
   const rows = await deps.catalog.db
     .select({ id: backupRecords.id })
     .from(backupRecords)

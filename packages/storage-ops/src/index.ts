@@ -4,7 +4,15 @@ export { recordParts, recordKey, recordBytes, isGood, GOOD_STATUSES, type Artifa
 export { insertVerification, loadRecord } from "./catalog";
 export { listInventory, LAYOUT_PREFIXES, type Inventory, type Listed } from "./inventory";
 export { healSidecars, type SidecarOutcome, type SidecarState } from "./sidecars";
-export { replicateArtifact, type ReplicateOptions, type ReplicateResult, type ProviderReplica, type PartReplica, type CopyFound, type CopyState } from "./replicate";
+export {
+  replicateArtifact,
+  type ReplicateOptions,
+  type ReplicateResult,
+  type ProviderReplica,
+  type PartReplica,
+  type CopyFound,
+  type CopyState,
+} from "./replicate";
 export {
   verifyBackup,
   deepVerifySample,
@@ -17,9 +25,31 @@ export {
   type DeepSampleReport,
 } from "./verify";
 export { reconcile, type ReconcileOptions, type ReconcileReport, type InventoryIssue } from "./reconcile";
-export { applyRetention, deleteBackup, platformTenants, retentionRulesFromEnv, type RetentionEnv, type RetentionOptions, type RetentionReport, type RetentionRule, type RetentionRules, type RetentionItem, type KeepReason } from "./retention";
+export {
+  applyRetention,
+  deleteBackup,
+  platformTenants,
+  retentionRulesFromEnv,
+  type RetentionEnv,
+  type RetentionOptions,
+  type RetentionReport,
+  type RetentionRule,
+  type RetentionRules,
+  type RetentionItem,
+  type KeepReason,
+} from "./retention";
 export { storageAnalytics, takeStorageSample, pricesFromSettings, type StorageAnalytics, type StorageAnalyticsOptions, type UsageRow } from "./analytics";
-export { DEFAULT_PRICES, mergePrices, monthlyCost, GB, type Prices, type ProviderPrices, type PriceOverrides, type MonthlyUsage, type CostBreakdown } from "./prices";
+export {
+  DEFAULT_PRICES,
+  mergePrices,
+  monthlyCost,
+  GB,
+  type Prices,
+  type ProviderPrices,
+  type PriceOverrides,
+  type MonthlyUsage,
+  type CostBreakdown,
+} from "./prices";
 export { rebuildCatalog, type RebuildOptions, type RebuildReport, type RebuiltRecord } from "./rebuild";
 export { handleArtifactStored, handleReplicateRequested, handleVerifyRequested, verifyAll, type VerifyDeps } from "./handlers";
 export { openStorageOps, type StorageOpsEnv, type OpenedStorageOps } from "./open-storage-ops";

@@ -18,12 +18,24 @@ export interface Inventory {
 }
 
 /** Lists `prefixes` of one provider, grouped per artifact (errors propagate, naming the provider). */
-export async function listInventory({ backend, prefixes = LAYOUT_PREFIXES, signal }: { backend: StorageBackend; prefixes?: string[]; signal?: AbortSignal | undefined }): Promise<Inventory> {
+export async function listInventory({
+  backend,
+  prefixes = LAYOUT_PREFIXES,
+  signal,
+}: {
+  backend: StorageBackend;
+  prefixes?: string[];
+  signal?: AbortSignal | undefined;
+}): Promise<Inventory> {
   const items = new Map<string, Listed>();
   const stray: ListEntry[] = [];
   for (const prefix of prefixes) {
     for await (const item of groupArtifacts(backend.list(prefix, signal ? { signal } : {}), { onStray: (e) => stray.push(e) })) {
-      items.set(item.parsed.artifactKey, { ...(item.artifact ? { artifact: item.artifact } : {}), ...(item.keys ? { keys: item.keys } : {}), ...(item.meta ? { meta: item.meta } : {}) });
+      items.set(item.parsed.artifactKey, {
+        ...(item.artifact ? { artifact: item.artifact } : {}),
+        ...(item.keys ? { keys: item.keys } : {}),
+        ...(item.meta ? { meta: item.meta } : {}),
+      });
     }
   }
   return { items, stray };

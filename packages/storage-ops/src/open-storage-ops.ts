@@ -44,7 +44,11 @@ export function openStorageOps({
   }
   const backends = providersFromEnv(env).map((backend) => openBackend({ ...backendOptions, backend, ...(keyPrefix ? { keyPrefix } : {}) }).backend);
   if (backends.length === 0) {
-    throw new ConfigError({ code: "config_invalid", message: "no storage provider is configured", hint: "Set the B2_* and/or R2_* variables (see .env.example)" });
+    throw new ConfigError({
+      code: "config_invalid",
+      message: "no storage provider is configured",
+      hint: "Set the B2_* and/or R2_* variables (see .env.example)",
+    });
   }
   const catalog = openCatalog({ url, connectTimeoutMs: env.DATABASE_CONNECT_TIMEOUT_MS });
   const tenantKeys = env.BACKUP_MASTER_KEYS ? new TenantKeyStore({ pool: catalog.pool, masterKeys: env.BACKUP_MASTER_KEYS }) : undefined;

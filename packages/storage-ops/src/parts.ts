@@ -45,10 +45,21 @@ export function recordKey(record: BackupRecord): string | undefined {
 export function recordParts(record: BackupRecord): ArtifactPartRef[] {
   const key = recordKey(record);
   if (!key || !/^[0-9a-f]{64}$/.test(record.checksum)) {
-    throw new StorageOpsError({ code: "storage_ops_record_incomplete", message: `backup ${record.id} has no stored location or checksum`, context: { backupId: record.id } });
+    throw new StorageOpsError({
+      code: "storage_ops_record_incomplete",
+      message: `backup ${record.id} has no stored location or checksum`,
+      context: { backupId: record.id },
+    });
   }
   const parts: ArtifactPartRef[] = [
-    { part: "data", key, size: record.fileSize, sha256: record.checksum, dekId: record.encryptionKeyId || undefined, keySidecar: record.keySidecar ?? undefined },
+    {
+      part: "data",
+      key,
+      size: record.fileSize,
+      sha256: record.checksum,
+      dekId: record.encryptionKeyId || undefined,
+      keySidecar: record.keySidecar ?? undefined,
+    },
   ];
   const config = record.metadata?.config as { key?: unknown; size?: unknown; sha256?: unknown; dekId?: unknown; keySidecar?: unknown } | undefined;
   if (record.backupType === "disaster" && config && typeof config.key === "string" && typeof config.size === "number" && typeof config.sha256 === "string") {

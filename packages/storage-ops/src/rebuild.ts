@@ -75,7 +75,12 @@ export async function rebuildCatalog(opts: RebuildOptions): Promise<RebuildRepor
   const { backends, signal } = opts;
   const source = backends.find((b) => b.name === opts.from);
   if (!source) {
-    throw new StorageOpsError({ code: "storage_ops_no_provider", message: `provider ${opts.from} is not configured`, hint: `Set the ${opts.from.toUpperCase()}_* variables`, context: { provider: opts.from } });
+    throw new StorageOpsError({
+      code: "storage_ops_no_provider",
+      message: `provider ${opts.from} is not configured`,
+      hint: `Set the ${opts.from.toUpperCase()}_* variables`,
+      context: { provider: opts.from },
+    });
   }
   const report: RebuildReport = { from: opts.from, dryRun: opts.dryRun ?? false, records: [], inserted: 0, existing: [], problems: [], strays: 0, others: [] };
   const sourceInventory = await listInventory({ backend: source, signal });
@@ -93,7 +98,19 @@ export async function rebuildCatalog(opts: RebuildOptions): Promise<RebuildRepor
 }
 
 /** Lists the other providers, so each rebuilt record can say which of them hold its artifact. */
-async function listOthers({ backends, source, sourceInventory, signal, report }: { backends: readonly StorageBackend[]; source: StorageBackend; sourceInventory: Inventory; signal: AbortSignal | undefined; report: RebuildReport }): Promise<{ backend: StorageBackend; inventory?: Inventory; error?: string }[]> {
+async function listOthers({
+  backends,
+  source,
+  sourceInventory,
+  signal,
+  report,
+}: {
+  backends: readonly StorageBackend[];
+  source: StorageBackend;
+  sourceInventory: Inventory;
+  signal: AbortSignal | undefined;
+  report: RebuildReport;
+}): Promise<{ backend: StorageBackend; inventory?: Inventory; error?: string }[]> {
   const others: { backend: StorageBackend; inventory?: Inventory; error?: string }[] = [];
   for (const backend of backends.filter((b) => b !== source)) {
     try {
@@ -111,7 +128,17 @@ async function listOthers({ backends, source, sourceInventory, signal, report }:
 }
 
 /** Reads every artifact's sidecars from the source: the data parts and the disaster backups' config parts, by backup id. */
-async function readParts({ source, sourceInventory, signal, report }: { source: StorageBackend; sourceInventory: Inventory; signal: AbortSignal | undefined; report: RebuildReport }): Promise<{ dataParts: Map<string, Part>; configParts: Map<string, Part> }> {
+async function readParts({
+  source,
+  sourceInventory,
+  signal,
+  report,
+}: {
+  source: StorageBackend;
+  sourceInventory: Inventory;
+  signal: AbortSignal | undefined;
+  report: RebuildReport;
+}): Promise<{ dataParts: Map<string, Part>; configParts: Map<string, Part> }> {
   const dataParts = new Map<string, Part>();
   const configParts = new Map<string, Part>();
   for (const [key, listed] of sourceInventory.items) {
@@ -136,7 +163,8 @@ async function readParts({ source, sourceInventory, signal, report }: { source: 
       report.problems.push({ key, problem: `the description names backup ${meta.backupId}` });
       continue;
     }
-    if (meta.size !== listed.artifact.size) report.problems.push({ key, problem: `listed size ${listed.artifact.size} differs from the description's ${meta.size}` });
+    if (meta.size !== listed.artifact.size)
+      report.problems.push({ key, problem: `listed size ${listed.artifact.size} differs from the description's ${meta.size}` });
     let sidecar: KeySidecar | undefined;
     if (listed.keys) {
       try {
@@ -157,7 +185,21 @@ async function readParts({ source, sourceInventory, signal, report }: { source: 
 }
 
 /** One catalog row per data part, with each provider's state; fills `report.records`. */
-function buildRows({ opts, source, others, dataParts, configParts, report }: { opts: RebuildOptions; source: StorageBackend; others: { backend: StorageBackend; inventory?: Inventory; error?: string }[]; dataParts: Map<string, Part>; configParts: Map<string, Part>; report: RebuildReport }): NewBackupRecord[] {
+function buildRows({
+  opts,
+  source,
+  others,
+  dataParts,
+  configParts,
+  report,
+}: {
+  opts: RebuildOptions;
+  source: StorageBackend;
+  others: { backend: StorageBackend; inventory?: Inventory; error?: string }[];
+  dataParts: Map<string, Part>;
+  configParts: Map<string, Part>;
+  report: RebuildReport;
+}): NewBackupRecord[] {
   const rows: NewBackupRecord[] = [];
   for (const [id, data] of dataParts) {
     const { meta } = data;
@@ -215,7 +257,15 @@ function buildRows({ opts, source, others, dataParts, configParts, report }: { o
         rebuiltFrom: source.name,
         rebuiltAt: new Date().toISOString(),
         ...(config
-          ? { config: { key: config.key, size: config.meta.size, sha256: config.meta.sha256, dekId: config.sidecar?.dekId ?? null, keySidecar: config.sidecar ?? null } }
+          ? {
+              config: {
+                key: config.key,
+                size: config.meta.size,
+                sha256: config.meta.sha256,
+                dekId: config.sidecar?.dekId ?? null,
+                keySidecar: config.sidecar ?? null,
+              },
+            }
           : {}),
       },
     });
@@ -238,7 +288,17 @@ function buildRows({ opts, source, others, dataParts, configParts, report }: { o
 }
 
 /** Inserts the rows in batches, leaving existing ids alone, and audits the rebuild. */
-async function insertRows({ opts, source, rows, report }: { opts: RebuildOptions; source: StorageBackend; rows: NewBackupRecord[]; report: RebuildReport }): Promise<void> {
+async function insertRows({
+  opts,
+  source,
+  rows,
+  report,
+}: {
+  opts: RebuildOptions;
+  source: StorageBackend;
+  rows: NewBackupRecord[];
+  report: RebuildReport;
+}): Promise<void> {
   const { catalog } = opts;
   for (let i = 0; i < rows.length; i += 200) {
     const batch = rows.slice(i, i + 200);

@@ -51,7 +51,22 @@ export interface ReconcileOptions extends StorageOpsDeps {
   now?: () => Date;
 }
 
-type LightRecord = Pick<BackupRecord, "id" | "backupType" | "tenantId" | "status" | "filename" | "fileSize" | "checksum" | "encryptionKeyId" | "b2Location" | "r2Location" | "providers" | "metadata" | "createdAt">;
+type LightRecord = Pick<
+  BackupRecord,
+  | "id"
+  | "backupType"
+  | "tenantId"
+  | "status"
+  | "filename"
+  | "fileSize"
+  | "checksum"
+  | "encryptionKeyId"
+  | "b2Location"
+  | "r2Location"
+  | "providers"
+  | "metadata"
+  | "createdAt"
+>;
 
 /**
  * Sweeps both inventories against the catalog (the buckets are the truth, the catalog an index):
@@ -75,7 +90,18 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
   const publish = opts.publish ?? noPublish;
   const now = opts.now?.() ?? new Date();
   const prefixes = opts.prefixes ?? LAYOUT_PREFIXES;
-  const report: ReconcileReport = { at: now.toISOString(), listed: {}, records: 0, missing: [], degraded: [], extra: [], corrupt: [], healed: [], unhealed: [], unreachable: [] };
+  const report: ReconcileReport = {
+    at: now.toISOString(),
+    listed: {},
+    records: 0,
+    missing: [],
+    degraded: [],
+    extra: [],
+    corrupt: [],
+    healed: [],
+    unhealed: [],
+    unreachable: [],
+  };
 
   // [1] inventories
   const { inventories, strays } = await listProviders({ catalog, publish, backends, prefixes, signal, report });
@@ -96,7 +122,21 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
 }
 
 /** [1] Lists every provider; a retryable listing failure marks the provider unreachable, a permanent one alerts and throws. */
-async function listProviders({ catalog, publish, backends, prefixes, signal, report }: { catalog: StorageOpsDeps["catalog"]; publish: Publish; backends: readonly StorageBackend[]; prefixes: string[]; signal: AbortSignal | undefined; report: ReconcileReport }): Promise<{ inventories: Map<string, Map<string, Listed>>; strays: Map<string, ListEntry[]> }> {
+async function listProviders({
+  catalog,
+  publish,
+  backends,
+  prefixes,
+  signal,
+  report,
+}: {
+  catalog: StorageOpsDeps["catalog"];
+  publish: Publish;
+  backends: readonly StorageBackend[];
+  prefixes: string[];
+  signal: AbortSignal | undefined;
+  report: ReconcileReport;
+}): Promise<{ inventories: Map<string, Map<string, Listed>>; strays: Map<string, ListEntry[]> }> {
   const inventories = new Map<string, Map<string, Listed>>();
   const strays = new Map<string, ListEntry[]>();
   for (const backend of backends) {
@@ -105,11 +145,23 @@ async function listProviders({ catalog, publish, backends, prefixes, signal, rep
       inventories.set(backend.name, items);
       strays.set(backend.name, stray);
       const all = [...items.values()].flatMap((l) => [l.artifact, l.keys, l.meta]).filter((e): e is ListEntry => e !== undefined);
-      report.listed[backend.name] = { artifacts: [...items.values()].filter((l) => l.artifact).length, objects: all.length + stray.length, bytes: all.reduce((s, e) => s + e.size, 0) + stray.reduce((s, e) => s + e.size, 0) };
+      report.listed[backend.name] = {
+        artifacts: [...items.values()].filter((l) => l.artifact).length,
+        objects: all.length + stray.length,
+        bytes: all.reduce((s, e) => s + e.size, 0) + stray.reduce((s, e) => s + e.size, 0),
+      };
     } catch (error) {
       if (isStorageError(error, "storage_aborted")) throw error;
       if (isPermanent(error)) {
-        await raiseAlert({ catalog, publish }, { severity: "critical", code: "storage_unusable", message: `reconciliation: ${backend.name} cannot be listed: ${errorText(error)}`, context: { provider: backend.name } });
+        await raiseAlert(
+          { catalog, publish },
+          {
+            severity: "critical",
+            code: "storage_unusable",
+            message: `reconciliation: ${backend.name} cannot be listed: ${errorText(error)}`,
+            context: { provider: backend.name },
+          },
+        );
         throw error;
       }
       report.unreachable.push({ provider: backend.name, error: errorText(error) });
@@ -120,7 +172,7 @@ async function listProviders({ catalog, publish, backends, prefixes, signal, rep
 
 /** [2] The catalog's tenant and disaster records, light columns only; loaded after the listings, so every listed object's record exists. */
 async function loadRecords(catalog: StorageOpsDeps["catalog"]): Promise<LightRecord[]> {
-  return (await catalog.db
+  return await catalog.db
     .select({
       id: backupRecords.id,
       backupType: backupRecords.backupType,
@@ -133,15 +185,29 @@ async function loadRecords(catalog: StorageOpsDeps["catalog"]): Promise<LightRec
       b2Location: backupRecords.b2Location,
       r2Location: backupRecords.r2Location,
       providers: backupRecords.providers,
-      metadata: sql<Record<string, unknown>>`jsonb_build_object('key', ${backupRecords.metadata} -> 'key', 'config', (${backupRecords.metadata} -> 'config') - 'keySidecar'::text)`,
+      metadata: sql<
+        Record<string, unknown>
+      >`jsonb_build_object('key', ${backupRecords.metadata} -> 'key', 'config', (${backupRecords.metadata} -> 'config') - 'keySidecar'::text)`,
       createdAt: backupRecords.createdAt,
     })
     .from(backupRecords)
-    .where(inArray(backupRecords.backupType, ["tenant", "disaster"])));
+    .where(inArray(backupRecords.backupType, ["tenant", "disaster"]));
 }
 
 /** [3] Per good record, per reachable provider, per artifact: missing, degraded or corrupt; returns the keys live records claim and the backups to replicate. */
-async function checkRecords({ opts, records, reachable, inventories, report }: { opts: ReconcileOptions; records: LightRecord[]; reachable: StorageBackend[]; inventories: Map<string, Map<string, Listed>>; report: ReconcileReport }): Promise<{ claimed: Set<string>; toReplicate: Set<string> }> {
+async function checkRecords({
+  opts,
+  records,
+  reachable,
+  inventories,
+  report,
+}: {
+  opts: ReconcileOptions;
+  records: LightRecord[];
+  reachable: StorageBackend[];
+  inventories: Map<string, Map<string, Listed>>;
+  report: ReconcileReport;
+}): Promise<{ claimed: Set<string>; toReplicate: Set<string> }> {
   const { signal } = opts;
   const claimed = new Set<string>(); // artifact keys some live record accounts for
   const toReplicate = new Set<string>();
@@ -171,8 +237,13 @@ async function checkRecords({ opts, records, reachable, inventories, report }: {
         }
         if (!listed?.artifact) {
           const known = record.providers?.[backend.name];
-          const saysStored = known ? known.status === "stored" : (backend.name === "b2" ? record.b2Location : backend.name === "r2" ? record.r2Location : null) !== null;
-          (saysStored ? report.missing : report.degraded).push({ ...issue, reason: saysStored ? "absent, though the catalog says stored" : `not stored (${known?.status ?? "unknown"})` });
+          const saysStored = known
+            ? known.status === "stored"
+            : (backend.name === "b2" ? record.b2Location : backend.name === "r2" ? record.r2Location : null) !== null;
+          (saysStored ? report.missing : report.degraded).push({
+            ...issue,
+            reason: saysStored ? "absent, though the catalog says stored" : `not stored (${known?.status ?? "unknown"})`,
+          });
           toReplicate.add(record.id);
           continue;
         }
@@ -210,7 +281,27 @@ async function checkRecords({ opts, records, reachable, inventories, report }: {
 }
 
 /** [4] What no live record claims → extra, confirmed by a HEAD, reported with one alert, never deleted. */
-async function findExtras({ catalog, publish, signal, records, reachable, inventories, strays, claimed, report }: { catalog: StorageOpsDeps["catalog"]; publish: Publish; signal: AbortSignal | undefined; records: LightRecord[]; reachable: StorageBackend[]; inventories: Map<string, Map<string, Listed>>; strays: Map<string, ListEntry[]>; claimed: Set<string>; report: ReconcileReport }): Promise<void> {
+async function findExtras({
+  catalog,
+  publish,
+  signal,
+  records,
+  reachable,
+  inventories,
+  strays,
+  claimed,
+  report,
+}: {
+  catalog: StorageOpsDeps["catalog"];
+  publish: Publish;
+  signal: AbortSignal | undefined;
+  records: LightRecord[];
+  reachable: StorageBackend[];
+  inventories: Map<string, Map<string, Listed>>;
+  strays: Map<string, ListEntry[]>;
+  claimed: Set<string>;
+  report: ReconcileReport;
+}): Promise<void> {
   const byId = new Map(records.map((r) => [r.id, r]));
   for (const backend of reachable) {
     for (const [key, listed] of inventories.get(backend.name)!) {
@@ -221,10 +312,18 @@ async function findExtras({ catalog, publish, signal, records, reachable, invent
       for (const entry of [listed.artifact, listed.keys, listed.meta]) {
         if (!entry) continue;
         if (!(await backend.head(entry.key, signal ? { signal } : {}).catch(() => true))) continue; // gone meanwhile
-        report.extra.push({ provider: backend.name, key: entry.key, backupId: parsed?.backupId, tenantId: parsed?.tenantId ?? null, size: entry.size, reason: entry === listed.artifact ? reason : `${reason} (sidecar${listed.artifact ? "" : " without its artifact"})` });
+        report.extra.push({
+          provider: backend.name,
+          key: entry.key,
+          backupId: parsed?.backupId,
+          tenantId: parsed?.tenantId ?? null,
+          size: entry.size,
+          reason: entry === listed.artifact ? reason : `${reason} (sidecar${listed.artifact ? "" : " without its artifact"})`,
+        });
       }
     }
-    for (const entry of strays.get(backend.name) ?? []) report.extra.push({ provider: backend.name, key: entry.key, size: entry.size, reason: "outside the layout" });
+    for (const entry of strays.get(backend.name) ?? [])
+      report.extra.push({ provider: backend.name, key: entry.key, size: entry.size, reason: "outside the layout" });
   }
   if (report.extra.length > 0) {
     await raiseAlert(
@@ -259,7 +358,15 @@ async function heal({ opts, toReplicate, report }: { opts: ReconcileOptions; toR
   }
 }
 
-async function metaProblem({ backend, part, signal }: { backend: StorageBackend; part: ArtifactPartRef; signal?: AbortSignal | undefined }): Promise<string | undefined> {
+async function metaProblem({
+  backend,
+  part,
+  signal,
+}: {
+  backend: StorageBackend;
+  part: ArtifactPartRef;
+  signal?: AbortSignal | undefined;
+}): Promise<string | undefined> {
   try {
     const meta = await readMetaSidecar({ backend, artifactKey: part.key, ...(signal ? { signal } : {}) });
     if (!meta) return "description missing";

@@ -103,7 +103,16 @@ async function replicateLocked(opts: ReplicateOptions, record: BackupRecord): Pr
   const publish = opts.publish ?? noPublish;
   const heal = opts.heal ?? true;
   const now = opts.now?.() ?? new Date();
-  const base = { backupId: record.id, status: record.status, verificationStatus: record.verificationStatus, providers: [], healed: [], degraded: [], pending: false, lost: false };
+  const base = {
+    backupId: record.id,
+    status: record.status,
+    verificationStatus: record.verificationStatus,
+    providers: [],
+    healed: [],
+    degraded: [],
+    pending: false,
+    lost: false,
+  };
   if (!isGood(record)) return { ...base, skipped: `status is ${record.status}` };
   if (record.backupType === "customer") return { ...base, skipped: "customer exports are not kept in the providers" };
   const parts = recordParts(record);
@@ -148,7 +157,12 @@ async function replicateLocked(opts: ReplicateOptions, record: BackupRecord): Pr
 type CopyChecks = { backend: StorageBackend; results: VerifyResult[] }[];
 
 /** [1] The keyless check of every part in every provider, in parallel per provider. */
-async function checkCopies(args: { record: BackupRecord; parts: ArtifactPartRef[]; backends: StorageBackend[]; signal?: AbortSignal | undefined }): Promise<{ checks: CopyChecks; replicas: ProviderReplica[] }> {
+async function checkCopies(args: {
+  record: BackupRecord;
+  parts: ArtifactPartRef[];
+  backends: StorageBackend[];
+  signal?: AbortSignal | undefined;
+}): Promise<{ checks: CopyChecks; replicas: ProviderReplica[] }> {
   const { record, parts, backends, signal } = args;
   const sig = signal ? { signal } : {};
   const checks = await Promise.all(
@@ -167,7 +181,13 @@ async function checkCopies(args: { record: BackupRecord; parts: ArtifactPartRef[
       parts: results.map((r, i) => ({
         part: parts[i]!.part,
         key: parts[i]!.key,
-        check: { ok: r.ok, problem: r.problem, size: r.size, sha256: r.sha256, ...(r.problem === "unreadable" && r.error !== undefined ? { error: errorText(r.error) } : {}) },
+        check: {
+          ok: r.ok,
+          problem: r.problem,
+          size: r.size,
+          sha256: r.sha256,
+          ...(r.problem === "unreadable" && r.error !== undefined ? { error: errorText(r.error) } : {}),
+        },
       })),
       sidecars: [],
       bytesCopied: 0,
@@ -177,7 +197,13 @@ async function checkCopies(args: { record: BackupRecord; parts: ArtifactPartRef[
 }
 
 /** [2] Copies each bad part from a provider whose copy checked out (with `heal`); says whether a part is lost and whether to try again. */
-async function healArtifacts(args: { parts: ArtifactPartRef[]; checks: CopyChecks; replicas: ProviderReplica[]; heal: boolean; signal?: AbortSignal | undefined }): Promise<{ lost: boolean; pending: boolean }> {
+async function healArtifacts(args: {
+  parts: ArtifactPartRef[];
+  checks: CopyChecks;
+  replicas: ProviderReplica[];
+  heal: boolean;
+  signal?: AbortSignal | undefined;
+}): Promise<{ lost: boolean; pending: boolean }> {
   const { parts, checks, replicas, heal, signal } = args;
   let lost = false;
   let pending = false;
@@ -238,7 +264,12 @@ function decideOutcome(args: { record: BackupRecord; replicas: ProviderReplica[]
 /** [4] Each provider's entry, the location columns and the record's status; a `verifications` row per provider checked. */
 async function recordInCatalog(
   { catalog, record, parts }: { catalog: NonNullable<StorageOpsDeps["catalog"]>; record: BackupRecord; parts: ArtifactPartRef[] },
-  { replicas, outcome, now, recordVerification }: { replicas: ProviderReplica[]; outcome: ReplicationOutcome; now: Date; recordVerification: boolean | undefined },
+  {
+    replicas,
+    outcome,
+    now,
+    recordVerification,
+  }: { replicas: ProviderReplica[]; outcome: ReplicationOutcome; now: Date; recordVerification: boolean | undefined },
 ): Promise<void> {
   const { status, verificationStatus, checked } = outcome;
   const dataKey = parts[0]!.key;
@@ -254,11 +285,24 @@ async function recordInCatalog(
         clear: ["error"],
       });
     } else {
-      const copy: Partial<ProviderCopy> = { location: dataKey, status: r.state === "corrupt" ? "corrupt" : r.state === "missing" ? "missing" : "stored", verification: "failed", verifiedAt: now.toISOString(), error: r.detail ?? r.state };
+      const copy: Partial<ProviderCopy> = {
+        location: dataKey,
+        status: r.state === "corrupt" ? "corrupt" : r.state === "missing" ? "missing" : "stored",
+        verification: "failed",
+        verifiedAt: now.toISOString(),
+        error: r.detail ?? r.state,
+      };
       await setProviderCopy(catalog.db, { id: record.id, provider: r.provider, copy });
     }
     if (recordVerification !== false && r.found !== "unreachable") {
-      await insertVerification(catalog.db, { backupId: record.id, provider: r.provider, depth: "keyless", ok: r.found === "ok", detail: r.found === "ok" ? undefined : describeFound(r), at: now });
+      await insertVerification(catalog.db, {
+        backupId: record.id,
+        provider: r.provider,
+        depth: "keyless",
+        ok: r.found === "ok",
+        detail: r.found === "ok" ? undefined : describeFound(r),
+        at: now,
+      });
     }
   }
   const location = (name: "b2" | "r2"): { b2Location?: string | null; r2Location?: string | null } => {
@@ -274,7 +318,9 @@ async function recordInCatalog(
       verifiedAt: checked.length > 0 ? now : record.verifiedAt,
       ...location("b2"),
       ...location("r2"),
-      ...(status === "failed" && record.status !== "failed" ? { errorMessage: `no provider holds a good copy: ${replicas.map((r) => `${r.provider} ${describeFound(r)}`).join("; ")}` } : {}),
+      ...(status === "failed" && record.status !== "failed"
+        ? { errorMessage: `no provider holds a good copy: ${replicas.map((r) => `${r.provider} ${describeFound(r)}`).join("; ")}` }
+        : {}),
     },
   });
 }
@@ -287,11 +333,22 @@ async function announce(
   for (const r of replicas) {
     const provider = eventProvider(r.provider);
     if (r.found !== "unreachable" && recordVerification !== false && provider) {
-      await publish("storage.verification.result.v1", { backupId: record.id, provider, depth: "keyless", ok: r.found === "ok", ...(r.found === "ok" ? {} : { detail: describeFound(r) }) });
+      await publish("storage.verification.result.v1", {
+        backupId: record.id,
+        provider,
+        depth: "keyless",
+        ok: r.found === "ok",
+        ...(r.found === "ok" ? {} : { detail: describeFound(r) }),
+      });
     }
     const surprise = r.found !== "ok" && r.found !== "unreachable" && !(r.knownMissing && r.found === "missing");
     if (surprise && provider) {
-      await publish("storage.replica.degraded.v1", { backupId: record.id, provider, reason: r.found === "corrupt" ? "corrupt" : "missing", detail: describeFound(r) });
+      await publish("storage.replica.degraded.v1", {
+        backupId: record.id,
+        provider,
+        reason: r.found === "corrupt" ? "corrupt" : "missing",
+        detail: describeFound(r),
+      });
     }
     if (r.state === "healed" && provider) {
       const from = eventProvider(r.copiedFrom ?? replicas.find((x) => x.state === "ok")?.provider ?? "");
@@ -313,7 +370,12 @@ async function announce(
   if (lost && catalog && record.status !== "failed") {
     await raiseAlert(
       { catalog, publish },
-      { severity: "critical", code: "backup_lost", message: `backup ${record.id}: no provider holds a good copy`, context: { backupId: record.id, tenantId: record.tenantId, providers: replicas.map((r) => ({ provider: r.provider, found: r.found })) } },
+      {
+        severity: "critical",
+        code: "backup_lost",
+        message: `backup ${record.id}: no provider holds a good copy`,
+        context: { backupId: record.id, tenantId: record.tenantId, providers: replicas.map((r) => ({ provider: r.provider, found: r.found })) },
+      },
     );
   }
 }
@@ -345,7 +407,9 @@ function summarize(r: ProviderReplica): void {
     r.state = r.found === "ok" ? "sidecar" : r.found;
   }
   const details = [
-    ...r.parts.filter((p) => !p.check.ok).map((p) => `${p.part} ${p.check.problem}${p.check.error ? ` (${p.check.error})` : ""}${p.healError ? ` (heal failed: ${p.healError})` : ""}`),
+    ...r.parts
+      .filter((p) => !p.check.ok)
+      .map((p) => `${p.part} ${p.check.problem}${p.check.error ? ` (${p.check.error})` : ""}${p.healError ? ` (heal failed: ${p.healError})` : ""}`),
     ...r.sidecars.filter((s) => s.found !== "ok").map((s) => `${s.kind} sidecar ${s.found}${s.detail && s.state !== "healed" ? ` (${s.detail})` : ""}`),
   ];
   if (details.length) r.detail = details.join(", ");
@@ -355,7 +419,13 @@ function describeFound(r: ProviderReplica): string {
   return r.detail ?? r.found;
 }
 
-async function copyPart(args: { ref: ArtifactPartRef; from: StorageBackend[]; to: StorageBackend; overwrite: boolean; signal?: AbortSignal | undefined }): Promise<{ ok: true; copiedFrom: string } | { ok: false; error: unknown }> {
+async function copyPart(args: {
+  ref: ArtifactPartRef;
+  from: StorageBackend[];
+  to: StorageBackend;
+  overwrite: boolean;
+  signal?: AbortSignal | undefined;
+}): Promise<{ ok: true; copiedFrom: string } | { ok: false; error: unknown }> {
   const { ref, from, to, overwrite, signal } = args;
   let read: FailoverRead | undefined;
   try {

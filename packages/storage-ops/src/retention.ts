@@ -43,8 +43,18 @@ export interface RetentionEnv {
 /** The rules the retention variables describe, the same for the CLI and storage-svc. */
 export function retentionRulesFromEnv(env: RetentionEnv): RetentionRules {
   return {
-    tenant: { days: env.BACKUP_RETENTION_DAYS, keepDaily: env.BACKUP_RETENTION_KEEP_DAILY, keepWeekly: env.BACKUP_RETENTION_KEEP_WEEKLY, keepMonthly: env.BACKUP_RETENTION_KEEP_MONTHLY },
-    disaster: { days: env.DISASTER_BACKUP_RETENTION_DAYS, keepDaily: env.DISASTER_RETENTION_KEEP_DAILY, keepWeekly: env.DISASTER_RETENTION_KEEP_WEEKLY, keepMonthly: env.DISASTER_RETENTION_KEEP_MONTHLY },
+    tenant: {
+      days: env.BACKUP_RETENTION_DAYS,
+      keepDaily: env.BACKUP_RETENTION_KEEP_DAILY,
+      keepWeekly: env.BACKUP_RETENTION_KEEP_WEEKLY,
+      keepMonthly: env.BACKUP_RETENTION_KEEP_MONTHLY,
+    },
+    disaster: {
+      days: env.DISASTER_BACKUP_RETENTION_DAYS,
+      keepDaily: env.DISASTER_RETENTION_KEEP_DAILY,
+      keepWeekly: env.DISASTER_RETENTION_KEEP_WEEKLY,
+      keepMonthly: env.DISASTER_RETENTION_KEEP_MONTHLY,
+    },
   };
 }
 
@@ -106,7 +116,8 @@ export async function applyRetention(opts: RetentionOptions): Promise<RetentionR
   const now = opts.now ?? new Date();
   const dryRun = opts.dryRun ?? false;
   for (const [type, rule] of Object.entries(rules)) {
-    if (!Number.isFinite(rule.days) || rule.days <= 0) throw new StorageOpsError({ code: "storage_ops_invalid_argument", message: `retention days for ${type} backups must be positive` });
+    if (!Number.isFinite(rule.days) || rule.days <= 0)
+      throw new StorageOpsError({ code: "storage_ops_invalid_argument", message: `retention days for ${type} backups must be positive` });
   }
   const rows = await catalog.db
     .select()
@@ -114,7 +125,8 @@ export async function applyRetention(opts: RetentionOptions): Promise<RetentionR
     .where(and(inArray(backupRecords.backupType, ["tenant", "disaster"]), inArray(backupRecords.status, [...CANDIDATE_STATUSES])));
   const active = opts.activeTenants === undefined || opts.activeTenants === "all" ? "all" : new Set(opts.activeTenants);
 
-  const expiry = (r: BackupRecord): Date => r.expiresAt ?? new Date(r.createdAt.getTime() + rules[r.backupType === "disaster" ? "disaster" : "tenant"].days * DAY_MS);
+  const expiry = (r: BackupRecord): Date =>
+    r.expiresAt ?? new Date(r.createdAt.getTime() + rules[r.backupType === "disaster" ? "disaster" : "tenant"].days * DAY_MS);
   const item = (r: BackupRecord): RetentionItem => ({
     backupId: r.id,
     type: r.backupType,
@@ -181,7 +193,12 @@ export async function applyRetention(opts: RetentionOptions): Promise<RetentionR
   if (report.failed.length > 0) {
     await raiseAlert(
       { catalog, publish: opts.publish ?? noPublish },
-      { severity: "warning", code: "retention_incomplete", message: `retention could not delete ${report.failed.length} expired backup(s) everywhere; the next run tries again`, context: { failed: report.failed.slice(0, 20) } },
+      {
+        severity: "warning",
+        code: "retention_incomplete",
+        message: `retention could not delete ${report.failed.length} expired backup(s) everywhere; the next run tries again`,
+        context: { failed: report.failed.slice(0, 20) },
+      },
     );
   }
   return report;
@@ -215,7 +232,10 @@ export async function deleteBackup(opts: StorageOpsDeps & { record: BackupRecord
   const deletedAt = new Date();
   await catalog.db
     .update(backupRecords)
-    .set({ status: "deleted", metadata: sql`${backupRecords.metadata} || ${JSON.stringify({ deletedAt: deletedAt.toISOString(), deletedBy: opts.actor ?? "system:retention", deletedReason: opts.reason ?? "retention" })}::jsonb` })
+    .set({
+      status: "deleted",
+      metadata: sql`${backupRecords.metadata} || ${JSON.stringify({ deletedAt: deletedAt.toISOString(), deletedBy: opts.actor ?? "system:retention", deletedReason: opts.reason ?? "retention" })}::jsonb`,
+    })
     .where(eq(backupRecords.id, record.id));
   await writeAudit(catalog.db, {
     actor: opts.actor ?? "system:retention",
@@ -223,7 +243,14 @@ export async function deleteBackup(opts: StorageOpsDeps & { record: BackupRecord
     targetType: "backup",
     targetId: record.id,
     tenantId: record.tenantId,
-    details: { reason: opts.reason ?? "retention", type: record.backupType, createdAt: record.createdAt.toISOString(), expiresAt: record.expiresAt?.toISOString() ?? null, keys, providers: backends.map((b) => b.name) },
+    details: {
+      reason: opts.reason ?? "retention",
+      type: record.backupType,
+      createdAt: record.createdAt.toISOString(),
+      expiresAt: record.expiresAt?.toISOString() ?? null,
+      keys,
+      providers: backends.map((b) => b.name),
+    },
   });
 }
 
@@ -253,7 +280,10 @@ export const retentionInternals = { dayOf, monthOf, isoWeekOf };
  */
 export async function platformTenants({ pool, table = "tenants" }: { pool: Pick<Pool, "query">; table?: string }): Promise<string[]> {
   const name = table.replace(/[^a-z0-9_]/gi, "");
-  const { rows: cols } = await pool.query<{ column_name: string }>("select column_name from information_schema.columns where table_schema = 'public' and table_name = $1", [name]);
+  const { rows: cols } = await pool.query<{ column_name: string }>(
+    "select column_name from information_schema.columns where table_schema = 'public' and table_name = $1",
+    [name],
+  );
   const hasStatus = cols.some((c) => c.column_name === "status");
   const { rows } = await pool.query<{ id: string }>(`select id::text as id from public.${name} ${hasStatus ? "where status::text <> 'deleted'" : ""}`);
   return rows.map((r) => r.id);

@@ -43,7 +43,15 @@ interface Found {
   meta: { state: "present"; meta: MetaSidecar } | { state: "missing" } | { state: "invalid"; error: unknown } | { state: "unreachable"; error: unknown };
 }
 
-async function readSidecars({ backend, artifactKey, signal }: { backend: StorageBackend; artifactKey: string; signal?: AbortSignal | undefined }): Promise<Found> {
+async function readSidecars({
+  backend,
+  artifactKey,
+  signal,
+}: {
+  backend: StorageBackend;
+  artifactKey: string;
+  signal?: AbortSignal | undefined;
+}): Promise<Found> {
   const [keys, meta] = await Promise.all([
     readSidecarBytes({ backend, key: keysSidecarKey(artifactKey), signal }).then(
       (bytes): Found["keys"] => (bytes ? { state: "present", bytes } : { state: "missing" }),
@@ -134,7 +142,8 @@ export async function healSidecars(args: {
   const targets = backends.filter((b) => holders.has(b.name));
   const found = await Promise.all(targets.map((backend) => readSidecars({ backend, artifactKey: ref.key, signal })));
   const keysFound = (f: Found): SidecarOutcome["found"] => (f.keys.state === "present" ? keysVerdict({ bytes: f.keys.bytes, record, ref }) : f.keys.state);
-  const metaFound = (f: Found): SidecarOutcome["found"] => (f.meta.state === "present" ? (metaAgrees({ meta: f.meta.meta, record, ref }) ? "ok" : "disagrees") : f.meta.state);
+  const metaFound = (f: Found): SidecarOutcome["found"] =>
+    f.meta.state === "present" ? (metaAgrees({ meta: f.meta.meta, record, ref }) ? "ok" : "disagrees") : f.meta.state;
 
   const catalogKeys = keysFromCatalog({ record, ref });
   const agreeingKeys = found.filter((f) => keysFound(f) === "ok").map((f) => (f.keys as { bytes: Buffer }).bytes);
@@ -170,7 +179,13 @@ export async function healSidecars(args: {
       if (chosenMeta) await putKeysSidecar({ backend: f.backend, artifactKey: ref.key, keys: chosenKeys, meta: chosenMeta, signal });
       else await f.backend.put(keysSidecarKey(ref.key), chosenKeys, { contentType: "application/json", ...(signal ? { signal } : {}) });
       outcomes.push(keysGood ? { ...keys, state: "ok" } : { ...keys, state: "healed", detail: problem(keys) });
-      outcomes.push(metaGood ? { ...meta, state: "ok" } : chosenMeta ? { ...meta, state: "healed", detail: problem(meta) } : unhealed(meta, `${problem(meta)}; no good copy to heal from`));
+      outcomes.push(
+        metaGood
+          ? { ...meta, state: "ok" }
+          : chosenMeta
+            ? { ...meta, state: "healed", detail: problem(meta) }
+            : unhealed(meta, `${problem(meta)}; no good copy to heal from`),
+      );
     } catch (error) {
       if (isStorageError(error, "storage_aborted")) throw error;
       const detail = (o: Seen) => `${problem(o)}; heal failed: ${errorText(error)}`;

@@ -86,13 +86,30 @@ export async function verifyBackup(opts: VerifyBackupOptions): Promise<VerifyBac
       const at = now();
       await insertVerification(catalog.db, { backupId: record.id, provider: backend.name, depth: "deep", ok: check.ok, detail: check.detail, at });
       if (check.ok) await setProviderCopy(catalog.db, { id: record.id, provider: backend.name, copy: { deepVerifiedAt: at.toISOString() } });
-      else await setProviderCopy(catalog.db, { id: record.id, provider: backend.name, copy: { verification: "failed", error: `deep verification failed: ${check.detail}` } });
+      else
+        await setProviderCopy(catalog.db, {
+          id: record.id,
+          provider: backend.name,
+          copy: { verification: "failed", error: `deep verification failed: ${check.detail}` },
+        });
       const provider = eventProvider(backend.name);
-      if (provider) await publish("storage.verification.result.v1", { backupId: record.id, provider, depth: "deep", ok: check.ok, ...(check.detail ? { detail: check.detail } : {}) });
+      if (provider)
+        await publish("storage.verification.result.v1", {
+          backupId: record.id,
+          provider,
+          depth: "deep",
+          ok: check.ok,
+          ...(check.detail ? { detail: check.detail } : {}),
+        });
       if (!check.ok) {
         await raiseAlert(
           { catalog, publish },
-          { severity: "critical", code: "deep_verification_failed", message: `backup ${record.id}: the ${backend.name} copy failed deep verification: ${check.detail}`, context: { backupId: record.id, provider: backend.name, tenantId: record.tenantId } },
+          {
+            severity: "critical",
+            code: "deep_verification_failed",
+            message: `backup ${record.id}: the ${backend.name} copy failed deep verification: ${check.detail}`,
+            context: { backupId: record.id, provider: backend.name, tenantId: record.tenantId },
+          },
         );
       }
     }
@@ -116,7 +133,14 @@ export async function verifyBackup(opts: VerifyBackupOptions): Promise<VerifyBac
 }
 
 /** Stage one provider's copy of every part and decrypt it to nowhere. */
-async function deepCheckCopy(args: { record: BackupRecord; parts: ArtifactPartRef[]; backend: StorageBackend; keyRing: KeyRing; dir: string; signal?: AbortSignal | undefined }): Promise<DeepCheck> {
+async function deepCheckCopy(args: {
+  record: BackupRecord;
+  parts: ArtifactPartRef[];
+  backend: StorageBackend;
+  keyRing: KeyRing;
+  dir: string;
+  signal?: AbortSignal | undefined;
+}): Promise<DeepCheck> {
   const { record, parts, backend, keyRing, dir, signal } = args;
   let plaintextBytes = 0;
   let bytesRead = 0;

@@ -29,7 +29,10 @@ describe("storage analytics", () => {
     // Samples over three earlier days: B2 grew by 1000 bytes a day up to now.
     const day = (n: number) => new Date(Date.UTC(2026, 10, 20 + n, 12));
     for (const n of [0, 1, 2]) {
-      await h.catalog.pool.query("insert into backup.storage_samples (taken_at, provider, bytes, objects) values ($1, 'b2', $2, 10)", [day(n), b2Bytes - 1000 * (3 - n)]);
+      await h.catalog.pool.query("insert into backup.storage_samples (taken_at, provider, bytes, objects) values ($1, 'b2', $2, 10)", [
+        day(n),
+        b2Bytes - 1000 * (3 - n),
+      ]);
     }
     const now = new Date(Date.UTC(2026, 10, 23, 12));
     expect(await takeStorageSample({ catalog: h.catalog, now })).toBeGreaterThan(0);
@@ -70,7 +73,11 @@ describe("storage analytics", () => {
     expect(stats.prices.checked).toBe("2026-11");
 
     // A big store, priced: 10 TB in each provider.
-    const big = await storageAnalytics({ catalog: h.catalog, now, usage: { b2: { storedBytes: 1e13, egressBytes: 0, classAOps: 0, classBOps: 0 }, r2: { storedBytes: 1e13, egressBytes: 0, classAOps: 0, classBOps: 0 } } });
+    const big = await storageAnalytics({
+      catalog: h.catalog,
+      now,
+      usage: { b2: { storedBytes: 1e13, egressBytes: 0, classAOps: 0, classBOps: 0 }, r2: { storedBytes: 1e13, egressBytes: 0, classAOps: 0, classBOps: 0 } },
+    });
     expect(big.cost.monthly.b2!.storage).toBe(60);
     expect(big.cost.monthly.r2!.storage).toBe(150);
     expect(big.cost.monthlyTotal).toBe(210);

@@ -64,12 +64,24 @@ export async function harness(label: string): Promise<Harness> {
 const DAY_MS = 86_400_000;
 
 /** A tenant backup stored and recorded as @hesaab/tenant-backup does (small plaintext). */
-export async function storeTenantBackup(h: Harness, opts: { tenantId: string; createdAt?: Date; purpose?: "scheduled" | "on_demand" | "pre_restore"; retentionDays?: number; bytes?: number }): Promise<BackupRecord> {
+export async function storeTenantBackup(
+  h: Harness,
+  opts: { tenantId: string; createdAt?: Date; purpose?: "scheduled" | "on_demand" | "pre_restore"; retentionDays?: number; bytes?: number },
+): Promise<BackupRecord> {
   const createdAt = opts.createdAt ?? new Date();
   const backupId = newId("bkp", createdAt.getTime());
   const key = tenantBackupKey({ tenantId: opts.tenantId, backupId, createdAt });
   const purpose = opts.purpose ?? "scheduled";
-  await insertBackupRecord(h.catalog.db, { id: backupId, backupType: "tenant", tenantId: opts.tenantId, filename: key.slice(key.lastIndexOf("/") + 1), encryptionKeyId: "", status: "running", purpose, createdAt });
+  await insertBackupRecord(h.catalog.db, {
+    id: backupId,
+    backupType: "tenant",
+    tenantId: opts.tenantId,
+    filename: key.slice(key.lastIndexOf("/") + 1),
+    encryptionKeyId: "",
+    status: "running",
+    purpose,
+    createdAt,
+  });
   const plaintext = Buffer.from(`-- tenant ${opts.tenantId}\n${randomBytes((opts.bytes ?? 20_000) / 2).toString("hex")}`);
   const stored = await storeArtifact({
     plaintext: Readable.from([plaintext]),
@@ -97,10 +109,35 @@ export async function storeDisasterBackup(h: Harness, opts: { createdAt?: Date; 
   const createdAt = opts.createdAt ?? new Date();
   const backupId = newId("bkp", createdAt.getTime());
   const keys = { data: disasterBackupKey({ backupId, createdAt, part: "data" }), config: disasterBackupKey({ backupId, createdAt, part: "config" }) };
-  await insertBackupRecord(h.catalog.db, { id: backupId, backupType: "disaster", tenantId: null, filename: keys.data, encryptionKeyId: "", status: "running", purpose: "scheduled", createdAt });
+  await insertBackupRecord(h.catalog.db, {
+    id: backupId,
+    backupType: "disaster",
+    tenantId: null,
+    filename: keys.data,
+    encryptionKeyId: "",
+    status: "running",
+    purpose: "scheduled",
+    createdAt,
+  });
   const identity = { kind: "platform" as const, tenantId: "", backupId };
-  const data = await storeArtifact({ plaintext: Readable.from([randomBytes(30_000)]), identity, keyRing: h.keyRings.disaster, backends: h.backends, key: keys.data, gzipLevel: false, meta: { type: "disaster", createdAt } });
-  const config = await storeArtifact({ plaintext: Readable.from([Buffer.from(JSON.stringify({ files: [] }))]), identity, keyRing: h.keyRings.disaster, backends: h.backends, key: keys.config, gzipLevel: 6, meta: { type: "disaster", part: "config", createdAt } });
+  const data = await storeArtifact({
+    plaintext: Readable.from([randomBytes(30_000)]),
+    identity,
+    keyRing: h.keyRings.disaster,
+    backends: h.backends,
+    key: keys.data,
+    gzipLevel: false,
+    meta: { type: "disaster", createdAt },
+  });
+  const config = await storeArtifact({
+    plaintext: Readable.from([Buffer.from(JSON.stringify({ files: [] }))]),
+    identity,
+    keyRing: h.keyRings.disaster,
+    backends: h.backends,
+    key: keys.config,
+    gzipLevel: 6,
+    meta: { type: "disaster", part: "config", createdAt },
+  });
   return (await updateBackupRecord(h.catalog.db, {
     id: backupId,
     set: {
@@ -117,7 +154,9 @@ export async function storeDisasterBackup(h: Harness, opts: { createdAt?: Date; 
 /** SHA-256 of an object in one provider, or null when absent. */
 export async function objectSha(backend: StorageBackend, key: string): Promise<string | null> {
   if (!(await backend.head(key))) return null;
-  return createHash("sha256").update(await readAll(await backend.get(key))).digest("hex");
+  return createHash("sha256")
+    .update(await readAll(await backend.get(key)))
+    .digest("hex");
 }
 
 /** Overwrites an object with itself, one byte flipped (same size): a silently corrupted copy. */

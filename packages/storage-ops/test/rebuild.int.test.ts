@@ -84,6 +84,8 @@ describe("rebuildCatalog", () => {
     const fromR2 = await rebuildCatalog({ catalog: rebuilt, backends: h.backends, from: "r2", retention, dryRun: true });
     expect(fromR2.records).toHaveLength(4); // the degraded one is only in B2
     expect(fromR2.others).toEqual([{ provider: "b2", listed: true, onlyThere: 1 }]);
-    await expect(rebuildCatalog({ catalog: rebuilt, backends: [h.b2.backend], from: "r2", retention })).rejects.toMatchObject({ code: "storage_ops_no_provider" });
+    await expect(rebuildCatalog({ catalog: rebuilt, backends: [h.b2.backend], from: "r2", retention })).rejects.toMatchObject({
+      code: "storage_ops_no_provider",
+    });
   });
 });

@@ -32,13 +32,30 @@ describe("reconcile", () => {
     const corruptKey = recordParts(corrupt)[0]!.key;
     // The description in B2 claims another checksum.
     const keys = await readAll(await h.b2.backend.get(keysSidecarKey(corruptKey)));
-    const wrong = encodeMetaSidecar({ backupId: corrupt.id, type: "tenant", tenantId: "t-corrupt", createdAt: corrupt.createdAt, size: corrupt.fileSize, sha256: "0".repeat(64), contentEncoding: "gzip", manifest: {} });
+    const wrong = encodeMetaSidecar({
+      backupId: corrupt.id,
+      type: "tenant",
+      tenantId: "t-corrupt",
+      createdAt: corrupt.createdAt,
+      size: corrupt.fileSize,
+      sha256: "0".repeat(64),
+      contentEncoding: "gzip",
+      manifest: {},
+    });
     await putKeysSidecar({ backend: h.b2.backend, artifactKey: corruptKey, keys, meta: wrong });
 
     // An artifact (with sidecars) no record accounts for, in B2 only; a stray object; a deleted record's leftovers.
     const extraId = newId("bkp");
     const extraKey = tenantBackupKey({ tenantId: "t-extra", backupId: extraId, createdAt: new Date() });
-    await storeArtifact({ plaintext: Readable.from([Buffer.from("x".repeat(1000))]), identity: { kind: "tenant", tenantId: "t-extra", backupId: extraId }, keyRing: h.keyRings.tenant, backends: [h.b2.backend], key: extraKey, gzipLevel: 6, meta: { type: "tenant", createdAt: new Date() } });
+    await storeArtifact({
+      plaintext: Readable.from([Buffer.from("x".repeat(1000))]),
+      identity: { kind: "tenant", tenantId: "t-extra", backupId: extraId },
+      keyRing: h.keyRings.tenant,
+      backends: [h.b2.backend],
+      key: extraKey,
+      gzipLevel: 6,
+      meta: { type: "tenant", createdAt: new Date() },
+    });
     await h.r2.backend.put("tenants/t-extra/notes.txt", Buffer.from("stray"));
     const deleted = await storeTenantBackup(h, { tenantId: "t-deleted" });
     await h.catalog.pool.query("update backup.backup_records set status = 'deleted' where id = $1", [deleted.id]);
@@ -64,7 +81,9 @@ describe("reconcile", () => {
     // Healed: both copies back and equal; the extras are still there.
     expect(await objectSha(h.r2.backend, missingKey)).toBe(missing.checksum);
     expect((await getBackupRecord(h.catalog.db, missing.id))!.status).toBe("completed");
-    expect(await readMetaSidecar({ backend: h.b2.backend, artifactKey: corruptKey })).toEqual(await readMetaSidecar({ backend: h.r2.backend, artifactKey: corruptKey }));
+    expect(await readMetaSidecar({ backend: h.b2.backend, artifactKey: corruptKey })).toEqual(
+      await readMetaSidecar({ backend: h.r2.backend, artifactKey: corruptKey }),
+    );
     expect((await readMetaSidecar({ backend: h.b2.backend, artifactKey: corruptKey }))!.sha256).toBe(corrupt.checksum);
     expect(await h.b2.backend.head(extraKey)).not.toBeNull();
     expect(await h.r2.backend.head("tenants/t-extra/notes.txt")).not.toBeNull();
@@ -79,7 +98,10 @@ describe("reconcile", () => {
 
   it("a copy present but counted as failed by the catalog is verified and recorded", async () => {
     const record = await storeTenantBackup(h, { tenantId: "t-recorded" });
-    await h.catalog.pool.query(`update backup.backup_records set status = 'degraded', r2_location = null, providers = jsonb_set(providers, '{r2,status}', '"failed"') where id = $1`, [record.id]);
+    await h.catalog.pool.query(
+      `update backup.backup_records set status = 'degraded', r2_location = null, providers = jsonb_set(providers, '{r2,status}', '"failed"') where id = $1`,
+      [record.id],
+    );
     const report = await reconcile({ catalog: h.catalog, backends: h.backends });
     expect(report.degraded).toEqual([expect.objectContaining({ provider: "r2", backupId: record.id, reason: "present, but the catalog says failed" })]);
     expect(report.healed).toContainEqual({ backupId: record.id, providers: ["r2"] });

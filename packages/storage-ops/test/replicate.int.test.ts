@@ -53,7 +53,9 @@ describe("replicateArtifact", () => {
     expect(after.providers.r2).toMatchObject({ status: "stored", verification: "verified", sha256: record.checksum });
     expect(after.providers.r2!.error).toBeUndefined();
     await expectIdentical(record.id);
-    expect(eventsFor(record.id, "storage.replica.healed.v1").map((e) => e.data)).toEqual([{ backupId: record.id, provider: "r2", copiedFrom: "b2", size: record.fileSize }]);
+    expect(eventsFor(record.id, "storage.replica.healed.v1").map((e) => e.data)).toEqual([
+      { backupId: record.id, provider: "r2", copiedFrom: "b2", size: record.fileSize },
+    ]);
     // Known missing (the upload failed): healed without a "degraded" surprise or an alert.
     expect(eventsFor(record.id, "storage.replica.degraded.v1")).toEqual([]);
 
@@ -83,10 +85,19 @@ describe("replicateArtifact", () => {
     const b2 = result.keyless.providers.find((p) => p.provider === "b2")!;
     expect(b2).toMatchObject({ found: "corrupt", state: "healed", copiedFrom: "r2" });
     await expectIdentical(record.id);
-    const { rows } = await h.catalog.pool.query("select provider, ok, detail from backup.verifications where backup_id = $1 and depth = 'keyless' order by provider", [record.id]);
-    expect(rows.map((r) => [r.provider, r.ok])).toEqual([["b2", false], ["r2", true]]);
+    const { rows } = await h.catalog.pool.query(
+      "select provider, ok, detail from backup.verifications where backup_id = $1 and depth = 'keyless' order by provider",
+      [record.id],
+    );
+    expect(rows.map((r) => [r.provider, r.ok])).toEqual([
+      ["b2", false],
+      ["r2", true],
+    ]);
     expect(rows[0].detail).toMatch(/checksum_mismatch/);
-    expect(eventsFor(record.id, "storage.verification.result.v1").map((e) => [e.data.provider, e.data.ok])).toEqual([["b2", false], ["r2", true]]);
+    expect(eventsFor(record.id, "storage.verification.result.v1").map((e) => [e.data.provider, e.data.ok])).toEqual([
+      ["b2", false],
+      ["r2", true],
+    ]);
     expect(eventsFor(record.id, "storage.replica.degraded.v1").map((e) => e.data)).toMatchObject([{ provider: "b2", reason: "corrupt" }]);
     expect(eventsFor(record.id, "storage.replica.healed.v1").map((e) => e.data)).toMatchObject([{ provider: "b2", copiedFrom: "r2" }]);
     const alerts = await h.catalog.pool.query("select code, severity from backup.alerts where context->>'backupId' = $1", [record.id]);
@@ -102,7 +113,10 @@ describe("replicateArtifact", () => {
     const keys = await readAll(await h.b2.backend.get(keysSidecarKey(part!.key)));
     await h.b2.backend.put(keysSidecarKey(part!.key), keys, { metadata: { [META_METADATA]: Buffer.from("{}").toString("base64url") } });
     const result = await replicateArtifact({ ...deps(), record: record.id });
-    expect(result.providers.map((p) => [p.provider, p.found, p.state])).toEqual([["b2", "sidecar", "healed"], ["r2", "sidecar", "healed"]]);
+    expect(result.providers.map((p) => [p.provider, p.found, p.state])).toEqual([
+      ["b2", "sidecar", "healed"],
+      ["r2", "sidecar", "healed"],
+    ]);
     await expectIdentical(record.id);
 
     const gone = await storeTenantBackup(h, { tenantId: "t-lost" });
@@ -135,14 +149,19 @@ describe("deep verification", () => {
     const disaster = await storeDisasterBackup(h);
     for (const record of [tenant, disaster]) {
       const result = await verifyBackup({ ...deps(), record: record.id, deep: true });
-      expect(result.deep!.providers.map((p) => [p.provider, p.ok])).toEqual([["b2", true], ["r2", true]]);
+      expect(result.deep!.providers.map((p) => [p.provider, p.ok])).toEqual([
+        ["b2", true],
+        ["r2", true],
+      ]);
       const after = (await getBackupRecord(h.catalog.db, record.id))!;
       expect(after.providers.b2!.deepVerifiedAt).toBeTruthy();
       expect(after.providers.r2!.deepVerifiedAt).toBeTruthy();
     }
     const skipped = await verifyBackup({ ...deps(), keyRings: { tenant: h.keyRings.tenant }, record: disaster.id, deep: true });
     expect(skipped.deep).toEqual({ skipped: expect.stringContaining("DR_MASTER_KEYS"), providers: [] });
-    const { rows } = await h.catalog.pool.query("select count(*)::int as n from backup.verifications where backup_id = $1 and depth = 'deep' and ok", [tenant.id]);
+    const { rows } = await h.catalog.pool.query("select count(*)::int as n from backup.verifications where backup_id = $1 and depth = 'deep' and ok", [
+      tenant.id,
+    ]);
     expect(rows[0].n).toBe(2);
   });
 
@@ -153,7 +172,11 @@ describe("deep verification", () => {
     await h.catalog.pool.query("update backup.backup_records set key_sidecar = $2 where id = $1", [record.id, JSON.stringify(other.keySidecar)]);
     const result = await verifyBackup({ ...deps(), record: record.id, deep: true, heal: false });
     expect(result.deep!.providers.every((p) => !p.ok)).toBe(true);
-    expect(eventsFor(record.id, "storage.verification.result.v1").filter((e) => e.data.depth === "deep").map((e) => e.data.ok)).toEqual([false, false]);
+    expect(
+      eventsFor(record.id, "storage.verification.result.v1")
+        .filter((e) => e.data.depth === "deep")
+        .map((e) => e.data.ok),
+    ).toEqual([false, false]);
     const alerts = await h.catalog.pool.query("select code from backup.alerts where context->>'backupId' = $1", [record.id]);
     expect(alerts.rows.map((r) => r.code)).toContain("deep_verification_failed");
     expect((await getBackupRecord(h.catalog.db, record.id))!.verificationStatus).toBe("failed");

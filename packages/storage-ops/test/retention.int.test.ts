@@ -76,7 +76,13 @@ describe("applyRetention", () => {
     const made = [];
     for (const n of [31, 32, 33, 40, 47, 62, 95]) made.push(await storeTenantBackup(h, { tenantId: t, createdAt: daysAgo(n) }));
     const twice = await storeTenantBackup(h, { tenantId: t, createdAt: daysAgo(31, 1) }); // same day as 31, earlier
-    const report = await applyRetention({ catalog: h.catalog, backends: h.backends, rules: { ...rules, tenant: { days: 30, keepDaily: 2, keepWeekly: 3, keepMonthly: 3 } }, now, dryRun: true });
+    const report = await applyRetention({
+      catalog: h.catalog,
+      backends: h.backends,
+      rules: { ...rules, tenant: { days: 30, keepDaily: 2, keepWeekly: 3, keepMonthly: 3 } },
+      now,
+      dryRun: true,
+    });
     const kept = new Map(report.kept.filter((k) => k.tenantId === t).map((k) => [k.backupId, k.reasons]));
     const [d31, d32, d33, d40, d47, d62, d95] = made.map((r) => r.id);
     expect(kept.get(d31!)).toEqual(["last_good", "keep_daily", "keep_weekly", "keep_monthly"]);
@@ -89,6 +95,11 @@ describe("applyRetention", () => {
     expect(kept.get(d62!)).toEqual(["keep_monthly"]);
     expect(kept.get(d95!)).toEqual(["keep_monthly"]);
     expect(kept.has(d47!)).toBe(false);
-    expect(report.expired.filter((e) => e.tenantId === t).map((e) => e.backupId).sort()).toEqual([d33!, d47!, twice.id].sort());
+    expect(
+      report.expired
+        .filter((e) => e.tenantId === t)
+        .map((e) => e.backupId)
+        .sort(),
+    ).toEqual([d33!, d47!, twice.id].sort());
   });
 });

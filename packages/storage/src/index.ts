@@ -26,7 +26,15 @@ export { withMetrics, type MeteredBackend, type MetricsOptions, type StorageMetr
 export { withKeyPrefix } from "./decorators/prefix";
 export { withFaults, FaultController, type FaultyBackend, type FaultOp, type FaultCall } from "./decorators/fault";
 
-export { openBackend, providersFromEnv, type BackendConfig, type OpenBackendOptions, type OpenedBackend, type ProviderEnv, type ProviderName } from "./open-backend";
+export {
+  openBackend,
+  providersFromEnv,
+  type BackendConfig,
+  type OpenBackendOptions,
+  type OpenedBackend,
+  type ProviderEnv,
+  type ProviderName,
+} from "./open-backend";
 
 export * from "./replicated";
 export {

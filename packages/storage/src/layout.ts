@@ -35,12 +35,18 @@ const ID = /^[A-Za-z0-9_-]{1,128}$/;
 
 function assertId(what: string, value: string): void {
   if (!ID.test(value)) {
-    throw new StorageError({ code: "storage_invalid_argument", provider: "layout", message: `${what} must be 1-128 characters of letters, digits, "_" or "-"`, context: { [what]: value } });
+    throw new StorageError({
+      code: "storage_invalid_argument",
+      provider: "layout",
+      message: `${what} must be 1-128 characters of letters, digits, "_" or "-"`,
+      context: { [what]: value },
+    });
   }
 }
 
 function day(createdAt: Date): string {
-  if (Number.isNaN(createdAt.getTime())) throw new StorageError({ code: "storage_invalid_argument", provider: "layout", message: "createdAt is not a valid date" });
+  if (Number.isNaN(createdAt.getTime()))
+    throw new StorageError({ code: "storage_invalid_argument", provider: "layout", message: "createdAt is not a valid date" });
   const iso = createdAt.toISOString(); // UTC
   return `${iso.slice(0, 4)}/${iso.slice(5, 7)}/${iso.slice(8, 10)}`;
 }
@@ -157,7 +163,10 @@ export interface MetaSidecar {
   manifest: ManifestSummary;
 }
 
-export type MetaSidecarInput = Omit<MetaSidecar, "format" | "version" | "encryption" | "createdAt" | "part"> & { createdAt: Date | string; part?: ArtifactPart | undefined };
+export type MetaSidecarInput = Omit<MetaSidecar, "format" | "version" | "encryption" | "createdAt" | "part"> & {
+  createdAt: Date | string;
+  part?: ArtifactPart | undefined;
+};
 
 /** Build and check a meta sidecar, as JSON bytes ready to upload (pretty-printed: people read these in a disaster). */
 export function encodeMetaSidecar(input: MetaSidecarInput): Buffer {
@@ -190,7 +199,12 @@ const MAX_META_METADATA = 1800;
 export function metaMetadata(meta: Buffer): Record<string, string> {
   const value = Buffer.from(JSON.stringify(parseMetaSidecar(meta))).toString("base64url");
   if (value.length > MAX_META_METADATA) {
-    throw new StorageError({ code: "storage_invalid_argument", provider: "layout", message: `the description of an artifact must stay under ${MAX_META_METADATA} bytes of metadata; keep the manifest summary short`, context: { bytes: value.length } });
+    throw new StorageError({
+      code: "storage_invalid_argument",
+      provider: "layout",
+      message: `the description of an artifact must stay under ${MAX_META_METADATA} bytes of metadata; keep the manifest summary short`,
+      context: { bytes: value.length },
+    });
   }
   return { [META_METADATA]: value };
 }

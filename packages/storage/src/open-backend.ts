@@ -87,7 +87,10 @@ export type ProviderName = "b2" | "r2";
  * merged into each (part size, timeouts). Call it with what your app's `env.ts` parsed with
  * `envPieces.b2` / `envPieces.r2`.
  */
-export function providersFromEnv(env: ProviderEnv, tuning: Partial<Omit<S3BackendConfig, "name" | "endpoint" | "bucket" | "region" | "credentials">> = {}): Array<{ kind: "s3" } & S3BackendConfig> {
+export function providersFromEnv(
+  env: ProviderEnv,
+  tuning: Partial<Omit<S3BackendConfig, "name" | "endpoint" | "bucket" | "region" | "credentials">> = {},
+): Array<{ kind: "s3" } & S3BackendConfig> {
   const out: Array<{ kind: "s3" } & S3BackendConfig> = [];
   const pick = (name: ProviderName): void => {
     const P = name === "b2" ? "B2" : "R2";
@@ -98,7 +101,11 @@ export function providersFromEnv(env: ProviderEnv, tuning: Partial<Omit<S3Backen
     if (!bucket || !endpoint || !accessKeyId || !secretAccessKey) return;
     if (!(accessKeyId instanceof Secret) || !(secretAccessKey instanceof Secret)) {
       // Raw strings mean the variables were not parsed with envPieces: refuse rather than pass plain secrets around.
-      throw new StorageError({ code: "storage_invalid_argument", provider: name, message: `${P}_ACCESS_KEY_ID and ${P}_SECRET_ACCESS_KEY must be parsed with envPieces.${name} (Secret values)` });
+      throw new StorageError({
+        code: "storage_invalid_argument",
+        provider: name,
+        message: `${P}_ACCESS_KEY_ID and ${P}_SECRET_ACCESS_KEY must be parsed with envPieces.${name} (Secret values)`,
+      });
     }
     out.push({
       kind: "s3",

@@ -40,8 +40,18 @@ export async function readMetaSidecar(opts: { backend: StorageBackend; artifactK
 }
 
 /** Writes the key sidecar of `artifactKey`, carrying the artifact's description (`encodeMetaSidecar`'s bytes) as its metadata. */
-export async function putKeysSidecar(opts: { backend: StorageBackend; artifactKey: string; keys: Buffer; meta: Buffer; signal?: AbortSignal | undefined }): Promise<void> {
-  await opts.backend.put(keysSidecarKey(opts.artifactKey), opts.keys, { contentType: "application/json", metadata: metaMetadata(opts.meta), ...(opts.signal ? { signal: opts.signal } : {}) });
+export async function putKeysSidecar(opts: {
+  backend: StorageBackend;
+  artifactKey: string;
+  keys: Buffer;
+  meta: Buffer;
+  signal?: AbortSignal | undefined;
+}): Promise<void> {
+  await opts.backend.put(keysSidecarKey(opts.artifactKey), opts.keys, {
+    contentType: "application/json",
+    metadata: metaMetadata(opts.meta),
+    ...(opts.signal ? { signal: opts.signal } : {}),
+  });
 }
 
 /**
@@ -49,12 +59,21 @@ export async function putKeysSidecar(opts: { backend: StorageBackend; artifactKe
  * its metadata carries. A sidecar that carries none (the description is in a `.meta.json`) is
  * replaced as it is.
  */
-export async function rewriteKeysSidecar(opts: { backend: StorageBackend; artifactKey: string; keys: Buffer; signal?: AbortSignal | undefined }): Promise<void> {
+export async function rewriteKeysSidecar(opts: {
+  backend: StorageBackend;
+  artifactKey: string;
+  keys: Buffer;
+  signal?: AbortSignal | undefined;
+}): Promise<void> {
   const { backend, signal } = opts;
   const key = keysSidecarKey(opts.artifactKey);
   const info = await backend.head(key, signal ? { signal } : {});
   const described = info?.metadata[META_METADATA];
-  await backend.put(key, opts.keys, { contentType: "application/json", ...(described !== undefined ? { metadata: { [META_METADATA]: described } } : {}), ...(signal ? { signal } : {}) });
+  await backend.put(key, opts.keys, {
+    contentType: "application/json",
+    ...(described !== undefined ? { metadata: { [META_METADATA]: described } } : {}),
+    ...(signal ? { signal } : {}),
+  });
 }
 
 /**

@@ -55,7 +55,15 @@ export function guardLength(opts: { source: Readable; expected: number; provider
     transform(chunk: Buffer, _enc, cb: TransformCallback) {
       received += chunk.length;
       if (received > expected) {
-        cb(new StorageError({ code: "storage_corrupt", provider, key, message: `${provider}: read of ${key} returned more bytes than announced`, context: { expected, received } }));
+        cb(
+          new StorageError({
+            code: "storage_corrupt",
+            provider,
+            key,
+            message: `${provider}: read of ${key} returned more bytes than announced`,
+            context: { expected, received },
+          }),
+        );
         return;
       }
       cb(null, chunk);

@@ -33,7 +33,15 @@ function keyProblem(key: string): string | undefined {
 /** Throw `storage_invalid_argument` unless `prefix` could begin a valid key (empty is allowed). */
 export function assertValidPrefix(prefix: string, provider: string): void {
   if (prefix === "") return;
-  if (prefix.startsWith("/") || prefix.includes("\\") || CONTROL.test(prefix) || prefix.split("/").slice(0, -1).some((s) => s === "" || s === "." || s === "..")) {
+  if (
+    prefix.startsWith("/") ||
+    prefix.includes("\\") ||
+    CONTROL.test(prefix) ||
+    prefix
+      .split("/")
+      .slice(0, -1)
+      .some((s) => s === "" || s === "." || s === "..")
+  ) {
     throw new StorageError({ code: "storage_invalid_argument", provider, message: `${provider}: invalid list prefix`, context: { prefix } });
   }
 }
@@ -44,7 +52,12 @@ export function assertValidMetadata(metadata: Record<string, string> | undefined
   let bytes = 0;
   for (const [name, value] of Object.entries(metadata)) {
     if (!METADATA_NAME.test(name)) {
-      throw new StorageError({ code: "storage_invalid_argument", provider, message: `${provider}: metadata name must be lowercase letters, digits and dashes`, context: { name } });
+      throw new StorageError({
+        code: "storage_invalid_argument",
+        provider,
+        message: `${provider}: metadata name must be lowercase letters, digits and dashes`,
+        context: { name },
+      });
     }
     if (typeof value !== "string" || !PRINTABLE_ASCII.test(value)) {
       throw new StorageError({ code: "storage_invalid_argument", provider, message: `${provider}: metadata value must be printable ascii`, context: { name } });

@@ -37,7 +37,14 @@ describe("fault decorator", () => {
     b.faults.down();
     await expectStorageError(b.head("obj"), "storage_unavailable");
     await expectStorageError(b.delete("obj"), "storage_unavailable");
-    await expectStorageError((async () => { for await (const _ of b.list("")) { /* nothing */ } })(), "storage_unavailable");
+    await expectStorageError(
+      (async () => {
+        for await (const _ of b.list("")) {
+          /* nothing */
+        }
+      })(),
+      "storage_unavailable",
+    );
     const body = Readable.from([Buffer.from("x")]);
     await expectStorageError(b.put("new", body), "storage_unavailable");
     expect(body.destroyed).toBe(true);

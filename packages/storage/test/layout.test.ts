@@ -40,7 +40,14 @@ describe("object layout", () => {
 
   it("parses every key it builds, and sidecars back to their artifact", () => {
     const t = tenantBackupKey({ tenantId: "550e8400-e29b-41d4-a716-446655440000", backupId: "bkp_1", createdAt });
-    expect(parseObjectKey(t)).toEqual({ type: "tenant", part: "data", tenantId: "550e8400-e29b-41d4-a716-446655440000", backupId: "bkp_1", date: "2025-03-10", artifactKey: t });
+    expect(parseObjectKey(t)).toEqual({
+      type: "tenant",
+      part: "data",
+      tenantId: "550e8400-e29b-41d4-a716-446655440000",
+      backupId: "bkp_1",
+      date: "2025-03-10",
+      artifactKey: t,
+    });
     expect(parseObjectKey(keysSidecarKey(t))).toMatchObject({ type: "tenant", backupId: "bkp_1", artifactKey: t, sidecar: "keys" });
     expect(parseObjectKey(metaSidecarKey(t))).toMatchObject({ sidecar: "meta", artifactKey: t });
     const d = disasterBackupKey({ backupId: "dr_1", createdAt });
@@ -105,10 +112,18 @@ describe("meta sidecar", () => {
 
   it("reports unreadable sidecars as storage_corrupt naming where they came from", async () => {
     const where = { provider: "r2", key: "tenants/t/2025/03/10/b.sql.gz.bkp1.meta.json" };
-    await expectStorageError(Promise.resolve().then(() => parseMetaSidecar("{nope", where)), "storage_corrupt", "r2");
+    await expectStorageError(
+      Promise.resolve().then(() => parseMetaSidecar("{nope", where)),
+      "storage_corrupt",
+      "r2",
+    );
     const tampered = JSON.parse(encodeMetaSidecar(input).toString()) as Record<string, unknown>;
     tampered.version = 2;
-    await expectStorageError(Promise.resolve().then(() => parseMetaSidecar(JSON.stringify(tampered), where)), "storage_corrupt", "r2");
+    await expectStorageError(
+      Promise.resolve().then(() => parseMetaSidecar(JSON.stringify(tampered), where)),
+      "storage_corrupt",
+      "r2",
+    );
     tampered.version = 1;
     tampered.manifest = { nested: { no: true } };
     expect(() => parseMetaSidecar(JSON.stringify(tampered))).toThrow(/flat/);
@@ -160,7 +175,16 @@ describe("the description of an artifact in a bucket", () => {
       const sha = createHash("sha256").update(bytes).digest("hex");
       await b.put(key, bytes);
       expect(await readMetaSidecar({ backend: b, artifactKey: key })).toBeNull();
-      const meta = encodeMetaSidecar({ backupId: "bkp_m", type: "tenant", tenantId: "t1", createdAt, size: bytes.length, sha256: sha, contentEncoding: "gzip", manifest: { rows: 3, period: "2025-03-10" } });
+      const meta = encodeMetaSidecar({
+        backupId: "bkp_m",
+        type: "tenant",
+        tenantId: "t1",
+        createdAt,
+        size: bytes.length,
+        sha256: sha,
+        contentEncoding: "gzip",
+        manifest: { rows: 3, period: "2025-03-10" },
+      });
       await putKeysSidecar({ backend: b, artifactKey: key, keys: Buffer.from('{"v":1}'), meta });
       expect(await readMetaSidecar({ backend: b, artifactKey: key })).toEqual(parseMetaSidecar(meta));
       expect(await b.head(metaSidecarKey(key))).toBeNull();
@@ -186,7 +210,16 @@ describe("the description of an artifact in a bucket", () => {
     const { backend, cleanup } = await tempFsBackend("r2");
     try {
       const key = tenantBackupKey({ tenantId: "t1", backupId: "bkp_old", createdAt });
-      const meta = encodeMetaSidecar({ backupId: "bkp_old", type: "tenant", tenantId: "t1", createdAt, size: 5, sha256: "a".repeat(64), contentEncoding: "gzip", manifest: {} });
+      const meta = encodeMetaSidecar({
+        backupId: "bkp_old",
+        type: "tenant",
+        tenantId: "t1",
+        createdAt,
+        size: 5,
+        sha256: "a".repeat(64),
+        contentEncoding: "gzip",
+        manifest: {},
+      });
       await backend.put(keysSidecarKey(key), Buffer.from("{}"));
       await backend.put(metaSidecarKey(key), meta);
       expect((await readMetaSidecar({ backend, artifactKey: key }))?.backupId).toBe("bkp_old");
@@ -200,7 +233,16 @@ describe("the description of an artifact in a bucket", () => {
   });
 
   it("refuses a description too long for object metadata", () => {
-    const input = { backupId: "bkp_x", type: "tenant" as const, tenantId: "t1", createdAt, size: 1, sha256: "b".repeat(64), contentEncoding: "gzip", manifest: { rows: 1 } };
+    const input = {
+      backupId: "bkp_x",
+      type: "tenant" as const,
+      tenantId: "t1",
+      createdAt,
+      size: 1,
+      sha256: "b".repeat(64),
+      contentEncoding: "gzip",
+      manifest: { rows: 1 },
+    };
     const long = encodeMetaSidecar({ ...input, manifest: { note: "x".repeat(2000) } });
     expect(() => metaMetadata(long)).toThrow(/under 1800 bytes/);
     expect(parseMetaMetadata(metaMetadata(encodeMetaSidecar(input)))).toEqual(parseMetaSidecar(encodeMetaSidecar(input)));

@@ -302,7 +302,10 @@ export function replicationSuite(opts: { label: string; open: () => Promise<Repl
 
       it("bytes that do not match the expected checksum store nothing", async () => {
         const k = key();
-        await expectStorageError(putEverywhere({ backends: [b2, r2], key: k, source: Buffer.from("x"), expectedSha256: sha256(Buffer.from("y")) }), "storage_corrupt");
+        await expectStorageError(
+          putEverywhere({ backends: [b2, r2], key: k, source: Buffer.from("x"), expectedSha256: sha256(Buffer.from("y")) }),
+          "storage_corrupt",
+        );
         expect(await b2.head(k)).toBeNull();
       });
     });
@@ -384,10 +387,18 @@ export function replicationSuite(opts: { label: string; open: () => Promise<Repl
       });
 
       it("verifyObject reports ok, missing, size and checksum mismatches, unreadable", async () => {
-        expect(await verifyObject({ backend: r2, key: k, expectedSha256: sum, expectedSize: data.length })).toMatchObject({ ok: true, size: data.length, sha256: sum });
+        expect(await verifyObject({ backend: r2, key: k, expectedSha256: sum, expectedSize: data.length })).toMatchObject({
+          ok: true,
+          size: data.length,
+          sha256: sum,
+        });
         expect(await verifyObject({ backend: r2, key: `${p}nope` })).toMatchObject({ ok: false, problem: "missing" });
         expect(await verifyObject({ backend: r2, key: k, expectedSize: 5 })).toMatchObject({ ok: false, problem: "size_mismatch", size: data.length });
-        expect(await verifyObject({ backend: r2, key: k, expectedSha256: "0".repeat(64) })).toMatchObject({ ok: false, problem: "checksum_mismatch", sha256: sum });
+        expect(await verifyObject({ backend: r2, key: k, expectedSha256: "0".repeat(64) })).toMatchObject({
+          ok: false,
+          problem: "checksum_mismatch",
+          sha256: sum,
+        });
         r2.faults.corrupt("get", { times: 1, offset: 7 });
         expect(await verifyObject({ backend: r2, key: k, expectedSha256: sum })).toMatchObject({ ok: false, problem: "checksum_mismatch" });
         r2.faults.down();

@@ -27,7 +27,14 @@ describe("s3 backend: misconfiguration and outages", () => {
       ["get", () => b.get("k")],
       ["head", () => b.head("k")],
       ["delete", () => b.delete("k")],
-      ["list", async () => { for await (const _ of b.list("")) { /* nothing */ } }],
+      [
+        "list",
+        async () => {
+          for await (const _ of b.list("")) {
+            /* nothing */
+          }
+        },
+      ],
     ];
     for (const [op, call] of ops) {
       const err = await errorOf(call());
@@ -44,7 +51,13 @@ describe("s3 backend: misconfiguration and outages", () => {
   it("an unreachable endpoint is a retryable storage_unavailable naming the provider, without secrets", async () => {
     const port = await deadPort();
     const b = s3Test("b2", { endpoint: `http://user:hunter2@127.0.0.1:${port}`, sdkMaxAttempts: 1 });
-    for (const call of [() => b.head("k"), () => b.get("k"), () => b.put("k", Buffer.from("x")), () => b.put("k", Readable.from([Buffer.from("x")])), () => b.delete("k")]) {
+    for (const call of [
+      () => b.head("k"),
+      () => b.get("k"),
+      () => b.put("k", Buffer.from("x")),
+      () => b.put("k", Readable.from([Buffer.from("x")])),
+      () => b.delete("k"),
+    ]) {
       const err = await errorOf(call());
       expect(err.code).toBe("storage_unavailable");
       expect(err.retryable).toBe(true);

@@ -41,6 +41,9 @@ describe("objectUrl", () => {
 
   it("keeps a base path of the endpoint", () => {
     expect(objectUrl({ endpoint: new URL("https://gw.example/s3/"), bucket: "bkt", key: "k", forcePathStyle: true }).path).toBe("/s3/bkt/k");
-    expect(objectUrl({ endpoint: new URL("https://gw.example/s3"), bucket: "bkt", key: "k", forcePathStyle: false })).toMatchObject({ host: "bkt.gw.example", path: "/s3/k" });
+    expect(objectUrl({ endpoint: new URL("https://gw.example/s3"), bucket: "bkt", key: "k", forcePathStyle: false })).toMatchObject({
+      host: "bkt.gw.example",
+      path: "/s3/k",
+    });
   });
 });

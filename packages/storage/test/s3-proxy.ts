@@ -95,7 +95,9 @@ const rfc3986 = (s: string): string => encodeURIComponent(s).replace(/[!'()*]/g,
  */
 function signatureProblem(r: { method: string; path: string; query: string; headers: IncomingHttpHeaders; body: Buffer; secret: string }): string | undefined {
   const header = (name: string): string => String(r.headers[name] ?? "");
-  const auth = /^AWS4-HMAC-SHA256 Credential=[^/]+\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, ?SignedHeaders=([^,]+), ?Signature=([0-9a-f]{64})$/.exec(header("authorization"));
+  const auth = /^AWS4-HMAC-SHA256 Credential=[^/]+\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, ?SignedHeaders=([^,]+), ?Signature=([0-9a-f]{64})$/.exec(
+    header("authorization"),
+  );
   if (!auth) return "no SigV4 Authorization header";
   const [, date, region, service, signedHeaders, signature] = auth as unknown as [string, string, string, string, string, string];
   const payloadHash = header("x-amz-content-sha256");

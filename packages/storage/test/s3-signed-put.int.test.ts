@@ -64,7 +64,10 @@ describe("s3 backend: a Buffer put as one signed PUT", () => {
 
   it("a wrong secret is storage_auth_failed, and no secret is in the error", async () => {
     const secret = "not-the-secret-x9";
-    const wrong = s3Test("b2", { endpoint: proxy.url, credentials: { accessKeyId: new Secret(testProviders().b2.accessKeyId), secretAccessKey: new Secret(secret) } });
+    const wrong = s3Test("b2", {
+      endpoint: proxy.url,
+      credentials: { accessKeyId: new Secret(testProviders().b2.accessKeyId), secretAccessKey: new Secret(secret) },
+    });
     const err = await errorOf(wrong.put(`${prefix}wrong-secret`, Buffer.from("x")));
     expect(err).toMatchObject({ code: "storage_auth_failed", retryable: false, provider: "b2" });
     expect(err.message).toContain("(SignatureDoesNotMatch)");
@@ -102,7 +105,14 @@ describe("s3 backend: a Buffer put as one signed PUT", () => {
     const two = randomBytes(partSize + 1);
     await b.put(`${prefix}two-parts`, two);
     // method and query parameter names (x-id, the SDK's operation name, left out)
-    const seen = proxy.requests.map((r) => `${r.method} ${r.query.split("&").map((p) => p.split("=")[0]).filter((n) => n !== "x-id").join("&")}`);
+    const seen = proxy.requests.map(
+      (r) =>
+        `${r.method} ${r.query
+          .split("&")
+          .map((p) => p.split("=")[0])
+          .filter((n) => n !== "x-id")
+          .join("&")}`,
+    );
     expect(seen).toEqual(["POST uploads", "PUT partNumber&uploadId", "PUT partNumber&uploadId", "POST uploadId"]);
     expect(proxy.requests.map((r) => r.problem).filter(Boolean)).toEqual([]);
 

@@ -120,10 +120,14 @@ function childConfig(): ChildConfig {
 /** Ports nothing listens on now, for the bench's own S3 endpoints. */
 async function freePorts(n: number): Promise<number[]> {
   const servers = await Promise.all(
-    Array.from({ length: n }, () => new Promise<net.Server>((resolve) => {
-      const server = net.createServer();
-      server.listen(0, "127.0.0.1", () => resolve(server));
-    })),
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<net.Server>((resolve) => {
+          const server = net.createServer();
+          server.listen(0, "127.0.0.1", () => resolve(server));
+        }),
+    ),
   );
   const ports = servers.map((server) => (server.address() as net.AddressInfo).port);
   await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
@@ -269,7 +273,10 @@ async function removeObjects(cfg: ChildConfig): Promise<number> {
 function machineFacts(): string {
   const cpus = os.cpus();
   return [
-    `machine: ${cpus.length} cores (${cpus[0]?.model.trim() ?? "unknown"}), ${(os.totalmem() / 1024 ** 3).toFixed(1)} GiB RAM, load ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}`,
+    `machine: ${cpus.length} cores (${cpus[0]?.model.trim() ?? "unknown"}), ${(os.totalmem() / 1024 ** 3).toFixed(1)} GiB RAM, load ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(" ")}`,
     `node ${process.version}; ${firstLine("psql", ["--version"])}; ${firstLine("pg_dump", ["--version"])}; ${firstLine("gzip", ["--version"])}; ${firstLine("openssl", ["version"])}`,
   ].join("\n");
 }
@@ -328,7 +335,9 @@ async function main(): Promise<void> {
     cfg.largeTenant = large.id;
     cfg.largeBytes = large.bytes;
     cfg.smallTenant = small.id;
-    log(`generated ${(generated.bytes / MiB).toFixed(0)} MiB of COPY text in ${(generated.durationMs / 1000).toFixed(0)} s; tenant #1 ${(large.bytes / MiB).toFixed(0)} MiB`);
+    log(
+      `generated ${(generated.bytes / MiB).toFixed(0)} MiB of COPY text in ${(generated.durationMs / 1000).toFixed(0)} s; tenant #1 ${(large.bytes / MiB).toFixed(0)} MiB`,
+    );
 
     // The SELECTs our export runs for tenant #1, from the discovered plan.
     const client = new pg.Client({ connectionString: platformDb.url });
@@ -355,7 +364,14 @@ async function main(): Promise<void> {
     log("warming the cache: (a) once, untimed");
     timed(`${psql} -f ${q(toNull)}`);
     const skipFs = process.env.BENCH_SKIP_FS === "1";
-    const runs = { a: [] as ToolResult[], b: [] as ToolResult[], c: [] as ToolResult[], d: [] as PhaseResult[], dFs: [] as PhaseResult[], e: [] as PhaseResult[] };
+    const runs = {
+      a: [] as ToolResult[],
+      b: [] as ToolResult[],
+      c: [] as ToolResult[],
+      d: [] as PhaseResult[],
+      dFs: [] as PhaseResult[],
+      e: [] as PhaseResult[],
+    };
     for (let round = 1; round <= ROUNDS; round++) {
       const of = ROUNDS > 1 ? ` (round ${round} of ${ROUNDS})` : "";
       log(`(a) psql \\copy to /dev/null${of}`);
@@ -416,10 +432,14 @@ async function main(): Promise<void> {
       row({ label: "(b) psql \\copy | gzip -6 | openssl enc → file", seconds: b.seconds, bytesIn: copyBytes, out: mb(b.bytes) }),
       row({ label: "(c) pg_dump -Fc, whole database → file", seconds: c.seconds, out: mb(c.bytes) }),
       row({ label: "(d) ours: tenant #1 → B2 + R2 (s3rver)", seconds: d.seconds, bytesIn: copyBytes, out: `${mb(d.artifactBytes)} ×2`, run: d }),
-      ...(dFs ? [row({ label: "    ours: tenant #1 → two fs backends", seconds: dFs.seconds, bytesIn: copyBytes, out: `${mb(dFs.artifactBytes)} ×2`, run: dFs })] : []),
+      ...(dFs
+        ? [row({ label: "    ours: tenant #1 → two fs backends", seconds: dFs.seconds, bytesIn: copyBytes, out: `${mb(dFs.artifactBytes)} ×2`, run: dFs })]
+        : []),
       row({ label: "    ours: smallest tenant → B2 + R2", seconds: s.seconds, out: `${(s.artifactBytes / 1e3).toFixed(0)} kB ×2`, run: s }),
       row({ label: `(e) ours: ${e.tenants} tenants → B2 + R2, ${CONCURRENCY} at once`, seconds: e.seconds, out: `${mb(e.artifactBytes)} ×2`, run: e }),
-      ...(eFs ? [row({ label: `    ours: ${eFs.tenants} tenants → two fs backends`, seconds: eFs.seconds, out: `${mb(eFs.artifactBytes)} ×2`, run: eFs })] : []),
+      ...(eFs
+        ? [row({ label: `    ours: ${eFs.tenants} tenants → two fs backends`, seconds: eFs.seconds, out: `${mb(eFs.artifactBytes)} ×2`, run: eFs })]
+        : []),
       ...(ROUNDS > 1
         ? [
             "",

@@ -28,7 +28,14 @@ import { activeTenants, backupTenant, TENANT_BACKUP_UPLOAD, type TenantBackupDep
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 
-const cfg = JSON.parse(process.env.BENCH_CHILD_CONFIG ?? "null") as { platformUrl: string; catalogUrl: string; masterKeyHex: string; keyPrefix: string; s3Env: Record<string, string>; s3Dir: string } | null;
+const cfg = JSON.parse(process.env.BENCH_CHILD_CONFIG ?? "null") as {
+  platformUrl: string;
+  catalogUrl: string;
+  masterKeyHex: string;
+  keyPrefix: string;
+  s3Env: Record<string, string>;
+  s3Dir: string;
+} | null;
 if (!cfg) throw new Error("set BENCH_CHILD_CONFIG to the child-config.json a `BENCH_KEEP=1 pnpm bench:backup` run printed");
 Object.assign(process.env, cfg.s3Env); // that run's own S3 endpoints (testProviderConfig reads the environment)
 const N = Number(process.env.N ?? 200);
@@ -73,9 +80,19 @@ function s3Backends(): StorageBackend[] {
 
 const platform = new pg.Pool({ connectionString: cfg.platformUrl, max: 4 });
 const catalog = openCatalog({ url: cfg.catalogUrl });
-const keyRing = new KeyRing({ tenantKeys: new TenantKeyStore({ pool: catalog.pool, masterKeys: new Map([[1, new Secret(Buffer.from(cfg.masterKeyHex, "hex"))]]) }) });
+const keyRing = new KeyRing({
+  tenantKeys: new TenantKeyStore({ pool: catalog.pool, masterKeys: new Map([[1, new Secret(Buffer.from(cfg.masterKeyHex, "hex"))]]) }),
+});
 const fsRoot = mkdtempSync(path.join(os.tmpdir(), "per-tenant-"));
-const deps = (backends: StorageBackend[]): TenantBackupDeps => ({ platform, catalog, keyRing, backends, retentionDays: 30, gzipLevel: 6, workDir: os.tmpdir() });
+const deps = (backends: StorageBackend[]): TenantBackupDeps => ({
+  platform,
+  catalog,
+  keyRing,
+  backends,
+  retentionDays: 30,
+  gzipLevel: 6,
+  workDir: os.tmpdir(),
+});
 const tenants = (await activeTenants({ platform })).slice(-N);
 const client = await platform.connect();
 const plan = await discoverTenantPlan({ client });
@@ -96,7 +113,9 @@ async function measure(label: string, fn: (tenantId: string) => Promise<unknown>
 }
 
 try {
-  process.stdout.write(`per tenant, one at a time, over the ${tenants.length} smallest active tenants (node ${process.version}, load ${os.loadavg()[0]!.toFixed(2)})\n`);
+  process.stdout.write(
+    `per tenant, one at a time, over the ${tenants.length} smallest active tenants (node ${process.version}, load ${os.loadavg()[0]!.toFixed(2)})\n`,
+  );
   const onS3 = deps(s3Backends());
   await measure("backup → B2 + R2 (s3rver)", (tenantId) => backupTenant(onS3, { tenantId, purpose: "on_demand", requestedBy: "per-tenant" }));
   const onFs = deps((["b2", "r2"] as const).map((name) => openBackend({ backend: { kind: "fs", name, root: path.join(fsRoot, name), create: true } }).backend));

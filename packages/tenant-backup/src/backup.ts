@@ -5,7 +5,15 @@ import { errorText } from "@hesaab/config";
 import { newId, noPublish, type ProviderName, type Publish } from "@hesaab/contracts";
 import { backupRecords, insertBackupRecord, storedArtifactColumns, updateBackupRecord, type BackupRecord, type NewBackupRecord } from "@hesaab/db";
 import { tenantBackupKey } from "@hesaab/storage";
-import { discoverTenantPlan, exportTenant, screenTenants, type ExportProgress, type ExportSummary, type TenantPlan, type TenantScreening } from "@hesaab/tenant-data";
+import {
+  discoverTenantPlan,
+  exportTenant,
+  screenTenants,
+  type ExportProgress,
+  type ExportSummary,
+  type TenantPlan,
+  type TenantScreening,
+} from "@hesaab/tenant-data";
 import type { TenantBackupDeps } from "./tenant-backup-deps";
 import { TenantBackupError } from "./errors";
 
@@ -47,7 +55,8 @@ const DAY_MS = 86_400_000;
 export async function backupTenant(deps: TenantBackupDeps, opts: BackupTenantOptions): Promise<BackupTenantResult> {
   const { catalog } = deps;
   const publish = deps.publish ?? noPublish;
-  const period = async () => opts.period && existingPeriodBackup((await periodRecords(deps, { tenantIds: [opts.tenantId], period: opts.period })).get(opts.tenantId));
+  const period = async () =>
+    opts.period && existingPeriodBackup((await periodRecords(deps, { tenantIds: [opts.tenantId], period: opts.period })).get(opts.tenantId));
   const done = await period();
   if (done) return done;
   const lock = await catalog.pool.connect();
@@ -91,7 +100,12 @@ export const LOCK_PREFIX = "hesaab.tenant-backup:";
 export const ABANDONED = "abandoned: the worker running this backup stopped before it finished";
 
 export function backupInProgress(tenantId: string): TenantBackupError {
-  return new TenantBackupError({ code: "backup_in_progress", retryable: true, message: `a backup of tenant ${tenantId} is already running`, hint: "It will be retried when that one ends" });
+  return new TenantBackupError({
+    code: "backup_in_progress",
+    retryable: true,
+    message: `a backup of tenant ${tenantId} is already running`,
+    hint: "It will be retried when that one ends",
+  });
 }
 
 /**
@@ -99,11 +113,21 @@ export function backupInProgress(tenantId: string): TenantBackupError {
  * catalog's unique index): a good one is the period's backup; an expired or deleted one means the
  * period had its backup (see {@link periodTaken}); one still `pending`/`running` is not returned.
  */
-export async function periodRecords(deps: Pick<TenantBackupDeps, "catalog">, { tenantIds, period }: { tenantIds: string[]; period: string }): Promise<Map<string, BackupRecord>> {
+export async function periodRecords(
+  deps: Pick<TenantBackupDeps, "catalog">,
+  { tenantIds, period }: { tenantIds: string[]; period: string },
+): Promise<Map<string, BackupRecord>> {
   const rows = await deps.catalog.db
     .select()
     .from(backupRecords)
-    .where(and(eq(backupRecords.backupType, "tenant"), inArray(backupRecords.tenantId, tenantIds), eq(backupRecords.period, period), notInArray(backupRecords.status, ["failed", "pending", "running"])));
+    .where(
+      and(
+        eq(backupRecords.backupType, "tenant"),
+        inArray(backupRecords.tenantId, tenantIds),
+        eq(backupRecords.period, period),
+        notInArray(backupRecords.status, ["failed", "pending", "running"]),
+      ),
+    );
   return new Map(rows.map((r) => [r.tenantId!, r]));
 }
 
@@ -143,7 +167,15 @@ async function runBackup(deps: TenantBackupDeps, opts: BackupTenantOptions, publ
       signal: opts.signal,
       onProgress: (p) => {
         opts.onProgress?.({ ...p, backupId });
-        void publish("backup.tenant.progress.v1", { backupId, tenantId: opts.tenantId, table: p.table, tablesDone: p.tablesDone, tablesTotal: p.tablesTotal, rows: p.rows, bytes: p.bytes });
+        void publish("backup.tenant.progress.v1", {
+          backupId,
+          tenantId: opts.tenantId,
+          table: p.table,
+          tablesDone: p.tablesDone,
+          tablesTotal: p.tablesTotal,
+          rows: p.rows,
+          bytes: p.bytes,
+        });
       },
     });
     let summary: ExportSummary | undefined;
@@ -166,7 +198,9 @@ async function runBackup(deps: TenantBackupDeps, opts: BackupTenantOptions, publ
     await publishStored(publish, { record, stored, summary: summary!, started });
     return record;
   } catch (err) {
-    await updateBackupRecord(deps.catalog.db, { id: backupId, set: { status: "failed", errorMessage: errorText(err), completedAt: new Date() } }).catch(() => {});
+    await updateBackupRecord(deps.catalog.db, { id: backupId, set: { status: "failed", errorMessage: errorText(err), completedAt: new Date() } }).catch(
+      () => {},
+    );
     throw err;
   }
 }
@@ -193,20 +227,37 @@ export function runningRecord(opts: BackupRun) {
 }
 
 /** The description a tenant backup's key sidecar carries (`summary` is known once the export ended). */
-export function artifactMeta(opts: Pick<BackupRun, "purpose" | "period">, createdAt: Date, summary: () => ExportSummary | undefined): StoreArtifactOptions["meta"] {
+export function artifactMeta(
+  opts: Pick<BackupRun, "purpose" | "period">,
+  createdAt: Date,
+  summary: () => ExportSummary | undefined,
+): StoreArtifactOptions["meta"] {
   return {
     type: "tenant",
     createdAt,
     // purpose and period let a catalog rebuilt from the bucket alone tell rollback points and nightly runs apart
     manifest: () => {
       const s = summary();
-      return { tables: s?.tables.length, rows: s?.rows, schemaVersion: s?.schemaFingerprint, plaintextBytes: s?.bytes, purpose: opts.purpose, period: opts.period ?? null };
+      return {
+        tables: s?.tables.length,
+        rows: s?.rows,
+        schemaVersion: s?.schemaFingerprint,
+        plaintextBytes: s?.bytes,
+        purpose: opts.purpose,
+        period: opts.period ?? null,
+      };
     },
   };
 }
 
 /** The record columns of a stored backup: copies and status (`completed` or `degraded`), expiry, counts. */
-export function finishedColumns(o: { deps: Pick<TenantBackupDeps, "retentionDays">; record: Pick<BackupRecord, "createdAt" | "metadata">; stored: StoredArtifact; summary: ExportSummary; started: number }) {
+export function finishedColumns(o: {
+  deps: Pick<TenantBackupDeps, "retentionDays">;
+  record: Pick<BackupRecord, "createdAt" | "metadata">;
+  stored: StoredArtifact;
+  summary: ExportSummary;
+  started: number;
+}) {
   const { record, summary } = o;
   return {
     ...storedArtifactColumns({ key: o.stored.key, stored: o.stored }),
@@ -224,14 +275,30 @@ export function finishedColumns(o: { deps: Pick<TenantBackupDeps, "retentionDays
 }
 
 /** The events of a stored backup: stored (storage-svc verifies and heals from it), degraded per failed provider, completed. */
-export async function publishStored(publish: Publish, o: { record: BackupRecord; stored: StoredArtifact; summary: ExportSummary; started: number }): Promise<void> {
+export async function publishStored(
+  publish: Publish,
+  o: { record: BackupRecord; stored: StoredArtifact; summary: ExportSummary; started: number },
+): Promise<void> {
   const { record, stored } = o;
   const backupId = record.id;
   const tenantId = record.tenantId!;
   const outcomes = stored.outcomes.map((x) => ({ provider: x.provider as ProviderName, ok: x.ok, ...(x.ok ? {} : { error: errorText(x.error) }) }));
-  await publish("storage.artifact.stored.v1", { backupId, backupType: "tenant", tenantId, key: stored.key, size: stored.size, sha256: stored.sha256, providers: outcomes });
+  await publish("storage.artifact.stored.v1", {
+    backupId,
+    backupType: "tenant",
+    tenantId,
+    key: stored.key,
+    size: stored.size,
+    sha256: stored.sha256,
+    providers: outcomes,
+  });
   for (const failed of stored.failedProviders) {
-    await publish("storage.replica.degraded.v1", { backupId, provider: failed as ProviderName, reason: "upload_failed", detail: errorText(stored.outcomes.find((x) => x.provider === failed)?.error) });
+    await publish("storage.replica.degraded.v1", {
+      backupId,
+      provider: failed as ProviderName,
+      reason: "upload_failed",
+      detail: errorText(stored.outcomes.find((x) => x.provider === failed)?.error),
+    });
   }
   await publish("backup.tenant.completed.v1", {
     backupId,
@@ -289,12 +356,14 @@ export async function activeTenants(deps: Pick<TenantBackupDeps, "platform">, { 
   return rows.map((r) => r.id);
 }
 
-
 /**
  * Which of the requested ids may be backed up (tenants of the platform, active), and why the others
  * may not: checked before anything is queued, so "back up now" answers per id instead of a job
  * failing later (see `screenTenants`).
  */
-export async function screenBackupRequest(deps: Pick<TenantBackupDeps, "platform" | "discover" | "planTtlMs">, { tenantIds }: { tenantIds: string[] }): Promise<TenantScreening> {
+export async function screenBackupRequest(
+  deps: Pick<TenantBackupDeps, "platform" | "discover" | "planTtlMs">,
+  { tenantIds }: { tenantIds: string[] },
+): Promise<TenantScreening> {
   return screenTenants({ pool: deps.platform, plan: await tenantPlan(deps), tenantIds });
 }

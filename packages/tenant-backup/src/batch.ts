@@ -41,9 +41,7 @@ export interface BackupTenantsOptions extends Omit<BackupTenantOptions, "tenantI
   onProgress?: (p: ExportProgress & { backupId: string; tenantId: string }) => void;
 }
 
-export type TenantBackupOutcome =
-  | { tenantId: string; ok: true; record: BackupRecord; skipped: boolean }
-  | { tenantId: string; ok: false; error: unknown };
+export type TenantBackupOutcome = { tenantId: string; ok: true; record: BackupRecord; skipped: boolean } | { tenantId: string; ok: false; error: unknown };
 
 /** Tenants whose last good backup had more plaintext than `bytes` (their history routes them). */
 async function largeTenants(deps: TenantBackupDeps, tenantIds: string[], bytes: number): Promise<Set<string>> {
@@ -226,7 +224,9 @@ async function runBatch(deps: TenantBackupDeps, opts: BackupTenantsOptions, repo
       const e = exported[i]!;
       return !e.ok && e.error.code === "export_tenant_too_large";
     });
-    for (const r of running) if (!tooLarge.includes(r)) await publish("backup.tenant.started.v1", { backupId: r.id, tenantId: r.tenantId, purpose: opts.purpose, attempt: opts.attempt ?? 1 });
+    for (const r of running)
+      if (!tooLarge.includes(r))
+        await publish("backup.tenant.started.v1", { backupId: r.id, tenantId: r.tenantId, purpose: opts.purpose, attempt: opts.attempt ?? 1 });
     const scripts: { record: (typeof running)[number]; script: Buffer; summary: ExportSummary }[] = [];
     for (const [i, e] of exported.entries()) {
       const record = running[i]!;
@@ -266,10 +266,17 @@ async function runBatch(deps: TenantBackupDeps, opts: BackupTenantsOptions, repo
     await Promise.all(Array.from({ length: STORE_CONCURRENCY }, worker));
 
     // [7] Every outcome in one statement; the too-large tenants' records go; then the outcomes and the events.
-    for (const x of stored) finished.set(x.record.id, { ...x.record, ...finishedColumns({ deps, record: x.record, stored: x.stored, summary: x.summary, started }) });
+    for (const x of stored)
+      finished.set(x.record.id, { ...x.record, ...finishedColumns({ deps, record: x.record, stored: x.stored, summary: x.summary, started }) });
     const records = new Map((await finishBackupRecords(deps.catalog.db, [...finished.values()])).map((r) => [r.id, r]));
     written = true;
-    if (tooLarge.length > 0) await deps.catalog.db.delete(backupRecords).where(inArray(backupRecords.id, tooLarge.map((r) => r.id)));
+    if (tooLarge.length > 0)
+      await deps.catalog.db.delete(backupRecords).where(
+        inArray(
+          backupRecords.id,
+          tooLarge.map((r) => r.id),
+        ),
+      );
     for (const x of stored) report({ tenantId: x.record.tenantId, ok: true, record: records.get(x.record.id)!, skipped: false });
     for (const x of stored) {
       // The backup is done and recorded: an event that cannot be sent is not a reason to do it again
@@ -279,7 +286,9 @@ async function runBatch(deps: TenantBackupDeps, opts: BackupTenantsOptions, repo
     return tooLarge.map((r) => r.tenantId);
   } catch (error) {
     if (!written) {
-      const open = running.filter((r) => !finished.has(r.id)).map((r) => ({ ...r, status: "failed" as const, errorMessage: errorText(error), completedAt: new Date() }));
+      const open = running
+        .filter((r) => !finished.has(r.id))
+        .map((r) => ({ ...r, status: "failed" as const, errorMessage: errorText(error), completedAt: new Date() }));
       await finishBackupRecords(deps.catalog.db, [...finished.values(), ...open]).catch(() => {});
     }
     throw error;

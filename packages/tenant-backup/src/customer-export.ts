@@ -119,7 +119,8 @@ export async function requestCustomerExport(
   },
 ): Promise<{ export: CustomerExport; token: string }> {
   const now = opts.now ?? new Date();
-  if (!tenantIdSchema.safeParse(opts.tenantId).success) throw new TenantBackupError({ code: "invalid_tenant_id", message: "the tenant id is not a valid tenant id" });
+  if (!tenantIdSchema.safeParse(opts.tenantId).success)
+    throw new TenantBackupError({ code: "invalid_tenant_id", message: "the tenant id is not a valid tenant id" });
   tenantDir(deps, opts.tenantId);
   // the plan first: its discovery takes a connection of the same pool, and holding one while
   // waiting for another wedges the pool once as many requests as it has connections come at once
@@ -135,14 +136,32 @@ export async function requestCustomerExport(
   const day = exportDay(now, opts.timeZone ?? "UTC");
   const rows = await deps.catalog.db
     .insert(customerExports)
-    .values({ id, tenantId: opts.tenantId, requestedBy: opts.requestedBy, day, status: "pending", downloadTokenHash: hashToken(token).toString("hex"), createdAt: now })
+    .values({
+      id,
+      tenantId: opts.tenantId,
+      requestedBy: opts.requestedBy,
+      day,
+      status: "pending",
+      downloadTokenHash: hashToken(token).toString("hex"),
+      createdAt: now,
+    })
     .onConflictDoNothing()
     .returning();
   if (rows[0]) {
-    await writeAudit(deps.catalog.db, { actor: opts.requestedBy, action: "customer_export.request", targetType: "customer_export", targetId: id, tenantId: opts.tenantId, details: { day } });
+    await writeAudit(deps.catalog.db, {
+      actor: opts.requestedBy,
+      action: "customer_export.request",
+      targetType: "customer_export",
+      targetId: id,
+      tenantId: opts.tenantId,
+      details: { day },
+    });
     return { export: rows[0], token };
   }
-  const [taken] = await deps.catalog.db.select().from(customerExports).where(and(eq(customerExports.tenantId, opts.tenantId), eq(customerExports.day, day)));
+  const [taken] = await deps.catalog.db
+    .select()
+    .from(customerExports)
+    .where(and(eq(customerExports.tenantId, opts.tenantId), eq(customerExports.day, day)));
   throw new TenantBackupError({
     code: "export_daily_limit",
     message: `tenant ${opts.tenantId} already asked for its export of ${day}${taken ? ` (${taken.id}, ${taken.status})` : ""}`,
@@ -161,11 +180,21 @@ export async function requestCustomerExport(
  */
 export async function buildCustomerExport(
   deps: CustomerExportDeps,
-  opts: { exportId: string; /** The tenant the request named: another one's export is not built. */ tenantId?: string; signal?: AbortSignal | undefined; now?: () => Date },
+  opts: {
+    exportId: string;
+    /** The tenant the request named: another one's export is not built. */ tenantId?: string;
+    signal?: AbortSignal | undefined;
+    now?: () => Date;
+  },
 ): Promise<CustomerExport> {
   const outcome = await withExportLock(deps, opts.exportId, () => buildLocked(deps, opts));
   if (!outcome.held) {
-    throw new TenantBackupError({ code: "export_in_progress", retryable: true, message: `export ${opts.exportId} is being built by another worker`, hint: "It is retried once that one ends" });
+    throw new TenantBackupError({
+      code: "export_in_progress",
+      retryable: true,
+      message: `export ${opts.exportId} is being built by another worker`,
+      hint: "It is retried once that one ends",
+    });
   }
   return outcome.value;
 }
@@ -179,7 +208,11 @@ async function buildLocked(deps: CustomerExportDeps, opts: Parameters<typeof bui
   }
   if (found.status === "ready") return found;
   if (found.status !== "pending" && found.status !== "running") {
-    throw new TenantBackupError({ code: "export_not_buildable", message: `export ${found.id} is ${found.status}`, context: { exportId: found.id, status: found.status } });
+    throw new TenantBackupError({
+      code: "export_not_buildable",
+      message: `export ${found.id} is ${found.status}`,
+      context: { exportId: found.id, status: found.status },
+    });
   }
   await db.update(customerExports).set({ status: "running" }).where(eq(customerExports.id, found.id));
   const files = filesOf(deps, found);
@@ -206,7 +239,18 @@ async function buildLocked(deps: CustomerExportDeps, opts: Parameters<typeof bui
     const stored = pipeline(encrypt, count, createWriteStream(partial.data, { mode: 0o600 }));
     stored.catch(() => {}); // awaited below, beside the archive
     const plan = await tenantPlan(deps);
-    await Promise.all([writeTenantArchive({ pool: deps.platform, plan, tenantId: found.tenantId, exportId: found.id, output: encrypt, excludeColumns: deps.excludeColumns, signal: opts.signal }), stored]);
+    await Promise.all([
+      writeTenantArchive({
+        pool: deps.platform,
+        plan,
+        tenantId: found.tenantId,
+        exportId: found.id,
+        output: encrypt,
+        excludeColumns: deps.excludeColumns,
+        signal: opts.signal,
+      }),
+      stored,
+    ]);
     await writeFile(partial.keys, serializeKeySidecar(sealed.sidecar), { mode: 0o600 });
     await rename(partial.keys, files.keys);
     await rename(partial.data, files.file);
@@ -216,7 +260,11 @@ async function buildLocked(deps: CustomerExportDeps, opts: Parameters<typeof bui
     const retryable = isHesaabError(error) ? error.retryable || error.code === "export_aborted" : false;
     await db
       .update(customerExports)
-      .set(retryable ? { status: "pending", errorMessage: errorText(error) } : { status: "failed", errorMessage: errorText(error), expiresAt: new Date(clock().getTime() + HOURS_MS) })
+      .set(
+        retryable
+          ? { status: "pending", errorMessage: errorText(error) }
+          : { status: "failed", errorMessage: errorText(error), expiresAt: new Date(clock().getTime() + HOURS_MS) },
+      )
       .where(eq(customerExports.id, found.id));
     throw retryable && isHesaabError(error) && !error.retryable
       ? new HesaabError({ code: error.code, message: error.message, retryable: true, cause: error }) // aborted: the next delivery builds it
@@ -229,7 +277,12 @@ async function buildLocked(deps: CustomerExportDeps, opts: Parameters<typeof bui
     .set({ status: "ready", localPath: files.file, fileSize: size, checksum: sha.digest("hex"), readyAt, expiresAt, errorMessage: null })
     .where(eq(customerExports.id, found.id))
     .returning();
-  await (deps.publish ?? noPublish)("export.customer.ready.v1", { exportId: found.id, tenantId: found.tenantId, size, expiresAt: expiresAt.toISOString() }).catch(() => {});
+  await (deps.publish ?? noPublish)("export.customer.ready.v1", {
+    exportId: found.id,
+    tenantId: found.tenantId,
+    size,
+    expiresAt: expiresAt.toISOString(),
+  }).catch(() => {});
   return ready!;
 }
 
@@ -274,7 +327,11 @@ export async function openCustomerExport(
 ): Promise<OpenedCustomerExport> {
   const now = opts.now ?? new Date();
   const notFound = (): TenantBackupError =>
-    new TenantBackupError({ code: "export_not_found", message: `export ${opts.exportId} not found`, hint: "Check the link; it is valid for 24 hours and for your organisation only" });
+    new TenantBackupError({
+      code: "export_not_found",
+      message: `export ${opts.exportId} not found`,
+      hint: "Check the link; it is valid for 24 hours and for your organisation only",
+    });
   const [found] = await deps.catalog.db.select().from(customerExports).where(eq(customerExports.id, opts.exportId));
   const given = hashToken(opts.token);
   const stored = found?.downloadTokenHash ? Buffer.from(found.downloadTokenHash, "hex") : undefined;
@@ -283,19 +340,34 @@ export async function openCustomerExport(
     throw new TenantBackupError({ code: "export_not_ready", message: `export ${found.id} is being prepared`, retryable: true, hint: "Try again in a minute" });
   }
   // what went wrong stays in the catalog (it may name paths or queries): the tenant gets a sentence
-  if (found.status === "failed") throw new TenantBackupError({ code: "export_failed", message: `export ${found.id} could not be prepared`, hint: "Ask again tomorrow, or contact support" });
+  if (found.status === "failed")
+    throw new TenantBackupError({ code: "export_failed", message: `export ${found.id} could not be prepared`, hint: "Ask again tomorrow, or contact support" });
   if (found.status !== "ready" || !found.expiresAt || found.expiresAt <= now) {
-    throw new TenantBackupError({ code: "export_expired", message: `export ${found.id} expired`, hint: "Exports are kept 24 hours; ask for a new one (one per day)" });
+    throw new TenantBackupError({
+      code: "export_expired",
+      message: `export ${found.id} expired`,
+      hint: "Exports are kept 24 hours; ask for a new one (one per day)",
+    });
   }
   const maxDownloads = opts.maxDownloads ?? CUSTOMER_EXPORT_MAX_DOWNLOADS;
   // checked, not reserved: downloads running at once may pass it together, and one that fails counts for nothing
   if (found.downloadCount >= maxDownloads) {
-    throw new TenantBackupError({ code: "export_download_limit", message: `export ${found.id} was downloaded ${found.downloadCount} times, the most it may be`, hint: "Ask for a new export tomorrow" });
+    throw new TenantBackupError({
+      code: "export_download_limit",
+      message: `export ${found.id} was downloaded ${found.downloadCount} times, the most it may be`,
+      hint: "Ask for a new export tomorrow",
+    });
   }
   const files = filesOf(deps, found);
   const missing = (err: unknown): never => {
     if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
-    throw new TenantBackupError({ code: "export_file_missing", message: `export ${found.id} is no longer on this server`, hint: "Ask for a new export tomorrow, or contact support", cause: err, context: { exportId: found.id } });
+    throw new TenantBackupError({
+      code: "export_file_missing",
+      message: `export ${found.id} is no longer on this server`,
+      hint: "Ask for a new export tomorrow, or contact support",
+      cause: err,
+      context: { exportId: found.id },
+    });
   };
   const sidecar = await readFile(files.keys, "utf8").catch(missing);
   // opened before anything is answered: a missing file is a refusal, not a download cut short
@@ -328,7 +400,13 @@ export async function openCustomerExport(
         .update(customerExports)
         .set({ downloadCount: sql`${customerExports.downloadCount} + 1`, downloadedAt: new Date() })
         .where(eq(customerExports.id, found.id));
-      await writeAudit(deps.catalog.db, { actor: "download-link", action: "customer_export.download", targetType: "customer_export", targetId: found.id, tenantId: found.tenantId });
+      await writeAudit(deps.catalog.db, {
+        actor: "download-link",
+        action: "customer_export.download",
+        targetType: "customer_export",
+        targetId: found.id,
+        tenantId: found.tenantId,
+      });
       return true;
     },
   };
@@ -348,7 +426,10 @@ export async function expireCustomerExports(deps: CustomerExportDeps, opts: { no
     .where(
       and(
         inArray(customerExports.status, ["pending", "running", "ready", "failed"]),
-        or(and(isNotNull(customerExports.expiresAt), lte(customerExports.expiresAt, now)), and(isNull(customerExports.expiresAt), lte(customerExports.createdAt, new Date(now.getTime() - HOURS_MS)))),
+        or(
+          and(isNotNull(customerExports.expiresAt), lte(customerExports.expiresAt, now)),
+          and(isNull(customerExports.expiresAt), lte(customerExports.createdAt, new Date(now.getTime() - HOURS_MS))),
+        ),
       ),
     );
   const expired: string[] = [];

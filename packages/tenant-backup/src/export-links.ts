@@ -10,7 +10,15 @@ import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 import { desc, eq } from "drizzle-orm";
 import { customerExports } from "@hesaab/db";
 import { TenantBackupError } from "./errors";
-import { exportDay, exportSummary, openCustomerExport, requestCustomerExport, type CustomerExport, type CustomerExportDeps, type OpenedCustomerExport } from "./customer-export";
+import {
+  exportDay,
+  exportSummary,
+  openCustomerExport,
+  requestCustomerExport,
+  type CustomerExport,
+  type CustomerExportDeps,
+  type OpenedCustomerExport,
+} from "./customer-export";
 
 /** How long a download link the tenant app shows stays valid (the list gives fresh ones). */
 export const EXPORT_LINK_MINUTES = 15;
@@ -71,7 +79,12 @@ export function customerExportLinks(o: {
   };
   return {
     async request({ tenantId, userId }) {
-      const { export: e } = await requestCustomerExport(o.deps, { tenantId, requestedBy: `tenant-user:${userId}`.slice(0, 200), tokenFor: exportToken, timeZone: o.timeZone });
+      const { export: e } = await requestCustomerExport(o.deps, {
+        tenantId,
+        requestedBy: `tenant-user:${userId}`.slice(0, 200),
+        tokenFor: exportToken,
+        timeZone: o.timeZone,
+      });
       try {
         await o.queue(e);
       } catch (err) {
@@ -82,12 +95,21 @@ export function customerExportLinks(o: {
       return view(e);
     },
     async list(tenantId) {
-      const rows = await o.deps.catalog.db.select().from(customerExports).where(eq(customerExports.tenantId, tenantId)).orderBy(desc(customerExports.createdAt)).limit(LISTED);
+      const rows = await o.deps.catalog.db
+        .select()
+        .from(customerExports)
+        .where(eq(customerExports.tenantId, tenantId))
+        .orderBy(desc(customerExports.createdAt))
+        .limit(LISTED);
       const today = exportDay(new Date(), o.timeZone);
       return { today, askedToday: rows.some((r) => r.day === today), exports: rows.map(view) };
     },
     async open({ tenantId, exportId, token }) {
-      if (!o.canDecrypt) throw new TenantBackupError({ code: "exports_unavailable", message: "this gateway has no tenant master keys (BACKUP_MASTER_KEYS): it cannot serve downloads" });
+      if (!o.canDecrypt)
+        throw new TenantBackupError({
+          code: "exports_unavailable",
+          message: "this gateway has no tenant master keys (BACKUP_MASTER_KEYS): it cannot serve downloads",
+        });
       const [expires = "", signature = "", ...rest] = token.split(".");
       const given = Buffer.from(signature, "base64url");
       const expected = Buffer.from(linkSignature(tenantId, exportId, Number(expires)), "base64url");
@@ -95,10 +117,18 @@ export function customerExportLinks(o: {
       // bytes, and a number reads the same with leading zeros; one link, one spelling
       const canonical = rest.length === 0 && /^[1-9]\d*$/.test(expires) && given.toString("base64url") === signature;
       if (!canonical || given.length !== expected.length || !timingSafeEqual(given, expected)) {
-        throw new TenantBackupError({ code: "export_not_found", message: `export ${exportId} not found`, hint: "Check the link; it is valid for your organisation only" });
+        throw new TenantBackupError({
+          code: "export_not_found",
+          message: `export ${exportId} not found`,
+          hint: "Check the link; it is valid for your organisation only",
+        });
       }
       if (Number(expires) * 1000 <= Date.now()) {
-        throw new TenantBackupError({ code: "export_link_expired", message: "this download link has expired", hint: `Links last ${EXPORT_LINK_MINUTES} minutes: open My data again for a fresh one` });
+        throw new TenantBackupError({
+          code: "export_link_expired",
+          message: "this download link has expired",
+          hint: `Links last ${EXPORT_LINK_MINUTES} minutes: open My data again for a fresh one`,
+        });
       }
       return openCustomerExport(o.deps, { tenantId, exportId, token: exportToken(exportId), maxDownloads: o.maxDownloads });
     },

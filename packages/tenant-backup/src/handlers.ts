@@ -54,7 +54,14 @@ export async function handleBackupJob(
       const outcome = await batcher.run(data, delivery);
       if (!outcome.ok) throw outcome.error;
     } else {
-      await backupTenant(deps, { tenantId: data.tenantId, purpose: data.purpose, period: data.period, requestedBy: data.requestedBy, attempt: delivery.attempt, signal: delivery.signal });
+      await backupTenant(deps, {
+        tenantId: data.tenantId,
+        purpose: data.purpose,
+        period: data.period,
+        requestedBy: data.requestedBy,
+        attempt: delivery.attempt,
+        signal: delivery.signal,
+      });
     }
   } catch (err) {
     // the bus tries again anything not known to be permanent (see isRedeliverable): the event says so
@@ -164,7 +171,10 @@ interface Group {
 }
 
 /** `restore.requested.v1` → the restore (the operation id comes from the request, so a redelivery finds it). */
-export async function handleRestoreRequest(deps: TenantBackupDeps, { message, delivery }: { message: MessageOf<"restore.requested.v1">; delivery: Delivery }): Promise<void> {
+export async function handleRestoreRequest(
+  deps: TenantBackupDeps,
+  { message, delivery }: { message: MessageOf<"restore.requested.v1">; delivery: Delivery },
+): Promise<void> {
   const d = message.data;
   const { rows } = await deps.catalog.pool.query<{ status: string }>("select status from backup.restore_operations where id = $1", [d.operationId]);
   if (rows[0] && rows[0].status !== "pending" && rows[0].status !== "verifying") return; // already ran (or is running elsewhere)
@@ -188,7 +198,10 @@ export async function handleRestoreRequest(deps: TenantBackupDeps, { message, de
  * `buildCustomerExport`). The last delivery's failure fails the export, so the tenant app stops
  * waiting for it.
  */
-export async function handleCustomerExportRequest(deps: CustomerExportDeps, { message, delivery }: { message: MessageOf<"export.customer.requested.v1">; delivery: Delivery }): Promise<void> {
+export async function handleCustomerExportRequest(
+  deps: CustomerExportDeps,
+  { message, delivery }: { message: MessageOf<"export.customer.requested.v1">; delivery: Delivery },
+): Promise<void> {
   try {
     await buildCustomerExport(deps, { exportId: message.data.exportId, tenantId: message.data.tenantId, signal: delivery.signal });
   } catch (error) {

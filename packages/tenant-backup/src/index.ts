@@ -1,9 +1,25 @@
 export { backupTenant, activeTenants, screenBackupRequest, type BackupTenantOptions, type BackupTenantResult } from "./backup";
 export { backupTenants, type BackupTenantsOptions, type TenantBackupOutcome } from "./batch";
-export { restoreTenants, rollbackRestore, artifactRef, type RestoreRequest, type RestoreReport, type RestoreProgress, type TenantRestoreOutcome } from "./restore";
+export {
+  restoreTenants,
+  rollbackRestore,
+  artifactRef,
+  type RestoreRequest,
+  type RestoreReport,
+  type RestoreProgress,
+  type TenantRestoreOutcome,
+} from "./restore";
 export type { TenantBackupDeps } from "./tenant-backup-deps";
 export { openTenantBackupDeps, TENANT_BACKUP_UPLOAD, type TenantBackupEnv } from "./open-tenant-backup-deps";
-export { BackupJobBatcher, fanOutBackupRequest, handleBackupJob, jobAlertKey, handleCustomerExportRequest, handleRestoreRequest, type SendCommand } from "./handlers";
+export {
+  BackupJobBatcher,
+  fanOutBackupRequest,
+  handleBackupJob,
+  jobAlertKey,
+  handleCustomerExportRequest,
+  handleRestoreRequest,
+  type SendCommand,
+} from "./handlers";
 export { rotateTenantKeys, shredTenant, type RotationReport } from "./keys";
 export {
   exportDay,

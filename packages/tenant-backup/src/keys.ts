@@ -22,7 +22,13 @@ export interface RotationReport {
  */
 export async function rotateTenantKeys(
   deps: TenantBackupDeps & { tenantKeys: TenantKeyStore },
-  { tenantIds, newVersion = true, retire = true, requestedBy, dryRun = false }: { tenantIds: string[]; newVersion?: boolean; retire?: boolean; requestedBy: string; dryRun?: boolean | undefined },
+  {
+    tenantIds,
+    newVersion = true,
+    retire = true,
+    requestedBy,
+    dryRun = false,
+  }: { tenantIds: string[]; newVersion?: boolean; retire?: boolean; requestedBy: string; dryRun?: boolean | undefined },
 ): Promise<RotationReport> {
   const report: RotationReport = { tenants: [] };
   for (const tenantId of tenantIds) {
@@ -31,7 +37,9 @@ export async function rotateTenantKeys(
     const records = await deps.catalog.db
       .select()
       .from(backupRecords)
-      .where(and(eq(backupRecords.tenantId, tenantId), inArray(backupRecords.status, ["completed", "degraded", "running"]), isNotNull(backupRecords.keySidecar)));
+      .where(
+        and(eq(backupRecords.tenantId, tenantId), inArray(backupRecords.status, ["completed", "degraded", "running"]), isNotNull(backupRecords.keySidecar)),
+      );
     if (dryRun) {
       entry.rewrapped = records.length;
       continue;
@@ -46,7 +54,10 @@ export async function rotateTenantKeys(
           const backend = deps.backends.find((b) => b.name === provider);
           if (backend) await rewriteKeysSidecar({ backend, artifactKey: copy.location, keys: body });
         }
-        await deps.catalog.db.update(backupRecords).set({ keySidecar: next as unknown as Record<string, unknown> }).where(eq(backupRecords.id, record.id));
+        await deps.catalog.db
+          .update(backupRecords)
+          .set({ keySidecar: next as unknown as Record<string, unknown> })
+          .where(eq(backupRecords.id, record.id));
         entry.rewrapped++;
       } catch (err) {
         entry.failures.push({ backupId: record.id, error: errorText(err) });
@@ -62,7 +73,15 @@ export async function rotateTenantKeys(
         }
       }
     }
-    await writeAudit(deps.catalog.db, { actor: requestedBy, action: "keys.rotated", targetType: "tenant", targetId: tenantId, tenantId, outcome: entry.failures.length ? "failed" : "ok", details: { ...entry } });
+    await writeAudit(deps.catalog.db, {
+      actor: requestedBy,
+      action: "keys.rotated",
+      targetType: "tenant",
+      targetId: tenantId,
+      tenantId,
+      outcome: entry.failures.length ? "failed" : "ok",
+      details: { ...entry },
+    });
   }
   return report;
 }
@@ -73,7 +92,10 @@ export async function rotateTenantKeys(
  * the seeds (the `backup.tenant_keys` table is in every full-database dump) have expired:
  * DISASTER_BACKUP_RETENTION_DAYS (90 by default) after this call.
  */
-export async function shredTenant(deps: TenantBackupDeps & { tenantKeys: TenantKeyStore }, { tenantId, requestedBy }: { tenantId: string; requestedBy: string }): Promise<{ versions: number }> {
+export async function shredTenant(
+  deps: TenantBackupDeps & { tenantKeys: TenantKeyStore },
+  { tenantId, requestedBy }: { tenantId: string; requestedBy: string },
+): Promise<{ versions: number }> {
   const result = await deps.tenantKeys.shredTenant(tenantId);
   await writeAudit(deps.catalog.db, { actor: requestedBy, action: "keys.shredded", targetType: "tenant", targetId: tenantId, tenantId, details: result });
   return result;

@@ -52,7 +52,11 @@ export function openTenantBackupDeps({
 }): TenantBackupDeps & { tenantKeys: TenantKeyStore; close(): Promise<void> } {
   const backends = providersFromEnv(env, TENANT_BACKUP_UPLOAD).map((backend) => openBackend({ backend }).backend);
   if (backends.length === 0) {
-    throw new ConfigError({ code: "config_invalid", message: "no storage provider is configured", hint: "Set the B2_* and/or R2_* variables (see .env.example)" });
+    throw new ConfigError({
+      code: "config_invalid",
+      message: "no storage provider is configured",
+      hint: "Set the B2_* and/or R2_* variables (see .env.example)",
+    });
   }
   const connectTimeoutMs = env.DATABASE_CONNECT_TIMEOUT_MS;
   const platform = openPool({ url: env.PLATFORM_DATABASE_URL, max: units + 2, name: "hesaab-backup", connectTimeoutMs });

@@ -5,16 +5,7 @@ import type pg from "pg";
 import { openStaged, stageArtifact, verifyStaged, type ArtifactRef, type StagedArtifact } from "@hesaab/artifacts";
 import { describeError, isHesaabError, redactUrl, type HesaabError } from "@hesaab/config";
 import { newId, noPublish, type ProviderName } from "@hesaab/contracts";
-import {
-  getBackupRecord,
-  latestRestorableBackup,
-  openPool,
-  recordedPlaintext,
-  restoreOperations,
-  writeAudit,
-  RESTORABLE,
-  type BackupRecord,
-} from "@hesaab/db";
+import { getBackupRecord, latestRestorableBackup, openPool, recordedPlaintext, restoreOperations, writeAudit, RESTORABLE, type BackupRecord } from "@hesaab/db";
 import type { StorageBackend } from "@hesaab/storage";
 import { checkDependencies, copyDependencies, dependencyTables, loadTenantScript } from "@hesaab/tenant-data";
 import { backupTenant, tenantPlan } from "./backup";
@@ -99,10 +90,14 @@ type Target = { pool: pg.Pool; external: boolean };
 export async function restoreTenants(deps: TenantBackupDeps, req: RestoreRequest): Promise<RestoreReport> {
   const operationId = req.operationId ?? newId("rst");
   const plan = await resolveBackups(deps, req);
-  const target: Target = req.targetDb ? { pool: openPool({ url: req.targetDb, max: 4, name: "hesaab-restore" }), external: true } : { pool: deps.platform, external: false };
+  const target: Target = req.targetDb
+    ? { pool: openPool({ url: req.targetDb, max: 4, name: "hesaab-restore" }), external: true }
+    : { pool: deps.platform, external: false };
   const staging = path.join(deps.workDir, operationId);
   try {
-    const dependencies = target.external ? await prepareCopyTarget(deps, { target: target.pool, targetDb: req.targetDb!, withDependencies: req.withDependencies ?? false }) : undefined;
+    const dependencies = target.external
+      ? await prepareCopyTarget(deps, { target: target.pool, targetDb: req.targetDb!, withDependencies: req.withDependencies ?? false })
+      : undefined;
     const report = await restoreInto(deps, { req, plan, target, operationId });
     return dependencies ? { ...report, dependencies } : report;
   } finally {
@@ -118,7 +113,10 @@ export async function restoreTenants(deps: TenantBackupDeps, req: RestoreRequest
  * is always refused (its definition is the platform's to give: `pg_dump --schema-only -t`); rows
  * are copied with `withDependencies`, else refused naming the tables.
  */
-async function prepareCopyTarget(deps: TenantBackupDeps, o: { target: pg.Pool; targetDb: string; withDependencies: boolean }): Promise<{ table: string; rows: number }[]> {
+async function prepareCopyTarget(
+  deps: TenantBackupDeps,
+  o: { target: pg.Pool; targetDb: string; withDependencies: boolean },
+): Promise<{ table: string; rows: number }[]> {
   const tables = await dependencyTables({ pool: deps.platform, plan: await tenantPlan(deps) });
   const check = await checkDependencies({ source: deps.platform, target: o.target, tables });
   const where = redactUrl(o.targetDb);
@@ -141,7 +139,10 @@ async function prepareCopyTarget(deps: TenantBackupDeps, o: { target: pg.Pool; t
   return o.withDependencies ? copyDependencies({ source: deps.platform, target: o.target, tables }) : [];
 }
 
-async function restoreInto(deps: TenantBackupDeps, { req, plan, target, operationId }: { req: RestoreRequest; plan: PlannedRestore[]; target: Target; operationId: string }): Promise<RestoreReport> {
+async function restoreInto(
+  deps: TenantBackupDeps,
+  { req, plan, target, operationId }: { req: RestoreRequest; plan: PlannedRestore[]; target: Target; operationId: string },
+): Promise<RestoreReport> {
   const publish = deps.publish ?? noPublish;
   const tenantIds = plan.map((p) => p.tenantId);
   await deps.catalog.db
@@ -162,7 +163,13 @@ async function restoreInto(deps: TenantBackupDeps, { req, plan, target, operatio
     action: "restore.requested",
     targetType: "restore_operation",
     targetId: operationId,
-    details: { tenants: tenantIds, backupId: req.backupId, at: req.at?.toISOString(), provider: req.provider, targetDb: req.targetDb ? redactUrl(req.targetDb) : undefined },
+    details: {
+      tenants: tenantIds,
+      backupId: req.backupId,
+      at: req.at?.toISOString(),
+      provider: req.provider,
+      targetDb: req.targetDb ? redactUrl(req.targetDb) : undefined,
+    },
   });
 
   const outcomes: TenantRestoreOutcome[] = [];
@@ -175,10 +182,24 @@ async function restoreInto(deps: TenantBackupDeps, { req, plan, target, operatio
     const done = all.reduce((a, b) => a + b.done, 0);
     await deps.catalog.db
       .update(restoreOperations)
-      .set({ status: p.phase === "verifying" ? "verifying" : p.phase === "snapshotting" ? "snapshotting" : "restoring", progressPercentage: total ? Math.floor((done / total) * 100) : 0, bytesDone: done, bytesTotal: total, rowsDone: all.reduce((a, b) => a + b.rows, 0) })
+      .set({
+        status: p.phase === "verifying" ? "verifying" : p.phase === "snapshotting" ? "snapshotting" : "restoring",
+        progressPercentage: total ? Math.floor((done / total) * 100) : 0,
+        bytesDone: done,
+        bytesTotal: total,
+        rowsDone: all.reduce((a, b) => a + b.rows, 0),
+      })
       .where(eq(restoreOperations.id, operationId))
       .catch(() => {});
-    await publish("restore.progress.v1", { operationId, tenantId: p.tenantId, phase: p.phase, percentage: p.percentage, bytesDone: p.bytesDone, bytesTotal: p.bytesTotal, rowsDone: p.rowsDone });
+    await publish("restore.progress.v1", {
+      operationId,
+      tenantId: p.tenantId,
+      phase: p.phase,
+      percentage: p.percentage,
+      bytesDone: p.bytesDone,
+      bytesTotal: p.bytesTotal,
+      rowsDone: p.rowsDone,
+    });
   };
 
   const queue = [...plan];
@@ -192,7 +213,9 @@ async function restoreInto(deps: TenantBackupDeps, { req, plan, target, operatio
   outcomes.sort((a, b) => tenantIds.indexOf(a.tenantId) - tenantIds.indexOf(b.tenantId));
   const okCount = outcomes.filter((o) => o.ok).length;
   const status = okCount === outcomes.length && okCount > 0 ? "completed" : okCount > 0 ? "partial" : "failed";
-  const rollbackData = Object.fromEntries(outcomes.filter((o) => o.ok && o.rollbackBackupId !== undefined).map((o) => [o.tenantId, { backupId: o.rollbackBackupId ?? null }]));
+  const rollbackData = Object.fromEntries(
+    outcomes.filter((o) => o.ok && o.rollbackBackupId !== undefined).map((o) => [o.tenantId, { backupId: o.rollbackBackupId ?? null }]),
+  );
   const rollbackAvailable = !req.targetDb && Object.keys(rollbackData).length > 0;
   const providersUsed = [...new Set(outcomes.map((o) => o.providerUsed).filter(Boolean))];
   await deps.catalog.db
@@ -205,7 +228,13 @@ async function restoreInto(deps: TenantBackupDeps, { req, plan, target, operatio
       outcomes: Object.fromEntries(outcomes.map((o) => [o.tenantId, { ...o }])),
       rollbackAvailable,
       rollbackData,
-      errorMessage: status === "completed" ? null : outcomes.filter((o) => !o.ok).map((o) => `${o.tenantId}: ${o.error?.message}`).join("; "),
+      errorMessage:
+        status === "completed"
+          ? null
+          : outcomes
+              .filter((o) => !o.ok)
+              .map((o) => `${o.tenantId}: ${o.error?.message}`)
+              .join("; "),
     })
     .where(eq(restoreOperations.id, operationId));
   await writeAudit(deps.catalog.db, {
@@ -214,13 +243,25 @@ async function restoreInto(deps: TenantBackupDeps, { req, plan, target, operatio
     targetType: "restore_operation",
     targetId: operationId,
     outcome: status === "completed" ? "ok" : "failed",
-    details: { status, tenants: outcomes.map((o) => ({ tenantId: o.tenantId, ok: o.ok, backupId: o.backupId, provider: o.providerUsed, error: o.error?.code })) },
+    details: {
+      status,
+      tenants: outcomes.map((o) => ({ tenantId: o.tenantId, ok: o.ok, backupId: o.backupId, provider: o.providerUsed, error: o.error?.code })),
+    },
   });
   const eventTenants = outcomes.map((o) => ({ tenantId: o.tenantId, ok: o.ok, backupId: o.backupId, rows: o.rows, error: o.error }));
   if (status === "failed") {
-    await publish("restore.failed.v1", { operationId, error: outcomes[0]?.error ?? { code: "restore_failed", message: "nothing was restored", retryable: false }, tenants: eventTenants });
+    await publish("restore.failed.v1", {
+      operationId,
+      error: outcomes[0]?.error ?? { code: "restore_failed", message: "nothing was restored", retryable: false },
+      tenants: eventTenants,
+    });
   } else {
-    await publish("restore.completed.v1", { operationId, status, providerUsed: providersUsed.length === 1 ? (providersUsed[0] as ProviderName) : undefined, tenants: eventTenants });
+    await publish("restore.completed.v1", {
+      operationId,
+      status,
+      providerUsed: providersUsed.length === 1 ? (providersUsed[0] as ProviderName) : undefined,
+      tenants: eventTenants,
+    });
   }
   return { operationId, status, tenants: outcomes, rollbackAvailable };
 }
@@ -235,10 +276,17 @@ async function resolveBackups(deps: TenantBackupDeps, req: RestoreRequest): Prom
   if (req.backupId) {
     const record = await getBackupRecord(deps.catalog.db, req.backupId);
     if (!record || record.backupType !== "tenant" || !record.tenantId) {
-      throw new TenantBackupError({ code: "restore_backup_not_found", message: `no tenant backup ${req.backupId} in the catalog`, hint: "List backups with `hesaab backups list`" });
+      throw new TenantBackupError({
+        code: "restore_backup_not_found",
+        message: `no tenant backup ${req.backupId} in the catalog`,
+        hint: "List backups with `hesaab backups list`",
+      });
     }
     if (req.tenantIds?.length && (req.tenantIds.length !== 1 || req.tenantIds[0] !== record.tenantId)) {
-      throw new TenantBackupError({ code: "restore_wrong_tenant", message: `backup ${req.backupId} belongs to tenant ${record.tenantId}, not ${req.tenantIds.join(", ")}` });
+      throw new TenantBackupError({
+        code: "restore_wrong_tenant",
+        message: `backup ${req.backupId} belongs to tenant ${record.tenantId}, not ${req.tenantIds.join(", ")}`,
+      });
     }
     return [{ tenantId: record.tenantId, record }];
   }
@@ -252,14 +300,21 @@ async function resolveBackups(deps: TenantBackupDeps, req: RestoreRequest): Prom
     );
     tenantIds = rows.map((r) => r.tenant_id);
   }
-  if (tenantIds.length === 0) throw new TenantBackupError({ code: "restore_nothing", message: "no tenant to restore", hint: "Name tenants, or check that backups exist" });
+  if (tenantIds.length === 0)
+    throw new TenantBackupError({ code: "restore_nothing", message: "no tenant to restore", hint: "Name tenants, or check that backups exist" });
   const planned: PlannedRestore[] = [];
   for (const tenantId of tenantIds) {
     const record = await latestRestorableBackup(deps.catalog.db, { tenantId, at: req.at });
     planned.push(
       record
         ? { tenantId, record }
-        : { tenantId, error: new TenantBackupError({ code: "restore_backup_not_found", message: `tenant ${tenantId} has no restorable backup${req.at ? ` at or before ${req.at.toISOString()}` : ""}` }) },
+        : {
+            tenantId,
+            error: new TenantBackupError({
+              code: "restore_backup_not_found",
+              message: `tenant ${tenantId} has no restorable backup${req.at ? ` at or before ${req.at.toISOString()}` : ""}`,
+            }),
+          },
     );
   }
   return planned;
@@ -286,7 +341,13 @@ export function artifactRef(record: BackupRecord): ArtifactRef {
 
 async function restoreOne(
   deps: TenantBackupDeps,
-  { req, item, target, operationId, report }: { req: RestoreRequest; item: PlannedRestore; target: Target; operationId: string; report: (p: RestoreProgress) => Promise<void> },
+  {
+    req,
+    item,
+    target,
+    operationId,
+    report,
+  }: { req: RestoreRequest; item: PlannedRestore; target: Target; operationId: string; report: (p: RestoreProgress) => Promise<void> },
 ): Promise<TenantRestoreOutcome> {
   const { tenantId } = item;
   if (!item.record) return { tenantId, ok: false, error: describe(item.error) };
@@ -296,7 +357,12 @@ async function restoreOne(
   try {
     // [2] verify before touching anything
     await report({ tenantId, phase: "verifying", percentage: 0, bytesDone: 0, bytesTotal: record.fileSize, rowsDone: 0 });
-    staged = await stageArtifact({ ref: artifactRef(record), backends: orderedBackends(deps.backends, req.provider), dir: path.join(deps.workDir, operationId), signal: req.signal });
+    staged = await stageArtifact({
+      ref: artifactRef(record),
+      backends: orderedBackends(deps.backends, req.provider),
+      dir: path.join(deps.workDir, operationId),
+      signal: req.signal,
+    });
     outcome.providerUsed = staged.provider;
     const fallbackFrom = [...new Set(staged.failures.map((f) => f.provider))];
     if (fallbackFrom.length) outcome.fallbackFrom = fallbackFrom;
@@ -319,7 +385,14 @@ async function restoreOne(
       expect: { tenantId, backupId: record.id },
       signal: req.signal,
       onProgress: (p) => {
-        void report({ tenantId, phase: "restoring", percentage: plaintextBytes ? Math.min(99, Math.floor((p.bytes / plaintextBytes) * 100)) : 0, bytesDone: p.bytes, bytesTotal: plaintextBytes, rowsDone: p.rows });
+        void report({
+          tenantId,
+          phase: "restoring",
+          percentage: plaintextBytes ? Math.min(99, Math.floor((p.bytes / plaintextBytes) * 100)) : 0,
+          bytesDone: p.bytes,
+          bytesTotal: plaintextBytes,
+          rowsDone: p.rows,
+        });
       },
     });
     await report({ tenantId, phase: "checking", percentage: 100, bytesDone: plaintextBytes, bytesTotal: plaintextBytes, rowsDone: loaded.rows });
@@ -332,7 +405,10 @@ async function restoreOne(
 }
 
 /** A pre-restore snapshot; null when the tenant has no rows at all (nothing to roll back to but emptiness). */
-async function rollbackPoint(deps: TenantBackupDeps, { tenantId, requestedBy, signal }: { tenantId: string; requestedBy: string; signal?: AbortSignal | undefined }): Promise<string | null> {
+async function rollbackPoint(
+  deps: TenantBackupDeps,
+  { tenantId, requestedBy, signal }: { tenantId: string; requestedBy: string; signal?: AbortSignal | undefined },
+): Promise<string | null> {
   try {
     const { record } = await backupTenant(deps, { tenantId, purpose: "pre_restore", requestedBy, allowInactive: true, signal });
     return record.id;
@@ -352,26 +428,58 @@ function describe(err: unknown): { code: string; message: string; retryable: boo
  * Puts back the state before a restore: each tenant's pre-restore snapshot is restored the same
  * careful way (verified, one transaction). A tenant that had no rows before is emptied.
  */
-export async function rollbackRestore(deps: TenantBackupDeps, { operationId, requestedBy, signal }: { operationId: string; requestedBy: string; signal?: AbortSignal | undefined }): Promise<RestoreReport> {
+export async function rollbackRestore(
+  deps: TenantBackupDeps,
+  { operationId, requestedBy, signal }: { operationId: string; requestedBy: string; signal?: AbortSignal | undefined },
+): Promise<RestoreReport> {
   const [op] = await deps.catalog.db.select().from(restoreOperations).where(eq(restoreOperations.id, operationId));
-  if (!op) throw new TenantBackupError({ code: "restore_not_found", message: `no restore operation ${operationId}`, hint: "List them with `hesaab restores list`" });
+  if (!op)
+    throw new TenantBackupError({ code: "restore_not_found", message: `no restore operation ${operationId}`, hint: "List them with `hesaab restores list`" });
   if (!op.rollbackAvailable || !op.rollbackData) {
-    throw new TenantBackupError({ code: "rollback_unavailable", message: `restore ${operationId} has no rollback point${op.status === "rolled_back" ? " (it was already rolled back)" : ""}` });
+    throw new TenantBackupError({
+      code: "rollback_unavailable",
+      message: `restore ${operationId} has no rollback point${op.status === "rolled_back" ? " (it was already rolled back)" : ""}`,
+    });
   }
   const outcomes: TenantRestoreOutcome[] = [];
   for (const [tenantId, data] of Object.entries(op.rollbackData as Record<string, { backupId: string | null }>)) {
     if (data.backupId) {
-      const r = await restoreTenants(deps, { backupId: data.backupId, provider: (op.storageProvider as ProviderName) ?? "b2", requestedBy, signal, operationId: newId("rst") });
+      const r = await restoreTenants(deps, {
+        backupId: data.backupId,
+        provider: (op.storageProvider as ProviderName) ?? "b2",
+        requestedBy,
+        signal,
+        operationId: newId("rst"),
+      });
       outcomes.push(...r.tenants.map(({ rollbackBackupId: _, ...t }) => t));
     } else {
-      outcomes.push({ tenantId, ok: false, error: { code: "rollback_empty_tenant", message: "the tenant had no rows before the restore; delete them by restoring an empty state manually", retryable: false } });
+      outcomes.push({
+        tenantId,
+        ok: false,
+        error: {
+          code: "rollback_empty_tenant",
+          message: "the tenant had no rows before the restore; delete them by restoring an empty state manually",
+          retryable: false,
+        },
+      });
     }
   }
   const ok = outcomes.every((o) => o.ok);
   if (ok) {
     await deps.catalog.db.update(restoreOperations).set({ status: "rolled_back", rollbackAvailable: false }).where(eq(restoreOperations.id, operationId));
   }
-  await writeAudit(deps.catalog.db, { actor: requestedBy, action: "restore.rolled_back", targetType: "restore_operation", targetId: operationId, outcome: ok ? "ok" : "failed", details: { tenants: outcomes.map((o) => ({ tenantId: o.tenantId, ok: o.ok })) } });
-  await (deps.publish ?? noPublish)("restore.rolled_back.v1", { operationId, requestedBy, tenants: outcomes.map((o) => ({ tenantId: o.tenantId, ok: o.ok, backupId: o.backupId, rows: o.rows, error: o.error })) });
+  await writeAudit(deps.catalog.db, {
+    actor: requestedBy,
+    action: "restore.rolled_back",
+    targetType: "restore_operation",
+    targetId: operationId,
+    outcome: ok ? "ok" : "failed",
+    details: { tenants: outcomes.map((o) => ({ tenantId: o.tenantId, ok: o.ok })) },
+  });
+  await (deps.publish ?? noPublish)("restore.rolled_back.v1", {
+    operationId,
+    requestedBy,
+    tenants: outcomes.map((o) => ({ tenantId: o.tenantId, ok: o.ok, backupId: o.backupId, rows: o.rows, error: o.error })),
+  });
   return { operationId, status: ok ? "completed" : "failed", tenants: outcomes, rollbackAvailable: !ok };
 }

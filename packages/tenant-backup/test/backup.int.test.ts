@@ -32,7 +32,9 @@ describe("tenant backup", () => {
     expect(sql).toContain(t.id);
     for (const other of h.platform.tenants.filter((o) => o.id !== t.id)) expect(sql).not.toContain(other.id);
     expect(sql).toMatch(/COPY public\.invoice_line_taxes/); // owned only through a foreign key
-    expect(h.events.map((e) => e.type)).toEqual(expect.arrayContaining(["backup.tenant.started.v1", "storage.artifact.stored.v1", "backup.tenant.completed.v1"]));
+    expect(h.events.map((e) => e.type)).toEqual(
+      expect.arrayContaining(["backup.tenant.started.v1", "storage.artifact.stored.v1", "backup.tenant.completed.v1"]),
+    );
   });
 
   it("completes as degraded when one provider fails, and fails (retryable) when both do", async () => {
@@ -55,9 +57,13 @@ describe("tenant backup", () => {
   });
 
   it("refuses a tenant that does not exist or is suspended, without an artifact", async () => {
-    await expect(backupTenant(h.deps, { tenantId: "00000000-0000-0000-0000-000000000000", purpose: "on_demand", requestedBy: "test" })).rejects.toMatchObject({ code: "tenant_not_found" });
+    await expect(backupTenant(h.deps, { tenantId: "00000000-0000-0000-0000-000000000000", purpose: "on_demand", requestedBy: "test" })).rejects.toMatchObject({
+      code: "tenant_not_found",
+    });
     const suspended = h.platform.tenants.find((t) => t.status === "suspended")!;
-    await expect(backupTenant(h.deps, { tenantId: suspended.id, purpose: "on_demand", requestedBy: "test" })).rejects.toMatchObject({ code: "tenant_not_active" });
+    await expect(backupTenant(h.deps, { tenantId: suspended.id, purpose: "on_demand", requestedBy: "test" })).rejects.toMatchObject({
+      code: "tenant_not_active",
+    });
     for (const id of ["00000000-0000-0000-0000-000000000000", suspended.id]) {
       const records = await listBackupRecords(h.deps.catalog.db, { tenantId: id });
       expect(records.every((r) => r.status === "failed")).toBe(true);

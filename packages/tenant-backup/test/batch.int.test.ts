@@ -71,7 +71,9 @@ describe("backupTenants", () => {
     h.events.length = 0;
     const again = await backupTenants(h.deps, { tenantIds: active, purpose: "on_demand", requestedBy: "test", batchSize: 3, smallTenantBytes: 256 * 1024 });
     expect(again.every((o) => o.ok)).toBe(true);
-    expect(new Set(h.events.filter((e) => e.type === "backup.tenant.progress.v1").map((e) => (e.data as { tenantId: string }).tenantId))).toEqual(new Set([largest.id]));
+    expect(new Set(h.events.filter((e) => e.type === "backup.tenant.progress.v1").map((e) => (e.data as { tenantId: string }).tenantId))).toEqual(
+      new Set([largest.id]),
+    );
   });
 
   it("a backup made in a batch restores the tenant's rows exactly", async () => {
@@ -133,7 +135,9 @@ describe("a period whose backup expired", () => {
     const outcomes = await backupTenants(h.deps, { tenantIds: [gone!, other!], purpose: "scheduled", period, requestedBy: "schedule" });
     expect(outcomes[0]).toMatchObject({ ok: false, error: { code: "backup_period_taken", retryable: false } });
     expect(ok(outcomes[1]!)).toMatchObject({ status: "completed", period });
-    await expect(backupTenant(h.deps, { tenantId: gone!, purpose: "scheduled", period, requestedBy: "schedule" })).rejects.toMatchObject({ code: "backup_period_taken" });
+    await expect(backupTenant(h.deps, { tenantId: gone!, purpose: "scheduled", period, requestedBy: "schedule" })).rejects.toMatchObject({
+      code: "backup_period_taken",
+    });
     expect((await records(gone!)).filter((r) => r.period === period).map((r) => r.status)).toEqual(["expired"]);
   });
 });
@@ -166,7 +170,8 @@ describe("BackupJobBatcher", () => {
   it("runs at most `runs` groups at once; the others wait their turn and complete", async () => {
     const tenants = (await activeTenants(h.deps)).slice(1, 4);
     const batcher = new BackupJobBatcher(h.deps, { lingerMs: 10, runs: 1 });
-    const ask = (tenantId: string, period: string) => batcher.run({ tenantId, purpose: "scheduled", period, requestedBy: "schedule" }, { attempt: 1, final: false });
+    const ask = (tenantId: string, period: string) =>
+      batcher.run({ tenantId, purpose: "scheduled", period, requestedBy: "schedule" }, { attempt: 1, final: false });
     const outcomes = await Promise.all(["2026-11-29", "2026-11-30", "2026-12-01"].flatMap((period) => tenants.map((t) => ask(t, period))));
     for (const o of outcomes) expect(ok(o)).toMatchObject({ status: "completed" });
     expect(new Set(outcomes.map((o) => ok(o).period))).toEqual(new Set(["2026-11-29", "2026-11-30", "2026-12-01"]));

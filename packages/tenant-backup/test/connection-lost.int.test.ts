@@ -38,7 +38,9 @@ describe("PostgreSQL connection lost during a backup", () => {
     const pool = new pg.Pool({ connectionString: h.url, application_name: "hesaab-backup", max: 2 });
     pool.on("error", () => {});
     try {
-      await expect(backupTenant({ ...h.deps, platform: pool }, { tenantId: t, purpose: "on_demand", requestedBy: "test" })).rejects.toMatchObject({ retryable: true });
+      await expect(backupTenant({ ...h.deps, platform: pool }, { tenantId: t, purpose: "on_demand", requestedBy: "test" })).rejects.toMatchObject({
+        retryable: true,
+      });
       expect(await killer).toBe(true);
       const records = await listBackupRecords(h.deps.catalog.db, { tenantId: t });
       expect(records.map((r) => r.status)).toEqual(["failed"]);

@@ -10,7 +10,15 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { customerExports } from "@hesaab/db";
 import { openStaged, stageArtifact } from "@hesaab/artifacts";
 import { readAll } from "@hesaab/storage";
-import { artifactRef, backupTenant, buildCustomerExport, expireCustomerExports, openCustomerExport, requestCustomerExport, type CustomerExportDeps } from "../src";
+import {
+  artifactRef,
+  backupTenant,
+  buildCustomerExport,
+  expireCustomerExports,
+  openCustomerExport,
+  requestCustomerExport,
+  type CustomerExportDeps,
+} from "../src";
 import { harness, type Harness } from "./harness";
 
 const run = promisify(execFile);
@@ -43,7 +51,12 @@ describe("customer self-backup", () => {
     const ready = await buildCustomerExport(deps, { exportId: requested.id, now: () => day("2026-11-20") });
     expect(ready).toMatchObject({ status: "ready", fileSize: expect.any(Number) as number });
     expect(ready.expiresAt!.getTime() - ready.readyAt!.getTime()).toBe(24 * 3_600_000);
-    expect(h.events.filter((e) => e.type === "export.customer.ready.v1").map((e) => e.data)).toContainEqual({ exportId: ready.id, tenantId, size: ready.fileSize, expiresAt: ready.expiresAt!.toISOString() });
+    expect(h.events.filter((e) => e.type === "export.customer.ready.v1").map((e) => e.data)).toContainEqual({
+      exportId: ready.id,
+      tenantId,
+      size: ready.fileSize,
+      expiresAt: ready.expiresAt!.toISOString(),
+    });
     expect([h.b2.faults!.count("put"), h.r2.faults!.count("put")]).toEqual(puts); // nothing went to a cloud
 
     // at rest: BKP1, not a ZIP; nothing of the tenant's text readable
@@ -69,7 +82,9 @@ describe("customer self-backup", () => {
 
   it("once a day: of ten requests at once, one wins and nine are told why", async () => {
     const tenantId = active[1]!;
-    const results = await Promise.allSettled(Array.from({ length: 10 }, () => requestCustomerExport(deps, { tenantId, requestedBy: "user:2", now: day("2026-11-21") })));
+    const results = await Promise.allSettled(
+      Array.from({ length: 10 }, () => requestCustomerExport(deps, { tenantId, requestedBy: "user:2", now: day("2026-11-21") })),
+    );
     const won = results.filter((r) => r.status === "fulfilled");
     const refused = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
     expect(won).toHaveLength(1);
@@ -77,31 +92,46 @@ describe("customer self-backup", () => {
     for (const r of refused) expect(r.reason).toMatchObject({ code: "export_daily_limit" });
     expect((refused[0]!.reason as Error).message).toContain("2026-11-21");
     // the next day, again
-    await expect(requestCustomerExport(deps, { tenantId, requestedBy: "user:2", now: day("2026-11-22") })).resolves.toMatchObject({ export: { day: "2026-11-22" } });
+    await expect(requestCustomerExport(deps, { tenantId, requestedBy: "user:2", now: day("2026-11-22") })).resolves.toMatchObject({
+      export: { day: "2026-11-22" },
+    });
   });
 
   it("the link opens only for its tenant and its token, and only while it lasts", async () => {
     const [a, b] = [active[2]!, active[3]!];
     const { export: requested, token } = await requestCustomerExport(deps, { tenantId: a, requestedBy: "user:3", now: day("2026-11-23") });
-    await expect(openCustomerExport(deps, { exportId: requested.id, token, tenantId: a, now: day("2026-11-23") })).rejects.toMatchObject({ code: "export_not_ready", retryable: true });
+    await expect(openCustomerExport(deps, { exportId: requested.id, token, tenantId: a, now: day("2026-11-23") })).rejects.toMatchObject({
+      code: "export_not_ready",
+      retryable: true,
+    });
     const ready = await buildCustomerExport(deps, { exportId: requested.id, now: () => day("2026-11-23") });
-    await expect(openCustomerExport(deps, { exportId: ready.id, token, tenantId: b, now: day("2026-11-23") })).rejects.toMatchObject({ code: "export_not_found" });
-    await expect(openCustomerExport(deps, { exportId: ready.id, token: `${token}x`, tenantId: a, now: day("2026-11-23") })).rejects.toMatchObject({ code: "export_not_found" });
-    await expect(openCustomerExport(deps, { exportId: ready.id, token: "", tenantId: a, now: day("2026-11-23") })).rejects.toMatchObject({ code: "export_not_found" });
+    await expect(openCustomerExport(deps, { exportId: ready.id, token, tenantId: b, now: day("2026-11-23") })).rejects.toMatchObject({
+      code: "export_not_found",
+    });
+    await expect(openCustomerExport(deps, { exportId: ready.id, token: `${token}x`, tenantId: a, now: day("2026-11-23") })).rejects.toMatchObject({
+      code: "export_not_found",
+    });
+    await expect(openCustomerExport(deps, { exportId: ready.id, token: "", tenantId: a, now: day("2026-11-23") })).rejects.toMatchObject({
+      code: "export_not_found",
+    });
     const late = new Date(ready.expiresAt!.getTime() + 1);
     await expect(openCustomerExport(deps, { exportId: ready.id, token, tenantId: a, now: late })).rejects.toMatchObject({ code: "export_expired" });
 
     // the sweep removes the file and its key sidecar; the link stays dead
     expect(await expireCustomerExports(deps, { now: late })).toContain(ready.id);
     expect((await readdir(path.dirname(ready.localPath!))).filter((f) => f.startsWith(ready.id))).toEqual([]);
-    await expect(openCustomerExport(deps, { exportId: ready.id, token, tenantId: a, now: day("2026-11-23") })).rejects.toMatchObject({ code: "export_expired" });
+    await expect(openCustomerExport(deps, { exportId: ready.id, token, tenantId: a, now: day("2026-11-23") })).rejects.toMatchObject({
+      code: "export_expired",
+    });
     expect(h.events.filter((e) => e.type === "export.customer.expired.v1").map((e) => e.data)).toContainEqual({ exportId: ready.id, tenantId: a });
   });
 
   it("a tenant that does not exist or is suspended gets a clear error and no export", async () => {
     await expect(requestCustomerExport(deps, { tenantId: randomUUID(), requestedBy: "user:4" })).rejects.toMatchObject({ code: "tenant_not_found" });
     await expect(requestCustomerExport(deps, { tenantId: suspended, requestedBy: "user:4" })).rejects.toMatchObject({ code: "tenant_not_active" });
-    await expect(requestCustomerExport(deps, { tenantId: "x'; drop table tenants; --", requestedBy: "user:4" })).rejects.toMatchObject({ code: "invalid_tenant_id" });
+    await expect(requestCustomerExport(deps, { tenantId: "x'; drop table tenants; --", requestedBy: "user:4" })).rejects.toMatchObject({
+      code: "invalid_tenant_id",
+    });
     await expect(requestCustomerExport(deps, { tenantId: "..", requestedBy: "user:4" })).rejects.toMatchObject({ code: "invalid_tenant_id" }); // a valid id, not a directory
     const rows = await h.deps.catalog.db.select().from(customerExports).where(eq(customerExports.tenantId, suspended));
     expect(rows).toEqual([]);
@@ -112,7 +142,10 @@ describe("customer self-backup", () => {
     const { export: requested } = await requestCustomerExport(deps, { tenantId, requestedBy: "user:5", now: day("2026-11-24") });
     const controller = new AbortController();
     controller.abort();
-    await expect(buildCustomerExport(deps, { exportId: requested.id, signal: controller.signal })).rejects.toMatchObject({ code: "export_aborted", retryable: true });
+    await expect(buildCustomerExport(deps, { exportId: requested.id, signal: controller.signal })).rejects.toMatchObject({
+      code: "export_aborted",
+      retryable: true,
+    });
     const row = async (id: string) => (await h.deps.catalog.db.select().from(customerExports).where(eq(customerExports.id, id)))[0]!;
     expect(await row(requested.id)).toMatchObject({ status: "pending" });
     expect((await readdir(path.join(deps.exportDir, tenantId)).catch(() => [])).filter((f) => f.startsWith(requested.id))).toEqual([]);

@@ -30,7 +30,12 @@ export interface Harness {
 }
 
 /** A platform database (with the catalog in it, as in production by default), both local providers, keys. */
-export async function harness({ tenants = 6, scale = 0.1, seed = 7, largeScale = 1 }: { tenants?: number; scale?: number; seed?: number; largeScale?: number } = {}): Promise<Harness> {
+export async function harness({
+  tenants = 6,
+  scale = 0.1,
+  seed = 7,
+  largeScale = 1,
+}: { tenants?: number; scale?: number; seed?: number; largeScale?: number } = {}): Promise<Harness> {
   const db = await freshDatabase("tbk");
   await createPlatformSchema({ url: db.url });
   const platform = await generatePlatform({ url: db.url, tenants, scale, seed, largeScale });

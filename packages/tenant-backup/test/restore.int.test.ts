@@ -98,7 +98,10 @@ describe("tenant restore", () => {
     // truncated
     const truncated = original.subarray(0, original.length - 100);
     for (const b of h.deps.backends) await b.put(ref.key, truncated);
-    await updateBackupRecord(h.deps.catalog.db, { id: record.id, set: { checksum: createHash("sha256").update(truncated).digest("hex"), fileSize: truncated.length } });
+    await updateBackupRecord(h.deps.catalog.db, {
+      id: record.id,
+      set: { checksum: createHash("sha256").update(truncated).digest("hex"), fileSize: truncated.length },
+    });
     report = await restoreTenants(h.deps, { backupId: record.id, provider: "b2", requestedBy: "admin" });
     expect(report.tenants[0]!.error!.code).toMatch(/^artifact_/);
     expect(await checksums(t.id)).toEqual(damaged);
@@ -106,12 +109,21 @@ describe("tenant restore", () => {
     // another tenant's artifact presented as this one's
     const other = tenant(6);
     const { record: otherRecord } = await backupTenant(h.deps, { tenantId: other.id, purpose: "on_demand", requestedBy: "test" });
-    await updateBackupRecord(h.deps.catalog.db, { id: record.id, set: { ...Object.fromEntries(Object.entries(otherRecord).filter(([k]) => ["checksum", "fileSize", "keySidecar", "metadata", "b2Location", "r2Location", "providers"].includes(k))) } });
+    await updateBackupRecord(h.deps.catalog.db, {
+      id: record.id,
+      set: {
+        ...Object.fromEntries(
+          Object.entries(otherRecord).filter(([k]) => ["checksum", "fileSize", "keySidecar", "metadata", "b2Location", "r2Location", "providers"].includes(k)),
+        ),
+      },
+    });
     report = await restoreTenants(h.deps, { backupId: record.id, provider: "b2", requestedBy: "admin" });
     expect(report.status).toBe("failed");
     expect(await checksums(t.id)).toEqual(damaged);
     // tenant A asking for tenant B's backup by id
-    await expect(restoreTenants(h.deps, { tenantIds: [t.id], backupId: otherRecord.id, provider: "b2", requestedBy: "admin" })).rejects.toMatchObject({ code: "restore_wrong_tenant" });
+    await expect(restoreTenants(h.deps, { tenantIds: [t.id], backupId: otherRecord.id, provider: "b2", requestedBy: "admin" })).rejects.toMatchObject({
+      code: "restore_wrong_tenant",
+    });
   });
 
   it("restores a tenant as a copy into another database without touching production", async () => {
@@ -176,7 +188,9 @@ describe("tenant restore", () => {
     const copy = await freshDatabase("tbk_copy_bare");
     try {
       for (const withDependencies of [false, true]) {
-        await expect(restoreTenants(h.deps, { tenantIds: [t.id], provider: "b2", targetDb: copy.url, withDependencies, requestedBy: "admin" })).rejects.toMatchObject({
+        await expect(
+          restoreTenants(h.deps, { tenantIds: [t.id], provider: "b2", targetDb: copy.url, withDependencies, requestedBy: "admin" }),
+        ).rejects.toMatchObject({
           code: "restore_target_missing_tables",
           message: expect.stringMatching(/lacks the global tables public\.currencies that tenant rows reference/) as string,
           hint: expect.stringContaining("pg_dump --schema-only -t public.currencies") as string,

@@ -216,7 +216,15 @@ async function main(): Promise<void> {
     const c = await emptyCopy({ pool }, { prefix: "td_bench_artifact", max: 2 });
     let fromArtifact: ChildResult;
     try {
-      fromArtifact = await ours({ kind: "artifact", url: c.db.url, keysUrl: source.url, tenantId: tenant.id, root, masterKey, ref: { key: stored.key, sha256: stored.sha256, size: stored.size, identity, contentEncoding: "gzip", sidecar: stored.sidecar } });
+      fromArtifact = await ours({
+        kind: "artifact",
+        url: c.db.url,
+        keysUrl: source.url,
+        tenantId: tenant.id,
+        root,
+        masterKey,
+        ref: { key: stored.key, sha256: stored.sha256, size: stored.size, identity, contentEncoding: "gzip", sidecar: stored.sidecar },
+      });
     } finally {
       await c.close();
     }
@@ -240,10 +248,31 @@ async function main(): Promise<void> {
     const psqlExport = Math.min(...psqlExports);
     const ourNull = ourExports.reduce((a, b) => (b.seconds < a.seconds ? b : a));
     table.push(["export: psql COPY … TO STDOUT > /dev/null", psqlExport.toFixed(2), rate(psqlExport), "1.00", "-", "-"]);
-    table.push(["export: exportTenant > /dev/null", ourNull.seconds.toFixed(2), rate(ourNull.seconds), (ourNull.seconds / psqlExport).toFixed(2), Math.max(...ourExports.map((e) => e.maxRssMb)).toFixed(0), ourNull.cpuSeconds.toFixed(2)]);
-    table.push(["export: exportTenant > file (disk)", ourExport.seconds.toFixed(2), rate(ourExport.seconds), (ourExport.seconds / psqlExport).toFixed(2), ourExport.maxRssMb.toFixed(0), ourExport.cpuSeconds.toFixed(2)]);
+    table.push([
+      "export: exportTenant > /dev/null",
+      ourNull.seconds.toFixed(2),
+      rate(ourNull.seconds),
+      (ourNull.seconds / psqlExport).toFixed(2),
+      Math.max(...ourExports.map((e) => e.maxRssMb)).toFixed(0),
+      ourNull.cpuSeconds.toFixed(2),
+    ]);
+    table.push([
+      "export: exportTenant > file (disk)",
+      ourExport.seconds.toFixed(2),
+      rate(ourExport.seconds),
+      (ourExport.seconds / psqlExport).toFixed(2),
+      ourExport.maxRssMb.toFixed(0),
+      ourExport.cpuSeconds.toFixed(2),
+    ]);
     table.push(["(a) restore: psql -f script.sql, empty db", psqlBest.toFixed(2), rate(psqlBest), "1.00", "-", "-"]);
-    table.push(["(b) restore: loadTenantScript into-empty", ourBest.seconds.toFixed(2), rate(ourBest.seconds), (ourBest.seconds / psqlBest).toFixed(2), Math.max(...ourTimes.map((t) => t.maxRssMb)).toFixed(0), ourBest.cpuSeconds.toFixed(2)]);
+    table.push([
+      "(b) restore: loadTenantScript into-empty",
+      ourBest.seconds.toFixed(2),
+      rate(ourBest.seconds),
+      (ourBest.seconds / psqlBest).toFixed(2),
+      Math.max(...ourTimes.map((t) => t.maxRssMb)).toFixed(0),
+      ourBest.cpuSeconds.toFixed(2),
+    ]);
     table.push([
       `(d) restore from the artifact (${(stored.size / MB).toFixed(0)} MB): stage + verify + load`,
       fromArtifact.seconds.toFixed(2),
@@ -254,7 +283,14 @@ async function main(): Promise<void> {
     ]);
     if (replaced) {
       const label = `(c) restore: loadTenantScript replace${fkIndexes ? " (FK indexes added)" : " (no FK indexes)"}`;
-      table.push([label, replaced.seconds.toFixed(2), rate(replaced.seconds), (replaced.seconds / psqlBest).toFixed(2), replaced.maxRssMb.toFixed(0), replaced.cpuSeconds.toFixed(2)]);
+      table.push([
+        label,
+        replaced.seconds.toFixed(2),
+        rate(replaced.seconds),
+        (replaced.seconds / psqlBest).toFixed(2),
+        replaced.maxRssMb.toFixed(0),
+        replaced.cpuSeconds.toFixed(2),
+      ]);
     }
     const widths = table[0]!.map((_, c) => Math.max(...table.map((r) => r[c]!.length)));
     const lines = table.map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join("  "));

@@ -137,7 +137,15 @@ async function archive(opts: ArchiveOptions): Promise<ArchiveSummary> {
     await client.query("COMMIT"); // every COPY's CommandComplete came before COMMIT's answer: the counts are final
     const tables = counts.map((c) => ({ name: c.name, file: c.file, rows: c.stream.rowCount }));
     checkAgainstScript({ tables, summary, tenantId, exportId });
-    const result: ArchiveSummary = { tenantId, exportId, createdAt: createdAt.toISOString(), folder, tables, rows: tables.reduce((n, t) => n + t.rows, 0), excludedColumns: excluded };
+    const result: ArchiveSummary = {
+      tenantId,
+      exportId,
+      createdAt: createdAt.toISOString(),
+      folder,
+      tables,
+      rows: tables.reduce((n, t) => n + t.rows, 0),
+      excludedColumns: excluded,
+    };
     zip.addBuffer(Buffer.from(readme(result), "utf8"), `${folder}/README.txt`, { mtime });
     zip.end();
     await Promise.race([written, failure]);
@@ -156,14 +164,24 @@ async function archive(opts: ArchiveOptions): Promise<ArchiveSummary> {
  * Begins the CSV transaction (locks, the snapshot to share, the text columns), then starts the script's
  * export in that snapshot, which checks the tenant (missing, suspended) before any byte.
  */
-async function openSnapshot({ opts, conn, plan }: { opts: ArchiveOptions; conn: Lease; plan: TenantPlan }): Promise<{ createdAt: Date; text: Set<string>; script: TenantExport }> {
+async function openSnapshot({
+  opts,
+  conn,
+  plan,
+}: {
+  opts: ArchiveOptions;
+  conn: Lease;
+  plan: TenantPlan;
+}): Promise<{ createdAt: Date; text: Set<string>; script: TenantExport }> {
   const { tenantId, exportId } = opts;
   const { client } = conn;
   let snapshot: string;
   let createdAt: Date;
   let text: Set<string>;
   try {
-    await client.query(`BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; ${PIN_SETTINGS}; LOCK TABLE ${plan.tables.map((t) => t.sql).join(", ")} IN ACCESS SHARE MODE`);
+    await client.query(
+      `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; ${PIN_SETTINGS}; LOCK TABLE ${plan.tables.map((t) => t.sql).join(", ")} IN ACCESS SHARE MODE`,
+    );
     const { rows } = await client.query<{ snapshot: string; at: Date }>("SELECT pg_export_snapshot() AS snapshot, transaction_timestamp() AS at");
     snapshot = rows[0]!.snapshot;
     createdAt = rows[0]!.at;
@@ -187,7 +205,33 @@ async function openSnapshot({ opts, conn, plan }: { opts: ArchiveOptions; conn: 
 }
 
 /** Adds one CSV entry per table, each COPY started only when the zip reaches it; `csvsDone` runs once the last one has ended. */
-function addCsvFiles({ zip, client, plan, folder, files, mtime, tenant, text, counts, fail, csvsDone, setCurrent }: { zip: ZipFile; client: pg.ClientBase; plan: TenantPlan; folder: string; files: string[]; mtime: Date; tenant: string; text: Set<string>; counts: { name: string; file: string; stream: { rowCount: number } }[]; fail: (err: unknown) => void; csvsDone: () => void; setCurrent: (copy: Readable) => void }): void {
+function addCsvFiles({
+  zip,
+  client,
+  plan,
+  folder,
+  files,
+  mtime,
+  tenant,
+  text,
+  counts,
+  fail,
+  csvsDone,
+  setCurrent,
+}: {
+  zip: ZipFile;
+  client: pg.ClientBase;
+  plan: TenantPlan;
+  folder: string;
+  files: string[];
+  mtime: Date;
+  tenant: string;
+  text: Set<string>;
+  counts: { name: string; file: string; stream: { rowCount: number } }[];
+  fail: (err: unknown) => void;
+  csvsDone: () => void;
+  setCurrent: (copy: Readable) => void;
+}): void {
   plan.tables.forEach((table, i) => {
     const file = `tables/${files[i]}`;
     zip.addReadStreamLazy(`${folder}/${file}`, { mtime }, (cb) => {
@@ -205,11 +249,25 @@ function addCsvFiles({ zip, client, plan, folder, files, mtime, tenant, text, co
 }
 
 /** Each CSV file must hold as many rows as the script (they read one snapshot). */
-function checkAgainstScript({ tables, summary, tenantId, exportId }: { tables: { name: string; rows: number }[]; summary: ExportSummary; tenantId: string; exportId: string }): void {
+function checkAgainstScript({
+  tables,
+  summary,
+  tenantId,
+  exportId,
+}: {
+  tables: { name: string; rows: number }[];
+  summary: ExportSummary;
+  tenantId: string;
+  exportId: string;
+}): void {
   for (const t of tables) {
     const inScript = summary.tables.find((x) => x.name === t.name)?.rows;
     if (inScript !== t.rows) {
-      throw tenantDataError({ code: "export_failed", message: `${t.name}: ${t.rows} rows in the CSV file, ${inScript} in the script (they read one snapshot)`, context: { tenantId, exportId } });
+      throw tenantDataError({
+        code: "export_failed",
+        message: `${t.name}: ${t.rows} rows in the CSV file, ${inScript} in the script (they read one snapshot)`,
+        context: { tenantId, exportId },
+      });
     }
   }
 }
@@ -246,7 +304,8 @@ function csvSelectSql(o: { plan: TenantPlan; table: PlanTable; tenant: string; t
   const prefixes = FORMULA_PREFIXES.map((p) => `chr(${p.charCodeAt(0)})`).join(", ");
   return selectSql({
     ...o,
-    column: (c, ref) => (o.text.has(`${o.table.name}\u0000${c.name}`) ? `CASE WHEN left(${ref}, 1) IN (${prefixes}) THEN '''' || ${ref} ELSE ${ref}::text END` : ref),
+    column: (c, ref) =>
+      o.text.has(`${o.table.name}\u0000${c.name}`) ? `CASE WHEN left(${ref}, 1) IN (${prefixes}) THEN '''' || ${ref} ELSE ${ref}::text END` : ref,
   });
 }
 

@@ -112,7 +112,8 @@ export function formatExcludedColumns(excluded: readonly ExcludedColumn[], exclu
   const byTable = new Map<string, ExcludedColumn[]>();
   for (const e of excluded) byTable.set(e.table, [...(byTable.get(e.table) ?? []), e]);
   const width = Math.max(0, ...[...byTable.keys()].map((t) => t.length));
-  for (const [table, columns] of byTable) lines.push(`  ${table.padEnd(width)}  ${columns.map((c) => `${c.column} (${c.pattern}${c.notNull ? ", NOT NULL" : ""})`).join(", ")}`);
+  for (const [table, columns] of byTable)
+    lines.push(`  ${table.padEnd(width)}  ${columns.map((c) => `${c.column} (${c.pattern}${c.notNull ? ", NOT NULL" : ""})`).join(", ")}`);
   if (excluded.length === 0) lines.push("  none");
   const required = excluded.filter((e) => e.notNull);
   if (required.length > 0) {

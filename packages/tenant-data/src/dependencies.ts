@@ -95,7 +95,9 @@ export async function checkDependencies(o: { source: pg.Pool; target: pg.Pool; t
   );
   const there = new Set(present.map((r) => r.name));
   const count = async (pool: pg.Pool, tables: DependencyTable[]) =>
-    tables.length === 0 ? [] : (await pool.query<{ n: string }>(tables.map((t) => `SELECT count(*) AS n FROM ${t.sql}`).join(" UNION ALL "))).rows.map((r) => Number(r.n));
+    tables.length === 0
+      ? []
+      : (await pool.query<{ n: string }>(tables.map((t) => `SELECT count(*) AS n FROM ${t.sql}`).join(" UNION ALL "))).rows.map((r) => Number(r.n));
   const existing = o.tables.filter((t) => there.has(t.name));
   check.missingTables = o.tables.filter((t) => !there.has(t.name)).map((t) => t.name);
   const [targetRows, sourceRows] = await Promise.all([count(o.target, existing), count(o.source, existing)]);

@@ -247,13 +247,22 @@ export function buildPlan(catalog: PgCatalog, opts: DiscoverOptions & { schemas:
   const scoped = catalog.tables.filter((t) => ownership.has(t.oid));
   const selected = scoped.filter((t) => (!opts.include || matches(opts.include, t)) && !(opts.exclude && matches(opts.exclude, t)));
   const selectedOids = new Set(selected.map((t) => t.oid));
-  const excluded = scoped.filter((t) => !selectedOids.has(t.oid)).map(qualified).sort();
+  const excluded = scoped
+    .filter((t) => !selectedOids.has(t.oid))
+    .map(qualified)
+    .sort();
   if (selected.length === 0) {
     throw tenantDataError({ code: "plan_empty", message: "no tenant table left to export", hint: "Check include/exclude", context: { excluded } });
   }
   if (!selectedOids.has(root.oid)) warnings.push(`the root table ${qualified(root)} is excluded: a script cannot be loaded where the tenant row is missing`);
 
-  const { hard, soft, parents, dependencies, deferrable, unindexedForeignKeys, externalReferences } = foreignKeyGraph({ catalog, ownership, selectedOids, tenantColumn, warnings });
+  const { hard, soft, parents, dependencies, deferrable, unindexedForeignKeys, externalReferences } = foreignKeyGraph({
+    catalog,
+    ownership,
+    selectedOids,
+    tenantColumn,
+    warnings,
+  });
 
   for (const r of externalReferences) {
     warnings.push(
@@ -271,7 +280,10 @@ export function buildPlan(catalog: PgCatalog, opts: DiscoverOptions & { schemas:
 
   const rootKey = root.columns.find((c) => c.name === rootKeyName)!;
   const status = root.columns.find((c) => c.name === "status" && !c.generated);
-  const globals = catalog.tables.filter((t) => !ownership.has(t.oid)).map(qualified).sort();
+  const globals = catalog.tables
+    .filter((t) => !ownership.has(t.oid))
+    .map(qualified)
+    .sort();
   return {
     version: 1,
     tenantColumn,
@@ -291,7 +303,19 @@ export function buildPlan(catalog: PgCatalog, opts: DiscoverOptions & { schemas:
 }
 
 /** The foreign keys among the selected tables: the load order's edges (hard, or soft when deferrable), each table's parents, and what a plan reports about them. */
-function foreignKeyGraph({ catalog, ownership, selectedOids, tenantColumn, warnings }: { catalog: PgCatalog; ownership: Map<number, Ownership>; selectedOids: Set<number>; tenantColumn: string; warnings: string[] }) {
+function foreignKeyGraph({
+  catalog,
+  ownership,
+  selectedOids,
+  tenantColumn,
+  warnings,
+}: {
+  catalog: PgCatalog;
+  ownership: Map<number, Ownership>;
+  selectedOids: Set<number>;
+  tenantColumn: string;
+  warnings: string[];
+}) {
   const byOid = new Map(catalog.tables.map((t) => [t.oid, t]));
   const hard = new Map<string, Set<string>>();
   const soft = new Map<string, Set<string>>();
@@ -304,11 +328,21 @@ function foreignKeyGraph({ catalog, ownership, selectedOids, tenantColumn, warni
     .map((r) => ({ table: r.child, constraint: r.name, references: qualified(byOid.get(r.parent)!), onDelete: r.onDelete }));
   for (const fk of catalog.foreignKeys) {
     if (fk.parent !== null && selectedOids.has(fk.parent) && !selectedOids.has(fk.child)) {
-      externalReferences.push({ table: qualified(byOid.get(fk.child)!), constraint: fk.name, references: qualified(byOid.get(fk.parent)!), onDelete: fk.onDelete });
+      externalReferences.push({
+        table: qualified(byOid.get(fk.child)!),
+        constraint: fk.name,
+        references: qualified(byOid.get(fk.parent)!),
+        onDelete: fk.onDelete,
+      });
     }
     if (!selectedOids.has(fk.child)) continue;
     const child = qualified(byOid.get(fk.child)!);
-    if (fk.parent !== null && selectedOids.has(fk.parent) && !fk.deferrable && !indexSupports({ table: byOid.get(fk.child)!, columns: fk.columns, tenantColumn })) {
+    if (
+      fk.parent !== null &&
+      selectedOids.has(fk.parent) &&
+      !fk.deferrable &&
+      !indexSupports({ table: byOid.get(fk.child)!, columns: fk.columns, tenantColumn })
+    ) {
       unindexedForeignKeys.push({ table: child, constraint: fk.name, columns: fk.columns, references: qualified(byOid.get(fk.parent)!) });
     }
     if (fk.parent === null || !selectedOids.has(fk.parent)) {
@@ -335,7 +369,10 @@ function loadOrderOf({ selected, hard, soft }: { selected: CatalogTable[]; hard:
   const names = selected.map(qualified);
   const order = loadOrder({ names, hard, soft });
   if (order.length < names.length) {
-    const stuck = cycles(names.filter((n) => !order.includes(n)), hard);
+    const stuck = cycles(
+      names.filter((n) => !order.includes(n)),
+      hard,
+    );
     const tables = stuck.map((c) => c.join(" → ")).join("; ");
     throw tenantDataError({
       code: "plan_cycle",
@@ -348,7 +385,19 @@ function loadOrderOf({ selected, hard, soft }: { selected: CatalogTable[]; hard:
 }
 
 /** Each table of the plan, in load order, with how its rows are found; warns of rows that belong to no tenant. */
-function planTables({ order, byName, ownership, parents, warnings }: { order: string[]; byName: Map<string, CatalogTable>; ownership: Map<number, Ownership>; parents: Map<string, Set<string>>; warnings: string[] }): PlanTable[] {
+function planTables({
+  order,
+  byName,
+  ownership,
+  parents,
+  warnings,
+}: {
+  order: string[];
+  byName: Map<string, CatalogTable>;
+  ownership: Map<number, Ownership>;
+  parents: Map<string, Set<string>>;
+  warnings: string[];
+}): PlanTable[] {
   return order.map((name) => {
     const t = byName.get(name)!;
     const own = ownership.get(t.oid)!;
@@ -371,5 +420,4 @@ function planTables({ order, byName, ownership, parents, warnings }: { order: st
       sequences: t.sequences.filter((s) => copied.some((c) => c.name === s.column)),
     };
   });
-
 }

@@ -152,7 +152,8 @@ export function mapScript(o: { manifest: ScriptManifest; plan: TenantPlan; allow
         context: { table: entry.name },
       });
     }
-    if (out.has(entry.name)) throw tenantDataError({ code: "restore_bad_script", message: `the manifest lists ${entry.name} twice`, context: { table: entry.name } });
+    if (out.has(entry.name))
+      throw tenantDataError({ code: "restore_bad_script", message: `the manifest lists ${entry.name} twice`, context: { table: entry.name } });
     out.set(entry.name, mapTable({ entry, target, allowDroppedColumns: o.allowDroppedColumns ?? false }));
   }
   return out;

@@ -143,7 +143,13 @@ async function exportOnce(opts: BatchExportOptions): Promise<BatchExportResult[]
 }
 
 /** [1] Begins the batch's transaction, locks the tables and reads every tenant's status (the snapshot); the tenants that cannot be exported get their result here. */
-async function snapshotTenants({ opts, client }: { opts: BatchExportOptions; client: pg.ClientBase }): Promise<{ results: BatchExportResult[]; byKey: Map<string, Pending>; pending: Pending[]; keys: string; createdAt: Date }> {
+async function snapshotTenants({
+  opts,
+  client,
+}: {
+  opts: BatchExportOptions;
+  client: pg.ClientBase;
+}): Promise<{ results: BatchExportResult[]; byKey: Map<string, Pending>; pending: Pending[]; keys: string; createdAt: Date }> {
   const { plan } = opts;
   // [1] One round trip: the transaction, its settings and locks, and every tenant's status
   // (the SELECT takes the snapshot, after the locks are held).
@@ -166,7 +172,16 @@ async function snapshotTenants({ opts, client }: { opts: BatchExportOptions; cli
   for (const t of opts.tenants) {
     const row = found.get(t.tenantId);
     if (!row) {
-      results.push({ ...t, ok: false, error: tenantDataError({ code: "tenant_not_found", message: `tenant ${t.tenantId} not found`, hint: "Check the tenant id and the database", context: { tenantId: t.tenantId } }) });
+      results.push({
+        ...t,
+        ok: false,
+        error: tenantDataError({
+          code: "tenant_not_found",
+          message: `tenant ${t.tenantId} not found`,
+          hint: "Check the tenant id and the database",
+          context: { tenantId: t.tenantId },
+        }),
+      });
       continue;
     }
     const inactive = inactiveError({ tenantId: t.tenantId, status: row.status, allowInactive: opts.allowInactive ?? false });
@@ -176,7 +191,15 @@ async function snapshotTenants({ opts, client }: { opts: BatchExportOptions; cli
     }
     const first = byKey.get(row.key);
     if (first) {
-      results.push({ ...t, ok: false, error: tenantDataError({ code: "tenant_duplicate", message: `tenant ${t.tenantId} is tenant ${first.tenantId}, asked twice in one batch`, context: { tenantId: t.tenantId } }) });
+      results.push({
+        ...t,
+        ok: false,
+        error: tenantDataError({
+          code: "tenant_duplicate",
+          message: `tenant ${t.tenantId} is tenant ${first.tenantId}, asked twice in one batch`,
+          context: { tenantId: t.tenantId },
+        }),
+      });
       continue;
     }
     createdAt = row.at;
@@ -189,7 +212,23 @@ async function snapshotTenants({ opts, client }: { opts: BatchExportOptions; cli
 }
 
 /** [2] One COPY per table, its rows routed to their tenant's pieces. */
-async function copyTables({ opts, client, byKey, pending, keys, max, setCurrent }: { opts: BatchExportOptions; client: pg.ClientBase; byKey: Map<string, Pending>; pending: Pending[]; keys: string; max: number; setCurrent: (copy: { destroy(err?: Error): void } | undefined) => void }): Promise<void> {
+async function copyTables({
+  opts,
+  client,
+  byKey,
+  pending,
+  keys,
+  max,
+  setCurrent,
+}: {
+  opts: BatchExportOptions;
+  client: pg.ClientBase;
+  byKey: Map<string, Pending>;
+  pending: Pending[];
+  keys: string;
+  max: number;
+  setCurrent: (copy: { destroy(err?: Error): void } | undefined) => void;
+}): Promise<void> {
   const { plan } = opts;
   for (const table of plan.tables) {
     const header = Buffer.from(`${copyFromStdinLine(table)}\n`, "utf8");
@@ -211,7 +250,19 @@ async function copyTables({ opts, client, byKey, pending, keys, max, setCurrent 
 }
 
 /** [3] Each exported tenant's script, byte for byte what a single export writes, appended to `results`. */
-function buildScripts({ opts, pending, createdAt, started, results }: { opts: BatchExportOptions; pending: Pending[]; createdAt: Date; started: number; results: BatchExportResult[] }): void {
+function buildScripts({
+  opts,
+  pending,
+  createdAt,
+  started,
+  results,
+}: {
+  opts: BatchExportOptions;
+  pending: Pending[];
+  createdAt: Date;
+  started: number;
+  results: BatchExportResult[];
+}): void {
   const { plan } = opts;
   const tables = plan.tables.map((t) => ({ name: t.name, columns: t.columns.map((c) => c.name), types: t.columns.map((c) => c.type) }));
   const durationMs = Math.round(performance.now() - started);

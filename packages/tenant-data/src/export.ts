@@ -125,10 +125,18 @@ async function connect(opts: ExportOptions): Promise<Lease> {
 
 export function validateIds(opts: { tenantId: string; backupId: string }): void {
   if (!tenantIdSchema.safeParse(opts.tenantId).success) {
-    throw tenantDataError({ code: "invalid_tenant_id", message: "the tenant id is not a valid tenant id", context: { tenantId: String(opts.tenantId).slice(0, 140) } });
+    throw tenantDataError({
+      code: "invalid_tenant_id",
+      message: "the tenant id is not a valid tenant id",
+      context: { tenantId: String(opts.tenantId).slice(0, 140) },
+    });
   }
   if (!backupIdSchema.safeParse(opts.backupId).success && !exportIdSchema.safeParse(opts.backupId).success) {
-    throw tenantDataError({ code: "invalid_backup_id", message: "the backup id is not a valid backup or export id (bkp_…, exp_…)", context: { backupId: String(opts.backupId).slice(0, 140) } });
+    throw tenantDataError({
+      code: "invalid_backup_id",
+      message: "the backup id is not a valid backup or export id (bkp_…, exp_…)",
+      context: { backupId: String(opts.backupId).slice(0, 140) },
+    });
   }
 }
 
@@ -168,7 +176,12 @@ export async function checkTenant(o: { client: pg.ClientBase; plan: TenantPlan; 
   );
   const row = rows[0];
   if (!row) {
-    throw tenantDataError({ code: "tenant_not_found", message: `tenant ${tenantId} not found`, hint: "Check the tenant id and the database", context: { tenantId } });
+    throw tenantDataError({
+      code: "tenant_not_found",
+      message: `tenant ${tenantId} not found`,
+      hint: "Check the tenant id and the database",
+      context: { tenantId },
+    });
   }
   const inactive = inactiveError({ tenantId, status: row.status, allowInactive: o.allowInactive });
   if (inactive) throw inactive;
@@ -287,7 +300,9 @@ export async function exportTenant(opts: ExportOptions): Promise<TenantExport> {
       throw failure;
     } finally {
       if (!finished) {
-        failure ??= abortError ?? tenantDataError({ code: "export_aborted", message: "the export stream was closed before its end", context: { tenantId: opts.tenantId } });
+        failure ??=
+          abortError ??
+          tenantDataError({ code: "export_aborted", message: "the export stream was closed before its end", context: { tenantId: opts.tenantId } });
         current?.destroy();
         conn.release(failure);
         rejectDone(failure);
@@ -299,7 +314,12 @@ export async function exportTenant(opts: ExportOptions): Promise<TenantExport> {
   let abortError: Error | undefined;
   const stream = Readable.from(produce(), { objectMode: false, highWaterMark });
   const onAbort = () => {
-    abortError = tenantDataError({ code: "export_aborted", message: "tenant export aborted", context: { tenantId: opts.tenantId }, cause: opts.signal?.reason });
+    abortError = tenantDataError({
+      code: "export_aborted",
+      message: "tenant export aborted",
+      context: { tenantId: opts.tenantId },
+      cause: opts.signal?.reason,
+    });
     current?.destroy(abortError);
     stream.destroy(abortError);
   };
@@ -327,7 +347,25 @@ export async function exportTenant(opts: ExportOptions): Promise<TenantExport> {
 }
 
 /** The script's body: each table's COPY line, its rows as the server streams them, and its end-of-copy line. */
-async function* scriptBody({ client, plan, tenantLiteral, highWaterMark, progress, report, copies, setCurrent }: { client: pg.ClientBase; plan: TenantPlan; tenantLiteral: string; highWaterMark: number; progress: { bytes: number; rows: number; reportedAt: number; tablesDone: number }; report: (table: string, force: boolean) => void; copies: { name: string; stream: { rowCount: number }; bytes: number }[]; setCurrent: (copy: Readable | null) => void }): AsyncGenerator<Buffer> {
+async function* scriptBody({
+  client,
+  plan,
+  tenantLiteral,
+  highWaterMark,
+  progress,
+  report,
+  copies,
+  setCurrent,
+}: {
+  client: pg.ClientBase;
+  plan: TenantPlan;
+  tenantLiteral: string;
+  highWaterMark: number;
+  progress: { bytes: number; rows: number; reportedAt: number; tablesDone: number };
+  report: (table: string, force: boolean) => void;
+  copies: { name: string; stream: { rowCount: number }; bytes: number }[];
+  setCurrent: (copy: Readable | null) => void;
+}): AsyncGenerator<Buffer> {
   for (const table of plan.tables) {
     const line = Buffer.from(`${copyFromStdinLine(table)}\n`, "utf8");
     progress.bytes += line.length;

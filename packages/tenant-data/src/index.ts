@@ -18,7 +18,16 @@ export {
   type ExternalReference,
 } from "./tenant-plan";
 export { readPgCatalog, type PgCatalog, type CatalogTable, type CatalogColumn, type CatalogForeignKey, type CatalogExternalReference } from "./pg-catalog";
-export { exportTenant, checkTenant, PIN_SETTINGS, type ExportOptions, type ExportProgress, type ExportSummary, type ExportTableSummary, type TenantExport } from "./export";
+export {
+  exportTenant,
+  checkTenant,
+  PIN_SETTINGS,
+  type ExportOptions,
+  type ExportProgress,
+  type ExportSummary,
+  type ExportTableSummary,
+  type TenantExport,
+} from "./export";
 export { writeTenantArchive, csvFileName, FORMULA_PREFIXES, type ArchiveOptions, type ArchiveSummary } from "./archive";
 export {
   excludedColumns,

@@ -191,7 +191,12 @@ export async function loadTenantScript(opts: LoadOptions): Promise<LoadSummary> 
   let active: { destroy(err?: Error): unknown } | null = null;
   let abortError: Error | undefined;
   const onAbort = () => {
-    abortError = tenantDataError({ code: "restore_aborted", message: "tenant restore aborted", context: { tenantId: opts.tenantId }, cause: opts.signal?.reason });
+    abortError = tenantDataError({
+      code: "restore_aborted",
+      message: "tenant restore aborted",
+      context: { tenantId: opts.tenantId },
+      cause: opts.signal?.reason,
+    });
     active?.destroy(abortError);
   };
   const checkAbort = () => {
@@ -215,7 +220,17 @@ export async function loadTenantScript(opts: LoadOptions): Promise<LoadSummary> 
     const deleted = await clearTarget({ client, plan, opts, checkAbort, progress });
 
     // [4]
-    const { loaded, trailer, loadedRows } = await loadCopies({ client, events, manifest, mappings, opts, checkAbort, progress, setActive: (a) => (active = a), abortError: () => abortError });
+    const { loaded, trailer, loadedRows } = await loadCopies({
+      client,
+      events,
+      manifest,
+      mappings,
+      opts,
+      checkAbort,
+      progress,
+      setActive: (a) => (active = a),
+      abortError: () => abortError,
+    });
 
     // [5]
     checkCounts({ manifest, mappings, trailer, loaded });
@@ -236,7 +251,14 @@ export async function loadTenantScript(opts: LoadOptions): Promise<LoadSummary> 
       schemaFingerprint: { backup: manifest.schemaFingerprint, current: plan.fingerprint },
       tables: manifest.tables.map((t) => {
         const m = mappings.get(t.name)!;
-        return { name: t.name, rows: loaded.get(t.name) ?? 0, deleted: deleted.get(t.name) ?? 0, fastPath: m.fastPath, droppedColumns: m.dropped, addedColumns: m.added };
+        return {
+          name: t.name,
+          rows: loaded.get(t.name) ?? 0,
+          deleted: deleted.get(t.name) ?? 0,
+          fastPath: m.fastPath,
+          droppedColumns: m.dropped,
+          addedColumns: m.added,
+        };
       }),
       tablesNotInBackup: plan.tables.filter((t) => !inBackup.has(t.name)).map((t) => t.name),
       rows: loadedRows,
@@ -264,7 +286,19 @@ export async function loadTenantScript(opts: LoadOptions): Promise<LoadSummary> 
 }
 
 /** [3] In `replace` mode, deletes the tenant's current rows (children first); in `into-empty` mode, checks the tenant is absent. */
-async function clearTarget({ client, plan, opts, checkAbort, progress }: { client: pg.ClientBase; plan: TenantPlan; opts: LoadOptions; checkAbort: () => void; progress: (p: Omit<LoadProgress, "bytes" | "tablesTotal">) => void }): Promise<Map<string, number>> {
+async function clearTarget({
+  client,
+  plan,
+  opts,
+  checkAbort,
+  progress,
+}: {
+  client: pg.ClientBase;
+  plan: TenantPlan;
+  opts: LoadOptions;
+  checkAbort: () => void;
+  progress: (p: Omit<LoadProgress, "bytes" | "tablesTotal">) => void;
+}): Promise<Map<string, number>> {
   const deleted = new Map<string, number>();
   if (opts.mode === "replace") {
     for (const name of plan.deleteOrder) {
@@ -289,7 +323,27 @@ async function clearTarget({ client, plan, opts, checkAbort, progress }: { clien
 }
 
 /** [4] Streams each table's COPY into it, checking it against the manifest; the row counts at the end are returned, not checked. */
-async function loadCopies({ client, events, manifest, mappings, opts, checkAbort, progress, setActive, abortError }: { client: pg.ClientBase; events: AsyncGenerator<ScriptEvent>; manifest: ScriptManifest; mappings: Map<string, TableMapping>; opts: LoadOptions; checkAbort: () => void; progress: (p: Omit<LoadProgress, "bytes" | "tablesTotal">) => void; setActive: (stream: { destroy(err?: Error): unknown } | null) => void; abortError: () => Error | undefined }): Promise<{ loaded: Map<string, number>; trailer: Record<string, number> | null; loadedRows: number }> {
+async function loadCopies({
+  client,
+  events,
+  manifest,
+  mappings,
+  opts,
+  checkAbort,
+  progress,
+  setActive,
+  abortError,
+}: {
+  client: pg.ClientBase;
+  events: AsyncGenerator<ScriptEvent>;
+  manifest: ScriptManifest;
+  mappings: Map<string, TableMapping>;
+  opts: LoadOptions;
+  checkAbort: () => void;
+  progress: (p: Omit<LoadProgress, "bytes" | "tablesTotal">) => void;
+  setActive: (stream: { destroy(err?: Error): unknown } | null) => void;
+  abortError: () => Error | undefined;
+}): Promise<{ loaded: Map<string, number>; trailer: Record<string, number> | null; loadedRows: number }> {
   const loaded = new Map<string, number>();
   let trailer: Record<string, number> | null = null;
   let loadedRows = 0;
@@ -305,16 +359,30 @@ async function loadCopies({ client, events, manifest, mappings, opts, checkAbort
     if (event.kind !== "copy") continue;
     const { header } = event;
     const mapping = mappings.get(header.table);
-    if (!mapping) throw tenantDataError({ code: "restore_bad_script", message: `the script loads ${header.table}, which its manifest does not list`, context: { table: header.table } });
-    if (loaded.has(header.table)) throw tenantDataError({ code: "restore_bad_script", message: `the script loads ${header.table} twice`, context: { table: header.table } });
+    if (!mapping)
+      throw tenantDataError({
+        code: "restore_bad_script",
+        message: `the script loads ${header.table}, which its manifest does not list`,
+        context: { table: header.table },
+      });
+    if (loaded.has(header.table))
+      throw tenantDataError({ code: "restore_bad_script", message: `the script loads ${header.table} twice`, context: { table: header.table } });
     const listed = manifest.tables.find((t) => t.name === header.table)!.columns;
     if (listed.join("\u0000") !== header.columns.join("\u0000")) {
-      throw tenantDataError({ code: "restore_bad_script", message: `the COPY columns of ${header.table} differ from its manifest`, context: { table: header.table } });
+      throw tenantDataError({
+        code: "restore_bad_script",
+        message: `the COPY columns of ${header.table} differ from its manifest`,
+        context: { table: header.table },
+      });
     }
     progress({ phase: "load", table: header.table, tablesDone: loaded.size, rows: loadedRows });
     const ingest = client.query(copyFrom(`COPY ${mapping.target.sql} (${mapping.columns.join(", ")}) FROM STDIN`));
     setActive(ingest);
-    const counted = reportBytes({ data: event.data, every: PROGRESS_EVERY, report: () => progress({ phase: "load", table: header.table, tablesDone: loaded.size, rows: loadedRows }) });
+    const counted = reportBytes({
+      data: event.data,
+      every: PROGRESS_EVERY,
+      report: () => progress({ phase: "load", table: header.table, tablesDone: loaded.size, rows: loadedRows }),
+    });
     const data = mapping.fastPath ? counted : stripColumns(counted, mapping.keep);
     try {
       await pipeline(data, ingest);
@@ -330,9 +398,23 @@ async function loadCopies({ client, events, manifest, mappings, opts, checkAbort
 }
 
 /** [5] The script's row counts must match what was loaded, table by table. */
-function checkCounts({ manifest, mappings, trailer, loaded }: { manifest: ScriptManifest; mappings: Map<string, TableMapping>; trailer: Record<string, number> | null; loaded: Map<string, number> }): void {
+function checkCounts({
+  manifest,
+  mappings,
+  trailer,
+  loaded,
+}: {
+  manifest: ScriptManifest;
+  mappings: Map<string, TableMapping>;
+  trailer: Record<string, number> | null;
+  loaded: Map<string, number>;
+}): void {
   if (!trailer) {
-    throw tenantDataError({ code: "restore_truncated", message: "the script has no row counts at its end (truncated)", hint: "The artifact is incomplete: use another copy or another backup" });
+    throw tenantDataError({
+      code: "restore_truncated",
+      message: "the script has no row counts at its end (truncated)",
+      hint: "The artifact is incomplete: use another copy or another backup",
+    });
   }
   const mismatches: { table: string; expected: number | null; loaded: number | null }[] = [];
   for (const t of manifest.tables) {

@@ -158,10 +158,10 @@ ORDER BY 2, 1`;
 /** Read tables of `schemas` (minus `excludeSchemas`) with their columns, sequences and foreign keys. */
 export async function readPgCatalog(o: { client: pg.ClientBase; schemas: string[]; excludeSchemas: string[] }): Promise<PgCatalog> {
   const { client } = o;
-  const tablesResult = await client.query<{ oid: string; schema: string; name: string; sql: string; partitioned: boolean; partitions: string[] }>(
-    TABLES_SQL,
-    [o.schemas, o.excludeSchemas],
-  );
+  const tablesResult = await client.query<{ oid: string; schema: string; name: string; sql: string; partitioned: boolean; partitions: string[] }>(TABLES_SQL, [
+    o.schemas,
+    o.excludeSchemas,
+  ]);
   const tables = new Map<number, CatalogTable>();
   for (const r of tablesResult.rows) {
     tables.set(Number(r.oid), {

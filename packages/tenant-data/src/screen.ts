@@ -36,7 +36,12 @@ export async function screenTenants(o: PgSource & { plan: TenantPlan; tenantIds:
     const wellFormed =
       tenantIdSchema.safeParse(id).success && (root.keyType === "uuid" ? UUID.test(id) : INTEGER_KEY.test(root.keyType) ? /^-?\d{1,18}$/.test(id) : true);
     if (wellFormed) candidates.push(id);
-    else refused.push({ tenantId: String(id).slice(0, 140), code: "invalid_tenant_id", message: `"${String(id).slice(0, 60)}" is not a tenant id of this platform (${root.name}.${root.key} is ${root.keyType})` });
+    else
+      refused.push({
+        tenantId: String(id).slice(0, 140),
+        code: "invalid_tenant_id",
+        message: `"${String(id).slice(0, 60)}" is not a tenant id of this platform (${root.name}.${root.key} is ${root.keyType})`,
+      });
   }
   const found = new Map<string, string | null>();
   if (candidates.length > 0) {
@@ -61,7 +66,8 @@ export async function screenTenants(o: PgSource & { plan: TenantPlan; tenantIds:
       continue;
     }
     const inactive = inactiveError({ tenantId: id, status: found.get(id) ?? null, allowInactive: false });
-    if (inactive) refused.push({ tenantId: id, code: "tenant_not_active", message: `tenant ${id} is ${found.get(id)}: suspended and deleted tenants are not backed up` });
+    if (inactive)
+      refused.push({ tenantId: id, code: "tenant_not_active", message: `tenant ${id} is ${found.get(id)}: suspended and deleted tenants are not backed up` });
     else accepted.push(id);
   }
   const asked = o.tenantIds.map(String);

@@ -8,16 +8,7 @@
  * so no data line can begin with `\.`.
  */
 import { tenantDataError } from "./errors";
-import {
-  COMMIT_LINE,
-  type CopyHeader,
-  MANIFEST_PREFIX,
-  ROWS_PREFIX,
-  type ScriptManifest,
-  parseCopyLine,
-  parseManifest,
-  parseRowCounts,
-} from "./script";
+import { COMMIT_LINE, type CopyHeader, MANIFEST_PREFIX, ROWS_PREFIX, type ScriptManifest, parseCopyLine, parseManifest, parseRowCounts } from "./script";
 
 export type ScriptEvent =
   | { kind: "manifest"; manifest: ScriptManifest }

@@ -36,9 +36,7 @@ export interface JoinHop {
 }
 
 /** How to find a tenant's rows in a table. */
-export type TenantFilter =
-  | { kind: "column"; column: string }
-  | { kind: "join"; hops: JoinHop[]; column: string };
+export type TenantFilter = { kind: "column"; column: string } | { kind: "join"; hops: JoinHop[]; column: string };
 
 export interface PlanTable {
   /** `schema.table`, unquoted: the name used in manifests, logs and options. */
@@ -241,14 +239,16 @@ export function formatPlan(plan: TenantPlan, rows?: Record<string, number>): str
     return [String(i + 1), t.name, t.scope, ...(rows ? [String(rows[t.name] ?? 0)] : []), String(t.columns.length), notes.join("; ")];
   });
   const widths = header.map((h, c) => Math.max(h.length, ...body.map((r) => r[c]!.length)));
-  const render = (cells: string[]) => cells.map((cell, c) => (c === cells.length - 1 ? cell : pad(cell, widths[c]!))).join("  ").trimEnd();
+  const render = (cells: string[]) =>
+    cells
+      .map((cell, c) => (c === cells.length - 1 ? cell : pad(cell, widths[c]!)))
+      .join("  ")
+      .trimEnd();
   lines.push(render(header));
   for (const r of body) lines.push(render(r));
   lines.push(`delete order: ${plan.deleteOrder.join(", ")}`);
   if (plan.deferredConstraints.length > 0) {
-    lines.push(
-      `deferred until commit: ${plan.deferredConstraints.map((d) => `${d.table}.${d.constraint} → ${d.references}`).join(", ")}`,
-    );
+    lines.push(`deferred until commit: ${plan.deferredConstraints.map((d) => `${d.table}.${d.constraint} → ${d.references}`).join(", ")}`);
   }
   lines.push(`dependencies (not exported, must exist where a script is loaded): ${plan.dependencies.join(", ") || "none"}`);
   if (plan.globals.length > 0) lines.push(`global tables (no tenant rows): ${plan.globals.join(", ")}`);

@@ -66,7 +66,9 @@ describe("writeTenantArchive: the customer self-backup's ZIP", () => {
     const pool = testPool({ connectionString: p.db.url, max: 4 });
     try {
       const sinks = () => new Writable({ write: (_c, _e, cb) => cb() });
-      const results = await Promise.all([p.tenant, p.other].map((tenantId) => writeTenantArchive({ pool, plan, tenantId, exportId: newId("exp"), output: sinks() })));
+      const results = await Promise.all(
+        [p.tenant, p.other].map((tenantId) => writeTenantArchive({ pool, plan, tenantId, exportId: newId("exp"), output: sinks() })),
+      );
       expect(results.map((r) => r.tenantId)).toEqual([p.tenant, p.other]);
     } finally {
       await pool.end();
@@ -78,7 +80,11 @@ describe("writeTenantArchive: the customer self-backup's ZIP", () => {
     const zip = dir.file(`${p.tenant}.zip`);
     const { stdout: listing } = await run("unzip", ["-Z1", zip]);
     const names = listing.trim().split("\n");
-    expect(names).toEqual([`${summary.folder}/backup.sql`, ...plan.tables.map((t) => `${summary.folder}/tables/${csvFileName(t)}`), `${summary.folder}/README.txt`]);
+    expect(names).toEqual([
+      `${summary.folder}/backup.sql`,
+      ...plan.tables.map((t) => `${summary.folder}/tables/${csvFileName(t)}`),
+      `${summary.folder}/README.txt`,
+    ]);
 
     // README: what is inside and the counts
     const readme = (await unzipFile(zip, `${summary.folder}/README.txt`)).toString("utf8");
@@ -96,7 +102,9 @@ describe("writeTenantArchive: the customer self-backup's ZIP", () => {
           const csv = await unzipFile(zip, `${summary.folder}/tables/${csvFileName(table)}`);
           expect([...csv.subarray(0, 3)]).toEqual([0xef, 0xbb, 0xbf]);
           expect(csv.subarray(3).toString("utf8").split("\n")[0]).toBe(table.columns.map((c) => c.name).join(","));
-          const copy = client.query(copyFrom(`COPY ${table.sql} (${table.columns.map((c) => `"${c.name}"`).join(", ")}) FROM STDIN WITH (FORMAT csv, HEADER true)`));
+          const copy = client.query(
+            copyFrom(`COPY ${table.sql} (${table.columns.map((c) => `"${c.name}"`).join(", ")}) FROM STDIN WITH (FORMAT csv, HEADER true)`),
+          );
           await pipeline(async function* () {
             yield csv.subarray(3);
           }, copy);
@@ -112,7 +120,11 @@ describe("writeTenantArchive: the customer self-backup's ZIP", () => {
       // no other tenant's row came along (the copies held no tenant at all before)
       expect(await checksums({ pool: fromCsv.pool, tenantId: p.other })).toEqual(await checksums({ pool: fromSql.pool, tenantId: p.other }));
       const { rows } = await fromCsv.pool.query<{ notes: string | null }>("SELECT DISTINCT notes FROM customers WHERE tenant_id = $1", [p.tenant]);
-      for (const text of AWKWARD_TEXTS) expect(rows.some((r) => r.notes === text), JSON.stringify(text)).toBe(true);
+      for (const text of AWKWARD_TEXTS)
+        expect(
+          rows.some((r) => r.notes === text),
+          JSON.stringify(text),
+        ).toBe(true);
 
       // the SQL script: psql alone loads it, the same rows
       await run("unzip", ["-o", "-q", zip, `${summary.folder}/backup.sql`, "-d", dir.path]);
@@ -133,8 +145,13 @@ describe("writeTenantArchive: the customer self-backup's ZIP", () => {
       { table: "public.users", column: "password_hash", pattern: "*password*", notNull: false },
       { table: "public.customers", column: "national_id", pattern: "Customers.National_ID", notNull: false },
     ]);
-    const { rows: hashes } = await p.pool.query<{ hex: string }>("SELECT encode(password_hash, 'hex') AS hex FROM users WHERE tenant_id = $1 AND password_hash IS NOT NULL", [p.tenant]);
-    const { rows: ids } = await p.pool.query<{ id: string }>("SELECT national_id AS id FROM customers WHERE tenant_id = $1 AND length(national_id) > 5", [p.tenant]);
+    const { rows: hashes } = await p.pool.query<{ hex: string }>(
+      "SELECT encode(password_hash, 'hex') AS hex FROM users WHERE tenant_id = $1 AND password_hash IS NOT NULL",
+      [p.tenant],
+    );
+    const { rows: ids } = await p.pool.query<{ id: string }>("SELECT national_id AS id FROM customers WHERE tenant_id = $1 AND length(national_id) > 5", [
+      p.tenant,
+    ]);
     expect(hashes.length).toBeGreaterThan(0);
     expect(ids.length).toBeGreaterThan(0);
 
@@ -161,7 +178,10 @@ describe("writeTenantArchive: the customer self-backup's ZIP", () => {
     try {
       await run("unzip", ["-o", "-q", zip, `${summary.folder}/backup.sql`, "-d", dir.path]);
       await psqlFile({ url: copy.db.url, file: `${dir.path}/${summary.folder}/backup.sql` });
-      const { rows } = await copy.pool.query<{ n: string; hashes: string }>("SELECT count(*) AS n, count(password_hash) AS hashes FROM users WHERE tenant_id = $1", [p.tenant]);
+      const { rows } = await copy.pool.query<{ n: string; hashes: string }>(
+        "SELECT count(*) AS n, count(password_hash) AS hashes FROM users WHERE tenant_id = $1",
+        [p.tenant],
+      );
       expect(rows[0]).toEqual({ n: String(hashes.length), hashes: "0" });
     } finally {
       await copy.close();
@@ -188,7 +208,7 @@ describe("writeTenantArchive: the customer self-backup's ZIP", () => {
 
   it("neutralises text cells a spreadsheet would run as a formula (each leading character), and never a number", async () => {
     const tenant = p.other;
-    const texts = ["=HYPERLINK(\"http://x\")", "+98 912 000 0000", "-minus", "@SUM(A1)", "\tTAB", "\rCR", "plain = not first", "'=already quoted"];
+    const texts = ['=HYPERLINK("http://x")', "+98 912 000 0000", "-minus", "@SUM(A1)", "\tTAB", "\rCR", "plain = not first", "'=already quoted"];
     const { rows: inserted } = await p.pool.query<{ id: string }>(
       "INSERT INTO customers (tenant_id, code, name, notes, balance) SELECT $1, 'formula-' || n, t, t, -5 - n FROM unnest($2::text[]) WITH ORDINALITY AS x(t, n) RETURNING id",
       [tenant, texts],
@@ -207,14 +227,19 @@ describe("writeTenantArchive: the customer self-backup's ZIP", () => {
       const client = await copy.pool.connect();
       try {
         const columns = plan.tables.find((t) => t.name === "public.customers")!.columns.map((c) => `"${c.name}"`);
-        await pipeline(async function* () {
-          yield csv.subarray(3);
-        }, client.query(copyFrom(`COPY cells (${columns.join(", ")}) FROM STDIN WITH (FORMAT csv, HEADER true)`)));
+        await pipeline(
+          async function* () {
+            yield csv.subarray(3);
+          },
+          client.query(copyFrom(`COPY cells (${columns.join(", ")}) FROM STDIN WITH (FORMAT csv, HEADER true)`)),
+        );
       } finally {
         client.release();
       }
-      const { rows } = await copy.pool.query<{ code: string; name: string; notes: string; balance: string }>("SELECT code, name, notes, balance::text FROM cells WHERE code LIKE 'formula-%' ORDER BY id");
-      const expected = ["'=HYPERLINK(\"http://x\")", "'+98 912 000 0000", "'-minus", "'@SUM(A1)", "'\tTAB", "'\rCR", "plain = not first", "'=already quoted"];
+      const { rows } = await copy.pool.query<{ code: string; name: string; notes: string; balance: string }>(
+        "SELECT code, name, notes, balance::text FROM cells WHERE code LIKE 'formula-%' ORDER BY id",
+      );
+      const expected = ['\'=HYPERLINK("http://x")', "'+98 912 000 0000", "'-minus", "'@SUM(A1)", "'\tTAB", "'\rCR", "plain = not first", "'=already quoted"];
       expect(rows.map((r) => r.notes)).toEqual(expected);
       expect(rows.map((r) => r.name)).toEqual(expected);
       expect(rows.map((r) => r.code)).toEqual(texts.map((_, i) => `formula-${i + 1}`));
@@ -241,7 +266,12 @@ describe("writeTenantArchive: the customer self-backup's ZIP", () => {
       const output = createWriteStream(file);
       await expect(archive(tenantId, output)).rejects.toMatchObject({ code });
       expect(output.destroyed).toBe(true);
-      expect(await stat(file).then((s) => s.size, () => 0)).toBe(0);
+      expect(
+        await stat(file).then(
+          (s) => s.size,
+          () => 0,
+        ),
+      ).toBe(0);
     }
     expect(await busyBackends()).toBe(0);
   });
@@ -258,7 +288,10 @@ describe("writeTenantArchive: the customer self-backup's ZIP", () => {
         if (inserted) return cb();
         inserted = true;
         p.pool
-          .query("INSERT INTO customers (tenant_id, code, name) SELECT tenant_id, code || '-later', name || ' (later)' FROM customers WHERE tenant_id = $1 LIMIT 5", [p.other])
+          .query(
+            "INSERT INTO customers (tenant_id, code, name) SELECT tenant_id, code || '-later', name || ' (later)' FROM customers WHERE tenant_id = $1 LIMIT 5",
+            [p.other],
+          )
           .then(() => cb(), cb);
       },
     });

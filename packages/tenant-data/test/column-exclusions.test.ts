@@ -12,11 +12,50 @@ function planOf(tables: Record<string, [string, boolean?][]>): TenantPlan {
 
 describe("credential columns left out of customer exports", () => {
   const credentials = [
-    "password_hash", "PasswordHash", "passwd", "user_passphrase", "pwd", "hash", "pin_hash", "hashed_pin", "salt", "password_salt",
-    "client_secret", "mfa_secret", "refresh_token", "token", "api_key", "ApiKey", "aws_access_key_id", "private_key", "otp",
-    "otp_seed", "sms_otp", "last_otp_sent", "totp_secret", "hotp_counter", "credentials", "recovery_codes", "pin", "pin_code",
+    "password_hash",
+    "PasswordHash",
+    "passwd",
+    "user_passphrase",
+    "pwd",
+    "hash",
+    "pin_hash",
+    "hashed_pin",
+    "salt",
+    "password_salt",
+    "client_secret",
+    "mfa_secret",
+    "refresh_token",
+    "token",
+    "api_key",
+    "ApiKey",
+    "aws_access_key_id",
+    "private_key",
+    "otp",
+    "otp_seed",
+    "sms_otp",
+    "last_otp_sent",
+    "totp_secret",
+    "hotp_counter",
+    "credentials",
+    "recovery_codes",
+    "pin",
+    "pin_code",
   ];
-  const ordinary = ["id", "tenant_id", "email", "full_name", "phone", "notes", "shipping", "description", "hashtag_count", "topic", "spinner", "opinion", "keyboard"];
+  const ordinary = [
+    "id",
+    "tenant_id",
+    "email",
+    "full_name",
+    "phone",
+    "notes",
+    "shipping",
+    "description",
+    "hashtag_count",
+    "topic",
+    "spinner",
+    "opinion",
+    "keyboard",
+  ];
 
   it("the built-in patterns match credential names in any table, case ignored, and leave ordinary columns", () => {
     const plan = planOf({ "public.users": [...credentials, ...ordinary].map((c) => [c]) });
@@ -24,7 +63,11 @@ describe("credential columns left out of customer exports", () => {
   });
 
   it("configured patterns: column, table.column, schema.table.column with * wildcards, added to the defaults; !defaults drops them", () => {
-    const plan = planOf({ "public.users": [["password_hash"], ["pin_hint"]], "public.customers": [["national_id", true], ["iban"]], "audit.customers": [["national_id"]] });
+    const plan = planOf({
+      "public.users": [["password_hash"], ["pin_hint"]],
+      "public.customers": [["national_id", true], ["iban"]],
+      "audit.customers": [["national_id"]],
+    });
     const listed = (patterns: string[], defaults = true) => excludedColumns(plan, { defaults, patterns }).map((e) => `${e.table}.${e.column}`);
     expect(listed(["pin_*"])).toEqual(["public.users.password_hash", "public.users.pin_hint"]);
     expect(listed(["customers.national_id"])).toEqual(["public.users.password_hash", "public.customers.national_id", "audit.customers.national_id"]);

@@ -50,17 +50,28 @@ function normalized(script: Buffer): string {
 
 describe("exportTenantBatch", () => {
   it("gives every tenant the script a single export gives it; refuses missing, inactive and malformed ids alone", async () => {
-    const asked = [...active, p.suspended, "00000000-0000-4000-8000-000000000000", "not-a-uuid", p.deleted].map((tenantId) => ({ tenantId, backupId: backupId() }));
+    const asked = [...active, p.suspended, "00000000-0000-4000-8000-000000000000", "not-a-uuid", p.deleted].map((tenantId) => ({
+      tenantId,
+      backupId: backupId(),
+    }));
     const results = await exportTenantBatch({ pool: p.pool, plan, tenants: asked });
     expect(results.map((r) => r.tenantId)).toEqual(asked.map((a) => a.tenantId));
-    expect(results.slice(active.length).map((r) => (r.ok ? "ok" : r.error.code))).toEqual(["tenant_not_active", "tenant_not_found", "tenant_not_found", "tenant_not_active"]);
+    expect(results.slice(active.length).map((r) => (r.ok ? "ok" : r.error.code))).toEqual([
+      "tenant_not_active",
+      "tenant_not_found",
+      "tenant_not_found",
+      "tenant_not_active",
+    ]);
 
     const copy = await emptyCopy(p);
     try {
       for (const [i, r] of results.slice(0, active.length).entries()) {
         if (!r.ok) throw r.error;
         expect(r.backupId).toBe(asked[i]!.backupId);
-        expect(parseManifest(r.script.toString("utf8").split("\n")[1]!.slice("-- manifest: ".length))).toMatchObject({ tenantId: r.tenantId, backupId: r.backupId });
+        expect(parseManifest(r.script.toString("utf8").split("\n")[1]!.slice("-- manifest: ".length))).toMatchObject({
+          tenantId: r.tenantId,
+          backupId: r.backupId,
+        });
         const single = await exportToBuffer({ pool: p.pool, tenantId: r.tenantId });
         expect(normalized(r.script)).toBe(normalized(single.script));
         expect(r.summary.tables).toEqual(single.summary.tables);
@@ -90,7 +101,11 @@ describe("exportTenantBatch", () => {
       const client = await p.pool.connect();
       const withText = await discoverTenantPlan({ client }).finally(() => client.release());
       expect(withText.tables.map((t) => t.name)).toContain("public.notes_text");
-      const results = await exportTenantBatch({ pool: p.pool, plan: withText, tenants: active.slice(0, 2).map((tenantId) => ({ tenantId, backupId: backupId() })) });
+      const results = await exportTenantBatch({
+        pool: p.pool,
+        plan: withText,
+        tenants: active.slice(0, 2).map((tenantId) => ({ tenantId, backupId: backupId() })),
+      });
       const [a, b] = results.map((r) => {
         if (!r.ok) throw r.error;
         return r.script.toString("utf8");
@@ -113,7 +128,11 @@ describe("exportTenantBatch", () => {
         INSERT INTO items (tenant_id, v) VALUES ('abcdefgh', 'secret of abcdefgh');`);
       const client = await pool.connect();
       const small = await discoverTenantPlan({ client }).finally(() => client.release());
-      const [other, owner] = await exportTenantBatch({ pool, plan: small, tenants: ["abcdefghX", "abcdefgh"].map((tenantId) => ({ tenantId, backupId: backupId() })) });
+      const [other, owner] = await exportTenantBatch({
+        pool,
+        plan: small,
+        tenants: ["abcdefghX", "abcdefgh"].map((tenantId) => ({ tenantId, backupId: backupId() })),
+      });
       expect(other).toMatchObject({ ok: false, error: { code: "tenant_not_found" } });
       if (!owner?.ok) throw new Error("the owner's export failed");
       expect(owner.script.toString("utf8")).toContain("secret of abcdefgh");
@@ -128,7 +147,12 @@ describe("exportTenantBatch", () => {
     sizes.sort((a, b) => b.bytes - a.bytes);
     const [largest, second] = sizes;
     expect(largest!.bytes).toBeGreaterThan(second!.bytes); // the generator is skewed
-    const results = await exportTenantBatch({ pool: p.pool, plan, tenants: active.map((tenantId) => ({ tenantId, backupId: backupId() })), maxTenantBytes: second!.bytes });
+    const results = await exportTenantBatch({
+      pool: p.pool,
+      plan,
+      tenants: active.map((tenantId) => ({ tenantId, backupId: backupId() })),
+      maxTenantBytes: second!.bytes,
+    });
     for (const r of results) {
       if (r.tenantId === largest!.tenantId) expect(r).toMatchObject({ ok: false, error: { code: "export_tenant_too_large" } });
       else expect(r.ok, r.tenantId).toBe(true);
@@ -145,7 +169,9 @@ describe("exportTenantBatch", () => {
       batch.catch(() => {});
       let pid: number | undefined;
       while (pid === undefined) {
-        const { rows } = await holder.query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'");
+        const { rows } = await holder.query<{ pid: number }>(
+          "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        );
         pid = rows[0]?.pid;
         if (pid === undefined) await new Promise((r) => setTimeout(r, 10));
       }
@@ -161,6 +187,8 @@ describe("exportTenantBatch", () => {
   it("an aborted signal stops the batch with export_aborted", async () => {
     const ac = new AbortController();
     ac.abort();
-    await expect(exportTenantBatch({ pool: p.pool, plan, tenants: [{ tenantId: active[0]!, backupId: backupId() }], signal: ac.signal })).rejects.toMatchObject({ code: "export_aborted" });
+    await expect(exportTenantBatch({ pool: p.pool, plan, tenants: [{ tenantId: active[0]!, backupId: backupId() }], signal: ac.signal })).rejects.toMatchObject(
+      { code: "export_aborted" },
+    );
   });
 });

@@ -32,7 +32,13 @@ describe("RowRouter", () => {
   });
 
   it("stops at the tenant that passes the size limit", () => {
-    const router = new RowRouter(new Map([["a", pending("a")], ["b", pending("b")]]), 10);
+    const router = new RowRouter(
+      new Map([
+        ["a", pending("a")],
+        ["b", pending("b")],
+      ]),
+      10,
+    );
     router.push(Buffer.from("a\t1234\nb\t12345678\n"));
     expect(() => router.push(Buffer.from("a\t12345\n"))).toThrow(TooLarge);
   });

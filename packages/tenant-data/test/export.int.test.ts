@@ -34,7 +34,9 @@ describe("exportTenant refuses before streaming anything", () => {
   });
 
   it("ids that are not ids (no SQL reaches the database)", async () => {
-    await expect(exportTenant({ pool: p.pool, tenantId: "x'); DROP TABLE tenants; --", backupId: backupId() })).rejects.toMatchObject({ code: "invalid_tenant_id" });
+    await expect(exportTenant({ pool: p.pool, tenantId: "x'); DROP TABLE tenants; --", backupId: backupId() })).rejects.toMatchObject({
+      code: "invalid_tenant_id",
+    });
     await expect(exportTenant({ pool: p.pool, tenantId: "not-a-uuid", backupId: backupId() })).rejects.toMatchObject({ code: "tenant_not_found" });
     await expect(exportTenant({ pool: p.pool, tenantId: p.tenant, backupId: "backup-1" })).rejects.toMatchObject({ code: "invalid_backup_id" });
   });

@@ -51,13 +51,22 @@ export async function platform(prefix = "td", opts: { tenants?: number; scale?: 
 }
 
 /** A second database with the same schema and the global rows (currencies), but no tenant (tests and the restore bench). */
-export async function emptyCopy(source: Pick<Platform, "pool">, { prefix = "td_copy", max = 4 }: { prefix?: string; max?: number } = {}): Promise<{ db: FreshDatabase; pool: pg.Pool; close(): Promise<void> }> {
+export async function emptyCopy(
+  source: Pick<Platform, "pool">,
+  { prefix = "td_copy", max = 4 }: { prefix?: string; max?: number } = {},
+): Promise<{ db: FreshDatabase; pool: pg.Pool; close(): Promise<void> }> {
   const db = await freshDatabase(prefix);
   const pool = testPool({ connectionString: db.url, max });
   await createPlatformSchema({ pool });
   const { rows } = await source.pool.query("SELECT code, name, name_fa, symbol, minor_units FROM currencies ORDER BY code");
   for (const r of rows) {
-    await pool.query("INSERT INTO currencies (code, name, name_fa, symbol, minor_units) VALUES ($1, $2, $3, $4, $5)", [r.code, r.name, r.name_fa, r.symbol, r.minor_units]);
+    await pool.query("INSERT INTO currencies (code, name, name_fa, symbol, minor_units) VALUES ($1, $2, $3, $4, $5)", [
+      r.code,
+      r.name,
+      r.name_fa,
+      r.symbol,
+      r.minor_units,
+    ]);
   }
   return {
     db,

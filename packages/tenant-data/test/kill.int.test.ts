@@ -29,9 +29,13 @@ it("a load killed in the middle of a COPY leaves the tenant exactly as it was", 
   await p.pool.query("DELETE FROM invoice_line_taxes t USING invoice_lines l WHERE l.id = t.line_id AND l.tenant_id = $1 AND l.line_no = 1", [p.tenant]);
   const before = await checksums({ pool: p.pool, tenantId: p.tenant });
 
-  child = spawn(process.execPath, ["--import", "tsx", fileURLToPath(new URL("./fixtures/load-child.ts", import.meta.url)), p.db.url, p.tenant, file, "public.invoice_lines"], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  child = spawn(
+    process.execPath,
+    ["--import", "tsx", fileURLToPath(new URL("./fixtures/load-child.ts", import.meta.url)), p.db.url, p.tenant, file, "public.invoice_lines"],
+    {
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   let stderr = "";
   child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<NodeJS.Signals | null>((resolve) => child!.once("exit", (_code, signal) => resolve(signal)));

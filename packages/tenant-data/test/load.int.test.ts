@@ -63,12 +63,17 @@ describe("load, replace mode", () => {
     expect(progress).toContain("delete");
     expect(progress.at(-1)).toBe("finish");
     // the sequences are at least at the tenant's largest ids again
-    for (const [table, seq] of [["invoices", "public.invoices_id_seq"], ["journal_entries", "public.journal_entries_id_seq"]] as const) {
+    for (const [table, seq] of [
+      ["invoices", "public.invoices_id_seq"],
+      ["journal_entries", "public.journal_entries_id_seq"],
+    ] as const) {
       const { rows } = await p.pool.query(`SELECT (SELECT last_value FROM ${seq}) >= (SELECT max(id) FROM ${table} WHERE tenant_id = $1) AS ok`, [p.tenant]);
       expect(rows[0].ok, seq).toBe(true);
     }
     // put them back where the generator left them (past every tenant's ids)
-    await p.pool.query("SELECT setval(pg_get_serial_sequence('invoices', 'id'), (SELECT max(id) FROM invoices)); SELECT setval(pg_get_serial_sequence('journal_entries', 'id'), (SELECT max(id) FROM journal_entries))");
+    await p.pool.query(
+      "SELECT setval(pg_get_serial_sequence('invoices', 'id'), (SELECT max(id) FROM invoices)); SELECT setval(pg_get_serial_sequence('journal_entries', 'id'), (SELECT max(id) FROM journal_entries))",
+    );
   });
 
   it("leaves another tenant's restore and this tenant's data alone when run twice (idempotent)", async () => {
@@ -87,7 +92,9 @@ describe("a failed load leaves the tenant exactly as it was", () => {
   });
 
   const refused = async (o: { script: Buffer | string; code: string; tenantId?: string; expect?: { backupId?: string }; message?: RegExp }) => {
-    const err = await loadTenantScript({ pool: p.pool, tenantId: o.tenantId ?? p.tenant, script: script(o.script), mode: "replace", expect: o.expect }).catch((e: unknown) => e);
+    const err = await loadTenantScript({ pool: p.pool, tenantId: o.tenantId ?? p.tenant, script: script(o.script), mode: "replace", expect: o.expect }).catch(
+      (e: unknown) => e,
+    );
     expect(err).toMatchObject({ code: o.code });
     if (o.message) expect((err as Error).message).toMatch(o.message);
     expect(await checksums({ pool: p.pool, tenantId: p.tenant })).toEqual(current);
@@ -170,9 +177,7 @@ describe("schema drift since the backup (loaded into empty copies)", () => {
       expect({ ...sums, products: undefined }).toEqual({ ...otherSums, products: undefined });
       expect(sums.products!.rows).toBe(otherSums.products!.rows);
       // sequences moved: the application's next inserts in the copy get fresh ids (GENERATED ALWAYS too)
-      await copy.pool.query(
-        "INSERT INTO invoices (tenant_id, number, customer_id, currency) SELECT tenant_id, 'NEW', id, 'IRR' FROM customers LIMIT 1",
-      );
+      await copy.pool.query("INSERT INTO invoices (tenant_id, number, customer_id, currency) SELECT tenant_id, 'NEW', id, 'IRR' FROM customers LIMIT 1");
       await copy.pool.query("INSERT INTO journal_entries (tenant_id, entry_no, entry_date) VALUES ($1, 999999, '2026-01-01')", [p.other]);
       await copy.pool.query("INSERT INTO accounts (tenant_id, code, name, type) VALUES ($1, 'NEW-1', 'new', 'asset')", [p.other]);
     } finally {
@@ -189,12 +194,19 @@ describe("schema drift since the backup (loaded into empty copies)", () => {
       expect((err as Error).message).toMatch(/public\.customers\.notes/);
       expect((await copy.pool.query("SELECT count(*)::int AS n FROM tenants")).rows[0].n).toBe(0);
 
-      const summary = await loadTenantScript({ pool: copy.pool, tenantId: p.other, script: chunked(other, 333), mode: "into-empty", allowDroppedColumns: true });
+      const summary = await loadTenantScript({
+        pool: copy.pool,
+        tenantId: p.other,
+        script: chunked(other, 333),
+        mode: "into-empty",
+        allowDroppedColumns: true,
+      });
       expect(summary.tables.find((t) => t.name === "public.customers")).toMatchObject({ droppedColumns: ["notes"], fastPath: false });
       const sums = await checksums({ pool: copy.pool, tenantId: p.other });
       expect({ ...sums, customers: undefined }).toEqual({ ...otherSums, customers: undefined });
       // the other columns of customers are intact (addresses hold newlines, tabs, backslashes)
-      const q = "SELECT md5(string_agg(concat_ws('|', id, code, name, address, tags::text, metadata::text, default_invoice_id), ',' ORDER BY id)) AS h FROM customers WHERE tenant_id = $1";
+      const q =
+        "SELECT md5(string_agg(concat_ws('|', id, code, name, address, tags::text, metadata::text, default_invoice_id), ',' ORDER BY id)) AS h FROM customers WHERE tenant_id = $1";
       expect((await copy.pool.query(q, [p.other])).rows[0].h).toBe((await p.pool.query(q, [p.other])).rows[0].h);
     } finally {
       await copy.close();
@@ -206,7 +218,10 @@ describe("schema drift since the backup (loaded into empty copies)", () => {
     try {
       await copy.pool.query("ALTER TABLE invoices ALTER COLUMN title TYPE varchar(5)");
       const err = await loadTenantScript({ pool: copy.pool, tenantId: p.other, script: script(other), mode: "into-empty" }).catch((e: unknown) => e);
-      expect(err).toMatchObject({ code: "restore_type_changed", context: { table: "public.invoices", column: "title", from: "text", to: "character varying(5)" } });
+      expect(err).toMatchObject({
+        code: "restore_type_changed",
+        context: { table: "public.invoices", column: "title", from: "text", to: "character varying(5)" },
+      });
       await copy.pool.query(
         "ALTER TABLE invoices ALTER COLUMN title TYPE text; ALTER TABLE invoice_line_taxes ALTER COLUMN rate TYPE numeric(7,3); ALTER TABLE journal_entries ALTER COLUMN entry_no TYPE bigint",
       );

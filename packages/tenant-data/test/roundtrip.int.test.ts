@@ -82,10 +82,9 @@ describe("isolation", () => {
       if (t.id !== p.tenant) expect(text.includes(t.id), `tenant ${t.id} appears in the script`).toBe(false);
     }
     // owned tables have no tenant_id: check their rows' parents belong to the tenant
-    const { rows } = await p.pool.query<{ id: string }>(
-      "SELECT a.id::text FROM attachments a JOIN invoices i ON i.id = a.invoice_id WHERE i.tenant_id <> $1",
-      [p.tenant],
-    );
+    const { rows } = await p.pool.query<{ id: string }>("SELECT a.id::text FROM attachments a JOIN invoices i ON i.id = a.invoice_id WHERE i.tenant_id <> $1", [
+      p.tenant,
+    ]);
     expect(rows.length).toBeGreaterThan(0);
     for (const r of rows) expect(text.includes(r.id)).toBe(false);
     for (const owned of ["public.invoice_line_taxes", "public.attachments", "public.attachment_thumbnails"]) {

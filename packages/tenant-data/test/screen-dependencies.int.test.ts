@@ -61,7 +61,10 @@ describe("dependency tables of a copy", () => {
     const targetPool = testPool({ connectionString: target.url, max: 2 });
     try {
       await targetPool.query("CREATE SCHEMA crm; CREATE TABLE crm.regions (code text PRIMARY KEY, name text NOT NULL)");
-      expect(await checkDependencies({ source: pool, target: targetPool, tables })).toEqual({ missingTables: ["crm.countries"], shortTables: [{ name: "crm.regions", rows: 0, sourceRows: 2 }] });
+      expect(await checkDependencies({ source: pool, target: targetPool, tables })).toEqual({
+        missingTables: ["crm.countries"],
+        shortTables: [{ name: "crm.regions", rows: 0, sourceRows: 2 }],
+      });
       await targetPool.query("DROP SCHEMA crm CASCADE");
       await targetPool.query(SCHEMA);
       await targetPool.query("INSERT INTO crm.regions VALUES ('eu', 'Europe')");

@@ -18,18 +18,83 @@ function table(o: { schema: string; name: string; columns: [string, string, bool
   };
 }
 
-const tenants = table({ schema: "s", name: "tenants", columns: [["id", "uuid"], ["status", "text"]] });
-const invoices = table({ schema: "s", name: "invoices", columns: [["id", "bigint"], ["tenant_id", "uuid"]], extra: { indexes: [["tenant_id", "id"]] } });
-const files = table({ schema: "s", name: "files", columns: [["id", "uuid"], ["invoice_id", "bigint"]] });
-const notes = table({ schema: "s", name: "notes", columns: [["id", "int"], ["tenant_ref", "uuid"]] });
+const tenants = table({
+  schema: "s",
+  name: "tenants",
+  columns: [
+    ["id", "uuid"],
+    ["status", "text"],
+  ],
+});
+const invoices = table({
+  schema: "s",
+  name: "invoices",
+  columns: [
+    ["id", "bigint"],
+    ["tenant_id", "uuid"],
+  ],
+  extra: { indexes: [["tenant_id", "id"]] },
+});
+const files = table({
+  schema: "s",
+  name: "files",
+  columns: [
+    ["id", "uuid"],
+    ["invoice_id", "bigint"],
+  ],
+});
+const notes = table({
+  schema: "s",
+  name: "notes",
+  columns: [
+    ["id", "int"],
+    ["tenant_ref", "uuid"],
+  ],
+});
 const rates = table({ schema: "s", name: "rates", columns: [["code", "text"]] });
 const catalog: PgCatalog = {
   tables: [tenants, invoices, files, notes, rates],
   foreignKeys: [
-    { name: "inv_t", child: invoices.oid, parent: tenants.oid, parentName: "s.tenants", columns: ["tenant_id"], parentColumns: ["id"], deferrable: false, onDelete: "no action" },
-    { name: "files_inv", child: files.oid, parent: invoices.oid, parentName: "s.invoices", columns: ["invoice_id"], parentColumns: ["id"], deferrable: false, onDelete: "no action" },
-    { name: "notes_t", child: notes.oid, parent: tenants.oid, parentName: "s.tenants", columns: ["tenant_ref"], parentColumns: ["id"], deferrable: false, onDelete: "no action" },
-    { name: "inv_rate", child: invoices.oid, parent: null, parentName: "other.rates", columns: ["id"], parentColumns: ["code"], deferrable: false, onDelete: "no action" },
+    {
+      name: "inv_t",
+      child: invoices.oid,
+      parent: tenants.oid,
+      parentName: "s.tenants",
+      columns: ["tenant_id"],
+      parentColumns: ["id"],
+      deferrable: false,
+      onDelete: "no action",
+    },
+    {
+      name: "files_inv",
+      child: files.oid,
+      parent: invoices.oid,
+      parentName: "s.invoices",
+      columns: ["invoice_id"],
+      parentColumns: ["id"],
+      deferrable: false,
+      onDelete: "no action",
+    },
+    {
+      name: "notes_t",
+      child: notes.oid,
+      parent: tenants.oid,
+      parentName: "s.tenants",
+      columns: ["tenant_ref"],
+      parentColumns: ["id"],
+      deferrable: false,
+      onDelete: "no action",
+    },
+    {
+      name: "inv_rate",
+      child: invoices.oid,
+      parent: null,
+      parentName: "other.rates",
+      columns: ["id"],
+      parentColumns: ["code"],
+      deferrable: false,
+      onDelete: "no action",
+    },
   ],
 };
 
@@ -53,7 +118,9 @@ describe("buildPlan and the SQL it leads to", () => {
     expect(selectSql({ plan, table: t("s.files"), tenant: "'x'" })).toBe(
       "SELECT t0.id, t0.invoice_id FROM s.files t0 JOIN s.invoices t1 ON t1.id = t0.invoice_id WHERE t1.tenant_id = 'x'",
     );
-    expect(deleteSql({ plan, table: t("s.files"), tenant: "$1" })).toBe("DELETE FROM s.files t0 USING s.invoices t1 WHERE t1.id = t0.invoice_id AND t1.tenant_id = $1");
+    expect(deleteSql({ plan, table: t("s.files"), tenant: "$1" })).toBe(
+      "DELETE FROM s.files t0 USING s.invoices t1 WHERE t1.id = t0.invoice_id AND t1.tenant_id = $1",
+    );
     expect(selectSql({ plan, table: t("s.notes"), tenant: "'x'" })).toBe("SELECT t0.id, t0.tenant_ref FROM s.notes t0 WHERE t0.tenant_ref = 'x'");
     expect(deleteSql({ plan, table: t("s.tenants"), tenant: "$1" })).toBe("DELETE FROM s.tenants t0 WHERE t0.id = $1");
   });

@@ -26,7 +26,12 @@ export function raisedErrorCodes(root: string, folders: string[]): RaisedCode[] 
   const found: RaisedCode[] = [];
   for (const folder of folders) {
     const [base, rest] = folder.split("/*/");
-    const dirs = rest === undefined ? [path.join(root, folder)] : readdirSync(path.join(root, base!), { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => path.join(root, base!, d.name, rest));
+    const dirs =
+      rest === undefined
+        ? [path.join(root, folder)]
+        : readdirSync(path.join(root, base!), { withFileTypes: true })
+            .filter((d) => d.isDirectory())
+            .map((d) => path.join(root, base!, d.name, rest));
     for (const dir of dirs) {
       let files: string[];
       try {

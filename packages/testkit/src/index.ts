@@ -118,7 +118,11 @@ export async function adminQuery(sql: string, params: unknown[] = []): Promise<p
  * Polls `check` every 25 ms until it returns something truthy, and returns that; throws after
  * `timeoutMs` naming `what`. A safety net for asynchronous work, never a performance assertion.
  */
-export async function waitFor<T>(check: () => T | Promise<T>, what = "a condition", timeoutMs = 60_000): Promise<Exclude<T, false | 0 | "" | null | undefined>> {
+export async function waitFor<T>(
+  check: () => T | Promise<T>,
+  what = "a condition",
+  timeoutMs = 60_000,
+): Promise<Exclude<T, false | 0 | "" | null | undefined>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();

@@ -11,7 +11,11 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../.
  * package this file lints in: more than typescript-eslint's default limit of 8).
  */
 function eslintIn(pkgDir: string): ESLint {
-  const projectService = { allowDefaultProject: ["src/probe.ts", "test/probe.test.ts"], defaultProject: "tsconfig.json", maximumDefaultProjectFileMatchCount_THIS_WILL_SLOW_DOWN_LINTING: 32 };
+  const projectService = {
+    allowDefaultProject: ["src/probe.ts", "test/probe.test.ts"],
+    defaultProject: "tsconfig.json",
+    maximumDefaultProjectFileMatchCount_THIS_WILL_SLOW_DOWN_LINTING: 32,
+  };
   return new ESLint({ cwd: path.join(root, pkgDir), overrideConfig: { languageOptions: { parserOptions: { projectService } } } });
 }
 
@@ -80,7 +84,12 @@ describe("layer rules", { timeout: 60_000 }, () => {
   it("fail on a capability importing the API (a layer above it), and let the API import capabilities", async () => {
     const messages = await lint("packages/tenant-backup", `import { appRouter } from "@hesaab/api";\nexport const r = appRouter;\n`);
     expect(messages.join("\n")).toMatch(/tenant-backup \(capabilities\) may not import a layer above it \(api\)/);
-    expect(await lint("packages/api", `import { customerExportLinks } from "@hesaab/tenant-backup";\nimport { storageAnalytics } from "@hesaab/storage-ops";\nexport const x = [customerExportLinks, storageAnalytics];\n`)).toEqual([]);
+    expect(
+      await lint(
+        "packages/api",
+        `import { customerExportLinks } from "@hesaab/tenant-backup";\nimport { storageAnalytics } from "@hesaab/storage-ops";\nexport const x = [customerExportLinks, storageAnalytics];\n`,
+      ),
+    ).toEqual([]);
     const app = await lint("packages/api", `import { startGateway } from "@hesaab/gateway";\nexport const s = startGateway;\n`);
     expect(app.join("\n")).toMatch(/packages never import apps/);
   });
@@ -91,19 +100,37 @@ describe("layer rules", { timeout: 60_000 }, () => {
   });
 
   it("let a package import lower layers, and its tests anything", async () => {
-    expect(await lint("packages/dr", `import { openCatalog } from "@hesaab/db";\nimport { KeyRing } from "@hesaab/crypto";\nexport const x = [openCatalog, KeyRing];\n`)).toEqual([]);
-    const [result] = await eslintIn("packages/bus").lintText(`import { catalogClaims } from "@hesaab/db";\nexport const c = catalogClaims;\n`, { filePath: path.join(root, "packages/bus", "test/probe.test.ts") });
+    expect(
+      await lint(
+        "packages/dr",
+        `import { openCatalog } from "@hesaab/db";\nimport { KeyRing } from "@hesaab/crypto";\nexport const x = [openCatalog, KeyRing];\n`,
+      ),
+    ).toEqual([]);
+    const [result] = await eslintIn("packages/bus").lintText(`import { catalogClaims } from "@hesaab/db";\nexport const c = catalogClaims;\n`, {
+      filePath: path.join(root, "packages/bus", "test/probe.test.ts"),
+    });
     expect(result?.messages ?? []).toEqual([]);
   });
 
   it("fail on a floating promise or a promise where nothing waits for it, with the types of the package", async () => {
     const floating = await lint("packages/storage", `export async function put(): Promise<void> {}\nexport function go(): void {\n  put();\n}\n`);
     expect(floating.join("\n")).toMatch(/no-floating-promises/);
-    const misused = await lint("apps/gateway", `import { EventEmitter } from "node:events";\nexport function on(e: EventEmitter): void {\n  e.on("x", async () => {});\n}\n`);
+    const misused = await lint(
+      "apps/gateway",
+      `import { EventEmitter } from "node:events";\nexport function on(e: EventEmitter): void {\n  e.on("x", async () => {});\n}\n`,
+    );
     expect(misused.join("\n")).toMatch(/no-misused-promises/);
     // a promise let go on purpose, and one awaited, pass; so does a promise typed through another package
-    expect(await lint("packages/storage", `export async function put(): Promise<void> {}\nexport async function go(): Promise<void> {\n  void put();\n  await put();\n}\n`)).toEqual([]);
-    const imported = await lint("packages/dr", `import { openCatalog } from "@hesaab/db";\nexport function go(): void {\n  openCatalog({ url: "postgres://x" }).close();\n}\n`);
+    expect(
+      await lint(
+        "packages/storage",
+        `export async function put(): Promise<void> {}\nexport async function go(): Promise<void> {\n  void put();\n  await put();\n}\n`,
+      ),
+    ).toEqual([]);
+    const imported = await lint(
+      "packages/dr",
+      `import { openCatalog } from "@hesaab/db";\nexport function go(): void {\n  openCatalog({ url: "postgres://x" }).close();\n}\n`,
+    );
     expect(imported.join("\n")).toMatch(/no-floating-promises/);
   });
 

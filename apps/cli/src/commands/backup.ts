@@ -13,7 +13,13 @@ import { humanBytes as mb, printJson, progressDone, progressLine } from "../outp
  */
 export async function openDeps({ units }: { units?: number } = {}) {
   const env = tenantBackupEnv();
-  const deps = openTenantBackupDeps({ env, workDir: `${env.HESAAB_DATA_DIR}/restores`, gzipLevel: env.BACKUP_GZIP_LEVEL, discover: { tenantColumn: env.TENANT_COLUMN }, units });
+  const deps = openTenantBackupDeps({
+    env,
+    workDir: `${env.HESAAB_DATA_DIR}/restores`,
+    gzipLevel: env.BACKUP_GZIP_LEVEL,
+    discover: { tenantColumn: env.TENANT_COLUMN },
+    units,
+  });
   try {
     await requireMigratedCatalog({ pool: deps.catalog.pool, url: catalogUrl(env) });
   } catch (err) {
@@ -71,8 +77,13 @@ export function registerBackup(program: Command): void {
           progressDone();
           if (!o.ok) return void process.stdout.write(`FAILED   ${o.tenantId}  ${errorText(o.error)}\n`);
           const { record } = o;
-          process.stdout.write(`${record.status === "completed" ? "ok      " : "DEGRADED"} ${o.tenantId}  ${record.id}  ${mb(record.fileSize)}  ${Object.entries(record.providers).map(([p, c]) => `${p}:${c.status}`).join(" ")}\n`);
-          for (const [p, c] of Object.entries(record.providers)) if (c.error) process.stdout.write(`         ${p}: ${c.error} (storage-svc copies it there once ${p} works again)\n`);
+          process.stdout.write(
+            `${record.status === "completed" ? "ok      " : "DEGRADED"} ${o.tenantId}  ${record.id}  ${mb(record.fileSize)}  ${Object.entries(record.providers)
+              .map(([p, c]) => `${p}:${c.status}`)
+              .join(" ")}\n`,
+          );
+          for (const [p, c] of Object.entries(record.providers))
+            if (c.error) process.stdout.write(`         ${p}: ${c.error} (storage-svc copies it there once ${p} works again)\n`);
           progressLine(`[${results.length + failures.length}/${tenants.length}] backed up`);
         };
         await backupTenants(deps, {
@@ -82,7 +93,10 @@ export function registerBackup(program: Command): void {
           concurrency: opts.concurrency,
           batchSize: opts.batchSize,
           onResult: report,
-          onProgress: (p) => progressLine(`[${results.length + failures.length}/${tenants.length}] ${p.tenantId}: ${p.table} ${p.tablesDone}/${p.tablesTotal} tables, ${mb(p.bytes)}`),
+          onProgress: (p) =>
+            progressLine(
+              `[${results.length + failures.length}/${tenants.length}] ${p.tenantId}: ${p.table} ${p.tablesDone}/${p.tablesTotal} tables, ${mb(p.bytes)}`,
+            ),
         });
         if (opts.json) printJson({ backups: results, failures, refused });
         else {
@@ -111,8 +125,12 @@ export function registerBackup(program: Command): void {
         if (opts.json) return printJson(rows.map(describeRecord));
         if (!rows.length) return void process.stdout.write("no backups\n");
         for (const r of rows) {
-          const providers = Object.entries(r.providers).map(([p, c]) => `${p}:${c.status}`).join(" ");
-          process.stdout.write(`${r.id}  ${r.backupType.padEnd(8)} ${(r.tenantId ?? "-").padEnd(36)} ${r.status.padEnd(9)} ${mb(r.fileSize).padStart(9)}  ${r.createdAt.toISOString()}  ${providers}\n`);
+          const providers = Object.entries(r.providers)
+            .map(([p, c]) => `${p}:${c.status}`)
+            .join(" ");
+          process.stdout.write(
+            `${r.id}  ${r.backupType.padEnd(8)} ${(r.tenantId ?? "-").padEnd(36)} ${r.status.padEnd(9)} ${mb(r.fileSize).padStart(9)}  ${r.createdAt.toISOString()}  ${providers}\n`,
+          );
         }
       } finally {
         await deps.close();

@@ -58,7 +58,13 @@ function run({ name, args, env, cwd }: { name: string; args: string[]; env: Node
  * the demo's output (a log once redirected; the services' lines go there too). Without a terminal
  * the log says how to sign one instead. Links are signed only when there is a terminal to show them.
  */
-export async function announceSignIn(o: { log: (line: string) => void; terminal: TerminalWriter | undefined; admin: () => Promise<string>; tenant: (() => Promise<string>) | undefined; appUrl: string }): Promise<void> {
+export async function announceSignIn(o: {
+  log: (line: string) => void;
+  terminal: TerminalWriter | undefined;
+  admin: () => Promise<string>;
+  tenant: (() => Promise<string>) | undefined;
+  appUrl: string;
+}): Promise<void> {
   if (!o.terminal) {
     o.log(`admin app:  ${o.appUrl}/admin/  (no terminal: sign-in links are not printed to logs; sign one with \`pnpm hesaab admin session --user <you>\`)`);
     o.log(`tenant app: ${o.appUrl}/app/  (sign one with \`pnpm hesaab tenant session <tenantId>\`)`);
@@ -83,7 +89,11 @@ export function registerDemo(program: Command): void {
       const root = repoRoot();
       const log = (line: string) => process.stdout.write(`[demo] ${line}\n`);
       const stack = await ensureStack({ log });
-      log(`stack: ${Object.entries(stack.parts).map(([k, v]) => `${k} ${v}`).join(", ")}`);
+      log(
+        `stack: ${Object.entries(stack.parts)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(", ")}`,
+      );
       const env = childEnv(stack.env);
       await migrate({ url: stack.env.BACKUP_DATABASE_URL! });
       if ((await tenantCount(stack.env.PLATFORM_DATABASE_URL!)) === 0) {
@@ -125,7 +135,9 @@ export function registerDemo(program: Command): void {
         log,
         terminal: terminalWriter(),
         admin: async () => (await adminSessionLink({ userId: "demo-admin", hours: 8 }, adminSessionEnv(env))).url,
-        tenant: demoTenant ? async () => (await tenantSessionLink({ tenantId: demoTenant, userId: "demo", role: "owner", hours: 8 }, tenantSessionEnv(env))).url : undefined,
+        tenant: demoTenant
+          ? async () => (await tenantSessionLink({ tenantId: demoTenant, userId: "demo", role: "owner", hours: 8 }, tenantSessionEnv(env))).url
+          : undefined,
         appUrl: `http://127.0.0.1:${env.GATEWAY_PORT ?? 8080}`,
       });
       log(`CLI:        set -a; . ${stack.envFile}; set +a; pnpm -s hesaab backups list`);

@@ -28,7 +28,11 @@ function openProviders(from: ProviderName | undefined): { backends: StorageBacke
   // envPieces.b2/r2 build their keys from a template, so zod's output type does not name them: the values are there.
   const configs = providersFromEnv(env as ProviderEnv);
   if (configs.length === 0) {
-    throw new ConfigError({ code: "config_invalid", message: "no storage provider is configured", hint: "Set B2_BUCKET_NAME, B2_ENDPOINT_URL, B2_ACCESS_KEY_ID, B2_SECRET_ACCESS_KEY (or the R2_* ones)" });
+    throw new ConfigError({
+      code: "config_invalid",
+      message: "no storage provider is configured",
+      hint: "Set B2_BUCKET_NAME, B2_ENDPOINT_URL, B2_ACCESS_KEY_ID, B2_SECRET_ACCESS_KEY (or the R2_* ones)",
+    });
   }
   if (from && !configs.some((c) => c.name === from)) {
     process.stderr.write(`warning: ${from} is not configured (${from.toUpperCase()}_* variables); using ${configs.map((c) => c.name).join(", ")}\n`);
@@ -57,7 +61,14 @@ const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd()).join("\n");
+  return rows
+    .map((r) =>
+      r
+        .map((c, i) => c.padEnd(widths[i]!))
+        .join("  ")
+        .trimEnd(),
+    )
+    .join("\n");
 }
 
 // ---- backup ------------------------------------------------------------------------------------
@@ -69,7 +80,8 @@ interface BackupFlags {
 
 async function backup(flags: BackupFlags): Promise<void> {
   const env = drEnv();
-  if (!env.PLATFORM_DATABASE_URL) throw new ConfigError({ code: "config_invalid", message: "PLATFORM_DATABASE_URL is not set: which database should be backed up?" });
+  if (!env.PLATFORM_DATABASE_URL)
+    throw new ConfigError({ code: "config_invalid", message: "PLATFORM_DATABASE_URL is not set: which database should be backed up?" });
   const { backends, root } = openProviders(undefined);
   const keyRing = new KeyRing(drKeysEnv());
   const catalogUrl = flags.catalog ? (env.BACKUP_DATABASE_URL ?? env.PLATFORM_DATABASE_URL) : undefined;
@@ -120,7 +132,10 @@ async function list(flags: { from: ProviderName; json?: boolean }): Promise<void
   const { backends, root } = openProviders(flags.from);
   const listing = await listDisasterBackups({ backends, root });
   if (flags.json) return printJson(listing);
-  printListing(listing, backends.map((b) => b.name));
+  printListing(
+    listing,
+    backends.map((b) => b.name),
+  );
 }
 
 function printListing(listing: DisasterListing, providers: string[]): void {
@@ -213,19 +228,25 @@ function printRestoreReport(r: RestoreReport): void {
   );
   for (const t of bad) lines.push(`    ${t.table}: expected ${t.expected}, found ${t.actual ?? "no table"}`);
   if (r.configFiles.length === 0) lines.push("  config   the backup holds no configuration files");
-  else if (r.configFiles.every((f) => f.writtenTo)) lines.push(`  config   ${r.configFiles.length} files written:`, ...r.configFiles.map((f) => `    ${f.writtenTo}`));
+  else if (r.configFiles.every((f) => f.writtenTo))
+    lines.push(`  config   ${r.configFiles.length} files written:`, ...r.configFiles.map((f) => `    ${f.writtenTo}`));
   else lines.push(`  config   ${r.configFiles.length} files in the backup (pass --config-dir to write them): ${r.configFiles.map((f) => f.path).join(", ")}`);
   if (!r.roles) lines.push("  roles    none created (skipped, or the backup carries none)");
   else {
-    lines.push(`  roles    created ${r.roles.created.length ? r.roles.created.join(", ") : "none"}; already there (left as they are): ${r.roles.existing.join(", ") || "none"}`);
-    if (!r.roles.passwords && r.roles.created.length) lines.push("           WITHOUT PASSWORDS (the backup was not taken as a superuser): set them with ALTER ROLE … PASSWORD");
+    lines.push(
+      `  roles    created ${r.roles.created.length ? r.roles.created.join(", ") : "none"}; already there (left as they are): ${r.roles.existing.join(", ") || "none"}`,
+    );
+    if (!r.roles.passwords && r.roles.created.length)
+      lines.push("           WITHOUT PASSWORDS (the backup was not taken as a superuser): set them with ALTER ROLE … PASSWORD");
     lines.push(
       r.roles.owners
         ? "  owners   every object owned by its role again"
         : `  owners   objects are owned by the restoring user: ${r.roles.unavailableOwners.join(", ")} missing on this server or not yours to act as (ALTER … OWNER TO to hand them over)`,
     );
   }
-  lines.push(`  took     ${secs(r.durationsMs.total)} (fetch + verify ${secs(r.durationsMs.fetch)}, pg_restore ${secs(r.durationsMs.restore)}, check ${secs(r.durationsMs.check)})`);
+  lines.push(
+    `  took     ${secs(r.durationsMs.total)} (fetch + verify ${secs(r.durationsMs.fetch)}, pg_restore ${secs(r.durationsMs.restore)}, check ${secs(r.durationsMs.check)})`,
+  );
   lines.push(r.ok ? "OK" : "RESTORED WITH DIFFERENCES: see the tables above");
   process.stdout.write(`${lines.join("\n")}\n`);
 }
@@ -250,14 +271,25 @@ async function rotateKeys(flags: { dryRun?: boolean; catalog: boolean; json?: bo
   if (flags.json) return printJson(report);
   const verb = report.dryRun ? "would re-wrap" : "re-wrapped";
   const lines = report.providers.map((p) =>
-    p.ok ? `${p.provider}: ${p.sidecars} sidecars, ${verb} ${p.rewrapped}, already current ${p.current}, failed ${p.failed}` : `${p.provider}: NOT LISTED: ${p.error?.code}: ${p.error?.message}`,
+    p.ok
+      ? `${p.provider}: ${p.sidecars} sidecars, ${verb} ${p.rewrapped}, already current ${p.current}, failed ${p.failed}`
+      : `${p.provider}: NOT LISTED: ${p.error?.code}: ${p.error?.message}`,
   );
-  for (const p of report.providers) for (const o of p.outcomes.filter((x) => x.error)) lines.push(`  ${p.provider} ${o.key}: ${o.error!.code}: ${o.error!.message}`);
+  for (const p of report.providers)
+    for (const o of p.outcomes.filter((x) => x.error)) lines.push(`  ${p.provider} ${o.key}: ${o.error!.code}: ${o.error!.message}`);
   if (report.catalog) {
     const c = report.catalog;
-    lines.push(c.error ? `catalog: NOT UPDATED: ${c.error.code}: ${c.error.message}` : `catalog: ${c.records} records, ${verb} ${c.rewrapped}, failed ${c.failed}`);
+    lines.push(
+      c.error ? `catalog: NOT UPDATED: ${c.error.code}: ${c.error.message}` : `catalog: ${c.records} records, ${verb} ${c.rewrapped}, failed ${c.failed}`,
+    );
   } else lines.push("catalog: not configured (only the buckets' sidecars)");
-  lines.push(report.ok ? (report.dryRun ? "dry run: nothing written" : "done: older DR_MASTER_KEYS versions are no longer needed by these backups") : "FAILURES: keep the old key versions until a run reports none");
+  lines.push(
+    report.ok
+      ? report.dryRun
+        ? "dry run: nothing written"
+        : "done: older DR_MASTER_KEYS versions are no longer needed by these backups"
+      : "FAILURES: keep the old key versions until a run reports none",
+  );
   process.stdout.write(`${lines.join("\n")}\n`);
 }
 

@@ -4,7 +4,14 @@ import { createWriteStream } from "node:fs";
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
 import type { Command } from "commander";
-import { buildCustomerExport, expireCustomerExports, exportSummary, openCustomerExport, requestCustomerExport, type CustomerExport } from "@hesaab/tenant-backup";
+import {
+  buildCustomerExport,
+  expireCustomerExports,
+  exportSummary,
+  openCustomerExport,
+  requestCustomerExport,
+  type CustomerExport,
+} from "@hesaab/tenant-backup";
 import { cliActor, tenantBackupEnv } from "../env";
 import { humanBytes, printJson } from "../output";
 import { openDeps } from "./backup";

@@ -22,12 +22,17 @@ export function registerKeys(program: Command): void {
       try {
         let tenants = tenantIds;
         if (opts.behindMaster) tenants = await deps.tenantKeys.tenantsBehindMaster();
-        else if (opts.all) tenants = (await deps.catalog.pool.query<{ tenant_id: string }>("select distinct tenant_id from backup.tenant_keys order by 1")).rows.map((r) => r.tenant_id);
+        else if (opts.all)
+          tenants = (await deps.catalog.pool.query<{ tenant_id: string }>("select distinct tenant_id from backup.tenant_keys order by 1")).rows.map(
+            (r) => r.tenant_id,
+          );
         if (!tenants.length) throw usageError("no tenant to rotate", "Give tenant ids, --all or --behind-master");
         const report = await rotateTenantKeys(deps, { tenantIds: tenants, retire: opts.retire, dryRun: opts.dryRun, requestedBy: cliActor() });
         if (opts.json) return printJson(report);
         for (const t of report.tenants) {
-          process.stdout.write(`${t.failures.length ? "FAILED" : "ok    "} ${t.tenantId}  ${opts.dryRun ? "would re-wrap" : "re-wrapped"} ${t.rewrapped}${t.newKeyVersion ? `, now v${t.newKeyVersion}` : ""}${t.retired.length ? `, retired v${t.retired.join(", v")}` : ""}\n`);
+          process.stdout.write(
+            `${t.failures.length ? "FAILED" : "ok    "} ${t.tenantId}  ${opts.dryRun ? "would re-wrap" : "re-wrapped"} ${t.rewrapped}${t.newKeyVersion ? `, now v${t.newKeyVersion}` : ""}${t.retired.length ? `, retired v${t.retired.join(", v")}` : ""}\n`,
+          );
           for (const f of t.failures) process.stdout.write(`         ${f.backupId}: ${f.error}\n`);
         }
         if (report.tenants.some((t) => t.failures.length)) process.exitCode = 1;

@@ -55,7 +55,12 @@ export function registerPlan(program: Command): void {
         const exclusions = flags.customer ? customerExportEnv().CUSTOMER_EXPORT_EXCLUDE_COLUMNS : undefined;
         const customer = exclusions ? { ...exclusions, excludedColumns: excludedColumns(plan, exclusions) } : undefined;
         if (flags.json) {
-          printJson({ database: redactUrl(url), ...(flags.tenant ? { tenantId: flags.tenant, rows } : {}), plan, ...(customer ? { customerExport: customer } : {}) });
+          printJson({
+            database: redactUrl(url),
+            ...(flags.tenant ? { tenantId: flags.tenant, rows } : {}),
+            plan,
+            ...(customer ? { customerExport: customer } : {}),
+          });
           return;
         }
         process.stdout.write(`${formatPlan(plan, rows)}\n`);

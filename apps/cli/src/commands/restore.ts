@@ -25,9 +25,13 @@ function printReport(report: RestoreReport, json?: boolean): void {
   for (const d of report.dependencies ?? []) process.stdout.write(`copied  ${d.table}: ${d.rows} rows the target lacked\n`);
   for (const t of report.tenants) {
     const where = t.providerUsed ? ` from ${t.providerUsed}${t.fallbackFrom ? ` (fell back from ${t.fallbackFrom.join(", ")})` : ""}` : "";
-    process.stdout.write(t.ok ? `ok      ${t.tenantId}  ${t.backupId}${where}, ${t.rows} rows\n` : `FAILED  ${t.tenantId}  ${t.error?.message} [${t.error?.code}]\n`);
+    process.stdout.write(
+      t.ok ? `ok      ${t.tenantId}  ${t.backupId}${where}, ${t.rows} rows\n` : `FAILED  ${t.tenantId}  ${t.error?.message} [${t.error?.code}]\n`,
+    );
   }
-  process.stdout.write(`\nrestore ${report.operationId}: ${report.status}${report.rollbackAvailable ? `; undo with: hesaab restore rollback ${report.operationId}` : ""}\n`);
+  process.stdout.write(
+    `\nrestore ${report.operationId}: ${report.status}${report.rollbackAvailable ? `; undo with: hesaab restore rollback ${report.operationId}` : ""}\n`,
+  );
 }
 
 export function registerRestore(program: Command): void {
@@ -45,34 +49,49 @@ export function registerRestore(program: Command): void {
     .option("--allow-dropped-columns", "load backups whose columns were dropped since, leaving those values out")
     .option("--concurrency <n>", "tenants restored at once", positiveInt, 2)
     .option("--json", "print the report as JSON")
-    .action(async (tenantIds: string[], opts: { all?: boolean; backup?: string; at?: Date; from: "b2" | "r2"; targetDb?: string; withDependencies?: boolean; allowDroppedColumns?: boolean; concurrency: number; json?: boolean }) => {
-      if (!opts.backup && Boolean(opts.all) === tenantIds.length > 0) {
-        throw usageError("give tenant ids, --all or --backup", "e.g. `hesaab restore tenant <id> --at 2026-11-25T23:00:00Z`");
-      }
-      if (opts.backup && opts.at) throw usageError("give --backup or --at, not both");
-      if (opts.withDependencies && !opts.targetDb) throw usageError("--with-dependencies goes with --target-db (production has its global tables)");
-      const deps = await openDeps();
-      try {
-        const report = await restoreTenants(deps, {
-          tenantIds: tenantIds.length ? tenantIds : undefined,
-          all: opts.all,
-          backupId: opts.backup,
-          at: opts.at,
-          provider: opts.from,
-          targetDb: opts.targetDb,
-          withDependencies: opts.withDependencies,
-          allowDroppedColumns: opts.allowDroppedColumns,
-          concurrency: opts.concurrency,
-          requestedBy: cliActor(),
-          onProgress: (p) => progressLine(`${p.tenantId}: ${p.phase} ${p.percentage}% (${p.rowsDone} rows)`),
-        });
-        progressDone();
-        printReport(report, opts.json);
-        if (report.status !== "completed") process.exitCode = 1;
-      } finally {
-        await deps.close();
-      }
-    });
+    .action(
+      async (
+        tenantIds: string[],
+        opts: {
+          all?: boolean;
+          backup?: string;
+          at?: Date;
+          from: "b2" | "r2";
+          targetDb?: string;
+          withDependencies?: boolean;
+          allowDroppedColumns?: boolean;
+          concurrency: number;
+          json?: boolean;
+        },
+      ) => {
+        if (!opts.backup && Boolean(opts.all) === tenantIds.length > 0) {
+          throw usageError("give tenant ids, --all or --backup", "e.g. `hesaab restore tenant <id> --at 2026-11-25T23:00:00Z`");
+        }
+        if (opts.backup && opts.at) throw usageError("give --backup or --at, not both");
+        if (opts.withDependencies && !opts.targetDb) throw usageError("--with-dependencies goes with --target-db (production has its global tables)");
+        const deps = await openDeps();
+        try {
+          const report = await restoreTenants(deps, {
+            tenantIds: tenantIds.length ? tenantIds : undefined,
+            all: opts.all,
+            backupId: opts.backup,
+            at: opts.at,
+            provider: opts.from,
+            targetDb: opts.targetDb,
+            withDependencies: opts.withDependencies,
+            allowDroppedColumns: opts.allowDroppedColumns,
+            concurrency: opts.concurrency,
+            requestedBy: cliActor(),
+            onProgress: (p) => progressLine(`${p.tenantId}: ${p.phase} ${p.percentage}% (${p.rowsDone} rows)`),
+          });
+          progressDone();
+          printReport(report, opts.json);
+          if (report.status !== "completed") process.exitCode = 1;
+        } finally {
+          await deps.close();
+        }
+      },
+    );
 
   restore
     .command("rollback")
@@ -103,7 +122,9 @@ export function registerRestore(program: Command): void {
         if (opts.json) return printJson(rows.map((r) => ({ ...r, targetDb: r.targetDb ? redactUrl(r.targetDb) : null })));
         if (!rows.length) return void process.stdout.write("no restores\n");
         for (const r of rows) {
-          process.stdout.write(`${r.id}  ${r.status.padEnd(11)} ${String(r.progressPercentage).padStart(3)}%  ${r.restoreType.padEnd(10)} ${r.targetTenants.length} tenant(s)  ${r.storageProvider}${r.providerUsed && r.providerUsed !== r.storageProvider ? `→${r.providerUsed}` : ""}  ${r.initiatedAt.toISOString()}  by ${r.initiatedBy}${r.rollbackAvailable ? "  (rollback available)" : ""}\n`);
+          process.stdout.write(
+            `${r.id}  ${r.status.padEnd(11)} ${String(r.progressPercentage).padStart(3)}%  ${r.restoreType.padEnd(10)} ${r.targetTenants.length} tenant(s)  ${r.storageProvider}${r.providerUsed && r.providerUsed !== r.storageProvider ? `→${r.providerUsed}` : ""}  ${r.initiatedAt.toISOString()}  by ${r.initiatedBy}${r.rollbackAvailable ? "  (rollback available)" : ""}\n`,
+          );
         }
       } finally {
         await deps.close();

@@ -30,13 +30,28 @@ export async function tenantSessionLink(
   o: { tenantId: string; userId: string; role: string; hours: number },
   env: ReturnType<typeof tenantSessionEnv> = tenantSessionEnv(),
 ): Promise<SessionLink> {
-  const signed = await signSession({ kind: "tenant", ...o, secret: Buffer.from(env.TENANT_SESSION_SECRET, "utf8"), issuer: env.SESSION_ISSUER, tenantMaxHours: env.TENANT_SESSION_MAX_HOURS });
+  const signed = await signSession({
+    kind: "tenant",
+    ...o,
+    secret: Buffer.from(env.TENANT_SESSION_SECRET, "utf8"),
+    issuer: env.SESSION_ISSUER,
+    tenantMaxHours: env.TENANT_SESSION_MAX_HOURS,
+  });
   return link({ port: env.GATEWAY_PORT, app: "app", ...signed });
 }
 
 /** A super admin's session token and the admin app's URL that signs in with it. */
-export async function adminSessionLink(o: { userId: string; role?: string; hours: number }, env: ReturnType<typeof adminSessionEnv> = adminSessionEnv()): Promise<SessionLink> {
-  const signed = await signSession({ kind: "admin", ...o, role: o.role ?? ADMIN_ROLE, secret: Buffer.from(env.ADMIN_SESSION_SECRET, "utf8"), issuer: env.SESSION_ISSUER });
+export async function adminSessionLink(
+  o: { userId: string; role?: string; hours: number },
+  env: ReturnType<typeof adminSessionEnv> = adminSessionEnv(),
+): Promise<SessionLink> {
+  const signed = await signSession({
+    kind: "admin",
+    ...o,
+    role: o.role ?? ADMIN_ROLE,
+    secret: Buffer.from(env.ADMIN_SESSION_SECRET, "utf8"),
+    issuer: env.SESSION_ISSUER,
+  });
   return link({ port: env.GATEWAY_PORT, app: "admin", ...signed });
 }
 
@@ -63,7 +78,8 @@ export function registerSessions(program: Command): void {
     .option("--json", "print the token, link, jti and expiry as JSON")
     .action(async (tenantId: string, opts: { user: string; role: string; hours: number; json?: boolean }) => {
       const env = tenantSessionEnv();
-      if (opts.hours > env.TENANT_SESSION_MAX_HOURS) throw usageError(`a tenant session lasts at most ${env.TENANT_SESSION_MAX_HOURS} hours (TENANT_SESSION_MAX_HOURS)`, "Sign a new one when it runs out");
+      if (opts.hours > env.TENANT_SESSION_MAX_HOURS)
+        throw usageError(`a tenant session lasts at most ${env.TENANT_SESSION_MAX_HOURS} hours (TENANT_SESSION_MAX_HOURS)`, "Sign a new one when it runs out");
       printLink(await tenantSessionLink({ tenantId, userId: opts.user, role: opts.role, hours: opts.hours }, env), opts.json);
     });
   program
@@ -76,7 +92,11 @@ export function registerSessions(program: Command): void {
     .option("--hours <n>", `valid for (at most ${MAX_ADMIN_SESSION_HOURS})`, positiveNumber, 1)
     .option("--json", "print the token, link, jti and expiry as JSON")
     .action(async (opts: { user: string; role: string; hours: number; json?: boolean }) => {
-      if (opts.hours > MAX_ADMIN_SESSION_HOURS) throw usageError(`an admin session lasts at most ${MAX_ADMIN_SESSION_HOURS} hours (--hours ${MAX_ADMIN_SESSION_HOURS})`, "Sign a new one when it runs out");
+      if (opts.hours > MAX_ADMIN_SESSION_HOURS)
+        throw usageError(
+          `an admin session lasts at most ${MAX_ADMIN_SESSION_HOURS} hours (--hours ${MAX_ADMIN_SESSION_HOURS})`,
+          "Sign a new one when it runs out",
+        );
       printLink(await adminSessionLink({ userId: opts.user, role: opts.role, hours: opts.hours }), opts.json);
     });
   program
@@ -96,9 +116,17 @@ export function registerSessions(program: Command): void {
       await migrate({ url: env.catalogUrl });
       const catalog = openCatalog({ url: env.catalogUrl, max: 1 });
       try {
-        const r = await revokeSession(catalog.db, { jti, ...(kind ? { kind } : {}), revokedBy: cliActor(), reason: opts.reason, tenantMaxHours: env.tenantMaxHours });
+        const r = await revokeSession(catalog.db, {
+          jti,
+          ...(kind ? { kind } : {}),
+          revokedBy: cliActor(),
+          reason: opts.reason,
+          tenantMaxHours: env.tenantMaxHours,
+        });
         if (opts.json) return printJson({ ...r, revokedAt: r.revokedAt.toISOString(), expiresAt: r.expiresAt.toISOString() });
-        process.stdout.write(`${r.already ? "already revoked" : "revoked"}  ${r.jti}  (${r.kind}, by ${r.revokedBy} at ${r.revokedAt.toISOString()}${r.reason ? `: ${r.reason}` : ""})\n`);
+        process.stdout.write(
+          `${r.already ? "already revoked" : "revoked"}  ${r.jti}  (${r.kind}, by ${r.revokedBy} at ${r.revokedAt.toISOString()}${r.reason ? `: ${r.reason}` : ""})\n`,
+        );
       } finally {
         await catalog.close();
       }

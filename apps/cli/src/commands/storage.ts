@@ -73,7 +73,8 @@ function printVerify(results: VerifyBackupResult[]): void {
     const bad = r.keyless.lost || r.keyless.degraded.length > 0 || r.deep?.providers.some((p) => !p.ok);
     process.stdout.write(`${bad ? "FAILED " : "ok     "}  ${head}  ${r.keyless.status}  ${r.keyless.providers.map(providerLine).join("; ")}\n`);
     if (r.deep?.skipped) process.stdout.write(`         deep: skipped: ${r.deep.skipped}\n`);
-    for (const d of r.deep?.providers ?? []) process.stdout.write(`         deep ${d.provider}: ${d.ok ? `ok (${humanBytes(d.plaintextBytes ?? 0)} decrypted)` : `FAILED ${d.detail ?? ""}`}\n`);
+    for (const d of r.deep?.providers ?? [])
+      process.stdout.write(`         deep ${d.provider}: ${d.ok ? `ok (${humanBytes(d.plaintextBytes ?? 0)} decrypted)` : `FAILED ${d.detail ?? ""}`}\n`);
   }
 }
 
@@ -100,19 +101,34 @@ function registerStorageStats(storage: Command): void {
     .action(async (opts: { listing: boolean; json?: boolean }) => {
       await withOps(async (ops, env) => {
         if (opts.listing) await preflight(ops.backends);
-        const stats = await storageAnalytics({ catalog: ops.catalog, ...(opts.listing ? { backends: ops.backends } : {}), ...(env.STORAGE_PRICES ? { prices: env.STORAGE_PRICES } : {}) });
+        const stats = await storageAnalytics({
+          catalog: ops.catalog,
+          ...(opts.listing ? { backends: ops.backends } : {}),
+          ...(env.STORAGE_PRICES ? { prices: env.STORAGE_PRICES } : {}),
+        });
         if (opts.json) return printJson(stats);
         const out = process.stdout;
         out.write(`storage at ${stats.at} (prices ${stats.prices.currency}, checked ${stats.prices.checked}; verify before relying on them)\n`);
         for (const name of [...new Set([...stats.providers.map((p) => p.provider), ...(stats.listing ?? []).map((l) => l.provider)])].sort()) {
           const p = stats.providers.find((x) => x.provider === name) ?? { bytes: 0, backups: 0, objects: 0 };
           const listed = stats.listing?.find((l) => l.provider === name);
-          out.write(`  ${name}: ${humanBytes(p.bytes)} in ${p.backups} backups (${p.objects} objects)${listed ? `; bucket listing: ${humanBytes(listed.bytes)}, ${listed.objects} objects` : ""}\n`);
+          out.write(
+            `  ${name}: ${humanBytes(p.bytes)} in ${p.backups} backups (${p.objects} objects)${listed ? `; bucket listing: ${humanBytes(listed.bytes)}, ${listed.objects} objects` : ""}\n`,
+          );
         }
-        for (const t of stats.trend) out.write(`  ${t.provider} trend: ${humanBytes(Math.abs(t.bytesPerDay))}/day ${t.bytesPerDay < 0 ? "shrinking" : "growing"} (from ${t.basis})\n`);
-        for (const [p, c] of Object.entries(stats.cost.monthly)) out.write(`  ${p} monthly: $${c.total.toFixed(2)} (storage $${c.storage.toFixed(2)}, egress $${c.egress.toFixed(2)}, operations $${c.operations.toFixed(2)})\n`);
+        for (const t of stats.trend)
+          out.write(`  ${t.provider} trend: ${humanBytes(Math.abs(t.bytesPerDay))}/day ${t.bytesPerDay < 0 ? "shrinking" : "growing"} (from ${t.basis})\n`);
+        for (const [p, c] of Object.entries(stats.cost.monthly))
+          out.write(
+            `  ${p} monthly: $${c.total.toFixed(2)} (storage $${c.storage.toFixed(2)}, egress $${c.egress.toFixed(2)}, operations $${c.operations.toFixed(2)})\n`,
+          );
         out.write(`  total monthly: $${stats.cost.monthlyTotal.toFixed(2)}\n`);
-        for (const p of stats.projection) out.write(`  in ${p.months} months: $${p.monthlyTotal.toFixed(2)}/month (${Object.entries(p.providers).map(([n, v]) => `${n} ${humanBytes(v.bytes)}`).join(", ")})\n`);
+        for (const p of stats.projection)
+          out.write(
+            `  in ${p.months} months: $${p.monthlyTotal.toFixed(2)}/month (${Object.entries(p.providers)
+              .map(([n, v]) => `${n} ${humanBytes(v.bytes)}`)
+              .join(", ")})\n`,
+          );
         const top = [...stats.tenants].sort((a, b) => b.bytes - a.bytes).slice(0, 10);
         if (top.length) out.write(`  largest tenants: ${top.map((t) => `${t.tenantId}@${t.provider} ${humanBytes(t.bytes)}`).join(", ")}\n`);
       });
@@ -132,13 +148,23 @@ function registerStorageReconcile(storage: Command): void {
         const report = await reconcile({ ...ops, heal: opts.heal });
         if (opts.json) return printJson(report);
         const out = process.stdout;
-        out.write(`checked ${report.records} backups against ${Object.entries(report.listed).map(([p, l]) => `${p} (${l.artifacts} artifacts, ${l.objects} objects)`).join(" and ")}\n`);
-        for (const [label, list] of [["missing", report.missing], ["degraded", report.degraded], ["corrupt", report.corrupt], ["extra", report.extra]] as const) {
+        out.write(
+          `checked ${report.records} backups against ${Object.entries(report.listed)
+            .map(([p, l]) => `${p} (${l.artifacts} artifacts, ${l.objects} objects)`)
+            .join(" and ")}\n`,
+        );
+        for (const [label, list] of [
+          ["missing", report.missing],
+          ["degraded", report.degraded],
+          ["corrupt", report.corrupt],
+          ["extra", report.extra],
+        ] as const) {
           out.write(`${label}: ${list.length}\n`);
           for (const i of list) out.write(`  ${i.provider} ${i.key}  ${i.reason}\n`);
         }
         out.write(`healed: ${report.healed.map((x) => `${x.backupId} (${x.providers.join(",")})`).join(", ") || "none"}\n`);
-        if (report.unhealed.length) out.write(`NOT HEALED: ${report.unhealed.map((x) => `${x.backupId}${x.pending ? " (provider unreachable)" : ""}`).join(", ")}\n`);
+        if (report.unhealed.length)
+          out.write(`NOT HEALED: ${report.unhealed.map((x) => `${x.backupId}${x.pending ? " (provider unreachable)" : ""}`).join(", ")}\n`);
         for (const u of report.unreachable) out.write(`UNREACHABLE ${u.provider}: ${u.error}\n`);
         if (report.unhealed.length) process.exitCode = 2;
       });
@@ -158,7 +184,8 @@ function registerStorageReplicate(storage: Command): void {
         const results = [];
         for (const id of ids) results.push(await replicateArtifact({ ...ops, record: id }));
         if (opts.json) return printJson(results);
-        for (const r of results) process.stdout.write(`${r.backupId}  ${r.skipped ? `skipped (${r.skipped})` : `${r.status}  ${r.providers.map(providerLine).join("; ")}`}\n`);
+        for (const r of results)
+          process.stdout.write(`${r.backupId}  ${r.skipped ? `skipped (${r.skipped})` : `${r.status}  ${r.providers.map(providerLine).join("; ")}`}\n`);
         if (results.some((r) => r.degraded.length)) process.exitCode = 2;
       });
     });
@@ -199,7 +226,13 @@ function registerVerify(program: Command): void {
         if (opts.backup) {
           results = [await verifyBackup({ ...ops, record: opts.backup, deep: opts.deep ?? false, heal: opts.heal, workDir })];
         } else if (opts.deep) {
-          sample = await deepVerifySample({ ...ops, percent: opts.percent ?? env.STORAGE_DEEP_VERIFY_PERCENT, maxBytes: opts.maxBytes ?? env.STORAGE_DEEP_VERIFY_MAX_BYTES, heal: opts.heal, workDir });
+          sample = await deepVerifySample({
+            ...ops,
+            percent: opts.percent ?? env.STORAGE_DEEP_VERIFY_PERCENT,
+            maxBytes: opts.maxBytes ?? env.STORAGE_DEEP_VERIFY_MAX_BYTES,
+            heal: opts.heal,
+            workDir,
+          });
           results = sample.results;
         } else {
           results = await verifyAll({ ...ops, heal: opts.heal });
@@ -220,7 +253,9 @@ function registerVerify(program: Command): void {
 
 /** `retention …` */
 function registerRetention(program: Command): void {
-  const retention = program.command("retention").description("retention of tenant (BACKUP_RETENTION_DAYS) and disaster (DISASTER_BACKUP_RETENTION_DAYS) backups");
+  const retention = program
+    .command("retention")
+    .description("retention of tenant (BACKUP_RETENTION_DAYS) and disaster (DISASTER_BACKUP_RETENTION_DAYS) backups");
   retention
     .command("apply")
     .description("delete expired backups from every provider (never the last good backup of a tenant that still exists)")
@@ -233,9 +268,15 @@ function registerRetention(program: Command): void {
         const report = await applyRetention({ ...ops, rules: retentionRulesFromEnv(env), dryRun: opts.dryRun ?? false, activeTenants });
         if (opts.json) return printJson(report);
         const out = process.stdout;
-        out.write(`${opts.dryRun ? "would delete" : "deleted"} ${opts.dryRun ? report.expired.length : report.deleted.length} backups (rules: tenant ${report.rules.tenant.days} days, disaster ${report.rules.disaster.days} days)\n`);
-        for (const e of report.expired) out.write(`  ${opts.dryRun ? "would go" : report.deleted.includes(e.backupId) ? "deleted " : "FAILED  "}  ${e.backupId}  ${e.type}${e.tenantId ? ` ${e.tenantId}` : ""}  created ${e.createdAt}  expired ${e.expiresAt}\n`);
-        for (const k of report.kept) out.write(`  kept      ${k.backupId}  ${k.type}${k.tenantId ? ` ${k.tenantId}` : ""}  expired ${k.expiresAt}  (${k.reasons.join(", ")})\n`);
+        out.write(
+          `${opts.dryRun ? "would delete" : "deleted"} ${opts.dryRun ? report.expired.length : report.deleted.length} backups (rules: tenant ${report.rules.tenant.days} days, disaster ${report.rules.disaster.days} days)\n`,
+        );
+        for (const e of report.expired)
+          out.write(
+            `  ${opts.dryRun ? "would go" : report.deleted.includes(e.backupId) ? "deleted " : "FAILED  "}  ${e.backupId}  ${e.type}${e.tenantId ? ` ${e.tenantId}` : ""}  created ${e.createdAt}  expired ${e.expiresAt}\n`,
+          );
+        for (const k of report.kept)
+          out.write(`  kept      ${k.backupId}  ${k.type}${k.tenantId ? ` ${k.tenantId}` : ""}  expired ${k.expiresAt}  (${k.reasons.join(", ")})\n`);
         for (const f of report.failed) out.write(`  FAILED    ${f.backupId}: ${f.error}\n`);
         if (activeTenants === "all") out.write("  (the platform's tenants are unknown: every tenant's last good backup was kept)\n");
         if (report.failed.length) process.exitCode = 2;
@@ -271,12 +312,27 @@ function registerCatalog(program: Command): void {
       await withOps(
         async (ops, env) => {
           await preflight(ops.backends.filter((b) => b.name === opts.from));
-          const report = await rebuildCatalog({ ...ops, from: opts.from, dryRun: opts.dryRun ?? false, retention: { tenantDays: env.BACKUP_RETENTION_DAYS, disasterDays: env.DISASTER_BACKUP_RETENTION_DAYS } });
+          const report = await rebuildCatalog({
+            ...ops,
+            from: opts.from,
+            dryRun: opts.dryRun ?? false,
+            retention: { tenantDays: env.BACKUP_RETENTION_DAYS, disasterDays: env.DISASTER_BACKUP_RETENTION_DAYS },
+          });
           if (opts.json) return printJson(report);
           const out = process.stdout;
-          out.write(`${report.records.length} backups found in ${report.from}; ${opts.dryRun ? "dry run, nothing inserted" : `${report.inserted} inserted, ${report.existing.length} already in the catalog`}\n`);
-          for (const r of report.records) out.write(`  ${r.id}  ${r.type}${r.tenantId ? ` ${r.tenantId}` : ""}  ${r.createdAt}  ${humanBytes(r.size)}  ${r.status}  ${Object.entries(r.providers).map(([p, s]) => `${p}:${s}`).join(" ")}\n`);
-          for (const o of report.others) out.write(`  ${o.provider}: ${o.listed ? `listed (${o.onlyThere} backups only there: rebuild --from ${o.provider} adds them)` : `NOT CHECKED (${o.error})`}\n`);
+          out.write(
+            `${report.records.length} backups found in ${report.from}; ${opts.dryRun ? "dry run, nothing inserted" : `${report.inserted} inserted, ${report.existing.length} already in the catalog`}\n`,
+          );
+          for (const r of report.records)
+            out.write(
+              `  ${r.id}  ${r.type}${r.tenantId ? ` ${r.tenantId}` : ""}  ${r.createdAt}  ${humanBytes(r.size)}  ${r.status}  ${Object.entries(r.providers)
+                .map(([p, s]) => `${p}:${s}`)
+                .join(" ")}\n`,
+            );
+          for (const o of report.others)
+            out.write(
+              `  ${o.provider}: ${o.listed ? `listed (${o.onlyThere} backups only there: rebuild --from ${o.provider} adds them)` : `NOT CHECKED (${o.error})`}\n`,
+            );
           for (const p of report.problems) out.write(`  problem: ${p.key}: ${p.problem}\n`);
           if (report.strays) out.write(`  ${report.strays} objects outside the layout were ignored\n`);
         },

@@ -15,20 +15,22 @@ async function settle(ctx: Context & { admin: { userId: string } }, o: { id: str
 }
 
 export const alertsRouter = router({
-  list: adminProcedure.input(z.object({ resolved: z.boolean().default(false), limit: z.number().int().min(1).max(500).default(100) })).query(async ({ ctx, input }) => {
-    const rows = await listAlerts(ctx.db, input);
-    return rows.map((a) => ({
-      id: a.id,
-      raisedAt: a.raisedAt.toISOString(),
-      severity: a.severity,
-      code: a.code,
-      message: a.message,
-      tenantId: typeof a.context.tenantId === "string" ? a.context.tenantId : null,
-      acknowledgedAt: a.acknowledgedAt?.toISOString() ?? null,
-      acknowledgedBy: a.acknowledgedBy,
-      resolvedAt: a.resolvedAt?.toISOString() ?? null,
-    }));
-  }),
+  list: adminProcedure
+    .input(z.object({ resolved: z.boolean().default(false), limit: z.number().int().min(1).max(500).default(100) }))
+    .query(async ({ ctx, input }) => {
+      const rows = await listAlerts(ctx.db, input);
+      return rows.map((a) => ({
+        id: a.id,
+        raisedAt: a.raisedAt.toISOString(),
+        severity: a.severity,
+        code: a.code,
+        message: a.message,
+        tenantId: typeof a.context.tenantId === "string" ? a.context.tenantId : null,
+        acknowledgedAt: a.acknowledgedAt?.toISOString() ?? null,
+        acknowledgedBy: a.acknowledgedBy,
+        resolvedAt: a.resolvedAt?.toISOString() ?? null,
+      }));
+    }),
   /** "Someone is on it": the alert stays open until resolved. */
   acknowledge: adminProcedure.input(z.object({ id: alertId })).mutation(({ ctx, input }) => settle(ctx, { id: input.id, as: "acknowledged" })),
   /** Closed: it leaves the open list. */

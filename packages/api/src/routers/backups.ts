@@ -32,25 +32,30 @@ export const backupsRouter = router({
    * are answered per id, not queued. All refused is an answer too (nothing queued), not an error:
    * the admin app shows each refused id with its reason. The audit entry lists both.
    */
-  create: adminProcedure.input(z.object({ tenantIds: z.array(z.string().max(200)).min(1).max(10_000) })).mutation(async ({ ctx, input }): Promise<BackupRequestAnswer> => {
-    if (!ctx.requestBackup) throw new TRPCError({ code: "SERVICE_UNAVAILABLE", message: "the event bus is not connected" });
-    if (!ctx.screenTenants) throw new TRPCError({ code: "SERVICE_UNAVAILABLE", message: "the platform database is not connected: tenants cannot be checked" });
-    const requestedBy = actorOf(ctx.admin);
-    const { accepted, refused } = await ctx.screenTenants(input.tenantIds);
-    if (accepted.length > 0) await ctx.requestBackup({ tenantIds: accepted, requestedBy });
-    const only = accepted.length + refused.length === 1 ? (accepted[0] ?? refused[0]!.tenantId) : undefined;
-    // queued: an audit row that cannot be written is logged, not reported as a failure the admin would retry (and queue twice)
-    await writeAudit(ctx.db, {
-      actor: requestedBy,
-      action: "backup.request",
-      targetType: "tenant_backup",
-      targetId: only ?? `${accepted.length} tenants`,
-      tenantId: only && accepted.length === 1 ? only : null,
-      outcome: accepted.length > 0 ? "ok" : "refused",
-      details: { tenantIds: accepted, refused: refused.map((r) => ({ tenantId: r.tenantId, code: r.code })) },
-    }).catch((err: unknown) => {
-      process.stderr.write(`${JSON.stringify({ level: "error", msg: "audit entry not written", action: "backup.request", actor: requestedBy, error: err instanceof Error ? err.message : String(err) })}\n`);
-    });
-    return { queued: accepted, refused };
-  }),
+  create: adminProcedure
+    .input(z.object({ tenantIds: z.array(z.string().max(200)).min(1).max(10_000) }))
+    .mutation(async ({ ctx, input }): Promise<BackupRequestAnswer> => {
+      if (!ctx.requestBackup) throw new TRPCError({ code: "SERVICE_UNAVAILABLE", message: "the event bus is not connected" });
+      if (!ctx.screenTenants)
+        throw new TRPCError({ code: "SERVICE_UNAVAILABLE", message: "the platform database is not connected: tenants cannot be checked" });
+      const requestedBy = actorOf(ctx.admin);
+      const { accepted, refused } = await ctx.screenTenants(input.tenantIds);
+      if (accepted.length > 0) await ctx.requestBackup({ tenantIds: accepted, requestedBy });
+      const only = accepted.length + refused.length === 1 ? (accepted[0] ?? refused[0]!.tenantId) : undefined;
+      // queued: an audit row that cannot be written is logged, not reported as a failure the admin would retry (and queue twice)
+      await writeAudit(ctx.db, {
+        actor: requestedBy,
+        action: "backup.request",
+        targetType: "tenant_backup",
+        targetId: only ?? `${accepted.length} tenants`,
+        tenantId: only && accepted.length === 1 ? only : null,
+        outcome: accepted.length > 0 ? "ok" : "refused",
+        details: { tenantIds: accepted, refused: refused.map((r) => ({ tenantId: r.tenantId, code: r.code })) },
+      }).catch((err: unknown) => {
+        process.stderr.write(
+          `${JSON.stringify({ level: "error", msg: "audit entry not written", action: "backup.request", actor: requestedBy, error: err instanceof Error ? err.message : String(err) })}\n`,
+        );
+      });
+      return { queued: accepted, refused };
+    }),
 });

@@ -33,7 +33,13 @@ export const tenantRouter = router({
   /** Who the session names, and whether their role may ask for a self-backup (if not, the sentence that says why). */
   me: tenantProcedure.query(({ ctx }) => {
     const refusal = exportRoleRefusal(ctx, ctx.session.role);
-    return { tenantId: ctx.session.tenantId, userId: ctx.session.userId, role: ctx.session.role, canExport: !refusal, exportRefusal: refusal?.describe() ?? null };
+    return {
+      tenantId: ctx.session.tenantId,
+      userId: ctx.session.userId,
+      role: ctx.session.role,
+      canExport: !refusal,
+      exportRefusal: refusal?.describe() ?? null,
+    };
   }),
   exports: router({
     list: tenantProcedure.query(({ ctx }) => exportsOf(ctx).list(ctx.session.tenantId)),

@@ -124,7 +124,12 @@ export async function putEverywhere(opts: PutEverywhereOptions): Promise<PutEver
   const group = names.join(",");
   if (backends.length === 0 || new Set(names).size !== names.length) {
     source.destroy();
-    throw new StorageError({ code: "storage_invalid_argument", provider: group || "none", key, message: "putEverywhere needs at least one backend, with unique names" });
+    throw new StorageError({
+      code: "storage_invalid_argument",
+      provider: group || "none",
+      key,
+      message: "putEverywhere needs at least one backend, with unique names",
+    });
   }
   const expectedSha = opts.expectedSha256?.toLowerCase();
   const outcomes = new Map<string, ProviderOutcome>(names.map((n) => [n, { provider: n, ok: false, alreadyStored: false, size: 0 }]));
@@ -155,10 +160,22 @@ export async function putEverywhere(opts: PutEverywhereOptions): Promise<PutEver
   // 3. Judge before completing any write.
   try {
     if (expectedSha !== undefined && sha256 !== expectedSha) {
-      throw new StorageError({ code: "storage_corrupt", provider: group, key, message: `source bytes for ${key} do not match the expected checksum`, context: { expected: expectedSha, actual: sha256 } });
+      throw new StorageError({
+        code: "storage_corrupt",
+        provider: group,
+        key,
+        message: `source bytes for ${key} do not match the expected checksum`,
+        context: { expected: expectedSha, actual: sha256 },
+      });
     }
     if (opts.expectedSize !== undefined && size !== opts.expectedSize) {
-      throw new StorageError({ code: "storage_corrupt", provider: group, key, message: `source for ${key} has ${size} bytes, expected ${opts.expectedSize}`, context: { expected: opts.expectedSize, actual: size } });
+      throw new StorageError({
+        code: "storage_corrupt",
+        provider: group,
+        key,
+        message: `source for ${key} has ${size} bytes, expected ${opts.expectedSize}`,
+        context: { expected: opts.expectedSize, actual: size },
+      });
     }
     if (expectedSha === undefined) await judgeExisting({ existing, sha256, size, key, outcomes });
   } catch (err) {
@@ -172,7 +189,19 @@ export async function putEverywhere(opts: PutEverywhereOptions): Promise<PutEver
 }
 
 /** 1. `head` every provider: the ones to write (`targets`) and the copies already there (`existing`, judged now when the checksum is known). */
-async function headEverywhere({ opts, source, expectedSha, outcomes, fail }: { opts: PutEverywhereOptions; source: Readable; expectedSha: string | undefined; outcomes: Map<string, ProviderOutcome>; fail: (provider: string, error: unknown) => void }): Promise<{ targets: StorageBackend[]; existing: Existing[] }> {
+async function headEverywhere({
+  opts,
+  source,
+  expectedSha,
+  outcomes,
+  fail,
+}: {
+  opts: PutEverywhereOptions;
+  source: Readable;
+  expectedSha: string | undefined;
+  outcomes: Map<string, ProviderOutcome>;
+  fail: (provider: string, error: unknown) => void;
+}): Promise<{ targets: StorageBackend[]; existing: Existing[] }> {
   const { backends, key, signal } = opts;
   const targets: StorageBackend[] = [];
   const existing: Existing[] = [];
@@ -204,7 +233,23 @@ async function headEverywhere({ opts, source, expectedSha, outcomes, fail }: { o
 }
 
 /** 2. Tee: every chunk of the source hashed and written to every live branch, at the slowest one's pace. */
-async function teeSource({ opts, source, branches, existing, group, outcomes, fail }: { opts: PutEverywhereOptions; source: Readable; branches: Branch[]; existing: Existing[]; group: string; outcomes: Map<string, ProviderOutcome>; fail: (provider: string, error: unknown) => void }): Promise<{ sha256: string; size: number }> {
+async function teeSource({
+  opts,
+  source,
+  branches,
+  existing,
+  group,
+  outcomes,
+  fail,
+}: {
+  opts: PutEverywhereOptions;
+  source: Readable;
+  branches: Branch[];
+  existing: Existing[];
+  group: string;
+  outcomes: Map<string, ProviderOutcome>;
+  fail: (provider: string, error: unknown) => void;
+}): Promise<{ sha256: string; size: number }> {
   const { key, signal } = opts;
   const hash = createHash("sha256");
   let size = 0;
@@ -240,7 +285,21 @@ async function teeSource({ opts, source, branches, existing, group, outcomes, fa
 }
 
 /** 4. Complete the writes and record each provider's outcome. */
-async function completeWrites({ branches, key, size, sha256, outcomes, fail }: { branches: Branch[]; key: string; size: number; sha256: string; outcomes: Map<string, ProviderOutcome>; fail: (provider: string, error: unknown) => void }): Promise<void> {
+async function completeWrites({
+  branches,
+  key,
+  size,
+  sha256,
+  outcomes,
+  fail,
+}: {
+  branches: Branch[];
+  key: string;
+  size: number;
+  sha256: string;
+  outcomes: Map<string, ProviderOutcome>;
+  fail: (provider: string, error: unknown) => void;
+}): Promise<void> {
   for (const b of branches) if (b.error === undefined) b.pass.end();
   await Promise.all(branches.map((b) => b.settled));
   for (const b of branches) {
@@ -249,7 +308,15 @@ async function completeWrites({ branches, key, size, sha256, outcomes, fail }: {
     if (b.error !== undefined) {
       fail(b.backend.name, b.error);
     } else if (b.result && b.result.size !== size) {
-      fail(b.backend.name, new StorageError({ code: "storage_corrupt", provider: b.backend.name, key, message: `${b.backend.name}: stored ${b.result.size} of ${size} bytes of ${key}` }));
+      fail(
+        b.backend.name,
+        new StorageError({
+          code: "storage_corrupt",
+          provider: b.backend.name,
+          key,
+          message: `${b.backend.name}: stored ${b.result.size} of ${size} bytes of ${key}`,
+        }),
+      );
     } else {
       o.ok = true;
       o.sha256 = sha256;
@@ -267,16 +334,33 @@ async function putBufferEverywhere(opts: PutEverywhereOptions & { bytes: Buffer 
   const names = backends.map((b) => b.name);
   const group = names.join(",");
   if (backends.length === 0 || new Set(names).size !== names.length) {
-    throw new StorageError({ code: "storage_invalid_argument", provider: group || "none", key, message: "putEverywhere needs at least one backend, with unique names" });
+    throw new StorageError({
+      code: "storage_invalid_argument",
+      provider: group || "none",
+      key,
+      message: "putEverywhere needs at least one backend, with unique names",
+    });
   }
   const sha256 = createHash("sha256").update(bytes).digest("hex");
   const size = bytes.length;
   const expectedSha = opts.expectedSha256?.toLowerCase();
   if (expectedSha !== undefined && sha256 !== expectedSha) {
-    throw new StorageError({ code: "storage_corrupt", provider: group, key, message: `source bytes for ${key} do not match the expected checksum`, context: { expected: expectedSha, actual: sha256 } });
+    throw new StorageError({
+      code: "storage_corrupt",
+      provider: group,
+      key,
+      message: `source bytes for ${key} do not match the expected checksum`,
+      context: { expected: expectedSha, actual: sha256 },
+    });
   }
   if (opts.expectedSize !== undefined && size !== opts.expectedSize) {
-    throw new StorageError({ code: "storage_corrupt", provider: group, key, message: `source for ${key} has ${size} bytes, expected ${opts.expectedSize}`, context: { expected: opts.expectedSize, actual: size } });
+    throw new StorageError({
+      code: "storage_corrupt",
+      provider: group,
+      key,
+      message: `source for ${key} has ${size} bytes, expected ${opts.expectedSize}`,
+      context: { expected: opts.expectedSize, actual: size },
+    });
   }
   const outcomes = new Map<string, ProviderOutcome>(names.map((n) => [n, { provider: n, ok: false, alreadyStored: false, size: 0 }]));
   const targets: StorageBackend[] = [];
@@ -310,7 +394,13 @@ async function putBufferEverywhere(opts: PutEverywhereOptions & { bytes: Buffer 
       const o = outcomes.get(backend.name)!;
       try {
         const r = await backend.put(key, bytes, { metadata, ...(opts.contentType ? { contentType: opts.contentType } : {}), ...(signal ? { signal } : {}) });
-        if (r.size !== size) throw new StorageError({ code: "storage_corrupt", provider: backend.name, key, message: `${backend.name}: stored ${r.size} of ${size} bytes of ${key}` });
+        if (r.size !== size)
+          throw new StorageError({
+            code: "storage_corrupt",
+            provider: backend.name,
+            key,
+            message: `${backend.name}: stored ${r.size} of ${size} bytes of ${key}`,
+          });
         Object.assign(o, { ok: true, size, sha256, ...(r.etag ? { etag: r.etag } : {}) });
       } catch (error) {
         o.error ??= error;
@@ -329,7 +419,11 @@ function checksumOf(args: { backend: StorageBackend; key: string; info: ObjectIn
     const known = await opts.existingChecksum?.({ backend, key, info });
     if (known) return known.toLowerCase();
     const v = await verifyObject({ backend, key, ...(opts.signal ? { signal: opts.signal } : {}) });
-    if (!v.ok || v.sha256 === undefined) throw v.error ?? new StorageError({ code: "storage_unavailable", provider: backend.name, key, message: `${backend.name}: could not read the existing copy of ${key}` });
+    if (!v.ok || v.sha256 === undefined)
+      throw (
+        v.error ??
+        new StorageError({ code: "storage_unavailable", provider: backend.name, key, message: `${backend.name}: could not read the existing copy of ${key}` })
+      );
     return v.sha256;
   })();
   p.catch(() => {}); // observed later; never an unhandled rejection
@@ -337,7 +431,13 @@ function checksumOf(args: { backend: StorageBackend; key: string; info: ObjectIn
 }
 
 /** Compare existing copies with the bytes being written; equal → done, different → split brain, unknowable → that provider failed. */
-async function judgeExisting(args: { existing: Existing[]; sha256: string; size: number | undefined; key: string; outcomes: Map<string, ProviderOutcome> }): Promise<void> {
+async function judgeExisting(args: {
+  existing: Existing[];
+  sha256: string;
+  size: number | undefined;
+  key: string;
+  outcomes: Map<string, ProviderOutcome>;
+}): Promise<void> {
   const { existing, sha256, size, key, outcomes } = args;
   const conflicts: Array<{ provider: string; existingSha256: string; existingSize: number }> = [];
   for (const e of existing) {
@@ -371,7 +471,13 @@ async function judgeExisting(args: { existing: Existing[]; sha256: string; size:
   }
 }
 
-function openBranch(args: { backend: StorageBackend; key: string; metadata: Record<string, string>; contentType: string | undefined; signal: AbortSignal | undefined }): Branch {
+function openBranch(args: {
+  backend: StorageBackend;
+  key: string;
+  metadata: Record<string, string>;
+  contentType: string | undefined;
+  signal: AbortSignal | undefined;
+}): Branch {
   const { backend, key, metadata, contentType, signal } = args;
   const pass = new PassThrough({ highWaterMark: HIGH_WATER });
   pass.on("error", () => {}); // a branch's failure is recorded in `error`, not thrown at the process

@@ -72,7 +72,12 @@ export async function readWithFailover(opts: ReadWithFailoverOptions): Promise<F
     throw new StorageError({ code: "storage_invalid_argument", provider: "none", key, message: "readWithFailover needs at least one backend" });
   }
   if (opts.verifyFirst && expectedSha === undefined) {
-    throw new StorageError({ code: "storage_invalid_argument", provider: backends.map((b) => b.name).join(","), key, message: "verifyFirst needs expectedSha256" });
+    throw new StorageError({
+      code: "storage_invalid_argument",
+      provider: backends.map((b) => b.name).join(","),
+      key,
+      message: "verifyFirst needs expectedSha256",
+    });
   }
   const failures: FailoverFailure[] = [];
   const group = backends.map((b) => b.name).join(",");
@@ -107,7 +112,16 @@ export async function readWithFailover(opts: ReadWithFailoverOptions): Promise<F
           yield buf;
         }
         if (expectedSize !== undefined && size < expectedSize) {
-          failure = { stage: "end", error: new StorageError({ code: "storage_short_read", provider, key, message: `${provider}: ${key} ended after ${size} of ${expectedSize} bytes`, context: { expected: expectedSize, received: size } }) };
+          failure = {
+            stage: "end",
+            error: new StorageError({
+              code: "storage_short_read",
+              provider,
+              key,
+              message: `${provider}: ${key} ended after ${size} of ${expectedSize} bytes`,
+              context: { expected: expectedSize, received: size },
+            }),
+          };
         }
       } catch (error) {
         if (isStorageError(error, "storage_aborted") || signal?.aborted) throw abortedError(provider, key);
@@ -135,13 +149,33 @@ export async function readWithFailover(opts: ReadWithFailoverOptions): Promise<F
 }
 
 /** Open the object (from byte `start`) at the first usable provider from index `from`; undefined when none can. */
-async function openUsable({ opts, expectedSha, group, failures, from, start }: { opts: ReadWithFailoverOptions; expectedSha: string | undefined; group: string; failures: FailoverFailure[]; from: number; start: number }): Promise<{ index: number; stream: Readable } | undefined> {
+async function openUsable({
+  opts,
+  expectedSha,
+  group,
+  failures,
+  from,
+  start,
+}: {
+  opts: ReadWithFailoverOptions;
+  expectedSha: string | undefined;
+  group: string;
+  failures: FailoverFailure[];
+  from: number;
+  start: number;
+}): Promise<{ index: number; stream: Readable } | undefined> {
   const { backends, key, expectedSize, signal } = opts;
   for (let i = from; i < backends.length; i++) {
     const backend = backends[i]!;
     if (signal?.aborted) throw abortedError(group, key);
     if (opts.verifyFirst && start === 0) {
-      const v = await verifyObject({ backend, key, ...(expectedSha ? { expectedSha256: expectedSha } : {}), ...(expectedSize === undefined ? {} : { expectedSize }), ...(signal ? { signal } : {}) });
+      const v = await verifyObject({
+        backend,
+        key,
+        ...(expectedSha ? { expectedSha256: expectedSha } : {}),
+        ...(expectedSize === undefined ? {} : { expectedSize }),
+        ...(signal ? { signal } : {}),
+      });
       if (!v.ok) {
         failures.push({ provider: backend.name, stage: "verify", error: v.error ?? problemError({ backend, key, problem: v.problem, actual: v }) });
         continue;
@@ -151,7 +185,11 @@ async function openUsable({ opts, expectedSha, group, failures, from, start }: {
     try {
       const info = await backend.head(key, signal ? { signal } : {});
       if (!info) {
-        failures.push({ provider: backend.name, stage: "head", error: new StorageError({ code: "storage_not_found", provider: backend.name, key, message: `${backend.name}: object ${key} not found` }) });
+        failures.push({
+          provider: backend.name,
+          stage: "head",
+          error: new StorageError({ code: "storage_not_found", provider: backend.name, key, message: `${backend.name}: object ${key} not found` }),
+        });
         continue;
       }
       if (expectedSize !== undefined && info.size !== expectedSize) {
@@ -160,7 +198,11 @@ async function openUsable({ opts, expectedSha, group, failures, from, start }: {
       }
       const stored = info.metadata[SHA256_METADATA]?.toLowerCase();
       if (expectedSha !== undefined && stored !== undefined && stored !== expectedSha) {
-        failures.push({ provider: backend.name, stage: "head", error: problemError({ backend, key, problem: "checksum_mismatch", actual: { sha256: stored } }) });
+        failures.push({
+          provider: backend.name,
+          stage: "head",
+          error: problemError({ backend, key, problem: "checksum_mismatch", actual: { sha256: stored } }),
+        });
         continue;
       }
       stage = "open";
@@ -175,10 +217,32 @@ async function openUsable({ opts, expectedSha, group, failures, from, start }: {
 }
 
 /** The spliced stream as a whole: its size and checksum must be the expected ones (a mismatch is recorded against the last provider). */
-function checkWhole({ key, expectedSize, expectedSha, size, sha256, servedBy, failures }: { key: string; expectedSize: number | undefined; expectedSha: string | undefined; size: number; sha256: string; servedBy: string[]; failures: FailoverFailure[] }): void {
+function checkWhole({
+  key,
+  expectedSize,
+  expectedSha,
+  size,
+  sha256,
+  servedBy,
+  failures,
+}: {
+  key: string;
+  expectedSize: number | undefined;
+  expectedSha: string | undefined;
+  size: number;
+  sha256: string;
+  servedBy: string[];
+  failures: FailoverFailure[];
+}): void {
   const last = servedBy.at(-1)!;
   if (expectedSize !== undefined && size !== expectedSize) {
-    throw new StorageError({ code: "storage_corrupt", provider: servedBy.join(","), key, message: `${key} from ${servedBy.join("+")} has ${size} bytes, expected ${expectedSize}`, context: { expected: expectedSize, actual: size, servedBy } });
+    throw new StorageError({
+      code: "storage_corrupt",
+      provider: servedBy.join(","),
+      key,
+      message: `${key} from ${servedBy.join("+")} has ${size} bytes, expected ${expectedSize}`,
+      context: { expected: expectedSize, actual: size, servedBy },
+    });
   }
   if (expectedSha !== undefined && sha256 !== expectedSha) {
     const corrupt = new StorageError({
@@ -194,10 +258,22 @@ function checkWhole({ key, expectedSize, expectedSha, size, sha256, servedBy, fa
   }
 }
 
-function problemError(args: { backend: StorageBackend; key: string; problem: string | undefined; actual: { size?: number | undefined; sha256?: string | undefined } }): StorageError {
+function problemError(args: {
+  backend: StorageBackend;
+  key: string;
+  problem: string | undefined;
+  actual: { size?: number | undefined; sha256?: string | undefined };
+}): StorageError {
   const { backend, key, problem, actual } = args;
-  if (problem === "missing") return new StorageError({ code: "storage_not_found", provider: backend.name, key, message: `${backend.name}: object ${key} not found` });
-  return new StorageError({ code: "storage_corrupt", provider: backend.name, key, message: `${backend.name}: copy of ${key} failed verification (${problem ?? "unknown"})`, context: { problem, ...actual } });
+  if (problem === "missing")
+    return new StorageError({ code: "storage_not_found", provider: backend.name, key, message: `${backend.name}: object ${key} not found` });
+  return new StorageError({
+    code: "storage_corrupt",
+    provider: backend.name,
+    key,
+    message: `${backend.name}: copy of ${key} failed verification (${problem ?? "unknown"})`,
+    context: { problem, ...actual },
+  });
 }
 
 function noProvider(args: { key: string; group: string; failures: FailoverFailure[] }): StorageError {

@@ -89,13 +89,31 @@ class FsBackend implements StorageBackend {
     const code = (err as { code?: string } | undefined)?.code;
     const keyed = key === undefined ? {} : { key };
     if (code === "EACCES" || code === "EPERM") {
-      return new StorageError({ code: "storage_auth_failed", provider: this.name, ...keyed, message: `${this.name}: permission denied under ${this.#root}`, cause: err });
+      return new StorageError({
+        code: "storage_auth_failed",
+        provider: this.name,
+        ...keyed,
+        message: `${this.name}: permission denied under ${this.#root}`,
+        cause: err,
+      });
     }
     if (code === "ENOTDIR" || code === "EISDIR" || code === "EEXIST" || code === "ENAMETOOLONG") {
-      return new StorageError({ code: "storage_invalid_argument", provider: this.name, ...keyed, message: `${this.name}: key collides with another key's folder`, cause: err });
+      return new StorageError({
+        code: "storage_invalid_argument",
+        provider: this.name,
+        ...keyed,
+        message: `${this.name}: key collides with another key's folder`,
+        cause: err,
+      });
     }
     if (code === "ABORT_ERR") return abortedError(this.name, key);
-    return new StorageError({ code: "storage_unavailable", provider: this.name, ...keyed, message: `${this.name}: filesystem error ${code ?? "unknown"}`, cause: err });
+    return new StorageError({
+      code: "storage_unavailable",
+      provider: this.name,
+      ...keyed,
+      message: `${this.name}: filesystem error ${code ?? "unknown"}`,
+      cause: err,
+    });
   }
 
   async put(key: string, body: PutBody, opts: PutOptions = {}): Promise<PutResult> {
@@ -165,7 +183,13 @@ class FsBackend implements StorageBackend {
       const { size } = await fh.stat();
       const start = opts.range?.start ?? 0;
       if (opts.range && start >= size) {
-        throw new StorageError({ code: "storage_invalid_range", provider: this.name, key, message: `${this.name}: range starts past the end of ${key}`, context: { start, size } });
+        throw new StorageError({
+          code: "storage_invalid_range",
+          provider: this.name,
+          key,
+          message: `${this.name}: range starts past the end of ${key}`,
+          context: { start, size },
+        });
       }
       const end = Math.min(opts.range?.end ?? size - 1, size - 1);
       const expected = Math.max(0, end - start + 1);

@@ -15,8 +15,27 @@ const NETWORK_CODES = new Set([
   "EADDRNOTAVAIL",
   "UND_ERR_SOCKET",
 ]);
-const AUTH_NAMES = new Set(["AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken", "Unauthorized", "Forbidden", "AllAccessDisabled"]);
-const UNAVAILABLE_NAMES = new Set(["SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout", "RequestTimeTooSkewed", "TimeoutError", "Throttling", "ThrottlingException", "TooManyRequests"]);
+const AUTH_NAMES = new Set([
+  "AccessDenied",
+  "InvalidAccessKeyId",
+  "SignatureDoesNotMatch",
+  "ExpiredToken",
+  "InvalidToken",
+  "Unauthorized",
+  "Forbidden",
+  "AllAccessDisabled",
+]);
+const UNAVAILABLE_NAMES = new Set([
+  "SlowDown",
+  "ServiceUnavailable",
+  "InternalError",
+  "RequestTimeout",
+  "RequestTimeTooSkewed",
+  "TimeoutError",
+  "Throttling",
+  "ThrottlingException",
+  "TooManyRequests",
+]);
 
 interface SdkErrorShape {
   name?: string;
@@ -102,10 +121,24 @@ export function mapS3Error(raw: unknown, ctx: S3ErrorContext): StorageError {
     });
   }
   if (name === "NoSuchKey" || (status === 404 && (name === "NotFound" || name === ""))) {
-    return new StorageError({ code: "storage_not_found", provider, ...keyed, message: `${provider}: object ${key ?? ""} not found in bucket "${bucket}"`, cause: err, context });
+    return new StorageError({
+      code: "storage_not_found",
+      provider,
+      ...keyed,
+      message: `${provider}: object ${key ?? ""} not found in bucket "${bucket}"`,
+      cause: err,
+      context,
+    });
   }
   if (name === "InvalidRange" || status === 416) {
-    return new StorageError({ code: "storage_invalid_range", provider, ...keyed, message: `${provider}: range starts past the end of ${key ?? "the object"}`, cause: err, context });
+    return new StorageError({
+      code: "storage_invalid_range",
+      provider,
+      ...keyed,
+      message: `${provider}: range starts past the end of ${key ?? "the object"}`,
+      cause: err,
+      context,
+    });
   }
   const net = networkCode(err);
   if (net || UNAVAILABLE_NAMES.has(name) || status === 429 || (status !== undefined && status >= 500) || e.$fault === "server" || e.$retryable) {
@@ -120,7 +153,14 @@ export function mapS3Error(raw: unknown, ctx: S3ErrorContext): StorageError {
     });
   }
   if (status !== undefined && status >= 400) {
-    return new StorageError({ code: "storage_rejected", provider, ...keyed, message: `${provider}: ${op} rejected by bucket "${bucket}" (${name || `http ${status}`})`, cause: err, context });
+    return new StorageError({
+      code: "storage_rejected",
+      provider,
+      ...keyed,
+      message: `${provider}: ${op} rejected by bucket "${bucket}" (${name || `http ${status}`})`,
+      cause: err,
+      context,
+    });
   }
   if (err instanceof TypeError || err instanceof RangeError) {
     return new StorageError({ code: "storage_rejected", provider, ...keyed, message: `${provider}: ${op} failed: ${e.message ?? name}`, cause: err, context });

@@ -232,7 +232,13 @@ class S3Backend implements StorageBackend {
     if (start >= total) {
       // Some endpoints (s3rver) answer a range on an empty object with 206 instead of 416.
       body.destroy();
-      throw new StorageError({ code: "storage_invalid_range", provider: this.name, key, message: `${this.name}: range starts past the end of ${key}`, context: { start, size: total } });
+      throw new StorageError({
+        code: "storage_invalid_range",
+        provider: this.name,
+        key,
+        message: `${this.name}: range starts past the end of ${key}`,
+        context: { start, size: total },
+      });
     }
     const wantEnd = Math.min(opts.range.end ?? total - 1, total - 1);
     const sentEnd = sentStart + length - 1;
@@ -240,7 +246,13 @@ class S3Backend implements StorageBackend {
     if (sentStart === start && sentEnd === wantEnd) return guarded;
     if (sentStart > start || sentEnd < wantEnd) {
       guarded.destroy();
-      throw new StorageError({ code: "storage_rejected", provider: this.name, key, message: `${this.name}: the endpoint answered a byte range with the wrong bytes`, context: { start, end: wantEnd, sentStart, sentEnd } });
+      throw new StorageError({
+        code: "storage_rejected",
+        provider: this.name,
+        key,
+        message: `${this.name}: the endpoint answered a byte range with the wrong bytes`,
+        context: { start, end: wantEnd, sentStart, sentEnd },
+      });
     }
     // The endpoint sent more than asked (s3rver ignores "bytes=0-0"): cut the asked bytes out here.
     return sliceStream({ source: guarded, skip: start - sentStart, take: wantEnd - start + 1 });

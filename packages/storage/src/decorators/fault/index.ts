@@ -150,7 +150,10 @@ const CUT = Symbol("fault-cut");
  * ends. A generator behind `Readable.from` with a tiny high-water mark, so the bytes before a cut
  * reach the consumer before the error does (as on a real dropped connection).
  */
-function tamper(source: AsyncIterable<unknown> | Iterable<unknown>, opts: { corruptAt?: number | undefined; cut?: CutRule | undefined; cutError: () => Error }): Readable {
+function tamper(
+  source: AsyncIterable<unknown> | Iterable<unknown>,
+  opts: { corruptAt?: number | undefined; cut?: CutRule | undefined; cutError: () => Error },
+): Readable {
   async function* run(): AsyncGenerator<Buffer> {
     let pos = 0;
     for await (const raw of source) {
@@ -229,7 +232,11 @@ class FaultBackend implements FaultyBackend {
     const { corrupt, cut } = this.#tamperRules(call, "put");
     if (!corrupt && !cut) return this.#inner.put(key, body, opts);
     const wrap = (source: Buffer | Readable): Readable =>
-      tamper(Buffer.isBuffer(source) ? [source] : source, { corruptAt: corrupt?.offset, cut, cutError: () => Object.assign(new Error("injected cut"), { [CUT]: true }) });
+      tamper(Buffer.isBuffer(source) ? [source] : source, {
+        corruptAt: corrupt?.offset,
+        cut,
+        cutError: () => Object.assign(new Error("injected cut"), { [CUT]: true }),
+      });
     const tampered: PutBody = typeof body === "function" ? () => wrap(body()) : wrap(body);
     try {
       return await this.#inner.put(key, tampered, opts);
@@ -279,7 +286,12 @@ class FaultBackend implements FaultyBackend {
     let n = 0;
     for await (const entry of this.#inner.list(prefix, opts)) {
       if (broken && n >= broken.afterEntries) {
-        throw new StorageError({ code: "storage_unavailable", provider: this.name, message: `${this.name}: injected fault: listing broke after ${n} entries`, context: { injected: true, prefix } });
+        throw new StorageError({
+          code: "storage_unavailable",
+          provider: this.name,
+          message: `${this.name}: injected fault: listing broke after ${n} entries`,
+          context: { injected: true, prefix },
+        });
       }
       n++;
       yield entry;

@@ -1,6 +1,18 @@
 import { Transform, type Readable } from "node:stream";
 import { describeError } from "@hesaab/config";
-import { STORAGE_OPS, type GetOptions, type ListEntry, type ListOptions, type ObjectInfo, type OpOptions, type PutBody, type PutOptions, type PutResult, type StorageBackend, type StorageOp } from "../../backend";
+import {
+  STORAGE_OPS,
+  type GetOptions,
+  type ListEntry,
+  type ListOptions,
+  type ObjectInfo,
+  type OpOptions,
+  type PutBody,
+  type PutOptions,
+  type PutResult,
+  type StorageBackend,
+  type StorageOp,
+} from "../../backend";
 
 /** One finished operation, as given to `log`. */
 export interface StorageOpEvent {

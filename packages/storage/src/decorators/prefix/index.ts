@@ -11,7 +11,13 @@ import { StorageError } from "../../errors";
 export function withKeyPrefix(inner: StorageBackend, prefix: string): StorageBackend {
   if (prefix === "") return inner;
   const root = prefix.endsWith("/") ? prefix : `${prefix}/`;
-  if (root.startsWith("/") || root.split("/").slice(0, -1).some((s) => s === "" || s === "." || s === "..")) {
+  if (
+    root.startsWith("/") ||
+    root
+      .split("/")
+      .slice(0, -1)
+      .some((s) => s === "" || s === "." || s === "..")
+  ) {
     throw new StorageError({ code: "storage_invalid_argument", provider: inner.name, message: `${inner.name}: invalid key prefix`, context: { prefix } });
   }
   return new PrefixBackend(inner, root);

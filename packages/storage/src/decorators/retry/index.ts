@@ -1,5 +1,17 @@
 import { Readable } from "node:stream";
-import type { ByteRange, GetOptions, ListEntry, ListOptions, ObjectInfo, OpOptions, PutBody, PutOptions, PutResult, StorageBackend, StorageOp } from "../../backend";
+import type {
+  ByteRange,
+  GetOptions,
+  ListEntry,
+  ListOptions,
+  ObjectInfo,
+  OpOptions,
+  PutBody,
+  PutOptions,
+  PutResult,
+  StorageBackend,
+  StorageOp,
+} from "../../backend";
 import { isPermanent } from "../../errors";
 import { isReplayable, sleep } from "../../streams";
 

@@ -49,18 +49,16 @@ describe.runIf(chromiumPath)("the web apps in a browser", { timeout: 120_000 }, 
     const [tenant] = h.activeTenants();
     const id = newId("bkp");
     const stored = { location: "x", status: "stored" as const, size: 3 * 1024 ** 2 };
-    await h.catalog.db
-      .insert(backupRecords)
-      .values({
-        id,
-        backupType: "tenant",
-        tenantId: tenant!,
-        filename: "x",
-        encryptionKeyId: "k",
-        status: "completed",
-        fileSize: 3 * 1024 ** 2,
-        providers: { b2: stored, r2: stored },
-      });
+    await h.catalog.db.insert(backupRecords).values({
+      id,
+      backupType: "tenant",
+      tenantId: tenant!,
+      filename: "x",
+      encryptionKeyId: "k",
+      status: "completed",
+      fileSize: 3 * 1024 ** 2,
+      providers: { b2: stored, r2: stored },
+    });
     const context = await browser.newContext();
     const admin = await context.newPage();
     const response = await admin.goto(`${h.gateway.address}/admin/#session=${await h.adminSession("sara")}`);
@@ -93,18 +91,16 @@ describe.runIf(chromiumPath)("the web apps in a browser", { timeout: 120_000 }, 
   it("admin app: storage and its cost, alerts acknowledged and resolved, the audit trail", async () => {
     const [, tenant] = h.activeTenants();
     const stored = { location: "y", status: "stored" as const, size: 5 * 1024 ** 2 };
-    await h.catalog.db
-      .insert(backupRecords)
-      .values({
-        id: newId("bkp"),
-        backupType: "tenant",
-        tenantId: tenant!,
-        filename: "y",
-        encryptionKeyId: "k",
-        status: "completed",
-        fileSize: 5 * 1024 ** 2,
-        providers: { b2: stored, r2: stored },
-      });
+    await h.catalog.db.insert(backupRecords).values({
+      id: newId("bkp"),
+      backupType: "tenant",
+      tenantId: tenant!,
+      filename: "y",
+      encryptionKeyId: "k",
+      status: "completed",
+      fileSize: 5 * 1024 ** 2,
+      providers: { b2: stored, r2: stored },
+    });
     await raiseAlert(
       { catalog: h.catalog },
       { severity: "critical", code: "tenant_backup_failed", message: "backup of tenant x failed: both providers down", context: { tenantId: tenant } },

@@ -2,14 +2,13 @@
 // run (never a failed SQL statement), `hesaab catalog migrate` fixes it, and `backup tenant` then
 // checks the ids it is given against the platform before backing any up.
 import { readFileSync } from "node:fs";
-import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPlatformSchema, generatePlatform, type GenerateResult } from "@hesaab/platform";
 import { ensureStack, freshDatabase, type FreshDatabase } from "@hesaab/testkit";
-import { providerEnv, runCli } from "./run-cli";
+import { platformEnv, runCli } from "./run-cli";
 
 let database: FreshDatabase;
 let dataDir: string;
@@ -22,13 +21,7 @@ beforeAll(async () => {
   await createPlatformSchema({ url: database.url });
   platform = await generatePlatform({ url: database.url, tenants: 3, scale: 0.02 });
   dataDir = await mkdtemp(path.join(os.tmpdir(), "cli-catalog-"));
-  base = {
-    ...providerEnv(),
-    PLATFORM_DATABASE_URL: database.url,
-    BACKUP_MASTER_KEYS: `1:${randomBytes(32).toString("base64")}`,
-    HESAAB_DATA_DIR: dataDir,
-    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
-  };
+  base = platformEnv({ url: database.url, dataDir });
 }, 120_000);
 
 afterAll(async () => {

@@ -1,6 +1,5 @@
 // `hesaab export customer|sweep` end to end: the real CLI process against a generated platform.
 import { execFile } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -9,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { migrate } from "@hesaab/db";
 import { createPlatformSchema, generatePlatform } from "@hesaab/platform";
 import { ensureStack, freshDatabase, type FreshDatabase } from "@hesaab/testkit";
-import { providerEnv, runCli } from "./run-cli";
+import { platformEnv, runCli } from "./run-cli";
 
 let database: FreshDatabase;
 let dataDir: string;
@@ -24,13 +23,7 @@ beforeAll(async () => {
   tenantId = generated.tenants.find((t) => t.status === "active")!.id;
   await migrate({ url: database.url });
   dataDir = await mkdtemp(path.join(os.tmpdir(), "cli-export-"));
-  base = {
-    ...providerEnv(),
-    PLATFORM_DATABASE_URL: database.url,
-    BACKUP_MASTER_KEYS: `1:${randomBytes(32).toString("base64")}`,
-    HESAAB_DATA_DIR: dataDir,
-    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
-  };
+  base = platformEnv({ url: database.url, dataDir });
 }, 120_000);
 
 afterAll(async () => {

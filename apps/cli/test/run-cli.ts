@@ -1,6 +1,7 @@
 // The real `hesaab` as the tests run it: a child process (node + tsx) given only the environment the
 // case names (HESAAB_NO_STACK_ENV: no local .stack/env defaults), its exit code and output collected.
 import { execFile } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { testEnv } from "@hesaab/testkit";
 
@@ -35,4 +36,9 @@ export function runCli(args: string[], env: Record<string, string | undefined>, 
 /** The local S3 endpoints' variables (B2_*, R2_*) from the stack. */
 export function providerEnv(): Record<string, string> {
   return Object.fromEntries(Object.entries(testEnv()).filter(([k]) => k.startsWith("B2_") || k.startsWith("R2_")));
+}
+
+/** What a command that backs up or exports needs: the platform database, both providers, a fresh tenant master key and a data folder. */
+export function platformEnv({ url, dataDir }: { url: string; dataDir: string }): Record<string, string> {
+  return { ...providerEnv(), PLATFORM_DATABASE_URL: url, BACKUP_MASTER_KEYS: `1:${randomBytes(32).toString("base64")}`, HESAAB_DATA_DIR: dataDir };
 }

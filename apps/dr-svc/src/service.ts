@@ -1,28 +1,18 @@
 // dr-svc's wiring: the `cmd.dr.>` work queue and the nightly schedule. The work itself is
 // @hesaab/dr's handleDisasterBackupRequest; this file decides when it runs.
-import { runSchedule, type Bus, type BusLogger, type Consumption, type HandlerContext, type ScheduleRunner } from "@hesaab/bus";
+import { runSchedule, type Bus, type Consumption, type HandlerContext, type ScheduleRunner } from "@hesaab/bus";
 import { COMMAND_FILTERS, type Message } from "@hesaab/contracts";
-import type { KeyRing } from "@hesaab/crypto";
-import { catalogClaims, type CatalogDb } from "@hesaab/db";
+import { catalogClaims } from "@hesaab/db";
 import { handleDisasterBackupRequest, type DrHandlerDeps } from "@hesaab/dr";
-import type { StorageBackend } from "@hesaab/storage";
 
 export const DURABLE = "dr-svc";
 export const SCHEDULE_NAME = "disaster-backup";
 
-export interface DrServiceOptions {
+/** What the handler needs (its publish is the bus), and how the service runs it. */
+export interface DrServiceOptions extends Omit<DrHandlerDeps, "publish"> {
   bus: Bus;
-  catalog: CatalogDb;
-  keyRing: KeyRing;
-  backends: StorageBackend[];
-  platformUrl: string;
-  configFiles: string[];
-  gitCommit: string | null;
-  retentionDays: number;
-  root?: string | undefined;
   /** The nightly backup; `false` to run without a schedule (tests, a replica that only works the queue). */
   schedule: { cron: string; timeZone: string } | false;
-  log: BusLogger;
   /** Deliveries of one command before it is given up. Default 3. */
   maxAttempts?: number;
   /** Delays before the 2nd, 3rd… delivery. Default 1 min, 5 min. */
@@ -38,18 +28,7 @@ export interface DrService {
 
 export async function startDrService(opts: DrServiceOptions): Promise<DrService> {
   const { bus, catalog, log } = opts;
-  const deps: DrHandlerDeps = {
-    catalog,
-    keyRing: opts.keyRing,
-    backends: opts.backends,
-    platformUrl: opts.platformUrl,
-    configFiles: opts.configFiles,
-    gitCommit: opts.gitCommit,
-    retentionDays: opts.retentionDays,
-    root: opts.root,
-    publish: async (type, data, publishOpts) => void (await bus.publish(type, data, publishOpts)),
-    log,
-  };
+  const deps: DrHandlerDeps = { ...opts, publish: async (type, data, publishOpts) => void (await bus.publish(type, data, publishOpts)) };
   const handler = async (message: Message, delivery: HandlerContext): Promise<void> => {
     if (message.type !== "dr.backup.requested.v1") {
       log.warn("dr-svc ignores a command it does not know", { type: message.type });

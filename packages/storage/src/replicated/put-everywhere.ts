@@ -159,24 +159,7 @@ export async function putEverywhere(opts: PutEverywhereOptions): Promise<PutEver
 
   // 3. Judge before completing any write.
   try {
-    if (expectedSha !== undefined && sha256 !== expectedSha) {
-      throw new StorageError({
-        code: "storage_corrupt",
-        provider: group,
-        key,
-        message: `source bytes for ${key} do not match the expected checksum`,
-        context: { expected: expectedSha, actual: sha256 },
-      });
-    }
-    if (opts.expectedSize !== undefined && size !== opts.expectedSize) {
-      throw new StorageError({
-        code: "storage_corrupt",
-        provider: group,
-        key,
-        message: `source for ${key} has ${size} bytes, expected ${opts.expectedSize}`,
-        context: { expected: opts.expectedSize, actual: size },
-      });
-    }
+    checkSource({ group, key, sha256, size, expectedSha, expectedSize: opts.expectedSize });
     if (expectedSha === undefined) await judgeExisting({ existing, sha256, size, key, outcomes });
   } catch (err) {
     await abortBranches(branches, err);
@@ -344,24 +327,7 @@ async function putBufferEverywhere(opts: PutEverywhereOptions & { bytes: Buffer 
   const sha256 = createHash("sha256").update(bytes).digest("hex");
   const size = bytes.length;
   const expectedSha = opts.expectedSha256?.toLowerCase();
-  if (expectedSha !== undefined && sha256 !== expectedSha) {
-    throw new StorageError({
-      code: "storage_corrupt",
-      provider: group,
-      key,
-      message: `source bytes for ${key} do not match the expected checksum`,
-      context: { expected: expectedSha, actual: sha256 },
-    });
-  }
-  if (opts.expectedSize !== undefined && size !== opts.expectedSize) {
-    throw new StorageError({
-      code: "storage_corrupt",
-      provider: group,
-      key,
-      message: `source for ${key} has ${size} bytes, expected ${opts.expectedSize}`,
-      context: { expected: opts.expectedSize, actual: size },
-    });
-  }
+  checkSource({ group, key, sha256, size, expectedSha, expectedSize: opts.expectedSize });
   const outcomes = new Map<string, ProviderOutcome>(names.map((n) => [n, { provider: n, ok: false, alreadyStored: false, size: 0 }]));
   const targets: StorageBackend[] = [];
   const existing: Existing[] = [];
@@ -557,6 +523,42 @@ async function writeChunk(args: { branch: Branch; chunk: Buffer; stallMs: number
 async function abortBranches(branches: Branch[], err: unknown): Promise<void> {
   for (const b of branches) b.fail(err);
   await Promise.all(branches.map((b) => b.settled));
+}
+
+/** The source's bytes are the ones the caller promised (checksum and size), or `storage_corrupt` before any write completes. */
+function checkSource({
+  group,
+  key,
+  sha256,
+  size,
+  expectedSha,
+  expectedSize,
+}: {
+  group: string;
+  key: string;
+  sha256: string;
+  size: number;
+  expectedSha: string | undefined;
+  expectedSize: number | undefined;
+}): void {
+  if (expectedSha !== undefined && sha256 !== expectedSha) {
+    throw new StorageError({
+      code: "storage_corrupt",
+      provider: group,
+      key,
+      message: `source bytes for ${key} do not match the expected checksum`,
+      context: { expected: expectedSha, actual: sha256 },
+    });
+  }
+  if (expectedSize !== undefined && size !== expectedSize) {
+    throw new StorageError({
+      code: "storage_corrupt",
+      provider: group,
+      key,
+      message: `source for ${key} has ${size} bytes, expected ${expectedSize}`,
+      context: { expected: expectedSize, actual: size },
+    });
+  }
 }
 
 function allFailed(args: { key: string; group: string; outcomes: Map<string, ProviderOutcome> }): StorageError {

@@ -2,34 +2,24 @@
 // run (never a failed SQL statement), `hesaab catalog migrate` fixes it, and `backup tenant` then
 // checks the ids it is given against the platform before backing any up.
 import { readFileSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
-import os from "node:os";
-import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createPlatformSchema, generatePlatform, type GenerateResult } from "@hesaab/platform";
-import { ensureStack, freshDatabase, type FreshDatabase } from "@hesaab/testkit";
-import { platformEnv, runCli } from "./run-cli";
+import { type GenerateResult } from "@hesaab/platform";
+import { cliPlatform, runCli, type CliPlatform } from "./run-cli";
 
-let database: FreshDatabase;
-let dataDir: string;
+let fixture: CliPlatform;
 let platform: GenerateResult;
-let base: Record<string, string>;
 
 beforeAll(async () => {
-  await ensureStack();
-  database = await freshDatabase("cli_catalog");
-  await createPlatformSchema({ url: database.url });
-  platform = await generatePlatform({ url: database.url, tenants: 3, scale: 0.02 });
-  dataDir = await mkdtemp(path.join(os.tmpdir(), "cli-catalog-"));
-  base = platformEnv({ url: database.url, dataDir });
+  // the catalog is left unmigrated: that is what the commands must refuse
+  fixture = await cliPlatform("cli_catalog", { tenants: 3, scale: 0.02, migrated: false });
+  platform = fixture.platform;
 }, 120_000);
 
 afterAll(async () => {
-  await database?.drop();
-  await rm(dataDir, { recursive: true, force: true });
+  await fixture?.drop();
 });
 
-const cli = (args: string[]) => runCli(args, base);
+const cli = (args: string[]) => runCli(args, fixture.env);
 
 describe("hesaab catalog migrate", { timeout: 180_000 }, () => {
   it("commands refuse a catalog that was never migrated, naming what to run; after `catalog migrate` they work", async () => {

@@ -1,37 +1,25 @@
 // `hesaab export customer|sweep` end to end: the real CLI process against a generated platform.
 import { execFile } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
-import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { migrate } from "@hesaab/db";
-import { createPlatformSchema, generatePlatform } from "@hesaab/platform";
-import { ensureStack, freshDatabase, type FreshDatabase } from "@hesaab/testkit";
-import { platformEnv, runCli } from "./run-cli";
+import { cliPlatform, runCli, type CliPlatform } from "./run-cli";
 
-let database: FreshDatabase;
+let fixture: CliPlatform;
 let dataDir: string;
 let tenantId: string;
-let base: Record<string, string>;
 
 beforeAll(async () => {
-  await ensureStack();
-  database = await freshDatabase("cli_export");
-  await createPlatformSchema({ url: database.url });
-  const generated = await generatePlatform({ url: database.url, tenants: 3, scale: 0.05 });
-  tenantId = generated.tenants.find((t) => t.status === "active")!.id;
-  await migrate({ url: database.url });
-  dataDir = await mkdtemp(path.join(os.tmpdir(), "cli-export-"));
-  base = platformEnv({ url: database.url, dataDir });
+  fixture = await cliPlatform("cli_export", { tenants: 3, scale: 0.05, migrated: true });
+  dataDir = fixture.dataDir;
+  tenantId = fixture.platform.tenants.find((t) => t.status === "active")!.id;
 }, 120_000);
 
 afterAll(async () => {
-  await database?.drop();
-  await rm(dataDir, { recursive: true, force: true });
+  await fixture?.drop();
 });
 
-const cli = (args: string[]) => runCli(args, base);
+const cli = (args: string[]) => runCli(args, fixture.env);
 
 describe("hesaab export", { timeout: 120_000 }, () => {
   it("customer: today's export, saved as a ZIP; a second one the same day is refused with the reason", async () => {

@@ -17,6 +17,9 @@ import { startHarness, type Harness } from "./harness";
 const requireBrowser = process.env.CI === "true" || process.env.HESAAB_REQUIRE_BROWSER === "1";
 const chromiumPath = [process.env.CHROMIUM_PATH, "/usr/bin/chromium", "/usr/bin/chromium-browser"].find((p): p is string => Boolean(p && existsSync(p)));
 const root = fileURLToPath(new URL("../../..", import.meta.url));
+/** Screenshots of the screens, for a reviewer to look at (artifacts, never compared). */
+const shots = fileURLToPath(new URL("../test-results/", import.meta.url));
+const screenshot = (p: Page, name: string) => p.screenshot({ path: `${shots}${name}.png`, fullPage: true });
 
 it.runIf(requireBrowser)("chromium is installed (CI installs Debian's chromium)", () => {
   expect(chromiumPath, "no chromium: apt-get install chromium, or set CHROMIUM_PATH").toBeDefined();
@@ -84,6 +87,7 @@ describe.runIf(chromiumPath)("the web apps in a browser", { timeout: 120_000 }, 
       .getByRole("listitem")
       .filter({ hasText: `${stranger}: ${stranger} is not a tenant of this platform` })
       .waitFor();
+    await screenshot(admin, "admin-back-up-now-refused-ids");
     const request = await waitFor(() => h.backupRequests.find((m) => (m.data as { tenantIds?: string[] }).tenantIds?.[0] === tenant), "the backup request");
     expect(request.data).toMatchObject({ tenantIds: [tenant], requestedBy: "admin:sara" });
   });
@@ -172,6 +176,7 @@ describe.runIf(chromiumPath)("the web apps in a browser", { timeout: 120_000 }, 
       )
       .waitFor();
     await expect(app.getByRole("button", { name: "Prepare a copy of my data" }).isDisabled()).resolves.toBe(true);
+    await screenshot(app, "tenant-export-role-refused");
   });
 
   it("tenant app: without a session it says where to open it from", async () => {

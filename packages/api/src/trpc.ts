@@ -64,15 +64,8 @@ export const procedure = t.procedure.use(async ({ next }) => {
  * cannot reach tenant B's data by changing an id.
  */
 export const tenantProcedure = procedure.use(async ({ ctx, next }) => {
-  if (!ctx.verifySession)
-    throw new TRPCError({
-      code: "UNAUTHORIZED",
-      message: "tenant sign-in is not configured on this gateway (TENANT_SESSION_SECRET, SESSION_PUBLIC_KEY or SESSION_JWKS_URL)",
-    });
-  const verdict = ctx.sessionToken ? await checkSession(ctx.verifySession, ctx.sessionToken) : undefined;
-  if (!verdict || !("session" in verdict))
-    throw new TRPCError({ code: "UNAUTHORIZED", message: "sign in again: the session is missing, not valid, expired or revoked" });
-  return next({ ctx: { ...ctx, session: verdict.session } });
+  const session = await signedIn(ctx.verifySession, ctx.sessionToken, { secret: "TENANT_SESSION_SECRET", what: "the session" });
+  return next({ ctx: { ...ctx, session } });
 });
 
 /**
@@ -81,15 +74,7 @@ export const tenantProcedure = procedure.use(async ({ ctx, next }) => {
  * (or a public key / JWKS) the gateway serves none of them.
  */
 export const adminProcedure = procedure.use(async ({ ctx, next }) => {
-  if (!ctx.verifyAdminSession)
-    throw new TRPCError({
-      code: "UNAUTHORIZED",
-      message: "admin sign-in is not configured on this gateway (ADMIN_SESSION_SECRET, SESSION_PUBLIC_KEY or SESSION_JWKS_URL)",
-    });
-  const verdict = ctx.sessionToken ? await checkSession(ctx.verifyAdminSession, ctx.sessionToken) : undefined;
-  if (!verdict || !("session" in verdict))
-    throw new TRPCError({ code: "UNAUTHORIZED", message: "sign in again: the admin session is missing, not valid, expired or revoked" });
-  const admin = verdict.session;
+  const admin = await signedIn(ctx.verifyAdminSession, ctx.sessionToken, { secret: "ADMIN_SESSION_SECRET", what: "the admin session" });
   if (admin.role !== ADMIN_ROLE) {
     throw new TRPCError({
       code: "FORBIDDEN",
@@ -98,6 +83,25 @@ export const adminProcedure = procedure.use(async ({ ctx, next }) => {
   }
   return next({ ctx: { ...ctx, admin } });
 });
+
+/** The session `token` names, checked by `verify` (one app's sign-in); UNAUTHORIZED, saying why, when sign-in is not configured or the session does not hold. */
+async function signedIn<S extends AdminSession | TenantSession>(
+  verify: ((token: string) => Promise<SessionVerdict<S>>) | undefined,
+  token: string | undefined,
+  o: { secret: "TENANT_SESSION_SECRET" | "ADMIN_SESSION_SECRET"; what: string },
+): Promise<S> {
+  if (!verify) {
+    const app = o.secret === "ADMIN_SESSION_SECRET" ? "admin" : "tenant";
+    throw new TRPCError({
+      code: "UNAUTHORIZED",
+      message: `${app} sign-in is not configured on this gateway (${o.secret}, SESSION_PUBLIC_KEY or SESSION_JWKS_URL)`,
+    });
+  }
+  const verdict = token ? await checkSession(verify, token) : undefined;
+  if (!verdict || !("session" in verdict))
+    throw new TRPCError({ code: "UNAUTHORIZED", message: `sign in again: ${o.what} is missing, not valid, expired or revoked` });
+  return verdict.session;
+}
 
 /** A verdict on a session; keys that cannot be fetched (a JWKS down) are our side, said as such, not "sign in again". */
 async function checkSession<S>(verify: (token: string) => Promise<S>, token: string): Promise<S> {

@@ -124,12 +124,21 @@ const TRANSIENT_NET_CODES: ReadonlySet<string> = new Set([
  * error (connection refused, reset, timed out), or node-postgres losing its connection. Looks through
  * drizzle's `Failed query` wrapper to the database's own error.
  */
+/**
+ * A PostgreSQL SQLSTATE that trying again may cure: a lost connection (08…), a serialization failure or
+ * deadlock (40001, 40P01), the server shutting down or restarting (57P01–57P03), too many connections (53300).
+ */
+export function isTransientSqlState(state: string | undefined): boolean {
+  if (!state) return false;
+  return state.startsWith("08") || state === "40001" || state === "40P01" || /^57P0[123]$/.test(state) || state === "53300";
+}
+
 export function isTransientError(err: unknown): boolean {
   const e = queryErrorCause(err) as { code?: unknown; message?: unknown } | null | undefined;
   const code = typeof e?.code === "string" ? e.code : undefined;
   if (code !== undefined) {
     if (TRANSIENT_NET_CODES.has(code)) return true;
-    if (/^[0-9A-Z]{5}$/.test(code)) return code.startsWith("08") || code === "40001" || code === "40P01" || /^57P0[123]$/.test(code) || code === "53300";
+    if (/^[0-9A-Z]{5}$/.test(code)) return isTransientSqlState(code);
   }
   // node-postgres's own errors for a lost or unobtainable connection carry no code
   return typeof e?.message === "string" && /^Connection terminated|^timeout exceeded when trying to connect/.test(e.message);

@@ -6,6 +6,7 @@ export {
   queryErrorCause,
   describeError,
   isTransientError,
+  isTransientSqlState,
   isRedeliverable,
   ConfigError,
   CONFIG_ERROR_CODES,

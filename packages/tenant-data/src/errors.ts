@@ -49,8 +49,5 @@ export function sqlState(err: unknown): string | undefined {
   return typeof code === "string" && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
 }
 
-/** Codes raised because of a transient condition (connection lost, serialization, deadlock, shutdown). */
-export function isRetryableSqlState(state: string | undefined): boolean {
-  if (!state) return false;
-  return state.startsWith("08") || state === "40001" || state === "40P01" || state.startsWith("57P") || state === "53300";
-}
+/** A SQLSTATE that trying again may cure: config's one list (`isTransientSqlState`). */
+export { isTransientSqlState as isRetryableSqlState } from "@hesaab/config";

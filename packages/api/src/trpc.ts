@@ -1,6 +1,7 @@
 // tRPC's one instance for the API: the context every procedure sees, how errors reach the apps, and
 // the three kinds of procedure (open, tenant, admin). The gateway builds the context per request.
 import { initTRPC, TRPCError } from "@trpc/server";
+import type { OpenApiMeta } from "trpc-to-openapi";
 import { isHesaabError } from "@hesaab/config";
 import type { CatalogDb } from "@hesaab/db";
 import { ADMIN_ROLE, type AdminSession, type SessionVerdict, type TenantSession } from "@hesaab/session";
@@ -36,7 +37,8 @@ export interface Context {
   storage?: (() => Promise<StorageView>) | undefined;
 }
 
-const t = initTRPC.context<Context>().create({
+// meta: a procedure served on a REST path too says so with `.meta({ openapi: { method, path, protect, tags, summary } })`
+const t = initTRPC.context<Context>().meta<OpenApiMeta>().create({
   errorFormatter({ shape, error, ctx }) {
     const cause = error.cause;
     // An unexpected failure is logged here and told as one sentence: its message may hold SQL or paths.

@@ -84,6 +84,7 @@ export async function startGateway(env: GatewayEnv, o: { logStream?: NodeJS.Writ
   const app = await buildServer(
     {
       db: catalog.db,
+      send: async (type, data, opts) => ({ id: (await bus.publish(type, data, opts)).message.id }),
       requestBackup: async ({ tenantIds, requestedBy }) => {
         await bus.publish("backup.tenant.requested.v1", { tenantIds, purpose: "on_demand", requestedBy });
       },

@@ -1,5 +1,5 @@
 export { appRouter, type AppRouter } from "./router";
-export type { Context, TenantRefusalView } from "./trpc";
+export type { Context, SendCommand, TenantRefusalView } from "./trpc";
 export type { BackupRequestAnswer } from "./routers/backups";
 export { DEFAULT_EXPORT_ROLES } from "./routers/tenant";
 export { storageView, type StorageView } from "./storage-view";

@@ -3,6 +3,7 @@
 import { initTRPC, TRPCError } from "@trpc/server";
 import type { OpenApiMeta } from "trpc-to-openapi";
 import { isHesaabError } from "@hesaab/config";
+import type { DataInput, MessageType } from "@hesaab/contracts";
 import type { CatalogDb } from "@hesaab/db";
 import { ADMIN_ROLE, type AdminSession, type SessionVerdict, type TenantSession } from "@hesaab/session";
 import type { CustomerExportLinks } from "@hesaab/tenant-backup";
@@ -15,8 +16,17 @@ export interface TenantRefusalView {
   message: string;
 }
 
+/**
+ * Publishes a command on the bus (validated against its contract) for the service that owns the work;
+ * resolves with the message id, which is the operation's id unless the data names one. `msgId` makes a
+ * retried request one message (JetStream's duplicate window).
+ */
+export type SendCommand = <T extends MessageType>(type: T, data: DataInput<T>, opts?: { msgId?: string }) => Promise<{ id: string }>;
+
 export interface Context {
   db: CatalogDb;
+  /** Starts long work: a procedure never runs a backup, restore or verification itself. Undefined without a bus. */
+  send?: SendCommand | undefined;
   /** Publishes a validated command (NATS); undefined when the gateway runs without a bus. */
   requestBackup?: ((input: { tenantIds: string[]; requestedBy: string }) => Promise<void>) | undefined;
   /** Which requested ids are tenants of the platform that may be backed up (one query on the platform database); undefined without it. */
@@ -38,18 +48,21 @@ export interface Context {
 }
 
 // meta: a procedure served on a REST path too says so with `.meta({ openapi: { method, path, protect, tags, summary } })`
-const t = initTRPC.context<Context>().meta<OpenApiMeta>().create({
-  errorFormatter({ shape, error, ctx }) {
-    const cause = error.cause;
-    // An unexpected failure is logged here and told as one sentence: its message may hold SQL or paths.
-    if (error.code === "INTERNAL_SERVER_ERROR" && !isHesaabError(cause)) {
-      ctx?.log?.error({ err: cause ?? error, path: shape.data.path }, "gateway request failed");
-      return { ...shape, message: "the request failed on our side; try again in a moment", data: { ...shape.data, stack: undefined, appCode: undefined } };
-    }
-    // no stack traces to clients, whatever NODE_ENV says
-    return { ...shape, data: { ...shape.data, stack: undefined, appCode: isHesaabError(cause) ? cause.code : undefined } };
-  },
-});
+const t = initTRPC
+  .context<Context>()
+  .meta<OpenApiMeta>()
+  .create({
+    errorFormatter({ shape, error, ctx }) {
+      const cause = error.cause;
+      // An unexpected failure is logged here and told as one sentence: its message may hold SQL or paths.
+      if (error.code === "INTERNAL_SERVER_ERROR" && !isHesaabError(cause)) {
+        ctx?.log?.error({ err: cause ?? error, path: shape.data.path }, "gateway request failed");
+        return { ...shape, message: "the request failed on our side; try again in a moment", data: { ...shape.data, stack: undefined, appCode: undefined } };
+      }
+      // no stack traces to clients, whatever NODE_ENV says
+      return { ...shape, data: { ...shape.data, stack: undefined, appCode: isHesaabError(cause) ? cause.code : undefined } };
+    },
+  });
 
 export const router = t.router;
 

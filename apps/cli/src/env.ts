@@ -128,6 +128,7 @@ const storageOpsEnvSchema = z.object({
   ...envPieces.retention,
   ...envPieces.retentionKeeps,
   ...envPieces.deepVerify,
+  TENANT_COLUMN: envPieces.tenantBackup.TENANT_COLUMN,
   STORAGE_PRICES: priceOverrides,
   /** Keys live under this folder of the buckets (a shared bucket, tests). */
   STORAGE_KEY_PREFIX: z.string().optional(),

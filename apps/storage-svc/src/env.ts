@@ -13,6 +13,7 @@ const schema = z.object({
   DR_MASTER_KEYS: envPieces.drKeys.DR_MASTER_KEYS.optional(),
   ...envPieces.retention,
   ...envPieces.retentionKeeps,
+  TENANT_COLUMN: envPieces.tenantBackup.TENANT_COLUMN,
   STORAGE_SCHEDULE_TZ: z.string().default("UTC"),
   /** Inventory sweep of both providers against the catalog. */
   STORAGE_RECONCILE_CRON: z.string().default("30 3 * * *"),

@@ -84,7 +84,7 @@ export async function startStorageService(env: StorageSvcEnv, { name = "storage-
       });
     });
     schedule("storage-retention", env.STORAGE_RETENTION_CRON, async () => {
-      const activeTenants = await platformTenants({ pool: platform }).catch((err: unknown) => {
+      const activeTenants = await platformTenants({ pool: platform, discover: { tenantColumn: env.TENANT_COLUMN } }).catch((err: unknown) => {
         bus.log.warn("platform tenants unknown: keeping every tenant's last good backup", { error: String(err) });
         return "all" as const;
       });

@@ -1,5 +1,6 @@
 import { and, eq, inArray, sql } from "drizzle-orm";
 import type { Pool } from "pg";
+import { discoverTenantPlan, listTenants, type DiscoverOptions } from "@hesaab/tenant-data";
 import { noPublish } from "@hesaab/contracts";
 import { errorText } from "@hesaab/config";
 import { backupRecords, raiseAlert, writeAudit, type BackupRecord } from "@hesaab/db";
@@ -276,15 +277,15 @@ export const retentionInternals = { dayOf, monthOf, isoWeekOf };
 
 /**
  * The platform's tenants whose last good backup retention must keep: every tenant not marked
- * deleted (a suspended tenant may come back). Reads `public.<table>` (`status` when it has one).
+ * deleted (a suspended tenant may come back), from the root table discovery finds (`discover` as the
+ * backups are configured: TENANT_COLUMN), whatever the platform calls it.
  */
-export async function platformTenants({ pool, table = "tenants" }: { pool: Pick<Pool, "query">; table?: string }): Promise<string[]> {
-  const name = table.replace(/[^a-z0-9_]/gi, "");
-  const { rows: cols } = await pool.query<{ column_name: string }>(
-    "select column_name from information_schema.columns where table_schema = 'public' and table_name = $1",
-    [name],
-  );
-  const hasStatus = cols.some((c) => c.column_name === "status");
-  const { rows } = await pool.query<{ id: string }>(`select id::text as id from public.${name} ${hasStatus ? "where status::text <> 'deleted'" : ""}`);
-  return rows.map((r) => r.id);
+export async function platformTenants({ pool, discover = {} }: { pool: Pool; discover?: DiscoverOptions }): Promise<string[]> {
+  const client = await pool.connect();
+  try {
+    const plan = await discoverTenantPlan({ client, ...discover });
+    return await listTenants({ client, plan, which: "existing" });
+  } finally {
+    client.release();
+  }
 }

@@ -8,6 +8,7 @@ import { tenantBackupKey } from "@hesaab/storage";
 import {
   discoverTenantPlan,
   exportTenant,
+  listTenants,
   screenTenants,
   type ExportProgress,
   type ExportSummary,
@@ -343,17 +344,9 @@ export async function tenantPlan(deps: Pick<TenantBackupDeps, "platform" | "disc
   return discovering;
 }
 
-/** Active tenants of the platform, from its root table (`tenants`, `status = 'active'` when it has a status column). */
-export async function activeTenants(deps: Pick<TenantBackupDeps, "platform">, { table = "tenants" }: { table?: string } = {}): Promise<string[]> {
-  const { rows: cols } = await deps.platform.query<{ column_name: string }>(
-    "select column_name from information_schema.columns where table_schema = 'public' and table_name = $1",
-    [table],
-  );
-  const hasStatus = cols.some((c) => c.column_name === "status");
-  const { rows } = await deps.platform.query<{ id: string }>(
-    `select id::text as id from public.${table.replace(/[^a-z0-9_]/gi, "")} ${hasStatus ? "where status = 'active'" : ""} order by id`,
-  );
-  return rows.map((r) => r.id);
+/** The platform's active tenants (not suspended or deleted), from the discovered root table, in key order. */
+export async function activeTenants(deps: Pick<TenantBackupDeps, "platform" | "discover" | "planTtlMs">): Promise<string[]> {
+  return listTenants({ pool: deps.platform, plan: await tenantPlan(deps), which: "active" });
 }
 
 /**

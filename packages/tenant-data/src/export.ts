@@ -90,7 +90,8 @@ export type ExportOptions = {
 
 const MiB = 1024 * 1024;
 const PROGRESS_EVERY = 8 * MiB;
-const INACTIVE = new Set(["suspended", "deleted"]);
+/** Tenant statuses that are not backed up (a root table's status column). */
+export const INACTIVE: ReadonlySet<string> = new Set(["suspended", "deleted"]);
 export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 // Output settings that make the COPY text the same whatever the server's or role's defaults are.

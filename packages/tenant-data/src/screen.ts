@@ -1,6 +1,6 @@
 import { tenantId as tenantIdSchema } from "@hesaab/contracts";
 import { lease, type PgSource } from "./connection";
-import { inactiveError, UUID } from "./export";
+import { inactiveError, INACTIVE, UUID } from "./export";
 import type { TenantPlan } from "./tenant-plan";
 
 /** Why a requested id is not backed up: not an id at all, no row in the root table, or a tenant that is not active. */
@@ -73,4 +73,28 @@ export async function screenTenants(o: PgSource & { plan: TenantPlan; tenantIds:
   const asked = o.tenantIds.map(String);
   refused.sort((a, b) => asked.indexOf(a.tenantId) - asked.indexOf(b.tenantId));
   return { accepted, refused };
+}
+
+/**
+ * The platform's tenants, in key order, from the plan's root table (whatever it is called):
+ * `active` ones (what a nightly run backs up: not suspended or deleted, the rule of `screenTenants`)
+ * or `existing` ones (all but deleted: a suspended tenant may come back, so retention keeps its last
+ * good backup). A root table without a status column has only active tenants.
+ */
+export async function listTenants(o: PgSource & { plan: TenantPlan; which: "active" | "existing" }): Promise<string[]> {
+  const { root } = o.plan;
+  const excluded = o.which === "active" ? [...INACTIVE] : ["deleted"];
+  const where = root.statusColumn ? `WHERE r.${root.statusColumn} IS NULL OR r.${root.statusColumn}::text <> ALL($1::text[])` : "";
+  const conn = await lease(o);
+  try {
+    const { rows } = await conn.client.query<{ id: string }>(
+      `SELECT r.${root.keySql}::text AS id FROM ${root.sql} r ${where} ORDER BY r.${root.keySql}`,
+      root.statusColumn ? [excluded] : [],
+    );
+    conn.release();
+    return rows.map((r) => r.id);
+  } catch (err) {
+    conn.release(err instanceof Error ? err : new Error(String(err)));
+    throw err;
+  }
 }

@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type pg from "pg";
 import { type FreshDatabase, freshDatabase, testPool } from "@hesaab/testkit";
-import { checkDependencies, copyDependencies, dependencyTables, discoverTenantPlan, screenTenants, type TenantPlan } from "../src/index";
+import { checkDependencies, copyDependencies, dependencyTables, discoverTenantPlan, listTenants, screenTenants, type TenantPlan } from "../src/index";
 
 const SCHEMA = `
   CREATE SCHEMA crm;
@@ -48,6 +48,37 @@ describe("screenTenants", () => {
       { tenantId: "x1", code: "invalid_tenant_id", message: '"x1" is not a tenant id of this platform (crm.accounts.id is bigint)' },
       { tenantId: "3", code: "not_a_tenant", message: "3 is not a tenant of this platform (no row in crm.accounts)" },
     ]);
+  });
+});
+
+describe("listTenants", () => {
+  it("reads the discovered root table in key order (numeric for an integer key); without a status column every tenant is active", async () => {
+    await pool.query("INSERT INTO crm.accounts VALUES (10, 'ten', 'de')");
+    try {
+      expect(await listTenants({ pool, plan, which: "active" })).toEqual(["1", "2", "10"]);
+      expect(await listTenants({ pool, plan, which: "existing" })).toEqual(["1", "2", "10"]);
+    } finally {
+      await pool.query("DELETE FROM crm.accounts WHERE id = 10");
+    }
+  });
+
+  it("leaves out suspended and deleted tenants (active), or only deleted ones (existing), whatever the root table is called", async () => {
+    await pool.query(`
+      CREATE TABLE public.companies (id uuid PRIMARY KEY, status text);
+      CREATE TABLE public.ledgers (id serial PRIMARY KEY, company_ref uuid NOT NULL REFERENCES public.companies (id));
+      INSERT INTO public.companies VALUES
+        ('00000000-0000-4000-8000-000000000001', 'active'), ('00000000-0000-4000-8000-000000000002', 'suspended'),
+        ('00000000-0000-4000-8000-000000000003', 'deleted'), ('00000000-0000-4000-8000-000000000004', NULL);`);
+    try {
+      const client = await pool.connect();
+      const companies = await discoverTenantPlan({ client, tenantColumn: "company_ref", rootTable: "companies" }).finally(() => client.release());
+      const id = (n: number) => `00000000-0000-4000-8000-00000000000${n}`;
+      expect(companies.root.statusColumn).not.toBeNull();
+      expect(await listTenants({ pool, plan: companies, which: "active" })).toEqual([id(1), id(4)]);
+      expect(await listTenants({ pool, plan: companies, which: "existing" })).toEqual([id(1), id(2), id(4)]);
+    } finally {
+      await pool.query("DROP TABLE public.ledgers, public.companies");
+    }
   });
 });
 

@@ -346,7 +346,7 @@ async function knownTenants(env: StorageEnv): Promise<string[] | "all"> {
   if (!env.PLATFORM_DATABASE_URL) return "all";
   const pool = openPool({ url: env.PLATFORM_DATABASE_URL, max: 1, name: "hesaab-cli", connectTimeoutMs: env.DATABASE_CONNECT_TIMEOUT_MS });
   try {
-    return await platformTenants({ pool });
+    return await platformTenants({ pool, discover: { tenantColumn: env.TENANT_COLUMN } });
   } catch {
     return "all";
   } finally {

@@ -22,6 +22,7 @@ const DOCS_PAGE = `<!doctype html>
     <meta charset="utf-8" />
     <title>HesaabPlus Backup API</title>
     <link rel="stylesheet" href="/api/docs/assets/swagger-ui.css" />
+    <link rel="icon" type="image/png" href="/api/docs/assets/favicon-32x32.png" />
   </head>
   <body>
     <div id="swagger-ui"></div>

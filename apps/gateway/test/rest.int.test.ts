@@ -197,7 +197,7 @@ describe("the API's document and reference page", () => {
       expect(asset, "served from the gateway, not a CDN").toMatch(/^\/api\/docs\//);
       const res = await fetch(`${h.gateway.address}${asset}`);
       expect(res.status, asset).toBe(200);
-      expect(res.headers.get("content-type"), asset).toMatch(asset.endsWith(".css") ? /^text\/css/ : /javascript/);
+      expect(res.headers.get("content-type"), asset).toMatch(asset.endsWith(".css") ? /^text\/css/ : asset.endsWith(".png") ? /^image\/png/ : /javascript/);
       expect((await res.arrayBuffer()).byteLength, asset).toBeGreaterThan(0);
     }
     expect((await fetch(`${h.gateway.address}/api/docs`, { redirect: "manual" })).headers.get("location")).toBe("/api/docs/");

@@ -25,7 +25,7 @@ async function rest(path: string, o: { token?: string; method?: "GET" | "POST"; 
     headers: { ...(o.token ? { authorization: `Bearer ${o.token}` } : {}), ...(o.body === undefined ? {} : { "content-type": "application/json" }) },
     ...(o.body === undefined ? {} : { body: JSON.stringify(o.body) }),
   });
-  return { status: res.status, headers: res.headers, body: (await res.json()) as unknown };
+  return { status: res.status, headers: res.headers, body: (await res.json()) as object };
 }
 
 /** The one error shape, exactly: a code of the closed list, a sentence, a hint or null, retryable. */

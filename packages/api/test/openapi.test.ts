@@ -48,7 +48,7 @@ const operations = Object.entries(doc.paths ?? {}).flatMap(([p, item]) =>
 describe("the OpenAPI document", () => {
   it("is valid OpenAPI 3.1 (the spec's JSON schema)", async () => {
     const validator = new Validator();
-    const result = await validator.validate(structuredClone(doc) as object);
+    const result = await validator.validate(structuredClone(doc) as unknown as Record<string, unknown>);
     expect(result.errors ?? []).toEqual([]);
     expect(result.valid).toBe(true);
     expect(validator.version).toBe("3.1");

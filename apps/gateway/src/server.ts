@@ -7,8 +7,9 @@ import fastifyRateLimit from "@fastify/rate-limit";
 import fastifyStatic from "@fastify/static";
 import { fastifyTRPCPlugin, type FastifyTRPCPluginOptions } from "@trpc/server/adapters/fastify";
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
-import { appRouter, errorMeaning, type AppRouter, type Context } from "@hesaab/api";
+import { appRouter, errorMeaning, hesaabErrorBody, requestError, type ApiErrorBody, type AppRouter, type Context } from "@hesaab/api";
 import { ERROR_HTTP_STATUS, isHesaabError } from "@hesaab/config";
+import { mountRest, sendError } from "./rest";
 
 const appsDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -33,7 +34,7 @@ const LOGGED = new Set(["export_file_missing"]);
 export interface ServerOptions {
   /** Fastify's own pino logger (named `gateway`; authorization headers and link tokens never logged). Default: level `info` on stdout. */
   logger?: { level?: string; stream?: NodeJS.WritableStream };
-  /** Requests per minute to the tenant procedures (`/trpc/tenant.*`) and the download route. Default: 60 per session or link, 300 per IP. */
+  /** Requests per minute to the tenant procedures (`/trpc/tenant.*`, `/api/tenant/...`) and the download route. Default: 60 per session or link, 300 per IP. */
   rateLimit?: { perSession: number; perIp: number };
 }
 
@@ -41,8 +42,9 @@ export interface ServerOptions {
 export const redactUrl = (url: string): string => url.replace(/([?&]token=)[^&]*/gi, "$1[redacted]");
 
 /**
- * Builds the HTTP surface: tRPC under /trpc, the admin SPA under /admin, the tenant SPA under /app,
- * and the customer self-backup links under /exports.
+ * Builds the HTTP surface: tRPC under /trpc, the same procedures' REST paths under /api (with
+ * /api/openapi.json and /api/docs), the admin SPA under /admin, the tenant SPA under /app, and the
+ * customer self-backup links under /exports.
  */
 export async function buildServer(ctx: Omit<Context, "sessionToken" | "log">, opts: ServerOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
@@ -72,39 +74,48 @@ export async function buildServer(ctx: Omit<Context, "sessionToken" | "log">, op
 
   await limitRequests(app, opts.rateLimit ?? { perSession: 60, perIp: 300 });
 
+  // the gateway's own refusals are in the API's one error shape too (`{ code, message, hint, retryable }`)
   app.setErrorHandler((err: FastifyError, req, reply) => {
     // a download that failed before its first byte had its ZIP headers set: the answer is JSON
-    reply.removeHeader("content-disposition").type("application/json; charset=utf-8");
-    if (isHesaabError(err, "database_busy")) return reply.code(503).header("retry-after", "5").send({ error: err.code, message: err.describe() });
+    reply.removeHeader("content-disposition");
+    if (isHesaabError(err, "database_busy")) return sendError(reply, hesaabErrorBody(err), 503);
     const status = err.statusCode ?? 500;
     // fastify's own refusals (a body it cannot parse, a wrong content type) are the client's to fix, and say nothing of ours
-    if (status >= 400 && status < 500) return reply.code(status).send({ error: err.code ?? "bad_request", message: err.message });
+    if (status >= 400 && status < 500) return sendError(reply, requestError(status === 415 ? "unsupported_request" : "invalid_input", err.message), status);
     // anything else is ours, and its text may name paths, hosts or SQL: logged, told as one sentence
     req.log.error({ err }, "request failed");
-    return reply.code(500).send({ error: "internal", message: "the request failed on our side; try again in a moment" });
+    return sendError(reply, requestError("internal", "the request failed on our side; try again in a moment"), 500);
   });
   app.setNotFoundHandler((req, reply) =>
-    reply.code(404).send({ error: "not_found", message: `nothing is served at ${req.method} ${redactUrl(req.url).split("?")[0]}` }),
+    sendError(reply, requestError("not_found", `nothing is served at ${req.method} ${redactUrl(req.url).split("?")[0]}`), 404),
   );
+
+  const contextOf = (req: FastifyRequest): Context => {
+    const auth = req.headers.authorization;
+    return { ...ctx, log: req.log, ...(auth?.startsWith("Bearer ") ? { sessionToken: auth.slice("Bearer ".length).trim() } : {}) };
+  };
 
   await app.register(fastifyTRPCPlugin, {
     prefix: "/trpc",
     trpcOptions: {
       router: appRouter,
       maxBatchSize: TRPC_MAX_BATCH,
-      createContext: ({ req }): Context => {
-        const auth = req.headers.authorization;
-        return { ...ctx, log: req.log, ...(auth?.startsWith("Bearer ") ? { sessionToken: auth.slice("Bearer ".length).trim() } : {}) };
-      },
+      createContext: ({ req }): Context => contextOf(req),
     } satisfies FastifyTRPCPluginOptions<AppRouter>["trpcOptions"],
   });
+  // the design document's REST paths, from the same procedures and context; /api/openapi.json and /api/docs
+  await mountRest(app, { contextOf });
 
   // A signed link that expires within minutes (`customerExportLinks` of @hesaab/tenant-backup): checked, then the export's own token opens it.
   app.get<{ Params: { tenantId: string; exportId: string }; Querystring: { token?: unknown } }>("/exports/:tenantId/:exportId/download", async (req, reply) => {
-    if (!ctx.exports) return reply.code(503).send({ error: "exports_unavailable", message: "customer exports are not available on this gateway" });
+    if (!ctx.exports) return sendError(reply, requestError("unavailable", "customer exports are not available on this gateway"), 503);
     const token = req.query.token ?? "";
     if (typeof token !== "string") {
-      return reply.code(400).send({ error: "invalid_link", message: "the link's token must appear once: open My data again and use the link it gives" });
+      return sendError(
+        reply,
+        { ...requestError("invalid_input", "the link's token must appear once"), hint: "Open My data again and use the link it gives" },
+        400,
+      );
     }
     let opened;
     try {
@@ -146,11 +157,11 @@ function refuseDownload(req: FastifyRequest, reply: FastifyReply, err: unknown) 
   const meaning = errorMeaning(err);
   if (meaning && isHesaabError(err)) {
     if (LOGGED.has(err.code)) req.log.error({ err: err.cause ?? err, code: err.code, exportId: err.context.exportId }, "export download refused");
-    if (meaning === "SERVICE_UNAVAILABLE") reply.header("retry-after", "5");
-    return reply.code(ERROR_HTTP_STATUS[meaning]).send({ error: err.code, message: err.describe() });
+    const body: ApiErrorBody = { ...hesaabErrorBody(err), retryable: err.retryable || meaning === "SERVICE_UNAVAILABLE" };
+    return sendError(reply, body, ERROR_HTTP_STATUS[meaning]);
   }
   req.log.error({ err }, "export download failed");
-  return reply.code(500).send({ error: "internal", message: "the download failed on our side; try again in a moment" });
+  return sendError(reply, requestError("internal", "the download failed on our side; try again in a moment"), 500);
 }
 
 /** The tenant procedures of a request (`/trpc/a,b?batch=1` names several); none for any other path. */
@@ -168,7 +179,7 @@ function tenantProcedures(url: string): boolean {
 
 /**
  * Rate limits (@fastify/rate-limit, in this process's memory) on what a tenant's users reach: the
- * tenant procedures and the download route, per minute, per session (a hash of its bearer token;
+ * tenant procedures (tRPC and REST, one count) and the download route, per minute, per session (a hash of its bearer token;
  * a download link's tenant and export) and per IP. Over either, 429 with a sentence and Retry-After.
  */
 async function limitRequests(app: FastifyInstance, limits: { perSession: number; perIp: number }): Promise<void> {
@@ -186,7 +197,8 @@ async function limitRequests(app: FastifyInstance, limits: { perSession: number;
   });
   const byIp = app.createRateLimit({ max: limits.perIp, timeWindow, keyGenerator: (req) => `ip:${req.ip}` });
   app.addHook("onRequest", async (req, reply) => {
-    if (!tenantProcedures(req.url) && !req.url.startsWith("/exports/")) return;
+    const rest = req.url.toLowerCase().startsWith("/api/tenant/");
+    if (!tenantProcedures(req.url) && !req.url.startsWith("/exports/") && !rest) return;
     const download = req.url.startsWith("/exports/");
     // without a session a request is refused anyway: its address alone limits it
     const session = download || req.headers.authorization ? [[bySession, download ? "this link" : "this session"] as const] : [];
@@ -194,10 +206,12 @@ async function limitRequests(app: FastifyInstance, limits: { perSession: number;
       const r = await limiter(req);
       if (!r.isAllowed && r.isExceeded) {
         const message = `too many requests from ${whose}: try again in ${r.ttlInSeconds} s`;
-        reply.code(429).header("retry-after", String(r.ttlInSeconds));
-        if (download) return reply.send({ error: "rate_limited", message });
+        const body = requestError("rate_limited", message);
+        reply.header("retry-after", String(r.ttlInSeconds));
+        if (download || rest) return sendError(reply, body, 429);
         // in tRPC's own shape (one per procedure of a batch), so the apps show the sentence
-        const refusal = { error: { message, code: -32029, data: { code: "TOO_MANY_REQUESTS", httpStatus: 429, appCode: "rate_limited" } } };
+        const refusal = { error: { message, code: -32029, data: { code: "TOO_MANY_REQUESTS", httpStatus: 429, appCode: body.code, error: body } } };
+        reply.code(429);
         const [pathname, search = ""] = req.url.split("?");
         const batch = new URLSearchParams(search).get("batch") === "1";
         return reply.send(

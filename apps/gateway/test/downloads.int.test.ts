@@ -70,7 +70,12 @@ describe("download links", () => {
     const e = await readyExport(a);
     const repeated = await fetch(`${e.url()}&token=${e.expires}.${e.signature}`);
     expect(repeated.status).toBe(400);
-    expect(await repeated.json()).toEqual({ error: "invalid_link", message: expect.stringMatching(/must appear once/) as string });
+    expect(await repeated.json()).toEqual({
+      code: "invalid_input",
+      message: expect.stringMatching(/must appear once/) as string,
+      hint: "Open My data again and use the link it gives",
+      retryable: false,
+    });
 
     // the same bytes spelled otherwise: padded, with the unused low bits of the last character set, the expiry with a leading zero, a part more
     const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -81,7 +86,7 @@ describe("download links", () => {
     for (const token of [`${e.expires}.${e.signature}=`, `${e.expires}.${lowBits}`, `0${e.expires}.${e.signature}`, `${e.expires}.${e.signature}.x`]) {
       const res = await fetch(e.url(encodeURIComponent(token)));
       expect(res.status, token).toBe(404);
-      expect(await res.json()).toMatchObject({ error: "export_not_found" });
+      expect(await res.json()).toMatchObject({ code: "export_not_found" });
     }
     const res = await fetch(e.url());
     expect(res.status).toBe(200);
@@ -108,8 +113,10 @@ describe("download links", () => {
     const third = await fetch(e.url());
     expect(third.status).toBe(410);
     expect(await third.json()).toEqual({
-      error: "export_download_limit",
-      message: `export ${e.id} was downloaded 2 times, the most it may be. Ask for a new export tomorrow`,
+      code: "export_download_limit",
+      message: `export ${e.id} was downloaded 2 times, the most it may be`,
+      hint: "Ask for a new export tomorrow",
+      retryable: false,
     });
   });
 
@@ -120,7 +127,7 @@ describe("download links", () => {
     const res = await fetch(e.url());
     expect(res.status).toBe(410);
     const text = await res.text();
-    expect(JSON.parse(text)).toMatchObject({ error: "export_file_missing", message: expect.stringMatching(/no longer on this server/) as string });
+    expect(JSON.parse(text)).toMatchObject({ code: "export_file_missing", message: expect.stringMatching(/no longer on this server/) as string });
     expect(text).not.toContain(h.dataDir);
     expect(h.logs.some((l) => l.msg === "export download refused" && l.exportId === e.id && l.code === "export_file_missing")).toBe(true);
     expect(await downloads(e.id)).toEqual({ count: 0, audited: 0 });
@@ -145,7 +152,7 @@ describe("download links", () => {
     await tampered(c, e, 200); // inside chunk 0 (after the header)
     const res = await fetch(e.url());
     expect(res.status).toBe(500);
-    expect(await res.json()).toEqual({ error: "internal", message: "the request failed on our side; try again in a moment" });
+    expect(await res.json()).toEqual({ code: "internal", message: "the request failed on our side; try again in a moment", hint: null, retryable: false });
     expect(h.logs.some((l) => l.msg === "export download failed while streaming" && l.exportId === e.id)).toBe(true);
     expect(await downloads(e.id)).toEqual({ count: 0, audited: 0 });
   });

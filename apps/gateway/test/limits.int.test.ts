@@ -50,7 +50,7 @@ describe("gateway limits", () => {
     expect(health.headers.get("content-security-policy"), "the policy is the pages'").toBeNull();
     const missing = await fetch(`${h.gateway.address}/nothing/here?token=secret`);
     expect(missing.status).toBe(404);
-    expect(await missing.json()).toEqual({ error: "not_found", message: "nothing is served at GET /nothing/here" });
+    expect(await missing.json()).toEqual({ code: "not_found", message: "nothing is served at GET /nothing/here", hint: null, retryable: false });
   });
 
   it("no platform connection free within DATABASE_CONNECT_TIMEOUT_MS: SERVICE_UNAVAILABLE, database_busy, retry", { timeout: 60_000 }, async () => {

@@ -82,7 +82,7 @@ describe("tenant app: customer self-backup through the gateway", () => {
     ]) {
       const res = await fetch(url);
       expect(res.status, url).toBe(404);
-      expect(await res.json()).toMatchObject({ error: "export_not_found" });
+      expect(await res.json()).toMatchObject({ code: "export_not_found" });
     }
   });
 
@@ -105,10 +105,12 @@ describe("tenant app: customer self-backup through the gateway", () => {
     );
     const res = await fetch(`${h.gateway.address}${mine!.downloadUrl!}`);
     expect(res.status).toBe(410);
-    const body = (await res.json()) as { error: string; message: string };
+    const body = (await res.json()) as { code: string; message: string };
     expect(body).toEqual({
-      error: "export_file_missing",
-      message: `export ${mine!.id} is no longer on this server. Ask for a new export tomorrow, or contact support`,
+      code: "export_file_missing",
+      message: `export ${mine!.id} is no longer on this server`,
+      hint: "Ask for a new export tomorrow, or contact support",
+      retryable: false,
     });
     expect(JSON.stringify(body)).not.toContain(h.dataDir);
     expect(h.logs.find((l) => l.msg === "export download refused" && l.code === "export_file_missing")).toBeDefined();
@@ -125,7 +127,7 @@ describe("tenant app: customer self-backup through the gateway", () => {
     const signature = createHmac("sha256", Buffer.from(h.secret, "utf8")).update(`export-link:${a}:${mine!.id}:${past}`).digest("base64url");
     const res = await fetch(`${h.gateway.address}/exports/${a}/${mine!.id}/download?token=${past}.${signature}`);
     expect(res.status).toBe(410);
-    expect(await res.json()).toMatchObject({ error: "export_link_expired", message: expect.stringMatching(/open My data again/) as string });
+    expect(await res.json()).toMatchObject({ code: "export_link_expired", hint: expect.stringMatching(/open My data again/) as string });
     // the same expiry with a signature for another time is no link at all
     expect((await fetch(`${h.gateway.address}/exports/${a}/${mine!.id}/download?token=${past + 3600}.${signature}`)).status).toBe(404);
   });

@@ -5,3 +5,16 @@ export { DEFAULT_EXPORT_ROLES } from "./routers/tenant";
 export { storageView, type StorageView } from "./storage-view";
 export type { CustomerExportView as ExportView } from "@hesaab/tenant-backup";
 export { API_ERROR_CODES, ApiError, ERROR_MEANING, errorMeaning, trpcCodeOf, type ApiErrorCode } from "./errors";
+export { openApiDocument } from "./openapi";
+export {
+  apiErrorSchema,
+  ERROR_BODY_CODES,
+  errorBodyOf,
+  hesaabErrorBody,
+  REQUEST_ERROR_CODES,
+  requestError,
+  restStatusOf,
+  type ApiErrorBody,
+  type ErrorBodyCode,
+  type RequestErrorCode,
+} from "./errors";

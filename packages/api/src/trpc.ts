@@ -7,6 +7,7 @@ import type { DataInput, MessageType } from "@hesaab/contracts";
 import type { CatalogDb } from "@hesaab/db";
 import { ADMIN_ROLE, type AdminSession, type SessionVerdict, type TenantSession } from "@hesaab/session";
 import type { CustomerExportLinks } from "@hesaab/tenant-backup";
+import { errorBodyOf, INTERNAL_MESSAGE } from "./errors";
 import type { StorageView } from "./storage-view";
 
 /** A requested id "back up now" did not queue, and why (`invalid_tenant_id`, `not_a_tenant`, `tenant_not_active`). */
@@ -52,15 +53,16 @@ const t = initTRPC
   .context<Context>()
   .meta<OpenApiMeta>()
   .create({
+    // every error carries the API's one shape in `data.error` (a REST call's body is the same object); `appCode` is its code, as the apps read it
     errorFormatter({ shape, error, ctx }) {
-      const cause = error.cause;
+      const body = errorBodyOf(error);
       // An unexpected failure is logged here and told as one sentence: its message may hold SQL or paths.
-      if (error.code === "INTERNAL_SERVER_ERROR" && !isHesaabError(cause)) {
-        ctx?.log?.error({ err: cause ?? error, path: shape.data.path }, "gateway request failed");
-        return { ...shape, message: "the request failed on our side; try again in a moment", data: { ...shape.data, stack: undefined, appCode: undefined } };
+      if (error.code === "INTERNAL_SERVER_ERROR" && !isHesaabError(error.cause)) {
+        ctx?.log?.error({ err: error.cause ?? error, path: shape.data.path }, "gateway request failed");
+        return { ...shape, message: INTERNAL_MESSAGE, data: { ...shape.data, stack: undefined, appCode: body.code, error: body } };
       }
       // no stack traces to clients, whatever NODE_ENV says
-      return { ...shape, data: { ...shape.data, stack: undefined, appCode: isHesaabError(cause) ? cause.code : undefined } };
+      return { ...shape, data: { ...shape.data, stack: undefined, appCode: body.code, error: body } };
     },
   });
 

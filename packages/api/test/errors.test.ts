@@ -6,7 +6,21 @@ import { DB_ERROR_CODES } from "@hesaab/db";
 import { SESSION_ERROR_CODES } from "@hesaab/session";
 import { TENANT_BACKUP_ERROR_CODES, TENANT_DATA_ERROR_CODES } from "@hesaab/tenant-backup";
 import { raisedErrorCodes } from "@hesaab/testkit";
-import { ERROR_MEANING, errorMeaning, API_ERROR_CODES, ApiError, trpcCodeOf } from "../src/errors";
+import { TRPCError } from "@trpc/server";
+import { z } from "zod";
+import { DbError } from "@hesaab/db";
+import {
+  ERROR_MEANING,
+  errorMeaning,
+  API_ERROR_CODES,
+  ApiError,
+  trpcCodeOf,
+  errorBodyOf,
+  ERROR_BODY_CODES,
+  REQUEST_ERROR_CODES,
+  restStatusOf,
+  apiErrorSchema,
+} from "../src/errors";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
 const visible = new Set<string>([
@@ -68,5 +82,44 @@ describe("the API's error list", () => {
   it("makes a code outside the list a type error", () => {
     // @ts-expect-error: not one of the API's codes
     expect(new ApiError({ code: "export_role_requird", message: "m" }).code).toBe("export_role_requird");
+  });
+
+  it("gives one error shape: a HesaabError speaks for itself, tRPC's own codes map to the closed list, an unexpected failure is one sentence", () => {
+    const wrapped = (err: unknown, code: TRPCError["code"] = "INTERNAL_SERVER_ERROR") => errorBodyOf(new TRPCError({ code, message: "m", cause: err }));
+    expect(wrapped(new ApiError({ code: "export_role_required", message: "only owner", hint: "Ask an owner" }), "FORBIDDEN")).toEqual({
+      code: "export_role_required",
+      message: "only owner",
+      hint: "Ask an owner",
+      retryable: false,
+    });
+    // database_busy is retryable whatever the error says: nothing failed
+    expect(wrapped(new DbError({ code: "database_busy", message: "busy" }), "SERVICE_UNAVAILABLE")).toMatchObject({ code: "database_busy", retryable: true });
+    // a code outside the closed list is not passed on as a code
+    expect(wrapped(new ApiError({ code: "no_such_code" as "export_role_required", message: "said" }))).toMatchObject({ code: "internal", message: "said" });
+    expect(wrapped(new Error("select * from secrets"))).toEqual({
+      code: "internal",
+      message: "the request failed on our side; try again in a moment",
+      hint: null,
+      retryable: false,
+    });
+    expect(errorBodyOf(new TRPCError({ code: "UNAUTHORIZED", message: "sign in again" }))).toMatchObject({
+      code: "unauthorized",
+      hint: expect.stringMatching(/Bearer/) as string,
+    });
+    expect(errorBodyOf(new TRPCError({ code: "TOO_MANY_REQUESTS", message: "slow" }))).toMatchObject({ code: "rate_limited", retryable: true });
+    expect(errorBodyOf(new TRPCError({ code: "NOT_IMPLEMENTED", message: "x" })).code).toBe("internal");
+    const zodError = z.object({ backup_id: z.string() }).safeParse({}).error;
+    expect(wrapped(zodError, "BAD_REQUEST")).toMatchObject({
+      code: "invalid_input",
+      message: expect.stringMatching(/^the request's input is not valid \(backup_id: /) as string,
+    });
+    for (const body of [wrapped(zodError, "BAD_REQUEST"), wrapped(new Error("x"))]) expect(apiErrorSchema.strict().parse(body)).toEqual(body);
+  });
+
+  it("keeps the closed list closed: every code an error body can carry, once; REST statuses by meaning", () => {
+    expect(new Set(ERROR_BODY_CODES).size).toBe(ERROR_BODY_CODES.length);
+    expect([...ERROR_BODY_CODES].sort()).toEqual([...visible, ...REQUEST_ERROR_CODES].filter((c, i, all) => all.indexOf(c) === i).sort());
+    expect(restStatusOf({ code: "export_unavailable", message: "m", hint: null, retryable: false }, 404)).toBe(410);
+    expect(restStatusOf({ code: "unauthorized", message: "m", hint: null, retryable: false }, 401)).toBe(401);
   });
 });

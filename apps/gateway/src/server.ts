@@ -10,7 +10,10 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, ty
 import { appRouter, errorMeaning, type AppRouter, type Context } from "@hesaab/api";
 import { ERROR_HTTP_STATUS, isHesaabError } from "@hesaab/config";
 
-const appsDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const here = path.dirname(fileURLToPath(import.meta.url));
+const appsDir = path.resolve(here, "../..");
+/** An SPA's built files: beside the bundle (dist/web/<app>, copied by the gateway's build) or in the workspace (apps/<app>/dist). */
+const webRoot = (dir: string) => [path.join(here, "web", dir), path.join(appsDir, dir, "dist")].find((root) => existsSync(root));
 
 /** The apps' pages: no script, style or connection but the gateway's own; no framing; no base or form elsewhere. */
 const CSP_DIRECTIVES = {
@@ -133,8 +136,8 @@ export async function buildServer(ctx: Omit<Context, "sessionToken" | "log">, op
     ["/admin/", "admin-web"],
     ["/app/", "tenant-web"],
   ] as const) {
-    const root = path.join(appsDir, dir, "dist");
-    if (existsSync(root)) await app.register(fastifyStatic, { root, prefix, decorateReply: prefix === "/admin/" });
+    const root = webRoot(dir);
+    if (root) await app.register(fastifyStatic, { root, prefix, decorateReply: prefix === "/admin/" });
   }
   app.get("/", async (_req, reply) => reply.redirect("/admin/"));
   return app;

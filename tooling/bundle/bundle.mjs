@@ -12,7 +12,7 @@
 // Either way @hesaab/gzip's libdeflate addon (packages/gzip/build/deflate.node), when it was built, is
 // copied beside the output; @hesaab/gzip looks there when its own build/ is not beside it, and falls back
 // to node:zlib without it.
-import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
@@ -44,6 +44,18 @@ const common = {
   legalComments: "none",
 };
 
+const migrations = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../packages/db/migrations");
+/** packages/db's migrations as relative path → content, for the one-file build (packages/db unpacks them when it runs). */
+const embeddedMigrations = () =>
+  Object.fromEntries(
+    readdirSync(migrations, { recursive: true, withFileTypes: true })
+      .filter((e) => e.isFile())
+      .map((e) => {
+        const file = path.join(e.parentPath, e.name);
+        return [path.relative(migrations, file), readFileSync(file, "utf8")];
+      }),
+  );
+
 const result = single
   ? await build({
       ...common,
@@ -51,7 +63,7 @@ const result = single
       format: "cjs",
       external: alwaysExternal,
       // CommonJS has no import.meta: the workspace code's import.meta.url becomes this file's URL.
-      define: { "import.meta.url": "__hesaabFileUrl" },
+      define: { "import.meta.url": "__hesaabFileUrl", __HESAAB_EMBEDDED_MIGRATIONS__: JSON.stringify(embeddedMigrations()) },
       // the entry keeps its own #! line (apps/cli/src/main.ts has one); esbuild puts it first
       banner: { js: `var __hesaabFileUrl = require("node:url").pathToFileURL(__filename).href;` },
     })
@@ -73,6 +85,9 @@ for (let i = process.argv.indexOf("--copy"); i > 0; i = process.argv.indexOf("--
 }
 if (single) chmodSync(path.join(outdir, single), 0o755);
 const usesGzip = Object.keys(result.metafile.inputs).some((input) => input.includes("packages/gzip/src/"));
+// the catalog's migrations beside a bundle that migrates (the one-file CLI carries them inside)
+if (!single && Object.keys(result.metafile.inputs).some((input) => input.includes("packages/db/src/")))
+  cpSync(migrations, path.join(outdir, "migrations"), { recursive: true });
 if (usesGzip && existsSync(addon)) copyFileSync(addon, path.join(outdir, "deflate.node"));
 process.stdout.write(
   `${pkg.name}: dist/${single ?? "main.js"}${usesGzip ? (existsSync(addon) ? " + deflate.node" : " (no libdeflate addon: node:zlib)") : ""}\n`,

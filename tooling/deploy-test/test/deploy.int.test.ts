@@ -90,31 +90,35 @@ async function start(name: string, dir: string, ready: RegExp): Promise<{ child:
 }
 
 describe("per-service deploys", () => {
-  it.each(SERVICES)("$name: pnpm deploy --prod, copied out of the repository, starts with node and is ready", async ({ name, ready }) => {
-    const dir = path.join(out, name);
-    // --legacy: the workspace does not inject its packages (they are bundled into dist/ anyway)
-    await run("pnpm", ["--filter", `@hesaab/${name}`, "deploy", "--prod", "--legacy", dir], { cwd: repo, maxBuffer: 64 << 20 });
-    expect(existsSync(path.join(dir, "dist", "main.js"))).toBe(true);
-    // only npm packages: the workspace is in the bundle; the local-S3 server is never shipped
-    const installed = await readdir(path.join(dir, "node_modules"));
-    expect(installed.filter((n) => n.startsWith("@hesaab"))).toEqual([]);
-    expect(existsSync(path.join(dir, "node_modules", ".pnpm", "node_modules", "s3rver"))).toBe(false);
+  it.each(SERVICES)(
+    "$name: pnpm deploy --prod, copied out of the repository, starts with node and is ready",
+    async ({ name, ready }) => {
+      const dir = path.join(out, name);
+      // --legacy: the workspace does not inject its packages (they are bundled into dist/ anyway)
+      await run("pnpm", ["--filter", `@hesaab/${name}`, "deploy", "--prod", "--legacy", dir], { cwd: repo, maxBuffer: 64 << 20 });
+      expect(existsSync(path.join(dir, "dist", "main.js"))).toBe(true);
+      // only npm packages: the workspace is in the bundle; the local-S3 server is never shipped
+      const installed = await readdir(path.join(dir, "node_modules"));
+      expect(installed.filter((n) => n.startsWith("@hesaab"))).toEqual([]);
+      expect(existsSync(path.join(dir, "node_modules", ".pnpm", "node_modules", "s3rver"))).toBe(false);
 
-    const { child, match, output } = await start(name, dir, ready);
-    if (name === "gateway") {
-      const res = await fetch(`${match[1]}/trpc/health`);
-      expect(res.status).toBe(200);
-      expect(await res.json()).toMatchObject({ result: { data: { ok: true } } });
-      // the SPAs ship inside the deploy (dist/web), found without the checkout
-      const admin = await fetch(`${match[1]}/admin/`);
-      expect(admin.status).toBe(200);
-      expect(await admin.text()).toContain("<div id=");
-    }
-    // the libdeflate addon beside the bundle loads (else @hesaab/gzip warns and uses node:zlib)
-    expect(output()).not.toMatch(/HESAAB_GZIP_FALLBACK|deflate\.node does not load/);
-    child.kill("SIGTERM");
-    await new Promise((r) => (child.exitCode !== null ? r(null) : child.once("exit", r)));
-  });
+      const { child, match, output } = await start(name, dir, ready);
+      if (name === "gateway") {
+        const res = await fetch(`${match[1]}/trpc/health`);
+        expect(res.status).toBe(200);
+        expect(await res.json()).toMatchObject({ result: { data: { ok: true } } });
+        // the SPAs ship inside the deploy (dist/web), found without the checkout
+        const admin = await fetch(`${match[1]}/admin/`);
+        expect(admin.status).toBe(200);
+        expect(await admin.text()).toContain("<div id=");
+      }
+      // the libdeflate addon beside the bundle loads (else @hesaab/gzip warns and uses node:zlib)
+      expect(output()).not.toMatch(/HESAAB_GZIP_FALLBACK|deflate\.node does not load/);
+      child.kill("SIGTERM");
+      await new Promise((r) => (child.exitCode !== null ? r(null) : child.once("exit", r)));
+    },
+    600_000,
+  );
 
   it("the one-file CLI, copied alone to an empty folder, runs `hesaab dr list` against the stack", async () => {
     const dir = await mkdtemp(path.join(out, "cli-"));
@@ -135,5 +139,5 @@ describe("per-service deploys", () => {
       ["b2", true],
       ["r2", true],
     ]);
-  });
+  }, 300_000);
 });

@@ -61,7 +61,7 @@ beforeAll(async () => {
   await migrate({ url: database.url });
   // Every app's build (and what it needs first: the SPAs the gateway ships), as `pnpm build` does it.
   await run("pnpm", ["--filter", "@hesaab/deploy-test^...", "build"], { cwd: repo, maxBuffer: 64 << 20 });
-}, 900_000);
+}, 1_200_000);
 
 afterAll(async () => {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");

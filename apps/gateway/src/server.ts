@@ -11,7 +11,10 @@ import { appRouter, errorMeaning, hesaabErrorBody, requestError, type ApiErrorBo
 import { ERROR_HTTP_STATUS, isHesaabError } from "@hesaab/config";
 import { mountRest, sendError } from "./rest";
 
-const appsDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const here = path.dirname(fileURLToPath(import.meta.url));
+const appsDir = path.resolve(here, "../..");
+/** An SPA's built files: beside the bundle (dist/web/<app>, copied by the gateway's build) or in the workspace (apps/<app>/dist). */
+const webRoot = (dir: string) => [path.join(here, "web", dir), path.join(appsDir, dir, "dist")].find((root) => existsSync(root));
 
 /** The apps' pages: no script, style or connection but the gateway's own; no framing; no base or form elsewhere. */
 const CSP_DIRECTIVES = {
@@ -144,8 +147,8 @@ export async function buildServer(ctx: Omit<Context, "sessionToken" | "log">, op
     ["/admin/", "admin-web"],
     ["/app/", "tenant-web"],
   ] as const) {
-    const root = path.join(appsDir, dir, "dist");
-    if (existsSync(root)) await app.register(fastifyStatic, { root, prefix, decorateReply: prefix === "/admin/" });
+    const root = webRoot(dir);
+    if (root) await app.register(fastifyStatic, { root, prefix, decorateReply: prefix === "/admin/" });
   }
   app.get("/", async (_req, reply) => reply.redirect("/admin/"));
   return app;

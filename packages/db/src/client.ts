@@ -1,4 +1,6 @@
-import { readFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { drizzle, type NodePgDatabase } from "drizzle-orm/node-postgres";
@@ -23,7 +25,33 @@ export function openCatalog({ url, max = 10, connectTimeoutMs }: { url: string; 
   return { db: drizzle(pool, { schema }), pool, close: () => pool.end() };
 }
 
-export const MIGRATIONS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "migrations");
+/** The one-file CLI carries the migrations in itself (tooling/bundle defines this: relative path → content). */
+declare const __HESAAB_EMBEDDED_MIGRATIONS__: Record<string, string> | undefined;
+
+/** The migrations: beside src/ in the workspace, beside the bundle in an app's dist/, or unpacked once from the one-file CLI. */
+function migrationsDir(): string {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const found = [path.join(here, "..", "migrations"), path.join(here, "migrations")].find((dir) => existsSync(path.join(dir, "meta", "_journal.json")));
+  if (found || typeof __HESAAB_EMBEDDED_MIGRATIONS__ === "undefined") return found ?? path.join(here, "..", "migrations");
+  const files = __HESAAB_EMBEDDED_MIGRATIONS__;
+  // named by content: every run of the same CLI reuses one folder; a half-written one is never used (rename)
+  const dir = path.join(os.tmpdir(), `hesaab-migrations-${createHash("sha256").update(JSON.stringify(files)).digest("hex").slice(0, 16)}`);
+  if (!existsSync(dir)) {
+    const partial = `${dir}.${process.pid}.tmp`;
+    for (const [name, content] of Object.entries(files)) {
+      mkdirSync(path.dirname(path.join(partial, name)), { recursive: true });
+      writeFileSync(path.join(partial, name), content);
+    }
+    try {
+      renameSync(partial, dir);
+    } catch {
+      rmSync(partial, { recursive: true, force: true }); // another run unpacked it first
+    }
+  }
+  return dir;
+}
+
+export const MIGRATIONS_DIR = migrationsDir();
 
 // Any fixed 64-bit number: serializes concurrent migrators (two replicas starting at once).
 const MIGRATION_LOCK = 7_243_001_442;

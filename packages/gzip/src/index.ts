@@ -24,9 +24,20 @@ interface Native {
 /** The functions below, as deflate.c exports them (its `version`). */
 const ADDON_VERSION = 2;
 
+/** Where the addon is: build/ beside src/ in the workspace, or beside the bundle (an app's dist/, the one-file CLI). */
+function requireAddon(): Native {
+  const require = createRequire(import.meta.url);
+  try {
+    return require("../build/deflate.node") as Native;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "MODULE_NOT_FOUND") throw err;
+    return require("./deflate.node") as Native;
+  }
+}
+
 function loadNative(): Native | undefined {
   try {
-    const lib = createRequire(import.meta.url)("../build/deflate.node") as Native;
+    const lib = requireAddon();
     if (lib.version === ADDON_VERSION) return lib;
     process.emitWarning(
       `@hesaab/gzip: build/deflate.node is version ${lib.version}, not ${ADDON_VERSION} (rebuild: pnpm --filter @hesaab/gzip build:native); compressing with node:zlib`,

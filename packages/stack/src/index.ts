@@ -1,4 +1,4 @@
 export { ensureStack, readStackEnv, stopStack, type StackOptions, type StackStatus } from "./stack";
-export { repoRoot, stackDir } from "./paths";
+export { findRepoRoot, repoRoot, stackDir } from "./paths";
 export { tcpAnswers, s3Answers, waitFor } from "./probe";
 export { StackError, STACK_ERROR_CODES, type StackErrorCode } from "./errors";

@@ -5,7 +5,7 @@ import { createRequire } from "node:module";
 import path from "node:path";
 import pg from "pg";
 import { StackError } from "./errors";
-import { stackDir } from "./paths";
+import { findRepoRoot, stackDir } from "./paths";
 import { s3Answers, tcpAnswers, waitFor } from "./probe";
 
 /**
@@ -224,7 +224,9 @@ export async function ensureStack(options: StackOptions = {}): Promise<StackStat
 }
 
 /** Reads `.stack/env` (written by ensureStack) into a plain object; empty when the stack never ran. */
-export function readStackEnv(dir = stackDir()): Record<string, string> {
+export function readStackEnv(dir: string | undefined = findRepoRoot() && stackDir()): Record<string, string> {
+  // outside a checkout (the one-file CLI) there is no local stack: only the environment counts
+  if (!dir) return {};
   const file = path.join(dir, "env");
   if (!existsSync(file)) return {};
   const env: Record<string, string> = {};

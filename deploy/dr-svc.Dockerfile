@@ -1,0 +1,33 @@
+# syntax=docker/dockerfile:1
+# @hesaab/dr-svc: built in the workspace, shipped as its `pnpm deploy --prod` folder (dist/ + npm packages).
+# Build from the repository root:  docker build -f deploy/dr-svc.Dockerfile -t hesaab/dr-svc .
+
+FROM node:22-bookworm-slim AS build
+# the libdeflate addon of @hesaab/gzip (without it: node:zlib, same gzip, more CPU)
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends gcc libc6-dev libdeflate-dev \
+ && rm -rf /var/lib/apt/lists/*
+RUN corepack enable
+WORKDIR /repo
+COPY . .
+RUN pnpm install --frozen-lockfile \
+ && pnpm turbo run build --filter=@hesaab/dr-svc \
+ && pnpm --filter @hesaab/dr-svc deploy --prod --legacy /out
+
+FROM node:22-bookworm-slim AS runtime
+# pg_dump/pg_restore of the platform database's major version (PG_MAJOR: the server's; bookworm ships 15)
+ARG PG_MAJOR=15
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libdeflate0 "postgresql-client-${PG_MAJOR}" \
+ && rm -rf /var/lib/apt/lists/*
+# HESAAB_DATA_DIR (customer exports, work files): a volume owned by the unprivileged user
+RUN mkdir -p /data && chown node:node /data
+WORKDIR /app
+COPY --from=build --chown=root:root /out ./
+# configuration and secrets come from the environment at run time (compose: env_file), never from a layer
+ENV NODE_ENV=production HESAAB_DATA_DIR=/data HEALTH_PORT=9090
+USER node
+# TODO(merge: health endpoints): HEALTH_PORT is the small HTTP port each service opens for /healthz and /readyz
+HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
+  CMD ["node", "-e", "fetch(`http://127.0.0.1:${process.env.HEALTH_PORT ?? 9090}/healthz`).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+CMD ["node", "dist/main.js"]

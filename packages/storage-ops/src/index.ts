@@ -30,6 +30,8 @@ export {
   deleteBackup,
   platformTenants,
   retentionRulesFromEnv,
+  retentionRulesInForce,
+  handleRetentionRequested,
   type RetentionEnv,
   type RetentionOptions,
   type RetentionReport,

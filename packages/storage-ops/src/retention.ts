@@ -1,7 +1,7 @@
 import { and, eq, inArray, sql } from "drizzle-orm";
 import type { Pool } from "pg";
 import { discoverTenantPlan, listTenants, type DiscoverOptions } from "@hesaab/tenant-data";
-import { noPublish } from "@hesaab/contracts";
+import { noPublish, type Delivery, type MessageOf, type RuntimeSettings } from "@hesaab/contracts";
 import { errorText } from "@hesaab/config";
 import { backupRecords, raiseAlert, writeAudit, type BackupRecord } from "@hesaab/db";
 import { isStorageError, keysSidecarKey, metaSidecarKey } from "@hesaab/storage";
@@ -288,4 +288,38 @@ export async function platformTenants({ pool, discover = {} }: { pool: Pool; dis
   } finally {
     client.release();
   }
+}
+
+/** The retention rules in force: the environment's, with the catalog's runtime settings (`retention.*`) over them. */
+export function retentionRulesInForce(env: RetentionEnv, settings: RuntimeSettings): RetentionRules {
+  const rules = retentionRulesFromEnv(env);
+  return {
+    tenant: {
+      days: settings["retention.tenant.days"] ?? env.BACKUP_RETENTION_DAYS,
+      keepDaily: settings["retention.tenant.keep_daily"] ?? env.BACKUP_RETENTION_KEEP_DAILY,
+      keepWeekly: settings["retention.tenant.keep_weekly"] ?? env.BACKUP_RETENTION_KEEP_WEEKLY,
+      keepMonthly: settings["retention.tenant.keep_monthly"] ?? env.BACKUP_RETENTION_KEEP_MONTHLY,
+    },
+    disaster: { ...rules.disaster, days: settings["retention.disaster.days"] ?? env.DISASTER_BACKUP_RETENTION_DAYS },
+  };
+}
+
+/**
+ * `storage.retention.requested.v1` → `applyRetention` with the rules and tenants the schedule uses,
+ * then `storage.retention.applied.v1` with the operation id. Applying again deletes what has expired
+ * since, so a redelivery is harmless.
+ */
+export async function handleRetentionRequested(
+  deps: StorageOpsDeps & { rules: () => Promise<RetentionRules>; activeTenants: () => Promise<Iterable<string> | "all"> },
+  { message, delivery }: { message: MessageOf<"storage.retention.requested.v1">; delivery: Delivery },
+): Promise<RetentionReport> {
+  const { rules, activeTenants, ...ops } = deps;
+  const report = await applyRetention({ ...ops, actor: message.data.requestedBy, signal: delivery.signal, rules: await rules(), activeTenants: await activeTenants() });
+  await (deps.publish ?? noPublish)("storage.retention.applied.v1", {
+    operationId: message.data.operationId,
+    deleted: report.deleted,
+    kept: report.kept.length,
+    failed: report.failed,
+  });
+  return report;
 }

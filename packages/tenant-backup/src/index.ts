@@ -20,7 +20,7 @@ export {
   handleRestoreRequest,
   type SendCommand,
 } from "./handlers";
-export { rotateTenantKeys, shredTenant, type RotationReport } from "./keys";
+export { rotateTenantKeys, shredTenant, handleKeysRotateRequested, handleKeysShredRequested, type RotationReport } from "./keys";
 export {
   exportDay,
   exportSummary,

@@ -27,6 +27,7 @@ export {
 export { reconcile, type ReconcileOptions, type ReconcileReport, type InventoryIssue } from "./reconcile";
 export {
   applyRetention,
+  planRetention,
   deleteBackup,
   platformTenants,
   retentionRulesFromEnv,

@@ -5,7 +5,14 @@ import { connectBus } from "@hesaab/bus";
 import { KeyRing, TenantKeyStore } from "@hesaab/crypto";
 import { openCatalog, openPool, type Catalog } from "@hesaab/db";
 import { isSessionRevoked, sessionVerifier, type SessionKeys } from "@hesaab/session";
-import { customerExportLinks, existingTenants, screenBackupRequest, tenantDirectory, type CustomerExportDeps, type CustomerExportLinks } from "@hesaab/tenant-backup";
+import {
+  customerExportLinks,
+  existingTenants,
+  screenBackupRequest,
+  tenantDirectory,
+  type CustomerExportDeps,
+  type CustomerExportLinks,
+} from "@hesaab/tenant-backup";
 import type { GatewayEnv } from "./env";
 import { buildServer } from "./server";
 

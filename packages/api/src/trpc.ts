@@ -45,7 +45,9 @@ export interface Context {
   /** The request's logger (Fastify's pino logger, set per request by the server). */
   log?: { error(obj: object, msg: string): void } | undefined;
   /** One page of the platform's tenants (`tenantDirectory` of @hesaab/tenant-backup); without it `tenants.list` is SERVICE_UNAVAILABLE. */
-  tenantDirectory?: ((q: { limit: number; cursor?: string | undefined; search?: string | undefined; status?: string | undefined }) => Promise<TenantDirectoryPage>) | undefined;
+  tenantDirectory?:
+    | ((q: { limit: number; cursor?: string | undefined; search?: string | undefined; status?: string | undefined }) => Promise<TenantDirectoryPage>)
+    | undefined;
   /** The platform's tenants whose last good backup retention keeps (`platformTenants` of @hesaab/storage-ops); "all" when unknown. */
   existingTenants?: (() => Promise<string[]>) | undefined;
   /** The environment's retention rules and deep-verify percent (the catalog's settings override them); without it retention and settings are SERVICE_UNAVAILABLE. */

@@ -289,17 +289,19 @@ export const keysRotated = message(
   z.object({
     operationId,
     tenants: z.array(
-      z.object({ tenantId, newKeyVersion: z.number().int().positive().optional(), rewrapped: z.number().int().nonnegative(), failures: z.number().int().nonnegative() }),
+      z.object({
+        tenantId,
+        newKeyVersion: z.number().int().positive().optional(),
+        rewrapped: z.number().int().nonnegative(),
+        failures: z.number().int().nonnegative(),
+      }),
     ),
   }),
 );
 
 export const keysShredded = message("keys.shredded.v1", z.object({ operationId, tenantId, versions: z.number().int().nonnegative() }));
 
-export const keysFailed = message(
-  "keys.failed.v1",
-  z.object({ operationId, action: z.enum(["rotate", "shred"]), error: errorInfo }),
-);
+export const keysFailed = message("keys.failed.v1", z.object({ operationId, action: z.enum(["rotate", "shred"]), error: errorInfo }));
 
 export const alertRaised = message(
   "alert.raised.v1",

@@ -37,5 +37,5 @@ export function parseRuntimeSettings(rows: readonly { key: string; value: unknow
     const parsed = RUNTIME_SETTINGS[key as RuntimeSettingKey].schema.safeParse(value);
     if (parsed.success) out[key] = parsed.data;
   }
-  return out as RuntimeSettings;
+  return out;
 }

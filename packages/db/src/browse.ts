@@ -42,7 +42,9 @@ export async function tenantBackupSummaries(db: CatalogDb, tenantIds: string[]):
   const good = await db
     .selectDistinctOn([backupRecords.tenantId], { tenantId: backupRecords.tenantId, size: backupRecords.fileSize })
     .from(backupRecords)
-    .where(sql`${inArray(backupRecords.tenantId, tenantIds)} and ${backupRecords.backupType} = 'tenant' and ${backupRecords.status} in ('completed', 'degraded')`)
+    .where(
+      sql`${inArray(backupRecords.tenantId, tenantIds)} and ${backupRecords.backupType} = 'tenant' and ${backupRecords.status} in ('completed', 'degraded')`,
+    )
     .orderBy(backupRecords.tenantId, desc(backupRecords.createdAt));
   for (const r of good) out.get(r.tenantId!)!.size = r.size;
   const checks = await db

@@ -10,10 +10,7 @@ export async function readRuntimeSettings(db: CatalogDb): Promise<RuntimeSetting
 }
 
 /** Sets one runtime setting (`value` already validated by the caller), or removes it (`null`: the environment's value holds again). Returns the previous value. */
-export async function writeRuntimeSetting(
-  db: CatalogDb,
-  o: { key: RuntimeSettingKey; value: unknown; by: string },
-): Promise<{ previous: unknown }> {
+export async function writeRuntimeSetting(db: CatalogDb, o: { key: RuntimeSettingKey; value: unknown; by: string }): Promise<{ previous: unknown }> {
   return db.transaction(async (tx) => {
     const [before] = await tx.select({ value: settings.value }).from(settings).where(eq(settings.key, o.key)).for("update");
     if (o.value === null) await tx.delete(settings).where(eq(settings.key, o.key));

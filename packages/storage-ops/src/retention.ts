@@ -326,7 +326,13 @@ export async function handleRetentionRequested(
   { message, delivery }: { message: MessageOf<"storage.retention.requested.v1">; delivery: Delivery },
 ): Promise<RetentionReport> {
   const { rules, activeTenants, ...ops } = deps;
-  const report = await applyRetention({ ...ops, actor: message.data.requestedBy, signal: delivery.signal, rules: await rules(), activeTenants: await activeTenants() });
+  const report = await applyRetention({
+    ...ops,
+    actor: message.data.requestedBy,
+    signal: delivery.signal,
+    rules: await rules(),
+    activeTenants: await activeTenants(),
+  });
   await (deps.publish ?? noPublish)("storage.retention.applied.v1", {
     operationId: message.data.operationId,
     deleted: report.deleted,

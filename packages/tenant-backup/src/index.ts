@@ -1,4 +1,12 @@
-export { backupTenant, activeTenants, existingTenants, screenBackupRequest, tenantDirectory, type BackupTenantOptions, type BackupTenantResult } from "./backup";
+export {
+  backupTenant,
+  activeTenants,
+  existingTenants,
+  screenBackupRequest,
+  tenantDirectory,
+  type BackupTenantOptions,
+  type BackupTenantResult,
+} from "./backup";
 export { backupTenants, type BackupTenantsOptions, type TenantBackupOutcome } from "./batch";
 export {
   restoreTenants,

@@ -107,7 +107,8 @@ type KeyDeps = TenantBackupDeps & { tenantKeys: TenantKeyStore };
 /** The tenants a rotation request names: the ids given, every tenant with a key (`all`), or those behind the highest master key. */
 async function rotationTargets(deps: KeyDeps, d: MessageOf<"keys.rotate.requested.v1">["data"]): Promise<string[]> {
   if (d.behindMaster) return deps.tenantKeys.tenantsBehindMaster();
-  if (d.all) return (await deps.catalog.pool.query<{ tenant_id: string }>("select distinct tenant_id from backup.tenant_keys order by 1")).rows.map((r) => r.tenant_id);
+  if (d.all)
+    return (await deps.catalog.pool.query<{ tenant_id: string }>("select distinct tenant_id from backup.tenant_keys order by 1")).rows.map((r) => r.tenant_id);
   return d.tenantIds ?? [];
 }
 
@@ -136,7 +137,8 @@ export async function handleKeysRotateRequested(
     });
     return report;
   } catch (error) {
-    if (delivery.final || !isRedeliverable(error)) await publish("keys.failed.v1", { operationId: d.operationId, action: "rotate", error: describeError(error) });
+    if (delivery.final || !isRedeliverable(error))
+      await publish("keys.failed.v1", { operationId: d.operationId, action: "rotate", error: describeError(error) });
     throw error;
   }
 }
@@ -153,7 +155,8 @@ export async function handleKeysShredRequested(
     await publish("keys.shredded.v1", { operationId: d.operationId, tenantId: d.tenantId, versions: result.versions });
     return result;
   } catch (error) {
-    if (delivery.final || !isRedeliverable(error)) await publish("keys.failed.v1", { operationId: d.operationId, action: "shred", error: describeError(error) });
+    if (delivery.final || !isRedeliverable(error))
+      await publish("keys.failed.v1", { operationId: d.operationId, action: "shred", error: describeError(error) });
     throw error;
   }
 }

@@ -63,6 +63,9 @@ export {
   type TenantDirectoryPage,
   listTenants,
   screenTenants,
-  type TenantScreening, type TenantRefusal, type TenantRefusalCode } from "./screen";
+  type TenantScreening,
+  type TenantRefusal,
+  type TenantRefusalCode,
+} from "./screen";
 export { TenantDataError, TENANT_DATA_ERROR_CODES, type TenantDataErrorCode } from "./errors";
 export type { PgSource } from "./connection";

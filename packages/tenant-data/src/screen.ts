@@ -136,7 +136,11 @@ export async function browseTenants(
   const where: string[] = [];
   if (o.cursor !== undefined) {
     if (!wellFormedKey(root, o.cursor))
-      throw tenantDataError({ code: "invalid_tenant_id", message: "the cursor is not a tenant id of this platform", hint: "Give the nextCursor of the previous page" });
+      throw tenantDataError({
+        code: "invalid_tenant_id",
+        message: "the cursor is not a tenant id of this platform",
+        hint: "Give the nextCursor of the previous page",
+      });
     params.push(o.cursor);
     where.push(`${key} > $${params.length}::${root.keyType}`);
   }

@@ -31,7 +31,8 @@ const listFilters = {
 type ListInput = { tenantId?: string | undefined; limit: number } & { [K in keyof typeof listFilters]?: z.output<(typeof listFilters)[K]> };
 
 function backupQuery(input: ListInput): ListBackupsQuery {
-  if (input.providerState && !input.provider) throw new TRPCError({ code: "BAD_REQUEST", message: "providerState needs provider: the state of which provider's copy?" });
+  if (input.providerState && !input.provider)
+    throw new TRPCError({ code: "BAD_REQUEST", message: "providerState needs provider: the state of which provider's copy?" });
   return {
     ...(input.tenantId ? { tenantId: input.tenantId } : {}),
     ...(input.type ? { type: input.type } : {}),
@@ -110,12 +111,22 @@ async function requestBackups(ctx: Context & { admin: { userId: string } }, tena
 /** A tenant's backups through the design document's REST path (`/api/super-admin/backups/tenant/{tenant_id}`). */
 const tenantBackupsRouter = router({
   create: adminProcedure
-    .meta({ openapi: { method: "POST", path: "/api/super-admin/backups/tenant/{tenant_id}", protect: true, tags: ["backups"], summary: "Back up one tenant now" } })
+    .meta({
+      openapi: { method: "POST", path: "/api/super-admin/backups/tenant/{tenant_id}", protect: true, tags: ["backups"], summary: "Back up one tenant now" },
+    })
     .input(z.object({ tenant_id: z.string().min(1).max(200) }))
     .output(z.object({ queued: z.array(z.string()), refused: z.array(refusalView) }))
     .mutation(({ ctx, input }) => requestBackups(ctx, [input.tenant_id])),
   list: adminProcedure
-    .meta({ openapi: { method: "GET", path: "/api/super-admin/backups/tenant/{tenant_id}", protect: true, tags: ["backups"], summary: "One tenant's backups, newest first" } })
+    .meta({
+      openapi: {
+        method: "GET",
+        path: "/api/super-admin/backups/tenant/{tenant_id}",
+        protect: true,
+        tags: ["backups"],
+        summary: "One tenant's backups, newest first",
+      },
+    })
     .input(z.object({ tenant_id: tenantId, cursor: backupId.optional(), limit: z.coerce.number().int().min(1).max(500).default(50) }))
     .output(z.object({ backups: z.array(restItem), nextCursor: z.string().nullable() }))
     .query(async ({ ctx, input }) => {
@@ -172,9 +183,7 @@ export const backupsRouter = router({
         verifiedAt: c.verifiedAt ?? null,
         deepVerifiedAt: c.deepVerifiedAt ?? null,
         error: c.error ?? null,
-        checks: checks
-          .filter((v) => v.provider === provider)
-          .map((v) => ({ depth: v.depth, ok: v.ok, detail: v.detail, at: v.at.toISOString() })),
+        checks: checks.filter((v) => v.provider === provider).map((v) => ({ depth: v.depth, ok: v.ok, detail: v.detail, at: v.at.toISOString() })),
       })),
     };
   }),

@@ -27,8 +27,11 @@ export const retentionRouter = router({
     const { report } = await planRetention({ db: ctx.db, rules, dryRun: true, activeTenants });
     return { at: report.at, rules: report.rules, expired: report.expired, kept: report.kept };
   }),
-  /** Applies retention now on storage-svc (`storage.retention.requested.v1`); `storage.retention.applied.v1` carries the operation id. */
-  apply: adminProcedure.mutation(({ ctx }) => {
+  /**
+   * Applies retention now on storage-svc (`storage.retention.requested.v1`); `storage.retention.applied.v1`
+   * carries the operation id. Named `applyNow`: tRPC reserves `apply` (a router is callable).
+   */
+  applyNow: adminProcedure.mutation(({ ctx }) => {
     const actor = actorOf(ctx.admin);
     return startOperation(ctx, {
       type: "storage.retention.requested.v1",

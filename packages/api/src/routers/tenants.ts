@@ -23,7 +23,8 @@ export const tenantsRouter = router({
       }),
     )
     .query(async ({ ctx, input }) => {
-      if (!ctx.tenantDirectory) throw new TRPCError({ code: "SERVICE_UNAVAILABLE", message: "the platform database is not connected: tenants cannot be listed" });
+      if (!ctx.tenantDirectory)
+        throw new TRPCError({ code: "SERVICE_UNAVAILABLE", message: "the platform database is not connected: tenants cannot be listed" });
       const page = await ctx.tenantDirectory(input).catch((err: unknown) => {
         // a cursor that is not a key of the root table is the caller's mistake, said as such
         if (isHesaabError(err, "invalid_tenant_id")) throw new TRPCError({ code: "BAD_REQUEST", message: err.describe(), cause: err });
@@ -42,7 +43,10 @@ export const tenantsRouter = router({
             status: t.status ?? "active",
             size: f.size,
             lastBackup: Object.fromEntries(
-              Object.entries(f.lastBackup).map(([type, b]) => [type, { id: b.id, status: b.status, createdAt: b.createdAt.toISOString(), size: b.size, providers: b.providers }]),
+              Object.entries(f.lastBackup).map(([type, b]) => [
+                type,
+                { id: b.id, status: b.status, createdAt: b.createdAt.toISOString(), size: b.size, providers: b.providers },
+              ]),
             ),
             lastVerification: f.lastVerification && { ...f.lastVerification, at: f.lastVerification.at.toISOString() },
             lastDrill: null,

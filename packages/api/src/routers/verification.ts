@@ -18,7 +18,15 @@ const providerState = z.object({
 export const verificationRouter = router({
   /** Verification state per backup and provider, newest backups first: one backup, one tenant's, or every good one. */
   status: adminProcedure
-    .meta({ openapi: { method: "GET", path: "/api/super-admin/storage/verification", protect: true, tags: ["storage"], summary: "Verification per backup and provider" } })
+    .meta({
+      openapi: {
+        method: "GET",
+        path: "/api/super-admin/storage/verification",
+        protect: true,
+        tags: ["storage"],
+        summary: "Verification per backup and provider",
+      },
+    })
     .input(
       z.object({
         backupId: backupId.optional(),
@@ -77,7 +85,9 @@ export const verificationRouter = router({
    * configured sample). Answers the operation id; `storage.verify.completed.v1` carries it.
    */
   trigger: adminProcedure
-    .meta({ openapi: { method: "POST", path: "/api/super-admin/storage/verify", protect: true, tags: ["storage"], summary: "Verify a backup, a tenant or a sample" } })
+    .meta({
+      openapi: { method: "POST", path: "/api/super-admin/storage/verify", protect: true, tags: ["storage"], summary: "Verify a backup, a tenant or a sample" },
+    })
     .input(
       z.object({
         backupId: backupId.optional(),

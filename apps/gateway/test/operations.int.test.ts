@@ -8,7 +8,7 @@ import { and, eq, inArray } from "drizzle-orm";
 import type { AppRouter } from "@hesaab/api";
 import { connectBus, eventPublisher, type Bus } from "@hesaab/bus";
 import { newId, type Message } from "@hesaab/contracts";
-import { auditLog, backupRecords, insertBackupRecord, readRuntimeSettings, verifications } from "@hesaab/db";
+import { auditLog, backupRecords, insertBackupRecord, readRuntimeSettings, verifications, type ProviderCopy } from "@hesaab/db";
 import { handleRetentionRequested, retentionRulesInForce } from "@hesaab/storage-ops";
 import { testEnv, waitFor } from "@hesaab/testkit";
 import { loadEnv } from "../src/env";

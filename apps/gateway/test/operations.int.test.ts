@@ -76,7 +76,7 @@ async function record(o: {
   providers?: Record<string, "stored" | "missing">;
 }) {
   const id = newId("bkp");
-  const providers = Object.fromEntries(
+  const providers: Record<string, ProviderCopy> = Object.fromEntries(
     Object.entries(o.providers ?? { b2: "stored", r2: "stored" }).map(([p, status]) => [p, { location: `k/${id}`, status }]),
   );
   await insertBackupRecord(h.catalog.db, {

@@ -77,7 +77,7 @@ async function record(o: {
 }) {
   const id = newId("bkp");
   const providers: Record<string, ProviderCopy> = Object.fromEntries(
-    Object.entries(o.providers ?? { b2: "stored", r2: "stored" }).map(([p, status]) => [p, { location: `k/${id}`, status }]),
+    Object.entries<ProviderCopy["status"]>(o.providers ?? { b2: "stored", r2: "stored" }).map(([p, status]) => [p, { location: `k/${id}`, status }]),
   );
   await insertBackupRecord(h.catalog.db, {
     id,

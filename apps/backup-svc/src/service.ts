@@ -10,6 +10,8 @@ import {
   fanOutBackupRequest,
   handleBackupJob,
   handleCustomerExportRequest,
+  handleKeysRotateRequested,
+  handleKeysShredRequested,
   handleRestoreRequest,
   jobAlertKey,
   openTenantBackupDeps,
@@ -30,6 +32,7 @@ export interface RunningService {
  *    (small tenants in batches), each acked or retried on its own outcome;
  *  - cmd.export.> : customer self-backups, built into HESAAB_DATA_DIR/exports (never a cloud), and a
  *    sweep every 10 minutes that removes those past their 24 hours;
+ *  - cmd.keys.>   : key rotation and crypto-shredding (the CLI's `hesaab keys`), each reported with its operation id;
  *  - cmd.restore.>: restores;
  *  - the nightly schedule publishes one request per period, whatever the number of replicas.
  */
@@ -81,6 +84,10 @@ export async function startBackupService(env: BackupSvcEnv, { name = "backup-svc
         await handleBackupJob(deps, { message, delivery: ctx, batcher });
       } else if (message.type === "export.customer.requested.v1") {
         await exportSlots.run(() => handleCustomerExportRequest(exportDeps, { message, delivery: ctx }));
+      } else if (message.type === "keys.rotate.requested.v1") {
+        await handleKeysRotateRequested(deps, { message, delivery: ctx });
+      } else if (message.type === "keys.shred.requested.v1") {
+        await handleKeysShredRequested(deps, { message, delivery: ctx });
       }
     },
   });

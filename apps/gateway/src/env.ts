@@ -14,6 +14,11 @@ const schema = z
     ...envPieces.dataDir,
     /** The platform's tenant column, as backup-svc discovers tenants with it ("back up now" checks ids against the same root table). */
     TENANT_COLUMN: envPieces.tenantBackup.TENANT_COLUMN,
+    // the retention rules and deep-verify percent of the environment, as storage-svc reads them: the
+    // API shows the rules in force (catalog settings over these) and previews retention with them
+    ...envPieces.retention,
+    ...envPieces.retentionKeeps,
+    STORAGE_DEEP_VERIFY_PERCENT: envPieces.deepVerify.STORAGE_DEEP_VERIFY_PERCENT,
     GATEWAY_HOST: z.string().default("127.0.0.1"),
     GATEWAY_PORT: z.coerce.number().int().min(0).max(65_535).default(8080),
     /**

@@ -5,7 +5,14 @@ import { connectBus } from "@hesaab/bus";
 import { KeyRing, TenantKeyStore } from "@hesaab/crypto";
 import { openCatalog, openPool, type Catalog } from "@hesaab/db";
 import { isSessionRevoked, sessionVerifier, type SessionKeys } from "@hesaab/session";
-import { customerExportLinks, screenBackupRequest, type CustomerExportDeps, type CustomerExportLinks } from "@hesaab/tenant-backup";
+import {
+  customerExportLinks,
+  existingTenants,
+  screenBackupRequest,
+  tenantDirectory,
+  type CustomerExportDeps,
+  type CustomerExportLinks,
+} from "@hesaab/tenant-backup";
 import type { GatewayEnv } from "./env";
 import { buildServer } from "./server";
 
@@ -90,6 +97,9 @@ export async function startGateway(env: GatewayEnv, o: { logStream?: NodeJS.Writ
       },
       // "back up now" queues only tenants of the platform that are active (one query on its root table)
       screenTenants: (tenantIds) => screenBackupRequest(screening, { tenantIds }),
+      tenantDirectory: (q) => tenantDirectory(screening, q),
+      existingTenants: () => existingTenants(screening),
+      runtimeEnv: env,
       ...verifiers,
       exportRoles: env.CUSTOMER_EXPORT_ROLES,
       ...(exports ? { exports } : {}),

@@ -2,16 +2,17 @@ import path from "node:path";
 import { catalogUrl } from "@hesaab/config";
 import { COMMAND_FILTERS, subjectOf } from "@hesaab/contracts";
 import { connectBus, eventPublisher, runSchedule, type Bus, type ScheduleRunner } from "@hesaab/bus";
-import { alertOnDeadLetter, catalogClaims, migrate, openPool } from "@hesaab/db";
+import { alertOnDeadLetter, catalogClaims, migrate, openPool, readRuntimeSettings } from "@hesaab/db";
 import {
   applyRetention,
   handleArtifactStored,
   handleReplicateRequested,
+  handleRetentionRequested,
   handleVerifyRequested,
   openStorageOps,
   platformTenants,
   reconcile,
-  retentionRulesFromEnv,
+  retentionRulesInForce,
   takeStorageSample,
 } from "@hesaab/storage-ops";
 import type { StorageSvcEnv } from "./env";
@@ -25,7 +26,7 @@ export interface RunningService {
  * storage-svc: replication and healing, verification, reconciliation, retention and usage samples.
  * Wiring only: the work is in @hesaab/storage-ops.
  *  - evt storage.artifact.stored.v1 (durable "storage-svc"): keyless verification + replication;
- *  - cmd.storage.> : verify and replicate requests;
+ *  - cmd.storage.> : verify, replicate and retention requests (retention: the same rules as the schedule);
  *  - schedules (once per period across replicas): reconcile, retention, sample; the deep
  *    verification schedule publishes a verify request, so any replica may run it.
  */
@@ -41,6 +42,13 @@ export async function startStorageService(env: StorageSvcEnv, { name = "storage-
     deepPercent: env.STORAGE_DEEP_VERIFY_PERCENT,
     deepMaxBytes: env.STORAGE_DEEP_VERIFY_MAX_BYTES,
   };
+  // retention reads its rules when it runs: the catalog's settings (`settings.set`) over the environment's
+  const rules = async () => retentionRulesInForce(env, await readRuntimeSettings(ops.catalog.db));
+  const activeTenants = () =>
+    platformTenants({ pool: platform, discover: { tenantColumn: env.TENANT_COLUMN } }).catch((err: unknown) => {
+      bus.log.warn("platform tenants unknown: keeping every tenant's last good backup", { error: String(err) });
+      return "all" as const;
+    });
   const onDeadLetter = alertOnDeadLetter(ops);
   const common = {
     concurrency: env.STORAGE_CONCURRENCY,
@@ -65,6 +73,7 @@ export async function startStorageService(env: StorageSvcEnv, { name = "storage-
     handler: async (message, ctx) => {
       if (message.type === "storage.replicate.requested.v1") await handleReplicateRequested(ops, { message, delivery: ctx });
       else if (message.type === "storage.verify.requested.v1") await handleVerifyRequested(verifyDeps, { message, delivery: ctx });
+      else if (message.type === "storage.retention.requested.v1") await handleRetentionRequested({ ...ops, rules, activeTenants }, { message, delivery: ctx });
     },
   });
 
@@ -84,11 +93,7 @@ export async function startStorageService(env: StorageSvcEnv, { name = "storage-
       });
     });
     schedule("storage-retention", env.STORAGE_RETENTION_CRON, async () => {
-      const activeTenants = await platformTenants({ pool: platform, discover: { tenantColumn: env.TENANT_COLUMN } }).catch((err: unknown) => {
-        bus.log.warn("platform tenants unknown: keeping every tenant's last good backup", { error: String(err) });
-        return "all" as const;
-      });
-      const report = await applyRetention({ ...ops, rules: retentionRulesFromEnv(env), activeTenants });
+      const report = await applyRetention({ ...ops, rules: await rules(), activeTenants: await activeTenants() });
       bus.log.info("retention applied", { deleted: report.deleted.length, kept: report.kept.length, failed: report.failed.length });
     });
     schedule("storage-sample", env.STORAGE_SAMPLE_CRON, async () => {

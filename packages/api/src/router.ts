@@ -4,8 +4,13 @@ import { adminRouter } from "./routers/admin";
 import { alertsRouter } from "./routers/alerts";
 import { auditRouter } from "./routers/audit";
 import { backupsRouter } from "./routers/backups";
+import { keysRouter } from "./routers/keys";
+import { retentionRouter } from "./routers/retention";
+import { settingsRouter } from "./routers/settings";
 import { storageRouter } from "./routers/storage";
 import { tenantRouter } from "./routers/tenant";
+import { tenantsRouter } from "./routers/tenants";
+import { verificationRouter } from "./routers/verification";
 import { procedure, router } from "./trpc";
 
 export const appRouter = router({
@@ -16,6 +21,11 @@ export const appRouter = router({
   alerts: alertsRouter,
   audit: auditRouter,
   tenant: tenantRouter,
+  tenants: tenantsRouter,
+  verification: verificationRouter,
+  retention: retentionRouter,
+  keys: keysRouter,
+  settings: settingsRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -6,7 +6,8 @@ import { isHesaabError } from "@hesaab/config";
 import type { DataInput, MessageType } from "@hesaab/contracts";
 import type { CatalogDb } from "@hesaab/db";
 import { ADMIN_ROLE, type AdminSession, type SessionVerdict, type TenantSession } from "@hesaab/session";
-import type { CustomerExportLinks } from "@hesaab/tenant-backup";
+import type { RetentionEnv } from "@hesaab/storage-ops";
+import type { CustomerExportLinks, TenantDirectoryPage } from "@hesaab/tenant-backup";
 import { errorBodyOf, INTERNAL_MESSAGE } from "./errors";
 import type { StorageView } from "./storage-view";
 
@@ -44,6 +45,14 @@ export interface Context {
   exports?: CustomerExportLinks | undefined;
   /** The request's logger (Fastify's pino logger, set per request by the server). */
   log?: { error(obj: object, msg: string): void } | undefined;
+  /** One page of the platform's tenants (`tenantDirectory` of @hesaab/tenant-backup); without it `tenants.list` is SERVICE_UNAVAILABLE. */
+  tenantDirectory?:
+    | ((q: { limit: number; cursor?: string | undefined; search?: string | undefined; status?: string | undefined }) => Promise<TenantDirectoryPage>)
+    | undefined;
+  /** The platform's tenants whose last good backup retention keeps (`platformTenants` of @hesaab/storage-ops); "all" when unknown. */
+  existingTenants?: (() => Promise<string[]>) | undefined;
+  /** The environment's retention rules and deep-verify percent (the catalog's settings override them); without it retention and settings are SERVICE_UNAVAILABLE. */
+  runtimeEnv?: (RetentionEnv & { STORAGE_DEEP_VERIFY_PERCENT: number }) | undefined;
   /** Storage analytics for the admin app (the gateway gives `storageView`); without it `storage.analytics` is SERVICE_UNAVAILABLE. */
   storage?: (() => Promise<StorageView>) | undefined;
 }

@@ -7,15 +7,11 @@ import { openApiDocument } from "../src/openapi";
 
 /** The design document's REST paths, as `METHOD path` (path parameters as the document names them). */
 const DESIGN_PATHS = [
-  "POST /api/super-admin/backups/tenant/{tenant_id}",
-  "GET /api/super-admin/backups/tenant/{tenant_id}",
   "POST /api/super-admin/restore/tenant",
   "POST /api/super-admin/backups/disaster",
   "GET /api/super-admin/backups/disaster",
   "POST /api/super-admin/restore/disaster",
   "GET /api/super-admin/storage/status",
-  "GET /api/super-admin/storage/verification",
-  "POST /api/super-admin/storage/verify",
   "POST /api/tenant/backup/create",
   "GET /api/tenant/backup/status",
   "GET /api/tenant/backup/download/{backup_id}",

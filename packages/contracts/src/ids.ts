@@ -9,6 +9,8 @@ export const ID_PREFIXES = {
   event: "evt",
   job: "job",
   request: "req",
+  /** An operation started through the API (verification, retention, key rotation or shredding): its events carry it. */
+  operation: "op",
 } as const;
 export type IdPrefix = (typeof ID_PREFIXES)[keyof typeof ID_PREFIXES];
 

@@ -4,3 +4,4 @@ export * from "./messages";
 export * from "./subjects";
 export * from "./parse";
 export * from "./ports";
+export * from "./settings";

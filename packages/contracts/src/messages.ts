@@ -84,10 +84,46 @@ export const disasterBackupRequested = message(
   z.object({ purpose: backupPurpose.default("on_demand"), period: z.string().optional(), requestedBy: actor }),
 );
 
+/** The id of an operation started through the API; its outcome event carries it (subscribers follow one operation by it). */
+const operationId = z.string().min(1).max(100);
+
 export const verifyRequested = message(
   "storage.verify.requested.v1",
-  z.object({ backupId: backupId.optional(), deep: z.boolean().default(false), requestedBy: actor }),
+  z.object({
+    backupId: backupId.optional(),
+    /** Every good backup of this tenant (instead of one backup, or all). */
+    tenantId: tenantId.optional(),
+    deep: z.boolean().default(false),
+    /** Deep check of a sample: this percent of the good backups (instead of the configured one). */
+    sample: z.number().min(0).max(100).optional(),
+    /** Set by the API: `storage.verify.completed.v1` carries it. */
+    operationId: operationId.optional(),
+    requestedBy: actor,
+  }),
 );
+
+/** Retention now, with the rules in force (the same as the schedule); `storage.retention.applied.v1` reports it. */
+export const retentionRequested = message("storage.retention.requested.v1", z.object({ operationId, requestedBy: actor }));
+
+/** New key versions and re-wrapped sidecars for the tenants named, every tenant with a key (`all`), or those behind the highest master key. */
+export const keysRotateRequested = message(
+  "keys.rotate.requested.v1",
+  z
+    .object({
+      operationId,
+      tenantIds: z.array(tenantId).min(1).max(10_000).optional(),
+      all: z.boolean().optional(),
+      behindMaster: z.boolean().optional(),
+      retire: z.boolean().default(true),
+      requestedBy: actor,
+    })
+    .refine((d) => [Boolean(d.tenantIds?.length), Boolean(d.all), Boolean(d.behindMaster)].filter(Boolean).length === 1, {
+      message: "give one of tenantIds, all: true or behindMaster: true",
+    }),
+);
+
+/** Crypto-shredding of one tenant: its key seeds are deleted, every backup of it becomes unreadable. */
+export const keysShredRequested = message("keys.shred.requested.v1", z.object({ operationId, tenantId, requestedBy: actor }));
 
 export const replicateRequested = message("storage.replicate.requested.v1", z.object({ backupId, reason: z.string().optional() }));
 
@@ -226,6 +262,47 @@ export const disasterBackupFailed = message(
   z.object({ backupId: backupId.optional(), attempt: z.number().int().positive(), final: z.boolean(), error: errorInfo }),
 );
 
+export const verifyCompleted = message(
+  "storage.verify.completed.v1",
+  z.object({
+    operationId,
+    /** Backups checked. */
+    backups: z.number().int().nonnegative(),
+    /** Ids of the backups with a copy that failed (lost, or a deep check failed). */
+    failed: z.array(backupId),
+    deep: z.boolean(),
+  }),
+);
+
+export const retentionApplied = message(
+  "storage.retention.applied.v1",
+  z.object({
+    operationId,
+    deleted: z.array(backupId),
+    kept: z.number().int().nonnegative(),
+    failed: z.array(z.object({ backupId, error: z.string() })),
+  }),
+);
+
+export const keysRotated = message(
+  "keys.rotated.v1",
+  z.object({
+    operationId,
+    tenants: z.array(
+      z.object({
+        tenantId,
+        newKeyVersion: z.number().int().positive().optional(),
+        rewrapped: z.number().int().nonnegative(),
+        failures: z.number().int().nonnegative(),
+      }),
+    ),
+  }),
+);
+
+export const keysShredded = message("keys.shredded.v1", z.object({ operationId, tenantId, versions: z.number().int().nonnegative() }));
+
+export const keysFailed = message("keys.failed.v1", z.object({ operationId, action: z.enum(["rotate", "shred"]), error: errorInfo }));
+
 export const alertRaised = message(
   "alert.raised.v1",
   z.object({
@@ -245,6 +322,9 @@ export const commandSchemas = [
   disasterBackupRequested,
   verifyRequested,
   replicateRequested,
+  retentionRequested,
+  keysRotateRequested,
+  keysShredRequested,
 ] as const;
 
 export const eventSchemas = [
@@ -264,6 +344,11 @@ export const eventSchemas = [
   customerExportExpired,
   disasterBackupCompleted,
   disasterBackupFailed,
+  verifyCompleted,
+  retentionApplied,
+  keysRotated,
+  keysShredded,
+  keysFailed,
   alertRaised,
 ] as const;
 

@@ -12,7 +12,7 @@ export const STREAMS = {
 
 /** Which service consumes which commands: non-overlapping filters, as a work queue requires. */
 export const COMMAND_FILTERS = {
-  backupSvc: ["cmd.backup.>", "cmd.export.>"],
+  backupSvc: ["cmd.backup.>", "cmd.export.>", "cmd.keys.>"],
   restore: "cmd.restore.>",
   storageSvc: "cmd.storage.>",
   drSvc: "cmd.dr.>",

@@ -30,3 +30,5 @@ export {
 export { tenantKeyRows, connectTenantKeyRows, type TenantKeyRows, type TenantKeyRow, type TenantKeySeed } from "./tenant-keys";
 export { catalogClaims } from "./schedule-claims";
 export { DbError, DB_ERROR_CODES, type DbErrorCode } from "./errors";
+export { readRuntimeSettings, writeRuntimeSetting } from "./settings";
+export { tenantBackupSummaries, listVerifications, type TenantBackupSummary, type VerificationRow } from "./browse";

@@ -150,14 +150,36 @@ export interface ListBackupsQuery {
   tenantId?: string | undefined;
   type?: BackupRecord["backupType"] | undefined;
   statuses?: BackupRecord["status"][];
+  /** Only backups whose copy in `provider` is in `state` (`stored`, `missing`, `failed`, `corrupt`; `absent`: no copy there at all). */
+  provider?: { name: string; state: ProviderCopy["status"] | "absent" } | undefined;
+  verification?: BackupRecord["verificationStatus"] | undefined;
+  /** Created at or after. */
+  from?: Date | undefined;
+  /** Created before. */
+  to?: Date | undefined;
+  /** Keyset paging: only backups listed after the one with this id (newest first: older, or as old with a smaller id). */
+  after?: string | undefined;
   limit?: number;
 }
 
+/** Backups, newest first (then by id, descending), matching every filter given. */
 export async function listBackupRecords(db: CatalogDb, q: ListBackupsQuery = {}): Promise<BackupRecord[]> {
   const where: SQL[] = [];
   if (q.tenantId) where.push(eq(backupRecords.tenantId, q.tenantId));
   if (q.type) where.push(eq(backupRecords.backupType, q.type));
   if (q.statuses?.length) where.push(inArray(backupRecords.status, q.statuses));
+  if (q.verification) where.push(eq(backupRecords.verificationStatus, q.verification));
+  if (q.from) where.push(sql`${backupRecords.createdAt} >= ${q.from.toISOString()}::timestamptz`);
+  if (q.to) where.push(sql`${backupRecords.createdAt} < ${q.to.toISOString()}::timestamptz`);
+  if (q.provider)
+    where.push(
+      q.provider.state === "absent"
+        ? sql`not (${backupRecords.providers} ? ${q.provider.name})`
+        : sql`${backupRecords.providers} -> ${q.provider.name} ->> 'status' = ${q.provider.state}`,
+    );
+  if (q.after)
+    // the cursor row's own created_at (microseconds), not a JavaScript date's milliseconds
+    where.push(sql`(${backupRecords.createdAt}, ${backupRecords.id}) < (select c.created_at, c.id from backup.backup_records c where c.id = ${q.after})`);
   return db
     .select()
     .from(backupRecords)

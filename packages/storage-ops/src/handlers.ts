@@ -1,6 +1,6 @@
-import { and, desc, inArray } from "drizzle-orm";
-import type { Delivery, MessageOf } from "@hesaab/contracts";
-import { backupRecords, getBackupRecord, raiseAlert, type BackupRecord } from "@hesaab/db";
+import { and, desc, eq, inArray } from "drizzle-orm";
+import { noPublish, type Delivery, type MessageOf } from "@hesaab/contracts";
+import { backupRecords, getBackupRecord, raiseAlert, readRuntimeSettings, type BackupRecord } from "@hesaab/db";
 import { loadRecord } from "./catalog";
 import type { KeyRings, StorageOpsDeps } from "./storage-ops-deps";
 import { StorageOpsError } from "./errors";
@@ -63,30 +63,53 @@ export interface VerifyDeps extends StorageOpsDeps {
 }
 
 /**
- * `storage.verify.requested.v1`: one backup (keyless, or keyless + deep), or without a backup id
- * every good backup keyless, or with `deep` the deep sample (`deepVerifySample`).
+ * `storage.verify.requested.v1`: one backup (keyless, or keyless + deep), every good backup of one
+ * tenant (`tenantId`), a deep sample (`sample` percent, or `deep` without a backup or tenant: the
+ * catalog's `verify.deep_sample_percent`, else the configured percent), or every good backup keyless.
+ * With an operation id, `storage.verify.completed.v1` reports it.
  */
 export async function handleVerifyRequested(
   deps: VerifyDeps,
   { message, delivery }: { message: MessageOf<"storage.verify.requested.v1">; delivery: Delivery },
 ): Promise<VerifyBackupResult[] | DeepSampleReport> {
-  const { backupId, deep } = message.data;
+  const { backupId, tenantId, deep, sample, operationId } = message.data;
   const signal = delivery.signal;
-  if (backupId) return [await verifyBackup({ ...deps, record: backupId, deep, signal })];
-  if (deep) return deepVerifySample({ ...deps, percent: deps.deepPercent, maxBytes: deps.deepMaxBytes, signal });
-  return verifyAll({ ...deps, signal });
+  let outcome: VerifyBackupResult[] | DeepSampleReport;
+  if (backupId) outcome = [await verifyBackup({ ...deps, record: backupId, deep, signal })];
+  else if (tenantId) outcome = await verifyAll({ ...deps, tenantId, deep, signal });
+  else if (deep || sample !== undefined) {
+    const percent = sample ?? (await readRuntimeSettings(deps.catalog.db))["verify.deep_sample_percent"] ?? deps.deepPercent;
+    outcome = await deepVerifySample({ ...deps, percent, maxBytes: deps.deepMaxBytes, signal });
+  } else outcome = await verifyAll({ ...deps, signal });
+  if (operationId) {
+    const results = Array.isArray(outcome) ? outcome : outcome.results;
+    await (deps.publish ?? noPublish)("storage.verify.completed.v1", {
+      operationId,
+      backups: results.length,
+      failed: results.filter((r) => r.keyless.lost || r.deep?.providers.some((p) => !p.ok)).map((r) => r.backupId),
+      deep: deep || sample !== undefined,
+    });
+  }
+  return outcome;
 }
 
 /** Keyless verification (and healing) of every good backup, newest first. */
 export async function verifyAll(
-  deps: StorageOpsDeps & { deep?: boolean; heal?: boolean; keyRings?: KeyRings; workDir?: string },
+  deps: StorageOpsDeps & { deep?: boolean; heal?: boolean; keyRings?: KeyRings; workDir?: string; tenantId?: string | undefined },
 ): Promise<VerifyBackupResult[]> {
+  const { tenantId, ...opts } = deps;
   const rows = await deps.catalog.db
     .select({ id: backupRecords.id })
     .from(backupRecords)
-    .where(and(inArray(backupRecords.status, [...GOOD_STATUSES]), inArray(backupRecords.backupType, ["tenant", "disaster"])))
+    .where(
+      and(
+        inArray(backupRecords.status, [...GOOD_STATUSES]),
+        tenantId ? eq(backupRecords.tenantId, tenantId) : undefined,
+        inArray(backupRecords.backupType, tenantId ? ["tenant"] : ["tenant", "disaster"]),
+      ),
+    )
     .orderBy(desc(backupRecords.createdAt));
   const out: VerifyBackupResult[] = [];
-  for (const { id } of rows) out.push(await verifyBackup({ ...deps, record: id }));
+  for (const { id } of rows) out.push(await verifyBackup({ ...opts, record: id }));
   return out;
 }

@@ -27,9 +27,12 @@ export {
 export { reconcile, type ReconcileOptions, type ReconcileReport, type InventoryIssue } from "./reconcile";
 export {
   applyRetention,
+  planRetention,
   deleteBackup,
   platformTenants,
   retentionRulesFromEnv,
+  retentionRulesInForce,
+  handleRetentionRequested,
   type RetentionEnv,
   type RetentionOptions,
   type RetentionReport,

@@ -1,9 +1,9 @@
 import { and, eq, inArray, sql } from "drizzle-orm";
 import type { Pool } from "pg";
 import { discoverTenantPlan, listTenants, type DiscoverOptions } from "@hesaab/tenant-data";
-import { noPublish } from "@hesaab/contracts";
+import { noPublish, type Delivery, type MessageOf, type RuntimeSettings } from "@hesaab/contracts";
 import { errorText } from "@hesaab/config";
-import { backupRecords, raiseAlert, writeAudit, type BackupRecord } from "@hesaab/db";
+import { backupRecords, raiseAlert, writeAudit, type BackupRecord, type CatalogDb } from "@hesaab/db";
 import { isStorageError, keysSidecarKey, metaSidecarKey } from "@hesaab/storage";
 import { withBackupLock } from "./catalog";
 import type { StorageOpsDeps } from "./storage-ops-deps";
@@ -101,26 +101,20 @@ export interface RetentionReport {
 const CANDIDATE_STATUSES = ["completed", "degraded", "failed", "expired"] as const;
 
 /**
- * Applies retention:
- *
- *  [1] a backup expires at its `expires_at`, else `created_at` + the type's `days`;
- *  [2] per series (one tenant's backups; the disaster backups) the expired backups that a keep
- *      rule holds stay: the newest good backup of an active tenant (and the newest good disaster
- *      backup) always, then the daily/weekly/monthly keeps. Pre-restore snapshots follow the tenant
- *      rule and are never what a keep rule keeps;
- *  [3] each backup to go is first marked `expired` (so nothing heals it back), then its artifacts
- *      and both sidecars are deleted from every provider, then it is marked `deleted`, with an audit
- *      entry. A provider that fails leaves the record `expired`; the next run finishes it.
+ * What retention would do now ([1] and [2] of `applyRetention`), from the catalog alone: no provider
+ * is touched. `doomed` are the records that go.
  */
-export async function applyRetention(opts: RetentionOptions): Promise<RetentionReport> {
-  const { catalog, rules } = opts;
+export async function planRetention(
+  opts: Pick<RetentionOptions, "rules" | "now" | "dryRun" | "activeTenants"> & { db: CatalogDb },
+): Promise<{ report: RetentionReport; doomed: BackupRecord[] }> {
+  const { rules } = opts;
   const now = opts.now ?? new Date();
   const dryRun = opts.dryRun ?? false;
   for (const [type, rule] of Object.entries(rules)) {
     if (!Number.isFinite(rule.days) || rule.days <= 0)
       throw new StorageOpsError({ code: "storage_ops_invalid_argument", message: `retention days for ${type} backups must be positive` });
   }
-  const rows = await catalog.db
+  const rows = await opts.db
     .select()
     .from(backupRecords)
     .where(and(inArray(backupRecords.backupType, ["tenant", "disaster"]), inArray(backupRecords.status, [...CANDIDATE_STATUSES])));
@@ -179,7 +173,25 @@ export async function applyRetention(opts: RetentionOptions): Promise<RetentionR
       doomed.push(r);
     }
   }
-  if (dryRun) return report;
+  return { report, doomed };
+}
+
+/**
+ * Applies retention:
+ *
+ *  [1] a backup expires at its `expires_at`, else `created_at` + the type's `days`;
+ *  [2] per series (one tenant's backups; the disaster backups) the expired backups that a keep
+ *      rule holds stay: the newest good backup of an active tenant (and the newest good disaster
+ *      backup) always, then the daily/weekly/monthly keeps. Pre-restore snapshots follow the tenant
+ *      rule and are never what a keep rule keeps;
+ *  [3] each backup to go is first marked `expired` (so nothing heals it back), then its artifacts
+ *      and both sidecars are deleted from every provider, then it is marked `deleted`, with an audit
+ *      entry. A provider that fails leaves the record `expired`; the next run finishes it.
+ */
+export async function applyRetention(opts: RetentionOptions): Promise<RetentionReport> {
+  const { catalog } = opts;
+  const { report, doomed } = await planRetention({ ...opts, db: catalog.db });
+  if (report.dryRun) return report;
 
   // [3] delete
   for (const r of doomed) {
@@ -288,4 +300,44 @@ export async function platformTenants({ pool, discover = {} }: { pool: Pool; dis
   } finally {
     client.release();
   }
+}
+
+/** The retention rules in force: the environment's, with the catalog's runtime settings (`retention.*`) over them. */
+export function retentionRulesInForce(env: RetentionEnv, settings: RuntimeSettings): RetentionRules {
+  const rules = retentionRulesFromEnv(env);
+  return {
+    tenant: {
+      days: settings["retention.tenant.days"] ?? env.BACKUP_RETENTION_DAYS,
+      keepDaily: settings["retention.tenant.keep_daily"] ?? env.BACKUP_RETENTION_KEEP_DAILY,
+      keepWeekly: settings["retention.tenant.keep_weekly"] ?? env.BACKUP_RETENTION_KEEP_WEEKLY,
+      keepMonthly: settings["retention.tenant.keep_monthly"] ?? env.BACKUP_RETENTION_KEEP_MONTHLY,
+    },
+    disaster: { ...rules.disaster, days: settings["retention.disaster.days"] ?? env.DISASTER_BACKUP_RETENTION_DAYS },
+  };
+}
+
+/**
+ * `storage.retention.requested.v1` → `applyRetention` with the rules and tenants the schedule uses,
+ * then `storage.retention.applied.v1` with the operation id. Applying again deletes what has expired
+ * since, so a redelivery is harmless.
+ */
+export async function handleRetentionRequested(
+  deps: StorageOpsDeps & { rules: () => Promise<RetentionRules>; activeTenants: () => Promise<Iterable<string> | "all"> },
+  { message, delivery }: { message: MessageOf<"storage.retention.requested.v1">; delivery: Delivery },
+): Promise<RetentionReport> {
+  const { rules, activeTenants, ...ops } = deps;
+  const report = await applyRetention({
+    ...ops,
+    actor: message.data.requestedBy,
+    signal: delivery.signal,
+    rules: await rules(),
+    activeTenants: await activeTenants(),
+  });
+  await (deps.publish ?? noPublish)("storage.retention.applied.v1", {
+    operationId: message.data.operationId,
+    deleted: report.deleted,
+    kept: report.kept.length,
+    failed: report.failed,
+  });
+  return report;
 }

@@ -8,8 +8,10 @@ import { tenantBackupKey } from "@hesaab/storage";
 import {
   discoverTenantPlan,
   exportTenant,
+  browseTenants,
   listTenants,
   screenTenants,
+  type TenantDirectoryPage,
   type ExportProgress,
   type ExportSummary,
   type TenantPlan,
@@ -347,6 +349,19 @@ export async function tenantPlan(deps: Pick<TenantBackupDeps, "platform" | "disc
 /** The platform's active tenants (not suspended or deleted), from the discovered root table, in key order. */
 export async function activeTenants(deps: Pick<TenantBackupDeps, "platform" | "discover" | "planTtlMs">): Promise<string[]> {
   return listTenants({ pool: deps.platform, plan: await tenantPlan(deps), which: "active" });
+}
+
+/** One page of the platform's tenants (id, name, status) from the discovered root table: see `browseTenants`. */
+export async function tenantDirectory(
+  deps: Pick<TenantBackupDeps, "platform" | "discover" | "planTtlMs">,
+  q: { limit: number; cursor?: string | undefined; search?: string | undefined; status?: string | undefined },
+): Promise<TenantDirectoryPage> {
+  return browseTenants({ pool: deps.platform, plan: await tenantPlan(deps), ...q });
+}
+
+/** The platform's tenants not deleted (retention keeps each one's last good backup: a suspended tenant may come back), in key order. */
+export async function existingTenants(deps: Pick<TenantBackupDeps, "platform" | "discover" | "planTtlMs">): Promise<string[]> {
+  return listTenants({ pool: deps.platform, plan: await tenantPlan(deps), which: "existing" });
 }
 
 /**

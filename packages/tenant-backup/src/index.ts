@@ -1,4 +1,12 @@
-export { backupTenant, activeTenants, screenBackupRequest, type BackupTenantOptions, type BackupTenantResult } from "./backup";
+export {
+  backupTenant,
+  activeTenants,
+  existingTenants,
+  screenBackupRequest,
+  tenantDirectory,
+  type BackupTenantOptions,
+  type BackupTenantResult,
+} from "./backup";
 export { backupTenants, type BackupTenantsOptions, type TenantBackupOutcome } from "./batch";
 export {
   restoreTenants,
@@ -20,7 +28,7 @@ export {
   handleRestoreRequest,
   type SendCommand,
 } from "./handlers";
-export { rotateTenantKeys, shredTenant, type RotationReport } from "./keys";
+export { rotateTenantKeys, shredTenant, handleKeysRotateRequested, handleKeysShredRequested, type RotationReport } from "./keys";
 export {
   exportDay,
   exportSummary,
@@ -35,6 +43,6 @@ export {
   type CustomerExportDeps,
   type OpenedCustomerExport,
 } from "./customer-export";
-export type { TenantScreening, TenantRefusal } from "@hesaab/tenant-data";
+export type { TenantScreening, TenantRefusal, TenantDirectoryPage, TenantDirectoryEntry } from "@hesaab/tenant-data";
 export { customerExportLinks, EXPORT_LINK_MINUTES, type CustomerExportLinks, type CustomerExportView } from "./export-links";
 export { TenantBackupError, TENANT_BACKUP_ERROR_CODES, TENANT_DATA_ERROR_CODES, type TenantBackupErrorCode, type TenantDataErrorCode } from "./errors";

@@ -1,5 +1,6 @@
 import { and, eq, inArray, isNotNull } from "drizzle-orm";
-import { errorText } from "@hesaab/config";
+import { describeError, errorText, isRedeliverable } from "@hesaab/config";
+import { noPublish, type Delivery, type MessageOf } from "@hesaab/contracts";
 import { serializeKeySidecar, type KeySidecar, type TenantKeyStore } from "@hesaab/crypto";
 import { backupRecords, writeAudit } from "@hesaab/db";
 import { rewriteKeysSidecar } from "@hesaab/storage";
@@ -99,4 +100,63 @@ export async function shredTenant(
   const result = await deps.tenantKeys.shredTenant(tenantId);
   await writeAudit(deps.catalog.db, { actor: requestedBy, action: "keys.shredded", targetType: "tenant", targetId: tenantId, tenantId, details: result });
   return result;
+}
+
+type KeyDeps = TenantBackupDeps & { tenantKeys: TenantKeyStore };
+
+/** The tenants a rotation request names: the ids given, every tenant with a key (`all`), or those behind the highest master key. */
+async function rotationTargets(deps: KeyDeps, d: MessageOf<"keys.rotate.requested.v1">["data"]): Promise<string[]> {
+  if (d.behindMaster) return deps.tenantKeys.tenantsBehindMaster();
+  if (d.all)
+    return (await deps.catalog.pool.query<{ tenant_id: string }>("select distinct tenant_id from backup.tenant_keys order by 1")).rows.map((r) => r.tenant_id);
+  return d.tenantIds ?? [];
+}
+
+/**
+ * `keys.rotate.requested.v1` → `rotateTenantKeys` (what `hesaab keys rotate` runs), then
+ * `keys.rotated.v1` with the operation id. Rotating again is harmless (a new version, sidecars
+ * re-wrapped again), so a redelivery simply rotates. The last failed delivery publishes `keys.failed.v1`.
+ */
+export async function handleKeysRotateRequested(
+  deps: KeyDeps,
+  { message, delivery }: { message: MessageOf<"keys.rotate.requested.v1">; delivery: Delivery },
+): Promise<RotationReport> {
+  const d = message.data;
+  const publish = deps.publish ?? noPublish;
+  try {
+    const tenantIds = await rotationTargets(deps, d);
+    const report = await rotateTenantKeys(deps, { tenantIds, retire: d.retire, requestedBy: d.requestedBy });
+    await publish("keys.rotated.v1", {
+      operationId: d.operationId,
+      tenants: report.tenants.map((t) => ({
+        tenantId: t.tenantId,
+        ...(t.newKeyVersion ? { newKeyVersion: t.newKeyVersion } : {}),
+        rewrapped: t.rewrapped,
+        failures: t.failures.length,
+      })),
+    });
+    return report;
+  } catch (error) {
+    if (delivery.final || !isRedeliverable(error))
+      await publish("keys.failed.v1", { operationId: d.operationId, action: "rotate", error: describeError(error) });
+    throw error;
+  }
+}
+
+/** `keys.shred.requested.v1` → `shredTenant` (what `hesaab keys shred` runs), then `keys.shredded.v1`; shredding twice deletes nothing the second time. */
+export async function handleKeysShredRequested(
+  deps: KeyDeps,
+  { message, delivery }: { message: MessageOf<"keys.shred.requested.v1">; delivery: Delivery },
+): Promise<{ versions: number }> {
+  const d = message.data;
+  const publish = deps.publish ?? noPublish;
+  try {
+    const result = await shredTenant(deps, { tenantId: d.tenantId, requestedBy: d.requestedBy });
+    await publish("keys.shredded.v1", { operationId: d.operationId, tenantId: d.tenantId, versions: result.versions });
+    return result;
+  } catch (error) {
+    if (delivery.final || !isRedeliverable(error))
+      await publish("keys.failed.v1", { operationId: d.operationId, action: "shred", error: describeError(error) });
+    throw error;
+  }
 }

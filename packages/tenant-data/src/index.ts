@@ -56,6 +56,16 @@ export {
 } from "./script";
 export { countTenantRows } from "./counts";
 export { dependencyTables, checkDependencies, copyDependencies, type DependencyTable, type DependencyCheck } from "./dependencies";
-export { listTenants, screenTenants, type TenantScreening, type TenantRefusal, type TenantRefusalCode } from "./screen";
+export {
+  browseTenants,
+  TENANT_NAME_COLUMNS,
+  type TenantDirectoryEntry,
+  type TenantDirectoryPage,
+  listTenants,
+  screenTenants,
+  type TenantScreening,
+  type TenantRefusal,
+  type TenantRefusalCode,
+} from "./screen";
 export { TenantDataError, TENANT_DATA_ERROR_CODES, type TenantDataErrorCode } from "./errors";
 export type { PgSource } from "./connection";

@@ -1,6 +1,7 @@
 import { tenantId as tenantIdSchema } from "@hesaab/contracts";
 import { lease, type PgSource } from "./connection";
 import { inactiveError, INACTIVE, UUID } from "./export";
+import { tenantDataError } from "./errors";
 import type { TenantPlan } from "./tenant-plan";
 
 /** Why a requested id is not backed up: not an id at all, no row in the root table, or a tenant that is not active. */
@@ -22,6 +23,11 @@ export interface TenantScreening {
 /** Integer keys: a value that is not a whole number would fail the cast, so it is refused before the query. */
 const INTEGER_KEY = /^(smallint|integer|bigint)$/;
 
+/** Whether `id` can be a key of the root table (so comparing it as the key's type cannot fail). */
+function wellFormedKey(root: TenantPlan["root"], id: string): boolean {
+  return tenantIdSchema.safeParse(id).success && (root.keyType === "uuid" ? UUID.test(id) : INTEGER_KEY.test(root.keyType) ? /^-?\d{1,18}$/.test(id) : true);
+}
+
 /**
  * Splits requested ids into tenants of the platform that may be backed up and refused ones, with a
  * sentence each, in one query on the plan's root table (its key and, when it has one, its status
@@ -33,9 +39,7 @@ export async function screenTenants(o: PgSource & { plan: TenantPlan; tenantIds:
   const refused: TenantRefusal[] = [];
   const candidates: string[] = [];
   for (const id of new Set(o.tenantIds)) {
-    const wellFormed =
-      tenantIdSchema.safeParse(id).success && (root.keyType === "uuid" ? UUID.test(id) : INTEGER_KEY.test(root.keyType) ? /^-?\d{1,18}$/.test(id) : true);
-    if (wellFormed) candidates.push(id);
+    if (wellFormedKey(root, id)) candidates.push(id);
     else
       refused.push({
         tenantId: String(id).slice(0, 140),
@@ -93,6 +97,76 @@ export async function listTenants(o: PgSource & { plan: TenantPlan; which: "acti
     );
     conn.release();
     return rows.map((r) => r.id);
+  } catch (err) {
+    conn.release(err instanceof Error ? err : new Error(String(err)));
+    throw err;
+  }
+}
+
+/** Columns of a root table that name a tenant for people, the first one present wins (any platform: none is required). */
+export const TENANT_NAME_COLUMNS = ["name", "display_name", "company_name", "title", "slug"] as const;
+
+export interface TenantDirectoryEntry {
+  id: string;
+  /** The first of TENANT_NAME_COLUMNS the root table has, as text; null when it has none. */
+  name: string | null;
+  /** The root table's status column, as text; null without one (every tenant is then active). */
+  status: string | null;
+}
+
+export interface TenantDirectoryPage {
+  tenants: TenantDirectoryEntry[];
+  /** Give it as `cursor` for the next page; null on the last. */
+  nextCursor: string | null;
+}
+
+/**
+ * One page of the platform's tenants from the plan's root table, in key order (keyset paging: the
+ * cursor is the last key of the previous page), optionally only those whose id or name contains
+ * `search` (case-insensitive) and those with a given `status`. The name is read from the row as JSON
+ * (`to_jsonb`), so a root table without any name column is listed too.
+ */
+export async function browseTenants(
+  o: PgSource & { plan: TenantPlan; limit: number; cursor?: string | undefined; search?: string | undefined; status?: string | undefined },
+): Promise<TenantDirectoryPage> {
+  const { root } = o.plan;
+  const key = `r.${root.keySql}`;
+  const name = `coalesce(${TENANT_NAME_COLUMNS.map((c) => `to_jsonb(r) ->> '${c}'`).join(", ")})`;
+  const params: unknown[] = [];
+  const where: string[] = [];
+  if (o.cursor !== undefined) {
+    if (!wellFormedKey(root, o.cursor))
+      throw tenantDataError({
+        code: "invalid_tenant_id",
+        message: "the cursor is not a tenant id of this platform",
+        hint: "Give the nextCursor of the previous page",
+      });
+    params.push(o.cursor);
+    where.push(`${key} > $${params.length}::${root.keyType}`);
+  }
+  if (o.search) {
+    params.push(`%${o.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
+    where.push(`(${key}::text ILIKE $${params.length} OR ${name} ILIKE $${params.length})`);
+  }
+  if (o.status !== undefined) {
+    // without a status column every tenant is active: a filter on another status finds none
+    if (!root.statusColumn && o.status !== "active") return { tenants: [], nextCursor: null };
+    if (root.statusColumn) {
+      params.push(o.status);
+      where.push(`r.${root.statusColumn}::text = $${params.length}`);
+    }
+  }
+  params.push(o.limit + 1);
+  const status = root.statusColumn ? `r.${root.statusColumn}::text` : "NULL::text";
+  const conn = await lease(o);
+  try {
+    const { rows } = await conn.client.query<TenantDirectoryEntry>(
+      `SELECT ${key}::text AS id, ${name} AS name, ${status} AS status FROM ${root.sql} r ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY ${key} LIMIT $${params.length}`,
+      params,
+    );
+    conn.release();
+    const tenants = rows.slice(0, o.limit);
+    return { tenants, nextCursor: rows.length > o.limit ? tenants[tenants.length - 1]!.id : null };
   } catch (err) {
     conn.release(err instanceof Error ? err : new Error(String(err)));
     throw err;

@@ -37,8 +37,8 @@ export interface ServerOptions {
   rateLimit?: { perSession: number; perIp: number };
 }
 
-/** A request's URL with any `token=` value hidden (download links carry one). */
-export const redactUrl = (url: string): string => url.replace(/([?&]token=)[^&]*/gi, "$1[redacted]");
+/** A request's URL with any `token=` value hidden (download links carry one), and a subscription's `connectionParams` (its session). */
+export const redactUrl = (url: string): string => url.replace(/([?&](?:token|connectionParams)=)[^&]*/gi, "$1[redacted]");
 
 /**
  * Builds the HTTP surface: tRPC under /trpc, the admin SPA under /admin, the tenant SPA under /app,
@@ -92,9 +92,13 @@ export async function buildServer(ctx: Omit<Context, "sessionToken" | "log">, op
     trpcOptions: {
       router: appRouter,
       maxBatchSize: TRPC_MAX_BATCH,
-      createContext: ({ req }): Context => {
+      createContext: ({ req, info }): Context => {
         const auth = req.headers.authorization;
-        return { ...ctx, log: req.log, ...(auth?.startsWith("Bearer ") ? { sessionToken: auth.slice("Bearer ".length).trim() } : {}) };
+        const bearer = auth?.startsWith("Bearer ") ? auth.slice("Bearer ".length).trim() : undefined;
+        // EventSource cannot set headers: a subscription (SSE) may carry the session as a connection parameter instead; nothing else may
+        const param = info.type === "subscription" ? info.connectionParams?.token : undefined;
+        const sessionToken = bearer ?? param;
+        return { ...ctx, log: req.log, ...(sessionToken ? { sessionToken } : {}) };
       },
     } satisfies FastifyTRPCPluginOptions<AppRouter>["trpcOptions"],
   });

@@ -4,6 +4,7 @@ import { adminRouter } from "./routers/admin";
 import { alertsRouter } from "./routers/alerts";
 import { auditRouter } from "./routers/audit";
 import { backupsRouter } from "./routers/backups";
+import { progressRouter } from "./routers/progress";
 import { storageRouter } from "./routers/storage";
 import { tenantRouter } from "./routers/tenant";
 import { procedure, router } from "./trpc";
@@ -16,6 +17,7 @@ export const appRouter = router({
   alerts: alertsRouter,
   audit: auditRouter,
   tenant: tenantRouter,
+  progress: progressRouter,
 });
 
 export type AppRouter = typeof appRouter;

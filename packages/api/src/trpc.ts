@@ -7,6 +7,7 @@ import type { DataInput, MessageType } from "@hesaab/contracts";
 import type { CatalogDb } from "@hesaab/db";
 import { ADMIN_ROLE, type AdminSession, type SessionVerdict, type TenantSession } from "@hesaab/session";
 import type { CustomerExportLinks } from "@hesaab/tenant-backup";
+import type { ReadEvents } from "./progress";
 import type { StorageView } from "./storage-view";
 
 /** A requested id "back up now" did not queue, and why (`invalid_tenant_id`, `not_a_tenant`, `tenant_not_active`). */
@@ -28,7 +29,9 @@ export interface Context {
   /** Starts long work: a procedure never runs a backup, restore or verification itself. Undefined without a bus. */
   send?: SendCommand | undefined;
   /** Publishes a validated command (NATS); undefined when the gateway runs without a bus. */
-  requestBackup?: ((input: { tenantIds: string[]; requestedBy: string }) => Promise<void>) | undefined;
+  requestBackup?: ((input: { tenantIds: string[]; requestedBy: string }) => Promise<void | { operationId: string }>) | undefined;
+  /** Reads events from the event stream (the bus's `readEvents`): live progress. Undefined without a bus. */
+  events?: ReadEvents | undefined;
   /** Which requested ids are tenants of the platform that may be backed up (one query on the platform database); undefined without it. */
   screenTenants?: ((tenantIds: string[]) => Promise<{ accepted: string[]; refused: TenantRefusalView[] }>) | undefined;
   /** Checks a tenant session (a JWT for `hesaab-tenant`, revocation included); undefined when tenant sign-in is not configured. */
@@ -52,6 +55,8 @@ const t = initTRPC
   .context<Context>()
   .meta<OpenApiMeta>()
   .create({
+    // subscriptions (SSE): a ping keeps proxies from closing a quiet stream; a client that hears nothing for long reconnects (with its last event id)
+    sse: { ping: { enabled: true, intervalMs: 15_000 }, client: { reconnectAfterInactivityMs: 45_000 } },
     errorFormatter({ shape, error, ctx }) {
       const cause = error.cause;
       // An unexpected failure is logged here and told as one sentence: its message may hold SQL or paths.

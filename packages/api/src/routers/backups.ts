@@ -8,6 +8,8 @@ import { actorOf, adminProcedure, router, type TenantRefusalView } from "../trpc
 export interface BackupRequestAnswer {
   queued: string[];
   refused: TenantRefusalView[];
+  /** The request's id when anything was queued: follow it with `progress.operation` ({ kind: "backup", operationId, tenantIds: queued }). */
+  operationId?: string;
 }
 
 export const backupsRouter = router({
@@ -40,7 +42,7 @@ export const backupsRouter = router({
         throw new TRPCError({ code: "SERVICE_UNAVAILABLE", message: "the platform database is not connected: tenants cannot be checked" });
       const requestedBy = actorOf(ctx.admin);
       const { accepted, refused } = await ctx.screenTenants(input.tenantIds);
-      if (accepted.length > 0) await ctx.requestBackup({ tenantIds: accepted, requestedBy });
+      const queued = accepted.length > 0 ? await ctx.requestBackup({ tenantIds: accepted, requestedBy }) : undefined;
       const only = accepted.length + refused.length === 1 ? (accepted[0] ?? refused[0]!.tenantId) : undefined;
       // queued: an audit row that cannot be written is logged, not reported as a failure the admin would retry (and queue twice)
       await writeAudit(ctx.db, {
@@ -50,12 +52,12 @@ export const backupsRouter = router({
         targetId: only ?? `${accepted.length} tenants`,
         tenantId: only && accepted.length === 1 ? only : null,
         outcome: accepted.length > 0 ? "ok" : "refused",
-        details: { tenantIds: accepted, refused: refused.map((r) => ({ tenantId: r.tenantId, code: r.code })) },
+        details: { tenantIds: accepted, refused: refused.map((r) => ({ tenantId: r.tenantId, code: r.code })), operationId: queued?.operationId ?? null },
       }).catch((err: unknown) => {
         process.stderr.write(
           `${JSON.stringify({ level: "error", msg: "audit entry not written", action: "backup.request", actor: requestedBy, error: err instanceof Error ? err.message : String(err) })}\n`,
         );
       });
-      return { queued: accepted, refused };
+      return { queued: accepted, refused, ...(queued ? { operationId: queued.operationId } : {}) };
     }),
 });

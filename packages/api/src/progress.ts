@@ -143,8 +143,7 @@ class OperationFold {
         if (m.type === "dr.backup.failed.v1" && !m.data.final) return { ...view, error: { code: m.data.error.code, message: m.data.error.message } };
         return { ...view, percent: this.#percent, final: true, outcome: "failed", error: { code: m.data.error.code, message: m.data.error.message } };
       case "dr.backup.progress.v1":
-        view.bytes = m.data.bytes;
-        return view;
+        return { ...view, bytes: m.data.bytes, phase: m.data.phase };
       case "dr.backup.completed.v1":
         return { ...view, bytes: m.data.size, percent: 100, final: true, outcome: m.data.status };
       case "export.customer.ready.v1":

@@ -233,7 +233,14 @@ export const customerExportExpired = message("export.customer.expired.v1", z.obj
 /** A disaster backup being written: bytes of the dump so far (its size is not known before it ends). */
 export const disasterBackupProgress = message(
   "dr.backup.progress.v1",
-  z.object({ backupId, bytes: z.number().int().nonnegative(), operationId: z.string().min(1).max(64).optional() }),
+  z.object({
+    backupId,
+    /** preparing, dumping, storing-config, verifying, recording */
+    phase: z.string().min(1).max(40),
+    bytes: z.number().int().nonnegative(),
+    /** The request's id: live progress follows it, and the backup's outcome by its backupId. */
+    operationId: z.string().min(1).max(64).optional(),
+  }),
 );
 
 export const disasterBackupCompleted = message(

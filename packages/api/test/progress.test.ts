@@ -88,3 +88,22 @@ describe("followOperation", () => {
     expect(percents).toEqual([...percents].sort((a, b) => a! - b!));
   });
 });
+
+describe("followOperation: a disaster backup", () => {
+  it("learns the backup's id from its progress, so the outcome that names only the backup ends it", async () => {
+    const dr = newId("evt");
+    const id = newId("bkp");
+    const events = [
+      stored(0, "dr.backup.progress.v1", { backupId: id, phase: "preparing", bytes: 0, operationId: dr }),
+      stored(1, "dr.backup.progress.v1", { backupId: id, phase: "dumping", bytes: 16 << 20, operationId: dr }),
+      stored(2, "dr.backup.completed.v1", { backupId: newId("bkp"), status: "completed", size: 1, sha256: "b".repeat(64), providers: [], durationMs: 1 }),
+      stored(3, "dr.backup.completed.v1", { backupId: id, status: "degraded", size: 9, sha256: "c".repeat(64), providers: [], durationMs: 3000 }),
+    ];
+    const views = await all(followOperation(reader(events), { kind: "disaster_backup", operationId: dr }));
+    expect(views.map((v) => [v.id, v.phase, v.bytes, v.final, v.outcome])).toEqual([
+      ["1", "preparing", 0, undefined, undefined],
+      ["2", "dumping", 16 << 20, undefined, undefined],
+      ["4", undefined, 9, true, "degraded"],
+    ]);
+  });
+});

@@ -85,7 +85,10 @@ function collect(subscribe: Subscribe, stopAfter = Infinity): Promise<{ views: P
 
 /** Runs a queued request as backup-svc does: the fan-out, then each job. */
 async function runBackupRequest(operationId: string): Promise<void> {
-  const request = (await waitFor(() => h.backupRequests.find((m) => m.id === operationId), "the backup request on the bus")) as MessageOf<"backup.tenant.requested.v1">;
+  const request = (await waitFor(
+    () => h.backupRequests.find((m) => m.id === operationId),
+    "the backup request on the bus",
+  )) as MessageOf<"backup.tenant.requested.v1">;
   const jobs: MessageOf<"backup.tenant.job.v1">[] = [];
   await fanOutBackupRequest(deps, { message: request, send: async (job) => void jobs.push(makeMessage("backup.tenant.job.v1", job)) });
   for (const job of jobs) await handleBackupJob(deps, { message: job, delivery: { attempt: 1, final: false, signal: new AbortController().signal } });

@@ -26,7 +26,15 @@ async function all(it: AsyncIterable<ProgressView>): Promise<ProgressView[]> {
 
 const op = newId("evt");
 const bkp = newId("bkp");
-const progress = (tablesDone: number, operationId = op) => ({ backupId: bkp, tenantId: "t1", tablesDone, tablesTotal: 4, rows: tablesDone * 10, bytes: tablesDone * 100, operationId });
+const progress = (tablesDone: number, operationId = op) => ({
+  backupId: bkp,
+  tenantId: "t1",
+  tablesDone,
+  tablesTotal: 4,
+  rows: tablesDone * 10,
+  bytes: tablesDone * 100,
+  operationId,
+});
 
 describe("followOperation", () => {
   const events = [
@@ -76,11 +84,7 @@ describe("followOperation", () => {
       error: { code: "boom", message: "it broke", retryable: !final },
       operationId: op,
     });
-    const two = [
-      ...events.slice(0, 6),
-      stored(7, "backup.tenant.failed.v1", failed(false)),
-      stored(8, "backup.tenant.failed.v1", failed(true)),
-    ];
+    const two = [...events.slice(0, 6), stored(7, "backup.tenant.failed.v1", failed(false)), stored(8, "backup.tenant.failed.v1", failed(true))];
     const views = await all(followOperation(reader(two), { kind: "backup", operationId: op, tenantIds: ["t1", "t2"] }));
     expect(views.filter((v) => v.final)).toHaveLength(1);
     expect(views.at(-1)).toMatchObject({ id: "8", final: true, outcome: "partial", error: { code: "boom" } });

@@ -39,7 +39,10 @@ export async function* readEvents(core: { js: JetStreamClient; layout: BusLayout
         : { deliver_policy: DeliverPolicy.All };
   let consumer;
   try {
-    consumer = await js.consumers.get(layout.stream("events"), { filter_subjects: coveringFilter(opts.types.map((t) => layout.subject(subjectOf(t)))), ...start });
+    consumer = await js.consumers.get(layout.stream("events"), {
+      filter_subjects: coveringFilter(opts.types.map((t) => layout.subject(subjectOf(t)))),
+      ...start,
+    });
   } catch (err) {
     throw new BusError({
       code: "bus_unreachable",

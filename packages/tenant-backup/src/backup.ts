@@ -158,7 +158,13 @@ async function runBackup(deps: TenantBackupDeps, opts: BackupTenantOptions, publ
   const { id: backupId, createdAt } = running;
   const key = running.metadata.key;
   let record = await insertBackupRecord(deps.catalog.db, running);
-  await publish("backup.tenant.started.v1", { backupId, tenantId: opts.tenantId, purpose: opts.purpose, attempt: opts.attempt ?? 1, operationId: opts.operationId });
+  await publish("backup.tenant.started.v1", {
+    backupId,
+    tenantId: opts.tenantId,
+    purpose: opts.purpose,
+    attempt: opts.attempt ?? 1,
+    operationId: opts.operationId,
+  });
   try {
     const exported = await exportTenant({
       pool: deps.platform,

@@ -287,7 +287,9 @@ async function runBatch(deps: TenantBackupDeps, opts: BackupTenantsOptions, repo
     for (const x of stored) {
       // The backup is done and recorded: an event that cannot be sent is not a reason to do it again
       // (storage-svc's sweep verifies and heals what its stored event would have announced).
-      await publishStored(publish, { record: records.get(x.record.id)!, stored: x.stored, summary: x.summary, started, operationId: opts.operationId }).catch(() => {});
+      await publishStored(publish, { record: records.get(x.record.id)!, stored: x.stored, summary: x.summary, started, operationId: opts.operationId }).catch(
+        () => {},
+      );
     }
     return tooLarge.map((r) => r.tenantId);
   } catch (error) {

@@ -307,7 +307,9 @@ export async function failCustomerExport(deps: CustomerExportDeps, opts: { expor
     .returning({ tenantId: customerExports.tenantId });
   for (const { tenantId } of failed) {
     const { code, message } = describeError(opts.error, { unknownCode: "export_failed" });
-    await (deps.publish ?? noPublish)("export.customer.failed.v1", { exportId: opts.exportId, tenantId, error: { code, message, retryable: false } }).catch(() => {});
+    await (deps.publish ?? noPublish)("export.customer.failed.v1", { exportId: opts.exportId, tenantId, error: { code, message, retryable: false } }).catch(
+      () => {},
+    );
   }
 }
 

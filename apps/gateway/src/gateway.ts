@@ -92,9 +92,11 @@ export async function startGateway(env: GatewayEnv, o: { logStream?: NodeJS.Writ
     {
       db: catalog.db,
       send: async (type, data, opts) => ({ id: (await bus.publish(type, data, opts)).message.id }),
-      requestBackup: async ({ tenantIds, requestedBy }) => {
-        await bus.publish("backup.tenant.requested.v1", { tenantIds, purpose: "on_demand", requestedBy });
-      },
+      // the request's id is the operation's: its jobs' events carry it (live progress)
+      requestBackup: async ({ tenantIds, requestedBy }) => ({
+        operationId: (await bus.publish("backup.tenant.requested.v1", { tenantIds, purpose: "on_demand", requestedBy })).message.id,
+      }),
+      events: (o) => bus.readEvents(o),
       // "back up now" queues only tenants of the platform that are active (one query on its root table)
       screenTenants: (tenantIds) => screenBackupRequest(screening, { tenantIds }),
       tenantDirectory: (q) => tenantDirectory(screening, q),

@@ -41,8 +41,8 @@ export interface ServerOptions {
   rateLimit?: { perSession: number; perIp: number };
 }
 
-/** A request's URL with any `token=` value hidden (download links carry one). */
-export const redactUrl = (url: string): string => url.replace(/([?&]token=)[^&]*/gi, "$1[redacted]");
+/** A request's URL with any `token=` value hidden (download links carry one), and a subscription's `connectionParams` (its session). */
+export const redactUrl = (url: string): string => url.replace(/([?&](?:token|connectionParams)=)[^&]*/gi, "$1[redacted]");
 
 /**
  * Builds the HTTP surface: tRPC under /trpc, the same procedures' REST paths under /api (with
@@ -103,7 +103,12 @@ export async function buildServer(ctx: Omit<Context, "sessionToken" | "log">, op
     trpcOptions: {
       router: appRouter,
       maxBatchSize: TRPC_MAX_BATCH,
-      createContext: ({ req }): Context => contextOf(req),
+      createContext: ({ req, info }): Context => {
+        // EventSource cannot set headers: a subscription (SSE) may carry the session as a connection parameter instead; nothing else may
+        const param = info.type === "subscription" ? info.connectionParams?.token : undefined;
+        const context = contextOf(req);
+        return context.sessionToken || !param ? context : { ...context, sessionToken: param };
+      },
     } satisfies FastifyTRPCPluginOptions<AppRouter>["trpcOptions"],
   });
   // the design document's REST paths, from the same procedures and context; /api/openapi.json and /api/docs

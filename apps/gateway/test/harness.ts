@@ -107,7 +107,14 @@ export async function startHarness(label: string, o: { env?: Record<string, stri
   const pool = testPool({ connectionString: database.url, max: 4 });
   const catalog = openCatalog({ url: database.url });
   const keys = new TenantKeyStore({ pool: catalog.pool, masterKeys: new Map([[1, new Secret(masterKey)]]) });
-  const deps: CustomerExportDeps = { platform: pool, catalog, keyRing: new KeyRing({ tenantKeys: keys }), exportDir: path.join(dataDir, "exports") };
+  const deps: CustomerExportDeps = {
+    platform: pool,
+    catalog,
+    keyRing: new KeyRing({ tenantKeys: keys }),
+    exportDir: path.join(dataDir, "exports"),
+    // as backup-svc: the export's progress and outcome on the bus (the tenant app's live progress)
+    publish: async (type, data, opts) => void (await control.publish(type, data, opts)),
+  };
   const built: string[] = [];
   const backupRequests: Message[] = [];
   const consumers = [

@@ -1,4 +1,5 @@
 import { QueryClientProvider, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useSubscription } from "@trpc/tanstack-react-query";
 import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
 import { queryClient, session, TRPCProvider, trpcClient, useTRPC } from "./trpc";
@@ -14,6 +15,24 @@ const STATUS: Record<string, string> = {
 function size(bytes: number | null): string {
   if (bytes === null) return "";
   return bytes < 1024 * 1024 ? `${(bytes / 1024).toFixed(0)} KB` : `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+}
+
+/** A copy being prepared, live (the gateway relays its progress events over SSE): percent, rows so far. */
+function Preparing({ exportId, onEnd }: { exportId: string; onEnd: () => void }) {
+  const trpc = useTRPC();
+  const progress = useSubscription(
+    trpc.tenant.exports.progress.subscriptionOptions(
+      { exportId },
+      {
+        onData: ({ data }) => {
+          if (data.final) onEnd();
+        },
+      },
+    ),
+  );
+  const view = progress.data?.data;
+  const rows = view?.rows !== undefined ? `, ${view.rows.toLocaleString()} rows` : "";
+  return <>{view?.percent !== undefined ? `Preparing… ${Math.round(view.percent)}%${rows}` : STATUS.pending}</>;
 }
 
 function MyData() {
@@ -78,7 +97,13 @@ function MyData() {
             {list.map((e) => (
               <tr key={e.id}>
                 <td>{e.day}</td>
-                <td>{STATUS[e.status] ?? e.status}</td>
+                <td>
+                  {e.status === "pending" || e.status === "running" ? (
+                    <Preparing exportId={e.id} onEnd={() => void client.invalidateQueries({ queryKey: trpc.tenant.exports.list.queryKey() })} />
+                  ) : (
+                    (STATUS[e.status] ?? e.status)
+                  )}
+                </td>
                 <td>{size(e.size)}</td>
                 <td>{e.expiresAt && e.status === "ready" ? new Date(e.expiresAt).toLocaleString() : ""}</td>
                 <td>{e.downloadUrl ? <a href={e.downloadUrl}>Download{e.downloads > 0 ? ` (downloaded ${e.downloads}×)` : ""}</a> : null}</td>

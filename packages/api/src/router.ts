@@ -7,6 +7,7 @@ import { backupsRouter } from "./routers/backups";
 import { keysRouter } from "./routers/keys";
 import { retentionRouter } from "./routers/retention";
 import { settingsRouter } from "./routers/settings";
+import { progressRouter } from "./routers/progress";
 import { storageRouter } from "./routers/storage";
 import { tenantRouter } from "./routers/tenant";
 import { tenantsRouter } from "./routers/tenants";
@@ -26,6 +27,7 @@ export const appRouter = router({
   retention: retentionRouter,
   keys: keysRouter,
   settings: settingsRouter,
+  progress: progressRouter,
 });
 
 export type AppRouter = typeof appRouter;

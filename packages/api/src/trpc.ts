@@ -9,6 +9,7 @@ import { ADMIN_ROLE, type AdminSession, type SessionVerdict, type TenantSession 
 import type { RetentionEnv } from "@hesaab/storage-ops";
 import type { CustomerExportLinks, TenantDirectoryPage } from "@hesaab/tenant-backup";
 import { errorBodyOf, INTERNAL_MESSAGE } from "./errors";
+import type { ReadEvents } from "./progress";
 import type { StorageView } from "./storage-view";
 
 /** A requested id "back up now" did not queue, and why (`invalid_tenant_id`, `not_a_tenant`, `tenant_not_active`). */
@@ -30,7 +31,9 @@ export interface Context {
   /** Starts long work: a procedure never runs a backup, restore or verification itself. Undefined without a bus. */
   send?: SendCommand | undefined;
   /** Publishes a validated command (NATS); undefined when the gateway runs without a bus. */
-  requestBackup?: ((input: { tenantIds: string[]; requestedBy: string }) => Promise<void>) | undefined;
+  requestBackup?: ((input: { tenantIds: string[]; requestedBy: string }) => Promise<void | { operationId: string }>) | undefined;
+  /** Reads events from the event stream (the bus's `readEvents`): live progress. Undefined without a bus. */
+  events?: ReadEvents | undefined;
   /** Which requested ids are tenants of the platform that may be backed up (one query on the platform database); undefined without it. */
   screenTenants?: ((tenantIds: string[]) => Promise<{ accepted: string[]; refused: TenantRefusalView[] }>) | undefined;
   /** Checks a tenant session (a JWT for `hesaab-tenant`, revocation included); undefined when tenant sign-in is not configured. */
@@ -62,6 +65,8 @@ const t = initTRPC
   .context<Context>()
   .meta<OpenApiMeta>()
   .create({
+    // subscriptions (SSE): a ping keeps proxies from closing a quiet stream; a client that hears nothing for long reconnects (with its last event id)
+    sse: { ping: { enabled: true, intervalMs: 15_000 }, client: { reconnectAfterInactivityMs: 45_000 } },
     // every error carries the API's one shape in `data.error` (a REST call's body is the same object); `appCode` is its code, as the apps read it
     errorFormatter({ shape, error, ctx }) {
       const body = errorBodyOf(error);

@@ -16,6 +16,7 @@ import { startConsuming, type ConsumeOptions, type Consumption, type EventConsum
 import { publishWithRetry, LastErrors, type BusCore } from "./bus-core";
 import { watchMaxDeliveries, type DeadLetterHook } from "./dead-letter";
 import { BusError } from "./errors";
+import { readEvents, type ReadEventsOptions, type StoredEvent } from "./event-reader";
 import { BusLayout, type StreamKind } from "./layout";
 import { consoleLogger, type BusLogger } from "./log";
 
@@ -81,6 +82,8 @@ export interface Bus {
   consume(opts: ConsumeOptions): Promise<Consumption>;
   /** Durable consumer on the event stream: every durable sees every event once it exists. */
   consumeEvents(opts: EventConsumeOptions): Promise<Consumption>;
+  /** Reads events of some types in stream order from a sequence or a time on, without a durable (see `readEvents`): live progress. */
+  readEvents(opts: ReadEventsOptions): AsyncGenerator<StoredEvent>;
   /**
    * Dead-letters the messages of a durable that exceed max_deliver without a handler verdict (from
    * the max-deliveries advisory). `consume` runs this already for its own durables; call it for a
@@ -195,6 +198,10 @@ class NatsBus implements Bus {
 
   consumeEvents(opts: EventConsumeOptions): Promise<Consumption> {
     return this.#track(startConsuming(this.#core, { ...opts, kind: "events" }));
+  }
+
+  readEvents(opts: ReadEventsOptions): AsyncGenerator<StoredEvent> {
+    return readEvents(this.#core, opts);
   }
 
   async #track(started: Promise<Consumption>): Promise<Consumption> {

@@ -27,6 +27,7 @@ export {
   type DeadLetterHook,
   type DeadLetterReason,
 } from "./dead-letter";
+export { readEvents, type ReadEventsOptions, type StoredEvent } from "./event-reader";
 export { BusError, BUS_ERROR_CODES, type BusErrorCode } from "./errors";
 export { BusLayout, durableFor, type StreamKind } from "./layout";
 export { consoleLogger, silentLogger, type BusLogger } from "./log";

@@ -54,6 +54,8 @@ export const tenantBackupJob = message(
     purpose: backupPurpose,
     period: z.string().min(1).max(64).optional(),
     requestedBy: actor,
+    /** The operation this belongs to (the id of the `backup.tenant.requested.v1` that queued it): live progress is keyed by it. */
+    operationId: z.string().min(1).max(64).optional(),
   }),
 );
 
@@ -131,7 +133,7 @@ export const replicateRequested = message("storage.replicate.requested.v1", z.ob
 
 export const tenantBackupStarted = message(
   "backup.tenant.started.v1",
-  z.object({ backupId, tenantId, purpose: backupPurpose, attempt: z.number().int().positive() }),
+  z.object({ backupId, tenantId, purpose: backupPurpose, attempt: z.number().int().positive(), operationId: z.string().min(1).max(64).optional() }),
 );
 
 export const tenantBackupProgress = message(
@@ -144,6 +146,7 @@ export const tenantBackupProgress = message(
     tablesTotal: z.number().int().nonnegative(),
     rows: z.number().int().nonnegative(),
     bytes: z.number().int().nonnegative(),
+    operationId: z.string().min(1).max(64).optional(),
   }),
 );
 
@@ -158,6 +161,7 @@ export const tenantBackupCompleted = message(
     rows: z.number().int().nonnegative(),
     providers: z.array(providerOutcome),
     durationMs: z.number().nonnegative(),
+    operationId: z.string().min(1).max(64).optional(),
   }),
 );
 
@@ -170,6 +174,7 @@ export const tenantBackupFailed = message(
     /** True when no retry will follow (retries exhausted or a permanent error). */
     final: z.boolean(),
     error: errorInfo,
+    operationId: z.string().min(1).max(64).optional(),
   }),
 );
 
@@ -242,7 +247,37 @@ export const customerExportReady = message(
   z.object({ exportId, tenantId, size: z.number().int().nonnegative(), expiresAt: isoTime }),
 );
 
+/** A customer export being built: rows and tables read so far (the tenant app's live progress). */
+export const customerExportProgress = message(
+  "export.customer.progress.v1",
+  z.object({
+    exportId,
+    tenantId,
+    table: z.string().optional(),
+    tablesDone: z.number().int().nonnegative(),
+    tablesTotal: z.number().int().nonnegative(),
+    rows: z.number().int().nonnegative(),
+    bytes: z.number().int().nonnegative(),
+  }),
+);
+
+/** A customer export that failed for good (no retry follows): the tenant app stops waiting for it. */
+export const customerExportFailed = message("export.customer.failed.v1", z.object({ exportId, tenantId, error: errorInfo }));
+
 export const customerExportExpired = message("export.customer.expired.v1", z.object({ exportId, tenantId }));
+
+/** A disaster backup being written: bytes of the dump so far (its size is not known before it ends). */
+export const disasterBackupProgress = message(
+  "dr.backup.progress.v1",
+  z.object({
+    backupId,
+    /** preparing, dumping, storing-config, verifying, recording */
+    phase: z.string().min(1).max(40),
+    bytes: z.number().int().nonnegative(),
+    /** The request's id: live progress follows it, and the backup's outcome by its backupId. */
+    operationId: z.string().min(1).max(64).optional(),
+  }),
+);
 
 export const disasterBackupCompleted = message(
   "dr.backup.completed.v1",
@@ -341,7 +376,10 @@ export const eventSchemas = [
   restoreFailed,
   restoreRolledBack,
   customerExportReady,
+  customerExportProgress,
+  customerExportFailed,
   customerExportExpired,
+  disasterBackupProgress,
   disasterBackupCompleted,
   disasterBackupFailed,
   verifyCompleted,

@@ -5,7 +5,7 @@ import { newId, type Delivery, type Log, type MessageOf, type Publish } from "@h
 import type { KeyRing } from "@hesaab/crypto";
 import { raiseAlert, updateBackupRecord, type CatalogDb } from "@hesaab/db";
 import type { StorageBackend } from "@hesaab/storage";
-import { backupPlatform, type DisasterBackupResult } from "./backup";
+import { backupPlatform, type BackupProgress, type DisasterBackupResult } from "./backup";
 import { disasterBackupForPeriod } from "./catalog";
 import { describe } from "./describe";
 
@@ -47,6 +47,15 @@ export async function handleDisasterBackupRequest(
   const backupId = newId("bkp");
   log.info("disaster backup started", { backupId, purpose, period, attempt: delivery.attempt, requestedBy });
   let result: DisasterBackupResult;
+  // live progress: one event per phase and per 16 MiB dumped, the first before any work, so a follower knows the backup's id;
+  // a lost one is not worth failing the backup for
+  let bytes = 0;
+  const onProgress = ({ phase, dumpBytes }: BackupProgress) => {
+    bytes = Math.max(bytes, dumpBytes);
+    deps
+      .publish("dr.backup.progress.v1", { backupId, phase, bytes, operationId: message.id })
+      .catch((e: unknown) => log.warn("event not published", { type: "dr.backup.progress.v1", error: describe(e).message }));
+  };
   try {
     result = await backupPlatform({
       backupId,
@@ -62,6 +71,7 @@ export async function handleDisasterBackupRequest(
       period,
       requestedBy,
       signal: delivery.signal,
+      onProgress,
     });
   } catch (err) {
     if (delivery.signal?.aborted) throw err; // shutting down: the message goes back to the queue

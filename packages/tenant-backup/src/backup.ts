@@ -32,6 +32,8 @@ export interface BackupTenantOptions {
   allowInactive?: boolean | undefined;
   signal?: AbortSignal | undefined;
   onProgress?: ((p: ExportProgress & { backupId: string }) => void) | undefined;
+  /** The operation the backup belongs to (its request's id): carried on its events, so live progress finds them. */
+  operationId?: string | undefined;
 }
 
 export interface BackupTenantResult {
@@ -158,7 +160,13 @@ async function runBackup(deps: TenantBackupDeps, opts: BackupTenantOptions, publ
   const { id: backupId, createdAt } = running;
   const key = running.metadata.key;
   let record = await insertBackupRecord(deps.catalog.db, running);
-  await publish("backup.tenant.started.v1", { backupId, tenantId: opts.tenantId, purpose: opts.purpose, attempt: opts.attempt ?? 1 });
+  await publish("backup.tenant.started.v1", {
+    backupId,
+    tenantId: opts.tenantId,
+    purpose: opts.purpose,
+    attempt: opts.attempt ?? 1,
+    operationId: opts.operationId,
+  });
   try {
     const exported = await exportTenant({
       pool: deps.platform,
@@ -178,6 +186,7 @@ async function runBackup(deps: TenantBackupDeps, opts: BackupTenantOptions, publ
           tablesTotal: p.tablesTotal,
           rows: p.rows,
           bytes: p.bytes,
+          operationId: opts.operationId,
         });
       },
     });
@@ -198,7 +207,7 @@ async function runBackup(deps: TenantBackupDeps, opts: BackupTenantOptions, publ
     });
     await summaryReady;
     record = (await updateBackupRecord(deps.catalog.db, { id: backupId, set: finishedColumns({ deps, record, stored, summary: summary!, started }) }))!;
-    await publishStored(publish, { record, stored, summary: summary!, started });
+    await publishStored(publish, { record, stored, summary: summary!, started, operationId: opts.operationId });
     return record;
   } catch (err) {
     await updateBackupRecord(deps.catalog.db, { id: backupId, set: { status: "failed", errorMessage: errorText(err), completedAt: new Date() } }).catch(
@@ -280,7 +289,7 @@ export function finishedColumns(o: {
 /** The events of a stored backup: stored (storage-svc verifies and heals from it), degraded per failed provider, completed. */
 export async function publishStored(
   publish: Publish,
-  o: { record: BackupRecord; stored: StoredArtifact; summary: ExportSummary; started: number },
+  o: { record: BackupRecord; stored: StoredArtifact; summary: ExportSummary; started: number; operationId?: string | undefined },
 ): Promise<void> {
   const { record, stored } = o;
   const backupId = record.id;
@@ -312,6 +321,7 @@ export async function publishStored(
     rows: o.summary.rows,
     providers: outcomes,
     durationMs: Date.now() - o.started,
+    operationId: o.operationId,
   });
 }
 

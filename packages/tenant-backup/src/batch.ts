@@ -226,7 +226,13 @@ async function runBatch(deps: TenantBackupDeps, opts: BackupTenantsOptions, repo
     });
     for (const r of running)
       if (!tooLarge.includes(r))
-        await publish("backup.tenant.started.v1", { backupId: r.id, tenantId: r.tenantId, purpose: opts.purpose, attempt: opts.attempt ?? 1 });
+        await publish("backup.tenant.started.v1", {
+          backupId: r.id,
+          tenantId: r.tenantId,
+          purpose: opts.purpose,
+          attempt: opts.attempt ?? 1,
+          operationId: opts.operationId,
+        });
     const scripts: { record: (typeof running)[number]; script: Buffer; summary: ExportSummary }[] = [];
     for (const [i, e] of exported.entries()) {
       const record = running[i]!;
@@ -281,7 +287,9 @@ async function runBatch(deps: TenantBackupDeps, opts: BackupTenantsOptions, repo
     for (const x of stored) {
       // The backup is done and recorded: an event that cannot be sent is not a reason to do it again
       // (storage-svc's sweep verifies and heals what its stored event would have announced).
-      await publishStored(publish, { record: records.get(x.record.id)!, stored: x.stored, summary: x.summary, started }).catch(() => {});
+      await publishStored(publish, { record: records.get(x.record.id)!, stored: x.stored, summary: x.summary, started, operationId: opts.operationId }).catch(
+        () => {},
+      );
     }
     return tooLarge.map((r) => r.tenantId);
   } catch (error) {

@@ -19,7 +19,7 @@ import path from "node:path";
 import { Transform, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { and, eq, inArray, isNotNull, isNull, lte, or, sql } from "drizzle-orm";
-import { errorText, HesaabError, isHesaabError } from "@hesaab/config";
+import { describeError, errorText, HesaabError, isHesaabError } from "@hesaab/config";
 import { newId, noPublish, tenantId as tenantIdSchema } from "@hesaab/contracts";
 import { createDecryptStream, createEncryptStream, serializeKeySidecar, type ArtifactIdentity } from "@hesaab/crypto";
 import { customerExports, writeAudit } from "@hesaab/db";
@@ -248,6 +248,17 @@ async function buildLocked(deps: CustomerExportDeps, opts: Parameters<typeof bui
         output: encrypt,
         excludeColumns: deps.excludeColumns,
         signal: opts.signal,
+        // the tenant app's live progress; a lost progress event is not worth failing the export for
+        onProgress: (p) =>
+          void (deps.publish ?? noPublish)("export.customer.progress.v1", {
+            exportId: found.id,
+            tenantId: found.tenantId,
+            table: p.table,
+            tablesDone: p.tablesDone,
+            tablesTotal: p.tablesTotal,
+            rows: p.rows,
+            bytes: p.bytes,
+          }).catch(() => {}),
       }),
       stored,
     ]);
@@ -289,10 +300,17 @@ async function buildLocked(deps: CustomerExportDeps, opts: Parameters<typeof bui
 /** Marks an export failed for good (the bus gave up on it), so the tenant app stops waiting. */
 export async function failCustomerExport(deps: CustomerExportDeps, opts: { exportId: string; error: unknown; now?: Date }): Promise<void> {
   const now = opts.now ?? new Date();
-  await deps.catalog.db
+  const failed = await deps.catalog.db
     .update(customerExports)
     .set({ status: "failed", errorMessage: errorText(opts.error), expiresAt: new Date(now.getTime() + HOURS_MS) })
-    .where(and(eq(customerExports.id, opts.exportId), inArray(customerExports.status, ["pending", "running"])));
+    .where(and(eq(customerExports.id, opts.exportId), inArray(customerExports.status, ["pending", "running"])))
+    .returning({ tenantId: customerExports.tenantId });
+  for (const { tenantId } of failed) {
+    const { code, message } = describeError(opts.error, { unknownCode: "export_failed" });
+    await (deps.publish ?? noPublish)("export.customer.failed.v1", { exportId: opts.exportId, tenantId, error: { code, message, retryable: false } }).catch(
+      () => {},
+    );
+  }
 }
 
 /** How many times an export may be downloaded by default (`CUSTOMER_EXPORT_MAX_DOWNLOADS`). */

@@ -22,7 +22,11 @@ export async function fanOutBackupRequest(
   const tenants = data.all ? await activeTenants(deps) : (data.tenantIds ?? []);
   const scope = data.period ?? message.id;
   for (const tenantId of tenants) {
-    await send({ tenantId, purpose: data.purpose, period: data.period, requestedBy: data.requestedBy }, { msgId: `backup:${tenantId}:${scope}` });
+    // the request's id is the operation's: its jobs' events carry it, so progress is followed by it
+    await send(
+      { tenantId, purpose: data.purpose, period: data.period, requestedBy: data.requestedBy, operationId: message.id },
+      { msgId: `backup:${tenantId}:${scope}` },
+    );
   }
   return tenants.length;
 }
@@ -61,6 +65,7 @@ export async function handleBackupJob(
         requestedBy: data.requestedBy,
         attempt: delivery.attempt,
         signal: delivery.signal,
+        operationId: data.operationId,
       });
     }
   } catch (err) {
@@ -69,7 +74,7 @@ export async function handleBackupJob(
     const final = delivery.final || !retryable;
     const { code, message: text } = describeError(err, { unknownCode: "backup_failed" });
     const error = { code, message: text, retryable };
-    await publish("backup.tenant.failed.v1", { tenantId: data.tenantId, attempt: delivery.attempt, final, error });
+    await publish("backup.tenant.failed.v1", { tenantId: data.tenantId, attempt: delivery.attempt, final, error, operationId: data.operationId });
     if (final) {
       await raiseAlert(deps, {
         severity: "critical",
@@ -108,7 +113,7 @@ export class BackupJobBatcher {
   }
 
   run(job: Job, delivery: Delivery): Promise<TenantBackupOutcome> {
-    const key = JSON.stringify([job.purpose, job.period ?? null, job.requestedBy, delivery.attempt]);
+    const key = JSON.stringify([job.purpose, job.period ?? null, job.requestedBy, delivery.attempt, job.operationId ?? null]);
     let group = this.#waiting.get(key);
     if (!group) {
       group = { jobs: new Map(), job, delivery, timer: setTimeout(() => this.#close(key), this.#lingerMs) };
@@ -154,6 +159,7 @@ export class BackupJobBatcher {
         requestedBy: job.requestedBy,
         attempt: delivery.attempt,
         signal: delivery.signal,
+        operationId: job.operationId,
         batchSize: this.#batchSize,
         onResult: settle,
       });

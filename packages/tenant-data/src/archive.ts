@@ -19,7 +19,7 @@ import { to as copyTo } from "pg-copy-streams";
 import { ZipFile } from "yazl";
 import { isHesaabError } from "@hesaab/config";
 import { asError, lease, type Lease } from "./connection";
-import { wrapFailure, exportTenant, PIN_SETTINGS, validateIds, type ExportSummary, type TenantExport } from "./export";
+import { wrapFailure, exportTenant, PIN_SETTINGS, validateIds, type ExportProgress, type ExportSummary, type TenantExport } from "./export";
 import { tenantDataError } from "./errors";
 import { DEFAULT_COLUMN_EXCLUSIONS, excludedColumns, withoutColumns, type ColumnExclusions, type ExcludedColumn } from "./column-exclusions";
 import { selectSql, type PlanTable, type TenantPlan } from "./tenant-plan";
@@ -35,6 +35,8 @@ export interface ArchiveOptions {
   /** Columns left out of every file (default: the credential patterns, `DEFAULT_COLUMN_EXCLUSIONS`). */
   excludeColumns?: ColumnExclusions | undefined;
   signal?: AbortSignal | undefined;
+  /** The script's progress, table by table (the archive's CSVs follow it in the same snapshot). */
+  onProgress?: ((p: ExportProgress) => void) | undefined;
 }
 
 export interface ArchiveSummary {
@@ -193,7 +195,7 @@ async function openSnapshot({
   // The script's export checks the tenant (missing, suspended) in that snapshot, before any byte.
   let script;
   try {
-    script = await exportTenant({ pool: opts.pool, plan, tenantId, backupId: exportId, snapshot, signal: opts.signal });
+    script = await exportTenant({ pool: opts.pool, plan, tenantId, backupId: exportId, snapshot, signal: opts.signal, onProgress: opts.onProgress });
   } catch (err) {
     await client.query("ROLLBACK").then(
       () => conn.release(),

@@ -9,6 +9,11 @@ export interface BrowserSession {
   set(token: string | null): void;
   /** The request headers that carry the session (`Authorization: Bearer …`), none when signed out. */
   headers(): Record<string, string>;
+  /**
+   * The connection parameters that carry the session on a subscription (`{ token }`): an EventSource
+   * cannot send headers, and the gateway takes the session from these for subscriptions only.
+   */
+  connectionParams(): Record<string, string>;
 }
 
 export function browserSession(storageKey: string): BrowserSession {
@@ -28,6 +33,10 @@ export function browserSession(storageKey: string): BrowserSession {
     headers(): Record<string, string> {
       const token = sessionStorage.getItem(storageKey);
       return token ? { authorization: `Bearer ${token}` } : {};
+    },
+    connectionParams(): Record<string, string> {
+      const token = sessionStorage.getItem(storageKey);
+      return token ? { token } : {};
     },
   };
 }

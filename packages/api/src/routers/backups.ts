@@ -8,6 +8,8 @@ import { actorOf, adminProcedure, router, type Context, type TenantRefusalView }
 export interface BackupRequestAnswer {
   queued: string[];
   refused: TenantRefusalView[];
+  /** The request's id when anything was queued: follow it with `progress.operation` ({ kind: "backup", operationId, tenantIds: queued }). */
+  operationId?: string;
 }
 
 const BACKUP_TYPES = ["tenant", "customer", "disaster"] as const;
@@ -89,7 +91,7 @@ async function requestBackups(ctx: Context & { admin: { userId: string } }, tena
   if (!ctx.screenTenants) throw new TRPCError({ code: "SERVICE_UNAVAILABLE", message: "the platform database is not connected: tenants cannot be checked" });
   const requestedBy = actorOf(ctx.admin);
   const { accepted, refused } = await ctx.screenTenants(tenantIds);
-  if (accepted.length > 0) await ctx.requestBackup({ tenantIds: accepted, requestedBy });
+  const queued = accepted.length > 0 ? await ctx.requestBackup({ tenantIds: accepted, requestedBy }) : undefined;
   const only = accepted.length + refused.length === 1 ? (accepted[0] ?? refused[0]!.tenantId) : undefined;
   // queued: an audit row that cannot be written is logged, not reported as a failure the admin would retry (and queue twice)
   await writeAudit(ctx.db, {
@@ -99,13 +101,13 @@ async function requestBackups(ctx: Context & { admin: { userId: string } }, tena
     targetId: only ?? `${accepted.length} tenants`,
     tenantId: only && accepted.length === 1 ? only : null,
     outcome: accepted.length > 0 ? "ok" : "refused",
-    details: { tenantIds: accepted, refused: refused.map((r) => ({ tenantId: r.tenantId, code: r.code })) },
+    details: { tenantIds: accepted, refused: refused.map((r) => ({ tenantId: r.tenantId, code: r.code })), operationId: queued?.operationId ?? null },
   }).catch((err: unknown) => {
     process.stderr.write(
       `${JSON.stringify({ level: "error", msg: "audit entry not written", action: "backup.request", actor: requestedBy, error: err instanceof Error ? err.message : String(err) })}\n`,
     );
   });
-  return { queued: accepted, refused };
+  return { queued: accepted, refused, ...(queued ? { operationId: queued.operationId } : {}) };
 }
 
 /** A tenant's backups through the design document's REST path (`/api/super-admin/backups/tenant/{tenant_id}`). */

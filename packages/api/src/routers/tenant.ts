@@ -1,8 +1,11 @@
-import { TRPCError } from "@trpc/server";
+import { tracked, TRPCError } from "@trpc/server";
 import { z } from "zod";
+import { exportId } from "@hesaab/contracts";
 import type { CustomerExportLinks, CustomerExportView } from "@hesaab/tenant-backup";
 import { ApiError, errorMeaning, trpcCodeOf } from "../errors";
+import { followOperation } from "../progress";
 import { router, tenantProcedure, type Context } from "../trpc";
+import { eventsOf, lastEventId } from "./progress";
 
 /** The roles whose users may ask for a customer self-backup unless CUSTOMER_EXPORT_ROLES says otherwise. */
 export const DEFAULT_EXPORT_ROLES = ["owner", "admin"] as const;
@@ -162,5 +165,19 @@ export const tenantRouter = router({
           throw asTrpcError(err);
         }
       }),
+    /**
+     * One of the session's own exports being built, over SSE: rows and tables so far, then ready or
+     * failed. Whose export it is comes from the catalog (the session tenant's exports), never from input.
+     */
+    progress: tenantProcedure.input(z.object({ exportId, lastEventId })).subscription(async function* ({ ctx, input, signal }) {
+      const read = eventsOf(ctx);
+      const own = await exportsOf(ctx).list(ctx.session.tenantId);
+      if (!own.exports.some((e) => e.id === input.exportId)) {
+        throw new TRPCError({ code: "NOT_FOUND", message: `export ${input.exportId} is not one of your organisation's exports` });
+      }
+      for await (const view of followOperation(read, { kind: "export", operationId: input.exportId, lastEventId: input.lastEventId, signal })) {
+        yield tracked(view.id, view);
+      }
+    }),
   }),
 });

@@ -288,7 +288,7 @@ describe("consume", () => {
   it("makes one consumer per filter for a service with several filters (nats 2.9 refuses multi-filter consumers)", async () => {
     const types: string[] = [];
     const c = await bus.consume({ durable: "backup-svc", filter: COMMAND_FILTERS.backupSvc, ...fast, handler: async (m) => void types.push(m.type) });
-    expect(c.durables).toEqual(["backup-svc_cmd_backup_all", "backup-svc_cmd_export_all"]);
+    expect(c.durables).toEqual(["backup-svc_cmd_backup_all", "backup-svc_cmd_export_all", "backup-svc_cmd_keys_all"]);
     await bus.publish("export.customer.requested.v1", { exportId: "exp_01jdyq2v3w4x5y6z7a8b9c0d1e", tenantId: "t1", requestedBy: "user:1" });
     await bus.publish("backup.tenant.job.v1", job("multi-1"));
     await waitFor(() => types.length === 2, "both messages");

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { storeArtifact } from "@hesaab/artifacts";
 import { connectBus, type Bus } from "@hesaab/bus";
 import { masterKeySet } from "@hesaab/config";
-import { newId, type Message } from "@hesaab/contracts";
+import { newId, type Message, type MessageOf } from "@hesaab/contracts";
 import { KeyRing, TenantKeyStore } from "@hesaab/crypto";
 import {
   getBackupRecord,
@@ -173,5 +173,22 @@ describe("storage-svc", () => {
       "b2 healed",
     );
     expect(await sha(b2.backend, key)).toBe(record.checksum);
+  });
+
+  it("reports a verification started through the API: one progress event per backup checked, then the outcome", async () => {
+    const first = await storeBackup("t-verify", [b2.backend, r2.backend]);
+    const second = await storeBackup("t-verify", [b2.backend, r2.backend]);
+    const operationId = newId("op");
+    await control.publish("storage.verify.requested.v1", { tenantId: "t-verify", operationId, requestedBy: "test" });
+    const done = await waitFor(async () => seen.find((m) => m.type === "storage.verify.completed.v1" && m.data.operationId === operationId), "the outcome");
+    expect(done.data).toMatchObject({ backups: 2, failed: [], deep: false });
+    const progress = seen
+      .filter((m): m is MessageOf<"storage.verify.progress.v1"> => m.type === "storage.verify.progress.v1" && m.data.operationId === operationId)
+      .map((m) => m.data);
+    expect(progress.map((p) => [p.done, p.total, p.ok])).toEqual([
+      [1, 2, true],
+      [2, 2, true],
+    ]);
+    expect(progress.map((p) => p.backupId).sort()).toEqual([first.record.id, second.record.id].sort());
   });
 });

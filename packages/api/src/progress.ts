@@ -25,7 +25,7 @@ export interface ProgressView {
 }
 
 /** What `progress.operation` follows: the kind says which events carry the operation's progress. */
-export const OPERATION_KINDS = ["backup", "restore", "disaster_backup"] as const;
+export const OPERATION_KINDS = ["backup", "restore", "disaster_backup", "verification"] as const;
 export type OperationKind = (typeof OPERATION_KINDS)[number] | "export";
 
 /** The event types of each kind of operation. */
@@ -33,6 +33,7 @@ export const PROGRESS_TYPES: Record<OperationKind, readonly Event["type"][]> = {
   backup: ["backup.tenant.started.v1", "backup.tenant.progress.v1", "backup.tenant.completed.v1", "backup.tenant.failed.v1"],
   restore: ["restore.progress.v1", "restore.completed.v1", "restore.failed.v1"],
   disaster_backup: ["dr.backup.progress.v1", "dr.backup.completed.v1", "dr.backup.failed.v1"],
+  verification: ["storage.verify.progress.v1", "storage.verify.completed.v1"],
   export: ["export.customer.progress.v1", "export.customer.ready.v1", "export.customer.failed.v1"],
 };
 
@@ -151,6 +152,15 @@ class OperationFold {
         return { ...view, bytes: m.data.size, percent: 100, final: true, outcome: "ready" };
       case "export.customer.failed.v1":
         return { ...view, percent: this.#percent, final: true, outcome: "failed", error: { code: m.data.error.code, message: m.data.error.message } };
+      case "storage.verify.progress.v1":
+        if (m.data.total > 0) this.#percent = Math.max(this.#percent, Math.min(99, (100 * m.data.done) / m.data.total));
+        break;
+      case "storage.verify.completed.v1": {
+        // every backup checked: completed; some copy lost or failing its deep check: partial; all of them: failed
+        const failed = m.data.failed.length;
+        const outcome = failed === 0 ? "completed" : failed < m.data.backups ? "partial" : "failed";
+        return { ...view, percent: 100, final: true, outcome };
+      }
       default:
         break;
     }

@@ -111,3 +111,22 @@ describe("followOperation: a disaster backup", () => {
     ]);
   });
 });
+
+describe("followOperation: a verification", () => {
+  it("counts backups checked of those it covers, then ends partial when one of them failed", async () => {
+    const ver = newId("op");
+    const [a, b] = [newId("bkp"), newId("bkp")];
+    const events = [
+      stored(0, "storage.verify.progress.v1", { operationId: ver, backupId: a, done: 1, total: 2, ok: true }),
+      stored(1, "storage.verify.progress.v1", { operationId: newId("op"), backupId: a, done: 1, total: 1, ok: true }), // another operation's
+      stored(3, "storage.verify.progress.v1", { operationId: ver, backupId: b, done: 2, total: 2, ok: false }),
+      stored(4, "storage.verify.completed.v1", { operationId: ver, backups: 2, failed: [b], deep: true }),
+    ];
+    const views = await all(followOperation(reader(events), { kind: "verification", operationId: ver }));
+    expect(views.map((v) => [v.id, v.percent, v.etaSeconds, v.final, v.outcome])).toEqual([
+      ["1", 50, undefined, undefined, undefined],
+      ["3", 99, 0, undefined, undefined],
+      ["4", 100, undefined, true, "partial"],
+    ]);
+  });
+});

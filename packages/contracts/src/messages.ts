@@ -309,6 +309,12 @@ export const verifyCompleted = message(
   }),
 );
 
+/** A verification started through the API: one backup checked of those it covers. */
+export const verifyProgress = message(
+  "storage.verify.progress.v1",
+  z.object({ operationId, backupId, done: z.number().int().nonnegative(), total: z.number().int().nonnegative(), ok: z.boolean() }),
+);
+
 export const retentionApplied = message(
   "storage.retention.applied.v1",
   z.object({
@@ -382,6 +388,7 @@ export const eventSchemas = [
   disasterBackupProgress,
   disasterBackupCompleted,
   disasterBackupFailed,
+  verifyProgress,
   verifyCompleted,
   retentionApplied,
   keysRotated,

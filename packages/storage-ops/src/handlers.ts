@@ -6,7 +6,7 @@ import type { KeyRings, StorageOpsDeps } from "./storage-ops-deps";
 import { StorageOpsError } from "./errors";
 import { GOOD_STATUSES } from "./parts";
 import { replicateArtifact, type ReplicateResult } from "./replicate";
-import { deepVerifySample, verifyBackup, type DeepSampleReport, type VerifyBackupResult } from "./verify";
+import { deepVerifySample, verifyBackup, verifyFailed, type DeepSampleReport, type VerifiedHook, type VerifyBackupResult } from "./verify";
 
 /**
  * Replicates and reports; a copy that could not be healed because a provider is unreachable
@@ -74,19 +74,26 @@ export async function handleVerifyRequested(
 ): Promise<VerifyBackupResult[] | DeepSampleReport> {
   const { backupId, tenantId, deep, sample, operationId } = message.data;
   const signal = delivery.signal;
+  const publish = deps.publish ?? noPublish;
+  const onVerified: VerifiedHook | undefined = operationId
+    ? (r, done, total) => publish("storage.verify.progress.v1", { operationId, backupId: r.backupId, done, total, ok: !verifyFailed(r) })
+    : undefined;
   let outcome: VerifyBackupResult[] | DeepSampleReport;
-  if (backupId) outcome = [await verifyBackup({ ...deps, record: backupId, deep, signal })];
-  else if (tenantId) outcome = await verifyAll({ ...deps, tenantId, deep, signal });
+  if (backupId) {
+    const result = await verifyBackup({ ...deps, record: backupId, deep, signal });
+    await onVerified?.(result, 1, 1);
+    outcome = [result];
+  } else if (tenantId) outcome = await verifyAll({ ...deps, tenantId, deep, signal, onVerified });
   else if (deep || sample !== undefined) {
     const percent = sample ?? (await readRuntimeSettings(deps.catalog.db))["verify.deep_sample_percent"] ?? deps.deepPercent;
-    outcome = await deepVerifySample({ ...deps, percent, maxBytes: deps.deepMaxBytes, signal });
-  } else outcome = await verifyAll({ ...deps, signal });
+    outcome = await deepVerifySample({ ...deps, percent, maxBytes: deps.deepMaxBytes, signal, onVerified });
+  } else outcome = await verifyAll({ ...deps, signal, onVerified });
   if (operationId) {
     const results = Array.isArray(outcome) ? outcome : outcome.results;
-    await (deps.publish ?? noPublish)("storage.verify.completed.v1", {
+    await publish("storage.verify.completed.v1", {
       operationId,
       backups: results.length,
-      failed: results.filter((r) => r.keyless.lost || r.deep?.providers.some((p) => !p.ok)).map((r) => r.backupId),
+      failed: results.filter(verifyFailed).map((r) => r.backupId),
       deep: deep || sample !== undefined,
     });
   }
@@ -95,9 +102,16 @@ export async function handleVerifyRequested(
 
 /** Keyless verification (and healing) of every good backup, newest first. */
 export async function verifyAll(
-  deps: StorageOpsDeps & { deep?: boolean; heal?: boolean; keyRings?: KeyRings; workDir?: string; tenantId?: string | undefined },
+  deps: StorageOpsDeps & {
+    deep?: boolean;
+    heal?: boolean;
+    keyRings?: KeyRings;
+    workDir?: string;
+    tenantId?: string | undefined;
+    onVerified?: VerifiedHook | undefined;
+  },
 ): Promise<VerifyBackupResult[]> {
-  const { tenantId, ...opts } = deps;
+  const { tenantId, onVerified, ...opts } = deps;
   const rows = await deps.catalog.db
     .select({ id: backupRecords.id })
     .from(backupRecords)
@@ -110,6 +124,10 @@ export async function verifyAll(
     )
     .orderBy(desc(backupRecords.createdAt));
   const out: VerifyBackupResult[] = [];
-  for (const { id } of rows) out.push(await verifyBackup({ ...opts, record: id }));
+  for (const { id } of rows) {
+    const result = await verifyBackup({ ...opts, record: id });
+    out.push(result);
+    await onVerified?.(result, out.length, rows.length);
+  }
   return out;
 }

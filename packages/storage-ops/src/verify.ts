@@ -33,6 +33,12 @@ export interface VerifyBackupResult {
   deep?: { skipped?: string; providers: DeepCheck[]; healed?: ReplicateResult };
 }
 
+/** One backup of several checked: its result, how many are done, how many there are. */
+export type VerifiedHook = (result: VerifyBackupResult, done: number, total: number) => Promise<void>;
+
+/** Whether a check found a copy lost or a deep check failing. */
+export const verifyFailed = (r: VerifyBackupResult): boolean => r.keyless.lost || Boolean(r.deep?.providers.some((p) => !p.ok));
+
 export interface VerifyBackupOptions extends StorageOpsDeps {
   record: BackupRecord | string;
   /** Also decrypt and decompress every copy (authenticated: every GCM tag, the final chunk, the gzip trailer). */
@@ -184,6 +190,8 @@ export interface DeepSampleOptions extends StorageOpsDeps {
   workDir?: string;
   heal?: boolean;
   now?: () => Date;
+  /** Called after each backup is checked (live progress of an operation). */
+  onVerified?: VerifiedHook | undefined;
 }
 
 export interface DeepSampleReport {
@@ -242,7 +250,9 @@ export async function deepVerifySample(opts: DeepSampleOptions): Promise<DeepSam
   }
   const results: VerifyBackupResult[] = [];
   for (const r of selected) {
-    results.push(await verifyBackup({ ...opts, record: r.id, deep: true }));
+    const result = await verifyBackup({ ...opts, record: r.id, deep: true });
+    results.push(result);
+    await opts.onVerified?.(result, results.length, selected.length);
   }
   return {
     candidates: candidates.length,
@@ -250,6 +260,6 @@ export async function deepVerifySample(opts: DeepSampleOptions): Promise<DeepSam
     plannedBytes,
     results,
     skippedTypes: [...skippedTypes].map(([type, v]) => ({ type, ...v })),
-    failed: results.filter((r) => r.keyless.lost || r.deep?.providers.some((p) => !p.ok)).map((r) => r.backupId),
+    failed: results.filter(verifyFailed).map((r) => r.backupId),
   };
 }

@@ -381,4 +381,16 @@ describe("disaster recovery", () => {
     expect((await audited("dr.restore")).map((e) => e.outcome)).toEqual(["ok"]);
     expect(commands.filter((m) => m.type === "dr.restore.requested.v1")).toHaveLength(1);
   }, 300_000);
+
+  it("dr-svc checks the target again: a command naming the live database, queued past the gateway, fails without touching it", async () => {
+    const c = await admin();
+    const operationId = `op_live_${randomBytes(4).toString("hex")}`;
+    await bus.publish("dr.restore.requested.v1", { operationId, latest: true, targetDb: h.database.name, requestedBy: "admin:elsewhere" });
+    const { views, error } = await follow((hs) => c.progress.operation.subscribe({ kind: "disaster_restore", operationId }, hs));
+    expect(error).toBeUndefined();
+    expect(views).toHaveLength(1);
+    expect(views[0]).toMatchObject({ type: "dr.restore.failed.v1", final: true, outcome: "failed", error: { code: "dr_target_is_live" } });
+    const [entry] = (await audited("dr.restore")).filter((e) => e.actor === "admin:elsewhere");
+    expect(entry).toMatchObject({ outcome: "failed", details: { operationId, code: "dr_target_is_live" } });
+  }, 120_000);
 });

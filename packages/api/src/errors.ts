@@ -1,7 +1,7 @@
 // The API's error vocabulary: the codes it raises itself, and what every code a caller can meet means
 // in HTTP and tRPC. Only the API (its procedures, and the gateway's download route) maps codes to
 // transport answers, by this list.
-import { type TRPCError } from "@trpc/server";
+import { TRPCError } from "@trpc/server";
 import { z } from "zod";
 import { CONFIG_ERROR_CODES, ERROR_HTTP_STATUS, HesaabError, isHesaabError, type ConfigErrorCode, type ErrorMeaning } from "@hesaab/config";
 import { DB_ERROR_CODES, type DbErrorCode } from "@hesaab/db";
@@ -59,6 +59,12 @@ export const ERROR_MEANING = {
 export function errorMeaning(err: unknown): ErrorMeaning | undefined {
   if (!isHesaabError(err) || !Object.hasOwn(ERROR_MEANING, err.code)) return undefined;
   return ERROR_MEANING[err.code as keyof typeof ERROR_MEANING];
+}
+
+/** A refusal the caller can act on (by {@link ERROR_MEANING}) as its tRPC code with the message and `appCode`; anything else as it is. */
+export function asTrpcError(err: unknown): unknown {
+  const meaning = errorMeaning(err);
+  return meaning ? new TRPCError({ code: trpcCodeOf(meaning), message: (err as HesaabError).describe(), cause: err }) : err;
 }
 
 /** The tRPC code of a meaning. tRPC has no GONE: what is gone for good is NOT_FOUND there. */

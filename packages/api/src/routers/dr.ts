@@ -7,6 +7,7 @@ import { z } from "zod";
 import { backupId } from "@hesaab/contracts";
 import { listBackupRecords, writeAudit, type BackupRecord } from "@hesaab/db";
 import { isHesaabError } from "@hesaab/config";
+import { asTrpcError } from "../errors";
 import { startOperation } from "../operations";
 import { actorOf, adminProcedure, router } from "../trpc";
 
@@ -130,7 +131,7 @@ export const drRouter = router({
       } catch (err) {
         if (isHesaabError(err))
           await writeAudit(ctx.db, { ...audit, outcome: "refused", details: { code: err.code, backupId: input.backupId ?? "latest" } });
-        throw err;
+        throw asTrpcError(err);
       }
       return startOperation(ctx, {
         type: "dr.restore.requested.v1",

@@ -138,7 +138,10 @@ function follow(subscribe: Subscribe): Promise<{ views: ProgressView[]; error?: 
 function expectOrderly(views: ProgressView[]): ProgressView {
   expect(views.length).toBeGreaterThan(0);
   const percents = views.map((v) => v.percent ?? 0);
-  expect(percents.every((p, i) => i === 0 || p >= percents[i - 1]!), `percents ${percents.join(",")}`).toBe(true);
+  expect(
+    percents.every((p, i) => i === 0 || p >= percents[i - 1]!),
+    `percents ${percents.join(",")}`,
+  ).toBe(true);
   const ids = views.map((v) => Number(v.id));
   expect(ids.every((id, i) => i === 0 || id > ids[i - 1]!)).toBe(true);
   expect(views.filter((v) => v.final)).toHaveLength(1);
@@ -302,7 +305,14 @@ describe("tenant restores", () => {
     const tenantRows = { [a]: await checksums(a), [b]: await checksums(b) };
     const platformRows = await tableChecksums({ pool: h.pool });
     const snapshots = async () =>
-      (await h.catalog.db.select().from(backupRecords).where(and(eq(backupRecords.purpose, "pre_restore")))).map((r) => r.id).sort();
+      (
+        await h.catalog.db
+          .select()
+          .from(backupRecords)
+          .where(and(eq(backupRecords.purpose, "pre_restore")))
+      )
+        .map((r) => r.id)
+        .sort();
     const snapshotsBefore = await snapshots();
 
     const { operationId } = await c.restores.create.mutate({ tenantIds: [a, b], verifyOnly: true });
@@ -357,7 +367,11 @@ describe("disaster recovery", () => {
     expect(viaRest.body).toMatchObject({ code: "dr_target_is_live" });
     expect(commands.filter((m) => m.type === "dr.restore.requested.v1")).toEqual([]);
 
-    const restored = await rest("/api/super-admin/restore/disaster", { method: "POST", token, body: { backupId: backup!.id, targetDb: scratch(), skipRoles: true } });
+    const restored = await rest("/api/super-admin/restore/disaster", {
+      method: "POST",
+      token,
+      body: { backupId: backup!.id, targetDb: scratch(), skipRoles: true },
+    });
     expect(restored.status).toBe(200);
     const restoreOp = restored.body.operationId as string;
     const { views, error } = await follow((hs) => c.progress.operation.subscribe({ kind: "disaster_restore", operationId: restoreOp }, hs));

@@ -95,9 +95,10 @@ export async function restoreTenants(deps: TenantBackupDeps, req: RestoreRequest
   const operationId = req.operationId ?? newId("rst");
   const plan = await resolveBackups(deps, req);
   // a dry run touches no database: not even a copy's target is opened
-  const target: Target = req.targetDb && !req.verifyOnly
-    ? { pool: openPool({ url: req.targetDb, max: 4, name: "hesaab-restore" }), external: true }
-    : { pool: deps.platform, external: false };
+  const target: Target =
+    req.targetDb && !req.verifyOnly
+      ? { pool: openPool({ url: req.targetDb, max: 4, name: "hesaab-restore" }), external: true }
+      : { pool: deps.platform, external: false };
   const staging = path.join(deps.workDir, operationId);
   try {
     const dependencies = target.external

@@ -89,7 +89,13 @@ export const drRouter = router({
   /** A disaster backup now, on dr-svc. Follow it with `progress.operation` ({ kind: "disaster_backup", operationId }). */
   create: adminProcedure
     .meta({
-      openapi: { method: "POST", path: "/api/super-admin/backups/disaster", protect: true, tags: ["disaster recovery"], summary: "Back up the whole platform now" },
+      openapi: {
+        method: "POST",
+        path: "/api/super-admin/backups/disaster",
+        protect: true,
+        tags: ["disaster recovery"],
+        summary: "Back up the whole platform now",
+      },
     })
     .input(z.object({}).optional())
     .output(z.object({ operationId: z.string() }))
@@ -129,8 +135,7 @@ export const drRouter = router({
       try {
         await ctx.checkDisasterTarget({ targetDb: input.targetDb, allowNonEmpty: input.allowNonEmpty });
       } catch (err) {
-        if (isHesaabError(err))
-          await writeAudit(ctx.db, { ...audit, outcome: "refused", details: { code: err.code, backupId: input.backupId ?? "latest" } });
+        if (isHesaabError(err)) await writeAudit(ctx.db, { ...audit, outcome: "refused", details: { code: err.code, backupId: input.backupId ?? "latest" } });
         throw asTrpcError(err);
       }
       return startOperation(ctx, {

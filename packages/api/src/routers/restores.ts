@@ -57,18 +57,20 @@ async function checkCreate(ctx: Context, input: CreateInput): Promise<void> {
     throw new TRPCError({ code: "BAD_REQUEST", message: `backup ${input.backupId} belongs to tenant ${record.tenantId}, not ${input.tenantIds.join(", ")}` });
 }
 
-const tenantOutcome = z.object({
-  tenantId: z.string(),
-  ok: z.boolean(),
-  backupId: z.string().nullable(),
-  providerUsed: z.string().nullable(),
-  fallbackFrom: z.array(z.string()),
-  rows: z.number().nullable(),
-  /** The pre-restore snapshot a rollback restores (null: the tenant had no rows). */
-  rollbackBackupId: z.string().nullable(),
-  verifiedOnly: z.boolean(),
-  error: z.object({ code: z.string(), message: z.string() }).nullable(),
-});
+/** One tenant's outcome of a restore. */
+interface TenantOutcomeView {
+  tenantId: string;
+  ok: boolean;
+  backupId: string | null;
+  providerUsed: string | null;
+  fallbackFrom: string[];
+  rows: number | null;
+  /** The pre-restore snapshot a rollback restores (null: the tenant had no rows, or nothing of production was touched). */
+  rollbackBackupId: string | null;
+  /** A dry run: the backup was verified, nothing restored. */
+  verifiedOnly: boolean;
+  error: { code: string; message: string } | null;
+}
 
 type Operation = typeof restoreOperations.$inferSelect;
 
@@ -91,7 +93,7 @@ function summary(op: Operation) {
 }
 
 /** A tenant's outcome as backup-svc recorded it (`TenantRestoreOutcome` of @hesaab/tenant-backup, stored as JSON). */
-function outcomeOf(tenant: string, raw: Record<string, unknown>): z.output<typeof tenantOutcome> {
+function outcomeOf(tenant: string, raw: Record<string, unknown>): TenantOutcomeView {
   const str = (v: unknown) => (typeof v === "string" ? v : null);
   const err = raw.error as { code?: unknown; message?: unknown } | undefined;
   return {

@@ -13,6 +13,7 @@ import {
   handleKeysRotateRequested,
   handleKeysShredRequested,
   handleRestoreRequest,
+  handleRollbackRequest,
   jobAlertKey,
   openTenantBackupDeps,
 } from "@hesaab/tenant-backup";
@@ -33,7 +34,7 @@ export interface RunningService {
  *  - cmd.export.> : customer self-backups, built into HESAAB_DATA_DIR/exports (never a cloud), and a
  *    sweep every 10 minutes that removes those past their 24 hours;
  *  - cmd.keys.>   : key rotation and crypto-shredding (the CLI's `hesaab keys`), each reported with its operation id;
- *  - cmd.restore.>: restores;
+ *  - cmd.restore.>: restores (and dry runs that only verify), and their rollbacks;
  *  - the nightly schedule publishes one request per period, whatever the number of replicas.
  */
 export async function startBackupService(env: BackupSvcEnv, { name = "backup-svc" }: { name?: string } = {}): Promise<RunningService> {
@@ -100,6 +101,7 @@ export async function startBackupService(env: BackupSvcEnv, { name = "backup-svc
     onDeadLetter,
     handler: async (message, ctx) => {
       if (message.type === "restore.requested.v1") await handleRestoreRequest(deps, { message, delivery: ctx });
+      else if (message.type === "restore.rollback.requested.v1") await handleRollbackRequest(deps, { message, delivery: ctx });
     },
   });
 

@@ -1,6 +1,7 @@
 // dr-svc: full-platform disaster-recovery backups, nightly (once across replicas) and on demand
-// (`dr.backup.requested.v1`). Restores are the CLI's job (`hesaab dr restore`): they must work
-// when nothing else does.
+// (`dr.backup.requested.v1`), and restores into another database asked for through the API
+// (`dr.restore.requested.v1`). The CLI's `hesaab dr restore` needs none of this: it must work when
+// nothing else does.
 import { connectBus, consoleLogger } from "@hesaab/bus";
 import { catalogUrl, isHesaabError } from "@hesaab/config";
 import { KeyRing } from "@hesaab/crypto";
@@ -33,6 +34,7 @@ async function main(): Promise<void> {
     keyRing: new KeyRing({ drMasterKeys: env.DR_MASTER_KEYS }),
     backends: providers.map((config) => openBackend({ backend: config }).backend),
     platformUrl: env.PLATFORM_DATABASE_URL,
+    catalogUrl: catalogDbUrl,
     configFiles: env.DR_CONFIG_FILES,
     gitCommit: await deployedGitCommit({ configured: env.DEPLOYED_GIT_COMMIT }),
     retentionDays: env.DISASTER_BACKUP_RETENTION_DAYS,

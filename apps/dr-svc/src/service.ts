@@ -1,9 +1,9 @@
-// dr-svc's wiring: the `cmd.dr.>` work queue and the nightly schedule. The work itself is
-// @hesaab/dr's handleDisasterBackupRequest; this file decides when it runs.
+// dr-svc's wiring: the `cmd.dr.>` work queue (disaster backups, and restores into another database) and the nightly schedule. The work itself is
+// @hesaab/dr's handlers; this file decides when they run.
 import { runSchedule, type Bus, type Consumption, type HandlerContext, type ScheduleRunner } from "@hesaab/bus";
 import { COMMAND_FILTERS, type Message } from "@hesaab/contracts";
 import { catalogClaims } from "@hesaab/db";
-import { handleDisasterBackupRequest, type DrHandlerDeps } from "@hesaab/dr";
+import { handleDisasterBackupRequest, handleDisasterRestoreRequest, type DrHandlerDeps } from "@hesaab/dr";
 
 export const DURABLE = "dr-svc";
 export const SCHEDULE_NAME = "disaster-backup";
@@ -30,11 +30,9 @@ export async function startDrService(opts: DrServiceOptions): Promise<DrService>
   const { bus, catalog, log } = opts;
   const deps: DrHandlerDeps = { ...opts, publish: async (type, data, publishOpts) => void (await bus.publish(type, data, publishOpts)) };
   const handler = async (message: Message, delivery: HandlerContext): Promise<void> => {
-    if (message.type !== "dr.backup.requested.v1") {
-      log.warn("dr-svc ignores a command it does not know", { type: message.type });
-      return;
-    }
-    await handleDisasterBackupRequest(deps, { message, delivery });
+    if (message.type === "dr.backup.requested.v1") await handleDisasterBackupRequest(deps, { message, delivery });
+    else if (message.type === "dr.restore.requested.v1") await handleDisasterRestoreRequest(deps, { message, delivery });
+    else log.warn("dr-svc ignores a command it does not know", { type: message.type });
   };
 
   const consumption = await bus.consume({

@@ -4,6 +4,7 @@ import { catalogUrl } from "@hesaab/config";
 import { connectBus } from "@hesaab/bus";
 import { KeyRing, TenantKeyStore } from "@hesaab/crypto";
 import { openCatalog, openPool, type Catalog } from "@hesaab/db";
+import { checkDisasterTarget, disasterTargetUrl } from "@hesaab/dr";
 import { isSessionRevoked, sessionVerifier, type SessionKeys } from "@hesaab/session";
 import {
   customerExportLinks,
@@ -106,6 +107,13 @@ export async function startGateway(env: GatewayEnv, o: { logStream?: NodeJS.Writ
       exportRoles: env.CUSTOMER_EXPORT_ROLES,
       ...(exports ? { exports } : {}),
       storage: () => storageView(catalog),
+      // a disaster restore never writes where the platform or the catalog live (dr-svc checks again before it starts)
+      checkDisasterTarget: async ({ targetDb, allowNonEmpty }) =>
+        void (await checkDisasterTarget({
+          targetUrl: disasterTargetUrl(targetDb, env.PLATFORM_DATABASE_URL),
+          liveUrls: [env.PLATFORM_DATABASE_URL, catalogUrl(env)],
+          allowNonEmpty,
+        })),
     },
     {
       logger: { level: env.GATEWAY_LOG_LEVEL, ...(o.logStream ? { stream: o.logStream } : {}) },

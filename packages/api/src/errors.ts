@@ -1,10 +1,11 @@
 // The API's error vocabulary: the codes it raises itself, and what every code a caller can meet means
 // in HTTP and tRPC. Only the API (its procedures, and the gateway's download route) maps codes to
 // transport answers, by this list.
-import { type TRPCError } from "@trpc/server";
+import { TRPCError } from "@trpc/server";
 import { z } from "zod";
 import { CONFIG_ERROR_CODES, ERROR_HTTP_STATUS, HesaabError, isHesaabError, type ConfigErrorCode, type ErrorMeaning } from "@hesaab/config";
 import { DB_ERROR_CODES, type DbErrorCode } from "@hesaab/db";
+import { DR_ERROR_CODES, type DrErrorCode } from "@hesaab/dr";
 import { SESSION_ERROR_CODES, type SessionErrorCode } from "@hesaab/session";
 import { TENANT_BACKUP_ERROR_CODES, TENANT_DATA_ERROR_CODES, type TenantBackupErrorCode, type TenantDataErrorCode } from "@hesaab/tenant-backup";
 
@@ -15,7 +16,7 @@ export type ApiErrorCode = (typeof API_ERROR_CODES)[number];
 export class ApiError extends HesaabError<ApiErrorCode> {}
 
 /** Every code that can reach a caller of the API, from the lists of the packages it calls. */
-export type ApiVisibleCode = ConfigErrorCode | DbErrorCode | SessionErrorCode | TenantBackupErrorCode | TenantDataErrorCode | ApiErrorCode;
+export type ApiVisibleCode = ConfigErrorCode | DbErrorCode | SessionErrorCode | TenantBackupErrorCode | TenantDataErrorCode | DrErrorCode | ApiErrorCode;
 
 /**
  * What a code means to the caller. A code not here is a failure on our side: INTERNAL_SERVER_ERROR,
@@ -40,6 +41,16 @@ export const ERROR_MEANING = {
   export_download_limit: "GONE",
   export_file_missing: "GONE",
   export_failed: "GONE",
+  // restores and their rollback, checked before anything is queued
+  restore_not_found: "NOT_FOUND",
+  restore_backup_not_found: "NOT_FOUND",
+  restore_wrong_tenant: "BAD_REQUEST",
+  rollback_unavailable: "CONFLICT",
+  // a disaster restore's target, checked before anything is queued
+  dr_invalid_argument: "BAD_REQUEST",
+  dr_target_is_live: "FORBIDDEN",
+  dr_target_not_empty: "CONFLICT",
+  dr_target_unreachable: "BAD_REQUEST",
   // nothing failed: no database connection was free in time, the caller may try again
   database_busy: "SERVICE_UNAVAILABLE",
 } as const satisfies Partial<Record<ApiVisibleCode, ErrorMeaning>>;
@@ -48,6 +59,12 @@ export const ERROR_MEANING = {
 export function errorMeaning(err: unknown): ErrorMeaning | undefined {
   if (!isHesaabError(err) || !Object.hasOwn(ERROR_MEANING, err.code)) return undefined;
   return ERROR_MEANING[err.code as keyof typeof ERROR_MEANING];
+}
+
+/** A refusal the caller can act on (by {@link ERROR_MEANING}) as its tRPC code with the message and `appCode`; anything else as it is. */
+export function asTrpcError(err: unknown): unknown {
+  const meaning = errorMeaning(err);
+  return meaning ? new TRPCError({ code: trpcCodeOf(meaning), message: (err as HesaabError).describe(), cause: err }) : err;
 }
 
 /** The tRPC code of a meaning. tRPC has no GONE: what is gone for good is NOT_FOUND there. */
@@ -80,6 +97,7 @@ export const ERROR_BODY_CODES = [
     ...SESSION_ERROR_CODES,
     ...TENANT_BACKUP_ERROR_CODES,
     ...TENANT_DATA_ERROR_CODES,
+    ...DR_ERROR_CODES,
     ...API_ERROR_CODES,
     ...REQUEST_ERROR_CODES,
   ]),

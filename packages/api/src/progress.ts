@@ -20,19 +20,22 @@ export interface ProgressView {
   etaSeconds?: number;
   /** The operation ended: this is the last view, the subscription ends after it. */
   final?: true;
-  outcome?: "completed" | "degraded" | "partial" | "failed" | "ready";
+  outcome?: "completed" | "degraded" | "partial" | "failed" | "ready" | "mismatched";
   error?: { code: string; message: string };
 }
 
 /** What `progress.operation` follows: the kind says which events carry the operation's progress. */
-export const OPERATION_KINDS = ["backup", "restore", "disaster_backup", "verification"] as const;
+export const OPERATION_KINDS = ["backup", "restore", "rollback", "disaster_backup", "disaster_restore", "verification"] as const;
 export type OperationKind = (typeof OPERATION_KINDS)[number] | "export";
 
 /** The event types of each kind of operation. */
 export const PROGRESS_TYPES: Record<OperationKind, readonly Event["type"][]> = {
   backup: ["backup.tenant.started.v1", "backup.tenant.progress.v1", "backup.tenant.completed.v1", "backup.tenant.failed.v1"],
   restore: ["restore.progress.v1", "restore.completed.v1", "restore.failed.v1"],
+  /** A rollback (its id is the restore's): the outcome only; the snapshots it restores are restores of their own. */
+  rollback: ["restore.rolled_back.v1"],
   disaster_backup: ["dr.backup.progress.v1", "dr.backup.completed.v1", "dr.backup.failed.v1"],
+  disaster_restore: ["dr.restore.progress.v1", "dr.restore.completed.v1", "dr.restore.failed.v1"],
   verification: ["storage.verify.progress.v1", "storage.verify.completed.v1"],
   export: ["export.customer.progress.v1", "export.customer.ready.v1", "export.customer.failed.v1"],
 };
@@ -52,7 +55,7 @@ export interface FollowOptions {
   kind: OperationKind;
   /** The operation's id (a backup request's message id, `rst_…`, `exp_…`): events carry it as `operationId` (exports: `exportId`). */
   operationId: string;
-  /** Backups of several tenants: the tenants queued, so the operation ends when each one did (else: each tenant seen to start). */
+  /** Backups (restores) of several tenants: the tenants queued, so the operation ends when each one did (else: each tenant seen to start), and percent is their average. */
   tenantIds?: readonly string[] | undefined;
   /** Where to start reading when the id tells no time (default: the stream's first event). */
   since?: Date | undefined;
@@ -80,6 +83,9 @@ export async function* followOperation(read: ReadEvents, o: FollowOptions): Asyn
     if (view.final) return;
   }
 }
+
+/** How far a disaster restore is at the start of each of its steps (it tells steps, not bytes): the download and pg_restore take most of it. */
+const DR_RESTORE_PERCENT: Record<string, number> = { probing: 1, listing: 3, fetching: 5, restoring: 50, checking: 90, "writing-config": 95 };
 
 type Data = Record<string, unknown> & { operationId?: string; backupId?: string; tenantId?: string; exportId?: string };
 
@@ -132,16 +138,32 @@ class OperationFold {
         if (m.data.final) this.#tenant(m.data.tenantId).ended = "failed";
         view.error = { code: m.data.error.code, message: m.data.error.message };
         break;
-      case "restore.progress.v1":
-        this.#percent = Math.max(this.#percent, m.data.percentage);
+      case "restore.progress.v1": {
+        // several tenants: the average of each one's percent (over the tenants given, else those seen), 100 only once the restore ended
+        const share = m.data.tenantId ? this.#tenant(m.data.tenantId) : undefined;
+        if (share) share.percent = Math.max(share.percent, m.data.percentage);
+        const all = [...this.#tenants.values()];
+        const overall = all.length > 0 ? all.reduce((n, t) => n + t.percent, 0) / all.length : m.data.percentage;
+        this.#percent = Math.max(this.#percent, Math.min(overall, 99));
         Object.assign(view, { bytes: m.data.bytesDone, rows: m.data.rowsDone, phase: m.data.phase });
         break;
+      }
       case "restore.completed.v1":
         this.#percent = 100;
         return { ...view, percent: 100, final: true, outcome: m.data.status };
       case "restore.failed.v1":
       case "dr.backup.failed.v1":
         if (m.type === "dr.backup.failed.v1" && !m.data.final) return { ...view, error: { code: m.data.error.code, message: m.data.error.message } };
+        return { ...view, percent: this.#percent, final: true, outcome: "failed", error: { code: m.data.error.code, message: m.data.error.message } };
+      case "restore.rolled_back.v1":
+        return { ...view, percent: 100, final: true, outcome: m.data.tenants.every((t) => t.ok) ? "completed" : "failed" };
+      case "dr.restore.progress.v1":
+        this.#percent = Math.max(this.#percent, DR_RESTORE_PERCENT[m.data.phase] ?? 0);
+        view.phase = m.data.phase;
+        break;
+      case "dr.restore.completed.v1":
+        return { ...view, percent: 100, final: true, outcome: m.data.ok ? "completed" : "mismatched" };
+      case "dr.restore.failed.v1":
         return { ...view, percent: this.#percent, final: true, outcome: "failed", error: { code: m.data.error.code, message: m.data.error.message } };
       case "dr.backup.progress.v1":
         return { ...view, bytes: m.data.bytes, phase: m.data.phase };

@@ -4,7 +4,9 @@ import { adminRouter } from "./routers/admin";
 import { alertsRouter } from "./routers/alerts";
 import { auditRouter } from "./routers/audit";
 import { backupsRouter } from "./routers/backups";
+import { drRouter } from "./routers/dr";
 import { keysRouter } from "./routers/keys";
+import { restoresRouter } from "./routers/restores";
 import { retentionRouter } from "./routers/retention";
 import { settingsRouter } from "./routers/settings";
 import { progressRouter } from "./routers/progress";
@@ -28,6 +30,8 @@ export const appRouter = router({
   keys: keysRouter,
   settings: settingsRouter,
   progress: progressRouter,
+  restores: restoresRouter,
+  dr: drRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -56,6 +56,12 @@ export interface Context {
   existingTenants?: (() => Promise<string[]>) | undefined;
   /** The environment's retention rules and deep-verify percent (the catalog's settings override them); without it retention and settings are SERVICE_UNAVAILABLE. */
   runtimeEnv?: (RetentionEnv & { STORAGE_DEEP_VERIFY_PERCENT: number }) | undefined;
+  /**
+   * Refuses (with a DrError) a disaster restore's target the platform runs on, one that cannot be
+   * reached, or one that is not empty unless allowed (`checkDisasterTarget` of @hesaab/dr against the
+   * gateway's own databases); without it `dr.restore` is SERVICE_UNAVAILABLE.
+   */
+  checkDisasterTarget?: ((o: { targetDb: string; allowNonEmpty: boolean }) => Promise<void>) | undefined;
   /** Storage analytics for the admin app (the gateway gives `storageView`); without it `storage.analytics` is SERVICE_UNAVAILABLE. */
   storage?: (() => Promise<StorageView>) | undefined;
 }

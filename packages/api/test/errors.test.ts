@@ -3,6 +3,7 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { CONFIG_ERROR_CODES, ERROR_HTTP_STATUS, HesaabError } from "@hesaab/config";
 import { DB_ERROR_CODES } from "@hesaab/db";
+import { DR_ERROR_CODES } from "@hesaab/dr";
 import { SESSION_ERROR_CODES } from "@hesaab/session";
 import { TENANT_BACKUP_ERROR_CODES, TENANT_DATA_ERROR_CODES } from "@hesaab/tenant-backup";
 import { raisedErrorCodes } from "@hesaab/testkit";
@@ -29,6 +30,7 @@ const visible = new Set<string>([
   ...SESSION_ERROR_CODES,
   ...TENANT_BACKUP_ERROR_CODES,
   ...TENANT_DATA_ERROR_CODES,
+  ...DR_ERROR_CODES,
   ...API_ERROR_CODES,
 ]);
 

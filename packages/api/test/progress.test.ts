@@ -130,3 +130,73 @@ describe("followOperation: a verification", () => {
     ]);
   });
 });
+
+describe("followOperation: restores", () => {
+  const rst = newId("rst");
+  const step = (tenantId: string, percentage: number, phase: "verifying" | "restoring" | "checking" = "restoring") => ({
+    operationId: rst,
+    tenantId,
+    phase,
+    percentage,
+    bytesDone: percentage,
+    bytesTotal: 100,
+    rowsDone: percentage,
+  });
+
+  it("averages the tenants' percents (one ending early does not jump to 100) and ends at the outcome", async () => {
+    const events = [
+      stored(0, "restore.progress.v1", step("t1", 0, "verifying")),
+      stored(1, "restore.progress.v1", step("t1", 100, "checking")),
+      stored(2, "restore.progress.v1", { ...step("t9", 50), operationId: newId("rst") }),
+      stored(3, "restore.progress.v1", step("t2", 50)),
+      stored(4, "restore.completed.v1", { operationId: rst, status: "completed", tenants: [] }),
+    ];
+    const views = await all(followOperation(reader(events), { kind: "restore", operationId: rst, tenantIds: ["t1", "t2"] }));
+    expect(views.map((v) => [v.tenantId, v.percent, v.final, v.outcome])).toEqual([
+      ["t1", 0, undefined, undefined],
+      ["t1", 50, undefined, undefined],
+      ["t2", 75, undefined, undefined],
+      [undefined, 100, true, "completed"],
+    ]);
+  });
+
+  it("a rollback ends at restore.rolled_back.v1: failed when a tenant was not put back", async () => {
+    const events = [stored(0, "restore.rolled_back.v1", { operationId: rst, requestedBy: "admin:a", tenants: [{ tenantId: "t1", ok: false }] })];
+    expect(await all(followOperation(reader(events), { kind: "rollback", operationId: rst }))).toMatchObject([
+      { final: true, outcome: "failed", percent: 100 },
+    ]);
+  });
+
+  it("a disaster restore: percent by step, never back; a manifest mismatch is its own outcome; a failure carries its code", async () => {
+    const op = "op_dr_1";
+    const events = [
+      stored(0, "dr.restore.progress.v1", { operationId: op, phase: "probing" }),
+      stored(1, "dr.restore.progress.v1", { operationId: op, phase: "fetching", provider: "r2" }),
+      stored(2, "dr.restore.progress.v1", { operationId: op, phase: "restoring", provider: "r2" }),
+      stored(3, "dr.restore.progress.v1", { operationId: op, phase: "checking" }),
+      stored(4, "dr.restore.completed.v1", {
+        operationId: op,
+        backupId: newId("bkp"),
+        ok: false,
+        target: "postgres://x/y",
+        providerUsed: "r2",
+        fellBack: true,
+        tables: 3,
+        mismatches: 1,
+        durationMs: 10,
+      }),
+    ];
+    const views = await all(followOperation(reader(events), { kind: "disaster_restore", operationId: op }));
+    expect(views.map((v) => [v.phase, v.percent, v.outcome])).toEqual([
+      ["probing", 1, undefined],
+      ["fetching", 5, undefined],
+      ["restoring", 50, undefined],
+      ["checking", 90, undefined],
+      [undefined, 100, "mismatched"],
+    ]);
+    const failed = [stored(0, "dr.restore.failed.v1", { operationId: op, error: { code: "dr_target_is_live", message: "no" } })];
+    expect(await all(followOperation(reader(failed), { kind: "disaster_restore", operationId: op }))).toMatchObject([
+      { final: true, outcome: "failed", error: { code: "dr_target_is_live" } },
+    ]);
+  });
+});

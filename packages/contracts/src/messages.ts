@@ -73,11 +73,17 @@ export const restoreRequested = message(
       /** With targetDb: copy the global tables' rows tenant rows reference from the platform first. */
       withDependencies: z.boolean().default(false),
       allowDroppedColumns: z.boolean().default(false),
+      /** A dry run: each chosen backup is fetched and verified (checksum, authenticated decrypt) and reported; no database is touched. */
+      verifyOnly: z.boolean().default(false),
       requestedBy: actor,
     })
-    .refine((d) => Boolean(d.all) !== Boolean(d.tenantIds?.length), { message: "give either tenantIds or all: true" })
+    // a backup names its tenant: alone, it is enough
+    .refine((d) => (d.backupId && !d.all) || Boolean(d.all) !== Boolean(d.tenantIds?.length), { message: "give either tenantIds, all: true or a backupId" })
     .refine((d) => !(d.backupId && d.at), { message: "give a backupId or a point in time, not both" }),
 );
+
+/** Puts back what a restore replaced (its pre-restore snapshots); `restore.rolled_back.v1` carries the restore's id. */
+export const restoreRollbackRequested = message("restore.rollback.requested.v1", z.object({ operationId: restoreId, requestedBy: actor }));
 
 export const customerExportRequested = message("export.customer.requested.v1", z.object({ exportId, tenantId, requestedBy: actor }));
 
@@ -88,6 +94,28 @@ export const disasterBackupRequested = message(
 
 /** The id of an operation started through the API; its outcome event carries it (subscribers follow one operation by it). */
 const operationId = z.string().min(1).max(100);
+
+/**
+ * A disaster backup restored into a database that is not the platform's (dr-svc checks it again before
+ * anything is fetched): `targetDb` is a database name on the platform's server, or a postgres URL.
+ */
+export const disasterRestoreRequested = message(
+  "dr.restore.requested.v1",
+  z
+    .object({
+      operationId,
+      backupId: backupId.optional(),
+      latest: z.boolean().optional(),
+      provider: providerName.default("b2"),
+      targetDb: z.string().min(1).max(2000),
+      /** Restore into a database that holds objects (those of the same names are dropped first): the CLI's --force-non-empty. */
+      allowNonEmpty: z.boolean().default(false),
+      /** Create none of the backup's roles the target server lacks: the CLI's --skip-roles. */
+      skipRoles: z.boolean().default(false),
+      requestedBy: actor,
+    })
+    .refine((d) => Boolean(d.backupId) !== Boolean(d.latest), { message: "give a backupId or latest: true" }),
+);
 
 export const verifyRequested = message(
   "storage.verify.requested.v1",
@@ -297,6 +325,31 @@ export const disasterBackupFailed = message(
   z.object({ backupId: backupId.optional(), attempt: z.number().int().positive(), final: z.boolean(), error: errorInfo }),
 );
 
+/** A disaster restore's step (probing, listing, fetching, restoring, checking, writing-config). */
+export const disasterRestoreProgress = message(
+  "dr.restore.progress.v1",
+  z.object({ operationId, phase: z.string().min(1).max(40), provider: providerName.optional() }),
+);
+
+export const disasterRestoreCompleted = message(
+  "dr.restore.completed.v1",
+  z.object({
+    operationId,
+    backupId,
+    /** Every table of the manifest is there with its row count. */
+    ok: z.boolean(),
+    /** The target, its password redacted. */
+    target: z.string(),
+    providerUsed: z.string(),
+    fellBack: z.boolean(),
+    tables: z.number().int().nonnegative(),
+    mismatches: z.number().int().nonnegative(),
+    durationMs: z.number().nonnegative(),
+  }),
+);
+
+export const disasterRestoreFailed = message("dr.restore.failed.v1", z.object({ operationId, error: errorInfo }));
+
 export const verifyCompleted = message(
   "storage.verify.completed.v1",
   z.object({
@@ -359,8 +412,10 @@ export const commandSchemas = [
   tenantBackupRequested,
   tenantBackupJob,
   restoreRequested,
+  restoreRollbackRequested,
   customerExportRequested,
   disasterBackupRequested,
+  disasterRestoreRequested,
   verifyRequested,
   replicateRequested,
   retentionRequested,
@@ -388,6 +443,9 @@ export const eventSchemas = [
   disasterBackupProgress,
   disasterBackupCompleted,
   disasterBackupFailed,
+  disasterRestoreProgress,
+  disasterRestoreCompleted,
+  disasterRestoreFailed,
   verifyProgress,
   verifyCompleted,
   retentionApplied,

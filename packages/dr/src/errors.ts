@@ -6,6 +6,8 @@ export const DR_ERROR_CODES = [
   "dr_restore_failed",
   "dr_target_not_empty",
   "dr_target_unreachable",
+  // the target of a restore is a database the platform runs on
+  "dr_target_is_live",
   "dr_manifest_mismatch",
   "dr_backup_not_found",
   "dr_config_invalid",

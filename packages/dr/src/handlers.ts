@@ -3,17 +3,24 @@
 // to the bus and the schedule.
 import { newId, type Delivery, type Log, type MessageOf, type Publish } from "@hesaab/contracts";
 import type { KeyRing } from "@hesaab/crypto";
-import { raiseAlert, updateBackupRecord, type CatalogDb } from "@hesaab/db";
+import { redactUrl } from "@hesaab/config";
+import { raiseAlert, updateBackupRecord, writeAudit, type CatalogDb } from "@hesaab/db";
 import type { StorageBackend } from "@hesaab/storage";
 import { backupPlatform, type BackupProgress, type DisasterBackupResult } from "./backup";
 import { disasterBackupForPeriod } from "./catalog";
 import { describe } from "./describe";
+import { restorePlatform } from "./restore";
+import { checkDisasterTarget, disasterTargetUrl } from "./target";
 
 export interface DrHandlerDeps {
   catalog: CatalogDb;
   keyRing: KeyRing;
   backends: StorageBackend[];
   platformUrl: string;
+  /** The catalog's URL when it is another database than the platform's: a disaster restore is never let write there either. */
+  catalogUrl?: string | undefined;
+  /** Where a disaster restore stages the decrypted dump (default the OS temp dir). */
+  workDir?: string | undefined;
   configFiles: string[];
   gitCommit: string | null;
   retentionDays: number;
@@ -135,5 +142,78 @@ async function reportFailure(deps: DrHandlerDeps, { err, delivery, backupId }: {
     }
   } catch (reportErr) {
     deps.log.error("cannot report a failed disaster backup", { error: describe(reportErr).message });
+  }
+}
+
+/**
+ * Handles `dr.restore.requested.v1`: the target checked again (not a database the platform runs on,
+ * reachable, empty unless allowed), then `restorePlatform` (the CLI's `hesaab dr restore`), its steps
+ * as `dr.restore.progress.v1`, its outcome as `dr.restore.completed.v1` or `dr.restore.failed.v1`, and
+ * an audit entry in the requester's name. Never retried by the bus: a second run would find the target
+ * half written; the operator asks again.
+ */
+export async function handleDisasterRestoreRequest(
+  deps: DrHandlerDeps,
+  { message, delivery }: { message: MessageOf<"dr.restore.requested.v1">; delivery: Delivery },
+): Promise<void> {
+  const d = message.data;
+  const { log } = deps;
+  const started = Date.now();
+  const warn = (e: unknown) => log.warn("event not published", { type: "dr.restore.progress.v1", error: describe(e).message });
+  let target = "(not resolved)";
+  try {
+    const targetUrl = disasterTargetUrl(d.targetDb, deps.platformUrl);
+    target = redactUrl(targetUrl);
+    log.info("disaster restore started", { operationId: d.operationId, backupId: d.backupId ?? "latest", target, requestedBy: d.requestedBy });
+    await checkDisasterTarget({ targetUrl, liveUrls: [deps.platformUrl, ...(deps.catalogUrl ? [deps.catalogUrl] : [])], allowNonEmpty: d.allowNonEmpty });
+    const backends = [...deps.backends].sort((a, b) => Number(b.name === d.provider) - Number(a.name === d.provider));
+    const report = await restorePlatform({
+      ...(d.backupId ? { backupId: d.backupId } : { latest: true }),
+      backends,
+      keyRing: deps.keyRing,
+      targetUrl,
+      allowNonEmpty: d.allowNonEmpty,
+      roles: d.skipRoles ? "skip" : "missing",
+      workDir: deps.workDir,
+      root: deps.root,
+      signal: delivery.signal,
+      onProgress: ({ phase, provider }) =>
+        void deps
+          .publish("dr.restore.progress.v1", { operationId: d.operationId, phase, ...(provider === "b2" || provider === "r2" ? { provider } : {}) })
+          .catch(warn),
+    });
+    await writeAudit(deps.catalog, {
+      actor: d.requestedBy,
+      action: "dr.restore",
+      targetType: "database",
+      targetId: target,
+      outcome: report.ok ? "ok" : "failed",
+      details: { operationId: d.operationId, backupId: report.backupId, providerUsed: report.providerUsed, mismatches: report.mismatches },
+    });
+    await deps.publish("dr.restore.completed.v1", {
+      operationId: d.operationId,
+      backupId: report.backupId,
+      ok: report.ok,
+      target: report.target,
+      providerUsed: report.providerUsed,
+      fellBack: report.fellBack,
+      tables: report.tables.length,
+      mismatches: report.mismatches,
+      durationMs: Date.now() - started,
+    });
+    log.info("disaster restore completed", { operationId: d.operationId, backupId: report.backupId, ok: report.ok, target });
+  } catch (err) {
+    if (delivery.signal?.aborted) throw err; // shutting down: the message goes back to the queue
+    const error = describe(err);
+    log.error("disaster restore failed", { operationId: d.operationId, target, code: error.code, error: error.message });
+    await writeAudit(deps.catalog, {
+      actor: d.requestedBy,
+      action: "dr.restore",
+      targetType: "database",
+      targetId: target,
+      outcome: "failed",
+      details: { operationId: d.operationId, code: error.code },
+    }).catch((e: unknown) => log.warn("audit entry not written", { error: describe(e).message }));
+    await deps.publish("dr.restore.failed.v1", { operationId: d.operationId, error });
   }
 }

@@ -37,4 +37,5 @@ export {
 export { restorePlatform, type RestorePlatformOptions, type RestoreReport, type RestoreFailure, type RestorePhase } from "./restore";
 export { rotateDisasterKeys, type RotateDisasterKeysOptions, type RotationReport, type ProviderRotation, type RewrapOutcome } from "./rotate";
 export { disasterBackupForPeriod } from "./catalog";
-export { handleDisasterBackupRequest, type DrHandlerDeps } from "./handlers";
+export { handleDisasterBackupRequest, handleDisasterRestoreRequest, type DrHandlerDeps } from "./handlers";
+export { checkDisasterTarget, disasterTargetUrl } from "./target";

@@ -5,7 +5,7 @@ import { activeTenants, backupTenant } from "./backup";
 import { backupTenants, type TenantBackupOutcome } from "./batch";
 import { buildCustomerExport, failCustomerExport, type CustomerExportDeps } from "./customer-export";
 import type { TenantBackupDeps } from "./tenant-backup-deps";
-import { restoreTenants } from "./restore";
+import { restoreTenants, rollbackRestore } from "./restore";
 
 /** Publishes a command (with a dedup id): the bus in a service. */
 export type SendCommand = (job: MessageOf<"backup.tenant.job.v1">["data"], opts: { msgId: string }) => Promise<void>;
@@ -184,19 +184,39 @@ export async function handleRestoreRequest(
   const d = message.data;
   const { rows } = await deps.catalog.pool.query<{ status: string }>("select status from backup.restore_operations where id = $1", [d.operationId]);
   if (rows[0] && rows[0].status !== "pending" && rows[0].status !== "verifying") return; // already ran (or is running elsewhere)
-  await restoreTenants(deps, {
-    operationId: d.operationId,
-    tenantIds: d.tenantIds,
-    all: d.all,
-    backupId: d.backupId,
-    at: d.at ? new Date(d.at) : undefined,
-    provider: d.provider,
-    targetDb: d.targetDb,
-    withDependencies: d.withDependencies,
-    allowDroppedColumns: d.allowDroppedColumns,
-    requestedBy: d.requestedBy,
-    signal: delivery.signal,
-  });
+  try {
+    await restoreTenants(deps, {
+      operationId: d.operationId,
+      tenantIds: d.tenantIds,
+      all: d.all,
+      backupId: d.backupId,
+      at: d.at ? new Date(d.at) : undefined,
+      provider: d.provider,
+      targetDb: d.targetDb,
+      withDependencies: d.withDependencies,
+      allowDroppedColumns: d.allowDroppedColumns,
+      verifyOnly: d.verifyOnly,
+      requestedBy: d.requestedBy,
+      signal: delivery.signal,
+    });
+  } catch (err) {
+    // refused before any tenant ran (no such backup, a copy's target lacking tables…): whoever follows the
+    // operation hears it ended; a failure retrying may fix is told on the last delivery only
+    const retryable = isRedeliverable(err);
+    if (!retryable || delivery.final) {
+      const { code, message: text } = describeError(err, { unknownCode: "restore_failed" });
+      await (deps.publish ?? noPublish)("restore.failed.v1", { operationId: d.operationId, error: { code, message: text, retryable }, tenants: [] });
+    }
+    if (retryable) throw err;
+  }
+}
+
+/** `restore.rollback.requested.v1` → `rollbackRestore` (what `hesaab restore rollback` runs); a restore already rolled back is refused, not run twice. */
+export async function handleRollbackRequest(
+  deps: TenantBackupDeps,
+  { message, delivery }: { message: MessageOf<"restore.rollback.requested.v1">; delivery: Delivery },
+): Promise<void> {
+  await rollbackRestore(deps, { operationId: message.data.operationId, requestedBy: message.data.requestedBy, signal: delivery.signal });
 }
 
 /**

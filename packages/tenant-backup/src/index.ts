@@ -26,6 +26,7 @@ export {
   jobAlertKey,
   handleCustomerExportRequest,
   handleRestoreRequest,
+  handleRollbackRequest,
   type SendCommand,
 } from "./handlers";
 export { rotateTenantKeys, shredTenant, handleKeysRotateRequested, handleKeysShredRequested, type RotationReport } from "./keys";

@@ -30,6 +30,8 @@ export interface RestoreRequest {
   /** With `targetDb`: copy the global tables' rows the tenants need from the platform first (rows the target has are kept). */
   withDependencies?: boolean | undefined;
   allowDroppedColumns?: boolean | undefined;
+  /** A dry run: steps [1] and [2] only (each backup fetched, checksum and authenticated decrypt checked), reported; no database is touched. */
+  verifyOnly?: boolean | undefined;
   requestedBy: string;
   /** Tenants restored at once. Default 2. */
   concurrency?: number;
@@ -56,6 +58,8 @@ export interface TenantRestoreOutcome {
   rows?: number;
   /** The pre-restore snapshot (rollback point), when production was touched. */
   rollbackBackupId?: string | null;
+  /** A dry run: the backup was verified, nothing was restored. */
+  verifiedOnly?: true;
   error?: { code: string; message: string; retryable: boolean };
 }
 
@@ -90,9 +94,11 @@ type Target = { pool: pg.Pool; external: boolean };
 export async function restoreTenants(deps: TenantBackupDeps, req: RestoreRequest): Promise<RestoreReport> {
   const operationId = req.operationId ?? newId("rst");
   const plan = await resolveBackups(deps, req);
-  const target: Target = req.targetDb
-    ? { pool: openPool({ url: req.targetDb, max: 4, name: "hesaab-restore" }), external: true }
-    : { pool: deps.platform, external: false };
+  // a dry run touches no database: not even a copy's target is opened
+  const target: Target =
+    req.targetDb && !req.verifyOnly
+      ? { pool: openPool({ url: req.targetDb, max: 4, name: "hesaab-restore" }), external: true }
+      : { pool: deps.platform, external: false };
   const staging = path.join(deps.workDir, operationId);
   try {
     const dependencies = target.external
@@ -169,6 +175,7 @@ async function restoreInto(
       at: req.at?.toISOString(),
       provider: req.provider,
       targetDb: req.targetDb ? redactUrl(req.targetDb) : undefined,
+      ...(req.verifyOnly ? { verifyOnly: true } : {}),
     },
   });
 
@@ -367,6 +374,10 @@ async function restoreOne(
     const fallbackFrom = [...new Set(staged.failures.map((f) => f.provider))];
     if (fallbackFrom.length) outcome.fallbackFrom = fallbackFrom;
     const plaintextBytes = await verifyStaged({ staged, keyRing: deps.keyRing });
+    if (req.verifyOnly) {
+      await report({ tenantId, phase: "checking", percentage: 100, bytesDone: plaintextBytes, bytesTotal: plaintextBytes, rowsDone: 0 });
+      return { ...outcome, ok: true, verifiedOnly: true };
+    }
 
     // [3] rollback point (production only)
     if (!target.external) {

@@ -2,7 +2,7 @@ import { tracked, TRPCError } from "@trpc/server";
 import { z } from "zod";
 import { exportId } from "@hesaab/contracts";
 import type { CustomerExportLinks, CustomerExportView } from "@hesaab/tenant-backup";
-import { ApiError, errorMeaning, trpcCodeOf } from "../errors";
+import { ApiError, asTrpcError } from "../errors";
 import { followOperation } from "../progress";
 import { router, tenantProcedure, type Context } from "../trpc";
 import { eventsOf, lastEventId } from "./progress";
@@ -25,12 +25,6 @@ function exportRoleRefusal(ctx: Context, role: string): ApiError | undefined {
 function exportsOf(ctx: Context): CustomerExportLinks {
   if (!ctx.exports) throw new TRPCError({ code: "SERVICE_UNAVAILABLE", message: "customer exports are not available on this gateway" });
   return ctx.exports;
-}
-
-/** A refusal the user can act on (the daily limit, a tenant that cannot export), by the API's code list (ERROR_MEANING), as its tRPC code with the message and `appCode`. */
-function asTrpcError(err: unknown): unknown {
-  const meaning = errorMeaning(err);
-  return meaning ? new TRPCError({ code: trpcCodeOf(meaning), message: (err as ApiError).describe(), cause: err }) : err;
 }
 
 /** A customer self-backup as the tenant app and the REST paths show it. */

@@ -2,7 +2,7 @@
 // in the admin's name and queues it for backup-svc; the catalog's restore operations say how each
 // tenant fared, and a rollback puts back what a restore replaced.
 import { TRPCError } from "@trpc/server";
-import { and, desc, eq, lt } from "drizzle-orm";
+import { and, desc, eq, lt, sql } from "drizzle-orm";
 import { z } from "zod";
 import { backupId, restoreId, tenantId } from "@hesaab/contracts";
 import { getBackupRecord, restoreOperations, writeAudit } from "@hesaab/db";
@@ -178,13 +178,17 @@ export const restoresRouter = router({
       const rows = await ctx.db
         .select()
         .from(restoreOperations)
-        .where(and(input.cursor ? lt(restoreOperations.id, input.cursor) : undefined))
+        .where(
+          and(
+            input.cursor ? lt(restoreOperations.id, input.cursor) : undefined,
+            // a tenant's restores: those whose targets name it (jsonb containment)
+            input.tenantId ? sql`${restoreOperations.targetTenants} @> ${JSON.stringify([input.tenantId])}::jsonb` : undefined,
+          ),
+        )
         .orderBy(desc(restoreOperations.id))
-        .limit(input.tenantId ? 10 * input.limit + 1 : input.limit + 1);
-      // a tenant's restores: those whose targets name it (the list is the catalog's; a tenant's few restores are recent)
-      const matching = input.tenantId ? rows.filter((r) => r.targetTenants.includes(input.tenantId!)) : rows;
-      const page = matching.slice(0, input.limit);
-      return { restores: page.map(summary), nextCursor: rows.length > input.limit ? (page.at(-1)?.id ?? rows.at(-1)!.id) : null };
+        .limit(input.limit + 1);
+      const page = rows.slice(0, input.limit);
+      return { restores: page.map(summary), nextCursor: rows.length > input.limit ? (page.at(-1)?.id ?? null) : null };
     }),
   /** One restore with each tenant's outcome: the backup used, the provider it came from, rows, the rollback point, the error. */
   get: adminProcedure.input(z.object({ id: restoreId })).query(async ({ ctx, input }) => {

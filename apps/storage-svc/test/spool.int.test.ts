@@ -9,7 +9,6 @@ import { mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectBus, type Bus } from "@hesaab/bus";
 import { masterKeySet } from "@hesaab/config";
@@ -25,7 +24,7 @@ const MASTER = `1:${randomBytes(32).toString("base64")}`;
 const busPrefix = `P${randomBytes(3).toString("hex")}`;
 let db: FreshDatabase;
 let platform: GenerateResult;
-let pool: pg.Pool;
+let pool: ReturnType<typeof testPool>;
 let catalog: Catalog;
 let tenantKeys: TenantKeyStore;
 let control: Bus;
@@ -93,8 +92,8 @@ function startStorageSvc(): ChildProcess {
       STORAGE_SPOOL_DRAIN_INTERVAL_MS: "200",
     },
   });
-  child.stdout!.resume();
-  child.stderr!.resume();
+  child.stdout.resume();
+  child.stderr.resume();
   return child;
 }
 

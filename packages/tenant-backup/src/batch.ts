@@ -296,7 +296,10 @@ async function runBatch(deps: TenantBackupDeps, opts: BackupTenantsOptions, repo
     for (const x of stored)
       finished.set(x.record.id, { ...x.record, ...finishedColumns({ deps, record: x.record, stored: x.stored, summary: x.summary, started }) });
     for (const x of spooled)
-      finished.set(x.record.id, { ...x.record, ...spooledColumns({ deps, record: x.record, stored: x.stored, summary: x.summary, started, refused: x.refused }) });
+      finished.set(x.record.id, {
+        ...x.record,
+        ...spooledColumns({ deps, record: x.record, stored: x.stored, summary: x.summary, started, refused: x.refused }),
+      });
     const records = new Map((await finishBackupRecords(deps.catalog.db, [...finished.values()])).map((r) => [r.id, r]));
     written = true;
     if (tooLarge.length > 0)
@@ -315,9 +318,13 @@ async function runBatch(deps: TenantBackupDeps, opts: BackupTenantsOptions, repo
       );
     }
     for (const x of spooled) {
-      await publishSpooled(publish, { record: records.get(x.record.id)!, stored: x.stored, summary: x.summary, refused: x.refused, operationId: opts.operationId }).catch(
-        () => {},
-      );
+      await publishSpooled(publish, {
+        record: records.get(x.record.id)!,
+        stored: x.stored,
+        summary: x.summary,
+        refused: x.refused,
+        operationId: opts.operationId,
+      }).catch(() => {});
     }
     return tooLarge.map((r) => r.tenantId);
   } catch (error) {

@@ -76,7 +76,10 @@ export function openTenantBackupDeps({
     discover,
     workDir,
     publish,
-    spool: env.HESAAB_SPOOL_DIR && env.HESAAB_SPOOL_MAX_BYTES !== undefined ? openSpool({ dir: env.HESAAB_SPOOL_DIR, maxBytes: env.HESAAB_SPOOL_MAX_BYTES }) : undefined,
+    spool:
+      env.HESAAB_SPOOL_DIR && env.HESAAB_SPOOL_MAX_BYTES !== undefined
+        ? openSpool({ dir: env.HESAAB_SPOOL_DIR, maxBytes: env.HESAAB_SPOOL_MAX_BYTES })
+        : undefined,
     async close() {
       await platform.end();
       await catalog.close();

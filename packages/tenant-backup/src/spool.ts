@@ -2,7 +2,7 @@ import { storeArtifact, type StoreArtifactOptions, type StoredArtifact } from "@
 import { errorText } from "@hesaab/config";
 import type { Publish } from "@hesaab/contracts";
 import { raiseAlert, type BackupRecord, type NewBackupRecord, type ProviderCopy } from "@hesaab/db";
-import { isStorageError, StorageError, type LocalSpool } from "@hesaab/storage";
+import { isStorageError, type LocalSpool, type StorageError } from "@hesaab/storage";
 import type { ExportSummary } from "@hesaab/tenant-data";
 import { finishedColumns } from "./backup";
 import type { TenantBackupDeps } from "./tenant-backup-deps";

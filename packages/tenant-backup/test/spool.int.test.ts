@@ -25,7 +25,10 @@ const active = (rank: number) => h.platform.tenants.filter((t) => t.status === "
 /** A value only this test wrote into one of the tenant's rows: found in a plaintext, never in a sealed artifact. */
 async function canary(tenantId: string): Promise<string> {
   const value = `SPOOL-CANARY-${randomBytes(8).toString("hex")}`;
-  await h.deps.platform.query("update public.customers set name = $2 where id = (select min(id) from public.customers where tenant_id = $1)", [tenantId, value]);
+  await h.deps.platform.query("update public.customers set name = $2 where id = (select min(id) from public.customers where tenant_id = $1)", [
+    tenantId,
+    value,
+  ]);
   return value;
 }
 

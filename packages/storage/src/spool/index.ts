@@ -137,7 +137,11 @@ async function treeBytes(dir: string): Promise<number> {
   for (const e of entries) {
     const p = path.join(dir, e.name);
     if (e.isDirectory()) total += await treeBytes(p);
-    else if (e.isFile()) total += await stat(p).then((s) => s.size, () => 0); // removed meanwhile
+    else if (e.isFile())
+      total += await stat(p).then(
+        (s) => s.size,
+        () => 0,
+      ); // removed meanwhile
   }
   return total;
 }

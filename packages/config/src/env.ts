@@ -184,7 +184,7 @@ export function parseEnv<T extends z.ZodType>(schema: T, source: NodeJS.ProcessE
 /** The catalog database URL: `BACKUP_DATABASE_URL`, defaulting to the platform database. */
 /** The spool's folder: `HESAAB_SPOOL_DIR`, else `spool` under the data directory. */
 export function spoolDir(env: { HESAAB_SPOOL_DIR?: string | undefined; HESAAB_DATA_DIR: string }): string {
-  return env.HESAAB_SPOOL_DIR ?? path.join(env.HESAAB_DATA_DIR, "spool");
+  return env.HESAAB_SPOOL_DIR || path.join(env.HESAAB_DATA_DIR, "spool"); // empty (as in .env.example) means the default
 }
 
 export function catalogUrl(env: { BACKUP_DATABASE_URL?: string | undefined; PLATFORM_DATABASE_URL: string }): string {

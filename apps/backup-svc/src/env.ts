@@ -20,6 +20,7 @@ const schema = z.object({
   ...envPieces.tenantBackup,
   ...envPieces.customerExport,
   ...envPieces.dataDir,
+  ...envPieces.spool,
   ...envPieces.busPrefix,
   /** Time without a progress signal before JetStream redelivers a job (a killed worker's job comes back after it). */
   BACKUP_ACK_WAIT_MS: z.coerce.number().int().min(1000).default(30_000),

@@ -1,5 +1,5 @@
 import path from "node:path";
-import { catalogUrl } from "@hesaab/config";
+import { catalogUrl, spoolDir } from "@hesaab/config";
 import { COMMAND_FILTERS } from "@hesaab/contracts";
 import { connectBus, eventPublisher, runSchedule, type Bus } from "@hesaab/bus";
 import { alertOnDeadLetter, catalogClaims, migrate, openPool } from "@hesaab/db";
@@ -42,7 +42,7 @@ export async function startBackupService(env: BackupSvcEnv, { name = "backup-svc
   const bus = await connectBus({ url: env.NATS_URL, name, prefix: env.HESAAB_BUS_PREFIX });
   await bus.ensureStreams();
   const deps = openTenantBackupDeps({
-    env,
+    env: { ...env, HESAAB_SPOOL_DIR: spoolDir(env) },
     workDir: path.join(env.HESAAB_DATA_DIR, "restores"),
     gzipLevel: env.BACKUP_GZIP_LEVEL,
     discover: { tenantColumn: env.TENANT_COLUMN },

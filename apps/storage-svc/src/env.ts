@@ -35,6 +35,9 @@ const schema = z.object({
   /** Keep every key under this folder of the buckets (a shared bucket, tests). Must match the producers'. */
   STORAGE_KEY_PREFIX: z.string().optional(),
   ...envPieces.dataDir,
+  ...envPieces.spool,
+  /** How often the local spool is drained (and once at start): sealed backups no provider took, uploaded when one answers. */
+  STORAGE_SPOOL_DRAIN_INTERVAL_MS: z.coerce.number().int().min(100).default(60_000),
   ...envPieces.busPrefix,
 });
 

@@ -1,10 +1,11 @@
 import path from "node:path";
-import { catalogUrl } from "@hesaab/config";
+import { catalogUrl, spoolDir } from "@hesaab/config";
 import { COMMAND_FILTERS, subjectOf } from "@hesaab/contracts";
 import { connectBus, eventPublisher, runSchedule, type Bus, type ScheduleRunner } from "@hesaab/bus";
 import { alertOnDeadLetter, catalogClaims, migrate, openPool, readRuntimeSettings } from "@hesaab/db";
 import {
   applyRetention,
+  drainSpool,
   handleArtifactStored,
   handleReplicateRequested,
   handleRetentionRequested,
@@ -15,6 +16,7 @@ import {
   retentionRulesInForce,
   takeStorageSample,
 } from "@hesaab/storage-ops";
+import { openSpool } from "@hesaab/storage";
 import type { StorageSvcEnv } from "./env";
 
 export interface RunningService {
@@ -28,7 +30,8 @@ export interface RunningService {
  *  - evt storage.artifact.stored.v1 (durable "storage-svc"): keyless verification + replication;
  *  - cmd.storage.> : verify, replicate and retention requests (retention: the same rules as the schedule);
  *  - schedules (once per period across replicas): reconcile, retention, sample; the deep
- *    verification schedule publishes a verify request, so any replica may run it.
+ *    verification schedule publishes a verify request, so any replica may run it;
+ *  - the local spool (backups no provider took): drained at start and every interval (see `drainSpool`).
  */
 export async function startStorageService(env: StorageSvcEnv, { name = "storage-svc" }: { name?: string } = {}): Promise<RunningService> {
   await migrate({ url: catalogUrl(env) });
@@ -108,14 +111,52 @@ export async function startStorageService(env: StorageSvcEnv, { name = "storage-
     });
   }
 
+  const spool = openSpool({ dir: spoolDir(env), maxBytes: env.HESAAB_SPOOL_MAX_BYTES });
+  const drainer = spoolDrainer({
+    intervalMs: env.STORAGE_SPOOL_DRAIN_INTERVAL_MS,
+    drain: async () => {
+      const report = await drainSpool({ ...ops, spool });
+      for (const u of report.uploaded) bus.log.info("spooled backup uploaded", { ...u });
+      if (report.waiting.length > 0) bus.log.warn("spooled backups waiting", { waiting: report.waiting.length });
+    },
+    onError: (err) => bus.log.warn("spool drain failed", { error: String(err) }),
+  });
+
   return {
     bus,
     async stop() {
+      await drainer.stop();
       await Promise.all(schedules.map((s) => s.stop()));
       await Promise.all([stored.stop(), commands.stop()]);
       await bus.drain();
       await platform.end();
       await ops.close();
+    },
+  };
+}
+
+/**
+ * Runs `drain` now (what a restart finds in the spool goes first) and then `intervalMs` after each
+ * run ends, never two at once. Every replica drains: a per-backup lock in the catalog keeps two
+ * from uploading one artifact.
+ */
+function spoolDrainer({ intervalMs, drain, onError }: { intervalMs: number; drain: () => Promise<void>; onError: (err: unknown) => void }) {
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  let running: Promise<void> = Promise.resolve();
+  const tick = (): void => {
+    running = drain()
+      .catch(onError)
+      .finally(() => {
+        if (!stopped) timer = setTimeout(tick, intervalMs);
+      });
+  };
+  tick();
+  return {
+    async stop() {
+      stopped = true;
+      clearTimeout(timer);
+      await running;
     },
   };
 }

@@ -128,6 +128,19 @@ export const envPieces = {
   },
   /** Working files (restore staging, verification downloads). */
   dataDir: { HESAAB_DATA_DIR: z.string().default(path.join(os.tmpdir(), "hesaab")) },
+  /**
+   * The local spool: sealed artifacts no provider took wait here until storage-svc uploads them.
+   * backup-svc writes it and storage-svc drains it, so both must see the same folder (one host, or a
+   * shared volume). Default `<HESAAB_DATA_DIR>/spool` (see `spoolDir`).
+   */
+  spool: {
+    HESAAB_SPOOL_DIR: z.string().optional(),
+    HESAAB_SPOOL_MAX_BYTES: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .default(10 * 1024 ** 3),
+  },
   /** Tests only: prefixes NATS streams and subjects so parallel tests never share them. */
   busPrefix: { HESAAB_BUS_PREFIX: z.string().optional() },
   /** What a disaster backup takes besides the database: configuration files, the deployed commit; and where it lives. */
@@ -169,6 +182,11 @@ export function parseEnv<T extends z.ZodType>(schema: T, source: NodeJS.ProcessE
 }
 
 /** The catalog database URL: `BACKUP_DATABASE_URL`, defaulting to the platform database. */
+/** The spool's folder: `HESAAB_SPOOL_DIR`, else `spool` under the data directory. */
+export function spoolDir(env: { HESAAB_SPOOL_DIR?: string | undefined; HESAAB_DATA_DIR: string }): string {
+  return env.HESAAB_SPOOL_DIR || path.join(env.HESAAB_DATA_DIR, "spool"); // empty (as in .env.example) means the default
+}
+
 export function catalogUrl(env: { BACKUP_DATABASE_URL?: string | undefined; PLATFORM_DATABASE_URL: string }): string {
   return env.BACKUP_DATABASE_URL ?? env.PLATFORM_DATABASE_URL;
 }

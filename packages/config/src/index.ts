@@ -16,4 +16,4 @@ export {
   type ErrorMeaning,
   type HesaabErrorOptions,
 } from "./errors";
-export { envPieces, parseEnv, catalogUrl, secretString, masterKeySet, columnExclusions, type MasterKeySet } from "./env";
+export { envPieces, parseEnv, catalogUrl, spoolDir, secretString, masterKeySet, columnExclusions, type MasterKeySet } from "./env";

@@ -193,6 +193,25 @@ export const tenantBackupCompleted = message(
   }),
 );
 
+/**
+ * No provider took the backup: its sealed artifact (encrypted, never plaintext) waits in the local
+ * spool, and storage-svc uploads it when a provider answers (then `backup.tenant.completed.v1`).
+ */
+export const tenantBackupSpooled = message(
+  "backup.tenant.spooled.v1",
+  z.object({
+    backupId,
+    tenantId,
+    key: z.string().min(1),
+    size: z.number().int().nonnegative(),
+    sha256: sha256Hex,
+    rows: z.number().int().nonnegative(),
+    /** Why no provider took it. */
+    error: z.string(),
+    operationId: z.string().min(1).max(64).optional(),
+  }),
+);
+
 export const tenantBackupFailed = message(
   "backup.tenant.failed.v1",
   z.object({
@@ -427,6 +446,7 @@ export const eventSchemas = [
   tenantBackupStarted,
   tenantBackupProgress,
   tenantBackupCompleted,
+  tenantBackupSpooled,
   tenantBackupFailed,
   artifactStored,
   replicaDegraded,

@@ -15,6 +15,7 @@ export const backupStatus = backupSchema.enum("backup_status", [
   "running",
   "completed",
   "degraded", // stored in fewer providers than configured; storage-svc heals it
+  "spooled", // no provider took it: the sealed artifact waits in the local spool until storage-svc uploads it
   "failed",
   "expired",
   "deleted",

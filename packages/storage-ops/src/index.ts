@@ -56,3 +56,4 @@ export {
 export { rebuildCatalog, type RebuildOptions, type RebuildReport, type RebuiltRecord } from "./rebuild";
 export { handleArtifactStored, handleReplicateRequested, handleVerifyRequested, verifyAll, type VerifyDeps } from "./handlers";
 export { openStorageOps, type StorageOpsEnv, type OpenedStorageOps } from "./open-storage-ops";
+export { drainSpool, type DrainReport } from "./spool-drain";

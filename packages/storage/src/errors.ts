@@ -17,6 +17,7 @@ import { describeError, HesaabError } from "@hesaab/config";
  * | `storage_all_providers_failed` | if any failure was | a dual write reached no provider at all |
  * | `storage_rejected` | no | the provider refused the request for another reason (a 4xx we do not classify) |
  * | `storage_aborted` | no | the caller's AbortSignal fired |
+ * | `storage_spool_full` | yes | the local spool has no room for the artifact (it empties once a provider answers) |
  */
 export const STORAGE_ERROR_CODES = [
   "storage_not_found",
@@ -31,6 +32,7 @@ export const STORAGE_ERROR_CODES = [
   "storage_all_providers_failed",
   "storage_rejected",
   "storage_aborted",
+  "storage_spool_full",
 ] as const;
 export type StorageErrorCode = (typeof STORAGE_ERROR_CODES)[number];
 

@@ -63,3 +63,4 @@ export {
   type ListedArtifact,
 } from "./layout";
 export { readMetaSidecar, readSidecarBytes, checksumFromMetaSidecar, putKeysSidecar, rewriteKeysSidecar } from "./sidecar-io";
+export { openSpool, type LocalSpool, type SpoolEntry } from "./spool";

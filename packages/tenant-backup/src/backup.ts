@@ -4,7 +4,7 @@ import { storeArtifact, type StoreArtifactOptions, type StoredArtifact } from "@
 import { errorText } from "@hesaab/config";
 import { newId, noPublish, type ProviderName, type Publish } from "@hesaab/contracts";
 import { backupRecords, insertBackupRecord, storedArtifactColumns, updateBackupRecord, type BackupRecord, type NewBackupRecord } from "@hesaab/db";
-import { tenantBackupKey } from "@hesaab/storage";
+import { tenantBackupKey, type StorageBackend } from "@hesaab/storage";
 import {
   discoverTenantPlan,
   exportTenant,
@@ -19,6 +19,7 @@ import {
 } from "@hesaab/tenant-data";
 import type { TenantBackupDeps } from "./tenant-backup-deps";
 import { TenantBackupError } from "./errors";
+import { noProviderTook, publishSpooled, spoolArtifact, spooledColumns } from "./spool";
 
 export interface BackupTenantOptions {
   tenantId: string;
@@ -52,7 +53,9 @@ const DAY_MS = 86_400_000;
  *  [3] a `running` record (a record left `running` by a worker that died is marked failed first);
  *  [4] export (one REPEATABLE READ snapshot) → gzip → BKP1 → SHA-256 → B2 and R2 at once;
  *  [5] the record becomes `completed` (both providers) or `degraded` (one), with sizes, checksum,
- *      per-provider locations, the key sidecar and the manifest; or `failed` with the error.
+ *      per-provider locations, the key sidecar and the manifest; or `failed` with the error;
+ *  [6] no provider took it and `deps.spool` is set: exported again into the local spool (sealed,
+ *      see `spool.ts`), the record becomes `spooled`; storage-svc uploads it later.
  *
  * The record is never `completed` for a partial artifact: it is updated only after every stored
  * copy and its sidecars were written.
@@ -167,7 +170,8 @@ async function runBackup(deps: TenantBackupDeps, opts: BackupTenantOptions, publ
     attempt: opts.attempt ?? 1,
     operationId: opts.operationId,
   });
-  try {
+  // [4] export → seal → every provider; when none took it and a spool is set, export again into the spool
+  const exportAndStore = async (backends: StorageBackend[] | "spool") => {
     const exported = await exportTenant({
       pool: deps.platform,
       tenantId: opts.tenantId,
@@ -193,21 +197,39 @@ async function runBackup(deps: TenantBackupDeps, opts: BackupTenantOptions, publ
     let summary: ExportSummary | undefined;
     const summaryReady = exported.done.then((s) => (summary = s));
     summaryReady.catch(() => {});
-    const stored = await storeArtifact({
+    const store = {
       plaintext: exported.stream,
-      identity: { kind: "tenant", tenantId: opts.tenantId, backupId },
+      identity: { kind: "tenant" as const, tenantId: opts.tenantId, backupId },
       keyRing: deps.keyRing,
-      backends: deps.backends,
       key,
       gzipLevel: deps.gzipLevel,
       // `key` holds the backup id minted above: no provider can have it, so no head per provider.
       freshKey: true,
       meta: artifactMeta(opts, createdAt, () => summary),
       signal: opts.signal,
-    });
+    };
+    const stored =
+      backends === "spool"
+        ? await spoolArtifact({ ...deps, spool: deps.spool! }, { store, tenantId: opts.tenantId, backupId })
+        : await storeArtifact({ ...store, backends });
     await summaryReady;
-    record = (await updateBackupRecord(deps.catalog.db, { id: backupId, set: finishedColumns({ deps, record, stored, summary: summary!, started }) }))!;
-    await publishStored(publish, { record, stored, summary: summary!, started, operationId: opts.operationId });
+    return { stored, summary: summary! };
+  };
+  try {
+    let refused: unknown;
+    const { stored, summary } = await exportAndStore(deps.backends).catch(async (err: unknown) => {
+      if (!deps.spool || !noProviderTook(err)) throw err;
+      refused = err;
+      return exportAndStore("spool");
+    });
+    if (refused !== undefined) {
+      const set = spooledColumns({ deps, record, stored, summary, started, refused });
+      record = (await updateBackupRecord(deps.catalog.db, { id: backupId, set }))!;
+      await publishSpooled(publish, { record, stored, summary, refused, operationId: opts.operationId });
+      return record;
+    }
+    record = (await updateBackupRecord(deps.catalog.db, { id: backupId, set: finishedColumns({ deps, record, stored, summary, started }) }))!;
+    await publishStored(publish, { record, stored, summary, started, operationId: opts.operationId });
     return record;
   } catch (err) {
     await updateBackupRecord(deps.catalog.db, { id: backupId, set: { status: "failed", errorMessage: errorText(err), completedAt: new Date() } }).catch(

@@ -21,6 +21,7 @@ import {
   unlock,
   type BackupTenantOptions,
 } from "./backup";
+import { noProviderTook, publishSpooled, spoolArtifact, spooledColumns } from "./spool";
 import type { TenantBackupDeps } from "./tenant-backup-deps";
 
 export interface BackupTenantsOptions extends Omit<BackupTenantOptions, "tenantId" | "onProgress"> {
@@ -243,6 +244,7 @@ async function runBatch(deps: TenantBackupDeps, opts: BackupTenantsOptions, repo
     // [6] Keys in two queries, then each artifact compressed, encrypted and put, a few at once.
     const sealed = await deps.keyRing.sealNewArtifacts(scripts.map((x) => ({ kind: "tenant" as const, tenantId: x.record.tenantId, backupId: x.record.id })));
     const stored: { record: (typeof running)[number]; stored: StoredArtifact; summary: ExportSummary }[] = [];
+    const spooled: { record: (typeof running)[number]; stored: StoredArtifact; summary: ExportSummary; refused: unknown }[] = [];
     let next = 0;
     const worker = async (): Promise<void> => {
       while (next < scripts.length) {
@@ -265,7 +267,26 @@ async function runBatch(deps: TenantBackupDeps, opts: BackupTenantsOptions, repo
           });
           stored.push({ record, stored: artifact, summary });
         } catch (error) {
-          fail(record, error);
+          if (!deps.spool || !noProviderTook(error)) {
+            fail(record, error);
+            continue;
+          }
+          // no provider took it: the script is still in memory, sealed again (a new data key) into the spool
+          try {
+            const store = {
+              plaintext: script,
+              identity: { kind: "tenant" as const, tenantId: record.tenantId, backupId: record.id },
+              keyRing: deps.keyRing,
+              key: record.metadata.key,
+              gzipLevel: deps.gzipLevel,
+              meta: artifactMeta(opts, record.createdAt, () => summary),
+              signal: opts.signal,
+            };
+            const artifact = await spoolArtifact({ ...deps, spool: deps.spool }, { store, tenantId: record.tenantId, backupId: record.id });
+            spooled.push({ record, stored: artifact, summary, refused: error });
+          } catch (spoolError) {
+            fail(record, spoolError);
+          }
         }
       }
     };
@@ -274,6 +295,11 @@ async function runBatch(deps: TenantBackupDeps, opts: BackupTenantsOptions, repo
     // [7] Every outcome in one statement; the too-large tenants' records go; then the outcomes and the events.
     for (const x of stored)
       finished.set(x.record.id, { ...x.record, ...finishedColumns({ deps, record: x.record, stored: x.stored, summary: x.summary, started }) });
+    for (const x of spooled)
+      finished.set(x.record.id, {
+        ...x.record,
+        ...spooledColumns({ deps, record: x.record, stored: x.stored, summary: x.summary, started, refused: x.refused }),
+      });
     const records = new Map((await finishBackupRecords(deps.catalog.db, [...finished.values()])).map((r) => [r.id, r]));
     written = true;
     if (tooLarge.length > 0)
@@ -283,13 +309,22 @@ async function runBatch(deps: TenantBackupDeps, opts: BackupTenantsOptions, repo
           tooLarge.map((r) => r.id),
         ),
       );
-    for (const x of stored) report({ tenantId: x.record.tenantId, ok: true, record: records.get(x.record.id)!, skipped: false });
+    for (const x of [...stored, ...spooled]) report({ tenantId: x.record.tenantId, ok: true, record: records.get(x.record.id)!, skipped: false });
     for (const x of stored) {
       // The backup is done and recorded: an event that cannot be sent is not a reason to do it again
       // (storage-svc's sweep verifies and heals what its stored event would have announced).
       await publishStored(publish, { record: records.get(x.record.id)!, stored: x.stored, summary: x.summary, started, operationId: opts.operationId }).catch(
         () => {},
       );
+    }
+    for (const x of spooled) {
+      await publishSpooled(publish, {
+        record: records.get(x.record.id)!,
+        stored: x.stored,
+        summary: x.summary,
+        refused: x.refused,
+        operationId: opts.operationId,
+      }).catch(() => {});
     }
     return tooLarge.map((r) => r.tenantId);
   } catch (error) {

@@ -7,6 +7,7 @@ export {
   type BackupTenantOptions,
   type BackupTenantResult,
 } from "./backup";
+export { noProviderTook, spoolArtifact } from "./spool";
 export { backupTenants, type BackupTenantsOptions, type TenantBackupOutcome } from "./batch";
 export {
   restoreTenants,

@@ -2,7 +2,7 @@ import type { Publish } from "@hesaab/contracts";
 import { catalogUrl, ConfigError, type MasterKeySet } from "@hesaab/config";
 import { KeyRing, TenantKeyStore } from "@hesaab/crypto";
 import { openCatalog, openPool } from "@hesaab/db";
-import { openBackend, providersFromEnv, type ProviderEnv } from "@hesaab/storage";
+import { openBackend, openSpool, providersFromEnv, type ProviderEnv } from "@hesaab/storage";
 import type { DiscoverOptions } from "@hesaab/tenant-data";
 import type { TenantBackupDeps } from "./tenant-backup-deps";
 
@@ -13,6 +13,9 @@ export interface TenantBackupEnv extends ProviderEnv {
   BACKUP_RETENTION_DAYS: number;
   /** Every pool's wait for a connection (see `openPool`); default 10 s. */
   DATABASE_CONNECT_TIMEOUT_MS?: number | undefined;
+  /** The local spool (see `spool.ts`): both set, or no spool (a backup no provider took then fails, retryable). */
+  HESAAB_SPOOL_DIR?: string | undefined;
+  HESAAB_SPOOL_MAX_BYTES?: number | undefined;
 }
 
 const MiB = 1024 * 1024;
@@ -73,6 +76,10 @@ export function openTenantBackupDeps({
     discover,
     workDir,
     publish,
+    spool:
+      env.HESAAB_SPOOL_DIR && env.HESAAB_SPOOL_MAX_BYTES !== undefined
+        ? openSpool({ dir: env.HESAAB_SPOOL_DIR, maxBytes: env.HESAAB_SPOOL_MAX_BYTES })
+        : undefined,
     async close() {
       await platform.end();
       await catalog.close();

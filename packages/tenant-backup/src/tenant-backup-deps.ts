@@ -2,7 +2,7 @@ import type pg from "pg";
 import type { Publish } from "@hesaab/contracts";
 import type { KeyRing } from "@hesaab/crypto";
 import type { Catalog } from "@hesaab/db";
-import type { StorageBackend } from "@hesaab/storage";
+import type { LocalSpool, StorageBackend } from "@hesaab/storage";
 import type { DiscoverOptions } from "@hesaab/tenant-data";
 
 /**
@@ -24,6 +24,11 @@ export interface TenantBackupDeps {
   /** Where restores stage downloaded artifacts. */
   workDir: string;
   publish?: Publish | undefined;
+  /**
+   * Where a backup no provider took is kept, sealed, until storage-svc uploads it (see `spool.ts`).
+   * Without one, such a backup fails (retryable) as before.
+   */
+  spool?: LocalSpool | undefined;
   /**
    * Reuse a discovered plan for this long (ms) instead of reading the PostgreSQL catalog for every
    * tenant: a nightly run over thousands of tenants discovers once. Default 60 000; 0 disables.

@@ -1,9 +1,9 @@
 import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { Secret } from "@hesaab/config";
-import { readStackEnv } from "@hesaab/stack";
+import { readStackEnv, startS3Endpoint, type S3Endpoint } from "@hesaab/stack";
 
-export { ensureStack, readStackEnv, stopStack } from "@hesaab/stack";
+export { ensureStack, readStackEnv, stopStack, type S3Endpoint } from "@hesaab/stack";
 
 /** The stack's environment (from .stack/env), overlaid with process.env. */
 export function testEnv(): Record<string, string> {
@@ -60,6 +60,36 @@ export interface TestS3Config {
 export function testProviderConfig(name: "b2" | "r2"): TestS3Config {
   const { accessKeyId, secretAccessKey, ...p } = testProviders()[name];
   return { kind: "s3", ...p, credentials: { accessKeyId: new Secret(accessKeyId), secretAccessKey: new Secret(secretAccessKey) } };
+}
+
+/**
+ * A private S3 endpoint (its own s3rver process over `dir`) standing in for `name`, for tests that
+ * stop a provider and start it again (`endpoint.stop()` / `start()`) without touching the shared
+ * stack. `config` opens it as a backend; `env` holds the `<NAME>_*` variables a service reads.
+ */
+export async function privateS3Provider(name: "b2" | "r2", dir: string): Promise<{ endpoint: S3Endpoint; config: TestS3Config; env: Record<string, string> }> {
+  const shared = testProviders()[name];
+  const endpoint = await startS3Endpoint({ dir, bucket: `private-${name}` });
+  const p = name.toUpperCase();
+  return {
+    endpoint,
+    config: {
+      kind: "s3",
+      name,
+      endpoint: endpoint.url,
+      bucket: endpoint.bucket,
+      region: shared.region,
+      forcePathStyle: true,
+      credentials: { accessKeyId: new Secret(shared.accessKeyId), secretAccessKey: new Secret(shared.secretAccessKey) },
+    },
+    env: {
+      [`${p}_ENDPOINT_URL`]: endpoint.url,
+      [`${p}_BUCKET_NAME`]: endpoint.bucket,
+      [`${p}_REGION`]: shared.region,
+      [`${p}_ACCESS_KEY_ID`]: shared.accessKeyId,
+      [`${p}_SECRET_ACCESS_KEY`]: shared.secretAccessKey,
+    },
+  };
 }
 
 /**

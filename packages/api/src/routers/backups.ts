@@ -13,7 +13,7 @@ export interface BackupRequestAnswer {
 }
 
 const BACKUP_TYPES = ["tenant", "customer", "disaster"] as const;
-const BACKUP_STATUSES = ["pending", "running", "completed", "degraded", "failed", "expired", "deleted"] as const;
+const BACKUP_STATUSES = ["pending", "running", "completed", "degraded", "spooled", "failed", "expired", "deleted"] as const;
 const COPY_STATES = ["stored", "missing", "failed", "corrupt", "absent"] as const;
 
 /** The filters of a backup list (every one optional), with keyset paging: `cursor` is the `cursor` of the last item of the previous page. */

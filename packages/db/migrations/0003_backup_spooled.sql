@@ -1,0 +1,1 @@
+ALTER TYPE "backup"."backup_status" ADD VALUE IF NOT EXISTS 'spooled' BEFORE 'failed';

@@ -20,7 +20,7 @@ export interface ProgressView {
   etaSeconds?: number;
   /** The operation ended: this is the last view, the subscription ends after it. */
   final?: true;
-  outcome?: "completed" | "degraded" | "partial" | "failed" | "ready" | "mismatched";
+  outcome?: "completed" | "degraded" | "spooled" | "partial" | "failed" | "ready" | "mismatched";
   error?: { code: string; message: string };
 }
 
@@ -30,7 +30,7 @@ export type OperationKind = (typeof OPERATION_KINDS)[number] | "export";
 
 /** The event types of each kind of operation. */
 export const PROGRESS_TYPES: Record<OperationKind, readonly Event["type"][]> = {
-  backup: ["backup.tenant.started.v1", "backup.tenant.progress.v1", "backup.tenant.completed.v1", "backup.tenant.failed.v1"],
+  backup: ["backup.tenant.started.v1", "backup.tenant.progress.v1", "backup.tenant.completed.v1", "backup.tenant.spooled.v1", "backup.tenant.failed.v1"],
   restore: ["restore.progress.v1", "restore.completed.v1", "restore.failed.v1"],
   /** A rollback (its id is the restore's): the outcome only; the snapshots it restores are restores of their own. */
   rollback: ["restore.rolled_back.v1"],
@@ -94,7 +94,7 @@ class OperationFold {
   readonly #o: FollowOptions;
   /** Backup ids seen on this operation's events: a disaster backup's outcome names only its backup. */
   readonly #backups = new Set<string>();
-  readonly #tenants = new Map<string, { percent: number; ended?: "completed" | "degraded" | "failed" }>();
+  readonly #tenants = new Map<string, { percent: number; ended?: "completed" | "degraded" | "spooled" | "failed" }>();
   #percent = 0;
   #firstAt: number | undefined;
 
@@ -132,6 +132,11 @@ class OperationFold {
       case "backup.tenant.completed.v1":
         Object.assign(this.#tenant(m.data.tenantId), { percent: 100, ended: m.data.status });
         Object.assign(view, { bytes: m.data.size, rows: m.data.rows });
+        break;
+      case "backup.tenant.spooled.v1":
+        // no cloud took it: sealed in the local spool, storage-svc uploads it when one answers
+        Object.assign(this.#tenant(m.data.tenantId), { percent: 100, ended: "spooled" });
+        Object.assign(view, { bytes: m.data.size, rows: m.data.rows, error: { code: "backup_spooled", message: m.data.error } });
         break;
       case "backup.tenant.failed.v1":
         // a failure with a retry to follow is news, not the end
@@ -203,13 +208,14 @@ class OperationFold {
     return t;
   }
 
-  /** Once every tenant of the backup ended: all completed, any degraded, all failed, or partial. */
+  /** Once every tenant of the backup ended: all failed, some failed (partial), any spooled, any degraded, else completed. */
   #backupOutcome(): ProgressView["outcome"] {
     const all = [...this.#tenants.values()];
     if (all.length === 0 || all.some((t) => !t.ended)) return undefined;
     const failed = all.filter((t) => t.ended === "failed").length;
     if (failed === all.length) return "failed";
     if (failed > 0) return "partial";
+    if (all.some((t) => t.ended === "spooled")) return "spooled";
     return all.some((t) => t.ended === "degraded") ? "degraded" : "completed";
   }
 }

@@ -200,3 +200,38 @@ describe("followOperation: restores", () => {
     ]);
   });
 });
+
+describe("followOperation: a backup no cloud took", () => {
+  it("ends spooled once each tenant ended, one of them in the local spool", async () => {
+    const op2 = newId("evt");
+    const [b1, b2] = [newId("bkp"), newId("bkp")];
+    const events = [
+      stored(0, "backup.tenant.completed.v1", {
+        backupId: b1,
+        tenantId: "t1",
+        status: "completed",
+        size: 1,
+        sha256: "a".repeat(64),
+        rows: 4,
+        providers: [],
+        durationMs: 1,
+        operationId: op2,
+      }),
+      stored(1, "backup.tenant.spooled.v1", {
+        backupId: b2,
+        tenantId: "t2",
+        key: "k",
+        size: 9,
+        sha256: "b".repeat(64),
+        rows: 7,
+        error: "both down",
+        operationId: op2,
+      }),
+    ];
+    const views = await all(followOperation(reader(events), { kind: "backup", operationId: op2, tenantIds: ["t1", "t2"] }));
+    expect(views.map((v) => [v.tenantId, v.percent, v.final, v.outcome])).toEqual([
+      ["t1", 50, undefined, undefined],
+      ["t2", 100, true, "spooled"],
+    ]);
+  });
+});

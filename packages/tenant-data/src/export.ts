@@ -94,8 +94,17 @@ const PROGRESS_EVERY = 8 * MiB;
 export const INACTIVE: ReadonlySet<string> = new Set(["suspended", "deleted"]);
 export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-// Output settings that make the COPY text the same whatever the server's or role's defaults are.
+/**
+ * A killed client's statement goes on in its backend until it next writes to the socket: minutes of
+ * a DELETE holding the tenant's lock. PostgreSQL 14+ checks the socket this often while a query runs
+ * and ends the backend when its client is gone. Set on every export and restore transaction.
+ */
+export const DEAD_CLIENT_CHECK = "SET LOCAL client_connection_check_interval = '2s'";
+
+// Output settings that make the COPY text the same whatever the server's or role's defaults are
+// (and the dead-client check, which every transaction using them wants too).
 export const PIN_SETTINGS = [
+  DEAD_CLIENT_CHECK,
   "SET LOCAL client_encoding = 'UTF8'",
   "SET LOCAL standard_conforming_strings = on",
   "SET LOCAL datestyle = 'ISO, YMD'",

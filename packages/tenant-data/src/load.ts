@@ -336,7 +336,9 @@ async function chooseIntegrity(o: {
     for (const name of new Set(o.plan.unindexedForeignKeys.flatMap((f) => [f.table, f.references]))) {
       const table = o.plan.tables.find((t) => t.name === name);
       if (!table) continue;
-      const { rows: r } = await o.client.query<{ n: string }>(aggregateSql({ plan: o.plan, table, tenant: "$1", expression: "count(*) AS n" }), [o.opts.tenantId]);
+      const { rows: r } = await o.client.query<{ n: string }>(aggregateSql({ plan: o.plan, table, tenant: "$1", expression: "count(*) AS n" }), [
+        o.opts.tenantId,
+      ]);
       rows.set(name, Number(r[0]!.n));
     }
     o.warn(rowByRowWarning(o.plan, rows));

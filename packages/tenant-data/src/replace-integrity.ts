@@ -91,7 +91,7 @@ export async function checkKeptReferences(o: { client: pg.ClientBase; plan: Tena
     if (child?.filter.kind === "column") kept = `k.${child.filter.column} IS DISTINCT FROM $1`;
     else if (child) kept = `(k.tableoid, k.ctid) NOT IN (${tenantRows(o.plan, child, "t0.tableoid, t0.ctid")})`;
     const { rows } = await o.client.query<{ key: string }>(
-      `SELECT ${tuple("k", fk.columns)}::text AS key FROM ${fk.tableSql} k
+      `SELECT ROW${tuple("k", fk.columns)}::text AS key FROM ${fk.tableSql} k
         WHERE ${tuple("k", fk.columns)} IN (${tenantRows(o.plan, parent, fk.parentColumns.map((c) => `t0.${c}`).join(", "))}) AND ${kept}
         LIMIT 1`,
       [o.tenantId],
@@ -139,7 +139,7 @@ export async function checkLoadedReferences(o: {
     }
     const match = fk.columns.map((c, i) => `p.${fk.parentColumns[i]} = t0.${c}`).join(" AND ");
     const { rows } = await o.client.query<{ key: string }>(
-      `${tenantRows(o.plan, child, `${tuple("t0", fk.columns)}::text AS key`)} AND ${notNull}
+      `${tenantRows(o.plan, child, `ROW${tuple("t0", fk.columns)}::text AS key`)} AND ${notNull}
          AND NOT EXISTS (SELECT 1 FROM ${fk.parentSql} p WHERE ${match}) LIMIT 1`,
       [o.tenantId],
     );
@@ -185,9 +185,8 @@ export function rowByRowWarning(plan: TenantPlan, rows: Map<string, number>): st
     const parents = rows.get(f.references) ?? 0;
     return `${f.table} (${f.columns.join(", ")}) for ${f.constraint} → ${f.references}${rows.size > 0 ? `: ~${parents} × ${children} row reads` : ""}`;
   });
-  return [
-    "replace restore checks foreign keys row by row: the database role may not SET session_replication_role",
-    "(GRANT SET ON PARAMETER session_replication_role TO <role>, see docs/operations.md)",
-    slow.length > 0 ? `; deletes read a whole child table per parent row through the unindexed keys ${slow.join("; ")}` : "",
-  ].join(" ");
+  const why =
+    "replace restore checks foreign keys row by row: the database role may not SET session_replication_role " +
+    "(GRANT SET ON PARAMETER session_replication_role TO <role>, see docs/operations.md)";
+  return slow.length > 0 ? `${why}; each deleted parent row reads the child's rows through the unindexed keys ${slow.join("; ")}` : why;
 }

@@ -28,6 +28,7 @@ export {
   handleRestoreRequest,
   type SendCommand,
 } from "./handlers";
+export { markAbandonedRestores, RESTORE_ABANDONED } from "./restore-abandoned";
 export { rotateTenantKeys, shredTenant, handleKeysRotateRequested, handleKeysShredRequested, type RotationReport } from "./keys";
 export {
   exportDay,

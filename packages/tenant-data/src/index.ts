@@ -26,6 +26,7 @@ export {
   type ExportOptions,
   type ExportProgress,
   type ExportSummary,
+  type ExportSource,
   type ExportTableSummary,
   type TenantExport,
 } from "./export";

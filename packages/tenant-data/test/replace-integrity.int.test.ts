@@ -23,7 +23,7 @@ async function refusal(run: Promise<unknown>): Promise<{ code: string; message: 
     (e: unknown) => e,
   );
   if (!isHesaabError(err)) throw new Error(`expected a refusal, got ${String(err)}`);
-  return { code: err.code, message: err.message, context: (err.context ?? {}) as Record<string, unknown> };
+  return { code: err.code, message: err.message, context: err.context ?? {} };
 }
 
 describe("set-based integrity", () => {

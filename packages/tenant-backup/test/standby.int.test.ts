@@ -12,7 +12,7 @@ import { Secret } from "@hesaab/config";
 import { KeyRing, TenantKeyStore } from "@hesaab/crypto";
 import { backupRecords, migrate, openCatalog } from "@hesaab/db";
 import { createPlatformSchema, generatePlatform, tableChecksums, type GenerateResult } from "@hesaab/platform";
-import { type TenantBackupDeps, backupTenant, restoreTenants } from "../src";
+import { type TenantBackupDeps, backupTenant, buildCustomerExport, requestCustomerExport, restoreTenants } from "../src";
 import { localProvider } from "./harness";
 import { type ReplicaPair, startReplicaPair } from "./replica";
 
@@ -110,4 +110,16 @@ it("a backup whose standby read is cancelled by replay (40001) is taken again", 
     .from(backupRecords)
     .where(and(eq(backupRecords.tenantId, tenantId), eq(backupRecords.status, "failed")));
   expect(failed.map((f) => f.errorMessage).join("\n")).toMatch(/conflict with recovery/);
+});
+
+it("a customer export reads only the standby, its CSV files and script in one snapshot imported there", { timeout: 120_000 }, async () => {
+  const tenantId = platform.tenants.filter((t) => t.status === "active")[1]!.id;
+  // the primary is out of reach: an ended pool throws on any use
+  const ended = new pg.Pool({ connectionString: pair.primaryUrl });
+  await ended.end();
+  const exportDeps = { ...deps, platform: ended, exportDir: path.join(deps.workDir, "exports") };
+  const { export: requested } = await requestCustomerExport(exportDeps, { tenantId, requestedBy: "user:1" });
+  const ready = await buildCustomerExport(exportDeps, { exportId: requested.id });
+  expect(ready.status).toBe("ready");
+  expect(ready.fileSize).toBeGreaterThan(0);
 });

@@ -76,6 +76,17 @@ function ownedThrough(table: PlanTable, constraint: string): boolean {
 }
 
 /**
+ * True when the key carries the tenant: the child's tenant column references the parent's (a
+ * composite `(tenant_id, x)` key, or `tenant_id → tenants(id)`). Such a row can only reference its own
+ * tenant's rows, so there is nothing to look for, and looking would read every other tenant's rows.
+ */
+function carriesTenant(fk: PlanForeignKey, child: PlanTable, parent: PlanTable): boolean {
+  if (child.filter.kind !== "column" || parent.filter.kind !== "column") return false;
+  const at = fk.columns.indexOf(child.filter.column);
+  return at >= 0 && fk.parentColumns[at] === parent.filter.column;
+}
+
+/**
  * [1] Refuses (restore_referenced_elsewhere) when a row the restore keeps references one of the
  * tenant's rows: deleting them with the triggers off would leave it dangling.
  */
@@ -85,7 +96,7 @@ export async function checkKeptReferences(o: { client: pg.ClientBase; plan: Tena
     const parent = byName.get(fk.parent);
     if (!parent) continue;
     const child = byName.get(fk.table);
-    if (child && ownedThrough(child, fk.constraint)) continue;
+    if (child && (ownedThrough(child, fk.constraint) || carriesTenant(fk, child, parent))) continue;
     // a row of the child is kept when it is not this tenant's (any row of a table outside the plan)
     let kept = "true";
     if (child?.filter.kind === "column") kept = `k.${child.filter.column} IS DISTINCT FROM $1`;

@@ -56,8 +56,9 @@ export async function startBackupService(env: BackupSvcEnv, { name = "backup-svc
 
   // Customer exports: a few at once, on a pool of their own with two connections for each (an
   // archive holds two), so a burst of requests neither wedges itself nor takes the backups' connections.
+  // They only read: from the standby when there is one.
   const exportPool = openPool({
-    url: env.PLATFORM_DATABASE_URL,
+    url: env.PLATFORM_READ_DATABASE_URL ?? env.PLATFORM_DATABASE_URL,
     max: 2 * EXPORTS_AT_ONCE + 1,
     name: "hesaab-export",
     connectTimeoutMs: env.DATABASE_CONNECT_TIMEOUT_MS,
@@ -65,6 +66,7 @@ export async function startBackupService(env: BackupSvcEnv, { name = "backup-svc
   const exportDeps = {
     ...deps,
     platform: exportPool,
+    platformRead: undefined, // exportPool reads the standby already, on connections of its own
     exportDir: path.join(env.HESAAB_DATA_DIR, "exports"),
     excludeColumns: env.CUSTOMER_EXPORT_EXCLUDE_COLUMNS,
   };

@@ -80,7 +80,14 @@ export const columnExclusions = z
 const keepCount = z.coerce.number().int().min(0).max(1000).default(0);
 
 export const envPieces = {
-  platformDb: { PLATFORM_DATABASE_URL: z.string().min(1) },
+  platformDb: {
+    PLATFORM_DATABASE_URL: z.string().min(1),
+    /**
+     * A hot standby of the platform database: tenant backups, customer exports and discovery read it so
+     * the nightly run does not load the primary. Restores (and their rollback points) use the primary.
+     */
+    PLATFORM_READ_DATABASE_URL: z.string().min(1).optional(),
+  },
   catalogDb: {
     BACKUP_DATABASE_URL: z.string().min(1).optional(),
     /** Every database pool (platform and catalog) waits this long for a connection before `database_busy` (retryable). */

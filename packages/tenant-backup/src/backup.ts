@@ -17,7 +17,7 @@ import {
   type TenantPlan,
   type TenantScreening,
 } from "@hesaab/tenant-data";
-import type { TenantBackupDeps } from "./tenant-backup-deps";
+import { type TenantBackupDeps, readPool } from "./tenant-backup-deps";
 import { TenantBackupError } from "./errors";
 import { noProviderTook, publishSpooled, spoolArtifact, spooledColumns } from "./spool";
 
@@ -80,7 +80,7 @@ export async function backupTenant(deps: TenantBackupDeps, opts: BackupTenantOpt
         .update(backupRecords)
         .set({ status: "failed", errorMessage: ABANDONED, completedAt: new Date() })
         .where(and(eq(backupRecords.backupType, "tenant"), eq(backupRecords.tenantId, opts.tenantId), inArray(backupRecords.status, ["pending", "running"])));
-      return { record: await runBackup(deps, opts, publish), skipped: false };
+      return { record: await runBackupRetryingStandby(deps, opts, publish), skipped: false };
     } finally {
       broken = await unlock(lock, [opts.tenantId]);
     }
@@ -157,6 +157,38 @@ function existingPeriodBackup(record: BackupRecord | undefined): BackupTenantRes
   throw periodTaken(record);
 }
 
+/** Attempts of an export from a standby that replay cancelled (SQLSTATE 40001, `max_standby_streaming_delay`). */
+const STANDBY_ATTEMPTS = 3;
+
+/** The SQLSTATE of an error or of any error it wraps. */
+function sqlStateIn(err: unknown): string | undefined {
+  for (let e = err as { code?: unknown; context?: { sqlState?: unknown }; cause?: unknown } | undefined, depth = 0; e && depth < 8; depth++) {
+    if (typeof e.context?.sqlState === "string") return e.context.sqlState;
+    if (typeof e.code === "string" && /^[0-9A-Z]{5}$/.test(e.code)) return e.code;
+    e = e.cause as typeof e;
+  }
+  return undefined;
+}
+
+/**
+ * A standby cancels a long read that holds back its replay (`max_standby_streaming_delay`) with
+ * SQLSTATE 40001: the backup is taken again (a new record; the cancelled one is failed) a few times.
+ */
+async function runBackupRetryingStandby(
+  deps: TenantBackupDeps,
+  opts: BackupTenantOptions,
+  publish: NonNullable<TenantBackupDeps["publish"]>,
+): Promise<BackupRecord> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await runBackup(deps, opts, publish);
+    } catch (err) {
+      const fromStandby = deps.platformRead !== undefined && opts.purpose !== "pre_restore";
+      if (!fromStandby || attempt >= STANDBY_ATTEMPTS || sqlStateIn(err) !== "40001" || opts.signal?.aborted) throw err;
+    }
+  }
+}
+
 async function runBackup(deps: TenantBackupDeps, opts: BackupTenantOptions, publish: NonNullable<TenantBackupDeps["publish"]>): Promise<BackupRecord> {
   const started = Date.now();
   const running = runningRecord(opts);
@@ -173,7 +205,8 @@ async function runBackup(deps: TenantBackupDeps, opts: BackupTenantOptions, publ
   // [4] export → seal → every provider; when none took it and a spool is set, export again into the spool
   const exportAndStore = async (backends: StorageBackend[] | "spool") => {
     const exported = await exportTenant({
-      pool: deps.platform,
+      // a rollback point must hold the rows the restore replaces: the primary's, never a lagging standby's
+      pool: opts.purpose === "pre_restore" ? deps.platform : readPool(deps),
       tenantId: opts.tenantId,
       backupId,
       plan: await tenantPlan(deps),
@@ -304,6 +337,7 @@ export function finishedColumns(o: {
       schemaFingerprint: summary.schemaFingerprint,
       tables: Object.fromEntries(summary.tables.map((t) => [t.name, t.rows])),
       durationMs: Date.now() - o.started,
+      ...(summary.source ? { readFrom: summary.source.standby ? "standby" : "primary", replayLagSeconds: summary.source.replayLagSeconds } : {}),
     },
   } satisfies Partial<NewBackupRecord>;
 }
@@ -355,12 +389,12 @@ const plans = new WeakMap<object, { plan: Promise<TenantPlan>; at: number }>();
  * Callers that come while a discovery runs share it (one connection, not one each). Never call it
  * holding a connection of `deps.platform`: it takes one of its own.
  */
-export async function tenantPlan(deps: Pick<TenantBackupDeps, "platform" | "discover" | "planTtlMs">): Promise<TenantPlan> {
+export async function tenantPlan(deps: Pick<TenantBackupDeps, "platform" | "platformRead" | "discover" | "planTtlMs">): Promise<TenantPlan> {
   const ttl = deps.planTtlMs ?? 60_000;
   const hit = plans.get(deps);
   if (ttl > 0 && hit && Date.now() - hit.at < ttl) return hit.plan;
   const discovering = (async () => {
-    const client = await deps.platform.connect();
+    const client = await readPool(deps).connect();
     try {
       return await discoverTenantPlan({ client, ...deps.discover });
     } finally {

@@ -22,7 +22,7 @@ import {
   type BackupTenantOptions,
 } from "./backup";
 import { noProviderTook, publishSpooled, spoolArtifact, spooledColumns } from "./spool";
-import type { TenantBackupDeps } from "./tenant-backup-deps";
+import { type TenantBackupDeps, readPool } from "./tenant-backup-deps";
 
 export interface BackupTenantsOptions extends Omit<BackupTenantOptions, "tenantId" | "onProgress"> {
   tenantIds: string[];
@@ -208,7 +208,7 @@ async function runBatch(deps: TenantBackupDeps, opts: BackupTenantsOptions, repo
     let exported;
     try {
       exported = await exportTenantBatch({
-        pool: deps.platform,
+        pool: readPool(deps),
         plan: await tenantPlan(deps),
         tenants: running.map((r) => ({ tenantId: r.tenantId, backupId: r.id })),
         allowInactive: opts.allowInactive,

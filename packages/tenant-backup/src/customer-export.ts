@@ -25,12 +25,12 @@ import { createDecryptStream, createEncryptStream, serializeKeySidecar, type Art
 import { customerExports, writeAudit } from "@hesaab/db";
 import { checkTenant, writeTenantArchive, type ColumnExclusions } from "@hesaab/tenant-data";
 import { tenantPlan } from "./backup";
-import type { TenantBackupDeps } from "./tenant-backup-deps";
+import { type TenantBackupDeps, readPool } from "./tenant-backup-deps";
 import { TenantBackupError } from "./errors";
 
 export type CustomerExport = typeof customerExports.$inferSelect;
 
-export type CustomerExportDeps = Pick<TenantBackupDeps, "platform" | "catalog" | "keyRing" | "discover" | "planTtlMs" | "publish"> & {
+export type CustomerExportDeps = Pick<TenantBackupDeps, "platform" | "platformRead" | "catalog" | "keyRing" | "discover" | "planTtlMs" | "publish"> & {
   /**
    * Where exports are held for their 24 hours (a local directory; never a cloud). Every backup-svc
    * replica and the gateway must see the same one (one host, or a shared volume).
@@ -125,7 +125,7 @@ export async function requestCustomerExport(
   // the plan first: its discovery takes a connection of the same pool, and holding one while
   // waiting for another wedges the pool once as many requests as it has connections come at once
   const plan = await tenantPlan(deps);
-  const client = await deps.platform.connect();
+  const client = await readPool(deps).connect();
   try {
     await checkTenant({ client, plan, tenantId: opts.tenantId, allowInactive: false });
   } finally {
@@ -241,7 +241,7 @@ async function buildLocked(deps: CustomerExportDeps, opts: Parameters<typeof bui
     const plan = await tenantPlan(deps);
     await Promise.all([
       writeTenantArchive({
-        pool: deps.platform,
+        pool: readPool(deps),
         plan,
         tenantId: found.tenantId,
         exportId: found.id,

@@ -30,6 +30,7 @@ export {
   handleRollbackRequest,
   type SendCommand,
 } from "./handlers";
+export { markAbandonedRestores, RESTORE_ABANDONED } from "./restore-abandoned";
 export { rotateTenantKeys, shredTenant, handleKeysRotateRequested, handleKeysShredRequested, type RotationReport } from "./keys";
 export {
   exportDay,

@@ -8,6 +8,7 @@ import type { TenantBackupDeps } from "./tenant-backup-deps";
 
 export interface TenantBackupEnv extends ProviderEnv {
   PLATFORM_DATABASE_URL: string;
+  PLATFORM_READ_DATABASE_URL?: string | undefined;
   BACKUP_DATABASE_URL?: string | undefined;
   BACKUP_MASTER_KEYS: MasterKeySet;
   BACKUP_RETENTION_DAYS: number;
@@ -63,10 +64,13 @@ export function openTenantBackupDeps({
   }
   const connectTimeoutMs = env.DATABASE_CONNECT_TIMEOUT_MS;
   const platform = openPool({ url: env.PLATFORM_DATABASE_URL, max: units + 2, name: "hesaab-backup", connectTimeoutMs });
+  const read = env.PLATFORM_READ_DATABASE_URL;
+  const platformRead = read ? openPool({ url: read, max: units + 2, name: "hesaab-backup-read", connectTimeoutMs }) : undefined;
   const catalog = openCatalog({ url: catalogUrl(env), max: 2 * units + 4, connectTimeoutMs });
   const tenantKeys = new TenantKeyStore({ pool: catalog.pool, masterKeys: env.BACKUP_MASTER_KEYS });
   return {
     platform,
+    platformRead,
     catalog,
     keyRing: new KeyRing({ tenantKeys }),
     tenantKeys,
@@ -82,6 +86,7 @@ export function openTenantBackupDeps({
         : undefined,
     async close() {
       await platform.end();
+      await platformRead?.end();
       await catalog.close();
     },
   };

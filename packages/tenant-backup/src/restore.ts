@@ -11,6 +11,7 @@ import { checkDependencies, copyDependencies, dependencyTables, loadTenantScript
 import { backupTenant, tenantPlan } from "./backup";
 import type { TenantBackupDeps } from "./tenant-backup-deps";
 import { TenantBackupError } from "./errors";
+import { markAbandonedRestores, withOperationLock } from "./restore-abandoned";
 
 export interface RestoreRequest {
   operationId?: string;
@@ -60,6 +61,8 @@ export interface TenantRestoreOutcome {
   rollbackBackupId?: string | null;
   /** A dry run: the backup was verified, nothing was restored. */
   verifiedOnly?: true;
+  /** From the load, e.g. foreign keys checked row by row (the role lacks the grant): slow for big tenants. */
+  warnings?: string[];
   error?: { code: string; message: string; retryable: boolean };
 }
 
@@ -104,7 +107,8 @@ export async function restoreTenants(deps: TenantBackupDeps, req: RestoreRequest
     const dependencies = target.external
       ? await prepareCopyTarget(deps, { target: target.pool, targetDb: req.targetDb!, withDependencies: req.withDependencies ?? false })
       : undefined;
-    const report = await restoreInto(deps, { req, plan, target, operationId });
+    await markAbandonedRestores(deps);
+    const report = await withOperationLock(deps, operationId, () => restoreInto(deps, { req, plan, target, operationId }));
     return dependencies ? { ...report, dependencies } : report;
   } finally {
     if (target.external) await target.pool.end().catch(() => {});
@@ -407,7 +411,7 @@ async function restoreOne(
       },
     });
     await report({ tenantId, phase: "checking", percentage: 100, bytesDone: plaintextBytes, bytesTotal: plaintextBytes, rowsDone: loaded.rows });
-    return { ...outcome, ok: true, rows: loaded.rows };
+    return { ...outcome, ok: true, rows: loaded.rows, ...(loaded.warnings.length > 0 ? { warnings: loaded.warnings } : {}) };
   } catch (err) {
     return { ...outcome, ok: false, error: describe(err) };
   } finally {

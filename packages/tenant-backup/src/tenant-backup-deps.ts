@@ -10,8 +10,13 @@ import type { DiscoverOptions } from "@hesaab/tenant-data";
  * The same code runs in both: the CLI is the service without the bus.
  */
 export interface TenantBackupDeps {
-  /** The platform database (the tenants' rows). */
+  /** The platform database (the tenants' rows): the primary. Restores write here. */
   platform: pg.Pool;
+  /**
+   * A hot standby of it (`PLATFORM_READ_DATABASE_URL`): backups, exports and discovery read here
+   * when set. A rollback point is taken from `platform`: it must hold the rows a restore replaces.
+   */
+  platformRead?: pg.Pool | undefined;
   /** The catalog (the backup system's own tables). */
   catalog: Catalog;
   keyRing: KeyRing;
@@ -34,4 +39,9 @@ export interface TenantBackupDeps {
    * tenant: a nightly run over thousands of tenants discovers once. Default 60 000; 0 disables.
    */
   planTtlMs?: number;
+}
+
+/** Where backups, exports and discovery read: the standby when there is one. */
+export function readPool(deps: Pick<TenantBackupDeps, "platform" | "platformRead">): pg.Pool {
+  return deps.platformRead ?? deps.platform;
 }

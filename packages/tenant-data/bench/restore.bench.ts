@@ -3,13 +3,17 @@
 // Our steps run in child processes of their own, so each reports its own peak RSS. Row (d) is the whole
 // restore of the encrypted artifact (checksum, authenticated decrypt to nowhere, then decrypt → gunzip → load).
 //
-//   pnpm bench:restore                 # ≈ 300 MB of COPY text (BENCH_MB=300)
-//   BENCH_MB=30 pnpm bench:restore     # a quick run
+//   pnpm bench:restore                 # ≈ 40 MB of COPY text (BENCH_MB=40): ~30,000 invoices, fine on 2 cores
+//   BENCH_MB=300 pnpm bench:restore    # the large tenant
 //   BENCH_ROUNDS=3 …                   # repeat the psql/ours restore pair, alternating; best of each shown
 //   BENCH_VERIFY=0 …                   # skip comparing the loaded copy's checksums with the source's
 //   BENCH_REPLACE=0 …                  # skip the replace-mode restore on the source
-//   BENCH_FK_INDEXES=0 …               # replace without first adding the indexes discovery reports missing
-//                                      # (the sample schema lacks 10: deletes are then O(parents × children))
+//   BENCH_FK_INDEXES=1 …               # add the indexes discovery reports missing before the replace
+//                                      # (the sample schema lacks 10; without them, and without set-based
+//                                      # checks, deletes are O(parents × children))
+//   BENCH_ROW_BY_ROW=1 …               # also time the replace with PostgreSQL's row-by-row checks (slow)
+//
+// Row (c) is the replace restore with set-based integrity checks (issue 19): target < 2× row (a).
 import { spawn } from "node:child_process";
 import { createReadStream, createWriteStream } from "node:fs";
 import { mkdtemp, rm, stat, writeFile } from "node:fs/promises";
@@ -27,7 +31,7 @@ import { migrate } from "@hesaab/db";
 import { fsBackend } from "@hesaab/storage";
 import { freshDatabase } from "@hesaab/testkit";
 import { generatePlatform, tableChecksums } from "@hesaab/platform";
-import { type LoadMode, discoverTenantPlan, exportTenant, loadTenantScript, selectSql } from "../src/index";
+import { type ForeignKeyChecks, type LoadMode, discoverTenantPlan, exportTenant, loadTenantScript, selectSql } from "../src/index";
 import { emptyCopy } from "../test/helpers";
 
 const MB = 1e6;
@@ -42,7 +46,7 @@ interface ChildResult {
 
 type ChildTask =
   | { kind: "export"; url: string; tenantId: string; file: string }
-  | { kind: "load"; url: string; tenantId: string; file: string; mode: LoadMode }
+  | { kind: "load"; url: string; tenantId: string; file: string; mode: LoadMode; foreignKeyChecks?: ForeignKeyChecks }
   /** The whole restore of an artifact as a restore does it: stage (checksum), decrypt all to nowhere, then decrypt → gunzip → load. */
   | { kind: "artifact"; url: string; keysUrl: string; tenantId: string; root: string; ref: ArtifactRef; masterKey: string };
 
@@ -84,8 +88,9 @@ async function child(task: ChildTask): Promise<void> {
         tenantId: task.tenantId,
         script: createReadStream(task.file, { highWaterMark: 1 << 20 }),
         mode: task.mode,
+        foreignKeyChecks: task.foreignKeyChecks,
       });
-      detail = { rows: s.rows, deleted: s.deleted, bytes: s.bytes };
+      detail = { rows: s.rows, deleted: s.deleted, bytes: s.bytes, foreignKeyChecks: s.foreignKeyChecks };
     }
     const seconds = (performance.now() - started) / 1000;
     const cpu = process.cpuUsage(cpuAtStart);
@@ -125,11 +130,12 @@ async function ours(task: ChildTask): Promise<ChildResult> {
 }
 
 async function main(): Promise<void> {
-  const targetMb = Number(process.env.BENCH_MB ?? 300);
+  const targetMb = Number(process.env.BENCH_MB ?? 40);
   const rounds = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 1));
   const verify = process.env.BENCH_VERIFY !== "0";
   const replace = process.env.BENCH_REPLACE !== "0";
-  const fkIndexes = process.env.BENCH_FK_INDEXES !== "0";
+  const fkIndexes = process.env.BENCH_FK_INDEXES === "1";
+  const rowByRow = process.env.BENCH_ROW_BY_ROW === "1";
 
   const source = await freshDatabase("td_bench");
   const pool = new pg.Pool({ connectionString: source.url, max: 3 });
@@ -141,6 +147,10 @@ async function main(): Promise<void> {
     const tenant = gen.tenants[0]!;
     const tenantRows = Object.values(tenant.rows).reduce((a, b) => a + b, 0);
     log(`  tenant #1: ${(tenant.bytes / MB).toFixed(1)} MB of COPY text, ${tenantRows} rows`);
+    const shape = Object.entries(tenant.rows)
+      .filter(([, n]) => n >= 1000)
+      .map(([t, n]) => `${t} ${n}`)
+      .join(", ");
 
     const client = await pool.connect();
     const plan = await discoverTenantPlan({ client });
@@ -230,6 +240,8 @@ async function main(): Promise<void> {
     }
 
     let replaced: ChildResult | undefined;
+    let replacedRowByRow: ChildResult | undefined;
+    let replaceVerified = "not checked";
     if (replace) {
       if (fkIndexes && plan.unindexedForeignKeys.length > 0) {
         log(`adding the ${plan.unindexedForeignKeys.length} foreign-key indexes discovery reports missing …`);
@@ -239,8 +251,23 @@ async function main(): Promise<void> {
         }
         await pool.query("ANALYZE");
       }
-      log("loadTenantScript replace on the source …");
+      const everyone = async () => Promise.all(gen.tenants.map((t) => tableChecksums({ pool, tenantId: t.id })));
+      const before = verify ? JSON.stringify(await everyone()) : "";
+      log(`loadTenantScript replace on the source (unindexed keys: ${fkIndexes ? "indexed first" : plan.unindexedForeignKeys.length}) …`);
       replaced = await ours({ kind: "load", url: source.url, tenantId: tenant.id, file: scriptFile, mode: "replace" });
+      // the source was the backup's state: the replace must give exactly it back, other tenants untouched
+      if (verify) replaceVerified = JSON.stringify(await everyone()) === before ? "equal (every tenant)" : "DIFFERENT";
+      if (rowByRow) {
+        log("loadTenantScript replace with row-by-row checks (today's fallback) …");
+        replacedRowByRow = await ours({
+          kind: "load",
+          url: source.url,
+          tenantId: tenant.id,
+          file: scriptFile,
+          mode: "replace",
+          foreignKeyChecks: "row-by-row",
+        });
+      }
     }
 
     const psqlBest = Math.min(...psqlTimes);
@@ -281,17 +308,11 @@ async function main(): Promise<void> {
       fromArtifact.maxRssMb.toFixed(0),
       fromArtifact.cpuSeconds.toFixed(2),
     ]);
-    if (replaced) {
-      const label = `(c) restore: loadTenantScript replace${fkIndexes ? " (FK indexes added)" : " (no FK indexes)"}`;
-      table.push([
-        label,
-        replaced.seconds.toFixed(2),
-        rate(replaced.seconds),
-        (replaced.seconds / psqlBest).toFixed(2),
-        replaced.maxRssMb.toFixed(0),
-        replaced.cpuSeconds.toFixed(2),
-      ]);
-    }
+    const replaceRow = (label: string, r: ChildResult) =>
+      table.push([label, r.seconds.toFixed(2), rate(r.seconds), (r.seconds / psqlBest).toFixed(2), r.maxRssMb.toFixed(0), r.cpuSeconds.toFixed(2)]);
+    const indexes = fkIndexes ? "FK indexes added" : `${plan.unindexedForeignKeys.length} unindexed FKs`;
+    if (replaced) replaceRow(`(c) restore: replace, ${String(replaced.detail.foreignKeyChecks)} checks (${indexes})`, replaced);
+    if (replacedRowByRow) replaceRow(`(c') restore: replace, row-by-row checks (${indexes})`, replacedRowByRow);
     const widths = table[0]!.map((_, c) => Math.max(...table.map((r) => r[c]!.length)));
     const lines = table.map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join("  "));
     process.stdout.write(
@@ -307,7 +328,10 @@ async function main(): Promise<void> {
         `discovery (not in the export times): ${ourExports.map((e) => Number(e.detail.discoverMs).toFixed(0)).join(", ")} ms`,
         `every export round: psql ${psqlExports.map((t) => t.toFixed(2)).join(", ")} s; ours ${ourExports.map((t) => t.seconds.toFixed(2)).join(", ")} s`,
         `every restore round: psql ${psqlTimes.map((t) => t.toFixed(2)).join(", ")} s; ours ${ourTimes.map((t) => t.seconds.toFixed(2)).join(", ")} s`,
-        replaced ? `replace: ${String(replaced.detail.deleted)} rows deleted, ${String(replaced.detail.rows)} loaded` : "",
+        `tenant shape: ${shape}`,
+        replaced
+          ? `replace: ${String(replaced.detail.deleted)} rows deleted, ${String(replaced.detail.rows)} loaded; replace/psql ${(replaced.seconds / psqlBest).toFixed(2)} (target < 2), peak RSS ${replaced.maxRssMb.toFixed(0)} MB; rows after vs the backup: ${replaceVerified}`
+          : "",
         "",
       ].join("\n"),
     );

@@ -8,7 +8,8 @@ import { HesaabError, type HesaabErrorOptions } from "@hesaab/config";
  *            `export_aborted`, `export_failed`, `export_tenant_too_large`, `tenant_duplicate` (batch export only)
  * load       `restore_bad_script`, `restore_wrong_tenant`, `restore_wrong_backup`, `restore_table_missing`,
  *            `restore_dropped_column`, `restore_type_changed`, `restore_truncated`, `restore_count_mismatch`,
- *            `restore_target_not_empty`, `restore_aborted`, `restore_failed`
+ *            `restore_target_not_empty`, `restore_aborted`, `restore_failed`,
+ *            `restore_referenced_elsewhere` (a kept row references the tenant's), `restore_integrity_violated` (after load)
  */
 export const TENANT_DATA_ERROR_CODES = [
   "plan_root_missing",
@@ -32,6 +33,8 @@ export const TENANT_DATA_ERROR_CODES = [
   "restore_count_mismatch",
   "restore_target_not_empty",
   "restore_dependencies_failed",
+  "restore_referenced_elsewhere",
+  "restore_integrity_violated",
   "restore_aborted",
   "restore_failed",
 ] as const;

@@ -52,6 +52,17 @@ export interface ExportSummary {
   /** Bytes of the whole script. */
   bytes: number;
   durationMs: number;
+  /** Where the rows were read (single-tenant exports): the primary, or a hot standby and how far behind it was. */
+  source?: ExportSource;
+}
+
+export interface ExportSource {
+  standby: boolean;
+  /**
+   * On a standby, how far behind the primary its snapshot was, in seconds: 0 when it had replayed all
+   * it received, else the age of the last transaction it replayed. null on the primary (or unknown).
+   */
+  replayLagSeconds: number | null;
 }
 
 export interface TenantExport {
@@ -94,8 +105,17 @@ const PROGRESS_EVERY = 8 * MiB;
 export const INACTIVE: ReadonlySet<string> = new Set(["suspended", "deleted"]);
 export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-// Output settings that make the COPY text the same whatever the server's or role's defaults are.
+/**
+ * A killed client's statement goes on in its backend until it next writes to the socket: minutes of
+ * a DELETE holding the tenant's lock. PostgreSQL 14+ checks the socket this often while a query runs
+ * and ends the backend when its client is gone. Set on every export and restore transaction.
+ */
+export const DEAD_CLIENT_CHECK = "SET LOCAL client_connection_check_interval = '2s'";
+
+// Output settings that make the COPY text the same whatever the server's or role's defaults are
+// (and the dead-client check, which every transaction using them wants too).
 export const PIN_SETTINGS = [
+  DEAD_CLIENT_CHECK,
   "SET LOCAL client_encoding = 'UTF8'",
   "SET LOCAL standard_conforming_strings = on",
   "SET LOCAL datestyle = 'ISO, YMD'",
@@ -166,13 +186,29 @@ export function inactiveError(o: { tenantId: string; status: string | null; allo
 
 /** [3] The tenant must exist and be active (`tenant_not_found`, `tenant_not_active`). Returns the transaction's time. */
 export async function checkTenant(o: { client: pg.ClientBase; plan: TenantPlan; tenantId: string; allowInactive: boolean }): Promise<Date> {
+  return (await readTenant(o)).at;
+}
+
+/** Standby and replay lag, read in the same round trip as the tenant's row. */
+const SOURCE_SQL = `pg_catalog.pg_is_in_recovery() AS standby,
+  CASE WHEN pg_catalog.pg_is_in_recovery() THEN
+    CASE WHEN pg_catalog.pg_last_wal_receive_lsn() = pg_catalog.pg_last_wal_replay_lsn() THEN 0
+         ELSE extract(epoch FROM transaction_timestamp() - pg_catalog.pg_last_xact_replay_timestamp())::float8 END
+  END AS lag`;
+
+async function readTenant(o: {
+  client: pg.ClientBase;
+  plan: TenantPlan;
+  tenantId: string;
+  allowInactive: boolean;
+}): Promise<{ at: Date; source: ExportSource }> {
   const { plan, tenantId } = o;
   if (plan.root.keyType === "uuid" && !UUID.test(tenantId)) {
     throw tenantDataError({ code: "tenant_not_found", message: `tenant ${tenantId} not found (not a uuid)`, context: { tenantId } });
   }
   const status = plan.root.statusColumn ? `${plan.root.statusColumn}::text` : "NULL::text";
-  const { rows } = await o.client.query<{ status: string | null; at: Date }>(
-    `SELECT ${status} AS status, transaction_timestamp() AS at FROM ${plan.root.sql} WHERE ${plan.root.keySql} = $1`,
+  const { rows } = await o.client.query<{ status: string | null; at: Date; standby: boolean; lag: number | null }>(
+    `SELECT ${status} AS status, transaction_timestamp() AS at, ${SOURCE_SQL} FROM ${plan.root.sql} WHERE ${plan.root.keySql} = $1`,
     [tenantId],
   );
   const row = rows[0];
@@ -186,17 +222,18 @@ export async function checkTenant(o: { client: pg.ClientBase; plan: TenantPlan; 
   }
   const inactive = inactiveError({ tenantId, status: row.status, allowInactive: o.allowInactive });
   if (inactive) throw inactive;
-  return row.at;
+  return { at: row.at, source: { standby: row.standby, replayLagSeconds: row.lag === null ? null : Math.max(0, Number(row.lag)) } };
 }
 
 /**
  * Opens the export's transaction (its snapshot, or the one given), locks the tenant's tables and checks
  * the tenant; a failure releases the connection (rolled back when it is the tenant's fault) and throws.
  */
-async function beginSnapshot({ opts, conn }: { opts: ExportOptions; conn: Lease }): Promise<{ plan: TenantPlan; createdAt: Date }> {
+async function beginSnapshot({ opts, conn }: { opts: ExportOptions; conn: Lease }): Promise<{ plan: TenantPlan; createdAt: Date; source: ExportSource }> {
   const { client } = conn;
   let plan: TenantPlan;
   let createdAt: Date;
+  let source: ExportSource;
   try {
     plan = opts.plan ?? (await discoverTenantPlan({ ...opts.discover, client }));
     // One round trip (a backup of thousands of small tenants pays it per tenant). Neither SET nor
@@ -204,7 +241,7 @@ async function beginSnapshot({ opts, conn }: { opts: ExportOptions; conn: Lease 
     await client.query(
       `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; ${opts.snapshot ? `SET TRANSACTION SNAPSHOT ${client.escapeLiteral(opts.snapshot)}; ` : ""}${PIN_SETTINGS}; LOCK TABLE ${plan.tables.map((t) => t.sql).join(", ")} IN ACCESS SHARE MODE`,
     );
-    createdAt = await checkTenant({ client, plan, tenantId: opts.tenantId, allowInactive: opts.allowInactive ?? false });
+    ({ at: createdAt, source } = await readTenant({ client, plan, tenantId: opts.tenantId, allowInactive: opts.allowInactive ?? false }));
   } catch (err) {
     const failure = wrapFailure(err, { tenantId: opts.tenantId, backupId: opts.backupId });
     if (isHesaabError(failure) && failure.code.startsWith("tenant_")) {
@@ -217,7 +254,7 @@ async function beginSnapshot({ opts, conn }: { opts: ExportOptions; conn: Lease 
     }
     throw failure;
   }
-  return { plan, createdAt };
+  return { plan, createdAt, source };
 }
 
 /** The script's manifest: what the export holds and the schema it was taken from. */
@@ -246,7 +283,7 @@ export async function exportTenant(opts: ExportOptions): Promise<TenantExport> {
   const conn = await connect(opts);
   const { client } = conn;
   const highWaterMark = opts.highWaterMark ?? MiB;
-  const { plan, createdAt } = await beginSnapshot({ opts, conn });
+  const { plan, createdAt, source } = await beginSnapshot({ opts, conn });
 
   const manifest = scriptManifest({ opts, plan, createdAt });
   const tenantLiteral = client.escapeLiteral(opts.tenantId);
@@ -295,6 +332,7 @@ export async function exportTenant(opts: ExportOptions): Promise<TenantExport> {
         rows: progress.rows,
         bytes: progress.bytes,
         durationMs: Math.round(performance.now() - started),
+        source,
       });
     } catch (err) {
       failure = abortError ?? wrapFailure(err, { tenantId: opts.tenantId, backupId: opts.backupId });

@@ -22,9 +22,11 @@ export {
   exportTenant,
   checkTenant,
   PIN_SETTINGS,
+  DEAD_CLIENT_CHECK,
   type ExportOptions,
   type ExportProgress,
   type ExportSummary,
+  type ExportSource,
   type ExportTableSummary,
   type TenantExport,
 } from "./export";
@@ -39,7 +41,7 @@ export {
   type ExcludedColumn,
 } from "./column-exclusions";
 export { exportTenantBatch, type BatchExportOptions, type BatchExportResult } from "./export-batch";
-export { loadTenantScript, type LoadOptions, type LoadMode, type LoadProgress, type LoadSummary, type LoadTableSummary } from "./load";
+export { loadTenantScript, type ForeignKeyChecks, type LoadOptions, type LoadMode, type LoadProgress, type LoadSummary, type LoadTableSummary } from "./load";
 export { compatibleType, mapScript, stripFields, type TableMapping } from "./drift";
 export { ScriptReader, type ScriptEvent } from "./script-reader";
 export {

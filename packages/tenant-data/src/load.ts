@@ -6,13 +6,17 @@
  *  [2] map every table of the manifest onto the current plan by column name (./drift): missing
  *      tables, dropped columns and narrowed types are refused here, still before any change;
  *  [3] BEGIN; SET CONSTRAINTS ALL DEFERRED; take the tenant's restore lock (advisory, per tenant);
- *      replace: delete the tenant's rows in delete order (children first, root row last);
+ *      replace: foreign-key triggers off for this transaction and integrity checked set-based
+ *      (./replace-integrity: kept rows referencing the tenant's refused here), or, when the role may
+ *      not, row by row as PostgreSQL does with a warning naming the slow keys; then delete the
+ *      tenant's rows in delete order (children first, root row last);
  *      into-empty: make sure the tenant is not there;
  *  [4] each COPY block → `COPY <table> (<columns>) FROM STDIN`: bytes pass through untouched when
  *      the columns are those of the table (added columns simply are not listed and take their
  *      defaults); with allowDroppedColumns, dropped fields are cut out of every line;
  *  [5] the trailer `-- rows:` must be there (else the script was truncated) and equal each COPY's
  *      own row count;
+ *  [5b] replace with triggers off: every foreign key of the loaded rows finds its parent;
  *  [6] identity/serial sequences of the loaded tables move up to at least the largest loaded id;
  *  [7] COMMIT. Any error before → ROLLBACK: the tenant is exactly as it was. A connection lost or a
  *      process killed midway is the same: PostgreSQL never commits half a transaction.
@@ -31,6 +35,15 @@ import { type TableMapping, mapScript, stripColumns } from "./drift";
 import { TenantDataError, isRetryableSqlState, sqlState, tenantDataError } from "./errors";
 import { type TenantPlan, aggregateSql, deleteSql } from "./tenant-plan";
 import { ScriptReader, type ScriptEvent } from "./script-reader";
+import { DEAD_CLIENT_CHECK } from "./export";
+import {
+  type PlanForeignKey,
+  checkKeptReferences,
+  checkLoadedReferences,
+  disableForeignKeyTriggers,
+  planForeignKeys,
+  rowByRowWarning,
+} from "./replace-integrity";
 import type { ScriptManifest } from "./script";
 
 export type LoadMode = "replace" | "into-empty";
@@ -68,8 +81,14 @@ export interface LoadSummary {
   deleted: number;
   bytes: number;
   sequencesMoved: string[];
+  /** How foreign keys were checked: set-based (triggers off, anti-joins) or row by row (PostgreSQL's triggers). */
+  foreignKeyChecks: ForeignKeyChecks;
+  /** Things the operator should know (e.g. why a replace fell back to row-by-row checks). */
+  warnings: string[];
   durationMs: number;
 }
+
+export type ForeignKeyChecks = "set-based" | "row-by-row";
 
 export type LoadOptions = PgSource & {
   tenantId: string;
@@ -85,6 +104,13 @@ export type LoadOptions = PgSource & {
   expect?: { tenantId?: string; backupId?: string } | undefined;
   signal?: AbortSignal | undefined;
   onProgress?: (progress: LoadProgress) => void;
+  /**
+   * Replace mode: "set-based" (default) when the role may `SET session_replication_role`, falling
+   * back to "row-by-row" with a warning; "row-by-row" forces PostgreSQL's own per-row checks.
+   */
+  foreignKeyChecks?: ForeignKeyChecks | undefined;
+  /** Called with each warning as it arises (they are in the summary too). */
+  onWarning?: (warning: string) => void;
 };
 
 const RESTORE_LOCK = "hesaab.tenant-restore:";
@@ -215,8 +241,11 @@ export async function loadTenantScript(opts: LoadOptions): Promise<LoadSummary> 
     // [3]
     await client.query("BEGIN");
     inTransaction = true;
-    await client.query("SET LOCAL client_encoding = 'UTF8'; SET LOCAL standard_conforming_strings = on; SET CONSTRAINTS ALL DEFERRED");
+    await client.query(`SET LOCAL client_encoding = 'UTF8'; SET LOCAL standard_conforming_strings = on; ${DEAD_CLIENT_CHECK}; SET CONSTRAINTS ALL DEFERRED`);
     await client.query("SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended($1, 0))", [RESTORE_LOCK + opts.tenantId]);
+    const warnings: string[] = [];
+    const integrity = await chooseIntegrity({ client, plan, opts, warn: (w) => (warnings.push(w), opts.onWarning?.(w)) });
+    if (integrity.keys) await checkKeptReferences({ client, plan, keys: integrity.keys, tenantId: opts.tenantId });
     const deleted = await clearTarget({ client, plan, opts, checkAbort, progress });
 
     // [4]
@@ -234,6 +263,8 @@ export async function loadTenantScript(opts: LoadOptions): Promise<LoadSummary> 
 
     // [5]
     checkCounts({ manifest, mappings, trailer, loaded });
+    checkAbort();
+    if (integrity.keys) await checkLoadedReferences({ client, plan, keys: integrity.keys, tenantId: opts.tenantId, loaded });
 
     // [6] [7]
     checkAbort();
@@ -265,6 +296,8 @@ export async function loadTenantScript(opts: LoadOptions): Promise<LoadSummary> 
       deleted: [...deleted.values()].reduce((a, b) => a + b, 0),
       bytes: reader.bytes,
       sequencesMoved,
+      foreignKeyChecks: integrity.keys ? "set-based" : "row-by-row",
+      warnings,
       durationMs: Math.round(performance.now() - started),
     };
   } catch (err) {
@@ -283,6 +316,34 @@ export async function loadTenantScript(opts: LoadOptions): Promise<LoadSummary> 
   } finally {
     opts.signal?.removeEventListener("abort", onAbort);
   }
+}
+
+/**
+ * [3] Replace mode: turns the foreign-key triggers off and returns the keys to check set-based, or
+ * (role without the privilege, or asked) leaves them on with a warning naming the unindexed keys and
+ * the tenant's rows behind them. Into-empty loads keep PostgreSQL's checks (no deletes to speed up).
+ */
+async function chooseIntegrity(o: {
+  client: pg.ClientBase;
+  plan: TenantPlan;
+  opts: LoadOptions;
+  warn: (warning: string) => void;
+}): Promise<{ keys: PlanForeignKey[] | null }> {
+  if (o.opts.mode !== "replace") return { keys: null };
+  if (o.opts.foreignKeyChecks !== "row-by-row") {
+    if (await disableForeignKeyTriggers(o.client)) return { keys: await planForeignKeys(o.client, o.plan) };
+    const rows = new Map<string, number>();
+    for (const name of new Set(o.plan.unindexedForeignKeys.flatMap((f) => [f.table, f.references]))) {
+      const table = o.plan.tables.find((t) => t.name === name);
+      if (!table) continue;
+      const { rows: r } = await o.client.query<{ n: string }>(aggregateSql({ plan: o.plan, table, tenant: "$1", expression: "count(*) AS n" }), [
+        o.opts.tenantId,
+      ]);
+      rows.set(name, Number(r[0]!.n));
+    }
+    o.warn(rowByRowWarning(o.plan, rows));
+  }
+  return { keys: null };
 }
 
 /** [3] In `replace` mode, deletes the tenant's current rows (children first); in `into-empty` mode, checks the tenant is absent. */

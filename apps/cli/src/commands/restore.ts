@@ -28,6 +28,7 @@ function printReport(report: RestoreReport, json?: boolean): void {
     process.stdout.write(
       t.ok ? `ok      ${t.tenantId}  ${t.backupId}${where}, ${t.rows} rows\n` : `FAILED  ${t.tenantId}  ${t.error?.message} [${t.error?.code}]\n`,
     );
+    for (const w of t.warnings ?? []) process.stdout.write(`warning ${t.tenantId}: ${w}\n`);
   }
   process.stdout.write(
     `\nrestore ${report.operationId}: ${report.status}${report.rollbackAvailable ? `; undo with: hesaab restore rollback ${report.operationId}` : ""}\n`,

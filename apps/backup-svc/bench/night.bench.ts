@@ -1,0 +1,145 @@
+// A night of many small tenants on two backup-svc processes sharing the work queue (issue 19):
+// tenants per second per worker, the workers' CPU, and the catalog rows the night wrote.
+// Everything is private to the run: its own database, bus prefix, and two s3rver endpoints in a
+// temporary folder (thousands of objects never land in the shared stack's buckets).
+//
+//   pnpm --filter @hesaab/backup-svc bench:night                    # 20,000 tenants (BENCH_TENANTS)
+//   BENCH_TENANTS=500 pnpm --filter @hesaab/backup-svc bench:night  # a quick run
+//   BENCH_WORKERS=1 …                                               # one worker instead of two
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { createServer } from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import pg from "pg";
+import { connectBus } from "@hesaab/bus";
+import { migrate } from "@hesaab/db";
+import { createPlatformSchema, generatePlatform } from "@hesaab/platform";
+import { ensureStack, freshDatabase, stopStack } from "@hesaab/testkit";
+
+const appDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+
+function log(text: string): void {
+  process.stderr.write(`${text}\n`);
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc (Linux). */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+}
+
+/** Rows of every catalog table (schema "backup"). */
+async function catalogRows(pool: pg.Pool): Promise<Record<string, number>> {
+  const { rows: tables } = await pool.query<{ t: string }>("SELECT quote_ident(tablename) AS t FROM pg_tables WHERE schemaname = 'backup' ORDER BY 1");
+  const out: Record<string, number> = {};
+  for (const { t } of tables) out[t] = Number((await pool.query<{ n: string }>(`SELECT count(*) AS n FROM backup.${t}`)).rows[0]!.n);
+  return out;
+}
+
+function startWorker(env: Record<string, string>, name: string): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
+    cwd: appDir,
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stderr = "";
+  child.stderr.on("data", (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+  return new Promise((resolve, reject) => {
+    child.stdout.on("data", (d: Buffer) => {
+      if (d.toString().includes("backup-svc running")) resolve(child);
+    });
+    child.once("exit", (code) => reject(new Error(`${name} exited ${code}: ${stderr}`)));
+  });
+}
+
+async function main(): Promise<void> {
+  const tenants = Number(process.env.BENCH_TENANTS ?? 20_000);
+  const workers = Math.max(1, Number(process.env.BENCH_WORKERS ?? 2));
+  const dir = await mkdtemp(path.join(os.tmpdir(), "hesaab-night-"));
+  const db = await freshDatabase("bench_night");
+  const pool = new pg.Pool({ connectionString: db.url, max: 2 });
+  const prefix = `N${randomBytes(3).toString("hex")}`;
+  const children: ChildProcess[] = [];
+  try {
+    const stack = await ensureStack({ dir, b2Port: await freePort(), r2Port: await freePort(), database: db.url.slice(db.url.lastIndexOf("/") + 1) });
+    log(`generating ${tenants} small tenants …`);
+    await createPlatformSchema({ url: db.url });
+    const gen = await generatePlatform({ url: db.url, tenants, scale: 0.01, largeScale: 0.01 });
+    const active = gen.tenants.filter((t) => t.status === "active").length;
+    await migrate({ url: db.url });
+    const control = await connectBus({ url: stack.env.NATS_URL!, name: "bench-night", prefix });
+    await control.ensureStreams();
+    try {
+      const env = {
+        ...stack.env,
+        PLATFORM_DATABASE_URL: db.url,
+        BACKUP_DATABASE_URL: db.url,
+        HESAAB_BUS_PREFIX: prefix,
+        BACKUP_SCHEDULE_ENABLED: "false",
+        HESAAB_DATA_DIR: path.join(dir, "data"),
+      };
+      for (let i = 0; i < workers; i++) children.push(await startWorker(env, `worker ${i + 1}`));
+      const cpuBefore = children.map((c) => cpuSeconds(c.pid!));
+      const rowsBefore = await catalogRows(pool);
+      const period = `bench-${prefix}`;
+      log(`${workers} worker(s) running; requesting the night for ${active} active tenants …`);
+      const started = Date.now();
+      await control.publish("backup.tenant.requested.v1", { all: true, purpose: "scheduled", period, requestedBy: "bench" }, { msgId: period });
+      let done = { ok: 0, failed: 0 };
+      while (done.ok + done.failed < active) {
+        await new Promise((r) => setTimeout(r, 500));
+        const { rows } = await pool.query<{ ok: string; failed: string }>(
+          "SELECT count(*) FILTER (WHERE status IN ('completed', 'degraded')) AS ok, count(*) FILTER (WHERE status = 'failed') AS failed FROM backup.backup_records WHERE period = $1",
+          [period],
+        );
+        done = { ok: Number(rows[0]!.ok), failed: Number(rows[0]!.failed) };
+      }
+      const seconds = (Date.now() - started) / 1000;
+      const cpu = children.map((c, i) => cpuSeconds(c.pid!) - cpuBefore[i]!);
+      const rowsAfter = await catalogRows(pool);
+      const written = Object.entries(rowsAfter)
+        .map(([t, n]) => [t, n - (rowsBefore[t] ?? 0)] as const)
+        .filter(([, n]) => n > 0);
+      const { rows: bytes } = await pool.query<{ b: string }>("SELECT coalesce(sum(file_size), 0) AS b FROM backup.backup_records WHERE period = $1", [period]);
+      process.stdout.write(
+        [
+          "",
+          `night of ${active} active tenants (${tenants} generated), ${workers} backup-svc process(es) on one work queue`,
+          `  completed ${done.ok}, failed ${done.failed} in ${seconds.toFixed(1)} s: ${(done.ok / seconds).toFixed(1)} tenants/s, ${(done.ok / seconds / workers).toFixed(1)} per worker`,
+          `  worker CPU: ${cpu.map((c) => `${c.toFixed(1)} s`).join(", ")} (${(done.ok / cpu.reduce((a, b) => a + b, 0)).toFixed(1)} tenants per CPU second)`,
+          `  artifacts: ${(Number(bytes[0]!.b) / 1e6).toFixed(1)} MB; PUTs: ${done.ok * 2} per provider (artifact + sidecar)`,
+          `  catalog rows written: ${written.map(([t, n]) => `${t} ${n}`).join(", ")}`,
+          "",
+        ].join("\n"),
+      );
+    } finally {
+      for (const c of children) c.kill("SIGTERM");
+      await Promise.all(children.map((c) => (c.exitCode === null ? new Promise((r) => c.once("exit", r)) : Promise.resolve())));
+      await control.deleteStreams().catch(() => undefined);
+      await control.close();
+    }
+  } finally {
+    for (const c of children) if (c.exitCode === null) c.kill("SIGKILL");
+    stopStack(dir);
+    await pool.end();
+    await db.drop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+await main();

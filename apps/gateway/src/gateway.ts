@@ -5,6 +5,7 @@ import { connectBus } from "@hesaab/bus";
 import { KeyRing, TenantKeyStore } from "@hesaab/crypto";
 import { openCatalog, openPool, type Catalog } from "@hesaab/db";
 import { isSessionRevoked, sessionVerifier, type SessionKeys } from "@hesaab/session";
+import { alertChannelsView } from "@hesaab/storage-ops";
 import {
   customerExportLinks,
   existingTenants,
@@ -106,6 +107,7 @@ export async function startGateway(env: GatewayEnv, o: { logStream?: NodeJS.Writ
       exportRoles: env.CUSTOMER_EXPORT_ROLES,
       ...(exports ? { exports } : {}),
       storage: () => storageView(catalog),
+      alertChannels: alertChannelsView(env),
     },
     {
       logger: { level: env.GATEWAY_LOG_LEVEL, ...(o.logStream ? { stream: o.logStream } : {}) },

@@ -14,11 +14,14 @@ import {
   reconcile,
   retentionRulesInForce,
   startAlerting,
+  type Alerting,
 } from "@hesaab/storage-ops";
 import type { StorageSvcEnv } from "./env";
 
 export interface RunningService {
   bus: Bus;
+  /** The alerting loop (`tick()` runs one pass now: tests drive it with their clock). */
+  alerting: Alerting;
   stop(): Promise<void>;
 }
 
@@ -134,6 +137,7 @@ export async function startStorageService(
 
   return {
     bus,
+    alerting,
     async stop() {
       await Promise.all(schedules.map((s) => s.stop()));
       await Promise.all([stored.stop(), commands.stop(), raised.stop()]);

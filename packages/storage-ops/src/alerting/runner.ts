@@ -104,8 +104,12 @@ export function startAlerting(o: AlertingOptions): Alerting {
     }
     await guarded("alert delivery", async () => void (await deliverer.deliverDue(now)));
   };
-  // passes never overlap: each waits for the one before
-  const serial = (fn: () => Promise<void>) => (chain = chain.then(fn));
+  // passes never overlap: each waits for the one before (and a failed one does not stop the next)
+  const serial = (fn: () => Promise<void>): Promise<void> => {
+    const run = chain.then(fn);
+    chain = run.catch(() => {});
+    return run;
+  };
 
   const timer = setInterval(() => void serial(pass), o.env.ALERT_CHECK_INTERVAL_MS);
   timer.unref();

@@ -58,12 +58,16 @@ function baseEnv(): Record<string, string> {
 
 /** Starts an app's main.ts; resolves once it says it runs. Every line it writes lands in `logs`. */
 async function startApp(app: "backup-svc" | "storage-svc", env: Record<string, string>): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], { cwd: path.join(appsDir, app), env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
+    cwd: path.join(appsDir, app),
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   children.add(child);
   let out = "";
   const ready = new Promise<void>((resolve, reject) => {
     child.once("exit", (code) => reject(new Error(`${app} exited (${code}) before it ran:\n${out}`)));
-    for (const stream of [child.stdout!, child.stderr!]) {
+    for (const stream of [child.stdout, child.stderr]) {
       stream.on("data", (c: Buffer) => {
         const text = c.toString("utf8");
         logs.push(`[${app}] ${text}`);
@@ -127,7 +131,11 @@ describe("alerts across the services (real processes)", () => {
     // both providers unreachable (nothing listens on port 9): every attempt fails, retryably
     const doomed = await startApp("backup-svc", { ...backupEnv, B2_ENDPOINT_URL: "http://127.0.0.1:9", R2_ENDPOINT_URL: "http://127.0.0.1:9" });
     const job = () =>
-      control.publish("backup.tenant.job.v1", { tenantId: tenant, purpose: "on_demand", requestedBy: "test" }, { msgId: `job-${randomBytes(4).toString("hex")}` });
+      control.publish(
+        "backup.tenant.job.v1",
+        { tenantId: tenant, purpose: "on_demand", requestedBy: "test" },
+        { msgId: `job-${randomBytes(4).toString("hex")}` },
+      );
     const alertRows = async () =>
       (
         await pool.query<{ id: string; code: string; occurrences: number; resolved_at: Date | null }>(
@@ -148,7 +156,11 @@ describe("alerts across the services (real processes)", () => {
 
     // the same failure again: the open alert counts it, nothing new is raised or sent
     await job();
-    await waitFor(async () => (await alertRows())[0]?.occurrences === 2 && (await dlq()) === 2, "the second failure counted and both jobs dead-lettered", 90_000);
+    await waitFor(
+      async () => (await alertRows())[0]?.occurrences === 2 && (await dlq()) === 2,
+      "the second failure counted and both jobs dead-lettered",
+      90_000,
+    );
     const afterTwo = await alertRows();
     expect(afterTwo.map((a) => a.code)).toEqual(["tenant_backup_failed"]); // no dead-letter alert besides it either
     const deliveries = (await pool.query("select kind, channel from backup.alert_deliveries order by id")).rows;

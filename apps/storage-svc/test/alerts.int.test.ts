@@ -91,7 +91,10 @@ describe("alert delivery", () => {
 
       // still running: the next alert's email goes out as well
       const second = (await raise("test_still_running"))!;
-      await waitFor(async () => (await listAlertDeliveries(catalog.db, { alertId: second })).filter((r) => r.status !== "pending").length === 2, "the second alert settled");
+      await waitFor(
+        async () => (await listAlertDeliveries(catalog.db, { alertId: second })).filter((r) => r.status !== "pending").length === 2,
+        "the second alert settled",
+      );
       expect(smtp.messages).toHaveLength(2);
 
       // nothing lost: the endpoint is back, the dead deliveries are sent again, signed
@@ -146,7 +149,8 @@ describe("storage samples", () => {
     try {
       await svc.alerting.tick();
       expect(await days()).toEqual([["2031-03-04", 1]]);
-      const [total] = (await catalog.pool.query("select bytes from backup.storage_samples where provider = 'b2' and tenant_id is null and backup_type is null")).rows;
+      const [total] = (await catalog.pool.query("select bytes from backup.storage_samples where provider = 'b2' and tenant_id is null and backup_type is null"))
+        .rows;
       expect(Number(total.bytes)).toBe(1234);
       clock = new Date("2031-03-04T23:59:00Z");
       await svc.alerting.tick();

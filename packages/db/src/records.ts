@@ -285,7 +285,15 @@ export async function raiseAlert(deps: { catalog: { db: CatalogDb }; publish?: P
           return { id: first?.id, inserted: false };
         }
       }
-      const values = { id, severity: alert.severity, code: alert.code, message: alert.message, context, dedupKey: alert.key ?? null, groupKey: alert.group ?? null };
+      const values = {
+        id,
+        severity: alert.severity,
+        code: alert.code,
+        message: alert.message,
+        context,
+        dedupKey: alert.key ?? null,
+        groupKey: alert.group ?? null,
+      };
       const [row] = alert.group
         ? await tx
             .insert(alerts)

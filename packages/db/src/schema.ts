@@ -187,7 +187,9 @@ export const alerts = backupSchema.table(
   (t) => [
     index("alerts_open_idx").on(t.resolvedAt, t.raisedAt),
     uniqueIndex("alerts_dedup_key_uq").on(t.dedupKey),
-    uniqueIndex("alerts_group_open_uq").on(t.groupKey).where(sql`${t.resolvedAt} is null`),
+    uniqueIndex("alerts_group_open_uq")
+      .on(t.groupKey)
+      .where(sql`${t.resolvedAt} is null`),
   ],
 );
 

@@ -2,7 +2,15 @@ import { createHmac } from "node:crypto";
 import nodemailer, { type Transporter } from "nodemailer";
 import { describeError } from "@hesaab/config";
 import type { Log } from "@hesaab/contracts";
-import { alerts, claimDueAlertDeliveries, enqueueAlertDeliveries, settleAlertDelivery, type AlertDelivery, type Catalog, type NewAlertDelivery } from "@hesaab/db";
+import {
+  alerts,
+  claimDueAlertDeliveries,
+  enqueueAlertDeliveries,
+  settleAlertDelivery,
+  type AlertDelivery,
+  type Catalog,
+  type NewAlertDelivery,
+} from "@hesaab/db";
 import { inArray } from "drizzle-orm";
 import type { AlertChannels } from "./channels";
 
@@ -169,7 +177,9 @@ export class AlertDeliverer {
     } catch (err) {
       // nodemailer's errors carry the server's answer, never the password; the code says what failed
       const e = err as { code?: unknown; responseCode?: unknown };
-      throw new Error(`the SMTP server refused or was unreachable (${String(e.code ?? "error")}${e.responseCode ? ` ${String(e.responseCode)}` : ""})`, { cause: err });
+      throw new Error(`the SMTP server refused or was unreachable (${String(e.code ?? "error")}${e.responseCode ? ` ${String(e.responseCode)}` : ""})`, {
+        cause: err,
+      });
     }
   }
 }

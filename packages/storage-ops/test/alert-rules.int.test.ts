@@ -16,15 +16,15 @@ afterAll(async () => {
   await h?.close();
 });
 
-/** A good (or failed) backup record created at `at`. */
-async function record(type: "tenant" | "disaster", tenantId: string | null, at: Date, status: "completed" | "failed" = "completed") {
+/** A good backup record created at `at`. */
+async function record(type: "tenant" | "disaster", tenantId: string | null, at: Date) {
   await insertBackupRecord(h.catalog.db, {
     id: newId("bkp"),
     backupType: type,
     tenantId,
     filename: "x.bkp1",
     encryptionKeyId: "",
-    status,
+    status: "completed",
     fileSize: 1_000_000_000,
     createdAt: at,
     completedAt: at,

@@ -113,6 +113,40 @@ describe("alert delivery", () => {
   });
 });
 
+describe("daily summary", () => {
+  it("one summary email per day (its schedule's period), with the day's failures and the open alerts", async () => {
+    const prefix = `A${randomBytes(3).toString("hex")}`;
+    const control = await controlBus(prefix);
+    const smtp = await startSmtp(SMTP);
+    const svc = await startStorageService(
+      envFor(prefix, {
+        ALERT_SMTP_URL: smtp.url,
+        ALERT_EMAIL_TO: "ops@example.test",
+        ALERT_EMAIL_FROM: "backup@example.test",
+        ALERT_CHECK_INTERVAL_MS: "3600000",
+      }),
+      { name: "summary" },
+    );
+    try {
+      await raiseAlert(
+        { catalog, publish: eventPublisher(control) },
+        { severity: "warning", code: "test_for_summary", message: "in the summary", group: "test_for_summary" },
+      );
+      await waitFor(() => smtp.messages.length === 1, "the alert's own email");
+      await svc.alerting.summary("2031-04-01");
+      await svc.alerting.summary("2031-04-01"); // the same day again: not sent twice
+      expect(smtp.messages).toHaveLength(2);
+      expect(smtp.messages[1]).toMatch(/daily summary/);
+      expect(smtp.messages[1]).toContain("test_for_summary");
+      const summaries = (await listAlertDeliveries(catalog.db)).filter((d) => d.kind === "summary");
+      expect(summaries.map((d) => [d.key, d.status])).toEqual([["summary:2031-04-01:email", "delivered"]]);
+    } finally {
+      await svc.stop();
+      await smtp.close();
+    }
+  });
+});
+
 describe("storage samples", () => {
   it("one sample per UTC day, whatever the number of checks (the clock injected)", async () => {
     const prefix = `A${randomBytes(3).toString("hex")}`;

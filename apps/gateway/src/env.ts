@@ -19,6 +19,12 @@ const schema = z
     ...envPieces.retention,
     ...envPieces.retentionKeeps,
     STORAGE_DEEP_VERIFY_PERCENT: envPieces.deepVerify.STORAGE_DEEP_VERIFY_PERCENT,
+    // the alert channels storage-svc delivers to, shown (kind and target, never a secret) by `alerts.channels`
+    ALERT_WEBHOOK_URL: envPieces.alerts.ALERT_WEBHOOK_URL,
+    ALERT_WEBHOOK_SECRET: envPieces.alerts.ALERT_WEBHOOK_SECRET,
+    ALERT_SMTP_URL: envPieces.alerts.ALERT_SMTP_URL,
+    ALERT_EMAIL_TO: envPieces.alerts.ALERT_EMAIL_TO,
+    ALERT_EMAIL_FROM: envPieces.alerts.ALERT_EMAIL_FROM,
     GATEWAY_HOST: z.string().default("127.0.0.1"),
     GATEWAY_PORT: z.coerce.number().int().min(0).max(65_535).default(8080),
     /**

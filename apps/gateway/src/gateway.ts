@@ -6,6 +6,7 @@ import { KeyRing, TenantKeyStore } from "@hesaab/crypto";
 import { openCatalog, openPool, type Catalog } from "@hesaab/db";
 import { checkDisasterTarget, disasterTargetUrl } from "@hesaab/dr";
 import { isSessionRevoked, sessionVerifier, type SessionKeys } from "@hesaab/session";
+import { alertChannelsView } from "@hesaab/storage-ops";
 import {
   customerExportLinks,
   existingTenants,
@@ -114,6 +115,7 @@ export async function startGateway(env: GatewayEnv, o: { logStream?: NodeJS.Writ
           liveUrls: [env.PLATFORM_DATABASE_URL, catalogUrl(env)],
           allowNonEmpty,
         })),
+      alertChannels: alertChannelsView(env),
     },
     {
       logger: { level: env.GATEWAY_LOG_LEVEL, ...(o.logStream ? { stream: o.logStream } : {}) },

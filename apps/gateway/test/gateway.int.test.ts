@@ -11,6 +11,8 @@ import { newId, subjectOf, type Message } from "@hesaab/contracts";
 import { createPlatformSchema, generatePlatform } from "@hesaab/platform";
 import { loadEnv } from "../src/env";
 import { storageView, type AppRouter } from "@hesaab/api";
+import { Secret } from "@hesaab/config";
+import { alertChannelsView } from "@hesaab/storage-ops";
 import { startGateway } from "../src/gateway";
 import { buildServer } from "../src/server";
 
@@ -19,6 +21,13 @@ let database: FreshDatabase;
 let catalog: Catalog;
 let url: string;
 let close: () => Promise<void>;
+const ALERT_ENV = {
+  ALERT_WEBHOOK_URL: "https://hooks.example.test/T01/hook",
+  ALERT_WEBHOOK_SECRET: new Secret("whsec-gateway-test"),
+  ALERT_SMTP_URL: new Secret("smtp://alerts:smtp-pass-gateway-test@mail.example.test:587"),
+  ALERT_EMAIL_TO: "ops@example.test",
+  ALERT_EMAIL_FROM: "backup@example.test",
+};
 
 beforeAll(async () => {
   database = await freshDatabase("gateway");
@@ -29,7 +38,7 @@ beforeAll(async () => {
     keys: { secret: Buffer.from(adminSecret, "utf8") },
     isRevoked: (jti) => isSessionRevoked(catalog.db, jti),
   });
-  const app = await buildServer({ db: catalog.db, verifyAdminSession, storage: () => storageView(catalog) });
+  const app = await buildServer({ db: catalog.db, verifyAdminSession, storage: () => storageView(catalog), alertChannels: alertChannelsView(ALERT_ENV) });
   url = await app.listen({ host: "127.0.0.1", port: 0 });
   close = () => app.close();
 });
@@ -95,6 +104,7 @@ describe("gateway", () => {
         () => c.admin.me.query(),
         () => c.storage.analytics.query(),
         () => c.alerts.list.query({}),
+        () => c.alerts.channels.query(),
         () => c.alerts.resolve.mutate({ id: newId("alr") }),
         () => c.audit.list.query({}),
       ]) {
@@ -162,6 +172,18 @@ describe("gateway", () => {
     ]);
     expect(view.monthlyTotal).toBeGreaterThanOrEqual(0);
     expect(view.projection.map((p) => p.months)).toEqual([3, 6, 12]);
+  });
+
+  it("alerts.channels: the configured channels' kinds and hosts, never a secret", async () => {
+    const shown = await client(url, adminToken()).alerts.channels.query();
+    expect(shown).toEqual({
+      channels: [
+        { kind: "webhook", target: "https://hooks.example.test" },
+        { kind: "email", target: "ops@example.test via smtp://mail.example.test:587" },
+      ],
+    });
+    const text = JSON.stringify(shown);
+    for (const secret of ["whsec-gateway-test", "smtp-pass-gateway-test", "T01"]) expect(text).not.toContain(secret);
   });
 
   it("alerts: open ones listed; acknowledged stays open, resolved leaves the list; each audited; an unknown one is NOT_FOUND", async () => {

@@ -20,8 +20,6 @@ const schema = z.object({
   /** Deep verification of a sample (see the two limits below). */
   STORAGE_DEEP_VERIFY_CRON: z.string().default("0 5 * * *"),
   STORAGE_RETENTION_CRON: z.string().default("0 4 * * *"),
-  /** A usage sample into storage_samples (growth over time). */
-  STORAGE_SAMPLE_CRON: z.string().default("15 0 * * *"),
   /** Set to "false" to run only the event and command consumers (e.g. a second replica). */
   STORAGE_SCHEDULES_ENABLED: z
     .enum(["true", "false"])
@@ -39,6 +37,8 @@ const schema = z.object({
   /** How often the local spool is drained (and once at start): sealed backups no provider took, uploaded when one answers. */
   STORAGE_SPOOL_DRAIN_INTERVAL_MS: z.coerce.number().int().min(100).default(60_000),
   ...envPieces.busPrefix,
+  // alert rules and delivery; the usage sample is taken on the first check of each UTC day
+  ...envPieces.alerts,
 });
 
 export type StorageSvcEnv = z.output<typeof schema>;

@@ -14,26 +14,35 @@ import {
   platformTenants,
   reconcile,
   retentionRulesInForce,
-  takeStorageSample,
+  startAlerting,
+  type Alerting,
 } from "@hesaab/storage-ops";
 import { openSpool } from "@hesaab/storage";
 import type { StorageSvcEnv } from "./env";
 
 export interface RunningService {
   bus: Bus;
+  /** The alerting loop (`tick()` runs one pass now: tests drive it with their clock). */
+  alerting: Alerting;
   stop(): Promise<void>;
 }
 
 /**
- * storage-svc: replication and healing, verification, reconciliation, retention and usage samples.
+ * storage-svc: replication and healing, verification, reconciliation, retention, usage samples and alerts.
  * Wiring only: the work is in @hesaab/storage-ops.
  *  - evt storage.artifact.stored.v1 (durable "storage-svc"): keyless verification + replication;
+ *  - evt alert.raised.v1 (durable "storage-svc-alerts"): the alert's notifications, queued and sent;
  *  - cmd.storage.> : verify, replicate and retention requests (retention: the same rules as the schedule);
- *  - schedules (once per period across replicas): reconcile, retention, sample; the deep
- *    verification schedule publishes a verify request, so any replica may run it;
+ *  - schedules (once per period across replicas): reconcile, retention, the daily alert summary; the
+ *    deep verification schedule publishes a verify request, so any replica may run it;
+ *  - the alerting loop (ALERT_CHECK_INTERVAL_MS): alert rules, deliveries due, and the day's usage
+ *    sample when it has none yet. `now` is its clock (tests move it);
  *  - the local spool (backups no provider took): drained at start and every interval (see `drainSpool`).
  */
-export async function startStorageService(env: StorageSvcEnv, { name = "storage-svc" }: { name?: string } = {}): Promise<RunningService> {
+export async function startStorageService(
+  env: StorageSvcEnv,
+  { name = "storage-svc", now }: { name?: string; now?: () => Date } = {},
+): Promise<RunningService> {
   await migrate({ url: catalogUrl(env) });
   const bus = await connectBus({ url: env.NATS_URL, name, prefix: env.HESAAB_BUS_PREFIX });
   await bus.ensureStreams();
@@ -60,6 +69,24 @@ export async function startStorageService(env: StorageSvcEnv, { name = "storage-
     backoffMs: env.HESAAB_BUS_PREFIX ? [200, 400, 800] : [5_000, 30_000, 120_000, 600_000, 1_800_000],
     onDeadLetter,
   };
+
+  const alerting = startAlerting({
+    catalog: ops.catalog,
+    backends: ops.backends,
+    publish: ops.publish,
+    env,
+    log: bus.log,
+    checks: env.STORAGE_SCHEDULES_ENABLED,
+    ...(now ? { now } : {}),
+  });
+  const raised = await bus.consumeEvents({
+    ...common,
+    durable: "storage-svc-alerts",
+    filter: subjectOf("alert.raised.v1"),
+    handler: async (message) => {
+      if (message.type === "alert.raised.v1") await alerting.raised(message.data.alertId);
+    },
+  });
 
   const stored = await bus.consumeEvents({
     ...common,
@@ -99,8 +126,8 @@ export async function startStorageService(env: StorageSvcEnv, { name = "storage-
       const report = await applyRetention({ ...ops, rules: await rules(), activeTenants: await activeTenants() });
       bus.log.info("retention applied", { deleted: report.deleted.length, kept: report.kept.length, failed: report.failed.length });
     });
-    schedule("storage-sample", env.STORAGE_SAMPLE_CRON, async () => {
-      await takeStorageSample({ catalog: ops.catalog });
+    schedule("alert-summary", env.ALERT_SUMMARY_CRON, async (period) => {
+      await alerting.summary(period);
     });
     schedule("storage-deep-verify", env.STORAGE_DEEP_VERIFY_CRON, async (period) => {
       await bus.publish(
@@ -124,10 +151,12 @@ export async function startStorageService(env: StorageSvcEnv, { name = "storage-
 
   return {
     bus,
+    alerting,
     async stop() {
       await drainer.stop();
       await Promise.all(schedules.map((s) => s.stop()));
-      await Promise.all([stored.stop(), commands.stop()]);
+      await Promise.all([stored.stop(), commands.stop(), raised.stop()]);
+      await alerting.stop();
       await bus.drain();
       await platform.end();
       await ops.close();

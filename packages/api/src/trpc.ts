@@ -6,7 +6,7 @@ import { isHesaabError } from "@hesaab/config";
 import type { DataInput, MessageType } from "@hesaab/contracts";
 import type { CatalogDb } from "@hesaab/db";
 import { ADMIN_ROLE, type AdminSession, type SessionVerdict, type TenantSession } from "@hesaab/session";
-import type { RetentionEnv } from "@hesaab/storage-ops";
+import type { AlertChannelView, RetentionEnv } from "@hesaab/storage-ops";
 import type { CustomerExportLinks, TenantDirectoryPage } from "@hesaab/tenant-backup";
 import { errorBodyOf, INTERNAL_MESSAGE } from "./errors";
 import type { ReadEvents } from "./progress";
@@ -64,6 +64,8 @@ export interface Context {
   checkDisasterTarget?: ((o: { targetDb: string; allowNonEmpty: boolean }) => Promise<void>) | undefined;
   /** Storage analytics for the admin app (the gateway gives `storageView`); without it `storage.analytics` is SERVICE_UNAVAILABLE. */
   storage?: (() => Promise<StorageView>) | undefined;
+  /** The alert channels configured (kind and target, never a secret: `alertChannelsView` of @hesaab/storage-ops); undefined: none. */
+  alertChannels?: readonly AlertChannelView[] | undefined;
 }
 
 // meta: a procedure served on a REST path too says so with `.meta({ openapi: { method, path, protect, tags, summary } })`

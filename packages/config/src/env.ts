@@ -174,6 +174,36 @@ export const envPieces = {
     /** When set, sessions must carry this `iss` (HesaabPlus's login URL, say). */
     SESSION_ISSUER: z.string().min(1).optional(),
   },
+  /**
+   * Alert rules and delivery (storage-svc delivers; the gateway shows which channels are configured).
+   * A webhook needs its URL and secret; email needs the SMTP URL and both addresses.
+   */
+  alerts: {
+    /** JSON POST of every alert raised and resolved, signed `x-hesaab-signature: sha256=<hex HMAC-SHA256 of the body>`. */
+    ALERT_WEBHOOK_URL: z.url().optional(),
+    ALERT_WEBHOOK_SECRET: secretString.optional(),
+    /** `smtp://user:password@host:port` (or `smtps://`): alert emails and the daily summary. */
+    ALERT_SMTP_URL: secretString.optional(),
+    /** Comma-separated recipients. */
+    ALERT_EMAIL_TO: z.string().min(3).optional(),
+    ALERT_EMAIL_FROM: z.string().min(3).optional(),
+    /** Attempts per delivery before it is dead-lettered (kept in alert_deliveries, status dead). */
+    ALERT_DELIVERY_ATTEMPTS: z.coerce.number().int().min(1).max(30).default(6),
+    /** The first retry's delay; each next one doubles it. */
+    ALERT_DELIVERY_BACKOFF_MS: z.coerce.number().int().min(1).default(5_000),
+    /** Daily summary email (cron, in STORAGE_SCHEDULE_TZ). */
+    ALERT_SUMMARY_CRON: z.string().default("0 7 * * *"),
+    /** How often the rules are checked and due deliveries sent. */
+    ALERT_CHECK_INTERVAL_MS: z.coerce.number().int().min(50).default(30_000),
+    /** A tenant whose last good backup is older than this (hours) raises `tenant_backup_stale`. */
+    ALERT_TENANT_STALE_HOURS: z.coerce.number().positive().default(26),
+    /** A provider unreachable for longer than this (minutes) raises `provider_unavailable`. */
+    ALERT_PROVIDER_DOWN_MINUTES: z.coerce.number().nonnegative().default(15),
+    /** No good disaster backup for longer than this (hours) raises `disaster_backup_missing`. */
+    ALERT_DR_STALE_HOURS: z.coerce.number().positive().default(26),
+    /** Estimated monthly storage cost (USD) over which `storage_cost_over_budget` is raised; unset: no budget. */
+    ALERT_STORAGE_BUDGET_MONTHLY: z.coerce.number().positive().optional(),
+  },
 } as const;
 
 /** Parse `source` (default `process.env`) with `schema`; on failure, one readable error listing every bad variable (values never shown). */

@@ -17,6 +17,8 @@ export {
   listAlerts,
   settleAlert,
   raiseAlert,
+  resolveAlertGroups,
+  openAlertGroups,
   type AlertInput,
   alertOnDeadLetter,
   type DeadLetterFacts,
@@ -32,3 +34,12 @@ export { catalogClaims } from "./schedule-claims";
 export { DbError, DB_ERROR_CODES, type DbErrorCode } from "./errors";
 export { readRuntimeSettings, writeRuntimeSetting } from "./settings";
 export { tenantBackupSummaries, listVerifications, type TenantBackupSummary, type VerificationRow } from "./browse";
+export {
+  enqueueAlertDeliveries,
+  claimDueAlertDeliveries,
+  settleAlertDelivery,
+  redeliverDeadAlerts,
+  listAlertDeliveries,
+  type AlertDelivery,
+  type NewAlertDelivery,
+} from "./alert-deliveries";

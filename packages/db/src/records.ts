@@ -2,7 +2,7 @@ import { and, desc, eq, inArray, isNotNull, isNull, lte, sql, type SQL } from "d
 import { errorText } from "@hesaab/config";
 import { newId, noPublish, type Publish } from "@hesaab/contracts";
 import type { CatalogDb } from "./client";
-import { alerts, backupRecords, type ProviderCopy } from "./schema";
+import { alertKeys, alerts, backupRecords, type ProviderCopy } from "./schema";
 
 /**
  * Catalog operations on backup records. A record is written `running` before the first byte is
@@ -255,36 +255,90 @@ export interface AlertInput {
   context?: Record<string, unknown>;
   /**
    * What the alert is about, when several places may raise one for the same thing (`job:<message
-   * id>`: a failed job's handler and its dead letter). The first alert with a key is the only one:
-   * later ones are neither recorded nor published (the catalog's unique index decides).
+   * id>`: a failed job's handler and its dead letter). The first raise with a key is the only one:
+   * later ones are neither recorded nor published (`alert_keys` decides), counted or not in a group.
    */
   key?: string;
+  /**
+   * The condition it reports (`tenant_backup_failed:<tenant>`): while an alert of this group is
+   * open, raising it again only counts an occurrence (no new alert, nothing published); once
+   * resolved (`resolveAlertGroups`), the next raise is a new alert.
+   */
+  group?: string;
 }
 
 /**
  * Records an alert in the catalog and publishes `alert.raised.v1`; returns its id (with `key`, the
- * id of the alert already raised for it, if any: that one is not raised again). Never throws (an
- * alert must not fail, or hide the error of, the operation that raised it): `undefined` when it
- * could not be recorded.
+ * id of the alert already raised for it, if any: that one is not raised again; with `group`, the open
+ * alert of the group, whose occurrences it counts). Never throws (an alert must not fail, or hide the
+ * error of, the operation that raised it): `undefined` when it could not be recorded.
  */
 export async function raiseAlert(deps: { catalog: { db: CatalogDb }; publish?: Publish | undefined }, alert: AlertInput): Promise<string | undefined> {
-  const id = newId("alr");
   const context = alert.context ?? {};
   try {
-    const [row] = await deps.catalog.db
-      .insert(alerts)
-      .values({ id, severity: alert.severity, code: alert.code, message: alert.message, context, dedupKey: alert.key ?? null })
-      .onConflictDoNothing({ target: alerts.dedupKey })
-      .returning({ id: alerts.id });
-    if (!row) {
-      const [first] = await deps.catalog.db.select({ id: alerts.id }).from(alerts).where(eq(alerts.dedupKey, alert.key!));
-      return first?.id;
+    const raised = await deps.catalog.db.transaction(async (tx) => {
+      const id = newId("alr");
+      if (alert.key) {
+        const [claimed] = await tx.insert(alertKeys).values({ key: alert.key, alertId: id }).onConflictDoNothing().returning({ key: alertKeys.key });
+        if (!claimed) {
+          const [first] = await tx.select({ id: alertKeys.alertId }).from(alertKeys).where(eq(alertKeys.key, alert.key));
+          return { id: first?.id, inserted: false };
+        }
+      }
+      const values = {
+        id,
+        severity: alert.severity,
+        code: alert.code,
+        message: alert.message,
+        context,
+        dedupKey: alert.key ?? null,
+        groupKey: alert.group ?? null,
+      };
+      const [row] = alert.group
+        ? await tx
+            .insert(alerts)
+            .values(values)
+            .onConflictDoUpdate({
+              target: alerts.groupKey,
+              targetWhere: sql`${alerts.resolvedAt} is null`,
+              set: { occurrences: sql`${alerts.occurrences} + 1`, lastRaisedAt: sql`now()` },
+            })
+            .returning({ id: alerts.id })
+        : await tx.insert(alerts).values(values).returning({ id: alerts.id });
+      // counted in the group's open alert: its key points there, so raising the key again is a no-op
+      if (row!.id !== id && alert.key) await tx.update(alertKeys).set({ alertId: row!.id }).where(eq(alertKeys.key, alert.key));
+      return { id: row!.id, inserted: row!.id === id };
+    });
+    if (raised.inserted && raised.id) {
+      await (deps.publish ?? noPublish)("alert.raised.v1", { alertId: raised.id, severity: alert.severity, code: alert.code, message: alert.message, context });
     }
-    await (deps.publish ?? noPublish)("alert.raised.v1", { alertId: id, severity: alert.severity, code: alert.code, message: alert.message, context });
-    return id;
+    return raised.id;
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Resolves the open alerts of these groups (their condition cleared: the tenant's next good backup, a
+ * provider back); returns the ids resolved, for their "resolved" notifications.
+ */
+export async function resolveAlertGroups(db: CatalogDb, groups: readonly string[], now: Date = new Date()): Promise<string[]> {
+  if (groups.length === 0) return [];
+  const rows = await db
+    .update(alerts)
+    .set({ resolvedAt: now })
+    .where(and(inArray(alerts.groupKey, [...groups]), isNull(alerts.resolvedAt)))
+    .returning({ id: alerts.id });
+  return rows.map((r) => r.id);
+}
+
+/** The open alerts raised with a group, of these codes (the conditions a rule may find cleared). */
+export async function openAlertGroups(db: CatalogDb, codes: readonly string[]): Promise<Alert[]> {
+  if (codes.length === 0) return [];
+  return db
+    .select()
+    .from(alerts)
+    .where(and(inArray(alerts.code, [...codes]), isNull(alerts.resolvedAt), isNotNull(alerts.groupKey)));
 }
 
 /** What the dead-letter alert needs of a dead letter (the bus's `DeadLetter`: db does not know the bus). */

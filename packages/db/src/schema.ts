@@ -177,8 +177,56 @@ export const alerts = backupSchema.table(
     resolvedAt: tstz("resolved_at"),
     /** What the alert is about, when one thing must raise one alert (`job:<message id>`); NULL: no deduplication. */
     dedupKey: text("dedup_key"),
+    /**
+     * The condition it reports (`tenant_backup_failed:<tenant>`): while it is open, the same condition
+     * raised again counts here (`occurrences`) instead of raising a second alert; resolved, the next one is new.
+     */
+    groupKey: text("group_key"),
+    occurrences: integer("occurrences").notNull().default(1),
+    lastRaisedAt: tstz("last_raised_at"),
   },
-  (t) => [index("alerts_open_idx").on(t.resolvedAt, t.raisedAt), uniqueIndex("alerts_dedup_key_uq").on(t.dedupKey)],
+  (t) => [
+    index("alerts_open_idx").on(t.resolvedAt, t.raisedAt),
+    uniqueIndex("alerts_dedup_key_uq").on(t.dedupKey),
+    uniqueIndex("alerts_group_open_uq")
+      .on(t.groupKey)
+      .where(sql`${t.resolvedAt} is null`),
+  ],
+);
+
+/**
+ * Every dedup key ever raised and the alert it went into: a key raised again (a failed job's dead
+ * letter after its handler's alert) changes nothing, even when its first raise only counted in a group.
+ */
+export const alertKeys = backupSchema.table("alert_keys", {
+  key: text("key").primaryKey(),
+  alertId: text("alert_id").notNull(),
+  at: tstz("at").notNull().defaultNow(),
+});
+
+/**
+ * Notifications of alerts to the configured channels (webhook, email), one row per alert, kind and
+ * channel: its attempts and outcome. A row that failed every attempt is `dead` and keeps its payload
+ * (the dead letter: nothing is lost; `redeliverDeadAlerts` sends it again).
+ */
+export const alertDeliveries = backupSchema.table(
+  "alert_deliveries",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    /** `<kind>:<alert id or day>:<channel>`: one delivery per alert, kind and channel. */
+    key: text("key").notNull(),
+    alertId: text("alert_id"), // null: a daily summary
+    channel: text("channel").notNull(), // webhook | email
+    kind: text("kind").notNull(), // raised | resolved | summary
+    status: text("status").notNull().default("pending"), // pending | delivered | dead
+    attempts: integer("attempts").notNull().default(0),
+    nextAttemptAt: tstz("next_attempt_at").notNull().defaultNow(),
+    lastError: text("last_error"),
+    payload: jsonb("payload").$type<Record<string, unknown>>().notNull(),
+    createdAt: tstz("created_at").notNull().defaultNow(),
+    deliveredAt: tstz("delivered_at"),
+  },
+  (t) => [uniqueIndex("alert_deliveries_key_uq").on(t.key), index("alert_deliveries_due_idx").on(t.status, t.nextAttemptAt)],
 );
 
 /** Schedules, retention and other runtime settings, as JSON values by key. */

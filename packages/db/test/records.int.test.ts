@@ -15,6 +15,7 @@ import {
   migrate,
   openCatalog,
   raiseAlert,
+  resolveAlertGroups,
   setProviderCopy,
   settleAlert,
   writeAudit,
@@ -155,6 +156,35 @@ describe("alerts", () => {
     await raiseAlert(deps, { severity: "info", code: "test_twice", message: "twice" });
     await raiseAlert(deps, { severity: "info", code: "test_twice", message: "twice" });
     expect(await catalog.db.select().from(alerts).where(eq(alerts.code, "test_twice"))).toHaveLength(2);
+  });
+
+  it("raiseAlert with a group: one open alert per condition counting its occurrences; each key counted once; resolved, the next raise is new", async () => {
+    const published: unknown[] = [];
+    const deps = { catalog, publish: async (_type: string, data: unknown) => void published.push(data) };
+    const group = `tenant_backup_failed:${newId("job")}`;
+    const failed = (job: string) => ({ severity: "critical" as const, code: "tenant_backup_failed", message: "backup failed", key: `job:${job}`, group });
+    const [a, b] = await Promise.all([raiseAlert(deps, failed("g1")), raiseAlert(deps, failed("g2"))]);
+    expect(a).toBe(b);
+    // the dead letters of both jobs (same keys): no new alert, no extra count
+    const dead = (job: string) => raiseAlert(deps, { severity: "critical", code: "job_dead_lettered", message: "dead-lettered", key: `job:${job}` });
+    expect(await dead("g1")).toBe(a);
+    expect(await dead("g2")).toBe(a);
+    const open = async () => catalog.db.select().from(alerts).where(eq(alerts.groupKey, group));
+    expect((await open()).map((r) => [r.id, r.occurrences, r.resolvedAt])).toEqual([[a, 2, null]]);
+    expect((await open())[0]!.lastRaisedAt).toBeInstanceOf(Date);
+    expect(published).toHaveLength(1);
+
+    expect(await resolveAlertGroups(catalog.db, [group])).toEqual([a]);
+    expect(await resolveAlertGroups(catalog.db, [group])).toEqual([]); // resolved once
+    const next = await raiseAlert(deps, failed("g3"));
+    expect(next).not.toBe(a);
+    expect((await open()).map((r) => [r.id, r.occurrences, r.resolvedAt === null])).toEqual(
+      expect.arrayContaining([
+        [a, 2, false],
+        [next, 1, true],
+      ]),
+    );
+    expect(published).toHaveLength(2);
   });
 
   it("settleAlert: the first to acknowledge stays the one who did; a resolved alert leaves the open list and cannot be settled again", async () => {

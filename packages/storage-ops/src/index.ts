@@ -57,3 +57,8 @@ export { rebuildCatalog, type RebuildOptions, type RebuildReport, type RebuiltRe
 export { handleArtifactStored, handleReplicateRequested, handleVerifyRequested, verifyAll, type VerifyDeps } from "./handlers";
 export { openStorageOps, type StorageOpsEnv, type OpenedStorageOps } from "./open-storage-ops";
 export { drainSpool, type DrainReport } from "./spool-drain";
+export { alertChannels, alertChannelsView, type AlertChannels, type AlertChannelEnv, type AlertChannelView } from "./alerting/channels";
+export { AlertDeliverer, signWebhookBody, SIGNATURE_HEADER, type AlertDelivererOptions, type DeliveryReport } from "./alerting/delivery";
+export { evaluateAlertRules, checkStorageBudget, newAlertRuleState, type AlertThresholds, type AlertRuleState, type RulesOutcome } from "./alerting/rules";
+export { startAlerting, type Alerting, type AlertingEnv, type AlertingOptions } from "./alerting/runner";
+export { dailySummary } from "./alerting/summary";

@@ -82,6 +82,8 @@ export async function handleBackupJob(
         message: `backup of tenant ${data.tenantId} failed: ${error.message}`,
         context: { tenantId: data.tenantId, attempt: delivery.attempt, code: error.code, messageId: message.id },
         key: jobAlertKey(message.id),
+        // a tenant failing night after night is one alert counting its failures, resolved by its next good backup
+        group: `tenant_backup_failed:${data.tenantId}`,
       });
     }
     throw err;

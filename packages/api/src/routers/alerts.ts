@@ -29,8 +29,12 @@ export const alertsRouter = router({
         acknowledgedAt: a.acknowledgedAt?.toISOString() ?? null,
         acknowledgedBy: a.acknowledgedBy,
         resolvedAt: a.resolvedAt?.toISOString() ?? null,
+        occurrences: a.occurrences,
+        lastRaisedAt: a.lastRaisedAt?.toISOString() ?? null,
       }));
     }),
+  /** Where alerts are delivered (storage-svc sends them): each configured channel's kind and target, never its secret. */
+  channels: adminProcedure.query(({ ctx }) => ({ channels: (ctx.alertChannels ?? []).map((c) => ({ kind: c.kind, target: c.target })) })),
   /** "Someone is on it": the alert stays open until resolved. */
   acknowledge: adminProcedure.input(z.object({ id: alertId })).mutation(({ ctx, input }) => settle(ctx, { id: input.id, as: "acknowledged" })),
   /** Closed: it leaves the open list. */

@@ -56,8 +56,22 @@ function attestationKey(keys: MasterKeySet, version: number): Buffer | undefined
 }
 
 function mac(key: Buffer, fields: AttestedFields): string {
-  const { id, kind, backupId, tenantId, outcome, providerUsed, startedAt, finishedAt, durations, tables, error, restoredByVersion, restoredByCommit, keyVersion } =
-    fields;
+  const {
+    id,
+    kind,
+    backupId,
+    tenantId,
+    outcome,
+    providerUsed,
+    startedAt,
+    finishedAt,
+    durations,
+    tables,
+    error,
+    restoredByVersion,
+    restoredByCommit,
+    keyVersion,
+  } = fields;
   const canonical = canonicalJson({
     id,
     kind,

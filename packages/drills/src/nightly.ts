@@ -41,7 +41,14 @@ export interface DrillReport {
 }
 
 /** Coverage of the window and the latest drill records, each verified (`hesaab drill report`, the admin API). */
-export async function drillReport(o: { db: CatalogDb; keys: MasterKeySet; windowDays: number; now?: Date; limit?: number; tenantId?: string }): Promise<DrillReport> {
+export async function drillReport(o: {
+  db: CatalogDb;
+  keys: MasterKeySet;
+  windowDays: number;
+  now?: Date;
+  limit?: number;
+  tenantId?: string;
+}): Promise<DrillReport> {
   const coverage = drillCoverage({ candidates: await drillCandidates(o.db), now: o.now ?? new Date(), windowDays: o.windowDays });
   const drills = await listDrillRecords(o.db, { keys: o.keys, limit: o.limit ?? 50, tenantId: o.tenantId });
   return { coverage, drills, tampered: drills.filter((d) => d.attestation === "tampered").length };

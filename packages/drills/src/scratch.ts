@@ -83,8 +83,16 @@ function run(o: { cmd: string; args: string[]; url: string; stdin?: Readable }):
   return { stdout: child.stdout, done };
 }
 
-/** Copies the definitions (no rows) of `schemas` from `sourceUrl` into the empty `targetUrl`. */
+/** Copies the definitions (no rows) of `schemas` from `sourceUrl` into the empty, freshly created `targetUrl`. */
 export async function copySchema(o: { sourceUrl: string; targetUrl: string; schemas: string[] }): Promise<void> {
+  // a new database has an empty `public`; a dump that names it creates it, so it goes first
+  const target = new pg.Client({ connectionString: o.targetUrl });
+  await target.connect();
+  try {
+    await target.query(o.schemas.map((s) => `DROP SCHEMA IF EXISTS ${quoteIdent(s)} CASCADE`).join("; "));
+  } finally {
+    await target.end().catch(() => undefined);
+  }
   const dump = run({
     cmd: "pg_dump",
     args: ["--schema-only", "--no-owner", "--no-privileges", "--no-password", ...o.schemas.flatMap((s) => ["--schema", s])],

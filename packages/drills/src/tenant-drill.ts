@@ -69,7 +69,8 @@ export function compareTables(o: {
   return out;
 }
 
-const asRecord = (v: unknown): Record<string, unknown> | undefined => (v && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined);
+const asRecord = (v: unknown): Record<string, unknown> | undefined =>
+  v && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
 
 function expectedOf(record: BackupRecord): { rows: Record<string, number>; checksums: Record<string, string> | undefined } {
   const rows = Object.fromEntries(Object.entries(asRecord(record.metadata.tables) ?? {}).map(([k, v]) => [k, Number(v)]));
@@ -128,7 +129,14 @@ export async function attestDrill(deps: DrillDeps, o: { result: Omit<DrillResult
         result.outcome === "failed"
           ? `restore drill of ${what} failed: ${result.error?.message ?? "unknown error"}`
           : `restore drill of ${what} restored rows that differ from its manifest (${mismatched.slice(0, 5).join(", ")}${mismatched.length > 5 ? ", …" : ""})`,
-      context: { drillId: result.drillId, kind: result.kind, backupId: result.backupId, tenantId: result.tenantId, outcome: result.outcome, tables: mismatched },
+      context: {
+        drillId: result.drillId,
+        kind: result.kind,
+        backupId: result.backupId,
+        tenantId: result.tenantId,
+        outcome: result.outcome,
+        tables: mismatched,
+      },
       key: `drill:${result.drillId}`,
     },
   );
@@ -192,7 +200,7 @@ export async function drillTenant(
     kind: "tenant" as const,
     backupId: record.id,
     tenantId,
-    outcome: (error ? "failed" : matched ? "match" : "mismatch") as DrillOutcome,
+    outcome: (error ? "failed" : matched ? "match" : "mismatch"),
     providerUsed,
     durations,
     tables,

@@ -200,7 +200,7 @@ export async function drillTenant(
     kind: "tenant" as const,
     backupId: record.id,
     tenantId,
-    outcome: (error ? "failed" : matched ? "match" : "mismatch"),
+    outcome: error ? "failed" : matched ? "match" : "mismatch",
     providerUsed,
     durations,
     tables,

@@ -15,6 +15,7 @@ import {
   retentionRulesInForce,
   takeStorageSample,
 } from "@hesaab/storage-ops";
+import { drillDisaster, openDrillDeps, runNightlyDrills } from "@hesaab/drills";
 import type { StorageSvcEnv } from "./env";
 
 export interface RunningService {
@@ -28,7 +29,9 @@ export interface RunningService {
  *  - evt storage.artifact.stored.v1 (durable "storage-svc"): keyless verification + replication;
  *  - cmd.storage.> : verify, replicate and retention requests (retention: the same rules as the schedule);
  *  - schedules (once per period across replicas): reconcile, retention, sample; the deep
- *    verification schedule publishes a verify request, so any replica may run it.
+ *    verification schedule publishes a verify request, so any replica may run it;
+ *  - restore drills (when both BACKUP_MASTER_KEYS and DR_MASTER_KEYS are set): the nightly sample
+ *    (STORAGE_DRILL_CRON) and the weekly disaster-recovery drill (STORAGE_DR_DRILL_CRON).
  */
 export async function startStorageService(env: StorageSvcEnv, { name = "storage-svc" }: { name?: string } = {}): Promise<RunningService> {
   await migrate({ url: catalogUrl(env) });
@@ -106,6 +109,7 @@ export async function startStorageService(env: StorageSvcEnv, { name = "storage-
         { msgId: `schedule:storage-deep-verify:${period}` },
       );
     });
+    scheduleDrills({ env, schedule, log: bus.log, publish: eventPublisher(bus) });
   }
 
   return {
@@ -118,4 +122,55 @@ export async function startStorageService(env: StorageSvcEnv, { name = "storage-
       await ops.close();
     },
   };
+}
+
+/**
+ * The drill schedules. A drill's dependencies (pools, keys) are opened when it fires and closed
+ * after: drills run once a night and once a week, and need the tenant keys storage-svc does not
+ * otherwise hold. Each drill records and alerts on its own; a schedule's failure is logged.
+ */
+function scheduleDrills(o: {
+  env: StorageSvcEnv;
+  schedule: (name: string, cron: string, fire: (period: string) => Promise<void>) => void;
+  log: Bus["log"];
+  publish: ReturnType<typeof eventPublisher>;
+}): void {
+  const { env, log } = o;
+  const { BACKUP_MASTER_KEYS, DR_MASTER_KEYS } = env;
+  if (!BACKUP_MASTER_KEYS || !DR_MASTER_KEYS) {
+    log.warn("restore drills are off: they need BACKUP_MASTER_KEYS and DR_MASTER_KEYS", {});
+    return;
+  }
+  const open = () =>
+    openDrillDeps({
+      env: { ...env, BACKUP_MASTER_KEYS, DR_MASTER_KEYS },
+      workDir: path.join(env.HESAAB_DATA_DIR, "drills"),
+      publish: o.publish,
+    });
+  o.schedule("storage-drill", env.STORAGE_DRILL_CRON, async () => {
+    const deps = await open();
+    try {
+      const report = await runNightlyDrills(deps, {
+        windowDays: env.DRILL_WINDOW_DAYS ?? env.BACKUP_RETENTION_DAYS,
+        minSample: env.DRILL_MIN_SAMPLE,
+        maxSample: env.DRILL_MAX_SAMPLE,
+      });
+      log.info("restore drills done", {
+        drilled: report.results.length,
+        matched: report.results.filter((r) => r.outcome === "match").length,
+        failed: report.results.filter((r) => r.outcome !== "match").length,
+      });
+    } finally {
+      await deps.close();
+    }
+  });
+  o.schedule("storage-dr-drill", env.STORAGE_DR_DRILL_CRON, async () => {
+    const deps = await open();
+    try {
+      const result = await drillDisaster(deps, { root: env.DR_STORAGE_ROOT || undefined });
+      log.info("disaster-recovery drill done", { backupId: result.backupId, outcome: result.outcome });
+    } finally {
+      await deps.close();
+    }
+  });
 }

@@ -7,3 +7,4 @@ export { drillTenant, compareTables, type DrillResult, type DrillOutcome, type T
 export { drillDisaster } from "./disaster-drill";
 export { runNightlyDrills, drillReport, type NightlyDrillReport, type DrillReport } from "./nightly";
 export { openScratchDatabase, copySchema, type ScratchDatabase } from "./scratch";
+export { openDrillDeps, type DrillEnv } from "./open-drill-deps";

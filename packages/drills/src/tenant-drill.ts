@@ -195,16 +195,10 @@ export async function drillTenant(
   }
   durations.totalMs = Math.round(performance.now() - t0);
   const matched = error === null && Object.values(tables).every((t) => t.match) && Object.keys(tables).length > 0;
-  const result = {
-    drillId,
-    kind: "tenant" as const,
-    backupId: record.id,
-    tenantId,
-    outcome: error ? "failed" : matched ? "match" : "mismatch",
-    providerUsed,
-    durations,
-    tables,
-    error,
-  };
-  return attestDrill(deps, { result, startedAt, finishedAt: now() });
+  const outcome: DrillOutcome = error ? "failed" : matched ? "match" : "mismatch";
+  return attestDrill(deps, {
+    result: { drillId, kind: "tenant", backupId: record.id, tenantId, outcome, providerUsed, durations, tables, error },
+    startedAt,
+    finishedAt: now(),
+  });
 }

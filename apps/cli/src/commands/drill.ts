@@ -40,8 +40,8 @@ interface RunFlags {
 async function run(flags: RunFlags): Promise<void> {
   if (flags.disaster && (flags.tenant?.length || flags.backup))
     throw usageError("--disaster drills the platform's latest disaster backup: give no --tenant or --backup");
-  if (flags.from !== undefined && flags.from !== "b2" && flags.from !== "r2") throw usageError("--from is b2 or r2");
-  const provider = flags.from as "b2" | "r2" | undefined;
+  const provider = flags.from;
+  if (provider !== undefined && provider !== "b2" && provider !== "r2") throw usageError("--from is b2 or r2");
   const { env, deps } = await openDeps();
   let results: DrillResult[];
   try {

@@ -4,6 +4,7 @@ import { adminRouter } from "./routers/admin";
 import { alertsRouter } from "./routers/alerts";
 import { auditRouter } from "./routers/audit";
 import { backupsRouter } from "./routers/backups";
+import { drillsRouter } from "./routers/drills";
 import { keysRouter } from "./routers/keys";
 import { retentionRouter } from "./routers/retention";
 import { settingsRouter } from "./routers/settings";
@@ -28,6 +29,7 @@ export const appRouter = router({
   keys: keysRouter,
   settings: settingsRouter,
   progress: progressRouter,
+  drills: drillsRouter,
 });
 
 export type AppRouter = typeof appRouter;

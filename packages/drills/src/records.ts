@@ -38,7 +38,9 @@ export async function drillCandidates(db: CatalogDb): Promise<DrillCandidate[]> 
     .select({
       tenantId: backupRecords.tenantId,
       firstBackupAt: sql<Date>`min(${backupRecords.createdAt})`,
-      lastDrilledAt: sql<Date | null>`(select max(${drillRecords.finishedAt}) from ${drillRecords} where ${drillRecords.tenantId} = ${backupRecords.tenantId} and ${drillRecords.kind} = 'tenant')`,
+      // the subquery spelled out with an alias: drizzle leaves column names unqualified inside sql``, and
+      // "tenant_id = tenant_id" within drill_records alone would match every drill
+      lastDrilledAt: sql<Date | null>`(select max(d.finished_at) from "backup"."drill_records" d where d.tenant_id = "backup_records"."tenant_id" and d.kind = 'tenant')`,
     })
     .from(backupRecords)
     .where(and(eq(backupRecords.backupType, "tenant"), inArray(backupRecords.status, [...RESTORABLE]), isNotNull(backupRecords.tenantId)))

@@ -136,7 +136,11 @@ describe("tenant restore drills", () => {
   });
 
   it("the nightly run drills the planner's sample, and the report shows coverage", async () => {
+    // tenant 2's backup only lent its artifact to the swap above: never drilled, so the oldest undrilled
+    const before = (await drillReport({ db: catalog.db, keys: drMasterKeys, windowDays: 30 })).coverage;
+    expect(before).toMatchObject({ tenantsWithBackups: 4, drilledInWindow: 3, oldestUndrilled: { tenantId: tenant(2), lastDrilledAt: null } });
     const report = await runNightlyDrills(deps, { windowDays: 30, minSample: 4 });
+    expect(report.planned[0]).toBe(tenant(2));
     expect(report.planned).toHaveLength(4);
     const cov = (await drillReport({ db: catalog.db, keys: drMasterKeys, windowDays: 30 })).coverage;
     expect(cov).toMatchObject({ tenantsWithBackups: 4, drilledInWindow: 4, oldestUndrilled: null });

@@ -140,7 +140,7 @@ describe("tenant restore drills", () => {
     const before = (await drillReport({ db: catalog.db, keys: drMasterKeys, windowDays: 30 })).coverage;
     expect(before).toMatchObject({ tenantsWithBackups: 4, drilledInWindow: 3, oldestUndrilled: { tenantId: tenant(2), lastDrilledAt: null } });
     const report = await runNightlyDrills(deps, { windowDays: 30, minSample: 4 });
-    expect(report.planned[0]).toBe(tenant(2));
+    expect(report.planned).toContain(tenant(2));
     expect(report.planned).toHaveLength(4);
     const cov = (await drillReport({ db: catalog.db, keys: drMasterKeys, windowDays: 30 })).coverage;
     expect(cov).toMatchObject({ tenantsWithBackups: 4, drilledInWindow: 4, oldestUndrilled: null });

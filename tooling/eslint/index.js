@@ -70,6 +70,8 @@ export const LAYERS = [
   { name: "infrastructure", packages: ["db", "storage", "bus", "tenant-data", "platform", "stack"], siblings: false },
   { name: "security", packages: ["crypto", "session", "artifacts"], siblings: true },
   { name: "capabilities", packages: ["tenant-backup", "storage-ops", "dr"], siblings: false },
+  // drills compose capabilities: a backup restored through the restore path, checked, attested
+  { name: "composition", packages: ["drills"], siblings: false },
   { name: "api", packages: ["api"], siblings: false },
   { name: "test support", packages: ["testkit"], siblings: false },
 ];

@@ -81,6 +81,18 @@ export function tenantBackupEnv() {
   return parseEnv(tenantBackupEnvSchema, process.env);
 }
 
+const drillEnvSchema = tenantBackupEnvSchema.extend({
+  ...envPieces.drKeys,
+  ...envPieces.drills,
+  DEPLOYED_GIT_COMMIT: envPieces.drBackup.DEPLOYED_GIT_COMMIT,
+  DR_STORAGE_ROOT: envPieces.drBackup.DR_STORAGE_ROOT,
+});
+
+/** Restore drills (`hesaab drill …`): what tenant restores need, plus DR_MASTER_KEYS (records are signed under it) and DRILL_*. */
+export function drillEnv() {
+  return parseEnv(drillEnvSchema, process.env);
+}
+
 // A checkout where `hesaab stack up` ran has local defaults in .stack/env; variables set in the
 // environment always win. HESAAB_NO_STACK_ENV=1 turns this off (the disaster case: only what you give).
 if (process.env.HESAAB_NO_STACK_ENV !== "1") {

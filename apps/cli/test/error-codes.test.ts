@@ -8,6 +8,7 @@ import { CONFIG_ERROR_CODES } from "@hesaab/config";
 import { CRYPTO_ERROR_CODES } from "@hesaab/crypto";
 import { DB_ERROR_CODES } from "@hesaab/db";
 import { DR_ERROR_CODES } from "@hesaab/dr";
+import { DRILL_ERROR_CODES } from "@hesaab/drills";
 import { PLATFORM_ERROR_CODES } from "@hesaab/platform";
 import { SESSION_ERROR_CODES } from "@hesaab/session";
 import { STACK_ERROR_CODES } from "@hesaab/stack";
@@ -29,6 +30,7 @@ const LISTS: Record<string, readonly string[]> = {
   crypto: CRYPTO_ERROR_CODES,
   db: DB_ERROR_CODES,
   dr: DR_ERROR_CODES,
+  drills: DRILL_ERROR_CODES,
   platform: PLATFORM_ERROR_CODES,
   session: SESSION_ERROR_CODES,
   stack: STACK_ERROR_CODES,

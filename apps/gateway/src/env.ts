@@ -25,6 +25,9 @@ const schema = z
     ALERT_SMTP_URL: envPieces.alerts.ALERT_SMTP_URL,
     ALERT_EMAIL_TO: envPieces.alerts.ALERT_EMAIL_TO,
     ALERT_EMAIL_FROM: envPieces.alerts.ALERT_EMAIL_FROM,
+    /** Drill reports verify each record's signature under it (read only: the gateway signs nothing); without it the drill report is unavailable. */
+    DR_MASTER_KEYS: envPieces.drKeys.DR_MASTER_KEYS.optional(),
+    DRILL_WINDOW_DAYS: envPieces.drills.DRILL_WINDOW_DAYS,
     GATEWAY_HOST: z.string().default("127.0.0.1"),
     GATEWAY_PORT: z.coerce.number().int().min(0).max(65_535).default(8080),
     /**

@@ -116,6 +116,7 @@ export async function startGateway(env: GatewayEnv, o: { logStream?: NodeJS.Writ
           allowNonEmpty,
         })),
       alertChannels: alertChannelsView(env),
+      drills: env.DR_MASTER_KEYS ? { keys: env.DR_MASTER_KEYS, windowDays: env.DRILL_WINDOW_DAYS ?? env.BACKUP_RETENTION_DAYS } : undefined,
     },
     {
       logger: { level: env.GATEWAY_LOG_LEVEL, ...(o.logStream ? { stream: o.logStream } : {}) },

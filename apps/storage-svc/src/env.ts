@@ -20,6 +20,12 @@ const schema = z.object({
   /** Deep verification of a sample (see the two limits below). */
   STORAGE_DEEP_VERIFY_CRON: z.string().default("0 5 * * *"),
   STORAGE_RETENTION_CRON: z.string().default("0 4 * * *"),
+  /** Restore drills (packages/drills; need BACKUP_MASTER_KEYS and DR_MASTER_KEYS): the nightly sample, and the weekly disaster-recovery drill. */
+  STORAGE_DRILL_CRON: z.string().default("0 6 * * *"),
+  STORAGE_DR_DRILL_CRON: z.string().default("0 7 * * 0"),
+  ...envPieces.drills,
+  DEPLOYED_GIT_COMMIT: envPieces.drBackup.DEPLOYED_GIT_COMMIT,
+  DR_STORAGE_ROOT: envPieces.drBackup.DR_STORAGE_ROOT,
   /** Set to "false" to run only the event and command consumers (e.g. a second replica). */
   STORAGE_SCHEDULES_ENABLED: z
     .enum(["true", "false"])

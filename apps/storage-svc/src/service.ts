@@ -18,6 +18,7 @@ import {
   type Alerting,
 } from "@hesaab/storage-ops";
 import { openSpool } from "@hesaab/storage";
+import { drillDisaster, openDrillDeps, runNightlyDrills } from "@hesaab/drills";
 import type { StorageSvcEnv } from "./env";
 
 export interface RunningService {
@@ -38,6 +39,8 @@ export interface RunningService {
  *  - the alerting loop (ALERT_CHECK_INTERVAL_MS): alert rules, deliveries due, and the day's usage
  *    sample when it has none yet. `now` is its clock (tests move it);
  *  - the local spool (backups no provider took): drained at start and every interval (see `drainSpool`).
+ *  - restore drills (when both BACKUP_MASTER_KEYS and DR_MASTER_KEYS are set): the nightly sample
+ *    (STORAGE_DRILL_CRON) and the weekly disaster-recovery drill (STORAGE_DR_DRILL_CRON).
  */
 export async function startStorageService(
   env: StorageSvcEnv,
@@ -136,6 +139,7 @@ export async function startStorageService(
         { msgId: `schedule:storage-deep-verify:${period}` },
       );
     });
+    scheduleDrills({ env, schedule, log: bus.log, publish: eventPublisher(bus) });
   }
 
   const spool = openSpool({ dir: spoolDir(env), maxBytes: env.HESAAB_SPOOL_MAX_BYTES });
@@ -188,4 +192,55 @@ function spoolDrainer({ intervalMs, drain, onError }: { intervalMs: number; drai
       await running;
     },
   };
+}
+
+/**
+ * The drill schedules. A drill's dependencies (pools, keys) are opened when it fires and closed
+ * after: drills run once a night and once a week, and need the tenant keys storage-svc does not
+ * otherwise hold. Each drill records and alerts on its own; a schedule's failure is logged.
+ */
+function scheduleDrills(o: {
+  env: StorageSvcEnv;
+  schedule: (name: string, cron: string, fire: (period: string) => Promise<void>) => void;
+  log: Bus["log"];
+  publish: ReturnType<typeof eventPublisher>;
+}): void {
+  const { env, log } = o;
+  const { BACKUP_MASTER_KEYS, DR_MASTER_KEYS } = env;
+  if (!BACKUP_MASTER_KEYS || !DR_MASTER_KEYS) {
+    log.warn("restore drills are off: they need BACKUP_MASTER_KEYS and DR_MASTER_KEYS", {});
+    return;
+  }
+  const open = () =>
+    openDrillDeps({
+      env: { ...env, BACKUP_MASTER_KEYS, DR_MASTER_KEYS },
+      workDir: path.join(env.HESAAB_DATA_DIR, "drills"),
+      publish: o.publish,
+    });
+  o.schedule("storage-drill", env.STORAGE_DRILL_CRON, async () => {
+    const deps = await open();
+    try {
+      const report = await runNightlyDrills(deps, {
+        windowDays: env.DRILL_WINDOW_DAYS ?? env.BACKUP_RETENTION_DAYS,
+        minSample: env.DRILL_MIN_SAMPLE,
+        maxSample: env.DRILL_MAX_SAMPLE,
+      });
+      log.info("restore drills done", {
+        drilled: report.results.length,
+        matched: report.results.filter((r) => r.outcome === "match").length,
+        failed: report.results.filter((r) => r.outcome !== "match").length,
+      });
+    } finally {
+      await deps.close();
+    }
+  });
+  o.schedule("storage-dr-drill", env.STORAGE_DR_DRILL_CRON, async () => {
+    const deps = await open();
+    try {
+      const result = await drillDisaster(deps, { root: env.DR_STORAGE_ROOT || undefined });
+      log.info("disaster-recovery drill done", { backupId: result.backupId, outcome: result.outcome });
+    } finally {
+      await deps.close();
+    }
+  });
 }

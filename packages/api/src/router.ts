@@ -5,6 +5,7 @@ import { alertsRouter } from "./routers/alerts";
 import { auditRouter } from "./routers/audit";
 import { backupsRouter } from "./routers/backups";
 import { drRouter } from "./routers/dr";
+import { drillsRouter } from "./routers/drills";
 import { keysRouter } from "./routers/keys";
 import { restoresRouter } from "./routers/restores";
 import { retentionRouter } from "./routers/retention";
@@ -32,6 +33,7 @@ export const appRouter = router({
   progress: progressRouter,
   restores: restoresRouter,
   dr: drRouter,
+  drills: drillsRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -2,7 +2,7 @@
 // the three kinds of procedure (open, tenant, admin). The gateway builds the context per request.
 import { initTRPC, TRPCError } from "@trpc/server";
 import type { OpenApiMeta } from "trpc-to-openapi";
-import { isHesaabError } from "@hesaab/config";
+import { isHesaabError, type MasterKeySet } from "@hesaab/config";
 import type { DataInput, MessageType } from "@hesaab/contracts";
 import type { CatalogDb } from "@hesaab/db";
 import { ADMIN_ROLE, type AdminSession, type SessionVerdict, type TenantSession } from "@hesaab/session";
@@ -66,6 +66,8 @@ export interface Context {
   storage?: (() => Promise<StorageView>) | undefined;
   /** The alert channels configured (kind and target, never a secret: `alertChannelsView` of @hesaab/storage-ops); undefined: none. */
   alertChannels?: readonly AlertChannelView[] | undefined;
+  /** Drill reports: DR_MASTER_KEYS (records are verified under it) and the drill window; without it `drills.report` is SERVICE_UNAVAILABLE. */
+  drills?: { keys: MasterKeySet; windowDays: number } | undefined;
 }
 
 // meta: a procedure served on a REST path too says so with `.meta({ openapi: { method, path, protect, tags, summary } })`

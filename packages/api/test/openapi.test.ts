@@ -28,6 +28,11 @@ const DESIGN_PATHS = [
  */
 const PENDING_MERGE: string[] = [];
 
+/** Paths beyond the design document's list, each from an issue that asked for it. */
+const EXTRA_PATHS = [
+  "GET /api/super-admin/drills", // issue 17: restore drills' coverage and attested records
+];
+
 const doc = openApiDocument({ baseUrl: "http://gateway.test" });
 const operations = Object.entries(doc.paths ?? {}).flatMap(([p, item]) =>
   Object.entries(item as Record<string, { responses: Record<string, { content?: Record<string, { schema: unknown }> }> }>).map(([method, op]) => ({
@@ -49,7 +54,7 @@ describe("the OpenAPI document", () => {
 
   it("lists every REST path of the design document (those built on this branch), and nothing else", () => {
     const keys = operations.map((o) => o.key).sort();
-    expect(keys).toEqual(DESIGN_PATHS.filter((p) => !PENDING_MERGE.includes(p)).sort());
+    expect(keys).toEqual([...DESIGN_PATHS.filter((p) => !PENDING_MERGE.includes(p)), ...EXTRA_PATHS].sort());
   });
 
   it("has no path still pending a merge: move them over once merged", () => {

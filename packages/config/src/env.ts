@@ -167,6 +167,18 @@ export const envPieces = {
     /** Key prefix of disaster backups inside the buckets (tests; empty in production). */
     DR_STORAGE_ROOT: z.string().optional(),
   },
+  /** Restore drills (packages/drills): where they restore, how many a night, what restored. */
+  drills: {
+    /** Restore into this database instead of a fresh scratch database per drill (created and dropped on the platform's server). */
+    DRILL_DATABASE_URL: z.string().min(1).optional(),
+    /** Every tenant with a backup is drilled within this many days. Default: BACKUP_RETENTION_DAYS. */
+    DRILL_WINDOW_DAYS: z.coerce.number().int().min(2).max(3650).optional(),
+    /** Tenants drilled a night at least (the planner may take more), and at most (unset: no cap). */
+    DRILL_MIN_SAMPLE: z.coerce.number().int().min(1).default(1),
+    DRILL_MAX_SAMPLE: z.coerce.number().int().min(1).optional(),
+    /** The software's version, kept on each drill record (the git commit: DEPLOYED_GIT_COMMIT). */
+    HESAAB_VERSION: z.string().default("0.0.0-dev"),
+  },
   /** What the gateway checks sessions against and the CLI signs them with (`@hesaab/session`). */
   sessions: {
     /** The longest a tenant session may run (exp - iat), in hours; admin sessions: 24, fixed. */

@@ -9,6 +9,8 @@ export const ID_PREFIXES = {
   event: "evt",
   job: "job",
   request: "req",
+  /** A restore drill's attested record. */
+  drill: "drl",
   /** An operation started through the API (verification, retention, key rotation or shredding): its events carry it. */
   operation: "op",
 } as const;

@@ -296,3 +296,33 @@ export const revokedSessions = backupSchema.table(
   },
   (t) => [index("revoked_sessions_expires_idx").on(t.expiresAt)],
 );
+
+/**
+ * Restore drills (packages/drills): a backup restored into a scratch database and compared with its
+ * manifest, table by table. `signature` is an HMAC-SHA256 over the record's canonical JSON under a key
+ * derived from the platform (DR) master key: an edited row no longer verifies (reported as tampered).
+ */
+export const drillRecords = backupSchema.table(
+  "drill_records",
+  {
+    id: text("id").primaryKey(), // drl_…
+    kind: text("kind").notNull(), // tenant | disaster
+    backupId: text("backup_id").notNull(),
+    tenantId: text("tenant_id"), // null for a disaster drill
+    outcome: text("outcome").notNull(), // match | mismatch | failed
+    providerUsed: text("provider_used"),
+    startedAt: tstz("started_at").notNull(),
+    finishedAt: tstz("finished_at").notNull(),
+    /** Per phase, milliseconds (restore, checksum, total). */
+    durations: jsonb("durations").$type<Record<string, number>>().notNull().default({}),
+    /** Per table: expected and restored rows (and checksums for tenant drills), and whether they match. */
+    tables: jsonb("tables").$type<Record<string, Record<string, unknown>>>().notNull().default({}),
+    error: jsonb("error").$type<Record<string, unknown>>(),
+    restoredByVersion: text("restored_by_version").notNull(),
+    restoredByCommit: text("restored_by_commit"),
+    /** The DR master key version the signing key was derived from. */
+    keyVersion: integer("key_version").notNull(),
+    signature: text("signature").notNull(),
+  },
+  (t) => [index("drill_records_tenant_idx").on(t.tenantId, t.finishedAt), index("drill_records_finished_idx").on(t.finishedAt)],
+);

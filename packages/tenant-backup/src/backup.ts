@@ -16,6 +16,7 @@ import {
   type ExportSummary,
   type TenantPlan,
   type TenantScreening,
+  ROW_CHECKSUM_ALGORITHM,
 } from "@hesaab/tenant-data";
 import { type TenantBackupDeps, readPool } from "./tenant-backup-deps";
 import { TenantBackupError } from "./errors";
@@ -310,6 +311,9 @@ export function artifactMeta(
         rows: s?.rows,
         schemaVersion: s?.schemaFingerprint,
         plaintextBytes: s?.bytes,
+        // per table [rows, checksum] (tenant-data ./checksum), as JSON text: the summary holds flat values only
+        tableChecksums: s ? JSON.stringify(Object.fromEntries(s.tables.map((t) => [t.name, [t.rows, t.checksum]]))) : undefined,
+        checksumAlgorithm: s ? ROW_CHECKSUM_ALGORITHM : undefined,
         purpose: opts.purpose,
         period: opts.period ?? null,
       };
@@ -336,6 +340,8 @@ export function finishedColumns(o: {
       plaintextBytes: summary.bytes,
       schemaFingerprint: summary.schemaFingerprint,
       tables: Object.fromEntries(summary.tables.map((t) => [t.name, t.rows])),
+      checksums: Object.fromEntries(summary.tables.map((t) => [t.name, t.checksum])),
+      checksumAlgorithm: ROW_CHECKSUM_ALGORITHM,
       durationMs: Date.now() - o.started,
       ...(summary.source ? { readFrom: summary.source.standby ? "standby" : "primary", replayLagSeconds: summary.source.replayLagSeconds } : {}),
     },

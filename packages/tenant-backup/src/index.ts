@@ -1,5 +1,6 @@
 export {
   backupTenant,
+  tenantPlan,
   activeTenants,
   existingTenants,
   screenBackupRequest,

@@ -25,6 +25,10 @@ describe("tenant backup", () => {
     expect(record.b2Location).toBe(record.r2Location);
     expect(record.expiresAt!.getTime() - record.createdAt.getTime()).toBe(30 * 86_400_000);
     expect(record.metadata.rows).toBe(Object.values(t.rows).reduce((a, b) => a + b, 0));
+    // a checksum per table, over the same tables as the row counts (what a restore drill compares with)
+    const checksums = record.metadata.checksums as Record<string, string>;
+    expect(Object.keys(checksums).sort()).toEqual(Object.keys(record.metadata.tables as object).sort());
+    for (const c of Object.values(checksums)) expect(c).toMatch(/^[0-9a-f]{16}$/);
 
     const staged = await stageArtifact({ ref: artifactRef(record), backends: h.deps.backends, dir: h.deps.workDir });
     const sql = (await readAll(await openStaged({ staged, keyRing: h.deps.keyRing }))).toString("utf8");

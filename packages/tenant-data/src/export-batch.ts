@@ -23,6 +23,7 @@ import { tenantDataError, type TenantDataError } from "./errors";
 import { PIN_SETTINGS, UUID, inactiveError, validateIds, wrapFailure, type ExportSummary } from "./export";
 import { batchSelectSql, copyFromStdinLine, type TenantPlan } from "./tenant-plan";
 import { END_OF_COPY, SCRIPT_FORMAT, SCRIPT_VERSION, type ScriptManifest, scriptHead, scriptTail } from "./script";
+import { RowChecksum } from "./checksum";
 
 export interface BatchExportOptions {
   pool: pg.Pool;
@@ -59,7 +60,7 @@ export interface Pending {
   backupId: string;
   pieces: Buffer[];
   bytes: number;
-  tables: { name: string; rows: number; bytes: number }[];
+  tables: { name: string; rows: number; bytes: number; sum: RowChecksum }[];
 }
 
 /** A tenant passed the size limit: the attempt stops, the batch starts again without it. */
@@ -234,7 +235,7 @@ async function copyTables({
     const header = Buffer.from(`${copyFromStdinLine(table)}\n`, "utf8");
     for (const p of pending) {
       p.pieces.push(header);
-      p.tables.push({ name: table.name, rows: 0, bytes: 0 });
+      p.tables.push({ name: table.name, rows: 0, bytes: 0, sum: new RowChecksum() });
     }
     if (pending.length === 0) continue;
     if (opts.signal?.aborted) throw tenantDataError({ code: "export_aborted", message: "batch export aborted" });
@@ -291,7 +292,7 @@ function buildScripts({
         backupId: p.backupId,
         createdAt: manifest.createdAt,
         schemaFingerprint: plan.fingerprint,
-        tables: p.tables,
+        tables: p.tables.map((t) => ({ name: t.name, rows: t.rows, bytes: t.bytes, checksum: t.sum.digest() })),
         rows: p.tables.reduce((n, t) => n + t.rows, 0),
         bytes: script.length,
         durationMs,
@@ -368,6 +369,7 @@ export class RowRouter {
     const table = target.tables[target.tables.length - 1]!;
     table.rows++;
     table.bytes += row.length;
+    table.sum.addRow(buf, tab + 1, end - 1); // the row without its newline, as ./checksum defines it
     if (target.bytes > this.max) throw new TooLarge(target.tenantId);
   }
 }

@@ -22,6 +22,7 @@ import { asError, lease, type Lease } from "./connection";
 import { type DiscoverOptions, discoverTenantPlan } from "./discover";
 import { TenantDataError, isRetryableSqlState, sqlState, tenantDataError } from "./errors";
 import { type TenantPlan, copyFromStdinLine, selectSql } from "./tenant-plan";
+import { RowChecksum } from "./checksum";
 import { END_OF_COPY, SCRIPT_FORMAT, SCRIPT_VERSION, type ScriptManifest, scriptHead, scriptTail } from "./script";
 
 export interface ExportProgress {
@@ -40,6 +41,8 @@ export interface ExportTableSummary {
   rows: number;
   /** COPY text bytes of this table. */
   bytes: number;
+  /** Order-independent checksum of the table's COPY text rows (./checksum, hesaab-row-sum-v1). */
+  checksum: string;
 }
 
 export interface ExportSummary {
@@ -305,7 +308,7 @@ export async function exportTenant(opts: ExportOptions): Promise<TenantExport> {
   };
 
   async function* produce(): AsyncGenerator<Buffer> {
-    const copies: { name: string; stream: { rowCount: number }; bytes: number }[] = [];
+    const copies: { name: string; stream: { rowCount: number }; bytes: number; sum: RowChecksum }[] = [];
     let failure: Error | undefined;
     try {
       const head = Buffer.from(scriptHead(manifest), "utf8");
@@ -328,7 +331,7 @@ export async function exportTenant(opts: ExportOptions): Promise<TenantExport> {
         backupId: opts.backupId,
         createdAt: manifest.createdAt,
         schemaFingerprint: plan.fingerprint,
-        tables: copies.map((c) => ({ name: c.name, rows: c.stream.rowCount, bytes: c.bytes })),
+        tables: copies.map((c) => ({ name: c.name, rows: c.stream.rowCount, bytes: c.bytes, checksum: c.sum.digest() })),
         rows: progress.rows,
         bytes: progress.bytes,
         durationMs: Math.round(performance.now() - started),
@@ -402,7 +405,7 @@ async function* scriptBody({
   highWaterMark: number;
   progress: { bytes: number; rows: number; reportedAt: number; tablesDone: number };
   report: (table: string, force: boolean) => void;
-  copies: { name: string; stream: { rowCount: number }; bytes: number }[];
+  copies: { name: string; stream: { rowCount: number }; bytes: number; sum: RowChecksum }[];
   setCurrent: (copy: Readable | null) => void;
 }): AsyncGenerator<Buffer> {
   for (const table of plan.tables) {
@@ -412,14 +415,16 @@ async function* scriptBody({
     const copy = client.query(copyTo(`COPY (${selectSql({ plan, table, tenant: tenantLiteral })}) TO STDOUT`, { highWaterMark }));
     setCurrent(copy);
     let bytes = 0;
+    const sum = new RowChecksum();
     for await (const chunk of copy as AsyncIterable<Buffer>) {
       bytes += chunk.length;
+      sum.push(chunk);
       progress.bytes += chunk.length;
       report(table.name, false);
       yield chunk;
     }
     setCurrent(null);
-    copies.push({ name: table.name, stream: copy, bytes });
+    copies.push({ name: table.name, stream: copy, bytes, sum });
     // the previous COPY has surely completed (and counted its rows) once the next one streams
     progress.rows = copies.slice(0, -1).reduce((n, c) => n + c.stream.rowCount, 0);
     progress.tablesDone++;

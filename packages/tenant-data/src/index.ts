@@ -71,3 +71,5 @@ export {
 } from "./screen";
 export { TenantDataError, TENANT_DATA_ERROR_CODES, type TenantDataErrorCode } from "./errors";
 export type { PgSource } from "./connection";
+export { RowChecksum, rowChecksumOf, ROW_CHECKSUM_ALGORITHM } from "./checksum";
+export { tenantTableChecksums, type TableChecksum } from "./table-checksums";

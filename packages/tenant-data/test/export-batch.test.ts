@@ -1,7 +1,14 @@
 import { describe, expect, it } from "vitest";
+import { RowChecksum, rowChecksumOf } from "../src/checksum";
 import { RowRouter, TooLarge, type Pending } from "../src/export-batch";
 
-const pending = (tenantId: string): Pending => ({ tenantId, backupId: "bkp_x", pieces: [], bytes: 0, tables: [{ name: "public.t", rows: 0, bytes: 0 }] });
+const pending = (tenantId: string): Pending => ({
+  tenantId,
+  backupId: "bkp_x",
+  pieces: [],
+  bytes: 0,
+  tables: [{ name: "public.t", rows: 0, bytes: 0, sum: new RowChecksum() }],
+});
 
 describe("RowRouter", () => {
   const output = Buffer.from("a\t1\tx\\ty\nb\t2\tشرکت\na\t3\t\\N\na\t4\t\nb\t5\tz\n", "utf8");
@@ -19,6 +26,8 @@ describe("RowRouter", () => {
       expect(Buffer.concat(byKey.get("b")!.pieces).toString("utf8")).toBe("2\tشرکت\n5\tz\n");
       expect(byKey.get("a")!.tables[0]).toMatchObject({ rows: 3 });
       expect(byKey.get("b")!.tables[0]).toMatchObject({ rows: 2, bytes: Buffer.byteLength("2\tشرکت\n5\tz\n") });
+      // a batch's per-tenant checksum is the one a single export computes over the same rows
+      expect(byKey.get("a")!.tables[0]!.sum.digest()).toBe(rowChecksumOf("1\tx\\ty\n3\t\\N\n4\t\n"));
     }
   });
 

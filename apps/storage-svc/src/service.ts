@@ -13,12 +13,18 @@ import {
   platformTenants,
   reconcile,
   retentionRulesInForce,
+  storageAnalytics,
   takeStorageSample,
 } from "@hesaab/storage-ops";
+import { natsCheck, postgresCheck, providerChecksFromEnv, startServiceObservability, type HealthServer, type ServiceObservability } from "@hesaab/observability";
+import type { ProviderEnv } from "@hesaab/storage";
 import type { StorageSvcEnv } from "./env";
 
 export interface RunningService {
   bus: Bus;
+  /** The metrics and health port (`/metrics`, `/healthz`, `/readyz`). */
+  health: HealthServer;
+  observability: ServiceObservability;
   stop(): Promise<void>;
 }
 
@@ -31,8 +37,9 @@ export interface RunningService {
  *    verification schedule publishes a verify request, so any replica may run it.
  */
 export async function startStorageService(env: StorageSvcEnv, { name = "storage-svc" }: { name?: string } = {}): Promise<RunningService> {
+  const obs = startServiceObservability({ service: name, level: env.HESAAB_LOG_LEVEL });
   await migrate({ url: catalogUrl(env) });
-  const bus = await connectBus({ url: env.NATS_URL, name, prefix: env.HESAAB_BUS_PREFIX });
+  const bus = await connectBus({ url: env.NATS_URL, name, prefix: env.HESAAB_BUS_PREFIX, log: obs.log, observer: obs.metrics.busObserver() });
   await bus.ensureStreams();
   const ops = openStorageOps({ env, publish: eventPublisher(bus), actor: "system:storage-svc", keyPrefix: env.STORAGE_KEY_PREFIX });
   const platform = openPool({ url: env.PLATFORM_DATABASE_URL, max: 1, name: "hesaab-storage", connectTimeoutMs: env.DATABASE_CONNECT_TIMEOUT_MS });
@@ -108,9 +115,28 @@ export async function startStorageService(env: StorageSvcEnv, { name = "storage-
     });
   }
 
+  // what each provider holds and costs, from the catalog's analytics (the figures the admin app shows)
+  obs.metrics.storageUsageGauges(async () => {
+    const analytics = await storageAnalytics({ catalog: ops.catalog });
+    return analytics.providers.map((p) => ({
+      provider: p.provider,
+      bytes: p.bytes,
+      objects: p.objects,
+      monthlyCostUsd: analytics.cost.monthly[p.provider]?.total ?? 0,
+    }));
+  });
+  const health = await obs.serve({
+    host: env.HESAAB_HTTP_HOST,
+    port: env.STORAGE_SVC_HTTP_PORT,
+    checks: [postgresCheck("platform_db", platform), postgresCheck("catalog_db", ops.catalog.pool), natsCheck(bus.nc), ...providerChecksFromEnv(env as ProviderEnv)],
+  });
+
   return {
     bus,
+    health,
+    observability: obs,
     async stop() {
+      await obs.close();
       await Promise.all(schedules.map((s) => s.stop()));
       await Promise.all([stored.stop(), commands.stop()]);
       await bus.drain();

@@ -31,11 +31,7 @@ export interface HealthServer {
  */
 export async function startHealthServer(opts: HealthServerOptions): Promise<HealthServer> {
   const { metrics, checks, service } = opts;
-  const readiness = async (): Promise<ReadinessReport> => {
-    const report = await checkReadiness(service, checks);
-    for (const [name, check] of Object.entries(report.checks)) metrics.dependencyUp.set({ dependency: name }, check.ok ? 1 : 0);
-    return report;
-  };
+  const readiness = gaugedReadiness({ service, checks, metrics });
   const server = createServer((req, res) => {
     route(req, res, { metrics, readiness }).catch((err: unknown) => {
       opts.log.error("health endpoint failed", { url: req.url, error: err instanceof Error ? err.message : String(err) });
@@ -57,6 +53,15 @@ export async function startHealthServer(opts: HealthServerOptions): Promise<Heal
         server.close((err) => (err ? reject(err) : resolve()));
         server.closeAllConnections();
       }),
+  };
+}
+
+/** The readiness of `checks`, each result also set on `hesaab_dependency_up`. */
+export function gaugedReadiness({ service, checks, metrics }: { service: string; checks: ReadinessCheck[]; metrics: ServiceMetrics }): () => Promise<ReadinessReport> {
+  return async () => {
+    const report = await checkReadiness(service, checks);
+    for (const [name, check] of Object.entries(report.checks)) metrics.dependencyUp.set({ dependency: name }, check.ok ? 1 : 0);
+    return report;
   };
 }
 

@@ -10,5 +10,5 @@ export {
   type ReadinessReport,
   type ReadinessStatus,
 } from "./readiness";
-export { startHealthServer, type HealthServer, type HealthServerOptions } from "./http";
+export { gaugedReadiness, startHealthServer, type HealthServer, type HealthServerOptions } from "./http";
 export { startServiceObservability, type ServiceObservability } from "./service";

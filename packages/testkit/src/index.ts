@@ -137,3 +137,5 @@ export function uniquePrefix(label = "test"): string {
   return `${label}-${Date.now().toString(36)}-${randomBytes(4).toString("hex")}/`;
 }
 export { raisedErrorCodes, type RaisedCode } from "./error-codes";
+export { tcpProxy, type TcpProxy } from "./tcp-proxy";
+export { metricValue, parsePrometheusText, scrapeMetrics, type MetricFamily } from "./metrics";

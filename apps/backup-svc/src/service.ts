@@ -3,7 +3,14 @@ import { catalogUrl } from "@hesaab/config";
 import { COMMAND_FILTERS } from "@hesaab/contracts";
 import { connectBus, eventPublisher, runSchedule, type Bus } from "@hesaab/bus";
 import { alertOnDeadLetter, catalogClaims, migrate, openPool } from "@hesaab/db";
-import { natsCheck, postgresCheck, providerChecksFromEnv, startServiceObservability, type HealthServer, type ServiceObservability } from "@hesaab/observability";
+import {
+  natsCheck,
+  postgresCheck,
+  providerChecksFromEnv,
+  startServiceObservability,
+  type HealthServer,
+  type ServiceObservability,
+} from "@hesaab/observability";
 import { Semaphore, type ProviderEnv } from "@hesaab/storage";
 import {
   BackupJobBatcher,

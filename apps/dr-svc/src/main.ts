@@ -26,7 +26,14 @@ async function main(): Promise<void> {
   const catalogDbUrl = catalogUrl(env);
   await migrate({ url: catalogDbUrl });
   const catalog = openCatalog({ url: catalogDbUrl, max: 4, connectTimeoutMs: env.DATABASE_CONNECT_TIMEOUT_MS });
-  const bus = await connectBus({ url: env.NATS_URL, name: "dr-svc", waitForServer: true, log, observer: obs.metrics.busObserver(), prefix: env.HESAAB_BUS_PREFIX });
+  const bus = await connectBus({
+    url: env.NATS_URL,
+    name: "dr-svc",
+    waitForServer: true,
+    log,
+    observer: obs.metrics.busObserver(),
+    prefix: env.HESAAB_BUS_PREFIX,
+  });
   await bus.ensureStreams();
 
   const service = await startDrService({

@@ -54,10 +54,12 @@ async function settles(work: Promise<unknown>, ms: number): Promise<boolean> {
 export async function startGateway(env: GatewayEnv, o: { logStream?: NodeJS.WritableStream } = {}): Promise<RunningGateway> {
   const metrics = new ServiceMetrics({ service: "gateway" });
   const catalog = openCatalog({ url: catalogUrl(env), connectTimeoutMs: env.DATABASE_CONNECT_TIMEOUT_MS });
-  const bus = await connectBus({ url: env.NATS_URL, name: "gateway", prefix: env.HESAAB_BUS_PREFIX, observer: metrics.busObserver() }).catch(async (err: unknown) => {
-    await catalog.close();
-    throw err;
-  });
+  const bus = await connectBus({ url: env.NATS_URL, name: "gateway", prefix: env.HESAAB_BUS_PREFIX, observer: metrics.busObserver() }).catch(
+    async (err: unknown) => {
+      await catalog.close();
+      throw err;
+    },
+  );
   await bus.ensureStreams();
   const platform = openPool({
     url: env.PLATFORM_DATABASE_URL,
@@ -115,7 +117,11 @@ export async function startGateway(env: GatewayEnv, o: { logStream?: NodeJS.Writ
       // the gateway reads no bucket itself: it is ready with its databases and NATS
       observability: {
         metrics,
-        readiness: gaugedReadiness({ service: "gateway", metrics, checks: [postgresCheck("catalog_db", catalog.pool), postgresCheck("platform_db", platform), natsCheck(bus.nc)] }),
+        readiness: gaugedReadiness({
+          service: "gateway",
+          metrics,
+          checks: [postgresCheck("catalog_db", catalog.pool), postgresCheck("platform_db", platform), natsCheck(bus.nc)],
+        }),
       },
     },
   );

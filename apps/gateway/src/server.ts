@@ -176,11 +176,17 @@ function mountHealth(app: FastifyInstance, obs: ServerOptions["observability"]):
   if (!obs) return;
   app.get("/readyz", quiet, async (_req, reply) => {
     const report = await obs.readiness();
-    return reply.code(report.status === "not_ready" ? 503 : 200).header("cache-control", "no-store").send(report);
+    return reply
+      .code(report.status === "not_ready" ? 503 : 200)
+      .header("cache-control", "no-store")
+      .send(report);
   });
   app.get("/metrics", quiet, async (_req, reply) => {
     await obs.readiness(); // the dependency gauges say what the scrape saw
-    return reply.header("content-type", obs.metrics.registry.contentType).header("cache-control", "no-store").send(await obs.metrics.text());
+    return reply
+      .header("content-type", obs.metrics.registry.contentType)
+      .header("cache-control", "no-store")
+      .send(await obs.metrics.text());
   });
 }
 

@@ -16,7 +16,14 @@ import {
   storageAnalytics,
   takeStorageSample,
 } from "@hesaab/storage-ops";
-import { natsCheck, postgresCheck, providerChecksFromEnv, startServiceObservability, type HealthServer, type ServiceObservability } from "@hesaab/observability";
+import {
+  natsCheck,
+  postgresCheck,
+  providerChecksFromEnv,
+  startServiceObservability,
+  type HealthServer,
+  type ServiceObservability,
+} from "@hesaab/observability";
 import type { ProviderEnv } from "@hesaab/storage";
 import type { StorageSvcEnv } from "./env";
 
@@ -128,7 +135,12 @@ export async function startStorageService(env: StorageSvcEnv, { name = "storage-
   const health = await obs.serve({
     host: env.HESAAB_HTTP_HOST,
     port: env.STORAGE_SVC_HTTP_PORT,
-    checks: [postgresCheck("platform_db", platform), postgresCheck("catalog_db", ops.catalog.pool), natsCheck(bus.nc), ...providerChecksFromEnv(env as ProviderEnv)],
+    checks: [
+      postgresCheck("platform_db", platform),
+      postgresCheck("catalog_db", ops.catalog.pool),
+      natsCheck(bus.nc),
+      ...providerChecksFromEnv(env as ProviderEnv),
+    ],
   });
 
   return {

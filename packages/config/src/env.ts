@@ -128,7 +128,10 @@ export const envPieces = {
   },
   /** Working files (restore staging, verification downloads). */
   /** The metrics and health port's address: localhost unless an operator opens it (a scraper on another host). */
-  httpHost: { HESAAB_HTTP_HOST: z.string().min(1).default("127.0.0.1"), HESAAB_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info") },
+  httpHost: {
+    HESAAB_HTTP_HOST: z.string().min(1).default("127.0.0.1"),
+    HESAAB_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info"),
+  },
   /** Each service's metrics and health port (`/metrics`, `/healthz`, `/readyz`); 0 picks a free one (tests). */
   backupSvcHttp: { BACKUP_SVC_HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(9411) },
   storageSvcHttp: { STORAGE_SVC_HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(9412) },

@@ -35,7 +35,7 @@ export async function startHealthServer(opts: HealthServerOptions): Promise<Heal
   const server = createServer((req, res) => {
     route(req, res, { metrics, readiness }).catch((err: unknown) => {
       opts.log.error("health endpoint failed", { url: req.url, error: err instanceof Error ? err.message : String(err) });
-      if (!res.headersSent) send(res, 500, "text/plain; charset=utf-8", "internal error\n");
+      if (!res.headersSent) send(res, 500, { type: "text/plain; charset=utf-8", body: "internal error\n" });
       else res.destroy();
     });
   });
@@ -57,7 +57,15 @@ export async function startHealthServer(opts: HealthServerOptions): Promise<Heal
 }
 
 /** The readiness of `checks`, each result also set on `hesaab_dependency_up`. */
-export function gaugedReadiness({ service, checks, metrics }: { service: string; checks: ReadinessCheck[]; metrics: ServiceMetrics }): () => Promise<ReadinessReport> {
+export function gaugedReadiness({
+  service,
+  checks,
+  metrics,
+}: {
+  service: string;
+  checks: ReadinessCheck[];
+  metrics: ServiceMetrics;
+}): () => Promise<ReadinessReport> {
   return async () => {
     const report = await checkReadiness(service, checks);
     for (const [name, check] of Object.entries(report.checks)) metrics.dependencyUp.set({ dependency: name }, check.ok ? 1 : 0);
@@ -67,21 +75,21 @@ export function gaugedReadiness({ service, checks, metrics }: { service: string;
 
 async function route(req: IncomingMessage, res: ServerResponse, ctx: { metrics: ServiceMetrics; readiness: () => Promise<ReadinessReport> }): Promise<void> {
   const path = (req.url ?? "/").split("?")[0];
-  if (req.method !== "GET" && req.method !== "HEAD") return send(res, 405, "text/plain; charset=utf-8", "only GET\n");
-  if (path === "/healthz") return send(res, 200, "application/json", JSON.stringify({ status: "alive" }));
+  if (req.method !== "GET" && req.method !== "HEAD") return send(res, 405, { type: "text/plain; charset=utf-8", body: "only GET\n" });
+  if (path === "/healthz") return send(res, 200, { type: "application/json", body: JSON.stringify({ status: "alive" }) });
   if (path === "/readyz") {
     const report = await ctx.readiness();
-    return send(res, report.status === "not_ready" ? 503 : 200, "application/json", JSON.stringify(report));
+    return send(res, report.status === "not_ready" ? 503 : 200, { type: "application/json", body: JSON.stringify(report) });
   }
   if (path === "/metrics") {
     await ctx.readiness(); // the dependency gauges say what the scrape saw
-    return send(res, 200, ctx.metrics.registry.contentType, await ctx.metrics.text());
+    return send(res, 200, { type: ctx.metrics.registry.contentType, body: await ctx.metrics.text() });
   }
-  return send(res, 404, "text/plain; charset=utf-8", "not found: /metrics, /healthz, /readyz\n");
+  return send(res, 404, { type: "text/plain; charset=utf-8", body: "not found: /metrics, /healthz, /readyz\n" });
 }
 
-function send(res: ServerResponse, status: number, contentType: string, body: string): void {
-  res.writeHead(status, { "content-type": contentType, "cache-control": "no-store" });
+function send(res: ServerResponse, status: number, { type, body }: { type: string; body: string }): void {
+  res.writeHead(status, { "content-type": type, "cache-control": "no-store" });
   res.end(body);
 }
 

@@ -1,4 +1,4 @@
-export { createLogger, asLog, loggerOptions, prettyLine, prettyStream, REDACT_PATHS, type LoggerFactoryOptions } from "./logger";
+export { createLogger, asLog, silentLog, loggerOptions, prettyLine, prettyStream, REDACT_PATHS, type LoggerFactoryOptions } from "./logger";
 export { ServiceMetrics, SIZE_BUCKETS, sizeBucket, type ProviderUsage } from "./metrics";
 export {
   checkReadiness,

@@ -104,3 +104,6 @@ export function prettyLine(line: string): string {
   const color = LEVEL_COLORS[level] ?? "0";
   return `${time} \x1b[${color}m${level.padEnd(5)}\x1b[0m ${String(entry.service ?? "")}: ${String(entry.message ?? "")}${rest ? ` ${rest}` : ""}`;
 }
+
+/** Says nothing; for tests. */
+export const silentLog: Log = { info: () => {}, warn: () => {}, error: () => {} };

@@ -56,8 +56,14 @@ export class ServiceMetrics {
     buckets: DURATION_BUCKETS_SECONDS,
     registers: [this.registry],
   });
-  readonly backupSourceBytes = this.#counter("hesaab_backup_source_bytes_total", "Bytes read from the database by finished backups (before compression)", ["type"]);
-  readonly backupStoredBytes = this.#counter("hesaab_backup_stored_bytes_total", "Bytes written per provider copy by finished backups (compressed, encrypted)", ["type"]);
+  readonly backupSourceBytes = this.#counter("hesaab_backup_source_bytes_total", "Bytes read from the database by finished backups (before compression)", [
+    "type",
+  ]);
+  readonly backupStoredBytes = this.#counter(
+    "hesaab_backup_stored_bytes_total",
+    "Bytes written per provider copy by finished backups (compressed, encrypted)",
+    ["type"],
+  );
   readonly backupRows = this.#counter("hesaab_backup_rows_total", "Rows exported by finished tenant backups", ["type"]);
   readonly compressionRatio = new Histogram({
     name: "hesaab_backup_compression_ratio",
@@ -87,8 +93,15 @@ export class ServiceMetrics {
     buckets: REQUEST_BUCKETS_SECONDS,
     registers: [this.registry],
   });
-  readonly storageRequestErrors = this.#counter("hesaab_storage_request_errors_total", "Failed storage provider requests, by error code", ["provider", "op", "code"]);
-  readonly storageTransferBytes = this.#counter("hesaab_storage_transfer_bytes_total", "Bytes sent (put) to or received (get) from a provider", ["provider", "op"]);
+  readonly storageRequestErrors = this.#counter("hesaab_storage_request_errors_total", "Failed storage provider requests, by error code", [
+    "provider",
+    "op",
+    "code",
+  ]);
+  readonly storageTransferBytes = this.#counter("hesaab_storage_transfer_bytes_total", "Bytes sent (put) to or received (get) from a provider", [
+    "provider",
+    "op",
+  ]);
   readonly verifications = this.#counter("hesaab_verifications_total", "Verification results of stored copies, by provider, depth and outcome (ok, failed)", [
     "provider",
     "depth",
@@ -102,10 +115,17 @@ export class ServiceMetrics {
   readonly exportsRequested = this.#counter("hesaab_customer_exports_requested_total", "Customer self-backups requested (taken up by a worker)", []);
   readonly exportsBuilt = this.#counter("hesaab_customer_exports_built_total", "Customer self-backups built, by outcome (ready, failed)", ["outcome"]);
   readonly exportsServed = this.#counter("hesaab_customer_exports_served_total", "Customer self-backups downloaded whole", []);
-  readonly exportsRefused = this.#counter("hesaab_customer_exports_refused_total", "Customer self-backup downloads or requests refused, by error code", ["code"]);
+  readonly exportsRefused = this.#counter("hesaab_customer_exports_refused_total", "Customer self-backup downloads or requests refused, by error code", [
+    "code",
+  ]);
   readonly alertsRaised = this.#counter("hesaab_alerts_raised_total", "Alerts raised, by severity", ["severity"]);
-  readonly busRedeliveries = this.#counter("hesaab_bus_redeliveries_total", "JetStream messages delivered again after a failed or lost attempt, by consumer", ["durable"]);
-  readonly busDeadLetters = this.#counter("hesaab_bus_dead_letters_total", "JetStream messages moved to the dead-letter stream, by consumer and reason", ["durable", "reason"]);
+  readonly busRedeliveries = this.#counter("hesaab_bus_redeliveries_total", "JetStream messages delivered again after a failed or lost attempt, by consumer", [
+    "durable",
+  ]);
+  readonly busDeadLetters = this.#counter("hesaab_bus_dead_letters_total", "JetStream messages moved to the dead-letter stream, by consumer and reason", [
+    "durable",
+    "reason",
+  ]);
   readonly dependencyUp = new Gauge({
     name: "hesaab_dependency_up",
     help: "1 when a dependency answered the last readiness check (postgres, nats, each provider), 0 when it did not",

@@ -15,9 +15,7 @@ describe("ServiceMetrics", () => {
     const metrics = new ServiceMetrics({ service: "test", defaultMetrics: false });
     const observer = metrics.busObserver();
     observer.published!(makeMessage("backup.tenant.started.v1", { backupId, tenantId, purpose: "scheduled", attempt: 1 }));
-    observer.published!(
-      makeMessage("backup.tenant.progress.v1", { backupId, tenantId, tablesDone: 1, tablesTotal: 1, rows: 10, bytes: 4_000_000 }),
-    );
+    observer.published!(makeMessage("backup.tenant.progress.v1", { backupId, tenantId, tablesDone: 1, tablesTotal: 1, rows: 10, bytes: 4_000_000 }));
     observer.published!(
       makeMessage("backup.tenant.completed.v1", {
         backupId,
@@ -33,7 +31,7 @@ describe("ServiceMetrics", () => {
         durationMs: 1500,
       }),
     );
-    observer.published!(makeMessage("backup.tenant.failed.v1", { backupId, tenantId, attempt: 3, final: true, error: { code: "x", message: "y" } } as never));
+    observer.published!(makeMessage("backup.tenant.failed.v1", { backupId, tenantId, attempt: 3, final: true, error: { code: "x", message: "y" } }));
     observer.published!(makeMessage("storage.verification.result.v1", { backupId, provider: "r2", depth: "keyless", ok: false } as never));
     observer.delivered!({ durable: "backup-svc", attempt: 2, type: "backup.tenant.job.v1" });
     observer.delivered!({ durable: "backup-svc", attempt: 1, type: "backup.tenant.job.v1" });

@@ -54,7 +54,9 @@ export function parsePrometheusText(text: string): Map<string, MetricFamily> {
       rest = rest.slice(l[0].length);
     }
     const sampleName = m[1]!;
-    const owner = families.has(sampleName) ? sampleName : SUFFIXES.map((s) => (sampleName.endsWith(s) ? sampleName.slice(0, -s.length) : "")).find((n) => n && families.has(n));
+    const owner = families.has(sampleName)
+      ? sampleName
+      : SUFFIXES.map((s) => (sampleName.endsWith(s) ? sampleName.slice(0, -s.length) : "")).find((n) => n && families.has(n));
     if (!owner) throw fail("a sample of no declared metric");
     family(owner).samples.push({ name: sampleName, labels, value });
   }

@@ -53,5 +53,12 @@ export async function tcpProxy(target: string): Promise<TcpProxy> {
   const url = new URL(target);
   url.hostname = "127.0.0.1";
   url.port = String(port);
-  return { host: "127.0.0.1", port, url: url.toString().replace(/\/$/, target.endsWith("/") ? "/" : ""), stop, start: () => (server ? Promise.resolve() : listen()), close: stop };
+  return {
+    host: "127.0.0.1",
+    port,
+    url: url.toString().replace(/\/$/, target.endsWith("/") ? "/" : ""),
+    stop,
+    start: () => (server ? Promise.resolve() : listen()),
+    close: stop,
+  };
 }

@@ -139,3 +139,4 @@ export function uniquePrefix(label = "test"): string {
 export { raisedErrorCodes, type RaisedCode } from "./error-codes";
 export { tcpProxy, type TcpProxy } from "./tcp-proxy";
 export { metricValue, parsePrometheusText, scrapeMetrics, type MetricFamily } from "./metrics";
+export { observeHealthPort, readyz, type HealthPortObservations, type ReadyzAnswer } from "./health-port";

@@ -156,6 +156,14 @@ export class ServiceMetrics {
     return (await this.registry.getMetricsAsJSON()).map((m) => m.name);
   }
 
+  /** Every metric with its label names (without the default `service`), for checks of the dashboards and rules. */
+  describe(): { name: string; labelNames: string[] }[] {
+    // prom-client keeps each metric's label names on the metric object (not in its JSON form)
+    return this.registry
+      .getMetricsAsArray()
+      .map((m) => ({ name: (m as unknown as { name: string }).name, labelNames: [...((m as unknown as { labelNames?: string[] }).labelNames ?? [])] }));
+  }
+
   /** Hooks for `connectBus({ observer })`: outcome events become metrics, deliveries count redeliveries. */
   busObserver(): BusObserver {
     return {

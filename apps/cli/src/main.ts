@@ -14,6 +14,7 @@ import { registerKeys } from "./commands/keys";
 import { registerPlan } from "./commands/plan";
 import { registerExport } from "./commands/export";
 import { registerSessions } from "./commands/session";
+import { registerStatus } from "./commands/status";
 import { errorMessage } from "./output";
 
 const program = new Command("hesaab").description("HesaabPlus backup and recovery").showHelpAfterError().configureHelp({ sortSubcommands: true });
@@ -31,6 +32,7 @@ for (const register of [
   registerPlan,
   registerExport,
   registerSessions,
+  registerStatus,
 ]) {
   register(program);
 }

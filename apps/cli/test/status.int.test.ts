@@ -25,17 +25,17 @@ beforeAll(async () => {
   db = await freshDatabase("cli_status");
   await migrate({ url: db.url });
   pool = testPool({ connectionString: db.url });
-  const insert = (id: string, type: string, status: string, hoursAgo: number) =>
+  const insert = ([id, type, status, hoursAgo]: [string, string, string, number]) =>
     pool.query(
       `insert into backup.backup_records (id, backup_type, tenant_id, filename, encryption_key_id, status, file_size, created_at)
        values ($1, $2, $3, 'f', '', $4, 1024, now() - make_interval(hours => $5))`,
       [id, type, type === "tenant" ? "11111111-1111-4111-8111-111111111111" : null, status, hoursAgo],
     );
-  await insert("bkp_t1", "tenant", "completed", 2);
-  await insert("bkp_t2", "tenant", "completed", 3);
-  await insert("bkp_t3", "tenant", "failed", 4);
-  await insert("bkp_old", "tenant", "completed", 30);
-  await insert("bkp_dr1", "disaster", "completed", 5);
+  await insert(["bkp_t1", "tenant", "completed", 2]);
+  await insert(["bkp_t2", "tenant", "completed", 3]);
+  await insert(["bkp_t3", "tenant", "failed", 4]);
+  await insert(["bkp_old", "tenant", "completed", 30]);
+  await insert(["bkp_dr1", "disaster", "completed", 5]);
   health = await startHealthServer({
     service: "backup-svc",
     port: 0,

@@ -55,10 +55,14 @@ export function loggerOptions({ service, level = "info" }: Pick<LoggerFactoryOpt
   };
 }
 
-/** A service's logger: JSON lines for machines, a short readable line on a terminal. */
+/**
+ * A service's logger: JSON lines for machines, a short readable line on a terminal. Written
+ * synchronously: the services log little, and a line written just before `process.exit` (a failed
+ * start, the end of a shutdown) must not be lost in a buffer.
+ */
 export function createLogger(opts: LoggerFactoryOptions): Logger {
   const pretty = opts.pretty ?? (opts.destination === undefined && process.stdout.isTTY === true);
-  const destination = opts.destination ?? (pretty ? prettyStream(process.stdout) : pino.destination({ dest: 1, sync: false }));
+  const destination = opts.destination ?? (pretty ? prettyStream(process.stdout) : pino.destination({ dest: 1, sync: true }));
   return pino(loggerOptions(opts), destination);
 }
 

@@ -23,7 +23,7 @@ const DURATION_BUCKETS_SECONDS = [0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800,
 const REQUEST_BUCKETS_SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 const RATIO_BUCKETS = [0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.7, 1, 1.5];
 
-/** Entries a correlation map (backup id → source bytes, restore id → start) keeps: a bound on memory, not a rule. */
+/** Entries a correlation map (restore id → start, disaster backups seen) keeps: a bound on memory, not a rule. */
 const MAX_TRACKED = 10_000;
 
 /** One gauge sample of what the catalog says a provider holds (storage-ops' `storageAnalytics`). */
@@ -133,7 +133,6 @@ export class ServiceMetrics {
     registers: [this.registry],
   });
 
-  readonly #sourceBytes = new Map<string, number>();
   readonly #restoreStarts = new Map<string, number>();
   readonly #disasterSeen = new Map<string, number>();
 
@@ -197,15 +196,10 @@ export class ServiceMetrics {
       case "backup.tenant.started.v1":
         this.backupsStarted.inc({ type: "tenant" });
         break;
-      case "backup.tenant.progress.v1":
-        this.#track(this.#sourceBytes, message.data.backupId, message.data.bytes);
-        break;
       case "backup.tenant.completed.v1": {
-        const { status, size, rows, durationMs, backupId, providers } = message.data;
+        const { status, size, rows, durationMs, sourceBytes: source, providers } = message.data;
         this.#backupFinished({ type: "tenant", status, size, durationMs, providers });
         this.backupRows.inc({ type: "tenant" }, rows);
-        const source = this.#sourceBytes.get(backupId);
-        this.#sourceBytes.delete(backupId);
         if (source) {
           this.backupSourceBytes.inc({ type: "tenant" }, source);
           this.compressionRatio.observe({ type: "tenant" }, size / source);

@@ -15,7 +15,6 @@ describe("ServiceMetrics", () => {
     const metrics = new ServiceMetrics({ service: "test", defaultMetrics: false });
     const observer = metrics.busObserver();
     observer.published!(makeMessage("backup.tenant.started.v1", { backupId, tenantId, purpose: "scheduled", attempt: 1 }));
-    observer.published!(makeMessage("backup.tenant.progress.v1", { backupId, tenantId, tablesDone: 1, tablesTotal: 1, rows: 10, bytes: 4_000_000 }));
     observer.published!(
       makeMessage("backup.tenant.completed.v1", {
         backupId,
@@ -24,6 +23,7 @@ describe("ServiceMetrics", () => {
         size: 2_000_000,
         sha256: "a".repeat(64),
         rows: 10,
+        sourceBytes: 4_000_000,
         providers: [
           { provider: "b2", ok: true },
           { provider: "r2", ok: false, error: "unreachable" },

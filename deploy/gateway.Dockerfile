@@ -24,7 +24,7 @@ COPY --from=build --chown=root:root /out ./
 ENV NODE_ENV=production HESAAB_DATA_DIR=/data GATEWAY_HOST=0.0.0.0 GATEWAY_PORT=8080
 EXPOSE 8080
 USER node
-# TODO(merge: health endpoints): /healthz as the gateway serves it on its own port
+# /healthz, /readyz and /metrics are on the gateway's own port
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch(`http://127.0.0.1:${process.env.GATEWAY_PORT ?? 8080}/healthz`).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 CMD ["node", "dist/main.js"]

@@ -21,9 +21,10 @@ RUN mkdir -p /data && chown node:node /data
 WORKDIR /app
 COPY --from=build --chown=root:root /out ./
 # configuration and secrets come from the environment at run time (compose: env_file), never from a layer
-ENV NODE_ENV=production HESAAB_DATA_DIR=/data HEALTH_PORT=9090
+ENV NODE_ENV=production HESAAB_DATA_DIR=/data STORAGE_SVC_HTTP_PORT=9412
 USER node
-# TODO(merge: health endpoints): HEALTH_PORT is the small HTTP port each service opens for /healthz and /readyz
+# STORAGE_SVC_HTTP_PORT: the service's own small HTTP port (/metrics, /healthz, /readyz), on 127.0.0.1 unless HESAAB_HTTP_HOST opens it
+EXPOSE 9412
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
-  CMD ["node", "-e", "fetch(`http://127.0.0.1:${process.env.HEALTH_PORT ?? 9090}/healthz`).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+  CMD ["node", "-e", "fetch(`http://127.0.0.1:${process.env.STORAGE_SVC_HTTP_PORT ?? 9412}/healthz`).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 CMD ["node", "dist/main.js"]

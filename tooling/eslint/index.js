@@ -69,6 +69,7 @@ export const LAYERS = [
   { name: "foundation", packages: ["config", "contracts", "gzip", "web-session"], siblings: true },
   { name: "infrastructure", packages: ["db", "storage", "bus", "tenant-data", "platform", "stack"], siblings: false },
   { name: "security", packages: ["crypto", "session", "artifacts"], siblings: true },
+  { name: "observability", packages: ["observability"], siblings: false },
   { name: "capabilities", packages: ["tenant-backup", "storage-ops", "dr"], siblings: false },
   // drills compose capabilities: a backup restored through the restore path, checked, attested
   { name: "composition", packages: ["drills"], siblings: false },

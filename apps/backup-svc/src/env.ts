@@ -5,6 +5,8 @@ const schema = z.object({
   ...envPieces.platformDb,
   ...envPieces.catalogDb,
   ...envPieces.nats,
+  ...envPieces.httpHost,
+  ...envPieces.backupSvcHttp,
   ...envPieces.b2,
   ...envPieces.r2,
   ...envPieces.backupKeys,

@@ -3,7 +3,15 @@ import { catalogUrl, spoolDir } from "@hesaab/config";
 import { COMMAND_FILTERS } from "@hesaab/contracts";
 import { connectBus, eventPublisher, runSchedule, type Bus } from "@hesaab/bus";
 import { alertOnDeadLetter, catalogClaims, migrate, openPool } from "@hesaab/db";
-import { Semaphore } from "@hesaab/storage";
+import {
+  natsCheck,
+  postgresCheck,
+  providerChecksFromEnv,
+  startServiceObservability,
+  type HealthServer,
+  type ServiceObservability,
+} from "@hesaab/observability";
+import { Semaphore, type ProviderEnv } from "@hesaab/storage";
 import {
   BackupJobBatcher,
   expireCustomerExports,
@@ -24,6 +32,9 @@ const EXPORTS_AT_ONCE = 2;
 
 export interface RunningService {
   bus: Bus;
+  /** The metrics and health port (`/metrics`, `/healthz`, `/readyz`). */
+  health: HealthServer;
+  observability: ServiceObservability;
   stop(): Promise<void>;
 }
 
@@ -38,8 +49,9 @@ export interface RunningService {
  *  - the nightly schedule publishes one request per period, whatever the number of replicas.
  */
 export async function startBackupService(env: BackupSvcEnv, { name = "backup-svc" }: { name?: string } = {}): Promise<RunningService> {
+  const obs = startServiceObservability({ service: name, level: env.HESAAB_LOG_LEVEL });
   await migrate({ url: catalogUrl(env) });
-  const bus = await connectBus({ url: env.NATS_URL, name, prefix: env.HESAAB_BUS_PREFIX });
+  const bus = await connectBus({ url: env.NATS_URL, name, prefix: env.HESAAB_BUS_PREFIX, log: obs.log, observer: obs.metrics.busObserver() });
   await bus.ensureStreams();
   const deps = openTenantBackupDeps({
     env: { ...env, HESAAB_SPOOL_DIR: spoolDir(env) },
@@ -86,6 +98,7 @@ export async function startBackupService(env: BackupSvcEnv, { name = "backup-svc
       } else if (message.type === "backup.tenant.job.v1") {
         await handleBackupJob(deps, { message, delivery: ctx, batcher });
       } else if (message.type === "export.customer.requested.v1") {
+        if (ctx.attempt === 1) obs.metrics.exportsRequested.inc();
         await exportSlots.run(() => handleCustomerExportRequest(exportDeps, { message, delivery: ctx }));
       } else if (message.type === "keys.rotate.requested.v1") {
         await handleKeysRotateRequested(deps, { message, delivery: ctx });
@@ -132,9 +145,24 @@ export async function startBackupService(env: BackupSvcEnv, { name = "backup-svc
   }, 10 * 60_000);
   sweep.unref();
 
+  const health = await obs.serve({
+    host: env.HESAAB_HTTP_HOST,
+    port: env.BACKUP_SVC_HTTP_PORT,
+    checks: [
+      postgresCheck("platform_db", deps.platform),
+      postgresCheck("catalog_db", deps.catalog.pool),
+      natsCheck(bus.nc),
+      // envPieces.b2/r2 build their keys from a template, so zod's output type does not name them: the values are there.
+      ...providerChecksFromEnv(env as ProviderEnv),
+    ],
+  });
+
   return {
     bus,
+    health,
+    observability: obs,
     async stop() {
+      await obs.close();
       clearInterval(sweep);
       await schedule?.stop();
       await Promise.all([backups.stop(), restores.stop()]);

@@ -30,6 +30,7 @@ function envFor(overrides: Record<string, string> = {}): Record<string, string> 
     BACKUP_SCHEDULE_ENABLED: "false",
     BACKUP_ACK_WAIT_MS: "2000",
     BACKUP_MAX_DELIVER: "4",
+    BACKUP_SVC_HTTP_PORT: "0", // several replicas in one test: each its own health port
     ...overrides,
   };
 }

@@ -189,3 +189,35 @@ export function sessionRevokeEnv() {
     });
   return { catalogUrl: url, tenantMaxHours: env.TENANT_SESSION_MAX_HOURS };
 }
+
+const statusEnvSchema = z.object({
+  ...envPieces.catalogDb,
+  PLATFORM_DATABASE_URL: envPieces.platformDb.PLATFORM_DATABASE_URL.optional(),
+  ...envPieces.httpHost,
+  ...envPieces.backupSvcHttp,
+  ...envPieces.storageSvcHttp,
+  ...envPieces.drSvcHttp,
+  GATEWAY_PORT: z.coerce.number().int().min(0).max(65_535).default(8080),
+  /** Where each service's health port is, when not on this host at its default port. */
+  BACKUP_SVC_URL: z.url().optional(),
+  STORAGE_SVC_URL: z.url().optional(),
+  DR_SVC_URL: z.url().optional(),
+  GATEWAY_URL: z.url().optional(),
+});
+
+/** `hesaab status`: where each service's `/readyz` is (its URL, else this host's address and the service's port) and the catalog. */
+export function statusEnv() {
+  const env = parseEnv(statusEnvSchema, process.env);
+  const host = env.HESAAB_HTTP_HOST === "0.0.0.0" ? "127.0.0.1" : env.HESAAB_HTTP_HOST;
+  const at = (port: number) => `http://${host}:${port}`;
+  return {
+    services: [
+      { name: "backup-svc", url: env.BACKUP_SVC_URL ?? at(env.BACKUP_SVC_HTTP_PORT) },
+      { name: "storage-svc", url: env.STORAGE_SVC_URL ?? at(env.STORAGE_SVC_HTTP_PORT) },
+      { name: "dr-svc", url: env.DR_SVC_URL ?? at(env.DR_SVC_HTTP_PORT) },
+      { name: "gateway", url: env.GATEWAY_URL ?? at(env.GATEWAY_PORT) },
+    ],
+    catalogUrl: env.BACKUP_DATABASE_URL ?? env.PLATFORM_DATABASE_URL,
+    connectTimeoutMs: env.DATABASE_CONNECT_TIMEOUT_MS,
+  };
+}

@@ -15,6 +15,7 @@ import { registerPlan } from "./commands/plan";
 import { registerExport } from "./commands/export";
 import { registerSessions } from "./commands/session";
 import { registerDrill } from "./commands/drill";
+import { registerStatus } from "./commands/status";
 import { errorMessage } from "./output";
 
 const program = new Command("hesaab").description("HesaabPlus backup and recovery").showHelpAfterError().configureHelp({ sortSubcommands: true });
@@ -33,6 +34,7 @@ for (const register of [
   registerExport,
   registerSessions,
   registerDrill,
+  registerStatus,
 ]) {
   register(program);
 }

@@ -6,6 +6,9 @@ const schema = z.object({
   ...envPieces.platformDb,
   ...envPieces.catalogDb,
   ...envPieces.nats,
+  ...envPieces.httpHost,
+  ...envPieces.drSvcHttp,
+  ...envPieces.busPrefix,
   // A provider may be left out (then backups are degraded until it is configured); at least one is checked at start.
   ...z.object(envPieces.b2).partial().shape,
   ...z.object(envPieces.r2).partial().shape,

@@ -2,11 +2,12 @@
 // (`dr.backup.requested.v1`), and restores into another database asked for through the API
 // (`dr.restore.requested.v1`). The CLI's `hesaab dr restore` needs none of this: it must work when
 // nothing else does.
-import { connectBus, consoleLogger } from "@hesaab/bus";
+import { connectBus } from "@hesaab/bus";
 import { catalogUrl, isHesaabError } from "@hesaab/config";
 import { KeyRing } from "@hesaab/crypto";
 import { migrate, openCatalog } from "@hesaab/db";
 import { deployedGitCommit } from "@hesaab/dr";
+import { natsCheck, postgresCheck, providerChecksFromEnv, startServiceObservability } from "@hesaab/observability";
 import { openBackend, providersFromEnv, type ProviderEnv } from "@hesaab/storage";
 import { loadEnv } from "./env";
 import { startDrService } from "./service";
@@ -15,7 +16,8 @@ const SHUTDOWN_GRACE_MS = 30_000;
 
 async function main(): Promise<void> {
   const env = loadEnv();
-  const log = consoleLogger;
+  const obs = startServiceObservability({ service: "dr-svc", level: env.HESAAB_LOG_LEVEL });
+  const { log } = obs;
   // envPieces.b2/r2 build their keys from a template, so zod's output type does not name them: the values are there.
   const providers = providersFromEnv(env as ProviderEnv);
   if (providers.length === 0) throw new Error("no storage provider configured: set the B2_* and/or R2_* variables");
@@ -25,7 +27,14 @@ async function main(): Promise<void> {
   const catalogDbUrl = catalogUrl(env);
   await migrate({ url: catalogDbUrl });
   const catalog = openCatalog({ url: catalogDbUrl, max: 4, connectTimeoutMs: env.DATABASE_CONNECT_TIMEOUT_MS });
-  const bus = await connectBus({ url: env.NATS_URL, name: "dr-svc", waitForServer: true, log });
+  const bus = await connectBus({
+    url: env.NATS_URL,
+    name: "dr-svc",
+    waitForServer: true,
+    log,
+    observer: obs.metrics.busObserver(),
+    prefix: env.HESAAB_BUS_PREFIX,
+  });
   await bus.ensureStreams();
 
   const service = await startDrService({
@@ -42,6 +51,11 @@ async function main(): Promise<void> {
     schedule: { cron: env.DR_SCHEDULE_CRON, timeZone: env.DR_SCHEDULE_TZ },
     maxAttempts: env.DR_MAX_ATTEMPTS,
     log,
+  });
+  await obs.serve({
+    host: env.HESAAB_HTTP_HOST,
+    port: env.DR_SVC_HTTP_PORT,
+    checks: [postgresCheck("catalog_db", catalog.pool), natsCheck(bus.nc), ...providerChecksFromEnv(env as ProviderEnv)],
   });
   const next = service.schedule?.schedule.next();
   log.info("dr-svc started", {
@@ -62,6 +76,7 @@ async function main(): Promise<void> {
     try {
       await service.stop();
     } finally {
+      await obs.close().catch(() => {});
       clearTimeout(grace);
       await bus.drain().catch(() => {});
       await catalog.close().catch(() => {});

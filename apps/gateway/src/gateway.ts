@@ -5,6 +5,7 @@ import { connectBus } from "@hesaab/bus";
 import { KeyRing, TenantKeyStore } from "@hesaab/crypto";
 import { openCatalog, openPool, type Catalog } from "@hesaab/db";
 import { checkDisasterTarget, disasterTargetUrl } from "@hesaab/dr";
+import { gaugedReadiness, natsCheck, postgresCheck, ServiceMetrics } from "@hesaab/observability";
 import { isSessionRevoked, sessionVerifier, type SessionKeys } from "@hesaab/session";
 import { alertChannelsView } from "@hesaab/storage-ops";
 import {
@@ -53,11 +54,14 @@ async function settles(work: Promise<unknown>, ms: number): Promise<boolean> {
  * `export.customer.requested.v1`), the HTTP surface from `buildServer`.
  */
 export async function startGateway(env: GatewayEnv, o: { logStream?: NodeJS.WritableStream } = {}): Promise<RunningGateway> {
+  const metrics = new ServiceMetrics({ service: "gateway" });
   const catalog = openCatalog({ url: catalogUrl(env), connectTimeoutMs: env.DATABASE_CONNECT_TIMEOUT_MS });
-  const bus = await connectBus({ url: env.NATS_URL, name: "gateway", prefix: env.HESAAB_BUS_PREFIX }).catch(async (err: unknown) => {
-    await catalog.close();
-    throw err;
-  });
+  const bus = await connectBus({ url: env.NATS_URL, name: "gateway", prefix: env.HESAAB_BUS_PREFIX, observer: metrics.busObserver() }).catch(
+    async (err: unknown) => {
+      await catalog.close();
+      throw err;
+    },
+  );
   await bus.ensureStreams();
   const platform = openPool({
     url: env.PLATFORM_DATABASE_URL,
@@ -121,6 +125,15 @@ export async function startGateway(env: GatewayEnv, o: { logStream?: NodeJS.Writ
     {
       logger: { level: env.GATEWAY_LOG_LEVEL, ...(o.logStream ? { stream: o.logStream } : {}) },
       rateLimit: { perSession: env.GATEWAY_RATE_LIMIT_PER_SESSION, perIp: env.GATEWAY_RATE_LIMIT_PER_IP },
+      // the gateway reads no bucket itself: it is ready with its databases and NATS
+      observability: {
+        metrics,
+        readiness: gaugedReadiness({
+          service: "gateway",
+          metrics,
+          checks: [postgresCheck("catalog_db", catalog.pool), postgresCheck("platform_db", platform), natsCheck(bus.nc)],
+        }),
+      },
     },
   );
   const address = await app.listen({ host: env.GATEWAY_HOST, port: env.GATEWAY_PORT });

@@ -9,6 +9,7 @@ import { fastifyTRPCPlugin, type FastifyTRPCPluginOptions } from "@trpc/server/a
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import { appRouter, errorMeaning, hesaabErrorBody, requestError, type ApiErrorBody, type AppRouter, type Context } from "@hesaab/api";
 import { ERROR_HTTP_STATUS, isHesaabError } from "@hesaab/config";
+import type { ReadinessReport, ServiceMetrics } from "@hesaab/observability";
 import { mountRest, sendError } from "./rest";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -39,6 +40,8 @@ export interface ServerOptions {
   logger?: { level?: string; stream?: NodeJS.WritableStream };
   /** Requests per minute to the tenant procedures (`/trpc/tenant.*`, `/api/tenant/...`) and the download route. Default: 60 per session or link, 300 per IP. */
   rateLimit?: { perSession: number; perIp: number };
+  /** `/metrics`, `/healthz` and `/readyz` on the gateway's own port; without it only `/healthz` answers. */
+  observability?: { metrics: ServiceMetrics; readiness: () => Promise<ReadinessReport> };
 }
 
 /** A request's URL with any `token=` value hidden (download links carry one), and a subscription's `connectionParams` (its session). */
@@ -76,6 +79,8 @@ export async function buildServer(ctx: Omit<Context, "sessionToken" | "log">, op
   });
 
   await limitRequests(app, opts.rateLimit ?? { perSession: 60, perIp: 300 });
+  mountHealth(app, opts.observability);
+  const metrics = opts.observability?.metrics;
 
   // the gateway's own refusals are in the API's one error shape too (`{ code, message, hint, retryable }`)
   app.setErrorHandler((err: FastifyError, req, reply) => {
@@ -129,6 +134,7 @@ export async function buildServer(ctx: Omit<Context, "sessionToken" | "log">, op
     try {
       opened = await ctx.exports.open({ tenantId: req.params.tenantId, exportId: req.params.exportId, token });
     } catch (err) {
+      metrics?.exportsRefused.inc({ code: isHesaabError(err) ? err.code : "internal" });
       return refuseDownload(req, reply, err);
     }
     const { fileName, stream, delivered } = opened;
@@ -138,6 +144,7 @@ export async function buildServer(ctx: Omit<Context, "sessionToken" | "log">, op
     // a file that fails authentication half-way cuts the connection (fastify destroys it), so no reader takes a part for the whole
     reply.raw.once("finish", () => {
       if (!ended) return;
+      metrics?.exportsServed.inc();
       delivered().catch((err: unknown) => req.log.error({ err, exportId: req.params.exportId }, "a delivered download was not counted"));
     });
     stream.once("error", (err: Error) => req.log.error({ err, exportId: req.params.exportId }, "export download failed while streaming"));
@@ -157,6 +164,30 @@ export async function buildServer(ctx: Omit<Context, "sessionToken" | "log">, op
   }
   app.get("/", async (_req, reply) => reply.redirect("/admin/"));
   return app;
+}
+
+/**
+ * Liveness, readiness and metrics on the gateway's port (the services open a port of their own for
+ * them): `/healthz` alive, `/readyz` its dependencies (503 when not ready), `/metrics` Prometheus text.
+ */
+function mountHealth(app: FastifyInstance, obs: ServerOptions["observability"]): void {
+  const quiet = { logLevel: "warn" as const }; // a scraper every 15 s is not worth an info line
+  app.get("/healthz", quiet, async () => ({ status: "alive" }));
+  if (!obs) return;
+  app.get("/readyz", quiet, async (_req, reply) => {
+    const report = await obs.readiness();
+    return reply
+      .code(report.status === "not_ready" ? 503 : 200)
+      .header("cache-control", "no-store")
+      .send(report);
+  });
+  app.get("/metrics", quiet, async (_req, reply) => {
+    await obs.readiness(); // the dependency gauges say what the scrape saw
+    return reply
+      .header("content-type", obs.metrics.registry.contentType)
+      .header("cache-control", "no-store")
+      .send(await obs.metrics.text());
+  });
 }
 
 /** A download refused: what the tenant can act on as its status and sentence; anything else logged, told as one sentence without paths. */

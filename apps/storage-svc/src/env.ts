@@ -5,6 +5,8 @@ const schema = z.object({
   ...envPieces.platformDb,
   ...envPieces.catalogDb,
   ...envPieces.nats,
+  ...envPieces.httpHost,
+  ...envPieces.storageSvcHttp,
   // Both providers are required: replication between them is this service's job.
   ...envPieces.b2,
   ...envPieces.r2,

@@ -2,7 +2,7 @@ import { loadEnv } from "./env";
 import { startStorageService } from "./service";
 
 const service = await startStorageService(loadEnv());
-process.stdout.write("storage-svc running\n");
+service.observability.log.info("storage-svc running", { health: service.health.url });
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.once(signal, () => {
     void service.stop().then(() => process.exit(0));

@@ -16,15 +16,27 @@ import {
   retentionRulesInForce,
   startAlerting,
   type Alerting,
+  storageAnalytics,
 } from "@hesaab/storage-ops";
-import { openSpool } from "@hesaab/storage";
+import { openSpool, type ProviderEnv } from "@hesaab/storage";
 import { drillDisaster, openDrillDeps, runNightlyDrills } from "@hesaab/drills";
+import {
+  natsCheck,
+  postgresCheck,
+  providerChecksFromEnv,
+  startServiceObservability,
+  type HealthServer,
+  type ServiceObservability,
+} from "@hesaab/observability";
 import type { StorageSvcEnv } from "./env";
 
 export interface RunningService {
   bus: Bus;
   /** The alerting loop (`tick()` runs one pass now: tests drive it with their clock). */
   alerting: Alerting;
+  /** The metrics and health port (`/metrics`, `/healthz`, `/readyz`). */
+  health: HealthServer;
+  observability: ServiceObservability;
   stop(): Promise<void>;
 }
 
@@ -46,8 +58,9 @@ export async function startStorageService(
   env: StorageSvcEnv,
   { name = "storage-svc", now }: { name?: string; now?: () => Date } = {},
 ): Promise<RunningService> {
+  const obs = startServiceObservability({ service: name, level: env.HESAAB_LOG_LEVEL });
   await migrate({ url: catalogUrl(env) });
-  const bus = await connectBus({ url: env.NATS_URL, name, prefix: env.HESAAB_BUS_PREFIX });
+  const bus = await connectBus({ url: env.NATS_URL, name, prefix: env.HESAAB_BUS_PREFIX, log: obs.log, observer: obs.metrics.busObserver() });
   await bus.ensureStreams();
   const ops = openStorageOps({ env, publish: eventPublisher(bus), actor: "system:storage-svc", keyPrefix: env.STORAGE_KEY_PREFIX });
   const platform = openPool({ url: env.PLATFORM_DATABASE_URL, max: 1, name: "hesaab-storage", connectTimeoutMs: env.DATABASE_CONNECT_TIMEOUT_MS });
@@ -142,6 +155,27 @@ export async function startStorageService(
     scheduleDrills({ env, schedule, log: bus.log, publish: eventPublisher(bus) });
   }
 
+  // what each provider holds and costs, from the catalog's analytics (the figures the admin app shows)
+  obs.metrics.storageUsageGauges(async () => {
+    const analytics = await storageAnalytics({ catalog: ops.catalog });
+    return analytics.providers.map((p) => ({
+      provider: p.provider,
+      bytes: p.bytes,
+      objects: p.objects,
+      monthlyCostUsd: analytics.cost.monthly[p.provider]?.total ?? 0,
+    }));
+  });
+  const health = await obs.serve({
+    host: env.HESAAB_HTTP_HOST,
+    port: env.STORAGE_SVC_HTTP_PORT,
+    checks: [
+      postgresCheck("platform_db", platform),
+      postgresCheck("catalog_db", ops.catalog.pool),
+      natsCheck(bus.nc),
+      ...providerChecksFromEnv(env as ProviderEnv),
+    ],
+  });
+
   const spool = openSpool({ dir: spoolDir(env), maxBytes: env.HESAAB_SPOOL_MAX_BYTES });
   const drainer = spoolDrainer({
     intervalMs: env.STORAGE_SPOOL_DRAIN_INTERVAL_MS,
@@ -156,7 +190,10 @@ export async function startStorageService(
   return {
     bus,
     alerting,
+    health,
+    observability: obs,
     async stop() {
+      await obs.close();
       await drainer.stop();
       await Promise.all(schedules.map((s) => s.stop()));
       await Promise.all([stored.stop(), commands.stop(), raised.stop()]);

@@ -128,8 +128,9 @@ describe("alerts across the services (real processes)", () => {
       ALERT_DELIVERY_BACKOFF_MS: "50",
     });
     const backupEnv = { ...baseEnv(), BACKUP_SCHEDULE_ENABLED: "false", BACKUP_ACK_WAIT_MS: "2000", BACKUP_MAX_DELIVER: "2" };
-    // both providers unreachable (nothing listens on port 9): every attempt fails, retryably
-    const doomed = await startApp("backup-svc", { ...backupEnv, B2_ENDPOINT_URL: "http://127.0.0.1:9", R2_ENDPOINT_URL: "http://127.0.0.1:9" });
+    // the platform unreachable (nothing listens on port 9): every attempt fails, retryably. (Both clouds
+    // down is no longer a failure: the sealed artifact waits in the local spool.)
+    const doomed = await startApp("backup-svc", { ...backupEnv, PLATFORM_DATABASE_URL: "postgresql://postgres@127.0.0.1:9/platform" });
     const job = () =>
       control.publish(
         "backup.tenant.job.v1",

@@ -91,6 +91,7 @@ beforeAll(async () => {
   service = await startStorageService(
     loadEnv({
       ...testEnv(),
+      STORAGE_SVC_HTTP_PORT: "0",
       PLATFORM_DATABASE_URL: db.url,
       BACKUP_DATABASE_URL: db.url,
       BACKUP_MASTER_KEYS: MASTER,

@@ -1,6 +1,8 @@
 import { JetStreamApiError, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { headers as natsHeaders, type MsgHdrs, type NatsConnection } from "@nats-io/transport-node";
 import { describeError } from "@hesaab/config";
+import type { Message } from "@hesaab/contracts";
+import type { DeadLetterReason } from "./dead-letter";
 import { BusError } from "./errors";
 import { type BusLayout } from "./layout";
 import { type BusLogger } from "./log";
@@ -15,6 +17,30 @@ export interface BusCore {
   /** Last handler error per `<stream>/<seq>`, so a dead letter from the advisory can say why. */
   lastErrors: LastErrors;
   publishTimeoutMs: number;
+  /** Told what passes through the bus (metrics); never throws back into it. */
+  observer: BusObserver | undefined;
+}
+
+/**
+ * Watches what the bus does, for metrics: each hook is called synchronously after the fact and must
+ * not throw (a throwing hook is caught and logged, the bus goes on).
+ */
+export interface BusObserver {
+  /** A message stored by JetStream (not a duplicate dropped by its msgId). */
+  published?(message: Message): void;
+  /** A message handed to a handler; `attempt` > 1 is a redelivery. */
+  delivered?(delivery: { durable: string; attempt: number; type: string }): void;
+  /** A message moved to the dead-letter stream. */
+  deadLettered?(deadLetter: { durable: string; reason: DeadLetterReason }): void;
+}
+
+/** Calls an observer hook, keeping its failure away from the bus. */
+export function tellObserver(core: Pick<BusCore, "log">, hook: (() => void) | undefined): void {
+  try {
+    hook?.();
+  } catch (err) {
+    core.log.warn("bus observer failed", { error: err instanceof Error ? err.message : String(err) });
+  }
 }
 
 /** A small bounded map: the oldest entries go first. */

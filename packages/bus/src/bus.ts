@@ -13,7 +13,7 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { describeError, redactUrl } from "@hesaab/config";
 import { makeMessage, subjectOf, type DataInput, type MessageOf, type MessageType } from "@hesaab/contracts";
 import { startConsuming, type ConsumeOptions, type Consumption, type EventConsumeOptions } from "./consume";
-import { publishWithRetry, LastErrors, type BusCore } from "./bus-core";
+import { publishWithRetry, tellObserver, LastErrors, type BusCore, type BusObserver } from "./bus-core";
 import { watchMaxDeliveries, type DeadLetterHook } from "./dead-letter";
 import { BusError } from "./errors";
 import { readEvents, type ReadEventsOptions, type StoredEvent } from "./event-reader";
@@ -38,6 +38,8 @@ export interface ConnectBusOptions {
   /** Tests only: prepended to stream names (`<prefix>_HESAAB_CMD`) and subjects (`<prefix>.cmd.…`). */
   prefix?: string | undefined;
   log?: BusLogger;
+  /** Told of every message published, delivered and dead-lettered (the service's metrics). */
+  observer?: BusObserver;
   /** Keep trying the first connect instead of failing when the server is not up yet (services: true; the CLI: false). */
   waitForServer?: boolean;
   /** Milliseconds to wait for a publish acknowledgement, per attempt. */
@@ -142,6 +144,7 @@ export async function connectBus(opts: ConnectBusOptions): Promise<Bus> {
     log,
     lastErrors: new LastErrors(),
     publishTimeoutMs: opts.publishTimeoutMs ?? 5_000,
+    observer: opts.observer,
   };
   return new NatsBus(core);
 }
@@ -189,6 +192,7 @@ class NatsBus implements Bus {
     const payload = new TextEncoder().encode(JSON.stringify(message));
     const msgId = opts.msgId ?? message.id;
     const { seq, duplicate } = await publishWithRetry(this.#core, { subject, payload, msgId, headers: opts.headers });
+    if (!duplicate) tellObserver(this.#core, () => this.#core.observer?.published?.(message));
     return { seq, duplicate, message };
   }
 

@@ -2,7 +2,7 @@ import { AckPolicy, DeliverPolicy, JetStreamApiError, type Consumer, type Consum
 import { type Subscription } from "@nats-io/transport-node";
 import { describeError, isRedeliverable } from "@hesaab/config";
 import { MalformedMessageError, parseMessage, subjectOf, type Message } from "@hesaab/contracts";
-import { type BusCore } from "./bus-core";
+import { tellObserver, type BusCore } from "./bus-core";
 import { deadLetter, watchMaxDeliveries, type DeadLetterHook, type DeadLetterInput } from "./dead-letter";
 import { BusError, oneLine } from "./errors";
 import { durableFor, type StreamKind } from "./layout";
@@ -326,6 +326,7 @@ class ConsumptionRun implements Consumption {
         return;
       }
 
+      tellObserver(core, () => core.observer?.delivered?.({ durable, attempt, type: message.type }));
       try {
         await handler(message, { attempt, final: attempt >= maxDeliver, signal: this.#aborting.signal, seq, subject, durable });
         settle();
@@ -382,6 +383,7 @@ class ConsumptionRun implements Consumption {
     }
     settle();
     m.term();
+    tellObserver(this.#core, () => this.#core.observer?.deadLettered?.({ durable: input.durable, reason: input.reason }));
     try {
       await this.#opts.onDeadLetter?.(dl);
     } catch (err) {

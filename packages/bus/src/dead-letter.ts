@@ -2,7 +2,7 @@ import { JetStreamApiError } from "@nats-io/jetstream";
 import { headers, type MsgHdrs, type Subscription } from "@nats-io/transport-node";
 import { describeError } from "@hesaab/config";
 import { deadLetterSubjectOf, MalformedMessageError, parseMessage, type MessageType } from "@hesaab/contracts";
-import { publishWithRetry, type BusCore } from "./bus-core";
+import { publishWithRetry, tellObserver, type BusCore } from "./bus-core";
 import { oneLine } from "./errors";
 import { type StreamKind } from "./layout";
 
@@ -183,6 +183,7 @@ export function watchMaxDeliveries(core: BusCore, opts: { kind: StreamKind; stre
           deliveries: advisory.deliveries,
           ...withError(core.lastErrors.get(opts.stream, advisory.stream_seq)),
         });
+        tellObserver(core, () => core.observer?.deadLettered?.({ durable: opts.durable, reason: "exhausted" }));
         await opts.onDeadLetter?.(dl);
       })().catch((e: unknown) => core.log.error("cannot dead-letter an exhausted message", { subject, error: describeError(e).message }));
     },

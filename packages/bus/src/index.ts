@@ -31,6 +31,7 @@ export { readEvents, type ReadEventsOptions, type StoredEvent } from "./event-re
 export { BusError, BUS_ERROR_CODES, type BusErrorCode } from "./errors";
 export { BusLayout, durableFor, type StreamKind } from "./layout";
 export { consoleLogger, silentLogger, type BusLogger } from "./log";
+export type { BusObserver } from "./bus-core";
 export {
   createSchedule,
   runSchedule,

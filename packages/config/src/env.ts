@@ -134,6 +134,15 @@ export const envPieces = {
       .default(10 * 1024 ** 3),
   },
   /** Working files (restore staging, verification downloads). */
+  /** The metrics and health port's address: localhost unless an operator opens it (a scraper on another host). */
+  httpHost: {
+    HESAAB_HTTP_HOST: z.string().min(1).default("127.0.0.1"),
+    HESAAB_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info"),
+  },
+  /** Each service's metrics and health port (`/metrics`, `/healthz`, `/readyz`); 0 picks a free one (tests). */
+  backupSvcHttp: { BACKUP_SVC_HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(9411) },
+  storageSvcHttp: { STORAGE_SVC_HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(9412) },
+  drSvcHttp: { DR_SVC_HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(9413) },
   dataDir: { HESAAB_DATA_DIR: z.string().default(path.join(os.tmpdir(), "hesaab")) },
   /**
    * The local spool: sealed artifacts no provider took wait here until storage-svc uploads them.

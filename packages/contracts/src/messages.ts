@@ -187,6 +187,8 @@ export const tenantBackupCompleted = message(
     size: z.number().int().nonnegative(),
     sha256: sha256Hex,
     rows: z.number().int().nonnegative(),
+    /** Bytes of the SQL script before compression (the metrics' bytes in and compression ratio); optional: added later, older events lack it. */
+    sourceBytes: z.number().int().nonnegative().optional(),
     providers: z.array(providerOutcome),
     durationMs: z.number().nonnegative(),
     operationId: z.string().min(1).max(64).optional(),

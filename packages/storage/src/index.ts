@@ -22,7 +22,15 @@ export { fsBackend, type FsBackendConfig } from "./backends/fs";
 export { withRetry, type RetryOptions, type RetryInfo } from "./decorators/retry";
 export { withLimit, type LimitOptions } from "./decorators/limit";
 export { Semaphore } from "./decorators/limit/semaphore";
-export { withMetrics, type MeteredBackend, type MetricsOptions, type StorageMetrics, type StorageOpEvent, type OpCounters } from "./decorators/metrics";
+export {
+  withMetrics,
+  observeStorageOps,
+  type MeteredBackend,
+  type MetricsOptions,
+  type StorageMetrics,
+  type StorageOpEvent,
+  type OpCounters,
+} from "./decorators/metrics";
 export { withKeyPrefix } from "./decorators/prefix";
 export { withFaults, FaultController, type FaultyBackend, type FaultOp, type FaultCall } from "./decorators/fault";
 

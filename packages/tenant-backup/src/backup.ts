@@ -381,6 +381,7 @@ export async function publishStored(
     size: stored.size,
     sha256: stored.sha256,
     rows: o.summary.rows,
+    sourceBytes: o.summary.bytes,
     providers: outcomes,
     durationMs: Date.now() - o.started,
     operationId: o.operationId,

@@ -7,7 +7,9 @@ export { ensureStack, readStackEnv, stopStack, type S3Endpoint } from "@hesaab/s
 
 /** The stack's environment (from .stack/env), overlaid with process.env. */
 export function testEnv(): Record<string, string> {
-  const env: Record<string, string> = { ...readStackEnv() };
+  // Tests run side by side (vitest's files, turbo's packages): a service a test starts takes any free
+  // health port, never the fixed default another one already holds. A test that wants one sets it.
+  const env: Record<string, string> = { ...readStackEnv(), BACKUP_SVC_HTTP_PORT: "0", STORAGE_SVC_HTTP_PORT: "0", DR_SVC_HTTP_PORT: "0" };
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
   return env;
 }
@@ -167,3 +169,6 @@ export function uniquePrefix(label = "test"): string {
   return `${label}-${Date.now().toString(36)}-${randomBytes(4).toString("hex")}/`;
 }
 export { raisedErrorCodes, type RaisedCode } from "./error-codes";
+export { tcpProxy, type TcpProxy } from "./tcp-proxy";
+export { metricValue, parsePrometheusText, scrapeMetrics, type MetricFamily } from "./metrics";
+export { observeHealthPort, readyz, type HealthPortObservations, type ReadyzAnswer } from "./health-port";

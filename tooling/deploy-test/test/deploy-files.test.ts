@@ -106,6 +106,19 @@ describe("deploy/*.Dockerfile", () => {
     expect(runtime.at(-1)).toEqual({ op: "CMD", args: '["node", "dist/main.js"]' });
   });
 
+  it.each([
+    ["backup-svc", "BACKUP_SVC_HTTP_PORT", 9411],
+    ["storage-svc", "STORAGE_SVC_HTTP_PORT", 9412],
+    ["dr-svc", "DR_SVC_HTTP_PORT", 9413],
+    ["gateway", "GATEWAY_PORT", 8080],
+  ] as const)("%s: its HEALTHCHECK and compose's probe the port the service reads (%s=%d)", (name, variable, port) => {
+    const ins = instructions(`${name}.Dockerfile`);
+    expect(ins.some((i) => i.op === "ENV" && i.args.split(/\s+/).includes(`${variable}=${port}`))).toBe(true);
+    expect(ins.find((i) => i.op === "HEALTHCHECK")!.args).toContain(`process.env.${variable} ?? ${port}}/healthz`);
+    expect(ins.some((i) => i.op === "EXPOSE" && i.args === String(port))).toBe(true);
+    expect(JSON.stringify(compose.services[name]!.healthcheck!.test)).toContain(`127.0.0.1:${port}/healthz`);
+  });
+
   it("dr-svc's image has pg_dump/pg_restore of the database's major version (compose's postgres image)", () => {
     const major = /^postgres:(\d+)/.exec(compose.services.postgres!.image!)![1];
     const ins = instructions("dr-svc.Dockerfile");

@@ -18,18 +18,28 @@ const run = promisify(execFile);
 const repo = fileURLToPath(new URL("../../..", import.meta.url));
 
 /**
- * How each service shows it is ready today.
- * TODO(merge, issue 16 + health endpoints): switch every check to `GET /readyz` on the service's
- * health port once the services open one (HEALTH_PORT/METRICS_PORT, another branch); until then a
- * worker is ready when it prints that it runs (its bus consumers exist by then), the gateway when
- * its `health` procedure answers.
+ * Each service is started with its HTTP port at 0 and tells the port it got in its log: a JSON line
+ * `{"message":"http listening","url":…}` (the services' health port) or `gateway listening on <url>`.
+ * It is ready when `GET <url>/readyz` answers 200 with status "ready".
  */
 const SERVICES = [
-  { name: "backup-svc", ready: /backup-svc running/ },
-  { name: "storage-svc", ready: /storage-svc running/ },
-  { name: "dr-svc", ready: /dr-svc started/ },
-  { name: "gateway", ready: /gateway listening on (http:\/\/\S+)/ },
+  { name: "backup-svc", portVariable: "BACKUP_SVC_HTTP_PORT" },
+  { name: "storage-svc", portVariable: "STORAGE_SVC_HTTP_PORT" },
+  { name: "dr-svc", portVariable: "DR_SVC_HTTP_PORT" },
+  { name: "gateway", portVariable: "GATEWAY_PORT" },
 ] as const;
+
+/** The URL a started service's log says it listens on, if it said so yet. */
+function listeningUrl(output: string): string | undefined {
+  const gateway = /gateway listening on (http:\/\/\S+)/.exec(output);
+  if (gateway) return gateway[1];
+  for (const line of output.split("\n")) {
+    if (!line.startsWith("{")) continue;
+    const entry = JSON.parse(line) as { message?: string; url?: string };
+    if (entry.message === "http listening" && entry.url) return entry.url;
+  }
+  return undefined;
+}
 
 let out: string;
 let database: FreshDatabase;
@@ -51,7 +61,12 @@ function serviceEnv(): NodeJS.ProcessEnv {
     HESAAB_BUS_PREFIX: prefix,
     HESAAB_DATA_DIR: path.join(out, "data"),
     BACKUP_SCHEDULE_ENABLED: "false",
+    STORAGE_SCHEDULES_ENABLED: "false",
+    // every port at 0: the log line tells which one each got
     GATEWAY_PORT: "0",
+    BACKUP_SVC_HTTP_PORT: "0",
+    STORAGE_SVC_HTTP_PORT: "0",
+    DR_SVC_HTTP_PORT: "0",
   };
 }
 
@@ -69,8 +84,8 @@ afterAll(async () => {
   if (out) await rm(out, { recursive: true, force: true });
 });
 
-/** Starts `node dist/main.js` in `dir`; resolves with the match of `ready` in its output. */
-async function start(name: string, dir: string, ready: RegExp): Promise<{ child: ChildProcess; match: RegExpExecArray; output: () => string }> {
+/** Starts `node dist/main.js` in `dir`; resolves once its `/readyz` answers ready, with the URL it listens on. */
+async function start(name: string, dir: string): Promise<{ child: ChildProcess; url: string; output: () => string }> {
   const child = spawn(process.execPath, ["dist/main.js"], { cwd: dir, env: serviceEnv(), stdio: ["ignore", "pipe", "pipe"] });
   children.push(child);
   let output = "";
@@ -78,21 +93,25 @@ async function start(name: string, dir: string, ready: RegExp): Promise<{ child:
   child.stderr.on("data", (d: Buffer) => void (output += d.toString()));
   let exited: number | null | undefined;
   child.once("exit", (code) => (exited = code));
-  const match = await waitFor(
-    () => {
+  const url = await waitFor(
+    async () => {
       if (exited !== undefined) throw new Error(`${name} exited (${exited}) before it was ready:\n${output}`);
-      return ready.exec(output);
+      const at = listeningUrl(output);
+      if (!at) return undefined;
+      const res = await fetch(`${at}/readyz`).catch(() => undefined);
+      const body = res && ((await res.json()) as { status?: string });
+      return res?.status === 200 && body?.status === "ready" && at;
     },
-    `${name} to be ready`,
+    `${name}'s /readyz to answer ready`,
     120_000,
   );
-  return { child, match, output: () => output };
+  return { child, url, output: () => output };
 }
 
 describe("per-service deploys", () => {
   it.each(SERVICES)(
-    "$name: pnpm deploy --prod, copied out of the repository, starts with node and is ready",
-    async ({ name, ready }) => {
+    "$name: pnpm deploy --prod, copied out of the repository, starts with node and GET /readyz answers ready",
+    async ({ name, portVariable }) => {
       const dir = path.join(out, name);
       // --legacy: the workspace does not inject its packages (they are bundled into dist/ anyway)
       await run("pnpm", ["--filter", `@hesaab/${name}`, "deploy", "--prod", "--legacy", dir], { cwd: repo, maxBuffer: 64 << 20 });
@@ -102,13 +121,18 @@ describe("per-service deploys", () => {
       expect(installed.filter((n) => n.startsWith("@hesaab"))).toEqual([]);
       expect(existsSync(path.join(dir, "node_modules", ".pnpm", "node_modules", "s3rver"))).toBe(false);
 
-      const { child, match, output } = await start(name, dir, ready);
+      const { child, url, output } = await start(name, dir);
+      // the bundle carries prom-client: its metrics are there, with the process's own
+      const metrics = await fetch(`${url}/metrics`);
+      expect(metrics.status).toBe(200);
+      expect(await metrics.text()).toMatch(/^# HELP hesaab_/m);
+      expect(serviceEnv()[portVariable]).toBe("0");
       if (name === "gateway") {
-        const res = await fetch(`${match[1]}/trpc/health`);
+        const res = await fetch(`${url}/trpc/health`);
         expect(res.status).toBe(200);
         expect(await res.json()).toMatchObject({ result: { data: { ok: true } } });
         // the SPAs ship inside the deploy (dist/web), found without the checkout
-        const admin = await fetch(`${match[1]}/admin/`);
+        const admin = await fetch(`${url}/admin/`);
         expect(admin.status).toBe(200);
         expect(await admin.text()).toContain("<div id=");
       }

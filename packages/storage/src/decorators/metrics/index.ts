@@ -55,6 +55,19 @@ export interface MeteredBackend extends StorageBackend {
   reset(): void;
 }
 
+/** Process-wide listeners of every metered backend's operations (see `observeStorageOps`). */
+const processObservers = new Set<(event: StorageOpEvent) => void>();
+
+/**
+ * Listen to every finished operation of every metered backend of this process, those opened later
+ * included: a service's metrics see the backends its capabilities open deep inside (tenant-backup,
+ * storage-ops) without threading a callback through each of them. Returns the function that stops listening.
+ */
+export function observeStorageOps(observer: (event: StorageOpEvent) => void): () => void {
+  processObservers.add(observer);
+  return () => void processObservers.delete(observer);
+}
+
 /**
  * Count calls, errors, bytes and time per operation, and report every finished operation to an
  * optional `log` callback. Placed inside the retry decorator (see `openBackend`), it sees every
@@ -103,7 +116,8 @@ class MetricsBackend implements MeteredBackend {
     c.items += e.items ?? 0;
     c.totalMs += ms;
     c.maxMs = Math.max(c.maxMs, ms);
-    this.#log?.({
+    if (!this.#log && processObservers.size === 0) return;
+    const event: StorageOpEvent = {
       provider: this.name,
       op: e.op,
       key: e.key,
@@ -112,7 +126,15 @@ class MetricsBackend implements MeteredBackend {
       ...(e.bytes === undefined ? {} : { bytes: e.bytes }),
       ...(e.items === undefined ? {} : { items: e.items }),
       ...(failed ? { error: errorOf(e.error) } : {}),
-    });
+    };
+    this.#log?.(event);
+    for (const observer of processObservers) {
+      try {
+        observer(event);
+      } catch {
+        // an observer is a metrics sink: its failure must never fail a storage operation
+      }
+    }
   }
 
   async #timed<T>(call: { op: StorageOp; key: string; bytes?: (r: T) => number }, fn: () => Promise<T>): Promise<T> {

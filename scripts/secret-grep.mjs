@@ -18,7 +18,11 @@ const env = Object.fromEntries(
 /** name → the strings that would give it away. */
 function secrets() {
   const out = new Map();
-  const accessKeyIds = new Set(Object.entries(env).filter(([k]) => k.endsWith("_ACCESS_KEY_ID")).map(([, v]) => v));
+  const accessKeyIds = new Set(
+    Object.entries(env)
+      .filter(([k]) => k.endsWith("_ACCESS_KEY_ID"))
+      .map(([, v]) => v),
+  );
   for (const [name, value] of Object.entries(env)) {
     if (!/SECRET|MASTER_KEYS|PASSWORD/.test(name) || value.length < 8) continue;
     // the local S3 endpoints take the same value for key id and secret: the id is not secret, and
@@ -31,7 +35,10 @@ function secrets() {
         forms.push(key, Buffer.from(key, "base64").toString("hex"));
       }
     }
-    out.set(name, forms.filter((f) => f.length >= 8));
+    out.set(
+      name,
+      forms.filter((f) => f.length >= 8),
+    );
   }
   return out;
 }

@@ -120,6 +120,8 @@ export async function startBackupService(env: BackupSvcEnv, { name = "backup-svc
     },
   });
 
+  obs.metrics.queueDepthGauges(async () => (await Promise.all([backups.backlog(), restores.backlog()])).flat());
+
   const { claim, release } = catalogClaims(deps.catalog.db);
   const schedule = env.BACKUP_SCHEDULE_ENABLED
     ? runSchedule({

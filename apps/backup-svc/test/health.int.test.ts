@@ -75,6 +75,10 @@ describe("backup-svc health port", () => {
     // the storage decorator's requests, through the process-wide observer (the backends tenant-backup opened)
     expect(metricValue(metrics, "hesaab_storage_request_duration_seconds", { provider: "b2", op: "put", outcome: "ok" })).toBeGreaterThan(0);
     expect(metricValue(metrics, "hesaab_storage_transfer_bytes_total", { provider: "r2", op: "put" })).toBeGreaterThan(0);
+    // the work queues' depth, per consumer: the night's jobs all taken and acknowledged
+    const queue = (name: string) => metrics.get(name)?.samples.filter((s) => s.labels.consumer === "backup-svc_cmd_backup_all") ?? [];
+    expect(queue("hesaab_queue_pending_messages").map((s) => s.value)).toEqual([0]);
+    expect(queue("hesaab_queue_unacked_messages")).toHaveLength(1);
     // no tenant id in any label
     const ids = new Set(platform.tenants.map((t) => t.id));
     for (const family of metrics.values()) for (const sample of family.samples) for (const v of Object.values(sample.labels)) expect(ids.has(v)).toBe(false);

@@ -52,6 +52,7 @@ async function main(): Promise<void> {
     maxAttempts: env.DR_MAX_ATTEMPTS,
     log,
   });
+  obs.metrics.queueDepthGauges(() => service.consumption.backlog());
   await obs.serve({
     host: env.HESAAB_HTTP_HOST,
     port: env.DR_SVC_HTTP_PORT,

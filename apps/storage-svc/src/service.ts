@@ -155,6 +155,7 @@ export async function startStorageService(
     scheduleDrills({ env, schedule, log: bus.log, publish: eventPublisher(bus) });
   }
 
+  obs.metrics.queueDepthGauges(async () => (await Promise.all([raised.backlog(), stored.backlog(), commands.backlog()])).flat());
   // what each provider holds and costs, from the catalog's analytics (the figures the admin app shows)
   obs.metrics.storageUsageGauges(async () => {
     const analytics = await storageAnalytics({ catalog: ops.catalog });

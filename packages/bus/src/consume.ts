@@ -69,12 +69,20 @@ export interface EventConsumeOptions extends ConsumeOptions {
   deliverPolicy?: "new" | "all";
 }
 
+export interface ConsumerBacklog {
+  durable: string;
+  pending: number;
+  unacked: number;
+}
+
 /** A running consumption. */
 export interface Consumption {
   /** The durable consumer names in use (one per filter). */
   readonly durables: readonly string[];
   /** Messages being handled right now. */
   inFlight(): number;
+  /** Each durable's backlog: messages waiting (JetStream's `num_pending`) and delivered but not yet acknowledged. */
+  backlog(): Promise<ConsumerBacklog[]>;
   /** Stops taking messages and waits for in-flight handlers to finish. */
   stop(): Promise<void>;
   /** Stops taking messages, aborts in-flight handlers' signals (their messages are handed back at once), and waits. */
@@ -238,6 +246,15 @@ class ConsumptionRun implements Consumption {
 
   inFlight(): number {
     return this.#handling.size;
+  }
+
+  backlog(): Promise<ConsumerBacklog[]> {
+    return Promise.all(
+      this.durables.map(async (durable) => {
+        const info = await this.#core.jsm.consumers.info(this.#opts.stream, durable);
+        return { durable, pending: info.num_pending, unacked: info.num_ack_pending };
+      }),
+    );
   }
 
   async stop(): Promise<void> {

@@ -15,6 +15,7 @@ export {
   DEFAULT_MAX_DELIVER,
   type ConsumeOptions,
   type Consumption,
+  type ConsumerBacklog,
   type EventConsumeOptions,
   type HandlerContext,
   type MessageHandler,

@@ -274,6 +274,32 @@ export class ServiceMetrics {
   }
 
   /**
+   * The work queues' depth, per durable consumer (a fixed set of names): messages waiting and
+   * delivered but not yet acknowledged, read from JetStream when Prometheus scrapes.
+   */
+  queueDepthGauges(read: () => Promise<{ durable: string; pending: number; unacked: number }[]>): void {
+    let last: { at: number; rows: Promise<{ durable: string; pending: number; unacked: number }[]> } | undefined;
+    const rows = () => {
+      // one read serves both gauges of a scrape
+      if (!last || performance.now() - last.at > 1000) last = { at: performance.now(), rows: read().catch(() => []) };
+      return last.rows;
+    };
+    const gauge = (name: string, help: string, value: (r: { pending: number; unacked: number }) => number) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ["consumer"],
+        registers: [this.registry],
+        async collect() {
+          this.reset();
+          for (const r of await rows()) this.set({ consumer: r.durable }, value(r));
+        },
+      });
+    gauge("hesaab_queue_pending_messages", "Messages waiting for a consumer of the work queues (JetStream num_pending)", (r) => r.pending);
+    gauge("hesaab_queue_unacked_messages", "Messages delivered to a consumer and not yet acknowledged", (r) => r.unacked);
+  }
+
+  /**
    * Gauges of what each provider holds and its estimated monthly cost, read from `read` when
    * Prometheus scrapes, at most once per `maxAgeMs` (the analytics queries scan the catalog).
    */

@@ -16,6 +16,7 @@ const read = (file: string) => readFileSync(path.join(dir, file), "utf8");
 async function exposed(): Promise<Map<string, { type: string; labels: Set<string> }>> {
   const metrics = new ServiceMetrics({ service: "check", defaultMetrics: false });
   metrics.storageUsageGauges(async () => []);
+  metrics.queueDepthGauges(async () => []);
   const families = parsePrometheusText(await metrics.text());
   const out = new Map<string, { type: string; labels: Set<string> }>();
   for (const { name, labelNames } of metrics.describe()) {

@@ -26,7 +26,17 @@ import { isHesaabError } from "@hesaab/config";
 import { asError, lease, type Lease } from "./connection";
 import { discoverTenantPlan } from "./discover";
 import { tenantDataError } from "./errors";
-import { type BoundedConsistency, type ExportOptions, type ExportSummary, type TenantExport, PIN_SETTINGS, readTenant, scriptManifest, validateIds, wrapFailure } from "./export";
+import {
+  type BoundedConsistency,
+  type ExportOptions,
+  type ExportSummary,
+  type TenantExport,
+  PIN_SETTINGS,
+  readTenant,
+  scriptManifest,
+  validateIds,
+  wrapFailure,
+} from "./export";
 import { type PlanColumn, type PlanTable, type TenantPlan, copyFromStdinLine, pageSelectSql, selectSql } from "./tenant-plan";
 import { RowChecksum } from "./checksum";
 import { END_OF_COPY, scriptHead, scriptTail } from "./script";
@@ -77,7 +87,8 @@ export async function exportTenantBounded(opts: BoundedExportOptions): Promise<T
   done.catch(() => undefined);
   let current: { destroy(err?: Error): void } | undefined;
   let finished = false;
-  const aborted = () => tenantDataError({ code: "export_aborted", message: "tenant export aborted", context: { tenantId: opts.tenantId }, cause: opts.signal?.reason });
+  const aborted = () =>
+    tenantDataError({ code: "export_aborted", message: "tenant export aborted", context: { tenantId: opts.tenantId }, cause: opts.signal?.reason });
 
   async function* produce(): AsyncGenerator<Buffer> {
     const tables: { name: string; rows: number; bytes: number; sum: RowChecksum }[] = [];
@@ -92,7 +103,9 @@ export async function exportTenantBounded(opts: BoundedExportOptions): Promise<T
         const t = { name: table.name, rows: 0, bytes: 0, sum: new RowChecksum() };
         const times: Date[] = [];
         const key = keys.get(table.name);
-        const pages = key ? keyedPages({ client, plan, table, tenant, key, pageRows, times, setCurrent: (c) => (current = c) }) : wholeTable({ client, plan, table, tenant, times, setCurrent: (c) => (current = c) });
+        const pages = key
+          ? keyedPages({ client, plan, table, tenant, key, pageRows, times, setCurrent: (c) => (current = c) })
+          : wholeTable({ client, plan, table, tenant, times, setCurrent: (c) => (current = c) });
         for await (const page of pages) {
           if (opts.signal?.aborted) throw aborted();
           t.sum.push(page.data);
@@ -101,7 +114,12 @@ export async function exportTenantBounded(opts: BoundedExportOptions): Promise<T
           yield emit(page.data);
         }
         tables.push(t);
-        consistency.tables[table.name] = { from: times[0]!.toISOString(), to: times[times.length - 1]!.toISOString(), pages: times.length, keyed: key !== undefined };
+        consistency.tables[table.name] = {
+          from: times[0]!.toISOString(),
+          to: times[times.length - 1]!.toISOString(),
+          pages: times.length,
+          keyed: key !== undefined,
+        };
         yield emit(Buffer.from(`${END_OF_COPY}\n`, "utf8"));
         const rows = tables.reduce((n, x) => n + x.rows, 0);
         opts.onProgress?.({ table: table.name, tablesDone: i + 1, tablesTotal: plan.tables.length, bytes, rows });
@@ -122,7 +140,11 @@ export async function exportTenantBounded(opts: BoundedExportOptions): Promise<T
         consistency,
       });
     } catch (err) {
-      failure = opts.signal?.aborted ? aborted() : isHesaabError(err) ? err : wrapFailure(err, { tenantId: opts.tenantId, backupId: opts.backupId, mode: "bounded" });
+      failure = opts.signal?.aborted
+        ? aborted()
+        : isHesaabError(err)
+          ? err
+          : wrapFailure(err, { tenantId: opts.tenantId, backupId: opts.backupId, mode: "bounded" });
       throw failure;
     } finally {
       if (!finished) {

@@ -185,7 +185,14 @@ export function selectSql(o: { plan: TenantPlan; table: PlanTable; tenant: strin
  * (SQL names of the table's primary key, in key order) comes after `after` (SQL literals, already
  * typed; none for the first page), in key order, at most `limit` of them.
  */
-export function pageSelectSql(o: { plan: TenantPlan; table: PlanTable; tenant: string; key: PlanColumn[]; after: string[] | undefined; limit: number }): string {
+export function pageSelectSql(o: {
+  plan: TenantPlan;
+  table: PlanTable;
+  tenant: string;
+  key: PlanColumn[];
+  after: string[] | undefined;
+  limit: number;
+}): string {
   const keyRefs = o.key.map((c) => `${SELF}.${c.sql}`);
   const after = o.after ? ` AND (${keyRefs.join(", ")}) > (${o.after.join(", ")})` : "";
   return `${selectSql(o)}${after} ORDER BY ${keyRefs.join(", ")} LIMIT ${Math.max(1, Math.floor(o.limit))}`;

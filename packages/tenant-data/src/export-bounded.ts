@@ -1,6 +1,6 @@
 /**
- * Bounded export: one tenant's rows as the very script `exportTenant` writes (same head, same
- * manifest, same COPY blocks, same tail: a restore cannot tell them apart), read so that neither
+ * Bounded export: one tenant's rows as the script `exportTenant` writes (same head, same manifest,
+ * same COPY blocks, same tail, a keyed table's rows in key order: a restore cannot tell them apart), read so that neither
  * memory nor any transaction grows with the tenant. For tenants too large for one snapshot: a
  * backup that failed for size or time (statement_timeout, idle-in-transaction timeout, snapshot
  * too old, out of memory, a standby's recovery conflict) is taken again this way (tenant-backup).

@@ -184,7 +184,7 @@ async function runBackupRetryingStandby(
   let bounded = mayBound ? await startsBounded(deps, opts.tenantId) : undefined;
   for (let attempt = 1; ; attempt++) {
     try {
-      return await runBackup(deps, opts, publish, bounded);
+      return await runBackup(deps, { ...opts, bounded }, publish);
     } catch (err) {
       const fromStandby = deps.platformRead !== undefined && mayBound;
       if (attempt >= STANDBY_ATTEMPTS || opts.signal?.aborted) throw err;
@@ -195,12 +195,13 @@ async function runBackupRetryingStandby(
   }
 }
 
+/** One attempt; `bounded` says why it runs in the bounded mode (see `bounded.ts`), if it does. */
 async function runBackup(
   deps: TenantBackupDeps,
-  opts: BackupTenantOptions,
+  opts: BackupTenantOptions & { bounded: BoundedReason | undefined },
   publish: NonNullable<TenantBackupDeps["publish"]>,
-  bounded: BoundedReason | undefined,
 ): Promise<BackupRecord> {
+  const { bounded } = opts;
   const started = Date.now();
   const running = runningRecord(opts);
   if (bounded) Object.assign(running.metadata, { mode: "bounded", boundedReason: bounded });

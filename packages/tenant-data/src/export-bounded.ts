@@ -23,7 +23,7 @@ import { Readable } from "node:stream";
 import type pg from "pg";
 import { to as copyTo } from "pg-copy-streams";
 import { isHesaabError } from "@hesaab/config";
-import { asError, lease, type Lease } from "./connection";
+import { asError, lease } from "./connection";
 import { discoverTenantPlan } from "./discover";
 import { tenantDataError } from "./errors";
 import {
@@ -182,7 +182,7 @@ async function primaryKeys(client: pg.ClientBase, plan: TenantPlan): Promise<Map
   for (const r of rows) {
     const table = plan.tables.find((t) => t.name === r.name)!;
     const columns = r.columns.map((name) => table.columns.find((c) => c.name === name));
-    if (columns.every((c) => c !== undefined)) keys.set(r.name, columns as PlanColumn[]);
+    if (columns.every((c) => c !== undefined)) keys.set(r.name, columns);
   }
   return keys;
 }

@@ -121,6 +121,27 @@ export const envPieces = {
   tenantBackup: {
     BACKUP_GZIP_LEVEL: z.coerce.number().int().min(1).max(9).default(6),
     TENANT_COLUMN: z.string().default("tenant_id"),
+    /**
+     * Large tenants (tenant-backup `bounded.ts`): comma-separated tenant ids always backed up in the bounded
+     * mode (per-table, keyset-paged short transactions; no single snapshot: see docs/operations.md).
+     */
+    BACKUP_BOUNDED_TENANTS: z
+      .string()
+      .default("")
+      .transform((v) =>
+        v
+          .split(",")
+          .map((s) => s.trim())
+          .filter(Boolean),
+      ),
+    /** A tenant whose last good backup had more plaintext bytes than this starts bounded; 0: only after a failure. Default 4 GiB. */
+    BACKUP_BOUNDED_BYTES: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .default(4 * 1024 ** 3),
+    /** Rows per keyset page of a bounded backup (its memory, and each transaction's length). */
+    BACKUP_BOUNDED_PAGE_ROWS: z.coerce.number().int().min(100).max(10_000_000).default(10_000),
   },
   /** What customer exports (the tenant's own ZIP) leave out: see `columnExclusions`. */
   customerExport: { CUSTOMER_EXPORT_EXCLUDE_COLUMNS: columnExclusions },

@@ -8,6 +8,7 @@ import { tenantBackupKey, type StorageBackend } from "@hesaab/storage";
 import {
   discoverTenantPlan,
   exportTenant,
+  exportTenantBounded,
   browseTenants,
   listTenants,
   screenTenants,
@@ -21,6 +22,7 @@ import {
 import { type TenantBackupDeps, readPool } from "./tenant-backup-deps";
 import { TenantBackupError } from "./errors";
 import { noProviderTook, publishSpooled, spoolArtifact, spooledColumns } from "./spool";
+import { type BoundedReason, boundedManifest, boundedMetadata, sizeOrTimeFailure, sqlStateIn, startsBounded } from "./bounded";
 
 export interface BackupTenantOptions {
   tenantId: string;
@@ -52,7 +54,7 @@ const DAY_MS = 86_400_000;
  *  [1] a period that already has a good backup → that backup (idempotent: JetStream redelivers);
  *  [2] a per-tenant lock in the catalog, so two workers never back up one tenant at once;
  *  [3] a `running` record (a record left `running` by a worker that died is marked failed first);
- *  [4] export (one REPEATABLE READ snapshot) → gzip → BKP1 → SHA-256 → B2 and R2 at once;
+ *  [4] export (one REPEATABLE READ snapshot; bounded for large tenants, see `bounded.ts`) → gzip → BKP1 → SHA-256 → B2 and R2 at once;
  *  [5] the record becomes `completed` (both providers) or `degraded` (one), with sizes, checksum,
  *      per-provider locations, the key sidecar and the manifest; or `failed` with the error;
  *  [6] no provider took it and `deps.spool` is set: exported again into the local spool (sealed,
@@ -158,41 +160,51 @@ function existingPeriodBackup(record: BackupRecord | undefined): BackupTenantRes
   throw periodTaken(record);
 }
 
-/** Attempts of an export from a standby that replay cancelled (SQLSTATE 40001, `max_standby_streaming_delay`). */
+/** Attempts of a backup: a standby's replay cancelled it (SQLSTATE 40001, `max_standby_streaming_delay`), or it failed for size or time and runs bounded. */
 const STANDBY_ATTEMPTS = 3;
 
-/** The SQLSTATE of an error or of any error it wraps. */
-function sqlStateIn(err: unknown): string | undefined {
-  for (let e = err as { code?: unknown; context?: { sqlState?: unknown }; cause?: unknown } | undefined, depth = 0; e && depth < 8; depth++) {
-    if (typeof e.context?.sqlState === "string") return e.context.sqlState;
-    if (typeof e.code === "string" && /^[0-9A-Z]{5}$/.test(e.code)) return e.code;
-    e = e.cause as typeof e;
-  }
-  return undefined;
-}
-
 /**
- * A standby cancels a long read that holds back its replay (`max_standby_streaming_delay`) with
- * SQLSTATE 40001: the backup is taken again (a new record; the cancelled one is failed) a few times.
+ * Runs the backup, and again when it failed in a way another run may cure:
+ *
+ * - for size or time (see `bounded.ts`: a statement or snapshot that lived too long, memory): once
+ *   more in the bounded mode (short per-table, keyset-paged transactions; no single snapshot), unless
+ *   it already ran bounded; a tenant named in the settings or larger than their threshold starts so;
+ * - a standby cancels a long read that holds back its replay (`max_standby_streaming_delay`) with
+ *   SQLSTATE 40001: the next attempt runs bounded (short reads are what replay tolerates), a few times.
+ *
+ * Each attempt is a new record; the one that failed stays `failed` with its error. A rollback point
+ * (`pre_restore`) is never bounded: it must be one snapshot of the rows the restore replaces.
  */
 async function runBackupRetryingStandby(
   deps: TenantBackupDeps,
   opts: BackupTenantOptions,
   publish: NonNullable<TenantBackupDeps["publish"]>,
 ): Promise<BackupRecord> {
+  const mayBound = opts.purpose !== "pre_restore";
+  let bounded = mayBound ? await startsBounded(deps, opts.tenantId) : undefined;
   for (let attempt = 1; ; attempt++) {
     try {
-      return await runBackup(deps, opts, publish);
+      return await runBackup(deps, { ...opts, bounded }, publish);
     } catch (err) {
-      const fromStandby = deps.platformRead !== undefined && opts.purpose !== "pre_restore";
-      if (!fromStandby || attempt >= STANDBY_ATTEMPTS || sqlStateIn(err) !== "40001" || opts.signal?.aborted) throw err;
+      const fromStandby = deps.platformRead !== undefined && mayBound;
+      if (attempt >= STANDBY_ATTEMPTS || opts.signal?.aborted) throw err;
+      const reason = mayBound ? sizeOrTimeFailure(err, { fromStandby }) : undefined;
+      if (reason && !bounded) bounded = `failure:${reason}`;
+      else if (!(fromStandby && sqlStateIn(err) === "40001")) throw err;
     }
   }
 }
 
-async function runBackup(deps: TenantBackupDeps, opts: BackupTenantOptions, publish: NonNullable<TenantBackupDeps["publish"]>): Promise<BackupRecord> {
+/** One attempt; `bounded` says why it runs in the bounded mode (see `bounded.ts`), if it does. */
+async function runBackup(
+  deps: TenantBackupDeps,
+  opts: BackupTenantOptions & { bounded: BoundedReason | undefined },
+  publish: NonNullable<TenantBackupDeps["publish"]>,
+): Promise<BackupRecord> {
+  const { bounded } = opts;
   const started = Date.now();
   const running = runningRecord(opts);
+  if (bounded) Object.assign(running.metadata, { mode: "bounded", boundedReason: bounded });
   const { id: backupId, createdAt } = running;
   const key = running.metadata.key;
   let record = await insertBackupRecord(deps.catalog.db, running);
@@ -205,9 +217,10 @@ async function runBackup(deps: TenantBackupDeps, opts: BackupTenantOptions, publ
   });
   // [4] export → seal → every provider; when none took it and a spool is set, export again into the spool
   const exportAndStore = async (backends: StorageBackend[] | "spool") => {
-    const exported = await exportTenant({
+    const exported = await (bounded ? exportTenantBounded : exportTenant)({
       // a rollback point must hold the rows the restore replaces: the primary's, never a lagging standby's
       pool: opts.purpose === "pre_restore" ? deps.platform : readPool(deps),
+      pageRows: deps.bounded?.pageRows,
       tenantId: opts.tenantId,
       backupId,
       plan: await tenantPlan(deps),
@@ -316,6 +329,8 @@ export function artifactMeta(
         checksumAlgorithm: s ? ROW_CHECKSUM_ALGORITHM : undefined,
         purpose: opts.purpose,
         period: opts.period ?? null,
+        // a bounded backup says so where a catalog rebuilt from the bucket alone can see it
+        ...boundedManifest(s),
       };
     },
   };
@@ -344,6 +359,7 @@ export function finishedColumns(o: {
       checksumAlgorithm: ROW_CHECKSUM_ALGORITHM,
       durationMs: Date.now() - o.started,
       ...(summary.source ? { readFrom: summary.source.standby ? "standby" : "primary", replayLagSeconds: summary.source.replayLagSeconds } : {}),
+      ...boundedMetadata(summary),
     },
   } satisfies Partial<NewBackupRecord>;
 }

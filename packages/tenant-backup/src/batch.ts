@@ -22,6 +22,7 @@ import {
   type BackupTenantOptions,
 } from "./backup";
 import { noProviderTook, publishSpooled, spoolArtifact, spooledColumns } from "./spool";
+import { largerThan, sizeOrTimeFailure } from "./bounded";
 import { type TenantBackupDeps, readPool } from "./tenant-backup-deps";
 
 export interface BackupTenantsOptions extends Omit<BackupTenantOptions, "tenantId" | "onProgress"> {
@@ -44,18 +45,14 @@ export interface BackupTenantsOptions extends Omit<BackupTenantOptions, "tenantI
 
 export type TenantBackupOutcome = { tenantId: string; ok: true; record: BackupRecord; skipped: boolean } | { tenantId: string; ok: false; error: unknown };
 
-/** Tenants whose last good backup had more plaintext than `bytes` (their history routes them). */
+/**
+ * Tenants backed up alone, streamed: their last good backup had more plaintext than `bytes` (their
+ * history routes them), or the bounded mode is set for them (by name or size: see `bounded.ts`).
+ */
 async function largeTenants(deps: TenantBackupDeps, tenantIds: string[], bytes: number): Promise<Set<string>> {
-  const { rows } = await deps.catalog.pool.query<{ tenant_id: string }>(
-    `select tenant_id from (
-       select distinct on (tenant_id) tenant_id, (metadata->>'plaintextBytes')::bigint as bytes
-       from backup.backup_records
-       where backup_type = 'tenant' and tenant_id = any($1::text[]) and status in ('completed', 'degraded')
-       order by tenant_id, created_at desc
-     ) last where bytes > $2`,
-    [tenantIds, bytes],
-  );
-  return new Set(rows.map((r) => r.tenant_id));
+  const large = await largerThan(deps, tenantIds, bytes);
+  for (const t of tenantIds) if (deps.bounded?.tenants?.has(t)) large.add(t);
+  return large;
 }
 
 /**
@@ -216,6 +213,19 @@ async function runBatch(deps: TenantBackupDeps, opts: BackupTenantsOptions, repo
         signal: opts.signal,
       });
     } catch (error) {
+      // One snapshot over the whole batch lived too long (a timeout, a standby's replay): its tenants
+      // leave it, each backed up alone, streamed (and bounded if that fails too). Their records go:
+      // nothing was stored or announced.
+      if (!opts.signal?.aborted && sizeOrTimeFailure(error, { fromStandby: deps.platformRead !== undefined })) {
+        await deps.catalog.db.delete(backupRecords).where(
+          inArray(
+            backupRecords.id,
+            running.map((r) => r.id),
+          ),
+        );
+        written = true;
+        return running.map((r) => r.tenantId);
+      }
       for (const r of running) fail(r, error);
       await finishBackupRecords(deps.catalog.db, [...finished.values()]);
       written = true;

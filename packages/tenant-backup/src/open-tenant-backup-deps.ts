@@ -17,6 +17,10 @@ export interface TenantBackupEnv extends ProviderEnv {
   /** The local spool (see `spool.ts`): both set, or no spool (a backup no provider took then fails, retryable). */
   HESAAB_SPOOL_DIR?: string | undefined;
   HESAAB_SPOOL_MAX_BYTES?: number | undefined;
+  /** Large tenants (see `bounded.ts`): named tenants, the size threshold, the page size. */
+  BACKUP_BOUNDED_TENANTS?: string[] | undefined;
+  BACKUP_BOUNDED_BYTES?: number | undefined;
+  BACKUP_BOUNDED_PAGE_ROWS?: number | undefined;
 }
 
 const MiB = 1024 * 1024;
@@ -80,6 +84,7 @@ export function openTenantBackupDeps({
     discover,
     workDir,
     publish,
+    bounded: { tenants: new Set(env.BACKUP_BOUNDED_TENANTS ?? []), bytes: env.BACKUP_BOUNDED_BYTES, pageRows: env.BACKUP_BOUNDED_PAGE_ROWS },
     spool:
       env.HESAAB_SPOOL_DIR && env.HESAAB_SPOOL_MAX_BYTES !== undefined
         ? openSpool({ dir: env.HESAAB_SPOOL_DIR, maxBytes: env.HESAAB_SPOOL_MAX_BYTES })

@@ -4,6 +4,7 @@ import type { KeyRing } from "@hesaab/crypto";
 import type { Catalog } from "@hesaab/db";
 import type { LocalSpool, StorageBackend } from "@hesaab/storage";
 import type { DiscoverOptions } from "@hesaab/tenant-data";
+import type { BoundedSettings } from "./bounded";
 
 /**
  * What tenant backups and restores need, built once by a shell (backup-svc, the CLI) from its env.
@@ -39,6 +40,8 @@ export interface TenantBackupDeps {
    * tenant: a nightly run over thousands of tenants discovers once. Default 60 000; 0 disables.
    */
   planTtlMs?: number;
+  /** Large tenants (see `bounded.ts`): who is backed up in the bounded mode from the start, and its page size. */
+  bounded?: BoundedSettings | undefined;
 }
 
 /** Where backups, exports and discovery read: the standby when there is one. */

@@ -105,6 +105,8 @@ it("a backup whose standby read is cancelled by replay (40001) is taken again", 
   r2.faults!.clear();
   expect(record.status).toBe("completed");
   expect(record.metadata).toMatchObject({ readFrom: "standby" });
+  // taken again in the bounded mode (bounded.ts): short reads are what replay tolerates
+  expect(record.metadata).toMatchObject({ mode: "bounded", boundedReason: "failure:standby_recovery_conflict" });
   const failed = await deps.catalog.db
     .select()
     .from(backupRecords)

@@ -57,6 +57,17 @@ export interface ExportSummary {
   durationMs: number;
   /** Where the rows were read (single-tenant exports): the primary, or a hot standby and how far behind it was. */
   source?: ExportSource;
+  /** Set by a bounded export (./export-bounded): the tables were NOT read from one snapshot; when each was. */
+  consistency?: BoundedConsistency;
+}
+
+/** How a bounded export read each table: the consistency it gave up, recorded with the backup. */
+export interface BoundedConsistency {
+  mode: "bounded";
+  /** Rows per keyset page. */
+  pageRows: number;
+  /** Per table: its snapshots' times (first and last, ISO), how many pages, and whether it was paged by its primary key. */
+  tables: Record<string, { from: string; to: string; pages: number; keyed: boolean }>;
 }
 
 export interface ExportSource {
@@ -199,7 +210,8 @@ const SOURCE_SQL = `pg_catalog.pg_is_in_recovery() AS standby,
          ELSE extract(epoch FROM transaction_timestamp() - pg_catalog.pg_last_xact_replay_timestamp())::float8 END
   END AS lag`;
 
-async function readTenant(o: {
+/** The tenant's status check (see `checkTenant`) with the transaction's time and where it was read. */
+export async function readTenant(o: {
   client: pg.ClientBase;
   plan: TenantPlan;
   tenantId: string;
@@ -261,7 +273,7 @@ async function beginSnapshot({ opts, conn }: { opts: ExportOptions; conn: Lease 
 }
 
 /** The script's manifest: what the export holds and the schema it was taken from. */
-function scriptManifest({ opts, plan, createdAt }: { opts: ExportOptions; plan: TenantPlan; createdAt: Date }): ScriptManifest {
+export function scriptManifest({ opts, plan, createdAt }: { opts: ExportOptions; plan: TenantPlan; createdAt: Date }): ScriptManifest {
   return {
     format: SCRIPT_FORMAT,
     version: SCRIPT_VERSION,

@@ -6,6 +6,7 @@ export {
   deleteSql,
   aggregateSql,
   copyFromStdinLine,
+  pageSelectSql,
   describeFilter,
   type TenantPlan,
   type PlanTable,
@@ -29,7 +30,9 @@ export {
   type ExportSource,
   type ExportTableSummary,
   type TenantExport,
+  type BoundedConsistency,
 } from "./export";
+export { exportTenantBounded, DEFAULT_PAGE_ROWS, type BoundedExportOptions } from "./export-bounded";
 export { writeTenantArchive, csvFileName, FORMULA_PREFIXES, type ArchiveOptions, type ArchiveSummary } from "./archive";
 export {
   excludedColumns,

@@ -181,6 +181,24 @@ export function selectSql(o: { plan: TenantPlan; table: PlanTable; tenant: strin
 }
 
 /**
+ * One keyset page of a tenant's rows (bounded exports): `selectSql` restricted to the rows whose `key`
+ * (SQL names of the table's primary key, in key order) comes after `after` (SQL literals, already
+ * typed; none for the first page), in key order, at most `limit` of them.
+ */
+export function pageSelectSql(o: {
+  plan: TenantPlan;
+  table: PlanTable;
+  tenant: string;
+  key: PlanColumn[];
+  after: string[] | undefined;
+  limit: number;
+}): string {
+  const keyRefs = o.key.map((c) => `${SELF}.${c.sql}`);
+  const after = o.after ? ` AND (${keyRefs.join(", ")}) > (${o.after.join(", ")})` : "";
+  return `${selectSql(o)}${after} ORDER BY ${keyRefs.join(", ")} LIMIT ${Math.max(1, Math.floor(o.limit))}`;
+}
+
+/**
  * The rows of many tenants at once, each led by its tenant key as the root table prints it:
  * `SELECT <key>::<root key type>::text, <columns> FROM … WHERE <key> = ANY(<tenants>)`. `tenants`
  * is an untyped array literal (`'{"a","b"}'`), which takes the type of this table's tenant column

@@ -140,7 +140,7 @@ export function TypedConfirm({
     onClose();
   };
   return (
-    <Modal opened={opened} onClose={close} title={title} centered>
+    <Modal closeButtonProps={{ "aria-label": "Close" }} lockScroll={false} opened={opened} onClose={close} title={title} centered>
       <Stack>
         {children}
         <TextInput label={label} description={`Type ${phrase}`} value={typed} onChange={(e) => setTyped(e.currentTarget.value)} autoComplete="off" />
@@ -209,6 +209,19 @@ export function OperationProgress({ label, op }: { label: string; op: ReturnType
         <Alert color="red" role="alert" title="Live progress interrupted">
           {op.error.message}
         </Alert>
+      )}
+      {op.views.length > 0 && (
+        <details>
+          <summary>Events ({op.views.length})</summary>
+          {/* every view in order, so a reader (and a test) sees how the operation went, not only its last state */}
+          <ol aria-label={`${label} events`} className="mono">
+            {op.views.map((v) => (
+              <li key={v.id}>
+                {[`${v.percent ?? 0}%`, v.type, v.phase, v.tenantId, v.outcome].filter(Boolean).join(" ")}
+              </li>
+            ))}
+          </ol>
+        </details>
       )}
       {perTenant.size > 0 && (
         <Table aria-label={`${label} per tenant`} striped>

@@ -35,7 +35,7 @@ function RestoreDialog({ backup, onClose, onStarted }: { backup: DisasterBackup 
     onClose();
   }
   return (
-    <Modal opened={Boolean(backup)} onClose={close} title="Restore the platform into a database" size="lg" centered>
+    <Modal closeButtonProps={{ "aria-label": "Close" }} lockScroll={false} opened={Boolean(backup)} onClose={close} title="Restore the platform into a database" size="lg" centered>
       {backup && stage === "target" && (
         <Stack>
           <Text>
@@ -216,7 +216,7 @@ export function DisasterRecoveryScreen() {
           setRestoring(null);
         }}
       />
-      <Drawer opened={showRunbook} onClose={() => setShowRunbook(false)} position="right" size="xl" title="Disaster recovery runbook">
+      <Drawer closeButtonProps={{ "aria-label": "Close" }} lockScroll={false} opened={showRunbook} onClose={() => setShowRunbook(false)} position="right" size="xl" title="Disaster recovery runbook">
         <div className="runbook">{runbook}</div>
       </Drawer>
     </>

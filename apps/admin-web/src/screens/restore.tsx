@@ -271,7 +271,7 @@ export function RestoreScreen() {
               {restoreOp.final && <Outcomes id={restore.data!.operationId} label="restore" />}
               {restoreDetail.data?.rollbackAvailable && !rollback.data && (
                 <Group>
-                  <Button color="orange" onClick={() => setRollbackAsked(true)}>
+                  <Button color="violet" onClick={() => setRollbackAsked(true)}>
                     Roll back this restore
                   </Button>
                 </Group>

@@ -216,9 +216,7 @@ export function OperationProgress({ label, op }: { label: string; op: ReturnType
           {/* every view in order, so a reader (and a test) sees how the operation went, not only its last state */}
           <ol aria-label={`${label} events`} className="mono">
             {op.views.map((v) => (
-              <li key={v.id}>
-                {[`${v.percent ?? 0}%`, v.type, v.phase, v.tenantId, v.outcome].filter(Boolean).join(" ")}
-              </li>
+              <li key={v.id}>{[`${v.percent ?? 0}%`, v.type, v.phase, v.tenantId, v.outcome].filter(Boolean).join(" ")}</li>
             ))}
           </ol>
         </details>

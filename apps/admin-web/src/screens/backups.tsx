@@ -68,7 +68,15 @@ function BackupDrawer({ id, onClose }: { id: string | null; onClose(): void }) {
   const trpc = useTRPC();
   const detail = useQuery({ ...trpc.backups.get.queryOptions({ id: id ?? "bkp_0" }), enabled: Boolean(id) });
   return (
-    <Drawer closeButtonProps={{ "aria-label": "Close" }} lockScroll={false} opened={Boolean(id)} onClose={onClose} position="right" size="lg" title={`Backup ${id ?? ""}`}>
+    <Drawer
+      closeButtonProps={{ "aria-label": "Close" }}
+      lockScroll={false}
+      opened={Boolean(id)}
+      onClose={onClose}
+      position="right"
+      size="lg"
+      title={`Backup ${id ?? ""}`}
+    >
       <QueryState query={detail} what="the backup">
         {(b) => (
           <Stack>

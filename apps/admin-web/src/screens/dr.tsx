@@ -35,7 +35,15 @@ function RestoreDialog({ backup, onClose, onStarted }: { backup: DisasterBackup 
     onClose();
   }
   return (
-    <Modal closeButtonProps={{ "aria-label": "Close" }} lockScroll={false} opened={Boolean(backup)} onClose={close} title="Restore the platform into a database" size="lg" centered>
+    <Modal
+      closeButtonProps={{ "aria-label": "Close" }}
+      lockScroll={false}
+      opened={Boolean(backup)}
+      onClose={close}
+      title="Restore the platform into a database"
+      size="lg"
+      centered
+    >
       {backup && stage === "target" && (
         <Stack>
           <Text>
@@ -216,7 +224,15 @@ export function DisasterRecoveryScreen() {
           setRestoring(null);
         }}
       />
-      <Drawer closeButtonProps={{ "aria-label": "Close" }} lockScroll={false} opened={showRunbook} onClose={() => setShowRunbook(false)} position="right" size="xl" title="Disaster recovery runbook">
+      <Drawer
+        closeButtonProps={{ "aria-label": "Close" }}
+        lockScroll={false}
+        opened={showRunbook}
+        onClose={() => setShowRunbook(false)}
+        position="right"
+        size="xl"
+        title="Disaster recovery runbook"
+      >
         <div className="runbook">{runbook}</div>
       </Drawer>
     </>

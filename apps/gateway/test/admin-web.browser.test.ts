@@ -148,7 +148,8 @@ describe.runIf(chromiumPath)("the admin app as a product", { timeout: 240_000 },
   }
 
   /** Opens a screen from the navigation, waits for its heading, saves a screenshot and runs axe-core on it. */
-  async function visit(page: Page, link: string, heading: string, shot: string) {
+  async function visit(page: Page, s: { link: string; heading: string; shot: string }) {
+    const { link, heading, shot } = s;
     await page.getByRole("navigation", { name: "screens" }).getByRole("link", { name: link }).click();
     await page.getByRole("heading", { level: 2, name: heading }).waitFor();
     await expect.poll(() => page.getByText(/^Loading /).count()).toBe(0);
@@ -202,7 +203,7 @@ describe.runIf(chromiumPath)("the admin app as a product", { timeout: 240_000 },
     expect(damaged[a]).not.toEqual(before[a]);
 
     const page = await signedIn();
-    await visit(page, "Restore", "Restore tenants", "restore-1-tenants");
+    await visit(page, { link: "Restore", heading: "Restore tenants", shot: "restore-1-tenants" });
     const picker = page.getByRole("table", { name: "tenants to restore" });
     for (const t of [a, b]) await picker.getByRole("row").filter({ hasText: t }).getByRole("checkbox").check();
     await page.getByText("2 chosen").waitFor();
@@ -271,7 +272,7 @@ describe.runIf(chromiumPath)("the admin app as a product", { timeout: 240_000 },
 
   it("backs up the platform from the dashboard, refuses the live database, restores into a scratch one through both confirmations", async () => {
     const page = await signedIn();
-    await visit(page, "Disaster recovery", "Disaster recovery", "dr-1-empty");
+    await visit(page, { link: "Disaster recovery", heading: "Disaster recovery", shot: "dr-1-empty" });
     await page.getByText("No disaster backups yet.").waitFor();
     await page.getByRole("button", { name: "Back up the platform now" }).click();
     await page.getByText("Finished: completed").waitFor({ timeout: 120_000 });
@@ -324,7 +325,7 @@ describe.runIf(chromiumPath)("the admin app as a product", { timeout: 240_000 },
 
   it("every screen renders, charts draw the seeded history, and axe finds nothing serious", async () => {
     const page = await signedIn();
-    await visit(page, "Storage", "Storage", "storage");
+    await visit(page, { link: "Storage", heading: "Storage", shot: "storage" });
     const usage = page.getByRole("figure", { name: "usage over time chart" });
     await usage.locator(".recharts-area-curve").first().waitFor();
     await expect(usage.locator(".recharts-area-curve").count()).resolves.toBe(2);
@@ -335,7 +336,7 @@ describe.runIf(chromiumPath)("the admin app as a product", { timeout: 240_000 },
     const first = new Date(Date.now() - 7 * DAY_MS).toISOString().slice(0, 10);
     await usage.getByText(first).waitFor();
 
-    await visit(page, "Backups", "Backups", "backups");
+    await visit(page, { link: "Backups", heading: "Backups", shot: "backups" });
     await page.getByRole("table", { name: "backups" }).getByRole("row").nth(1).waitFor();
     await page.getByRole("table", { name: "backups" }).getByRole("button").first().click();
     await page.getByRole("table", { name: "manifest" }).waitFor();
@@ -343,7 +344,7 @@ describe.runIf(chromiumPath)("the admin app as a product", { timeout: 240_000 },
     await expectAccessible(page, "backup detail");
     await page.keyboard.press("Escape");
 
-    await visit(page, "Tenants", "Tenants", "tenants");
+    await visit(page, { link: "Tenants", heading: "Tenants", shot: "tenants" });
     await page.getByLabel("Search").fill(h.activeTenants()[0]!.slice(0, 8));
     await page.getByRole("table", { name: "tenants" }).getByRole("row").filter({ hasText: h.activeTenants()[0]! }).waitFor();
     // the search goes to tenants.list once typing pauses: the header and the one tenant
@@ -357,7 +358,7 @@ describe.runIf(chromiumPath)("the admin app as a product", { timeout: 240_000 },
       ["Alerts", "Alerts"],
       ["Audit", "Audit trail"],
     ] as const)
-      await visit(page, link, heading, link.toLowerCase());
+      await visit(page, { link, heading, shot: link.toLowerCase() });
 
     // a route is a link: opening it directly shows the screen
     await page.goto(`${h.gateway.address}/admin/#/storage`);

@@ -6,7 +6,7 @@ import { connectBus } from "@hesaab/bus";
 import { SignJWT } from "jose";
 import { isSessionRevoked, sessionVerifier } from "@hesaab/session";
 import { freshDatabase, testEnv, waitFor, type FreshDatabase } from "@hesaab/testkit";
-import { alerts, auditLog, backupRecords, migrate, openCatalog, raiseAlert, type Catalog } from "@hesaab/db";
+import { alerts, auditLog, backupRecords, migrate, openCatalog, raiseAlert, storageSamples, type Catalog } from "@hesaab/db";
 import { newId, subjectOf, type Message } from "@hesaab/contracts";
 import { createPlatformSchema, generatePlatform } from "@hesaab/platform";
 import { loadEnv } from "../src/env";
@@ -172,6 +172,26 @@ describe("gateway", () => {
     ]);
     expect(view.monthlyTotal).toBeGreaterThanOrEqual(0);
     expect(view.projection.map((p) => p.months)).toEqual([3, 6, 12]);
+  });
+
+  it("storage analytics: usage over time, the day's last sample per provider, oldest first (the admin app's chart)", async () => {
+    // yesterday noon (UTC) and an hour later, the same day; the day before
+    const noon = new Date(`${new Date(Date.now() - 86_400_000).toISOString().slice(0, 10)}T12:00:00Z`);
+    const later = new Date(noon.getTime() + 3_600_000);
+    const older = new Date(noon.getTime() - 86_400_000);
+    await catalog.db.insert(storageSamples).values([
+      { takenAt: older, provider: "b2", bytes: 100, objects: 1 },
+      { takenAt: noon, provider: "b2", bytes: 150, objects: 2 },
+      { takenAt: later, provider: "b2", bytes: 200, objects: 3 },
+      { takenAt: later, provider: "r2", bytes: 190, objects: 3 },
+    ]);
+    const view = await client(url, adminToken()).storage.analytics.query();
+    const day = (d: Date) => d.toISOString().slice(0, 10);
+    expect(view.growth).toEqual([
+      { day: day(older), provider: "b2", bytes: 100, objects: 1 },
+      { day: day(noon), provider: "b2", bytes: 200, objects: 3 }, // two samples that day: the later one
+      { day: day(noon), provider: "r2", bytes: 190, objects: 3 },
+    ]);
   });
 
   it("alerts.channels: the configured channels' kinds and hosts, never a secret", async () => {

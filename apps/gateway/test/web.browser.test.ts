@@ -110,19 +110,19 @@ describe.runIf(chromiumPath)("the web apps in a browser", { timeout: 120_000 }, 
       { severity: "critical", code: "tenant_backup_failed", message: "backup of tenant x failed: both providers down", context: { tenantId: tenant } },
     );
     const admin = await page(`/admin/#session=${await h.adminSession("sara")}`);
-    await admin.getByRole("button", { name: "Storage" }).click();
+    await admin.getByRole("link", { name: "Storage" }).click();
     const providers = admin.getByRole("table", { name: "providers" });
     await providers.getByRole("row", { name: /^b2 \d+\.\d MiB/ }).waitFor();
     await admin.getByRole("table", { name: "largest tenants" }).getByRole("cell", { name: tenant! }).waitFor();
 
-    await admin.getByRole("button", { name: "Alerts" }).click();
+    await admin.getByRole("link", { name: "Alerts" }).click();
     const alert = admin.getByRole("row", { name: /both providers down/ });
     await alert.getByRole("button", { name: "Acknowledge" }).click();
     await alert.getByText("seen by admin:sara").waitFor();
     await alert.getByRole("button", { name: "Resolve" }).click();
     await admin.getByText("No open alerts.").waitFor();
 
-    await admin.getByRole("button", { name: "Audit" }).click();
+    await admin.getByRole("link", { name: "Audit" }).click();
     const trail = admin.getByRole("table", { name: "audit trail" });
     await trail.getByRole("row", { name: /admin:sara alert\.resolved/ }).waitFor();
     await trail.getByRole("row", { name: /admin:sara alert\.acknowledged/ }).waitFor();

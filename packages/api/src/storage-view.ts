@@ -11,6 +11,8 @@ export interface StorageView {
   topTenants: { tenantId: string; bytes: number; backups: number }[];
   monthlyTotal: number;
   projection: { months: number; monthlyTotal: number }[];
+  /** Per provider, per day (UTC): the day's last usage sample (the admin app's usage-over-time chart), oldest first. */
+  growth: { day: string; provider: string; bytes: number; objects: number }[];
 }
 
 /** The catalog's view of what each provider holds and costs (no bucket listing: that is `hesaab storage stats --list`). */
@@ -28,5 +30,6 @@ export async function storageView(catalog: Catalog, now = new Date()): Promise<S
     topTenants: a.largestTenants,
     monthlyTotal: a.cost.monthlyTotal,
     projection: a.projection.map((p) => ({ months: p.months, monthlyTotal: p.monthlyTotal })),
+    growth: [...a.growth].sort((x, y) => x.day.localeCompare(y.day) || x.provider.localeCompare(y.provider)),
   };
 }

@@ -16,6 +16,9 @@ const storageViewSchema = z
       .describe("The tenants that take the most room, largest first"),
     monthlyTotal: z.number(),
     projection: z.array(z.object({ months: z.number(), monthlyTotal: z.number() })),
+    growth: z
+      .array(z.object({ day: z.string(), provider: z.string(), bytes: z.number(), objects: z.number() }))
+      .describe("Per provider, per day (UTC): the day's last usage sample, oldest first"),
   })
   .meta({ id: "StorageStatus" });
 

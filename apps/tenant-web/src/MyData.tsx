@@ -16,7 +16,11 @@ const preparing = (status: string) => status === "pending" || status === "runnin
 function useRefreshExports() {
   const trpc = useTRPC();
   const client = useQueryClient();
-  return () => Promise.all([client.invalidateQueries({ queryKey: trpc.tenant.exports.list.queryKey() }), client.invalidateQueries({ queryKey: trpc.tenant.exports.status.queryKey() })]);
+  return () =>
+    Promise.all([
+      client.invalidateQueries({ queryKey: trpc.tenant.exports.list.queryKey() }),
+      client.invalidateQueries({ queryKey: trpc.tenant.exports.status.queryKey() }),
+    ]);
 }
 
 export function MyData() {

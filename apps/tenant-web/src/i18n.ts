@@ -44,7 +44,8 @@ export function formatters(language: Language) {
   // an export's day is a calendar day (YYYY-MM-DD in the limit's zone): shown as that day, whatever the browser's zone
   const day = new Intl.DateTimeFormat(locale, { dateStyle: "full", timeZone: "UTC" });
   const relative = new Intl.RelativeTimeFormat(locale, { numeric: "auto" });
-  const unit = (name: string, digits: number) => new Intl.NumberFormat(locale, { style: "unit", unit: name, unitDisplay: "short", maximumFractionDigits: digits });
+  const unit = (name: string, digits: number) =>
+    new Intl.NumberFormat(locale, { style: "unit", unit: name, unitDisplay: "short", maximumFractionDigits: digits });
   const kb = unit("kilobyte", 0);
   const mb = unit("megabyte", 1);
   return {
@@ -83,7 +84,8 @@ const en = {
   requesting: "Asking…",
   requested: "Today's copy has been asked for",
   requestFailed: "Your copy could not be asked for",
-  roleRefused: (role: string, sentence: string | null) => sentence ?? `Your role (${role}) cannot ask for a copy. Ask an owner of your organisation to prepare it.`,
+  roleRefused: (role: string, sentence: string | null) =>
+    sentence ?? `Your role (${role}) cannot ask for a copy. Ask an owner of your organisation to prepare it.`,
   historyTitle: "My copies",
   historyEmpty: "None yet.",
   historyEmptyHint: "When you ask for a copy, it appears here while it is prepared and while it can be downloaded.",

@@ -1,3 +1,5 @@
+/// <reference lib="dom" />
+// (the page functions below run in the browser)
 // The tenant app in a real browser (Debian's chromium through playwright-core) at a phone's width
 // (390 px), served by the gateway from its production build under its strict CSP: the whole flow in
 // Persian and in English (ask, the limit used, live progress, the download), the language switch,
@@ -8,9 +10,9 @@
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import axe from "axe-core";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startHarness, type Harness } from "./harness";
@@ -19,7 +21,6 @@ const requireBrowser = process.env.CI === "true" || process.env.HESAAB_REQUIRE_B
 const chromiumPath = [process.env.CHROMIUM_PATH, "/usr/bin/chromium", "/usr/bin/chromium-browser"].find((p): p is string => Boolean(p && existsSync(p)));
 const root = fileURLToPath(new URL("../../..", import.meta.url));
 const artifacts = fileURLToPath(new URL("../test-artifacts/", import.meta.url));
-const axeSource = readFile(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
 const PHONE = { width: 390, height: 844 };
 
 /** Every value a progress bar's aria-valuenow took, recorded in the page from its first script on. */
@@ -27,7 +28,7 @@ function recordProgress() {
   const seen: string[] = [];
   (window as unknown as { progressSeen: string[] }).progressSeen = seen;
   new MutationObserver(() => {
-    for (const bar of document.querySelectorAll('[role="progressbar"][aria-valuenow]')) {
+    for (const bar of Array.from(document.querySelectorAll('[role="progressbar"][aria-valuenow]'))) {
       const value = bar.getAttribute("aria-valuenow")!;
       if (seen.at(-1) !== value) seen.push(value);
     }
@@ -76,7 +77,7 @@ describe.runIf(chromiumPath)("the tenant app in a browser, on a phone", { timeou
    */
   async function screen(p: Page, name: string) {
     await p.screenshot({ path: `${artifacts}${name}.png`, fullPage: true });
-    await p.evaluate(await axeSource);
+    await p.evaluate(axe.source);
     const violations = await p.evaluate(async () => {
       const { axe } = window as unknown as {
         axe: { run(ctx: Document): Promise<{ violations: { id: string; impact?: string; nodes: { target: unknown[] }[] }[] }> };

@@ -76,6 +76,7 @@ function DailyLimit({ role, roleRefusal }: { role: string; roleRefusal: string |
         mt="md"
         fullWidth
         size="md"
+        className="wrapping-button"
         disabled={!status.data?.canRequest || request.isPending}
         loading={request.isPending}
         loaderProps={{ "aria-label": t.requesting }}
@@ -103,14 +104,9 @@ function LimitFigures({ status }: { status: LimitStatus }) {
   const used = status.askedToday ? 1 : 0;
   return (
     <Stack gap={6}>
-      <Group justify="space-between" gap="xs">
-        <Text fw={600} className="tabular">
-          {t.limitUsed(f.integer(used), f.integer(status.dailyLimit))}
-        </Text>
-        <Badge color={used >= status.dailyLimit ? "gray" : "green"} variant="light">
-          {f.integer(status.dailyLimit - used)}
-        </Badge>
-      </Group>
+      <Text fw={600} className="tabular">
+        {t.limitUsed(f.integer(used), f.integer(status.dailyLimit))}
+      </Text>
       <Progress.Root size="sm" aria-hidden>
         <Progress.Section value={(used / status.dailyLimit) * 100} color={used >= status.dailyLimit ? "gray" : "green"} withAria={false} />
       </Progress.Root>

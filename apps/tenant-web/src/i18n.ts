@@ -42,12 +42,16 @@ export function formatters(language: Language) {
   const percent = new Intl.NumberFormat(locale, { style: "percent", maximumFractionDigits: 0 });
   const dateTime = new Intl.DateTimeFormat(locale, { dateStyle: "medium", timeStyle: "short" });
   // an export's day is a calendar day (YYYY-MM-DD in the limit's zone): shown as that day, whatever the browser's zone
-  const day = new Intl.DateTimeFormat(locale, { dateStyle: "full", timeZone: "UTC" });
+  const day = new Intl.DateTimeFormat(locale, { dateStyle: "long", timeZone: "UTC" });
   const relative = new Intl.RelativeTimeFormat(locale, { numeric: "auto" });
-  const unit = (name: string, digits: number) =>
-    new Intl.NumberFormat(locale, { style: "unit", unit: name, unitDisplay: "short", maximumFractionDigits: digits });
-  const kb = unit("kilobyte", 0);
-  const mb = unit("megabyte", 1);
+  // Chromium's Persian data names these units "kB" and "MB", which read backwards in a right-to-left line: words instead
+  const unit = (name: string, digits: number, persian: string) => {
+    if (language === "en") return new Intl.NumberFormat(locale, { style: "unit", unit: name, unitDisplay: "short", maximumFractionDigits: digits });
+    const number = new Intl.NumberFormat(locale, { maximumFractionDigits: digits });
+    return { format: (n: number) => `${number.format(n)} ${persian}` };
+  };
+  const kb = unit("kilobyte", 0, "کیلوبایت");
+  const mb = unit("megabyte", 1, "مگابایت");
   return {
     integer: (n: number) => integer.format(n),
     /** `fraction` from 0 to 1. */

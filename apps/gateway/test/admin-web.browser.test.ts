@@ -5,14 +5,12 @@
 // services' own handlers in this process (as restores-dr.int.test.ts wires them), on the real bus,
 // Postgres and both S3 endpoints. Every screen gets a screenshot (an artifact, never compared) and an
 // axe-core run (no serious or critical violation), and no CSP violation may be reported.
-import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectBus, type Bus } from "@hesaab/bus";
@@ -26,10 +24,10 @@ import { openBackend } from "@hesaab/storage";
 import { backupTenant, handleRestoreRequest, handleRollbackRequest, type TenantBackupDeps } from "@hesaab/tenant-backup";
 import { adminQuery, testEnv, testProviderConfig } from "@hesaab/testkit";
 import { startHarness, type Harness } from "./harness";
+import { buildWebApp } from "./web-build";
 
 const requireBrowser = process.env.CI === "true" || process.env.HESAAB_REQUIRE_BROWSER === "1";
 const chromiumPath = [process.env.CHROMIUM_PATH, "/usr/bin/chromium", "/usr/bin/chromium-browser"].find((p): p is string => Boolean(p && existsSync(p)));
-const root = fileURLToPath(new URL("../../..", import.meta.url));
 /** Screenshots of every screen, for a reviewer (artifacts, gitignored, never compared). */
 const shots = fileURLToPath(new URL("../test-results/admin/", import.meta.url));
 const DAY_MS = 86_400_000;
@@ -52,7 +50,7 @@ describe.runIf(chromiumPath)("the admin app as a product", { timeout: 240_000 },
   const scratch = () => `${h.database.name}_admin_dr`;
 
   beforeAll(async () => {
-    await promisify(execFile)("pnpm", ["--filter", "@hesaab/admin-web", "build"], { cwd: root });
+    await buildWebApp("admin-web");
     await mkdir(shots, { recursive: true });
     axeSource = await readFile(fileURLToPath(import.meta.resolve("axe-core/axe.min.js")), "utf8");
     h = await startHarness("gw_admin_web", { tenants: 5 });

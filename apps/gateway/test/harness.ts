@@ -35,6 +35,11 @@ export interface Harness {
   deps: CustomerExportDeps;
   /** Ids of the exports the builder has built, in order. */
   built: string[];
+  /**
+   * Holds the builder: exports asked for from now on wait, queued, until `release()` (a test that
+   * must watch an export go from waiting to its progress to ready, whatever the machine's speed).
+   */
+  holdExports(): { release(): void };
   /** Backup requests the gateway queued. */
   backupRequests: Message[];
   /** The environment the gateway was started with (start another with overrides). */
@@ -116,6 +121,8 @@ export async function startHarness(label: string, o: { env?: Record<string, stri
     publish: async (type, data, opts) => void (await control.publish(type, data, opts)),
   };
   const built: string[] = [];
+  let held: Promise<void> = Promise.resolve();
+  let releaseHeld = () => {};
   const backupRequests: Message[] = [];
   const consumers = [
     await control.consume({
@@ -123,6 +130,7 @@ export async function startHarness(label: string, o: { env?: Record<string, stri
       filter: subjectOf("export.customer.requested.v1"),
       handler: async (m) => {
         const data = m.data as { exportId: string; tenantId: string };
+        await held;
         await buildCustomerExport(deps, { exportId: data.exportId, tenantId: data.tenantId });
         built.push(data.exportId);
       },
@@ -140,6 +148,10 @@ export async function startHarness(label: string, o: { env?: Record<string, stri
     catalog,
     deps,
     built,
+    holdExports() {
+      held = new Promise<void>((resolve) => (releaseHeld = resolve));
+      return { release: releaseHeld };
+    },
     backupRequests,
     env,
     logs,
@@ -153,6 +165,7 @@ export async function startHarness(label: string, o: { env?: Record<string, stri
       return pyjwtSession({ claims, secret: o?.secret ?? adminSecret });
     },
     async stop() {
+      releaseHeld(); // a test that failed while holding the builder: let its consumer end
       for (const c of consumers) await c.stop();
       await gateway.stop();
       await control.deleteStreams().catch(() => {});

@@ -63,6 +63,9 @@ describe("the REST paths", () => {
     const token = await h.tenantSession(a);
     const before = await rest("/api/tenant/backup/status", { token });
     expect(before).toMatchObject({ status: 200, body: { dailyLimit: 1, askedToday: false, canRequest: true, refusal: null, latest: null } });
+    // when the limit frees up: the next midnight of the limit's zone (UTC here), after today
+    const { today, resetsAt } = before.body as { today: string; resetsAt: string };
+    expect(resetsAt).toBe(new Date(Date.parse(`${today}T00:00:00Z`) + 86_400_000).toISOString());
 
     // `curl -X POST` with no body is a call without input
     const created = await rest("/api/tenant/backup/create", { token, method: "POST" });

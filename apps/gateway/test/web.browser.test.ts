@@ -1,22 +1,19 @@
-// The two web apps in a real browser (Debian's chromium through playwright-core), served by the
-// gateway from their production builds: sign-in from the link, what each app shows, and the actions
-// that reach the bus. CI installs chromium and sets HESAAB_REQUIRE_BROWSER=1, so these run there;
+// The admin app in a real browser (Debian's chromium through playwright-core), served by the
+// gateway from its production build: sign-in from the link, what it shows, and the actions that
+// reach the bus. The tenant app's cases are in tenant-web.browser.test.ts. CI installs chromium and sets HESAAB_REQUIRE_BROWSER=1, so these run there;
 // elsewhere they are skipped when no chromium is installed (`apt-get install chromium`).
-import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
-import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { backupRecords, raiseAlert } from "@hesaab/db";
 import { newId } from "@hesaab/contracts";
 import { waitFor } from "@hesaab/testkit";
 import { startHarness, type Harness } from "./harness";
+import { buildWebApp } from "./web-build";
 
 const requireBrowser = process.env.CI === "true" || process.env.HESAAB_REQUIRE_BROWSER === "1";
 const chromiumPath = [process.env.CHROMIUM_PATH, "/usr/bin/chromium", "/usr/bin/chromium-browser"].find((p): p is string => Boolean(p && existsSync(p)));
-const root = fileURLToPath(new URL("../../..", import.meta.url));
 /** Screenshots of the screens, for a reviewer to look at (artifacts, never compared). */
 const shots = fileURLToPath(new URL("../test-results/", import.meta.url));
 const screenshot = (p: Page, name: string) => p.screenshot({ path: `${shots}${name}.png`, fullPage: true });
@@ -25,13 +22,13 @@ it.runIf(requireBrowser)("chromium is installed (CI installs Debian's chromium)"
   expect(chromiumPath, "no chromium: apt-get install chromium, or set CHROMIUM_PATH").toBeDefined();
 });
 
-describe.runIf(chromiumPath)("the web apps in a browser", { timeout: 120_000 }, () => {
+describe.runIf(chromiumPath)("the admin app in a browser", { timeout: 120_000 }, () => {
   let h: Harness;
   let browser: Browser;
 
   beforeAll(async () => {
-    // the gateway serves each app's dist/ when it starts: build them first, as the demo does
-    await promisify(execFile)("pnpm", ["--filter", "@hesaab/admin-web", "--filter", "@hesaab/tenant-web", "build"], { cwd: root });
+    // the gateway serves the app's dist/ when it starts: build it first, as the demo does
+    await buildWebApp("admin-web");
     h = await startHarness("gw_browser");
     browser = await chromium.launch({ executablePath: chromiumPath!, args: ["--no-sandbox"] });
   }, 180_000);
@@ -146,41 +143,5 @@ describe.runIf(chromiumPath)("the web apps in a browser", { timeout: 120_000 }, 
     await admin.getByText("Signed in as omid").waitFor();
     await admin.getByRole("button", { name: "Sign out" }).click();
     await admin.getByLabel("admin session").waitFor();
-  });
-
-  it("tenant app: asks for today's copy, sees it ready, downloads the ZIP; another tenant sees none of it", async () => {
-    const [a, b] = h.activeTenants();
-    const app = await page(`/app/#session=${await h.tenantSession(a!)}`);
-    await app.getByRole("button", { name: "Prepare a copy of my data" }).click();
-    await app.getByRole("button", { name: "Today's copy has been asked for" }).waitFor();
-    // backup-svc's part builds it; the page looks again every few seconds
-    const link = app.getByRole("link", { name: /^Download/ });
-    await link.waitFor({ timeout: 60_000 });
-    await expect(app.getByRole("cell", { name: "Ready" }).count()).resolves.toBe(1);
-    const [download] = await Promise.all([app.waitForEvent("download"), link.click()]);
-    expect(download.suggestedFilename()).toMatch(/^hesaab-export-\d{4}-\d{2}-\d{2}-exp_[0-9a-z]+\.zip$/);
-    const zip = await readFile(await download.path());
-    expect(zip.subarray(0, 4).toString("latin1")).toBe("PK\u0003\u0004");
-
-    const other = await page(`/app/#session=${await h.tenantSession(b!)}`);
-    await other.getByText("None yet.").waitFor();
-    await expect(other.getByRole("link", { name: /^Download/ }).count()).resolves.toBe(0);
-  });
-
-  it("tenant app: a user whose role may not export is told why, and who can", async () => {
-    const [, , c] = h.activeTenants(); // one that has not asked today
-    const app = await page(`/app/#session=${await h.tenantSession(c!, { role: "accountant" })}`);
-    await app
-      .getByText(
-        "only owner or admin can ask for a copy of your organisation's data (your role is accountant). Ask an owner of your organisation to prepare it",
-      )
-      .waitFor();
-    await expect(app.getByRole("button", { name: "Prepare a copy of my data" }).isDisabled()).resolves.toBe(true);
-    await screenshot(app, "tenant-export-role-refused");
-  });
-
-  it("tenant app: without a session it says where to open it from", async () => {
-    const app = await page("/app/");
-    await app.getByRole("alert").filter({ hasText: "Open this page from HesaabPlus" }).waitFor();
   });
 });

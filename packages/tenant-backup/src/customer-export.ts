@@ -52,6 +52,24 @@ export function exportDay(at: Date, timeZone: string): string {
   return new Intl.DateTimeFormat("en-CA", { timeZone, year: "numeric", month: "2-digit", day: "2-digit" }).format(at);
 }
 
+/**
+ * When the day after `at`'s begins in `timeZone`: the moment the daily limit lets a tenant ask again.
+ * Found by bisection over the next 25 hours (a day with a daylight-saving change lasts 23 to 25) to the
+ * minute, since zones differ from UTC by whole minutes; Intl alone knows the zone's rules.
+ */
+export function nextExportDayAt(at: Date, timeZone: string): Date {
+  const today = exportDay(at, timeZone);
+  const minute = 60_000;
+  let before = Math.floor(at.getTime() / minute); // still today
+  let after = before + 25 * 60; // surely another day
+  while (after - before > 1) {
+    const mid = Math.floor((before + after) / 2);
+    if (exportDay(new Date(mid * minute), timeZone) === today) before = mid;
+    else after = mid;
+  }
+  return new Date(after * minute);
+}
+
 /** What every view of an export shows (the CLI adds where it is, the tenant app its link and downloads). */
 export function exportSummary(e: CustomerExport) {
   return {

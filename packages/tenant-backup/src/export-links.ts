@@ -13,6 +13,7 @@ import { TenantBackupError } from "./errors";
 import {
   exportDay,
   exportSummary,
+  nextExportDayAt,
   openCustomerExport,
   requestCustomerExport,
   type CustomerExport,
@@ -45,8 +46,8 @@ export interface CustomerExportView {
 export interface CustomerExportLinks {
   /** Today's export for the session's tenant, queued for backup-svc; `export_daily_limit` when it already has one. */
   request(session: { tenantId: string; userId: string }): Promise<CustomerExportView>;
-  /** The tenant's exports, newest first, and whether today's (in the limit's time zone) was asked for. */
-  list(tenantId: string): Promise<{ today: string; askedToday: boolean; exports: CustomerExportView[] }>;
+  /** The tenant's exports, newest first, whether today's (in the limit's time zone) was asked for, and when tomorrow begins there (ISO). */
+  list(tenantId: string): Promise<{ today: string; askedToday: boolean; resetsAt: string; exports: CustomerExportView[] }>;
   /** The decrypted ZIP behind a download link (its tenant, export and token checked); `delivered()` counts and audits it once it was sent whole. */
   open(link: { tenantId: string; exportId: string; token: string }): Promise<Pick<OpenedCustomerExport, "fileName" | "stream" | "delivered">>;
 }
@@ -101,8 +102,10 @@ export function customerExportLinks(o: {
         .where(eq(customerExports.tenantId, tenantId))
         .orderBy(desc(customerExports.createdAt))
         .limit(LISTED);
-      const today = exportDay(new Date(), o.timeZone);
-      return { today, askedToday: rows.some((r) => r.day === today), exports: rows.map(view) };
+      const now = new Date();
+      const today = exportDay(now, o.timeZone);
+      const resetsAt = nextExportDayAt(now, o.timeZone).toISOString();
+      return { today, askedToday: rows.some((r) => r.day === today), resetsAt, exports: rows.map(view) };
     },
     async open({ tenantId, exportId, token }) {
       if (!o.canDecrypt)

@@ -35,6 +35,7 @@ export { markAbandonedRestores, RESTORE_ABANDONED } from "./restore-abandoned";
 export { rotateTenantKeys, shredTenant, handleKeysRotateRequested, handleKeysShredRequested, type RotationReport } from "./keys";
 export {
   exportDay,
+  nextExportDayAt,
   exportSummary,
   requestCustomerExport,
   buildCustomerExport,

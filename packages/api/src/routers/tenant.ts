@@ -42,12 +42,18 @@ const exportView = z
   })
   .meta({ id: "CustomerExport" });
 
-const exportList = z.object({ today: z.string(), askedToday: z.boolean(), exports: z.array(exportView) });
+const exportList = z.object({
+  today: z.string(),
+  askedToday: z.boolean(),
+  resetsAt: z.string().describe("When the next day begins in the daily limit's time zone (ISO): the next export may be asked for from then"),
+  exports: z.array(exportView),
+});
 
 const exportStatus = z.object({
   today: z.string().describe("Today, in the daily limit's time zone"),
   dailyLimit: z.literal(1).describe("Exports a tenant may ask for per day"),
   askedToday: z.boolean(),
+  resetsAt: z.string().describe("When the next day begins in the daily limit's time zone (ISO): the limit is free again from then"),
   canRequest: z.boolean().describe("Whether this session may ask for one now (its role, and today's limit)"),
   refusal: z.string().nullable().describe("Why not, as a sentence, when it may not"),
   latest: exportView.nullable().describe("The newest export, whatever its state"),
@@ -111,9 +117,9 @@ export const tenantRouter = router({
       .meta({ openapi: { method: "GET", path: "/api/tenant/backup/status", tags: TAGS, summary: "Today's limit and the newest export's state" } })
       .output(exportStatus)
       .query(async ({ ctx }) => {
-        const { today, askedToday, exports } = await exportsOf(ctx).list(ctx.session.tenantId);
+        const { today, askedToday, resetsAt, exports } = await exportsOf(ctx).list(ctx.session.tenantId);
         const refusal = exportRoleRefusal(ctx, ctx.session.role)?.describe() ?? (askedToday ? "today's export was already asked for: one a day" : null);
-        return { today, dailyLimit: 1 as const, askedToday, canRequest: refusal === null, refusal, latest: exports[0] ?? null };
+        return { today, dailyLimit: 1 as const, askedToday, resetsAt, canRequest: refusal === null, refusal, latest: exports[0] ?? null };
       }),
     /** A fresh signed link to one of the session tenant's exports (the list's links expire within minutes). */
     download: tenantProcedure

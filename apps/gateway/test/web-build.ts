@@ -1,7 +1,8 @@
 // The web apps' production builds, made once per test run however many browser test files need them:
 // the files run side by side (vitest's forks), and a build empties dist/ that another file's gateway
 // may be serving. A lock directory serializes the builds; a marker named after the run (the forks'
-// common parent, the vitest process) says this run built it already.
+// common parent, the vitest process) says this run built it already. The deploy test builds every
+// app too: turbo runs it after the gateway's integration tests (turbo.json), never beside them.
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir, rm, stat, writeFile } from "node:fs/promises";

@@ -152,8 +152,12 @@ describe("backup-svc", () => {
         )
       ).rows;
     const before = (await openAlerts()).length;
-    // Both providers unreachable (nothing listens on these ports): every attempt fails, retryably.
-    const svc = await startBackupService(loadEnv(envFor({ B2_ENDPOINT_URL: "http://127.0.0.1:9", R2_ENDPOINT_URL: "http://127.0.0.1:9" })), { name: "doomed" });
+    // Both providers unreachable (nothing listens on these ports) and no local spool to take the sealed
+    // artifact instead: every attempt fails, retryably.
+    const svc = await startBackupService(
+      loadEnv(envFor({ B2_ENDPOINT_URL: "http://127.0.0.1:9", R2_ENDPOINT_URL: "http://127.0.0.1:9", HESAAB_SPOOL_MAX_BYTES: "0" })),
+      { name: "doomed" },
+    );
     let stopped = false;
     try {
       await control.publish(

@@ -168,7 +168,8 @@ export const envPieces = {
   /**
    * The local spool: sealed artifacts no provider took wait here until storage-svc uploads them.
    * backup-svc writes it and storage-svc drains it, so both must see the same folder (one host, or a
-   * shared volume). Default `<HESAAB_DATA_DIR>/spool` (see `spoolDir`).
+   * shared volume). Default `<HESAAB_DATA_DIR>/spool` (see `spoolDir`). `HESAAB_SPOOL_MAX_BYTES=0` turns it
+   * off: a backup no provider took then fails (retryable), as it did before the spool.
    */
   spool: {
     HESAAB_SPOOL_DIR: z.string().optional(),

@@ -14,7 +14,7 @@ export interface TenantBackupEnv extends ProviderEnv {
   BACKUP_RETENTION_DAYS: number;
   /** Every pool's wait for a connection (see `openPool`); default 10 s. */
   DATABASE_CONNECT_TIMEOUT_MS?: number | undefined;
-  /** The local spool (see `spool.ts`): both set, or no spool (a backup no provider took then fails, retryable). */
+  /** The local spool (see `spool.ts`): both set (a cap above 0), or no spool (a backup no provider took then fails, retryable). */
   HESAAB_SPOOL_DIR?: string | undefined;
   HESAAB_SPOOL_MAX_BYTES?: number | undefined;
   /** Large tenants (see `bounded.ts`): named tenants, the size threshold, the page size. */
@@ -86,9 +86,8 @@ export function openTenantBackupDeps({
     publish,
     bounded: { tenants: new Set(env.BACKUP_BOUNDED_TENANTS ?? []), bytes: env.BACKUP_BOUNDED_BYTES, pageRows: env.BACKUP_BOUNDED_PAGE_ROWS },
     spool:
-      env.HESAAB_SPOOL_DIR && env.HESAAB_SPOOL_MAX_BYTES !== undefined
-        ? openSpool({ dir: env.HESAAB_SPOOL_DIR, maxBytes: env.HESAAB_SPOOL_MAX_BYTES })
-        : undefined,
+      // a cap of 0 turns the spool off
+      env.HESAAB_SPOOL_DIR && env.HESAAB_SPOOL_MAX_BYTES ? openSpool({ dir: env.HESAAB_SPOOL_DIR, maxBytes: env.HESAAB_SPOOL_MAX_BYTES }) : undefined,
     async close() {
       await platform.end();
       await platformRead?.end();

@@ -16,12 +16,19 @@ export async function lease(source: PgSource): Promise<Lease> {
   if (source.pool) {
     const client = await source.pool.connect();
     let released = false;
+    // A leased client has no listener of the pool's: a connection lost between queries (terminated,
+    // the server gone) would be an uncaught 'error'. The lease keeps it instead; the next query on
+    // the client fails with it, and the release destroys the client.
+    let lost: Error | undefined;
+    const onError = (err: Error) => void (lost ??= err);
+    client.on("error", onError);
     return {
       client,
       release: (err) => {
         if (released) return;
         released = true;
-        client.release(err ?? undefined);
+        client.removeListener("error", onError);
+        client.release(err ?? lost);
       },
     };
   }

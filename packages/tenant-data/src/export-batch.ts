@@ -240,6 +240,8 @@ async function copyTables({
     if (pending.length === 0) continue;
     if (opts.signal?.aborted) throw tenantDataError({ code: "export_aborted", message: "batch export aborted" });
     const copy = client.query(copyTo(`COPY (${batchSelectSql({ plan, table, tenants: keys })}) TO STDOUT`));
+    // an error after its rows ended (the connection lost later) belongs to the next query, not the process
+    copy.on("error", () => {});
     setCurrent(copy);
     const router = new RowRouter(byKey, max);
     for await (const chunk of copy as AsyncIterable<Buffer>) router.push(chunk);

@@ -207,6 +207,8 @@ async function* copyInTransaction(o: TableRead & { copySql: string; whole: boole
   const replies = (await o.client.query(BEGIN)) as unknown as pg.QueryResult<{ at: Date }>[];
   o.times.push(replies[replies.length - 1]!.rows[0]!.at);
   const copy = o.client.query(copyTo(o.copySql));
+  // an error after its rows ended (the connection lost later) belongs to the next query, not the process
+  copy.on("error", () => {});
   o.setCurrent(copy);
   const chunks: Buffer[] = [];
   for await (const chunk of copy as AsyncIterable<Buffer>) {

@@ -425,6 +425,8 @@ async function* scriptBody({
     progress.bytes += line.length;
     yield line;
     const copy = client.query(copyTo(`COPY (${selectSql({ plan, table, tenant: tenantLiteral })}) TO STDOUT`, { highWaterMark }));
+    // an error after its rows ended (the connection lost later) belongs to the next query, not the process
+    copy.on("error", () => {});
     setCurrent(copy);
     let bytes = 0;
     const sum = new RowChecksum();

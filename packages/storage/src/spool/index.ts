@@ -189,6 +189,10 @@ class CappedBackend implements StorageBackend {
         transform: (chunk: Buffer, _enc, cb) => cb(admit(chunk.length) ?? null, chunk),
       });
       data.on("error", (err) => counter.destroy(err));
+      // the inner put may attach to the counter only after an await of its own: a cap reached before
+      // then would be an unhandled 'error'. The error still reaches the caller, through the inner put
+      // (a stream destroyed with an error reports it to whatever reads it later).
+      counter.on("error", () => {});
       return await this.#inner.put(key, data.pipe(counter), opts).catch((err: unknown) => {
         data.destroy(); // the contract: a failed put leaves its body destroyed, so the producer stops
         throw err;

@@ -58,7 +58,7 @@ async function checkCreate(ctx: Context, input: CreateInput): Promise<void> {
 }
 
 /** One tenant's outcome of a restore. */
-interface TenantOutcomeView {
+export interface TenantOutcomeView {
   tenantId: string;
   ok: boolean;
   backupId: string | null;

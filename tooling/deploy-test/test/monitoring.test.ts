@@ -1,6 +1,8 @@
-// deploy/monitoring/ checked against the metrics the code registers (promtool is not installable
-// here): every metric an alert rule or a dashboard panel names exists, with its labels; rules are
-// shaped as Prometheus loads them; the scrape targets are the services' ports.
+// deploy/monitoring/ checked against the metrics the code registers: every metric an alert rule or a
+// dashboard panel names exists, with its labels; rules are shaped as Prometheus loads them; the scrape
+// targets are the services' ports. Where promtool is installed (Debian's prometheus package; CI installs
+// it and sets HESAAB_REQUIRE_PROMTOOL), Prometheus's own check of the config and its rules as well.
+import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -97,5 +99,15 @@ describe("deploy/monitoring", () => {
     const config = parse(read("prometheus.yaml")) as { rule_files: string[]; scrape_configs: { static_configs: { targets: string[] }[] }[] };
     expect(config.rule_files).toEqual(["alerts.rules.yaml"]);
     expect(config.scrape_configs[0]!.static_configs[0]!.targets).toEqual(["backup-svc:9411", "storage-svc:9412", "dr-svc:9413", "gateway:8080"]);
+  });
+});
+
+const promtool = spawnSync("promtool", ["--version"]).status === 0;
+
+describe.runIf(promtool || process.env.HESAAB_REQUIRE_PROMTOOL === "1")("deploy/monitoring with promtool", () => {
+  it("promtool check config: the scrape config and its rule file load", () => {
+    const r = spawnSync("promtool", ["check", "config", path.join(dir, "prometheus.yaml")], { encoding: "utf8" });
+    expect(r.error, "promtool is not installed (apt-get install prometheus)").toBeUndefined();
+    expect(r.status, `${r.stdout}${r.stderr}`).toBe(0);
   });
 });

@@ -52,6 +52,8 @@ export interface Context {
   tenantDirectory?:
     | ((q: { limit: number; cursor?: string | undefined; search?: string | undefined; status?: string | undefined }) => Promise<TenantDirectoryPage>)
     | undefined;
+  /** A tenant's rows per table now (`tenantRowCounts` of @hesaab/tenant-backup); without it `tenants.rows` is SERVICE_UNAVAILABLE. */
+  tenantRows?: ((tenantId: string) => Promise<Record<string, number>>) | undefined;
   /** The platform's tenants whose last good backup retention keeps (`platformTenants` of @hesaab/storage-ops); "all" when unknown. */
   existingTenants?: (() => Promise<string[]>) | undefined;
   /** The environment's retention rules and deep-verify percent (the catalog's settings override them); without it retention and settings are SERVICE_UNAVAILABLE. */

@@ -1,7 +1,8 @@
-import { Alert, Button, Checkbox, Group, Select, Table, Text, TextInput } from "@mantine/core";
+import { Alert, Anchor, Button, Checkbox, Group, Select, Table, Text, TextInput } from "@mantine/core";
 import { useDebouncedValue } from "@mantine/hooks";
 import { keepPreviousData, useMutation, useQuery } from "@tanstack/react-query";
 import { useState } from "react";
+import { tenantHref } from "../routes";
 import { useTRPC } from "../trpc";
 import { bytes, OperationProgress, PageHeader, ProviderBadges, QueryState, StatusBadge, useOperation, when } from "../ui";
 
@@ -94,7 +95,9 @@ export function TenantsScreen() {
                           onChange={(e) => toggle(t.id, e.currentTarget.checked)}
                         />
                       </Table.Td>
-                      <Table.Td>{t.name}</Table.Td>
+                      <Table.Td>
+                        <Anchor href={tenantHref(t.id)}>{t.name ?? t.id}</Anchor>
+                      </Table.Td>
                       <Table.Td className="mono">{t.id}</Table.Td>
                       <Table.Td>
                         <StatusBadge status={t.status} />

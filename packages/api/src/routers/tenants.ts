@@ -1,8 +1,13 @@
 import { TRPCError } from "@trpc/server";
+import { asc, desc, eq } from "drizzle-orm";
 import { z } from "zod";
 import { isHesaabError } from "@hesaab/config";
-import { tenantBackupSummaries } from "@hesaab/db";
+import { tenantId } from "@hesaab/contracts";
+import { customerExports, tenantBackupSummaries, tenantKeys } from "@hesaab/db";
 import { adminProcedure, router } from "../trpc";
+
+/** The exports of a tenant the tenant page lists, newest first. */
+const EXPORTS_SHOWN = 50;
 
 export const tenantsRouter = router({
   /**
@@ -55,4 +60,44 @@ export const tenantsRouter = router({
         nextCursor: page.nextCursor,
       };
     }),
+  /**
+   * A tenant's rows per table now, counted on the platform through the discovered plan (whatever its
+   * tables are called): the restore wizard shows them beside a backup's per-table rows.
+   */
+  rows: adminProcedure.input(z.object({ tenantId })).query(async ({ ctx, input }) => {
+    if (!ctx.tenantRows) throw new TRPCError({ code: "SERVICE_UNAVAILABLE", message: "the platform database is not connected: rows cannot be counted" });
+    const tables = await ctx.tenantRows(input.tenantId).catch((err: unknown) => {
+      if (isHesaabError(err, "invalid_tenant_id")) throw new TRPCError({ code: "BAD_REQUEST", message: err.describe(), cause: err });
+      if (isHesaabError(err, "tenant_not_found")) throw new TRPCError({ code: "NOT_FOUND", message: err.describe(), cause: err });
+      throw err;
+    });
+    return { tenantId: input.tenantId, at: new Date().toISOString(), tables };
+  }),
+  /** What the catalog holds for one tenant beside its backups: its key versions (never a seed) and its self-backups (exports). */
+  get: adminProcedure.input(z.object({ tenantId })).query(async ({ ctx, input }) => {
+    const keys = await ctx.db
+      .select({ version: tenantKeys.keyVersion, masterVersion: tenantKeys.masterVersion, createdAt: tenantKeys.createdAt, retiredAt: tenantKeys.retiredAt })
+      .from(tenantKeys)
+      .where(eq(tenantKeys.tenantId, input.tenantId))
+      .orderBy(asc(tenantKeys.keyVersion));
+    const exports = await ctx.db
+      .select()
+      .from(customerExports)
+      .where(eq(customerExports.tenantId, input.tenantId))
+      .orderBy(desc(customerExports.createdAt))
+      .limit(EXPORTS_SHOWN);
+    return {
+      tenantId: input.tenantId,
+      keyVersions: keys.map((k) => ({ ...k, createdAt: k.createdAt.toISOString(), retiredAt: k.retiredAt?.toISOString() ?? null })),
+      exports: exports.map((e) => ({
+        id: e.id,
+        status: e.status,
+        requestedBy: e.requestedBy,
+        size: e.fileSize,
+        createdAt: e.createdAt.toISOString(),
+        expiresAt: e.expiresAt?.toISOString() ?? null,
+        downloads: e.downloadCount,
+      })),
+    };
+  }),
 });

@@ -50,7 +50,14 @@ export interface Context {
   log?: { error(obj: object, msg: string): void } | undefined;
   /** One page of the platform's tenants (`tenantDirectory` of @hesaab/tenant-backup); without it `tenants.list` is SERVICE_UNAVAILABLE. */
   tenantDirectory?:
-    | ((q: { limit: number; cursor?: string | undefined; search?: string | undefined; status?: string | undefined }) => Promise<TenantDirectoryPage>)
+    | ((q: {
+        limit: number;
+        cursor?: string | undefined;
+        search?: string | undefined;
+        status?: string | undefined;
+        /** Highest figure first (the catalog's, per tenant id), then key order. */
+        rank?: { ids: string[]; values: number[] } | undefined;
+      }) => Promise<TenantDirectoryPage>)
     | undefined;
   /** A tenant's rows per table now (`tenantRowCounts` of @hesaab/tenant-backup); without it `tenants.rows` is SERVICE_UNAVAILABLE. */
   tenantRows?: ((tenantId: string) => Promise<Record<string, number>>) | undefined;

@@ -14,6 +14,7 @@ import {
   listTenants,
   screenTenants,
   type TenantDirectoryPage,
+  type TenantRank,
   type ExportProgress,
   type ExportSummary,
   type TenantPlan,
@@ -444,7 +445,7 @@ export async function activeTenants(deps: Pick<TenantBackupDeps, "platform" | "d
 /** One page of the platform's tenants (id, name, status) from the discovered root table: see `browseTenants`. */
 export async function tenantDirectory(
   deps: Pick<TenantBackupDeps, "platform" | "discover" | "planTtlMs">,
-  q: { limit: number; cursor?: string | undefined; search?: string | undefined; status?: string | undefined },
+  q: { limit: number; cursor?: string | undefined; search?: string | undefined; status?: string | undefined; rank?: TenantRank | undefined },
 ): Promise<TenantDirectoryPage> {
   return browseTenants({ pool: deps.platform, plan: await tenantPlan(deps), ...q });
 }

@@ -8,11 +8,19 @@ import { bytes, OperationProgress, PageHeader, ProviderBadges, QueryState, Statu
 
 const PAGE = 25;
 
+type Sort = "id" | "size" | "lastBackup";
+const SORTS: { value: Sort; label: string }[] = [
+  { value: "id", label: "Id" },
+  { value: "size", label: "Size, largest first" },
+  { value: "lastBackup", label: "Last backup, newest first" },
+];
+
 export function TenantsScreen() {
   const trpc = useTRPC();
   const [search, setSearch] = useState("");
   const [debounced] = useDebouncedValue(search.trim(), 300);
   const [status, setStatus] = useState<string | null>(null);
+  const [sort, setSort] = useState<Sort>("id");
   // keyset paging: the cursors of the pages before this one
   const [cursors, setCursors] = useState<string[]>([]);
   const [selected, setSelected] = useState<string[]>([]);
@@ -22,6 +30,7 @@ export function TenantsScreen() {
       limit: PAGE,
       ...(debounced ? { search: debounced } : {}),
       ...(status ? { status } : {}),
+      sort,
       ...(cursor ? { cursor } : {}),
     }),
     placeholderData: keepPreviousData,
@@ -62,6 +71,7 @@ export function TenantsScreen() {
           placeholder="any"
           w={160}
         />
+        <Select label="Sort by" data={SORTS} value={sort} onChange={(v) => v && refilter(() => setSort(v))} allowDeselect={false} w={240} />
       </Group>
       <QueryState query={tenants} what="tenants" empty={(d) => d.tenants.length === 0}>
         {(d) => (

@@ -3,7 +3,7 @@ import { asc, desc, eq } from "drizzle-orm";
 import { z } from "zod";
 import { isHesaabError } from "@hesaab/config";
 import { tenantId } from "@hesaab/contracts";
-import { customerExports, tenantBackupSummaries, tenantKeys } from "@hesaab/db";
+import { customerExports, tenantBackupSummaries, tenantKeys, tenantSortFigures } from "@hesaab/db";
 import { adminProcedure, router } from "../trpc";
 
 /** The exports of a tenant the tenant page lists, newest first. */
@@ -11,7 +11,7 @@ const EXPORTS_SHOWN = 50;
 
 export const tenantsRouter = router({
   /**
-   * The platform's tenants, a page at a time in the root table's key order (whatever the platform
+   * The platform's tenants, a page at a time in the root table's key order (or by size or last backup) (whatever the platform
    * calls that table: discovered as backups discover it), each with what the catalog knows: the
    * newest backup of each type and its state per provider, the size of the newest good backup, the
    * newest verification. `lastDrill` stays null until restore drills exist.
@@ -23,14 +23,23 @@ export const tenantsRouter = router({
         search: z.string().trim().min(1).max(200).optional(),
         /** The root table's status value (`active`, `suspended`, …). */
         status: z.string().min(1).max(64).optional(),
-        cursor: z.string().min(1).max(200).optional(),
+        /**
+         * `id`: the root table's key order; `size`: the newest good backup's bytes, biggest first;
+         * `lastBackup`: the newest backup first. Tenants without a backup come last (in key order).
+         */
+        sort: z.enum(["id", "size", "lastBackup"]).default("id"),
+        /** The `nextCursor` of the previous page (of the same sort). */
+        cursor: z.string().min(1).max(240).optional(),
         limit: z.number().int().min(1).max(500).default(50),
       }),
     )
     .query(async ({ ctx, input }) => {
       if (!ctx.tenantDirectory)
         throw new TRPCError({ code: "SERVICE_UNAVAILABLE", message: "the platform database is not connected: tenants cannot be listed" });
-      const page = await ctx.tenantDirectory(input).catch((err: unknown) => {
+      const { sort, ...query } = input;
+      // the figures live in the catalog, the tenants in the platform: the platform's query orders by the catalog's figures
+      const rank = sort === "id" ? undefined : await tenantSortFigures(ctx.db, sort);
+      const page = await ctx.tenantDirectory({ ...query, rank }).catch((err: unknown) => {
         // a cursor that is not a key of the root table is the caller's mistake, said as such
         if (isHesaabError(err, "invalid_tenant_id")) throw new TRPCError({ code: "BAD_REQUEST", message: err.describe(), cause: err });
         throw err;

@@ -60,7 +60,7 @@ function Backups({ tenantId }: { tenantId: string }) {
                   <Table.Td>{bytes(b.size)}</Table.Td>
                   <Table.Td>
                     {b.status === "completed" || b.status === "degraded" ? (
-                      <Anchor href={hrefOf("/restore", { tenantId, backupId: b.id })} aria-label={`Restore from ${b.id}`}>
+                      <Anchor href={hrefOf("/restore", { tenantId, backupId: b.id })} aria-label={`Restore from this: ${b.id}`}>
                         Restore from this
                       </Anchor>
                     ) : (

@@ -241,7 +241,7 @@ function RowsTable(o: { tenantId: string; backupId: string; current: Record<stri
   // the backup's tables first (in its order), then tables made since (the restore leaves them empty for the tenant)
   const names = [...Object.keys(inBackup), ...Object.keys(current).filter((t) => !(t in inBackup))];
   return (
-    <Table aria-label={label} striped>
+    <Table aria-label={label} striped captionSide="top">
       <Table.Caption>
         {tenantId}: rows now against backup {backupId}
       </Table.Caption>

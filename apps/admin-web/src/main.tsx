@@ -12,12 +12,14 @@ import { DisasterRecoveryScreen } from "./screens/dr";
 import { DrillsScreen, KeysScreen, RetentionScreen, VerificationScreen } from "./screens/operations";
 import { RestoreScreen } from "./screens/restore";
 import { StorageScreen } from "./screens/storage";
+import { TenantScreen } from "./screens/tenant";
 import { TenantsScreen } from "./screens/tenants";
 import { queryClient, session, TRPCProvider, trpcClient, useTRPC } from "./trpc";
 
 const SCREEN_COMPONENTS: Record<ScreenPath, () => React.JSX.Element> = {
   "/backups": BackupsScreen,
   "/tenants": TenantsScreen,
+  "/tenant": TenantScreen,
   "/restore": RestoreScreen,
   "/disaster-recovery": DisasterRecoveryScreen,
   "/storage": StorageScreen,
@@ -80,6 +82,8 @@ function App() {
     void queryClient.resetQueries();
   };
   const Screen = SCREEN_COMPONENTS[route.path];
+  // a tenant's page belongs to the tenants screen in the navigation
+  const current = route.path === "/tenant" ? "/tenants" : route.path;
   return (
     <div className="shell">
       <header className="shell-header">
@@ -95,17 +99,12 @@ function App() {
       </header>
       <nav className="shell-nav" aria-label="screens">
         {SCREENS.map((s) => (
-          <NavLink
-            key={s.path}
-            href={hrefOf(s.path)}
-            label={s.label}
-            active={route.path === s.path}
-            aria-current={route.path === s.path ? "page" : undefined}
-          />
+          <NavLink key={s.path} href={hrefOf(s.path)} label={s.label} active={current === s.path} aria-current={current === s.path ? "page" : undefined} />
         ))}
       </nav>
       <main className="shell-main">
-        <Screen key={route.path} />
+        {/* a new screen (or another tenant's page) starts with fresh state */}
+        <Screen key={`${route.path}?${route.params.get("id") ?? ""}`} />
       </main>
     </div>
   );

@@ -14,14 +14,21 @@ export const SCREENS = [
   { path: "/alerts", label: "Alerts" },
   { path: "/audit", label: "Audit" },
 ] as const;
-export type ScreenPath = (typeof SCREENS)[number]["path"];
+/** Pages reached from a screen, not the navigation: a tenant's page is `#/tenants/<id>`. */
+export type ScreenPath = (typeof SCREENS)[number]["path"] | "/tenant";
 
 /** The route in the hash, e.g. `#/tenants?search=acme` → { path: "/tenants", params }. A session hash (`#session=…`) is no route. */
 export function parseHash(hash: string): { path: ScreenPath; params: URLSearchParams } {
   const raw = hash.replace(/^#/, "");
   const [path = "", query = ""] = raw.split("?");
+  const params = new URLSearchParams(query);
+  const tenant = /^\/tenants\/([^/]+)$/.exec(path);
+  if (tenant) {
+    params.set("id", decodeURIComponent(tenant[1]!));
+    return { path: "/tenant", params };
+  }
   const known = SCREENS.find((s) => s.path === path);
-  return { path: known?.path ?? "/backups", params: new URLSearchParams(query) };
+  return { path: known?.path ?? "/backups", params };
 }
 
 const subscribe = (onChange: () => void) => {
@@ -39,3 +46,6 @@ export const hrefOf = (path: ScreenPath, params?: Record<string, string>) => {
   const q = params ? new URLSearchParams(params).toString() : "";
   return `#${path}${q ? `?${q}` : ""}`;
 };
+
+/** A tenant's page. */
+export const tenantHref = (id: string) => `#/tenants/${encodeURIComponent(id)}`;

@@ -13,6 +13,7 @@ import {
   existingTenants,
   screenBackupRequest,
   tenantDirectory,
+  tenantRowCounts,
   type CustomerExportDeps,
   type CustomerExportLinks,
 } from "@hesaab/tenant-backup";
@@ -106,6 +107,7 @@ export async function startGateway(env: GatewayEnv, o: { logStream?: NodeJS.Writ
       // "back up now" queues only tenants of the platform that are active (one query on its root table)
       screenTenants: (tenantIds) => screenBackupRequest(screening, { tenantIds }),
       tenantDirectory: (q) => tenantDirectory(screening, q),
+      tenantRows: (tenantId) => tenantRowCounts(screening, tenantId),
       existingTenants: () => existingTenants(screening),
       runtimeEnv: env,
       ...verifiers,

@@ -224,6 +224,21 @@ describe.runIf(chromiumPath)("the admin app as a product", { timeout: 240_000 },
 
     const summary = page.getByRole("table", { name: "restore summary" });
     await summary.getByRole("row", { name: /Provider R2 first/ }).waitFor();
+    // rows now (damaged) beside the backup's (taken before the damage), per table, for each tenant
+    for (const t of [a, b]) {
+      const lines = page
+        .getByRole("table", { name: `rows of ${t}` })
+        .getByRole("row")
+        .filter({ hasText: "journal_lines" });
+      await lines.waitFor();
+      const cells = (await lines.getByRole("cell").allTextContents()).map((c) => Number(c.replace(/[^\d-]/g, "")));
+      expect(cells.slice(1, 4), t).toEqual([
+        damaged[t]!.journal_lines!.rows,
+        before[t]!.journal_lines!.rows,
+        before[t]!.journal_lines!.rows - damaged[t]!.journal_lines!.rows,
+      ]);
+      expect(damaged[t]!.journal_lines!.rows).toBeLessThan(before[t]!.journal_lines!.rows);
+    }
     await screenshot(page, "restore-4-summary");
     await expectAccessible(page, "restore: summary");
     await page.getByRole("button", { name: "Next" }).click();
@@ -348,9 +363,53 @@ describe.runIf(chromiumPath)("the admin app as a product", { timeout: 240_000 },
     // the search goes to tenants.list once typing pauses: the header and the one tenant
     await expect.poll(() => page.getByRole("table", { name: "tenants" }).getByRole("row").count()).toBe(2);
 
+    // a tenant's page, from its name in the list
+    const listed = h.activeTenants()[0]!;
+    await page.getByRole("table", { name: "tenants" }).getByRole("row").filter({ hasText: listed }).getByRole("link").click();
+    await page.getByRole("heading", { level: 2, name: `Tenant ${listed}` }).waitFor();
+    // each section loaded: a table or its empty state (this test may run alone, before any restore)
+    for (const section of ["Backups", "Restores", "Key versions", "Exports", "Restore drills"])
+      await page.getByRole("heading", { level: 3, name: section }).waitFor();
+    await expect.poll(() => page.getByText(/^Loading /).count()).toBe(0);
+    await screenshot(page, "tenant-page");
+    await expectAccessible(page, "tenant page");
+
+    // sorted by size: the tenant of the seeded week (the biggest backups) leads
+    await visit(page, { link: "Tenants", heading: "Tenants", shot: "tenants" });
+    await page.getByRole("combobox", { name: "Sort by" }).click();
+    await page.getByRole("option", { name: "Size, largest first" }).click();
+    const seeded = h.activeTenants().at(-1)!;
+    await expect.poll(async () => page.getByRole("table", { name: "tenants" }).getByRole("row").nth(1).textContent()).toContain(seeded);
+    await screenshot(page, "tenants-by-size");
+
+    // its page links each backup into the wizard with that backup chosen
+    await page.getByRole("table", { name: "tenants" }).getByRole("row").nth(1).getByRole("link").click();
+    const newest = page.getByRole("table", { name: "tenant backups" }).getByRole("row").nth(1);
+    const backupId = (await newest.getByRole("cell").first().textContent())!;
+    await newest.getByRole("link", { name: `Restore from this: ${backupId}` }).click();
+    await page.getByRole("heading", { level: 2, name: "Restore tenants" }).waitFor();
+    await page.getByText("1 chosen").waitFor();
+    await page.getByRole("button", { name: "Next" }).click();
+    await expect.poll(() => page.getByRole("combobox", { name: "Backup to restore" }).inputValue()).toContain(backupId);
+    await screenshot(page, "restore-chosen-backup");
+    await expectAccessible(page, "restore: a chosen backup");
+
+    // retention applies now only through its typed confirmation
+    await visit(page, { link: "Retention", heading: "Retention", shot: "retention" });
+    await page.getByRole("button", { name: "Apply retention now…" }).click();
+    const confirm = page.getByRole("dialog", { name: "Apply retention now" });
+    await expect(confirm.getByRole("button", { name: "Apply retention" }).isDisabled()).resolves.toBe(true);
+    await screenshot(page, "retention-apply-confirmation");
+    await expectAccessible(page, "retention: apply confirmation");
+    await confirm.getByLabel("Retention confirmation").fill("apply retention");
+    await confirm.getByRole("button", { name: "Apply retention" }).click();
+    await page
+      .getByRole("status")
+      .filter({ hasText: /Retention .* queued/ })
+      .waitFor();
+
     for (const [link, heading] of [
       ["Verification", "Verification"],
-      ["Retention", "Retention"],
       ["Keys", "Keys"],
       ["Drills", "Restore drills"],
       ["Alerts", "Alerts"],

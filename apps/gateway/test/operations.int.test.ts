@@ -8,7 +8,8 @@ import { and, eq, inArray } from "drizzle-orm";
 import type { AppRouter } from "@hesaab/api";
 import { connectBus, eventPublisher, type Bus } from "@hesaab/bus";
 import { newId, type Message } from "@hesaab/contracts";
-import { auditLog, backupRecords, insertBackupRecord, readRuntimeSettings, verifications, type ProviderCopy } from "@hesaab/db";
+import { auditLog, backupRecords, customerExports, insertBackupRecord, readRuntimeSettings, tenantKeys, verifications, type ProviderCopy } from "@hesaab/db";
+import { tableChecksums } from "@hesaab/platform";
 import { handleRetentionRequested, retentionRulesInForce } from "@hesaab/storage-ops";
 import { testEnv, waitFor } from "@hesaab/testkit";
 import { loadEnv } from "../src/env";
@@ -74,6 +75,7 @@ async function record(o: {
   ageDays: number;
   status?: "completed" | "degraded" | "failed";
   providers?: Record<string, "stored" | "missing">;
+  size?: number;
 }) {
   const id = newId("bkp");
   const providers: Record<string, ProviderCopy> = Object.fromEntries(
@@ -86,7 +88,7 @@ async function record(o: {
     filename: `${id}.bkp`,
     encryptionKeyId: "k",
     status: o.status ?? "completed",
-    fileSize: 1000 + Math.floor(o.ageDays),
+    fileSize: o.size ?? 1000 + Math.floor(o.ageDays),
     providers,
     createdAt: new Date(Date.now() - o.ageDays * DAY),
   });
@@ -96,6 +98,8 @@ async function record(o: {
 describe("every new procedure is for super admins only", () => {
   const calls: [string, (c: ReturnType<typeof client>) => Promise<unknown>][] = [
     ["tenants.list", (c) => c.tenants.list.query({})],
+    ["tenants.rows", (c) => c.tenants.rows.query({ tenantId: "t1" })],
+    ["tenants.get", (c) => c.tenants.get.query({ tenantId: "t1" })],
     ["backups.get", (c) => c.backups.get.query({ id: newId("bkp") })],
     ["backups.tenant.list", (c) => c.backups.tenant.list.query({ tenant_id: "t1" })],
     ["backups.tenant.create", (c) => c.backups.tenant.create.mutate({ tenant_id: "t1" })],
@@ -168,6 +172,82 @@ describe("tenants.list", () => {
     expect(row.size).toBe(1001);
     expect(row.lastVerification).toMatchObject({ backupId: newest, provider: "b2", ok: true });
     expect(row.lastDrill).toBeNull();
+  });
+});
+
+describe("tenants.list sorted", () => {
+  it("sorts by the newest good backup's size or by the newest backup, tenants without backups last, and pages with the cursor", async () => {
+    const c = await admin();
+    const [x, y, z] = h.platform.tenants.slice(2, 5).map((t) => t.id) as [string, string, string];
+    // sizes far above the other tests' records; ages below theirs: these three lead both sorts, in opposite orders
+    await record({ tenantId: x, ageDays: 0.03, size: 3e9 });
+    await record({ tenantId: y, ageDays: 0.02, size: 2e9 });
+    await record({ tenantId: z, ageDays: 0.01, size: 1e9 });
+    // a failed backup is x's newest (it leads "last backup") but weighs nothing (size is the newest good one's)
+    await record({ tenantId: x, ageDays: 0.005, size: 9e9, status: "failed", providers: {} });
+
+    const all = async (sort: "size" | "lastBackup") => {
+      const seen: { id: string; size: number | null }[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await c.tenants.list.query({ sort, limit: 2, ...(cursor ? { cursor } : {}) });
+        seen.push(...page.tenants.map((t) => ({ id: t.id, size: t.size })));
+        cursor = page.nextCursor ?? undefined;
+      } while (cursor);
+      return seen;
+    };
+    const bySize = await all("size");
+    expect(bySize.map((t) => t.id).slice(0, 3)).toEqual([x, y, z]);
+    expect(bySize.map((t) => t.size).slice(0, 3)).toEqual([3e9, 2e9, 1e9]);
+    // every tenant once; those without a size last, in key order
+    expect(bySize.map((t) => t.id).sort()).toEqual(h.platform.tenants.map((t) => t.id).sort());
+    const unsized = bySize.filter((t) => t.size === null).map((t) => t.id);
+    expect(bySize.slice(-unsized.length).map((t) => t.id)).toEqual([...unsized].sort());
+    const sizes = bySize.filter((t) => t.size !== null).map((t) => t.size!);
+    expect(sizes).toEqual([...sizes].sort((a, b) => b - a));
+
+    const byLast = await all("lastBackup");
+    expect(byLast.map((t) => t.id).slice(0, 3)).toEqual([x, z, y]);
+    expect(byLast.map((t) => t.id).sort()).toEqual(h.platform.tenants.map((t) => t.id).sort());
+
+    // a sorted page's cursor is not a key, and a key is not a sorted page's cursor
+    expect((await refusal(c.tenants.list.query({ sort: "size", cursor: "not-a-cursor" }))).code).toBe("BAD_REQUEST");
+    expect((await refusal(c.tenants.list.query({ sort: "size", cursor: "12:not-a-uuid" }))).code).toBe("BAD_REQUEST");
+  });
+});
+
+describe("one tenant", () => {
+  it("counts a tenant's rows now per discovered table, as the platform holds them; refuses ids that are no tenant", async () => {
+    const c = await admin();
+    for (const t of [h.activeTenants()[0]!, h.platform.tenants.find((t) => t.status !== "active")?.id ?? h.activeTenants()[1]!]) {
+      const { tables } = await c.tenants.rows.query({ tenantId: t });
+      // the sample platform's own checksums (its table list, not the discovered plan) count the same rows; the plan names tables with their schema
+      const expected = Object.fromEntries(Object.entries(await tableChecksums({ pool: h.pool, tenantId: t })).map(([name, v]) => [`public.${name}`, v.rows]));
+      expect(tables, t).toEqual(expected);
+      expect(Object.values(tables).some((n) => n > 0)).toBe(true);
+    }
+    expect((await refusal(c.tenants.rows.query({ tenantId: "not-a-uuid" }))).code).toBe("BAD_REQUEST");
+    expect((await refusal(c.tenants.rows.query({ tenantId: "00000000-0000-4000-8000-000000000000" }))).code).toBe("NOT_FOUND");
+  });
+
+  it("shows a tenant's key versions (never a seed) and its exports", async () => {
+    const c = await admin();
+    const tenant = h.activeTenants()[2]!;
+    expect(await c.tenants.get.query({ tenantId: tenant })).toEqual({ tenantId: tenant, keyVersions: [], exports: [] });
+    await h.catalog.db.insert(tenantKeys).values([
+      { tenantId: tenant, keyVersion: 1, seed: Buffer.alloc(32, 1), masterVersion: 1, retiredAt: new Date() },
+      { tenantId: tenant, keyVersion: 2, seed: Buffer.alloc(32, 2), masterVersion: 1 },
+    ]);
+    await h.catalog.db
+      .insert(customerExports)
+      .values({ id: newId("exp"), tenantId: tenant, requestedBy: "owner", day: "2026-01-02", status: "ready", fileSize: 1234 });
+    const got = await c.tenants.get.query({ tenantId: tenant });
+    expect(got.keyVersions.map((k) => ({ version: k.version, retired: k.retiredAt !== null }))).toEqual([
+      { version: 1, retired: true },
+      { version: 2, retired: false },
+    ]);
+    expect(JSON.stringify(got)).not.toContain("seed");
+    expect(got.exports).toEqual([expect.objectContaining({ status: "ready", requestedBy: "owner", size: 1234, downloads: 0 })]);
   });
 });
 

@@ -50,8 +50,17 @@ export interface Context {
   log?: { error(obj: object, msg: string): void } | undefined;
   /** One page of the platform's tenants (`tenantDirectory` of @hesaab/tenant-backup); without it `tenants.list` is SERVICE_UNAVAILABLE. */
   tenantDirectory?:
-    | ((q: { limit: number; cursor?: string | undefined; search?: string | undefined; status?: string | undefined }) => Promise<TenantDirectoryPage>)
+    | ((q: {
+        limit: number;
+        cursor?: string | undefined;
+        search?: string | undefined;
+        status?: string | undefined;
+        /** Highest figure first (the catalog's, per tenant id), then key order. */
+        rank?: { ids: string[]; values: number[] } | undefined;
+      }) => Promise<TenantDirectoryPage>)
     | undefined;
+  /** A tenant's rows per table now (`tenantRowCounts` of @hesaab/tenant-backup); without it `tenants.rows` is SERVICE_UNAVAILABLE. */
+  tenantRows?: ((tenantId: string) => Promise<Record<string, number>>) | undefined;
   /** The platform's tenants whose last good backup retention keeps (`platformTenants` of @hesaab/storage-ops); "all" when unknown. */
   existingTenants?: (() => Promise<string[]>) | undefined;
   /** The environment's retention rules and deep-verify percent (the catalog's settings override them); without it retention and settings are SERVICE_UNAVAILABLE. */

@@ -64,6 +64,27 @@ export async function tenantBackupSummaries(db: CatalogDb, tenantIds: string[]):
   return out;
 }
 
+/**
+ * Every tenant's figure to sort the tenants list by, highest first: `size`, the bytes of its newest
+ * good tenant backup (as `tenantBackupSummaries` says); `lastBackup`, when its newest tenant backup
+ * of any status was made (epoch ms). Tenants without a backup have none (they sort last).
+ */
+export async function tenantSortFigures(db: CatalogDb, by: "size" | "lastBackup"): Promise<{ ids: string[]; values: number[] }> {
+  const rows =
+    by === "size"
+      ? await db.execute<{ tenant_id: string; v: string }>(sql`
+          select tenant_id, v from (
+            select distinct on (tenant_id) tenant_id, file_size::float8 as v from ${backupRecords}
+            where tenant_id is not null and backup_type = 'tenant' and status in ('completed', 'degraded')
+            order by tenant_id, created_at desc
+          ) newest order by v desc, tenant_id`)
+      : await db.execute<{ tenant_id: string; v: string }>(sql`
+          select tenant_id, (extract(epoch from max(created_at)) * 1000)::float8 as v from ${backupRecords}
+          where tenant_id is not null and backup_type = 'tenant'
+          group by tenant_id order by v desc, tenant_id`);
+  return { ids: rows.rows.map((r) => r.tenant_id), values: rows.rows.map((r) => Number(r.v)) };
+}
+
 export type VerificationRow = typeof verifications.$inferSelect;
 
 /** The checks of some backups (every provider, keyless and deep), newest first, at most `limit` per call. */

@@ -33,7 +33,7 @@ export { tenantKeyRows, connectTenantKeyRows, type TenantKeyRows, type TenantKey
 export { catalogClaims } from "./schedule-claims";
 export { DbError, DB_ERROR_CODES, type DbErrorCode } from "./errors";
 export { readRuntimeSettings, writeRuntimeSetting } from "./settings";
-export { tenantBackupSummaries, listVerifications, type TenantBackupSummary, type VerificationRow } from "./browse";
+export { tenantBackupSummaries, tenantSortFigures, listVerifications, type TenantBackupSummary, type VerificationRow } from "./browse";
 export {
   enqueueAlertDeliveries,
   claimDueAlertDeliveries,

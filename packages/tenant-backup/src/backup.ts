@@ -10,9 +10,11 @@ import {
   exportTenant,
   exportTenantBounded,
   browseTenants,
+  countTenantRows,
   listTenants,
   screenTenants,
   type TenantDirectoryPage,
+  type TenantRank,
   type ExportProgress,
   type ExportSummary,
   type TenantPlan,
@@ -443,9 +445,41 @@ export async function activeTenants(deps: Pick<TenantBackupDeps, "platform" | "d
 /** One page of the platform's tenants (id, name, status) from the discovered root table: see `browseTenants`. */
 export async function tenantDirectory(
   deps: Pick<TenantBackupDeps, "platform" | "discover" | "planTtlMs">,
-  q: { limit: number; cursor?: string | undefined; search?: string | undefined; status?: string | undefined },
+  q: { limit: number; cursor?: string | undefined; search?: string | undefined; status?: string | undefined; rank?: TenantRank | undefined },
 ): Promise<TenantDirectoryPage> {
   return browseTenants({ pool: deps.platform, plan: await tenantPlan(deps), ...q });
+}
+
+/**
+ * A tenant's rows per table of the discovered plan as they are now (the restore wizard's "rows now"
+ * beside a backup's), counted in one read-only snapshot on the read pool. An id that is no tenant of
+ * the platform is refused (`invalid_tenant_id`, `tenant_not_found`) before any count runs.
+ */
+export async function tenantRowCounts(
+  deps: Pick<TenantBackupDeps, "platform" | "platformRead" | "discover" | "planTtlMs">,
+  tenantId: string,
+): Promise<Record<string, number>> {
+  const plan = await tenantPlan(deps);
+  const { refused } = await screenTenants({ pool: deps.platform, plan, tenantIds: [tenantId] });
+  const why = refused[0];
+  // a suspended tenant still has rows to count: only ids that are no tenant at all are refused
+  if (why && why.code !== "tenant_not_active")
+    throw new TenantBackupError({
+      code: why.code === "invalid_tenant_id" ? "invalid_tenant_id" : "tenant_not_found",
+      message: why.message,
+      hint: "Give the id of a tenant of the platform (tenants.list)",
+    });
+  const client = await readPool(deps).connect();
+  try {
+    await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+    const rows = await countTenantRows({ client, plan, tenantId });
+    await client.query("COMMIT");
+    client.release();
+    return rows;
+  } catch (err) {
+    client.release(err instanceof Error ? err : new Error(String(err)));
+    throw err;
+  }
 }
 
 /** The platform's tenants not deleted (retention keeps each one's last good backup: a suspended tenant may come back), in key order. */

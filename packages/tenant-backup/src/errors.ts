@@ -23,6 +23,8 @@ export const TENANT_BACKUP_ERROR_CODES = [
   "rollback_empty_tenant",
   // customer self-backups (exports)
   "invalid_tenant_id",
+  // a tenant's row counts (the admin app)
+  "tenant_not_found",
   "export_daily_limit",
   "export_in_progress",
   "export_not_found",

@@ -5,6 +5,7 @@ export {
   existingTenants,
   screenBackupRequest,
   tenantDirectory,
+  tenantRowCounts,
   type BackupTenantOptions,
   type BackupTenantResult,
 } from "./backup";

@@ -66,6 +66,7 @@ export {
   TENANT_NAME_COLUMNS,
   type TenantDirectoryEntry,
   type TenantDirectoryPage,
+  type TenantRank,
   listTenants,
   screenTenants,
   type TenantScreening,

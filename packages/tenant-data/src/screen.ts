@@ -120,29 +120,66 @@ export interface TenantDirectoryPage {
   nextCursor: string | null;
 }
 
+/** Figures per tenant to list tenants by, highest first (ids and values in step; tenants missing from `ids` rank last). */
+export interface TenantRank {
+  ids: string[];
+  values: number[];
+}
+
+/** A ranked page's cursor, `<value>:<key>` of its last tenant (the value may be `-Infinity`: a tenant without a figure). */
+function rankedCursor(cursor: string): { value: number; key: string } | null {
+  const at = cursor.indexOf(":");
+  const value = Number(cursor.slice(0, at));
+  return at > 0 && !Number.isNaN(value) ? { value, key: cursor.slice(at + 1) } : null;
+}
+
 /**
  * One page of the platform's tenants from the plan's root table, in key order (keyset paging: the
  * cursor is the last key of the previous page), optionally only those whose id or name contains
- * `search` (case-insensitive) and those with a given `status`. The name is read from the row as JSON
+ * `search` (case-insensitive) and those with a given `status`. With `rank`, highest figure first
+ * (then key order), the cursor being the last tenant's figure and key. The name is read from the row as JSON
  * (`to_jsonb`), so a root table without any name column is listed too.
  */
 export async function browseTenants(
-  o: PgSource & { plan: TenantPlan; limit: number; cursor?: string | undefined; search?: string | undefined; status?: string | undefined },
+  o: PgSource & {
+    plan: TenantPlan;
+    limit: number;
+    cursor?: string | undefined;
+    search?: string | undefined;
+    status?: string | undefined;
+    rank?: TenantRank | undefined;
+  },
 ): Promise<TenantDirectoryPage> {
   const { root } = o.plan;
   const key = `r.${root.keySql}`;
   const name = `coalesce(${TENANT_NAME_COLUMNS.map((c) => `to_jsonb(r) ->> '${c}'`).join(", ")})`;
   const params: unknown[] = [];
   const where: string[] = [];
+  let join = "";
+  let order = key;
+  let rankValue = "NULL::float8";
+  if (o.rank) {
+    // the figures come from another database (the catalog): joined as arrays, a tenant without one ranks last
+    params.push(o.rank.ids, o.rank.values);
+    join = `LEFT JOIN unnest($${params.length - 1}::text[], $${params.length}::float8[]) AS s(id, v) ON s.id = ${key}::text`;
+    rankValue = "coalesce(s.v, '-Infinity'::float8)";
+    order = `${rankValue} DESC, ${key}`;
+  }
   if (o.cursor !== undefined) {
-    if (!wellFormedKey(root, o.cursor))
+    const c = o.rank ? rankedCursor(o.cursor) : { value: undefined, key: o.cursor };
+    if (!c || !wellFormedKey(root, c.key))
       throw tenantDataError({
         code: "invalid_tenant_id",
         message: "the cursor is not a tenant id of this platform",
         hint: "Give the nextCursor of the previous page",
       });
-    params.push(o.cursor);
-    where.push(`${key} > $${params.length}::${root.keyType}`);
+    params.push(c.key);
+    const after = `${key} > $${params.length}::${root.keyType}`;
+    if (c.value === undefined) where.push(after);
+    else {
+      params.push(c.value);
+      where.push(`(${rankValue} < $${params.length}::float8 OR (${rankValue} = $${params.length}::float8 AND ${after}))`);
+    }
   }
   if (o.search) {
     params.push(`%${o.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
@@ -160,13 +197,15 @@ export async function browseTenants(
   const status = root.statusColumn ? `r.${root.statusColumn}::text` : "NULL::text";
   const conn = await lease(o);
   try {
-    const { rows } = await conn.client.query<TenantDirectoryEntry>(
-      `SELECT ${key}::text AS id, ${name} AS name, ${status} AS status FROM ${root.sql} r ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY ${key} LIMIT $${params.length}`,
+    const { rows } = await conn.client.query<TenantDirectoryEntry & { rank: number | null }>(
+      `SELECT ${key}::text AS id, ${name} AS name, ${status} AS status, ${rankValue} AS rank FROM ${root.sql} r ${join} ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY ${order} LIMIT $${params.length}`,
       params,
     );
     conn.release();
-    const tenants = rows.slice(0, o.limit);
-    return { tenants, nextCursor: rows.length > o.limit ? tenants[tenants.length - 1]!.id : null };
+    const page = rows.slice(0, o.limit);
+    const last = page[page.length - 1];
+    const nextCursor = rows.length > o.limit && last ? (o.rank ? `${Number(last.rank)}:${last.id}` : last.id) : null;
+    return { tenants: page.map(({ id, name: n, status: st }) => ({ id, name: n, status: st })), nextCursor };
   } catch (err) {
     conn.release(err instanceof Error ? err : new Error(String(err)));
     throw err;

@@ -113,9 +113,43 @@ export function RetentionScreen() {
   const trpc = useTRPC();
   const policy = useQuery(trpc.retention.policy.queryOptions());
   const preview = useQuery(trpc.retention.preview.queryOptions());
+  const apply = useMutation(trpc.retention.applyNow.mutationOptions());
+  const [confirming, setConfirming] = useState(false);
+  const expired = preview.data?.expired.length;
   return (
     <>
-      <PageHeader title="Retention" />
+      <PageHeader title="Retention">
+        <Button color="red" disabled={apply.isPending || Boolean(apply.data)} onClick={() => setConfirming(true)}>
+          Apply retention now…
+        </Button>
+      </PageHeader>
+      {apply.isSuccess && (
+        <Alert color="teal" role="status" mb="md">
+          Retention {apply.data.operationId} queued: storage-svc deletes what the preview lists and records each deletion in the audit trail.
+        </Alert>
+      )}
+      {apply.isError && (
+        <Alert color="red" role="alert" mb="md">
+          {apply.error.message}
+        </Alert>
+      )}
+      <TypedConfirm
+        opened={confirming}
+        title="Apply retention now"
+        phrase="apply retention"
+        label="Retention confirmation"
+        action="Apply retention"
+        onClose={() => setConfirming(false)}
+        onConfirm={() => {
+          setConfirming(false);
+          apply.mutate();
+        }}
+      >
+        <Text>
+          {expired === undefined ? "The expired backups" : `${expired} expired backup${expired === 1 ? "" : "s"}`} are deleted from both providers now, as the
+          nightly run would. This cannot be undone.
+        </Text>
+      </TypedConfirm>
       <Paper withBorder p="md" mb="md">
         <Title order={3} size="h5">
           Rules in force

@@ -1,30 +1,55 @@
 // The restore wizard: which tenants, from which backup (the latest or the latest at a point in time),
 // which provider, replace production or copy into another database; a verify-only dry run that must
 // pass first; a summary; a typed confirmation; live progress per tenant; the rollback.
-import { Alert, Button, Checkbox, Group, Paper, Radio, SegmentedControl, Stack, Stepper, Table, Text, TextInput } from "@mantine/core";
+import { Alert, Button, Checkbox, Group, Paper, Radio, SegmentedControl, Select, Stack, Stepper, Table, Text, TextInput } from "@mantine/core";
 import { useMutation, useQuery } from "@tanstack/react-query";
 import { useState } from "react";
+import { useRoute } from "../routes";
 import { useTRPC } from "../trpc";
 import { OperationProgress, PageHeader, QueryState, StatusBadge, TypedConfirm, useOperation, useTenantNames, when } from "../ui";
 
 interface Plan {
   scope: "some" | "all";
   tenantIds: string[];
-  source: "latest" | "at";
+  source: "latest" | "at" | "backup";
   at: string;
+  /** With source "backup": the backup restored (one tenant's). */
+  backupId: string;
   from: "b2" | "r2";
   target: "production" | "copy";
   targetDb: string;
   withDependencies: boolean;
 }
 
-const initial: Plan = { scope: "some", tenantIds: [], source: "latest", at: "", from: "b2", target: "production", targetDb: "", withDependencies: false };
+const initial: Plan = {
+  scope: "some",
+  tenantIds: [],
+  source: "latest",
+  at: "",
+  backupId: "",
+  from: "b2",
+  target: "production",
+  targetDb: "",
+  withDependencies: false,
+};
+
+/** The plan a link starts with: `#/restore?tenantId=…&backupId=…` (a tenant page's "Restore from this"). */
+function planFromLink(params: URLSearchParams): Plan {
+  const tenantId = params.get("tenantId");
+  const backupId = params.get("backupId");
+  if (!tenantId) return initial;
+  return { ...initial, tenantIds: [tenantId], ...(backupId ? { source: "backup" as const, backupId } : {}) };
+}
+
+/** A chosen backup is one tenant's: the wizard offers it only with exactly one tenant chosen. */
+const oneTenant = (p: Plan) => (p.scope === "some" && p.tenantIds.length === 1 ? p.tenantIds[0]! : null);
 
 /** The request `restores.create` takes for the plan (verifyOnly for the dry run). */
 function requestOf(p: Plan, verifyOnly: boolean) {
   return {
     ...(p.scope === "all" ? { all: true } : { tenantIds: p.tenantIds }),
     ...(p.source === "at" && p.at ? { at: new Date(p.at).toISOString() } : {}),
+    ...(p.source === "backup" ? { backupId: p.backupId } : {}),
     from: p.from,
     verifyOnly,
     ...(p.target === "copy" ? { targetDb: p.targetDb, withDependencies: p.withDependencies } : {}),
@@ -78,18 +103,46 @@ function TenantPicker({ plan, setPlan }: { plan: Plan; setPlan(p: Plan): void })
   );
 }
 
+/** The chosen tenant's good backups to pick one from, newest first. */
+function BackupChoice({ tenantId, plan, setPlan }: { tenantId: string; plan: Plan; setPlan(p: Plan): void }) {
+  const trpc = useTRPC();
+  const backups = useQuery(trpc.backups.list.queryOptions({ tenantId, type: "tenant", status: ["completed", "degraded"], limit: 100 }));
+  return (
+    <QueryState query={backups} what={`the backups of ${tenantId}`} empty={(d) => d.length === 0}>
+      {(d) => (
+        <Select
+          label="Backup to restore"
+          data={d.map((b) => ({ value: b.id, label: `${when(b.createdAt)} · ${b.id} · ${b.status}` }))}
+          value={plan.backupId || null}
+          onChange={(v) => setPlan({ ...plan, backupId: v ?? "" })}
+          searchable
+          placeholder="choose a backup"
+        />
+      )}
+    </QueryState>
+  );
+}
+
 function SourceStep({ plan, setPlan }: { plan: Plan; setPlan(p: Plan): void }) {
+  const single = oneTenant(plan);
   return (
     <Stack>
       <Radio.Group label="Backup" value={plan.source} onChange={(v) => setPlan({ ...plan, source: v })}>
         <Group mt="xs">
           <Radio value="latest" label="The latest good backup" />
           <Radio value="at" label="The latest at or before a point in time" />
+          <Radio value="backup" label="A backup I choose" disabled={!single} />
         </Group>
       </Radio.Group>
+      {!single && (
+        <Text size="sm" c="dimmed">
+          A chosen backup is one tenant&apos;s: choose exactly one tenant to pick its backup.
+        </Text>
+      )}
       {plan.source === "at" && (
         <TextInput type="datetime-local" label="Point in time" value={plan.at} onChange={(e) => setPlan({ ...plan, at: e.currentTarget.value })} />
       )}
+      {plan.source === "backup" && single && <BackupChoice tenantId={single} plan={plan} setPlan={setPlan} />}
       <div>
         <Text size="sm" fw={500} id="provider-label">
           Provider read first (the other one is the fallback)
@@ -163,10 +216,91 @@ function Outcomes({ id, label }: { id: string; label: string }) {
   );
 }
 
+/**
+ * One tenant's rows now beside the backup's, per table of the backup: what a restore will change.
+ * The backup is the one the dry run verified; "now" is counted on the platform when the step opens.
+ */
+function RowsBeside({ tenantId, backupId }: { tenantId: string; backupId: string }) {
+  const trpc = useTRPC();
+  const now = useQuery(trpc.tenants.rows.queryOptions({ tenantId }));
+  const backup = useQuery(trpc.backups.get.queryOptions({ id: backupId }));
+  const label = `rows of ${tenantId}`;
+  return (
+    <QueryState query={now} what={`the rows of ${tenantId} now`}>
+      {(n) => (
+        <QueryState query={backup} what={`the rows of backup ${backupId}`}>
+          {(bk) => <RowsTable tenantId={tenantId} backupId={backupId} current={n.tables} inBackup={bk.tables} label={label} />}
+        </QueryState>
+      )}
+    </QueryState>
+  );
+}
+
+function RowsTable(o: { tenantId: string; backupId: string; current: Record<string, number>; inBackup: Record<string, number>; label: string }) {
+  const { tenantId, backupId, current, inBackup, label } = o;
+  // the backup's tables first (in its order), then tables made since (the restore leaves them empty for the tenant)
+  const names = [...Object.keys(inBackup), ...Object.keys(current).filter((t) => !(t in inBackup))];
+  return (
+    <Table aria-label={label} striped captionSide="top">
+      <Table.Caption>
+        {tenantId}: rows now against backup {backupId}
+      </Table.Caption>
+      <Table.Thead>
+        <Table.Tr>
+          <Table.Th>Table</Table.Th>
+          <Table.Th>Rows now</Table.Th>
+          <Table.Th>In the backup</Table.Th>
+          <Table.Th>Change</Table.Th>
+        </Table.Tr>
+      </Table.Thead>
+      <Table.Tbody>
+        {names.map((t) => {
+          const a = current[t] ?? 0;
+          const b = inBackup[t] ?? 0;
+          const change = b - a;
+          return (
+            <Table.Tr key={t}>
+              <Table.Td className="mono">{t}</Table.Td>
+              <Table.Td>{a.toLocaleString()}</Table.Td>
+              <Table.Td>{t in inBackup ? b.toLocaleString() : "not in the backup"}</Table.Td>
+              <Table.Td>{change === 0 ? "no change" : change > 0 ? `+${change.toLocaleString()}` : change.toLocaleString()}</Table.Td>
+            </Table.Tr>
+          );
+        })}
+      </Table.Tbody>
+    </Table>
+  );
+}
+
+const ROWS_SHOWN = 20;
+
+/** Rows now against the backup for each tenant the dry run verified (a copy target is compared with production too: what the copy will hold). */
+function RowsSummary({ dryRunId }: { dryRunId: string }) {
+  const trpc = useTRPC();
+  const detail = useQuery(trpc.restores.get.queryOptions({ id: dryRunId }));
+  return (
+    <QueryState query={detail} what="the rows per table">
+      {(d) => (
+        <Stack>
+          <Text fw={600}>Rows now and in the backup, per table</Text>
+          {d.tenants
+            .filter((t) => t.ok && t.backupId)
+            // every tenant of an "all" restore would be a count per table each: the first ones say enough
+            .slice(0, ROWS_SHOWN)
+            .map((t) => (
+              <RowsBeside key={t.tenantId} tenantId={t.tenantId} backupId={t.backupId!} />
+            ))}
+        </Stack>
+      )}
+    </QueryState>
+  );
+}
+
 export function RestoreScreen() {
   const trpc = useTRPC();
   const [step, setStep] = useState(0);
-  const [plan, setPlan] = useState<Plan>(initial);
+  const route = useRoute();
+  const [plan, setPlan] = useState<Plan>(() => planFromLink(route.params));
   const [confirming, setConfirming] = useState(false);
   const [rollbackAsked, setRollbackAsked] = useState(false);
   const dryRun = useMutation(trpc.restores.create.mutationOptions());
@@ -182,7 +316,9 @@ export function RestoreScreen() {
   });
 
   const chosen = plan.scope === "all" || plan.tenantIds.length > 0;
-  const sourceOk = (plan.source === "latest" || plan.at !== "") && (plan.target === "production" || /^postgres(ql)?:\/\/[^/]+\/[^/?]+/.test(plan.targetDb));
+  const backupOk = plan.source !== "backup" || (oneTenant(plan) !== null && plan.backupId !== "");
+  const sourceOk =
+    (plan.source !== "at" || plan.at !== "") && backupOk && (plan.target === "production" || /^postgres(ql)?:\/\/[^/]+\/[^/?]+/.test(plan.targetDb));
   const dryRunPassed = dryOp.final?.outcome === "completed";
   const count = plan.scope === "all" ? "all" : String(plan.tenantIds.length);
   const phrase = `restore ${count} tenant${count === "1" ? "" : "s"}`;
@@ -236,7 +372,13 @@ export function RestoreScreen() {
                   </Table.Tr>
                   <Table.Tr>
                     <Table.Th>Backup</Table.Th>
-                    <Table.Td>{plan.source === "latest" ? "the latest good one" : `the latest at or before ${new Date(plan.at).toLocaleString()}`}</Table.Td>
+                    <Table.Td>
+                      {plan.source === "latest"
+                        ? "the latest good one"
+                        : plan.source === "backup"
+                          ? plan.backupId
+                          : `the latest at or before ${new Date(plan.at).toLocaleString()}`}
+                    </Table.Td>
                   </Table.Tr>
                   <Table.Tr>
                     <Table.Th>Provider</Table.Th>
@@ -251,6 +393,7 @@ export function RestoreScreen() {
                 </Table.Tbody>
               </Table>
               {dryRun.data && <Outcomes id={dryRun.data.operationId} label="what will be restored" />}
+              {dryRun.data && <RowsSummary dryRunId={dryRun.data.operationId} />}
             </Stack>
           </Stepper.Step>
           <Stepper.Step label="Restore">

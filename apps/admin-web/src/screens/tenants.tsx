@@ -1,17 +1,26 @@
-import { Alert, Button, Checkbox, Group, Select, Table, Text, TextInput } from "@mantine/core";
+import { Alert, Anchor, Button, Checkbox, Group, Select, Table, Text, TextInput } from "@mantine/core";
 import { useDebouncedValue } from "@mantine/hooks";
 import { keepPreviousData, useMutation, useQuery } from "@tanstack/react-query";
 import { useState } from "react";
+import { tenantHref } from "../routes";
 import { useTRPC } from "../trpc";
 import { bytes, OperationProgress, PageHeader, ProviderBadges, QueryState, StatusBadge, useOperation, when } from "../ui";
 
 const PAGE = 25;
+
+type Sort = "id" | "size" | "lastBackup";
+const SORTS: { value: Sort; label: string }[] = [
+  { value: "id", label: "Id" },
+  { value: "size", label: "Size, largest first" },
+  { value: "lastBackup", label: "Last backup, newest first" },
+];
 
 export function TenantsScreen() {
   const trpc = useTRPC();
   const [search, setSearch] = useState("");
   const [debounced] = useDebouncedValue(search.trim(), 300);
   const [status, setStatus] = useState<string | null>(null);
+  const [sort, setSort] = useState<Sort>("id");
   // keyset paging: the cursors of the pages before this one
   const [cursors, setCursors] = useState<string[]>([]);
   const [selected, setSelected] = useState<string[]>([]);
@@ -21,6 +30,7 @@ export function TenantsScreen() {
       limit: PAGE,
       ...(debounced ? { search: debounced } : {}),
       ...(status ? { status } : {}),
+      sort,
       ...(cursor ? { cursor } : {}),
     }),
     placeholderData: keepPreviousData,
@@ -61,6 +71,7 @@ export function TenantsScreen() {
           placeholder="any"
           w={160}
         />
+        <Select label="Sort by" data={SORTS} value={sort} onChange={(v) => v && refilter(() => setSort(v))} allowDeselect={false} w={240} />
       </Group>
       <QueryState query={tenants} what="tenants" empty={(d) => d.tenants.length === 0}>
         {(d) => (
@@ -94,7 +105,9 @@ export function TenantsScreen() {
                           onChange={(e) => toggle(t.id, e.currentTarget.checked)}
                         />
                       </Table.Td>
-                      <Table.Td>{t.name}</Table.Td>
+                      <Table.Td>
+                        <Anchor href={tenantHref(t.id)}>{t.name ?? t.id}</Anchor>
+                      </Table.Td>
                       <Table.Td className="mono">{t.id}</Table.Td>
                       <Table.Td>
                         <StatusBadge status={t.status} />

@@ -7,8 +7,9 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
+// the stack's environment file (another one: SECRET_GREP_ENV, which the script's own test uses)
 const env = Object.fromEntries(
-  readFileSync(path.join(root, ".stack/env"), "utf8")
+  readFileSync(process.env.SECRET_GREP_ENV ?? path.join(root, ".stack/env"), "utf8")
     .split("\n")
     .map((line) => /^export ([A-Z0-9_]+)='(.*)'$/.exec(line))
     .filter(Boolean)

@@ -10,6 +10,8 @@ export interface Lease {
    * connection may be mid-COPY or mid-transaction). A caller's client is left to the caller.
    */
   release(err?: Error): void;
+  /** The connection's own error, when it was lost between queries (a query on it since says only "not queryable"). */
+  lost(): Error | undefined;
 }
 
 export async function lease(source: PgSource): Promise<Lease> {
@@ -30,9 +32,10 @@ export async function lease(source: PgSource): Promise<Lease> {
         client.removeListener("error", onError);
         client.release(err ?? lost);
       },
+      lost: () => lost,
     };
   }
-  return { client: source.client, release: () => undefined };
+  return { client: source.client, release: () => undefined, lost: () => undefined };
 }
 
 export function asError(err: unknown): Error {

@@ -144,7 +144,7 @@ export async function exportTenantBounded(opts: BoundedExportOptions): Promise<T
         ? aborted()
         : isHesaabError(err)
           ? err
-          : wrapFailure(err, { tenantId: opts.tenantId, backupId: opts.backupId, mode: "bounded" });
+          : wrapFailure(conn.lost() ?? err, { tenantId: opts.tenantId, backupId: opts.backupId, mode: "bounded" });
       throw failure;
     } finally {
       if (!finished) {

@@ -152,6 +152,7 @@ async function connect(opts: ExportOptions): Promise<Lease> {
         if ("release" in client && typeof client.release === "function") client.release(err);
         else void client.end().catch(() => undefined);
       },
+      lost: () => undefined,
     };
   }
   if (!opts.pool) throw new TypeError("exportTenant needs a pool or a client");
@@ -350,7 +351,9 @@ export async function exportTenant(opts: ExportOptions): Promise<TenantExport> {
         source,
       });
     } catch (err) {
-      failure = abortError ?? wrapFailure(err, { tenantId: opts.tenantId, backupId: opts.backupId });
+      // a connection lost between two queries (a standby's recovery conflict is FATAL 40001) fails the next
+      // query with "not queryable": the connection's own error says why, and whether to retry
+      failure = abortError ?? wrapFailure(isHesaabError(err) ? err : (conn.lost() ?? err), { tenantId: opts.tenantId, backupId: opts.backupId });
       throw failure;
     } finally {
       if (!finished) {

@@ -55,39 +55,26 @@ function attestationKey(keys: MasterKeySet, version: number): Buffer | undefined
   return master ? Buffer.from(hkdfSync("sha256", master.reveal(), Buffer.alloc(0), INFO, 32)) : undefined;
 }
 
+/** The fields the signature covers, and only those (a record read back carries more). */
+const ATTESTED: readonly (keyof AttestedFields)[] = [
+  "id",
+  "kind",
+  "backupId",
+  "tenantId",
+  "outcome",
+  "providerUsed",
+  "startedAt",
+  "finishedAt",
+  "durations",
+  "tables",
+  "error",
+  "restoredByVersion",
+  "restoredByCommit",
+  "keyVersion",
+];
+
 function mac(key: Buffer, fields: AttestedFields): string {
-  const {
-    id,
-    kind,
-    backupId,
-    tenantId,
-    outcome,
-    providerUsed,
-    startedAt,
-    finishedAt,
-    durations,
-    tables,
-    error,
-    restoredByVersion,
-    restoredByCommit,
-    keyVersion,
-  } = fields;
-  const canonical = canonicalJson({
-    id,
-    kind,
-    backupId,
-    tenantId,
-    outcome,
-    providerUsed,
-    startedAt,
-    finishedAt,
-    durations,
-    tables,
-    error,
-    restoredByVersion,
-    restoredByCommit,
-    keyVersion,
-  });
+  const canonical = canonicalJson(Object.fromEntries(ATTESTED.map((k) => [k, fields[k]])));
   return createHmac("sha256", key).update(canonical, "utf8").digest("hex");
 }
 

@@ -1,0 +1,180 @@
+// The shared shape of every `pnpm bench:*`: rounds, timed stock tools (with their peak RSS), the
+// machine's facts, and one table per benchmark (each measurement's median and min–max, its peak RSS,
+// then each ratio's median and min–max over the rounds, against its target). `pnpm bench` runs them
+// all and reads what each one wrote to `BENCH_RESULT_DIR` to print the summary.
+//
+// A ratio is computed per round (ours ÷ the anchor measured in the same round) and then summarised,
+// so a slow round of the machine weighs on both sides of the ratio it belongs to.
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+
+/** `BENCH_ROUNDS` (default 1): rounds of every measurement, alternating; medians are reported. */
+export function benchRounds(): number {
+  const raw = process.env.BENCH_ROUNDS;
+  if (raw === undefined || raw === "") return 1;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`BENCH_ROUNDS must be a whole number ≥ 1, got ${raw}`);
+  return n;
+}
+
+export interface Spread {
+  median: number;
+  min: number;
+  max: number;
+}
+
+/** Median (the upper of the middle two for an even count), min and max. */
+export function spread(values: readonly number[]): Spread {
+  if (values.length === 0) throw new Error("spread of no values");
+  const sorted = [...values].sort((a, b) => a - b);
+  return { median: sorted[Math.floor(sorted.length / 2)]!, min: sorted[0]!, max: sorted[sorted.length - 1]! };
+}
+
+/** One thing measured: its time in every round, and the peak RSS of its largest process (MiB). */
+export interface BenchRow {
+  label: string;
+  seconds: number[];
+  /** Peak RSS per round (MiB); the table shows the largest. */
+  peakRssMiB?: number[];
+  /** A short free text shown after the row (an output size, a throughput). */
+  note?: string;
+}
+
+/** A ratio of two rows, one value per round. */
+export interface BenchRatio {
+  name: string;
+  /** What it divides, e.g. "ours ÷ pg_dump -Fc". */
+  what: string;
+  values: number[];
+  /** Met when the median is at or below it. */
+  target?: number;
+}
+
+export interface BenchReport {
+  /** The script's name without `bench:` (backup, dr, restore, …): the result file's name. */
+  bench: string;
+  title: string;
+  /** What was measured on (sizes, counts), one line each. */
+  setup: string[];
+  rows: BenchRow[];
+  ratios: BenchRatio[];
+  notes?: string[];
+}
+
+/** The report as one machine-readable object (what `pnpm bench` reads). */
+export interface BenchResult extends BenchReport {
+  date: string;
+  machine: string[];
+  rounds: number;
+  ratioSpreads: (Spread & { name: string; what: string; target?: number; met?: boolean })[];
+  peakRssMiB: number;
+}
+
+/** Sizes in bytes as people read them. */
+export function mb(bytes: number): string {
+  return `${(bytes / 1e6).toFixed(1)} MB`;
+}
+
+function firstLine(cmd: string, args: string[]): string {
+  const r = spawnSync(cmd, args, { encoding: "utf8" });
+  return (r.stdout || r.stderr || "not installed").split("\n")[0]!.trim();
+}
+
+/** Cores, memory, load, and the versions of the tools the benchmarks compare with. */
+export function machineFacts(): string[] {
+  const cpus = os.cpus();
+  return [
+    `${cpus.length} cores (${cpus[0]?.model.trim() ?? "unknown"}), ${(os.totalmem() / 1024 ** 3).toFixed(1)} GiB RAM, load ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(" ")}`,
+    `node ${process.version}; ${firstLine("psql", ["--version"])}; ${firstLine("gzip", ["--version"])}; ${firstLine("zstd", ["--version"])}; ${firstLine("openssl", ["version"])}`,
+  ];
+}
+
+export interface ToolRun {
+  seconds: number;
+  /** Size of `output` when one was named. */
+  bytes: number;
+  /** Peak RSS of the command's largest process (MiB), when GNU time is installed (`apt-get install time`). */
+  peakRssMiB: number | undefined;
+}
+
+const GNU_TIME = "/usr/bin/time";
+
+/**
+ * Runs a shell command line (bash, pipefail) and times it. Its peak RSS is the kernel's maxrss of
+ * its largest process, read by GNU time. Throws with the command's stderr when it fails.
+ */
+export function timedTool(command: string, opts: { output?: string; env?: Record<string, string> } = {}): ToolRun {
+  const rssFile = path.join(os.tmpdir(), `bench-rss-${process.pid}-${Date.now()}`);
+  const withTime = existsSync(GNU_TIME);
+  const argv = withTime ? [GNU_TIME, "-f", "%M", "-o", rssFile, "bash", "-o", "pipefail", "-c", command] : ["bash", "-o", "pipefail", "-c", command];
+  const started = performance.now();
+  const r = spawnSync(argv[0]!, argv.slice(1), { encoding: "utf8", stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, ...opts.env } });
+  const seconds = (performance.now() - started) / 1000;
+  if (r.status !== 0) throw new Error(`command failed (${r.status}): ${command}\n${r.stderr}`);
+  let peakRssMiB: number | undefined;
+  if (withTime) {
+    const kb = Number(readFileSync(rssFile, "utf8").trim().split("\n").pop());
+    if (Number.isFinite(kb)) peakRssMiB = kb / 1024;
+    rmSync(rssFile, { force: true });
+  }
+  return { seconds, bytes: opts.output ? statSync(opts.output).size : 0, peakRssMiB };
+}
+
+/** This process's peak RSS so far (MiB): call it in the child that ran one of our phases. */
+export function ownPeakRssMiB(): number {
+  return process.resourceUsage().maxRSS / 1024;
+}
+
+const secs = (s: Spread) => `${s.median.toFixed(2)} s`.padStart(9) + `  ${s.min.toFixed(2)}–${s.max.toFixed(2)}`.padEnd(14);
+
+/** The report as one table: rows (median time, min–max, peak RSS), then the ratios against their targets. */
+export function formatReport(result: BenchResult): string {
+  const width = Math.max(40, ...result.rows.map((r) => r.label.length), ...result.ratioSpreads.map((r) => r.name.length + r.what.length + 3));
+  const lines = [
+    "",
+    `${result.title} (${result.date}, ${result.rounds} round${result.rounds === 1 ? "" : "s"}: medians, min–max)`,
+    ...result.machine.map((l) => `  machine: ${l}`),
+    ...result.setup.map((l) => `  ${l}`),
+    "",
+    `  ${"".padEnd(width)}       time  min–max        peak RSS`,
+  ];
+  for (const row of result.rows) {
+    const rss = row.peakRssMiB?.length ? `${Math.max(...row.peakRssMiB).toFixed(0)} MiB`.padStart(8) : "       –";
+    lines.push(`  ${row.label.padEnd(width)}  ${secs(spread(row.seconds))}  ${rss}${row.note ? `   ${row.note}` : ""}`);
+  }
+  lines.push("");
+  for (const r of result.ratioSpreads) {
+    const verdict = r.target === undefined ? "" : `   target ≤ ${r.target}: ${r.met ? "met" : "NOT met"}`;
+    lines.push(`  ${`${r.name} (${r.what})`.padEnd(width)}  ${r.median.toFixed(2).padStart(7)}    ${r.min.toFixed(2)}–${r.max.toFixed(2)}${verdict}`);
+  }
+  for (const note of result.notes ?? []) lines.push(`  ${note}`);
+  return `${lines.join("\n")}\n`;
+}
+
+/** Summarises, prints the table on stdout, and writes `<BENCH_RESULT_DIR>/<bench>.json` when that is set. */
+export function emitReport(report: BenchReport): BenchResult {
+  const ratioSpreads = report.ratios.map((r) => {
+    const s = spread(r.values);
+    return { name: r.name, what: r.what, ...s, ...(r.target === undefined ? {} : { target: r.target, met: s.median <= r.target }) };
+  });
+  const result: BenchResult = {
+    ...report,
+    date: new Date().toISOString(),
+    machine: machineFacts(),
+    rounds: Math.max(1, ...report.rows.map((r) => r.seconds.length)),
+    ratioSpreads,
+    peakRssMiB: Math.max(0, ...report.rows.flatMap((r) => r.peakRssMiB ?? [])),
+  };
+  process.stdout.write(formatReport(result));
+  const dir = process.env.BENCH_RESULT_DIR;
+  if (dir) {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, `${report.bench}.json`), `${JSON.stringify(result, null, 2)}\n`);
+  }
+  return result;
+}

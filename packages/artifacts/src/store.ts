@@ -21,6 +21,7 @@ import {
   type ProviderOutcome,
   type PutEverywhereResult,
   type StorageBackend,
+  UploadEtags,
 } from "@hesaab/storage";
 
 /**
@@ -57,6 +58,12 @@ export interface StoreArtifactOptions {
    * unset when the key may already exist (a retried write under the same id). Default false.
    */
   freshKey?: boolean;
+  /**
+   * Also compute the ETags an S3-compatible provider would answer for this artifact uploaded in parts
+   * of this size (`UploadEtags`; `S3_DEFAULT_PART_SIZE` for our s3 backend): a provider that answers
+   * one of them proved its copy, no read-back needed. Two MD5 passes over the artifact. Default: off.
+   */
+  etagPartSize?: number;
   signal?: AbortSignal | undefined;
 }
 
@@ -70,17 +77,20 @@ export interface StoredArtifact {
   outcomes: ProviderOutcome[];
   okProviders: string[];
   failedProviders: string[];
+  /** With `etagPartSize`: the ETags that prove a provider's copy (`etagProvesCopy(outcome.etag, uploadEtags)`). */
+  uploadEtags?: string[];
 }
 
 export async function storeArtifact(opts: StoreArtifactOptions): Promise<StoredArtifact> {
   const { identity, keyRing, backends, key, signal } = opts;
   const contentEncoding = opts.gzipLevel === false ? "none" : "gzip";
   const sealed = opts.sealed ?? (await keyRing.sealNewArtifact(identity));
+  const etags = opts.etagPartSize === undefined ? undefined : new UploadEtags(opts.etagPartSize);
   let result: PutEverywhereResult;
   try {
     result = Buffer.isBuffer(opts.plaintext)
-      ? await storeBytes({ ...opts, plaintext: opts.plaintext, sealed, contentEncoding })
-      : await storeStream({ ...opts, plaintext: opts.plaintext, sealed, contentEncoding });
+      ? await storeBytes({ ...opts, plaintext: opts.plaintext, sealed, contentEncoding, etags })
+      : await storeStream({ ...opts, plaintext: opts.plaintext, sealed, contentEncoding, etags });
   } finally {
     sealed.dek.reveal().fill(0);
   }
@@ -131,16 +141,18 @@ export async function storeArtifact(opts: StoreArtifactOptions): Promise<StoredA
     outcomes,
     okProviders,
     failedProviders: outcomes.filter((o) => !o.ok).map((o) => o.provider),
+    ...(etags ? { uploadEtags: etags.digests() } : {}),
   };
 }
 
-type Sealing = StoreArtifactOptions & { sealed: SealedArtifactKeys; contentEncoding: "gzip" | "none" };
+type Sealing = StoreArtifactOptions & { sealed: SealedArtifactKeys; contentEncoding: "gzip" | "none"; etags: UploadEtags | undefined };
 
 async function storeStream(opts: Sealing & { plaintext: Readable }): Promise<PutEverywhereResult> {
   const { sealed, identity, contentEncoding, signal } = opts;
   const encrypt = createEncryptStream({ dek: sealed.dek, dekId: sealed.dekId, ...identity, contentEncoding });
   const source = new PassThrough({ highWaterMark: 1 << 20 });
   const stages: NodeJS.ReadWriteStream[] = opts.gzipLevel === false ? [encrypt] : [createGzipStream({ level: opts.gzipLevel }), encrypt];
+  if (opts.etags) stages.push(UploadEtags.tap(opts.etags));
   // The chain runs while putEverywhere reads `source`; its failure (a database error mid-export)
   // destroys `source`, which makes putEverywhere abort every upload: nothing partial is kept.
   const chain = pipeline([opts.plaintext, ...stages, source], { signal }).catch((err: unknown) => {
@@ -169,6 +181,7 @@ async function storeBytes(opts: Sealing & { plaintext: Buffer }): Promise<PutEve
   const { sealed, identity, contentEncoding } = opts;
   const body = opts.gzipLevel === false ? opts.plaintext : await gzipBytes(opts.plaintext, { level: opts.gzipLevel });
   const artifact = encryptBuffer({ dek: sealed.dek, dekId: sealed.dekId, ...identity, contentEncoding }, body);
+  opts.etags?.update(artifact);
   return putEverywhere({
     backends: opts.backends,
     key: opts.key,

@@ -46,6 +46,8 @@ export interface S3BackendConfig {
 }
 
 const MIB = 1024 * 1024;
+/** The part size of a multipart upload unless `partSize` says otherwise: what `uploadEtags` assumes. */
+export const S3_DEFAULT_PART_SIZE = 8 * MIB;
 const BUCKET_CHECK_TTL_MS = 60_000;
 
 /**
@@ -76,7 +78,7 @@ class S3Backend implements StorageBackend {
   constructor(config: S3BackendConfig) {
     this.name = config.name;
     this.#config = config;
-    this.#partSize = Math.max(5 * MIB, config.partSize ?? 8 * MIB);
+    this.#partSize = Math.max(5 * MIB, config.partSize ?? S3_DEFAULT_PART_SIZE);
     this.#queueSize = Math.max(1, config.queueSize ?? 3);
     const forcePathStyle = config.forcePathStyle ?? true;
     const credentials = { accessKeyId: config.credentials.accessKeyId.reveal(), secretAccessKey: config.credentials.secretAccessKey.reveal() };

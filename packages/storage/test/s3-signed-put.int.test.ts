@@ -44,6 +44,15 @@ describe("s3 backend: a Buffer put as one signed PUT", () => {
     expect(await b.head(key)).toMatchObject({ size: data.length, metadata, contentType: "application/x-bkp1", etag: put.etag });
   });
 
+  it("signs a sha256 given as metadata as the payload hash (not hashed twice): a body that does not match it is refused", async () => {
+    const key = `${prefix}claimed-sha`;
+    const data = randomBytes(4096);
+    const err = await errorOf(b.put(key, data, { metadata: { sha256: sha256(Buffer.from("other bytes")) } }));
+    expect(err).toMatchObject({ provider: "b2", retryable: false });
+    expect(proxy.requests.map((r) => r.problem)).toEqual(["x-amz-content-sha256 is not the SHA-256 of the body"]);
+    expect(await b.head(key)).toBeNull();
+  });
+
   it("encodes keys with spaces, '+', '~', unicode and reserved characters as S3 signs them", async () => {
     const key = `${prefix}odd/a b+c~d ä 日本 !'()*&=;,$@:.bin`;
     const data = Buffer.from("odd key");

@@ -9,7 +9,7 @@
 //   BENCH_WORKERS=1 …                                               # one worker instead of two
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import os from "node:os";
@@ -39,10 +39,49 @@ function freePort(): Promise<number> {
   });
 }
 
-/** CPU seconds (user + system) a process has used so far, from /proc (Linux). */
-function cpuSeconds(pid: number): number {
+/**
+ * CPU seconds (user + system) a process has used so far, from /proc (Linux); with `children`, also
+ * its children that ended (a PostgreSQL server's backends, reaped by the postmaster).
+ */
+function cpuSeconds(pid: number, { children = false }: { children?: boolean } = {}): number {
   const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+  const [utime, stime, cutime, cstime] = fields.slice(11, 15).map(Number) as [number, number, number, number];
+  return (utime + stime + (children ? cutime + cstime : 0)) / 100; // clock ticks (USER_HZ = 100)
+}
+
+/** Processes whose command name is `comm` (nats-server, postgres), from /proc. */
+function processesNamed(comm: string): number[] {
+  return readdirSync("/proc")
+    .filter((d) => /^\d+$/.test(d))
+    .filter((d) => {
+      try {
+        return readFileSync(`/proc/${d}/comm`, "utf8").trim() === comm;
+      } catch {
+        return false; // ended while we looked
+      }
+    })
+    .map(Number);
+}
+
+/**
+ * CPU seconds so far of the parts a night leans on: the bench's own two s3rver endpoints, the NATS
+ * server, and the PostgreSQL server (every process of it, and its ended backends: shared with
+ * whatever else runs on the machine, so an upper bound).
+ */
+function partsCpuSeconds(dir: string): Record<"s3rver" | "nats-server" | "postgres", number> {
+  const sum = (pids: number[], children = false) =>
+    pids.reduce((total, pid) => {
+      try {
+        return total + cpuSeconds(pid, { children });
+      } catch {
+        return total; // ended while we looked
+      }
+    }, 0);
+  return {
+    s3rver: sum(["b2", "r2"].map((name) => Number(readFileSync(path.join(dir, `${name}.pid`), "utf8")))),
+    "nats-server": sum(processesNamed("nats-server")),
+    postgres: sum(processesNamed("postgres"), true),
+  };
 }
 
 /** Peak RSS of a process since it started (VmHWM), in MiB, from /proc (Linux). */
@@ -106,7 +145,17 @@ async function main(): Promise<void> {
       const rounds = benchRounds();
       const runs = {
         dump: [] as ToolRun[],
-        night: [] as { seconds: number; ok: number; failed: number; cpu: number[]; peakRssMiB: number; written: [string, number][] }[],
+        night: [] as {
+          seconds: number;
+          /** Seconds from the request to its last job queued (the fan-out). */
+          fanOutSeconds: number;
+          ok: number;
+          failed: number;
+          cpu: number[];
+          parts: Record<string, number>;
+          peakRssMiB: number;
+          written: [string, number][];
+        }[],
       };
       const dumpFile = path.join(dir, "platform.dump");
       for (let round = 1; round <= rounds; round++) {
@@ -114,6 +163,7 @@ async function main(): Promise<void> {
         runs.dump.push(timedTool(`pg_dump -Fc -N backup -d '${db.url}' -f '${dumpFile}'`, { output: dumpFile }));
         await rm(dumpFile, { force: true });
         const cpuBefore = children.map((c) => cpuSeconds(c.pid!));
+        const partsBefore = partsCpuSeconds(dir);
         const rowsBefore = await catalogRows(pool);
         const period = `bench-${prefix}-${round}`;
         log(`round ${round}/${rounds}: ${workers} worker(s) running; requesting the night for ${active} active tenants …`);
@@ -129,11 +179,15 @@ async function main(): Promise<void> {
           done = { ok: Number(rows[0]!.ok), failed: Number(rows[0]!.failed) };
         }
         const seconds = (Date.now() - started) / 1000;
+        const partsAfter = partsCpuSeconds(dir);
+        const lastQueued = Date.parse((await control.jsm.streams.info(control.layout.stream("commands"))).state.last_ts);
         const rowsAfter = await catalogRows(pool);
         runs.night.push({
           seconds,
+          fanOutSeconds: (lastQueued - started) / 1000,
           ...done,
           cpu: children.map((c, i) => cpuSeconds(c.pid!) - cpuBefore[i]!),
+          parts: Object.fromEntries(Object.entries(partsAfter).map(([k, v]) => [k, v - partsBefore[k as keyof typeof partsBefore]])),
           peakRssMiB: Math.max(...children.map((c) => peakRssMiB(c.pid!))),
           written: Object.entries(rowsAfter)
             .map(([t, n]) => [t, n - (rowsBefore[t] ?? 0)] as [string, number])
@@ -165,6 +219,10 @@ async function main(): Promise<void> {
         ratios: [{ name: "night/pg_dump", what: "the night ÷ one pg_dump -Fc", values: runs.night.map((n, i) => n.seconds / runs.dump[i]!.seconds) }],
         notes: [
           `completed ${runs.night.map((n) => n.ok).join(", ")}, failed ${runs.night.map((n) => n.failed).join(", ")} (per round); ${(night.ok / cpu).toFixed(1)} tenants per worker CPU second`,
+          `fan-out: every job queued ${night.fanOutSeconds.toFixed(2)} s after the request`,
+          `CPU of the parts during the night: ${Object.entries(night.parts)
+            .map(([k, v]) => `${k} ${v.toFixed(1)} s`)
+            .join(", ")} (postgres: the whole server, shared with the machine)`,
           `artifacts ${(Number(bytes[0]!.b) / 1e6).toFixed(1)} MB per night; PUTs: ${night.ok * 2} per provider (artifact + sidecar)`,
           `catalog rows written per night: ${night.written.map(([t, n]) => `${t} ${n}`).join(", ")}`,
           "peak RSS: the larger worker's, since it started (VmHWM)",

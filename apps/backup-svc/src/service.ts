@@ -24,11 +24,17 @@ import {
   handleRollbackRequest,
   jobAlertKey,
   openTenantBackupDeps,
+  type SendCommand,
 } from "@hesaab/tenant-backup";
 import type { BackupSvcEnv } from "./env";
 
 /** Customer exports built at once by one replica (each holds two platform connections). */
 const EXPORTS_AT_ONCE = 2;
+
+/** How backup-svc queues a fan-out's jobs: on the bus, each with its dedup id. */
+export function jobSender(bus: Pick<Bus, "publish">): SendCommand {
+  return async (job, { msgId }) => void (await bus.publish("backup.tenant.job.v1", job, { msgId }));
+}
 
 export interface RunningService {
   bus: Bus;
@@ -94,7 +100,7 @@ export async function startBackupService(env: BackupSvcEnv, { name = "backup-svc
     onDeadLetter,
     handler: async (message, ctx) => {
       if (message.type === "backup.tenant.requested.v1") {
-        await fanOutBackupRequest(deps, { message, send: async (job, { msgId }) => void (await bus.publish("backup.tenant.job.v1", job, { msgId })) });
+        await fanOutBackupRequest(deps, { message, send: jobSender(bus) });
       } else if (message.type === "backup.tenant.job.v1") {
         await handleBackupJob(deps, { message, delivery: ctx, batcher });
       } else if (message.type === "export.customer.requested.v1") {

@@ -236,9 +236,7 @@ class ConsumptionRun implements Consumption {
         ...(opts.onDeadLetter ? { onDeadLetter: opts.onDeadLetter } : {}),
       }),
     );
-    // Fair share: with two filters and concurrency 1, each pull asks for one message.
-    const share = Math.max(1, Math.ceil(opts.concurrency / opts.durables.length));
-    this.done = Promise.all(opts.durables.map((d) => this.#pullLoop(d, share))).then(async () => {
+    this.done = Promise.all(opts.durables.map((d) => this.#pullLoop(d))).then(async () => {
       while (this.#handling.size) await Promise.allSettled([...this.#handling]);
       for (const sub of this.#advisories) sub.unsubscribe();
     });
@@ -268,12 +266,23 @@ class ConsumptionRun implements Consumption {
     await this.done;
   }
 
-  async #pullLoop(durable: string, share: number): Promise<void> {
+  /**
+   * Slots one pull of a durable asks for. A pull holds what it reserved until it is full or expires
+   * (fetchExpiresMs), so a durable whose last pull found nothing asks for one message: idle filters
+   * (exports, keys) no longer sit on slots the busy one (the night's jobs) needs. A durable that
+   * found work asks for every free slot but one per other durable, so none is shut out.
+   */
+  #want(idle: boolean): number {
+    return idle ? 1 : Math.max(1, this.#opts.concurrency - (this.#opts.durables.length - 1));
+  }
+
+  async #pullLoop(durable: string): Promise<void> {
     const core = this.#core;
     const stopping = this.#stopping.signal;
     let consumer: Consumer | undefined;
+    let idle = true;
     while (!stopping.aborted) {
-      const reserved = await this.#slots.reserve(share, stopping);
+      const reserved = await this.#slots.reserve(this.#want(idle), stopping);
       if (reserved === 0) break;
       let received = 0;
       try {
@@ -303,6 +312,7 @@ class ConsumptionRun implements Consumption {
         }
       } finally {
         this.#slots.release(reserved - received);
+        idle = received === 0;
       }
     }
   }

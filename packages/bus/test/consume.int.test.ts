@@ -296,6 +296,35 @@ describe("consume", () => {
     expect(types.sort()).toEqual(["backup.tenant.job.v1", "export.customer.requested.v1"]);
   });
 
+  it("a busy filter gets every slot but one per idle filter: idle pulls do not sit on the busy one's slots", async () => {
+    // backup-svc's three filters at concurrency 10: the night's jobs were held to a third of it
+    // while the export and keys pulls waited, each on its share, for messages that did not come.
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let peak = 0;
+    const c = await bus.consume({
+      durable: "backup-svc",
+      filter: COMMAND_FILTERS.backupSvc,
+      concurrency: 10,
+      ...fast,
+      handler: async () => {
+        peak = Math.max(peak, c.inFlight());
+        await gate;
+      },
+    });
+    for (let i = 0; i < 12; i++) await bus.publish("backup.tenant.job.v1", job(`busy-${i}`));
+    await waitFor(() => c.inFlight() === 8, "10 slots but one for each idle filter in flight");
+    await sleep(300); // and no more than that
+    expect(c.inFlight()).toBe(8);
+    // the idle filters still take their work (each on the slot it kept)
+    await bus.publish("export.customer.requested.v1", { exportId: "exp_01jdyq2v3w4x5y6z7a8b9c0d1e", tenantId: "t1", requestedBy: "user:1" });
+    await waitFor(() => c.inFlight() === 9, "the export beside the jobs");
+    release();
+    await workQueueEmpty();
+    await c.stop();
+    expect(peak).toBeLessThanOrEqual(10);
+  });
+
   it("aborting hands in-flight messages back at once and a later consumer finishes them", async () => {
     let started = 0;
     const finished: string[] = [];

@@ -235,15 +235,20 @@ async function runBatch(deps: TenantBackupDeps, opts: BackupTenantsOptions, repo
       const e = exported[i]!;
       return !e.ok && e.error.code === "export_tenant_too_large";
     });
-    for (const r of running)
-      if (!tooLarge.includes(r))
-        await publish("backup.tenant.started.v1", {
-          backupId: r.id,
-          tenantId: r.tenantId,
-          purpose: opts.purpose,
-          attempt: opts.attempt ?? 1,
-          operationId: opts.operationId,
-        });
+    // Events of a batch go out together, not one round trip after another (issue 18, the night).
+    await Promise.all(
+      running
+        .filter((r) => !tooLarge.includes(r))
+        .map((r) =>
+          publish("backup.tenant.started.v1", {
+            backupId: r.id,
+            tenantId: r.tenantId,
+            purpose: opts.purpose,
+            attempt: opts.attempt ?? 1,
+            operationId: opts.operationId,
+          }),
+        ),
+    );
     const scripts: { record: (typeof running)[number]; script: Buffer; summary: ExportSummary }[] = [];
     for (const [i, e] of exported.entries()) {
       const record = running[i]!;
@@ -320,22 +325,25 @@ async function runBatch(deps: TenantBackupDeps, opts: BackupTenantsOptions, repo
         ),
       );
     for (const x of [...stored, ...spooled]) report({ tenantId: x.record.tenantId, ok: true, record: records.get(x.record.id)!, skipped: false });
-    for (const x of stored) {
-      // The backup is done and recorded: an event that cannot be sent is not a reason to do it again
-      // (storage-svc's sweep verifies and heals what its stored event would have announced).
-      await publishStored(publish, { record: records.get(x.record.id)!, stored: x.stored, summary: x.summary, started, operationId: opts.operationId }).catch(
-        () => {},
-      );
-    }
-    for (const x of spooled) {
-      await publishSpooled(publish, {
-        record: records.get(x.record.id)!,
-        stored: x.stored,
-        summary: x.summary,
-        refused: x.refused,
-        operationId: opts.operationId,
-      }).catch(() => {});
-    }
+    // The backup is done and recorded: an event that cannot be sent is not a reason to do it again
+    // (storage-svc's sweep verifies and heals what its stored event would have announced).
+    // Each tenant's events keep their order; the tenants' go out together (issue 18, the night).
+    await Promise.all([
+      ...stored.map((x) =>
+        publishStored(publish, { record: records.get(x.record.id)!, stored: x.stored, summary: x.summary, started, operationId: opts.operationId }).catch(
+          () => {},
+        ),
+      ),
+      ...spooled.map((x) =>
+        publishSpooled(publish, {
+          record: records.get(x.record.id)!,
+          stored: x.stored,
+          summary: x.summary,
+          refused: x.refused,
+          operationId: opts.operationId,
+        }).catch(() => {}),
+      ),
+    ]);
     return tooLarge.map((r) => r.tenantId);
   } catch (error) {
     if (!written) {

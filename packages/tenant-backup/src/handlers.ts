@@ -11,8 +11,17 @@ import { restoreTenants, rollbackRestore } from "./restore";
 export type SendCommand = (job: MessageOf<"backup.tenant.job.v1">["data"], opts: { msgId: string }) => Promise<void>;
 
 /**
+ * Jobs a fan-out has waiting for JetStream's acknowledgement at once. Sent one by one, a night of
+ * thousands of tenants waited a round trip per tenant on a worker busy backing up the first ones,
+ * and the jobs trickled in too slowly to fill a batch.
+ */
+export const FAN_OUT_IN_FLIGHT = 64;
+
+/**
  * `backup.tenant.requested.v1` → one job per tenant, deduplicated per tenant and period (the msgId),
- * so a request delivered twice, or fired by two schedulers, queues each tenant once.
+ * so a request delivered twice, or fired by two schedulers, queues each tenant once. Up to
+ * `FAN_OUT_IN_FLIGHT` jobs are sent at once; the first failure stops the sending and is thrown
+ * (the request is retried: the jobs already sent are dropped as duplicates).
  */
 export async function fanOutBackupRequest(
   deps: Pick<TenantBackupDeps, "platform">,
@@ -21,13 +30,22 @@ export async function fanOutBackupRequest(
   const { data } = message;
   const tenants = data.all ? await activeTenants(deps) : (data.tenantIds ?? []);
   const scope = data.period ?? message.id;
-  for (const tenantId of tenants) {
-    // the request's id is the operation's: its jobs' events carry it, so progress is followed by it
-    await send(
-      { tenantId, purpose: data.purpose, period: data.period, requestedBy: data.requestedBy, operationId: message.id },
-      { msgId: `backup:${tenantId}:${scope}` },
-    );
-  }
+  let next = 0;
+  let failed = false;
+  const sender = async (): Promise<void> => {
+    while (!failed && next < tenants.length) {
+      const tenantId = tenants[next++]!;
+      // the request's id is the operation's: its jobs' events carry it, so progress is followed by it
+      await send(
+        { tenantId, purpose: data.purpose, period: data.period, requestedBy: data.requestedBy, operationId: message.id },
+        { msgId: `backup:${tenantId}:${scope}` },
+      ).catch((err: unknown) => {
+        failed = true;
+        throw err;
+      });
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(FAN_OUT_IN_FLIGHT, tenants.length) }, sender));
   return tenants.length;
 }
 
@@ -96,7 +114,9 @@ export async function handleBackupJob(
  * (each acked, retried or dead-lettered on its own outcome). Jobs that agree on purpose, period,
  * requester and attempt join one run; a run is ready when `batchSize` jobs are waiting, or
  * `lingerMs` after its first job came. At most `runs` runs go at once (each backs up a large tenant
- * and a batch side by side: size the pools for `2 × runs` units); ready runs wait their turn.
+ * and a batch side by side: size the pools for `2 × runs` units); ready runs wait their turn, and
+ * take the jobs that come meanwhile until they are full: jobs pulled while every run is busy fill
+ * one batch, not many small ones (a small batch costs nearly what a full one does).
  */
 export class BackupJobBatcher {
   readonly #deps: TenantBackupDeps;
@@ -104,8 +124,10 @@ export class BackupJobBatcher {
   readonly #lingerMs: number;
   readonly #runs: number;
   #running = 0;
+  /** Groups waiting for a run, in the order they became ready. */
   readonly #ready: Group[] = [];
-  readonly #waiting = new Map<string, Group & { timer: NodeJS.Timeout }>();
+  /** Per key, the group a job joins: not full, not started (lingering, or ready and waiting). */
+  readonly #open = new Map<string, Group>();
 
   constructor(deps: TenantBackupDeps, { batchSize = 50, lingerMs = 25, runs = 2 }: { batchSize?: number; lingerMs?: number; runs?: number } = {}) {
     this.#deps = deps;
@@ -116,32 +138,38 @@ export class BackupJobBatcher {
 
   run(job: Job, delivery: Delivery): Promise<TenantBackupOutcome> {
     const key = JSON.stringify([job.purpose, job.period ?? null, job.requestedBy, delivery.attempt, job.operationId ?? null]);
-    let group = this.#waiting.get(key);
+    let group = this.#open.get(key);
     if (!group) {
-      group = { jobs: new Map(), job, delivery, timer: setTimeout(() => this.#close(key), this.#lingerMs) };
-      this.#waiting.set(key, group);
+      const opened: Group = { key, jobs: new Map(), job, delivery, ready: false };
+      opened.timer = setTimeout(() => this.#markReady(opened), this.#lingerMs);
+      this.#open.set(key, opened);
+      group = opened;
     }
     const waiters = group.jobs.get(job.tenantId) ?? [];
     group.jobs.set(job.tenantId, waiters);
     const outcome = new Promise<TenantBackupOutcome>((resolve) => waiters.push(resolve));
-    if (group.jobs.size >= this.#batchSize) this.#close(key);
+    if (group.jobs.size >= this.#batchSize) {
+      this.#open.delete(key); // full: the next job of its key opens another
+      this.#markReady(group);
+    }
     return outcome;
   }
 
-  /** No more jobs join this group: it waits for a free run. */
-  #close(key: string): void {
-    const group = this.#waiting.get(key);
-    if (!group) return;
-    this.#waiting.delete(key);
+  /** The group waits for a free run (still taking jobs while it is open). */
+  #markReady(group: Group): void {
     clearTimeout(group.timer);
+    if (group.ready) return;
+    group.ready = true;
     this.#ready.push(group);
     this.#next();
   }
 
   #next(): void {
     while (this.#running < this.#runs && this.#ready.length > 0) {
+      const group = this.#ready.shift()!;
+      if (this.#open.get(group.key) === group) this.#open.delete(group.key); // started: no more jobs join it
       this.#running++;
-      void this.#start(this.#ready.shift()!).finally(() => {
+      void this.#start(group).finally(() => {
         this.#running--;
         this.#next();
       });
@@ -173,9 +201,13 @@ export class BackupJobBatcher {
 }
 
 interface Group {
+  key: string;
   jobs: Map<string, ((o: TenantBackupOutcome) => void)[]>;
   job: Job;
   delivery: Delivery;
+  /** Lingered or full: in `#ready` (or started). */
+  ready: boolean;
+  timer?: NodeJS.Timeout;
 }
 
 /** `restore.requested.v1` → the restore (the operation id comes from the request, so a redelivery finds it). */

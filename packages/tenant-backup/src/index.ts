@@ -24,6 +24,7 @@ export type { TenantBackupDeps } from "./tenant-backup-deps";
 export { openTenantBackupDeps, TENANT_BACKUP_UPLOAD, type TenantBackupEnv } from "./open-tenant-backup-deps";
 export {
   BackupJobBatcher,
+  FAN_OUT_IN_FLIGHT,
   fanOutBackupRequest,
   handleBackupJob,
   jobAlertKey,

@@ -227,4 +227,37 @@ describe("BackupJobBatcher", () => {
       .sort((a, b) => a.start - b.start);
     for (let i = 1; i < spans.length; i++) expect(spans[i]!.start).toBeGreaterThanOrEqual(spans[i - 1]!.end);
   });
+
+  it("jobs that come while every run is busy join the group waiting for a run, not a small group each", async () => {
+    const [busyTenant, early, late] = (await activeTenants(h.deps)).slice(1, 4) as [string, string, string];
+    const batcher = new BackupJobBatcher(h.deps, { lingerMs: 10, runs: 1 });
+    const ask = (tenantId: string, period: string) =>
+      batcher.run({ tenantId, purpose: "scheduled", period, requestedBy: "schedule" }, { attempt: 1, final: false });
+    // the one run is held at its first platform connection until the other jobs came
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    let entered!: () => void;
+    const held = new Promise<void>((resolve) => (entered = resolve));
+    const connect = h.deps.platform.connect.bind(h.deps.platform);
+    let first = true;
+    h.deps.platform.connect = ((...args: Parameters<typeof connect>) => {
+      if (!first) return connect(...args);
+      first = false;
+      entered();
+      return gate.then(() => connect(...args));
+    }) as typeof connect;
+    try {
+      const busy = ask(busyTenant, "2026-12-02");
+      await held;
+      const earlyJob = ask(early, "2026-12-03");
+      await new Promise((r) => setTimeout(r, 50)); // its linger is over: its group waits for the run
+      const lateJob = ask(late, "2026-12-03");
+      open();
+      const [, a, b] = (await Promise.all([busy, earlyJob, lateJob])).map(ok);
+      // one run for both: the late job's backup began before the early one's ended
+      expect(b!.createdAt.getTime()).toBeLessThan(a!.completedAt!.getTime());
+    } finally {
+      h.deps.platform.connect = connect;
+    }
+  });
 });

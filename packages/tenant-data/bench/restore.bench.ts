@@ -233,7 +233,7 @@ async function main(): Promise<void> {
         tenantId: tenant.id,
         root,
         masterKey,
-        ref: { key: stored.key, sha256: stored.sha256, size: stored.size, identity, contentEncoding: "gzip", sidecar: stored.sidecar },
+        ref: { key: stored.key, sha256: stored.sha256, size: stored.size, identity, sidecar: stored.sidecar },
       });
     } finally {
       await c.close();

@@ -12,6 +12,11 @@ const MAGIC = 0xfd2fb528;
 /** Skippable frames (0x184D2A50-5F): a size and that many bytes for other tools; no content. */
 const isSkippable = (magic: number) => magic >>> 4 === 0x184d2a5;
 
+/** The error of an input that ends inside a frame, or before the first. */
+export function truncated(): Error {
+  return new Error("zstd: the input ends inside a frame, or before the first (truncated)");
+}
+
 type Field = "magic" | "descriptor" | "header" | "block" | "skipSize";
 
 export class FramewiseDecompress extends Transform {
@@ -27,6 +32,8 @@ export class FramewiseDecompress extends Transform {
   #skipping = false;
   #lastBlock = false;
   #checksum = false;
+  /** Frames begun: an input without any is not zstd (`zstd -d` says so too). */
+  #frames = 0;
 
   constructor(openFrame: () => Transform) {
     super();
@@ -39,7 +46,7 @@ export class FramewiseDecompress extends Transform {
 
   override _flush(callback: TransformCallback): void {
     const inFrame = this.#frame !== undefined || this.#skipping || this.#field !== "magic" || this.#have > 0;
-    callback(inFrame ? new Error("zstd: the input ends inside a frame (truncated)") : undefined);
+    callback(inFrame || this.#frames === 0 ? truncated() : undefined);
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
@@ -79,6 +86,7 @@ export class FramewiseDecompress extends Transform {
         if (isSkippable(magic)) return this.#expect("skipSize", 4);
         if (magic !== MAGIC) throw new Error("zstd: the input is not valid zstd (unknown frame magic)");
         this.#frame = this.#openFrame();
+        this.#frames++;
         this.#frame.on("data", (out: Buffer) => this.push(out));
         await this.#pass(field);
         return this.#expect("descriptor", 1);

@@ -8,7 +8,7 @@
 import { createRequire } from "node:module";
 import { Transform, type TransformCallback } from "node:stream";
 import { promisify } from "node:util";
-import { FramewiseDecompress } from "./frames";
+import { FramewiseDecompress, truncated } from "./frames";
 import { compressMember, loadAddon, memberStreamSettings, MemberStream, type MemberCodec } from "@hesaab/gzip/members";
 
 export type ZstdEngine = "libzstd" | "zlib";
@@ -163,8 +163,8 @@ class NativeDecompress extends Transform {
   readonly #decompressor: object;
   /** Where the decoder writes, reused; what it wrote is pushed as a copy. */
   readonly #output = Buffer.allocUnsafeSlow(OUTPUT_SIZE);
-  /** Whether the input so far ends inside a frame. */
-  #inFrame = false;
+  /** Whether the input so far ends inside a frame; before any input, it does (an empty input is not zstd, as `zstd -d` says). */
+  #inFrame = true;
 
   constructor(lib: Native) {
     super();
@@ -182,7 +182,7 @@ class NativeDecompress extends Transform {
   }
 
   override _flush(callback: TransformCallback): void {
-    callback(this.#inFrame ? new Error("zstd: the input ends inside a frame (truncated)") : undefined);
+    callback(this.#inFrame ? truncated() : undefined);
   }
 
   /** Decodes all of `input`, and whatever the decoder still holds once the output filled up. */

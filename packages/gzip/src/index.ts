@@ -92,7 +92,7 @@ export interface GzipStreamOptions extends GzipOptions {
 /** A Transform from plaintext to gzip, with bounded memory (about `parallel` × `chunkSize` × 2 in flight). */
 export function createGzipStream(opts: GzipStreamOptions): Transform {
   const lib = nativeFor(opts);
-  const settings = memberStreamSettings(opts);
+  const settings = memberStreamSettings(opts, 1 << 20);
   if (!lib) return createGzip({ level: opts.level, chunkSize: 1 << 16 });
   return new MemberStream({ codec: codec(lib, opts.level), ...settings });
 }

@@ -45,9 +45,12 @@ export function loadAddon<T extends { version: number }>(o: { from: string; file
   return undefined;
 }
 
-/** Checks a stream's member size and parallelism: both bound its memory. */
-export function memberStreamSettings(opts: { chunkSize?: number | undefined; parallel?: number | undefined }): { chunkSize: number; parallel: number } {
-  const chunkSize = opts.chunkSize ?? 1 << 20;
+/** Checks a stream's member size (`defaultSize` unless given) and parallelism: both bound its memory. */
+export function memberStreamSettings(
+  opts: { chunkSize?: number | undefined; parallel?: number | undefined },
+  defaultSize: number,
+): { chunkSize: number; parallel: number } {
+  const chunkSize = opts.chunkSize ?? defaultSize;
   const parallel = opts.parallel ?? 2;
   if (!Number.isSafeInteger(chunkSize) || chunkSize < 64 * 1024) throw new RangeError(`chunkSize must be an integer of at least 65536, got ${chunkSize}`);
   if (!Number.isSafeInteger(parallel) || parallel < 1) throw new RangeError(`parallel must be a positive integer, got ${parallel}`);

@@ -96,10 +96,25 @@ describe("artifacts", () => {
     const identity = { kind: "tenant" as const, tenantId: "tenant-z", backupId };
     const key = `${prefix}${backupId}.sql.zst.bkp1`;
     const small = plaintext.subarray(0, 100_000);
-    const inMemory = await storeArtifact({ plaintext: small, identity, keyRing, backends, key, gzipLevel: 6, zstdLevel: 3, meta: { type: "tenant", createdAt: new Date() } });
+    const inMemory = await storeArtifact({
+      plaintext: small,
+      identity,
+      keyRing,
+      backends,
+      key,
+      gzipLevel: 6,
+      zstdLevel: 3,
+      meta: { type: "tenant", createdAt: new Date() },
+    });
     const ciphertext = await readAll(await b2.backend.get(key));
     expect((await readHeader(ciphertext)).contentEncoding).toBe("zstd");
-    const decrypted = await readAll(await decryptArtifact({ ciphertext: Readable.from([ciphertext]), ref: { key, sha256: inMemory.sha256, size: inMemory.size, identity, sidecar: inMemory.sidecar }, keyRing }));
+    const decrypted = await readAll(
+      await decryptArtifact({
+        ciphertext: Readable.from([ciphertext]),
+        ref: { key, sha256: inMemory.sha256, size: inMemory.size, identity, sidecar: inMemory.sidecar },
+        keyRing,
+      }),
+    );
     expect(decrypted.equals(small)).toBe(true);
   });
 

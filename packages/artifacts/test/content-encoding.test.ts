@@ -10,7 +10,9 @@ describe("decodeContent", () => {
       const { decodeContent } = await import("../src/content-encoding");
       let written = 0;
       const sink = new Writable({ write: (chunk: Buffer, _e, cb) => ((written += chunk.length), cb()) });
-      await expect(pipeline(Readable.from([Buffer.from("anything")]), decodeContent({ encoding: () => "zstd", key: "t/bkp_1.bkp1" }), sink)).rejects.toMatchObject({
+      await expect(
+        pipeline(Readable.from([Buffer.from("anything")]), decodeContent({ encoding: () => "zstd", key: "t/bkp_1.bkp1" }), sink),
+      ).rejects.toMatchObject({
         code: "artifact_codec_unavailable",
         message: "t/bkp_1.bkp1 is compressed with zstd, which this process cannot decode",
         hint: expect.stringMatching(/apt-get install libzstd-dev.*BACKUP_COMPRESSION=gzip/),

@@ -136,7 +136,10 @@ describe("replicateArtifact", () => {
     }
     await replicateArtifact({ ...deps(), record: record.id });
     for (const b of h.backends)
-      expect(await readMetaSidecar({ backend: b, artifactKey: part!.key })).toMatchObject({ contentEncoding: "zstd", manifest: { regeneratedFrom: "catalog" } });
+      expect(await readMetaSidecar({ backend: b, artifactKey: part!.key })).toMatchObject({
+        contentEncoding: "zstd",
+        manifest: { regeneratedFrom: "catalog" },
+      });
   });
 
   it("a disaster backup: both artifacts and their sidecars are replicated", async () => {

@@ -65,7 +65,8 @@ export function openTenantBackupDeps({
   const compression = env.BACKUP_COMPRESSION ?? "gzip";
   const noZstd = compression === "zstd" ? zstdUnavailable() : undefined;
   // at startup, before any backup runs: not at 2 a.m., on the first tenant
-  if (noZstd) throw new ConfigError({ code: "config_invalid", message: "BACKUP_COMPRESSION is zstd, but this process cannot compress with zstd", hint: noZstd });
+  if (noZstd)
+    throw new ConfigError({ code: "config_invalid", message: "BACKUP_COMPRESSION is zstd, but this process cannot compress with zstd", hint: noZstd });
   const backends = providersFromEnv(env, TENANT_BACKUP_UPLOAD).map((backend) => openBackend({ backend }).backend);
   if (backends.length === 0) {
     throw new ConfigError({

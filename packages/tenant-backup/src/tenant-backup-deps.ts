@@ -57,6 +57,9 @@ export function readPool(deps: Pick<TenantBackupDeps, "platform" | "platformRead
 }
 
 /** The compression settings of storeArtifact for a tenant backup: gzip at `gzipLevel`, or zstd at `zstdLevel` (3 unless set). */
-export function backupCompression(deps: Pick<TenantBackupDeps, "gzipLevel" | "compression" | "zstdLevel">): { gzipLevel: number; zstdLevel: number | undefined } {
+export function backupCompression(deps: Pick<TenantBackupDeps, "gzipLevel" | "compression" | "zstdLevel">): {
+  gzipLevel: number;
+  zstdLevel: number | undefined;
+} {
   return { gzipLevel: deps.gzipLevel, zstdLevel: deps.compression === "zstd" ? (deps.zstdLevel ?? 3) : undefined };
 }

@@ -132,10 +132,14 @@ async function main(): Promise<void> {
       rows.add(`${zstdCli} (the command)`, timedTool(`zstd -q -${ZSTD_LEVEL} -c ${text} > ${out("cli.zst")}`, { output: out("cli.zst") }));
       rows.add("node: read → write, no codec (our floor)", measure({ codec: "gzip", engine: "none", op: "copy", input: text, output: "/dev/null" }));
       rows.add(`${zstdCli} -T2 (the command, libzstd's own threads)`, timedTool(`zstd -q -T2 -${ZSTD_LEVEL} -c ${text} > /dev/null`));
-      for (const o of ours) rows.add(`${o.label}: compress`, measure({ codec: o.codec, engine: o.engine, op: "compress", input: text, output: out(`${o.label}`) }));
+      for (const o of ours)
+        rows.add(`${o.label}: compress`, measure({ codec: o.codec, engine: o.engine, op: "compress", input: text, output: out(`${o.label}`) }));
       rows.add("gzip -d (the command)", timedTool(`gzip -dc ${out("cli.gz")} > /dev/null`));
       rows.add("zstd -d (the command)", timedTool(`zstd -q -dc ${out("cli.zst")} > /dev/null`));
-      rows.add("gzip node:zlib: decompress", measure({ codec: "gzip", engine: "zlib", op: "decompress", input: out(`gzip ${gzipEngines[0]}`), output: "/dev/null" }));
+      rows.add(
+        "gzip node:zlib: decompress",
+        measure({ codec: "gzip", engine: "zlib", op: "decompress", input: out(`gzip ${gzipEngines[0]}`), output: "/dev/null" }),
+      );
       for (const engine of zstdEngines)
         rows.add(`zstd ${engine}: decompress`, measure({ codec: "zstd", engine, op: "decompress", input: out(`zstd ${zstdEngines[0]}`), output: "/dev/null" }));
     }
@@ -146,10 +150,18 @@ async function main(): Promise<void> {
         what: `ours ÷ ${o.codec === "gzip" ? gzipCli : zstdCli}`,
         values: perRound(`${o.label}: compress`, `${o.codec === "gzip" ? gzipCli : zstdCli} (the command)`),
       })),
-      ...zstdEngines.map((engine) => ({ name: `zstd ${engine} decompress CPU`, what: "ours ÷ zstd -d", values: perRound(`zstd ${engine}: decompress`, "zstd -d (the command)") })),
+      ...zstdEngines.map((engine) => ({
+        name: `zstd ${engine} decompress CPU`,
+        what: "ours ÷ zstd -d",
+        values: perRound(`zstd ${engine}: decompress`, "zstd -d (the command)"),
+      })),
     ];
     if (rows.has("zstd libzstd: compress") && rows.has("gzip libdeflate: compress"))
-      ratios.push({ name: "switching codec: CPU", what: "zstd libzstd ÷ gzip libdeflate", values: perRound("zstd libzstd: compress", "gzip libdeflate: compress") });
+      ratios.push({
+        name: "switching codec: CPU",
+        what: "zstd libzstd ÷ gzip libdeflate",
+        values: perRound("zstd libzstd: compress", "gzip libdeflate: compress"),
+      });
     const size = (a: string, b: string) => (rows.has(a) && rows.has(b) ? `${(rows.bytes(a) / rows.bytes(b)).toFixed(3)}` : "–");
     emitReport({
       bench: "codec",

@@ -4,16 +4,7 @@ import { Readable, Writable, type Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import { describe, expect, it, vi } from "vitest";
-import {
-  createZstdDecompressStream,
-  createZstdStream,
-  defaultZstdEngine,
-  zstdBuffer,
-  zstdBufferAsync,
-  zstdBytes,
-  zstdEngines,
-  type ZstdEngine,
-} from "../src";
+import { createZstdDecompressStream, createZstdStream, defaultZstdEngine, zstdBuffer, zstdBufferAsync, zstdBytes, zstdEngines, type ZstdEngine } from "../src";
 
 /** CI (and anyone who sets it) must run the libzstd engine; elsewhere node:zlib's (Node ≥ 22.15) or none is a supported setup. */
 const requireLibzstd = process.env.CI === "true" || process.env.HESAAB_REQUIRE_LIBZSTD === "1";

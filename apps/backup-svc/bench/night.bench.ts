@@ -1,5 +1,6 @@
 // A night of many small tenants on two backup-svc processes sharing the work queue (issue 19):
-// tenants per second per worker, the workers' CPU, and the catalog rows the night wrote.
+// tenants per second per worker, the workers' CPU and peak RSS, and the catalog rows the night wrote,
+// beside one `pg_dump -Fc` of the same platform (BENCH_ROUNDS nights, alternating with the dump).
 // Everything is private to the run: its own database, bus prefix, and two s3rver endpoints in a
 // temporary folder (thousands of objects never land in the shared stack's buckets).
 //
@@ -19,6 +20,7 @@ import { connectBus } from "@hesaab/bus";
 import { migrate } from "@hesaab/db";
 import { createPlatformSchema, generatePlatform } from "@hesaab/platform";
 import { ensureStack, freshDatabase, stopStack } from "@hesaab/testkit";
+import { benchRounds, emitReport, timedTool, type ToolRun } from "@hesaab/testkit/bench";
 
 const appDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -41,6 +43,12 @@ function freePort(): Promise<number> {
 function cpuSeconds(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
   return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+}
+
+/** Peak RSS of a process since it started (VmHWM), in MiB, from /proc (Linux). */
+function peakRssMiB(pid: number): number {
+  const kb = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1];
+  return Number(kb ?? 0) / 1024;
 }
 
 /** Rows of every catalog table (schema "backup"). */
@@ -92,41 +100,76 @@ async function main(): Promise<void> {
         HESAAB_BUS_PREFIX: prefix,
         BACKUP_SCHEDULE_ENABLED: "false",
         HESAAB_DATA_DIR: path.join(dir, "data"),
+        BACKUP_SVC_HTTP_PORT: "0", // two workers on one machine: each its own health port
       };
       for (let i = 0; i < workers; i++) children.push(await startWorker(env, `worker ${i + 1}`));
-      const cpuBefore = children.map((c) => cpuSeconds(c.pid!));
-      const rowsBefore = await catalogRows(pool);
-      const period = `bench-${prefix}`;
-      log(`${workers} worker(s) running; requesting the night for ${active} active tenants …`);
-      const started = Date.now();
-      await control.publish("backup.tenant.requested.v1", { all: true, purpose: "scheduled", period, requestedBy: "bench" }, { msgId: period });
-      let done = { ok: 0, failed: 0 };
-      while (done.ok + done.failed < active) {
-        await new Promise((r) => setTimeout(r, 500));
-        const { rows } = await pool.query<{ ok: string; failed: string }>(
-          "SELECT count(*) FILTER (WHERE status IN ('completed', 'degraded')) AS ok, count(*) FILTER (WHERE status = 'failed') AS failed FROM backup.backup_records WHERE period = $1",
-          [period],
-        );
-        done = { ok: Number(rows[0]!.ok), failed: Number(rows[0]!.failed) };
+      const rounds = benchRounds();
+      const runs = {
+        dump: [] as ToolRun[],
+        night: [] as { seconds: number; ok: number; failed: number; cpu: number[]; peakRssMiB: number; written: [string, number][] }[],
+      };
+      const dumpFile = path.join(dir, "platform.dump");
+      for (let round = 1; round <= rounds; round++) {
+        log(`round ${round}/${rounds}: pg_dump -Fc of the platform (the catalog's schema left out) …`);
+        runs.dump.push(timedTool(`pg_dump -Fc -N backup -d '${db.url}' -f '${dumpFile}'`, { output: dumpFile }));
+        await rm(dumpFile, { force: true });
+        const cpuBefore = children.map((c) => cpuSeconds(c.pid!));
+        const rowsBefore = await catalogRows(pool);
+        const period = `bench-${prefix}-${round}`;
+        log(`round ${round}/${rounds}: ${workers} worker(s) running; requesting the night for ${active} active tenants …`);
+        const started = Date.now();
+        await control.publish("backup.tenant.requested.v1", { all: true, purpose: "scheduled", period, requestedBy: "bench" }, { msgId: period });
+        let done = { ok: 0, failed: 0 };
+        while (done.ok + done.failed < active) {
+          await new Promise((r) => setTimeout(r, 500));
+          const { rows } = await pool.query<{ ok: string; failed: string }>(
+            "SELECT count(*) FILTER (WHERE status IN ('completed', 'degraded')) AS ok, count(*) FILTER (WHERE status = 'failed') AS failed FROM backup.backup_records WHERE period = $1",
+            [period],
+          );
+          done = { ok: Number(rows[0]!.ok), failed: Number(rows[0]!.failed) };
+        }
+        const seconds = (Date.now() - started) / 1000;
+        const rowsAfter = await catalogRows(pool);
+        runs.night.push({
+          seconds,
+          ...done,
+          cpu: children.map((c, i) => cpuSeconds(c.pid!) - cpuBefore[i]!),
+          peakRssMiB: Math.max(...children.map((c) => peakRssMiB(c.pid!))),
+          written: Object.entries(rowsAfter)
+            .map(([t, n]) => [t, n - (rowsBefore[t] ?? 0)] as [string, number])
+            .filter(([, n]) => n > 0),
+        });
       }
-      const seconds = (Date.now() - started) / 1000;
-      const cpu = children.map((c, i) => cpuSeconds(c.pid!) - cpuBefore[i]!);
-      const rowsAfter = await catalogRows(pool);
-      const written = Object.entries(rowsAfter)
-        .map(([t, n]) => [t, n - (rowsBefore[t] ?? 0)] as const)
-        .filter(([, n]) => n > 0);
-      const { rows: bytes } = await pool.query<{ b: string }>("SELECT coalesce(sum(file_size), 0) AS b FROM backup.backup_records WHERE period = $1", [period]);
-      process.stdout.write(
-        [
-          "",
-          `night of ${active} active tenants (${tenants} generated), ${workers} backup-svc process(es) on one work queue`,
-          `  completed ${done.ok}, failed ${done.failed} in ${seconds.toFixed(1)} s: ${(done.ok / seconds).toFixed(1)} tenants/s, ${(done.ok / seconds / workers).toFixed(1)} per worker`,
-          `  worker CPU: ${cpu.map((c) => `${c.toFixed(1)} s`).join(", ")} (${(done.ok / cpu.reduce((a, b) => a + b, 0)).toFixed(1)} tenants per CPU second)`,
-          `  artifacts: ${(Number(bytes[0]!.b) / 1e6).toFixed(1)} MB; PUTs: ${done.ok * 2} per provider (artifact + sidecar)`,
-          `  catalog rows written: ${written.map(([t, n]) => `${t} ${n}`).join(", ")}`,
-          "",
-        ].join("\n"),
-      );
+      const night = [...runs.night].sort((x, y) => x.seconds - y.seconds)[Math.floor(rounds / 2)]!;
+      const cpu = night.cpu.reduce((a, b) => a + b, 0);
+      const { rows: bytes } = await pool.query<{ b: string }>("SELECT coalesce(sum(file_size), 0) AS b FROM backup.backup_records WHERE period = $1", [
+        `bench-${prefix}-1`,
+      ]);
+      emitReport({
+        bench: "night",
+        title: `A night on ${workers} backup-svc process(es) sharing one work queue (pnpm bench:night)`,
+        setup: [`${active} active tenants (${tenants} generated, small), the bench's own database, bus prefix and s3rver endpoints`],
+        rows: [
+          {
+            label: "pg_dump -Fc of the platform → file",
+            seconds: runs.dump.map((d) => d.seconds),
+            peakRssMiB: runs.dump.flatMap((d) => (d.peakRssMiB === undefined ? [] : [d.peakRssMiB])),
+          },
+          {
+            label: `the night: every active tenant, ${workers} worker(s)`,
+            seconds: runs.night.map((n) => n.seconds),
+            peakRssMiB: runs.night.map((n) => n.peakRssMiB),
+            note: `${(night.ok / night.seconds).toFixed(1)} tenants/s (${(night.ok / night.seconds / workers).toFixed(1)} per worker), worker CPU ${night.cpu.map((c) => `${c.toFixed(1)} s`).join(" + ")}`,
+          },
+        ],
+        ratios: [{ name: "night/pg_dump", what: "the night ÷ one pg_dump -Fc", values: runs.night.map((n, i) => n.seconds / runs.dump[i]!.seconds) }],
+        notes: [
+          `completed ${runs.night.map((n) => n.ok).join(", ")}, failed ${runs.night.map((n) => n.failed).join(", ")} (per round); ${(night.ok / cpu).toFixed(1)} tenants per worker CPU second`,
+          `artifacts ${(Number(bytes[0]!.b) / 1e6).toFixed(1)} MB per night; PUTs: ${night.ok * 2} per provider (artifact + sidecar)`,
+          `catalog rows written per night: ${night.written.map(([t, n]) => `${t} ${n}`).join(", ")}`,
+          "peak RSS: the larger worker's, since it started (VmHWM)",
+        ],
+      });
     } finally {
       for (const c of children) c.kill("SIGTERM");
       await Promise.all(children.map((c) => (c.exitCode === null ? new Promise((r) => c.once("exit", r)) : Promise.resolve())));

@@ -21,6 +21,7 @@ import {
   type ProviderOutcome,
   type PutEverywhereResult,
   type StorageBackend,
+  UploadEtags,
 } from "@hesaab/storage";
 import { compressBytes, compressStream, type Compression } from "./content-encoding";
 
@@ -62,6 +63,12 @@ export interface StoreArtifactOptions {
    * unset when the key may already exist (a retried write under the same id). Default false.
    */
   freshKey?: boolean;
+  /**
+   * Also compute the ETags an S3-compatible provider would answer for this artifact uploaded in parts
+   * of this size (`UploadEtags`; `S3_DEFAULT_PART_SIZE` for our s3 backend): a provider that answers
+   * one of them proved its copy, no read-back needed. Two MD5 passes over the artifact. Default: off.
+   */
+  etagPartSize?: number;
   signal?: AbortSignal | undefined;
 }
 
@@ -75,6 +82,8 @@ export interface StoredArtifact {
   outcomes: ProviderOutcome[];
   okProviders: string[];
   failedProviders: string[];
+  /** With `etagPartSize`: the ETags that prove a provider's copy (`etagProvesCopy(outcome.etag, uploadEtags)`). */
+  uploadEtags?: string[];
 }
 
 export async function storeArtifact(opts: StoreArtifactOptions): Promise<StoredArtifact> {
@@ -82,11 +91,12 @@ export async function storeArtifact(opts: StoreArtifactOptions): Promise<StoredA
   const compression = compressionOf(opts);
   const contentEncoding = compression?.codec ?? "none";
   const sealed = opts.sealed ?? (await keyRing.sealNewArtifact(identity));
+  const etags = opts.etagPartSize === undefined ? undefined : new UploadEtags(opts.etagPartSize);
   let result: PutEverywhereResult;
   try {
     result = Buffer.isBuffer(opts.plaintext)
-      ? await storeBytes({ ...opts, plaintext: opts.plaintext, sealed, compression })
-      : await storeStream({ ...opts, plaintext: opts.plaintext, sealed, compression });
+      ? await storeBytes({ ...opts, plaintext: opts.plaintext, sealed, compression, etags })
+      : await storeStream({ ...opts, plaintext: opts.plaintext, sealed, compression, etags });
   } finally {
     sealed.dek.reveal().fill(0);
   }
@@ -137,6 +147,7 @@ export async function storeArtifact(opts: StoreArtifactOptions): Promise<StoredA
     outcomes,
     okProviders,
     failedProviders: outcomes.filter((o) => !o.ok).map((o) => o.provider),
+    ...(etags ? { uploadEtags: etags.digests() } : {}),
   };
 }
 
@@ -148,13 +159,14 @@ function compressionOf(opts: StoreArtifactOptions): Compression | undefined {
   return opts.zstdLevel === undefined ? { codec: "gzip", level: opts.gzipLevel } : { codec: "zstd", level: opts.zstdLevel };
 }
 
-type Sealing = StoreArtifactOptions & { sealed: SealedArtifactKeys; compression: Compression | undefined };
+type Sealing = StoreArtifactOptions & { sealed: SealedArtifactKeys; compression: Compression | undefined; etags: UploadEtags | undefined };
 
 async function storeStream(opts: Sealing & { plaintext: Readable }): Promise<PutEverywhereResult> {
   const { sealed, identity, compression, signal } = opts;
   const encrypt = createEncryptStream({ dek: sealed.dek, dekId: sealed.dekId, ...identity, contentEncoding: compression?.codec ?? "none" });
   const source = new PassThrough({ highWaterMark: 1 << 20 });
   const stages: NodeJS.ReadWriteStream[] = compression ? [compressStream(compression), encrypt] : [encrypt];
+  if (opts.etags) stages.push(UploadEtags.tap(opts.etags));
   // The chain runs while putEverywhere reads `source`; its failure (a database error mid-export)
   // destroys `source`, which makes putEverywhere abort every upload: nothing partial is kept.
   const chain = pipeline([opts.plaintext, ...stages, source], { signal }).catch((err: unknown) => {
@@ -183,6 +195,7 @@ async function storeBytes(opts: Sealing & { plaintext: Buffer }): Promise<PutEve
   const { sealed, identity, compression } = opts;
   const body = compression ? await compressBytes(compression, opts.plaintext) : opts.plaintext;
   const artifact = encryptBuffer({ dek: sealed.dek, dekId: sealed.dekId, ...identity, contentEncoding: compression?.codec ?? "none" }, body);
+  opts.etags?.update(artifact);
   return putEverywhere({
     backends: opts.backends,
     key: opts.key,

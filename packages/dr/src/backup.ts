@@ -6,8 +6,10 @@ import type { ArtifactIdentity, KeyRing, KeySidecar } from "@hesaab/crypto";
 import { insertBackupRecord, updateBackupRecord, writeAudit, type CatalogDb, type ProviderCopy } from "@hesaab/db";
 import {
   disasterBackupKey,
+  etagProvesCopy,
   keysSidecarKey,
   metaSidecarKey,
+  S3_DEFAULT_PART_SIZE,
   verifyObject,
   withKeyPrefix,
   type ManifestSummary,
@@ -30,7 +32,7 @@ import { rootedKey } from "./rooted-backend";
  *     REPEATABLE READ transaction ─ pg_export_snapshot(), the server's roles ─┬─ pg_dump -Fc --snapshot ─▶ BKP1 (platform key) ─▶ SHA-256 ─▶ tee ─▶ B2, R2
  *                                                          └─ exact row counts, same snapshot (in parallel; the upload ends only once they are in)
  *     config bundle + manifest + roles (JSON, gzip) ─▶ BKP1 ─▶ B2, R2
- *     keyless verification of every copy: size + SHA-256 read back from each provider
+ *     every copy proved: the provider's ETag of what it stored matches the one computed over the bytes sent, or else size + SHA-256 read back
  *     catalog record `completed` (every provider verified) or `degraded` (some), expires_at = created + retention
  *
  * pg_dump compresses (-Fc), so the data part is encrypted with content encoding `none` (no second
@@ -89,12 +91,21 @@ export interface DisasterPartResult {
   sidecar: KeySidecar;
 }
 
+/**
+ * How a copy was proved: the provider's ETag of what it stored equals the one computed over the
+ * bytes sent (`upload-etag`, no download), or it was read back in full (`read-back`: the provider's
+ * ETag is opaque, e.g. the fs backend, or did not match).
+ */
+export type VerifiedBy = "upload-etag" | "read-back";
+
 export interface ProviderReport {
   provider: string;
-  /** Holds both parts, with sidecars, and both read back with the right size and checksum. */
+  /** Holds both parts, with sidecars, both proved to have the right size and checksum. */
   ok: boolean;
   stored: boolean;
   verified: boolean;
+  /** How both parts were proved (when verified; `read-back` when either part was read back). */
+  verifiedBy?: VerifiedBy;
   problem?: string;
 }
 
@@ -109,7 +120,7 @@ export interface DisasterBackupResult {
   providers: ProviderReport[];
   manifest: DrManifest;
   durationMs: number;
-  /** Where the time went: the dump and its upload (snapshot to data part stored), then the config part and every read-back. */
+  /** Where the time went: the dump and its upload (snapshot to data part stored), then the config part and the proof of every copy. */
   phasesMs: { dump: number; configAndVerify: number };
 }
 
@@ -158,7 +169,7 @@ export async function backupPlatform(opts: BackupPlatformOptions): Promise<Disas
     const dumped = await dumpInSnapshot({ opts, identity, backends, key: keys.data, createdAt, gitCommit, progress, afterSnapshot: recordRunning });
     written.push(dumped.data);
     const dumpMs = Date.now() - dumpStarted;
-    // Reading the data part back starts now, beside the config part's upload.
+    // Proving the data part (reading it back where its ETag does not) starts now, beside the config part's upload.
     progress("verifying");
     const dataChecks = verifyPart({ backends, artifact: dumped.data, signal });
     dataChecks.catch(() => {});
@@ -178,7 +189,7 @@ export async function backupPlatform(opts: BackupPlatformOptions): Promise<Disas
     const config = await storeConfig({ opts, identity, backends, keys, createdAt, bundle, manifest, dumped });
     written.push(config);
 
-    // 3. Every copy read back: size + SHA-256 (keyless), in every provider at once.
+    // 3. Every copy proved: by the upload's ETag, or read back (size + SHA-256, keyless), in every provider at once.
     const { providers, okProviders } = await verifyCopies({ backends, backupId, dataChecks, config, signal });
     const status = okProviders.length === backends.length ? "completed" : "degraded";
     const completedAt = opts.now?.() ?? new Date();
@@ -234,12 +245,13 @@ function storeConfig({
     backends,
     key: keys.config,
     gzipLevel: 6,
+    etagPartSize: S3_DEFAULT_PART_SIZE,
     meta: { type: "disaster", part: "config", createdAt, manifest: { ...summaryOf(manifest), files: bundle.files.length } },
     signal,
   });
 }
 
-/** 3. Every copy read back: size + SHA-256 (keyless), in every provider at once; no verified copy anywhere is `dr_storage_failed`. */
+/** 3. Every copy proved (upload ETag, or read back), in every provider at once; no verified copy anywhere is `dr_storage_failed`. */
 async function verifyCopies({
   backends,
   backupId,
@@ -387,6 +399,7 @@ async function dumpInSnapshot(
         backends: ctx.backends,
         key: ctx.key,
         gzipLevel: false,
+        etagPartSize: S3_DEFAULT_PART_SIZE,
         meta: { type: "disaster", part: "data", createdAt: ctx.createdAt, manifest: summary },
         signal: opts.signal,
       });
@@ -428,9 +441,14 @@ function partResult(artifact: StoredArtifact, root: string | undefined): Disaste
   };
 }
 
-type PartCheck = { stored: true; result: VerifyResult } | { stored: false; problem: string };
+type PartCheck = { stored: true; result: VerifyResult; by: VerifiedBy } | { stored: false; problem: string };
 
-/** Per backend, in order: the upload's failure, or the read-back of the stored copy. */
+/**
+ * Per backend, in order: the upload's failure, the provider's own checksum of what it stored (its
+ * ETag equals one computed here over the bytes sent: `etagProvesCopy`), or else the copy read back
+ * (size + SHA-256). A copy that differs from what was sent never matches, so it is read back and
+ * reported corrupt.
+ */
 function verifyPart({
   backends,
   artifact,
@@ -442,9 +460,16 @@ function verifyPart({
 }): Promise<PartCheck[]> {
   return Promise.all(
     backends.map(async (backend): Promise<PartCheck> => {
+      const outcome = artifact.outcomes.find((o) => o.provider === backend.name);
       if (!artifact.okProviders.includes(backend.name)) {
-        const outcome = artifact.outcomes.find((o) => o.provider === backend.name);
         return { stored: false, problem: `upload of ${artifact.key} failed: ${outcome?.error ? describe(outcome.error).message : "unknown"}` };
+      }
+      if (etagProvesCopy(outcome?.etag, artifact.uploadEtags ?? [])) {
+        return {
+          stored: true,
+          by: "upload-etag",
+          result: { provider: backend.name, key: artifact.key, ok: true, size: artifact.size, sha256: artifact.sha256 },
+        };
       }
       const result = await verifyObject({
         backend,
@@ -453,7 +478,7 @@ function verifyPart({
         expectedSize: artifact.size,
         ...(signal ? { signal } : {}),
       });
-      return { stored: true, result };
+      return { stored: true, by: "read-back", result };
     }),
   );
 }
@@ -463,7 +488,9 @@ function providerReport({ provider, checks }: { provider: string; checks: PartCh
   if (notStored && !notStored.stored) return { provider, ok: false, stored: false, verified: false, problem: notStored.problem };
   const bad = checks.map((c) => (c.stored ? c.result : undefined)).find((r) => r && !r.ok);
   if (bad) return { provider, ok: false, stored: true, verified: false, problem: `verification of ${bad.key} failed: ${bad.problem}` };
-  return { provider, ok: true, stored: true, verified: true };
+  // read back when any part was: the weaker proof names the copy's
+  const verifiedBy = checks.some((c) => c.stored && c.by === "read-back") ? "read-back" : "upload-etag";
+  return { provider, ok: true, stored: true, verified: true, verifiedBy };
 }
 
 async function removeEverywhere({ backends, key }: { backends: StorageBackend[]; key: string }): Promise<void> {

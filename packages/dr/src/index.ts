@@ -23,6 +23,7 @@ export {
   type DisasterBackupResult,
   type DisasterPartResult,
   type ProviderReport,
+  type VerifiedBy,
 } from "./backup";
 export {
   listDisasterBackups,

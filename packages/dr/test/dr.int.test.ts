@@ -49,9 +49,9 @@ afterAll(async () => {
 describe("disaster backup", () => {
   it("stores both parts in both providers, verified, with a completed record and a manifest of the snapshot", async () => {
     expect(backup.status).toBe("completed");
-    expect(backup.providers.map((p) => [p.provider, p.ok])).toEqual([
-      ["b2", true],
-      ["r2", true],
+    expect(backup.providers.map((p) => [p.provider, p.ok, p.verifiedBy])).toEqual([
+      ["b2", true, "upload-etag"],
+      ["r2", true, "upload-etag"],
     ]);
     expect(backup.manifest.gitCommit).toBe("abc1234");
     expect(backup.manifest.serverVersion).toMatch(/^\d+/);
@@ -180,9 +180,9 @@ describe("degraded backups", () => {
     expect(listing.backups[0]!.completeIn).toEqual(["b2"]);
   });
 
-  it("a copy that reads back wrong is not counted as stored", async () => {
+  it("a provider that stores other bytes than it was sent: its ETag proves nothing, the copy is read back and found corrupt", async () => {
     const ownRoot = uniquePrefix("dr-badcopy");
-    r2.faults!.corrupt("get");
+    r2.faults!.corrupt("put", { times: 1 }); // the data part: the first put
     let result: DisasterBackupResult;
     try {
       result = await backupPlatform({ platformUrl: source.db.url, keyRing, backends, catalog: catalog.db, root: ownRoot });
@@ -198,6 +198,22 @@ describe("degraded backups", () => {
       problem: expect.stringContaining("checksum_mismatch"),
     });
     expect((await getBackupRecord(catalog.db, result.backupId))!.providers.r2).toMatchObject({ status: "corrupt", verification: "failed" });
+    expect(result.providers[0]).toMatchObject({ provider: "b2", ok: true, verifiedBy: "upload-etag" });
+  });
+
+  it("a copy proved by its upload's ETag is not read back (a read that would go wrong is never made)", async () => {
+    const ownRoot = uniquePrefix("dr-etag");
+    r2.faults!.corrupt("get");
+    const before = r2.faults!.calls.length;
+    let result: DisasterBackupResult;
+    try {
+      result = await backupPlatform({ platformUrl: source.db.url, keyRing, backends, root: ownRoot });
+    } finally {
+      r2.faults!.clear();
+    }
+    expect(result.status).toBe("completed");
+    expect(result.providers.map((p) => p.verifiedBy)).toEqual(["upload-etag", "upload-etag"]);
+    expect(r2.faults!.calls.slice(before).filter((c) => c.op === "get")).toEqual([]);
   });
 
   it("both providers down: no record completed, the error is retryable", async () => {

@@ -12,6 +12,9 @@ import type { Readable } from "node:stream";
  */
 export type PutBody = Buffer | Readable | (() => Readable);
 
+/** The metadata name under which a writer that knows the checksum up front stores it (`x-amz-meta-sha256`): see `PutOptions.metadata`. */
+export const SHA256_METADATA = "sha256";
+
 export interface PutOptions {
   /** Stored as the object's content type; `application/octet-stream` when absent. */
   contentType?: string;
@@ -19,7 +22,8 @@ export interface PutOptions {
    * User metadata, stored with the object and returned by `head`. Names must match
    * `^[a-z0-9][a-z0-9-]*$` (S3 lowercases names, so we only accept lowercase); values must be
    * printable ASCII; all names and values together at most 2 KiB (the S3 limit). By convention
-   * `sha256` holds the lowercase hex SHA-256 of the object's bytes when the writer knew it up front.
+   * `sha256` holds the lowercase hex SHA-256 of the object's bytes when the writer knew it up front
+   * (an S3 backend then signs it as the payload hash instead of hashing the body again).
    */
   metadata?: Record<string, string>;
   signal?: AbortSignal | undefined;

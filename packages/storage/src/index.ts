@@ -16,7 +16,8 @@ export { StorageError, STORAGE_ERROR_CODES, isStorageError, isPermanent, type St
 export { compareKeys } from "./key-order";
 export { readAll } from "./streams";
 
-export { s3Backend, type S3BackendConfig } from "./backends/s3";
+export { s3Backend, S3_DEFAULT_PART_SIZE, type S3BackendConfig } from "./backends/s3";
+export { UploadEtags, etagProvesCopy } from "./backends/s3/etag";
 export { fsBackend, type FsBackendConfig } from "./backends/fs";
 
 export { withRetry, type RetryOptions, type RetryInfo } from "./decorators/retry";

@@ -7,7 +7,7 @@ import { inspect } from "node:util";
 import { Secret } from "@hesaab/config";
 import { testProviders, waitFor } from "@hesaab/testkit";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { readAll, type StorageBackend, type StorageError } from "../src";
+import { etagProvesCopy, readAll, UploadEtags, type StorageBackend, type StorageError } from "../src";
 import { expectStorageError } from "./conformance";
 import { cuttingProxy } from "./cutting-proxy";
 import { deletePrefix, errorOf, s3Config, s3Test, uniquePrefix } from "./helpers";
@@ -42,6 +42,15 @@ describe("s3 backend: a Buffer put as one signed PUT", () => {
     expect(proxy.requests).toEqual([{ method: "PUT", path: `/${bucket}/${key}`, query: "", problem: undefined }]);
     expect((await readAll(await b.get(key))).equals(data)).toBe(true);
     expect(await b.head(key)).toMatchObject({ size: data.length, metadata, contentType: "application/x-bkp1", etag: put.etag });
+  });
+
+  it("signs a sha256 given as metadata as the payload hash (not hashed twice): a body that does not match it is refused", async () => {
+    const key = `${prefix}claimed-sha`;
+    const data = randomBytes(4096);
+    const err = await errorOf(b.put(key, data, { metadata: { sha256: sha256(Buffer.from("other bytes")) } }));
+    expect(err).toMatchObject({ provider: "b2", retryable: false });
+    expect(proxy.requests.map((r) => r.problem)).toEqual(["x-amz-content-sha256 is not the SHA-256 of the body"]);
+    expect(await b.head(key)).toBeNull();
   });
 
   it("encodes keys with spaces, '+', '~', unicode and reserved characters as S3 signs them", async () => {
@@ -161,6 +170,24 @@ describe("s3 backend: a Buffer put as one signed PUT", () => {
       expect(signed.message).toBe(sdk.message);
     } finally {
       await stalling.close();
+    }
+  });
+});
+
+describe("s3 backend: the ETag of what was stored proves the copy (UploadEtags)", () => {
+  const prefix = uniquePrefix("etag");
+  afterAll(() => deletePrefix("b2", prefix));
+
+  it("one PUT and a multipart stream both answer an ETag computed over the bytes sent", async () => {
+    const b = s3Test("b2", { partSize: 5 * 1024 * 1024 });
+    for (const size of [3000, 11 * 1024 * 1024 + 7]) {
+      const data = randomBytes(size);
+      const etags = new UploadEtags(5 * 1024 * 1024);
+      etags.update(data);
+      const chunks = [];
+      for (let at = 0; at < size; at += 1 << 20) chunks.push(data.subarray(at, at + (1 << 20)));
+      const result = await b.put(`${prefix}object-${size}`, Readable.from(chunks));
+      expect(etagProvesCopy(result.etag, etags.digests())).toBe(true);
     }
   });
 });

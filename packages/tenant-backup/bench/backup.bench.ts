@@ -16,18 +16,19 @@
 // after each quarter of its data (flat = memory does not grow with the tenant's size).
 //
 // Each of our backups runs in its own child process, so its peak RSS (the kernel's maxrss) is the
-// backup's and not the generator's. (a) runs once untimed first (warm cache), then a, b, c, d,
-// e (BENCH_ROUNDS times, alternating).
+// backup's and not the generator's; the stock tools' peak RSS is read by GNU time. (a) runs once
+// untimed first (warm cache), then every measurement BENCH_ROUNDS times, alternating; each ratio is
+// computed per round and reported as its median and min–max (@hesaab/testkit/bench).
 // Machines here are shared and noisy: read the ratios, run twice before believing a change, and
 // never turn these numbers into test assertions.
 //
 // Environment: BENCH_TENANTS (2000), BENCH_LARGE_SCALE (190 ≈ 300 MB of COPY text for tenant #1),
 // BENCH_SCALE (1, the tail), BENCH_CONCURRENCY (2), BENCH_QUICK=1 (200 tenants, large scale 19:
-// ≈ 30 MB), BENCH_ROUNDS (1: rounds of a, b, c, d, e, alternating; medians are shown),
-// BENCH_SKIP_FS=1 (no fs-backend runs), BENCH_KEEP=1 (keep the databases and objects).
-import { spawnSync, fork } from "node:child_process";
+// ≈ 30 MB), BENCH_ROUNDS (1), BENCH_SKIP_FS=1 (no fs-backend runs), BENCH_KEEP=1 (keep the
+// databases and objects).
+import { fork } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { s3rverCpuSeconds } from "./s3rver-cpu";
 import net from "node:net";
 import os from "node:os";
@@ -41,6 +42,7 @@ import { createPlatformSchema, generatePlatform } from "@hesaab/platform";
 import { openBackend, type StorageBackend } from "@hesaab/storage";
 import { discoverTenantPlan, selectSql } from "@hesaab/tenant-data";
 import { adminQuery, ensureStack, freshDatabase, readStackEnv, stopStack, testProviderConfig } from "@hesaab/testkit";
+import { benchRounds, emitReport, mb, ownPeakRssMiB, spread, timedTool, type BenchRow, type ToolRun } from "@hesaab/testkit/bench";
 import type { BackupRecord } from "@hesaab/db";
 import { activeTenants, backupTenant, backupTenants, TENANT_BACKUP_UPLOAD, type TenantBackupDeps } from "../src";
 
@@ -53,8 +55,7 @@ const LARGE_SCALE = envNumber("BENCH_LARGE_SCALE", QUICK ? 19 : 190);
 const SCALE = envNumber("BENCH_SCALE", 1);
 /** (e): units of work at once (a batch of small tenants, or one large tenant). */
 const CONCURRENCY = envNumber("BENCH_CONCURRENCY", 2);
-/** Rounds of (a), (b), (c), (d), (e), alternating; the table shows each one's median run. */
-const ROUNDS = envNumber("BENCH_ROUNDS", 1);
+const ROUNDS = benchRounds();
 const SEED = 1;
 const MiB = 1024 * 1024;
 /** openssl's password for (b): a throwaway, not a secret (the figure is the cipher's cost). */
@@ -75,7 +76,30 @@ function log(line: string): void {
 // ---------------------------------------------------------------------------------------------
 // Child side: one of our backups, in a process of its own.
 
-type Phase = "large" | "small" | "large-fs" | "all" | "all-fs";
+/**
+ * What a child backs up, where, and with which codec: `<unit>[-fs][:<codec>]`, e.g. `large`,
+ * `all-fs`, `large:gzip`. `-fs`: two filesystem backends instead of the s3rver endpoints. Without
+ * a codec, the deps' default (gzip 6).
+ */
+type Phase = string;
+
+interface PhaseSpec {
+  unit: "large" | "small" | "all";
+  backend: "s3" | "fs";
+  codec: string | undefined;
+}
+
+function parsePhase(phase: Phase): PhaseSpec {
+  const m = /^(large|small|all)(-fs)?(?::([a-z0-9]+))?$/.exec(phase);
+  if (!m) throw new Error(`unknown phase ${phase}: use <large|small|all>[-fs][:<codec>], e.g. large, all-fs, large:gzip`);
+  return { unit: m[1] as PhaseSpec["unit"], backend: m[2] ? "fs" : "s3", codec: m[3] };
+}
+
+/** The deps a codec sets (a new codec is one more case here). */
+function codecDeps(codec: string | undefined): Pick<TenantBackupDeps, "gzipLevel"> {
+  if (codec === undefined || codec === "gzip") return { gzipLevel: 6 };
+  throw new Error(`codec ${codec} is not wired into the backup bench: add it to codecDeps()`);
+}
 
 interface PhaseResult {
   phase: Phase;
@@ -148,7 +172,7 @@ function openProviders(cfg: ChildConfig, kind: "s3" | "fs"): StorageBackend[] {
 }
 
 /** Deps wired as `openTenantBackupDeps` wires them, with the bench's databases, key and providers. */
-function openDeps(cfg: ChildConfig, kind: "s3" | "fs"): TenantBackupDeps & { close(): Promise<void> } {
+function openDeps(cfg: ChildConfig, spec: PhaseSpec): TenantBackupDeps & { close(): Promise<void> } {
   const platform = new pg.Pool({ connectionString: cfg.platformUrl, max: CONCURRENCY + 2, application_name: "hesaab-backup" });
   platform.on("error", () => {});
   const catalog = openCatalog({ url: cfg.catalogUrl });
@@ -157,9 +181,9 @@ function openDeps(cfg: ChildConfig, kind: "s3" | "fs"): TenantBackupDeps & { clo
     platform,
     catalog,
     keyRing: new KeyRing({ tenantKeys }),
-    backends: openProviders(cfg, kind),
+    backends: openProviders(cfg, spec.backend),
     retentionDays: 30,
-    gzipLevel: 6,
+    ...codecDeps(spec.codec),
     workDir: os.tmpdir(),
     async close() {
       await platform.end();
@@ -170,7 +194,8 @@ function openDeps(cfg: ChildConfig, kind: "s3" | "fs"): TenantBackupDeps & { clo
 
 async function runPhase(phase: Phase): Promise<PhaseResult> {
   const cfg = childConfig();
-  const deps = openDeps(cfg, phase.endsWith("-fs") ? "fs" : "s3");
+  const spec = parsePhase(phase);
+  const deps = openDeps(cfg, spec);
   const result: PhaseResult = {
     phase,
     seconds: 0,
@@ -186,7 +211,7 @@ async function runPhase(phase: Phase): Promise<PhaseResult> {
   };
   const onProgress = (p: { bytes: number }): void => {
     const quarter = result.maxRssAtQuarters.length + 1;
-    if (quarter <= 3 && p.bytes >= (cfg.largeBytes * quarter) / 4) result.maxRssAtQuarters.push(process.resourceUsage().maxRSS / 1024);
+    if (quarter <= 3 && p.bytes >= (cfg.largeBytes * quarter) / 4) result.maxRssAtQuarters.push(ownPeakRssMiB());
   };
   const count = (record: BackupRecord): void => {
     result.tenants++;
@@ -195,13 +220,13 @@ async function runPhase(phase: Phase): Promise<PhaseResult> {
     result.statuses[record.status] = (result.statuses[record.status] ?? 0) + 1;
   };
   const one = async (tenantId: string): Promise<void> => {
-    const { record } = await backupTenant(deps, { tenantId, purpose: "on_demand", requestedBy: "bench", ...(phase.startsWith("large") ? { onProgress } : {}) });
+    const { record } = await backupTenant(deps, { tenantId, purpose: "on_demand", requestedBy: "bench", ...(spec.unit === "large" ? { onProgress } : {}) });
     count(record);
   };
   const cpu = process.cpuUsage();
   const s3rverCpu = s3rverCpuSeconds(cfg.s3Dir);
   const started = performance.now();
-  if (phase.startsWith("all")) {
+  if (spec.unit === "all") {
     // what `hesaab backup tenant --all` and the nightly run do: small tenants in batches, large ones alone
     const outcomes = await backupTenants(deps, { tenantIds: await activeTenants(deps), purpose: "on_demand", requestedBy: "bench", concurrency: CONCURRENCY });
     for (const o of outcomes) {
@@ -209,13 +234,13 @@ async function runPhase(phase: Phase): Promise<PhaseResult> {
       count(o.record);
     }
   } else {
-    await one(phase === "small" ? cfg.smallTenant : cfg.largeTenant);
+    await one(spec.unit === "small" ? cfg.smallTenant : cfg.largeTenant);
   }
   result.seconds = (performance.now() - started) / 1000;
   result.s3rverCpuSeconds = s3rverCpuSeconds(cfg.s3Dir) - s3rverCpu;
   const used = process.cpuUsage(cpu);
   result.cpuSeconds = (used.user + used.system) / 1e6;
-  result.maxRssMb = process.resourceUsage().maxRSS / 1024;
+  result.maxRssMb = ownPeakRssMiB();
   await deps.close();
   return result;
 }
@@ -236,23 +261,57 @@ function inChild(phase: Phase, cfg: ChildConfig): Promise<PhaseResult> {
 // ---------------------------------------------------------------------------------------------
 // Parent side: the platform, the stock tools, the table.
 
-interface ToolResult {
-  seconds: number;
-  bytes: number;
-}
-
-/** Runs a shell command line (bash, pipefail) and times it; throws with its stderr when it fails. */
-function timed(command: string, output?: string): ToolResult {
-  const started = performance.now();
-  const r = spawnSync("bash", ["-o", "pipefail", "-c", command], { encoding: "utf8", stdio: ["ignore", "ignore", "pipe"] });
-  const seconds = (performance.now() - started) / 1000;
-  if (r.status !== 0) throw new Error(`command failed (${r.status}): ${command}\n${r.stderr}`);
-  return { seconds, bytes: output ? statSync(output).size : 0 };
-}
-
 /** The run with the median time (the upper one of the middle two for an even count). */
-function median<T extends { seconds: number }>(runs: T[]): T {
-  return [...runs].sort((x, y) => x.seconds - y.seconds)[Math.floor(runs.length / 2)]!;
+function medianRun<T extends { seconds: number }>(runs: T[]): T {
+  const { median } = spread(runs.map((r) => r.seconds));
+  return runs.find((r) => r.seconds === median)!;
+}
+
+/** Ours ÷ the anchor, round by round. */
+function perRound(ours: { seconds: number }[], anchor: { seconds: number }[]): number[] {
+  return ours.map((r, i) => r.seconds / anchor[i]!.seconds);
+}
+
+const mib = (x: number): string => `${x.toFixed(0)} MiB`;
+const throughput = (bytes: number, seconds: number): string => `${(bytes / 1e6 / seconds).toFixed(1)} MB/s`;
+const maxOf = <T>(runs: T[], f: (r: T) => number): number => Math.max(...runs.map(f));
+
+/** A stock tool's row: its times, its peak RSS (GNU time), throughput over `bytesIn` and output size of the median run. */
+function toolRow(label: string, runs: ToolRun[], bytesIn?: number): BenchRow {
+  const m = medianRun(runs);
+  return {
+    label,
+    seconds: runs.map((r) => r.seconds),
+    peakRssMiB: runs.flatMap((r) => (r.peakRssMiB === undefined ? [] : [r.peakRssMiB])),
+    note: [bytesIn ? throughput(bytesIn, m.seconds) : "", m.bytes ? mb(m.bytes) : ""].filter(Boolean).join(", "),
+  };
+}
+
+/** One of our phases: its times, its peak RSS, and the median run's throughput, output, CPU (ours and s3rver's) and RSS once loaded. */
+function phaseRow(label: string, runs: PhaseResult[], bytesIn?: number): BenchRow {
+  const m = medianRun(runs);
+  const out = m.artifactBytes < 1e6 ? `${(m.artifactBytes / 1e3).toFixed(0)} kB ×2` : `${mb(m.artifactBytes)} ×2`;
+  return {
+    label,
+    seconds: runs.map((r) => r.seconds),
+    peakRssMiB: runs.map((r) => r.maxRssMb),
+    note: [
+      bytesIn ? throughput(bytesIn, m.seconds) : "",
+      m.tenants > 1 ? `${m.tenants} tenants` : "",
+      out,
+      `our CPU ${m.cpuSeconds.toFixed(1)} s`,
+      parsePhase(m.phase).backend === "s3" ? `s3rver ${m.s3rverCpuSeconds.toFixed(1)} s` : "",
+      `loaded ${mib(m.startRssMb)}`,
+    ]
+      .filter(Boolean)
+      .join(", "),
+  };
+}
+
+/** Peak RSS after each quarter of tenant #1's data, and how much it grew after the first. */
+function quarters(r: PhaseResult): string {
+  const all = [...r.maxRssAtQuarters, r.maxRssMb];
+  return `${all.map((x) => x.toFixed(0)).join(", ")} MiB (growth after the first quarter: ${mib(r.maxRssMb - all[0]!)})`;
 }
 
 const q = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
@@ -270,25 +329,7 @@ async function removeObjects(cfg: ChildConfig): Promise<number> {
   return removed;
 }
 
-function machineFacts(): string {
-  const cpus = os.cpus();
-  return [
-    `machine: ${cpus.length} cores (${cpus[0]?.model.trim() ?? "unknown"}), ${(os.totalmem() / 1024 ** 3).toFixed(1)} GiB RAM, load ${os
-      .loadavg()
-      .map((l) => l.toFixed(2))
-      .join(" ")}`,
-    `node ${process.version}; ${firstLine("psql", ["--version"])}; ${firstLine("pg_dump", ["--version"])}; ${firstLine("gzip", ["--version"])}; ${firstLine("openssl", ["version"])}`,
-  ].join("\n");
-}
-
-function firstLine(cmd: string, args: string[]): string {
-  const r = spawnSync(cmd, args, { encoding: "utf8" });
-  return (r.stdout || r.stderr || "?").split("\n")[0]!.trim();
-}
-
 async function main(): Promise<void> {
-  const facts = machineFacts();
-  log(facts);
   await ensureStack({ log });
   const work = mkdtempSync(path.join(os.tmpdir(), "backup-bench-"));
   // Our own pair of local S3 endpoints on empty directories: s3rver's cost per put grows with what
@@ -362,111 +403,93 @@ async function main(): Promise<void> {
     const dumpFile = path.join(work, "platform.dump");
 
     log("warming the cache: (a) once, untimed");
-    timed(`${psql} -f ${q(toNull)}`);
+    timedTool(`${psql} -f ${q(toNull)}`);
     const skipFs = process.env.BENCH_SKIP_FS === "1";
     const runs = {
-      a: [] as ToolResult[],
-      b: [] as ToolResult[],
-      c: [] as ToolResult[],
+      a: [] as ToolRun[],
+      b: [] as ToolRun[],
+      c: [] as ToolRun[],
       d: [] as PhaseResult[],
       dFs: [] as PhaseResult[],
+      s: [] as PhaseResult[],
       e: [] as PhaseResult[],
+      eFs: [] as PhaseResult[],
+    };
+    const onFs = async (phase: Phase): Promise<PhaseResult> => {
+      mkdirSync(cfg.fsRoot, { recursive: true });
+      try {
+        return await inChild(phase, cfg);
+      } finally {
+        rmSync(cfg.fsRoot, { recursive: true, force: true });
+      }
     };
     for (let round = 1; round <= ROUNDS; round++) {
       const of = ROUNDS > 1 ? ` (round ${round} of ${ROUNDS})` : "";
       log(`(a) psql \\copy to /dev/null${of}`);
-      runs.a.push(timed(`${psql} -f ${q(toNull)}`));
+      runs.a.push(timedTool(`${psql} -f ${q(toNull)}`));
       log(`(b) psql \\copy | gzip -6 | openssl enc -aes-256-ctr -pbkdf2 > file${of}`);
-      runs.b.push(timed(`${psql} -f ${q(toStdout)} | gzip -6 | openssl enc -aes-256-ctr -pbkdf2 -pass pass:${OPENSSL_PASS} -out ${q(encFile)}`, encFile));
+      runs.b.push(
+        timedTool(`${psql} -f ${q(toStdout)} | gzip -6 | openssl enc -aes-256-ctr -pbkdf2 -pass pass:${OPENSSL_PASS} -out ${q(encFile)}`, { output: encFile }),
+      );
       rmSync(encFile, { force: true });
       log(`(c) pg_dump -Fc of the whole database${of}`);
-      runs.c.push(timed(`pg_dump -Fc -d ${q(platformDb.url)} -f ${q(dumpFile)}`, dumpFile));
+      runs.c.push(timedTool(`pg_dump -Fc -d ${q(platformDb.url)} -f ${q(dumpFile)}`, { output: dumpFile }));
       rmSync(dumpFile, { force: true });
       log(`(d) our backup of tenant #1 to both local S3 endpoints${of}`);
       runs.d.push(await inChild("large", cfg));
-      if (!skipFs) {
-        log(`    tenant #1 again, to two fs backends${of}`);
-        mkdirSync(cfg.fsRoot, { recursive: true });
-        runs.dFs.push(await inChild("large-fs", cfg));
-        rmSync(cfg.fsRoot, { recursive: true, force: true });
-      }
+      log(`    the smallest active tenant (peak RSS beside the large one's)${of}`);
+      runs.s.push(await inChild("small", cfg));
       log(`(e) our backup of every active tenant, ${CONCURRENCY} at once${of}`);
       runs.e.push(await inChild("all", cfg));
-    }
-    const [a, b, c, d, e] = [median(runs.a), median(runs.b), median(runs.c), median(runs.d), median(runs.e)];
-    const dFs = runs.dFs.length > 0 ? median(runs.dFs) : undefined;
-    log("    the smallest active tenant (peak RSS beside the large one's)");
-    const s = await inChild("small", cfg);
-    let eFs: PhaseResult | undefined;
-    if (!skipFs) {
-      log("    every active tenant again, to two fs backends");
-      mkdirSync(cfg.fsRoot, { recursive: true });
-      eFs = await inChild("all-fs", cfg);
-      rmSync(cfg.fsRoot, { recursive: true, force: true });
+      if (!skipFs) {
+        log(`    tenant #1 and every active tenant again, to two fs backends${of}`);
+        runs.dFs.push(await onFs("large-fs"));
+        runs.eFs.push(await onFs("all-fs"));
+      }
     }
 
-    const copyBytes = d.plaintextBytes;
-    const ratio = (x: number, y: number) => (x / y).toFixed(2);
-    const mark = (ok: boolean) => (ok ? "met" : "NOT met");
-    const mib = (x: number) => `${x.toFixed(0)} MiB`;
-    const row = (o: { label: string; seconds: number; bytesIn?: number; out?: string; run?: PhaseResult }) =>
-      [
-        `  ${o.label.padEnd(52)}`,
-        `${o.seconds.toFixed(2).padStart(7)} s`,
-        o.bytesIn ? `${(o.bytesIn / 1e6 / o.seconds).toFixed(1).padStart(7)} MB/s` : " ".repeat(12),
-        (o.out ?? "").padStart(14),
-        o.run ? `${o.run.cpuSeconds.toFixed(1).padStart(6)} s` : " ".repeat(8),
-        o.run && !o.run.phase.endsWith("-fs") ? `${o.run.s3rverCpuSeconds.toFixed(1).padStart(6)} s` : " ".repeat(8),
-        o.run ? `${mib(o.run.maxRssMb).padStart(8)} (${mib(o.run.startRssMb)})` : "",
-      ].join("  ");
-    const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
-    const lines = [
-      "",
-      `Tenant backup benchmark, ${new Date().toISOString().slice(0, 10)}`,
-      facts,
-      `platform: ${TENANTS} tenants (${active.length} active), scale ${SCALE}, tenant #1 × ${LARGE_SCALE}: ${mb(generated.bytes)} of COPY text, database ${mb(databaseBytes)} on disk`,
-      `tenant #1: ${mb(large.bytes)} of COPY text in ${selects.length} tables (our script ${mb(copyBytes)}); smallest active tenant ${(small.bytes / 1e3).toFixed(0)} kB`,
-      "",
-      `  ${"".padEnd(52)}     time    throughput         output  our CPU  s3rver CPU  peak RSS (start)`,
-      row({ label: "(a) psql \\copy → /dev/null", seconds: a.seconds, bytesIn: copyBytes }),
-      row({ label: "(b) psql \\copy | gzip -6 | openssl enc → file", seconds: b.seconds, bytesIn: copyBytes, out: mb(b.bytes) }),
-      row({ label: "(c) pg_dump -Fc, whole database → file", seconds: c.seconds, out: mb(c.bytes) }),
-      row({ label: "(d) ours: tenant #1 → B2 + R2 (s3rver)", seconds: d.seconds, bytesIn: copyBytes, out: `${mb(d.artifactBytes)} ×2`, run: d }),
-      ...(dFs
-        ? [row({ label: "    ours: tenant #1 → two fs backends", seconds: dFs.seconds, bytesIn: copyBytes, out: `${mb(dFs.artifactBytes)} ×2`, run: dFs })]
-        : []),
-      row({ label: "    ours: smallest tenant → B2 + R2", seconds: s.seconds, out: `${(s.artifactBytes / 1e3).toFixed(0)} kB ×2`, run: s }),
-      row({ label: `(e) ours: ${e.tenants} tenants → B2 + R2, ${CONCURRENCY} at once`, seconds: e.seconds, out: `${mb(e.artifactBytes)} ×2`, run: e }),
-      ...(eFs
-        ? [row({ label: `    ours: ${eFs.tenants} tenants → two fs backends`, seconds: eFs.seconds, out: `${mb(eFs.artifactBytes)} ×2`, run: eFs })]
-        : []),
-      ...(ROUNDS > 1
-        ? [
-            "",
-            `  medians of ${ROUNDS} rounds; min–max: ` +
-              Object.entries(runs)
-                .filter(([, r]) => r.length > 0)
-                .map(([name, r]) => `${name} ${Math.min(...r.map((x) => x.seconds)).toFixed(2)}–${Math.max(...r.map((x) => x.seconds)).toFixed(2)} s`)
-                .join(", "),
-          ]
-        : []),
-      "",
-      `  d/a = ${ratio(d.seconds, a.seconds)}`,
-      `  d/b = ${ratio(d.seconds, b.seconds)}   target ≤ 1.0: ${mark(d.seconds <= b.seconds)}${dFs ? `   (to fs backends: ${ratio(dFs.seconds, b.seconds)})` : ""}`,
-      `  e/c = ${ratio(e.seconds, c.seconds)}   target ≤ 2.0: ${mark(e.seconds <= 2 * c.seconds)}${eFs ? `   (to fs backends: ${ratio(eFs.seconds, c.seconds)})` : ""}`,
-      `  peak RSS of one backup: tenant #1 ${mib(d.maxRssMb)}, smallest tenant ${mib(s.maxRssMb)}   target < 256 MiB: ${mark(d.maxRssMb < 256)}` +
-        `   (every tenant, ${CONCURRENCY} at once: ${mib(e.maxRssMb)})`,
-      `  tenant #1's peak RSS after ¼, ½, ¾ and all of its data: ${[...d.maxRssAtQuarters, d.maxRssMb].map((x) => x.toFixed(0)).join(", ")} MiB` +
-        ` (growth after the first quarter: ${mib(d.maxRssMb - (d.maxRssAtQuarters[0] ?? d.maxRssMb))})`,
-      `  (errors/statuses: d ${JSON.stringify(d.statuses)}, e ${JSON.stringify(e.statuses)}; s3rver CPU: the bench's own two endpoints, started on empty directories for this run)`,
-    ];
-    process.stdout.write(`${lines.join("\n")}\n`);
+    emitReport({
+      bench: "backup",
+      title: "Tenant backup benchmark",
+      setup: [
+        `platform: ${TENANTS} tenants (${active.length} active), scale ${SCALE}, tenant #1 × ${LARGE_SCALE}: ${mb(generated.bytes)} of COPY text, database ${mb(databaseBytes)} on disk`,
+        `tenant #1: ${mb(large.bytes)} of COPY text in ${selects.length} tables; smallest active tenant ${(small.bytes / 1e3).toFixed(0)} kB; (e) ${CONCURRENCY} units at once`,
+        `s3rver: the bench's own two endpoints, started on empty directories for this run`,
+      ],
+      rows: [
+        toolRow("(a) psql \\copy → /dev/null", runs.a, large.bytes),
+        toolRow("(b) psql \\copy | gzip -6 | openssl enc → file", runs.b, large.bytes),
+        toolRow("(c) pg_dump -Fc, whole database → file", runs.c),
+        phaseRow("(d) ours: tenant #1 → B2 + R2 (s3rver)", runs.d, large.bytes),
+        ...(skipFs ? [] : [phaseRow("    ours: tenant #1 → two fs backends", runs.dFs, large.bytes)]),
+        phaseRow("    ours: smallest tenant → B2 + R2", runs.s),
+        phaseRow("(e) ours: every active tenant → B2 + R2", runs.e),
+        ...(skipFs ? [] : [phaseRow("    ours: every active tenant → two fs backends", runs.eFs)]),
+      ],
+      ratios: [
+        { name: "d/a", what: "ours, tenant #1 ÷ psql \\copy", values: perRound(runs.d, runs.a) },
+        { name: "d/b", what: "ours, tenant #1 ÷ psql | gzip | openssl", values: perRound(runs.d, runs.b), target: 1.0 },
+        { name: "e/c", what: "ours, every tenant ÷ pg_dump -Fc", values: perRound(runs.e, runs.c), target: 1.5 },
+        ...(skipFs
+          ? []
+          : [
+              { name: "d/b to fs", what: "the same, two fs backends", values: perRound(runs.dFs, runs.b) },
+              { name: "e/c to fs", what: "the same, two fs backends", values: perRound(runs.eFs, runs.c) },
+            ]),
+      ],
+      notes: [
+        "per row: the median run's throughput over tenant #1's COPY text, output, our CPU, s3rver's CPU, RSS once loaded",
+        `peak RSS of one backup (target < 256 MiB): tenant #1 ${mib(maxOf(runs.d, (r) => r.maxRssMb))}, smallest tenant ${mib(maxOf(runs.s, (r) => r.maxRssMb))}`,
+        `tenant #1's peak RSS after ¼, ½, ¾ and all of its data (median run): ${quarters(medianRun(runs.d))}`,
+        `outcomes: d ${JSON.stringify(medianRun(runs.d).statuses)}, e ${JSON.stringify(medianRun(runs.e).statuses)}`,
+      ],
+    });
   } finally {
     if (keep) {
       const cfgFile = path.join(work, "child-config.json");
       writeFileSync(cfgFile, JSON.stringify(cfg));
       log(`kept: databases ${platformDb.name}, ${catalogDb.name}; objects under ${cfg.keyPrefix}; files in ${work}`);
-      log(`run one phase again: BENCH_CHILD_CONFIG="$(cat ${cfgFile})" tsx bench/backup.bench.ts --phase large|small|large-fs|all|all-fs`);
+      log(`run one phase again: BENCH_CHILD_CONFIG="$(cat ${cfgFile})" tsx bench/backup.bench.ts --phase <large|small|all>[-fs][:<codec>]`);
       log(`remove it all:       BENCH_CHILD_CONFIG="$(cat ${cfgFile})" tsx bench/backup.bench.ts --clean`);
     } else {
       log("cleaning up (objects, databases, files)");

@@ -24,7 +24,7 @@ import { openCatalog } from "@hesaab/db";
 import { openBackend, type StorageBackend } from "@hesaab/storage";
 import { discoverTenantPlan, exportTenant } from "@hesaab/tenant-data";
 import { testProviderConfig } from "@hesaab/testkit";
-import { activeTenants, backupTenant, TENANT_BACKUP_UPLOAD, type TenantBackupDeps } from "../src";
+import { activeTenants, backupTenant, backupTenants, TENANT_BACKUP_UPLOAD, type TenantBackupDeps } from "../src";
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 
@@ -35,6 +35,7 @@ const cfg = JSON.parse(process.env.BENCH_CHILD_CONFIG ?? "null") as {
   keyPrefix: string;
   s3Env: Record<string, string>;
   s3Dir: string;
+  largeTenant: string;
 } | null;
 if (!cfg) throw new Error("set BENCH_CHILD_CONFIG to the child-config.json a `BENCH_KEEP=1 pnpm bench:backup` run printed");
 Object.assign(process.env, cfg.s3Env); // that run's own S3 endpoints (testProviderConfig reads the environment)
@@ -93,22 +94,44 @@ const deps = (backends: StorageBackend[]): TenantBackupDeps => ({
   gzipLevel: 6,
   workDir: os.tmpdir(),
 });
-const tenants = (await activeTenants({ platform })).slice(-N);
+// N active tenants other than the large one (tenant #1 is among them wherever its id sorts)
+const tenants = (await activeTenants({ platform })).filter((t) => t !== cfg.largeTenant).slice(-N);
 const client = await platform.connect();
 const plan = await discoverTenantPlan({ client });
 client.release();
 
+/** One tenant at a time: `fn` for each of `tenants`, after one untimed warm-up. */
 async function measure(label: string, fn: (tenantId: string) => Promise<unknown>): Promise<void> {
-  await fn(tenants[0]!); // warm up
+  await timed(label, {
+    warmUp: () => fn(tenants[0]!),
+    run: async () => {
+      for (const tenantId of tenants) await fn(tenantId);
+    },
+  });
+}
+
+/** Every one of `tenants` in one `backupTenants` call (batches of 50, one at a time), after one untimed warm-up run. */
+async function measureBatches(label: string, d: TenantBackupDeps): Promise<void> {
+  const run = async () => {
+    const outcomes = await backupTenants(d, { tenantIds: tenants, purpose: "on_demand", requestedBy: "per-tenant", concurrency: 1 });
+    for (const o of outcomes) if (!o.ok) throw o.error;
+  };
+  await timed(label, { warmUp: run, run });
+}
+
+async function timed(label: string, o: { warmUp: () => Promise<unknown>; run: () => Promise<void> }): Promise<void> {
+  await o.warmUp();
   const cpu = process.cpuUsage();
   const s3rver = s3rverCpuSeconds(cfg!.s3Dir) * 1000;
   const started = performance.now();
-  for (const tenantId of tenants) await fn(tenantId);
-  const wall = (performance.now() - started) / tenants.length;
-  const used = process.cpuUsage(cpu);
+  await o.run();
+  report(label, { wall: performance.now() - started, used: process.cpuUsage(cpu), s3rver: s3rverCpuSeconds(cfg!.s3Dir) * 1000 - s3rver });
+}
+
+function report(label: string, m: { wall: number; used: NodeJS.CpuUsage; s3rver: number }): void {
   const per = (us: number) => (us / 1000 / tenants.length).toFixed(2).padStart(6);
   process.stdout.write(
-    `  ${label.padEnd(44)} ${wall.toFixed(2).padStart(6)} ms   ours ${per(used.user + used.system)} ms (system ${per(used.system)})   s3rver ${((s3rverCpuSeconds(cfg!.s3Dir) * 1000 - s3rver) / tenants.length).toFixed(2).padStart(6)} ms\n`,
+    `  ${label.padEnd(44)} ${(m.wall / tenants.length).toFixed(2).padStart(6)} ms   ours ${per(m.used.user + m.used.system)} ms (system ${per(m.used.system)})   s3rver ${(m.s3rver / tenants.length).toFixed(2).padStart(6)} ms\n`,
   );
 }
 
@@ -117,10 +140,14 @@ try {
     `per tenant, one at a time, over the ${tenants.length} smallest active tenants (node ${process.version}, load ${os.loadavg()[0]!.toFixed(2)})\n`,
   );
   const onS3 = deps(s3Backends());
+  // what (e) does with small tenants: batches of 50 (one snapshot, keys and records per batch)
+  await measureBatches("batches of 50 → B2 + R2 (s3rver)", onS3);
   await measure("backup → B2 + R2 (s3rver)", (tenantId) => backupTenant(onS3, { tenantId, purpose: "on_demand", requestedBy: "per-tenant" }));
   const onFs = deps((["b2", "r2"] as const).map((name) => openBackend({ backend: { kind: "fs", name, root: path.join(fsRoot, name), create: true } }).backend));
+  await measureBatches("batches of 50 → two fs backends", onFs);
   await measure("backup → two fs backends", (tenantId) => backupTenant(onFs, { tenantId, purpose: "on_demand", requestedBy: "per-tenant" }));
   const discarded = deps([discardingBackend("b2"), discardingBackend("r2")]);
+  await measureBatches("batches of 50 → discarded (no storage)", discarded);
   await measure("backup → discarded (no storage)", (tenantId) => backupTenant(discarded, { tenantId, purpose: "on_demand", requestedBy: "per-tenant" }));
   await measure("export alone, drained", async (tenantId) => {
     const e = await exportTenant({ pool: platform, tenantId, backupId: newId("bkp"), plan });

@@ -4,7 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openStaged, stageArtifact } from "@hesaab/artifacts";
 import { listBackupRecords } from "@hesaab/db";
 import { tableChecksums } from "@hesaab/platform";
-import { readAll } from "@hesaab/storage";
+import pg from "pg";
+import { readAll, type StorageBackend } from "@hesaab/storage";
 import { activeTenants, artifactRef, BackupJobBatcher, backupTenant, backupTenants, restoreTenants, type TenantBackupOutcome } from "../src";
 import { harness, type Harness } from "./harness";
 
@@ -122,6 +123,50 @@ describe("backupTenants", () => {
       const good = (await records(tenantId)).filter((r) => r.period === period && r.status === "completed");
       expect(good, tenantId).toHaveLength(1);
       expect(after.find((o) => o.tenantId === tenantId)).toMatchObject({ record: { id: good[0]!.id } });
+    }
+  });
+});
+
+/** Counts each storage operation made through `backend` (the real one, wrapped). */
+function countingBackend(backend: StorageBackend, calls: string[]): StorageBackend {
+  return {
+    name: backend.name,
+    put: (...a) => (calls.push(`put ${backend.name}`), backend.put(...a)),
+    head: (...a) => (calls.push(`head ${backend.name}`), backend.head(...a)),
+    get: (...a) => (calls.push(`get ${backend.name}`), backend.get(...a)),
+    list: (...a) => (calls.push(`list ${backend.name}`), backend.list(...a)),
+    delete: (...a) => (calls.push(`delete ${backend.name}`), backend.delete(...a)),
+  };
+}
+
+describe("the requests of a batch", () => {
+  it("a batch of N small tenants makes exactly 4N storage requests (artifact and key sidecar, each provider) and as many statements whatever N", async () => {
+    const small = (await activeTenants(h.deps)).filter((t) => t !== h.platform.tenants[0]!.id);
+    const storage: string[] = [];
+    const deps = { ...h.deps, backends: h.deps.backends.map((b) => countingBackend(b, storage)) };
+    // every statement of every pg client (catalog, keys, platform reads), the batch's COPYs included
+    const query = pg.Client.prototype.query;
+    let statements = 0;
+    pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+      statements++;
+      return (query as (...a: unknown[]) => unknown).apply(this, args);
+    } as typeof query;
+    const run = async (tenantIds: string[]) => {
+      storage.length = 0;
+      statements = 0;
+      const outcomes = await backupTenants(deps, { tenantIds, purpose: "on_demand", requestedBy: "test", batchSize: tenantIds.length });
+      expect(outcomes.map((o) => o.ok && o.record.status)).toEqual(tenantIds.map(() => "completed"));
+      return { storage: [...storage].sort(), statements };
+    };
+    try {
+      await run(small); // warm: the plan is discovered once a minute, a tenant's first key is created once
+      const two = await run(small.slice(0, 2));
+      const five = await run(small.slice(0, 5));
+      expect(two.storage).toEqual([...Array(4).fill("put b2"), ...Array(4).fill("put r2")]);
+      expect(five.storage).toEqual([...Array(10).fill("put b2"), ...Array(10).fill("put r2")]);
+      expect(five.statements).toBe(two.statements); // per batch, not per tenant
+    } finally {
+      pg.Client.prototype.query = query;
     }
   });
 });

@@ -5,7 +5,7 @@
 //
 //   pnpm bench:restore                 # ≈ 40 MB of COPY text (BENCH_MB=40): ~30,000 invoices, fine on 2 cores
 //   BENCH_MB=300 pnpm bench:restore    # the large tenant
-//   BENCH_ROUNDS=3 …                   # repeat the psql/ours restore pair, alternating; best of each shown
+//   BENCH_ROUNDS=3 …                   # every step 3 times, alternating; medians and min–max in one table
 //   BENCH_VERIFY=0 …                   # skip comparing the loaded copy's checksums with the source's
 //   BENCH_REPLACE=0 …                  # skip the replace-mode restore on the source
 //   BENCH_FK_INDEXES=1 …               # add the indexes discovery reports missing before the replace
@@ -14,13 +14,15 @@
 //   BENCH_ROW_BY_ROW=1 …               # also time the replace with PostgreSQL's row-by-row checks (slow)
 //
 // Row (c) is the replace restore with set-based integrity checks (issue 19): target < 2× row (a).
-import { spawn } from "node:child_process";
+// Ratios are taken per round and summarised (median, min–max); `pnpm bench` collects them.
+import { execFile } from "node:child_process";
 import { createReadStream, createWriteStream } from "node:fs";
 import { mkdtemp, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import pg from "pg";
 import { randomBytes } from "node:crypto";
 import { openStaged, stageArtifact, storeArtifact, verifyStaged, type ArtifactRef } from "@hesaab/artifacts";
@@ -30,11 +32,13 @@ import { KeyRing, TenantKeyStore } from "@hesaab/crypto";
 import { migrate } from "@hesaab/db";
 import { fsBackend } from "@hesaab/storage";
 import { freshDatabase } from "@hesaab/testkit";
+import { benchRounds, emitReport, ownPeakRssMiB, timedTool, type ToolRun } from "@hesaab/testkit/bench";
 import { generatePlatform, tableChecksums } from "@hesaab/platform";
 import { type ForeignKeyChecks, type LoadMode, discoverTenantPlan, exportTenant, loadTenantScript, selectSql } from "../src/index";
 import { emptyCopy } from "../test/helpers";
 
 const MB = 1e6;
+const execFileAsync = promisify(execFile);
 
 interface ChildResult {
   seconds: number;
@@ -94,7 +98,7 @@ async function child(task: ChildTask): Promise<void> {
     }
     const seconds = (performance.now() - started) / 1000;
     const cpu = process.cpuUsage(cpuAtStart);
-    const result: ChildResult = { seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, maxRssMb: process.resourceUsage().maxRSS / 1024, detail };
+    const result: ChildResult = { seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, maxRssMb: ownPeakRssMiB(), detail };
     process.stdout.write(`${JSON.stringify(result)}\n`);
   } finally {
     await pool.end();
@@ -106,32 +110,16 @@ function log(text: string): void {
   process.stderr.write(`${text}\n`);
 }
 
-function exec(cmd: string, args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    p.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    p.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    p.once("error", reject);
-    p.once("exit", (code) => (code === 0 ? resolve(stdout) : reject(new Error(`${cmd} exited ${code}: ${stderr.slice(0, 2000)}`))));
-  });
-}
-
-async function timed(cmd: string, args: string[]): Promise<number> {
-  const started = performance.now();
-  await exec(cmd, args);
-  return (performance.now() - started) / 1000;
-}
-
 async function ours(task: ChildTask): Promise<ChildResult> {
-  const out = await exec(process.execPath, ["--import", "tsx", fileURLToPath(import.meta.url), "--child", JSON.stringify(task)]);
-  return JSON.parse(out.trim().split("\n").at(-1)!) as ChildResult;
+  const { stdout } = await execFileAsync(process.execPath, ["--import", "tsx", fileURLToPath(import.meta.url), "--child", JSON.stringify(task)], {
+    maxBuffer: 16 << 20,
+  });
+  return JSON.parse(stdout.trim().split("\n").at(-1)!) as ChildResult;
 }
 
 async function main(): Promise<void> {
   const targetMb = Number(process.env.BENCH_MB ?? 40);
-  const rounds = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 1));
+  const rounds = benchRounds();
   const verify = process.env.BENCH_VERIFY !== "0";
   const replace = process.env.BENCH_REPLACE !== "0";
   const fkIndexes = process.env.BENCH_FK_INDEXES === "1";
@@ -140,7 +128,6 @@ async function main(): Promise<void> {
   const source = await freshDatabase("td_bench");
   const pool = new pg.Pool({ connectionString: source.url, max: 3 });
   const dir = await mkdtemp(join(tmpdir(), "tenant-restore-bench-"));
-  const table: string[][] = [["step", "seconds", "MB/s", "ratio", "peak RSS MB", "client CPU s"]];
   try {
     log(`generating a platform with one tenant of ≈ ${targetMb} MB of COPY text …`);
     const gen = await generatePlatform({ pool, tenants: 10, scale: 0.2, largeScale: Math.max(0.25, targetMb / (1.55 * 0.2)), skipForeignKeyChecks: true });
@@ -165,48 +152,14 @@ async function main(): Promise<void> {
     ].join("\n");
     await writeFile(join(dir, "copies.sql"), copies);
     const scriptFile = join(dir, "tenant.sql");
-    // export pairs, alternating: both to /dev/null; then ours to the file the restores replay
-    const psqlExports: number[] = [];
-    const ourExports: ChildResult[] = [];
-    for (let r = 0; r < rounds; r++) {
-      log(`round ${r + 1}/${rounds}: export, psql COPY TO STDOUT > /dev/null, then exportTenant > /dev/null …`);
-      psqlExports.push(await timed("psql", ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", source.url, "-o", "/dev/null", "-f", join(dir, "copies.sql")]));
-      ourExports.push(await ours({ kind: "export", url: source.url, tenantId: tenant.id, file: "/dev/null" }));
-    }
-    log("exportTenant > file …");
+    log("exportTenant > file (the script every restore below replays) …");
     const ourExport = await ours({ kind: "export", url: source.url, tenantId: tenant.id, file: scriptFile });
     const scriptBytes = (await stat(scriptFile)).size;
-    const rate = (seconds: number) => (scriptBytes / MB / seconds).toFixed(0);
-
-    // restore into empty copies, alternating psql and ours
-    const psqlTimes: number[] = [];
-    const ourTimes: ChildResult[] = [];
-    let verified = "not checked";
-    for (let r = 0; r < rounds; r++) {
-      const a = await emptyCopy({ pool }, { prefix: "td_bench_psql", max: 2 });
-      try {
-        log(`round ${r + 1}/${rounds}: psql -f script.sql …`);
-        psqlTimes.push(await timed("psql", ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", a.db.url, "-f", scriptFile]));
-      } finally {
-        await a.close();
-      }
-      const b = await emptyCopy({ pool }, { prefix: "td_bench_ours", max: 2 });
-      try {
-        log(`round ${r + 1}/${rounds}: loadTenantScript into-empty …`);
-        ourTimes.push(await ours({ kind: "load", url: b.db.url, tenantId: tenant.id, file: scriptFile, mode: "into-empty" }));
-        if (verify && r === 0) {
-          log("  comparing the loaded copy's checksums with the source's …");
-          const [x, y] = await Promise.all([tableChecksums({ pool, tenantId: tenant.id }), tableChecksums({ pool: b.pool, tenantId: tenant.id })]);
-          verified = JSON.stringify(x) === JSON.stringify(y) ? "equal" : "DIFFERENT";
-        }
-      } finally {
-        await b.close();
-      }
-    }
+    const rate = (r: { seconds: number }) => `${(scriptBytes / MB / r.seconds).toFixed(0)} MB/s`;
 
     // The same script as a stored artifact (gzip → BKP1, here in a local directory standing in for a
     // provider), restored the way `hesaab restore tenant --target-db` does it: stage, verify, load.
-    log("encrypting the script into an artifact, then restoring it into an empty copy …");
+    log("encrypting the script into an artifact …");
     await migrate({ url: source.url });
     const masterKey = randomBytes(32).toString("base64");
     const keys = TenantKeyStore.connect({ url: source.url, masterKeys: new Map([[1, new Secret(Buffer.from(masterKey, "base64"))]]) });
@@ -223,118 +176,129 @@ async function main(): Promise<void> {
       meta: { type: "tenant", createdAt: new Date() },
     });
     await keys.close();
-    const c = await emptyCopy({ pool }, { prefix: "td_bench_artifact", max: 2 });
-    let fromArtifact: ChildResult;
-    try {
-      fromArtifact = await ours({
-        kind: "artifact",
-        url: c.db.url,
-        keysUrl: source.url,
-        tenantId: tenant.id,
-        root,
-        masterKey,
-        ref: { key: stored.key, sha256: stored.sha256, size: stored.size, identity, sidecar: stored.sidecar },
-      });
-    } finally {
-      await c.close();
-    }
+    const ref: ArtifactRef = { key: stored.key, sha256: stored.sha256, size: stored.size, identity, sidecar: stored.sidecar };
 
-    let replaced: ChildResult | undefined;
-    let replacedRowByRow: ChildResult | undefined;
+    if (replace && fkIndexes && plan.unindexedForeignKeys.length > 0) {
+      log(`adding the ${plan.unindexedForeignKeys.length} foreign-key indexes discovery reports missing …`);
+      for (const f of plan.unindexedForeignKeys) {
+        const t = plan.tables.find((x) => x.name === f.table)!;
+        await pool.query(`CREATE INDEX ON ${t.sql} (${f.columns.map((c) => t.columns.find((x) => x.name === c)!.sql).join(", ")})`);
+      }
+      await pool.query("ANALYZE");
+    }
+    const everyone = async () => JSON.stringify(await Promise.all(gen.tenants.map((t) => tableChecksums({ pool, tenantId: t.id }))));
+    const before = replace && verify ? await everyone() : "";
+
+    /** Our step into a fresh empty copy of the platform's schema (dropped after). */
+    const intoEmpty = async (prefix: string, task: (url: string) => ChildTask, check?: (copy: pg.Pool) => Promise<void>): Promise<ChildResult> => {
+      const copy = await emptyCopy({ pool }, { prefix, max: 2 });
+      try {
+        const r = await ours(task(copy.db.url));
+        await check?.(copy.pool);
+        return r;
+      } finally {
+        await copy.close();
+      }
+    };
+    const runs = {
+      psqlExport: [] as ToolRun[],
+      ourExport: [] as ChildResult[],
+      a: [] as ToolRun[],
+      b: [] as ChildResult[],
+      d: [] as ChildResult[],
+      c: [] as ChildResult[],
+      cRowByRow: [] as ChildResult[],
+    };
+    let verified = "not checked";
     let replaceVerified = "not checked";
-    if (replace) {
-      if (fkIndexes && plan.unindexedForeignKeys.length > 0) {
-        log(`adding the ${plan.unindexedForeignKeys.length} foreign-key indexes discovery reports missing …`);
-        for (const f of plan.unindexedForeignKeys) {
-          const t = plan.tables.find((x) => x.name === f.table)!;
-          await pool.query(`CREATE INDEX ON ${t.sql} (${f.columns.map((c) => t.columns.find((x) => x.name === c)!.sql).join(", ")})`);
-        }
-        await pool.query("ANALYZE");
+    const psql = `psql -X -q -v ON_ERROR_STOP=1`;
+    for (let r = 1; r <= rounds; r++) {
+      const of = `round ${r}/${rounds}`;
+      log(`${of}: export, psql COPY TO STDOUT > /dev/null, then exportTenant > /dev/null …`);
+      runs.psqlExport.push(timedTool(`${psql} -d '${source.url}' -o /dev/null -f '${join(dir, "copies.sql")}'`));
+      runs.ourExport.push(await ours({ kind: "export", url: source.url, tenantId: tenant.id, file: "/dev/null" }));
+      log(`${of}: (a) psql -f script.sql into an empty copy …`);
+      const a = await emptyCopy({ pool }, { prefix: "td_bench_psql", max: 2 });
+      try {
+        runs.a.push(timedTool(`${psql} -d '${a.db.url}' -f '${scriptFile}'`));
+      } finally {
+        await a.close();
       }
-      const everyone = async () => Promise.all(gen.tenants.map((t) => tableChecksums({ pool, tenantId: t.id })));
-      const before = verify ? JSON.stringify(await everyone()) : "";
-      log(`loadTenantScript replace on the source (unindexed keys: ${fkIndexes ? "indexed first" : plan.unindexedForeignKeys.length}) …`);
-      replaced = await ours({ kind: "load", url: source.url, tenantId: tenant.id, file: scriptFile, mode: "replace" });
-      // the source was the backup's state: the replace must give exactly it back, other tenants untouched
-      if (verify) replaceVerified = JSON.stringify(await everyone()) === before ? "equal (every tenant)" : "DIFFERENT";
-      if (rowByRow) {
-        log("loadTenantScript replace with row-by-row checks (today's fallback) …");
-        replacedRowByRow = await ours({
-          kind: "load",
-          url: source.url,
-          tenantId: tenant.id,
-          file: scriptFile,
-          mode: "replace",
-          foreignKeyChecks: "row-by-row",
-        });
+      log(`${of}: (b) loadTenantScript into-empty …`);
+      runs.b.push(
+        await intoEmpty(
+          "td_bench_ours",
+          (url) => ({ kind: "load", url, tenantId: tenant.id, file: scriptFile, mode: "into-empty" }),
+          verify && r === 1
+            ? async (copy) => {
+                log("  comparing the loaded copy's checksums with the source's …");
+                const [x, y] = await Promise.all([tableChecksums({ pool, tenantId: tenant.id }), tableChecksums({ pool: copy, tenantId: tenant.id })]);
+                verified = JSON.stringify(x) === JSON.stringify(y) ? "equal" : "DIFFERENT";
+              }
+            : undefined,
+        ),
+      );
+      log(`${of}: (d) restore from the artifact: stage + verify + load …`);
+      runs.d.push(await intoEmpty("td_bench_artifact", (url) => ({ kind: "artifact", url, keysUrl: source.url, tenantId: tenant.id, root, masterKey, ref })));
+      if (replace) {
+        // the source is the backup's state: each replace must give exactly it back, other tenants untouched
+        log(`${of}: (c) loadTenantScript replace on the source (unindexed keys: ${fkIndexes ? "indexed first" : plan.unindexedForeignKeys.length}) …`);
+        runs.c.push(await ours({ kind: "load", url: source.url, tenantId: tenant.id, file: scriptFile, mode: "replace" }));
+        if (verify && r === 1) replaceVerified = (await everyone()) === before ? "equal (every tenant)" : "DIFFERENT";
+        if (rowByRow) {
+          log(`${of}: (c') loadTenantScript replace with row-by-row checks …`);
+          runs.cRowByRow.push(
+            await ours({ kind: "load", url: source.url, tenantId: tenant.id, file: scriptFile, mode: "replace", foreignKeyChecks: "row-by-row" }),
+          );
+        }
       }
     }
 
-    const psqlBest = Math.min(...psqlTimes);
-    const ourBest = ourTimes.reduce((a, b) => (b.seconds < a.seconds ? b : a));
-    const psqlExport = Math.min(...psqlExports);
-    const ourNull = ourExports.reduce((a, b) => (b.seconds < a.seconds ? b : a));
-    table.push(["export: psql COPY … TO STDOUT > /dev/null", psqlExport.toFixed(2), rate(psqlExport), "1.00", "-", "-"]);
-    table.push([
-      "export: exportTenant > /dev/null",
-      ourNull.seconds.toFixed(2),
-      rate(ourNull.seconds),
-      (ourNull.seconds / psqlExport).toFixed(2),
-      Math.max(...ourExports.map((e) => e.maxRssMb)).toFixed(0),
-      ourNull.cpuSeconds.toFixed(2),
-    ]);
-    table.push([
-      "export: exportTenant > file (disk)",
-      ourExport.seconds.toFixed(2),
-      rate(ourExport.seconds),
-      (ourExport.seconds / psqlExport).toFixed(2),
-      ourExport.maxRssMb.toFixed(0),
-      ourExport.cpuSeconds.toFixed(2),
-    ]);
-    table.push(["(a) restore: psql -f script.sql, empty db", psqlBest.toFixed(2), rate(psqlBest), "1.00", "-", "-"]);
-    table.push([
-      "(b) restore: loadTenantScript into-empty",
-      ourBest.seconds.toFixed(2),
-      rate(ourBest.seconds),
-      (ourBest.seconds / psqlBest).toFixed(2),
-      Math.max(...ourTimes.map((t) => t.maxRssMb)).toFixed(0),
-      ourBest.cpuSeconds.toFixed(2),
-    ]);
-    table.push([
-      `(d) restore from the artifact (${(stored.size / MB).toFixed(0)} MB): stage + verify + load`,
-      fromArtifact.seconds.toFixed(2),
-      rate(fromArtifact.seconds),
-      (fromArtifact.seconds / psqlBest).toFixed(2),
-      fromArtifact.maxRssMb.toFixed(0),
-      fromArtifact.cpuSeconds.toFixed(2),
-    ]);
-    const replaceRow = (label: string, r: ChildResult) =>
-      table.push([label, r.seconds.toFixed(2), rate(r.seconds), (r.seconds / psqlBest).toFixed(2), r.maxRssMb.toFixed(0), r.cpuSeconds.toFixed(2)]);
+    const med = <T extends { seconds: number }>(xs: T[]): T => [...xs].sort((x, y) => x.seconds - y.seconds)[Math.floor(xs.length / 2)]!;
+    const ourRow = (label: string, xs: ChildResult[]) => ({
+      label,
+      seconds: xs.map((x) => x.seconds),
+      peakRssMiB: xs.map((x) => x.maxRssMb),
+      note: `${rate(med(xs))}, client CPU ${med(xs).cpuSeconds.toFixed(2)} s`,
+    });
+    const toolRow = (label: string, xs: ToolRun[]) => ({
+      label,
+      seconds: xs.map((x) => x.seconds),
+      peakRssMiB: xs.flatMap((x) => (x.peakRssMiB === undefined ? [] : [x.peakRssMiB])),
+      note: rate(med(xs)),
+    });
+    const per = (xs: { seconds: number }[], ys: { seconds: number }[]) => xs.map((x, i) => x.seconds / ys[i]!.seconds);
     const indexes = fkIndexes ? "FK indexes added" : `${plan.unindexedForeignKeys.length} unindexed FKs`;
-    if (replaced) replaceRow(`(c) restore: replace, ${String(replaced.detail.foreignKeyChecks)} checks (${indexes})`, replaced);
-    if (replacedRowByRow) replaceRow(`(c') restore: replace, row-by-row checks (${indexes})`, replacedRowByRow);
-    const widths = table[0]!.map((_, c) => Math.max(...table.map((r) => r[c]!.length)));
-    const lines = table.map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join("  "));
-    process.stdout.write(
-      [
-        "",
-        `tenant restore benchmark: ${(scriptBytes / MB).toFixed(1)} MB script, ${tenantRows} rows in ${plan.tables.length} tables, ${rounds} round(s) (best shown)`,
-        "",
-        lines[0]!,
-        "-".repeat(lines[0]!.length),
-        ...lines.slice(1),
-        "",
-        `restore ours/psql: load ${(ourBest.seconds / psqlBest).toFixed(2)}, whole restore from the artifact ${(fromArtifact.seconds / psqlBest).toFixed(2)} (target ≤ 1.00; of which verify ${(Number(fromArtifact.detail.verifyMs) / 1000).toFixed(2)} s); loaded copy vs source checksums: ${verified}`,
-        `discovery (not in the export times): ${ourExports.map((e) => Number(e.detail.discoverMs).toFixed(0)).join(", ")} ms`,
-        `every export round: psql ${psqlExports.map((t) => t.toFixed(2)).join(", ")} s; ours ${ourExports.map((t) => t.seconds.toFixed(2)).join(", ")} s`,
-        `every restore round: psql ${psqlTimes.map((t) => t.toFixed(2)).join(", ")} s; ours ${ourTimes.map((t) => t.seconds.toFixed(2)).join(", ")} s`,
+    const checks = String(runs.c[0]?.detail.foreignKeyChecks ?? "");
+    emitReport({
+      bench: "restore",
+      title: "Tenant restore (pnpm bench:restore)",
+      setup: [
+        `tenant #1: ${(scriptBytes / MB).toFixed(1)} MB script, ${tenantRows} rows in ${plan.tables.length} tables; artifact ${(stored.size / MB).toFixed(1)} MB`,
         `tenant shape: ${shape}`,
-        replaced
-          ? `replace: ${String(replaced.detail.deleted)} rows deleted, ${String(replaced.detail.rows)} loaded; replace/psql ${(replaced.seconds / psqlBest).toFixed(2)} (target < 2), peak RSS ${replaced.maxRssMb.toFixed(0)} MB; rows after vs the backup: ${replaceVerified}`
-          : "",
-        "",
-      ].join("\n"),
-    );
+      ],
+      rows: [
+        toolRow("export: psql COPY … TO STDOUT > /dev/null", runs.psqlExport),
+        ourRow("export: exportTenant > /dev/null", runs.ourExport),
+        { ...ourRow("export: exportTenant > file (disk, once)", [ourExport]) },
+        toolRow("(a) restore: psql -f script.sql, empty db", runs.a),
+        ourRow("(b) restore: loadTenantScript into-empty", runs.b),
+        ourRow("(d) restore from the artifact: stage + verify + load", runs.d),
+        ...(replace ? [ourRow(`(c) restore: replace, ${checks} checks (${indexes})`, runs.c)] : []),
+        ...(runs.cRowByRow.length > 0 ? [ourRow(`(c') restore: replace, row-by-row checks (${indexes})`, runs.cRowByRow)] : []),
+      ],
+      ratios: [
+        { name: "export", what: "exportTenant ÷ psql COPY", values: per(runs.ourExport, runs.psqlExport) },
+        { name: "b/a", what: "our load ÷ psql -f", values: per(runs.b, runs.a), target: 1 },
+        { name: "d/a", what: "whole restore from the artifact ÷ psql -f", values: per(runs.d, runs.a), target: 1 },
+        ...(replace ? [{ name: "c/a", what: "replace restore ÷ psql -f", values: per(runs.c, runs.a), target: 2 }] : []),
+      ],
+      notes: [
+        `loaded copy vs source checksums: ${verified}; after the replace, every tenant vs before: ${replaceVerified}`,
+        `(d)'s verification: ${runs.d.map((x) => (Number(x.detail.verifyMs) / 1000).toFixed(2)).join(", ")} s; discovery (not in the export times): ${runs.ourExport.map((e) => Number(e.detail.discoverMs).toFixed(0)).join(", ")} ms`,
+        ...(replace ? [`replace: ${String(runs.c[0]!.detail.deleted)} rows deleted, ${String(runs.c[0]!.detail.rows)} loaded per round`] : []),
+      ],
+    });
   } finally {
     await pool.end();
     await source.drop();

@@ -9,7 +9,7 @@
  * A sum does not depend on row order (a restore may return rows in any order) and, unlike XOR,
  * counts duplicate rows; an empty table sums to `0000000000000000`.
  */
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 
 export const ROW_CHECKSUM_ALGORITHM = "hesaab-row-sum-v1";
 const NEWLINE = 0x0a;
@@ -24,7 +24,8 @@ export class RowChecksum {
 
   /** The row `buf[start, end)`, WITHOUT its newline. */
   addRow(buf: Buffer, start = 0, end = buf.length): void {
-    const digest = createHash("sha256").update(buf.subarray(start, end)).digest();
+    // one-shot `hash`: a small tenant has hundreds of rows, and a Hash object per row cost about twice as much CPU
+    const digest = hash("sha256", buf.subarray(start, end), "buffer");
     // two 32-bit halves, carried by hand: exact modulo 2^64 without a BigInt per row
     this.#lo += digest.readUInt32BE(4);
     this.#hi += digest.readUInt32BE(0);

@@ -79,7 +79,7 @@ export function mb(bytes: number): string {
 
 function firstLine(cmd: string, args: string[]): string {
   const r = spawnSync(cmd, args, { encoding: "utf8" });
-  return (r.stdout || r.stderr || "not installed").split("\n")[0]!.trim();
+  return (r.stdout || r.stderr || "not installed").split("\n")[0]!.replace(/\*+/g, "").trim();
 }
 
 /** Cores, memory, load, and the versions of the tools the benchmarks compare with. */
@@ -102,6 +102,8 @@ export interface ToolRun {
   peakRssMiB: number | undefined;
   /** CPU seconds (user + system) of the command and its children, with GNU time too: what a shared machine's noise touches least. */
   cpuSeconds: number | undefined;
+  /** What the command printed, when asked for (`stdout: true`). */
+  stdout: string;
 }
 
 const GNU_TIME = "/usr/bin/time";
@@ -110,12 +112,17 @@ const GNU_TIME = "/usr/bin/time";
  * Runs a shell command line (bash, pipefail) and times it. Its peak RSS is the kernel's maxrss of
  * its largest process, and its CPU time that of all of them, read by GNU time. Throws with the command's stderr when it fails.
  */
-export function timedTool(command: string, opts: { output?: string; env?: Record<string, string> } = {}): ToolRun {
+export function timedTool(command: string, opts: { output?: string; env?: Record<string, string>; stdout?: boolean } = {}): ToolRun {
   const rssFile = path.join(os.tmpdir(), `bench-rss-${process.pid}-${Date.now()}`);
   const withTime = existsSync(GNU_TIME);
   const argv = withTime ? [GNU_TIME, "-f", "%M %U %S", "-o", rssFile, "bash", "-o", "pipefail", "-c", command] : ["bash", "-o", "pipefail", "-c", command];
   const started = performance.now();
-  const r = spawnSync(argv[0]!, argv.slice(1), { encoding: "utf8", stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, ...opts.env } });
+  const r = spawnSync(argv[0]!, argv.slice(1), {
+    encoding: "utf8",
+    stdio: ["ignore", opts.stdout ? "pipe" : "ignore", "pipe"],
+    maxBuffer: 16 << 20,
+    env: { ...process.env, ...opts.env },
+  });
   const seconds = (performance.now() - started) / 1000;
   if (r.status !== 0) throw new Error(`command failed (${r.status}): ${command}\n${r.stderr}`);
   let peakRssMiB: number | undefined;
@@ -126,7 +133,7 @@ export function timedTool(command: string, opts: { output?: string; env?: Record
     if (Number.isFinite(user) && Number.isFinite(system)) cpuSeconds = user! + system!;
     rmSync(rssFile, { force: true });
   }
-  return { seconds, bytes: opts.output ? statSync(opts.output).size : 0, peakRssMiB, cpuSeconds };
+  return { seconds, bytes: opts.output ? statSync(opts.output).size : 0, peakRssMiB, cpuSeconds, stdout: r.stdout ?? "" };
 }
 
 /** This process's peak RSS so far (MiB): call it in the child that ran one of our phases. */

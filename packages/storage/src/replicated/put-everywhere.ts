@@ -1,11 +1,10 @@
 import { createHash } from "node:crypto";
 import { PassThrough, type Readable } from "node:stream";
-import type { ObjectInfo, PutResult, StorageBackend } from "../backend";
+import { SHA256_METADATA, type ObjectInfo, type PutResult, type StorageBackend } from "../backend";
 import { StorageError, abortedError, isPermanent, isStorageError } from "../errors";
 import { verifyObject } from "./verify";
 
-/** The metadata name under which a writer that knows the checksum up front stores it (`x-amz-meta-sha256`). */
-export const SHA256_METADATA = "sha256";
+export { SHA256_METADATA };
 
 export interface PutEverywhereOptions {
   /** The providers to write to. Names must be unique. */

@@ -13,7 +13,18 @@ import {
 } from "@aws-sdk/client-s3";
 import type { Secret } from "@hesaab/config";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
-import type { GetOptions, ListEntry, ListOptions, ObjectInfo, OpOptions, PutBody, PutOptions, PutResult, StorageBackend } from "../../backend";
+import {
+  SHA256_METADATA,
+  type GetOptions,
+  type ListEntry,
+  type ListOptions,
+  type ObjectInfo,
+  type OpOptions,
+  type PutBody,
+  type PutOptions,
+  type PutResult,
+  type StorageBackend,
+} from "../../backend";
 import { StorageError, abortedError } from "../../errors";
 import { guardLength, openBody } from "../../streams";
 import { assertValidKey, assertValidPrefix, assertValidPut, assertValidRange } from "../../validate";
@@ -46,6 +57,8 @@ export interface S3BackendConfig {
 }
 
 const MIB = 1024 * 1024;
+/** The part size of a multipart upload unless `partSize` says otherwise: what `uploadEtags` assumes. */
+export const S3_DEFAULT_PART_SIZE = 8 * MIB;
 const BUCKET_CHECK_TTL_MS = 60_000;
 
 /**
@@ -76,7 +89,7 @@ class S3Backend implements StorageBackend {
   constructor(config: S3BackendConfig) {
     this.name = config.name;
     this.#config = config;
-    this.#partSize = Math.max(5 * MIB, config.partSize ?? 8 * MIB);
+    this.#partSize = Math.max(5 * MIB, config.partSize ?? S3_DEFAULT_PART_SIZE);
     this.#queueSize = Math.max(1, config.queueSize ?? 3);
     const forcePathStyle = config.forcePathStyle ?? true;
     const credentials = { accessKeyId: config.credentials.accessKeyId.reveal(), secretAccessKey: config.credentials.secretAccessKey.reveal() };
@@ -193,6 +206,7 @@ class S3Backend implements StorageBackend {
         body: data,
         contentType: opts.contentType ?? "application/octet-stream",
         metadata: opts.metadata,
+        sha256: knownSha256(opts.metadata),
         signal: opts.signal,
       });
       return { key, size: data.length, ...(etag ? { etag } : {}) };
@@ -441,6 +455,12 @@ class MultipartUpload {
 }
 
 /** A Buffer's parts, as slices of it. */
+/** The body's SHA-256 the writer stored as metadata (`SHA256_METADATA`), when it is one: signed as the payload hash. */
+function knownSha256(metadata: Record<string, string> | undefined): string | undefined {
+  const sha = metadata?.[SHA256_METADATA];
+  return sha !== undefined && /^[0-9a-f]{64}$/.test(sha) ? sha : undefined;
+}
+
 function* partsOf(data: Buffer, partSize: number): Generator<Buffer> {
   for (let at = 0; at < data.length; at += partSize) yield data.subarray(at, at + partSize);
 }

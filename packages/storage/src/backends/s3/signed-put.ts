@@ -24,6 +24,12 @@ export interface SignedPutRequest {
   body: Buffer;
   contentType: string;
   metadata?: Record<string, string> | undefined;
+  /**
+   * The body's SHA-256 (lowercase hex) when the caller already computed it (putEverywhere hashes
+   * every artifact): signed as the payload hash instead of hashing the body again. A provider that
+   * checks it (B2, R2, S3) refuses a body that does not match.
+   */
+  sha256?: string | undefined;
   signal?: AbortSignal | undefined;
 }
 
@@ -64,7 +70,7 @@ export class SignedPut {
       host: url.host,
       "content-type": req.contentType,
       "content-length": String(req.body.length),
-      "x-amz-content-sha256": createHash("sha256").update(req.body).digest("hex"),
+      "x-amz-content-sha256": req.sha256 ?? createHash("sha256").update(req.body).digest("hex"),
     };
     for (const [name, value] of Object.entries(req.metadata ?? {})) headers[`x-amz-meta-${name}`] = value;
     const unsigned = {

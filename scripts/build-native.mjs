@@ -8,11 +8,13 @@
 //        (`pnpm --filter <package> build:native`): rebuilds, warnings are errors, a failure exits 1.
 //
 // The addon is build/<source's name>.node, e.g. `src/zstd.c zstd libzstd-dev` → build/zstd.node linked
-// with -lzstd. Debian: apt-get install <apt package> gcc libc6-dev. `CC` may name another compiler (with flags).
+// with -lzstd; scripts/native/ (the N-API side the addons share) is on its include path. Debian:
+// apt-get install <apt package> gcc libc6-dev. `CC` may name another compiler (with flags).
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
 import path from "node:path";
 import process from "node:process";
+import { fileURLToPath } from "node:url";
 
 const [sourceArg, lib, aptPackage] = process.argv.slice(2).filter((a) => !a.startsWith("--"));
 if (!sourceArg || !lib || !aptPackage) {
@@ -24,6 +26,8 @@ const name = JSON.parse(readFileSync(path.join(root, "package.json"), "utf8")).n
 const source = path.join(root, sourceArg);
 const target = path.join(root, "build", `${path.basename(sourceArg, ".c")}.node`);
 const strict = process.argv.includes("--force");
+const shared = path.join(path.dirname(fileURLToPath(import.meta.url)), "native");
+const sharedHeader = path.join(shared, "buffer-codec.h");
 
 function giveUp(why, details = "") {
   if (details) process.stderr.write(`${details.trim()}\n`);
@@ -38,7 +42,8 @@ function giveUp(why, details = "") {
   process.exit(0);
 }
 
-if (!strict && existsSync(target) && statSync(target).mtimeMs >= statSync(source).mtimeMs) process.exit(0);
+const newestSource = Math.max(statSync(source).mtimeMs, statSync(sharedHeader).mtimeMs);
+if (!strict && existsSync(target) && statSync(target).mtimeMs >= newestSource) process.exit(0);
 
 // Node's headers: beside the running node (a tarball or nvm install), or where its prefix put them (Debian: /usr).
 const headers = [
@@ -60,6 +65,7 @@ const args = [
   "-fPIC",
   "-shared",
   `-I${headers}`,
+  `-I${shared}`,
   "-DNAPI_VERSION=8",
   source,
   "-o",

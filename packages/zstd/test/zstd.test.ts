@@ -1,44 +1,10 @@
 import { spawnSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import { Readable, Writable, type Transform } from "node:stream";
-import { pipeline } from "node:stream/promises";
-import { setTimeout as sleep } from "node:timers/promises";
 import { describe, expect, it, vi } from "vitest";
+import { bytesTakenUnread, copyText, failingSourceThrough, pieces, through } from "@hesaab/testkit/streams";
 import { createZstdDecompressStream, createZstdStream, defaultZstdEngine, zstdBuffer, zstdBufferAsync, zstdBytes, zstdEngines, type ZstdEngine } from "../src";
 
 /** CI (and anyone who sets it) must run the libzstd engine; elsewhere node:zlib's (Node ≥ 22.15) or none is a supported setup. */
 const requireLibzstd = process.env.CI === "true" || process.env.HESAAB_REQUIRE_LIBZSTD === "1";
-
-/** COPY-like text with some randomness: compressible, and different in every chunk (order matters). */
-function copyText(bytes: number): Buffer {
-  const lines: string[] = [];
-  let size = 0;
-  for (let i = 0; size < bytes; i++) {
-    const line = `${i}\tinv-${i.toString(36)}\t${randomBytes(6).toString("hex")}\t${(i * 7.31).toFixed(2)}\t2026-11-${String((i % 28) + 1).padStart(2, "0")}\n`;
-    lines.push(line);
-    size += line.length;
-  }
-  return Buffer.from(lines.join("")).subarray(0, bytes);
-}
-
-function pieces(input: Buffer, size: number): Buffer[] {
-  return Array.from({ length: Math.ceil(input.length / size) }, (_, i) => input.subarray(i * size, (i + 1) * size));
-}
-
-async function through(input: Buffer, stage: Transform, size = 64 * 1024): Promise<Buffer> {
-  const out: Buffer[] = [];
-  await pipeline(
-    Readable.from(pieces(input, size)),
-    stage,
-    new Writable({
-      write(chunk: Buffer, _encoding, callback) {
-        out.push(chunk);
-        callback();
-      },
-    }),
-  );
-  return Buffer.concat(out);
-}
 
 /** zstd, the command: an independent reader (and writer) of zstd frames. */
 function zstdCli(args: string[], data: Buffer): Buffer {
@@ -116,36 +82,13 @@ describe("@hesaab/zstd", () => {
     });
 
     it("takes no more input than it can hand on while the reader is slow", async () => {
-      const zs = createZstdStream({ level: 1, engine, chunkSize: 256 * 1024 });
-      let produced = 0;
-      const source = Readable.from(
-        (function* () {
-          while (produced < 64 * 1024 * 1024) {
-            produced += 64 * 1024;
-            yield randomBytes(64 * 1024); // incompressible: the output is as large as the input
-          }
-        })(),
-      );
-      source.pipe(zs); // nobody reads zs
-      await sleep(500);
-      const stalledAt = produced;
-      await sleep(300);
-      expect(produced).toBe(stalledAt);
-      expect(produced).toBeLessThan(8 * 1024 * 1024);
-      source.destroy();
-      zs.destroy();
+      const { stalledAt, later } = await bytesTakenUnread(createZstdStream({ level: 1, engine, chunkSize: 256 * 1024 }));
+      expect(later).toBe(stalledAt);
+      expect(stalledAt).toBeLessThan(8 * 1024 * 1024);
     });
 
     it("passes a source's failure on", async () => {
-      const failing = Readable.from(
-        (async function* () {
-          yield copyText(300_000);
-          throw new Error("the export failed");
-        })(),
-      );
-      await expect(
-        pipeline(failing, createZstdStream({ level: 3, engine, chunkSize: 64 * 1024 }), new Writable({ write: (_c, _e, cb) => cb() })),
-      ).rejects.toThrow("the export failed");
+      await expect(failingSourceThrough(createZstdStream({ level: 3, engine, chunkSize: 64 * 1024 }), copyText(300_000))).rejects.toThrow("the export failed");
     });
   });
 

@@ -2,7 +2,7 @@
 // `pnpm bench`: every benchmark, one after another, then one summary of their ratios and peak RSS.
 //
 //   pnpm bench                      all of them (BENCH_ROUNDS=3 for figures worth quoting)
-//   pnpm bench crypto gzip          some of them
+//   pnpm bench crypto codec         some of them
 //
 // Each `pnpm bench:<name>` prints its own table and writes it to BENCH_RESULT_DIR (here a fresh
 // directory under .bench/, kept: the JSON a run leaves is what its README's figures came from). A
@@ -13,7 +13,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
-const ALL = ["crypto", "gzip", "backup", "restore", "dr", "night"];
+const ALL = ["crypto", "codec", "backup", "restore", "dr", "night"];
 const chosen = process.argv.slice(2);
 for (const name of chosen) {
   if (!ALL.includes(name)) {

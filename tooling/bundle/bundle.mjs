@@ -9,9 +9,9 @@
 //                                  (the CLI for a disaster: no registry, no node_modules; an extensionless
 //                                  file outside any package is loaded as CommonJS).
 //
-// Either way @hesaab/gzip's libdeflate addon (packages/gzip/build/deflate.node), when it was built, is
-// copied beside the output; @hesaab/gzip looks there when its own build/ is not beside it, and falls back
-// to node:zlib without it.
+// Either way the native addons of the packages bundled in (@hesaab/gzip's libdeflate deflate.node,
+// @hesaab/zstd's libzstd zstd.node), when they were built, are copied beside the output; each package
+// looks there when its own build/ is not beside it, and falls back to node:zlib without it.
 import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import process from "node:process";
@@ -23,7 +23,11 @@ const pkg = JSON.parse(readFileSync(path.join(cwd, "package.json"), "utf8"));
 const singleAt = process.argv.indexOf("--single");
 const single = singleAt > 0 ? process.argv[singleAt + 1] : undefined;
 const outdir = path.join(cwd, "dist");
-const addon = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../packages/gzip/build/deflate.node");
+const packages = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../packages");
+const addons = [
+  { pkg: "gzip", file: "deflate.node", lib: "libdeflate" },
+  { pkg: "zstd", file: "zstd.node", lib: "libzstd" },
+];
 
 // pg's optional native binding: pg requires it only when asked for (pg.native), never here.
 const alwaysExternal = ["pg-native"];
@@ -84,11 +88,14 @@ for (let i = process.argv.indexOf("--copy"); i > 0; i = process.argv.indexOf("--
   cpSync(path.join(cwd, from), path.join(outdir, to), { recursive: true });
 }
 if (single) chmodSync(path.join(outdir, single), 0o755);
-const usesGzip = Object.keys(result.metafile.inputs).some((input) => input.includes("packages/gzip/src/"));
+const bundled = (pkgName) => Object.keys(result.metafile.inputs).some((input) => input.includes(`packages/${pkgName}/src/`));
 // the catalog's migrations beside a bundle that migrates (the one-file CLI carries them inside)
 if (!single && Object.keys(result.metafile.inputs).some((input) => input.includes("packages/db/src/")))
   cpSync(migrations, path.join(outdir, "migrations"), { recursive: true });
-if (usesGzip && existsSync(addon)) copyFileSync(addon, path.join(outdir, "deflate.node"));
-process.stdout.write(
-  `${pkg.name}: dist/${single ?? "main.js"}${usesGzip ? (existsSync(addon) ? " + deflate.node" : " (no libdeflate addon: node:zlib)") : ""}\n`,
-);
+const shipped = [];
+for (const addon of addons.filter((a) => bundled(a.pkg))) {
+  const built = path.join(packages, addon.pkg, "build", addon.file);
+  if (existsSync(built)) copyFileSync(built, path.join(outdir, addon.file));
+  shipped.push(existsSync(built) ? ` + ${addon.file}` : ` (no ${addon.lib} addon: node:zlib)`);
+}
+process.stdout.write(`${pkg.name}: dist/${single ?? "main.js"}${shipped.join("")}\n`);

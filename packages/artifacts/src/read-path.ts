@@ -3,7 +3,7 @@ import { mkdir, rm } from "node:fs/promises";
 import path from "node:path";
 import { PassThrough, Writable, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { createGunzip } from "node:zlib";
+import { decodeContent } from "./content-encoding";
 import { ArtifactsError } from "./errors";
 import { createDecryptStream, parseKeySidecar, type ArtifactIdentity, type KeyRing, type KeySidecar } from "@hesaab/crypto";
 import { StorageError, isStorageError, keysSidecarKey, readSidecarBytes, readWithFailover, type FailoverFailure, type StorageBackend } from "@hesaab/storage";
@@ -11,11 +11,13 @@ import { StorageError, isStorageError, keysSidecarKey, readSidecarBytes, readWit
 /**
  * The read path, the write path backwards:
  *
- *     provider (failover) ─▶ [SHA-256 + size checked] ─▶ BKP1 decrypt (authenticated) ─▶ gunzip ─▶ plaintext
+ *     provider (failover) ─▶ [SHA-256 + size checked] ─▶ BKP1 decrypt (authenticated) ─▶ gunzip / zstd -d ─▶ plaintext
  *
  * A restore never streams from a provider straight into the database: `stageArtifact` first
  * downloads a verified copy (checksum, with failover to the other provider), `verifyStaged` then
  * decrypts and decompresses all of it to nowhere, and only then `openStaged` feeds the load.
+ * How the plaintext is decompressed is what the artifact's authenticated header says (contentEncoding:
+ * none, gzip or zstd), not the catalog: gzip and zstd backups restore side by side.
  */
 
 export interface ArtifactRef {
@@ -24,14 +26,13 @@ export interface ArtifactRef {
   sha256: string;
   size: number;
   identity: ArtifactIdentity;
-  contentEncoding: "gzip" | "none";
   /** The key sidecar from the catalog; when absent it is read from the provider that serves the artifact. */
   sidecar?: KeySidecar | string | undefined;
   /** Plaintext bytes the backup recorded; `verifyStaged` checks that decrypting gives exactly these. */
   plaintextBytes?: number;
 }
 
-/** Decrypts (and gunzips) a ciphertext stream into a plaintext stream. Errors propagate: the plaintext stream fails, it never ends short. */
+/** Decrypts (and decompresses, as its header says) a ciphertext stream into a plaintext stream. Errors propagate: the plaintext stream fails, it never ends short. */
 export async function decryptArtifact({
   ciphertext,
   ref,
@@ -44,8 +45,8 @@ export async function decryptArtifact({
   const { dek, dekId } = await keyRing.openArtifact({ sidecar: ref.sidecar, expect: ref.identity });
   const decrypt = createDecryptStream({ dek, dekId, expect: ref.identity });
   const out = new PassThrough({ highWaterMark: 1 << 20 });
-  const stages: NodeJS.ReadWriteStream[] = ref.contentEncoding === "gzip" ? [decrypt, createGunzip()] : [decrypt];
-  pipeline([ciphertext, ...stages, out])
+  const decode = decodeContent({ encoding: () => decrypt.header!.contentEncoding, key: ref.key });
+  pipeline(ciphertext, decrypt, decode, out)
     .catch((err: unknown) => out.destroy(err as Error))
     .finally(() => dek.reveal().fill(0));
   return out;
@@ -118,8 +119,8 @@ export async function stageArtifact({
 
 /**
  * Decrypts and decompresses the whole staged artifact to nowhere: every tag, the final chunk and each
- * gzip member's trailer are checked, and the plaintext's size against the recorded one when the ref
- * has it (gzip members are checked one by one: the size is what would show one missing). Returns
+ * gzip member's trailer (zstd frame's checksum) are checked, and the plaintext's size against the recorded one when the ref
+ * has it (members and frames are checked one by one: the size is what would show one missing). Returns
  * plaintext bytes.
  */
 export async function verifyStaged({ staged, keyRing }: { staged: StagedArtifact; keyRing: KeyRing }): Promise<number> {

@@ -5,11 +5,11 @@ import {
   encryptBuffer,
   serializeKeySidecar,
   type ArtifactIdentity,
+  type ContentEncoding,
   type KeyRing,
   type KeySidecar,
   type SealedArtifactKeys,
 } from "@hesaab/crypto";
-import { createGzipStream, gzipBytes } from "@hesaab/gzip";
 import {
   encodeMetaSidecar,
   putEverywhere,
@@ -23,11 +23,12 @@ import {
   type StorageBackend,
   UploadEtags,
 } from "@hesaab/storage";
+import { compressBytes, compressStream, type Compression } from "./content-encoding";
 
 /**
  * The write path of every artifact, spelled out once:
  *
- *     plaintext ─▶ gzip (optional) ─▶ BKP1 encrypt ─▶ [SHA-256 + size] ─▶ tee ─▶ every provider
+ *     plaintext ─▶ gzip or zstd (optional) ─▶ BKP1 encrypt ─▶ [SHA-256 + size] ─▶ tee ─▶ every provider
  *
  * then, on every provider that holds the artifact, its key sidecar `<key>.keys.json` (the wrapped
  * data key) carrying the artifact's description (what, whose, when, size, checksum) as metadata, so
@@ -35,10 +36,12 @@ import {
  * failed: without it the copy is not usable on its own, and storage-svc heals it like a missing one.
  *
  * A plaintext given as a `Buffer` (a small tenant's script, built in memory) takes the same steps
- * without streams: gzip, one `encryptBuffer`, one whole-body put per provider.
+ * without streams: compress, one `encryptBuffer`, one whole-body put per provider.
  *
  * gzip is @hesaab/gzip's: libdeflate when built (a stream becomes a series of 1 MiB gzip members,
- * two compressed at once), node:zlib otherwise; gunzip reads either as one stream.
+ * two compressed at once), node:zlib otherwise; gunzip reads either as one stream. zstd is
+ * @hesaab/zstd's, the same shape (1 MiB frames; `zstd -d` reads them as one stream). The BKP1 header's
+ * contentEncoding says which: the read path decodes by it.
  */
 
 export interface StoreArtifactOptions {
@@ -51,6 +54,8 @@ export interface StoreArtifactOptions {
   key: string;
   /** gzip level (1-9) to compress before encrypting; `false` when the plaintext is already compressed (pg_dump -Fc). */
   gzipLevel: number | false;
+  /** zstd level (1-19): compress with zstd instead of gzip (BACKUP_COMPRESSION=zstd). Not with `gzipLevel: false`. */
+  zstdLevel?: number | undefined;
   meta: { type: BackupType; part?: ArtifactPart; createdAt: Date; manifest?: ManifestSummary | (() => ManifestSummary) };
   /**
    * `key` names an id minted for this very artifact (a new backup's id), so no provider can hold it
@@ -71,7 +76,7 @@ export interface StoredArtifact {
   key: string;
   size: number;
   sha256: string;
-  contentEncoding: "gzip" | "none";
+  contentEncoding: ContentEncoding;
   sidecar: KeySidecar;
   dekId: string;
   outcomes: ProviderOutcome[];
@@ -83,14 +88,15 @@ export interface StoredArtifact {
 
 export async function storeArtifact(opts: StoreArtifactOptions): Promise<StoredArtifact> {
   const { identity, keyRing, backends, key, signal } = opts;
-  const contentEncoding = opts.gzipLevel === false ? "none" : "gzip";
+  const compression = compressionOf(opts);
+  const contentEncoding = compression?.codec ?? "none";
   const sealed = opts.sealed ?? (await keyRing.sealNewArtifact(identity));
   const etags = opts.etagPartSize === undefined ? undefined : new UploadEtags(opts.etagPartSize);
   let result: PutEverywhereResult;
   try {
     result = Buffer.isBuffer(opts.plaintext)
-      ? await storeBytes({ ...opts, plaintext: opts.plaintext, sealed, contentEncoding, etags })
-      : await storeStream({ ...opts, plaintext: opts.plaintext, sealed, contentEncoding, etags });
+      ? await storeBytes({ ...opts, plaintext: opts.plaintext, sealed, compression, etags })
+      : await storeStream({ ...opts, plaintext: opts.plaintext, sealed, compression, etags });
   } finally {
     sealed.dek.reveal().fill(0);
   }
@@ -145,13 +151,21 @@ export async function storeArtifact(opts: StoreArtifactOptions): Promise<StoredA
   };
 }
 
-type Sealing = StoreArtifactOptions & { sealed: SealedArtifactKeys; contentEncoding: "gzip" | "none"; etags: UploadEtags | undefined };
+function compressionOf(opts: StoreArtifactOptions): Compression | undefined {
+  if (opts.gzipLevel === false) {
+    if (opts.zstdLevel !== undefined) throw new RangeError("zstdLevel with gzipLevel: false: an already compressed plaintext is not compressed again");
+    return undefined;
+  }
+  return opts.zstdLevel === undefined ? { codec: "gzip", level: opts.gzipLevel } : { codec: "zstd", level: opts.zstdLevel };
+}
+
+type Sealing = StoreArtifactOptions & { sealed: SealedArtifactKeys; compression: Compression | undefined; etags: UploadEtags | undefined };
 
 async function storeStream(opts: Sealing & { plaintext: Readable }): Promise<PutEverywhereResult> {
-  const { sealed, identity, contentEncoding, signal } = opts;
-  const encrypt = createEncryptStream({ dek: sealed.dek, dekId: sealed.dekId, ...identity, contentEncoding });
+  const { sealed, identity, compression, signal } = opts;
+  const encrypt = createEncryptStream({ dek: sealed.dek, dekId: sealed.dekId, ...identity, contentEncoding: compression?.codec ?? "none" });
   const source = new PassThrough({ highWaterMark: 1 << 20 });
-  const stages: NodeJS.ReadWriteStream[] = opts.gzipLevel === false ? [encrypt] : [createGzipStream({ level: opts.gzipLevel }), encrypt];
+  const stages: NodeJS.ReadWriteStream[] = compression ? [compressStream(compression), encrypt] : [encrypt];
   if (opts.etags) stages.push(UploadEtags.tap(opts.etags));
   // The chain runs while putEverywhere reads `source`; its failure (a database error mid-export)
   // destroys `source`, which makes putEverywhere abort every upload: nothing partial is kept.
@@ -178,9 +192,9 @@ async function storeStream(opts: Sealing & { plaintext: Readable }): Promise<Put
 }
 
 async function storeBytes(opts: Sealing & { plaintext: Buffer }): Promise<PutEverywhereResult> {
-  const { sealed, identity, contentEncoding } = opts;
-  const body = opts.gzipLevel === false ? opts.plaintext : await gzipBytes(opts.plaintext, { level: opts.gzipLevel });
-  const artifact = encryptBuffer({ dek: sealed.dek, dekId: sealed.dekId, ...identity, contentEncoding }, body);
+  const { sealed, identity, compression } = opts;
+  const body = compression ? await compressBytes(compression, opts.plaintext) : opts.plaintext;
+  const artifact = encryptBuffer({ dek: sealed.dek, dekId: sealed.dekId, ...identity, contentEncoding: compression?.codec ?? "none" }, body);
   opts.etags?.update(artifact);
   return putEverywhere({
     backends: opts.backends,

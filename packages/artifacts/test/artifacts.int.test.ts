@@ -1,15 +1,17 @@
 import { randomBytes } from "node:crypto";
+import { createReadStream } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Secret } from "@hesaab/config";
-import { KeyRing, TenantKeyStore, isCryptoError } from "@hesaab/crypto";
+import { KeyRing, TenantKeyStore, encryptBuffer, isCryptoError, readHeader } from "@hesaab/crypto";
 import { keysSidecarKey, metaSidecarKey, openBackend, readAll, readMetaSidecar, StorageError, type OpenedBackend, type StorageBackend } from "@hesaab/storage";
 import { freshDatabase, testProviderConfig, uniquePrefix, type FreshDatabase } from "@hesaab/testkit";
 import { migrate } from "@hesaab/db";
-import { stageArtifact, storeArtifact, verifyStaged, openStaged } from "../src";
+import { zstdBuffer } from "@hesaab/zstd";
+import { decryptArtifact, stageArtifact, storeArtifact, verifyStaged, openStaged } from "../src";
 
 let database: FreshDatabase;
 let keys: TenantKeyStore;
@@ -44,7 +46,7 @@ afterAll(async () => {
 // 2.2 MB, streamed in 64 KiB pieces as an export writes it: gzipped in three members with libdeflate (1 MiB each).
 const plaintext = Buffer.from("-- a tenant's SQL script\n" + "COPY t (a) FROM stdin;\n" + "x\tشرکت\n".repeat(200_000) + "\\.\n");
 
-async function store(tenantId: string) {
+async function store(tenantId: string, compression: { zstdLevel?: number } = {}) {
   const backupId = `bkp_${randomBytes(8).toString("hex")}`;
   const key = `${prefix}${backupId}.sql.gz.bkp1`;
   const stored = await storeArtifact({
@@ -54,11 +56,12 @@ async function store(tenantId: string) {
     backends,
     key,
     gzipLevel: 6,
+    ...compression,
     meta: { type: "tenant", createdAt: new Date(), manifest: { tables: 1, rows: 200_000 } },
   });
   return {
     stored,
-    ref: { key, sha256: stored.sha256, size: stored.size, identity: { kind: "tenant" as const, tenantId, backupId }, contentEncoding: "gzip" as const },
+    ref: { key, sha256: stored.sha256, size: stored.size, identity: { kind: "tenant" as const, tenantId, backupId } },
   };
 }
 
@@ -78,6 +81,55 @@ describe("artifacts", () => {
     expect(await verifyStaged({ staged, keyRing })).toBe(plaintext.length);
     expect((await readAll(await openStaged({ staged, keyRing }))).equals(plaintext)).toBe(true);
     await staged.remove();
+  });
+
+  it("zstd (BACKUP_COMPRESSION=zstd), streamed and in memory: the header and the meta sidecar say zstd, the read path decodes by the header", async () => {
+    const { stored, ref } = await store("tenant-z", { zstdLevel: 3 });
+    expect(stored.contentEncoding).toBe("zstd");
+    expect(await readMetaSidecar({ backend: b2.backend, artifactKey: ref.key })).toMatchObject({ contentEncoding: "zstd" });
+    const staged = await stageArtifact({ ref: { ...ref, plaintextBytes: plaintext.length }, backends, dir });
+    expect((await readHeader(createReadStream(staged.file))).contentEncoding).toBe("zstd");
+    expect(await verifyStaged({ staged, keyRing })).toBe(plaintext.length);
+    await staged.remove();
+
+    const backupId = `bkp_${randomBytes(8).toString("hex")}`;
+    const identity = { kind: "tenant" as const, tenantId: "tenant-z", backupId };
+    const key = `${prefix}${backupId}.sql.zst.bkp1`;
+    const small = plaintext.subarray(0, 100_000);
+    const inMemory = await storeArtifact({
+      plaintext: small,
+      identity,
+      keyRing,
+      backends,
+      key,
+      gzipLevel: 6,
+      zstdLevel: 3,
+      meta: { type: "tenant", createdAt: new Date() },
+    });
+    const ciphertext = await readAll(await b2.backend.get(key));
+    expect((await readHeader(ciphertext)).contentEncoding).toBe("zstd");
+    const decrypted = await readAll(
+      await decryptArtifact({
+        ciphertext: Readable.from([ciphertext]),
+        ref: { key, sha256: inMemory.sha256, size: inMemory.size, identity, sidecar: inMemory.sidecar },
+        keyRing,
+      }),
+    );
+    expect(decrypted.equals(small)).toBe(true);
+  });
+
+  it("a zstd plaintext that does not decode inside an authentic artifact: artifact_content_corrupt", async () => {
+    const identity = { kind: "tenant" as const, tenantId: "tenant-y", backupId: `bkp_${randomBytes(8).toString("hex")}` };
+    const frames = zstdBuffer(Buffer.from(randomBytes(300_000).toString("base64")), { level: 3 });
+    for (const body of [frames.subarray(0, frames.length - 1000), Buffer.concat([frames.subarray(0, 100), Buffer.alloc(64, 0xff), frames.subarray(164)])]) {
+      const sealed = await keyRing.sealNewArtifact(identity);
+      const artifact = encryptBuffer({ dek: sealed.dek, dekId: sealed.dekId, ...identity, contentEncoding: "zstd" }, body);
+      const ref = { key: "damaged.bkp1", sha256: "", size: artifact.length, identity, sidecar: sealed.sidecar };
+      await expect(readAll(await decryptArtifact({ ciphertext: Readable.from([artifact]), ref, keyRing }))).rejects.toMatchObject({
+        code: "artifact_content_corrupt",
+        message: expect.stringMatching(/damaged\.bkp1: the decrypted plaintext is not valid zstd/),
+      });
+    }
   });
 
   it("verification checks the plaintext's size against the recorded one", async () => {
@@ -135,7 +187,7 @@ describe("artifacts", () => {
     expect(sealed.dek.reveal().every((b) => b === 0)).toBe(true); // the data key was wiped
     for (const b of backends)
       expect(await readMetaSidecar({ backend: b, artifactKey: key })).toMatchObject({ backupId, size: stored.size, sha256: stored.sha256 });
-    const staged = await stageArtifact({ ref: { key, sha256: stored.sha256, size: stored.size, identity, contentEncoding: "gzip" }, backends, dir });
+    const staged = await stageArtifact({ ref: { key, sha256: stored.sha256, size: stored.size, identity }, backends, dir });
     expect((await readAll(await openStaged({ staged, keyRing }))).equals(plaintext)).toBe(true);
     await staged.remove();
 

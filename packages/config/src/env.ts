@@ -117,9 +117,12 @@ export const envPieces = {
     DISASTER_RETENTION_KEEP_WEEKLY: keepCount,
     DISASTER_RETENTION_KEEP_MONTHLY: keepCount,
   },
-  /** How a tenant backup is written: gzip level, and the column that marks a tenant's rows. */
+  /** How a tenant backup is written: its compression (codec and level), and the column that marks a tenant's rows. */
   tenantBackup: {
+    /** gzip (default) or zstd; restores read both, whatever this says (the artifact's header names its encoding). */
+    BACKUP_COMPRESSION: z.enum(["gzip", "zstd"], { error: (issue) => `must be gzip or zstd, got ${JSON.stringify(issue.input)}` }).default("gzip"),
     BACKUP_GZIP_LEVEL: z.coerce.number().int().min(1).max(9).default(6),
+    BACKUP_ZSTD_LEVEL: z.coerce.number().int().min(1).max(19).default(3),
     TENANT_COLUMN: z.string().default("tenant_id"),
     /**
      * Large tenants (tenant-backup `bounded.ts`): comma-separated tenant ids always backed up in the bounded

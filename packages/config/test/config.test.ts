@@ -52,6 +52,8 @@ describe("envPieces", () => {
     expect(env.BACKUP_RETENTION_KEEP_DAILY).toBe(0);
     expect(env.DISASTER_RETENTION_KEEP_MONTHLY).toBe(0);
     expect(env.BACKUP_GZIP_LEVEL).toBe(6);
+    expect(env.BACKUP_COMPRESSION).toBe("gzip");
+    expect(env.BACKUP_ZSTD_LEVEL).toBe(3);
     expect(env.TENANT_COLUMN).toBe("tenant_id");
     expect(env.STORAGE_DEEP_VERIFY_PERCENT).toBe(5);
     expect(env.HESAAB_DATA_DIR).toMatch(/hesaab$/);
@@ -60,6 +62,11 @@ describe("envPieces", () => {
   it("rejects a negative keep count and a gzip level out of range", () => {
     expect(() => parseEnv(schema, { BACKUP_RETENTION_KEEP_WEEKLY: "-1" })).toThrow(/BACKUP_RETENTION_KEEP_WEEKLY/);
     expect(() => parseEnv(schema, { BACKUP_GZIP_LEVEL: "10" })).toThrow(/BACKUP_GZIP_LEVEL/);
+    expect(() => parseEnv(schema, { BACKUP_ZSTD_LEVEL: "20" })).toThrow(/BACKUP_ZSTD_LEVEL/);
+  });
+  it("takes zstd as BACKUP_COMPRESSION, and refuses a codec it does not have, naming the allowed values", () => {
+    expect(parseEnv(schema, { BACKUP_COMPRESSION: "zstd" }).BACKUP_COMPRESSION).toBe("zstd");
+    expect(() => parseEnv(schema, { BACKUP_COMPRESSION: "brotli" })).toThrow('BACKUP_COMPRESSION: must be gzip or zstd, got "brotli"');
   });
 });
 

@@ -335,7 +335,7 @@ async function fetchDump(args: {
   try {
     plaintext = await decryptArtifact({
       ciphertext: read.stream,
-      ref: { key: part.key, sha256: part.sha256, size: part.size, identity, contentEncoding: "none", sidecar },
+      ref: { key: part.key, sha256: part.sha256, size: part.size, identity, sidecar },
       keyRing,
     });
   } catch (err) {
@@ -359,13 +359,7 @@ function stagePart({
   dir: string;
   signal?: AbortSignal | undefined;
 }) {
-  const ref: ArtifactRef = {
-    key: part.key,
-    sha256: part.sha256,
-    size: part.size,
-    identity,
-    contentEncoding: part.contentEncoding === "gzip" ? "gzip" : "none",
-  };
+  const ref: ArtifactRef = { key: part.key, sha256: part.sha256, size: part.size, identity };
   return stageArtifact({ ref, backends: [backend], dir, ...(signal ? { signal } : {}) });
 }
 

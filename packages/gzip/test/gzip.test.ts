@@ -1,41 +1,14 @@
 import { spawnSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import { Readable, Writable } from "node:stream";
-import { pipeline } from "node:stream/promises";
-import { setTimeout as sleep } from "node:timers/promises";
 import { gunzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
+import { bytesTakenUnread, copyText, failingSourceThrough, through } from "@hesaab/testkit/streams";
 import { createGzipStream, defaultGzipEngine, gzipBuffer, gzipBufferAsync, gzipBytes, gzipEngines } from "../src";
 
 /** CI (and anyone who sets it) must run the libdeflate engine; elsewhere zlib alone is a supported setup. */
 const requireLibdeflate = process.env.CI === "true" || process.env.HESAAB_REQUIRE_LIBDEFLATE === "1";
 
-/** COPY-like text with some randomness: compressible, and different in every chunk (order matters). */
-function copyText(bytes: number): Buffer {
-  const lines: string[] = [];
-  let size = 0;
-  for (let i = 0; size < bytes; i++) {
-    const line = `${i}\tinv-${i.toString(36)}\t${randomBytes(6).toString("hex")}\t${(i * 7.31).toFixed(2)}\t2026-11-${String((i % 28) + 1).padStart(2, "0")}\n`;
-    lines.push(line);
-    size += line.length;
-  }
-  return Buffer.from(lines.join("")).subarray(0, bytes);
-}
-
-async function gzipThrough(input: Buffer, opts: Parameters<typeof createGzipStream>[0], pieces = 64 * 1024): Promise<Buffer> {
-  const out: Buffer[] = [];
-  const chunks = Array.from({ length: Math.ceil(input.length / pieces) }, (_, i) => input.subarray(i * pieces, (i + 1) * pieces));
-  await pipeline(
-    Readable.from(chunks),
-    createGzipStream(opts),
-    new Writable({
-      write(chunk: Buffer, _encoding, callback) {
-        out.push(chunk);
-        callback();
-      },
-    }),
-  );
-  return Buffer.concat(out);
+async function gzipThrough(input: Buffer, opts: Parameters<typeof createGzipStream>[0], size = 64 * 1024): Promise<Buffer> {
+  return through(input, createGzipStream(opts), size);
 }
 
 /** gunzip, the command: an independent reader of multi-member gzip. */
@@ -89,36 +62,13 @@ describe("@hesaab/gzip", () => {
     });
 
     it("takes no more input than it can hand on while the reader is slow", async () => {
-      const gz = createGzipStream({ level: 1, engine, chunkSize: 256 * 1024 });
-      let produced = 0;
-      const source = Readable.from(
-        (function* () {
-          while (produced < 64 * 1024 * 1024) {
-            produced += 64 * 1024;
-            yield randomBytes(64 * 1024); // incompressible: the output is as large as the input
-          }
-        })(),
-      );
-      source.pipe(gz); // nobody reads gz
-      await sleep(500);
-      const stalledAt = produced;
-      await sleep(300);
-      expect(produced).toBe(stalledAt);
-      expect(produced).toBeLessThan(8 * 1024 * 1024);
-      source.destroy();
-      gz.destroy();
+      const { stalledAt, later } = await bytesTakenUnread(createGzipStream({ level: 1, engine, chunkSize: 256 * 1024 }));
+      expect(later).toBe(stalledAt);
+      expect(stalledAt).toBeLessThan(8 * 1024 * 1024);
     });
 
     it("passes a source's failure on", async () => {
-      const failing = Readable.from(
-        (async function* () {
-          yield copyText(300_000);
-          throw new Error("the export failed");
-        })(),
-      );
-      await expect(
-        pipeline(failing, createGzipStream({ level: 6, engine, chunkSize: 64 * 1024 }), new Writable({ write: (_c, _e, cb) => cb() })),
-      ).rejects.toThrow("the export failed");
+      await expect(failingSourceThrough(createGzipStream({ level: 6, engine, chunkSize: 64 * 1024 }), copyText(300_000))).rejects.toThrow("the export failed");
     });
   });
 

@@ -95,6 +95,12 @@ function keysFromCatalog({ record, ref }: { record: BackupRecord; ref: ArtifactP
   }
 }
 
+/** A tenant backup's compression as the catalog recorded it; backups from before zstd was an option are gzip. */
+function contentEncodingOf(record: BackupRecord): string {
+  const recorded = record.metadata?.contentEncoding;
+  return typeof recorded === "string" ? recorded : "gzip";
+}
+
 /** The description made from the catalog alone, when no provider has a good one. */
 function metaFromCatalog({ record, ref }: { record: BackupRecord; ref: ArtifactPartRef }): Buffer | undefined {
   if (record.backupType === "customer") return undefined;
@@ -109,7 +115,7 @@ function metaFromCatalog({ record, ref }: { record: BackupRecord; ref: ArtifactP
       createdAt: record.createdAt,
       size: ref.size,
       sha256: ref.sha256,
-      contentEncoding: record.backupType === "disaster" && ref.part === "data" ? "pg_dump-custom" : "gzip",
+      contentEncoding: record.backupType === "disaster" && ref.part === "data" ? "pg_dump-custom" : contentEncodingOf(record),
       manifest: {
         ...(typeof rows === "number" ? { rows } : {}),
         ...(tables && typeof tables === "object" ? { tables: Array.isArray(tables) ? tables.length : Object.keys(tables).length } : {}),

@@ -167,7 +167,7 @@ async function deepCheckCopy(args: {
   return { provider: backend.name, ok: true, plaintextBytes, bytesRead };
 }
 
-/** How to open one artifact of a record: its identity, encoding and the catalog's key sidecar (or the provider's). */
+/** How to open one artifact of a record: its identity and the catalog's key sidecar (or the provider's); its header says how it is compressed. */
 export function artifactRefFor(record: BackupRecord, part: ArtifactPartRef): ArtifactRef {
   const disaster = record.backupType === "disaster";
   return {
@@ -175,7 +175,6 @@ export function artifactRefFor(record: BackupRecord, part: ArtifactPartRef): Art
     sha256: part.sha256,
     size: part.size,
     identity: disaster ? { kind: "platform", tenantId: "", backupId: record.id } : { kind: "tenant", tenantId: record.tenantId ?? "", backupId: record.id },
-    contentEncoding: disaster && part.part === "data" ? "none" : "gzip",
     ...(part.keySidecar ? { sidecar: part.keySidecar as unknown as NonNullable<ArtifactRef["sidecar"]> } : {}),
     ...recordedPlaintext(record),
   };

@@ -66,7 +66,15 @@ const DAY_MS = 86_400_000;
 /** A tenant backup stored and recorded as @hesaab/tenant-backup does (small plaintext). */
 export async function storeTenantBackup(
   h: Harness,
-  opts: { tenantId: string; createdAt?: Date; purpose?: "scheduled" | "on_demand" | "pre_restore"; retentionDays?: number; bytes?: number },
+  opts: {
+    tenantId: string;
+    createdAt?: Date;
+    purpose?: "scheduled" | "on_demand" | "pre_restore";
+    retentionDays?: number;
+    bytes?: number;
+    /** BACKUP_COMPRESSION=zstd at this level (gzip otherwise). */
+    zstdLevel?: number;
+  },
 ): Promise<BackupRecord> {
   const createdAt = opts.createdAt ?? new Date();
   const backupId = newId("bkp", createdAt.getTime());
@@ -90,6 +98,7 @@ export async function storeTenantBackup(
     backends: h.backends,
     key,
     gzipLevel: 6,
+    zstdLevel: opts.zstdLevel,
     // purpose and period in the sidecar, as tenant-backup writes them (a rebuilt catalog keeps them)
     meta: { type: "tenant", createdAt, manifest: { tables: 1, rows: 1, purpose, period: null } },
   });
@@ -99,7 +108,7 @@ export async function storeTenantBackup(
       ...storedArtifactColumns({ key, stored }),
       completedAt: new Date(),
       expiresAt: new Date(createdAt.getTime() + (opts.retentionDays ?? 30) * DAY_MS),
-      metadata: { key, rows: 1, plaintextBytes: plaintext.length },
+      metadata: { key, rows: 1, plaintextBytes: plaintext.length, contentEncoding: stored.contentEncoding },
     },
   }))!;
 }

@@ -127,6 +127,21 @@ describe("replicateArtifact", () => {
     expect(alerts.rows.map((r) => r.code)).toContain("backup_lost");
   });
 
+  it("a zstd backup whose descriptions are gone everywhere: the one rebuilt from the catalog says zstd", async () => {
+    const record = await storeTenantBackup(h, { tenantId: "t-zstd-meta", zstdLevel: 3 });
+    const [part] = recordParts(record);
+    for (const b of h.backends) {
+      const keys = await readAll(await b.get(keysSidecarKey(part!.key)));
+      await b.put(keysSidecarKey(part!.key), keys, { metadata: { [META_METADATA]: Buffer.from("{}").toString("base64url") } });
+    }
+    await replicateArtifact({ ...deps(), record: record.id });
+    for (const b of h.backends)
+      expect(await readMetaSidecar({ backend: b, artifactKey: part!.key })).toMatchObject({
+        contentEncoding: "zstd",
+        manifest: { regeneratedFrom: "catalog" },
+      });
+  });
+
   it("a disaster backup: both artifacts and their sidecars are replicated", async () => {
     h.b2.faults!.failAlways("put");
     let record;
@@ -146,8 +161,9 @@ describe("replicateArtifact", () => {
 describe("deep verification", () => {
   it("decrypts each provider's copy; skips a type whose keys are not configured", async () => {
     const tenant = await storeTenantBackup(h, { tenantId: "t-deep" });
+    const zstd = await storeTenantBackup(h, { tenantId: "t-deep-zstd", zstdLevel: 3 }); // decoded as its header says
     const disaster = await storeDisasterBackup(h);
-    for (const record of [tenant, disaster]) {
+    for (const record of [tenant, zstd, disaster]) {
       const result = await verifyBackup({ ...deps(), record: record.id, deep: true });
       expect(result.deep!.providers.map((p) => [p.provider, p.ok])).toEqual([
         ["b2", true],

@@ -21,7 +21,7 @@ import {
   type TenantScreening,
   ROW_CHECKSUM_ALGORITHM,
 } from "@hesaab/tenant-data";
-import { type TenantBackupDeps, readPool } from "./tenant-backup-deps";
+import { backupCompression, type TenantBackupDeps, readPool } from "./tenant-backup-deps";
 import { TenantBackupError } from "./errors";
 import { noProviderTook, publishSpooled, spoolArtifact, spooledColumns } from "./spool";
 import { type BoundedReason, boundedManifest, boundedMetadata, sizeOrTimeFailure, sqlStateIn, startsBounded } from "./bounded";
@@ -251,7 +251,7 @@ async function runBackup(
       identity: { kind: "tenant" as const, tenantId: opts.tenantId, backupId },
       keyRing: deps.keyRing,
       key,
-      gzipLevel: deps.gzipLevel,
+      ...backupCompression(deps),
       // `key` holds the backup id minted above: no provider can have it, so no head per provider.
       freshKey: true,
       meta: artifactMeta(opts, createdAt, () => summary),
@@ -355,6 +355,8 @@ export function finishedColumns(o: {
       ...record.metadata,
       rows: summary.rows,
       plaintextBytes: summary.bytes,
+      // what the artifact's header says too: a meta sidecar regenerated from the catalog needs it
+      contentEncoding: o.stored.contentEncoding,
       schemaFingerprint: summary.schemaFingerprint,
       tables: Object.fromEntries(summary.tables.map((t) => [t.name, t.rows])),
       checksums: Object.fromEntries(summary.tables.map((t) => [t.name, t.checksum])),

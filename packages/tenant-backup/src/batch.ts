@@ -23,7 +23,7 @@ import {
 } from "./backup";
 import { noProviderTook, publishSpooled, spoolArtifact, spooledColumns } from "./spool";
 import { largerThan, sizeOrTimeFailure } from "./bounded";
-import { type TenantBackupDeps, readPool } from "./tenant-backup-deps";
+import { backupCompression, type TenantBackupDeps, readPool } from "./tenant-backup-deps";
 
 export interface BackupTenantsOptions extends Omit<BackupTenantOptions, "tenantId" | "onProgress"> {
   tenantIds: string[];
@@ -275,7 +275,7 @@ async function runBatch(deps: TenantBackupDeps, opts: BackupTenantsOptions, repo
             sealed: keys,
             backends: deps.backends,
             key: record.metadata.key,
-            gzipLevel: deps.gzipLevel,
+            ...backupCompression(deps),
             freshKey: true,
             meta: artifactMeta(opts, record.createdAt, () => summary),
             signal: opts.signal,
@@ -293,7 +293,7 @@ async function runBatch(deps: TenantBackupDeps, opts: BackupTenantsOptions, repo
               identity: { kind: "tenant" as const, tenantId: record.tenantId, backupId: record.id },
               keyRing: deps.keyRing,
               key: record.metadata.key,
-              gzipLevel: deps.gzipLevel,
+              ...backupCompression(deps),
               meta: artifactMeta(opts, record.createdAt, () => summary),
               signal: opts.signal,
             };

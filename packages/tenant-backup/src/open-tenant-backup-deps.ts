@@ -4,6 +4,7 @@ import { KeyRing, TenantKeyStore } from "@hesaab/crypto";
 import { openCatalog, openPool } from "@hesaab/db";
 import { openBackend, openSpool, providersFromEnv, type ProviderEnv } from "@hesaab/storage";
 import type { DiscoverOptions } from "@hesaab/tenant-data";
+import { zstdUnavailable } from "@hesaab/zstd";
 import type { TenantBackupDeps } from "./tenant-backup-deps";
 
 export interface TenantBackupEnv extends ProviderEnv {
@@ -16,6 +17,9 @@ export interface TenantBackupEnv extends ProviderEnv {
   DATABASE_CONNECT_TIMEOUT_MS?: number | undefined;
   /** The local spool (see `spool.ts`): both set (a cap above 0), or no spool (a backup no provider took then fails, retryable). */
   HESAAB_SPOOL_DIR?: string | undefined;
+  /** How backups compress (see TenantBackupDeps.compression); gzip when unset. zstd needs an engine here: checked at once. */
+  BACKUP_COMPRESSION?: "gzip" | "zstd" | undefined;
+  BACKUP_ZSTD_LEVEL?: number | undefined;
   HESAAB_SPOOL_MAX_BYTES?: number | undefined;
   /** Large tenants (see `bounded.ts`): named tenants, the size threshold, the page size. */
   BACKUP_BOUNDED_TENANTS?: string[] | undefined;
@@ -58,6 +62,11 @@ export function openTenantBackupDeps({
    */
   units?: number | undefined;
 }): TenantBackupDeps & { tenantKeys: TenantKeyStore; close(): Promise<void> } {
+  const compression = env.BACKUP_COMPRESSION ?? "gzip";
+  const noZstd = compression === "zstd" ? zstdUnavailable() : undefined;
+  // at startup, before any backup runs: not at 2 a.m., on the first tenant
+  if (noZstd)
+    throw new ConfigError({ code: "config_invalid", message: "BACKUP_COMPRESSION is zstd, but this process cannot compress with zstd", hint: noZstd });
   const backends = providersFromEnv(env, TENANT_BACKUP_UPLOAD).map((backend) => openBackend({ backend }).backend);
   if (backends.length === 0) {
     throw new ConfigError({
@@ -81,6 +90,8 @@ export function openTenantBackupDeps({
     backends,
     retentionDays: env.BACKUP_RETENTION_DAYS,
     gzipLevel,
+    compression,
+    zstdLevel: env.BACKUP_ZSTD_LEVEL,
     discover,
     workDir,
     publish,

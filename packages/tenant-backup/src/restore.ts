@@ -344,7 +344,6 @@ export function artifactRef(record: BackupRecord): ArtifactRef {
     sha256: record.checksum,
     size: record.fileSize,
     identity: { kind: "tenant", tenantId: record.tenantId, backupId: record.id },
-    contentEncoding: "gzip",
     sidecar: (record.keySidecar ?? undefined) as ArtifactRef["sidecar"],
     ...recordedPlaintext(record),
   };

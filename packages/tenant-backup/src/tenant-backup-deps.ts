@@ -25,6 +25,13 @@ export interface TenantBackupDeps {
   backends: StorageBackend[];
   retentionDays: number;
   gzipLevel: number;
+  /**
+   * How backups compress their plaintext (BACKUP_COMPRESSION): gzip (default) or zstd. Restores read
+   * either, whatever this says: the artifact's header names its encoding.
+   */
+  compression?: "gzip" | "zstd" | undefined;
+  /** zstd's level, 1-19 (BACKUP_ZSTD_LEVEL, default 3), when `compression` is zstd. */
+  zstdLevel?: number | undefined;
   /** Discovery settings (tenant column, include/exclude). */
   discover?: DiscoverOptions | undefined;
   /** Where restores stage downloaded artifacts. */
@@ -47,4 +54,12 @@ export interface TenantBackupDeps {
 /** Where backups, exports and discovery read: the standby when there is one. */
 export function readPool(deps: Pick<TenantBackupDeps, "platform" | "platformRead">): pg.Pool {
   return deps.platformRead ?? deps.platform;
+}
+
+/** The compression settings of storeArtifact for a tenant backup: gzip at `gzipLevel`, or zstd at `zstdLevel` (3 unless set). */
+export function backupCompression(deps: Pick<TenantBackupDeps, "gzipLevel" | "compression" | "zstdLevel">): {
+  gzipLevel: number;
+  zstdLevel: number | undefined;
+} {
+  return { gzipLevel: deps.gzipLevel, zstdLevel: deps.compression === "zstd" ? (deps.zstdLevel ?? 3) : undefined };
 }

@@ -176,7 +176,7 @@ async function main(): Promise<void> {
       meta: { type: "tenant", createdAt: new Date() },
     });
     await keys.close();
-    const ref: ArtifactRef = { key: stored.key, sha256: stored.sha256, size: stored.size, identity, contentEncoding: "gzip", sidecar: stored.sidecar };
+    const ref: ArtifactRef = { key: stored.key, sha256: stored.sha256, size: stored.size, identity, sidecar: stored.sidecar };
 
     if (replace && fkIndexes && plan.unindexedForeignKeys.length > 0) {
       log(`adding the ${plan.unindexedForeignKeys.length} foreign-key indexes discovery reports missing …`);

@@ -100,6 +100,8 @@ export interface ToolRun {
   bytes: number;
   /** Peak RSS of the command's largest process (MiB), when GNU time is installed (`apt-get install time`). */
   peakRssMiB: number | undefined;
+  /** CPU seconds (user + system) of the command and its children, with GNU time too: what a shared machine's noise touches least. */
+  cpuSeconds: number | undefined;
   /** What the command printed, when asked for (`stdout: true`). */
   stdout: string;
 }
@@ -108,12 +110,12 @@ const GNU_TIME = "/usr/bin/time";
 
 /**
  * Runs a shell command line (bash, pipefail) and times it. Its peak RSS is the kernel's maxrss of
- * its largest process, read by GNU time. Throws with the command's stderr when it fails.
+ * its largest process, and its CPU time that of all of them, read by GNU time. Throws with the command's stderr when it fails.
  */
 export function timedTool(command: string, opts: { output?: string; env?: Record<string, string>; stdout?: boolean } = {}): ToolRun {
   const rssFile = path.join(os.tmpdir(), `bench-rss-${process.pid}-${Date.now()}`);
   const withTime = existsSync(GNU_TIME);
-  const argv = withTime ? [GNU_TIME, "-f", "%M", "-o", rssFile, "bash", "-o", "pipefail", "-c", command] : ["bash", "-o", "pipefail", "-c", command];
+  const argv = withTime ? [GNU_TIME, "-f", "%M %U %S", "-o", rssFile, "bash", "-o", "pipefail", "-c", command] : ["bash", "-o", "pipefail", "-c", command];
   const started = performance.now();
   const r = spawnSync(argv[0]!, argv.slice(1), {
     encoding: "utf8",
@@ -124,12 +126,14 @@ export function timedTool(command: string, opts: { output?: string; env?: Record
   const seconds = (performance.now() - started) / 1000;
   if (r.status !== 0) throw new Error(`command failed (${r.status}): ${command}\n${r.stderr}`);
   let peakRssMiB: number | undefined;
+  let cpuSeconds: number | undefined;
   if (withTime) {
-    const kb = Number(readFileSync(rssFile, "utf8").trim().split("\n").pop());
-    if (Number.isFinite(kb)) peakRssMiB = kb / 1024;
+    const [kb, user, system] = readFileSync(rssFile, "utf8").trim().split("\n").pop()!.split(" ").map(Number);
+    if (Number.isFinite(kb)) peakRssMiB = kb! / 1024;
+    if (Number.isFinite(user) && Number.isFinite(system)) cpuSeconds = user! + system!;
     rmSync(rssFile, { force: true });
   }
-  return { seconds, bytes: opts.output ? statSync(opts.output).size : 0, peakRssMiB, stdout: r.stdout ?? "" };
+  return { seconds, bytes: opts.output ? statSync(opts.output).size : 0, peakRssMiB, cpuSeconds, stdout: r.stdout ?? "" };
 }
 
 /** This process's peak RSS so far (MiB): call it in the child that ran one of our phases. */

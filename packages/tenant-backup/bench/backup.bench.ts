@@ -96,8 +96,9 @@ function parsePhase(phase: Phase): PhaseSpec {
 }
 
 /** The deps a codec sets (a new codec is one more case here). */
-function codecDeps(codec: string | undefined): Pick<TenantBackupDeps, "gzipLevel"> {
+function codecDeps(codec: string | undefined): Pick<TenantBackupDeps, "gzipLevel" | "compression" | "zstdLevel"> {
   if (codec === undefined || codec === "gzip") return { gzipLevel: 6 };
+  if (codec === "zstd") return { gzipLevel: 6, compression: "zstd", zstdLevel: 3 };
   throw new Error(`codec ${codec} is not wired into the backup bench: add it to codecDeps()`);
 }
 
@@ -408,12 +409,15 @@ async function main(): Promise<void> {
     const runs = {
       a: [] as ToolRun[],
       b: [] as ToolRun[],
+      bZstd: [] as ToolRun[],
       c: [] as ToolRun[],
       d: [] as PhaseResult[],
       dFs: [] as PhaseResult[],
       s: [] as PhaseResult[],
       e: [] as PhaseResult[],
       eFs: [] as PhaseResult[],
+      dZstd: [] as PhaseResult[],
+      eZstd: [] as PhaseResult[],
     };
     const onFs = async (phase: Phase): Promise<PhaseResult> => {
       mkdirSync(cfg.fsRoot, { recursive: true });
@@ -432,6 +436,13 @@ async function main(): Promise<void> {
         timedTool(`${psql} -f ${q(toStdout)} | gzip -6 | openssl enc -aes-256-ctr -pbkdf2 -pass pass:${OPENSSL_PASS} -out ${q(encFile)}`, { output: encFile }),
       );
       rmSync(encFile, { force: true });
+      log(`(b') psql \\copy | zstd -3 | openssl enc -aes-256-ctr -pbkdf2 > file${of}`);
+      runs.bZstd.push(
+        timedTool(`${psql} -f ${q(toStdout)} | zstd -3 -q | openssl enc -aes-256-ctr -pbkdf2 -pass pass:${OPENSSL_PASS} -out ${q(encFile)}`, {
+          output: encFile,
+        }),
+      );
+      rmSync(encFile, { force: true });
       log(`(c) pg_dump -Fc of the whole database${of}`);
       runs.c.push(timedTool(`pg_dump -Fc -d ${q(platformDb.url)} -f ${q(dumpFile)}`, { output: dumpFile }));
       rmSync(dumpFile, { force: true });
@@ -441,6 +452,9 @@ async function main(): Promise<void> {
       runs.s.push(await inChild("small", cfg));
       log(`(e) our backup of every active tenant, ${CONCURRENCY} at once${of}`);
       runs.e.push(await inChild("all", cfg));
+      log(`    tenant #1 and every active tenant again, BACKUP_COMPRESSION=zstd (level 3)${of}`);
+      runs.dZstd.push(await inChild("large:zstd", cfg));
+      runs.eZstd.push(await inChild("all:zstd", cfg));
       if (!skipFs) {
         log(`    tenant #1 and every active tenant again, to two fs backends${of}`);
         runs.dFs.push(await onFs("large-fs"));
@@ -459,17 +473,23 @@ async function main(): Promise<void> {
       rows: [
         toolRow("(a) psql \\copy → /dev/null", runs.a, large.bytes),
         toolRow("(b) psql \\copy | gzip -6 | openssl enc → file", runs.b, large.bytes),
+        toolRow("(b') psql \\copy | zstd -3 | openssl enc → file", runs.bZstd, large.bytes),
         toolRow("(c) pg_dump -Fc, whole database → file", runs.c),
         phaseRow("(d) ours: tenant #1 → B2 + R2 (s3rver)", runs.d, large.bytes),
         ...(skipFs ? [] : [phaseRow("    ours: tenant #1 → two fs backends", runs.dFs, large.bytes)]),
         phaseRow("    ours: smallest tenant → B2 + R2", runs.s),
         phaseRow("(e) ours: every active tenant → B2 + R2", runs.e),
         ...(skipFs ? [] : [phaseRow("    ours: every active tenant → two fs backends", runs.eFs)]),
+        phaseRow("(d) with zstd 3: tenant #1 → B2 + R2", runs.dZstd, large.bytes),
+        phaseRow("(e) with zstd 3: every active tenant → B2 + R2", runs.eZstd),
       ],
       ratios: [
         { name: "d/a", what: "ours, tenant #1 ÷ psql \\copy", values: perRound(runs.d, runs.a) },
         { name: "d/b", what: "ours, tenant #1 ÷ psql | gzip | openssl", values: perRound(runs.d, runs.b), target: 1.0 },
         { name: "e/c", what: "ours, every tenant ÷ pg_dump -Fc", values: perRound(runs.e, runs.c), target: 1.5 },
+        { name: "d/a zstd", what: "ours with zstd 3, tenant #1 ÷ psql \\copy", values: perRound(runs.dZstd, runs.a) },
+        { name: "d/b' zstd", what: "the same ÷ psql | zstd -3 | openssl", values: perRound(runs.dZstd, runs.bZstd), target: 1.0 },
+        { name: "e/c zstd", what: "ours with zstd 3, every tenant ÷ pg_dump -Fc", values: perRound(runs.eZstd, runs.c) },
         ...(skipFs
           ? []
           : [

@@ -110,7 +110,8 @@ export function restoreDump({ file, targetUrl, jobs = 2, clean = false, owners =
     child.once("error", (err) => reject(new DrError({ code: "dr_restore_failed", message: `${what} could not run: ${err.message}`, cause: err })));
     child.once("close", (code, sig) => {
       if (code === 0) resolve();
-      else reject(new DrError({ code: "dr_restore_failed", message: `${what} into ${redactUrl(targetUrl)} failed (${sig ?? `exit ${code}`}): ${stderr.trim()}` }));
+      else
+        reject(new DrError({ code: "dr_restore_failed", message: `${what} into ${redactUrl(targetUrl)} failed (${sig ?? `exit ${code}`}): ${stderr.trim()}` }));
     });
   });
 }

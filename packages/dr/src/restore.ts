@@ -20,15 +20,16 @@ import { createMissingRoles, type RolesReport } from "./roles";
  * A restore from nothing but the buckets and DR_MASTER_KEYS:
  *
  *     target probed: reachable, empty (else refused, naming some of its tables)
- *     listing of disaster/ in every provider (meta sidecars) → the backup (by id, or the newest complete one)
- *     for each provider holding a complete copy, preferred first, until one works:
+ *       ║ beside it: listing of disaster/ in every provider (meta sidecars) → the backup (by id, or the newest complete one)
+ *     for each provider holding a complete copy, preferred first, until one works, both parts at once:
  *         config part: download (SHA-256 + size checked) → authenticated decrypt → bundle + manifest
  *         data part:   download (SHA-256 + size checked) → authenticated decrypt to a temp file (every tag, the final chunk)
  *     ── nothing has touched the target until here ──
  *     the backup's roles the target server lacks created (existing ones left alone)
  *     create the target database if it does not exist
- *     pg_restore -j N from the temp file (objects owned by their roles again; `roles: skip`: by the restoring user)
- *     row counts of every table compared with the manifest; configuration files written to --config-dir
+ *     pg_restore -j N of definitions and data from the temp file (objects owned by their roles again; `roles: skip`: by the restoring user)
+ *     pg_restore -j N of post-data (indexes, constraints, grants) ║ beside it: row counts of every table
+ *     counts compared with the manifest; configuration files written to --config-dir
  *
  * A provider that is down, misses the backup, or serves a corrupt, truncated or undecryptable copy
  * is recorded in the report and the next one is used.

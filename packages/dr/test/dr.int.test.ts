@@ -307,7 +307,11 @@ describe("a restore whose target misbehaves while pg_restore runs", () => {
   it("a table that loses its rows on the way in: the counts, taken beside the post-data step, report it", async () => {
     const target = await freshDatabase("dr_lossy");
     try {
-      await onCreateTable(target.url, "public.invoice_line_taxes", "create trigger lose_rows before insert on public.invoice_line_taxes for each row execute function public.hesaab_test_lose_row()");
+      await onCreateTable(
+        target.url,
+        "public.invoice_line_taxes",
+        "create trigger lose_rows before insert on public.invoice_line_taxes for each row execute function public.hesaab_test_lose_row()",
+      );
       const report = await restorePlatform({ backupId: backup.backupId, backends, keyRing, targetUrl: target.url, root });
       expect(report).toMatchObject({ ok: false, mismatches: 1 });
       expect(report.tables.filter((t) => !t.ok)).toEqual([

@@ -278,8 +278,7 @@ describe("a restore that cannot verify touches nothing", () => {
   });
 
   it("with a tampered artifact whose meta sidecar was rewritten to match (only the authenticated decrypt can tell)", async () => {
-    const own = await backupPlatform({ platformUrl: source.db.url, keyRing, backends, root: uniquePrefix("dr-tamper") });
-    const ownRoot = own.data.location.slice(0, -own.data.key.length);
+    const { own, ownRoot } = await ownBackup("dr-tamper");
     const target = await freshDatabase("dr_tamper");
     try {
       for (const b of backends) {
@@ -342,8 +341,7 @@ describe("a restore whose target misbehaves while pg_restore runs", () => {
   });
 
   it("a copy whose config part is corrupt: its data download is stopped and the other provider serves the backup", async () => {
-    const own = await backupPlatform({ platformUrl: source.db.url, keyRing, backends, root: uniquePrefix("dr-badconfig") });
-    const ownRoot = own.data.location.slice(0, -own.data.key.length);
+    const { own, ownRoot } = await ownBackup("dr-badconfig");
     const target = await freshDatabase("dr_badconfig");
     try {
       const bytes = await readAll(await b2.backend.get(own.config.location));
@@ -391,6 +389,12 @@ describe("a failed backup leaves no completed record", () => {
     expect(await listBackupRecords(catalog.db, { type: "disaster" })).toHaveLength(before);
   });
 });
+
+/** A backup of the source of its own, under its own root (for tests that tamper with its objects). */
+async function ownBackup(label: string): Promise<{ own: DisasterBackupResult; ownRoot: string }> {
+  const own = await backupPlatform({ platformUrl: source.db.url, keyRing, backends, root: uniquePrefix(label) });
+  return { own, ownRoot: own.data.location.slice(0, -own.data.key.length) };
+}
 
 async function adminQueryOn(url: string, sql: string): Promise<void> {
   const { default: pg } = await import("pg");

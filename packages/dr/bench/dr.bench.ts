@@ -9,8 +9,9 @@
 //   restore anchors: (R1) `pg_restore -jN` of the plain dump on local disk (shown for continuity)
 //                    (R2) the encrypted file downloaded from one endpoint by the SDK script, piped
 //                         through `openssl enc -d` to a file, then `pg_restore -jN`
-//   ours:            restorePlatform: listing → download + SHA-256 + authenticated decrypt to a temp
-//                    file in one pass → pg_restore -jN → row counts of every table checked
+//   ours:            restorePlatform: listing → both parts downloaded at once, the data part + SHA-256
+//                    + authenticated decrypt to a temp file in one pass → pg_restore -jN of definitions
+//                    and data, then of post-data with the exact row counts beside it
 //
 // Targets: ours ÷ A2 ≤ 1.1 and ours ÷ R2 ≤ 1.1, each a median over BENCH_ROUNDS rounds (a ratio per
 // round, order alternating). Every row has a peak RSS: the stock tools' largest process (GNU time),
@@ -275,7 +276,7 @@ const s = (ms: unknown) => `${(Number(ms) / 1000).toFixed(2)} s`;
 const backupNote = (r: PhaseResult) =>
   `last: artifact ${mb(Number(r.detail.artifactBytes))}, dump+upload ${s(r.detail.dump)}, config+proof ${s(r.detail.configAndVerify)}, CPU ${r.cpuSeconds.toFixed(2)} s; ${String(r.detail.verifiedBy)}`;
 const restoreNote = (r: PhaseResult) =>
-  `last: fetch ${s(r.detail.fetch)}, pg_restore ${s(r.detail.restore)}, counts ${s(r.detail.check)}, CPU ${r.cpuSeconds.toFixed(2)} s`;
+  `last: fetch ${s(r.detail.fetch)}, pg_restore ${s(r.detail.restore)} (counts ${s(r.detail.check)} beside its post-data step), CPU ${r.cpuSeconds.toFixed(2)} s`;
 
 async function parent(): Promise<void> {
   const rounds = benchRounds();

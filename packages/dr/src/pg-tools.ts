@@ -71,6 +71,9 @@ export function dumpDatabase({ url, snapshot, signal }: DumpOptions): Readable {
   return out;
 }
 
+/** pg_dump's sections: definitions, table data, then what is built over the data (indexes, constraints, triggers, grants). */
+export type DumpSection = "pre-data" | "data" | "post-data";
+
 export interface RestoreOptions {
   file: string;
   targetUrl: string;
@@ -79,11 +82,14 @@ export interface RestoreOptions {
   clean?: boolean;
   /** Give objects their owners back (the roles must exist); otherwise the restoring user owns everything (`--no-owner`). */
   owners?: boolean;
+  /** Only these sections (`--section`); default all. */
+  sections?: DumpSection[];
   signal?: AbortSignal | undefined;
 }
 
 /** `pg_restore -j N` of a custom-format dump file into `targetUrl` (which must exist). */
-export function restoreDump({ file, targetUrl, jobs = 2, clean = false, owners = false, signal }: RestoreOptions): Promise<void> {
+export function restoreDump({ file, targetUrl, jobs = 2, clean = false, owners = false, sections = [], signal }: RestoreOptions): Promise<void> {
+  const what = sections.length > 0 ? `pg_restore --section=${sections.join(",")}` : "pg_restore";
   return new Promise((resolve, reject) => {
     const args = [
       "--no-password",
@@ -91,6 +97,7 @@ export function restoreDump({ file, targetUrl, jobs = 2, clean = false, owners =
       ...(owners ? [] : ["--no-owner"]),
       `--jobs=${jobs}`,
       ...(clean ? ["--clean", "--if-exists"] : []),
+      ...sections.map((section) => `--section=${section}`),
       "-d",
       decodeURIComponent(new URL(targetUrl).pathname.slice(1)),
       file,
@@ -100,13 +107,11 @@ export function restoreDump({ file, targetUrl, jobs = 2, clean = false, owners =
     child.stderr.setEncoding("utf8").on("data", (d: string) => {
       stderr = (stderr + d).slice(-4000);
     });
-    child.once("error", (err) => reject(new DrError({ code: "dr_restore_failed", message: `pg_restore could not run: ${err.message}`, cause: err })));
+    child.once("error", (err) => reject(new DrError({ code: "dr_restore_failed", message: `${what} could not run: ${err.message}`, cause: err })));
     child.once("close", (code, sig) => {
       if (code === 0) resolve();
       else
-        reject(
-          new DrError({ code: "dr_restore_failed", message: `pg_restore into ${redactUrl(targetUrl)} failed (${sig ?? `exit ${code}`}): ${stderr.trim()}` }),
-        );
+        reject(new DrError({ code: "dr_restore_failed", message: `${what} into ${redactUrl(targetUrl)} failed (${sig ?? `exit ${code}`}): ${stderr.trim()}` }));
     });
   });
 }

@@ -11,24 +11,25 @@ import { keysSidecarKey, readAll, readWithFailover, withKeyPrefix, type StorageB
 import { parseConfigBundle, writeConfigBundle, type ConfigBundle } from "./config-bundle";
 import { describe } from "./describe";
 import { DrError } from "./errors";
-import { findDisasterBackup, type DisasterBackupEntry, type DisasterPartCopy } from "./list";
+import { findDisasterBackup, type DisasterBackupCopy, type DisasterBackupEntry, type DisasterPartCopy } from "./list";
 import { compareCounts, countRowsOf, parseManifest, type DrManifest, type ManifestComparison } from "./manifest";
-import { createDatabase, probeDatabase, restoreDump } from "./pg-tools";
+import { createDatabase, probeDatabase, restoreDump, type DumpSection } from "./pg-tools";
 import { createMissingRoles, type RolesReport } from "./roles";
 
 /**
  * A restore from nothing but the buckets and DR_MASTER_KEYS:
  *
  *     target probed: reachable, empty (else refused, naming some of its tables)
- *     listing of disaster/ in every provider (meta sidecars) → the backup (by id, or the newest complete one)
- *     for each provider holding a complete copy, preferred first, until one works:
+ *       ║ beside it: listing of disaster/ in every provider (meta sidecars) → the backup (by id, or the newest complete one)
+ *     for each provider holding a complete copy, preferred first, until one works, both parts at once:
  *         config part: download (SHA-256 + size checked) → authenticated decrypt → bundle + manifest
  *         data part:   download (SHA-256 + size checked) → authenticated decrypt to a temp file (every tag, the final chunk)
  *     ── nothing has touched the target until here ──
  *     the backup's roles the target server lacks created (existing ones left alone)
  *     create the target database if it does not exist
- *     pg_restore -j N from the temp file (objects owned by their roles again; `roles: skip`: by the restoring user)
- *     row counts of every table compared with the manifest; configuration files written to --config-dir
+ *     pg_restore -j N of definitions and data from the temp file (objects owned by their roles again; `roles: skip`: by the restoring user)
+ *     pg_restore -j N of post-data (indexes, constraints, grants) ║ beside it: row counts of every table
+ *     counts compared with the manifest; configuration files written to --config-dir
  *
  * A provider that is down, misses the backup, or serves a corrupt, truncated or undecryptable copy
  * is recorded in the report and the next one is used.
@@ -108,12 +109,10 @@ export async function restorePlatform(opts: RestorePlatformOptions): Promise<Res
   const progress = (phase: RestorePhase, provider?: string) => opts.onProgress?.({ phase, ...(provider ? { provider } : {}) });
   const { signal } = opts;
 
-  // The target first: refusing takes a second, not a download.
+  // The target's probe beside the listing: a refusal still comes before any download, and wins over a listing's failure.
   progress("probing");
-  const probe = await checkTarget(opts);
-
   progress("listing");
-  const { entry, failures } = await locateBackup({ opts, backends, signal });
+  const [probe, { entry, failures }] = await both(checkTarget(opts), locateBackup({ opts, backends, signal }));
 
   const work = await mkdtemp(path.join(opts.workDir ?? os.tmpdir(), "hesaab-dr-restore-"));
   try {
@@ -125,14 +124,9 @@ export async function restorePlatform(opts: RestorePlatformOptions): Promise<Res
     // Everything is verified: only now is the target touched.
     progress("restoring", fetched.provider);
     const restoreStarted = Date.now();
-    const { roles, createdDatabase } = await restoreInto({ opts, probe, fetched, signal });
+    const { roles, createdDatabase, actual, checkMs } = await restoreInto({ opts, probe, fetched, signal, progress });
     const restoreMs = Date.now() - restoreStarted;
-
-    progress("checking");
-    const checkStarted = Date.now();
-    const actual = await countRowsOf({ url: opts.targetUrl, tables: Object.keys(fetched.manifest.tables), connections: Math.min(2, opts.jobs ?? 2) });
     const comparison: ManifestComparison = compareCounts({ manifest: fetched.manifest, actual });
-    const checkMs = Date.now() - checkStarted;
 
     let written: string[] = [];
     if (opts.configDir) {
@@ -224,33 +218,73 @@ async function locateBackup({
   return { entry, failures };
 }
 
-/** Everything is verified: only now is the target touched (roles, the database, pg_restore). */
+/**
+ * Everything is verified: only now is the target touched (roles, the database, pg_restore), and the
+ * restored rows counted. pg_restore runs in two steps: definitions and data, then the post-data
+ * section (indexes, constraints, triggers, grants) while the exact counts run beside it: they need
+ * only the data, and the tables are still in the cache. A count waits for (or holds back) a
+ * constraint's lock on its table a moment: nothing more. Over a database that is not empty
+ * (`--clean`), pg_restore runs in one step: its drops must take constraints away before the tables
+ * they join, which sections run one by one cannot do; the counts follow it.
+ */
 async function restoreInto({
   opts,
   probe,
   fetched,
   signal,
+  progress,
 }: {
   opts: RestorePlatformOptions;
   probe: { exists: boolean; objects: string[] };
   fetched: Fetched;
   signal: AbortSignal | undefined;
-}): Promise<{ roles: RolesReport | null; createdDatabase: boolean }> {
+  progress: (phase: RestorePhase) => void;
+}): Promise<{ roles: RolesReport | null; createdDatabase: boolean; actual: Record<string, number>; checkMs: number }> {
   let createdDatabase = false;
   const roles = fetched.bundle.roles && opts.roles !== "skip" ? await createMissingRoles({ targetUrl: opts.targetUrl, dump: fetched.bundle.roles }) : null;
   if (!probe.exists) {
     await createDatabase(opts.targetUrl);
     createdDatabase = true;
   }
-  await restoreDump({
-    file: fetched.dumpFile,
-    targetUrl: opts.targetUrl,
-    jobs: opts.jobs ?? 2,
-    clean: Boolean(opts.allowNonEmpty && probe.objects.length > 0),
-    owners: roles?.owners ?? false, // every owner there, and the restorer may act as each: objects get their owners back
-    ...(signal ? { signal } : {}),
-  });
-  return { roles, createdDatabase };
+  const clean = Boolean(opts.allowNonEmpty && probe.objects.length > 0);
+  const restore = (sections?: DumpSection[]) =>
+    restoreDump({
+      file: fetched.dumpFile,
+      targetUrl: opts.targetUrl,
+      jobs: opts.jobs ?? 2,
+      clean,
+      owners: roles?.owners ?? false, // every owner there, and the restorer may act as each: objects get their owners back
+      ...(sections ? { sections } : {}),
+      ...(signal ? { signal } : {}),
+    });
+  let checkMs = 0;
+  const count = async () => {
+    progress("checking");
+    const started = Date.now();
+    const counts = await countRowsOf({ url: opts.targetUrl, tables: Object.keys(fetched.manifest.tables), connections: Math.min(2, opts.jobs ?? 2) });
+    checkMs = Date.now() - started;
+    return counts;
+  };
+  let actual: Record<string, number>;
+  if (clean) {
+    await restore();
+    actual = await count();
+  } else {
+    await restore(["pre-data", "data"]);
+    [, actual] = await both(restore(["post-data"]), count());
+  }
+  return { roles, createdDatabase, actual, checkMs };
+}
+
+/**
+ * Two things run at once, both awaited (nothing runs on after this returns); the first's failure
+ * wins: a target refused says more than a listing, a failed pg_restore more than counts of a half-built database.
+ */
+async function both<A, B>(first: Promise<A>, second: Promise<B>): Promise<[A, B]> {
+  const [a, b] = await Promise.allSettled([first, second]);
+  if (a.status === "rejected") throw a.reason;
+  if (b.status === "rejected") throw b.reason;
+  return [a.value, b.value];
 }
 
 interface Fetched {
@@ -277,25 +311,12 @@ async function fetchVerified(args: {
     if (!copy) continue;
     args.progress("fetching", backend.name);
     const dir = path.join(work, backend.name);
-    let stage: "config" | "data" = "config";
-    try {
-      const config = await stagePart({ part: copy.config!, identity, backend, dir: path.join(dir, "config"), signal });
-      const bundle = parseConfigBundle((await readAll(await openStaged({ staged: config, keyRing }))).toString("utf8"));
-      if (!bundle.manifest) throw new DrError({ code: "dr_manifest_mismatch", message: "the configuration bundle carries no manifest" });
-      const manifest = parseManifest(JSON.stringify(bundle.manifest));
-      if (manifest.backupId !== entry.backupId)
-        throw new DrError({ code: "dr_manifest_mismatch", message: `the manifest names backup ${manifest.backupId}, not ${entry.backupId}` });
-
-      stage = "data";
-      const dumpFile = path.join(dir, `${entry.backupId}.dump`);
-      await fetchDump({ part: copy.data!, identity, backend, keyRing, file: dumpFile, signal });
-      return { provider: backend.name, dumpFile, bundle, manifest, bytes: { artifact: copy.data!.size, dump: (await stat(dumpFile)).size } };
-    } catch (err) {
-      if (signal?.aborted) throw err;
-      const { code, message } = describe(err);
-      failures.push({ provider: backend.name, stage, code, message });
-      await rm(dir, { recursive: true, force: true });
-    }
+    const fetched = await fetchCopy({ copy, backupId: entry.backupId, identity, backend, keyRing, dir, signal });
+    if ("dumpFile" in fetched) return { provider: backend.name, ...fetched, bytes: { artifact: copy.data!.size, dump: (await stat(fetched.dumpFile)).size } };
+    if (signal?.aborted) throw fetched.error;
+    const { code, message } = describe(fetched.error);
+    failures.push({ provider: backend.name, stage: fetched.failed, code, message });
+    await rm(dir, { recursive: true, force: true });
   }
   throw new DrError({
     code: "dr_backup_unusable",
@@ -305,6 +326,63 @@ async function fetchVerified(args: {
       : {}),
     context: { failures },
   });
+}
+
+/**
+ * Both parts of one provider's copy at once: the small config part costs no time of its own beside
+ * the data part. The first part to fail stops the other; when this returns, both have stopped.
+ */
+async function fetchCopy(args: {
+  copy: DisasterBackupCopy;
+  backupId: string;
+  identity: ArtifactIdentity;
+  backend: StorageBackend;
+  keyRing: KeyRing;
+  dir: string;
+  signal?: AbortSignal | undefined;
+}): Promise<Omit<Fetched, "provider" | "bytes"> | { failed: "config" | "data"; error: unknown }> {
+  const { copy, backupId, identity, backend, keyRing, dir } = args;
+  const controller = new AbortController();
+  const stop = () => controller.abort(args.signal?.reason);
+  args.signal?.addEventListener("abort", stop, { once: true });
+  let failure: { failed: "config" | "data"; error: unknown } | undefined;
+  const part = <T>(failed: "config" | "data", running: Promise<T>) =>
+    running.catch((error: unknown) => {
+      failure ??= { failed, error };
+      controller.abort(error);
+      throw error;
+    });
+  const { signal } = controller;
+  const dumpFile = path.join(dir, `${backupId}.dump`);
+  try {
+    const [config] = await Promise.allSettled([
+      part("config", readConfigPart({ part: copy.config!, backupId, identity, backend, keyRing, dir: path.join(dir, "config"), signal })),
+      part("data", fetchDump({ part: copy.data!, identity, backend, keyRing, file: dumpFile, signal })),
+    ]);
+    if (failure) return failure;
+    return { dumpFile, ...(config as PromiseFulfilledResult<{ bundle: ConfigBundle; manifest: DrManifest }>).value };
+  } finally {
+    args.signal?.removeEventListener("abort", stop);
+  }
+}
+
+/** The config part: download (SHA-256 + size checked) → authenticated decrypt → the bundle, whose manifest must name this backup. */
+async function readConfigPart(args: {
+  part: DisasterPartCopy;
+  backupId: string;
+  identity: ArtifactIdentity;
+  backend: StorageBackend;
+  keyRing: KeyRing;
+  dir: string;
+  signal: AbortSignal;
+}): Promise<{ bundle: ConfigBundle; manifest: DrManifest }> {
+  const staged = await stagePart(args);
+  const bundle = parseConfigBundle((await readAll(await openStaged({ staged, keyRing: args.keyRing }))).toString("utf8"));
+  if (!bundle.manifest) throw new DrError({ code: "dr_manifest_mismatch", message: "the configuration bundle carries no manifest" });
+  const manifest = parseManifest(JSON.stringify(bundle.manifest));
+  if (manifest.backupId !== args.backupId)
+    throw new DrError({ code: "dr_manifest_mismatch", message: `the manifest names backup ${manifest.backupId}, not ${args.backupId}` });
+  return { bundle, manifest };
 }
 
 /**
@@ -331,18 +409,18 @@ async function fetchDump(args: {
     expectedSize: part.size,
     ...(signal ? { signal } : {}),
   });
-  let plaintext;
   try {
-    plaintext = await decryptArtifact({
+    const plaintext = await decryptArtifact({
       ciphertext: read.stream,
       ref: { key: part.key, sha256: part.sha256, size: part.size, identity, sidecar },
       keyRing,
     });
+    await pipeline(plaintext, expectPgDump(), createWriteStream(file), ...(signal ? [{ signal }] : []));
   } catch (err) {
     read.stream.destroy();
+    read.done.catch(() => {}); // the pipeline's error says it first
     throw err;
   }
-  await pipeline(plaintext, expectPgDump(), createWriteStream(file), ...(signal ? [{ signal }] : []));
   await read.done;
 }
 

@@ -278,8 +278,7 @@ describe("a restore that cannot verify touches nothing", () => {
   });
 
   it("with a tampered artifact whose meta sidecar was rewritten to match (only the authenticated decrypt can tell)", async () => {
-    const own = await backupPlatform({ platformUrl: source.db.url, keyRing, backends, root: uniquePrefix("dr-tamper") });
-    const ownRoot = own.data.location.slice(0, -own.data.key.length);
+    const { own, ownRoot } = await ownBackup("dr-tamper");
     const target = await freshDatabase("dr_tamper");
     try {
       for (const b of backends) {
@@ -297,6 +296,60 @@ describe("a restore that cannot verify touches nothing", () => {
       const err = await restorePlatform({ latest: true, backends, keyRing, targetUrl: target.url, root: ownRoot }).catch((e: unknown) => e);
       expect(err).toMatchObject({ code: "dr_backup_unusable", message: expect.stringContaining("artifact_chunk_auth_failed") });
       expect(await tablesOf(target.url)).toEqual([]);
+    } finally {
+      await target.drop();
+    }
+  });
+});
+
+describe("a restore whose target misbehaves while pg_restore runs", () => {
+  it("a table that loses its rows on the way in: the counts, taken beside the post-data step, report it", async () => {
+    const target = await freshDatabase("dr_lossy");
+    try {
+      await onCreateTable(
+        target.url,
+        "public.invoice_line_taxes",
+        "create trigger lose_rows before insert on public.invoice_line_taxes for each row execute function public.hesaab_test_lose_row()",
+      );
+      const report = await restorePlatform({ backupId: backup.backupId, backends, keyRing, targetUrl: target.url, root });
+      expect(report).toMatchObject({ ok: false, mismatches: 1 });
+      expect(report.tables.filter((t) => !t.ok)).toEqual([
+        { table: "public.invoice_line_taxes", expected: backup.manifest.tables["public.invoice_line_taxes"], actual: 0, ok: false },
+      ]);
+      expect(backup.manifest.tables["public.invoice_line_taxes"]).toBeGreaterThan(0);
+      // The post-data step ran to its end beside the counts: the indexes and constraints are there.
+      expect(await constraintsOf(target.url, "public.invoices")).toContain("p");
+    } finally {
+      await target.drop();
+    }
+  });
+
+  it("pg_restore failing in its data step: dr_restore_failed with pg_restore's error and the step; the post-data step never ran", async () => {
+    const target = await freshDatabase("dr_refusing");
+    try {
+      await onCreateTable(target.url, "public.invoice_line_taxes", "alter table public.invoice_line_taxes add constraint refuse_rows check (false) not valid");
+      await expect(restorePlatform({ backupId: backup.backupId, backends, keyRing, targetUrl: target.url, root })).rejects.toMatchObject({
+        code: "dr_restore_failed",
+        message: expect.stringMatching(/pg_restore --section=pre-data,data into .* failed \(exit 1\): .*violates check constraint "refuse_rows"/s) as string,
+      });
+      // What pg_restore got to stays (the docs: run again into a fresh database): the tables, without their primary keys.
+      expect(await tablesOf(target.url)).toContain("public.invoices");
+      expect(await constraintsOf(target.url, "public.invoices")).not.toContain("p");
+    } finally {
+      await target.drop();
+    }
+  });
+
+  it("a copy whose config part is corrupt: its data download is stopped and the other provider serves the backup", async () => {
+    const { own, ownRoot } = await ownBackup("dr-badconfig");
+    const target = await freshDatabase("dr_badconfig");
+    try {
+      const bytes = await readAll(await b2.backend.get(own.config.location));
+      bytes[bytes.length >> 1]! ^= 0x01;
+      await b2.backend.put(own.config.location, bytes);
+      const report = await restorePlatform({ latest: true, backends, keyRing, targetUrl: target.url, root: ownRoot });
+      expect(report).toMatchObject({ ok: true, providerUsed: "r2", fellBack: true });
+      expect(report.failures).toEqual([{ provider: "b2", stage: "config", code: "storage_corrupt", message: expect.any(String) as string }]);
     } finally {
       await target.drop();
     }
@@ -337,12 +390,51 @@ describe("a failed backup leaves no completed record", () => {
   });
 });
 
+/** A backup of the source of its own, under its own root (for tests that tamper with its objects). */
+async function ownBackup(label: string): Promise<{ own: DisasterBackupResult; ownRoot: string }> {
+  const own = await backupPlatform({ platformUrl: source.db.url, keyRing, backends, root: uniquePrefix(label) });
+  return { own, ownRoot: own.data.location.slice(0, -own.data.key.length) };
+}
+
 async function adminQueryOn(url: string, sql: string): Promise<void> {
   const { default: pg } = await import("pg");
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
     await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * The target database runs `action` when pg_restore creates `table` (an event trigger): a real
+ * PostgreSQL that refuses or drops rows, with no user object in it before the restore starts.
+ */
+async function onCreateTable(url: string, table: string, action: string): Promise<void> {
+  await adminQueryOn(
+    url,
+    `create function public.hesaab_test_lose_row() returns trigger language plpgsql as $$ begin return null; end $$;
+     create function public.hesaab_test_on_create() returns event_trigger language plpgsql as $$
+     begin
+       if exists (select 1 from pg_event_trigger_ddl_commands() where object_identity = ${quoteLiteral(table)}) then
+         execute ${quoteLiteral(action)};
+       end if;
+     end $$;
+     create event trigger hesaab_test_on_create on ddl_command_end when tag in ('CREATE TABLE') execute function public.hesaab_test_on_create();`,
+  );
+}
+
+const quoteLiteral = (s: string) => `'${s.replace(/'/g, "''")}'`;
+
+/** The constraint types (`p`, `f`, `c`, …) a table has. */
+async function constraintsOf(url: string, table: string): Promise<string[]> {
+  const { default: pg } = await import("pg");
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ contype: string }>("select contype from pg_constraint where conrelid = $1::regclass", [table]);
+    return rows.map((r) => r.contype);
   } finally {
     await client.end();
   }

@@ -82,10 +82,17 @@ export async function readWithFailover(opts: ReadWithFailoverOptions): Promise<F
   const failures: FailoverFailure[] = [];
   const group = backends.map((b) => b.name).join(",");
 
-  const openFrom = (from: number, start: number) => openUsable({ opts, expectedSha, group, failures, from, start });
+  // A copy's errors are seen by pump's iteration; before it starts (the reader aborted early) they
+  // must not be uncaught ones.
+  const openFrom = async (from: number, start: number) => {
+    const opened = await openUsable({ opts, expectedSha, group, failures, from, start });
+    opened?.stream.on("error", () => {});
+    return opened;
+  };
 
   const first = await openFrom(0, 0);
   if (!first) throw noProvider({ key, group, failures });
+  let current = first;
 
   const servedBy = [backends[first.index]!.name];
   let resolveDone!: (r: FailoverReport) => void;
@@ -99,10 +106,8 @@ export async function readWithFailover(opts: ReadWithFailoverOptions): Promise<F
   async function* pump(): AsyncGenerator<Buffer> {
     const hash = createHash("sha256");
     let size = 0;
-    let current = first!;
     for (;;) {
       const provider = backends[current.index]!.name;
-      current.stream.on("error", () => {}); // seen by the iteration below
       let failure: { stage: FailoverStage; error: unknown } | undefined;
       try {
         for await (const chunk of current.stream) {
@@ -144,7 +149,10 @@ export async function readWithFailover(opts: ReadWithFailoverOptions): Promise<F
 
   const stream = Readable.from(pump(), { objectMode: false });
   stream.once("error", (err) => rejectDone(err));
-  stream.once("close", () => rejectDone(abortedError(group, key))); // no-op once resolved
+  stream.once("close", () => {
+    current.stream.destroy(); // a stream destroyed before its first read never ran pump: the copy it opened is let go here
+    rejectDone(abortedError(group, key)); // no-op once resolved
+  });
   return { stream, provider: servedBy[0]!, failures, done };
 }
 

@@ -116,14 +116,13 @@ class RetryBackend implements StorageBackend {
     const start = opts.range?.start ?? 0;
     const end = opts.range?.end;
     const backoff = this.#backoff.bind(this);
+    // Until the consumer pulls, nobody listens: keep an early error (an abort before the first read)
+    // from crashing the process; the iteration below still sees it (the stream is destroyed with it).
+    let source = first.on("error", () => {});
     async function* resuming(): AsyncGenerator<Buffer> {
-      let source = first;
       let received = 0;
       let receivedAtLastFailure = 0;
       for (let failures = 1; ; ) {
-        // Until the consumer pulls, nobody listens: keep an early error from crashing the process;
-        // the iteration below still sees it (the stream is destroyed with it).
-        source.on("error", () => {});
         try {
           for await (const chunk of source) {
             received += (chunk as Buffer).length;
@@ -136,11 +135,12 @@ class RetryBackend implements StorageBackend {
           receivedAtLastFailure = received;
           await backoff({ op: "get", key, attempt: failures++, error, signal: opts.signal });
           if (end !== undefined && start + received > end) return;
-          source = await open({ start: start + received, ...(end === undefined ? {} : { end }) });
+          source = (await open({ start: start + received, ...(end === undefined ? {} : { end }) })).on("error", () => {});
         }
       }
     }
     const out = Readable.from(resuming(), { objectMode: false });
+    out.once("close", () => source.destroy()); // destroyed before its first read, the generator never ran: the open copy is let go here
     return out;
   }
 

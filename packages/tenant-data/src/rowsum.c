@@ -1,23 +1,27 @@
 // The native side of RowChecksum (checksum.ts, hesaab-row-sum-v1): one call per COPY chunk walks its
 // lines and sums their SHA-256 prefixes, instead of one JS → C++ call, two Buffers and an indexOf per row.
 //
-// SHA-256 is the OpenSSL that Node itself carries (<openssl/sha.h> from Node's headers): the addon links
-// no library, its SHA256 symbol resolves against the node binary when it is loaded, as node-gyp addons'
-// do (official Node builds and Debian's export them).
+// SHA-256 is the OpenSSL that Node itself carries (<openssl/evp.h> from Node's headers): the addon links
+// no library, its symbols resolve against the node binary when it is loaded, as node-gyp addons' do
+// (official Node builds and Debian's export them). The digest is fetched once per environment and one
+// context serves a whole chunk: OpenSSL 3's one-shot SHA256() looks the algorithm up on every call,
+// which cost more than twice the CPU of the hashing itself on 150-byte rows.
 #include <node_api.h>
-#include <openssl/sha.h>
+#include <openssl/evp.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
 // What checksum.ts expects: bump it with any change of sumRows.
 #define ROWSUM_VERSION 1
 
-static uint64_t row_hash(const unsigned char *row, size_t len) {
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(row, len, digest);
-  uint64_t h = 0;
-  for (int i = 0; i < 8; i++) h = (h << 8) | digest[i];  // the first 8 bytes, big-endian
-  return h;
+// The first 8 bytes of SHA-256(row), big-endian; false when OpenSSL failed.
+static bool row_hash(EVP_MD_CTX *ctx, const EVP_MD *sha256, const unsigned char *row, size_t len, uint64_t *h) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  if (!EVP_DigestInit_ex2(ctx, sha256, NULL) || !EVP_DigestUpdate(ctx, row, len) || !EVP_DigestFinal_ex(ctx, digest, NULL)) return false;
+  *h = 0;
+  for (int i = 0; i < 8; i++) *h = (*h << 8) | digest[i];
+  return true;
 }
 
 static napi_value number(napi_env env, double value) {
@@ -44,17 +48,30 @@ static napi_value sum_rows_js(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "rowsum: expected (Uint8Array chunk, offset 0 to chunk.length)");
     return NULL;
   }
-  uint64_t sum = 0;
+  const EVP_MD *sha256 = NULL;
+  EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+  if (ctx == NULL || napi_get_instance_data(env, (void **)&sha256) != napi_ok) {
+    EVP_MD_CTX_free(ctx);
+    napi_throw_error(env, NULL, "rowsum: out of memory");
+    return NULL;
+  }
+  uint64_t sum = 0, h = 0;
   double rows = 0;
   size_t start = (size_t)from;
   for (;;) {
     const unsigned char *nl = start < len ? memchr(data + start, '\n', len - start) : NULL;
     if (nl == NULL) break;
     size_t end = (size_t)(nl - data);
-    sum += row_hash(data + start, end - start);  // unsigned overflow: exactly modulo 2^64
+    if (!row_hash(ctx, sha256, data + start, end - start, &h)) {
+      EVP_MD_CTX_free(ctx);
+      napi_throw_error(env, NULL, "rowsum: OpenSSL's SHA-256 failed");
+      return NULL;
+    }
+    sum += h;  // unsigned overflow: exactly modulo 2^64
     rows++;
     start = end + 1;
   }
+  EVP_MD_CTX_free(ctx);
   if (napi_create_array_with_length(env, 4, &result) != napi_ok || napi_set_element(env, result, 0, number(env, (double)(sum >> 32))) != napi_ok ||
       napi_set_element(env, result, 1, number(env, (double)(sum & 0xffffffffu))) != napi_ok || napi_set_element(env, result, 2, number(env, rows)) != napi_ok ||
       napi_set_element(env, result, 3, number(env, (double)start)) != napi_ok)
@@ -62,8 +79,23 @@ static napi_value sum_rows_js(napi_env env, napi_callback_info info) {
   return result;
 }
 
+static void free_sha256(napi_env env, void *sha256, void *hint) {
+  (void)env;
+  (void)hint;
+  EVP_MD_free(sha256);
+}
+
 NAPI_MODULE_INIT() {
   napi_value version, fn;
+  EVP_MD *sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+  if (sha256 == NULL) {
+    napi_throw_error(env, NULL, "rowsum: OpenSSL has no SHA-256");
+    return NULL;
+  }
+  if (napi_set_instance_data(env, sha256, free_sha256, NULL) != napi_ok) {
+    EVP_MD_free(sha256);
+    return NULL;
+  }
   if (napi_create_int32(env, ROWSUM_VERSION, &version) != napi_ok || napi_set_named_property(env, exports, "version", version) != napi_ok ||
       napi_create_function(env, "sumRows", NAPI_AUTO_LENGTH, sum_rows_js, NULL, &fn) != napi_ok ||
       napi_set_named_property(env, exports, "sumRows", fn) != napi_ok)

@@ -40,7 +40,9 @@ function giveUp(why, details = "") {
     process.exit(1);
   }
   rmSync(target, { force: true }); // an addon older than its source may not match index.ts
-  const [fallback, needs] = linksNothing ? ["its JavaScript path", "apt-get install gcc libc6-dev"] : ["node:zlib", `For lib${lib}: apt-get install ${aptPackage} gcc libc6-dev`];
+  const [fallback, needs] = linksNothing
+    ? ["its JavaScript path", "apt-get install gcc libc6-dev"]
+    : ["node:zlib", `For lib${lib}: apt-get install ${aptPackage} gcc libc6-dev`];
   process.stderr.write(`${name}: ${why}; running on ${fallback} instead (same format, more CPU). ${needs}, then pnpm --filter ${name} build:native\n`);
   process.exit(0);
 }

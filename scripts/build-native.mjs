@@ -1,9 +1,12 @@
-// Builds a package's native addon (one C file against one system library) with the C compiler, from
-// the package's folder (its postinstall and build:native scripts):
+// Builds a package's native addon (one C file against one system library, or none) with the C compiler,
+// from the package's folder (its postinstall and build:native scripts):
 //
 //   node ../../scripts/build-native.mjs <source.c> <lib> <apt package>           at `pnpm install`:
 //        never fails the install. When it cannot build, it prints why and the package runs on its
 //        node:zlib engine (same format, more CPU).
+//   node ../../scripts/build-native.mjs <source.c> -                              an addon that links no
+//        library (@hesaab/tenant-data's rowsum.c uses the OpenSSL node exports); without it, the package
+//        runs its JavaScript path.
 //   node ../../scripts/build-native.mjs <source.c> <lib> <apt package> --force   by hand
 //        (`pnpm --filter <package> build:native`): rebuilds, warnings are errors, a failure exits 1.
 //
@@ -17,8 +20,9 @@ import process from "node:process";
 import { fileURLToPath } from "node:url";
 
 const [sourceArg, lib, aptPackage] = process.argv.slice(2).filter((a) => !a.startsWith("--"));
-if (!sourceArg || !lib || !aptPackage) {
-  process.stderr.write("usage: node scripts/build-native.mjs <source.c> <lib> <apt package> [--force] (from the package's folder)\n");
+const linksNothing = lib === "-";
+if (!sourceArg || !lib || (!aptPackage && !linksNothing)) {
+  process.stderr.write("usage: node scripts/build-native.mjs <source.c> <lib> <apt package> | <source.c> - [--force] (from the package's folder)\n");
   process.exit(2);
 }
 const root = process.cwd();
@@ -36,9 +40,10 @@ function giveUp(why, details = "") {
     process.exit(1);
   }
   rmSync(target, { force: true }); // an addon older than its source may not match index.ts
-  process.stderr.write(
-    `${name}: ${why}; running on node:zlib instead (same format, more CPU). For lib${lib}: apt-get install ${aptPackage} gcc libc6-dev, then pnpm --filter ${name} build:native\n`,
-  );
+  const [fallback, needs] = linksNothing
+    ? ["its JavaScript path", "apt-get install gcc libc6-dev"]
+    : ["node:zlib", `For lib${lib}: apt-get install ${aptPackage} gcc libc6-dev`];
+  process.stderr.write(`${name}: ${why}; running on ${fallback} instead (same format, more CPU). ${needs}, then pnpm --filter ${name} build:native\n`);
   process.exit(0);
 }
 
@@ -70,14 +75,14 @@ const args = [
   source,
   "-o",
   partial,
-  `-l${lib}`,
+  ...(linksNothing ? [] : [`-l${lib}`]),
 ];
 const r = spawnSync(cc, args, { encoding: "utf8" });
 if (r.error) giveUp(`the C compiler could not be started (${cc}: ${r.error.message})`);
 if (r.status !== 0) {
   rmSync(partial, { force: true });
-  giveUp(`${cc} could not build ${sourceArg} (above: is ${aptPackage} installed?)`, r.stderr);
+  giveUp(`${cc} could not build ${sourceArg} (above: ${linksNothing ? "are gcc and libc6-dev installed?" : `is ${aptPackage} installed?`})`, r.stderr);
 }
 renameSync(partial, target);
 if (r.stderr.trim()) process.stderr.write(r.stderr);
-process.stderr.write(`${name}: built ${path.relative(process.cwd(), target)} (lib${lib})\n`);
+process.stderr.write(`${name}: built ${path.relative(process.cwd(), target)}${linksNothing ? "" : ` (lib${lib})`}\n`);

@@ -10,8 +10,9 @@
 //                                  file outside any package is loaded as CommonJS).
 //
 // Either way the native addons of the packages bundled in (@hesaab/gzip's libdeflate deflate.node,
-// @hesaab/zstd's libzstd zstd.node), when they were built, are copied beside the output; each package
-// looks there when its own build/ is not beside it, and falls back to node:zlib without it.
+// @hesaab/zstd's libzstd zstd.node, @hesaab/tenant-data's row checksum rowsum.node), when they were
+// built, are copied beside the output; each package looks there when its own build/ is not beside it,
+// and falls back to node:zlib (the row checksum: to JavaScript) without it.
 import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import process from "node:process";
@@ -25,8 +26,9 @@ const single = singleAt > 0 ? process.argv[singleAt + 1] : undefined;
 const outdir = path.join(cwd, "dist");
 const packages = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../packages");
 const addons = [
-  { pkg: "gzip", file: "deflate.node", lib: "libdeflate" },
-  { pkg: "zstd", file: "zstd.node", lib: "libzstd" },
+  { pkg: "gzip", file: "deflate.node", without: "no libdeflate addon: node:zlib" },
+  { pkg: "zstd", file: "zstd.node", without: "no libzstd addon: node:zlib" },
+  { pkg: "tenant-data", file: "rowsum.node", without: "no rowsum addon: row checksums in JavaScript" },
 ];
 
 // pg's optional native binding: pg requires it only when asked for (pg.native), never here.
@@ -96,6 +98,6 @@ const shipped = [];
 for (const addon of addons.filter((a) => bundled(a.pkg))) {
   const built = path.join(packages, addon.pkg, "build", addon.file);
   if (existsSync(built)) copyFileSync(built, path.join(outdir, addon.file));
-  shipped.push(existsSync(built) ? ` + ${addon.file}` : ` (no ${addon.lib} addon: node:zlib)`);
+  shipped.push(existsSync(built) ? ` + ${addon.file}` : ` (${addon.without})`);
 }
 process.stdout.write(`${pkg.name}: dist/${single ?? "main.js"}${shipped.join("")}\n`);

@@ -23,11 +23,20 @@ export async function compressMember(codec: MemberCodec, { input, output }: { in
  * Loads `build/<file>` beside the calling module's src/ (the workspace), or `./<file>` beside the
  * bundle (an app's dist/, the one-file CLI). Undefined when it is not built (a supported setup: the
  * build script said why at install), with a process warning `code` when it was built but does not
- * load or is another version than `version` (it costs CPU).
+ * load or is another version than `version` (it costs CPU); the warning names `fallback`, what runs
+ * instead (node:zlib unless said).
  */
-export function loadAddon<T extends { version: number }>(o: { from: string; file: string; version: number; pkg: string; code: string }): T | undefined {
+export function loadAddon<T extends { version: number }>(o: {
+  from: string;
+  file: string;
+  version: number;
+  pkg: string;
+  code: string;
+  fallback?: string;
+}): T | undefined {
   const require = createRequire(o.from);
   const rebuild = `rebuild: pnpm --filter ${o.pkg} build:native`;
+  const fallback = o.fallback ?? "node:zlib";
   try {
     let lib: T;
     try {
@@ -37,10 +46,10 @@ export function loadAddon<T extends { version: number }>(o: { from: string; file
       lib = require(`./${o.file}`) as T;
     }
     if (lib.version === o.version) return lib;
-    process.emitWarning(`${o.pkg}: build/${o.file} is version ${lib.version}, not ${o.version} (${rebuild}); using node:zlib`, { code: o.code });
+    process.emitWarning(`${o.pkg}: build/${o.file} is version ${lib.version}, not ${o.version} (${rebuild}); using ${fallback}`, { code: o.code });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== "MODULE_NOT_FOUND")
-      process.emitWarning(`${o.pkg}: build/${o.file} does not load (${(err as Error).message}; ${rebuild}); using node:zlib`, { code: o.code });
+      process.emitWarning(`${o.pkg}: build/${o.file} does not load (${(err as Error).message}; ${rebuild}); using ${fallback}`, { code: o.code });
   }
   return undefined;
 }

@@ -136,8 +136,9 @@ describe("per-service deploys", () => {
         expect(admin.status).toBe(200);
         expect(await admin.text()).toContain("<div id=");
       }
-      // the libdeflate and libzstd addons beside the bundle load (else @hesaab/gzip or @hesaab/zstd warns and uses node:zlib)
-      expect(output()).not.toMatch(/HESAAB_GZIP_FALLBACK|HESAAB_ZSTD_FALLBACK|\.node does not load/);
+      // the libdeflate, libzstd and rowsum addons beside the bundle load (else @hesaab/gzip or @hesaab/zstd warns and uses
+      // node:zlib, @hesaab/tenant-data its JavaScript row checksum)
+      expect(output()).not.toMatch(/HESAAB_GZIP_FALLBACK|HESAAB_ZSTD_FALLBACK|HESAAB_ROWSUM_FALLBACK|\.node does not load/);
       child.kill("SIGTERM");
       await new Promise((r) => (child.exitCode !== null ? r(null) : child.once("exit", r)));
     },
@@ -146,7 +147,7 @@ describe("per-service deploys", () => {
 
   it("the one-file CLI, copied alone to an empty folder, runs `hesaab dr list` against the stack", async () => {
     const dir = await mkdtemp(path.join(out, "cli-"));
-    for (const file of ["hesaab", "deflate.node", "zstd.node"]) await copyFile(path.join(repo, "apps/cli/dist", file), path.join(dir, file));
+    for (const file of ["hesaab", "deflate.node", "zstd.node", "rowsum.node"]) await copyFile(path.join(repo, "apps/cli/dist", file), path.join(dir, file));
     const stack = testEnv();
     const env = {
       PATH: process.env.PATH,

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { eq, sql } from "drizzle-orm";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { Secret, type MasterKeySet } from "@hesaab/config";
 import { KeyRing, TenantKeyStore } from "@hesaab/crypto";
 import { backupRecords, drillRecords, getBackupRecord, listAlerts, migrate, openCatalog, type Catalog } from "@hesaab/db";
@@ -31,6 +31,14 @@ const r2 = provider("r2");
 async function scratchDatabases(): Promise<string[]> {
   const { rows } = (await adminQuery("select datname from pg_database where datname like 'hesaab_drill_%'")) as { rows: { datname: string }[] };
   return rows.map((r) => r.datname);
+}
+
+/**
+ * No scratch database left behind since `before`. Other packages' tests drill at the same time: only
+ * one that appeared and stays is a leak (theirs are dropped within seconds, ours before the drill returned).
+ */
+async function expectNoScratchLeft(before: string[]): Promise<void> {
+  await vi.waitFor(async () => expect((await scratchDatabases()).filter((name) => !before.includes(name))).toEqual([]), { timeout: 30_000, interval: 500 });
 }
 
 beforeAll(async () => {
@@ -76,7 +84,7 @@ describe("tenant restore drills", () => {
     expect(Object.values(result.tables).some((t) => (t.rows ?? 0) > 0)).toBe(true);
     const [row] = await listDrillRecords(catalog.db, { keys: drMasterKeys, tenantId: tenant(0) });
     expect(row).toMatchObject({ id: result.drillId, outcome: "match", attestation: "valid", restoredByVersion: "0.0.0-test", restoredByCommit: "abc1234" });
-    expect(await scratchDatabases()).toEqual(before);
+    await expectNoScratchLeft(before);
   });
 
   it("fails and alerts when the stored object was replaced by another tenant's valid artifact", async () => {
@@ -155,7 +163,7 @@ describe("disaster-recovery drill", () => {
     const result = await drillDisaster(deps, { root });
     expect(result).toMatchObject({ kind: "disaster", outcome: "match", backupId: made.backupId, error: null });
     expect(Object.keys(result.tables).length).toBeGreaterThan(5);
-    expect(await scratchDatabases()).toEqual(before);
+    await expectNoScratchLeft(before);
     const [row] = await listDrillRecords(catalog.db, { keys: drMasterKeys, kind: "disaster" });
     expect(row).toMatchObject({ id: result.drillId, attestation: "valid" });
   });

@@ -20,7 +20,7 @@ import { connectBus } from "@hesaab/bus";
 import { migrate } from "@hesaab/db";
 import { createPlatformSchema, generatePlatform } from "@hesaab/platform";
 import { ensureStack, freshDatabase, stopStack } from "@hesaab/testkit";
-import { benchRounds, emitReport, timedTool, type ToolRun } from "@hesaab/testkit/bench";
+import { benchRounds, emitReport, medianRun, timedTool, type ToolRun } from "@hesaab/testkit/bench";
 
 const appDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -194,7 +194,7 @@ async function main(): Promise<void> {
             .filter(([, n]) => n > 0),
         });
       }
-      const night = [...runs.night].sort((x, y) => x.seconds - y.seconds)[Math.floor(rounds / 2)]!;
+      const night = medianRun(runs.night);
       const cpu = night.cpu.reduce((a, b) => a + b, 0);
       const { rows: bytes } = await pool.query<{ b: string }>("SELECT coalesce(sum(file_size), 0) AS b FROM backup.backup_records WHERE period = $1", [
         `bench-${prefix}-1`,

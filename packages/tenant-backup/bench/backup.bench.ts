@@ -42,7 +42,7 @@ import { createPlatformSchema, generatePlatform } from "@hesaab/platform";
 import { openBackend, type StorageBackend } from "@hesaab/storage";
 import { discoverTenantPlan, selectSql } from "@hesaab/tenant-data";
 import { adminQuery, ensureStack, freshDatabase, readStackEnv, stopStack, testProviderConfig } from "@hesaab/testkit";
-import { benchRounds, emitReport, mb, ownPeakRssMiB, spread, timedTool, type BenchRow, type ToolRun } from "@hesaab/testkit/bench";
+import { benchRounds, emitReport, mb, medianRun, ownPeakRssMiB, timedTool, type BenchRow, type ToolRun } from "@hesaab/testkit/bench";
 import type { BackupRecord } from "@hesaab/db";
 import { activeTenants, backupTenant, backupTenants, TENANT_BACKUP_UPLOAD, type TenantBackupDeps } from "../src";
 
@@ -261,12 +261,6 @@ function inChild(phase: Phase, cfg: ChildConfig): Promise<PhaseResult> {
 
 // ---------------------------------------------------------------------------------------------
 // Parent side: the platform, the stock tools, the table.
-
-/** The run with the median time (the upper one of the middle two for an even count). */
-function medianRun<T extends { seconds: number }>(runs: T[]): T {
-  const { median } = spread(runs.map((r) => r.seconds));
-  return runs.find((r) => r.seconds === median)!;
-}
 
 /** Ours ÷ the anchor, round by round. */
 function perRound(ours: { seconds: number }[], anchor: { seconds: number }[]): number[] {

@@ -32,7 +32,7 @@ import { KeyRing, TenantKeyStore } from "@hesaab/crypto";
 import { migrate } from "@hesaab/db";
 import { fsBackend } from "@hesaab/storage";
 import { freshDatabase } from "@hesaab/testkit";
-import { benchRounds, emitReport, ownPeakRssMiB, timedTool, type ToolRun } from "@hesaab/testkit/bench";
+import { benchRounds, emitReport, medianRun, ownPeakRssMiB, timedTool, type ToolRun } from "@hesaab/testkit/bench";
 import { generatePlatform, tableChecksums } from "@hesaab/platform";
 import { type ForeignKeyChecks, type LoadMode, discoverTenantPlan, exportTenant, loadTenantScript, selectSql } from "../src/index";
 import { emptyCopy } from "../test/helpers";
@@ -254,18 +254,17 @@ async function main(): Promise<void> {
       }
     }
 
-    const med = <T extends { seconds: number }>(xs: T[]): T => [...xs].sort((x, y) => x.seconds - y.seconds)[Math.floor(xs.length / 2)]!;
     const ourRow = (label: string, xs: ChildResult[]) => ({
       label,
       seconds: xs.map((x) => x.seconds),
       peakRssMiB: xs.map((x) => x.maxRssMb),
-      note: `${rate(med(xs))}, client CPU ${med(xs).cpuSeconds.toFixed(2)} s`,
+      note: `${rate(medianRun(xs))}, client CPU ${medianRun(xs).cpuSeconds.toFixed(2)} s`,
     });
     const toolRow = (label: string, xs: ToolRun[]) => ({
       label,
       seconds: xs.map((x) => x.seconds),
       peakRssMiB: xs.flatMap((x) => (x.peakRssMiB === undefined ? [] : [x.peakRssMiB])),
-      note: rate(med(xs)),
+      note: rate(medianRun(xs)),
     });
     const per = (xs: { seconds: number }[], ys: { seconds: number }[]) => xs.map((x, i) => x.seconds / ys[i]!.seconds);
     const indexes = fkIndexes ? "FK indexes added" : `${plan.unindexedForeignKeys.length} unindexed FKs`;

@@ -32,6 +32,12 @@ export function spread(values: readonly number[]): Spread {
   return { median: sorted[Math.floor(sorted.length / 2)]!, min: sorted[0]!, max: sorted[sorted.length - 1]! };
 }
 
+/** The run whose time is the median (the same rule as `spread`): its other figures go with it. */
+export function medianRun<T extends { seconds: number }>(runs: readonly T[]): T {
+  if (runs.length === 0) throw new Error("median of no runs");
+  return [...runs].sort((a, b) => a.seconds - b.seconds)[Math.floor(runs.length / 2)]!;
+}
+
 /** One thing measured: its time in every round, and the peak RSS of its largest process (MiB). */
 export interface BenchRow {
   label: string;

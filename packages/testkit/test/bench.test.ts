@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { emitReport, spread, timedTool } from "../src/bench";
+import { emitReport, medianRun, spread, timedTool } from "../src/bench";
 
 describe("bench reports", () => {
   afterEach(() => {
@@ -14,6 +14,17 @@ describe("bench reports", () => {
     expect(spread([1.4, 1.1, 1.2])).toEqual({ median: 1.2, min: 1.1, max: 1.4 });
     expect(spread([2, 1])).toEqual({ median: 2, min: 1, max: 2 });
     expect(() => spread([])).toThrow(/no values/);
+  });
+
+  it("picks the run whose time is the median, with its other figures", () => {
+    const runs = [
+      { seconds: 3, rss: 30 },
+      { seconds: 1, rss: 10 },
+      { seconds: 2, rss: 20 },
+    ];
+    expect(medianRun(runs)).toEqual({ seconds: 2, rss: 20 });
+    expect(medianRun(runs.slice(0, 2))).toEqual({ seconds: 3, rss: 30 }); // the upper of the middle two, as spread
+    expect(() => medianRun([])).toThrow(/no runs/);
   });
 
   it("prints one table and writes the result file pnpm bench reads", () => {

@@ -29,7 +29,6 @@
 import { fork } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { s3rverCpuSeconds } from "./s3rver-cpu";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -42,7 +41,18 @@ import { createPlatformSchema, generatePlatform } from "@hesaab/platform";
 import { openBackend, type StorageBackend } from "@hesaab/storage";
 import { discoverTenantPlan, selectSql } from "@hesaab/tenant-data";
 import { adminQuery, ensureStack, freshDatabase, readStackEnv, stopStack, testProviderConfig } from "@hesaab/testkit";
-import { benchRounds, emitReport, mb, medianRun, ownPeakRssMiB, timedTool, type BenchRow, type ToolRun } from "@hesaab/testkit/bench";
+import {
+  benchRounds,
+  emitReport,
+  mb,
+  medianRun,
+  ownPeakRssMiB,
+  postgresCpuSeconds,
+  s3rverCpuSeconds,
+  timedTool,
+  type BenchRow,
+  type ToolRun,
+} from "@hesaab/testkit/bench";
 import type { BackupRecord } from "@hesaab/db";
 import { activeTenants, backupTenant, backupTenants, TENANT_BACKUP_UPLOAD, type TenantBackupDeps } from "../src";
 
@@ -118,6 +128,8 @@ interface PhaseResult {
   maxRssAtQuarters: number[];
   /** CPU seconds the s3rver processes used while this phase ran (they may also serve other users of the stack). */
   s3rverCpuSeconds: number;
+  /** CPU seconds the PostgreSQL server used meanwhile (our export's backends, and the catalog's). */
+  postgresCpuSeconds: number;
 }
 
 interface ChildConfig {
@@ -209,6 +221,7 @@ async function runPhase(phase: Phase): Promise<PhaseResult> {
     statuses: {},
     maxRssAtQuarters: [],
     s3rverCpuSeconds: 0,
+    postgresCpuSeconds: 0,
   };
   const onProgress = (p: { bytes: number }): void => {
     const quarter = result.maxRssAtQuarters.length + 1;
@@ -226,6 +239,7 @@ async function runPhase(phase: Phase): Promise<PhaseResult> {
   };
   const cpu = process.cpuUsage();
   const s3rverCpu = s3rverCpuSeconds(cfg.s3Dir);
+  const postgresCpu = postgresCpuSeconds();
   const started = performance.now();
   if (spec.unit === "all") {
     // what `hesaab backup tenant --all` and the nightly run do: small tenants in batches, large ones alone
@@ -239,6 +253,7 @@ async function runPhase(phase: Phase): Promise<PhaseResult> {
   }
   result.seconds = (performance.now() - started) / 1000;
   result.s3rverCpuSeconds = s3rverCpuSeconds(cfg.s3Dir) - s3rverCpu;
+  result.postgresCpuSeconds = postgresCpuSeconds() - postgresCpu;
   const used = process.cpuUsage(cpu);
   result.cpuSeconds = (used.user + used.system) / 1e6;
   result.maxRssMb = ownPeakRssMiB();
@@ -262,6 +277,38 @@ function inChild(phase: Phase, cfg: ChildConfig): Promise<PhaseResult> {
 // ---------------------------------------------------------------------------------------------
 // Parent side: the platform, the stock tools, the table.
 
+/** A stock tool's run with what the PostgreSQL server used meanwhile (the backend that served it). */
+type ServedRun = ToolRun & { postgresCpuSeconds: number };
+
+function servedTool(command: string, opts: Parameters<typeof timedTool>[1]): ServedRun {
+  const before = postgresCpuSeconds();
+  const run = timedTool(command, opts);
+  return { ...run, postgresCpuSeconds: postgresCpuSeconds() - before };
+}
+
+const CORES = os.availableParallelism();
+
+/**
+ * (e)'s floor on this machine, round by round, as a ratio to (c): the time the CPU of the others
+ * alone fills on every core (s3rver and PostgreSQL during (e)) plus tenant #1's own CPU (in (d)),
+ * as if the small tenants cost us nothing. A target under this floor cannot be reached by our
+ * code on these cores, whatever it does.
+ */
+function floorPerRound(e: PhaseResult[], d: PhaseResult[], c: ServedRun[]): number[] {
+  return e.map((r, i) => (r.s3rverCpuSeconds + r.postgresCpuSeconds + d[i]!.cpuSeconds) / CORES / c[i]!.seconds);
+}
+
+/** Where the cores went in the median rounds of (c) and (e): the CPU account behind e/c. */
+function cpuAccount(c: ServedRun[], e: PhaseResult[]): string {
+  const mc = medianRun(c);
+  const me = medianRun(e);
+  const s = (x: number | undefined): string => (x === undefined ? "–" : `${x.toFixed(1)} s`);
+  return (
+    `CPU account, median rounds, ${CORES} cores: (c) pg_dump ${s(mc.cpuSeconds)} + PostgreSQL ${s(mc.postgresCpuSeconds)} in ${s(mc.seconds)}; ` +
+    `(e) ours ${s(me.cpuSeconds)} + s3rver ${s(me.s3rverCpuSeconds)} + PostgreSQL ${s(me.postgresCpuSeconds)} in ${s(me.seconds)}`
+  );
+}
+
 /** Ours ÷ the anchor, round by round. */
 function perRound(ours: { seconds: number }[], anchor: { seconds: number }[]): number[] {
   return ours.map((r, i) => r.seconds / anchor[i]!.seconds);
@@ -282,7 +329,7 @@ function toolRow(label: string, runs: ToolRun[], bytesIn?: number): BenchRow {
   };
 }
 
-/** One of our phases: its times, its peak RSS, and the median run's throughput, output, CPU (ours and s3rver's) and RSS once loaded. */
+/** One of our phases: its times, its peak RSS, and the median run's throughput, output, CPU (ours, s3rver's, PostgreSQL's) and RSS once loaded. */
 function phaseRow(label: string, runs: PhaseResult[], bytesIn?: number): BenchRow {
   const m = medianRun(runs);
   const out = m.artifactBytes < 1e6 ? `${(m.artifactBytes / 1e3).toFixed(0)} kB ×2` : `${mb(m.artifactBytes)} ×2`;
@@ -296,6 +343,7 @@ function phaseRow(label: string, runs: PhaseResult[], bytesIn?: number): BenchRo
       out,
       `our CPU ${m.cpuSeconds.toFixed(1)} s`,
       parsePhase(m.phase).backend === "s3" ? `s3rver ${m.s3rverCpuSeconds.toFixed(1)} s` : "",
+      `PostgreSQL ${m.postgresCpuSeconds.toFixed(1)} s`,
       `loaded ${mib(m.startRssMb)}`,
     ]
       .filter(Boolean)
@@ -404,7 +452,7 @@ async function main(): Promise<void> {
       a: [] as ToolRun[],
       b: [] as ToolRun[],
       bZstd: [] as ToolRun[],
-      c: [] as ToolRun[],
+      c: [] as ServedRun[],
       d: [] as PhaseResult[],
       dFs: [] as PhaseResult[],
       s: [] as PhaseResult[],
@@ -438,7 +486,7 @@ async function main(): Promise<void> {
       );
       rmSync(encFile, { force: true });
       log(`(c) pg_dump -Fc of the whole database${of}`);
-      runs.c.push(timedTool(`pg_dump -Fc -d ${q(platformDb.url)} -f ${q(dumpFile)}`, { output: dumpFile }));
+      runs.c.push(servedTool(`pg_dump -Fc -d ${q(platformDb.url)} -f ${q(dumpFile)}`, { output: dumpFile }));
       rmSync(dumpFile, { force: true });
       log(`(d) our backup of tenant #1 to both local S3 endpoints${of}`);
       runs.d.push(await inChild("large", cfg));
@@ -481,6 +529,11 @@ async function main(): Promise<void> {
         { name: "d/a", what: "ours, tenant #1 ÷ psql \\copy", values: perRound(runs.d, runs.a) },
         { name: "d/b", what: "ours, tenant #1 ÷ psql | gzip | openssl", values: perRound(runs.d, runs.b), target: 1.0 },
         { name: "e/c", what: "ours, every tenant ÷ pg_dump -Fc", values: perRound(runs.e, runs.c), target: 1.5 },
+        {
+          name: "e/c floor",
+          what: "e/c were the small tenants free: the others' CPU in (e) and tenant #1's own, ÷ cores",
+          values: floorPerRound(runs.e, runs.d, runs.c),
+        },
         { name: "d/a zstd", what: "ours with zstd 3, tenant #1 ÷ psql \\copy", values: perRound(runs.dZstd, runs.a) },
         { name: "d/b' zstd", what: "the same ÷ psql | zstd -3 | openssl", values: perRound(runs.dZstd, runs.bZstd), target: 1.0 },
         { name: "e/c zstd", what: "ours with zstd 3, every tenant ÷ pg_dump -Fc", values: perRound(runs.eZstd, runs.c) },
@@ -492,7 +545,8 @@ async function main(): Promise<void> {
             ]),
       ],
       notes: [
-        "per row: the median run's throughput over tenant #1's COPY text, output, our CPU, s3rver's CPU, RSS once loaded",
+        "per row: the median run's throughput over tenant #1's COPY text, output, our CPU, s3rver's CPU, PostgreSQL's CPU, RSS once loaded",
+        cpuAccount(runs.c, runs.e),
         `peak RSS of one backup (target < 256 MiB): tenant #1 ${mib(maxOf(runs.d, (r) => r.maxRssMb))}, smallest tenant ${mib(maxOf(runs.s, (r) => r.maxRssMb))}`,
         `tenant #1's peak RSS after ¼, ½, ¾ and all of its data (median run): ${quarters(medianRun(runs.d))}`,
         `outcomes: d ${JSON.stringify(medianRun(runs.d).statuses)}, e ${JSON.stringify(medianRun(runs.e).statuses)}`,

@@ -11,7 +11,7 @@
 // backends and to a backend that drops the bytes; the export alone; four small PUTs alone (what a
 // backup writes: the artifact and its key sidecar, to two providers). A diagnosis tool, not a test.
 import { mkdtempSync, rmSync } from "node:fs";
-import { s3rverCpuSeconds } from "./s3rver-cpu";
+import { s3rverCpuSeconds } from "@hesaab/testkit/bench";
 import os from "node:os";
 import path from "node:path";
 import { Readable, Writable } from "node:stream";

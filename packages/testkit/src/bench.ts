@@ -6,7 +6,7 @@
 // A ratio is computed per round (ours ÷ the anchor measured in the same round) and then summarised,
 // so a slow round of the machine weighs on both sides of the ratio it belongs to.
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 
@@ -140,6 +140,63 @@ export function timedTool(command: string, opts: { output?: string; env?: Record
     rmSync(rssFile, { force: true });
   }
   return { seconds, bytes: opts.output ? statSync(opts.output).size : 0, peakRssMiB, cpuSeconds, stdout: r.stdout ?? "" };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The CPU account: on a 2-core machine the local S3 endpoints and PostgreSQL use the same cores as
+// our backup, so a benchmark can say how much of a run's time the others' CPU alone accounts for.
+
+/** Clock ticks per second of /proc/<pid>/stat (USER_HZ; 100 on Linux x86-64). */
+const CLOCK_TICKS = 100;
+
+/** The fields of /proc/<pid>/stat after the command name, or undefined when the process is gone. */
+function procStat(pid: string): string[] | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  } catch {
+    return undefined;
+  }
+}
+
+function procText(pid: string, file: "cmdline" | "comm"): string {
+  try {
+    return readFileSync(`/proc/${pid}/${file}`, "utf8");
+  } catch {
+    return "";
+  }
+}
+
+/** CPU seconds (user + system) used so far by the s3rver processes on this machine: every one, or those whose command line names `dir` (a stack's data directory). */
+export function s3rverCpuSeconds(dir?: string): number {
+  let ticks = 0;
+  for (const pid of readdirSync("/proc")) {
+    if (!/^\d+$/.test(pid)) continue;
+    const cmdline = procText(pid, "cmdline");
+    if (!cmdline.includes("s3rver") || (dir !== undefined && !cmdline.includes(dir))) continue;
+    const f = procStat(pid);
+    if (f) ticks += Number(f[11]) + Number(f[12]); // utime, stime
+  }
+  return ticks / CLOCK_TICKS;
+}
+
+/**
+ * CPU seconds used so far by the local PostgreSQL server: its living processes, plus what its ended
+ * backends used (the postmaster's reaped children: a connection's backend exits with it). Read it
+ * before and after a run: the difference is the server's work for that run (and for anyone else
+ * using it meanwhile).
+ */
+export function postgresCpuSeconds(): number {
+  let ticks = 0;
+  for (const pid of readdirSync("/proc")) {
+    if (!/^\d+$/.test(pid) || procText(pid, "comm").trim() !== "postgres") continue;
+    const f = procStat(pid);
+    if (!f) continue;
+    ticks += Number(f[11]) + Number(f[12]); // utime, stime
+    const parent = f[1]!;
+    if (procText(parent, "comm").trim() !== "postgres") ticks += Number(f[13]) + Number(f[14]); // the postmaster: cutime, cstime
+  }
+  return ticks / CLOCK_TICKS;
 }
 
 /** This process's peak RSS so far (MiB): call it in the child that ran one of our phases. */

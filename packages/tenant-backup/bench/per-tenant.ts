@@ -7,6 +7,8 @@
 //   BENCH_CHILD_CONFIG="$(cat /tmp/backup-bench-…/child-config.json)" N=200 \
 //     pnpm --filter @hesaab/tenant-backup exec tsx bench/per-tenant.ts
 //
+// `ONLY=<text>` runs the variants whose label contains it (e.g. `ONLY=discarded`, for a profile).
+//
 // The variants separate the parts: the whole backup to the local S3 endpoints, to two filesystem
 // backends and to a backend that drops the bytes; the export alone; four small PUTs alone (what a
 // backup writes: the artifact and its key sidecar, to two providers). A diagnosis tool, not a test.
@@ -119,7 +121,11 @@ async function measureBatches(label: string, d: TenantBackupDeps): Promise<void>
   await timed(label, { warmUp: run, run });
 }
 
+/** `ONLY=<text>`: run only the variants whose label contains it (one variant under `node --cpu-prof`). */
+const ONLY = process.env.ONLY;
+
 async function timed(label: string, o: { warmUp: () => Promise<unknown>; run: () => Promise<void> }): Promise<void> {
+  if (ONLY && !label.includes(ONLY)) return;
   await o.warmUp();
   const cpu = process.cpuUsage();
   const s3rver = s3rverCpuSeconds(cfg!.s3Dir) * 1000;

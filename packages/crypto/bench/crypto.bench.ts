@@ -8,15 +8,13 @@
 // synchronous reads from the page cache: a fast source standing in for a network download, so that
 // the figure is the decryptor's and not fs.ReadStream's one-read-at-a-time thread-pool round trips.
 // Machines here are shared and noisy: read the ratio, and run twice before believing a change.
-import { fork } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { closeSync, createWriteStream, mkdtempSync, openSync, readSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { fileURLToPath } from "node:url";
-import { benchRounds, emitReport, ownPeakRssMiB, spread, timedTool } from "@hesaab/testkit/bench";
+import { benchChild, benchRounds, emitReport, ownPeakRssMiB, spread, timedTool } from "@hesaab/testkit/bench";
 import { createDecryptStream, createEncryptStream } from "../src";
 
 const GiB = 1024 ** 3;
@@ -100,11 +98,7 @@ async function runPhase(phase: string, file: string): Promise<PhaseResult> {
 }
 
 function inChild(phase: string, file: string, env: NodeJS.ProcessEnv): Promise<PhaseResult> {
-  return new Promise((resolve, reject) => {
-    const child = fork(fileURLToPath(import.meta.url), ["--phase", phase, file], { env, stdio: ["ignore", "inherit", "inherit", "ipc"] });
-    child.once("message", (m) => resolve(m as PhaseResult));
-    child.once("exit", (code) => (code === 0 ? undefined : reject(new Error(`${phase} phase exited with ${code}`))));
-  });
+  return benchChild<PhaseResult>(import.meta.url, ["--phase", phase, file], env);
 }
 
 /**

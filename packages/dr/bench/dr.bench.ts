@@ -27,7 +27,7 @@
 //   DR_BENCH_BACKEND=fs    two local directories as providers instead of the s3rver endpoints (the
 //                          anchors then `cp` the file into both and read it from one)
 //   DR_BENCH_KEEP=1        keep the generated database
-import { execFile, fork } from "node:child_process";
+import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
@@ -37,8 +37,8 @@ import { Secret } from "@hesaab/config";
 import { KeyRing } from "@hesaab/crypto";
 import { generatePlatform } from "@hesaab/platform";
 import { fsBackend, openBackend, withKeyPrefix, type StorageBackend } from "@hesaab/storage";
-import { adminQuery, freshDatabase, testProviders, type FreshDatabase } from "@hesaab/testkit";
-import { benchRounds, emitReport, mb, ownPeakRssMiB, timedTool, type BenchRow } from "@hesaab/testkit/bench";
+import { adminQuery, freshDatabase, testEnv, testProviders, type FreshDatabase } from "@hesaab/testkit";
+import { benchChild, benchRounds, emitReport, mb, ownPeakRssMiB, timedTool, type BenchRow } from "@hesaab/testkit/bench";
 import { backupPlatform, restorePlatform } from "../src";
 
 const JOBS = Number(process.env.DR_BENCH_JOBS ?? 2);
@@ -118,16 +118,7 @@ async function child(phase: string): Promise<void> {
 }
 
 function runChild(phase: string, env: Record<string, string>): Promise<PhaseResult> {
-  return new Promise((resolve, reject) => {
-    const proc = fork(fileURLToPath(import.meta.url), [], {
-      env: { ...process.env, ...env, BENCH_PHASE: phase },
-      stdio: ["ignore", "inherit", "inherit", "ipc"],
-    });
-    let result: PhaseResult | undefined;
-    proc.on("message", (m) => (result = m as PhaseResult));
-    proc.on("error", reject);
-    proc.on("exit", (code) => (code === 0 && result ? resolve(result) : reject(new Error(`${phase} child exited with ${code}`))));
-  });
+  return benchChild<PhaseResult>(import.meta.url, [], { ...process.env, ...env, BENCH_PHASE: phase });
 }
 
 // ---- parent: the anchors and the report ---------------------------------------------------------
@@ -221,7 +212,9 @@ async function round(o: { srcUrl: string; work: string; key: string; root: strin
   const transfer = anchorTransfer(`${root}anchor/backup.dump.enc`);
   const encrypt = `pg_dump -Fc --no-password | openssl enc -aes-256-ctr -pbkdf2 -pass env:BENCH_PASS -out "${encFile}"`;
   const decrypt = `openssl enc -d -aes-256-ctr -pbkdf2 -pass env:BENCH_PASS`;
-  const env = { ...libpq(srcUrl), BENCH_PASS: key };
+  // the SDK anchor reads the endpoints from its environment: the local stack's, from .stack/env when the shell has not loaded it
+  const providers = Object.fromEntries(Object.entries(testEnv()).filter(([k]) => /^(B2|R2)_/.test(k)));
+  const env = { ...providers, ...libpq(srcUrl), BENCH_PASS: key };
   const timed = async (row: BenchRow, command: string, extraEnv: Record<string, string> = {}) => {
     await settle();
     const run = timedTool(command, { env: { ...env, ...extraEnv } });

@@ -26,13 +26,11 @@
 // BENCH_SCALE (1, the tail), BENCH_CONCURRENCY (2), BENCH_QUICK=1 (200 tenants, large scale 19:
 // ≈ 30 MB), BENCH_ROUNDS (1), BENCH_SKIP_FS=1 (no fs-backend runs), BENCH_KEEP=1 (keep the
 // databases and objects).
-import { fork } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { Secret } from "@hesaab/config";
 import { KeyRing, TenantKeyStore } from "@hesaab/crypto";
@@ -42,6 +40,7 @@ import { openBackend, type StorageBackend } from "@hesaab/storage";
 import { discoverTenantPlan, selectSql } from "@hesaab/tenant-data";
 import { adminQuery, ensureStack, freshDatabase, readStackEnv, stopStack, testProviderConfig } from "@hesaab/testkit";
 import {
+  benchChild,
   benchRounds,
   emitReport,
   mb,
@@ -262,16 +261,7 @@ async function runPhase(phase: Phase): Promise<PhaseResult> {
 }
 
 function inChild(phase: Phase, cfg: ChildConfig): Promise<PhaseResult> {
-  return new Promise((resolve, reject) => {
-    const child = fork(fileURLToPath(import.meta.url), ["--phase", phase], {
-      env: { ...process.env, BENCH_CHILD_CONFIG: JSON.stringify(cfg) },
-      stdio: ["ignore", "inherit", "inherit", "ipc"],
-    });
-    let got: PhaseResult | undefined;
-    child.once("message", (m) => (got = m as PhaseResult));
-    child.once("error", reject);
-    child.once("exit", (code) => (code === 0 && got ? resolve(got) : reject(new Error(`phase ${phase} exited with ${code}`))));
-  });
+  return benchChild<PhaseResult>(import.meta.url, ["--phase", phase], { ...process.env, BENCH_CHILD_CONFIG: JSON.stringify(cfg) });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -5,10 +5,12 @@
 //
 // A ratio is computed per round (ours ÷ the anchor measured in the same round) and then summarised,
 // so a slow round of the machine weighs on both sides of the ratio it belongs to.
-import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { fork, spawnSync } from "node:child_process";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { buildSync } from "esbuild";
 
 /** `BENCH_ROUNDS` (default 1): rounds of every measurement, alternating; medians are reported. */
 export function benchRounds(): number {
@@ -140,6 +142,68 @@ export function timedTool(command: string, opts: { output?: string; env?: Record
     rmSync(rssFile, { force: true });
   }
   return { seconds, bytes: opts.output ? statSync(opts.output).size : 0, peakRssMiB, cpuSeconds, stdout: r.stdout ?? "" };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Our side of a measurement runs in a child process of its own, so its peak RSS and CPU are its own.
+
+/** The workspace's packages/ (their built native addons are in packages/<name>/build/). */
+const PACKAGES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const bundles = new Map<string, string>();
+
+/**
+ * `entry` (a bench file) as one esbuild bundle for plain `node`, the way the services are deployed
+ * (dist/, `hesaab-bundle`), not run through tsx: tsx's loader thread (~35 MiB of RSS) and its
+ * hooks would otherwise be counted as ours. Built once per process into a directory of its own
+ * under the bench's package (node_modules/.cache: inside the checkout, so what looks for the
+ * repository from its own file, as the stack's .stack/env, still finds it), with the workspace's
+ * built native addons beside it, where each package looks for them in a bundle; removed when the
+ * process exits.
+ */
+function bundled(entry: string): string {
+  const known = bundles.get(entry);
+  if (known) return known;
+  const cache = path.join(path.dirname(entry), "..", "node_modules", ".cache");
+  mkdirSync(cache, { recursive: true });
+  const dir = mkdtempSync(path.join(cache, "bench-child-"));
+  process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
+  const outfile = path.join(dir, `${path.basename(entry).replace(/\.ts$/, "")}.mjs`);
+  buildSync({
+    entryPoints: [entry],
+    outfile,
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    target: "node20.19",
+    logLevel: "error",
+    external: ["pg-native"], // pg's optional binding, required only for pg.native
+    // bundled CommonJS packages call require(): give the ESM bundle one
+    banner: { js: `import { createRequire as __benchCreateRequire } from "node:module";\nconst require = __benchCreateRequire(import.meta.url);` },
+  });
+  for (const pkg of readdirSync(PACKAGES)) {
+    const build = path.join(PACKAGES, pkg, "build");
+    if (!existsSync(build)) continue;
+    for (const file of readdirSync(build)) if (file.endsWith(".node")) copyFileSync(path.join(build, file), path.join(dir, file));
+  }
+  bundles.set(entry, outfile);
+  return outfile;
+}
+
+/**
+ * Runs the bench file `entry` (its `import.meta.url`) bundled, in a child process with `args` and
+ * `env`, and resolves to the one message it sends (its result) once it has exited with status 0.
+ */
+export function benchChild<T>(entry: string, args: string[], env: NodeJS.ProcessEnv): Promise<T> {
+  const file = bundled(entry.startsWith("file:") ? fileURLToPath(entry) : entry);
+  return new Promise((resolve, reject) => {
+    const child = fork(file, args, { env, execArgv: [], stdio: ["ignore", "inherit", "inherit", "ipc"] });
+    let got: { message: T } | undefined;
+    child.once("message", (message) => (got = { message: message as T }));
+    child.once("error", reject);
+    child.once("exit", (code) =>
+      code === 0 && got ? resolve(got.message) : reject(new Error(`${path.basename(file)} ${args.join(" ")} exited with ${code}`)),
+    );
+  });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@
 //   pnpm --filter @hesaab/backup-svc bench:night                    # 20,000 tenants (BENCH_TENANTS)
 //   BENCH_TENANTS=500 pnpm --filter @hesaab/backup-svc bench:night  # a quick run
 //   BENCH_WORKERS=1 …                                               # one worker instead of two
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -98,8 +98,15 @@ async function catalogRows(pool: pg.Pool): Promise<Record<string, number>> {
   return out;
 }
 
+/** backup-svc as it is deployed: its bundle, dist/main.js (`pnpm build`), run by plain node, not through tsx. */
+function bundleWorker(): void {
+  log("bundling backup-svc (pnpm build: dist/main.js), to run it as it is deployed");
+  const r = spawnSync("pnpm", ["run", "build"], { cwd: appDir, encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`pnpm build of backup-svc failed: ${r.stderr || r.stdout}`);
+}
+
 function startWorker(env: Record<string, string>, name: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
+  const child = spawn(process.execPath, ["dist/main.js"], {
     cwd: appDir,
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
@@ -141,6 +148,7 @@ async function main(): Promise<void> {
         HESAAB_DATA_DIR: path.join(dir, "data"),
         BACKUP_SVC_HTTP_PORT: "0", // two workers on one machine: each its own health port
       };
+      bundleWorker();
       for (let i = 0; i < workers; i++) children.push(await startWorker(env, `worker ${i + 1}`));
       const rounds = benchRounds();
       const runs = {

@@ -15,14 +15,11 @@
 //
 // Row (c) is the replace restore with set-based integrity checks (issue 19): target < 2× row (a).
 // Ratios are taken per round and summarised (median, min–max); `pnpm bench` collects them.
-import { execFile } from "node:child_process";
 import { createReadStream, createWriteStream } from "node:fs";
 import { mkdtemp, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
-import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 import pg from "pg";
 import { randomBytes } from "node:crypto";
 import { openStaged, stageArtifact, storeArtifact, verifyStaged, type ArtifactRef } from "@hesaab/artifacts";
@@ -32,13 +29,12 @@ import { KeyRing, TenantKeyStore } from "@hesaab/crypto";
 import { migrate } from "@hesaab/db";
 import { fsBackend } from "@hesaab/storage";
 import { freshDatabase } from "@hesaab/testkit";
-import { benchRounds, emitReport, medianRun, ownPeakRssMiB, timedTool, type ToolRun } from "@hesaab/testkit/bench";
+import { benchChild, benchRounds, emitReport, medianRun, ownPeakRssMiB, timedTool, type ToolRun } from "@hesaab/testkit/bench";
 import { generatePlatform, tableChecksums } from "@hesaab/platform";
 import { type ForeignKeyChecks, type LoadMode, discoverTenantPlan, exportTenant, loadTenantScript, selectSql } from "../src/index";
 import { emptyCopy } from "../test/helpers";
 
 const MB = 1e6;
-const execFileAsync = promisify(execFile);
 
 interface ChildResult {
   seconds: number;
@@ -99,7 +95,8 @@ async function child(task: ChildTask): Promise<void> {
     const seconds = (performance.now() - started) / 1000;
     const cpu = process.cpuUsage(cpuAtStart);
     const result: ChildResult = { seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, maxRssMb: ownPeakRssMiB(), detail };
-    process.stdout.write(`${JSON.stringify(result)}\n`);
+    if (process.send) await new Promise((resolve) => process.send!(result, resolve));
+    else process.stdout.write(`${JSON.stringify(result)}\n`); // run by hand
   } finally {
     await pool.end();
   }
@@ -110,11 +107,8 @@ function log(text: string): void {
   process.stderr.write(`${text}\n`);
 }
 
-async function ours(task: ChildTask): Promise<ChildResult> {
-  const { stdout } = await execFileAsync(process.execPath, ["--import", "tsx", fileURLToPath(import.meta.url), "--child", JSON.stringify(task)], {
-    maxBuffer: 16 << 20,
-  });
-  return JSON.parse(stdout.trim().split("\n").at(-1)!) as ChildResult;
+function ours(task: ChildTask): Promise<ChildResult> {
+  return benchChild<ChildResult>(import.meta.url, ["--child", JSON.stringify(task)], process.env);
 }
 
 async function main(): Promise<void> {
@@ -306,5 +300,7 @@ async function main(): Promise<void> {
 }
 
 const at = process.argv.indexOf("--child");
-if (at >= 0) await child(JSON.parse(process.argv[at + 1]!) as ChildTask);
-else await main();
+if (at >= 0) {
+  await child(JSON.parse(process.argv[at + 1]!) as ChildTask);
+  process.disconnect?.(); // the parent's channel would keep a forked child alive
+} else await main();

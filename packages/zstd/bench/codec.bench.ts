@@ -5,16 +5,14 @@
 // time, CPU (every thread), output size, peak RSS; ratios per round (ours ÷ the command). The
 // machines are shared and noisy: read the CPU ratios, never turn them into test assertions.
 // BENCH_LEVEL (6) is gzip's level, BENCH_ZSTD_LEVEL (3) zstd's.
-import { spawnSync } from "node:child_process";
 import { createReadStream, createWriteStream, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { PassThrough, Transform, type TransformCallback } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { fileURLToPath } from "node:url";
 import { createGunzip } from "node:zlib";
 import { createGzipStream, gzipEngines } from "@hesaab/gzip";
-import { benchRounds, emitReport, mb, ownPeakRssMiB, timedTool, type BenchRatio, type BenchRow } from "@hesaab/testkit/bench";
+import { benchChild, benchRounds, emitReport, mb, ownPeakRssMiB, timedTool, type BenchRatio, type BenchRow } from "@hesaab/testkit/bench";
 import { createZstdDecompressStream, createZstdStream, zstdEngines } from "../src";
 
 const MB = Number(process.env.BENCH_MB ?? 200);
@@ -61,13 +59,9 @@ async function runJob(job: Job): Promise<Measured> {
   return { seconds: (performance.now() - started) / 1000, cpuSeconds: (used.user + used.system) / 1e6, bytes, peakRssMiB: ownPeakRssMiB() };
 }
 
-const self = fileURLToPath(import.meta.url);
-
 /** In the parent: the job in a fresh process (its RSS is its own, not the text generator's). */
-function measure(job: Job): Measured {
-  const r = spawnSync(process.execPath, [...process.execArgv, self, "--job", JSON.stringify(job)], { encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`${job.codec}/${job.engine} ${job.op} failed: ${r.stderr}`);
-  return JSON.parse(r.stdout.trim().split("\n").pop()!) as Measured;
+function measure(job: Job): Promise<Measured> {
+  return benchChild<Measured>(import.meta.url, ["--job", JSON.stringify(job)], process.env);
 }
 
 /** Rows like an invoice table's COPY text: ids, codes, amounts, dates, some free text. */
@@ -130,18 +124,21 @@ async function main(): Promise<void> {
     for (let round = 0; round < rounds; round++) {
       rows.add(`${gzipCli} (the command)`, timedTool(`gzip -${GZIP_LEVEL} -c ${text} > ${out("cli.gz")}`, { output: out("cli.gz") }));
       rows.add(`${zstdCli} (the command)`, timedTool(`zstd -q -${ZSTD_LEVEL} -c ${text} > ${out("cli.zst")}`, { output: out("cli.zst") }));
-      rows.add("node: read → write, no codec (our floor)", measure({ codec: "gzip", engine: "none", op: "copy", input: text, output: "/dev/null" }));
+      rows.add("node: read → write, no codec (our floor)", await measure({ codec: "gzip", engine: "none", op: "copy", input: text, output: "/dev/null" }));
       rows.add(`${zstdCli} -T2 (the command, libzstd's own threads)`, timedTool(`zstd -q -T2 -${ZSTD_LEVEL} -c ${text} > /dev/null`));
       for (const o of ours)
-        rows.add(`${o.label}: compress`, measure({ codec: o.codec, engine: o.engine, op: "compress", input: text, output: out(`${o.label}`) }));
+        rows.add(`${o.label}: compress`, await measure({ codec: o.codec, engine: o.engine, op: "compress", input: text, output: out(`${o.label}`) }));
       rows.add("gzip -d (the command)", timedTool(`gzip -dc ${out("cli.gz")} > /dev/null`));
       rows.add("zstd -d (the command)", timedTool(`zstd -q -dc ${out("cli.zst")} > /dev/null`));
       rows.add(
         "gzip node:zlib: decompress",
-        measure({ codec: "gzip", engine: "zlib", op: "decompress", input: out(`gzip ${gzipEngines[0]}`), output: "/dev/null" }),
+        await measure({ codec: "gzip", engine: "zlib", op: "decompress", input: out(`gzip ${gzipEngines[0]}`), output: "/dev/null" }),
       );
       for (const engine of zstdEngines)
-        rows.add(`zstd ${engine}: decompress`, measure({ codec: "zstd", engine, op: "decompress", input: out(`zstd ${zstdEngines[0]}`), output: "/dev/null" }));
+        rows.add(
+          `zstd ${engine}: decompress`,
+          await measure({ codec: "zstd", engine, op: "decompress", input: out(`zstd ${zstdEngines[0]}`), output: "/dev/null" }),
+        );
     }
     const perRound = (of: string, anchor: string) => Array.from({ length: rounds }, (_, i) => rows.cpu(of, i) / rows.cpu(anchor, i));
     const ratios: BenchRatio[] = [
@@ -181,5 +178,8 @@ async function main(): Promise<void> {
 }
 
 const at = process.argv.indexOf("--job");
-if (at > 0) process.stdout.write(`${JSON.stringify(await runJob(JSON.parse(process.argv[at + 1]!) as Job))}\n`);
-else await main();
+if (at > 0) {
+  const measured = await runJob(JSON.parse(process.argv[at + 1]!) as Job);
+  if (process.send) process.send(measured, () => process.exit(0));
+  else process.stdout.write(`${JSON.stringify(measured)}\n`); // run by hand
+} else await main();

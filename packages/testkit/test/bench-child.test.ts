@@ -1,0 +1,47 @@
+import { existsSync, readdirSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import { benchChild, s3rverCpuSeconds } from "../src/bench";
+
+const fixture = path.join(path.dirname(fileURLToPath(import.meta.url)), "fixtures", "child.bench.ts");
+
+interface Report {
+  args: string[];
+  execArgv: string[];
+  file: string;
+  peakRssMiB: number;
+  fromEnv: string | undefined;
+}
+
+describe("benchChild", () => {
+  it("runs the bench file as a bundle under plain node, with its arguments and environment, and returns what it sent", async () => {
+    const r = await benchChild<Report>(fixture, ["--phase", "x"], { ...process.env, CHILD_FIXTURE: "yes" });
+    expect(r.args).toEqual(["--phase", "x"]);
+    expect(r.fromEnv).toBe("yes");
+    expect(r.execArgv).toEqual([]); // no tsx loader: measured as deployed
+    expect(r.file).toMatch(/node_modules\/\.cache\/bench-child-[^/]+\/child\.bench\.mjs$/);
+    expect(r.peakRssMiB).toBeGreaterThan(10);
+    // the workspace's built native addons are shipped beside the bundle, where the packages look for them
+    const dir = path.dirname(fileURLToPath(r.file));
+    const built = ["gzip", "zstd", "tenant-data"].flatMap((pkg) => {
+      const build = path.join(fixture, "../../../..", pkg, "build");
+      return existsSync(build) ? readdirSync(build).filter((f) => f.endsWith(".node")) : [];
+    });
+    for (const addon of built) expect(existsSync(path.join(dir, addon)), addon).toBe(true);
+  });
+
+  it("builds the bundle once per process", async () => {
+    const a = await benchChild<Report>(fixture, [], process.env);
+    const b = await benchChild<Report>(fixture, [], process.env);
+    expect(b.file).toBe(a.file);
+  });
+
+  it("fails with the child's exit status when it ends without success", async () => {
+    await expect(benchChild(fixture, ["--fail"], process.env)).rejects.toThrow(/child\.bench\.mjs --fail exited with 3/);
+  });
+
+  it("reads no s3rver CPU for a data directory no s3rver serves", () => {
+    expect(s3rverCpuSeconds("/nonexistent/no-s3rver-here")).toBe(0);
+  });
+});

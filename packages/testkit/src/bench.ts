@@ -151,6 +151,26 @@ export function timedTool(command: string, opts: { output?: string; env?: Record
 const PACKAGES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const bundles = new Map<string, string>();
 
+/** The folder of the package `file` belongs to: the nearest one above it with a package.json. */
+function packageDir(file: string): string {
+  let dir = path.dirname(file);
+  while (!existsSync(path.join(dir, "package.json"))) {
+    const parent = path.dirname(dir);
+    if (parent === dir) throw new Error(`${file} is not inside a package`);
+    dir = parent;
+  }
+  return dir;
+}
+
+/** Bundles left by bench processes that are gone (killed before their exit handler ran). */
+function removeOrphanBundles(cache: string): void {
+  for (const name of readdirSync(cache)) {
+    const pid = /^bench-child-(\d+)-/.exec(name)?.[1];
+    if (pid === undefined || existsSync(`/proc/${pid}`)) continue;
+    rmSync(path.join(cache, name), { recursive: true, force: true });
+  }
+}
+
 /**
  * `entry` (a bench file) as one esbuild bundle for plain `node`, the way the services are deployed
  * (dist/, `hesaab-bundle`), not run through tsx: tsx's loader thread (~35 MiB of RSS) and its
@@ -158,14 +178,15 @@ const bundles = new Map<string, string>();
  * under the bench's package (node_modules/.cache: inside the checkout, so what looks for the
  * repository from its own file, as the stack's .stack/env, still finds it), with the workspace's
  * built native addons beside it, where each package looks for them in a bundle; removed when the
- * process exits.
+ * process exits, or by the next run when it was killed first.
  */
 function bundled(entry: string): string {
+  const cache = path.join(packageDir(entry), "node_modules", ".cache");
+  mkdirSync(cache, { recursive: true });
+  removeOrphanBundles(cache);
   const known = bundles.get(entry);
   if (known) return known;
-  const cache = path.join(path.dirname(entry), "..", "node_modules", ".cache");
-  mkdirSync(cache, { recursive: true });
-  const dir = mkdtempSync(path.join(cache, "bench-child-"));
+  const dir = mkdtempSync(path.join(cache, `bench-child-${process.pid}-`));
   process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
   const outfile = path.join(dir, `${path.basename(entry).replace(/\.ts$/, "")}.mjs`);
   buildSync({

@@ -1,4 +1,4 @@
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
@@ -20,7 +20,7 @@ describe("benchChild", () => {
     expect(r.args).toEqual(["--phase", "x"]);
     expect(r.fromEnv).toBe("yes");
     expect(r.execArgv).toEqual([]); // no tsx loader: measured as deployed
-    expect(r.file).toMatch(/node_modules\/\.cache\/bench-child-[^/]+\/child\.bench\.mjs$/);
+    expect(r.file).toMatch(new RegExp(`node_modules/\\.cache/bench-child-${process.pid}-[^/]+/child\\.bench\\.mjs$`));
     expect(r.peakRssMiB).toBeGreaterThan(10);
     // the workspace's built native addons are shipped beside the bundle, where the packages look for them
     const dir = path.dirname(fileURLToPath(r.file));
@@ -29,6 +29,20 @@ describe("benchChild", () => {
       return existsSync(build) ? readdirSync(build).filter((f) => f.endsWith(".node")) : [];
     });
     for (const addon of built) expect(existsSync(path.join(dir, addon)), addon).toBe(true);
+  });
+
+  it("removes the bundles of bench processes that are gone, and only theirs", async () => {
+    const cache = path.join(path.dirname(fixture), "..", "..", "node_modules", ".cache");
+    const orphan = path.join(cache, "bench-child-999999999-abc"); // no such process
+    const living = path.join(cache, `bench-child-${process.ppid}-abc`); // a process that runs: kept
+    for (const dir of [orphan, living]) mkdirSync(dir, { recursive: true });
+    try {
+      await benchChild<Report>(fixture, [], process.env);
+      expect(existsSync(orphan)).toBe(false);
+      expect(existsSync(living)).toBe(true);
+    } finally {
+      for (const dir of [orphan, living]) rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("builds the bundle once per process", async () => {

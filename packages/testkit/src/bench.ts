@@ -173,7 +173,7 @@ function removeOrphanBundles(cache: string): void {
 
 /**
  * `entry` (a bench file) as one esbuild bundle for plain `node`, the way the services are deployed
- * (dist/, `hesaab-bundle`), not run through tsx: tsx's loader thread (~35 MiB of RSS) and its
+ * (dist/, `hesaab-bundle`), not run through tsx: tsx's loader thread (~45 MiB of RSS) and its
  * hooks would otherwise be counted as ours. Built once per process into a directory of its own
  * under the bench's package (node_modules/.cache: inside the checkout, so what looks for the
  * repository from its own file, as the stack's .stack/env, still finds it), with the workspace's

@@ -13,26 +13,18 @@
 // @hesaab/zstd's libzstd zstd.node, @hesaab/tenant-data's row checksum rowsum.node), when they were
 // built, are copied beside the output; each package looks there when its own build/ is not beside it,
 // and falls back to node:zlib (the row checksum: to JavaScript) without it.
-import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
+import { copyAddons, ESM_REQUIRE_BANNER, NODE_BUNDLE } from "./lib.mjs";
 
 const cwd = process.cwd();
 const pkg = JSON.parse(readFileSync(path.join(cwd, "package.json"), "utf8"));
 const singleAt = process.argv.indexOf("--single");
 const single = singleAt > 0 ? process.argv[singleAt + 1] : undefined;
 const outdir = path.join(cwd, "dist");
-const packages = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../packages");
-const addons = [
-  { pkg: "gzip", file: "deflate.node", without: "no libdeflate addon: node:zlib" },
-  { pkg: "zstd", file: "zstd.node", without: "no libzstd addon: node:zlib" },
-  { pkg: "tenant-data", file: "rowsum.node", without: "no rowsum addon: row checksums in JavaScript" },
-];
-
-// pg's optional native binding: pg requires it only when asked for (pg.native), never here.
-const alwaysExternal = ["pg-native"];
 const declared = Object.entries(pkg.dependencies ?? {})
   .filter(([, spec]) => !String(spec).startsWith("workspace:"))
   .map(([name]) => name);
@@ -40,15 +32,7 @@ const declared = Object.entries(pkg.dependencies ?? {})
 rmSync(outdir, { recursive: true, force: true });
 mkdirSync(outdir, { recursive: true });
 
-const common = {
-  entryPoints: [path.join(cwd, "src/main.ts")],
-  bundle: true,
-  platform: "node",
-  target: "node20.19",
-  logLevel: "warning",
-  metafile: true,
-  legalComments: "none",
-};
+const common = { ...NODE_BUNDLE, entryPoints: [path.join(cwd, "src/main.ts")], metafile: true };
 
 const migrations = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../packages/db/migrations");
 /** packages/db's migrations as relative path → content, for the one-file build (packages/db unpacks them when it runs). */
@@ -67,7 +51,6 @@ const result = single
       ...common,
       outfile: path.join(outdir, single),
       format: "cjs",
-      external: alwaysExternal,
       // CommonJS has no import.meta: the workspace code's import.meta.url becomes this file's URL.
       define: { "import.meta.url": "__hesaabFileUrl", __HESAAB_EMBEDDED_MIGRATIONS__: JSON.stringify(embeddedMigrations()) },
       // the entry keeps its own #! line (apps/cli/src/main.ts has one); esbuild puts it first
@@ -78,9 +61,8 @@ const result = single
       outfile: path.join(outdir, "main.js"),
       format: "esm",
       sourcemap: "linked",
-      external: [...alwaysExternal, ...declared],
-      // bundled CommonJS packages call require(): give the ESM bundle one
-      banner: { js: `import { createRequire as __hesaabCreateRequire } from "node:module";\nconst require = __hesaabCreateRequire(import.meta.url);` },
+      external: [...NODE_BUNDLE.external, ...declared],
+      banner: { js: ESM_REQUIRE_BANNER },
     });
 
 // --copy <from>=<to>: a built folder shipped with the app (the gateway's SPAs), <to> under dist/
@@ -94,10 +76,5 @@ const bundled = (pkgName) => Object.keys(result.metafile.inputs).some((input) =>
 // the catalog's migrations beside a bundle that migrates (the one-file CLI carries them inside)
 if (!single && Object.keys(result.metafile.inputs).some((input) => input.includes("packages/db/src/")))
   cpSync(migrations, path.join(outdir, "migrations"), { recursive: true });
-const shipped = [];
-for (const addon of addons.filter((a) => bundled(a.pkg))) {
-  const built = path.join(packages, addon.pkg, "build", addon.file);
-  if (existsSync(built)) copyFileSync(built, path.join(outdir, addon.file));
-  shipped.push(existsSync(built) ? ` + ${addon.file}` : ` (${addon.without})`);
-}
+const shipped = copyAddons(outdir, bundled);
 process.stdout.write(`${pkg.name}: dist/${single ?? "main.js"}${shipped.join("")}\n`);

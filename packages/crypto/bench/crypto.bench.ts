@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { benchChild, benchRounds, emitReport, ownPeakRssMiB, spread, timedTool } from "@hesaab/testkit/bench";
+import { benchChild, benchResult, benchRounds, emitReport, ownPeakRssMiB, spread, timedTool } from "@hesaab/testkit/bench";
 import { createDecryptStream, createEncryptStream } from "../src";
 
 const GiB = 1024 ** 3;
@@ -185,7 +185,7 @@ async function main(): Promise<void> {
 const phaseAt = process.argv.indexOf("--phase");
 if (phaseAt >= 0) {
   const result = await runPhase(process.argv[phaseAt + 1]!, process.argv[phaseAt + 2]!);
-  process.send!(result, () => process.exit(0));
+  benchResult(result);
 } else {
   await main();
 }

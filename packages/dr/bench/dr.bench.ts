@@ -38,7 +38,7 @@ import { KeyRing } from "@hesaab/crypto";
 import { generatePlatform } from "@hesaab/platform";
 import { fsBackend, openBackend, withKeyPrefix, type StorageBackend } from "@hesaab/storage";
 import { adminQuery, freshDatabase, testEnv, testProviders, type FreshDatabase } from "@hesaab/testkit";
-import { benchChild, benchRounds, emitReport, mb, ownPeakRssMiB, timedTool, type BenchRow } from "@hesaab/testkit/bench";
+import { benchChild, benchResult, benchRounds, emitReport, mb, ownPeakRssMiB, timedTool, type BenchRow } from "@hesaab/testkit/bench";
 import { backupPlatform, restorePlatform } from "../src";
 
 const JOBS = Number(process.env.DR_BENCH_JOBS ?? 2);
@@ -114,7 +114,7 @@ async function child(phase: string): Promise<void> {
   }
   const cpu = process.cpuUsage();
   const result: PhaseResult = { seconds: (performance.now() - started) / 1000, peakRssMiB: ownPeakRssMiB(), cpuSeconds: (cpu.user + cpu.system) / 1e6, detail };
-  process.send!(result, () => process.exit(0));
+  benchResult(result);
 }
 
 function runChild(phase: string, env: Record<string, string>): Promise<PhaseResult> {

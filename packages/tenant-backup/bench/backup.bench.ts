@@ -41,6 +41,7 @@ import { discoverTenantPlan, selectSql } from "@hesaab/tenant-data";
 import { adminQuery, ensureStack, freshDatabase, readStackEnv, stopStack, testProviderConfig } from "@hesaab/testkit";
 import {
   benchChild,
+  benchResult,
   benchRounds,
   emitReport,
   mb,
@@ -581,10 +582,7 @@ const phaseAt = process.argv.indexOf("--phase");
 if (process.argv.includes("--clean")) {
   await clean();
 } else if (phaseAt >= 0) {
-  const result = await runPhase(process.argv[phaseAt + 1] as Phase);
-  // Run by hand (profiling a phase): print the result instead.
-  if (process.send) process.send(result, () => process.exit(0));
-  else process.stdout.write(`${JSON.stringify(result)}\n`);
+  benchResult(await runPhase(process.argv[phaseAt + 1] as Phase)); // run by hand (profiling a phase): printed
 } else {
   await main();
 }

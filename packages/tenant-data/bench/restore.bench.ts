@@ -29,7 +29,7 @@ import { KeyRing, TenantKeyStore } from "@hesaab/crypto";
 import { migrate } from "@hesaab/db";
 import { fsBackend } from "@hesaab/storage";
 import { freshDatabase } from "@hesaab/testkit";
-import { benchChild, benchRounds, emitReport, medianRun, ownPeakRssMiB, timedTool, type ToolRun } from "@hesaab/testkit/bench";
+import { benchChild, benchResult, benchRounds, emitReport, medianRun, ownPeakRssMiB, timedTool, type ToolRun } from "@hesaab/testkit/bench";
 import { generatePlatform, tableChecksums } from "@hesaab/platform";
 import { type ForeignKeyChecks, type LoadMode, discoverTenantPlan, exportTenant, loadTenantScript, selectSql } from "../src/index";
 import { emptyCopy } from "../test/helpers";
@@ -51,7 +51,7 @@ type ChildTask =
   | { kind: "artifact"; url: string; keysUrl: string; tenantId: string; root: string; ref: ArtifactRef; masterKey: string };
 
 // ---------------------------------------------------------------- child side: one measured step
-async function child(task: ChildTask): Promise<void> {
+async function child(task: ChildTask): Promise<ChildResult> {
   const pool = new pg.Pool({ connectionString: task.url, max: 1 });
   try {
     let started = performance.now();
@@ -95,8 +95,7 @@ async function child(task: ChildTask): Promise<void> {
     const seconds = (performance.now() - started) / 1000;
     const cpu = process.cpuUsage(cpuAtStart);
     const result: ChildResult = { seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, maxRssMb: ownPeakRssMiB(), detail };
-    if (process.send) await new Promise((resolve) => process.send!(result, resolve));
-    else process.stdout.write(`${JSON.stringify(result)}\n`); // run by hand
+    return result;
   } finally {
     await pool.end();
   }
@@ -300,7 +299,5 @@ async function main(): Promise<void> {
 }
 
 const at = process.argv.indexOf("--child");
-if (at >= 0) {
-  await child(JSON.parse(process.argv[at + 1]!) as ChildTask);
-  process.disconnect?.(); // the parent's channel would keep a forked child alive
-} else await main();
+if (at >= 0) benchResult(await child(JSON.parse(process.argv[at + 1]!) as ChildTask));
+else await main();

@@ -6,11 +6,11 @@
 // A ratio is computed per round (ours ÷ the anchor measured in the same round) and then summarised,
 // so a slow round of the machine weighs on both sides of the ratio it belongs to.
 import { fork, spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { buildSync } from "esbuild";
+import { bundleEsmSync, copyAddons } from "@hesaab/bundle/lib";
 
 /** `BENCH_ROUNDS` (default 1): rounds of every measurement, alternating; medians are reported. */
 export function benchRounds(): number {
@@ -147,8 +147,6 @@ export function timedTool(command: string, opts: { output?: string; env?: Record
 // ---------------------------------------------------------------------------------------------
 // Our side of a measurement runs in a child process of its own, so its peak RSS and CPU are its own.
 
-/** The workspace's packages/ (their built native addons are in packages/<name>/build/). */
-const PACKAGES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const bundles = new Map<string, string>();
 
 /** The folder of the package `file` belongs to: the nearest one above it with a package.json. */
@@ -173,7 +171,7 @@ function removeOrphanBundles(cache: string): void {
 
 /**
  * `entry` (a bench file) as one esbuild bundle for plain `node`, the way the services are deployed
- * (dist/, `hesaab-bundle`), not run through tsx: tsx's loader thread (~45 MiB of RSS) and its
+ * (dist/, `hesaab-bundle`, with its settings and addons: @hesaab/bundle/lib), not run through tsx: tsx's loader thread (~45 MiB of RSS) and its
  * hooks would otherwise be counted as ours. Built once per process into a directory of its own
  * under the bench's package (node_modules/.cache: inside the checkout, so what looks for the
  * repository from its own file, as the stack's .stack/env, still finds it), with the workspace's
@@ -189,23 +187,8 @@ function bundled(entry: string): string {
   const dir = mkdtempSync(path.join(cache, `bench-child-${process.pid}-`));
   process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
   const outfile = path.join(dir, `${path.basename(entry).replace(/\.ts$/, "")}.mjs`);
-  buildSync({
-    entryPoints: [entry],
-    outfile,
-    bundle: true,
-    platform: "node",
-    format: "esm",
-    target: "node20.19",
-    logLevel: "error",
-    external: ["pg-native"], // pg's optional binding, required only for pg.native
-    // bundled CommonJS packages call require(): give the ESM bundle one
-    banner: { js: `import { createRequire as __benchCreateRequire } from "node:module";\nconst require = __benchCreateRequire(import.meta.url);` },
-  });
-  for (const pkg of readdirSync(PACKAGES)) {
-    const build = path.join(PACKAGES, pkg, "build");
-    if (!existsSync(build)) continue;
-    for (const file of readdirSync(build)) if (file.endsWith(".node")) copyFileSync(path.join(build, file), path.join(dir, file));
-  }
+  bundleEsmSync({ entry, outfile });
+  copyAddons(dir); // every built one: which packages a bench pulls in is the bundle's business
   bundles.set(entry, outfile);
   return outfile;
 }
@@ -225,6 +208,12 @@ export function benchChild<T>(entry: string, args: string[], env: NodeJS.Process
       code === 0 && got ? resolve(got.message) : reject(new Error(`${path.basename(file)} ${args.join(" ")} exited with ${code}`)),
     );
   });
+}
+
+/** In a bench child: hands `result` to the parent (`benchChild`) and exits; run by hand, prints it as JSON. */
+export function benchResult(result: unknown): void {
+  if (process.send) process.send(result, () => process.exit(0));
+  else process.stdout.write(`${JSON.stringify(result)}\n`);
 }
 
 // ---------------------------------------------------------------------------------------------

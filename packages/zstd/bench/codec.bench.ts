@@ -12,7 +12,7 @@ import { PassThrough, Transform, type TransformCallback } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
 import { createGzipStream, gzipEngines } from "@hesaab/gzip";
-import { benchChild, benchRounds, emitReport, mb, ownPeakRssMiB, timedTool, type BenchRatio, type BenchRow } from "@hesaab/testkit/bench";
+import { benchChild, benchResult, benchRounds, emitReport, mb, ownPeakRssMiB, timedTool, type BenchRatio, type BenchRow } from "@hesaab/testkit/bench";
 import { createZstdDecompressStream, createZstdStream, zstdEngines } from "../src";
 
 const MB = Number(process.env.BENCH_MB ?? 200);
@@ -178,8 +178,5 @@ async function main(): Promise<void> {
 }
 
 const at = process.argv.indexOf("--job");
-if (at > 0) {
-  const measured = await runJob(JSON.parse(process.argv[at + 1]!) as Job);
-  if (process.send) process.send(measured, () => process.exit(0));
-  else process.stdout.write(`${JSON.stringify(measured)}\n`); // run by hand
-} else await main();
+if (at > 0) benchResult(await runJob(JSON.parse(process.argv[at + 1]!) as Job));
+else await main();

@@ -7,7 +7,18 @@ import { getBackupRecord, listBackupRecords, openCatalog, type Catalog } from "@
 import { keysSidecarKey, metaSidecarKey, putKeysSidecar, readAll, readMetaSidecar, type StorageBackend } from "@hesaab/storage";
 import { adminQuery, freshDatabase, uniquePrefix } from "@hesaab/testkit";
 import { backupPlatform, listDisasterBackups, restorePlatform, type DisasterBackupResult } from "../src";
-import { databaseExists, drKeyRing, fingerprint, provider, randomKey, samplePlatform, tablesOf, writeConfigFiles, type SamplePlatform } from "./helpers";
+import {
+  databaseExists,
+  drKeyRing,
+  fingerprint,
+  onDatabase,
+  provider,
+  randomKey,
+  samplePlatform,
+  tablesOf,
+  writeConfigFiles,
+  type SamplePlatform,
+} from "./helpers";
 
 const b2 = provider("b2");
 const r2 = provider("r2");
@@ -397,14 +408,7 @@ async function ownBackup(label: string): Promise<{ own: DisasterBackupResult; ow
 }
 
 async function adminQueryOn(url: string, sql: string): Promise<void> {
-  const { default: pg } = await import("pg");
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
+  await onDatabase(url, (client) => client.query(sql));
 }
 
 /**
@@ -429,13 +433,8 @@ const quoteLiteral = (s: string) => `'${s.replace(/'/g, "''")}'`;
 
 /** The constraint types (`p`, `f`, `c`, …) a table has. */
 async function constraintsOf(url: string, table: string): Promise<string[]> {
-  const { default: pg } = await import("pg");
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    const { rows } = await client.query<{ contype: string }>("select contype from pg_constraint where conrelid = $1::regclass", [table]);
-    return rows.map((r) => r.contype);
-  } finally {
-    await client.end();
-  }
+  const { rows } = await onDatabase(url, (client) =>
+    client.query<{ contype: string }>("select contype from pg_constraint where conrelid = $1::regclass", [table]),
+  );
+  return rows.map((r) => r.contype);
 }

@@ -49,30 +49,33 @@ export async function samplePlatform(prefix = "dr_src"): Promise<SamplePlatform>
   return { db, keyedTenants };
 }
 
-/** Every table's checksum (platform tables whole, without a tenant) and the tenant key records. */
-export async function fingerprint(url: string): Promise<{ tables: Awaited<ReturnType<typeof tableChecksums>>; tenantKeys: unknown[] }> {
-  const tables = await tableChecksums({ url });
+/** `fn` with a connection of its own to the database at `url`, closed after. */
+export async function onDatabase<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
-    const { rows } = await client.query("select tenant_id, key_version, encode(seed, 'hex') as seed, master_version from backup.tenant_keys order by 1, 2");
-    return { tables, tenantKeys: rows };
+    return await fn(client);
   } finally {
     await client.end();
   }
 }
 
+/** Every table's checksum (platform tables whole, without a tenant) and the tenant key records. */
+export async function fingerprint(url: string): Promise<{ tables: Awaited<ReturnType<typeof tableChecksums>>; tenantKeys: unknown[] }> {
+  const tables = await tableChecksums({ url });
+  const { rows } = await onDatabase(url, (client) =>
+    client.query("select tenant_id, key_version, encode(seed, 'hex') as seed, master_version from backup.tenant_keys order by 1, 2"),
+  );
+  return { tables, tenantKeys: rows };
+}
+
 export async function tablesOf(url: string): Promise<string[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    const { rows } = await client.query<{ name: string }>(
+  const { rows } = await onDatabase(url, (client) =>
+    client.query<{ name: string }>(
       "select n.nspname || '.' || c.relname as name from pg_class c join pg_namespace n on n.oid = c.relnamespace where c.relkind in ('r','p') and n.nspname not in ('pg_catalog','information_schema') and n.nspname not like 'pg_toast%'",
-    );
-    return rows.map((r) => r.name);
-  } finally {
-    await client.end();
-  }
+    ),
+  );
+  return rows.map((r) => r.name);
 }
 
 export async function databaseExists(name: string): Promise<boolean> {

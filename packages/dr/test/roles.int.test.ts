@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { StorageBackend } from "@hesaab/storage";
 import { adminQuery, freshDatabase, uniquePrefix, type FreshDatabase } from "@hesaab/testkit";
 import { alterRoleSetSql, backupPlatform, dumpRoles, restorePlatform, splitListSetting, type DisasterBackupResult } from "../src";
-import { drKeyRing, provider, randomKey } from "./helpers";
+import { drKeyRing, onDatabase, provider, randomKey } from "./helpers";
 
 const backends: StorageBackend[] = [provider("b2").backend, provider("r2").backend];
 const keyRing = drKeyRing({ 1: randomKey() });
@@ -29,13 +29,7 @@ let backup: DisasterBackupResult;
 let appConfig: string[];
 
 async function on<T extends pg.QueryResultRow = Record<string, unknown>>(url: string, sql: string, params: unknown[] = []): Promise<T[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query<T>(sql, params)).rows;
-  } finally {
-    await client.end();
-  }
+  return (await onDatabase(url, (client) => client.query<T>(sql, params))).rows;
 }
 
 /** Drops every test role that exists, each on its own (one that cannot be dropped leaves the others to go). */

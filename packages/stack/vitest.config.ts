@@ -2,4 +2,4 @@ import { defineConfig } from "vitest/config";
 import { projects } from "@hesaab/vitest-config";
 
 // The stack's own tests start it themselves (no global setup).
-export default defineConfig({ test: projects({ shared: { testTimeout: 60_000, hookTimeout: 60_000 } }) });
+export default defineConfig({ test: projects() });

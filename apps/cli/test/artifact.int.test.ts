@@ -5,15 +5,12 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { masterKeySet } from "@hesaab/config";
 import { KeyRing, TenantKeyStore, createEncryptStream, serializeKeySidecar, type ArtifactIdentity } from "@hesaab/crypto";
 import { migrate } from "@hesaab/db";
 import { freshDatabase, type FreshDatabase } from "@hesaab/testkit";
 import { runCli } from "./run-cli";
-
-// Each case starts real CLI processes (tsx): slow on a shared machine, whatever the default timeout.
-vi.setConfig({ testTimeout: 120_000, hookTimeout: 120_000 });
 
 const keyList = (v: number, fill: number) => `${v}:${Buffer.alloc(32, fill).toString("base64")}`;
 const BACKUP_MASTER_KEYS = keyList(1, 41);

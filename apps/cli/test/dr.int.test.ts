@@ -4,12 +4,10 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generatePlatform, tableChecksums } from "@hesaab/platform";
 import { adminQuery, freshDatabase, testProviders, uniquePrefix, type FreshDatabase } from "@hesaab/testkit";
 import { runCli } from "./run-cli";
-
-vi.setConfig({ testTimeout: 120_000, hookTimeout: 120_000 });
 
 const DR_MASTER_KEYS = `1:${randomBytes(32).toString("base64")}`;
 const root = uniquePrefix("cli-dr");

@@ -5,16 +5,13 @@ import { projects } from "@hesaab/vitest-config";
 
 /**
  * The shared `test` block for a package's vitest.config.ts: the `unit` and `integration` projects,
- * the stack started (global setup) for the integration one only. Timeouts are generous because
- * machines are shared and slow, and no test asserts on wall-clock time.
+ * the stack started (global setup) for the integration one only.
  * @param {Record<string, unknown>} [overrides]
  */
 export function testConfig(overrides = {}) {
   return projects({
     shared: {
       setupFiles: [fileURLToPath(new URL("./setup-env.ts", import.meta.url))],
-      testTimeout: 120_000,
-      hookTimeout: 120_000,
       pool: /** @type {const} */ ("forks"),
       ...overrides,
     },

@@ -1,3 +1,4 @@
+import pMap from "p-map";
 import {
   DISASTER_PREFIX,
   groupArtifacts,
@@ -78,7 +79,9 @@ const META_READS_AT_ONCE = 8;
 export async function listDisasterBackups(opts: ListDisasterBackupsOptions): Promise<DisasterListing> {
   const listed = await listObjects(opts);
   const ids = newestFirst(listed);
-  const entries = await mapLimit(ids, Math.max(1, Math.floor(META_READS_AT_ONCE / 2)), (backupId) => describeBackup({ listed, backupId, signal: opts.signal }));
+  const entries = await pMap(ids, (backupId) => describeBackup({ listed, backupId, signal: opts.signal }), {
+    concurrency: Math.max(1, Math.floor(META_READS_AT_ONCE / 2)),
+  });
   const backups = entries.sort((a, b) => (a.createdAt === b.createdAt ? (a.backupId < b.backupId ? 1 : -1) : a.createdAt < b.createdAt ? 1 : -1));
   return { backups, providers: listed.map((p) => p.listing) };
 }
@@ -223,17 +226,4 @@ async function readPart({
   } catch (err) {
     return { problem: `description unreadable: ${describe(err).message}` };
   }
-}
-
-async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
 }

@@ -237,6 +237,7 @@ export async function generatePlatform(opts: GenerateOptions): Promise<GenerateR
         }
       }
     };
+    // every load settles before the first failure is thrown: the pool is ended under no running load
     const outcomes = await Promise.allSettled(Array.from({ length: Math.min(concurrency, groups.length) }, worker));
     const failure = outcomes.find((o): o is PromiseRejectedResult => o.status === "rejected");
     if (failure) throw failure.reason;

@@ -1,4 +1,5 @@
 import { inArray, sql } from "drizzle-orm";
+import pMap from "p-map";
 import { noPublish, type Publish } from "@hesaab/contracts";
 import { errorText } from "@hesaab/config";
 import { backupRecords, raiseAlert, type BackupRecord } from "@hesaab/db";
@@ -275,7 +276,7 @@ async function checkRecords({
       }
     }
   };
-  await eachLimit(records, opts.concurrency ?? 8, checkRecord);
+  await pMap(records, checkRecord, { concurrency: Math.max(1, opts.concurrency ?? 8) }); // the first error stops new work and is thrown
 
   return { claimed, toReplicate };
 }
@@ -378,22 +379,4 @@ async function metaProblem({
     if (isStorageError(error, "storage_corrupt")) return "description invalid";
     return undefined; // unreadable now: not a finding
   }
-}
-
-/** Runs `fn` over `items`, at most `limit` at once; the first error stops new work and is thrown. */
-async function eachLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failed = false;
-  const worker = async (): Promise<void> => {
-    while (!failed && next < items.length) {
-      const item = items[next++]!;
-      try {
-        await fn(item);
-      } catch (err) {
-        failed = true;
-        throw err;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
 }

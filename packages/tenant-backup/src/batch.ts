@@ -1,6 +1,7 @@
 import { setMaxListeners } from "node:events";
 import { and, eq, inArray } from "drizzle-orm";
 import type pg from "pg";
+import pMap from "p-map";
 import { storeArtifact, type StoredArtifact } from "@hesaab/artifacts";
 import { errorText } from "@hesaab/config";
 import { noPublish } from "@hesaab/contracts";
@@ -260,52 +261,47 @@ async function runBatch(deps: TenantBackupDeps, opts: BackupTenantsOptions, repo
     const sealed = await deps.keyRing.sealNewArtifacts(scripts.map((x) => ({ kind: "tenant" as const, tenantId: x.record.tenantId, backupId: x.record.id })));
     const stored: { record: (typeof running)[number]; stored: StoredArtifact; summary: ExportSummary }[] = [];
     const spooled: { record: (typeof running)[number]; stored: StoredArtifact; summary: ExportSummary; refused: unknown }[] = [];
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (next < scripts.length) {
-        const i = next++;
-        const { record, script, summary } = scripts[i]!;
-        const keys = sealed[i]!;
+    const storeOne = async ({ record, script, summary }: (typeof scripts)[number], i: number): Promise<void> => {
+      const keys = sealed[i]!;
+      try {
+        if (keys instanceof Error) throw keys;
+        const artifact = await storeArtifact({
+          plaintext: script,
+          identity: { kind: "tenant", tenantId: record.tenantId, backupId: record.id },
+          keyRing: deps.keyRing,
+          sealed: keys,
+          backends: deps.backends,
+          key: record.metadata.key,
+          ...backupCompression(deps),
+          freshKey: true,
+          meta: artifactMeta(opts, record.createdAt, () => summary),
+          signal: opts.signal,
+        });
+        stored.push({ record, stored: artifact, summary });
+      } catch (error) {
+        if (!deps.spool || !noProviderTook(error)) {
+          fail(record, error);
+          return;
+        }
+        // no provider took it: the script is still in memory, sealed again (a new data key) into the spool
         try {
-          if (keys instanceof Error) throw keys;
-          const artifact = await storeArtifact({
+          const store = {
             plaintext: script,
-            identity: { kind: "tenant", tenantId: record.tenantId, backupId: record.id },
+            identity: { kind: "tenant" as const, tenantId: record.tenantId, backupId: record.id },
             keyRing: deps.keyRing,
-            sealed: keys,
-            backends: deps.backends,
             key: record.metadata.key,
             ...backupCompression(deps),
-            freshKey: true,
             meta: artifactMeta(opts, record.createdAt, () => summary),
             signal: opts.signal,
-          });
-          stored.push({ record, stored: artifact, summary });
-        } catch (error) {
-          if (!deps.spool || !noProviderTook(error)) {
-            fail(record, error);
-            continue;
-          }
-          // no provider took it: the script is still in memory, sealed again (a new data key) into the spool
-          try {
-            const store = {
-              plaintext: script,
-              identity: { kind: "tenant" as const, tenantId: record.tenantId, backupId: record.id },
-              keyRing: deps.keyRing,
-              key: record.metadata.key,
-              ...backupCompression(deps),
-              meta: artifactMeta(opts, record.createdAt, () => summary),
-              signal: opts.signal,
-            };
-            const artifact = await spoolArtifact({ ...deps, spool: deps.spool }, { store, tenantId: record.tenantId, backupId: record.id });
-            spooled.push({ record, stored: artifact, summary, refused: error });
-          } catch (spoolError) {
-            fail(record, spoolError);
-          }
+          };
+          const artifact = await spoolArtifact({ ...deps, spool: deps.spool }, { store, tenantId: record.tenantId, backupId: record.id });
+          spooled.push({ record, stored: artifact, summary, refused: error });
+        } catch (spoolError) {
+          fail(record, spoolError);
         }
       }
     };
-    await Promise.all(Array.from({ length: STORE_CONCURRENCY }, worker));
+    await pMap(scripts, storeOne, { concurrency: STORE_CONCURRENCY }); // never throws: each outcome is recorded
 
     // [7] Every outcome in one statement; the too-large tenants' records go; then the outcomes and the events.
     for (const x of stored)

@@ -1,3 +1,4 @@
+import pMap from "p-map";
 import { describeError, isRedeliverable } from "@hesaab/config";
 import { noPublish, type Delivery, type MessageOf } from "@hesaab/contracts";
 import { raiseAlert } from "@hesaab/db";
@@ -30,22 +31,16 @@ export async function fanOutBackupRequest(
   const { data } = message;
   const tenants = data.all ? await activeTenants(deps) : (data.tenantIds ?? []);
   const scope = data.period ?? message.id;
-  let next = 0;
-  let failed = false;
-  const sender = async (): Promise<void> => {
-    while (!failed && next < tenants.length) {
-      const tenantId = tenants[next++]!;
+  await pMap(
+    tenants,
+    (tenantId) =>
       // the request's id is the operation's: its jobs' events carry it, so progress is followed by it
-      await send(
+      send(
         { tenantId, purpose: data.purpose, period: data.period, requestedBy: data.requestedBy, operationId: message.id },
         { msgId: `backup:${tenantId}:${scope}` },
-      ).catch((err: unknown) => {
-        failed = true;
-        throw err;
-      });
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(FAN_OUT_IN_FLIGHT, tenants.length) }, sender));
+      ),
+    { concurrency: FAN_OUT_IN_FLIGHT },
+  );
   return tenants.length;
 }
 

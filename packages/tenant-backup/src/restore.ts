@@ -2,6 +2,7 @@ import { rm } from "node:fs/promises";
 import path from "node:path";
 import { eq } from "drizzle-orm";
 import type pg from "pg";
+import pMap from "p-map";
 import { openStaged, stageArtifact, verifyStaged, type ArtifactRef, type StagedArtifact } from "@hesaab/artifacts";
 import { describeError, isHesaabError, redactUrl, type HesaabError } from "@hesaab/config";
 import { newId, noPublish, type ProviderName } from "@hesaab/contracts";
@@ -183,7 +184,6 @@ async function restoreInto(
     },
   });
 
-  const outcomes: TenantRestoreOutcome[] = [];
   const progress = new Map<string, { done: number; total: number; rows: number }>();
   const report = async (p: RestoreProgress) => {
     progress.set(p.tenantId, { done: p.bytesDone, total: p.bytesTotal, rows: p.rowsDone });
@@ -213,15 +213,10 @@ async function restoreInto(
     });
   };
 
-  const queue = [...plan];
-  const worker = async () => {
-    for (let item = queue.shift(); item; item = queue.shift()) {
-      outcomes.push(await restoreOne(deps, { req, item, target, operationId, report }));
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(req.concurrency ?? 2, plan.length)) }, worker));
-
-  outcomes.sort((a, b) => tenantIds.indexOf(a.tenantId) - tenantIds.indexOf(b.tenantId));
+  // in the plan's order, whichever finishes first
+  const outcomes: TenantRestoreOutcome[] = await pMap(plan, (item) => restoreOne(deps, { req, item, target, operationId, report }), {
+    concurrency: Math.max(1, req.concurrency ?? 2),
+  });
   const okCount = outcomes.filter((o) => o.ok).length;
   const status = okCount === outcomes.length && okCount > 0 ? "completed" : okCount > 0 ? "partial" : "failed";
   const rollbackData = Object.fromEntries(

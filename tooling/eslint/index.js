@@ -66,7 +66,7 @@ const forbidApps = (names, why) => names.flatMap((name) => [{ group: [`@hesaab/$
  * the infrastructure packages: the bus knows nothing of the catalog).
  */
 export const LAYERS = [
-  { name: "foundation", packages: ["config", "contracts", "gzip", "zstd", "web-session"], siblings: true },
+  { name: "foundation", packages: ["config", "contracts", "native", "gzip", "zstd", "web-session"], siblings: true },
   { name: "infrastructure", packages: ["db", "storage", "bus", "tenant-data", "platform", "stack"], siblings: false },
   { name: "security", packages: ["crypto", "session", "artifacts"], siblings: true },
   { name: "observability", packages: ["observability"], siblings: false },

@@ -9,7 +9,8 @@
 import { createGzip, gzip as zlibGzip, gzipSync as zlibGzipSync } from "node:zlib";
 import { promisify } from "node:util";
 import type { Transform } from "node:stream";
-import { compressMember, loadAddon, memberStreamSettings, MemberStream, type MemberCodec } from "./members";
+import { loadAddon } from "@hesaab/native";
+import { compressMember, memberStreamSettings, MemberStream, type MemberCodec } from "./members";
 
 export type GzipEngine = "libdeflate" | "zlib";
 

@@ -2,7 +2,6 @@
 // is cut into chunks of `chunkSize` bytes and each becomes a member (gzip, RFC 1952 §2.2) or frame
 // (zstd, RFC 8878 §3.1) of its own, concatenated: both formats define a series of them as one stream.
 // Chunks are compressed on libuv's thread pool, `parallel` at a time, and written in order.
-import { createRequire } from "node:module";
 import { Transform, type TransformCallback } from "node:stream";
 
 /** One native codec at one level, as a stream of members needs it. */
@@ -17,41 +16,6 @@ export interface MemberCodec {
 export async function compressMember(codec: MemberCodec, { input, output }: { input: Uint8Array; output: Buffer }): Promise<Buffer> {
   const size = await codec.compress(input, output);
   return Buffer.from(output.subarray(0, size)); // its own size: the bound is several times what a member takes
-}
-
-/**
- * Loads `build/<file>` beside the calling module's src/ (the workspace), or `./<file>` beside the
- * bundle (an app's dist/, the one-file CLI). Undefined when it is not built (a supported setup: the
- * build script said why at install), with a process warning `code` when it was built but does not
- * load or is another version than `version` (it costs CPU); the warning names `fallback`, what runs
- * instead (node:zlib unless said).
- */
-export function loadAddon<T extends { version: number }>(o: {
-  from: string;
-  file: string;
-  version: number;
-  pkg: string;
-  code: string;
-  fallback?: string;
-}): T | undefined {
-  const require = createRequire(o.from);
-  const rebuild = `rebuild: pnpm --filter ${o.pkg} build:native`;
-  const fallback = o.fallback ?? "node:zlib";
-  try {
-    let lib: T;
-    try {
-      lib = require(`../build/${o.file}`) as T;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "MODULE_NOT_FOUND") throw err;
-      lib = require(`./${o.file}`) as T;
-    }
-    if (lib.version === o.version) return lib;
-    process.emitWarning(`${o.pkg}: build/${o.file} is version ${lib.version}, not ${o.version} (${rebuild}); using ${fallback}`, { code: o.code });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "MODULE_NOT_FOUND")
-      process.emitWarning(`${o.pkg}: build/${o.file} does not load (${(err as Error).message}; ${rebuild}); using ${fallback}`, { code: o.code });
-  }
-  return undefined;
 }
 
 /** Checks a stream's member size (`defaultSize` unless given) and parallelism: both bound its memory. */

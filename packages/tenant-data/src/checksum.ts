@@ -10,7 +10,7 @@
  * counts duplicate rows; an empty table sums to `0000000000000000`.
  */
 import { hash } from "node:crypto";
-import { loadAddon } from "@hesaab/gzip/members";
+import { loadAddon } from "@hesaab/native";
 
 export const ROW_CHECKSUM_ALGORITHM = "hesaab-row-sum-v1";
 const NEWLINE = 0x0a;

@@ -9,7 +9,8 @@ import { createRequire } from "node:module";
 import { Transform, type TransformCallback } from "node:stream";
 import { promisify } from "node:util";
 import { FramewiseDecompress, truncated } from "./frames";
-import { compressMember, loadAddon, memberStreamSettings, MemberStream, type MemberCodec } from "@hesaab/gzip/members";
+import { compressMember, memberStreamSettings, MemberStream, type MemberCodec } from "@hesaab/gzip/members";
+import { loadAddon } from "@hesaab/native";
 
 export type ZstdEngine = "libzstd" | "zlib";
 

@@ -3,32 +3,29 @@ import "@mantine/charts/styles.css";
 import "./app.css";
 import { Alert, Button, Center, Group, Loader, MantineProvider, NavLink, Paper, Stack, Text, TextInput, Title } from "@mantine/core";
 import { QueryClientProvider, useQuery } from "@tanstack/react-query";
-import { StrictMode, useState, type FormEvent } from "react";
+import { lazy, StrictMode, Suspense, useState, type ComponentType, type FormEvent } from "react";
 import { createRoot } from "react-dom/client";
 import { hrefOf, SCREENS, useRoute, type ScreenPath } from "./routes";
-import { AlertsScreen, AuditScreen } from "./screens/alerts-audit";
-import { BackupsScreen } from "./screens/backups";
-import { DisasterRecoveryScreen } from "./screens/dr";
-import { DrillsScreen, KeysScreen, RetentionScreen, VerificationScreen } from "./screens/operations";
-import { RestoreScreen } from "./screens/restore";
-import { StorageScreen } from "./screens/storage";
-import { TenantScreen } from "./screens/tenant";
-import { TenantsScreen } from "./screens/tenants";
 import { queryClient, session, TRPCProvider, trpcClient, useTRPC } from "./trpc";
 
-const SCREEN_COMPONENTS: Record<ScreenPath, () => React.JSX.Element> = {
-  "/backups": BackupsScreen,
-  "/tenants": TenantsScreen,
-  "/tenant": TenantScreen,
-  "/restore": RestoreScreen,
-  "/disaster-recovery": DisasterRecoveryScreen,
-  "/storage": StorageScreen,
-  "/verification": VerificationScreen,
-  "/retention": RetentionScreen,
-  "/keys": KeysScreen,
-  "/drills": DrillsScreen,
-  "/alerts": AlertsScreen,
-  "/audit": AuditScreen,
+/** A screen from its module, loaded the first time it is shown: each is a chunk of its own, so the charts come only with the screens that draw them. */
+function screen<K extends string>(load: () => Promise<Record<K, ComponentType>>, name: K) {
+  return lazy(async () => ({ default: (await load())[name] }));
+}
+
+const SCREEN_COMPONENTS: Record<ScreenPath, ComponentType> = {
+  "/backups": screen(() => import("./screens/backups"), "BackupsScreen"),
+  "/tenants": screen(() => import("./screens/tenants"), "TenantsScreen"),
+  "/tenant": screen(() => import("./screens/tenant"), "TenantScreen"),
+  "/restore": screen(() => import("./screens/restore"), "RestoreScreen"),
+  "/disaster-recovery": screen(() => import("./screens/dr"), "DisasterRecoveryScreen"),
+  "/storage": screen(() => import("./screens/storage"), "StorageScreen"),
+  "/verification": screen(() => import("./screens/operations"), "VerificationScreen"),
+  "/retention": screen(() => import("./screens/operations"), "RetentionScreen"),
+  "/keys": screen(() => import("./screens/operations"), "KeysScreen"),
+  "/drills": screen(() => import("./screens/operations"), "DrillsScreen"),
+  "/alerts": screen(() => import("./screens/alerts-audit"), "AlertsScreen"),
+  "/audit": screen(() => import("./screens/alerts-audit"), "AuditScreen"),
 };
 
 function SignIn({ reason }: { reason: string }) {
@@ -103,8 +100,17 @@ function App() {
         ))}
       </nav>
       <main className="shell-main">
-        {/* a new screen (or another tenant's page) starts with fresh state */}
-        <Screen key={`${route.path}?${route.params.get("id") ?? ""}`} />
+        <Suspense
+          fallback={
+            <Group>
+              <Loader size="sm" aria-hidden />
+              <Text size="sm">Loading…</Text>
+            </Group>
+          }
+        >
+          {/* a new screen (or another tenant's page) starts with fresh state */}
+          <Screen key={`${route.path}?${route.params.get("id") ?? ""}`} />
+        </Suspense>
       </main>
     </div>
   );

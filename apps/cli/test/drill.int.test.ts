@@ -1,8 +1,8 @@
 // `hesaab drill run|report` end to end: the real CLI process backs up a tenant, drills it (an attested
 // match), then drills a backup whose recorded checksums were edited (exit 2, mismatch), and reports coverage.
 import { randomBytes } from "node:crypto";
-import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { onDatabase } from "@hesaab/testkit";
 import { cliPlatform, runCli, type CliPlatform } from "./run-cli";
 
 let fixture: CliPlatform;
@@ -30,16 +30,12 @@ describe("hesaab drill", { timeout: 240_000 }, () => {
     const [drill] = (JSON.parse(ok.stdout) as { drills: { outcome: string; tenantId: string; drillId: string }[] }).drills;
     expect(drill).toMatchObject({ outcome: "match", tenantId: a });
 
-    const client = new pg.Client({ connectionString: fixture.database.url });
-    await client.connect();
-    try {
-      await client.query(
+    await onDatabase(fixture.database.url, (client) =>
+      client.query(
         `update backup.backup_records set metadata = jsonb_set(metadata, '{checksums,public.invoices}', '"0123456789abcdef"') where tenant_id = $1`,
         [b],
-      );
-    } finally {
-      await client.end();
-    }
+      ),
+    );
     const bad = await cli(["drill", "run", "--tenant", b!]);
     expect(bad.code, bad.stderr).toBe(2);
     expect(bad.stdout).toMatch(new RegExp(`mismatch\\s+tenant ${b}`));

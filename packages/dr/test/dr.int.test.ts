@@ -5,20 +5,9 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getBackupRecord, listBackupRecords, openCatalog, type Catalog } from "@hesaab/db";
 import { keysSidecarKey, metaSidecarKey, putKeysSidecar, readAll, readMetaSidecar, type StorageBackend } from "@hesaab/storage";
-import { adminQuery, freshDatabase, uniquePrefix } from "@hesaab/testkit";
+import { adminQuery, freshDatabase, onDatabase, uniquePrefix } from "@hesaab/testkit";
 import { backupPlatform, listDisasterBackups, restorePlatform, type DisasterBackupResult } from "../src";
-import {
-  databaseExists,
-  drKeyRing,
-  fingerprint,
-  onDatabase,
-  provider,
-  randomKey,
-  samplePlatform,
-  tablesOf,
-  writeConfigFiles,
-  type SamplePlatform,
-} from "./helpers";
+import { databaseExists, drKeyRing, fingerprint, provider, randomKey, samplePlatform, tablesOf, writeConfigFiles, type SamplePlatform } from "./helpers";
 
 const b2 = provider("b2");
 const r2 = provider("r2");

@@ -6,8 +6,7 @@ import { KeyRing, TenantKeyStore } from "@hesaab/crypto";
 import { migrate } from "@hesaab/db";
 import { generatePlatform, tableChecksums } from "@hesaab/platform";
 import { openBackend, type OpenedBackend } from "@hesaab/storage";
-import { adminQuery, freshDatabase, testProviderConfig, type FreshDatabase } from "@hesaab/testkit";
-import pg from "pg";
+import { adminQuery, freshDatabase, onDatabase, testProviderConfig, type FreshDatabase } from "@hesaab/testkit";
 
 /** A local S3 endpoint standing in for B2 or R2, with a fault injector next to the real backend. */
 export function provider(name: "b2" | "r2"): OpenedBackend {
@@ -47,17 +46,6 @@ export async function samplePlatform(prefix = "dr_src"): Promise<SamplePlatform>
     await store.close();
   }
   return { db, keyedTenants };
-}
-
-/** `fn` with a connection of its own to the database at `url`, closed after. */
-export async function onDatabase<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
 }
 
 /** Every table's checksum (platform tables whole, without a tenant) and the tenant key records. */

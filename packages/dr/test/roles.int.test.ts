@@ -6,9 +6,9 @@ import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { StorageBackend } from "@hesaab/storage";
-import { adminQuery, freshDatabase, uniquePrefix, type FreshDatabase } from "@hesaab/testkit";
+import { adminQuery, freshDatabase, onDatabase, uniquePrefix, type FreshDatabase } from "@hesaab/testkit";
 import { alterRoleSetSql, backupPlatform, dumpRoles, restorePlatform, splitListSetting, type DisasterBackupResult } from "../src";
-import { drKeyRing, onDatabase, provider, randomKey } from "./helpers";
+import { drKeyRing, provider, randomKey } from "./helpers";
 
 const backends: StorageBackend[] = [provider("b2").backend, provider("r2").backend];
 const keyRing = drKeyRing({ 1: randomKey() });

@@ -7,7 +7,8 @@ import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { readdirSync } from "node:fs";
-import pg from "pg";
+import type pg from "pg";
+import { onDatabase } from "@hesaab/testkit";
 
 const run = promisify(execFile);
 
@@ -93,15 +94,7 @@ export async function startReplicaPair(): Promise<ReplicaPair> {
   }
   const primaryUrl = `postgres://postgres@127.0.0.1:${primaryPort}/postgres`;
   const standbyUrl = `postgres://postgres@127.0.0.1:${standbyPort}/postgres`;
-  const query = async <T extends pg.QueryResultRow>(url: string, sql: string): Promise<T[]> => {
-    const c = new pg.Client({ connectionString: url });
-    await c.connect();
-    try {
-      return (await c.query<T>(sql)).rows;
-    } finally {
-      await c.end();
-    }
-  };
+  const query = async <T extends pg.QueryResultRow>(url: string, sql: string): Promise<T[]> => (await onDatabase(url, (c) => c.query<T>(sql))).rows;
   return {
     primaryUrl,
     standbyUrl,

@@ -136,14 +136,20 @@ export async function freshDatabase(prefix = "t"): Promise<FreshDatabase> {
   return { name, url: `postgres://postgres@127.0.0.1:5432/${name}`, drop, [Symbol.asyncDispose]: drop };
 }
 
-export async function adminQuery(sql: string, params: unknown[] = []): Promise<pg.QueryResult> {
-  const client = new pg.Client({ connectionString: ADMIN_URL });
+/** `fn` with a connection of its own to the database at `url`, closed after. */
+export async function onDatabase<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
-    return await client.query(sql, params);
+    return await fn(client);
   } finally {
     await client.end();
   }
+}
+
+/** One statement on the server's `postgres` database (create and drop databases, roles). */
+export function adminQuery(sql: string, params: unknown[] = []): Promise<pg.QueryResult> {
+  return onDatabase(ADMIN_URL, (client) => client.query(sql, params));
 }
 
 /**

@@ -1,7 +1,8 @@
-import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { ADDONS } from "@hesaab/bundle/lib";
 import { benchChild, s3rverCpuSeconds } from "../src/bench";
 
 const fixture = path.join(path.dirname(fileURLToPath(import.meta.url)), "fixtures", "child.bench.ts");
@@ -24,11 +25,9 @@ describe("benchChild", () => {
     expect(r.peakRssMiB).toBeGreaterThan(10);
     // the workspace's built native addons are shipped beside the bundle, where the packages look for them
     const dir = path.dirname(fileURLToPath(r.file));
-    const built = ["gzip", "zstd", "tenant-data"].flatMap((pkg) => {
-      const build = path.join(fixture, "../../../..", pkg, "build");
-      return existsSync(build) ? readdirSync(build).filter((f) => f.endsWith(".node")) : [];
-    });
-    for (const addon of built) expect(existsSync(path.join(dir, addon)), addon).toBe(true);
+    const packages = path.join(fixture, "../../../..");
+    const built = ADDONS.filter((a) => existsSync(path.join(packages, a.pkg, "build", a.file)));
+    for (const addon of built) expect(existsSync(path.join(dir, addon.file)), addon.file).toBe(true);
   });
 
   it("removes the bundles of bench processes that are gone, and only theirs", async () => {

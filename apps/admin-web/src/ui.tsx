@@ -88,7 +88,7 @@ const STATUS_COLOURS: Record<string, string> = {
 export function StatusBadge({ status }: { status: string | null | undefined }) {
   if (!status) return <Text c="dimmed">—</Text>;
   return (
-    <Badge variant="light" color={STATUS_COLOURS[status] ?? "gray"}>
+    <Badge variant="light" color={STATUS_COLOURS[status] ?? "gray"} className="badge-whole">
       {status.replace(/_/g, " ")}
     </Badge>
   );
@@ -101,7 +101,7 @@ export function ProviderBadges({ copies }: { copies: Record<string, string> | { 
   return (
     <Group gap={4} wrap="nowrap">
       {list.map((c) => (
-        <Badge key={c.provider} variant="outline" color={COPY_COLOURS[c.status] ?? "gray"}>
+        <Badge key={c.provider} variant="outline" color={COPY_COLOURS[c.status] ?? "gray"} className="badge-whole">
           {c.provider.toUpperCase()} {c.status}
         </Badge>
       ))}

@@ -155,10 +155,20 @@ describe.runIf(chromiumPath)("the admin app as a product", { timeout: 240_000 },
     await expectAccessible(page, shot);
   }
 
-  const screenshot = (page: Page, name: string) => page.screenshot({ path: `${shots}${name}.png`, fullPage: true });
+  /** Until the page's transitions have ended: a drawer or modal still fading in has blended colours (in a screenshot, and to axe's contrast check). */
+  const settled = (page: Page) =>
+    page.evaluate(async () => {
+      const doc = (globalThis as unknown as { document: { getAnimations(): { finished: Promise<unknown> }[] } }).document;
+      await Promise.all(doc.getAnimations().map((a) => a.finished.catch(() => undefined)));
+    });
+  const screenshot = async (page: Page, name: string) => {
+    await settled(page);
+    await page.screenshot({ path: `${shots}${name}.png`, fullPage: true });
+  };
 
   /** axe-core in the page (evaluated through the devtools protocol: the page's CSP allows no inline script): no serious or critical violation. */
   async function expectAccessible(page: Page, what: string) {
+    await settled(page);
     await page.evaluate(axeSource);
     const found = await page.evaluate(async () => {
       type Axe = { run(context?: unknown): Promise<{ violations: { id: string; impact: string; nodes: { target: string[]; failureSummary?: string }[] }[] }> };

@@ -103,8 +103,11 @@ describe("alert delivery", () => {
       await waitFor(() => webhook!.calls.length === 2, "both webhooks delivered");
       expect(webhook.calls.every((c) => c.signed)).toBe(true);
       expect(webhook.calls.map((c) => c.payload.alert.id).sort()).toEqual([first, second].sort());
-      const settled = await listAlertDeliveries(catalog.db);
-      expect(settled.filter((r) => [first, second].includes(r.alertId!)).every((r) => r.status === "delivered")).toBe(true);
+      // the endpoint answers before the service records the delivery: wait for the records too
+      await waitFor(
+        async () => (await listAlertDeliveries(catalog.db)).filter((r) => [first, second].includes(r.alertId!)).every((r) => r.status === "delivered"),
+        "both redelivered alerts recorded as delivered",
+      );
     } finally {
       await svc?.stop();
       await webhook?.close();
